@@ -1,0 +1,50 @@
+# Shiftbridge: `make run` (app + demo data on SQLite) and `make test` (whole suite). Both set everything up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := app:create_app
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: setup run test bench lint migrate-check browser clean
+
+setup: .stamp-venv .stamp-assets
+
+.stamp-venv: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+.stamp-assets: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p static/vendor/nhsuk static/vendor/swagger-ui
+	cp node_modules/nhsuk-frontend/dist/nhsuk/nhsuk-frontend.min.css static/vendor/nhsuk/
+	cp -r node_modules/nhsuk-frontend/dist/nhsuk/assets static/vendor/nhsuk/
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js \
+	   node_modules/swagger-ui-dist/swagger-ui.css static/vendor/swagger-ui/
+	touch $@
+
+# Browser journeys use Debian's chromium (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not found: browser tests will be skipped (apt-get install chromium)"; fi; }
+
+run: setup
+	$(BIN)/flask db upgrade heads
+	$(BIN)/flask demo seed
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+test: setup browser
+	$(BIN)/pytest -q
+
+bench: setup
+	$(BIN)/python -m bench
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor .stamp-* instance/shiftbridge.sqlite3*

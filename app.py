@@ -1,0 +1,71 @@
+"""Application factory: ``create_app(config=None)``. Nothing else lives here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from flask import Flask
+from flask_migrate import Migrate
+
+from core import config as settings
+from core.db import db
+
+migrate = Migrate()
+
+
+def create_app(config: Mapping | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    register_config(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def register_config(app: Flask, config: Mapping | None) -> None:
+    app.config.from_mapping(settings.DEFAULTS)
+    if config is None or "SQLALCHEMY_DATABASE_URI" not in config or "SECRET_KEY" not in config:
+        app.config.from_mapping(settings.load(app.instance_path))
+    app.config.from_mapping(config or {})
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def register_extensions(app: Flask) -> None:
+    from core.api import make_api
+    from core.auth import login_manager
+    from core.security import register_security
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/migrations"), render_as_batch=True, compare_type=True)
+    register_security(app)
+    login_manager.init_app(app)
+    make_api(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from core import api_views, auth, web
+    from handover import register as register_handover
+    from notifications import register as register_notifications
+    from rota import register as register_rota
+
+    api = app.extensions["shiftbridge_api"]
+    app.register_blueprint(web.bp)
+    app.register_blueprint(auth.bp)
+    api.register_blueprint(api_views.blp)
+    for register in (register_notifications, register_rota, register_handover):
+        register(app, api)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from core.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from core.cli import register_cli as register
+
+    register(app)

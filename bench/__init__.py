@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` runs every bench module and prints the ratios each one measures in a single run."""

@@ -1,0 +1,134 @@
+"""The JSON API: flask-smorest set-up, the problem+json error schema, shared fields and API auth helpers."""
+
+from __future__ import annotations
+
+import http
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user
+from flask_smorest import Api as _Api
+from flask_smorest import Blueprint
+from flask_smorest.spec import prepare_response
+from marshmallow import Schema, ValidationError, fields, validate
+
+from core.errors import PROBLEM_JSON
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details."""
+
+    type = fields.String()
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String()
+    errors = fields.Dict()
+    request_id = fields.String()
+
+    class Meta:
+        unknown = "include"
+
+
+class Api(_Api):
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self):
+        # Same as flask-smorest's, but errors are documented as application/problem+json, as they are sent.
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Error (RFC 9457 problem details)", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+
+    def _register_error_handlers(self):
+        # core.errors owns error rendering for the whole app (HTML and problem+json alike).
+        pass
+
+
+def make_api(app) -> Api:
+    """One Api per application (tests build many apps; a module-level Api would mix their specs)."""
+    api = Api(app, spec_kwargs={
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearerAuth": []}],
+    })
+    app.extensions["shiftbridge_api"] = api
+    return api
+
+
+# ------------------------------------------------------------------------------------------------ shared fields
+
+
+def _printable(value: str) -> None:
+    # PostgreSQL refuses NUL in text and psycopg cannot encode lone surrogates: refuse them here, with a message,
+    # rather than let the database raise a 500.
+    if "\x00" in value:
+        raise ValidationError("Must not contain NUL characters.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("Must be valid Unicode text.")
+
+
+def Text(*, max_len: int, min_len: int = 0, validate=None, **kw) -> fields.String:
+    extra = [] if validate is None else (list(validate) if isinstance(validate, (list, tuple)) else [validate])
+    return fields.String(validate=[_length(min_len, max_len), _printable, *extra], **kw)
+
+
+def _length(lo: int, hi: int):
+    return validate.Length(min=lo, max=hi)
+
+
+MAX_ID = 2**31 - 1
+
+
+def Id(**kw) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kw)
+
+
+class PageArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+def page_schema(item_schema, name: str):
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item_schema), required=True),
+            "page": fields.Integer(required=True),
+            "per_page": fields.Integer(required=True),
+            "total": fields.Integer(required=True),
+        },
+        name=name,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------- auth
+
+
+def login_required_api(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            abort(401, description="Sign in, or send a personal API token as 'Authorization: Bearer <token>'.")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def admin_required_api(view):
+    @wraps(view)
+    @login_required_api
+    def wrapper(*args, **kwargs):
+        if not current_user.is_admin:
+            abort(403, description="Only administrators can do this.")
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+__all__ = ["make_api", "Blueprint", "ProblemSchema", "Text", "Id", "PageArgs", "page_schema", "login_required_api",
+           "admin_required_api"]

@@ -1,0 +1,214 @@
+"""Append-only, hash-chained audit trail.
+
+Services call :func:`record` in the same transaction as the change they make. Each row carries
+``hash = HMAC-SHA256(audit key, previous hash + canonical row)``, so :func:`verify` finds the first row that was
+altered, deleted or reordered, and an anchor (a hash kept elsewhere, see ``flask audit head``) also catches a
+truncated tail. Summaries hold ids and codes only: never a password, token or patient identifier.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app, g, has_request_context
+from sqlalchemy import ForeignKey, Integer, String, Text, func, select, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import UTCDateTime, db, now_utc
+
+GENESIS = "0" * 64
+_NHS_NUMBER_LIKE = re.compile(r"\b\d{3}[ -]?\d{3}[ -]?\d{4}\b")
+
+
+class AuditEntry(db.Model):
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # the chain position
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True)
+    actor_label: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    action: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    entity_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    entity_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    team_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16), nullable=False, default="success")
+    summary_json: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+
+    @property
+    def summary(self) -> dict:
+        return json.loads(self.summary_json)
+
+    def canonical(self) -> str:
+        return json.dumps(
+            [self.id, self.at.isoformat(), self.actor_id, self.actor_label, self.action, self.entity_type,
+             self.entity_id, self.team_id, self.request_id, self.outcome, self.summary_json],
+            separators=(",", ":"), ensure_ascii=True,
+        )
+
+    def __repr__(self) -> str:
+        return f"<AuditEntry {self.id} {self.action} {self.entity_type}:{self.entity_id} {self.outcome}>"
+
+
+def _mac(prev_hash: str, canonical: str) -> str:
+    key = current_app.config["AUDIT_KEY"].encode()
+    return hmac.new(key, (prev_hash + canonical).encode(), hashlib.sha256).hexdigest()
+
+
+def _check_summary(summary: dict) -> str:
+    for key, value in summary.items():
+        if isinstance(value, str) and (len(value) > 200 or _NHS_NUMBER_LIKE.search(value)):
+            raise ValueError(f"audit summary field {key!r} looks like free text or an identifier; store ids only")
+    return json.dumps(summary, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _lock_chain() -> None:
+    # Two transactions appending at once would both chain onto the same row. PostgreSQL: a transaction-scoped
+    # advisory lock queues them. SQLite: BEGIN IMMEDIATE (core.db) already lets one writer in at a time.
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(7346001)"))
+
+
+def record(action: str, *, actor=None, entity=None, entity_type: str | None = None, entity_id=None,
+           team_id: int | None = None, outcome: str = "success", summary: dict | None = None) -> AuditEntry:
+    if entity is not None:
+        entity_type = entity_type or type(entity).__tablename__.rstrip("s")
+        entity_id = entity_id if entity_id is not None else getattr(entity, "id", None)
+        if team_id is None:
+            team_id = getattr(entity, "team_id", None)
+    _lock_chain()
+    last = db.session.execute(select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).first()
+    actor_id = getattr(actor, "id", None) if actor is not None and not getattr(actor, "is_anonymous", False) else None
+    entry = AuditEntry(
+        id=(last.id + 1) if last else 1,
+        at=now_utc(),
+        actor_id=actor_id,
+        actor_label=getattr(actor, "display_name", None) if actor_id else None,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id) if entity_id is not None else None,
+        team_id=team_id,
+        request_id=g.get("request_id") if has_request_context() else None,
+        outcome=outcome,
+        summary_json=_check_summary(summary or {}),
+        prev_hash=last.hash if last else GENESIS,
+    )
+    entry.hash = _mac(entry.prev_hash, entry.canonical())
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+def record_refusal(detail: str | None = None) -> None:
+    """Audit a refused access attempt in its own transaction (the refused change itself was rolled back)."""
+    from flask import request
+    from flask_login import current_user
+
+    try:
+        record("access.denied", actor=current_user if current_user and current_user.is_authenticated else None,
+               outcome="denied", summary={"endpoint": request.endpoint or "", "method": request.method})
+        db.session.commit()
+    except Exception:  # never let auditing a refusal turn a 403 into a 500
+        db.session.rollback()
+        current_app.logger.exception("could not audit a refused request")
+
+
+@dataclass
+class Verification:
+    ok: bool
+    count: int
+    bad_id: int | None = None
+    reason: str = ""
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"chain intact, {self.count} entries"
+        return f"chain broken at entry {self.bad_id}: {self.reason}" if self.bad_id else f"chain broken: {self.reason}"
+
+
+def verify(anchor: str | None = None) -> Verification:
+    expected_prev, expected_id, count, anchor_seen = GENESIS, 1, 0, anchor is None
+    for row in db.session.scalars(select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000)):
+        if row.id != expected_id:
+            return Verification(False, count, row.id, f"entries {expected_id}..{row.id - 1} are missing (deleted)")
+        if row.prev_hash != expected_prev:
+            return Verification(False, count, row.id, "it does not follow the entry before it (deleted or reordered)")
+        if not hmac.compare_digest(row.hash, _mac(row.prev_hash, row.canonical())):
+            return Verification(False, count, row.id, "its contents were altered")
+        anchor_seen = anchor_seen or row.hash == anchor
+        expected_prev, expected_id, count = row.hash, expected_id + 1, count + 1
+    if not anchor_seen:
+        return Verification(False, count, None,
+                            "the anchor hash is not in the chain (entries were removed from the end)")
+    return Verification(True, count)
+
+
+def head() -> AuditEntry | None:
+    return db.session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
+
+
+# ------------------------------------------------------------------------------------------ browsing / export
+
+
+def visible_query(viewer, *, team_id=None, actor_id=None, entity_type=None, entity_id=None, action=None,
+                  since=None, until=None):
+    """Entries a viewer may read: administrators everything, coordinators their teams' entries."""
+    from core.errors import Forbidden
+
+    stmt = select(AuditEntry)
+    if not viewer.is_admin:
+        managed = viewer.managed_team_ids
+        if not managed:
+            raise Forbidden("Only administrators and coordinators can read the audit trail.")
+        stmt = stmt.where(AuditEntry.team_id.in_(managed))
+    if team_id is not None:
+        stmt = stmt.where(AuditEntry.team_id == team_id)
+    if actor_id is not None:
+        stmt = stmt.where(AuditEntry.actor_id == actor_id)
+    if entity_type:
+        stmt = stmt.where(AuditEntry.entity_type == entity_type)
+    if entity_id:
+        stmt = stmt.where(AuditEntry.entity_id == str(entity_id))
+    if action:
+        stmt = stmt.where(AuditEntry.action.startswith(action, autoescape=True))
+    if since is not None:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEntry.at < until)
+    return stmt
+
+
+def page(stmt, page_no: int, per_page: int) -> tuple[list[AuditEntry], int]:
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = db.session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(per_page).offset((page_no - 1) * per_page))
+    return list(rows), total
+
+
+CSV_COLUMNS = ["id", "at", "actor_id", "actor_label", "action", "entity_type", "entity_id", "team_id", "request_id",
+               "outcome", "summary", "hash"]
+
+
+def to_csv(rows) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow([r.id, r.at.isoformat(), r.actor_id, _csv_safe(r.actor_label), r.action, r.entity_type,
+                         r.entity_id, r.team_id, r.request_id, r.outcome, r.summary_json, r.hash])
+    return buf.getvalue()
+
+
+def _csv_safe(value):
+    # Spreadsheet formula injection: a display name such as "=HYPERLINK(...)" must not run in Excel.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value

@@ -1,0 +1,71 @@
+"""Settings, read from the environment (12-factor); tests pass a mapping to ``create_app``."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+
+def _instance_secret(instance_path: str, name: str) -> str:
+    """A development secret kept in the instance folder so restarts keep sessions and the audit chain valid.
+
+    Production sets SECRET_KEY and AUDIT_KEY in the environment; this file is only a zero-set-up default.
+    """
+    path = Path(instance_path) / "secrets.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    if name not in data:
+        data[name] = secrets.token_hex(32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data))
+        path.chmod(0o600)
+    return data[name]
+
+
+def database_url(instance_path: str) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        # Heroku-style URLs name the old driver; Shiftbridge speaks psycopg 3.
+        if url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url[len("postgres://"):]
+        elif url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        return url
+    return "sqlite:///" + str(Path(instance_path) / "shiftbridge.sqlite3")
+
+
+def load(instance_path: str) -> dict:
+    env = os.environ
+    return {
+        "SECRET_KEY": env.get("SECRET_KEY") or _instance_secret(instance_path, "SECRET_KEY"),
+        "AUDIT_KEY": env.get("AUDIT_KEY") or _instance_secret(instance_path, "AUDIT_KEY"),
+        "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true", "yes"},
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", "Europe/London"),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+    }
+
+
+DEFAULTS = {
+    # hide_parameters: SQL errors in logs never quote values (passwords hashes, names, NHS numbers).
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "shiftbridge_session",
+    "WTF_CSRF_CHECK_DEFAULT": False,  # checked in core.security so bearer-token API calls are exempt
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the server-side session
+    "RATELIMIT_HEADERS_ENABLED": True,
+    "LOGIN_ATTEMPTS": "5 per 15 minutes",
+    "API_TITLE": "Shiftbridge API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "AUDIT_PAGE_SIZE": 50,
+}

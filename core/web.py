@@ -1,0 +1,124 @@
+"""Home page, health check, NHS.UK asset route and the audit log pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, render_template, request, send_from_directory
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select, text
+from wtforms import DateField, IntegerField, SelectField, StringField
+from wtforms.validators import Length, NumberRange, Optional
+
+from core import audit
+from core.accounts import Team, User
+from core.db import db
+
+bp = Blueprint("web", __name__)
+
+# Packages add cards to the home page ("your next shifts", "handovers waiting") without core importing them.
+HOME_PANELS = "home_panels"
+# Packages add header links: (order, label, endpoint, predicate(user) -> bool).
+NAV_ITEMS = "nav_items"
+
+
+def add_nav_item(app, order: int, label: str, endpoint: str, predicate=lambda user: True) -> None:
+    app.extensions.setdefault(NAV_ITEMS, []).append((order, label, endpoint, predicate))
+
+
+@bp.app_context_processor
+def _navigation():
+    if not current_user.is_authenticated:
+        return {"nav_items": []}
+    items = sorted(current_app.extensions.get(NAV_ITEMS, []), key=lambda i: i[0])
+    return {"nav_items": [(label, endpoint) for _, label, endpoint, allowed in items if allowed(current_user)]}
+
+
+@bp.get("/")
+@login_required
+def home():
+    panels = [panel(current_user) for panel in current_app.extensions.get(HOME_PANELS, [])]
+    return render_template("core/home.html", panels=[p for p in panels if p])
+
+
+@bp.get("/healthz")
+def healthz():
+    try:
+        db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+        return {"status": "ok", "database": "reachable"}
+    except Exception:
+        db.session.rollback()
+        return {"status": "error", "database": "unreachable"}, 503
+
+
+@bp.get("/assets/<path:filename>")
+def nhsuk_assets(filename: str):
+    # nhsuk-frontend's CSS refers to its icons as /assets/images/...; they are copied here by `make assets`.
+    folder = Path(current_app.static_folder) / "vendor" / "nhsuk" / "assets"
+    resp = send_from_directory(folder, filename, max_age=86400)
+    return resp
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    team_id = SelectField("Team", coerce=int, validators=[Optional()])
+    actor_id = IntegerField("Person (id)", validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
+    entity_type = StringField("Entity", validators=[Optional(), Length(max=64)])
+    action = StringField("Action starts with", validators=[Optional(), Length(max=64)])
+    since = DateField("From", validators=[Optional()])
+    until = DateField("To (inclusive)", validators=[Optional()])
+    page = IntegerField(validators=[Optional(), NumberRange(min=1, max=100_000)])
+
+
+def _audit_filters(viewer):
+    form = AuditFilterForm(request.args)
+    teams = db.session.scalars(select(Team).order_by(Team.name)).all()
+    visible = [t for t in teams if viewer.is_admin or t.id in viewer.managed_team_ids]
+    form.team_id.choices = [(0, "All teams")] + [(t.id, t.name) for t in visible]
+    if not form.validate():
+        return form, None
+    day = lambda d: datetime.combine(d, time.min, tzinfo=UTC) if d else None  # noqa: E731
+    stmt = audit.visible_query(
+        viewer,
+        team_id=form.team_id.data or None,
+        actor_id=form.actor_id.data,
+        entity_type=(form.entity_type.data or "").strip() or None,
+        action=(form.action.data or "").strip() or None,
+        since=day(form.since.data),
+        until=day(form.until.data) + timedelta(days=1) if form.until.data else None,
+    )
+    return form, stmt
+
+
+@bp.get("/audit")
+@login_required
+def audit_log():
+    form, stmt = _audit_filters(current_user)
+    rows, total, page_no = [], 0, form.page.data or 1
+    if stmt is not None:
+        rows, total = audit.page(stmt, page_no, current_app.config["AUDIT_PAGE_SIZE"])
+    status = 200 if stmt is not None else 422
+    actor_ids = {r.actor_id for r in rows}
+    people = {u.id: u.display_name for u in db.session.scalars(select(User).where(User.id.in_(actor_ids)))}
+    query = request.args.to_dict()
+    query.pop("page", None)
+    return render_template("core/audit.html", form=form, rows=rows, total=total, page_no=page_no, people=people,
+                           per_page=current_app.config["AUDIT_PAGE_SIZE"], query=query), status
+
+
+@bp.get("/audit.csv")
+@login_required
+def audit_csv():
+    form, stmt = _audit_filters(current_user)
+    if stmt is None:
+        return render_template("core/audit.html", form=form, rows=[], total=0, page_no=1, people={},
+                               per_page=1, query={}), 422
+    rows = db.session.scalars(stmt.order_by(audit.AuditEntry.id)).all()
+    return Response(audit.to_csv(rows), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=shiftbridge-audit.csv",
+                             "Cache-Control": "no-store"})

@@ -1,0 +1,9 @@
+"""handover: see README for what this package owns."""
+
+from __future__ import annotations
+
+
+def register(app, api) -> None:
+    from handover import views
+
+    app.register_blueprint(views.bp)

@@ -1,0 +1,134 @@
+"""The hash-chained audit trail: tamper detection, CLI, browsing, CSV, permissions."""
+
+import csv
+import io
+
+from sqlalchemy import text
+
+from core import audit
+from core.db import db
+from tests.conftest import login
+
+
+def _some_history(make):
+    admin = make.admin()
+    coord = make.user()
+    team = make.team("Ward 7B", coordinators=[coord])
+    make.user()
+    return admin, coord, team
+
+
+def test_verify_passes_then_names_the_altered_row(runner, make):
+    _some_history(make)
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and "chain intact" in result.output
+    count = int(result.output.split("chain intact, ")[1].split()[0])
+    assert count >= 5
+    db.session.execute(text("UPDATE audit_entries SET action = 'user.nothing_to_see' WHERE id = 3"))
+    db.session.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert "entry 3" in result.output and "altered" in result.output
+
+
+def test_verify_names_a_deleted_row(runner, make):
+    _some_history(make)
+    db.session.execute(text("DELETE FROM audit_entries WHERE id = 2"))
+    db.session.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1 and "entry 3" in result.output and "missing" in result.output
+
+
+def test_verify_catches_reordering(runner, make):
+    _some_history(make)
+    # Swap the contents of rows 2 and 3 (as someone re-sequencing the trail would).
+    rows = db.session.execute(text("SELECT id, action, hash, prev_hash FROM audit_entries WHERE id IN (2, 3) "
+                                   "ORDER BY id")).all()
+    db.session.execute(text("UPDATE audit_entries SET action = :a WHERE id = 2"), {"a": rows[1].action})
+    db.session.execute(text("UPDATE audit_entries SET action = :a WHERE id = 3"), {"a": rows[0].action})
+    db.session.commit()
+    if rows[0].action != rows[1].action:
+        result = runner.invoke(args=["audit", "verify"])
+        assert result.exit_code == 1 and "entry 2" in result.output
+
+
+def test_anchor_catches_a_truncated_tail(runner, make):
+    _some_history(make)
+    head = runner.invoke(args=["audit", "head"]).output.split()
+    last_id, anchor = int(head[0]), head[1]
+    assert runner.invoke(args=["audit", "verify", "--anchor", anchor]).exit_code == 0
+    db.session.execute(text("DELETE FROM audit_entries WHERE id = :id"), {"id": last_id})
+    db.session.commit()
+    assert runner.invoke(args=["audit", "verify"]).exit_code == 0, "without an anchor a cut tail is undetectable"
+    result = runner.invoke(args=["audit", "verify", "--anchor", anchor])
+    assert result.exit_code == 1 and "anchor" in result.output
+
+
+def test_entry_records_who_what_when_and_request(client, make):
+    admin = make.admin()
+    login(client, admin)
+    resp = client.post(f"/admin/users/{make.user().id}/deactivate", headers={"X-Request-ID": "req-abc-12345"})
+    assert resp.status_code == 302
+    entry = audit.head()
+    assert (entry.action, entry.actor_id, entry.request_id, entry.outcome) == (
+        "user.deactivated", admin.id, "req-abc-12345", "success")
+    assert entry.at.tzinfo is not None
+
+
+def test_summary_refuses_identifier_like_text(app):
+    import pytest
+
+    with pytest.raises(ValueError):
+        audit.record("patient.viewed", summary={"note": "NHS 943 476 5919"})
+
+
+def test_coordinator_sees_only_own_team_entries(client, make):
+    coord = make.user()
+    mine = make.team("Mine", coordinators=[coord])
+    other = make.team("Other")
+    login(client, coord)
+    body = client.get("/api/v1/audit?per_page=200").json
+    teams = {item["team_id"] for item in body["items"]}
+    assert mine.id in teams and other.id not in teams
+
+
+def test_staff_cannot_read_audit(client, make):
+    login(client, make.user())
+    assert client.get("/audit").status_code == 403
+    assert client.get("/api/v1/audit").status_code == 403
+
+
+def test_admin_filters_and_downloads_csv(client, make):
+    admin, coord, team = _some_history(make)
+    login(client, admin)
+    page = client.get(f"/audit?team_id={team.id}&action=membership")
+    assert page.status_code == 200 and "membership.added" in page.get_data(as_text=True)
+    resp = client.get(f"/audit.csv?team_id={team.id}")
+    assert resp.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    assert rows and all(r["team_id"] == str(team.id) for r in rows)
+    assert {"id", "at", "action", "hash"} <= set(rows[0])
+
+
+def test_bad_filter_gets_form_error_not_500(client, make):
+    login(client, make.admin())
+    resp = client.get("/audit?since=yesterday&actor_id=abc")
+    assert resp.status_code == 422
+    assert "Not a valid date value." in resp.get_data(as_text=True) or "Not a valid" in resp.get_data(as_text=True)
+
+
+def test_api_audit_filters_validate(client, make, bearer):
+    headers = bearer(make.token(make.admin()))
+    resp = client.get("/api/v1/audit?since=2026-01-01T00:00:00", headers=headers)
+    assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+    assert "since" in resp.json["errors"]
+    resp = client.get("/api/v1/audit?since=2026-01-01T00:00:00%2B00:00&action=user.", headers=headers)
+    assert resp.status_code == 200 and all(i["action"].startswith("user.") for i in resp.json["items"])
+
+
+def test_csv_neutralises_formula_names(client, make):
+    admin = make.admin(display_name="=HYPERLINK(\"http://x\")")
+    login(client, admin)
+    make.user()
+    body = client.get("/audit.csv").get_data(as_text=True)
+    assert "'=HYPERLINK" in body

@@ -1,0 +1,65 @@
+"""Browser journeys: Playwright driving Debian's chromium (no browser download), headless, against a live server."""
+
+import os
+import shutil
+import tempfile
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+PHONE = {"width": 390, "height": 844}
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def app_config():
+    return {"WTF_CSRF_ENABLED": True}  # browsers go through the real CSRF-protected forms
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"chromium not found at {CHROMIUM}; CI must run browser journeys")
+        pytest.skip(f"chromium not found at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    profile = tempfile.mkdtemp(prefix="sb-chromium-")
+    browser = pw.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
+    )
+    yield browser
+    browser.close()
+    pw.stop()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def phone(browser, live_server):
+    """A phone-sized page whose relative URLs go to the live server."""
+    context = browser.new_context(viewport=PHONE, base_url=live_server.url, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def desktop(browser, live_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def sign_in(page, email, password):
+    page.goto("/auth/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("[data-testid=sign-in]")
