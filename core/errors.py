@@ -145,7 +145,30 @@ def handle_unexpected(exc: Exception):
     return _respond(500, err.name, "Something went wrong on our side. Nothing was saved; please try again.")
 
 
+def handle_integrity_error(exc):
+    """Last line of defence: services check first and explain; the database still refuses what breaks an invariant
+    (a race between two requests), and that is a conflict, not a server error."""
+    db.session.rollback()
+    text = str(getattr(exc, "orig", exc))
+    if "no_overlap_per_person" in text or "23P01" in text:
+        detail = ("That person already has a shift at that time (someone else just changed the rota). "
+                  "Reload and try again.")
+    else:
+        detail = "That change conflicts with data saved meanwhile. Reload and try again."
+    return _respond(409, "Conflict", detail)
+
+
+def handle_stale_data(exc):
+    db.session.rollback()
+    return _respond(409, "Conflict", "Someone else changed this at the same time. Reload to see the latest version.")
+
+
 def register_error_handlers(app: Flask) -> None:
+    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.orm.exc import StaleDataError
+
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(StaleDataError, handle_stale_data)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

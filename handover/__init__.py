@@ -1,4 +1,4 @@
-"""handover: see README for what this package owns."""
+"""Structured SBAR / I-PASS handover, team patient lists, acknowledgements and FHIR export."""
 
 from __future__ import annotations
 

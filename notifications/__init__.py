@@ -1,9 +1,9 @@
-"""notifications: see README for what this package owns."""
+"""Notifications: outbox, in-app notification centre, SMS through Twilio, broadcasts. Knows nothing of rota."""
 
 from __future__ import annotations
 
 
 def register(app, api) -> None:
-    from notifications import views
+    from notifications import models, views  # noqa: F401  (models registers its tables)
 
     app.register_blueprint(views.bp)

@@ -1,13 +1,19 @@
-"""Rota: teams' shift types, rotas, shifts, leave, requirements, swaps, open shifts, working-time rules, feeds."""
+"""Rota: teams' shift types, rotas, shifts, leave, requirements, swaps, open shifts, working-time rules, feeds.
+
+Each feature module exposes ``register(app, api)``; this list is the only place that knows them all.
+"""
 
 from __future__ import annotations
+
+import importlib
+
+FEATURES = ("rota.views", "rota.api", "rota.compliance", "rota.swaps", "rota.feeds")
 
 
 def register(app, api) -> None:
     from core.cli import DEMO_SEEDERS
-    from core.web import HOME_PANELS
-    from rota import demo, views
+    from rota import demo, models  # noqa: F401  (models registers its tables)
 
-    app.register_blueprint(views.bp)
     app.extensions.setdefault(DEMO_SEEDERS, []).append((10, "people and teams", demo.seed_people_and_teams))
-    app.extensions.setdefault(HOME_PANELS, []).append(views.next_shifts_panel)
+    for name in FEATURES:
+        importlib.import_module(name).register(app, api)

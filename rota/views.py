@@ -1,10 +1,17 @@
-"""Rota pages. The rota issue fills this in; for now it adds the home-page panel."""
+"""Rota pages: My shifts, team rota grid, coordinator editing (the rota issue fills this in)."""
 
 from __future__ import annotations
 
 from flask import Blueprint
 
 bp = Blueprint("rota", __name__)
+
+
+def register(app, api) -> None:
+    from core.web import HOME_PANELS
+
+    app.register_blueprint(bp)
+    app.extensions.setdefault(HOME_PANELS, []).append(next_shifts_panel)
 
 
 def next_shifts_panel(user):

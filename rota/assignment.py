@@ -1,0 +1,97 @@
+"""The one place a shift changes hands.
+
+Every flow — a coordinator assigning, a swap, a give-away, a claim, leave opening shifts, a cancellation — goes
+through :func:`set_assignee`, so overlap and leave checks, working-time checks, release records (for calendar
+feeds), audit entries and notifications can never be skipped. Other modules extend it through two hook lists
+instead of editing it:
+
+* ``CHANGE_CHECKS``: ``fn(shift, user, *, actor, override_reason) -> None`` called before a person is given a shift;
+  raise a ``core.errors`` domain error to refuse (the compliance engine registers here).
+* ``AFTER_CHANGE``: ``fn(shift, previous_user, new_user, *, actor, kind, reason) -> None`` called after the change
+  is flushed (notifications register here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, select
+
+from core import audit
+from core.accounts import User
+from core.db import db
+from core.errors import Conflict
+from rota.models import Leave, ReleaseKind, Shift, ShiftRelease, ShiftState
+
+CHANGE_CHECKS: list[Callable] = []
+AFTER_CHANGE: list[Callable] = []
+
+
+def local_day(shift: Shift, instant: datetime):
+    return instant.astimezone(ZoneInfo(shift.team.timezone)).date()
+
+
+def overlapping_shift(user: User, starts_at: datetime, ends_at: datetime, *, exclude_ids=()) -> Shift | None:
+    stmt = select(Shift).where(
+        Shift.assignee_id == user.id,
+        Shift.state != ShiftState.cancelled,
+        Shift.starts_at < ends_at,
+        Shift.ends_at > starts_at,
+    )
+    if exclude_ids:
+        stmt = stmt.where(Shift.id.not_in(list(exclude_ids)))
+    return db.session.scalars(stmt.limit(1)).first()
+
+
+def leave_clash(user: User, shift: Shift) -> Leave | None:
+    """Leave covering any local day the shift touches (its start day, and its end day if it ends after 00:00)."""
+    first = local_day(shift, shift.starts_at)
+    last = local_day(shift, shift.ends_at)
+    stmt = select(Leave).where(Leave.user_id == user.id, and_(Leave.first_day <= last, Leave.last_day >= first))
+    return db.session.scalars(stmt.limit(1)).first()
+
+
+def check_can_hold(shift: Shift, user: User, *, exclude_ids=()) -> None:
+    """Refuse, with a message a person understands, if ``user`` cannot hold ``shift``."""
+    clash = overlapping_shift(user, shift.starts_at, shift.ends_at, exclude_ids=(shift.id, *exclude_ids))
+    if clash is not None:
+        tz = ZoneInfo(shift.team.timezone)
+        raise Conflict(
+            f"{user.display_name} already works {clash.starts_at.astimezone(tz):%a %d %b %H:%M}–"
+            f"{clash.ends_at.astimezone(tz):%H:%M}, which overlaps this shift.",
+            extra={"code": "overlap", "conflicting_shift_id": clash.id},
+        )
+    leave = leave_clash(user, shift)
+    if leave is not None:
+        raise Conflict(
+            f"{user.display_name} is on {leave.kind.value} leave {leave.first_day:%d %b}–{leave.last_day:%d %b}.",
+            extra={"code": "leave", "leave_id": leave.id},
+        )
+
+
+def set_assignee(shift: Shift, user: User | None, *, actor, kind: ReleaseKind | None = None,
+                 reason: str | None = None, override_reason: str | None = None, exclude_ids=()) -> Shift:
+    """Give ``shift`` to ``user`` (or open it when ``user`` is None). Never commits."""
+    previous = shift.assignee
+    if user is not None and previous is not None and previous.id == user.id:
+        return shift
+    if shift.state == ShiftState.cancelled:
+        raise Conflict("This shift was cancelled.", extra={"code": "cancelled"})
+    if user is not None:
+        check_can_hold(shift, user, exclude_ids=exclude_ids)
+        for check in CHANGE_CHECKS:
+            check(shift, user, actor=actor, override_reason=override_reason)
+    if previous is not None:
+        db.session.add(ShiftRelease(shift_id=shift.id, user_id=previous.id, kind=kind or ReleaseKind.unassigned,
+                                    reason=reason))
+    shift.assignee = user
+    shift.state = ShiftState.scheduled if user is not None else ShiftState.open
+    db.session.flush()
+    audit.record("shift.assigned" if user is not None else "shift.opened", actor=actor, entity=shift,
+                 summary={"from_user_id": previous.id if previous else None, "to_user_id": user.id if user else None,
+                          "kind": (kind.value if kind else None), "override": bool(override_reason)})
+    for hook in AFTER_CHANGE:
+        hook(shift, previous, user, actor=actor, kind=kind, reason=reason)
+    return shift
