@@ -4,4 +4,4 @@ from __future__ import annotations
 
 
 def register(app, api) -> None:
-    pass
+    from rota import swap_models  # noqa: F401
