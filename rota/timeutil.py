@@ -1,0 +1,119 @@
+"""Local wall-clock times to UTC instants, honestly.
+
+A wall-clock time read in a team's zone may not exist (the spring-forward gap: 01:30 on the last Sunday of March in
+London) or may exist twice (the autumn fold: 01:30 on the last Sunday of October). Python silently picks one for
+you; a rota must not. These helpers refuse both, with a message naming the problem, unless the caller gave an
+explicit UTC offset. Reusable by any package: no Flask, no database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from core.errors import ValidationFailed
+
+
+class LocalTimeError(ValidationFailed):
+    """A local time that cannot be turned into one instant. ``code`` is ``nonexistent`` or ``ambiguous``."""
+
+    def __init__(self, detail: str, *, code: str, field: str | None = None):
+        super().__init__(detail, errors={field: [detail]} if field else None, extra={"code": code})
+        self.code = code
+        self.field = field
+
+
+class NonexistentLocalTime(LocalTimeError):
+    pass
+
+
+class AmbiguousLocalTime(LocalTimeError):
+    pass
+
+
+def zone(tz) -> ZoneInfo:
+    return tz if isinstance(tz, ZoneInfo) else ZoneInfo(str(tz))
+
+
+def _fmt(naive: datetime) -> str:
+    return naive.strftime("%H:%M on %a %d %b %Y")
+
+
+def localize(naive: datetime, tz, *, field: str | None = None) -> datetime:
+    """Wall-clock ``naive`` in ``tz`` -> aware UTC instant. Refuses nonexistent and ambiguous local times."""
+    if naive.tzinfo is not None:
+        return naive.astimezone(UTC)
+    z = zone(tz)
+    first = naive.replace(tzinfo=z, fold=0)
+    second = naive.replace(tzinfo=z, fold=1)
+    # A time in the gap does not survive a round trip through UTC.
+    if first.astimezone(UTC).astimezone(z).replace(tzinfo=None) != naive:
+        raise NonexistentLocalTime(
+            f"{_fmt(naive)} does not exist in {z.key}: the clocks go forward then. "
+            f"Choose another time, or give an explicit UTC offset (e.g. {naive:%Y-%m-%dT%H:%M}{_offset(first)}).",
+            code="nonexistent", field=field)
+    if first.utcoffset() != second.utcoffset():
+        raise AmbiguousLocalTime(
+            f"{_fmt(naive)} happens twice in {z.key}: the clocks go back then. "
+            f"Give an explicit UTC offset ({_offset(first)} for the first, {_offset(second)} for the second).",
+            code="ambiguous", field=field)
+    return first.astimezone(UTC)
+
+
+def _offset(aware: datetime) -> str:
+    off = aware.utcoffset() or timedelta(0)
+    sign = "+" if off >= timedelta(0) else "-"
+    minutes = abs(int(off.total_seconds())) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def parse_instant(value: str | datetime, tz, *, field: str | None = None) -> datetime:
+    """ISO 8601 text (or a datetime) -> aware UTC instant.
+
+    With an offset (``Z``, ``+01:00``) the instant is taken as given; without one it is read as wall-clock time in
+    ``tz`` and refused if it does not exist or is ambiguous there.
+    """
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        text = (value or "").strip()
+        try:
+            dt = datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError:
+            msg = f"'{text[:40]}' is not a date and time; use ISO 8601 such as 2026-03-02T07:00."
+            raise ValidationFailed(msg, errors={field: [msg]} if field else None)
+    return localize(dt, tz, field=field)
+
+
+def local_instant(day: date, at: time, tz, *, field: str | None = None) -> datetime:
+    return localize(datetime.combine(day, at), tz, field=field)
+
+
+def shift_instants(day: date, start: time, duration_minutes: int, tz, *, field: str | None = None):
+    """Start and end instants of a shift type worked on local ``day``.
+
+    The end is the nominal wall-clock end (start + duration on the clock), so a 19:30 night ending 08:00 lasts its
+    true 11 h 30 min or 13 h 30 min on clock-change nights, which is what the ward actually works.
+    """
+    naive_start = datetime.combine(day, start)
+    starts = localize(naive_start, tz, field=field)
+    naive_end = naive_start + timedelta(minutes=duration_minutes)
+    ends = localize(naive_end, tz, field=field)
+    return starts, ends
+
+
+def to_local(instant: datetime, tz) -> datetime:
+    return instant.astimezone(zone(tz))
+
+
+def local_date(instant: datetime, tz) -> date:
+    return instant.astimezone(zone(tz)).date()
+
+
+def day_bounds(first: date, last: date, tz) -> tuple[datetime, datetime]:
+    """UTC instants of local midnight at the start of ``first`` and the end of ``last`` (midnight never falls in a
+    gap in the zones we serve; if it did, the earlier valid instant is used)."""
+    z = zone(tz)
+    lo = datetime.combine(first, time.min).replace(tzinfo=z).astimezone(UTC)
+    hi = datetime.combine(last + timedelta(days=1), time.min).replace(tzinfo=z).astimezone(UTC)
+    return lo, hi
