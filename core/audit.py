@@ -159,7 +159,7 @@ def head() -> AuditEntry | None:
 # ------------------------------------------------------------------------------------------ browsing / export
 
 
-def visible_query(viewer, *, team_id=None, actor_id=None, entity_type=None, entity_id=None, action=None,
+def visible_query(viewer, *, team_id=None, actor_id=None, person=None, entity_type=None, entity_id=None, action=None,
                   since=None, until=None):
     """Entries a viewer may read: administrators everything, coordinators their teams' entries."""
     from core.errors import Forbidden
@@ -174,6 +174,12 @@ def visible_query(viewer, *, team_id=None, actor_id=None, entity_type=None, enti
         stmt = stmt.where(AuditEntry.team_id == team_id)
     if actor_id is not None:
         stmt = stmt.where(AuditEntry.actor_id == actor_id)
+    if person:
+        from core.accounts import User
+
+        like = f"%{person}%"
+        people = select(User.id).where(User.display_name.ilike(like) | User.email.ilike(like))
+        stmt = stmt.where(AuditEntry.actor_id.in_(people))
     if entity_type:
         stmt = stmt.where(AuditEntry.entity_type == entity_type)
     if entity_id:

@@ -67,7 +67,7 @@ class AuditFilterForm(FlaskForm):
         csrf = False  # a GET filter changes nothing
 
     team_id = SelectField("Team", coerce=int, validators=[Optional()])
-    actor_id = IntegerField("Person (id)", validators=[Optional(), NumberRange(min=1, max=2**31 - 1)])
+    person = StringField("Person (name or email)", validators=[Optional(), Length(max=120)])
     entity_type = StringField("Entity", validators=[Optional(), Length(max=64)])
     action = StringField("Action starts with", validators=[Optional(), Length(max=64)])
     since = DateField("From", validators=[Optional()])
@@ -86,7 +86,7 @@ def _audit_filters(viewer):
     stmt = audit.visible_query(
         viewer,
         team_id=form.team_id.data or None,
-        actor_id=form.actor_id.data,
+        person=(form.person.data or "").strip().replace("\x00", "") or None,
         entity_type=(form.entity_type.data or "").strip() or None,
         action=(form.action.data or "").strip() or None,
         since=day(form.since.data),
