@@ -1,0 +1,794 @@
+"""Working-time rule sets as data, and pure functions that check a person's shifts against them.
+
+No Flask, no database: callers (``rota.compliance``) turn shifts and leave into :class:`WorkShift` / :class:`LeaveSpan`
+and get :class:`Verdict` objects back.
+
+Conventions (``docs/compliance.md`` and the domain guide):
+
+* every duration, rest gap and window is real elapsed time (epoch seconds), so a night across the October clock
+  change is 13 h 30 min long, not 12 h 30 min;
+* nights (23:00–06:00) and weekends (Sat 00:01 – Sun 23:59) are classified in the shift's own local zone;
+* "consecutive days" key a shift to the local date on which it starts;
+* sliding windows (72 h in 168 h, reference-period averages) are anchored at every shift start and at every shift
+  end, so they find every breach a calendar-week window would, and more;
+* averages divide by the weeks of the reference period that were not leave, and honour the WTR opt-out.
+
+Rule sets are tables: each :class:`Rule` has an id (as in the domain guide), a *check* (which evaluator), a default
+severity (block|warn), a source and its thresholds. A trust or team changes severities, or adds local rules (for
+example "max 3 consecutive long days"), without touching code: see :func:`customise`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+HOUR = 3600
+DAY = 24 * HOUR
+WEEK = 7 * DAY
+
+BLOCK = "block"
+WARN = "warn"
+SEVERITIES = (BLOCK, WARN)
+
+
+# ------------------------------------------------------------------------------------------------ data types
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One finding. The first six fields are the agreed interface (``rota.compliance.Verdict``)."""
+
+    rule_id: str  # e.g. "WTR-rest11", "TCS-72in168"
+    severity: str  # "block" | "warn"
+    observed: str  # human-readable observed value, e.g. "9 h 30 min"
+    limit: str  # e.g. "11 h"
+    message: str  # plain English with local times, for a nurse
+    shift_ids: tuple = field(default_factory=tuple)  # shifts involved (ids; 0 for hypothetical shifts)
+    rule_set: str = ""  # "WTR", "TCS2016", "TCS2016v1", "LOCAL"
+    source: str = ""
+    kind: str = "maximum"  # "maximum" (too much work) or "minimum" (too little rest)
+    observed_value: float | None = None  # numbers behind observed/limit (hours, or counts)
+    limit_value: float | None = None
+    unit: str = "hours"  # "hours" | "count" | "ratio"
+    starts_at: datetime | None = None  # start of the first shift involved (UTC)
+    shift_keys: tuple = field(default_factory=tuple, compare=False, repr=False)  # identities incl. hypothetical
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity == BLOCK
+
+    def as_dict(self) -> dict:
+        return {"rule_id": self.rule_id, "rule_set": self.rule_set, "severity": self.severity,
+                "observed": self.observed, "limit": self.limit, "message": self.message,
+                "shift_ids": [i for i in self.shift_ids if i], "kind": self.kind, "source": self.source,
+                "observed_value": self.observed_value, "limit_value": self.limit_value, "unit": self.unit,
+                "starts_at": self.starts_at}
+
+
+@dataclass(frozen=True)
+class WorkShift:
+    """A shift as the rules see it. ``key`` identifies it (the shift id, or any hashable for a what-if shift)."""
+
+    starts_at: datetime  # aware; any zone, compared as instants
+    ends_at: datetime
+    kind: str = "day"  # day | night | on_call (rostered label; nights are *classified* from the times)
+    tz: str = "Europe/London"
+    name: str = "shift"  # shown in messages: "your Late ending Tue 21:30"
+    id: int = 0  # 0 for a hypothetical shift
+    key: object = None
+    break_minutes: int | None = None  # rostered break, when the team records one
+
+    @property
+    def identity(self):
+        return self.key if self.key is not None else ("id", self.id) if self.id else ("at", self.starts_at)
+
+    @property
+    def on_call(self) -> bool:
+        return self.kind == "on_call"
+
+
+@dataclass(frozen=True)
+class LeaveSpan:
+    first_day: date  # local dates, inclusive
+    last_day: date
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    check: str  # evaluator name, see CHECKS
+    severity: str
+    source: str
+    params: dict = field(default_factory=dict, hash=False)
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    name: str
+    title: str
+    rules: tuple[Rule, ...]
+
+    def rule(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+# --------------------------------------------------------------------------------------------- the tables
+
+_WTR_SRC = "Working Time Regulations 1998 (SI 1998/1833)"
+_TCS_SRC = "NHS Employers, 'Rota rules at a glance'; TCS for doctors in training (England) 2016, Schedule 03"
+_TCS19 = " as amended 2019"
+
+# Thresholds. Hospital work is a "special case" (reg 21): daily/weekly rest and breaks may be varied with
+# compensatory rest, so those are warnings by default; the 2016 contract's limits are contractual, so blocking.
+WTR = RuleSet("WTR", "Working Time Regulations 1998 (all staff)", (
+    Rule("WTR-avg48", "average_hours", BLOCK, _WTR_SRC + ", reg 4",
+         {"max_avg_hours": 48, "reference_weeks": 26, "opt_out_allowed": True},
+         "Average working week (over the 17-week reference period; 26 weeks for special cases such as hospitals)"),
+    Rule("WTR-night8", "night_average", BLOCK, _WTR_SRC + ", reg 6",
+         {"max_hours_per_24h": 8, "reference_weeks": 17, "night_start": 23, "night_end": 6, "min_night_hours": 3,
+          "night_shifts_per_week": 1},
+         "A night worker's normal hours average at most 8 in 24"),
+    Rule("WTR-rest11", "rest_between", WARN, _WTR_SRC + ", reg 10", {"min_rest_hours": 11},
+         "11 hours' rest between working days"),
+    Rule("WTR-weekly", "weekly_rest", WARN, _WTR_SRC + ", reg 11",
+         {"min_rest_hours": 24, "fortnightly": False, "fortnight_rest_hours": 48, "fortnight_rests": 2},
+         "24 hours' uninterrupted rest each week (Monday to Sunday), or 2 × 24 h / 48 h each fortnight"),
+    Rule("WTR-break", "break", WARN, _WTR_SRC + ", reg 12", {"over_hours": 6, "min_break_minutes": 20},
+         "A 20-minute break when working more than 6 hours"),
+))
+
+
+def _tcs(name: str, title: str, *, long_max: int, consec_max: int, rest46_after: int, weekend_one_in: int,
+         source: str) -> RuleSet:
+    return RuleSet(name, title, (
+        Rule("TCS-72in168", "max_in_window", BLOCK, source, {"max_hours": 72, "window_hours": 168},
+             "At most 72 hours' work in any 168 consecutive hours"),
+        Rule("TCS-avg48", "average_hours", BLOCK, source,
+             {"max_avg_hours": 48, "opted_out_max_avg_hours": 56, "reference_weeks": 26, "opt_out_allowed": False},
+             "Average working week over the rota cycle (56 h with a WTR opt-out)"),
+        Rule("TCS-max13", "max_shift_length", BLOCK, source, {"max_hours": 13},
+             "No shift longer than 13 hours"),
+        Rule("TCS-long4", "consecutive_run", BLOCK, source,
+             {"filter": "long", "long_over_hours": 10, "max_run": long_max, "rest_after_hours": 48},
+             f"At most {long_max} long shifts (over 10 h) on consecutive days, then 48 hours' rest"),
+        Rule("TCS-consec7", "consecutive_run", BLOCK, source,
+             {"filter": "any", "max_run": consec_max, "rest_after_hours": 48},
+             f"At most {consec_max} shifts on consecutive days, then 48 hours' rest"),
+        Rule("TCS-nights4", "consecutive_run", BLOCK, source,
+             {"filter": "night", "max_run": 4, "rest_after_hours": None, "night_start": 23, "night_end": 6,
+              "min_night_hours": 3},
+             "At most 4 night shifts in a row"),
+        Rule("TCS-rest46", "rest_after_nights", BLOCK, source,
+             {"min_run": rest46_after, "min_rest_hours": 46, "night_start": 23, "night_end": 6, "min_night_hours": 3},
+             "46 hours' rest after a night shift or run of nights" if rest46_after == 1
+             else f"46 hours' rest after {rest46_after} or more nights in a row"),
+        Rule("TCS-rest11", "rest_between", BLOCK, source, {"min_rest_hours": 11},
+             "11 hours' rest between shifts"),
+        Rule("TCS-weekend", "weekends", BLOCK, source, {"one_in": weekend_one_in, "cycle_weeks": 26},
+             f"At most 1 weekend in {weekend_one_in} worked"),
+        Rule("TCS-oncall", "on_call", BLOCK, source,
+             {"max_hours": 24, "max_per_7_days": 3, "day_after_max_hours": 10},
+             "On-call: at most 24 h, no consecutive on-calls except Saturday and Sunday, at most 3 in 7 days, "
+             "at most 10 h work the day after"),
+    ))
+
+
+TCS2016 = _tcs("TCS2016", "Doctors in training, England: 2016 terms as amended 2019", long_max=4, consec_max=7,
+               rest46_after=1, weekend_one_in=3, source=_TCS_SRC + _TCS19)
+TCS2016v1 = _tcs("TCS2016v1", "Doctors in training, England: 2016 terms, original (v1) thresholds", long_max=5,
+                 consec_max=8, rest46_after=3, weekend_one_in=2, source=_TCS_SRC + " (2016, before the 2019 changes)")
+
+RULE_SETS: dict[str, RuleSet] = {rs.name: rs for rs in (WTR, TCS2016, TCS2016v1)}
+
+# Local rules a trust or team may add (ids start with "LOCAL-"); they reuse the same checks.
+LOCAL_RULE_TEMPLATES = {
+    "LOCAL-long3": Rule("LOCAL-long3", "consecutive_run", WARN, "Local trust rule",
+                        {"filter": "long", "long_over_hours": 10, "max_run": 3, "rest_after_hours": None},
+                        "At most 3 long days in a row"),
+}
+
+
+def local_rule(spec: dict) -> Rule:
+    """Build a local rule from a stored spec: ``{"id": "LOCAL-long3", "max_run": 3, "severity": "warn", ...}``."""
+    rule_id = str(spec.get("id", ""))
+    base = LOCAL_RULE_TEMPLATES.get(rule_id) or Rule(rule_id, spec.get("check", "consecutive_run"), WARN,
+                                                       "Local trust rule", {})
+    params = {**base.params, **{k: v for k, v in spec.items()
+                                if k not in ("id", "check", "severity", "title", "source")}}
+    return Rule(rule_id, base.check, spec.get("severity", base.severity), spec.get("source", base.source), params,
+                spec.get("title", base.title))
+
+
+def customise(rule_set: RuleSet, *, severities: dict | None = None, disabled: Iterable[str] = (),
+              params: dict | None = None, extra: Sequence[Rule] = (), name: str | None = None) -> RuleSet:
+    """A copy of ``rule_set`` with severities changed (``{"WTR-rest11": "block"}``), rules switched off,
+    thresholds changed (``{"WTR-weekly": {"fortnightly": True}}``) and local rules added."""
+    severities, params, off = severities or {}, params or {}, set(disabled)
+    rules = []
+    for r in rule_set.rules:
+        if r.id in off:
+            continue
+        sev = severities.get(r.id, r.severity)
+        rules.append(replace(r, severity=sev if sev in SEVERITIES else r.severity,
+                             params={**r.params, **params.get(r.id, {})}))
+    rules.extend(e for e in extra if e.id not in off)
+    return RuleSet(name or rule_set.name, rule_set.title, tuple(rules))
+
+
+# ------------------------------------------------------------------------------------------ time helpers
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+@lru_cache(maxsize=65536)
+def _local_instant(tz: str, day_ordinal: int, hour: int, minute: int = 0) -> int:
+    """Epoch seconds of a local wall-clock time (the earlier instant if it is ambiguous)."""
+    d = date.fromordinal(day_ordinal)
+    return int(datetime.combine(d, time(hour, minute), tzinfo=_zone(tz)).timestamp())
+
+
+def _epoch(dt: datetime) -> int:
+    if dt.tzinfo is None:
+        raise ValueError("naive datetime: the rules need instants (UTC or with an offset)")
+    return int(dt.timestamp())
+
+
+def fmt_duration(seconds: float) -> str:
+    minutes = int(round(seconds / 60))
+    sign = "-" if minutes < 0 else ""
+    h, m = divmod(abs(minutes), 60)
+    if h and m:
+        return f"{sign}{h} h {m} min"
+    return f"{sign}{h} h" if h else f"{sign}{m} min"
+
+
+def _hours(seconds: float) -> float:
+    return round(seconds / HOUR, 2)
+
+
+class _S:
+    """A shift prepared once per evaluation: epoch seconds and local facts, shared by every rule."""
+
+    __slots__ = ("src", "s", "e", "tz", "day", "on_call", "_night", "_weekend", "loc_s", "loc_e")
+
+    def __init__(self, src: WorkShift):
+        self.src = src
+        self.s = _epoch(src.starts_at)
+        self.e = _epoch(src.ends_at)
+        self.tz = src.tz
+        zone = _zone(src.tz)
+        self.loc_s = src.starts_at.astimezone(zone)
+        self.loc_e = src.ends_at.astimezone(zone)
+        self.day = self.loc_s.date().toordinal()
+        self.on_call = src.on_call
+        self._night: dict = {}
+        self._weekend = None
+
+    @property
+    def dur(self) -> int:
+        return self.e - self.s
+
+    def night_seconds(self, start_h: int, end_h: int) -> int:
+        """Real seconds of this shift inside local night time (e.g. 23:00–06:00), across every night it touches."""
+        key = (start_h, end_h)
+        got = self._night.get(key)
+        if got is None:
+            got = 0
+            last = self.loc_e.date().toordinal()
+            for d in range(self.day - 1, last + 1):
+                ns = _local_instant(self.tz, d, start_h)
+                ne = _local_instant(self.tz, d + 1 if end_h <= start_h else d, end_h)
+                got += max(0, min(self.e, ne) - max(self.s, ns))
+            self._night[key] = got
+        return got
+
+    def weekend(self) -> int | None:
+        """Ordinal of the Saturday of the weekend this shift works in (any work Sat 00:01 – Sun 23:59), or None."""
+        if self._weekend is None:
+            found = -1
+            for d in range(self.day - 1, self.loc_e.date().toordinal() + 1):
+                if date.fromordinal(d).weekday() != 5:
+                    continue
+                ws = _local_instant(self.tz, d, 0, 1)
+                we = _local_instant(self.tz, d + 1, 23, 59)
+                if self.s < we and self.e > ws:
+                    found = d
+                    break
+            self._weekend = found
+        return None if self._weekend < 0 else self._weekend
+
+    def when(self, end: bool = False, with_date: bool = True) -> str:
+        t = self.loc_e if end else self.loc_s
+        return f"{t:%a} {t.day} {t:%b %H:%M}" if with_date else f"{t:%a %H:%M}"
+
+    def label(self) -> str:
+        return self.src.name or "shift"
+
+
+def _day_label(ordinal: int) -> str:
+    d = date.fromordinal(ordinal)
+    return f"{d:%a} {d.day} {d:%b}"
+
+
+class _Ctx:
+    """Everything shared by the rules of one evaluation."""
+
+    def __init__(self, shifts: Sequence[WorkShift], leave: Sequence[LeaveSpan], opted_out: bool):
+        prepared = sorted((_S(s) for s in shifts), key=lambda x: (x.s, x.e))
+        self.all = prepared
+        self.work = [x for x in prepared if not x.on_call]  # rostered shifts (on-call has its own rule)
+        self.opted_out = opted_out
+        self.starts = [x.s for x in prepared]
+        self.ends = [x.e for x in prepared]
+        self.prefix = [0]
+        for x in prepared:
+            self.prefix.append(self.prefix[-1] + x.dur)
+        self.tz = prepared[0].tz if prepared else "Europe/London"
+        self.leave_days = sorted({d for span in leave
+                                  for d in range(span.first_day.toordinal(), span.last_day.toordinal() + 1)})
+        self._leave_start = {}
+
+    def worked(self, a: int, b: int) -> int:
+        """Seconds of work in [a, b) (shifts never overlap, so starts and ends sort together)."""
+        i = bisect.bisect_right(self.ends, a)
+        j = bisect.bisect_left(self.starts, b)
+        if i >= j:
+            return 0
+        total = self.prefix[j] - self.prefix[i]
+        first, last = self.all[i], self.all[j - 1]
+        if first.s < a:
+            total -= a - first.s
+        if last.e > b:
+            total -= last.e - b
+        return total
+
+    def leave_in(self, a: int, b: int) -> int:
+        """Number of whole leave days whose local date starts within [a, b)."""
+        if not self.leave_days:
+            return 0
+        lo = datetime.fromtimestamp(a, _zone(self.tz)).date().toordinal()
+        hi = datetime.fromtimestamp(b - 1, _zone(self.tz)).date().toordinal()
+        return bisect.bisect_right(self.leave_days, hi) - bisect.bisect_left(self.leave_days, lo)
+
+
+def _verdict(rule: Rule, rs: RuleSet, *, observed: str, limit: str, message: str, shifts: Sequence[_S],
+             kind: str = "maximum", observed_value=None, limit_value=None, unit: str = "hours") -> Verdict:
+    shifts = sorted(shifts, key=lambda x: x.s)
+    return Verdict(rule.id, rule.severity, observed, limit, message, tuple(x.src.id for x in shifts), rs.name,
+                   rule.source, kind, observed_value, limit_value, unit,
+                   shifts[0].src.starts_at.astimezone(UTC) if shifts else None,
+                   tuple(x.src.identity for x in shifts))
+
+
+def _windows(ctx: _Ctx, length: int, shifts: Sequence[_S] | None = None):
+    """Candidate windows [a, a+length): anchored at every shift start and ending at every shift end."""
+    shifts = ctx.all if shifts is None else shifts
+    seen = set()
+    for x in shifts:
+        for a in (x.s, x.e - length):
+            if a not in seen:
+                seen.add(a)
+                yield a, a + length
+
+
+def _merge_breaches(breaches):
+    """Breaches are (a, b, value, ...) windows; overlapping ones collapse into one finding (the worst)."""
+    breaches.sort(key=lambda t: t[0])
+    groups: list[list] = []
+    for br in breaches:
+        if groups and br[0] < groups[-1][-1][1]:
+            groups[-1].append(br)
+        else:
+            groups.append([br])
+    return [max(g, key=lambda t: t[2]) for g in groups], groups
+
+
+def _in_window(ctx: _Ctx, a: int, b: int) -> list[_S]:
+    i = bisect.bisect_right(ctx.ends, a)
+    j = bisect.bisect_left(ctx.starts, b)
+    return ctx.all[i:j]
+
+
+# ----------------------------------------------------------------------------------------------- checks
+
+
+def check_max_in_window(rule, rs, ctx):
+    p = rule.params
+    limit, length = p["max_hours"] * HOUR, int(p["window_hours"] * HOUR)
+    breaches = []
+    for a, b in _windows(ctx, length):
+        w = ctx.worked(a, b)
+        if w > limit:
+            breaches.append((a, b, w))
+    worst, groups = _merge_breaches(breaches)
+    out = []
+    for (a, b, w), group in zip(worst, groups, strict=True):
+        involved = {id(x): x for g in group for x in _in_window(ctx, g[0], g[1])}.values()
+        first = _in_window(ctx, a, b)[0]
+        days = int(round(p["window_hours"] / 24))
+        out.append(_verdict(rule, rs, observed=fmt_duration(w), limit=fmt_duration(limit), shifts=list(involved),
+                            observed_value=_hours(w), limit_value=p["max_hours"],
+                            message=f"{fmt_duration(w)} of work in the {days} days from your {first.label()} starting "
+                                    f"{first.when()} (maximum {fmt_duration(limit)} in any {days} days)."))
+    return out
+
+
+def check_average_hours(rule, rs, ctx):
+    p = rule.params
+    if ctx.opted_out and p.get("opt_out_allowed"):
+        return []
+    max_avg = p.get("opted_out_max_avg_hours", p["max_avg_hours"]) if ctx.opted_out else p["max_avg_hours"]
+    weeks = p["reference_weeks"]
+    length = weeks * WEEK
+    breaches = []
+    for a, b in _windows(ctx, length):
+        w = ctx.worked(a, b)
+        if w <= max_avg * HOUR * weeks and not ctx.leave_days:
+            continue
+        work_weeks = (length / DAY - ctx.leave_in(a, b)) / 7
+        if work_weeks <= 0:
+            continue
+        avg = w / work_weeks
+        if avg > max_avg * HOUR:
+            breaches.append((a, b, avg))
+    worst, groups = _merge_breaches(breaches)
+    out = []
+    opt = " (you have opted out of the 48-hour week)" if ctx.opted_out else ""
+    for (a, b, avg), group in zip(worst, groups, strict=True):
+        involved = {id(x): x for g in group for x in _in_window(ctx, g[0], g[1])}.values()
+        first = _in_window(ctx, a, b)[0]
+        out.append(_verdict(rule, rs, observed=f"{fmt_duration(avg)} a week", limit=f"{max_avg} h a week",
+                            shifts=list(involved), observed_value=_hours(avg), limit_value=max_avg,
+                            message=f"Your average week would be {fmt_duration(avg)} over the {weeks} weeks from "
+                                    f"{_day_label(first.day)} (maximum average {max_avg} h){opt}."))
+    return out
+
+
+def _is_night(x: _S, p: dict) -> bool:
+    return not x.on_call and x.night_seconds(p.get("night_start", 23), p.get("night_end", 6)) \
+        >= p.get("min_night_hours", 3) * HOUR
+
+
+def check_night_average(rule, rs, ctx):
+    p = rule.params
+    weeks = p["reference_weeks"]
+    length = weeks * WEEK
+    limit = p["max_hours_per_24h"]
+    nights = [x for x in ctx.all if _is_night(x, p)]
+    if not nights:
+        return []
+    night_starts = [x.s for x in nights]
+    breaches = []
+    for a, b in _windows(ctx, length, nights):
+        n = bisect.bisect_left(night_starts, b) - bisect.bisect_left(night_starts, a)
+        if n < p["night_shifts_per_week"] * weeks:  # not a night worker in this reference period
+            continue
+        days = length / DAY
+        # Reg 6(3): divide by the days of the period less the weekly rest days (and, here, leave days).
+        denom = days - days / 7 - ctx.leave_in(a, b)
+        if denom <= 0:
+            continue
+        per_day = ctx.worked(a, b) / denom
+        if per_day > limit * HOUR:
+            breaches.append((a, b, per_day))
+    worst, groups = _merge_breaches(breaches)
+    out = []
+    for (a, b, per_day), group in zip(worst, groups, strict=True):
+        involved = {id(x): x for g in group for x in _in_window(ctx, g[0], g[1])}.values()
+        first = _in_window(ctx, a, b)[0]
+        out.append(_verdict(rule, rs, observed=f"{fmt_duration(per_day)} a day", limit=f"{limit} h a day",
+                            shifts=list(involved), observed_value=_hours(per_day), limit_value=limit,
+                            message=f"As a night worker your normal hours would average {fmt_duration(per_day)} "
+                                    f"in 24 over the {weeks} weeks from {_day_label(first.day)} (maximum {limit} h; "
+                                    f"the opt-out does not apply to this)."))
+    return out
+
+
+def check_rest_between(rule, rs, ctx):
+    need = rule.params["min_rest_hours"] * HOUR
+    out = []
+    work = ctx.work
+    for prev, nxt in zip(work, work[1:], strict=False):
+        gap = nxt.s - prev.e
+        if gap < need:
+            out.append(_verdict(rule, rs, kind="minimum", observed=fmt_duration(gap), limit=fmt_duration(need),
+                                shifts=[prev, nxt], observed_value=_hours(gap), limit_value=need / HOUR,
+                                message=f"Only {fmt_duration(gap)} rest between your {prev.label()} ending "
+                                        f"{prev.when(end=True)} and your {nxt.label()} starting "
+                                        f"{nxt.when(with_date=nxt.day - prev.loc_e.date().toordinal() > 1)} "
+                                        f"(minimum {fmt_duration(need)})."))
+    return out
+
+
+def _rests_within(ctx: _Ctx, a: int, b: int) -> list[int]:
+    """Uninterrupted rest periods inside [a, b) (work clipped to it), in seconds."""
+    rests, cursor = [], a
+    for x in _in_window(ctx, a, b):
+        if x.s > cursor:
+            rests.append(x.s - cursor)
+        cursor = max(cursor, x.e)
+    if b > cursor:
+        rests.append(b - cursor)
+    return rests
+
+
+def check_weekly_rest(rule, rs, ctx):
+    p = rule.params
+    if not ctx.all:
+        return []
+    tz = ctx.tz
+    first = date.fromordinal(ctx.all[0].day - 1)
+    monday = first - timedelta(days=first.weekday())
+    last = ctx.all[-1].loc_e.date()
+    out = []
+    span = 14 if p.get("fortnightly") else 7
+    if span == 14 and (monday.toordinal() // 7) % 2:  # fortnights are fixed pairs of weeks, whoever asks
+        monday -= timedelta(days=7)
+    d = monday
+    while d <= last:
+        a = _local_instant(tz, d.toordinal(), 0)
+        b = _local_instant(tz, d.toordinal() + span, 0)
+        involved = _in_window(ctx, a, b)
+        if involved:
+            rests = _rests_within(ctx, a, b)
+            longest = max(rests, default=0)
+            if span == 7:
+                ok, need = longest >= p["min_rest_hours"] * HOUR, p["min_rest_hours"] * HOUR
+                what = f"{fmt_duration(need)} break"
+                period = f"the week starting {_day_label(d.toordinal())}"
+            else:
+                need = p["fortnight_rest_hours"] * HOUR
+                enough = [r for r in rests if r >= p["min_rest_hours"] * HOUR]
+                ok = longest >= need or len(enough) >= p["fortnight_rests"]
+                what = f"{fmt_duration(need)} break (or two breaks of {p['min_rest_hours']} h)"
+                period = f"the fortnight starting {_day_label(d.toordinal())}"
+            if not ok:
+                out.append(_verdict(rule, rs, kind="minimum", observed=fmt_duration(longest), limit=fmt_duration(need),
+                                    shifts=involved, observed_value=_hours(longest), limit_value=need / HOUR,
+                                    message=f"No {what} in {period}: your longest break is "
+                                            f"{fmt_duration(longest)}."))
+        d += timedelta(days=span)
+    return out
+
+
+def check_break(rule, rs, ctx):
+    p = rule.params
+    out = []
+    for x in ctx.work:
+        if x.dur > p["over_hours"] * HOUR and x.src.break_minutes is not None \
+                and x.src.break_minutes < p["min_break_minutes"]:
+            out.append(_verdict(rule, rs, kind="minimum", observed=f"{x.src.break_minutes} min",
+                                limit=f"{p['min_break_minutes']} min", shifts=[x],
+                                observed_value=x.src.break_minutes / 60, limit_value=p["min_break_minutes"] / 60,
+                                message=f"Your {x.label()} starting {x.when()} lasts {fmt_duration(x.dur)} but has "
+                                        f"only a {x.src.break_minutes}-minute break rostered (minimum "
+                                        f"{p['min_break_minutes']} min when working more than {p['over_hours']} h)."))
+    return out
+
+
+def check_max_shift_length(rule, rs, ctx):
+    limit = rule.params["max_hours"] * HOUR
+    return [_verdict(rule, rs, observed=fmt_duration(x.dur), limit=fmt_duration(limit), shifts=[x],
+                     observed_value=_hours(x.dur), limit_value=limit / HOUR,
+                     message=f"Your {x.label()} starting {x.when()} lasts {fmt_duration(x.dur)} "
+                             f"(no shift may be longer than {fmt_duration(limit)}).")
+            for x in ctx.work if x.dur > limit]
+
+
+def _qualifies(x: _S, p: dict) -> bool:
+    f = p.get("filter", "any")
+    if f == "any":
+        return True
+    if x.on_call:
+        return False
+    if f == "long":
+        return x.dur > p.get("long_over_hours", 10) * HOUR
+    if f == "night":
+        return _is_night(x, p)
+    return x.src.kind == f
+
+
+def _runs(ctx: _Ctx, p: dict) -> list[list[_S]]:
+    """Shifts that qualify, grouped into runs on consecutive local start dates."""
+    runs: list[list[_S]] = []
+    last_day = None
+    for x in ctx.all:
+        if not _qualifies(x, p):
+            continue
+        if runs and (x.day == last_day or x.day == last_day + 1):
+            runs[-1].append(x)
+        else:
+            runs.append([x])
+        last_day = x.day
+    return runs
+
+
+_WHAT = {"any": "shifts", "long": "long shifts", "night": "night shifts"}
+
+
+def _next_after(ctx: _Ctx, end: int, exclude: set) -> _S | None:
+    for x in ctx.all[bisect.bisect_left(ctx.starts, end):]:
+        if id(x) not in exclude:
+            return x
+    return None
+
+
+def check_consecutive_run(rule, rs, ctx):
+    p = rule.params
+    cap = p["max_run"]
+    what = _WHAT.get(p.get("filter", "any"), "shifts")
+    out = []
+    for run in _runs(ctx, p):
+        days = run[-1].day - run[0].day + 1
+        if days > cap:
+            out.append(_verdict(rule, rs, observed=f"{days} days", limit=f"{cap} days", shifts=run, unit="count",
+                                observed_value=days, limit_value=cap,
+                                message=f"{days} {what} in a row ({_day_label(run[0].day)} to "
+                                        f"{_day_label(run[-1].day)}); the maximum is {cap}."))
+        rest = p.get("rest_after_hours")
+        if rest and days >= cap:
+            end = max(x.e for x in run)
+            nxt = _next_after(ctx, end, {id(x) for x in run})
+            if nxt is not None and nxt.s - end < rest * HOUR:
+                gap = nxt.s - end
+                out.append(_verdict(rule, rs, kind="minimum", observed=fmt_duration(gap), limit=f"{rest} h",
+                                    shifts=[*run, nxt], observed_value=_hours(gap), limit_value=rest,
+                                    message=f"Only {fmt_duration(gap)} rest after {days} {what} in a row (ending "
+                                            f"{run[-1].when(end=True)}) before your {nxt.label()} starting "
+                                            f"{nxt.when()} (minimum {rest} h)."))
+    return out
+
+
+def check_rest_after_nights(rule, rs, ctx):
+    p = {**rule.params, "filter": "night"}
+    need = p["min_rest_hours"] * HOUR
+    out = []
+    for run in _runs(ctx, p):
+        if len({x.day for x in run}) < p["min_run"]:
+            continue
+        end = max(x.e for x in run)
+        nxt = _next_after(ctx, end, {id(x) for x in run})
+        if nxt is not None and nxt.s - end < need:
+            gap = nxt.s - end
+            n = len(run)
+            nights = "night" if n == 1 else f"{n} nights in a row"
+            out.append(_verdict(rule, rs, kind="minimum", observed=fmt_duration(gap), limit=fmt_duration(need),
+                                shifts=[*run, nxt], observed_value=_hours(gap), limit_value=need / HOUR,
+                                message=f"Only {fmt_duration(gap)} rest after your {nights} ending "
+                                        f"{run[-1].when(end=True)} before your {nxt.label()} starting {nxt.when()} "
+                                        f"(minimum {fmt_duration(need)} after nights)."))
+    return out
+
+
+def check_weekends(rule, rs, ctx):
+    p = rule.params
+    one_in, cycle = p["one_in"], p["cycle_weeks"]
+    allowed = math.ceil(cycle / one_in)
+    by_weekend: dict[int, list[_S]] = {}
+    for x in ctx.all:
+        w = x.weekend()
+        if w is not None:
+            by_weekend.setdefault(w, []).append(x)
+    worked = sorted(by_weekend)
+    breaches = []
+    for i, sat in enumerate(worked):
+        j = bisect.bisect_left(worked, sat + 7 * cycle)
+        if j - i > allowed:
+            breaches.append((sat, sat + 7 * cycle, j - i, worked[i:j]))
+    worst, groups = _merge_breaches(breaches)
+    out = []
+    for (sat, _end, n, _sats), group in zip(worst, groups, strict=True):
+        involved = [x for g in group for s in g[3] for x in by_weekend[s]]
+        involved = list({id(x): x for x in involved}.values())
+        out.append(_verdict(rule, rs, observed=f"{n} of {cycle} weekends", limit=f"{allowed} of {cycle} weekends",
+                            shifts=involved, unit="count", observed_value=n, limit_value=allowed,
+                            message=f"You would work {n} of the {cycle} weekends from {_day_label(sat)} (maximum "
+                                    f"1 weekend in {one_in}, so {allowed} in {cycle})."))
+    return out
+
+
+def check_on_call(rule, rs, ctx):
+    p = rule.params
+    calls = [x for x in ctx.all if x.on_call]
+    out = []
+    cap = p["max_hours"] * HOUR
+    for x in calls:
+        if x.dur > cap:
+            out.append(_verdict(rule, rs, observed=fmt_duration(x.dur), limit=fmt_duration(cap), shifts=[x],
+                                observed_value=_hours(x.dur), limit_value=p["max_hours"],
+                                message=f"Your on-call starting {x.when()} lasts {fmt_duration(x.dur)} "
+                                        f"(maximum {fmt_duration(cap)})."))
+    for a, b in zip(calls, calls[1:], strict=False):
+        if b.day == a.day + 1 and not (date.fromordinal(a.day).weekday() == 5):
+            out.append(_verdict(rule, rs, observed="2 in a row", limit="none in a row (except Sat + Sun)",
+                                shifts=[a, b], unit="count", observed_value=2, limit_value=1,
+                                message=f"On-call on consecutive days ({_day_label(a.day)} and {_day_label(b.day)}); "
+                                        f"only Saturday and Sunday on-calls may follow each other."))
+    days = [x.day for x in calls]
+    reported_upto = -1
+    for i, x in enumerate(calls):
+        j = bisect.bisect_left(days, x.day + 7)
+        if j - i > p["max_per_7_days"] and j - 1 > reported_upto:
+            reported_upto = j - 1
+            out.append(_verdict(rule, rs, observed=f"{j - i} in 7 days", limit=f"{p['max_per_7_days']} in 7 days",
+                                shifts=calls[i:j], unit="count", observed_value=j - i,
+                                limit_value=p["max_per_7_days"],
+                                message=f"{j - i} on-calls in the 7 days from {_day_label(x.day)} "
+                                        f"(maximum {p['max_per_7_days']})."))
+    after_cap = p["day_after_max_hours"] * HOUR
+    by_day: dict[int, list[_S]] = {}
+    for x in ctx.work:
+        by_day.setdefault(x.day, []).append(x)
+    for x in calls:
+        nxt = by_day.get(x.day + 1, [])
+        total = sum(y.dur for y in nxt)
+        if total > after_cap:
+            out.append(_verdict(rule, rs, observed=fmt_duration(total), limit=fmt_duration(after_cap),
+                                shifts=[x, *nxt], observed_value=_hours(total), limit_value=p["day_after_max_hours"],
+                                message=f"{fmt_duration(total)} of work on {_day_label(x.day + 1)}, the day after your "
+                                        f"on-call (maximum {fmt_duration(after_cap)})."))
+    return out
+
+
+CHECKS = {
+    "max_in_window": check_max_in_window,
+    "average_hours": check_average_hours,
+    "night_average": check_night_average,
+    "rest_between": check_rest_between,
+    "weekly_rest": check_weekly_rest,
+    "break": check_break,
+    "max_shift_length": check_max_shift_length,
+    "consecutive_run": check_consecutive_run,
+    "rest_after_nights": check_rest_after_nights,
+    "weekends": check_weekends,
+    "on_call": check_on_call,
+}
+
+
+# ------------------------------------------------------------------------------------------------ entry points
+
+
+def evaluate(shifts: Iterable[WorkShift], rule_sets: Iterable[RuleSet | str] = ("WTR",), *,
+             leave: Iterable[LeaveSpan] = (), opted_out: bool = False) -> list[Verdict]:
+    """Every verdict for one person's shifts (which must not overlap) under the given rule sets."""
+    ctx = _Ctx(list(shifts), list(leave), opted_out)
+    out: list[Verdict] = []
+    if not ctx.all:
+        return out
+    for rs in rule_sets:
+        rs = RULE_SETS[rs] if isinstance(rs, str) else rs
+        for rule in rs.rules:
+            check = CHECKS.get(rule.check)
+            if check is not None:
+                out.extend(check(rule, rs, ctx))
+    out.sort(key=lambda v: (v.starts_at or datetime.min.replace(tzinfo=UTC), v.rule_id, v.rule_set))
+    return out
+
+
+def involving(verdicts: Iterable[Verdict], keys: Iterable) -> list[Verdict]:
+    """Only the verdicts that involve one of the shifts with these identities (what a change is to blame for)."""
+    keys = set(keys)
+    return [v for v in verdicts if keys.intersection(v.shift_keys)]
+
+
+def local_datetime(day: date, at: time, tz: str) -> datetime:
+    """A local wall-clock time as an aware datetime; refuses times that do not exist or are ambiguous there."""
+    zone = _zone(tz)
+    naive = datetime.combine(day, at)
+    a, b = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    if a.utcoffset() != b.utcoffset():
+        raise ValueError(f"{naive:%d %b %Y %H:%M} is ambiguous in {tz} (the clocks go back): give a UTC offset")
+    back = a.astimezone(UTC).astimezone(zone)
+    if back.replace(tzinfo=None) != naive:
+        raise ValueError(f"{naive:%d %b %Y %H:%M} does not exist in {tz} (the clocks go forward)")
+    return a
