@@ -108,6 +108,23 @@ def no_secrets_in_logs():
 # ------------------------------------------------------------------------------------------------ database
 
 
+def _worker_database(url: str) -> str:
+    """Under pytest-xdist each worker gets its own PostgreSQL database (<name>_gw0, …) made from the given one."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 def _prepare_postgres(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -123,7 +140,7 @@ def database_url(request):
         url = f"sqlite:///{Path(_TMP) / 'suite.sqlite3'}"
         Path(_TMP, "suite.sqlite3").unlink(missing_ok=True)
     else:
-        url = os.environ["TEST_DATABASE_URL"]
+        url = _worker_database(os.environ["TEST_DATABASE_URL"])
         _prepare_postgres(url)
     app = create_app(base_config(url))
     with app.app_context():
