@@ -1,34 +1,353 @@
-"""Working-time compliance service (the compliance issue implements it; this is the agreed interface).
+"""Working-time compliance service: which rules apply to whom, what-if checks, and the hooks that make every
+assignment, publish and grid go through the engine.
 
 Other modules call :func:`verdicts_for_change` for what-if checks (swaps, claims, eligibility) and rely on the
-engine being registered in ``rota.assignment.CHANGE_CHECKS`` so every assignment is checked.
+engine being registered in ``rota.assignment.CHANGE_CHECKS`` so every assignment is checked. The rules themselves are
+pure functions in :mod:`rota.rules`; this module loads a person's real shifts and leave and chooses their rule sets:
+
+* doctors in training (``user.is_doctor_in_training``) get TCS2016 (as amended 2019) + WTR, everyone else WTR;
+* a team's settings may name other rule sets, change severities, switch rules off, add local rules (e.g.
+  "LOCAL-long3": at most 3 long days in a row), pick the fortnightly weekly-rest pattern, set the rota cycle;
+* a person's settings may record the WTR opt-out, name rule sets and add local rules;
+* trust-wide severities come from configuration ``COMPLIANCE_SEVERITIES`` (``{"WTR-rest11": "block"}``) and
+  ``COMPLIANCE_DISABLED_RULES``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+
+from flask import current_app, has_app_context
+from sqlalchemy import select
+
+from core import audit
+from core.db import db
+from core.errors import Forbidden, RuleViolation
+from rota import rules
+from rota.rules import LeaveSpan, RuleSet, Verdict, WorkShift  # noqa: F401  (Verdict is the agreed interface)
+
+# How far either side of a change the real rota is read: the longest reference period plus a week.
+MARGIN = timedelta(weeks=27)
+MAX_RANGE = timedelta(days=400)
+OVERRIDE_REASON_MAX = 200
+_NUMBER_LIKE = re.compile(r"\d[\d \-]{5,}\d")
 
 
-@dataclass(frozen=True)
-class Verdict:
-    rule_id: str  # e.g. "WTR-rest11", "TCS-72in168"
-    severity: str  # "block" | "warn"
-    observed: str  # human-readable observed value, e.g. "9 h 30 min"
-    limit: str  # e.g. "11 h"
-    message: str  # plain English with local times, for a nurse
-    shift_ids: tuple = field(default_factory=tuple)  # shifts involved (ids; 0 for hypothetical shifts)
+# -------------------------------------------------------------------------------------------- rule choice
 
-    @property
-    def blocking(self) -> bool:
-        return self.severity == "block"
+
+@dataclass
+class Profile:
+    """The rules that apply to one person in one team."""
+
+    rule_sets: list[RuleSet]
+    opted_out: bool = False
+    break_minutes: int | None = None
+    names: list[str] = field(default_factory=list)
+
+
+def _settings(user, team):
+    from rota.compliance_models import PersonComplianceSettings, TeamComplianceSettings
+
+    person = db.session.scalar(select(PersonComplianceSettings).where(PersonComplianceSettings.user_id == user.id))
+    team_row = None
+    if team is not None:
+        team_row = db.session.scalar(select(TeamComplianceSettings).where(TeamComplianceSettings.team_id == team.id))
+    return person, team_row
+
+
+def _home_team(user):
+    ms = sorted(getattr(user, "memberships", []) or [], key=lambda m: m.id)
+    return ms[0].team if ms else None
+
+
+def default_rule_set_names(user) -> list[str]:
+    return ["TCS2016", "WTR"] if getattr(user, "is_doctor_in_training", False) else ["WTR"]
+
+
+def profile_for(user, team=None, *, rule_sets: Iterable[str] | None = None, person_row=None, team_row=None,
+                loaded: bool = False) -> Profile:
+    """Rule sets for ``user`` (in ``team``, default their first team), with the team's and person's overrides.
+    ``rule_sets`` names sets to use instead of the person's own (a coordinator comparing, e.g. ["TCS2016v1"])."""
+    team = team if team is not None else _home_team(user)
+    if not loaded:
+        person_row, team_row = _settings(user, team)
+    config = current_app.config if has_app_context() else {}
+    severities = dict(config.get("COMPLIANCE_SEVERITIES") or {})
+    disabled = set(config.get("COMPLIANCE_DISABLED_RULES") or ())
+    params: dict = {}
+    extra_specs: list = []
+    names = None
+    if team_row is not None:
+        severities.update(team_row.severities or {})
+        disabled.update(team_row.disabled_rules or ())
+        extra_specs.extend(team_row.extra_rules or ())
+        names = team_row.rule_sets or None
+        if team_row.weekly_rest_fortnightly:
+            params["WTR-weekly"] = {"fortnightly": True}
+        if team_row.rota_cycle_weeks:
+            for rid in ("TCS-avg48", "TCS-weekend"):
+                key = "reference_weeks" if rid == "TCS-avg48" else "cycle_weeks"
+                params[rid] = {key: team_row.rota_cycle_weeks}
+    opted_out = False
+    if person_row is not None:
+        opted_out = bool(person_row.wtr_opt_out)
+        extra_specs.extend(person_row.extra_rules or ())
+        names = person_row.rule_sets or names
+    names = list(rule_sets) if rule_sets else (names or default_rule_set_names(user))
+    sets = [rules.customise(rules.RULE_SETS[n], severities=severities, disabled=disabled, params=params)
+            for n in names if n in rules.RULE_SETS]
+    extra = [rules.local_rule(s) for s in extra_specs if isinstance(s, dict) and str(s.get("id", "")).strip()]
+    if extra and not rule_sets:
+        sets.append(rules.customise(rules.RuleSet("LOCAL", "Local rules", ()), severities=severities,
+                                    disabled=disabled, extra=extra))
+    return Profile(sets, opted_out, team_row.break_minutes if team_row is not None else None,
+                   [s.name for s in sets])
+
+
+# ------------------------------------------------------------------------------------------- loading shifts
+
+
+def _rows_query(user_ids, lo: datetime, hi: datetime):
+    from core.accounts import Team
+    from rota.models import Shift, ShiftState, ShiftType
+
+    return (select(Shift.assignee_id, Shift.id, Shift.starts_at, Shift.ends_at, ShiftType.kind, ShiftType.name,
+                   Team.timezone)
+            .join(Team, Team.id == Shift.team_id)
+            .outerjoin(ShiftType, ShiftType.id == Shift.shift_type_id)
+            .where(Shift.assignee_id.in_(list(user_ids)), Shift.state != ShiftState.cancelled,
+                   Shift.starts_at < hi, Shift.ends_at > lo)
+            .order_by(Shift.starts_at))
+
+
+def _work_shift(sid, starts, ends, kind, name, tz, break_minutes=None) -> WorkShift:
+    kind = getattr(kind, "value", kind) or "day"
+    return WorkShift(starts, ends, kind=kind, tz=tz or "Europe/London", name=name or "shift", id=sid or 0,
+                     key=sid, break_minutes=break_minutes if (ends - starts) > timedelta(hours=6) else None)
+
+
+def load_shifts(user_ids, lo: datetime, hi: datetime, *, break_minutes=None) -> dict[int, list[WorkShift]]:
+    out: dict[int, list[WorkShift]] = {uid: [] for uid in user_ids}
+    for uid, sid, starts, ends, kind, name, tz in db.session.execute(_rows_query(user_ids, lo, hi)):
+        out.setdefault(uid, []).append(_work_shift(sid, starts, ends, kind, name, tz, break_minutes))
+    return out
+
+
+def load_leave(user_ids, lo: datetime, hi: datetime) -> dict[int, list[LeaveSpan]]:
+    from rota.models import Leave
+
+    out: dict[int, list[LeaveSpan]] = {uid: [] for uid in user_ids}
+    stmt = select(Leave.user_id, Leave.first_day, Leave.last_day).where(
+        Leave.user_id.in_(list(user_ids)), Leave.first_day <= (hi + timedelta(days=1)).date(),
+        Leave.last_day >= (lo - timedelta(days=1)).date())
+    for uid, first, last in db.session.execute(stmt):
+        out.setdefault(uid, []).append(LeaveSpan(first, last))
+    return out
+
+
+def _as_work_shift(obj, index: int, team=None, break_minutes=None) -> WorkShift:
+    """A Shift, or any shift-like object (starts_at, ends_at, team/shift_type optional), as the rules see it."""
+    st = getattr(obj, "shift_type", None)
+    t = getattr(obj, "team", None) or (getattr(st, "team", None) if st is not None else None) or team
+    sid = getattr(obj, "id", None) or 0
+    kind = getattr(obj, "kind", None) or (getattr(st, "kind", None) if st is not None else None) or "day"
+    name = getattr(obj, "name", None) or (getattr(st, "name", None) if st is not None else None) or "new shift"
+    ws = _work_shift(sid, obj.starts_at, obj.ends_at, kind, name, getattr(t, "timezone", None), break_minutes)
+    return ws if sid else replace(ws, key=("new", index))
+
+
+def _ident(obj):
+    return obj if isinstance(obj, int) else getattr(obj, "id", None)
 
 
 def verdicts_for_change(user, *, add=(), remove=(), rule_sets=None) -> list[Verdict]:
     """Verdicts for ``user``'s rota if ``add`` (Shift objects or shift-like objects with starts_at/ends_at/team/
-    shift_type) were added and ``remove`` (Shift objects) taken away. Changes nothing. Only verdicts that involve an
-    added shift are returned (pre-existing problems are not blamed on the change)."""
-    return []
+    shift_type) were added and ``remove`` (Shift objects or ids) taken away. Changes nothing. Only verdicts that
+    involve an added shift are returned (pre-existing problems are not blamed on the change)."""
+    add = list(add)
+    if not add:
+        return []
+    team = getattr(add[0], "team", None)
+    prof = profile_for(user, team, rule_sets=rule_sets)
+    added = [_as_work_shift(obj, i, team, prof.break_minutes) for i, obj in enumerate(add)]
+    lo = min(s.starts_at for s in added) - MARGIN
+    hi = max(s.ends_at for s in added) + MARGIN
+    gone = {_ident(r) for r in remove} - {None}
+    added_ids = {s.id for s in added if s.id}
+    current = [s for s in load_shifts([user.id], lo, hi, break_minutes=prof.break_minutes)[user.id]
+               if s.id not in gone and s.id not in added_ids]
+    leave = load_leave([user.id], lo, hi)[user.id]
+    verdicts = rules.evaluate([*current, *added], prof.rule_sets, leave=leave, opted_out=prof.opted_out)
+    return rules.involving(verdicts, [s.identity for s in added])
+
+
+def verdicts_between(user, first_day: date, last_day: date, *, rule_sets=None, team=None) -> tuple[Profile, list]:
+    """Verdicts over ``user``'s real shifts that start between two local days (inclusive)."""
+    prof = profile_for(user, team, rule_sets=rule_sets)
+    tz = _zone_name(team or _home_team(user))
+    lo, hi = _day_bounds(first_day, last_day, tz)
+    shifts = load_shifts([user.id], lo - MARGIN, hi + MARGIN, break_minutes=prof.break_minutes)[user.id]
+    leave = load_leave([user.id], lo - MARGIN, hi + MARGIN)[user.id]
+    verdicts = rules.evaluate(shifts, prof.rule_sets, leave=leave, opted_out=prof.opted_out)
+    inside = [s.identity for s in shifts if lo <= s.starts_at < hi]
+    return prof, rules.involving(verdicts, inside)
+
+
+def _zone_name(team) -> str:
+    return getattr(team, "timezone", None) or "Europe/London"
+
+
+def _day_bounds(first_day: date, last_day: date, tz: str) -> tuple[datetime, datetime]:
+    from datetime import time
+
+    zone = rules._zone(tz)
+    lo = datetime.combine(first_day, time(0), tzinfo=zone).astimezone(UTC)
+    hi = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    return lo, hi
+
+
+def verdicts_for_people(user_ids, lo: datetime, hi: datetime, *, team=None) -> dict[int, list[Verdict]]:
+    """Bulk: every person's verdicts involving their shifts that start in [lo, hi) — two queries for the shifts and
+    leave of everyone, then the pure engine per person."""
+    from core.accounts import User
+    from rota.compliance_models import PersonComplianceSettings, TeamComplianceSettings
+
+    user_ids = list(user_ids)
+    if not user_ids:
+        return {}
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))}
+    persons = {p.user_id: p for p in db.session.scalars(
+        select(PersonComplianceSettings).where(PersonComplianceSettings.user_id.in_(user_ids)))}
+    team_row = None
+    if team is not None:
+        team_row = db.session.scalar(select(TeamComplianceSettings).where(TeamComplianceSettings.team_id == team.id))
+    brk = team_row.break_minutes if team_row is not None else None
+    shifts = load_shifts(user_ids, lo - MARGIN, hi + MARGIN, break_minutes=brk)
+    leave = load_leave(user_ids, lo - MARGIN, hi + MARGIN)
+    out = {}
+    for uid in user_ids:
+        user = users.get(uid)
+        if user is None:
+            continue
+        prof = profile_for(user, team, person_row=persons.get(uid), team_row=team_row, loaded=True)
+        mine = shifts.get(uid, [])
+        verdicts = rules.evaluate(mine, prof.rule_sets, leave=leave.get(uid, []), opted_out=prof.opted_out)
+        out[uid] = rules.involving(verdicts, [s.identity for s in mine if lo <= s.starts_at < hi])
+    return out
+
+
+# --------------------------------------------------------------------------------------------------- hooks
+
+
+def verdict_json(v: Verdict) -> dict:
+    d = v.as_dict()
+    d["starts_at"] = v.starts_at.isoformat() if v.starts_at else None
+    return d
+
+
+def _clean_reason(reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    reason = " ".join(str(reason).split())
+    # The audit trail holds ids and codes, never patient identifiers: numbers that could be one are masked.
+    reason = _NUMBER_LIKE.sub("[number removed]", reason)
+    return reason[:OVERRIDE_REASON_MAX] or None
+
+
+def check_assignment(shift, user, *, actor, override_reason=None, exclude_ids=(), **_ignored) -> list[Verdict]:
+    """``rota.assignment.CHANGE_CHECKS`` hook: refuse a blocking breach unless a coordinator overrides with a reason."""
+    verdicts = verdicts_for_change(user, add=[shift], remove=list(exclude_ids or ()))
+    try:
+        shift.compliance_verdicts = verdicts  # for the caller to show (warnings, overridden rules)
+    except AttributeError:
+        pass
+    if not verdicts:
+        return verdicts
+    blocking = [v for v in verdicts if v.blocking]
+    warnings = [v for v in verdicts if not v.blocking]
+    reason = _clean_reason(override_reason)
+    team = shift.team
+    summary = {"user_id": user.id, "shift_id": shift.id}
+    if blocking:
+        if not reason:
+            first = blocking[0].message
+            more = f" (and {len(blocking) - 1} more)" if len(blocking) > 1 else ""
+            raise RuleViolation(
+                f"{user.display_name} cannot take this shift: {first}{more}",
+                errors={"working_time": [v.message for v in blocking]},
+                extra={"code": "working_time", "verdicts": [verdict_json(v) for v in verdicts],
+                       "overridable": bool(team is not None and team.can_manage(actor))})
+        if team is None or not team.can_manage(actor):
+            raise Forbidden("Only a coordinator of this team can override a working-time rule.",
+                            extra={"code": "override_not_allowed",
+                                   "verdicts": [verdict_json(v) for v in verdicts]})
+        audit.record("compliance.overridden", actor=actor, entity=shift,
+                     summary={**summary, "rule_ids": ",".join(sorted({v.rule_id for v in blocking})),
+                              "reason": reason})
+    if warnings:
+        audit.record("compliance.warned", actor=actor, entity=shift,
+                     summary={**summary, "rule_ids": ",".join(sorted({v.rule_id for v in warnings}))})
+    return verdicts
+
+
+def publish_report(period, shifts) -> dict:
+    """``rota.services.PUBLISH_CHECKS`` hook: a compliance report per person for the period (it never blocks)."""
+    people = sorted({s.assignee_id for s in shifts if getattr(s, "assignee_id", None)})
+    if not people:
+        return {"compliance": []}
+    lo, hi = _day_bounds(period.first_day, period.last_day, _zone_name(period.team))
+    by_person = verdicts_for_people(people, lo, hi, team=period.team)
+    report = []
+    for uid in people:
+        vs = by_person.get(uid, [])
+        report.append({"user_id": uid, "blocking": sum(v.blocking for v in vs),
+                       "warnings": sum(not v.blocking for v in vs), "verdicts": [verdict_json(v) for v in vs]})
+    audit.record("compliance.publish_report", entity=period, team_id=period.team_id,
+                 summary={"people": len(report), "with_blocking": sum(1 for r in report if r["blocking"]),
+                          "with_warnings": sum(1 for r in report if r["warnings"])})
+    return {"compliance": report}
+
+
+def grid_markers(team, cells) -> None:
+    """``rota.services.GRID_CELL_HOOKS`` hook: mark each cell whose shifts break a rule ("⚠ TCS-72in168")."""
+    cells = [c for c in cells if getattr(c, "user", None) is not None and getattr(c, "shifts", None)]
+    if not cells:
+        return
+    starts = [s.starts_at for c in cells for s in c.shifts]
+    ends = [s.ends_at for c in cells for s in c.shifts]
+    by_person = verdicts_for_people({c.user.id for c in cells}, min(starts), max(ends), team=team)
+    for c in cells:
+        ids = {s.id for s in c.shifts}
+        seen = []
+        for v in by_person.get(c.user.id, []):
+            if ids.intersection(v.shift_ids):
+                label = ("⛔ " if v.blocking else "⚠ ") + v.rule_id
+                if label not in seen:
+                    seen.append(label)
+        c.markers.extend(seen)
 
 
 def register(app, api) -> None:
-    pass
+    from core.web import add_nav_item
+    from rota import assignment, compliance_api, compliance_models  # noqa: F401  (tables)
+
+    app.config.setdefault("COMPLIANCE_SEVERITIES", {})
+    app.config.setdefault("COMPLIANCE_DISABLED_RULES", [])
+    if check_assignment not in assignment.CHANGE_CHECKS:
+        assignment.CHANGE_CHECKS.append(check_assignment)
+    try:
+        from rota import services
+    except ImportError:  # the rota services module is optional for this engine
+        services = None
+    if services is not None:
+        if hasattr(services, "PUBLISH_CHECKS") and publish_report not in services.PUBLISH_CHECKS:
+            services.PUBLISH_CHECKS.append(publish_report)
+        if hasattr(services, "GRID_CELL_HOOKS") and grid_markers not in services.GRID_CELL_HOOKS:
+            services.GRID_CELL_HOOKS.append(grid_markers)
+    compliance_api.register(app, api)
+    add_nav_item(app, 60, "Working time", "compliance_web.mine")
+
