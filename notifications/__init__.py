@@ -1,9 +1,53 @@
-"""Notifications: outbox, in-app notification centre, SMS through Twilio, broadcasts. Knows nothing of rota."""
+"""Notifications: outbox, in-app notification centre, SMS through Twilio, broadcasts. Knows nothing of rota.
+
+Other packages use :func:`notifications.service.notify` to tell people things, and register audiences and SMS reply
+handlers here at start-up (``register_audience``, ``register_reply_handler``) so this package never imports them.
+"""
 
 from __future__ import annotations
 
+from notifications.registry import register_audience, register_reply_handler  # noqa: F401  (public API)
+
+DEFAULTS = {
+    "NOTIFICATIONS_FANOUT": "auto",  # auto | inprocess | postgres | redis
+    "NOTIFICATIONS_KEEPALIVE_SECONDS": 15,
+    "NOTIFICATIONS_STREAM_MAX_SECONDS": 600,
+    "NOTIFICATIONS_LEASE_SECONDS": 120,
+    "NOTIFICATIONS_RETRY_BASE_SECONDS": 30,
+    "NOTIFICATIONS_RETRY_CAP_SECONDS": 3600,
+    "NOTIFICATIONS_MAX_ATTEMPTS": 8,
+    "NOTIFICATIONS_DAILY_SMS_CAP": 10,
+    "TWILIO_TIMEOUT_SECONDS": 10,
+}
+
 
 def register(app, api) -> None:
-    from notifications import models, views  # noqa: F401  (models registers its tables)
+    import os
 
+    from core.web import add_nav_item
+    from notifications import api as notifications_api
+    from notifications import models, sms, views, webhooks  # noqa: F401  (models registers its tables)
+    from notifications.cli import notifications_cli
+
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    if "REDIS_URL" not in app.config and os.environ.get("REDIS_URL"):
+        app.config["REDIS_URL"] = os.environ["REDIS_URL"]
+    sms.load_env_into(app)
     app.register_blueprint(views.bp)
+    app.register_blueprint(webhooks.bp)
+    api.register_blueprint(notifications_api.blp)
+    app.cli.add_command(notifications_cli)
+    app.context_processor(_unread_badge)
+    add_nav_item(app, 80, "Broadcasts", "notifications.broadcast_list",
+                 lambda user: user.is_admin or user.is_coordinator)
+
+
+def _unread_badge():
+    from flask_login import current_user
+
+    if not current_user or not current_user.is_authenticated:
+        return {}
+    from notifications.service import unread_count
+
+    return {"notifications_unread": unread_count(current_user.id)}

@@ -1,35 +1,262 @@
 """The one entry point other packages use to tell people something: :func:`notify`.
 
-It writes rows in the caller's transaction (nothing leaves the building before the commit). ``rota`` and
-``handover`` call it with recipients, text and a link; this package never imports them.
+It writes rows in the caller's transaction (nothing leaves the building before the commit): an in-app
+``Notification`` per person (pushed to their open screens at commit) and, for the SMS channel, an ``OutboxMessage``
+that ``flask notifications worker`` sends after the commit. ``rota`` and ``handover`` call it with recipients, text
+and a link; this package never imports them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import func, select, update
 
-from core.db import db
-from notifications.models import Notification
+from core import audit
+from core.accounts import Team, User
+from core.db import db, now_utc
+from core.errors import NotFound
+from notifications import realtime, sms
+from notifications.models import (
+    Notification,
+    NotificationPreference,
+    OutboxMessage,
+    OutboxState,
+    SmsOptOut,
+)
 
 IN_APP = "in_app"
 SMS = "sms"
+CHANNELS = (IN_APP, SMS)
+
+
+@dataclass
+class Queued:
+    notifications: dict[int, Notification] = field(default_factory=dict)
+    outbox: dict[int, OutboxMessage] = field(default_factory=dict)
+    sms_skipped: dict[int, str] = field(default_factory=dict)  # user id -> why no SMS
 
 
 def notify(user_ids: Iterable[int], *, kind: str, text: str, link: str | None = None, team_id: int | None = None,
-           channels: Iterable[str] = (IN_APP,), idempotency_key: str | None = None, urgent: bool = False) -> list:
+           channels: Iterable[str] = (IN_APP,), idempotency_key: str | None = None, urgent: bool = False,
+           actor=None) -> list:
     """Queue a message for each person, once. ``idempotency_key`` (suffixed per recipient) makes repeats no-ops.
 
-    ``text`` must carry no patient-identifiable data; ``link`` is a path inside the app.
+    ``text`` must carry no patient-identifiable data; ``link`` is a path inside the app. Returns the in-app
+    notifications created. SMS goes out only if the SMS channel is configured, the person has a mobile number,
+    has not opted out, and (unless ``urgent``) not in their quiet hours: then it waits until they end.
     """
-    created = []
-    for uid in dict.fromkeys(user_ids):
-        key = f"{idempotency_key}:{uid}" if idempotency_key else None
-        if key and db.session.scalar(select(Notification.id).where(Notification.idempotency_key == key)):
+    return list(queue(user_ids, kind=kind, text=text, link=link, team_id=team_id, channels=channels,
+                      idempotency_key=idempotency_key, urgent=urgent, actor=actor).notifications.values())
+
+
+def queue(user_ids: Iterable[int], *, kind: str, text: str, link: str | None = None, team_id: int | None = None,
+          channels: Iterable[str] = (IN_APP,), idempotency_key: str | None = None, urgent: bool = False,
+          actor=None, broadcast_id: int | None = None, suffixes: dict[int, str] | None = None,
+          daily_cap: bool = False) -> Queued:
+    ids = list(dict.fromkeys(int(u) for u in user_ids))
+    channels = set(channels)
+    out = Queued()
+    if not ids:
+        return out
+    text = text[:320]
+    if IN_APP in channels:
+        _queue_in_app(ids, kind, text, link, team_id, idempotency_key, out)
+    if SMS in channels:
+        _queue_sms(ids, kind, text, link, team_id, idempotency_key, urgent, broadcast_id, suffixes or {},
+                   daily_cap, out)
+        if out.outbox:
+            audit.record("notification.sms_queued", actor=actor, entity_type="notification_outbox",
+                         team_id=team_id, summary={"kind": kind, "count": len(out.outbox),
+                                                   "skipped": len(out.sms_skipped),
+                                                   "broadcast_id": broadcast_id})
+    return out
+
+
+def _existing_keys(model, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(keys), 500):
+        chunk = keys[i:i + 500]
+        found.update(db.session.scalars(select(model.idempotency_key).where(model.idempotency_key.in_(chunk))))
+    return found
+
+
+def _queue_in_app(ids, kind, text, link, team_id, idempotency_key, out: Queued) -> None:
+    keys = {uid: f"{idempotency_key}:{uid}" for uid in ids} if idempotency_key else {}
+    existing = _existing_keys(Notification, list(keys.values())) if keys else set()
+    rows = []
+    for uid in ids:
+        key = keys.get(uid)
+        if key and key in existing:
             continue
-        n = Notification(user_id=uid, team_id=team_id, kind=kind, text=text[:320], link=link, idempotency_key=key)
-        db.session.add(n)
-        created.append(n)
+        n = Notification(user_id=uid, team_id=team_id, kind=kind, text=text, link=link, idempotency_key=key,
+                         created_at=now_utc())
+        rows.append(n)
+        out.notifications[uid] = n
+    if not rows:
+        return
+    db.session.add_all(rows)
     db.session.flush()
-    return created
+    realtime.publish(db.session, [event_for(n) for n in rows])
+
+
+def event_for(n: Notification) -> dict:
+    return {"id": n.id, "user_id": n.user_id, "kind": n.kind, "text": n.text, "link": n.link,
+            "created_at": n.created_at.isoformat()}
+
+
+def _zone(team_id: int | None) -> ZoneInfo:
+    name = None
+    if team_id:
+        name = db.session.scalar(select(Team.timezone).where(Team.id == team_id))
+    return ZoneInfo(name or current_app.config.get("DEFAULT_TIMEZONE", "Europe/London"))
+
+
+def _hhmm(value: str) -> time:
+    h, m = value.split(":")
+    return time(int(h), int(m))
+
+
+def quiet_until(pref: NotificationPreference | None, at: datetime, zone: ZoneInfo) -> datetime | None:
+    """If ``at`` falls in the person's quiet hours, the UTC instant they end; else None."""
+    start, end = _hhmm(pref.quiet_start if pref else "22:00"), _hhmm(pref.quiet_end if pref else "07:00")
+    if start == end:
+        return None
+    local = at.astimezone(zone)
+    t = local.time().replace(tzinfo=None)
+    inside = (t >= start or t < end) if start > end else (start <= t < end)
+    if not inside:
+        return None
+    day = local.date() if t < end else local.date() + timedelta(days=1)
+    # fold/gap: build the wall time in the zone, then normalise through UTC (07:00 always exists in UK zones).
+    return datetime.combine(day, end, tzinfo=zone).astimezone(at.tzinfo)
+
+
+def preferences_for(ids: list[int]) -> dict[int, NotificationPreference]:
+    return {p.user_id: p for p in db.session.scalars(
+        select(NotificationPreference).where(NotificationPreference.user_id.in_(ids)))}
+
+
+def _queue_sms(ids, kind, text, link, team_id, idempotency_key, urgent, broadcast_id, suffixes, daily_cap,
+               out: Queued) -> None:
+    if not sms.sms_enabled():
+        out.sms_skipped.update({uid: "sms off" for uid in ids})
+        return
+    users = {u.id: u for u in db.session.execute(
+        select(User.id, User.mobile, User.active).where(User.id.in_(ids))).all()}
+    prefs = preferences_for(ids)
+    numbers = [u.mobile for u in users.values() if u.mobile]
+    opted_out = set(db.session.scalars(select(SmsOptOut.number).where(SmsOptOut.number.in_(numbers)))) if numbers \
+        else set()
+    sent_today: dict[int, int] = {}
+    if daily_cap:
+        since = now_utc() - timedelta(hours=24)
+        sent_today = dict(db.session.execute(
+            select(OutboxMessage.user_id, func.count()).where(
+                OutboxMessage.user_id.in_(ids), OutboxMessage.channel == SMS,
+                OutboxMessage.broadcast_id.is_not(None), OutboxMessage.created_at >= since,
+            ).group_by(OutboxMessage.user_id)).all())
+    keys = {uid: f"{idempotency_key}:sms:{uid}" for uid in ids} if idempotency_key else {}
+    existing = _existing_keys(OutboxMessage, list(keys.values())) if keys else set()
+    now = now_utc()
+    zone = _zone(team_id)
+    default_cap = int(current_app.config.get("NOTIFICATIONS_DAILY_SMS_CAP", 10))
+    rows = []
+    for uid in ids:
+        user, pref = users.get(uid), prefs.get(uid)
+        reason = None
+        if user is None or not user.active:
+            reason = "inactive"
+        elif not user.mobile:
+            reason = "no mobile"
+        elif pref is not None and not pref.sms_enabled:
+            reason = "sms turned off"
+        elif user.mobile in opted_out:
+            reason = "opted out"
+        elif daily_cap and sent_today.get(uid, 0) >= (pref.daily_sms_cap if pref else default_cap):
+            reason = "daily cap"
+        elif keys and keys[uid] in existing:
+            continue
+        if reason:
+            out.sms_skipped[uid] = reason
+            continue
+        due = now if urgent else (quiet_until(pref, now, zone) or now)
+        msg = OutboxMessage(user_id=uid, channel=SMS, kind=kind, text=text, link=link, suffix=suffixes.get(uid),
+                            to_number=user.mobile, idempotency_key=keys.get(uid), urgent=urgent, team_id=team_id,
+                            broadcast_id=broadcast_id, state=OutboxState.pending, attempts=0, next_attempt_at=due,
+                            created_at=now, updated_at=now)
+        rows.append(msg)
+        out.outbox[uid] = msg
+    if rows:
+        db.session.add_all(rows)
+        db.session.flush()
+
+
+# ------------------------------------------------------------------------------------------ notification centre
+
+
+def unread_count(user_id: int) -> int:
+    return db.session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
+
+
+def list_for(user_id: int, *, unread_only: bool = False):
+    stmt = select(Notification).where(Notification.user_id == user_id)
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return stmt.order_by(Notification.id.desc())
+
+
+def since(user_id: int, last_id: int, limit: int = 200) -> list[Notification]:
+    return list(db.session.scalars(select(Notification).where(Notification.user_id == user_id,
+                                                              Notification.id > last_id)
+                                   .order_by(Notification.id).limit(limit)))
+
+
+def mark_read(user, notification_id: int) -> Notification:
+    n = db.session.get(Notification, notification_id)
+    if n is None or n.user_id != user.id:
+        raise NotFound("No such notification.")
+    if n.read_at is None:
+        n.read_at = now_utc()
+        audit.record("notification.read", actor=user, entity=n)
+    return n
+
+
+def mark_all_read(user) -> int:
+    count = db.session.execute(update(Notification).where(Notification.user_id == user.id,
+                                                          Notification.read_at.is_(None))
+                               .values(read_at=now_utc())).rowcount
+    if count:
+        audit.record("notification.read_all", actor=user, entity_type="notification", summary={"count": count})
+    return count
+
+
+def get_preferences(user) -> NotificationPreference:
+    pref = db.session.get(NotificationPreference, user.id)
+    if pref is None:
+        pref = NotificationPreference(user_id=user.id, sms_enabled=True, quiet_start="22:00", quiet_end="07:00",
+                                      daily_sms_cap=int(current_app.config.get("NOTIFICATIONS_DAILY_SMS_CAP", 10)),
+                                      updated_at=now_utc())
+    return pref
+
+
+def set_preferences(user, *, actor=None, **changes) -> NotificationPreference:
+    pref = get_preferences(user)
+    if pref not in db.session:
+        db.session.add(pref)
+    for key, value in changes.items():
+        setattr(pref, key, value)
+    pref.updated_at = now_utc()
+    db.session.flush()
+    audit.record("notification.preferences", actor=actor or user, entity_type="notification_preference",
+                 entity_id=user.id, summary={k: v for k, v in changes.items()})
+    return pref
+
+
+def sms_opted_out(user) -> bool:
+    return bool(user.mobile and db.session.get(SmsOptOut, user.mobile))

@@ -1,14 +1,233 @@
-"""Notification centre pages (the notifications issue fills this in)."""
+"""Pages: notification centre, preferences, short links, broadcasts (compose, preview, report, recipient view)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from flask_login import login_required
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+
+from core.accounts import GRADES, StaffGroup, Team
+from core.db import db
+from core.errors import DomainError, NotFound
+from notifications import broadcasts, service, sms
+from notifications.models import Broadcast, Notification, OutboxMessage
 
 bp = Blueprint("notifications", __name__)
+PAGE = 50
+
+
+class ActionForm(FlaskForm):
+    pass
+
+
+def _local_path(link: str | None) -> str:
+    return link if link and link.startswith("/") and not link.startswith("//") else url_for("notifications.centre")
 
 
 @bp.get("/notifications")
 @login_required
 def centre():
-    return render_template("notifications/centre.html")
+    page_no = request.args.get("page", 1, type=int) or 1
+    page_no = min(max(page_no, 1), 100_000)
+    items = db.session.scalars(service.list_for(current_user.id).limit(PAGE).offset((page_no - 1) * PAGE)).all()
+    return render_template("notifications/centre.html", items=items, page_no=page_no, page_size=PAGE,
+                           unread=service.unread_count(current_user.id), form=ActionForm(),
+                           last_id=max((n.id for n in items), default=0))
+
+
+@bp.post("/notifications/<int:notification_id>/read")
+@login_required
+def read(notification_id: int):
+    ActionForm().validate_on_submit() or abort(400)
+    service.mark_read(current_user, notification_id)
+    db.session.commit()
+    return redirect(url_for("notifications.centre"))
+
+
+@bp.post("/notifications/read-all")
+@login_required
+def read_all():
+    ActionForm().validate_on_submit() or abort(400)
+    service.mark_all_read(current_user)
+    db.session.commit()
+    return redirect(url_for("notifications.centre"))
+
+
+@bp.get("/notifications/<int:notification_id>/open")
+@login_required
+def open_notification(notification_id: int):
+    """Following a notification marks it read (a GET that changes only the reader's own read flag)."""
+    n = db.session.get(Notification, notification_id)
+    if n is None or n.user_id != current_user.id:
+        raise NotFound("No such notification.")
+    service.mark_read(current_user, n.id)
+    db.session.commit()
+    return redirect(_local_path(n.link))
+
+
+@bp.get("/n/<int:message_id>")
+@login_required
+def short_link(message_id: int):
+    """The short link at the end of a text message."""
+    msg = db.session.get(OutboxMessage, message_id)
+    if msg is None or msg.user_id != current_user.id:
+        raise NotFound("No such message.")
+    return redirect(_local_path(msg.link))
+
+
+class PreferencesForm(FlaskForm):
+    sms_enabled = BooleanField("Send me text messages")
+    quiet_start = StringField("Quiet from", validators=[DataRequired(), Regexp(r"^([01]\d|2[0-3]):[0-5]\d$",
+                                                                               message="Use a time such as 22:00.")])
+    quiet_end = StringField("Quiet until", validators=[DataRequired(), Regexp(r"^([01]\d|2[0-3]):[0-5]\d$",
+                                                                              message="Use a time such as 07:00.")])
+    daily_sms_cap = IntegerField("Most broadcast texts per day", validators=[DataRequired(message="Enter a number."),
+                                                                           NumberRange(min=0, max=50)])
+
+
+@bp.route("/notifications/preferences", methods=["GET", "POST"])
+@login_required
+def preferences():
+    pref = service.get_preferences(current_user)
+    form = PreferencesForm(obj=pref)
+    saved = False
+    if form.validate_on_submit():
+        service.set_preferences(current_user, sms_enabled=form.sms_enabled.data, quiet_start=form.quiet_start.data,
+                                quiet_end=form.quiet_end.data, daily_sms_cap=form.daily_sms_cap.data)
+        db.session.commit()
+        saved = True
+    status = 422 if form.errors else 200
+    return render_template("notifications/preferences.html", form=form, saved=saved,
+                           sms_available=sms.sms_enabled(), opted_out=service.sms_opted_out(current_user)), status
+
+
+# ------------------------------------------------------------------------------------------------ broadcasts
+
+
+def _managed_teams():
+    teams = db.session.scalars(select(Team).order_by(Team.name)).all()
+    return [t for t in teams if t.can_manage(current_user)]
+
+
+class BroadcastForm(FlaskForm):
+    team_id = SelectField("Team", coerce=int)
+    audience = SelectField("Who should get it")
+    staff_group = SelectField("Staff group (for a group)", choices=[("", "Any")] + [(g.value, g.value.title())
+                                                                                    for g in StaffGroup],
+                              validators=[Optional()])
+    min_grade = SelectField("Minimum grade (for a group)", choices=[("", "Any")] + [(g, g) for g in GRADES],
+                            validators=[Optional()])
+    skill = StringField("Skill (for a group)", validators=[Optional(), Length(max=64)])
+    shift_id = IntegerField("Shift id (for a shift audience)", validators=[Optional(), NumberRange(1, 2**31 - 1)])
+    kind = SelectField("Type", choices=[("message", "A message"), ("open_shift", "An open shift")])
+    reference = StringField("Reference (e.g. shift:12)", validators=[Optional(), Length(max=64)])
+    text = TextAreaField("Message", validators=[DataRequired(message="Write a message."), Length(max=320)])
+    link = StringField("Link inside Shiftbridge (optional)", validators=[Optional(), Length(max=300),
+                                                                         Regexp(r"^/(?!/)", message="Start with /.")])
+    channels = SelectMultipleField("Send by", choices=[("in_app", "In the app"), ("sms", "Text message (SMS)")],
+                                   default=["in_app", "sms"])
+    requires_ack = BooleanField("Ask people to confirm they have seen it")
+    urgent = BooleanField("Urgent (texts even in quiet hours)")
+    confirm = StringField()
+
+    def params(self) -> dict:
+        p = {}
+        if self.staff_group.data:
+            p["staff_group"] = self.staff_group.data
+        if self.min_grade.data:
+            p["min_grade"] = self.min_grade.data
+        if self.skill.data:
+            p["skills"] = [self.skill.data.strip()]
+        if self.shift_id.data:
+            p["shift_id"] = self.shift_id.data
+        return p
+
+
+@bp.get("/broadcasts")
+@login_required
+def broadcast_list():
+    teams = _managed_teams()
+    rows = db.session.scalars(select(Broadcast).where(Broadcast.team_id.in_([t.id for t in teams]))
+                              .order_by(Broadcast.id.desc()).limit(100)).all() if teams else []
+    return render_template("notifications/broadcasts.html", rows=rows, teams={t.id: t.name for t in teams})
+
+
+@bp.route("/broadcasts/new", methods=["GET", "POST"])
+@login_required
+def broadcast_new():
+    teams = _managed_teams()
+    if not teams:
+        abort(403)
+    form = BroadcastForm()
+    form.team_id.choices = [(t.id, t.name) for t in teams]
+    form.audience.choices = broadcasts.audience_choices()
+    if request.method == "GET" and request.args.get("team_id", type=int):
+        form.team_id.data = request.args.get("team_id", type=int)
+    preview, status = None, 200
+    if form.validate_on_submit():
+        team = db.session.get(Team, form.team_id.data)
+        try:
+            if form.confirm.data == "send":
+                b = broadcasts.create(team, current_user, audience=form.audience.data, params=form.params(),
+                                      text=form.text.data, link=form.link.data or None, kind=form.kind.data,
+                                      reference=form.reference.data or None, requires_ack=form.requires_ack.data,
+                                      urgent=form.urgent.data, channels=form.channels.data or ["in_app"])
+                db.session.commit()
+                return redirect(url_for("notifications.broadcast_report", broadcast_id=b.id))
+            preview = broadcasts.preview(team, current_user, audience=form.audience.data, params=form.params(),
+                                         reference=form.reference.data or None)
+        except DomainError as exc:
+            db.session.rollback()
+            for name, messages in (exc.errors or {"text": [exc.detail]}).items():
+                target = getattr(form, name, None) if name != "params" else form.audience
+                (target or form.text).errors = list(getattr(target or form.text, "errors", []) or []) + list(
+                    messages)
+            status = 422
+    elif request.method == "POST":
+        status = 422
+    return render_template("notifications/broadcast_new.html", form=form, preview=preview,
+                           sms_available=sms.sms_enabled()), status
+
+
+@bp.get("/broadcasts/<int:broadcast_id>")
+@login_required
+def broadcast_report(broadcast_id: int):
+    report = broadcasts.report(broadcasts.get(broadcast_id), current_user)
+    return render_template("notifications/broadcast_report.html", r=report, form=ActionForm(),
+                           sms_available=sms.sms_enabled())
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/close")
+@login_required
+def broadcast_close(broadcast_id: int):
+    ActionForm().validate_on_submit() or abort(400)
+    broadcasts.close(broadcasts.get(broadcast_id), current_user)
+    db.session.commit()
+    return redirect(url_for("notifications.broadcast_report", broadcast_id=broadcast_id))
+
+
+@bp.get("/broadcasts/<int:broadcast_id>/r")
+@login_required
+def broadcast_received(broadcast_id: int):
+    b = broadcasts.get(broadcast_id)
+    r = broadcasts.recipient_view(b, current_user)
+    db.session.commit()
+    return render_template("notifications/broadcast_received.html", b=b, r=r, form=ActionForm())
+
+
+@bp.post("/broadcasts/<int:broadcast_id>/r/<action>")
+@login_required
+def broadcast_respond(broadcast_id: int, action: str):
+    ActionForm().validate_on_submit() or abort(400)
+    b = broadcasts.get(broadcast_id)
+    if action == "acknowledge":
+        broadcasts.acknowledge(b, current_user)
+    elif action == "mute":
+        broadcasts.mute(b, current_user)
+    else:
+        abort(404)
+    db.session.commit()
+    return redirect(url_for("notifications.broadcast_received", broadcast_id=broadcast_id))

@@ -1,0 +1,44 @@
+"""``flask notifications worker`` / ``escalate`` / ``status``."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import func, select
+
+from core.db import db
+from notifications import broadcasts, sms, worker
+from notifications.models import OutboxMessage
+
+notifications_cli = AppGroup("notifications", help="Deliver the outbox, escalate broadcasts.")
+
+
+@notifications_cli.command("worker")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option("--max-seconds", type=float, default=None, help="Stop after this many seconds.")
+@click.option("--batch", type=int, default=20, show_default=True)
+@click.option("--idle-sleep", type=float, default=1.0, show_default=True)
+def worker_command(once, max_seconds, batch, idle_sleep):
+    """Send queued messages (several workers may run at once on PostgreSQL), and take due escalation steps."""
+    if not sms.sms_enabled():
+        click.echo("SMS is off (no TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / sender): only escalation steps run.")
+    stats = worker.run(once=once, max_seconds=max_seconds, batch=batch, idle_sleep=idle_sleep)
+    click.echo(f"claimed {stats.claimed} sent {stats.sent} retried {stats.retried} failed {stats.failed} "
+               f"lost-lease {stats.lost_lease} escalations {stats.escalations}")
+
+
+@notifications_cli.command("escalate")
+def escalate_command():
+    """Take every due escalation step now."""
+    taken = broadcasts.escalate_due()
+    db.session.commit()
+    click.echo(f"{taken} escalation step(s) taken")
+
+
+@notifications_cli.command("status")
+def status_command():
+    """Outbox counts by state."""
+    rows = db.session.execute(select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)).all()
+    click.echo(f"SMS {'on' if sms.sms_enabled() else 'off'}")
+    for state, count in rows:
+        click.echo(f"{state.value}: {count}")

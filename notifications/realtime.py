@@ -1,0 +1,188 @@
+"""Real-time fan-out of in-app notifications to Server-Sent Event streams.
+
+Each web process keeps one :class:`Hub` (user id -> queues of open streams). Events reach it:
+
+* ``inprocess`` (SQLite, one process): published to the hub right after the commit;
+* ``postgres``: ``pg_notify`` inside the writer's transaction (PostgreSQL delivers it only at commit), and one
+  ``LISTEN`` connection per process feeds the hub, so every gunicorn process and machine hears every commit;
+* ``redis``: published to a Redis channel after the commit; one subscriber thread per process feeds the hub.
+
+Streams never hold a database transaction: they query briefly (replay, keep-alive catch-up) and let go.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+
+from flask import current_app
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+CHANNEL = "shiftbridge_notifications"
+_PENDING = "sb_realtime_events"
+
+
+class Hub:
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._subs: dict[int, set[queue.Queue]] = {}
+
+    def subscribe(self, user_id: int) -> queue.Queue:
+        q: queue.Queue = queue.Queue(maxsize=1000)
+        with self._lock:
+            self._subs.setdefault(user_id, set()).add(q)
+        return q
+
+    def unsubscribe(self, user_id: int, q: queue.Queue) -> None:
+        with self._lock:
+            subs = self._subs.get(user_id)
+            if subs:
+                subs.discard(q)
+                if not subs:
+                    del self._subs[user_id]
+
+    def dispatch(self, events: list[dict]) -> None:
+        with self._lock:
+            targets = [(q, ev) for ev in events for q in self._subs.get(ev.get("user_id"), ())]
+        for q, ev in targets:
+            try:
+                q.put_nowait(ev)
+            except queue.Full:  # a stuck client: it catches up from the database at its next keep-alive
+                pass
+
+    def subscriber_count(self) -> int:
+        with self._lock:
+            return sum(len(s) for s in self._subs.values())
+
+
+HUB = Hub()
+
+
+def fanout_mode(app=None) -> str:
+    cfg = (app or current_app).config
+    mode = cfg.get("NOTIFICATIONS_FANOUT", "auto")
+    if mode != "auto":
+        return mode
+    if cfg.get("REDIS_URL"):
+        return "redis"
+    if str(cfg.get("SQLALCHEMY_DATABASE_URI", "")).startswith("postgresql"):
+        return "postgres"
+    return "inprocess"
+
+
+def publish(session: Session, events: list[dict]) -> None:
+    """Queue events for delivery at commit (called inside the writer's transaction)."""
+    if not events:
+        return
+    mode = fanout_mode()
+    if mode == "postgres":
+        payloads = [json.dumps(e, separators=(",", ":")) for e in events]
+        session.execute(text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p"),
+                        {"channel": CHANNEL, "payloads": payloads})
+        return
+    session.info.setdefault(_PENDING, []).extend(events)
+    session.info["sb_realtime_mode"] = mode
+    session.info["sb_redis_url"] = current_app.config.get("REDIS_URL")
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session):
+    events = session.info.pop(_PENDING, None)
+    if not events:
+        return
+    mode = session.info.pop("sb_realtime_mode", "inprocess")
+    if mode == "redis":
+        try:
+            _redis(session.info.get("sb_redis_url")).publish(CHANNEL, json.dumps(events))
+        except Exception:  # the stream's keep-alive catch-up still delivers it
+            log.warning("could not publish notifications to Redis")
+    else:
+        HUB.dispatch(events)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session):
+    session.info.pop(_PENDING, None)
+
+
+_redis_clients: dict = {}
+
+
+def _redis(url: str):
+    import redis
+
+    if url not in _redis_clients:
+        _redis_clients[url] = redis.Redis.from_url(url)
+    return _redis_clients[url]
+
+
+# ------------------------------------------------------------------------------------------------ listeners
+
+_listeners: dict[str, threading.Thread] = {}
+_listeners_lock = threading.Lock()
+
+
+def ensure_listener(app) -> None:
+    """Start this process's listener thread for the configured fan-out (idempotent)."""
+    mode = fanout_mode(app)
+    if mode == "inprocess":
+        return
+    if mode == "postgres":
+        key = "pg:" + app.config["SQLALCHEMY_DATABASE_URI"]
+        target = _listen_postgres
+        arg = app.config["SQLALCHEMY_DATABASE_URI"].replace("postgresql+psycopg://", "postgresql://", 1)
+    else:
+        key = "redis:" + app.config["REDIS_URL"]
+        target = _listen_redis
+        arg = app.config["REDIS_URL"]
+    with _listeners_lock:
+        thread = _listeners.get(key)
+        if thread is not None and thread.is_alive():
+            return
+        ready = threading.Event()
+        thread = threading.Thread(target=target, args=(arg, ready), name=f"sb-listen-{mode}", daemon=True)
+        _listeners[key] = thread
+        thread.start()
+    ready.wait(5)
+
+
+def _listen_postgres(url: str, ready: threading.Event) -> None:
+    import psycopg
+
+    while True:
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f"LISTEN {CHANNEL}")
+                ready.set()
+                while True:
+                    for note in conn.notifies(timeout=5.0):
+                        try:
+                            HUB.dispatch([json.loads(note.payload)])
+                        except ValueError:
+                            continue
+        except Exception:
+            ready.set()
+            log.warning("notifications listener lost its PostgreSQL connection; reconnecting")
+            time.sleep(1)
+
+
+def _listen_redis(url: str, ready: threading.Event) -> None:
+    while True:
+        try:
+            pubsub = _redis(url).pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(CHANNEL)
+            ready.set()
+            for message in pubsub.listen():
+                try:
+                    HUB.dispatch(json.loads(message["data"]))
+                except (ValueError, TypeError, KeyError):
+                    continue
+        except Exception:
+            ready.set()
+            log.warning("notifications listener lost its Redis connection; reconnecting")
+            time.sleep(1)

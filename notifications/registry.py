@@ -1,0 +1,119 @@
+"""Registries other packages fill at start-up, so ``notifications`` never imports them.
+
+* ``register_audience(name, label, resolver)``: ``resolver(team_id, params) -> list[int]`` of user ids, e.g. the
+  swaps package registers ``"eligible_for_shift"`` (params ``{"shift_id": 12}``).
+* ``register_reply_handler(keyword, handler)``: ``handler(user_id, reference) -> (ok, reply_text)``, run when a
+  recipient texts ``"<KEYWORD> <code>"`` (e.g. ``YES 4821``); ``reference`` is the broadcast's reference
+  (e.g. ``"shift:12"``). The handler may change the database; it runs inside the webhook's transaction.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Resolver = Callable[[int, dict], list[int]]
+ReplyHandler = Callable[[int, str | None], tuple[bool, str]]
+
+
+@dataclass(frozen=True)
+class Audience:
+    name: str
+    label: str
+    resolver: Resolver
+
+
+_AUDIENCES: dict[str, Audience] = {}
+_REPLY_HANDLERS: dict[str, ReplyHandler] = {}
+RESERVED_KEYWORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "START", "UNSTOP", "HELP", "INFO",
+                     "OK", "SEEN", "ACK"}
+
+
+def register_audience(*args) -> None:
+    """``register_audience(name, label, resolver)``; ``(app, name, resolver)`` is accepted too (see _adapt)."""
+    if args and not isinstance(args[0], str):
+        _, name, resolver = args
+        label = name.replace("_", " ").capitalize()
+    else:
+        name, label, resolver = args
+    _AUDIENCES[name] = Audience(name, label, _adapt_resolver(resolver))
+
+
+def unregister_audience(name: str) -> None:
+    _AUDIENCES.pop(name, None)
+
+
+def audiences() -> dict[str, Audience]:
+    return dict(_AUDIENCES)
+
+
+def register_reply_handler(*args) -> None:
+    """``register_reply_handler(keyword, handler)``; ``(app, "claim", handler)`` is accepted too and answers "YES"."""
+    if args and not isinstance(args[0], str):
+        _, keyword, handler = args
+        keyword = "YES" if keyword.strip().lower() == "claim" else keyword
+    else:
+        keyword, handler = args
+    keyword = keyword.strip().upper()
+    handler = _adapt_handler(handler)
+    if keyword in RESERVED_KEYWORDS:
+        raise ValueError(f"{keyword} is reserved for consent and acknowledgement")
+    _REPLY_HANDLERS[keyword] = handler
+
+
+def unregister_reply_handler(keyword: str) -> None:
+    _REPLY_HANDLERS.pop(keyword.strip().upper(), None)
+
+
+def reply_handler(keyword: str) -> ReplyHandler | None:
+    return _REPLY_HANDLERS.get(keyword.strip().upper())
+
+
+# Adapters for callables written keyword-only (``resolver(*, shift_id, **_)``, ``handler(*, user, shift_id, **_)``
+# returning a reply string): they get the params / the reference's "kind:id" spelled out as keywords.
+
+
+def _keyword_only(fn) -> bool:
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return not any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params)
+
+
+def _reference_kwargs(reference: str | None) -> dict:
+    if reference and ":" in reference:
+        kind, _, ident = reference.partition(":")
+        if kind.isidentifier() and ident.isdigit():
+            return {f"{kind}_id": int(ident)}
+    return {}
+
+
+def _adapt_resolver(fn):
+    if not _keyword_only(fn):
+        return fn
+
+    def resolver(team_id, params):
+        return fn(team_id=team_id, **{k: v for k, v in (params or {}).items() if isinstance(k, str) and
+                                      k.isidentifier()})
+
+    return resolver
+
+
+def _adapt_handler(fn):
+    if not _keyword_only(fn):
+        return fn
+
+    def handler(user_id, reference):
+        from core.accounts import User
+        from core.db import db
+
+        reply = fn(user=db.session.get(User, user_id), user_id=user_id, reference=reference,
+                   **_reference_kwargs(reference))
+        if isinstance(reply, tuple):
+            return reply
+        text = str(reply or "")
+        return (not text.lower().startswith("sorry")), text
+
+    return handler
