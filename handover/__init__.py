@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+HANDOVER_DEFAULTS = {
+    "HANDOVER_UPLOAD_DIR": None,  # None: <instance>/handover-images (outside the web root)
+    "HANDOVER_IMAGE_MAX_BYTES": 10 * 1024 * 1024,
+    "HANDOVER_RETENTION_DAYS": 30,  # after discharge; then `flask handover purge` blanks clinical content
+    "HANDOVER_ACK_MINUTES": 60,  # default for teams that have not chosen their own
+}
+
 
 def register(app, api) -> None:
-    from handover import views
+    from core.cli import DEMO_SEEDERS
+    from core.web import HOME_PANELS, add_nav_item
+    from handover import api as handover_api
+    from handover import cli, demo, models, views  # noqa: F401  (models registers its tables)
 
+    for key, value in HANDOVER_DEFAULTS.items():
+        app.config.setdefault(key, value)
     app.register_blueprint(views.bp)
+    handover_api.register(app, api)
+    app.cli.add_command(cli.handover_cli)
+    add_nav_item(app, 30, "Handover", "handover.index", lambda user: bool(user.team_ids) or user.is_admin)
+    app.extensions.setdefault(HOME_PANELS, []).append(views.handovers_panel)
+    app.extensions.setdefault(DEMO_SEEDERS, []).append((40, "handover patients", demo.seed_handover))

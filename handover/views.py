@@ -1,7 +1,505 @@
-"""Handover pages (structured SBAR / I-PASS handover arrives with the handover issue)."""
+"""Handover pages: my teams' handovers, patient list, the sheet, the per-patient edit screen, print and images.
+
+Every URL checks team membership (403, audited by core.errors otherwise) and every page that shows clinical content
+writes an audit entry (who, what, when: never the content).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import datetime, timedelta
 
-bp = Blueprint("handover", __name__)
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from sqlalchemy import select
+from wtforms import (
+    DateField,
+    DateTimeLocalField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from core import audit
+from core.accounts import Team
+from core.db import db, now_utc
+from core.errors import DomainError, NotFound
+from handover import images, services
+from handover.models import HandoverImage, HandoverStyle, Patient, Severity
+from handover.payload import actions_of, load_sheet
+
+bp = Blueprint("handover", __name__, url_prefix="/handover")
+
+
+# ------------------------------------------------------------------------------------------------------- forms
+
+
+class ButtonForm(FlaskForm):
+    pass
+
+
+class PatientForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Enter the patient's name."), Length(max=120)])
+    nhs_number = StringField("NHS number", validators=[Optional(), Length(max=20)])
+    hospital_number = StringField("Hospital number (MRN)", validators=[Optional(), Length(max=32)])
+    date_of_birth = DateField("Date of birth", validators=[Optional()])
+    location = StringField("Bed or location", validators=[Optional(), Length(max=60)])
+    admitted_on = DateField("Admitted", validators=[Optional()])
+
+
+class MoveForm(FlaskForm):
+    location = StringField("New bed or location", validators=[DataRequired("Enter the new bed."), Length(max=60)])
+
+
+class StartForm(FlaskForm):
+    label = StringField("Shift change", validators=[DataRequired("Name the shift change."), Length(max=80)])
+    starts_at = DateTimeLocalField("Handover time", format="%Y-%m-%dT%H:%M",
+                                   validators=[DataRequired("Enter the handover time.")])
+    incoming_id = SelectField("Incoming clinician", coerce=int, validators=[Optional()])
+
+
+class SettingsForm(FlaskForm):
+    style = SelectField("Handover format", choices=[("sbar", "SBAR"), ("ipass", "I-PASS")])
+    ack_minutes = IntegerField("Tell coordinators if not accepted after (minutes)",
+                               validators=[DataRequired(), NumberRange(min=5, max=24 * 60)])
+
+
+class EntryForm(FlaskForm):
+    base_version = HiddenField()
+    severity = RadioField("Illness severity", choices=[(s.value, s.value.capitalize()) for s in Severity],
+                          validators=[DataRequired("Choose the illness severity.")])
+    situation = TextAreaField("Situation", validators=[Length(max=4000)])
+    background = TextAreaField("Background", validators=[Length(max=4000)])
+    assessment = TextAreaField("Assessment", validators=[Length(max=4000)])
+    recommendation = TextAreaField("Recommendation", validators=[Length(max=4000)])
+    actions = TextAreaField("Actions (one per line: what | who | due HH:MM)", validators=[Length(max=8000)])
+    contingency = TextAreaField("Contingency: if … then …", validators=[Length(max=4000)])
+    synthesis = TextAreaField("Receiver's synthesis / read-back", validators=[Length(max=4000)])
+
+
+class AcceptForm(FlaskForm):
+    readback_note = TextAreaField("Read-back note", validators=[Length(max=2000)])
+
+
+class ImageForm(FlaskForm):
+    photo = FileField("Add a photo")
+
+
+IPASS_LABELS = {"situation": "Situation awareness", "background": "Patient summary",
+                "synthesis": "Synthesis by receiver"}
+
+
+def _labels(style: HandoverStyle) -> dict:
+    labels = {"severity": "Illness severity", "situation": "Situation", "background": "Background",
+              "assessment": "Assessment", "recommendation": "Recommendation",
+              "contingency": "Contingency (if … then …)", "synthesis": "Receiver's synthesis / read-back",
+              "actions": "Actions"}
+    if style == HandoverStyle.ipass:
+        labels.update(IPASS_LABELS)
+    return labels
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+
+
+def _team(team_id: int) -> Team:
+    team = db.session.get(Team, team_id)
+    if team is None:
+        abort(404)
+    services.require_view(team, current_user)
+    return team
+
+
+def _handover(handover_id: int):
+    handover = services.get_handover(handover_id)
+    services.require_view(handover.team, current_user)
+    return handover
+
+
+def _patient(handover, patient_id: int) -> Patient:
+    patient = db.session.get(Patient, patient_id)
+    if patient is None or patient.team_id != handover.team_id or patient.purged_at is not None:
+        raise NotFound("That patient is not on this team's list.")
+    return patient
+
+
+def _form_errors(form, exc: DomainError) -> None:
+    for name, messages in (exc.errors or {}).items():
+        target = getattr(form, name, None)
+        if target is not None and hasattr(target, "errors"):
+            target.errors = list(target.errors or []) + list(messages)
+    if not exc.errors:
+        flash(exc.detail)
+
+
+def _actions_text(entry, team) -> str:
+    zone = services.team_zone(team)
+    lines = []
+    for a in entry.actions or []:
+        due = datetime.fromisoformat(a["due_at"]).astimezone(zone).strftime("%H:%M") if a.get("due_at") else ""
+        lines.append(" | ".join([a["text"], a.get("owner") or "", due]).rstrip(" |"))
+    return "\n".join(lines)
+
+
+def _parse_actions(text: str, handover) -> list[dict]:
+    zone = services.team_zone(handover.team)
+    start_local = handover.starts_at.astimezone(zone).replace(tzinfo=None)
+    actions = []
+    for n, line in enumerate(filter(None, (raw.strip() for raw in (text or "").splitlines())), start=1):
+        parts = [p.strip() for p in line.split("|")]
+        item = {"text": parts[0], "owner": parts[1] if len(parts) > 1 else None, "due_at": None}
+        if len(parts) > 2 and parts[2]:
+            try:
+                hh, mm = (int(x) for x in parts[2].replace(".", ":").split(":"))
+                due = start_local.replace(hour=hh, minute=mm, second=0, microsecond=0)
+            except ValueError:
+                raise services.ValidationFailed("Action times are HH:MM.",
+                                                errors={"actions": [f"Line {n}: give the due time as HH:MM."]})
+            if due < start_local - timedelta(hours=1):
+                due += timedelta(days=1)
+            item["due_at"] = due
+        actions.append(item)
+    return actions
+
+
+# ------------------------------------------------------------------------------------------------------ pages
+
+
+@bp.get("/")
+@login_required
+def index():
+    teams = db.session.scalars(select(Team).order_by(Team.name)).all()
+    teams = [t for t in teams if t.id in current_user.team_ids or current_user.is_admin]
+    cards = []
+    for team in teams:
+        form = StartForm(prefix=f"t{team.id}")
+        form.incoming_id.choices = [(0, "Anyone on the team")] + [
+            (u.id, u.display_name) for u in services.memberships_of(team) if u.id != current_user.id]
+        now_local = now_utc().astimezone(services.team_zone(team)).replace(tzinfo=None, second=0, microsecond=0)
+        form.starts_at.data = form.starts_at.data or now_local
+        form.label.data = form.label.data or services.default_label(now_utc(), team)
+        cards.append({"team": team, "handovers": services.list_handovers(team, limit=5), "form": form,
+                      "settings": services.settings_for(team)})
+    return render_template("handover/index.html", cards=cards)
+
+
+@bp.post("/teams/<int:team_id>/start")
+@login_required
+def start(team_id):
+    team = _team(team_id)
+    form = StartForm(prefix=f"t{team.id}")
+    form.incoming_id.choices = [(0, "Anyone on the team")] + [(u.id, u.display_name)
+                                                             for u in services.memberships_of(team)]
+    if form.validate():
+        try:
+            starts_at = services.local_to_utc(form.starts_at.data, services.team_zone(team))
+            handover = services.start_handover(team, current_user, label=form.label.data, starts_at=starts_at,
+                                               incoming_id=form.incoming_id.data or None)
+        except DomainError as exc:
+            if exc.status == 403:
+                raise
+            _form_errors(form, exc)
+        else:
+            db.session.commit()
+            return redirect(url_for(".sheet", handover_id=handover.id))
+    cards = [{"team": team, "handovers": services.list_handovers(team, limit=5), "form": form,
+              "settings": services.settings_for(team)}]
+    return render_template("handover/index.html", cards=cards), 422
+
+
+@bp.post("/teams/<int:team_id>/settings")
+@login_required
+def settings(team_id):
+    team = _team(team_id)
+    form = SettingsForm()
+    if form.validate():
+        services.update_settings(team, current_user, style=form.style.data, ack_minutes=form.ack_minutes.data)
+        db.session.commit()
+        flash("Handover settings saved.")
+    else:
+        flash("Settings not saved: " + "; ".join(e for errs in form.errors.values() for e in errs))
+    return redirect(url_for(".patients", team_id=team.id))
+
+
+@bp.route("/teams/<int:team_id>/patients", methods=["GET", "POST"])
+@login_required
+def patients(team_id):
+    team = _team(team_id)
+    form = PatientForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                services.add_patient(team, current_user, name=form.name.data, nhs_number=form.nhs_number.data,
+                                     hospital_number=form.hospital_number.data,
+                                     date_of_birth=form.date_of_birth.data, location=form.location.data or "",
+                                     admitted_on=form.admitted_on.data)
+            except DomainError as exc:
+                if exc.status == 403:
+                    raise
+                db.session.rollback()
+                _form_errors(form, exc)
+                status = exc.status
+            else:
+                db.session.commit()
+                flash("Patient added to the list.")
+                return redirect(url_for(".patients", team_id=team.id))
+        else:
+            status = 422
+    rows = services.list_patients(team)
+    audit.record("handover.patients_listed", actor=current_user, entity_type="team", entity_id=team.id,
+                 team_id=team.id, summary={"patient_ids": [p.id for p in rows]})
+    db.session.commit()
+    sform = SettingsForm(obj=services.settings_for(team))
+    sform.style.data = services.settings_for(team).style.value
+    return render_template("handover/patients.html", team=team, patients=rows, form=form, move_form=MoveForm(),
+                           button=ButtonForm(), settings_form=sform), status
+
+
+@bp.post("/patients/<int:patient_id>/move")
+@login_required
+def move(patient_id):
+    patient = services.get_patient(patient_id)
+    services.require_view(patient.team, current_user)
+    form = MoveForm()
+    if form.validate():
+        services.update_patient(patient, current_user, location=form.location.data)
+        db.session.commit()
+        flash(f"Moved to {patient.location}.")
+    else:
+        flash("Enter the new bed or location.")
+    return redirect(url_for(".patients", team_id=patient.team_id))
+
+
+@bp.post("/patients/<int:patient_id>/discharge")
+@login_required
+def discharge(patient_id):
+    patient = services.get_patient(patient_id)
+    services.require_view(patient.team, current_user)
+    if ButtonForm().validate():
+        services.update_patient(patient, current_user, discharged=True)
+        db.session.commit()
+        flash("Patient discharged from the list; they will not appear in the next handover.")
+    return redirect(url_for(".patients", team_id=patient.team_id))
+
+
+@bp.get("/patients/<int:patient_id>/access")
+@login_required
+def access_report(patient_id):
+    patient = services.get_patient(patient_id)
+    services.require_manage(patient.team, current_user)
+    rows = services.access_report(patient)
+    audit.record("handover.access_report_viewed", actor=current_user, entity_type="handover_patient",
+                 entity_id=patient.id, team_id=patient.team_id, summary={"rows": len(rows)})
+    db.session.commit()
+    return render_template("handover/access.html", patient=patient, rows=rows)
+
+
+@bp.get("/<int:handover_id>")
+@login_required
+def sheet(handover_id):
+    handover = _handover(handover_id)
+    data = load_sheet(handover)
+    services.record_view(handover, current_user, [e.patient_id for e in data.entries])
+    db.session.commit()
+    return render_template("handover/sheet.html", sheet=data, h=handover, labels=_labels(handover.style),
+                           accept_form=AcceptForm(), button=ButtonForm(),
+                           can_accept=services.can_accept(handover, current_user), actions_of=actions_of)
+
+
+@bp.get("/<int:handover_id>/print")
+@login_required
+def print_sheet(handover_id):
+    handover = _handover(handover_id)
+    data = load_sheet(handover)
+    services.record_view(handover, current_user, [e.patient_id for e in data.entries], what="handover.printed")
+    db.session.commit()
+    return render_template("handover/print.html", sheet=data, h=handover, labels=_labels(handover.style),
+                           actions_of=actions_of, now=now_utc())
+
+
+@bp.post("/<int:handover_id>/ready")
+@login_required
+def ready(handover_id):
+    handover = _handover(handover_id)
+    if ButtonForm().validate():
+        try:
+            services.mark_ready(handover, current_user)
+        except DomainError as exc:
+            if exc.status == 403:
+                raise
+            db.session.rollback()
+            flash(exc.detail)
+        else:
+            db.session.commit()
+            flash("Handed over: the incoming clinician has been told.")
+    return redirect(url_for(".sheet", handover_id=handover.id))
+
+
+@bp.post("/<int:handover_id>/accept")
+@bp.post("/<int:handover_id>/patients/<int:patient_id>/accept")
+@login_required
+def accept(handover_id, patient_id=None):
+    handover = _handover(handover_id)
+    form = AcceptForm()
+    if form.validate():
+        try:
+            done = services.accept(handover, current_user, patient_ids=[patient_id] if patient_id else None,
+                                   readback_note=form.readback_note.data or "")
+        except DomainError as exc:
+            if exc.status == 403:
+                raise
+            db.session.rollback()
+            flash(exc.detail)
+        else:
+            db.session.commit()
+            flash(f"You accepted responsibility for {len(done)} patient{'s' if len(done) != 1 else ''}.")
+    if patient_id:
+        return redirect(url_for(".entry", handover_id=handover.id, patient_id=patient_id))
+    return redirect(url_for(".sheet", handover_id=handover.id))
+
+
+@bp.route("/<int:handover_id>/patients/<int:patient_id>", methods=["GET", "POST"])
+@login_required
+def entry(handover_id, patient_id):
+    handover = _handover(handover_id)
+    patient = _patient(handover, patient_id)
+    versions = services.entry_versions(handover, patient.id)
+    current = next((v for v in versions if v.current), None)
+    form = EntryForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                data = {k: getattr(form, k).data or "" for k in ("severity", "situation", "background", "assessment",
+                                                                "recommendation", "contingency", "synthesis")}
+                if current is None or form.actions.data.strip() != _actions_text(current, handover.team).strip():
+                    data["actions"] = _parse_actions(form.actions.data, handover)
+                base = int(form.base_version.data) if (form.base_version.data or "").isdigit() else None
+                saved = services.save_entry(handover, patient, current_user, data, base_version=base)
+            except DomainError as exc:
+                if exc.status == 403:
+                    raise
+                db.session.rollback()
+                _form_errors(form, exc)
+                status = exc.status
+            else:
+                db.session.commit()
+                flash(f"Saved (version {saved.version})." + (" It needs accepting again." if saved.version > 1
+                                                              else ""))
+                return redirect(url_for(".sheet", handover_id=handover.id) + f"#patient-{patient.id}")
+        else:
+            status = 422
+    elif current is not None:
+        form = EntryForm(obj=current, formdata=None)
+        form.severity.data = current.severity.value
+        form.base_version.data = str(current.version)
+        form.actions.data = _actions_text(current, handover.team)
+    else:
+        form.base_version.data = "0"
+        form.severity.data = "stable"
+    previous = services.previous_entry(handover, patient.id)
+    pictures = list(db.session.scalars(select(HandoverImage).where(HandoverImage.handover_id == handover.id,
+                                                                   HandoverImage.patient_id == patient.id)))
+    labels = _labels(handover.style)
+    for key in ("situation", "background", "assessment", "recommendation", "contingency", "synthesis"):
+        form[key].label.text = labels[key]
+    services.record_view(handover, current_user, [patient.id], what="handover.entry_viewed")
+    db.session.commit()
+    return render_template("handover/entry.html", h=handover, patient=patient, form=form, current=current,
+                           versions=versions, previous=previous, images=pictures, image_form=ImageForm(),
+                           accept_form=AcceptForm(), button=ButtonForm(), labels=labels,
+                           closed=services.is_closed(handover), can_accept=services.can_accept(handover, current_user),
+                           actions_of=actions_of, zone=services.team_zone(handover.team),
+                           max_mb=images.max_bytes() // 1048576, heic=images.HEIC_SUPPORTED), status
+
+
+@bp.post("/<int:handover_id>/patients/<int:patient_id>/actions/<int:index>")
+@login_required
+def toggle_action(handover_id, patient_id, index):
+    handover = _handover(handover_id)
+    patient = _patient(handover, patient_id)
+    current = next((v for v in services.entry_versions(handover, patient.id) if v.current), None)
+    if current is None:
+        abort(404)
+    if ButtonForm().validate():
+        done = str(index) not in (current.action_status or {})
+        services.set_action_done(current, index, current_user, done)
+        db.session.commit()
+    return redirect(url_for(".entry", handover_id=handover.id, patient_id=patient.id) + "#actions")
+
+
+@bp.post("/<int:handover_id>/patients/<int:patient_id>/images")
+@login_required
+def upload(handover_id, patient_id):
+    handover = _handover(handover_id)
+    patient = _patient(handover, patient_id)
+    form = ImageForm()
+    if form.validate() and form.photo.data:
+        data = form.photo.data.stream.read(images.max_bytes() + 1)
+        try:
+            images.attach(handover, patient, current_user, data)
+        except DomainError as exc:
+            if exc.status == 403:
+                raise
+            db.session.rollback()
+            flash("Photo not attached: " + exc.detail)
+        else:
+            db.session.commit()
+            flash("Photo attached (location and camera details removed).")
+    else:
+        flash("Photo not attached: choose a photo first.")
+    return redirect(url_for(".entry", handover_id=handover.id, patient_id=patient.id) + "#photos")
+
+
+@bp.get("/images/<int:image_id>")
+@login_required
+def image(image_id):
+    picture = db.session.get(HandoverImage, image_id)
+    if picture is None:
+        abort(404)
+    team = db.session.get(Team, picture.team_id)
+    services.require_view(team, current_user)
+    thumb = request.args.get("size") == "thumb"
+    path = images.path_for(picture.storage_key, thumb=thumb)
+    if not path.exists():
+        abort(404)
+    audit.record("handover.image_viewed", actor=current_user, entity_type="handover_image", entity_id=picture.id,
+                 team_id=picture.team_id, summary={"patient_ids": [picture.patient_id], "thumb": thumb})
+    db.session.commit()
+    resp = send_file(path, mimetype="image/jpeg", max_age=0, conditional=False, etag=False)
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Content-Disposition"] = "inline"
+    return resp
+
+
+# ------------------------------------------------------------------------------------------------ registration
+
+
+def handovers_panel(user):
+    """Home card: handovers waiting for this person to accept."""
+    from handover.models import Handover, HandoverState
+
+    if not user.team_ids:
+        return None
+    waiting = db.session.scalars(select(Handover).where(Handover.team_id.in_(user.team_ids),
+                                                        Handover.state == HandoverState.ready)
+                                 .order_by(Handover.id.desc()).limit(5)).all()
+    waiting = [h for h in waiting if services.can_accept(h, user)]
+    return {"title": "Handovers waiting for you", "template": "handover/_home_panel.html", "handovers": waiting}
+
+
+@bp.app_template_filter("handover_local")
+def handover_local(value, team, fmt="%a %d %b %H:%M"):
+    """An instant shown in the team's zone, e.g. 'Tue 25 Nov 07:30'."""
+    return value.astimezone(services.team_zone(team)).strftime(fmt) if value else ""
+
+
+@bp.app_template_filter("handover_iso_local")
+def handover_iso_local(value, team):
+    return handover_local(datetime.fromisoformat(value), team, "%H:%M") if value else ""

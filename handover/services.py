@@ -1,0 +1,584 @@
+"""Handover rules: patient list, sessions pre-filled from the last handover, versioned entries, acceptance,
+overdue flags, the per-patient access report and retention purge.
+
+Services never commit. Every change and every view of clinical content writes an audit entry whose summary holds
+ids only (``patient_ids`` lists the patients whose content was touched, which is what the access report reads).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
+
+from core import audit
+from core.accounts import Membership, Team, TeamRole, User
+from core.db import db, now_utc
+from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
+from handover import nhs
+from handover.models import (
+    Handover,
+    HandoverEntry,
+    HandoverSettings,
+    HandoverState,
+    HandoverStyle,
+    Patient,
+    Severity,
+)
+
+CONTENT_FIELDS = ("severity", "situation", "background", "assessment", "recommendation", "contingency", "synthesis",
+                  "actions")
+MAX_TEXT = 4000
+MAX_ACTIONS = 30
+
+
+# ----------------------------------------------------------------------------------------------- access / time
+
+
+def require_view(team: Team, user) -> None:
+    if not team.can_view(user):
+        raise Forbidden(f"Only members of {team.name} and administrators can see its patients and handovers.")
+
+
+def require_manage(team: Team, user) -> None:
+    if not team.can_manage(user):
+        raise Forbidden(f"Only coordinators of {team.name} and administrators can do this.")
+
+
+def team_zone(team: Team) -> ZoneInfo:
+    return ZoneInfo(team.timezone or "Europe/London")
+
+
+def local_to_utc(value: datetime, tz: ZoneInfo, field: str = "starts_at") -> datetime:
+    """An aware datetime is taken as given; a naive one is read in ``tz`` and refused if it does not exist there
+    (spring-forward gap) or happens twice (autumn fold)."""
+    if value.tzinfo is not None:
+        return value.astimezone(UTC)
+    early, late = value.replace(tzinfo=tz, fold=0), value.replace(tzinfo=tz, fold=1)
+    if early.utcoffset() != late.utcoffset():
+        if early.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != value:
+            raise ValidationFailed("That local time does not exist (the clocks go forward).",
+                                   errors={field: [f"{value:%H:%M} does not exist on {value:%d %b} in {tz.key}. "
+                                                   "Give a time with a UTC offset."]})
+        raise ValidationFailed("That local time happens twice (the clocks go back).",
+                               errors={field: [f"{value:%H:%M} happens twice on {value:%d %b} in {tz.key}. "
+                                               "Give a time with a UTC offset, e.g. +01:00 or +00:00."]})
+    return early.astimezone(UTC)
+
+
+# ---------------------------------------------------------------------------------------------------- settings
+
+
+def settings_for(team: Team) -> HandoverSettings:
+    found = db.session.get(HandoverSettings, team.id)
+    if found is None:
+        found = HandoverSettings(team_id=team.id, style=HandoverStyle.sbar,
+                                 ack_minutes=current_app.config.get("HANDOVER_ACK_MINUTES", 60))
+    return found
+
+
+def update_settings(team: Team, actor, *, style: str, ack_minutes: int) -> HandoverSettings:
+    require_manage(team, actor)
+    settings = settings_for(team)
+    settings.style = HandoverStyle(style)
+    settings.ack_minutes = ack_minutes
+    db.session.add(settings)
+    db.session.flush()
+    audit.record("handover.settings_changed", actor=actor, entity_type="team", entity_id=team.id, team_id=team.id,
+                 summary={"style": settings.style.value, "ack_minutes": ack_minutes})
+    return settings
+
+
+# ---------------------------------------------------------------------------------------------------- patients
+
+
+def get_patient(patient_id: int) -> Patient:
+    patient = db.session.get(Patient, patient_id)
+    if patient is None or patient.purged_at is not None:
+        raise NotFound(f"No patient with id {patient_id}.")
+    return patient
+
+
+def list_patients(team: Team, *, include_discharged: bool = False) -> list[Patient]:
+    stmt = select(Patient).where(Patient.team_id == team.id, Patient.purged_at.is_(None))
+    if not include_discharged:
+        stmt = stmt.where(Patient.discharged_at.is_(None))
+    return list(db.session.scalars(stmt.order_by(Patient.location, Patient.id)))
+
+
+def _clean_identifiers(team: Team, nhs_number: str | None, hospital_number: str | None, *, exclude_id=None):
+    errors: dict[str, list[str]] = {}
+    digits = None
+    if nhs_number is not None and nhs_number.strip():
+        try:
+            digits = nhs.normalise(nhs_number)
+        except nhs.InvalidNhsNumber as exc:
+            errors["nhs_number"] = [str(exc)]
+    mrn = (hospital_number or "").strip() or None
+    if digits is None and mrn is None and "nhs_number" not in errors:
+        errors["nhs_number"] = ["Enter an NHS number or a hospital number (or both)."]
+    if errors:
+        raise ValidationFailed("The patient's identifiers are not valid.", errors=errors)
+    for column, value, label in ((Patient.nhs_number, digits, "nhs_number"),
+                                 (Patient.hospital_number, mrn, "hospital_number")):
+        if value is None:
+            continue
+        stmt = select(Patient.id).where(Patient.team_id == team.id, column == value,
+                                        Patient.discharged_at.is_(None), Patient.purged_at.is_(None))
+        if exclude_id is not None:
+            stmt = stmt.where(Patient.id != exclude_id)
+        if db.session.scalar(stmt) is not None:
+            raise Conflict("A patient with that number is already on this team's list.",
+                           errors={label: ["Already on the list: check you have the right patient."]})
+    return digits, mrn
+
+
+def add_patient(team: Team, actor, *, name: str, nhs_number: str | None = None, hospital_number: str | None = None,
+                date_of_birth: date | None = None, location: str = "", admitted_on: date | None = None) -> Patient:
+    require_view(team, actor)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed("Enter the patient's name.", errors={"name": ["Enter the patient's name."]})
+    _check_dates(date_of_birth, admitted_on)
+    digits, mrn = _clean_identifiers(team, nhs_number, hospital_number)
+    patient = Patient(team_id=team.id, name=name, nhs_number=digits, hospital_number=mrn,
+                      date_of_birth=date_of_birth, location=(location or "").strip(),
+                      admitted_on=admitted_on or now_utc().astimezone(team_zone(team)).date())
+    db.session.add(patient)
+    db.session.flush()
+    audit.record("handover.patient_added", actor=actor, entity_type="handover_patient", entity_id=patient.id,
+                 team_id=team.id, summary={"patient_ids": [patient.id]})
+    return patient
+
+
+def _check_dates(date_of_birth, admitted_on):
+    today = now_utc().date() + timedelta(days=1)
+    if date_of_birth is not None and (date_of_birth > today or date_of_birth.year < 1890):
+        raise ValidationFailed("That date of birth is not possible.",
+                               errors={"date_of_birth": ["Enter a date of birth in the past."]})
+    if admitted_on is not None and (admitted_on > today or admitted_on.year < 1990):
+        raise ValidationFailed("That admission date is not possible.",
+                               errors={"admitted_on": ["Enter the date the patient was admitted."]})
+
+
+def update_patient(patient: Patient, actor, **changes) -> Patient:
+    """Correct details, move (location) or discharge (``discharged=True``)."""
+    require_view(patient.team, actor)
+    if patient.discharged_at is not None and changes:
+        raise Conflict("This patient has been discharged from the list; details can no longer be changed.")
+    touched = []
+    if "nhs_number" in changes or "hospital_number" in changes:
+        nhs_raw = changes.pop("nhs_number", patient.nhs_number)
+        mrn_raw = changes.pop("hospital_number", patient.hospital_number)
+        digits, mrn = _clean_identifiers(patient.team, nhs_raw, mrn_raw, exclude_id=patient.id)
+        if digits != patient.nhs_number:
+            patient.nhs_number, touched = digits, touched + ["nhs_number"]
+        if mrn != patient.hospital_number:
+            patient.hospital_number, touched = mrn, touched + ["hospital_number"]
+    _check_dates(changes.get("date_of_birth"), changes.get("admitted_on"))
+    if "name" in changes:
+        name = (changes.pop("name") or "").strip()
+        if not name:
+            raise ValidationFailed("Enter the patient's name.", errors={"name": ["Enter the patient's name."]})
+        if name != patient.name:
+            patient.name, touched = name, touched + ["name"]
+    for key in ("date_of_birth", "admitted_on", "location"):
+        if key in changes:
+            value = changes.pop(key)
+            value = (value or "").strip() if key == "location" else value
+            if value != getattr(patient, key):
+                setattr(patient, key, value)
+                touched.append(key)
+    discharged = changes.pop("discharged", False)
+    if discharged:
+        patient.discharged_at = now_utc()
+        touched.append("discharged")
+    if not touched:
+        return patient
+    action = "handover.patient_discharged" if discharged else (
+        "handover.patient_moved" if touched == ["location"] else "handover.patient_updated")
+    audit.record(action, actor=actor, entity_type="handover_patient", entity_id=patient.id, team_id=patient.team_id,
+                 summary={"patient_ids": [patient.id], "fields": touched})
+    db.session.flush()
+    return patient
+
+
+# --------------------------------------------------------------------------------------------------- handovers
+
+
+def get_handover(handover_id: int) -> Handover:
+    handover = db.session.get(Handover, handover_id)
+    if handover is None:
+        raise NotFound(f"No handover with id {handover_id}.")
+    return handover
+
+
+def latest_handover(team: Team) -> Handover | None:
+    return db.session.scalar(select(Handover).where(Handover.team_id == team.id).order_by(Handover.id.desc())
+                             .limit(1))
+
+
+def list_handovers(team: Team, limit: int = 20) -> list[Handover]:
+    return list(db.session.scalars(select(Handover).where(Handover.team_id == team.id)
+                                   .options(selectinload(Handover.outgoing), selectinload(Handover.incoming))
+                                   .order_by(Handover.id.desc()).limit(limit)))
+
+
+def _member(team: Team, user_id: int | None, field: str) -> User | None:
+    if user_id is None:
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or user.role_in(team) is None:
+        raise ValidationFailed("That person is not a member of this team.",
+                               errors={field: ["Choose someone on this team."]})
+    return user
+
+
+def start_handover(team: Team, actor, *, label: str, starts_at: datetime, outgoing_id: int | None = None,
+                   incoming_id: int | None = None) -> Handover:
+    """Open a handover with one entry per patient still on the list, pre-filled from the previous handover."""
+    require_view(team, actor)
+    label = (label or "").strip()
+    if not label:
+        raise ValidationFailed("Name the shift change.", errors={"label": ["For example: Night → Early."]})
+    outgoing = _member(team, outgoing_id, "outgoing_id") if outgoing_id else actor
+    if outgoing.role_in(team) is None:
+        raise ValidationFailed("The outgoing clinician must be a member of this team.",
+                               errors={"outgoing_id": ["Choose the outgoing clinician (a team member)."]})
+    incoming = _member(team, incoming_id, "incoming_id")
+    if incoming is not None and incoming.id == outgoing.id:
+        raise ValidationFailed("The incoming and outgoing clinicians must be different people.",
+                               errors={"incoming_id": ["Choose the person taking over."]})
+    previous = latest_handover(team)
+    handover = Handover(team_id=team.id, label=label, style=settings_for(team).style,
+                        starts_at=starts_at.astimezone(UTC), outgoing_id=outgoing.id,
+                        incoming_id=incoming.id if incoming else None, previous_id=previous.id if previous else None)
+    db.session.add(handover)
+    db.session.flush()
+    carried = current_entries(previous) if previous else {}
+    patients = list_patients(team)
+    for patient in patients:
+        before = carried.get(patient.id)
+        entry = HandoverEntry(handover_id=handover.id, patient_id=patient.id, version=1, current=True,
+                              author_id=outgoing.id)
+        if before is not None:
+            entry.carried_from_id = before.id
+            for f in ("severity", "situation", "background", "assessment", "recommendation", "contingency"):
+                setattr(entry, f, getattr(before, f))
+            entry.actions = [a for i, a in enumerate(before.actions or [])
+                             if str(i) not in (before.action_status or {})]
+        db.session.add(entry)
+    db.session.flush()
+    audit.record("handover.started", actor=actor, entity=handover, team_id=team.id,
+                 summary={"patient_ids": [p.id for p in patients], "previous_id": handover.previous_id,
+                          "carried": len(carried)})
+    return handover
+
+
+def current_entries(handover: Handover) -> dict[int, HandoverEntry]:
+    """Patient id -> current entry version, in one query (with patient, author and acceptor)."""
+    rows = db.session.scalars(
+        select(HandoverEntry).where(HandoverEntry.handover_id == handover.id, HandoverEntry.current.is_(True))
+        .options(selectinload(HandoverEntry.patient), selectinload(HandoverEntry.author),
+                 selectinload(HandoverEntry.accepted_by))
+    )
+    return {e.patient_id: e for e in rows}
+
+
+def ordered_entries(handover: Handover) -> list[HandoverEntry]:
+    entries = list(current_entries(handover).values())
+    return sorted(entries, key=lambda e: (e.patient.location or "~", e.patient_id))
+
+
+def entry_versions(handover: Handover, patient_id: int) -> list[HandoverEntry]:
+    return list(db.session.scalars(
+        select(HandoverEntry).where(HandoverEntry.handover_id == handover.id, HandoverEntry.patient_id == patient_id)
+        .options(selectinload(HandoverEntry.author), selectinload(HandoverEntry.accepted_by))
+        .order_by(HandoverEntry.version.desc())))
+
+
+def previous_entry(handover: Handover, patient_id: int) -> HandoverEntry | None:
+    """The patient's current entry in the handover before this one: shown alongside the edit form."""
+    if handover.previous_id is None:
+        return None
+    return db.session.scalar(select(HandoverEntry).where(
+        HandoverEntry.handover_id == handover.previous_id, HandoverEntry.patient_id == patient_id,
+        HandoverEntry.current.is_(True)))
+
+
+def is_closed(handover: Handover) -> bool:
+    """A handover stays editable until the team starts the next one."""
+    return db.session.scalar(select(Handover.id).where(Handover.team_id == handover.team_id,
+                                                       Handover.id > handover.id).limit(1)) is not None
+
+
+def record_view(handover: Handover, actor, patient_ids: list[int], what: str = "handover.viewed") -> None:
+    audit.record(what, actor=actor, entity=handover, team_id=handover.team_id,
+                 summary={"patient_ids": sorted(patient_ids)})
+
+
+def _clean_actions(actions, handover: Handover) -> list[dict]:
+    cleaned = []
+    if len(actions or []) > MAX_ACTIONS:
+        raise ValidationFailed("Too many actions.", errors={"actions": [f"At most {MAX_ACTIONS} actions."]})
+    for i, item in enumerate(actions or []):
+        text = (item.get("text") or "").strip()
+        if not text:
+            raise ValidationFailed("An action needs a description.",
+                                   errors={"actions": [f"Action {i + 1}: say what needs doing."]})
+        due = item.get("due_at")
+        if isinstance(due, datetime):
+            due = local_to_utc(due, team_zone(handover.team), "actions").isoformat()
+        cleaned.append({"text": text[:300], "owner": (item.get("owner") or "").strip()[:120] or None,
+                        "due_at": due})
+    return cleaned
+
+
+def save_entry(handover: Handover, patient: Patient, actor, data: dict, *, base_version: int | None = None
+               ) -> HandoverEntry:
+    """Write a patient's entry. A draft is changed in place; an accepted version is never changed: the edit becomes
+    version n + 1, which needs accepting again."""
+    require_view(handover.team, actor)
+    if patient.team_id != handover.team_id:
+        raise NotFound("That patient is not on this team's list.")
+    if is_closed(handover):
+        raise Conflict("This handover is closed because the team has started a later one; it can no longer be "
+                       "changed. Make the change in the current handover.")
+    current = db.session.scalar(select(HandoverEntry).where(
+        HandoverEntry.handover_id == handover.id, HandoverEntry.patient_id == patient.id,
+        HandoverEntry.current.is_(True)))
+    if current is not None and base_version is not None and base_version != current.version:
+        raise Conflict(f"Someone else saved this entry meanwhile (now version {current.version}, you edited version "
+                       f"{base_version}). Reload to see their change, then edit again.")
+    changes = {k: v for k, v in data.items() if k in CONTENT_FIELDS}
+    if "severity" in changes:
+        changes["severity"] = Severity(changes["severity"])
+    for key in CONTENT_FIELDS:
+        if isinstance(changes.get(key), str):
+            changes[key] = changes[key].strip()
+            if len(changes[key]) > MAX_TEXT:
+                raise ValidationFailed("Too long.", errors={key: [f"At most {MAX_TEXT} characters."]})
+    if "actions" in changes:
+        changes["actions"] = _clean_actions(changes["actions"], handover)
+    now = now_utc()
+    if current is None:
+        entry = HandoverEntry(handover_id=handover.id, patient_id=patient.id, version=1, current=True)
+        db.session.add(entry)
+        action = "handover.entry_created"
+    elif current.accepted_at is not None:
+        entry = HandoverEntry(handover_id=handover.id, patient_id=patient.id, version=current.version + 1,
+                              current=True, carried_from_id=current.carried_from_id)
+        for f in CONTENT_FIELDS:
+            setattr(entry, f, getattr(current, f))
+        entry.action_status = dict(current.action_status or {})
+        current.current = False
+        db.session.flush()  # the old version stops being current before the new one is inserted
+        db.session.add(entry)
+        action = "handover.entry_amended"
+        if handover.state == HandoverState.accepted:
+            handover.state = HandoverState.ready
+    else:
+        entry = current
+        action = "handover.entry_updated"
+    for key, value in changes.items():
+        setattr(entry, key, value)
+    if "actions" in changes and entry.action_status:
+        entry.action_status = {k: v for k, v in entry.action_status.items() if int(k) < len(entry.actions)}
+    entry.author_id = actor.id
+    entry.updated_at = now
+    entry.reviewed_at = now
+    db.session.flush()
+    audit.record(action, actor=actor, entity_type="handover_entry", entity_id=entry.id, team_id=handover.team_id,
+                 summary={"patient_ids": [patient.id], "handover_id": handover.id, "version": entry.version})
+    return entry
+
+
+def set_action_done(entry: HandoverEntry, index: int, actor, done: bool) -> HandoverEntry:
+    require_view(entry.handover.team, actor)
+    if not entry.current:
+        raise Conflict("That is an old version of this entry; tick actions off on the current one.")
+    if index < 0 or index >= len(entry.actions or []):
+        raise NotFound("No such action on this entry.")
+    status = dict(entry.action_status or {})
+    if done:
+        status[str(index)] = {"done_at": now_utc().isoformat(), "done_by_id": actor.id, "done_by": actor.display_name}
+    else:
+        status.pop(str(index), None)
+    entry.action_status = status
+    db.session.flush()
+    audit.record("handover.action_done" if done else "handover.action_undone", actor=actor,
+                 entity_type="handover_entry", entity_id=entry.id, team_id=entry.handover.team_id,
+                 summary={"patient_ids": [entry.patient_id], "handover_id": entry.handover_id, "action": index})
+    return entry
+
+
+def mark_ready(handover: Handover, actor) -> Handover:
+    """The outgoing clinician hands over: the incoming clinician is told (no patient data in the message)."""
+    from flask import url_for
+
+    from notifications.service import notify
+
+    require_view(handover.team, actor)
+    if handover.state != HandoverState.open:
+        raise Conflict("This handover has already been handed over.")
+    unreviewed = [e for e in current_entries(handover).values() if e.reviewed_at is None]
+    if unreviewed:
+        raise RuleViolation(f"{len(unreviewed)} patient entr{'y has' if len(unreviewed) == 1 else 'ies have'} not "
+                            "been reviewed since being carried over. Open each one, check it, and save it.")
+    handover.state = HandoverState.ready
+    handover.ready_at = now_utc()
+    recipients = [handover.incoming_id] if handover.incoming_id else [
+        m.user_id for m in handover.team.memberships if m.user_id != handover.outgoing_id]
+    notify(recipients, kind="handover.ready", text=f"Handover for {handover.team.name} is ready for you",
+           link=url_for("handover.sheet", handover_id=handover.id), team_id=handover.team_id,
+           idempotency_key=f"handover-ready-{handover.id}")
+    audit.record("handover.ready", actor=actor, entity=handover, team_id=handover.team_id,
+                 summary={"recipients": len(recipients)})
+    return handover
+
+
+def can_accept(handover: Handover, user) -> bool:
+    if user is None or not user.is_authenticated or user.role_in(handover.team) is None:
+        return False
+    if handover.incoming_id is not None:
+        return user.id == handover.incoming_id
+    return user.id != handover.outgoing_id
+
+
+def accept(handover: Handover, actor, *, patient_ids: list[int] | None = None, readback_note: str = ""
+           ) -> list[HandoverEntry]:
+    """The incoming clinician takes responsibility for some entries or the whole handover."""
+    require_view(handover.team, actor)
+    if not can_accept(handover, actor):
+        who = handover.incoming.display_name if handover.incoming else "a team member other than the outgoing one"
+        raise Forbidden(f"Only the incoming clinician ({who}) can accept this handover.")
+    if is_closed(handover):
+        raise Conflict("This handover is closed because the team has started a later one.")
+    entries = current_entries(handover)
+    if patient_ids:
+        unknown = [pid for pid in patient_ids if pid not in entries]
+        if unknown:
+            raise NotFound("Some of those patients are not in this handover.",
+                           errors={"patient_ids": [f"Not in this handover: {', '.join(map(str, unknown))}."]})
+        chosen = [entries[pid] for pid in dict.fromkeys(patient_ids)]
+    else:
+        chosen = list(entries.values())
+    pending = [e for e in chosen if e.accepted_at is None]
+    if not pending:
+        raise Conflict("Those entries have already been accepted.")
+    unreviewed = [e for e in pending if e.reviewed_at is None]
+    if unreviewed:
+        beds = ", ".join(e.patient.location or f"patient {e.patient_id}" for e in unreviewed)
+        raise RuleViolation(f"Not yet reviewed by the outgoing clinician (carried over unchanged): {beds}. "
+                            "Ask them to check and save these entries before you accept.")
+    now = now_utc()
+    note = (readback_note or "").strip() or None
+    for entry in pending:
+        entry.accepted_at, entry.accepted_by_id, entry.readback_note = now, actor.id, note
+    if all(e.accepted_at is not None for e in entries.values()):
+        handover.state = HandoverState.accepted
+        handover.accepted_at, handover.accepted_by_id = now, actor.id
+        if not patient_ids:
+            handover.readback_note = note
+    db.session.flush()
+    audit.record("handover.accepted", actor=actor, entity=handover, team_id=handover.team_id,
+                 summary={"patient_ids": sorted(e.patient_id for e in pending),
+                          "entry_ids": sorted(e.id for e in pending), "whole": not patient_ids})
+    return pending
+
+
+def flag_overdue(now: datetime | None = None) -> list[Handover]:
+    """Tell a team's coordinators about handovers nobody has accepted within the team's set time. Idempotent;
+    called by ``flask handover flag-overdue`` from cron or the notifications worker."""
+    from notifications.service import notify
+
+    now = now or now_utc()
+    flagged = []
+    candidates = db.session.scalars(select(Handover).where(Handover.state != HandoverState.accepted,
+                                                           Handover.flagged_at.is_(None), Handover.starts_at <= now))
+    for handover in candidates:
+        minutes = settings_for(handover.team).ack_minutes
+        if handover.starts_at + timedelta(minutes=minutes) > now:
+            continue
+        coordinators = [m.user_id for m in handover.team.memberships if m.role == TeamRole.coordinator]
+        notify(coordinators, kind="handover.overdue",
+               text=f"Handover for {handover.team.name} has not been accepted {minutes} minutes after the shift "
+                    "change",
+               link=f"/handover/{handover.id}", team_id=handover.team_id, urgent=True,
+               idempotency_key=f"handover-overdue-{handover.id}")
+        handover.flagged_at = now
+        audit.record("handover.overdue_flagged", entity=handover, team_id=handover.team_id,
+                     summary={"coordinators": len(coordinators), "ack_minutes": minutes})
+        flagged.append(handover)
+    db.session.flush()
+    return flagged
+
+
+# ------------------------------------------------------------------------------------------------ governance
+
+
+def access_report(patient: Patient) -> list:
+    """Every audited view or change of this patient's handover content: who, what, when (never the content)."""
+    from core.audit import AuditEntry
+
+    rows = db.session.scalars(select(AuditEntry).where(AuditEntry.team_id == patient.team_id,
+                                                       AuditEntry.action.startswith("handover."))
+                              .order_by(AuditEntry.id))
+    return [r for r in rows if patient.id in (r.summary.get("patient_ids") or [])]
+
+
+def purge_expired(now: datetime | None = None, *, retention_days: int | None = None, actor=None
+                  ) -> tuple[list[int], list[str]]:
+    """Blank the clinical content, identifiers and images of patients discharged more than ``retention_days`` ago.
+    Audit entries are kept (they never held content). Returns (patient ids, image storage keys): the caller deletes
+    the image files after the commit (``images.delete_files``)."""
+    from handover.models import HandoverImage
+
+    now = now or now_utc()
+    days = retention_days if retention_days is not None else current_app.config.get("HANDOVER_RETENTION_DAYS", 30)
+    cutoff = now - timedelta(days=days)
+    patients = list(db.session.scalars(select(Patient).where(Patient.discharged_at.is_not(None),
+                                                              Patient.discharged_at <= cutoff,
+                                                              Patient.purged_at.is_(None))))
+    if not patients:
+        return [], []
+    ids = [p.id for p in patients]
+    for entry in db.session.scalars(select(HandoverEntry).where(HandoverEntry.patient_id.in_(ids))):
+        entry._purging = True
+        for f in ("situation", "background", "assessment", "recommendation", "contingency", "synthesis"):
+            setattr(entry, f, "")
+        entry.actions, entry.action_status, entry.readback_note = [], {}, None
+    images = list(db.session.scalars(select(HandoverImage).where(HandoverImage.patient_id.in_(ids))))
+    keys = [i.storage_key for i in images]
+    for image in images:
+        db.session.delete(image)
+    for p in patients:
+        p.name, p.nhs_number, p.hospital_number, p.date_of_birth, p.location = "[purged]", None, None, None, ""
+        p.purged_at = now
+    db.session.flush()
+    db.session.execute(update(Handover).where(Handover.starts_at <= cutoff, ~Handover.entries.any(
+        HandoverEntry.patient.has(Patient.purged_at.is_(None)))).values(readback_note=None))
+    by_team: dict[int, list[int]] = {}
+    for p in patients:
+        by_team.setdefault(p.team_id, []).append(p.id)
+    for team_id, pids in by_team.items():
+        audit.record("handover.purged", actor=actor, entity_type="team", entity_id=team_id, team_id=team_id,
+                     summary={"patient_ids": pids, "retention_days": days})
+    return ids, keys
+
+
+def memberships_of(team: Team) -> list[User]:
+    return list(db.session.scalars(select(User).join(Membership, Membership.user_id == User.id)
+                                   .where(Membership.team_id == team.id).order_by(User.display_name)))
+
+
+def default_label(starts_at: datetime, team: Team) -> str:
+    hour = starts_at.astimezone(team_zone(team)).time()
+    if time(5) <= hour < time(11):
+        return "Night → Early"
+    if time(11) <= hour < time(17):
+        return "Early → Late"
+    return "Day → Night"
