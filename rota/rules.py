@@ -786,9 +786,8 @@ def local_datetime(day: date, at: time, tz: str) -> datetime:
     zone = _zone(tz)
     naive = datetime.combine(day, at)
     a, b = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    if a.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
+        raise ValueError(f"{naive:%d %b %Y %H:%M} does not exist in {tz} (the clocks go forward)")
     if a.utcoffset() != b.utcoffset():
         raise ValueError(f"{naive:%d %b %Y %H:%M} is ambiguous in {tz} (the clocks go back): give a UTC offset")
-    back = a.astimezone(UTC).astimezone(zone)
-    if back.replace(tzinfo=None) != naive:
-        raise ValueError(f"{naive:%d %b %Y %H:%M} does not exist in {tz} (the clocks go forward)")
-    return a
+    return a.astimezone(UTC)
