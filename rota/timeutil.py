@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 
 from core.errors import ValidationFailed
 
+MIN_YEAR, MAX_YEAR = 2000, 2100  # anything outside is a typo, and keeps date arithmetic far from overflow
+
 
 class LocalTimeError(ValidationFailed):
     """A local time that cannot be turned into one instant. ``code`` is ``nonexistent`` or ``ambiguous``."""
@@ -82,6 +84,9 @@ def parse_instant(value: str | datetime, tz, *, field: str | None = None) -> dat
         except ValueError:
             msg = f"'{text[:40]}' is not a date and time; use ISO 8601 such as 2026-03-02T07:00."
             raise ValidationFailed(msg, errors={field: [msg]} if field else None)
+    if not MIN_YEAR <= dt.year <= MAX_YEAR:
+        msg = f"Use a date between {MIN_YEAR} and {MAX_YEAR}."
+        raise ValidationFailed(msg, errors={field: [msg]} if field else None)
     return localize(dt, tz, field=field)
 
 
