@@ -1,0 +1,252 @@
+"""The compliance service: every assignment is checked, blocked changes change nothing, coordinators override with a
+reason that is audited, warnings are recorded; the API endpoints and the per-person page."""
+
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from core.audit import AuditEntry
+from core.db import db
+from core.errors import Forbidden, RuleViolation
+from rota import compliance
+from rota.assignment import set_assignee
+from rota.compliance_models import PersonComplianceSettings, TeamComplianceSettings
+from rota.models import Shift, ShiftKind, ShiftState, ShiftType
+from tests.conftest import login
+
+MON = datetime(2026, 6, 1, tzinfo=UTC).date()  # Monday, BST (UTC+1)
+
+
+def local(day, hh, mm=0):
+    from rota.rules import local_datetime
+
+    return local_datetime(day, time(hh, mm), "Europe/London")
+
+
+@pytest.fixture
+def ward(make):
+    coord = make.user(display_name="Cora Coordinator", grade="Band 7")
+    doctor = make.user(display_name="Dev Doctor", staff_group="medical", grade="ST3")
+    nurse = make.user(display_name="Nia Nurse")
+    other = make.user(display_name="Olu Other")
+    team = make.team("Ward 7B", coordinators=[coord], staff=[doctor, nurse, other])
+    late = ShiftType(team_id=team.id, code="L", name="Late", start_local=time(13), duration_minutes=510)
+    early = ShiftType(team_id=team.id, code="E", name="Early", start_local=time(7), duration_minutes=510)
+    night = ShiftType(team_id=team.id, code="N", name="Night", start_local=time(20), duration_minutes=720,
+                      kind=ShiftKind.night)
+    db.session.add_all([late, early, night])
+    db.session.commit()
+    return type("Ward", (), dict(team=team, coord=coord, doctor=doctor, nurse=nurse, other=other, late=late,
+                                 early=early, night=night))
+
+
+def add_shift(ward, st, day, who=None, hh=None, hours=None):
+    start = local(day, hh if hh is not None else st.start_local.hour, st.start_local.minute if hh is None else 0)
+    end = start + timedelta(minutes=hours * 60 if hours else st.duration_minutes)
+    s = Shift(team_id=ward.team.id, shift_type_id=st.id, starts_at=start, ends_at=end,
+              assignee_id=who.id if who else None, state=ShiftState.scheduled if who else ShiftState.open)
+    db.session.add(s)
+    db.session.commit()
+    return s
+
+
+def actions(prefix):
+    return [e for e in db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)) if e.action.startswith(prefix)]
+
+
+# ------------------------------------------------------------------------------------------------ assignment
+
+
+def test_blocking_breach_refuses_assignment_and_changes_nothing(ward):
+    add_shift(ward, ward.late, MON, ward.doctor)  # Late ends Mon 21:30
+    early = add_shift(ward, ward.early, MON + timedelta(days=1))  # Early starts Tue 07:00: 9 h 30 min rest
+    with pytest.raises(RuleViolation) as err:
+        set_assignee(early, ward.doctor, actor=ward.coord)
+    db.session.rollback()
+    exc = err.value
+    assert "Only 9 h 30 min rest between your Late ending Mon 1 Jun 21:30 and your Early starting Tue 07:00" \
+        in exc.detail
+    rules_hit = {v["rule_id"] for v in exc.extra["verdicts"]}
+    assert {"TCS-rest11", "WTR-rest11"} <= rules_hit
+    assert exc.extra["overridable"] is True
+    assert db.session.get(Shift, early.id).assignee_id is None
+
+
+def test_coordinator_override_with_reason_is_allowed_and_audited(ward):
+    add_shift(ward, ward.late, MON, ward.doctor)
+    early = add_shift(ward, ward.early, MON + timedelta(days=1))
+    set_assignee(early, ward.doctor, actor=ward.coord, override_reason="No one else ALS-trained; agreed 9991234567")
+    db.session.commit()
+    assert db.session.get(Shift, early.id).assignee_id == ward.doctor.id
+    [entry] = actions("compliance.overridden")
+    assert entry.actor_id == ward.coord.id and entry.entity_id == str(early.id)
+    assert entry.summary["rule_ids"] == "TCS-rest11"
+    assert entry.summary["reason"].startswith("No one else ALS-trained; agreed [number removed]")
+    assert "9991234567" not in entry.summary_json
+
+
+def test_only_a_coordinator_may_override(ward):
+    add_shift(ward, ward.late, MON, ward.doctor)
+    early = add_shift(ward, ward.early, MON + timedelta(days=1))
+    with pytest.raises(Forbidden):
+        set_assignee(early, ward.doctor, actor=ward.other, override_reason="I said so")
+    db.session.rollback()
+    assert db.session.get(Shift, early.id).assignee_id is None
+
+
+def test_nurse_gets_a_recorded_warning_not_a_refusal(ward):
+    add_shift(ward, ward.late, MON, ward.nurse)
+    early = add_shift(ward, ward.early, MON + timedelta(days=1))
+    set_assignee(early, ward.nurse, actor=ward.coord)
+    assert [v.rule_id for v in early.compliance_verdicts] == ["WTR-rest11"]
+    db.session.commit()
+    [entry] = actions("compliance.warned")
+    assert entry.summary == {"rule_ids": "WTR-rest11", "shift_id": early.id, "user_id": ward.nurse.id}
+
+
+def test_team_can_make_a_warning_blocking_and_add_a_local_rule(ward):
+    db.session.add(TeamComplianceSettings(team_id=ward.team.id, severities={"WTR-rest11": "block"},
+                                          extra_rules=[{"id": "LOCAL-long3", "severity": "block"}]))
+    db.session.commit()
+    add_shift(ward, ward.late, MON, ward.nurse)
+    early = add_shift(ward, ward.early, MON + timedelta(days=1))
+    with pytest.raises(RuleViolation):
+        set_assignee(early, ward.nurse, actor=ward.coord)
+    db.session.rollback()
+    for i in range(3):  # three long days in a row are fine, a fourth is not
+        add_shift(ward, ward.early, MON + timedelta(days=10 + i), ward.other, hh=7, hours=12.5)
+    fourth = add_shift(ward, ward.early, MON + timedelta(days=13), hh=7, hours=12.5)
+    with pytest.raises(RuleViolation) as err:
+        set_assignee(fourth, ward.other, actor=ward.coord)
+    assert [v["rule_id"] for v in err.value.extra["verdicts"]] == ["LOCAL-long3"]
+
+
+def test_opt_out_and_rule_set_choice(ward):
+    doctor_prof = compliance.profile_for(ward.doctor)
+    assert doctor_prof.names == ["TCS2016", "WTR"] and not doctor_prof.opted_out
+    assert compliance.profile_for(ward.nurse).names == ["WTR"]
+    db.session.add(PersonComplianceSettings(user_id=ward.doctor.id, wtr_opt_out=True, rule_sets=["TCS2016v1"]))
+    db.session.commit()
+    prof = compliance.profile_for(ward.doctor)
+    assert prof.names == ["TCS2016v1"] and prof.opted_out
+    assert compliance.profile_for(ward.doctor, rule_sets=["WTR"]).names == ["WTR"]
+
+
+def test_what_if_counts_removed_shifts_out_and_blames_only_the_change(ward):
+    late = add_shift(ward, ward.late, MON, ward.doctor)
+    add_shift(ward, ward.late, MON + timedelta(days=20), ward.doctor)
+    add_shift(ward, ward.early, MON + timedelta(days=21), ward.doctor)  # a pre-existing short rest
+    early = add_shift(ward, ward.early, MON + timedelta(days=1))
+    found = compliance.verdicts_for_change(ward.doctor, add=[early])
+    assert {v.rule_id for v in found} == {"TCS-rest11", "WTR-rest11"}
+    assert all(early.id in v.shift_ids for v in found)
+    assert compliance.verdicts_for_change(ward.doctor, add=[early], remove=[late]) == []
+    assert compliance.verdicts_for_change(ward.doctor, add=[early], rule_sets=["WTR"])[0].severity == "warn"
+
+
+def test_publish_report_and_grid_markers(ward):
+    from rota import services
+
+    add_shift(ward, ward.late, MON, ward.nurse)
+    early = add_shift(ward, ward.early, MON + timedelta(days=1), ward.nurse)
+    grid = services.team_grid(ward.team, MON, 7, viewer=ward.coord)
+    marked = {(c.user.id, c.day): c.markers for c in grid.cells if c.user is not None and c.markers}
+    assert marked == {(ward.nurse.id, MON): ["⚠ WTR-rest11"], (ward.nurse.id, MON + timedelta(days=1)):
+                      ["⚠ WTR-rest11"]}
+    period = services.create_period(ward.team, first_day=MON, last_day=MON + timedelta(days=6), actor=ward.coord)
+    result = services.publish_period(period, actor=ward.coord)
+    [row] = result["compliance"]
+    assert row["user_id"] == ward.nurse.id and row["warnings"] == 1 and row["blocking"] == 0
+    assert row["verdicts"][0]["shift_ids"] == sorted(row["verdicts"][0]["shift_ids"]) and early.id in \
+        row["verdicts"][0]["shift_ids"]
+
+
+# ------------------------------------------------------------------------------------------------------- API
+
+
+def _problem(resp, status):
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.mimetype == "application/problem+json"
+    return resp.get_json()
+
+
+def test_person_sees_their_own_verdicts_coordinator_theirs_others_403(ward, client, make, bearer):
+    add_shift(ward, ward.late, MON, ward.nurse)
+    add_shift(ward, ward.early, MON + timedelta(days=1), ward.nurse)
+    url = f"/api/v1/users/{ward.nurse.id}/compliance?from={MON}&to={MON + timedelta(days=6)}"
+    for who in (ward.nurse, ward.coord):
+        resp = client.get(url, headers=bearer(make.token(who)))
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        body = resp.get_json()
+        assert body["rule_sets"] == ["WTR"] and body["warnings"] == 1
+        [v] = body["verdicts"]
+        assert v["rule_id"] == "WTR-rest11" and v["message"].startswith("Only 9 h 30 min rest")
+    _problem(client.get(url, headers=bearer(make.token(ward.other))), 403)
+    _problem(client.get("/api/v1/users/999999/compliance", headers=bearer(make.token(ward.coord))), 404)
+    bad = _problem(client.get(f"/api/v1/users/{ward.nurse.id}/compliance?from=2026-06-10&to=2026-06-01",
+                              headers=bearer(make.token(ward.nurse))), 422)
+    assert "to" in bad["errors"]
+    # nothing before the week: the same shifts are outside a later range
+    later = client.get(f"/api/v1/users/{ward.nurse.id}/compliance?from=2026-07-01&to=2026-07-07",
+                       headers=bearer(make.token(ward.nurse))).get_json()
+    assert later["verdicts"] == []
+
+
+def test_what_if_check_changes_nothing_and_compares_rule_sets(ward, client, make, bearer):
+    for i in range(5):  # 5 long days in a row for a doctor: TCS2016 says max 4, v1 says max 5
+        add_shift(ward, ward.early, MON + timedelta(days=i), ward.doctor, hh=8, hours=11)
+    headers = bearer(make.token(ward.coord))
+    before = db.session.scalar(select(db.func.count()).select_from(Shift))
+    audit_before = db.session.scalar(select(db.func.count()).select_from(AuditEntry))
+    sixth = {"starts_at": "2026-06-06T08:00:00", "ends_at": "2026-06-06T19:00:00+01:00", "team_id": ward.team.id,
+             "name": "Long day"}
+    resp = client.post("/api/v1/compliance/check", json={"user_id": ward.doctor.id, "add": [sixth]}, headers=headers)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    body = resp.get_json()
+    assert body["blocking"] is True and body["rule_sets"] == ["TCS2016", "WTR"]
+    assert "TCS-long4" in {v["rule_id"] for v in body["verdicts"]}
+    v1 = client.post("/api/v1/compliance/check", json={"user_id": ward.doctor.id, "add": [sixth],
+                                                       "rule_sets": ["TCS2016v1"]}, headers=headers).get_json()
+    assert v1["rule_sets"] == ["TCS2016v1"]
+    assert [v["observed"] for v in v1["verdicts"] if v["rule_id"] == "TCS-long4"] == ["6 days"]
+    assert db.session.scalar(select(db.func.count()).select_from(Shift)) == before
+    assert db.session.scalar(select(db.func.count()).select_from(AuditEntry)) == audit_before
+
+
+def test_what_if_refuses_bad_input_with_problem_json(ward, client, make, bearer):
+    other_shift = add_shift(ward, ward.late, MON, ward.nurse)
+    headers = bearer(make.token(ward.coord))
+    ok = {"starts_at": "2026-06-06T08:00:00+01:00", "ends_at": "2026-06-06T16:00:00+01:00"}
+
+    def post(body):
+        return client.post("/api/v1/compliance/check", json=body, headers=headers)
+
+    assert "add" in _problem(post({"user_id": ward.doctor.id, "add": []}), 422)["errors"]
+    gap = {"starts_at": "2026-03-29T01:30:00", "ends_at": "2026-03-29T09:00:00+01:00", "team_id": ward.team.id}
+    p = _problem(post({"user_id": ward.doctor.id, "add": [gap]}), 422)
+    assert "does not exist" in p["detail"] and "add.0.starts_at" in p["errors"]
+    backwards = {"starts_at": "2026-06-06T16:00:00+01:00", "ends_at": "2026-06-06T08:00:00+01:00"}
+    _problem(post({"user_id": ward.doctor.id, "add": [backwards]}), 422)
+    p = _problem(post({"user_id": ward.doctor.id, "add": [ok], "remove": [other_shift.id]}), 422)
+    assert "remove" in p["errors"]
+    _problem(post({"user_id": ward.doctor.id, "add": [ok], "rule_sets": ["NOPE"]}), 422)
+    _problem(post({"user_id": 999999, "add": [ok]}), 404)
+    _problem(client.post("/api/v1/compliance/check", json={"user_id": ward.doctor.id, "add": [ok]},
+                         headers=bearer(make.token(ward.other))), 403)
+    _problem(client.post("/api/v1/compliance/check", json={"user_id": ward.doctor.id, "add": [ok]}), 401)
+
+
+def test_compliance_page_for_self_and_403_for_others(ward, client):
+    add_shift(ward, ward.late, MON, ward.nurse)
+    add_shift(ward, ward.early, MON + timedelta(days=1), ward.nurse)
+    login(client, ward.nurse)
+    resp = client.get(f"/compliance?from={MON}&to={MON + timedelta(days=6)}")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert "Your working time" in html and "Only 9 h 30 min rest between your Late ending Mon 1 Jun 21:30" in html
+    assert 'data-rule="WTR-rest11"' in html and "Warning" in html
+    assert client.get(f"/compliance/{ward.other.id}").status_code == 403
+    bad = client.get("/compliance?from=2026-06-10&to=2026-06-01")
+    assert bad.status_code == 422 and "must not be before" in bad.get_data(as_text=True)
+    assert "<script>" not in html and "style=" not in html
