@@ -1,7 +1,733 @@
-"""rota.feeds: filled in by its issue."""
+"""Calendar feeds: secret subscription links for "my shifts", "team rota" and "open shifts I can take".
+
+Layout: services (links, preferences, settings), the cheap validator lookup, feed builders (rows -> ``ical``
+events), then the HTTP views (``/calendar/<token>.ics``, profile actions), the JSON API and ``register``.
+
+Why the fetch path looks the way it does:
+
+* A feed link is a credential. Unknown, malformed and revoked tokens all answer the same plain 404 before any
+  other work; tokens never reach the application log (a logging filter redacts them from the request lines of the
+  development server and gunicorn's access log) and the rate limiter keys on a hash of the token, not the token.
+* Calendar clients poll. One SQL statement finds the feed *and* computes its validator (counts, latest change
+  times), so a conditional request answers 304 from that one query without building the feed. The validator is
+  scoped to the UTC day because the window (60 days back .. 18 months ahead) and the 14-day life of cancelled
+  entries move with the date; renamed shift types or teams therefore reach calendars within a day at worst.
+* Each fetch is recorded (time and client) so people can see on their profile that their calendar really
+  subscribed; to keep polling cheap the record is written at most once per ``FEED_FETCH_RECORD_SECONDS``.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import io
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from marshmallow import Schema, fields
+from sqlalchemy import and_, func, or_, select, update
+from werkzeug.http import is_resource_modified
+from wtforms import SelectField
+from wtforms.validators import InputRequired
+
+from core import audit
+from core.accounts import Membership, Team, TeamRole, User
+from core.api import Blueprint as ApiBlueprint
+from core.api import login_required_api
+from core.db import db, now_utc
+from core.errors import Forbidden, NotFound
+from core.security import limiter
+from rota import ical
+from rota.feed_models import CalendarFeed, CalendarPreference, FeedKind, TeamFeedSetting
+from rota.models import Leave, ReleaseKind, Shift, ShiftRelease, ShiftState, ShiftType
+
+log = logging.getLogger(__name__)
+
+DEFAULTS = {
+    "FEED_PAST_DAYS": 60,
+    "FEED_FUTURE_DAYS": 549,  # 18 months
+    "FEED_CANCELLED_DAYS": 14,  # a shift someone stopped holding stays in their feed as CANCELLED this long
+    "FEED_RATE_LIMIT": "60 per hour;10 per minute",
+    "FEED_FETCH_RECORD_SECONDS": 300,
+    "FEED_TOKEN_KEY": None,  # defaults to SECRET_KEY
+    "FEED_UID_DOMAIN": None,  # defaults to PUBLIC_BASE_URL's host; keep it stable or every event's UID changes
+}
+
+TOKEN_PREFIX = "sbcal_"
+_KIND_LETTER = {FeedKind.mine: "m", FeedKind.team: "t", FeedKind.open: "o"}
+_LETTER_KIND = {v: k for k, v in _KIND_LETTER.items()}
+TOKEN_RE = re.compile(r"^sbcal_([mto])([A-Za-z0-9_-]{43})$")
+_TOKEN_ANYWHERE = re.compile(r"sbcal_[A-Za-z0-9_-]+")
+FORMAT_VERSION = "1"  # bump when the rendering changes, so every ETag changes with it
+
+TITLES = {
+    FeedKind.mine: "My shifts",
+    FeedKind.team: "Team rota",
+    FeedKind.open: "Open shifts I can take",
+}
+EXPLAIN = {
+    FeedKind.mine: "Every shift you work. A shift you swap or give away stays for 14 days, marked cancelled.",
+    FeedKind.team: "Everyone's shifts in the teams whose rota you may see.",
+    FeedKind.open: "Unfilled shifts you are eligible for. Only if you ask for it.",
+}
+RELEASE_WORDING = {
+    ReleaseKind.swapped: "Swapped away",
+    ReleaseKind.given_away: "Given away",
+    ReleaseKind.unassigned: "Taken off this shift",
+    ReleaseKind.cancelled: "Shift cancelled",
+    ReleaseKind.leave: "Released for leave",
+}
+
+
+def _cfg(name: str):
+    return current_app.config.get(name, DEFAULTS[name])
+
+
+def _now() -> datetime:
+    return now_utc()
+
+
+def as_of_day(now: datetime | None = None) -> datetime:
+    """Midnight UTC of the current day: the feed's content is a function of the data and this instant."""
+    now = (now or _now()).astimezone(UTC)
+    return datetime.combine(now.date(), time.min, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+    cancelled_since: datetime
+
+    @classmethod
+    def for_day(cls, day: datetime) -> Window:
+        return cls(start=day - timedelta(days=int(_cfg("FEED_PAST_DAYS"))),
+                   end=day + timedelta(days=int(_cfg("FEED_FUTURE_DAYS")) + 1),
+                   cancelled_since=day - timedelta(days=int(_cfg("FEED_CANCELLED_DAYS"))))
+
+
+# ------------------------------------------------------------------------------------------------- tokens
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _token(kind: FeedKind, nonce: str) -> str:
+    key = (_cfg("FEED_TOKEN_KEY") or current_app.config["SECRET_KEY"]).encode()
+    mac = hmac.new(key, f"calendar-feed:{nonce}".encode(), hashlib.sha256).digest()
+    return TOKEN_PREFIX + _KIND_LETTER[kind] + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def token_for(feed: CalendarFeed) -> str | None:
+    """The live token, recomputed from the stored nonce; None when revoked or when the server key changed."""
+    if not feed.active or not feed.nonce:
+        return None
+    token = _token(feed.kind, feed.nonce)
+    return token if hmac.compare_digest(_digest(token), feed.token_hash) else None
+
+
+def feed_url(token: str) -> str:
+    base = current_app.config.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    return f"{base}/calendar/{token}.ics"
+
+
+def webcal_url(url: str) -> str:
+    return "webcal://" + url.split("://", 1)[1]
+
+
+def redact(text: str) -> str:
+    return _TOKEN_ANYWHERE.sub("sbcal_[redacted]", text)
+
+
+class RedactFeedTokens(logging.Filter):
+    """Keeps feed tokens out of request logs (werkzeug's development server, gunicorn's access log)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # leave malformed records to the logging machinery
+            return True
+        if "sbcal_" in message:
+            record.msg, record.args = redact(message), None
+        return True
+
+
+# ----------------------------------------------------------------------------------------------- services
+
+
+def team_feed_team_ids(user: User) -> list[int]:
+    """Teams whose whole rota ``user`` may subscribe to: coordinators always, staff when the team allows it."""
+    stmt = (select(Membership.team_id)
+            .outerjoin(TeamFeedSetting, TeamFeedSetting.team_id == Membership.team_id)
+            .where(Membership.user_id == user.id,
+                   or_(Membership.role == TeamRole.coordinator, TeamFeedSetting.staff_may_subscribe.is_(True)))
+            .order_by(Membership.team_id))
+    return list(db.session.scalars(stmt))
+
+
+def may_subscribe(user: User, kind: FeedKind) -> bool:
+    return kind != FeedKind.team or bool(team_feed_team_ids(user))
+
+
+def parse_kind(value: str) -> FeedKind:
+    try:
+        return FeedKind(value)
+    except ValueError:
+        raise NotFound(f"There is no calendar feed called {value[:40]!r}; use mine, team or open.")
+
+
+def _feed_row(user: User, kind: FeedKind) -> CalendarFeed | None:
+    return db.session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == user.id, CalendarFeed.kind == kind))
+
+
+def rotate(user: User, kind: FeedKind, *, actor) -> tuple[CalendarFeed, str]:
+    """Issue a new secret link for ``kind`` (the first one, or a replacement: the old link dies at once)."""
+    if not may_subscribe(user, kind):
+        raise Forbidden("You can subscribe to a team rota only as a coordinator, or when your team allows staff to.")
+    feed = _feed_row(user, kind)
+    first = feed is None
+    if first:
+        feed = CalendarFeed(user_id=user.id, kind=kind)
+        db.session.add(feed)
+    nonce = secrets.token_hex(32)
+    token = _token(kind, nonce)
+    feed.nonce, feed.token_hash = nonce, _digest(token)
+    feed.revoked_at = None
+    feed.rotated_at = None if first else now_utc()
+    feed.last_fetched_at = feed.last_client = None
+    db.session.flush()
+    audit.record("calendar_feed.created" if first else "calendar_feed.rotated", actor=actor, entity=feed,
+                 summary={"user_id": user.id, "kind": kind.value})
+    return feed, token
+
+
+def revoke(user: User, kind: FeedKind, *, actor) -> CalendarFeed | None:
+    feed = _feed_row(user, kind)
+    if feed is None or not feed.active:
+        return feed
+    feed.token_hash = feed.nonce = None
+    feed.revoked_at = now_utc()
+    audit.record("calendar_feed.revoked", actor=actor, entity=feed, summary={"user_id": user.id, "kind": kind.value})
+    return feed
+
+
+def set_reminder(user: User, minutes: int | None, *, actor) -> CalendarPreference:
+    pref = db.session.get(CalendarPreference, user.id)
+    if pref is None:
+        pref = CalendarPreference(user_id=user.id)
+        db.session.add(pref)
+    pref.reminder_minutes = minutes or None
+    pref.updated_at = now_utc()
+    db.session.flush()
+    audit.record("calendar_feed.reminder_set", actor=actor, entity_type="user", entity_id=user.id,
+                 summary={"minutes": minutes or None})
+    return pref
+
+
+def set_staff_may_subscribe(team: Team, allowed: bool, *, actor) -> TeamFeedSetting:
+    if not team.can_manage(actor):
+        raise Forbidden("Only the team's coordinators can change who may subscribe to its rota.")
+    row = db.session.get(TeamFeedSetting, team.id)
+    if row is None:
+        row = TeamFeedSetting(team_id=team.id)
+        db.session.add(row)
+    row.staff_may_subscribe = allowed
+    row.updated_at = now_utc()
+    db.session.flush()
+    audit.record("calendar_feed.team_setting", actor=actor, entity_type="team", entity_id=team.id, team_id=team.id,
+                 summary={"staff_may_subscribe": allowed})
+    return row
+
+
+def feeds_overview(user: User) -> list[dict]:
+    """What the profile page and the API show: each kind, whether it is available and its links."""
+    rows = {f.kind: f for f in db.session.scalars(select(CalendarFeed).where(CalendarFeed.user_id == user.id))}
+    team_ok = bool(team_feed_team_ids(user))
+    out = []
+    for kind in FeedKind:
+        feed = rows.get(kind)
+        token = token_for(feed) if feed is not None else None
+        url = feed_url(token) if token else None
+        out.append({
+            "kind": kind.value, "title": TITLES[kind], "explain": EXPLAIN[kind],
+            "available": kind != FeedKind.team or team_ok,
+            "active": token is not None,
+            "url": url, "webcal_url": webcal_url(url) if url else None,
+            "created_at": feed.created_at if feed is not None else None,
+            "rotated_at": feed.rotated_at if feed is not None else None,
+            "last_fetched_at": feed.last_fetched_at if token else None,
+            "last_client": feed.last_client if token else None,
+        })
+    return out
+
+
+# --------------------------------------------------------------------------------- the one-query validator
+
+
+@dataclass(frozen=True)
+class FoundFeed:
+    feed_id: int
+    user_id: int
+    kind: FeedKind
+    reminder_minutes: int | None
+    last_fetched_at: datetime | None
+    last_client: str | None
+    etag: str
+    last_modified: datetime
+    day: datetime
+
+
+def _window_overlap(window: Window):
+    return and_(Shift.starts_at < window.end, Shift.ends_at > window.start)
+
+
+def _aggregates(kind: FeedKind, window: Window, day: datetime) -> list:
+    """Correlated scalar subqueries (on ``CalendarFeed.user_id``) that change whenever the feed's bytes would."""
+    uid = CalendarFeed.user_id
+
+    def agg(where, *, over=Shift, changed=Shift.updated_at, join=None):
+        cols = (func.count(over.id), func.max(changed), func.sum(over.id))
+        out = []
+        for col in cols:
+            stmt = select(col).select_from(over)
+            if join is not None:
+                stmt = stmt.join(*join)
+            out.append(stmt.where(*where).scalar_subquery())
+        return out
+
+    mine = agg([Shift.assignee_id == uid, _window_overlap(window)])
+    if kind == FeedKind.mine:
+        released = agg([ShiftRelease.user_id == uid, ShiftRelease.released_at >= window.cancelled_since,
+                        _window_overlap(window)], over=ShiftRelease, changed=Shift.updated_at,
+                       join=(Shift, Shift.id == ShiftRelease.shift_id))
+        return mine + released
+    if kind == FeedKind.team:
+        teams = (select(Membership.team_id)
+                 .outerjoin(TeamFeedSetting, TeamFeedSetting.team_id == Membership.team_id)
+                 .where(Membership.user_id == uid,
+                        or_(Membership.role == TeamRole.coordinator, TeamFeedSetting.staff_may_subscribe.is_(True))))
+        team_sum = select(func.sum(Membership.team_id) + func.count(Membership.id) * 100003).where(
+            Membership.team_id.in_(teams), Membership.user_id == uid).scalar_subquery()
+        return agg([Shift.team_id.in_(teams), _window_overlap(window)]) + [team_sum]
+    member_teams = select(Membership.team_id).where(Membership.user_id == uid)
+    open_now = agg([Shift.team_id.in_(member_teams), Shift.state == ShiftState.open, Shift.starts_at > day,
+                    Shift.starts_at < window.end])
+    leave = [select(func.count(Leave.id)).where(Leave.user_id == uid).scalar_subquery(),
+             select(func.max(Leave.created_at)).where(Leave.user_id == uid).scalar_subquery()]
+    return mine + open_now + leave + [User.grade, User.skills]
+
+
+def find_feed(token: str) -> FoundFeed | None:
+    """The feed behind ``token`` and its validator, in one SQL statement. None for unknown or revoked tokens."""
+    match = TOKEN_RE.match(token)
+    if match is None:
+        return None
+    kind = _LETTER_KIND[match.group(1)]
+    day = as_of_day()
+    window = Window.for_day(day)
+    aggs = _aggregates(kind, window, day)
+    stmt = (select(CalendarFeed.id, CalendarFeed.user_id, CalendarFeed.last_fetched_at, CalendarFeed.last_client,
+                   CalendarPreference.reminder_minutes, CalendarPreference.updated_at, *aggs)
+            .join(User, User.id == CalendarFeed.user_id)
+            .outerjoin(CalendarPreference, CalendarPreference.user_id == CalendarFeed.user_id)
+            .where(CalendarFeed.token_hash == _digest(token), CalendarFeed.kind == kind, User.active.is_(True)))
+    row = db.session.execute(stmt).first()
+    if row is None:
+        return None
+    feed_id, user_id, fetched, client, reminder, pref_changed, *values = row
+    fingerprint = repr((FORMAT_VERSION, feed_id, kind.value, day.date().isoformat(), reminder,
+                        [v.isoformat() if isinstance(v, datetime) else v for v in values]))
+    changes = [v for v in values if isinstance(v, datetime)] + ([pref_changed] if pref_changed else [])
+    last_modified = max([day, *changes])
+    return FoundFeed(feed_id=feed_id, user_id=user_id, kind=kind, reminder_minutes=reminder,
+                     last_fetched_at=fetched, last_client=client,
+                     etag=hashlib.sha256(fingerprint.encode()).hexdigest()[:32],
+                     last_modified=last_modified.replace(microsecond=0), day=day)
+
+
+def record_fetch(found: FoundFeed, client: str | None) -> None:
+    """Remember when and by what the feed was fetched; at most one write per FEED_FETCH_RECORD_SECONDS."""
+    client = (client or "unknown client")[:200]
+    now = now_utc()
+    fresh = found.last_fetched_at and now - found.last_fetched_at < timedelta(
+        seconds=int(_cfg("FEED_FETCH_RECORD_SECONDS")))
+    if fresh and found.last_client == client:
+        return
+    db.session.execute(update(CalendarFeed).where(CalendarFeed.id == found.feed_id)
+                       .values(last_fetched_at=now, last_client=client))
+
+
+# ------------------------------------------------------------------------------------------ feed builders
+
+
+def _uid_domain() -> str:
+    configured = _cfg("FEED_UID_DOMAIN")
+    if configured:
+        return configured
+    return urlsplit(current_app.config.get("PUBLIC_BASE_URL", "")).hostname or "shiftbridge.local"
+
+
+def shift_link(shift_id: int) -> str:
+    base = current_app.config.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    try:
+        return base + url_for("rota.shift_detail", shift_id=shift_id)
+    except Exception:  # the rota pages may not define a shift page yet
+        return f"{base}/rota/shifts/{shift_id}"
+
+
+_SHIFT_COLS = (Shift.id, Shift.starts_at, Shift.ends_at, Shift.state, Shift.cancel_reason, Shift.version,
+               Shift.updated_at, ShiftType.name, ShiftType.code, Team.name, Team.site, Team.timezone)
+
+
+def _shift_stmt(*extra_cols):
+    return (select(*_SHIFT_COLS, *extra_cols).join(Team, Team.id == Shift.team_id)
+            .outerjoin(ShiftType, ShiftType.id == Shift.shift_type_id))
+
+
+def _location(team_name: str, site: str | None) -> str:
+    return f"{team_name}, {site}" if site else team_name
+
+
+def _event(row, *, uid_suffix: str, summary: str, cancelled=False, busy=True, extra=(), reminder=None,
+           changed=None) -> ical.FeedEvent:
+    sid, starts, ends, _state, _reason, version, updated, type_name, code, team, site, tz = row[:12]
+    return ical.FeedEvent(
+        uid=f"shift-{sid}{uid_suffix}@{_uid_domain()}", starts_at=starts, ends_at=ends, summary=summary,
+        description=ical.shift_description(type_name=type_name, type_code=code, team_name=team, timezone=tz,
+                                           starts_at=starts, ends_at=ends, link=shift_link(sid), extra=extra),
+        sequence=version, last_modified=max(updated, changed) if changed else updated,
+        location=_location(team, site), url=shift_link(sid), cancelled=cancelled, busy=busy,
+        reminder_minutes=reminder)
+
+
+def mine_events(user_id: int, window: Window, reminder: int | None) -> list[ical.FeedEvent]:
+    """Shifts I hold (CONFIRMED); ones I stopped holding, or that were cancelled, for 14 days (CANCELLED)."""
+    events: dict[int, ical.FeedEvent] = {}
+    rows = db.session.execute(_shift_stmt().where(Shift.assignee_id == user_id, _window_overlap(window))).all()
+    for row in rows:
+        state, reason, updated, type_name, team = row[3], row[4], row[6], row[7], row[9]
+        if state == ShiftState.cancelled:
+            if updated < window.cancelled_since:
+                continue
+            why = ical.released_on("Shift cancelled", updated, row[11]) + (f": {reason}" if reason else "")
+            events[row[0]] = _event(row, uid_suffix="", summary=ical.shift_summary(type_name, team,
+                                                                                   prefix="Cancelled: "),
+                                    cancelled=True, extra=[why])
+        else:
+            events[row[0]] = _event(row, uid_suffix="", summary=ical.shift_summary(type_name, team),
+                                    reminder=reminder)
+    released = db.session.execute(
+        _shift_stmt(ShiftRelease.kind, ShiftRelease.reason, ShiftRelease.released_at)
+        .join(ShiftRelease, ShiftRelease.shift_id == Shift.id)
+        .where(ShiftRelease.user_id == user_id, ShiftRelease.released_at >= window.cancelled_since,
+               _window_overlap(window), or_(Shift.assignee_id.is_(None), Shift.assignee_id != user_id))
+        .order_by(ShiftRelease.released_at, ShiftRelease.id)).all()
+    for row in released:  # the latest release of each shift wins
+        kind, reason, released_at = row[12], row[13], row[14]
+        state, cancel_reason, type_name, team, tz = row[3], row[4], row[7], row[9], row[11]
+        why = reason or RELEASE_WORDING.get(kind, "No longer yours")
+        if state == ShiftState.cancelled and cancel_reason and kind == ReleaseKind.cancelled:
+            why = f"{why}: {cancel_reason}"
+        events[row[0]] = _event(row, uid_suffix="", summary=ical.shift_summary(type_name, team, prefix="Cancelled: "),
+                                cancelled=True, extra=[ical.released_on(why, released_at, tz)], changed=released_at)
+    return list(events.values())
+
+
+def team_events(team_ids: list[int], window: Window) -> list[ical.FeedEvent]:
+    if not team_ids:
+        return []
+    rows = db.session.execute(_shift_stmt(User.display_name).outerjoin(User, User.id == Shift.assignee_id)
+                              .where(Shift.team_id.in_(team_ids), _window_overlap(window))).all()
+    events = []
+    for row in rows:
+        state, reason, updated, type_name, team, who = row[3], row[4], row[6], row[7], row[9], row[12]
+        if state == ShiftState.cancelled:
+            if updated < window.cancelled_since:
+                continue
+            extra = [f"Cancelled{': ' + reason if reason else ''}"]
+            events.append(_event(row, uid_suffix=".team", summary=ical.shift_summary(type_name, team, who=who,
+                                                                                    prefix="Cancelled: "),
+                                 cancelled=True, busy=False, extra=extra))
+        elif state == ShiftState.open:
+            events.append(_event(row, uid_suffix=".team", summary=ical.shift_summary(type_name, team,
+                                                                                    prefix="Open: "),
+                                 busy=False, extra=["Not yet filled"]))
+        else:
+            events.append(_event(row, uid_suffix=".team", summary=ical.shift_summary(type_name, team, who=who),
+                                 busy=False, extra=[f"Worked by {who}"]))
+    return events
+
+
+def eligible_open_shift_ids(user: User, window: Window, day: datetime) -> list[int]:
+    """Open shifts ``user`` could claim. Uses ``rota.eligibility`` (grade, skills, leave, overlap, working-time
+    rules); without it, a simple same-team + grade/skills + leave + no-overlap filter."""
+    try:
+        from rota import eligibility
+
+        results = eligibility.eligible_open_shifts(user)
+        return [r.shift.id for r in results if r.ok and r.shift.starts_at < window.end]
+    except (ImportError, AttributeError):
+        pass
+    from core.accounts import AFC_BANDS, MEDICAL_GRADES
+
+    def grade_ok(required):
+        for ladder in (AFC_BANDS, MEDICAL_GRADES):
+            if required in ladder:
+                return user.grade in ladder and ladder.index(user.grade) >= ladder.index(required)
+        return not required
+
+    shifts = db.session.scalars(select(Shift).where(
+        Shift.team_id.in_(select(Membership.team_id).where(Membership.user_id == user.id)),
+        Shift.state == ShiftState.open, Shift.starts_at > day, Shift.starts_at < window.end)).all()
+    mine = db.session.execute(select(Shift.starts_at, Shift.ends_at).where(
+        Shift.assignee_id == user.id, Shift.state != ShiftState.cancelled, Shift.ends_at > day)).all()
+    leave = db.session.execute(select(Leave.first_day, Leave.last_day).where(Leave.user_id == user.id)).all()
+    skills = {s.casefold() for s in user.skills or []}
+    out = []
+    for s in shifts:
+        if not grade_ok(s.required_grade) or any(k.casefold() not in skills for k in s.required_skills or []):
+            continue
+        if any(a < s.ends_at and b > s.starts_at for a, b in mine):
+            continue
+        first = s.starts_at.date()
+        if any(f <= s.ends_at.date() and last >= first for f, last in leave):
+            continue
+        out.append(s.id)
+    return out
+
+
+def open_events(user_id: int, window: Window, day: datetime) -> list[ical.FeedEvent]:
+    user = db.session.get(User, user_id)
+    ids = eligible_open_shift_ids(user, window, day)
+    if not ids:
+        return []
+    rows = db.session.execute(_shift_stmt().where(Shift.id.in_(ids), Shift.state == ShiftState.open)).all()
+    return [_event(row, uid_suffix=".open", summary=ical.shift_summary(row[7], row[9], prefix="Open: "), busy=False,
+                   extra=["Open shift you are eligible for: claim it in Shiftbridge"]) for row in rows]
+
+
+def build_calendar(found: FoundFeed) -> ical.FeedCalendar:
+    window = Window.for_day(found.day)
+    if found.kind == FeedKind.mine:
+        events = mine_events(found.user_id, window, found.reminder_minutes)
+        name = "Shiftbridge: my shifts"
+    elif found.kind == FeedKind.team:
+        team_ids = team_feed_team_ids(db.session.get(User, found.user_id))
+        events = team_events(team_ids, window)
+        names = db.session.scalars(select(Team.name).where(Team.id.in_(team_ids)).order_by(Team.name)).all()
+        name = f"Shiftbridge: {names[0]} rota" if len(names) == 1 else "Shiftbridge: team rotas"
+    else:
+        events = open_events(found.user_id, window, found.day)
+        name = "Shiftbridge: open shifts I can take"
+    return ical.FeedCalendar(name=name, description=EXPLAIN[found.kind], events=tuple(events))
+
+
+def render_feed(found: FoundFeed) -> bytes:
+    return ical.render(build_calendar(found))
+
+
+# ------------------------------------------------------------------------------------------------ HTML views
+
+bp = Blueprint("feeds", __name__)
+
+
+def _limit_key() -> str:
+    # A hash, not the token: Flask-Limiter logs its keys when a limit is hit.
+    return "calendar-feed:" + _digest((request.view_args or {}).get("token", ""))[:24]
+
+
+@bp.route("/calendar/<token>.ics", methods=["GET", "HEAD"])
+@limiter.limit(lambda: _cfg("FEED_RATE_LIMIT"), key_func=_limit_key, scope="calendar-feed")
+def calendar_feed(token: str):
+    found = find_feed(token)
+    if found is None:
+        abort(404)
+    record_fetch(found, request.user_agent.string)
+    db.session.commit()
+    headers = {"Cache-Control": "private, no-cache", "X-Robots-Tag": "noindex"}
+    if not is_resource_modified(request.environ, etag=found.etag, last_modified=found.last_modified):
+        resp = Response(status=304, headers=headers)
+    else:
+        body = render_feed(found)
+        resp = Response(body, mimetype="text/calendar", headers=headers)
+        resp.headers["Content-Type"] = "text/calendar; charset=utf-8"
+        resp.headers["Content-Disposition"] = f'inline; filename="shiftbridge-{found.kind.value}.ics"'
+    resp.set_etag(found.etag)
+    resp.last_modified = found.last_modified
+    return resp
+
+
+class EmptyForm(FlaskForm):
+    """CSRF-only form for buttons that POST."""
+
+
+REMINDER_CHOICES = [("0", "No reminder"), ("30", "30 minutes before"), ("60", "1 hour before"),
+                    ("120", "2 hours before"), ("720", "12 hours before"), ("1440", "1 day before")]
+
+
+class ReminderForm(FlaskForm):
+    minutes = SelectField("Reminder before each of your shifts", choices=REMINDER_CHOICES,
+                          validators=[InputRequired("Choose a reminder.")])
+
+
+def _qr_data_uri(text: str) -> str:
+    import qrcode
+    from qrcode.image.svg import SvgPathImage
+
+    img = qrcode.make(text, image_factory=SvgPathImage, box_size=8, border=2)
+    buf = io.BytesIO()
+    img.save(buf)
+    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def profile_section(user) -> dict:
+    """Everything ``rota/feeds_profile.html`` shows; called from the template (profile page)."""
+    feeds = feeds_overview(user)
+    for f in feeds:
+        f["qr"] = _qr_data_uri(f["webcal_url"]) if f["webcal_url"] else None
+    pref = db.session.get(CalendarPreference, user.id)
+    form = ReminderForm(prefix="cal", minutes=str(pref.reminder_minutes or 0) if pref else "0")
+    managed = sorted((m.team for m in user.memberships if m.role == TeamRole.coordinator), key=lambda t: t.name)
+    settings = {r.team_id: r.staff_may_subscribe for r in db.session.scalars(
+        select(TeamFeedSetting).where(TeamFeedSetting.team_id.in_([t.id for t in managed])))} if managed else {}
+    return {"feeds": feeds, "reminder_form": form, "button_form": EmptyForm(),
+            "managed_teams": [(t, settings.get(t.id, False)) for t in managed]}
+
+
+def _back():
+    return redirect(url_for("auth.profile") + "#calendar-feeds")
+
+
+def _require_form():
+    if not EmptyForm().validate_on_submit():
+        abort(400, description="The form expired. Reload the page and try again.")
+
+
+@bp.post("/profile/calendar-feeds/<kind>/rotate")
+@login_required
+def rotate_view(kind: str):
+    _require_form()
+    rotate(current_user._get_current_object(), parse_kind(kind), actor=current_user._get_current_object())
+    db.session.commit()
+    return _back()
+
+
+@bp.post("/profile/calendar-feeds/<kind>/revoke")
+@login_required
+def revoke_view(kind: str):
+    _require_form()
+    revoke(current_user._get_current_object(), parse_kind(kind), actor=current_user._get_current_object())
+    db.session.commit()
+    return _back()
+
+
+@bp.post("/profile/calendar-feeds/reminder")
+@login_required
+def reminder_view():
+    form = ReminderForm(prefix="cal")
+    if not form.validate_on_submit():
+        abort(422, description="Choose one of the reminder options.")
+    set_reminder(current_user._get_current_object(), int(form.minutes.data), actor=current_user._get_current_object())
+    db.session.commit()
+    return _back()
+
+
+@bp.post("/profile/calendar-feeds/teams/<int:team_id>/staff-access")
+@login_required
+def staff_access_view(team_id: int):
+    _require_form()
+    team = db.session.get(Team, team_id)
+    if team is None:
+        raise NotFound("No such team.")
+    allowed = request.form.get("allow") == "1"
+    set_staff_may_subscribe(team, allowed, actor=current_user._get_current_object())
+    db.session.commit()
+    return _back()
+
+
+# -------------------------------------------------------------------------------------------------- JSON API
+
+blp = ApiBlueprint("calendar_feeds_api", __name__, url_prefix="/api/v1",
+                   description="Calendar feeds: secret iCalendar subscription links")
+
+
+class CalendarFeedSchema(Schema):
+    kind = fields.String(required=True, metadata={"enum": [k.value for k in FeedKind]})
+    title = fields.String(required=True)
+    available = fields.Boolean(required=True, metadata={"description": "Whether you may subscribe to this feed."})
+    active = fields.Boolean(required=True, metadata={"description": "Whether a live link exists."})
+    url = fields.String(allow_none=True, metadata={"description": "https link (a credential: keep it private)."})
+    webcal_url = fields.String(allow_none=True)
+    created_at = fields.DateTime(allow_none=True)
+    rotated_at = fields.DateTime(allow_none=True)
+    last_fetched_at = fields.DateTime(allow_none=True, metadata={"description": "When a calendar last fetched it."})
+    last_client = fields.String(allow_none=True, metadata={"description": "The calendar client that fetched it."})
+
+
+class CalendarFeedListSchema(Schema):
+    items = fields.List(fields.Nested(CalendarFeedSchema), required=True)
+
+
+def _one(user, kind: FeedKind) -> dict:
+    return next(f for f in feeds_overview(user) if f["kind"] == kind.value)
+
+
+@blp.get("/me/calendar-feeds")
+@blp.response(200, CalendarFeedListSchema)
+@login_required_api
+def api_list_feeds():
+    """Your calendar feeds: each kind, whether you may subscribe, and its link if it is live."""
+    return {"items": feeds_overview(current_user._get_current_object())}
+
+
+@blp.post("/me/calendar-feeds/<kind>/rotate")
+@blp.response(200, CalendarFeedSchema)
+@blp.alt_response(403, description="You may not subscribe to this feed (team rota).")
+@blp.alt_response(404, description="No such feed kind (use mine, team or open).")
+@login_required_api
+def api_rotate_feed(kind: str):
+    """Issue a new link for ``kind`` (mine, team or open). The old link stops working at once (404)."""
+    user = current_user._get_current_object()
+    feed_kind = parse_kind(kind)
+    rotate(user, feed_kind, actor=user)
+    db.session.commit()
+    return _one(user, feed_kind)
+
+
+@blp.delete("/me/calendar-feeds/<kind>")
+@blp.response(204)
+@blp.alt_response(404, description="No such feed kind (use mine, team or open).")
+@login_required_api
+def api_revoke_feed(kind: str):
+    """Revoke the link for ``kind``: calendars subscribed to it get 404 from now on."""
+    user = current_user._get_current_object()
+    revoke(user, parse_kind(kind), actor=user)
+    db.session.commit()
+    return None
+
+
+# -------------------------------------------------------------------------------------------------- register
+
 
 def register(app, api) -> None:
-    pass
+    from rota import feed_models  # noqa: F401  (registers the tables)
+
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    app.register_blueprint(bp)
+    api.register_blueprint(blp)
+    app.extensions.setdefault("profile_sections", []).append("rota/feeds_profile.html")
+    app.jinja_env.globals["calendar_feeds_section"] = profile_section
+    for name in ("werkzeug", "gunicorn.access", "gunicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactFeedTokens) for f in logger.filters):
+            logger.addFilter(RedactFeedTokens())

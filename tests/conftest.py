@@ -84,6 +84,7 @@ _LEAKS = [
     (re.compile(re.escape(TEST_PASSWORD)), "a password"),
     (re.compile(r"shiftbridge-demo"), "the demo password"),
     (re.compile(r"sb_[A-Za-z0-9_-]{20,}"), "an API token"),
+    (re.compile(r"sbcal_[A-Za-z0-9_-]{20,}"), "a calendar feed token"),
     (re.compile(r"\b999\s?\d{3}\s?\d{4}\b"), "an NHS number"),
     (re.compile(r"shiftbridge_session=[^;\s]{10,}"), "a session cookie"),
 ]

@@ -1,0 +1,136 @@
+"""Shifts -> iCalendar bytes (RFC 5545 + RFC 7986). Pure: no Flask, no database; same input, same bytes.
+
+Decisions, each checked by the cross-parser tests (``tests/rota/test_ical*.py``: icalendar, vobject and Mozilla's
+ical.js must report the instants the database holds):
+
+* Instants are written in UTC (``…Z``) with no ``VTIMEZONE``. The VTIMEZONE that icalendar's
+  ``add_missing_timezones()`` writes (comma-separated RDATE lists) is misread by ical.js, vobject and Outlook
+  (Europe/London comes out as UTC+1 all year); UTC instants are read the same by every client, which then shows them
+  in the viewer's own zone. Local wall-clock times appear only as text in the description.
+* ``X-PUBLISHED-TTL`` is written as the string ``PT1H`` (icalendar writes a ``timedelta`` there as ``1:00:00``) and
+  ``REFRESH-INTERVAL`` carries ``VALUE=DURATION``.
+* Nothing is invented per render: no calendar UID, ``DTSTAMP`` comes from the data (the last change), events are
+  sorted. So the bytes — and the ETag — change only when the rota does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from icalendar import Alarm, Calendar, Event, vDuration, vText
+
+PRODID = "-//Shiftbridge//Calendar feeds 1.0//EN"
+TTL = "PT1H"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    """One VEVENT, already decided: which text, which status. Instants are timezone-aware UTC."""
+
+    uid: str
+    starts_at: datetime
+    ends_at: datetime
+    summary: str
+    description: str
+    sequence: int
+    last_modified: datetime
+    location: str | None = None
+    url: str | None = None
+    cancelled: bool = False
+    busy: bool = True
+    reminder_minutes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedCalendar:
+    name: str
+    description: str
+    events: tuple[FeedEvent, ...]
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime in a feed: instants must be timezone-aware")
+    return value.astimezone(UTC).replace(microsecond=0)
+
+
+def render(calendar: FeedCalendar) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    cal.add("name", calendar.name)
+    cal.add("x-wr-calname", calendar.name)
+    cal.add("x-wr-caldesc", calendar.description)
+    cal.add("refresh-interval", vDuration(timedelta(hours=1)), parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", TTL)  # a string on purpose: see the module docstring
+    for event in sorted(calendar.events, key=lambda e: (e.starts_at, e.uid)):
+        cal.add_component(_vevent(event))
+    return cal.to_ical()
+
+
+def _vevent(e: FeedEvent) -> Event:
+    ev = Event()
+    changed = _utc(e.last_modified)
+    ev.add("uid", e.uid)
+    ev.add("dtstamp", changed)
+    ev.add("dtstart", _utc(e.starts_at))
+    ev.add("dtend", _utc(e.ends_at))
+    ev.add("summary", e.summary)
+    ev.add("description", e.description)
+    if e.location:
+        ev.add("location", e.location)
+    if e.url:
+        ev.add("url", e.url)
+    ev.add("sequence", e.sequence)
+    ev.add("last-modified", changed)
+    ev.add("status", "CANCELLED" if e.cancelled else "CONFIRMED")
+    ev.add("transp", "OPAQUE" if e.busy and not e.cancelled else "TRANSPARENT")
+    ev.add("class", "PRIVATE")
+    if e.reminder_minutes and not e.cancelled:
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", vText(e.summary))
+        alarm.add("trigger", timedelta(minutes=-e.reminder_minutes))
+        ev.add_component(alarm)
+    return ev
+
+
+# ----------------------------------------------------------------------------------------------- wording
+
+
+def local_span(starts_at: datetime, ends_at: datetime, timezone: str) -> str:
+    """"Sun 29 Mar 2026 21:00 – Mon 30 Mar 09:00 (Europe/London), 11 h" — true elapsed hours, not wall-clock."""
+    tz = ZoneInfo(timezone)
+    start, end = starts_at.astimezone(tz), ends_at.astimezone(tz)
+    hours = (ends_at - starts_at).total_seconds() / 3600
+    length = f"{hours:g} h" if hours == int(hours) else f"{hours:.1f} h"
+    end_fmt = "%H:%M" if start.date() == end.date() else "%a %d %b %H:%M"
+    return f"{start:%a %d %b %Y %H:%M} – {end.strftime(end_fmt)} ({timezone}), {length}"
+
+
+def shift_summary(type_name: str | None, team_name: str, *, who: str | None = None, prefix: str = "") -> str:
+    """"Night · Ward 7B"; in a team feed "Sam Patel: Night · Ward 7B"; "Cancelled: …" / "Open: …" prefixes."""
+    text = f"{type_name or 'Shift'} · {team_name}"
+    if who:
+        text = f"{who}: {text}"
+    return prefix + text
+
+
+def shift_description(*, type_name: str | None, type_code: str | None, team_name: str, timezone: str,
+                      starts_at: datetime, ends_at: datetime, link: str | None, extra: Iterable[str] = ()) -> str:
+    label = f"{type_name} ({type_code})" if type_name and type_code else (type_name or "Shift")
+    lines = [*extra, f"{label}, {team_name}", local_span(starts_at, ends_at, timezone)]
+    if link:
+        lines.append(f"Open in Shiftbridge: {link}")
+    return "\n".join(lines)
+
+
+def released_on(reason: str, released_at: datetime, timezone: str) -> str:
+    """"Swapped to Sam Patel on 3 Nov" (the date in the team's zone)."""
+    day = released_at.astimezone(ZoneInfo(timezone))
+    return f"{reason} on {day.day} {day:%b}"
