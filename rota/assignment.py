@@ -5,7 +5,8 @@ through :func:`set_assignee`, so overlap and leave checks, working-time checks, 
 feeds), audit entries and notifications can never be skipped. Other modules extend it through two hook lists
 instead of editing it:
 
-* ``CHANGE_CHECKS``: ``fn(shift, user, *, actor, override_reason) -> None`` called before a person is given a shift;
+* ``CHANGE_CHECKS``: ``fn(shift, user, *, actor, override_reason, exclude_ids) -> None`` called before a person is
+  given a shift (``exclude_ids``: shifts they give up in the same change, e.g. a swap);
   raise a ``core.errors`` domain error to refuse (the compliance engine registers here).
 * ``AFTER_CHANGE``: ``fn(shift, previous_user, new_user, *, actor, kind, reason) -> None`` called after the change
   is flushed (notifications register here).
@@ -82,7 +83,7 @@ def set_assignee(shift: Shift, user: User | None, *, actor, kind: ReleaseKind | 
     if user is not None:
         check_can_hold(shift, user, exclude_ids=exclude_ids)
         for check in CHANGE_CHECKS:
-            check(shift, user, actor=actor, override_reason=override_reason)
+            check(shift, user, actor=actor, override_reason=override_reason, exclude_ids=exclude_ids)
     if previous is not None:
         db.session.add(ShiftRelease(shift_id=shift.id, user_id=previous.id, kind=kind or ReleaseKind.unassigned,
                                     reason=reason))

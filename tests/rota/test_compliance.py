@@ -250,3 +250,12 @@ def test_compliance_page_for_self_and_403_for_others(ward, client):
     bad = client.get("/compliance?from=2026-06-10&to=2026-06-01")
     assert bad.status_code == 422 and "must not be before" in bad.get_data(as_text=True)
     assert "<script>" not in html and "style=" not in html
+
+
+def test_a_shift_given_up_in_the_same_change_does_not_count(ward):
+    mine = add_shift(ward, ward.late, MON, ward.doctor)  # to be swapped away
+    theirs = add_shift(ward, ward.early, MON + timedelta(days=1), ward.other)
+    set_assignee(theirs, ward.doctor, actor=ward.coord, exclude_ids=(mine.id,))  # a swap: no short rest
+    set_assignee(mine, ward.other, actor=ward.coord, exclude_ids=(theirs.id,))
+    db.session.commit()
+    assert db.session.get(Shift, theirs.id).assignee_id == ward.doctor.id
