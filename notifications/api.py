@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Response, current_app, request
+from flask import Response, current_app, jsonify, request
 from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -308,8 +308,9 @@ def create_broadcast(data):
     """Broadcast a message or an open shift to an audience (coordinators). `dry_run` only counts recipients."""
     team = _team(data.pop("team_id"))
     if data.pop("dry_run"):
-        return PreviewSchema().dump(broadcasts.preview(team, current_user, audience=data["audience"],
-                                                       params=data["params"], reference=data["reference"])), 200
+        counted = broadcasts.preview(team, current_user, audience=data["audience"], params=data["params"],
+                                     reference=data["reference"])
+        return jsonify(PreviewSchema().dump(counted))  # a Response: flask-smorest sends it as it is
     b = broadcasts.create(team, current_user, **data)
     db.session.commit()
     return b

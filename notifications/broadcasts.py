@@ -194,7 +194,7 @@ def report(b: Broadcast, viewer) -> dict:
     names = dict(db.session.execute(select(User.id, User.display_name).where(
         User.id.in_([r.user_id for r in recips]))).all()) if recips else {}
     reads = dict(db.session.execute(select(Notification.id, Notification.read_at).where(
-        Notification.id.in_([r.notification_id for r in recips if r.notification_id])))) if recips else {}
+        Notification.id.in_([r.notification_id for r in recips if r.notification_id]))).all()) if recips else {}
     outbox = {o.id: o for o in db.session.scalars(select(OutboxMessage).where(
         OutboxMessage.broadcast_id == b.id))}
     people, counts = [], {k: 0 for k in ("sent", "delivered", "failed", "read", "acknowledged", "claimed",

@@ -92,14 +92,16 @@ class SendResult:
     error_message: str | None = None
 
 
-def send(client: Client, config: SmsConfig, to: str, body: str) -> SendResult:
+def send(client: Client, config: SmsConfig, to: str, body: str, message_id: int | None = None) -> SendResult:
     kwargs = {"to": to, "body": body}
     if config.messaging_service_sid:
         kwargs["messaging_service_sid"] = config.messaging_service_sid
     else:
         kwargs["from_"] = config.from_number
     if config.public_base_url:
-        kwargs["status_callback"] = config.public_base_url + "/webhooks/twilio/status"
+        # The outbox id in the callback URL lets a callback that beats our own commit find its message.
+        kwargs["status_callback"] = config.public_base_url + "/webhooks/twilio/status" + (
+            f"?m={message_id}" if message_id else "")
     try:
         msg = client.messages.create(**kwargs)
     except (TwilioRestException, TwilioServiceException) as exc:

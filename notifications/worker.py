@@ -94,7 +94,8 @@ def deliver(mid: int, wid: str, client, config: sms.SmsConfig, stats: WorkerStat
     elif not msg.to_number:
         result = sms.SendResult(False, transient=False, error_code="no_number", error_message="no mobile number")
     else:
-        result = sms.send(client, config, msg.to_number, sms.compose(msg.text, short_link(msg, config), msg.suffix))
+        result = sms.send(client, config, msg.to_number, sms.compose(msg.text, short_link(msg, config), msg.suffix),
+                          message_id=msg.id)
     _record(mid, wid, result, stats)
 
 
@@ -183,5 +184,4 @@ def run(*, once: bool = False, max_seconds: float | None = None, batch: int = 20
             if once:
                 break
             time.sleep(idle_sleep)
-    db.session.remove()
     return stats

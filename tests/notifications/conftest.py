@@ -1,0 +1,54 @@
+"""Notifications tests: a fake Twilio server shared by the session, SMS configured to use it."""
+
+from __future__ import annotations
+
+import pytest
+
+from notifications import registry
+from tests.notifications.fake_twilio import FakeTwilio
+
+SID = "AC" + "1" * 32
+TOKEN = "test-twilio-auth-token"
+
+
+@pytest.fixture(scope="session")
+def _twilio_server():
+    server = FakeTwilio(SID, TOKEN)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fake_twilio(_twilio_server):
+    _twilio_server.reset()
+    yield _twilio_server
+    _twilio_server.wait_for_callbacks()
+    _twilio_server.reset()
+
+
+def twilio_config(server) -> dict:
+    return {
+        "TWILIO_ACCOUNT_SID": SID,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_MESSAGING_SERVICE_SID": "MG" + "2" * 32,
+        "TWILIO_API_BASE_URL": server.url,
+        "TWILIO_TIMEOUT_SECONDS": 0.5,
+        "NOTIFICATIONS_RETRY_BASE_SECONDS": 0,
+        "NOTIFICATIONS_FANOUT": "auto",
+    }
+
+
+@pytest.fixture
+def app_config(database_url, _twilio_server):
+    return twilio_config(_twilio_server)
+
+
+@pytest.fixture
+def fake_registry():
+    """Register a fake audience and claim handler for the test; restore the real ones afterwards."""
+    saved_aud, saved_handlers = dict(registry._AUDIENCES), dict(registry._REPLY_HANDLERS)
+    yield registry
+    registry._AUDIENCES.clear()
+    registry._AUDIENCES.update(saved_aud)
+    registry._REPLY_HANDLERS.clear()
+    registry._REPLY_HANDLERS.update(saved_handlers)

@@ -1,0 +1,166 @@
+"""Outbox, worker and SMS through the real twilio client against the local fake Twilio server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from core.audit import AuditEntry
+from core.db import db, now_utc
+from notifications import service, worker
+from notifications.models import Notification, OutboxMessage, OutboxState, SmsOptOut
+from notifications.service import IN_APP, SMS, notify
+
+MOBILE = "+447700900123"
+
+
+def _sms_rows():
+    return list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def test_notify_keeps_its_signature_and_is_idempotent(make):
+    a, b = make.user(), make.user()
+    created = notify([a.id, b.id, a.id], kind="rota.published", text="The rota for December is published",
+                     link="/rota", team_id=None, idempotency_key="rota:1")
+    db.session.commit()
+    assert [n.user_id for n in created] == [a.id, b.id]
+    again = notify([a.id, b.id], kind="rota.published", text="again", idempotency_key="rota:1")
+    db.session.commit()
+    assert again == []
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 2
+    assert _sms_rows() == []  # in-app only unless SMS is asked for
+
+
+def test_nothing_is_sent_before_commit(make, fake_twilio):
+    a = make.user(mobile=MOBILE)
+    notify([a.id], kind="k", text="Shift tomorrow changed", channels=(IN_APP, SMS))
+    db.session.rollback()
+    worker.run(once=True)
+    assert fake_twilio.requests == 0
+    assert _sms_rows() == []
+
+
+def test_worker_sends_a_short_text_ending_with_a_link_through_the_real_client(app, make, fake_twilio):
+    a = make.user(mobile=MOBILE)
+    notify([a.id], kind="swap.accepted", text="Your swap for Thu 27 Nov night was accepted by your colleague. " * 3,
+           link="/swaps/12", channels=(IN_APP, SMS), urgent=True)
+    db.session.commit()
+    stats = worker.run(once=True)
+    assert stats.sent == 1
+    [body] = fake_twilio.bodies_to(MOBILE)
+    [msg] = _sms_rows()
+    assert len(body) <= 160
+    assert body.endswith(f"http://localhost/n/{msg.id}")
+    assert fake_twilio.accepted[0]["MessagingServiceSid"].startswith("MG")
+    assert fake_twilio.accepted[0]["StatusCallback"] == f"http://localhost/webhooks/twilio/status?m={msg.id}"
+    assert msg.state == OutboxState.sent and msg.provider_id == fake_twilio.accepted[0]["sid"]
+    assert msg.attempts == 1
+
+
+@pytest.mark.parametrize("failures", [("500",), ("429",), ("timeout",), ("500", "429", "timeout")])
+def test_transient_failures_are_retried_until_sent(app, make, fake_twilio, failures):
+    fake_twilio.timeout_seconds = 0.8
+    a = make.user(mobile=MOBILE)
+    fake_twilio.fail_next(*failures)
+    notify([a.id], kind="k", text="Ward meeting moved to 14:00", channels=(SMS,), urgent=True)
+    db.session.commit()
+    stats = worker.run(once=True)
+    [msg] = _sms_rows()
+    assert msg.state == OutboxState.sent
+    assert msg.attempts == len(failures) + 1
+    assert stats.retried == len(failures)
+    assert len(fake_twilio.bodies_to(MOBILE)) == 1
+
+
+def test_backoff_grows_and_is_jittered(app):
+    app.config["NOTIFICATIONS_RETRY_BASE_SECONDS"] = 10
+    app.config["NOTIFICATIONS_RETRY_CAP_SECONDS"] = 100
+    for attempts, (lo, hi) in {1: (5, 10), 2: (10, 20), 3: (20, 40), 9: (50, 100)}.items():
+        values = [worker.backoff(attempts) for _ in range(50)]
+        assert all(lo <= v <= hi for v in values)
+        assert len(set(values)) > 1
+
+
+def test_retries_stop_after_the_last_attempt_with_a_reason(app, make, fake_twilio):
+    app.config["NOTIFICATIONS_MAX_ATTEMPTS"] = 3
+    a = make.user(mobile=MOBILE)
+    fake_twilio.fail_next("500", "500", "500", "500")
+    notify([a.id], kind="k", text="x", channels=(SMS,), urgent=True)
+    db.session.commit()
+    worker.run(once=True)
+    [msg] = _sms_rows()
+    assert msg.state == OutboxState.failed and msg.attempts == 3
+    assert msg.error_code == "20500" and "gave up after 3 attempts" in msg.error_message
+    assert fake_twilio.accepted == []
+
+
+@pytest.mark.parametrize("code", ["21211", "21610"])
+def test_permanent_errors_are_not_retried(make, fake_twilio, code):
+    a = make.user(mobile=MOBILE)
+    fake_twilio.by_number[MOBILE] = code
+    notify([a.id], kind="k", text="x", channels=(SMS,), urgent=True)
+    db.session.commit()
+    worker.run(once=True)
+    [msg] = _sms_rows()
+    assert (msg.state, msg.attempts, msg.error_code) == (OutboxState.failed, 1, code)
+    assert fake_twilio.requests == 1
+    assert (db.session.get(SmsOptOut, MOBILE) is not None) == (code == "21610")
+
+
+def test_opted_out_people_get_no_further_texts(make, fake_twilio):
+    a = make.user(mobile=MOBILE)
+    db.session.add(SmsOptOut(number=MOBILE, user_id=a.id, source="STOP"))
+    db.session.commit()
+    queued = service.queue([a.id], kind="k", text="x", channels=(IN_APP, SMS))
+    db.session.commit()
+    assert queued.sms_skipped == {a.id: "opted out"} and queued.notifications
+    worker.run(once=True)
+    assert fake_twilio.requests == 0
+
+
+def test_a_dead_workers_rows_are_taken_again_after_the_lease(app, make, fake_twilio):
+    app.config["NOTIFICATIONS_LEASE_SECONDS"] = 60
+    people = [make.user(mobile=f"+4477009001{i:02d}") for i in range(3)]
+    notify([p.id for p in people], kind="k", text="x", channels=(SMS,), urgent=True)
+    db.session.commit()
+    claimed = worker.claim("dead-worker", batch=10)  # ...and then the process is killed
+    assert len(claimed) == 3
+    assert worker.run(once=True).claimed == 0  # leased: nobody else takes them
+    db.session.execute(OutboxMessage.__table__.update().values(locked_until=now_utc() - timedelta(seconds=1)))
+    db.session.commit()
+    stats = worker.run(once=True)
+    assert stats.sent == 3
+    assert sorted(m["To"] for m in fake_twilio.accepted) == sorted(p.mobile for p in people)
+    assert all(m.state == OutboxState.sent and m.attempts == 2 for m in _sms_rows())
+
+
+def test_a_conditional_claim_lets_exactly_one_worker_win(app, make, fake_twilio):
+    a = make.user(mobile=MOBILE)
+    notify([a.id], kind="k", text="x", channels=(SMS,), urgent=True)
+    db.session.commit()
+    assert worker.claim("w1") and not worker.claim("w2")
+
+
+def test_every_send_is_audited(make, fake_twilio):
+    a = make.user(mobile=MOBILE)
+    fake_twilio.fail_next("429")
+    notify([a.id], kind="k", text="x", channels=(SMS,), urgent=True)
+    db.session.commit()
+    worker.run(once=True)
+    actions = list(db.session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("notification.sms%"))
+                                      .order_by(AuditEntry.id)))
+    assert actions == ["notification.sms_queued", "notification.sms_retry", "notification.sms_sent"]
+
+
+def test_cli_worker_once(make, fake_twilio, runner):
+    a = make.user(mobile=MOBILE)
+    notify([a.id], kind="k", text="x", channels=(SMS,), urgent=True)
+    db.session.commit()
+    result = runner.invoke(args=["notifications", "worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "sent 1" in result.output
+    assert len(fake_twilio.accepted) == 1
+    result = runner.invoke(args=["notifications", "worker", "--max-seconds", "0.2", "--idle-sleep", "0.05"])
+    assert result.exit_code == 0 and "sent 0" in result.output

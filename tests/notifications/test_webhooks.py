@@ -1,0 +1,165 @@
+"""Twilio webhooks: signatures, status callbacks that never move backwards, STOP/START/HELP, "YES 4821" claims."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from twilio.request_validator import RequestValidator
+
+from core.audit import AuditEntry
+from core.db import db
+from notifications import broadcasts, service, worker
+from notifications.models import Broadcast, BroadcastRecipient, OutboxMessage, OutboxState, SmsOptOut
+from notifications.service import SMS
+from tests.notifications.conftest import TOKEN
+
+MOBILE = "+447700900321"
+
+
+def signed_post(client, path, params, *, base="http://localhost", token=TOKEN, signature=None, **kw):
+    sig = signature if signature is not None else RequestValidator(token).compute_signature(base + path, params)
+    headers = {"X-Twilio-Signature": sig} if sig != "" else {}
+    return client.post(path, data=params, headers=headers, **kw)
+
+
+def _sent_message(make, fake_twilio):
+    user = make.user(mobile=MOBILE)
+    service.notify([user.id], kind="k", text="Shift changed", channels=(SMS,), urgent=True)
+    db.session.commit()
+    worker.run(once=True)
+    return db.session.scalar(select(OutboxMessage))
+
+
+def _audit_count():
+    # Refusals themselves are audited (access.denied); nothing else may be written.
+    return db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action != "access.denied"))
+
+
+def test_status_callbacks_move_forward_only(client, make, fake_twilio):
+    msg = _sent_message(make, fake_twilio)
+    path = f"/webhooks/twilio/status?m={msg.id}"
+    ok = signed_post(client, path, {"MessageSid": msg.provider_id, "MessageStatus": "delivered"})
+    assert ok.status_code == 204
+    for late in ("sent", "queued", "delivered", "failed"):  # out of order and repeated
+        assert signed_post(client, path, {"MessageSid": msg.provider_id, "MessageStatus": late}).status_code == 204
+    db.session.refresh(msg)
+    assert msg.state == OutboxState.delivered
+
+
+def test_a_callback_can_find_its_message_by_sid_alone(client, make, fake_twilio):
+    msg = _sent_message(make, fake_twilio)
+    signed_post(client, "/webhooks/twilio/status", {"MessageSid": msg.provider_id, "MessageStatus": "undelivered",
+                                                    "ErrorCode": "30003"})
+    db.session.refresh(msg)
+    assert (msg.state, msg.error_code) == (OutboxState.undeliverable, "30003")
+
+
+def test_invalid_or_missing_signatures_are_refused_and_change_nothing(client, make, fake_twilio):
+    msg = _sent_message(make, fake_twilio)
+    before = _audit_count()
+    params = {"MessageSid": msg.provider_id, "MessageStatus": "delivered"}
+    assert signed_post(client, "/webhooks/twilio/status", params, token="wrong-token").status_code == 403
+    assert signed_post(client, "/webhooks/twilio/status", params, signature="").status_code == 403
+    # signed for other parameters than the ones sent
+    sig = RequestValidator(TOKEN).compute_signature("http://localhost/webhooks/twilio/status",
+                                                    {**params, "MessageStatus": "sent"})
+    assert signed_post(client, "/webhooks/twilio/status", params, signature=sig).status_code == 403
+    stop = {"From": MOBILE, "To": "+447700900000", "Body": "STOP", "MessageSid": "SMx"}
+    assert signed_post(client, "/webhooks/twilio/inbound", stop, token="wrong").status_code == 403
+    db.session.refresh(msg)
+    assert msg.state == OutboxState.sent
+    assert db.session.get(SmsOptOut, MOBILE) is None
+    assert _audit_count() == before
+
+
+def test_signatures_are_checked_against_the_public_url_behind_a_proxy(app, client, make, fake_twilio):
+    msg = _sent_message(make, fake_twilio)
+    app.config["PUBLIC_BASE_URL"] = "https://shiftbridge.example.nhs.uk"
+    params = {"MessageSid": msg.provider_id, "MessageStatus": "delivered"}
+    # Signed as Twilio saw it (https, public host) while the app is reached over plain http inside.
+    assert signed_post(client, "/webhooks/twilio/status", params,
+                       base="https://shiftbridge.example.nhs.uk").status_code == 204
+    # Signed over the internal URL: refused.
+    assert signed_post(client, "/webhooks/twilio/status", {**params, "MessageStatus": "sent"},
+                       base="http://localhost").status_code == 403
+
+
+def test_stop_is_honoured_and_start_undoes_it(client, make, fake_twilio):
+    user = make.user(mobile=MOBILE)
+    params = {"From": MOBILE, "To": "+447700900000", "Body": " stop ", "MessageSid": "SM1"}
+    resp = signed_post(client, "/webhooks/twilio/inbound", params)
+    assert resp.status_code == 200 and resp.mimetype == "text/xml"
+    assert "<Message>" not in resp.get_data(as_text=True)
+    assert db.session.get(SmsOptOut, MOBILE).source == "STOP"
+    queued = service.queue([user.id], kind="k", text="x", channels=(SMS,), urgent=True)
+    db.session.commit()
+    assert queued.sms_skipped == {user.id: "opted out"}
+    worker.run(once=True)
+    assert fake_twilio.requests == 0
+    resp = signed_post(client, "/webhooks/twilio/inbound", {**params, "Body": "START"})
+    assert "get shift texts again" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(SmsOptOut, MOBILE) is None
+
+
+def test_stop_after_queueing_stops_the_queued_text(client, make, fake_twilio):
+    user = make.user(mobile=MOBILE)
+    service.notify([user.id], kind="k", text="x", channels=(SMS,), urgent=True)
+    db.session.commit()
+    signed_post(client, "/webhooks/twilio/inbound", {"From": MOBILE, "To": "+4477009", "Body": "STOP"})
+    worker.run(once=True)
+    assert fake_twilio.requests == 0
+    msg = db.session.scalar(select(OutboxMessage))
+    assert (msg.state, msg.error_code) == (OutboxState.failed, "opted_out")
+
+
+def test_help_answers_with_twiml(client, make, fake_twilio):
+    make.user(mobile=MOBILE)
+    resp = signed_post(client, "/webhooks/twilio/inbound", {"From": MOBILE, "To": "+4477009", "Body": "HELP"})
+    assert resp.status_code == 200
+    assert "Reply STOP to stop" in resp.get_data(as_text=True)
+
+
+def test_yes_code_runs_the_registered_claim_handler_once(client, make, fake_twilio, fake_registry):
+    coordinator = make.user()
+    nurse, other = make.user(mobile=MOBILE), make.user(mobile="+447700900322")
+    team = make.team(coordinators=[coordinator], staff=[nurse, other])
+    calls = []
+
+    def claim(user_id, reference):
+        calls.append((user_id, reference))
+        return True, "Thanks: the shift is yours."
+
+    fake_registry.register_reply_handler("YES", claim)
+    b = broadcasts.create(team, coordinator, audience="team", text="Night shift Thu needs a nurse", kind="open_shift",
+                          reference="shift:12")
+    db.session.commit()
+    worker.run(once=True)
+    [body] = fake_twilio.bodies_to(MOBILE)
+    code = db.session.scalar(select(BroadcastRecipient.code).where(BroadcastRecipient.user_id == nurse.id))
+    assert f"Reply YES {code} to take it." in body
+    wrong = signed_post(client, "/webhooks/twilio/inbound", {"From": MOBILE, "To": "+44", "Body": "YES 0000"})
+    assert "does not match" in wrong.get_data(as_text=True) and calls == []
+    resp = signed_post(client, "/webhooks/twilio/inbound", {"From": MOBILE, "To": "+44", "Body": f"yes {code}"})
+    assert "the shift is yours" in resp.get_data(as_text=True)
+    assert calls == [(nurse.id, "shift:12")]
+    other_code = db.session.scalar(select(BroadcastRecipient.code).where(BroadcastRecipient.user_id == other.id))
+    late = signed_post(client, "/webhooks/twilio/inbound", {"From": "+447700900322", "To": "+44",
+                                                            "Body": f"YES {other_code}"})
+    assert "already been taken" in late.get_data(as_text=True) and len(calls) == 1
+    db.session.expire_all()
+    assert db.session.get(Broadcast, b.id).state == "claimed"
+    report = broadcasts.report(db.session.get(Broadcast, b.id), coordinator)
+    assert {p["user_id"]: p["status"] for p in report["recipients"]}[nurse.id] == "claimed"
+
+
+def test_ok_code_acknowledges(client, make, fake_twilio):
+    coordinator, nurse = make.user(), make.user(mobile=MOBILE)
+    team = make.team(coordinators=[coordinator], staff=[nurse])
+    b = broadcasts.create(team, coordinator, audience="team", text="Fire drill at 10:00", requires_ack=True)
+    db.session.commit()
+    code = db.session.scalar(select(BroadcastRecipient.code).where(BroadcastRecipient.user_id == nurse.id))
+    resp = signed_post(client, "/webhooks/twilio/inbound", {"From": MOBILE, "To": "+44", "Body": f"OK {code}"})
+    assert "marked as seen" in resp.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.scalar(select(BroadcastRecipient.acknowledged_at).where(
+        BroadcastRecipient.broadcast_id == b.id, BroadcastRecipient.user_id == nurse.id)) is not None
