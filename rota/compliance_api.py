@@ -15,7 +15,7 @@ from wtforms import DateField, SelectField
 from wtforms.validators import Optional
 
 from core.accounts import Team, User
-from core.api import Blueprint, Id, Text, login_required_api
+from core.api import MAX_ID, Blueprint, Id, Text, login_required_api
 from core.db import db
 from core.errors import Forbidden, NotFound, ValidationFailed
 from rota import compliance, rules
@@ -115,7 +115,7 @@ def may_see(viewer, person: User) -> bool:
 
 
 def _person(user_id: int) -> User:
-    person = db.session.get(User, user_id)
+    person = db.session.get(User, user_id) if 0 < user_id <= MAX_ID else None
     if person is None:
         raise NotFound(f"No person with id {user_id}.")
     if not may_see(current_user, person):
