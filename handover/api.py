@@ -118,9 +118,10 @@ def get_handover(handover_id):
     """A handover with the current version of every patient's entry (the view is audited)."""
     handover = _handover(handover_id)
     sheet = load_sheet(handover)
+    payload = handover_dict(sheet)  # built before the commit expires the loaded rows
     services.record_view(handover, current_user, [e.patient_id for e in sheet.entries])
     db.session.commit()
-    return handover_dict(sheet)
+    return payload
 
 
 @blp.put("/handovers/<int:handover_id>/entries/<int:patient_id>")

@@ -306,10 +306,12 @@ def sheet(handover_id):
     handover = _handover(handover_id)
     data = load_sheet(handover)
     services.record_view(handover, current_user, [e.patient_id for e in data.entries])
-    db.session.commit()
-    return render_template("handover/sheet.html", sheet=data, h=handover, labels=_labels(handover.style),
+    # rendered before the commit (which expires the loaded rows); shown only once the audit entry is committed
+    html = render_template("handover/sheet.html", sheet=data, h=handover, labels=_labels(handover.style),
                            accept_form=AcceptForm(), button=ButtonForm(),
                            can_accept=services.can_accept(handover, current_user), actions_of=actions_of)
+    db.session.commit()
+    return html
 
 
 @bp.get("/<int:handover_id>/print")
@@ -318,9 +320,10 @@ def print_sheet(handover_id):
     handover = _handover(handover_id)
     data = load_sheet(handover)
     services.record_view(handover, current_user, [e.patient_id for e in data.entries], what="handover.printed")
-    db.session.commit()
-    return render_template("handover/print.html", sheet=data, h=handover, labels=_labels(handover.style),
+    html = render_template("handover/print.html", sheet=data, h=handover, labels=_labels(handover.style),
                            actions_of=actions_of, now=now_utc())
+    db.session.commit()
+    return html
 
 
 @bp.post("/<int:handover_id>/ready")
@@ -378,7 +381,8 @@ def entry(handover_id, patient_id):
             try:
                 data = {k: getattr(form, k).data or "" for k in ("severity", "situation", "background", "assessment",
                                                                 "recommendation", "contingency", "synthesis")}
-                if current is None or form.actions.data.strip() != _actions_text(current, handover.team).strip():
+                typed = (form.actions.data or "").strip()
+                if current is None or typed != _actions_text(current, handover.team).strip():
                     data["actions"] = _parse_actions(form.actions.data, handover)
                 base = int(form.base_version.data) if (form.base_version.data or "").isdigit() else None
                 saved = services.save_entry(handover, patient, current_user, data, base_version=base)
