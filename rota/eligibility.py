@@ -1,0 +1,263 @@
+"""Who may hold a shift: the one eligibility service (swaps, offers, open shifts, coordinator assignment, broadcasts).
+
+A person is eligible for a shift when they are a member of its team or of a pool the team allows, their grade and
+skills meet the shift's requirements, they are not on leave on any local day the shift touches, they hold no
+overlapping shift (other than the ones they would give up in the same change), and the compliance engine finds no
+*blocking* verdict for their rota after the change. Warnings are carried along so people see them before they
+confirm.
+
+Everything is batched so that checking a whole team (or a 1,000-person pool) costs a handful of queries: one for
+the candidates, one for leave, one for overlapping shifts, then the compliance engine only for the people who
+passed those cheap checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, select
+
+from core.accounts import AFC_BANDS, MEDICAL_GRADES, Membership, Team, User, grade_rank
+from core.db import db, now_utc
+from rota import compliance
+from rota.models import Leave, Shift, ShiftState
+from rota.swap_models import TeamSwapSettings
+
+
+@dataclass
+class Eligibility:
+    """The answer for one person and one shift: ``ok`` plus every reason (plain English) and every verdict."""
+
+    user: User
+    shift: Shift
+    reasons: list[str] = field(default_factory=list)  # hard reasons: grade, skills, leave, overlap, membership
+    verdicts: list = field(default_factory=list)  # compliance verdicts (block and warn) after the change
+
+    @property
+    def blocking(self) -> list:
+        return [v for v in self.verdicts if v.blocking]
+
+    @property
+    def warnings(self) -> list:
+        return [v for v in self.verdicts if not v.blocking]
+
+    @property
+    def ok(self) -> bool:
+        return not self.reasons and not self.blocking
+
+    @property
+    def clean(self) -> bool:
+        """Eligible with no verdict at all (what automatic approval needs)."""
+        return self.ok and not self.verdicts
+
+    def explain(self) -> str:
+        parts = self.reasons + [v.message for v in self.blocking]
+        return " ".join(p if p.endswith(".") else p + "." for p in parts)
+
+
+# ------------------------------------------------------------------------------------------------- settings
+
+
+def settings_for(team_id: int) -> TeamSwapSettings:
+    """The team's swap settings (defaults when the team never saved any; the default object is not added)."""
+    row = db.session.get(TeamSwapSettings, team_id)
+    if row is None:
+        row = TeamSwapSettings(team_id=team_id)
+        for col in TeamSwapSettings.__table__.columns:
+            if getattr(row, col.key) is None and col.default is not None and not callable(col.default.arg):
+                setattr(row, col.key, col.default.arg)
+        row.pool_team_ids = []
+    return row
+
+
+def allowed_team_ids(team_id: int) -> list[int]:
+    """The shift's own team first, then any pools whose members may also take its shifts."""
+    pools = [int(t) for t in (settings_for(team_id).pool_team_ids or []) if int(t) != team_id]
+    return [team_id, *pools]
+
+
+def teams_whose_shifts_user_may_take(user: User) -> list[int]:
+    mine = set(user.team_ids)
+    result = set(mine)
+    for row in db.session.scalars(select(TeamSwapSettings)):
+        if mine.intersection(int(t) for t in (row.pool_team_ids or [])):
+            result.add(row.team_id)
+    return sorted(result)
+
+
+# ---------------------------------------------------------------------------------------- pure predicates
+
+
+def grade_meets(user_grade: str | None, required: str | None) -> bool:
+    if not required:
+        return True
+    for ladder in (AFC_BANDS, MEDICAL_GRADES):
+        if required in ladder:
+            return user_grade in ladder and ladder.index(user_grade) >= ladder.index(required)
+    return grade_rank(user_grade) >= grade_rank(required)
+
+
+def missing_skills(user_skills: Iterable[str] | None, required: Iterable[str] | None) -> list[str]:
+    have = {s.casefold() for s in (user_skills or [])}
+    return [s for s in (required or []) if s.casefold() not in have]
+
+
+def _local(shift: Shift, instant: datetime) -> datetime:
+    return instant.astimezone(ZoneInfo(shift.team.timezone))
+
+
+def describe_shift(shift: Shift) -> str:
+    """"Night Thu 27 Nov 19:30–08:00" in the team's zone (no patient data, safe for notifications)."""
+    start, end = _local(shift, shift.starts_at), _local(shift, shift.ends_at)
+    name = shift.shift_type.name if shift.shift_type is not None else "Shift"
+    return f"{name} {start:%a %d %b %H:%M}–{end:%H:%M}"
+
+
+# ------------------------------------------------------------------------------------------------ the service
+
+
+def candidates(shift: Shift) -> list[User]:
+    """Active members of the shift's team and its allowed pools, except the person who already holds it."""
+    stmt = (
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.team_id.in_(allowed_team_ids(shift.team_id)), User.active.is_(True))
+        .distinct()
+        .order_by(User.display_name, User.id)
+    )
+    return [u for u in db.session.scalars(stmt) if u.id != shift.assignee_id]
+
+
+def assess(shift: Shift, users: Iterable[User] | None = None, *,
+           giving_up: Mapping[int, Iterable[Shift]] | None = None, with_compliance: bool = True,
+           check_membership: bool = True) -> list[Eligibility]:
+    """Eligibility of each person for ``shift`` (everyone allowed when ``users`` is None).
+
+    ``giving_up`` maps a user id to the shift(s) that person hands over in the same change (the other half of a
+    swap): those do not count as overlaps and are removed from their rota for the compliance check.
+    """
+    giving_up = {uid: list(shifts) for uid, shifts in (giving_up or {}).items()}
+    everyone = users is None
+    users = candidates(shift) if everyone else list(users)
+    if not users:
+        return []
+    results = {u.id: Eligibility(u, shift) for u in users}
+    ids = list(results)
+    team_ids = allowed_team_ids(shift.team_id)
+    # Membership can be skipped when the list came from candidates(); otherwise one query.
+    if check_membership and not everyone:
+        members = set(db.session.scalars(select(Membership.user_id).where(
+            Membership.team_id.in_(team_ids), Membership.user_id.in_(ids))))
+        for uid, res in results.items():
+            if uid not in members:
+                res.reasons.append(f"{res.user.display_name} is not in this team or an allowed pool")
+    for res in results.values():
+        if shift.assignee_id == res.user.id:
+            res.reasons.append(f"{res.user.display_name} already works this shift")
+        if not res.user.active:
+            res.reasons.append(f"{res.user.display_name}'s account is not active")
+        if not grade_meets(res.user.grade, shift.required_grade):
+            res.reasons.append(f"{res.user.display_name} is {res.user.grade or 'ungraded'}; this shift needs "
+                               f"{shift.required_grade} or above")
+        missing = missing_skills(res.user.skills, shift.required_skills)
+        if missing:
+            res.reasons.append(f"{res.user.display_name} is not recorded as {', '.join(missing)}")
+    # A subquery instead of a long IN list when checking a whole team.
+    who = (select(Membership.user_id).where(Membership.team_id.in_(team_ids)) if everyone else ids)
+    first_day, last_day = _local(shift, shift.starts_at).date(), _local(shift, shift.ends_at).date()
+    leave_rows = db.session.execute(
+        select(Leave.user_id, Leave.kind, Leave.first_day, Leave.last_day).where(
+            Leave.user_id.in_(who), and_(Leave.first_day <= last_day, Leave.last_day >= first_day))
+    ).all()
+    for uid, kind, first, last in leave_rows:
+        res = results.get(uid)
+        if res is not None and not any("leave" in r for r in res.reasons):
+            res.reasons.append(f"{res.user.display_name} is on {kind.value} leave {first:%d %b}–{last:%d %b}")
+    overlap_rows = db.session.execute(
+        select(Shift.assignee_id, Shift.id, Shift.starts_at, Shift.ends_at).where(
+            Shift.assignee_id.in_(who), Shift.state != ShiftState.cancelled, Shift.id != shift.id,
+            Shift.starts_at < shift.ends_at, Shift.ends_at > shift.starts_at)
+    ).all()
+    tz = ZoneInfo(shift.team.timezone)
+    for uid, sid, starts, ends in overlap_rows:
+        res = results.get(uid)
+        if res is None or sid in {s.id for s in giving_up.get(uid, [])}:
+            continue
+        if not any("already works" in r for r in res.reasons):
+            res.reasons.append(f"{res.user.display_name} already works {starts.astimezone(tz):%a %d %b %H:%M}–"
+                               f"{ends.astimezone(tz):%H:%M}, which overlaps")
+    if with_compliance:
+        for res in results.values():
+            if not res.reasons:
+                res.verdicts = list(compliance.verdicts_for_change(res.user, add=(shift,),
+                                                                   remove=tuple(giving_up.get(res.user.id, ()))))
+    return list(results.values())
+
+
+def check(shift: Shift, user: User, *, giving_up: Iterable[Shift] = ()) -> Eligibility:
+    return assess(shift, [user], giving_up={user.id: list(giving_up)})[0]
+
+
+def eligible(shift: Shift) -> list[Eligibility]:
+    """Everyone who could take ``shift`` now, with their warnings."""
+    return [r for r in assess(shift) if r.ok]
+
+
+def eligible_user_ids(shift: Shift) -> list[int]:
+    """For broadcasts ("everyone eligible for this shift")."""
+    return [r.user.id for r in eligible(shift)]
+
+
+def open_shifts_query(team_ids: Iterable[int], *, now: datetime | None = None):
+    return (select(Shift).where(Shift.team_id.in_(list(team_ids)), Shift.state == ShiftState.open,
+                                Shift.starts_at > (now or now_utc())).order_by(Shift.starts_at, Shift.id))
+
+
+def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, include_ineligible: bool = False,
+                         limit: int = 200) -> list[Eligibility]:
+    """Open shifts ``user`` could claim (in their teams and the teams whose pools they belong to)."""
+    allowed = teams_whose_shifts_user_may_take(user)
+    if team_ids is not None:
+        allowed = [t for t in allowed if t in set(team_ids)]
+    if not allowed:
+        return []
+    shifts = db.session.scalars(open_shifts_query(allowed).limit(limit)).all()
+    if not shifts:
+        return []
+    lo, hi = min(s.starts_at for s in shifts), max(s.ends_at for s in shifts)
+    mine = db.session.execute(select(Shift.id, Shift.starts_at, Shift.ends_at).where(
+        Shift.assignee_id == user.id, Shift.state != ShiftState.cancelled, Shift.starts_at < hi,
+        Shift.ends_at > lo)).all()
+    leave = db.session.scalars(select(Leave).where(Leave.user_id == user.id)).all()
+    teams = {t.id: t for t in db.session.scalars(select(Team).where(Team.id.in_(allowed)))}
+    out = []
+    for shift in shifts:
+        res = Eligibility(user, shift)
+        if not grade_meets(user.grade, shift.required_grade):
+            res.reasons.append(f"You are {user.grade or 'ungraded'}; this shift needs {shift.required_grade} or above")
+        missing = missing_skills(user.skills, shift.required_skills)
+        if missing:
+            res.reasons.append(f"You are not recorded as {', '.join(missing)}")
+        tz = ZoneInfo(teams[shift.team_id].timezone)
+        first, last = shift.starts_at.astimezone(tz).date(), shift.ends_at.astimezone(tz).date()
+        for lv in leave:
+            if lv.first_day <= last and lv.last_day >= first:
+                res.reasons.append(f"You are on {lv.kind.value} leave then")
+                break
+        for _sid, starts, ends in mine:
+            if starts < shift.ends_at and ends > shift.starts_at:
+                res.reasons.append(f"You already work {starts.astimezone(tz):%a %d %b %H:%M}–"
+                                   f"{ends.astimezone(tz):%H:%M}")
+                break
+        if not res.reasons:
+            res.verdicts = list(compliance.verdicts_for_change(user, add=(shift,)))
+        if res.ok or include_ineligible:
+            out.append(res)
+    return out
+
+
+def by_user(results: Iterable[Eligibility]) -> dict[int, Eligibility]:
+    return {r.user.id: r for r in results}

@@ -1,0 +1,335 @@
+"""Swaps, offers and open shifts: the JSON API under /api/v1 (thin views over :mod:`rota.swaps`)."""
+
+from __future__ import annotations
+
+from flask_login import current_user
+from marshmallow import Schema, fields, validate
+
+from core.accounts import Team, User
+from core.api import MAX_ID, Blueprint, Id, PageArgs, Text, login_required_api, page_schema
+from core.db import db
+from core.errors import Forbidden, NotFound
+from rota import eligibility, swaps
+from rota.eligibility import describe_shift
+from rota.models import Shift
+from rota.swap_models import SwapKind, SwapRequest, SwapState
+
+blp = Blueprint("swaps_api", __name__, url_prefix="/api/v1",
+                description="Shift swaps, give-aways (offers) and open shifts")
+
+
+# ---------------------------------------------------------------------------------------------------- schemas
+
+
+class SwapPersonSchema(Schema):
+    id = fields.Integer()
+    display_name = fields.String()
+    grade = fields.String(allow_none=True)
+
+
+class SwapShiftSchema(Schema):
+    id = fields.Integer()
+    team_id = fields.Integer()
+    label = fields.Function(describe_shift, metadata={"description": "e.g. 'Night Thu 27 Nov 19:30–08:00'"})
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime()
+    state = fields.Function(lambda s: s.state.value)
+    assignee_id = fields.Integer(allow_none=True)
+    required_grade = fields.String(allow_none=True)
+    required_skills = fields.List(fields.String())
+    version = fields.Integer()
+
+
+class SwapVerdictSchema(Schema):
+    rule_id = fields.String()
+    severity = fields.String()
+    observed = fields.String()
+    limit = fields.String()
+    message = fields.String()
+    shift_ids = fields.List(fields.Integer())
+
+
+class SwapEligibilitySchema(Schema):
+    user_id = fields.Function(lambda e: e.user.id)
+    display_name = fields.Function(lambda e: e.user.display_name)
+    shift_id = fields.Function(lambda e: e.shift.id)
+    ok = fields.Boolean()
+    reasons = fields.List(fields.String())
+    verdicts = fields.List(fields.Nested(SwapVerdictSchema))
+
+
+class SwapRecipientSchema(Schema):
+    user_id = fields.Integer()
+    display_name = fields.Function(lambda r: r.user.display_name)
+    state = fields.Function(lambda r: r.state.value)
+    reason = fields.String(allow_none=True)
+    responded_at = fields.DateTime(allow_none=True)
+
+
+class SwapSchema(Schema):
+    id = fields.Integer()
+    team_id = fields.Integer()
+    kind = fields.Function(lambda r: r.kind.value)
+    state = fields.Function(lambda r: r.state.value)
+    requester = fields.Nested(SwapPersonSchema)
+    shift = fields.Nested(SwapShiftSchema)
+    counterpart_shift = fields.Nested(SwapShiftSchema, allow_none=True)
+    to_everyone = fields.Boolean()
+    recipients = fields.List(fields.Nested(SwapRecipientSchema))
+    accepted_by = fields.Nested(SwapPersonSchema, allow_none=True)
+    decided_by = fields.Nested(SwapPersonSchema, allow_none=True)
+    auto_approved = fields.Boolean()
+    note = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True, metadata={"description": "Why it was declined, refused or cancelled"})
+    created_at = fields.DateTime()
+    accepted_at = fields.DateTime(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    expires_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class SwapDetailSchema(SwapSchema):
+    checks = fields.List(fields.Nested(SwapEligibilitySchema),
+                         metadata={"description": "Fresh eligibility and verdicts for the people the request moves"})
+
+
+class SwapCreateSchema(Schema):
+    shift_id = Id(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in SwapKind]))
+    to_user_ids = fields.List(Id(), validate=validate.Length(max=100), load_default=None, allow_none=True,
+                              metadata={"description": "offer only; omit or empty for everyone eligible"})
+    counterpart_shift_id = Id(load_default=None, allow_none=True, metadata={"description": "swap only"})
+    note = Text(max_len=200, load_default=None, allow_none=True)
+
+
+class SwapReasonSchema(Schema):
+    reason = Text(required=True, min_len=1, max_len=200)
+
+
+class SwapApproveSchema(Schema):
+    note = Text(max_len=200, load_default=None, allow_none=True,
+                metadata={"description": "required when there are working-time warnings (recorded as the reason)"})
+
+
+class SwapListArgs(PageArgs):
+    mine = fields.String(load_default="all", validate=validate.OneOf(["all", "incoming", "outgoing", "approvals"]))
+    state = fields.String(validate=validate.OneOf([s.value for s in SwapState]))
+
+
+class OpenShiftArgs(PageArgs):
+    # Query strings are text: a strict Id() would refuse "12", so a plain bounded integer here.
+    team_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+
+
+class OpenShiftItemSchema(Schema):
+    shift = fields.Nested(SwapShiftSchema)
+    eligible = fields.Boolean()
+    reasons = fields.List(fields.String())
+    verdicts = fields.List(fields.Nested(SwapVerdictSchema))
+
+
+class ShiftClaimResultSchema(Schema):
+    outcome = fields.String(metadata={"description": "claimed (the shift is yours) or volunteered (the coordinator "
+                                                     "chooses)"})
+    shift = fields.Nested(SwapShiftSchema)
+
+
+class ShiftAssignSchema(Schema):
+    user_id = Id(required=True)
+    override_reason = Text(max_len=200, load_default=None, allow_none=True)
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+
+
+def _shift(shift_id: int) -> Shift:
+    shift = db.session.get(Shift, shift_id)
+    if shift is None:
+        raise NotFound(f"No shift with id {shift_id}.")
+    return shift
+
+
+def _visible_request(request_id: int) -> SwapRequest:
+    req = swaps.get_request(request_id)
+    swaps.check_view(req, current_user)
+    return req
+
+
+def _user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No person with id {user_id}.")
+    return user
+
+
+def _open_item(e):
+    return {"shift": e.shift, "eligible": e.ok, "reasons": e.reasons, "verdicts": e.verdicts}
+
+
+# ------------------------------------------------------------------------------------------------------ swaps
+
+
+@blp.post("/swaps")
+@blp.arguments(SwapCreateSchema)
+@blp.response(201, SwapSchema)
+@login_required_api
+def create_swap(data):
+    """Propose a swap (``kind: swap`` with ``counterpart_shift_id``) or offer a shift (``kind: offer``, to
+    ``to_user_ids`` or, when omitted, everyone eligible)."""
+    shift = _shift(data["shift_id"])
+    if not shift.team.can_view(current_user):
+        raise NotFound(f"No shift with id {shift.id}.")
+    counterpart = _shift(data["counterpart_shift_id"]) if data.get("counterpart_shift_id") else None
+    to_users = [_user(uid) for uid in dict.fromkeys(data.get("to_user_ids") or [])]
+    req = swaps.propose(actor=current_user, shift=shift, kind=data["kind"], to_users=to_users or None,
+                        counterpart_shift=counterpart, note=data.get("note"))
+    db.session.commit()
+    return req
+
+
+@blp.get("/swaps")
+@blp.arguments(SwapListArgs, location="query")
+@blp.response(200, page_schema(SwapSchema, "SwapPage"))
+@login_required_api
+def list_swaps(args):
+    """Requests that involve me: ``mine=incoming`` (asked of me), ``outgoing`` (mine), ``approvals`` (my teams'
+    queue), ``all``. Filter by ``state``."""
+    states = [SwapState(args["state"])] if args.get("state") else None
+    stmt = swaps.requests_for(current_user, mine=args["mine"], states=states)
+    total = db.session.scalar(db.select(db.func.count()).select_from(stmt.order_by(None).subquery()))
+    items = db.session.scalars(stmt.limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"])).all()
+    return {"items": items, "page": args["page"], "per_page": args["per_page"], "total": total}
+
+
+@blp.get("/swaps/<int:swap_id>")
+@blp.response(200, SwapDetailSchema)
+@login_required_api
+def get_swap(swap_id):
+    """One request, with fresh eligibility and verdicts for the people it would move."""
+    req = _visible_request(swap_id)
+    req.checks = swaps.approval_view(req) if req.pending else []
+    return req
+
+
+@blp.post("/swaps/<int:swap_id>/accept")
+@blp.response(200, SwapSchema)
+@login_required_api
+def accept_swap(swap_id):
+    """Accept a request made to me. 409 if someone else accepted first or it changed meanwhile."""
+    req = _visible_request(swap_id)
+    swaps.accept(req, actor=current_user)
+    db.session.commit()
+    return req
+
+
+@blp.post("/swaps/<int:swap_id>/decline")
+@blp.arguments(SwapReasonSchema)
+@blp.response(200, SwapSchema)
+@login_required_api
+def decline_swap(data, swap_id):
+    """Decline a request made to me, with a reason (shown to the requester)."""
+    req = _visible_request(swap_id)
+    swaps.decline(req, actor=current_user, reason=data["reason"])
+    db.session.commit()
+    return req
+
+
+@blp.post("/swaps/<int:swap_id>/approve")
+@blp.arguments(SwapApproveSchema)
+@blp.response(200, SwapSchema)
+@login_required_api
+def approve_swap(data, swap_id):
+    """Coordinator approval: the rota changes in one transaction. 409 if it was cancelled or the shifts changed."""
+    req = _visible_request(swap_id)
+    swaps.approve(req, actor=current_user, note=data.get("note"))
+    db.session.commit()
+    return req
+
+
+@blp.post("/swaps/<int:swap_id>/refuse")
+@blp.arguments(SwapReasonSchema)
+@blp.response(200, SwapSchema)
+@login_required_api
+def refuse_swap(data, swap_id):
+    """Coordinator refusal, with a reason (shown to both people)."""
+    req = _visible_request(swap_id)
+    swaps.refuse(req, actor=current_user, reason=data["reason"])
+    db.session.commit()
+    return req
+
+
+@blp.post("/swaps/<int:swap_id>/cancel")
+@blp.arguments(SwapReasonSchema)
+@blp.response(200, SwapSchema)
+@login_required_api
+def cancel_swap(data, swap_id):
+    """Withdraw my request (or, as coordinator, cancel one), with a reason."""
+    req = _visible_request(swap_id)
+    swaps.cancel(req, actor=current_user, reason=data["reason"])
+    db.session.commit()
+    return req
+
+
+# ----------------------------------------------------------------------------------------------- open shifts
+
+
+@blp.get("/open-shifts")
+@blp.arguments(OpenShiftArgs, location="query")
+@blp.response(200, page_schema(OpenShiftItemSchema, "OpenShiftPage"))
+@login_required_api
+def list_open_shifts(args):
+    """Open shifts (gaps) I may see, soonest first, each with whether I am eligible and why not."""
+    team_ids = None
+    if args.get("team_id"):
+        team = db.session.get(Team, args["team_id"])
+        allowed = eligibility.teams_whose_shifts_user_may_take(current_user)
+        if team is None or not (team.can_view(current_user) or team.id in allowed):
+            raise NotFound(f"No team with id {args['team_id']}.")
+        team_ids = [team.id]
+    results = eligibility.eligible_open_shifts(current_user, team_ids=team_ids, include_ineligible=True, limit=1000)
+    page, per_page = args["page"], args["per_page"]
+    items = [_open_item(e) for e in results[(page - 1) * per_page: page * per_page]]
+    return {"items": items, "page": page, "per_page": per_page, "total": len(results)}
+
+
+@blp.post("/shifts/<int:shift_id>/claim")
+@blp.response(200, ShiftClaimResultSchema, description="The shift is now yours")
+@blp.alt_response(202, schema=ShiftClaimResultSchema, description="You volunteered; the coordinator chooses")
+@login_required_api
+def claim_shift(shift_id):
+    """"I'll take it". Exactly one of many simultaneous claims wins; the others get 409."""
+    shift = _shift(shift_id)
+    outcome = swaps.claim(shift, actor=current_user)
+    db.session.commit()
+    body = {"outcome": outcome.outcome, "shift": outcome.shift}
+    return (body, 202) if outcome.outcome == "volunteered" else body
+
+
+@blp.post("/shifts/<int:shift_id>/assign")
+@blp.arguments(ShiftAssignSchema)
+@blp.response(200, SwapShiftSchema)
+@login_required_api
+def assign_shift(data, shift_id):
+    """Coordinator: give an open shift to someone eligible (usually a volunteer)."""
+    shift = _shift(shift_id)
+    if not shift.team.can_manage(current_user):
+        raise Forbidden("Only the team's coordinators can assign open shifts.")
+    swaps.assign(shift, _user(data["user_id"]), actor=current_user, override_reason=data.get("override_reason"))
+    db.session.commit()
+    return shift
+
+
+@blp.get("/users/<int:user_id>/eligible-shifts")
+@blp.arguments(PageArgs, location="query")
+@blp.response(200, page_schema(OpenShiftItemSchema, "EligibleShiftPage"))
+@login_required_api
+def eligible_shifts(args, user_id):
+    """Open shifts this person could take now (themselves, their coordinators, or administrators)."""
+    user = _user(user_id)
+    if user.id != current_user.id and not current_user.is_admin and \
+            not (set(user.team_ids) & current_user.managed_team_ids):
+        raise NotFound(f"No person with id {user_id}.")
+    results = eligibility.eligible_open_shifts(user, limit=1000)
+    page, per_page = args["page"], args["per_page"]
+    items = [_open_item(e) for e in results[(page - 1) * per_page: page * per_page]]
+    return {"items": items, "page": page, "per_page": per_page, "total": len(results)}

@@ -1,0 +1,411 @@
+"""Swaps, offers and open shifts: the pages (phone-first) and the ``flask swaps`` CLI group.
+
+Thin views: load (404), check access, validate with a WTForm, call one service in :mod:`rota.swaps`, commit,
+redirect. A rule the person broke comes back as a message on the page they were on; nothing is changed.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import IntegerField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from core.accounts import Team, User
+from core.db import db, now_utc
+from core.errors import Conflict, RuleViolation, ValidationFailed
+from rota import eligibility, swaps
+from rota.eligibility import describe_shift
+from rota.models import Shift, ShiftState
+from rota.swap_models import (
+    PENDING_STATES,
+    ApprovalPolicy,
+    OpenShiftPolicy,
+    OpenShiftVolunteer,
+    SwapKind,
+    SwapRequest,
+    SwapShiftLock,
+    SwapState,
+    VolunteerState,
+)
+
+bp = Blueprint("swaps", __name__)
+USER_ERRORS = (Conflict, RuleViolation, ValidationFailed)
+
+
+# ------------------------------------------------------------------------------------------------------ forms
+
+
+class ActionForm(FlaskForm):
+    """Buttons that only need CSRF protection (accept, claim)."""
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField("Reason (shown to the people affected)", validators=[
+        DataRequired("Give a reason."), Length(max=200, message="Keep it under 200 characters.")])
+
+
+class ApproveForm(FlaskForm):
+    note = StringField("Reason for approving despite warnings (if any)", validators=[
+        Optional(), Length(max=200, message="Keep it under 200 characters.")])
+
+
+class SwapForm(FlaskForm):
+    counterpart_shift_id = RadioField("Which shift do you want in exchange?", coerce=int,
+                                      validators=[InputRequired("Choose a shift to swap with.")])
+    note = StringField("Note for your colleague (optional, no patient details)",
+                       validators=[Optional(), Length(max=200)])
+
+
+class MultiCheckbox(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class OfferForm(FlaskForm):
+    to = RadioField("Who do you want to offer it to?", choices=[("everyone", "Everyone who is eligible"),
+                                                                  ("chosen", "Only the people I tick below")],
+                    default="everyone", validators=[InputRequired("Choose who to offer it to.")])
+    user_ids = MultiCheckbox("Colleagues who could take it", coerce=int, validators=[Optional()])
+    note = StringField("Note (optional, no patient details)", validators=[Optional(), Length(max=200)])
+
+
+class AssignForm(FlaskForm):
+    user_id = IntegerField(validators=[DataRequired(), NumberRange(min=1, max=2**31 - 1)])
+    override_reason = StringField("Reason to assign despite warnings", validators=[Optional(), Length(max=200)])
+
+
+class SettingsForm(FlaskForm):
+    approval_policy = SelectField("Approval", choices=[
+        (ApprovalPolicy.always.value, "A coordinator approves every swap and give-away"),
+        (ApprovalPolicy.auto_when_clean.value, "Automatic when like-for-like with no warnings; otherwise a "
+                                               "coordinator")])
+    open_shift_policy = SelectField("Open shifts", choices=[
+        (OpenShiftPolicy.first_claim_wins.value, "The first valid claim wins"),
+        (OpenShiftPolicy.coordinator_chooses.value, "The coordinator chooses among volunteers")])
+    cutoff_hours = IntegerField("No staff requests within this many hours of the start",
+                                validators=[InputRequired(), NumberRange(min=0, max=336)])
+    expiry_hours = IntegerField("Requests expire after (hours)", validators=[InputRequired(),
+                                                                             NumberRange(min=1, max=2160)])
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+
+
+def _shift_or_404(shift_id: int) -> Shift:
+    shift = db.session.get(Shift, shift_id)
+    if shift is None or not (shift.team.can_view(current_user)
+                             or shift.team_id in eligibility.teams_whose_shifts_user_may_take(current_user)):
+        abort(404)
+    return shift
+
+
+def _request_or_404(request_id: int) -> SwapRequest:
+    req = db.session.get(SwapRequest, request_id)
+    if req is None or not swaps.can_view(req, current_user):
+        abort(404)
+    return req
+
+
+def _run(action, success: str, back: str):
+    """Call one service; commit and say so, or show the person why not (nothing changed)."""
+    try:
+        action()
+        db.session.commit()
+        flash(success, "success")
+    except USER_ERRORS as exc:
+        db.session.rollback()
+        flash(exc.detail, "error")
+    return redirect(back)
+
+
+def pending_request_for(shift) -> SwapRequest | None:
+    """Jinja helper for ``_shift_actions.html``: the pending request that involves this shift, if any."""
+    request_id = db.session.scalar(select(SwapShiftLock.request_id).where(SwapShiftLock.shift_id == shift.id))
+    return db.session.get(SwapRequest, request_id) if request_id else None
+
+
+def local_time(instant, team) -> str:
+    from zoneinfo import ZoneInfo
+
+    return instant.astimezone(ZoneInfo(team.timezone)).strftime("%a %d %b %H:%M")
+
+
+@bp.app_context_processor
+def _helpers():
+    return {"swap_request_for_shift": pending_request_for, "describe_shift": describe_shift, "now_utc": now_utc,
+            "local_time": local_time}
+
+
+# ----------------------------------------------------------------------------------------------- requests
+
+
+@bp.get("/swaps")
+@login_required
+def requests_page():
+    swaps.expire_due()
+    db.session.commit()
+    incoming = db.session.scalars(swaps.requests_for(current_user, mine="incoming",
+                                                     states=[SwapState.proposed])).all()
+    outgoing = db.session.scalars(swaps.requests_for(current_user, mine="outgoing", states=PENDING_STATES)).all()
+    history = db.session.scalars(
+        swaps.requests_for(current_user, mine="all").where(SwapRequest.state.not_in(PENDING_STATES)).limit(30)).all()
+    mine_asked = {r.request_id: r for req in incoming for r in req.recipients if r.user_id == current_user.id}
+    return render_template("rota/swaps/requests.html", incoming=incoming, outgoing=outgoing, history=history,
+                           mine_asked=mine_asked, page_title="Swap and offer requests")
+
+
+@bp.get("/swaps/<int:request_id>")
+@login_required
+def detail(request_id: int):
+    req = _request_or_404(request_id)
+    checks = swaps.approval_view(req) if req.pending else []
+    me = next((r for r in req.recipients if r.user_id == current_user.id), None)
+    return render_template("rota/swaps/detail.html", req=req, checks=checks, me=me, action=ActionForm(),
+                           reason_form=ReasonForm(), approve_form=ApproveForm(),
+                           can_manage=req.team.can_manage(current_user), page_title="Request")
+
+
+@bp.post("/swaps/<int:request_id>/accept")
+@login_required
+def accept(request_id: int):
+    req = _request_or_404(request_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return _run(lambda: swaps.accept(req, actor=current_user), "Accepted.", url_for(".detail", request_id=req.id))
+
+
+def _with_reason(request_id: int, service, success: str, **kw):
+    req = _request_or_404(request_id)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
+        return redirect(url_for(".detail", request_id=req.id))
+    return _run(lambda: service(req, actor=current_user, reason=form.reason.data), success,
+                url_for(".detail", request_id=req.id))
+
+
+@bp.post("/swaps/<int:request_id>/decline")
+@login_required
+def decline(request_id: int):
+    return _with_reason(request_id, swaps.decline, "Declined. They have been told why.")
+
+
+@bp.post("/swaps/<int:request_id>/cancel")
+@login_required
+def cancel(request_id: int):
+    return _with_reason(request_id, swaps.cancel, "Cancelled.")
+
+
+@bp.post("/swaps/<int:request_id>/refuse")
+@login_required
+def refuse(request_id: int):
+    req = _request_or_404(request_id)
+    if not req.team.can_manage(current_user):
+        abort(403)
+    return _with_reason(request_id, swaps.refuse, "Refused. Both people have been told why.")
+
+
+@bp.post("/swaps/<int:request_id>/approve")
+@login_required
+def approve(request_id: int):
+    req = _request_or_404(request_id)
+    if not req.team.can_manage(current_user):
+        abort(403)
+    form = ApproveForm()
+    if not form.validate_on_submit():
+        flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
+        return redirect(url_for(".detail", request_id=req.id))
+    return _run(lambda: swaps.approve(req, actor=current_user, note=form.note.data), "Approved: the rota is updated.",
+                url_for(".detail", request_id=req.id))
+
+
+# ------------------------------------------------------------------------------------------------- wizards
+
+
+def _own_future_shift(shift_id: int) -> Shift:
+    shift = _shift_or_404(shift_id)
+    if shift.assignee_id != current_user.id:
+        abort(403)
+    return shift
+
+
+@bp.route("/shifts/<int:shift_id>/swap", methods=["GET", "POST"])
+@login_required
+def swap_wizard(shift_id: int):
+    shift = _own_future_shift(shift_id)
+    candidates = swaps.swap_candidates(shift)
+    form = SwapForm()
+    form.counterpart_shift_id.choices = [(other.id, describe_shift(other)) for other, _ in candidates]
+    error = None
+    if form.validate_on_submit():
+        try:
+            req = swaps.propose(actor=current_user, shift=shift, kind=SwapKind.swap,
+                                counterpart_shift=db.session.get(Shift, form.counterpart_shift_id.data),
+                                note=form.note.data)
+            db.session.commit()
+            flash("Swap proposed. We will tell you when they answer.", "success")
+            return redirect(url_for(".detail", request_id=req.id))
+        except USER_ERRORS as exc:
+            db.session.rollback()
+            error = exc.detail
+    return render_template("rota/swaps/swap_wizard.html", shift=shift, candidates=candidates, form=form,
+                           error=error, page_title="Swap a shift"), (422 if error or form.errors else 200)
+
+
+@bp.route("/shifts/<int:shift_id>/offer", methods=["GET", "POST"])
+@login_required
+def offer_wizard(shift_id: int):
+    shift = _own_future_shift(shift_id)
+    results = eligibility.eligible(shift)
+    form = OfferForm()
+    form.user_ids.choices = [(r.user.id, r.user.display_name) for r in results]
+    error = None
+    if form.validate_on_submit():
+        chosen = form.user_ids.data if form.to.data == "chosen" else []
+        if form.to.data == "chosen" and not chosen:
+            error = "Tick at least one colleague, or choose everyone eligible."
+        else:
+            try:
+                to_users = [db.session.get(User, uid) for uid in chosen] or None
+                req = swaps.propose(actor=current_user, shift=shift, kind=SwapKind.offer, to_users=to_users,
+                                    note=form.note.data)
+                db.session.commit()
+                flash(f"Offered to {len(req.recipients)} colleague(s). We will tell you when someone accepts.",
+                      "success")
+                return redirect(url_for(".detail", request_id=req.id))
+            except USER_ERRORS as exc:
+                db.session.rollback()
+                error = exc.detail
+    return render_template("rota/swaps/offer_wizard.html", shift=shift, results=results, form=form, error=error,
+                           page_title="Offer a shift"), (422 if error or form.errors else 200)
+
+
+# --------------------------------------------------------------------------------------------- open shifts
+
+
+@bp.get("/open-shifts")
+@login_required
+def open_shifts_page():
+    results = eligibility.eligible_open_shifts(current_user, include_ineligible=True)
+    volunteered = set(db.session.scalars(select(OpenShiftVolunteer.shift_id).where(
+        OpenShiftVolunteer.user_id == current_user.id, OpenShiftVolunteer.state == VolunteerState.waiting)))
+    policies = {tid: swaps.settings_for(tid).open_shift_policy for tid in {r.shift.team_id for r in results}}
+    return render_template("rota/swaps/open_shifts.html", results=results, volunteered=volunteered,
+                           policies=policies, form=ActionForm(), page_title="Open shifts")
+
+
+@bp.post("/shifts/<int:shift_id>/claim")
+@login_required
+def claim(shift_id: int):
+    shift = _shift_or_404(shift_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        outcome = swaps.claim(shift, actor=current_user)
+        db.session.commit()
+        if outcome.outcome == "claimed":
+            flash(f"It's yours: you now work {describe_shift(shift)}.", "success")
+        else:
+            flash(f"Thank you: you have volunteered for {describe_shift(shift)}. The coordinator will choose.",
+                  "success")
+    except USER_ERRORS as exc:
+        db.session.rollback()
+        flash(exc.detail, "error")
+    return redirect(url_for(".open_shifts_page"))
+
+
+@bp.post("/shifts/<int:shift_id>/withdraw")
+@login_required
+def withdraw(shift_id: int):
+    shift = _shift_or_404(shift_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    return _run(lambda: swaps.withdraw(shift, actor=current_user), "You have withdrawn.",
+                url_for(".open_shifts_page"))
+
+
+@bp.post("/shifts/<int:shift_id>/assign")
+@login_required
+def assign(shift_id: int):
+    shift = _shift_or_404(shift_id)
+    if not shift.team.can_manage(current_user):
+        abort(403)
+    form = AssignForm()
+    if not form.validate_on_submit():
+        flash("Choose someone to give the shift to.", "error")
+        return redirect(url_for(".approvals_page"))
+    user = db.session.get(User, form.user_id.data)
+    if user is None:
+        abort(404)
+    return _run(lambda: swaps.assign(shift, user, actor=current_user, override_reason=form.override_reason.data),
+                f"{describe_shift(shift)} given to {user.display_name}.", url_for(".approvals_page"))
+
+
+# ------------------------------------------------------------------------------------------------ approvals
+
+
+@bp.get("/approvals")
+@login_required
+def approvals_page():
+    if not (current_user.is_coordinator or current_user.is_admin):
+        abort(403)
+    swaps.expire_due()
+    db.session.commit()
+    queue = db.session.scalars(swaps.requests_for(current_user, mine="approvals")).all()
+    items = [(req, swaps.approval_view(req)) for req in queue]
+    team_ids = list(current_user.managed_team_ids) if not current_user.is_admin else \
+        list(db.session.scalars(select(Team.id)))
+    with_volunteers = db.session.scalars(
+        select(Shift).where(Shift.team_id.in_(team_ids), Shift.state == ShiftState.open, Shift.starts_at > now_utc(),
+                            Shift.id.in_(select(OpenShiftVolunteer.shift_id).where(
+                                OpenShiftVolunteer.state == VolunteerState.waiting)))
+        .order_by(Shift.starts_at)).all()
+    volunteers = [(s, swaps.ranked_volunteers(s)) for s in with_volunteers]
+    return render_template("rota/swaps/approvals.html", items=items, volunteers=volunteers,
+                           approve_form=ApproveForm(), reason_form=ReasonForm(), assign_form=AssignForm(),
+                           page_title="Approvals")
+
+
+@bp.route("/teams/<int:team_id>/swap-settings", methods=["GET", "POST"])
+@login_required
+def settings_page(team_id: int):
+    team = db.session.get(Team, team_id)
+    if team is None or not team.can_view(current_user):
+        abort(404)
+    if not team.can_manage(current_user):
+        abort(403)
+    current = swaps.settings_for(team.id)
+    form = SettingsForm(data={"approval_policy": current.approval_policy.value,
+                              "open_shift_policy": current.open_shift_policy.value,
+                              "cutoff_hours": current.cutoff_hours, "expiry_hours": current.expiry_hours}
+                        if request.method == "GET" else None)
+    if form.validate_on_submit():
+        swaps.update_settings(team, actor=current_user, approval_policy=ApprovalPolicy(form.approval_policy.data),
+                              open_shift_policy=OpenShiftPolicy(form.open_shift_policy.data),
+                              cutoff_hours=form.cutoff_hours.data, expiry_hours=form.expiry_hours.data)
+        db.session.commit()
+        flash("Swap settings saved.", "success")
+        return redirect(url_for(".settings_page", team_id=team.id))
+    return render_template("rota/swaps/settings.html", team=team, form=form, page_title="Swap settings"), \
+        (422 if form.errors else 200)
+
+
+# ------------------------------------------------------------------------------------------------------ CLI
+
+
+@click.group("swaps", help="Swaps, offers and open shifts.")
+def swaps_cli():
+    pass
+
+
+@swaps_cli.command("expire", help="Expire requests whose shift started or whose time ran out (run from cron).")
+def expire_command():
+    count = swaps.expire_due()
+    db.session.commit()
+    click.echo(f"{count} request(s) expired.")
