@@ -7,12 +7,17 @@ from datetime import date
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.accounts import GRADES, StaffGroup, TeamRole
-from core.api import Id, PageArgs, Text
+from core.api import MAX_ID, Id, PageArgs, Text
 from rota import timeutil
 from rota.models import LeaveKind, ShiftKind, ShiftState
 
 DAY_RANGE = validate.Range(min=date(timeutil.MIN_YEAR, 1, 1), max=date(timeutil.MAX_YEAR, 12, 31),
                            error=f"Use a date between {timeutil.MIN_YEAR} and {timeutil.MAX_YEAR}.")
+
+
+def QueryId(**kw) -> fields.Integer:
+    """An id in a query string (strings there are the norm, so not strict)."""
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kw)
 
 
 def Day(**kw) -> fields.Date:
@@ -173,8 +178,8 @@ class ShiftSchema(Schema):
 
 
 class ShiftArgs(PageArgs):
-    team_id = Id()
-    person_id = Id()
+    team_id = QueryId()
+    person_id = QueryId()
     from_ = Day(data_key="from", metadata={"description": "shifts ending after this local day starts"})
     to = Day(metadata={"description": "shifts starting before the end of this local day"})
     state = fields.String(validate=validate.OneOf([s.value for s in ShiftState]))
@@ -325,8 +330,8 @@ class LeaveResultSchema(LeaveSchema):
 
 
 class LeaveArgs(PageArgs):
-    user_id = Id()
-    team_id = Id()
+    user_id = QueryId()
+    team_id = QueryId()
     from_ = Day(data_key="from")
     to = Day()
 
