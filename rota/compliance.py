@@ -168,9 +168,14 @@ def verdicts_for_change(user, *, add=(), remove=(), rule_sets=None) -> list[Verd
     """Verdicts for ``user``'s rota if ``add`` (Shift objects or shift-like objects with starts_at/ends_at/team/
     shift_type) were added and ``remove`` (Shift objects or ids) taken away. Changes nothing. Only verdicts that
     involve an added shift are returned (pre-existing problems are not blamed on the change)."""
+    return check_change(user, add=add, remove=remove, rule_sets=rule_sets)[1]
+
+
+def check_change(user, *, add=(), remove=(), rule_sets=None) -> tuple[Profile | None, list[Verdict]]:
+    """:func:`verdicts_for_change`, also returning the rules that were applied."""
     add = list(add)
     if not add:
-        return []
+        return None, []
     team = getattr(add[0], "team", None)
     prof = profile_for(user, team, rule_sets=rule_sets)
     added = [_as_work_shift(obj, i, team, prof.break_minutes) for i, obj in enumerate(add)]
@@ -181,8 +186,8 @@ def verdicts_for_change(user, *, add=(), remove=(), rule_sets=None) -> list[Verd
     current = [s for s in load_shifts([user.id], lo, hi, break_minutes=prof.break_minutes)[user.id]
                if s.id not in gone and s.id not in added_ids]
     leave = load_leave([user.id], lo, hi)[user.id]
-    verdicts = rules.evaluate([*current, *added], prof.rule_sets, leave=leave, opted_out=prof.opted_out)
-    return rules.involving(verdicts, [s.identity for s in added])
+    return prof, rules.evaluate([*current, *added], prof.rule_sets, leave=leave, opted_out=prof.opted_out,
+                                focus=[s.identity for s in added])
 
 
 def verdicts_between(user, first_day: date, last_day: date, *, rule_sets=None, team=None) -> tuple[Profile, list]:
@@ -192,9 +197,8 @@ def verdicts_between(user, first_day: date, last_day: date, *, rule_sets=None, t
     lo, hi = _day_bounds(first_day, last_day, tz)
     shifts = load_shifts([user.id], lo - MARGIN, hi + MARGIN, break_minutes=prof.break_minutes)[user.id]
     leave = load_leave([user.id], lo - MARGIN, hi + MARGIN)[user.id]
-    verdicts = rules.evaluate(shifts, prof.rule_sets, leave=leave, opted_out=prof.opted_out)
     inside = [s.identity for s in shifts if lo <= s.starts_at < hi]
-    return prof, rules.involving(verdicts, inside)
+    return prof, rules.evaluate(shifts, prof.rule_sets, leave=leave, opted_out=prof.opted_out, focus=inside)
 
 
 def _zone_name(team) -> str:
@@ -235,8 +239,8 @@ def verdicts_for_people(user_ids, lo: datetime, hi: datetime, *, team=None) -> d
             continue
         prof = profile_for(user, team, person_row=persons.get(uid), team_row=team_row, loaded=True)
         mine = shifts.get(uid, [])
-        verdicts = rules.evaluate(mine, prof.rule_sets, leave=leave.get(uid, []), opted_out=prof.opted_out)
-        out[uid] = rules.involving(verdicts, [s.identity for s in mine if lo <= s.starts_at < hi])
+        out[uid] = rules.evaluate(mine, prof.rule_sets, leave=leave.get(uid, []), opted_out=prof.opted_out,
+                                  focus=[s.identity for s in mine if lo <= s.starts_at < hi])
     return out
 
 

@@ -189,8 +189,7 @@ def what_if(person: User, data: dict) -> dict:
             raise ValidationFailed("You can only remove shifts this person holds.",
                                    errors={"remove": [f"Not a shift of this person: {', '.join(map(str, missing))}."]})
     names = data.get("rule_sets") or None
-    verdicts = compliance.verdicts_for_change(person, add=add, remove=remove, rule_sets=names)
-    prof = compliance.profile_for(person, add[0].team, rule_sets=names)
+    prof, verdicts = compliance.check_change(person, add=add, remove=remove, rule_sets=names)
     return {"user_id": person.id, "rule_sets": prof.names, "blocking": any(v.blocking for v in verdicts),
             "verdicts": [v.as_dict() for v in verdicts]}
 

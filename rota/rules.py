@@ -259,7 +259,7 @@ def _hours(seconds: float) -> float:
 class _S:
     """A shift prepared once per evaluation: epoch seconds and local facts, shared by every rule."""
 
-    __slots__ = ("src", "s", "e", "tz", "day", "on_call", "_night", "_weekend", "loc_s", "loc_e")
+    __slots__ = ("src", "s", "e", "tz", "day", "on_call", "_night", "_weekend", "loc_s", "loc_e", "_when")
 
     def __init__(self, src: WorkShift):
         self.src = src
@@ -273,6 +273,7 @@ class _S:
         self.on_call = src.on_call
         self._night: dict = {}
         self._weekend = None
+        self._when: dict = {}
 
     @property
     def dur(self) -> int:
@@ -282,6 +283,9 @@ class _S:
         """Real seconds of this shift inside local night time (e.g. 23:00–06:00), across every night it touches."""
         key = (start_h, end_h)
         got = self._night.get(key)
+        if got is None and end_h <= start_h and self.loc_s.date() == self.loc_e.date() \
+                and self.loc_s.hour >= end_h and self.loc_e.hour < start_h:
+            got = self._night[key] = 0  # a day shift: starts after the night ends, ends before the next begins
         if got is None:
             got = 0
             last = self.loc_e.date().toordinal()
@@ -294,6 +298,9 @@ class _S:
 
     def weekend(self) -> int | None:
         """Ordinal of the Saturday of the weekend this shift works in (any work Sat 00:01 – Sun 23:59), or None."""
+        if self._weekend is None and self.loc_s.weekday() < 4 and self.loc_e.weekday() < 5 \
+                and self.e - self.s < 3 * DAY:
+            self._weekend = -1  # Monday to Thursday start, ends by Friday: no weekend work
         if self._weekend is None:
             found = -1
             for d in range(self.day - 1, self.loc_e.date().toordinal() + 1):
@@ -308,22 +315,31 @@ class _S:
         return None if self._weekend < 0 else self._weekend
 
     def when(self, end: bool = False, with_date: bool = True) -> str:
-        t = self.loc_e if end else self.loc_s
-        return f"{t:%a} {t.day} {t:%b %H:%M}" if with_date else f"{t:%a %H:%M}"
+        got = self._when.get((end, with_date))
+        if got is None:
+            t = self.loc_e if end else self.loc_s
+            hm = f"{t.hour:02d}:{t.minute:02d}"
+            got = f"{_DAYS[t.weekday()]} {t.day} {_MONTHS[t.month]} {hm}" if with_date else f"{_DAYS[t.weekday()]} {hm}"
+            self._when[(end, with_date)] = got
+        return got
 
     def label(self) -> str:
         return self.src.name or "shift"
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def _day_label(ordinal: int) -> str:
     d = date.fromordinal(ordinal)
-    return f"{d:%a} {d.day} {d:%b}"
+    return f"{_DAYS[d.weekday()]} {d.day} {_MONTHS[d.month]}"
 
 
 class _Ctx:
     """Everything shared by the rules of one evaluation."""
 
-    def __init__(self, shifts: Sequence[WorkShift], leave: Sequence[LeaveSpan], opted_out: bool):
+    def __init__(self, shifts: Sequence[WorkShift], leave: Sequence[LeaveSpan], opted_out: bool, focus=None):
         prepared = sorted((_S(s) for s in shifts), key=lambda x: (x.s, x.e))
         self.all = prepared
         self.work = [x for x in prepared if not x.on_call]  # rostered shifts (on-call has its own rule)
@@ -336,7 +352,24 @@ class _Ctx:
         self.tz = prepared[0].tz if prepared else "Europe/London"
         self.leave_days = sorted({d for span in leave
                                   for d in range(span.first_day.toordinal(), span.last_day.toordinal() + 1)})
-        self._leave_start = {}
+        self.cache: dict = {}
+        # A what-if check only reports findings that involve the changed shifts: skip the rest early.
+        self.focus = None if focus is None else set(focus)
+        self.focus_spans = [] if focus is None else [(x.s, x.e) for x in prepared if x.src.identity in self.focus]
+
+    def wants(self, shifts: Iterable[_S]) -> bool:
+        return self.focus is None or any(x.src.identity in self.focus for x in shifts)
+
+    def touches(self, a: int, b: int) -> bool:
+        return self.focus is None or any(s < b and e > a for s, e in self.focus_spans)
+
+    def window_sums(self, length: int) -> list[tuple[int, int, int]]:
+        """(a, b, seconds worked) for every candidate window of this length (shared by rule sets)."""
+        got = self.cache.get(("win", length))
+        if got is None:
+            got = [(a, b, self.worked(a, b)) for a, b in _windows(self, length) if self.touches(a, b)]
+            self.cache[("win", length)] = got
+        return got
 
     def worked(self, a: int, b: int) -> int:
         """Seconds of work in [a, b) (shifts never overlap, so starts and ends sort together)."""
@@ -405,11 +438,7 @@ def _in_window(ctx: _Ctx, a: int, b: int) -> list[_S]:
 def check_max_in_window(rule, rs, ctx):
     p = rule.params
     limit, length = p["max_hours"] * HOUR, int(p["window_hours"] * HOUR)
-    breaches = []
-    for a, b in _windows(ctx, length):
-        w = ctx.worked(a, b)
-        if w > limit:
-            breaches.append((a, b, w))
+    breaches = [t for t in ctx.window_sums(length) if t[2] > limit]
     worst, groups = _merge_breaches(breaches)
     out = []
     for (a, b, w), group in zip(worst, groups, strict=True):
@@ -431,9 +460,11 @@ def check_average_hours(rule, rs, ctx):
     weeks = p["reference_weeks"]
     length = weeks * WEEK
     breaches = []
-    for a, b in _windows(ctx, length):
-        w = ctx.worked(a, b)
-        if w <= max_avg * HOUR * weeks and not ctx.leave_days:
+    cap = max_avg * HOUR * weeks
+    if ctx.prefix[-1] <= cap and not ctx.leave_days:
+        return []
+    for a, b, w in ctx.window_sums(length):
+        if w <= cap and not ctx.leave_days:
             continue
         work_weeks = (length / DAY - ctx.leave_in(a, b)) / 7
         if work_weeks <= 0:
@@ -470,6 +501,8 @@ def check_night_average(rule, rs, ctx):
     night_starts = [x.s for x in nights]
     breaches = []
     for a, b in _windows(ctx, length, nights):
+        if not ctx.touches(a, b):
+            continue
         n = bisect.bisect_left(night_starts, b) - bisect.bisect_left(night_starts, a)
         if n < p["night_shifts_per_week"] * weeks:  # not a night worker in this reference period
             continue
@@ -500,7 +533,7 @@ def check_rest_between(rule, rs, ctx):
     work = ctx.work
     for prev, nxt in zip(work, work[1:], strict=False):
         gap = nxt.s - prev.e
-        if gap < need:
+        if gap < need and ctx.wants((prev, nxt)):
             out.append(_verdict(rule, rs, kind="minimum", observed=fmt_duration(gap), limit=fmt_duration(need),
                                 shifts=[prev, nxt], observed_value=_hours(gap), limit_value=need / HOUR,
                                 message=f"Only {fmt_duration(gap)} rest between your {prev.label()} ending "
@@ -538,7 +571,7 @@ def check_weekly_rest(rule, rs, ctx):
     while d <= last:
         a = _local_instant(tz, d.toordinal(), 0)
         b = _local_instant(tz, d.toordinal() + span, 0)
-        involved = _in_window(ctx, a, b)
+        involved = _in_window(ctx, a, b) if ctx.touches(a, b) else None
         if involved:
             rests = _rests_within(ctx, a, b)
             longest = max(rests, default=0)
@@ -566,7 +599,7 @@ def check_break(rule, rs, ctx):
     out = []
     for x in ctx.work:
         if x.dur > p["over_hours"] * HOUR and x.src.break_minutes is not None \
-                and x.src.break_minutes < p["min_break_minutes"]:
+                and x.src.break_minutes < p["min_break_minutes"] and ctx.wants((x,)):
             out.append(_verdict(rule, rs, kind="minimum", observed=f"{x.src.break_minutes} min",
                                 limit=f"{p['min_break_minutes']} min", shifts=[x],
                                 observed_value=x.src.break_minutes / 60, limit_value=p["min_break_minutes"] / 60,
@@ -582,7 +615,7 @@ def check_max_shift_length(rule, rs, ctx):
                      observed_value=_hours(x.dur), limit_value=limit / HOUR,
                      message=f"Your {x.label()} starting {x.when()} lasts {fmt_duration(x.dur)} "
                              f"(no shift may be longer than {fmt_duration(limit)}).")
-            for x in ctx.work if x.dur > limit]
+            for x in ctx.work if x.dur > limit and ctx.wants((x,))]
 
 
 def _qualifies(x: _S, p: dict) -> bool:
@@ -599,7 +632,16 @@ def _qualifies(x: _S, p: dict) -> bool:
 
 
 def _runs(ctx: _Ctx, p: dict) -> list[list[_S]]:
-    """Shifts that qualify, grouped into runs on consecutive local start dates."""
+    """Shifts that qualify, grouped into runs on consecutive local start dates (cached per kind of shift)."""
+    key = ("runs", p.get("filter", "any"), p.get("long_over_hours"), p.get("night_start"), p.get("night_end"),
+           p.get("min_night_hours"))
+    got = ctx.cache.get(key)
+    if got is None:
+        got = ctx.cache[key] = _find_runs(ctx, p)
+    return got
+
+
+def _find_runs(ctx: _Ctx, p: dict) -> list[list[_S]]:
     runs: list[list[_S]] = []
     last_day = None
     for x in ctx.all:
@@ -630,7 +672,7 @@ def check_consecutive_run(rule, rs, ctx):
     out = []
     for run in _runs(ctx, p):
         days = run[-1].day - run[0].day + 1
-        if days > cap:
+        if days > cap and ctx.wants(run):
             out.append(_verdict(rule, rs, observed=f"{days} days", limit=f"{cap} days", shifts=run, unit="count",
                                 observed_value=days, limit_value=cap,
                                 message=f"{days} {what} in a row ({_day_label(run[0].day)} to "
@@ -639,7 +681,7 @@ def check_consecutive_run(rule, rs, ctx):
         if rest and days >= cap:
             end = max(x.e for x in run)
             nxt = _next_after(ctx, end, {id(x) for x in run})
-            if nxt is not None and nxt.s - end < rest * HOUR:
+            if nxt is not None and nxt.s - end < rest * HOUR and ctx.wants([*run, nxt]):
                 gap = nxt.s - end
                 out.append(_verdict(rule, rs, kind="minimum", observed=fmt_duration(gap), limit=f"{rest} h",
                                     shifts=[*run, nxt], observed_value=_hours(gap), limit_value=rest,
@@ -658,7 +700,7 @@ def check_rest_after_nights(rule, rs, ctx):
             continue
         end = max(x.e for x in run)
         nxt = _next_after(ctx, end, {id(x) for x in run})
-        if nxt is not None and nxt.s - end < need:
+        if nxt is not None and nxt.s - end < need and ctx.wants([*run, nxt]):
             gap = nxt.s - end
             n = len(run)
             nights = "night" if n == 1 else f"{n} nights in a row"
@@ -759,9 +801,12 @@ CHECKS = {
 
 
 def evaluate(shifts: Iterable[WorkShift], rule_sets: Iterable[RuleSet | str] = ("WTR",), *,
-             leave: Iterable[LeaveSpan] = (), opted_out: bool = False) -> list[Verdict]:
-    """Every verdict for one person's shifts (which must not overlap) under the given rule sets."""
-    ctx = _Ctx(list(shifts), list(leave), opted_out)
+             leave: Iterable[LeaveSpan] = (), opted_out: bool = False, focus: Iterable | None = None) -> list[Verdict]:
+    """Every verdict for one person's shifts (which must not overlap) under the given rule sets.
+
+    ``focus`` (shift identities) limits the work to findings that involve those shifts: the same answer as
+    ``involving(evaluate(...), focus)`` (up to how overlapping windows are merged), only faster."""
+    ctx = _Ctx(list(shifts), list(leave), opted_out, focus)
     out: list[Verdict] = []
     if not ctx.all:
         return out
@@ -771,6 +816,8 @@ def evaluate(shifts: Iterable[WorkShift], rule_sets: Iterable[RuleSet | str] = (
             check = CHECKS.get(rule.check)
             if check is not None:
                 out.extend(check(rule, rs, ctx))
+    if ctx.focus is not None:
+        out = involving(out, ctx.focus)
     out.sort(key=lambda v: (v.starts_at or datetime.min.replace(tzinfo=UTC), v.rule_id, v.rule_set))
     return out
 
