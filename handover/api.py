@@ -34,7 +34,7 @@ blp = Blueprint("handover_api", __name__, url_prefix="/api/v1",
 
 
 def _team(team_id: int) -> Team:
-    team = db.session.get(Team, team_id)
+    team = services.load(Team, team_id)
     if team is None:
         raise NotFound(f"No team with id {team_id}.")
     services.require_view(team, current_user)
@@ -48,7 +48,7 @@ def _handover(handover_id: int):
 
 
 def _patient_in(handover, patient_id: int):
-    patient = db.session.get(Patient, patient_id)
+    patient = services.load(Patient, patient_id)
     if patient is None or patient.team_id != handover.team_id or patient.purged_at is not None:
         raise NotFound(f"No patient with id {patient_id} on this team's list.")
     return patient

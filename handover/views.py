@@ -108,7 +108,7 @@ def _labels(style: HandoverStyle) -> dict:
 
 
 def _team(team_id: int) -> Team:
-    team = db.session.get(Team, team_id)
+    team = services.load(Team, team_id)
     if team is None:
         abort(404)
     services.require_view(team, current_user)
@@ -122,7 +122,7 @@ def _handover(handover_id: int):
 
 
 def _patient(handover, patient_id: int) -> Patient:
-    patient = db.session.get(Patient, patient_id)
+    patient = services.load(Patient, patient_id)
     if patient is None or patient.team_id != handover.team_id or patient.purged_at is not None:
         raise NotFound("That patient is not on this team's list.")
     return patient
@@ -464,7 +464,7 @@ def upload(handover_id, patient_id):
 @bp.get("/images/<int:image_id>")
 @login_required
 def image(image_id):
-    picture = db.session.get(HandoverImage, image_id)
+    picture = services.load(HandoverImage, image_id)
     if picture is None:
         abort(404)
     team = db.session.get(Team, picture.team_id)
