@@ -12,6 +12,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from wtforms import DateField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from core.accounts import Team, User
@@ -230,8 +231,8 @@ class RangeForm(FlaskForm):
 
     from_ = DateField("From", validators=[Optional()])
     to = DateField("To (inclusive)", validators=[Optional()])
-    rule_sets = SelectField("Rules", choices=[("", "This person's own rules")] + [
-        (n, rules.RULE_SETS[n].title) for n in RULE_SET_NAMES], validators=[Optional()])
+    rule_sets = SelectField("Rules", choices=[SelectChoice("", "This person's own rules")] + [
+        SelectChoice(n, rules.RULE_SETS[n].title) for n in RULE_SET_NAMES], validators=[Optional()])
 
 
 @web.get("/compliance", endpoint="mine")
