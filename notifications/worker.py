@@ -78,31 +78,31 @@ def backoff(attempts: int) -> float:
     return min(cap, base * 2 ** max(attempts - 1, 0)) * random.uniform(0.5, 1.0)
 
 
-def short_link(msg: OutboxMessage, config: sms.SmsConfig) -> str | None:
-    return f"{config.public_base_url}/n/{msg.id}" if config.public_base_url else None
-
-
 def deliver(mid: int, wid: str, client, config: sms.SmsConfig, stats: WorkerStats) -> None:
-    msg = db.session.get(OutboxMessage, mid)
-    if msg is None or msg.locked_by != wid or msg.state != OutboxState.sending:
-        db.session.rollback()
+    row = db.session.execute(
+        select(OutboxMessage.id, OutboxMessage.to_number, OutboxMessage.text, OutboxMessage.link,
+               OutboxMessage.suffix, OutboxMessage.attempts, OutboxMessage.team_id, OutboxMessage.user_id,
+               select(SmsOptOut.number).where(SmsOptOut.number == OutboxMessage.to_number).exists().label("stop"))
+        .where(OutboxMessage.id == mid, OutboxMessage.locked_by == wid, OutboxMessage.state == OutboxState.sending)
+    ).first()
+    db.session.rollback()  # never hold a transaction (on SQLite: the write lock) across the HTTP call
+    if row is None:
         return
-    opted_out = msg.to_number and db.session.get(SmsOptOut, msg.to_number)
-    db.session.commit()  # never hold a transaction (on SQLite: the write lock) across the HTTP call
-    if opted_out:
+    if row.stop:
         result = sms.SendResult(False, transient=False, error_code="opted_out", error_message="recipient sent STOP")
-    elif not msg.to_number:
+    elif not row.to_number:
         result = sms.SendResult(False, transient=False, error_code="no_number", error_message="no mobile number")
     else:
-        result = sms.send(client, config, msg.to_number, sms.compose(msg.text, short_link(msg, config), msg.suffix),
-                          message_id=msg.id)
-    _record(mid, wid, result, stats)
+        link = f"{config.public_base_url}/n/{row.id}" if config.public_base_url else None
+        result = sms.send(client, config, row.to_number, sms.compose(row.text, link, row.suffix), message_id=row.id)
+    _record(row, wid, result, stats)
 
 
-def _record(mid: int, wid: str, result: sms.SendResult, stats: WorkerStats) -> None:
+def _record(msg, wid: str, result: sms.SendResult, stats: WorkerStats) -> None:
+    """``msg``: the row as read before sending (id, to_number, attempts, team_id, user_id)."""
     now = now_utc()
+    mid = msg.id
     mine = and_(OutboxMessage.id == mid, OutboxMessage.locked_by == wid)
-    msg = db.session.get(OutboxMessage, mid)
     max_attempts = int(current_app.config.get("NOTIFICATIONS_MAX_ATTEMPTS", 8))
     if result.ok:
         # A status callback may already have moved it on (it can beat this commit): never move it back.

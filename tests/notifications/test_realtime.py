@@ -50,7 +50,7 @@ def test_a_new_notification_reaches_an_open_stream_at_once(app, make, live_serve
     nurse, other = make.user(), make.user()
     tokens = make.token(nurse), make.token(other)
     inbox, other_inbox, stop = queue.Queue(), queue.Queue(), threading.Event()
-    for token, q in zip(tokens, (inbox, other_inbox)):
+    for token, q in zip(tokens, (inbox, other_inbox), strict=True):
         threading.Thread(target=_listen, args=(live_server.url, token, q, stop), daemon=True).start()
     assert inbox.get(timeout=5) == ("status", 200)
     assert other_inbox.get(timeout=5) == ("status", 200)
