@@ -27,6 +27,7 @@ from sqlalchemy.orm import joinedload
 
 from core import audit
 from core.accounts import AFC_BANDS, GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_rank
+from core.api import MAX_ID
 from core.db import db, now_utc
 from core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from rota import timeutil
@@ -68,7 +69,14 @@ def require_view(team: Team, actor) -> None:
         raise Forbidden("You are not a member of this team.")
 
 
+def _check_id(value: int, label: str) -> None:
+    # Ids beyond 32 bits cannot exist, and SQLite cannot even bind them: a 404, not a 500.
+    if not 1 <= value <= MAX_ID:
+        raise NotFound(f"No {label} with id {value}.")
+
+
 def get_team(team_id: int) -> Team:
+    _check_id(team_id, "team")
     team = db.session.get(Team, team_id)
     if team is None:
         raise NotFound(f"No team with id {team_id}.")
@@ -76,6 +84,7 @@ def get_team(team_id: int) -> Team:
 
 
 def get_shift(shift_id: int) -> Shift:
+    _check_id(shift_id, "shift")
     shift = db.session.get(Shift, shift_id)
     if shift is None:
         raise NotFound(f"No shift with id {shift_id}.")
@@ -83,6 +92,7 @@ def get_shift(shift_id: int) -> Shift:
 
 
 def get_period(period_id: int) -> RotaPeriod:
+    _check_id(period_id, "rota period")
     period = db.session.get(RotaPeriod, period_id)
     if period is None:
         raise NotFound(f"No rota period with id {period_id}.")
@@ -90,6 +100,7 @@ def get_period(period_id: int) -> RotaPeriod:
 
 
 def get_user(user_id: int) -> User:
+    _check_id(user_id, "person")
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(f"No person with id {user_id}.")

@@ -142,9 +142,7 @@ class RequirementForm(FlaskForm):
 
 
 def _team(team_id: int, manage: bool = False):
-    team = db.session.get(services.Team, team_id)
-    if team is None:
-        abort(404)
+    team = services.get_team(team_id)
     if manage:
         services.require_manage(team, current_user)
     else:
@@ -361,7 +359,8 @@ def open_gap(team_id: int):
     team = _team(team_id, manage=True)
     if not EmptyForm().validate():
         abort(400)
-    req = db.session.get(StaffingRequirement, request.form.get("requirement_id", type=int) or 0)
+    req_id = request.form.get("requirement_id", type=int) or 0
+    req = db.session.get(StaffingRequirement, req_id) if 0 < req_id < 2**31 else None
     day = _arg_day_form("day")
     if req is None or req.team_id != team.id or day is None:
         abort(404)
