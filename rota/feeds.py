@@ -376,12 +376,23 @@ def _uid_domain() -> str:
     return urlsplit(current_app.config.get("PUBLIC_BASE_URL", "")).hostname or "shiftbridge.local"
 
 
-def shift_link(shift_id: int) -> str:
+def shift_link_format() -> str:
+    """The shift page's URL with ``{}`` for the id (worked out once per feed, not once per event)."""
     base = current_app.config.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
     try:
-        return base + url_for("rota.shift_detail", shift_id=shift_id)
+        return base + url_for("rota.shift_detail", shift_id=987654321).replace("987654321", "{}")
     except Exception:  # the rota pages may not define a shift page yet
-        return f"{base}/rota/shifts/{shift_id}"
+        return base + "/rota/shifts/{}"
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    domain: str
+    link: str
+
+    @classmethod
+    def current(cls) -> _Ctx:
+        return cls(domain=_uid_domain(), link=shift_link_format())
 
 
 _SHIFT_COLS = (Shift.id, Shift.starts_at, Shift.ends_at, Shift.state, Shift.cancel_reason, Shift.version,
@@ -397,19 +408,19 @@ def _location(team_name: str, site: str | None) -> str:
     return f"{team_name}, {site}" if site else team_name
 
 
-def _event(row, *, uid_suffix: str, summary: str, cancelled=False, busy=True, extra=(), reminder=None,
+def _event(ctx: _Ctx, row, *, uid_suffix: str, summary: str, cancelled=False, busy=True, extra=(), reminder=None,
            changed=None) -> ical.FeedEvent:
     sid, starts, ends, _state, _reason, version, updated, type_name, code, team, site, tz = row[:12]
+    link = ctx.link.format(sid)
     return ical.FeedEvent(
-        uid=f"shift-{sid}{uid_suffix}@{_uid_domain()}", starts_at=starts, ends_at=ends, summary=summary,
+        uid=f"shift-{sid}{uid_suffix}@{ctx.domain}", starts_at=starts, ends_at=ends, summary=summary,
         description=ical.shift_description(type_name=type_name, type_code=code, team_name=team, timezone=tz,
-                                           starts_at=starts, ends_at=ends, link=shift_link(sid), extra=extra),
+                                           starts_at=starts, ends_at=ends, link=link, extra=extra),
         sequence=version, last_modified=max(updated, changed) if changed else updated,
-        location=_location(team, site), url=shift_link(sid), cancelled=cancelled, busy=busy,
-        reminder_minutes=reminder)
+        location=_location(team, site), url=link, cancelled=cancelled, busy=busy, reminder_minutes=reminder)
 
 
-def mine_events(user_id: int, window: Window, reminder: int | None) -> list[ical.FeedEvent]:
+def mine_events(ctx: _Ctx, user_id: int, window: Window, reminder: int | None) -> list[ical.FeedEvent]:
     """Shifts I hold (CONFIRMED); ones I stopped holding, or that were cancelled, for 14 days (CANCELLED)."""
     events: dict[int, ical.FeedEvent] = {}
     rows = db.session.execute(_shift_stmt().where(Shift.assignee_id == user_id, _window_overlap(window))).all()
@@ -419,11 +430,11 @@ def mine_events(user_id: int, window: Window, reminder: int | None) -> list[ical
             if updated < window.cancelled_since:
                 continue
             why = ical.released_on("Shift cancelled", updated, row[11]) + (f": {reason}" if reason else "")
-            events[row[0]] = _event(row, uid_suffix="", summary=ical.shift_summary(type_name, team,
+            events[row[0]] = _event(ctx, row, uid_suffix="", summary=ical.shift_summary(type_name, team,
                                                                                    prefix="Cancelled: "),
                                     cancelled=True, extra=[why])
         else:
-            events[row[0]] = _event(row, uid_suffix="", summary=ical.shift_summary(type_name, team),
+            events[row[0]] = _event(ctx, row, uid_suffix="", summary=ical.shift_summary(type_name, team),
                                     reminder=reminder)
     released = db.session.execute(
         _shift_stmt(ShiftRelease.kind, ShiftRelease.reason, ShiftRelease.released_at)
@@ -434,15 +445,15 @@ def mine_events(user_id: int, window: Window, reminder: int | None) -> list[ical
     for row in released:  # the latest release of each shift wins
         kind, reason, released_at = row[12], row[13], row[14]
         state, cancel_reason, type_name, team, tz = row[3], row[4], row[7], row[9], row[11]
-        why = reason or RELEASE_WORDING.get(kind, "No longer yours")
-        if state == ShiftState.cancelled and cancel_reason and kind == ReleaseKind.cancelled:
+        why = ical.released_on(reason or RELEASE_WORDING.get(kind, "No longer yours"), released_at, tz)
+        if state == ShiftState.cancelled and cancel_reason:
             why = f"{why}: {cancel_reason}"
-        events[row[0]] = _event(row, uid_suffix="", summary=ical.shift_summary(type_name, team, prefix="Cancelled: "),
-                                cancelled=True, extra=[ical.released_on(why, released_at, tz)], changed=released_at)
+        events[row[0]] = _event(ctx, row, uid_suffix="", cancelled=True, extra=[why], changed=released_at,
+                                summary=ical.shift_summary(type_name, team, prefix="Cancelled: "))
     return list(events.values())
 
 
-def team_events(team_ids: list[int], window: Window) -> list[ical.FeedEvent]:
+def team_events(ctx: _Ctx, team_ids: list[int], window: Window) -> list[ical.FeedEvent]:
     if not team_ids:
         return []
     rows = db.session.execute(_shift_stmt(User.display_name).outerjoin(User, User.id == Shift.assignee_id)
@@ -454,15 +465,15 @@ def team_events(team_ids: list[int], window: Window) -> list[ical.FeedEvent]:
             if updated < window.cancelled_since:
                 continue
             extra = [f"Cancelled{': ' + reason if reason else ''}"]
-            events.append(_event(row, uid_suffix=".team", summary=ical.shift_summary(type_name, team, who=who,
+            events.append(_event(ctx, row, uid_suffix=".team", summary=ical.shift_summary(type_name, team, who=who,
                                                                                     prefix="Cancelled: "),
                                  cancelled=True, busy=False, extra=extra))
         elif state == ShiftState.open:
-            events.append(_event(row, uid_suffix=".team", summary=ical.shift_summary(type_name, team,
+            events.append(_event(ctx, row, uid_suffix=".team", summary=ical.shift_summary(type_name, team,
                                                                                     prefix="Open: "),
                                  busy=False, extra=["Not yet filled"]))
         else:
-            events.append(_event(row, uid_suffix=".team", summary=ical.shift_summary(type_name, team, who=who),
+            events.append(_event(ctx, row, uid_suffix=".team", summary=ical.shift_summary(type_name, team, who=who),
                                  busy=False, extra=[f"Worked by {who}"]))
     return events
 
@@ -505,28 +516,29 @@ def eligible_open_shift_ids(user: User, window: Window, day: datetime) -> list[i
     return out
 
 
-def open_events(user_id: int, window: Window, day: datetime) -> list[ical.FeedEvent]:
+def open_events(ctx: _Ctx, user_id: int, window: Window, day: datetime) -> list[ical.FeedEvent]:
     user = db.session.get(User, user_id)
     ids = eligible_open_shift_ids(user, window, day)
     if not ids:
         return []
     rows = db.session.execute(_shift_stmt().where(Shift.id.in_(ids), Shift.state == ShiftState.open)).all()
-    return [_event(row, uid_suffix=".open", summary=ical.shift_summary(row[7], row[9], prefix="Open: "), busy=False,
-                   extra=["Open shift you are eligible for: claim it in Shiftbridge"]) for row in rows]
+    return [_event(ctx, row, uid_suffix=".open", summary=ical.shift_summary(row[7], row[9], prefix="Open: "),
+                   busy=False, extra=["Open shift you are eligible for: claim it in Shiftbridge"]) for row in rows]
 
 
 def build_calendar(found: FoundFeed) -> ical.FeedCalendar:
     window = Window.for_day(found.day)
+    ctx = _Ctx.current()
     if found.kind == FeedKind.mine:
-        events = mine_events(found.user_id, window, found.reminder_minutes)
+        events = mine_events(ctx, found.user_id, window, found.reminder_minutes)
         name = "Shiftbridge: my shifts"
     elif found.kind == FeedKind.team:
         team_ids = team_feed_team_ids(db.session.get(User, found.user_id))
-        events = team_events(team_ids, window)
+        events = team_events(ctx, team_ids, window)
         names = db.session.scalars(select(Team.name).where(Team.id.in_(team_ids)).order_by(Team.name)).all()
         name = f"Shiftbridge: {names[0]} rota" if len(names) == 1 else "Shiftbridge: team rotas"
     else:
-        events = open_events(found.user_id, window, found.day)
+        events = open_events(ctx, found.user_id, window, found.day)
         name = "Shiftbridge: open shifts I can take"
     return ical.FeedCalendar(name=name, description=EXPLAIN[found.kind], events=tuple(events))
 

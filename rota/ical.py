@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from icalendar import Alarm, Calendar, Event, vDuration, vText
+from icalendar import Alarm, Calendar, Event, vDDDTypes, vDuration, vInt, vText, vUri
 
 PRODID = "-//Shiftbridge//Calendar feeds 1.0//EN"
 TTL = "PT1H"
@@ -68,34 +68,46 @@ def render(calendar: FeedCalendar) -> bytes:
     cal.add("x-wr-caldesc", calendar.description)
     cal.add("refresh-interval", vDuration(timedelta(hours=1)), parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", TTL)  # a string on purpose: see the module docstring
+    shared: dict[str, vText] = {}  # repeated values (status, location, "Night · Ward 7B") share one property object
     for event in sorted(calendar.events, key=lambda e: (e.starts_at, e.uid)):
-        cal.add_component(_vevent(event))
+        cal.add_component(_vevent(event, shared))
     return cal.to_ical()
 
 
-def _vevent(e: FeedEvent) -> Event:
+def _text(value: str, shared: dict[str, vText] | None) -> vText:
+    if shared is None:
+        return vText(value)
+    prop = shared.get(value)
+    if prop is None:
+        prop = shared[value] = vText(value)
+    return prop
+
+
+def _vevent(e: FeedEvent, shared: dict[str, vText] | None = None) -> Event:
+    # Property objects are built directly rather than through ``Event.add`` (which re-derives the type and time-zone
+    # parameters of every value): the same bytes, in well under half the time, which matters for a 3,000-shift rota.
     ev = Event()
-    changed = _utc(e.last_modified)
-    ev.add("uid", e.uid)
-    ev.add("dtstamp", changed)
-    ev.add("dtstart", _utc(e.starts_at))
-    ev.add("dtend", _utc(e.ends_at))
-    ev.add("summary", e.summary)
-    ev.add("description", e.description)
+    changed = vDDDTypes(_utc(e.last_modified))
+    ev["UID"] = vText(e.uid)
+    ev["DTSTAMP"] = changed
+    ev["DTSTART"] = vDDDTypes(_utc(e.starts_at))
+    ev["DTEND"] = vDDDTypes(_utc(e.ends_at))
+    ev["SUMMARY"] = _text(e.summary, shared)
+    ev["DESCRIPTION"] = vText(e.description)
     if e.location:
-        ev.add("location", e.location)
+        ev["LOCATION"] = _text(e.location, shared)
     if e.url:
-        ev.add("url", e.url)
-    ev.add("sequence", e.sequence)
-    ev.add("last-modified", changed)
-    ev.add("status", "CANCELLED" if e.cancelled else "CONFIRMED")
-    ev.add("transp", "OPAQUE" if e.busy and not e.cancelled else "TRANSPARENT")
-    ev.add("class", "PRIVATE")
+        ev["URL"] = vUri(e.url)
+    ev["SEQUENCE"] = vInt(e.sequence)
+    ev["LAST-MODIFIED"] = changed
+    ev["STATUS"] = _text("CANCELLED" if e.cancelled else "CONFIRMED", shared)
+    ev["TRANSP"] = _text("OPAQUE" if e.busy and not e.cancelled else "TRANSPARENT", shared)
+    ev["CLASS"] = _text("PRIVATE", shared)
     if e.reminder_minutes and not e.cancelled:
         alarm = Alarm()
-        alarm.add("action", "DISPLAY")
-        alarm.add("description", vText(e.summary))
-        alarm.add("trigger", timedelta(minutes=-e.reminder_minutes))
+        alarm["ACTION"] = _text("DISPLAY", shared)
+        alarm["DESCRIPTION"] = _text(e.summary, shared)
+        alarm["TRIGGER"] = vDuration(timedelta(minutes=-e.reminder_minutes))
         ev.add_component(alarm)
     return ev
 
