@@ -35,6 +35,7 @@ class Eligibility:
     shift: Shift
     reasons: list[str] = field(default_factory=list)  # hard reasons: grade, skills, leave, overlap, membership
     verdicts: list = field(default_factory=list)  # compliance verdicts (block and warn) after the change
+    codes: set = field(default_factory=set)  # machine-readable reasons: grade, skills, leave, overlap, membership
 
     @property
     def blocking(self) -> list:
@@ -121,13 +122,8 @@ def describe_shift(shift: Shift) -> str:
 
 def candidates(shift: Shift) -> list[User]:
     """Active members of the shift's team and its allowed pools, except the person who already holds it."""
-    stmt = (
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.team_id.in_(allowed_team_ids(shift.team_id)), User.active.is_(True))
-        .distinct()
-        .order_by(User.display_name, User.id)
-    )
+    members = select(Membership.user_id).where(Membership.team_id.in_(allowed_team_ids(shift.team_id)))
+    stmt = select(User).where(User.id.in_(members), User.active.is_(True)).order_by(User.display_name, User.id)
     return [u for u in db.session.scalars(stmt) if u.id != shift.assignee_id]
 
 
@@ -154,6 +150,7 @@ def assess(shift: Shift, users: Iterable[User] | None = None, *,
         for uid, res in results.items():
             if uid not in members:
                 res.reasons.append(f"{res.user.display_name} is not in this team or an allowed pool")
+                res.codes.add("membership")
     for res in results.values():
         if shift.assignee_id == res.user.id:
             res.reasons.append(f"{res.user.display_name} already works this shift")
@@ -162,9 +159,11 @@ def assess(shift: Shift, users: Iterable[User] | None = None, *,
         if not grade_meets(res.user.grade, shift.required_grade):
             res.reasons.append(f"{res.user.display_name} is {res.user.grade or 'ungraded'}; this shift needs "
                                f"{shift.required_grade} or above")
+            res.codes.add("grade")
         missing = missing_skills(res.user.skills, shift.required_skills)
         if missing:
             res.reasons.append(f"{res.user.display_name} is not recorded as {', '.join(missing)}")
+            res.codes.add("skills")
     # A subquery instead of a long IN list when checking a whole team.
     who = (select(Membership.user_id).where(Membership.team_id.in_(team_ids)) if everyone else ids)
     first_day, last_day = _local(shift, shift.starts_at).date(), _local(shift, shift.ends_at).date()
@@ -176,6 +175,7 @@ def assess(shift: Shift, users: Iterable[User] | None = None, *,
         res = results.get(uid)
         if res is not None and not any("leave" in r for r in res.reasons):
             res.reasons.append(f"{res.user.display_name} is on {kind.value} leave {first:%d %b}–{last:%d %b}")
+            res.codes.add("leave")
     overlap_rows = db.session.execute(
         select(Shift.assignee_id, Shift.id, Shift.starts_at, Shift.ends_at).where(
             Shift.assignee_id.in_(who), Shift.state != ShiftState.cancelled, Shift.id != shift.id,
@@ -189,6 +189,7 @@ def assess(shift: Shift, users: Iterable[User] | None = None, *,
         if not any("already works" in r for r in res.reasons):
             res.reasons.append(f"{res.user.display_name} already works {starts.astimezone(tz):%a %d %b %H:%M}–"
                                f"{ends.astimezone(tz):%H:%M}, which overlaps")
+            res.codes.add("overlap")
     if with_compliance:
         for res in results.values():
             if not res.reasons:
@@ -246,11 +247,13 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
         for lv in leave:
             if lv.first_day <= last and lv.last_day >= first:
                 res.reasons.append(f"You are on {lv.kind.value} leave then")
+                res.codes.add("leave")
                 break
         for _sid, starts, ends in mine:
             if starts < shift.ends_at and ends > shift.starts_at:
                 res.reasons.append(f"You already work {starts.astimezone(tz):%a %d %b %H:%M}–"
                                    f"{ends.astimezone(tz):%H:%M}")
+                res.codes.add("overlap")
                 break
         if not res.reasons:
             res.verdicts = list(compliance.verdicts_for_change(user, add=(shift,)))

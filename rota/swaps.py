@@ -262,8 +262,10 @@ def _check_no_pending(shift_ids, *, now: datetime) -> None:
 def _refuse_ineligible(results: list[Eligibility], intro: str) -> None:
     bad = [r for r in results if not r.ok]
     if bad:
-        raise RuleViolation(intro + " " + " ".join(r.explain() for r in bad), extra={
-            "code": "not_eligible",
+        # A clash with another shift is a conflict with the rota as it is now (409); the rest are rules (422).
+        error = Conflict if any("overlap" in r.codes for r in bad) else RuleViolation
+        raise error(intro + " " + " ".join(r.explain() for r in bad), extra={
+            "code": "overlap" if error is Conflict else "not_eligible",
             "verdicts": [_verdict_dict(v) for r in bad for v in r.blocking],
         })
 
