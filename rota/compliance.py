@@ -244,6 +244,38 @@ def verdicts_for_people(user_ids, lo: datetime, hi: datetime, *, team=None) -> d
     return out
 
 
+
+def verdicts_for_candidates(shift, users, *, giving_up: dict | None = None, rule_sets=None) -> dict[int, list]:
+    """Bulk what-if for eligibility and broadcasts: for each user, the verdicts if they took ``shift`` (and gave up
+    ``giving_up[user.id]``). Same answers as :func:`verdicts_for_change` per user, with two queries for everyone."""
+    from rota.compliance_models import PersonComplianceSettings, TeamComplianceSettings
+
+    users = list(users)
+    if not users:
+        return {}
+    giving_up = giving_up or {}
+    team = getattr(shift, "team", None)
+    ids = [u.id for u in users]
+    persons = {p.user_id: p for p in db.session.scalars(
+        select(PersonComplianceSettings).where(PersonComplianceSettings.user_id.in_(ids)))}
+    team_row = None
+    if team is not None:
+        team_row = db.session.scalar(select(TeamComplianceSettings).where(TeamComplianceSettings.team_id == team.id))
+    brk = team_row.break_minutes if team_row is not None else None
+    added = _as_work_shift(shift, 0, team, brk)
+    lo, hi = added.starts_at - MARGIN, added.ends_at + MARGIN
+    rotas = load_shifts(ids, lo, hi, break_minutes=brk)
+    leave = load_leave(ids, lo, hi)
+    out = {}
+    for user in users:
+        prof = profile_for(user, team, rule_sets=rule_sets, person_row=persons.get(user.id), team_row=team_row,
+                           loaded=True)
+        gone = {_ident(r) for r in giving_up.get(user.id, ())} - {None}
+        mine = [s for s in rotas.get(user.id, []) if s.id not in gone and s.id != added.id]
+        out[user.id] = rules.evaluate([*mine, added], prof.rule_sets, leave=leave.get(user.id, []),
+                                      opted_out=prof.opted_out, focus=[added.identity])
+    return out
+
 # --------------------------------------------------------------------------------------------------- hooks
 
 

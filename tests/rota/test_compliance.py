@@ -259,3 +259,14 @@ def test_a_shift_given_up_in_the_same_change_does_not_count(ward):
     set_assignee(mine, ward.other, actor=ward.coord, exclude_ids=(theirs.id,))
     db.session.commit()
     assert db.session.get(Shift, theirs.id).assignee_id == ward.doctor.id
+
+
+def test_bulk_check_for_candidates_matches_one_by_one(ward):
+    add_shift(ward, ward.late, MON, ward.doctor)
+    add_shift(ward, ward.late, MON, ward.nurse)
+    gap = add_shift(ward, ward.early, MON + timedelta(days=1))
+    people = [ward.doctor, ward.nurse, ward.other]
+    bulk = compliance.verdicts_for_candidates(gap, people)
+    for p in people:
+        assert bulk[p.id] == compliance.verdicts_for_change(p, add=[gap])
+    assert [v.rule_id for v in bulk[ward.nurse.id]] == ["WTR-rest11"] and bulk[ward.other.id] == []
