@@ -170,7 +170,7 @@ def test_revoked_and_rotated_links_answer_404_exactly_like_unknown_ones(client, 
     unknown = client.get(path("sbcal_m" + "A" * 43))
     gone = client.get(path(old))
     assert gone.status_code == unknown.status_code == 404
-    assert gone.data == unknown.data.replace(b"A" * 43, old[7:].encode()) or gone.data == unknown.data
+    assert gone.data == unknown.data and gone.headers.get("Content-Type") == unknown.headers.get("Content-Type")
     assert client.get(path("not-a-token")).status_code == 404
     fetch(client, new)
     feeds.revoke(sam, FeedKind.mine, actor=sam)
