@@ -345,7 +345,11 @@ class _Ctx:
         self.work = [x for x in prepared if not x.on_call]  # rostered shifts (on-call has its own rule)
         self.opted_out = opted_out
         self.starts = [x.s for x in prepared]
-        self.ends = [x.e for x in prepared]
+        # Running maximum, so the list stays sorted even if a what-if adds a shift that overlaps another.
+        self.ends, top = [], -(2**62)
+        for x in prepared:
+            top = max(top, x.e)
+            self.ends.append(top)
         self.prefix = [0]
         for x in prepared:
             self.prefix.append(self.prefix[-1] + x.dur)
@@ -534,6 +538,7 @@ def check_rest_between(rule, rs, ctx):
     for prev, nxt in zip(work, work[1:], strict=False):
         gap = nxt.s - prev.e
         if gap < need and ctx.wants((prev, nxt)):
+            gap = max(gap, 0)  # overlapping shifts (refused elsewhere) leave no rest at all
             out.append(_verdict(rule, rs, kind="minimum", observed=fmt_duration(gap), limit=fmt_duration(need),
                                 shifts=[prev, nxt], observed_value=_hours(gap), limit_value=need / HOUR,
                                 message=f"Only {fmt_duration(gap)} rest between your {prev.label()} ending "

@@ -458,3 +458,12 @@ def test_involving_keeps_only_verdicts_about_the_given_shifts():
     verdicts = evaluate([a, b, c, d], ["WTR"])
     assert len(ids(verdicts, "WTR-rest11")) == 2
     assert [v.shift_ids for v in rules.involving(verdicts, [d.identity])] == [(c.id, d.id)]
+
+
+def test_an_overlapping_what_if_shift_counts_its_hours_and_leaves_no_rest():
+    a = shift(MON, "08:00", 12)
+    b = shift(MON, "14:00", 12)  # overlaps a by 6 h
+    verdicts = evaluate([a, b] + days(MON + timedelta(days=1), 5, "07:00", 12), ["TCS2016", "WTR"])
+    [rest] = ids(verdicts, "WTR-rest11")[:1]
+    assert rest.observed == "0 min" and "Only 0 min rest" in rest.message
+    assert ids(verdicts, "TCS-72in168")  # 12 + 12 + 5 x 12 = 84 h in the week
