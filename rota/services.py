@@ -435,8 +435,8 @@ def _bulk_create(team: Team, items, *, actor, report: BuildReport) -> None:
         if user is None:
             continue
         try:
-            with db.session.begin_nested():
-                set_assignee(shift, user, actor=actor)
+            # set_assignee runs every check before it writes anything, so a refusal leaves nothing to undo.
+            set_assignee(shift, user, actor=actor)
         except DomainError as exc:
             report.problems.append((day, st.code, user.display_name, exc.detail))
     audit.record("rota.built", actor=actor, entity=team, entity_type="team", team_id=team.id,

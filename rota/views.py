@@ -32,10 +32,12 @@ bp = Blueprint("rota", __name__)
 
 
 def register(app, api) -> None:
+    from core.cli import DEMO_SEEDERS
     from core.web import HOME_PANELS, add_nav_item
-    from rota import rota_models  # noqa: F401  (registers its tables)
+    from rota import demo, rota_models  # noqa: F401  (registers its tables)
 
     app.register_blueprint(bp)
+    app.extensions.setdefault(DEMO_SEEDERS, []).append((20, "rota", demo.seed_rota))
     app.extensions.setdefault(HOME_PANELS, []).append(next_shifts_panel)
     add_nav_item(app, 10, "My shifts", "rota.my_shifts")
     add_nav_item(app, 11, "Team rotas", "rota.teams")
