@@ -58,6 +58,11 @@ def _utc(value: datetime) -> datetime:
 
 
 def render(calendar: FeedCalendar) -> bytes:
+    return build(calendar).to_ical()
+
+
+def build(calendar: FeedCalendar) -> Calendar:
+    """The icalendar object for ``calendar`` (``render`` serialises it)."""
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -71,7 +76,7 @@ def render(calendar: FeedCalendar) -> bytes:
     shared: dict[str, vText] = {}  # repeated values (status, location, "Night · Ward 7B") share one property object
     for event in sorted(calendar.events, key=lambda e: (e.starts_at, e.uid)):
         cal.add_component(_vevent(event, shared))
-    return cal.to_ical()
+    return cal
 
 
 def _text(value: str, shared: dict[str, vText] | None) -> vText:
