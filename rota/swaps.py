@@ -49,6 +49,7 @@ from rota.swap_models import (
 )
 
 MAX_REASON = 200
+MAX_ID = 2**31 - 1  # ids in URLs beyond this cannot exist (and overflow the database driver)
 STATE_WORDS = {
     SwapState.proposed: "waiting for a colleague",
     SwapState.awaiting_approval: "waiting for approval",
@@ -151,7 +152,7 @@ def update_settings(team, *, actor, **values) -> TeamSwapSettings:
 
 
 def get_request(request_id: int) -> SwapRequest:
-    req = db.session.get(SwapRequest, request_id)
+    req = db.session.get(SwapRequest, request_id) if 0 < request_id <= MAX_ID else None
     if req is None:
         raise NotFound(f"No swap or offer with id {request_id}.")
     return req

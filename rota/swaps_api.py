@@ -143,7 +143,7 @@ class ShiftAssignSchema(Schema):
 
 
 def _shift(shift_id: int) -> Shift:
-    shift = db.session.get(Shift, shift_id)
+    shift = db.session.get(Shift, shift_id) if 0 < shift_id <= MAX_ID else None
     if shift is None:
         raise NotFound(f"No shift with id {shift_id}.")
     return shift
@@ -156,7 +156,7 @@ def _visible_request(request_id: int) -> SwapRequest:
 
 
 def _user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
+    user = db.session.get(User, user_id) if 0 < user_id <= MAX_ID else None
     if user is None:
         raise NotFound(f"No person with id {user_id}.")
     return user

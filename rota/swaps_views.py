@@ -96,7 +96,7 @@ class SettingsForm(FlaskForm):
 
 
 def _shift_or_404(shift_id: int) -> Shift:
-    shift = db.session.get(Shift, shift_id)
+    shift = db.session.get(Shift, shift_id) if 0 < shift_id <= swaps.MAX_ID else None
     if shift is None or not (shift.team.can_view(current_user)
                              or shift.team_id in eligibility.teams_whose_shifts_user_may_take(current_user)):
         abort(404)
@@ -104,7 +104,7 @@ def _shift_or_404(shift_id: int) -> Shift:
 
 
 def _request_or_404(request_id: int) -> SwapRequest:
-    req = db.session.get(SwapRequest, request_id)
+    req = db.session.get(SwapRequest, request_id) if 0 < request_id <= swaps.MAX_ID else None
     if req is None or not swaps.can_view(req, current_user):
         abort(404)
     return req
@@ -375,7 +375,7 @@ def approvals_page():
 @bp.route("/teams/<int:team_id>/swap-settings", methods=["GET", "POST"])
 @login_required
 def settings_page(team_id: int):
-    team = db.session.get(Team, team_id)
+    team = db.session.get(Team, team_id) if 0 < team_id <= swaps.MAX_ID else None
     if team is None or not team.can_view(current_user):
         abort(404)
     if not team.can_manage(current_user):
