@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 
 from core.accounts import AFC_BANDS, MEDICAL_GRADES, Membership, Team, User, grade_rank
 from core.db import db, now_utc
 from rota import compliance
-from rota.models import Leave, Shift, ShiftState
+from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState
 from rota.swap_models import TeamSwapSettings
 
 
@@ -213,8 +213,12 @@ def eligible_user_ids(shift: Shift) -> list[int]:
 
 
 def open_shifts_query(team_ids: Iterable[int], *, now: datetime | None = None):
+    """Open shifts of these teams that have not started, on published rotas (or on no rota period)."""
+    published = select(RotaPeriod.id).where(RotaPeriod.state == PeriodState.published)
     return (select(Shift).where(Shift.team_id.in_(list(team_ids)), Shift.state == ShiftState.open,
-                                Shift.starts_at > (now or now_utc())).order_by(Shift.starts_at, Shift.id))
+                                Shift.starts_at > (now or now_utc()),
+                                or_(Shift.rota_period_id.is_(None), Shift.rota_period_id.in_(published)))
+            .order_by(Shift.starts_at, Shift.id))
 
 
 def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, include_ineligible: bool = False,

@@ -32,7 +32,7 @@ from core.errors import Conflict, Forbidden, NotFound, RuleViolation, Validation
 from rota import eligibility
 from rota.assignment import set_assignee
 from rota.eligibility import Eligibility, describe_shift
-from rota.models import Leave, ReleaseKind, Shift, ShiftState
+from rota.models import Leave, PeriodState, ReleaseKind, Shift, ShiftState
 from rota.swap_models import (
     PENDING_STATES,
     ApprovalPolicy,
@@ -235,6 +235,8 @@ def _kind_word(req: SwapRequest) -> str:
 
 
 def _check_requestable(shift: Shift, *, now: datetime, settings: TeamSwapSettings, whose: str) -> None:
+    if shift.rota_period is not None and shift.rota_period.state != PeriodState.published:
+        raise RuleViolation(f"{whose} shift is on a rota that is not published yet.", extra={"code": "draft"})
     if shift.state != ShiftState.scheduled:
         raise Conflict(f"{whose} shift is {shift.state.value}, so it cannot be swapped or offered.",
                        extra={"code": "not_scheduled"})
@@ -633,6 +635,8 @@ def claim(shift: Shift, *, actor: User, now: datetime | None = None) -> ClaimOut
     if shift.starts_at <= now:
         raise RuleViolation("This shift has already started; call the coordinator instead.",
                             extra={"code": "started"})
+    if shift.rota_period is not None and shift.rota_period.state != PeriodState.published:
+        raise RuleViolation("This shift is on a rota that is not published yet.", extra={"code": "draft"})
     result = eligibility.check(shift, actor)
     _refuse_ineligible([result], "You cannot take this shift:")
     settings = settings_for(shift.team_id)

@@ -1,0 +1,88 @@
+"""Browser journeys (phone-sized Chromium): a nurse offers a shift, a colleague accepts, the coordinator approves;
+a nurse claims an open shift."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from core.db import db
+from tests.conftest import TEST_PASSWORD
+from tests.e2e.conftest import PHONE, sign_in
+from tests.rota import conftest_swaps as data
+
+pytestmark = pytest.mark.e2e
+
+
+def _page(browser, live_server, viewport=PHONE):
+    context = browser.new_context(viewport=viewport, base_url=live_server.url, is_mobile=viewport == PHONE,
+                                  has_touch=viewport == PHONE)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    return context, page
+
+
+def test_nurse_offers_a_shift_colleague_accepts_coordinator_approves(browser, live_server, make):
+    w = data.ward(make, 3)
+    priya, sam, _ = w.staff
+    x = data.shift(w.team, starts_at=data.soon(3), assignee=priya)
+    # Read everything now: on SQLite a read in the test thread would hold the write lock while the browser works.
+    x_id, sam_id, priya_email, sam_email, coord_email = x.id, sam.id, priya.email, sam.email, w.coordinator.email
+    db.session.commit()
+    contexts = []
+    try:
+        ctx, page = _page(browser, live_server)
+        contexts.append(ctx)
+        sign_in(page, priya_email, TEST_PASSWORD)
+        page.goto("/my/shifts")
+        page.click(f"[data-testid=offer-{x_id}]")
+        expect(page.locator("h1")).to_contain_text("Offer Early")
+        page.check("[data-testid=to-chosen]")
+        page.check(f"[data-testid=colleague-{sam_id}]")
+        page.click("[data-testid=send-offer]")
+        expect(page.locator("[data-testid=request-state]")).to_have_text("proposed")
+        request_url = page.url
+
+        ctx2, sam_page = _page(browser, live_server)
+        contexts.append(ctx2)
+        sign_in(sam_page, sam_email, TEST_PASSWORD)
+        sam_page.goto("/swaps")
+        sam_page.locator("[data-testid=incoming] a").first.click()
+        expect(sam_page).to_have_url(request_url)
+        sam_page.click("[data-testid=accept]")
+        expect(sam_page.locator("[data-testid=request-state]")).to_have_text("awaiting approval")
+
+        ctx3, coord = _page(browser, live_server, viewport={"width": 1280, "height": 900})
+        contexts.append(ctx3)
+        sign_in(coord, coord_email, TEST_PASSWORD)
+        coord.goto("/approvals")
+        card = coord.locator("[data-testid^=approval-]").first
+        expect(card).to_contain_text("Allowed, no warnings")
+        card.locator("[data-testid^=approve-]").click()
+        expect(coord.locator("body")).to_contain_text("Approved: the rota is updated.")
+
+        sam_page.goto("/my/shifts")
+        expect(sam_page.locator(f"[data-shift-id='{x_id}']")).to_be_visible()
+        sam_page.goto(request_url)
+        expect(sam_page.locator("[data-testid=request-state]")).to_have_text("approved")
+        expect(sam_page.locator("[data-testid=approved-by]")).to_contain_text("Wendy Coordinator")
+    finally:
+        for c in contexts:
+            c.close()
+    assert data.holder(x_id) == sam_id
+
+
+def test_nurse_claims_an_open_shift(phone, make):
+    w = data.ward(make, 2)
+    nurse = w.staff[0]
+    gap = data.shift(w.team, starts_at=data.soon(2))
+    gap_id, nurse_id, email = gap.id, nurse.id, nurse.email
+    db.session.commit()
+    sign_in(phone, email, TEST_PASSWORD)
+    phone.goto("/open-shifts")
+    phone.click(f"[data-testid=claim-{gap_id}]")
+    expect(phone.locator("body")).to_contain_text(re.compile(r"It's yours: you now work Early"))
+    expect(phone.locator("[data-testid=no-open-shifts]")).to_be_visible()
+    assert data.holder(gap_id) == nurse_id
