@@ -212,3 +212,17 @@ def test_grid_shows_people_open_row_leave_and_coverage(make):
     assert next(r for r in grid.rows if r.user.id == staff[1].id).cells[0].leave is not None
     assert grid.open_row.cells[1].shifts and grid.open_row.cells[1].markers == ["!"]
     assert [c.status for c in grid.coverage[:2]] == ["ok", "short"]
+
+
+def test_database_refuses_a_shift_longer_than_24_hours(make):
+    from sqlalchemy.exc import IntegrityError
+
+    team = make.team()
+    t0 = datetime(2026, 3, 2, 7, tzinfo=UTC)
+    db.session.add(Shift(team_id=team.id, state=ShiftState.open, starts_at=t0, ends_at=t0 + timedelta(hours=24)))
+    db.session.commit()
+    db.session.add(Shift(team_id=team.id, state=ShiftState.open, starts_at=t0,
+                         ends_at=t0 + timedelta(hours=24, minutes=1)))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
