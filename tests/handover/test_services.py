@@ -97,18 +97,22 @@ def test_moving_a_patient_changes_the_bed_in_the_next_handover(app, ward):
     assert services.current_entries(h)[p.id].patient.location == "Side room 3"
 
 
-def test_demo_seeder_creates_fictional_patients_in_the_test_range(app, runner):
+def test_demo_seeder_creates_fictional_patients_in_the_test_range(app, make):
     from handover import nhs
+    from handover.demo import seed_handover
+    from rota.demo import WARD
 
-    result = runner.invoke(args=["demo", "seed"])
-    assert result.exit_code == 0, result.output
+    make.team(WARD, coordinators=[make.user()], staff=[make.user(), make.user()])
+    lines = seed_handover()
+    db.session.commit()
+    assert "6 demo patients" in lines[0]
     patients = db.session.scalars(select(Patient)).all()
     assert len(patients) == 6
     assert all(p.nhs_number.startswith("999") and nhs.is_valid(p.nhs_number) for p in patients)
     h = db.session.scalar(select(Handover))
     assert h.state.value == "accepted"
-    again = runner.invoke(args=["demo", "seed"])
-    assert again.exit_code == 0 and len(db.session.scalars(select(Patient)).all()) == 6
+    assert seed_handover() == [] and len(db.session.scalars(select(Patient)).all()) == 6  # idempotent
+    assert (40, "handover patients", seed_handover) in app.extensions["demo_seeders"]
 
 
 def test_upload_dir_defaults_outside_the_web_root(app):
