@@ -14,7 +14,7 @@ def register(app, api) -> None:
     from core.cli import DEMO_SEEDERS
     from core.web import HOME_PANELS, add_nav_item
     from handover import api as handover_api
-    from handover import cli, demo, models, views  # noqa: F401  (models registers its tables)
+    from handover import cli, demo, models, services, views  # noqa: F401  (models registers its tables)
 
     for key, value in HANDOVER_DEFAULTS.items():
         app.config.setdefault(key, value)
@@ -24,3 +24,5 @@ def register(app, api) -> None:
     add_nav_item(app, 30, "Handover", "handover.index", lambda user: bool(user.team_ids) or user.is_admin)
     app.extensions.setdefault(HOME_PANELS, []).append(views.handovers_panel)
     app.extensions.setdefault(DEMO_SEEDERS, []).append((40, "handover patients", demo.seed_handover))
+    # For a worker loop that runs periodic jobs (not wired yet): until then, cron `flask handover flag-overdue`.
+    app.extensions.setdefault("periodic_tasks", []).append(("handover.flag_overdue", services.flag_overdue))
