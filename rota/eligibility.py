@@ -15,16 +15,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import load_only
 
 from core.accounts import AFC_BANDS, MEDICAL_GRADES, Membership, Team, User, grade_rank
 from core.db import db, now_utc
 from rota import compliance
 from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState
 from rota.swap_models import TeamSwapSettings
+
+# Longer than any real shift (shift types are at most 24 h; on-call periods at most 24 h by contract).
+MAX_SHIFT_LENGTH = timedelta(hours=48)
 
 
 @dataclass
@@ -123,7 +127,10 @@ def describe_shift(shift: Shift) -> str:
 def candidates(shift: Shift) -> list[User]:
     """Active members of the shift's team and its allowed pools, except the person who already holds it."""
     members = select(Membership.user_id).where(Membership.team_id.in_(allowed_team_ids(shift.team_id)))
-    stmt = select(User).where(User.id.in_(members), User.active.is_(True)).order_by(User.display_name, User.id)
+    # Only the columns eligibility reads: loading 1,000 whole accounts (password hashes …) is a third of the time.
+    stmt = (select(User).options(load_only(User.display_name, User.grade, User.skills, User.active,
+                                           User.staff_group))
+            .where(User.id.in_(members), User.active.is_(True)).order_by(User.display_name, User.id))
     return [u for u in db.session.scalars(stmt) if u.id != shift.assignee_id]
 
 
@@ -179,6 +186,8 @@ def assess(shift: Shift, users: Iterable[User] | None = None, *,
     overlap_rows = db.session.execute(
         select(Shift.assignee_id, Shift.id, Shift.starts_at, Shift.ends_at).where(
             Shift.assignee_id.in_(who), Shift.state != ShiftState.cancelled, Shift.id != shift.id,
+            # The lower bound lets the (assignee_id, starts_at) index do the work; no shift lasts longer.
+            Shift.starts_at > shift.starts_at - MAX_SHIFT_LENGTH,
             Shift.starts_at < shift.ends_at, Shift.ends_at > shift.starts_at)
     ).all()
     tz = ZoneInfo(shift.team.timezone)
