@@ -190,7 +190,7 @@ def _roster(team, days, slots, people, leave_days, rng, *, max_week=4, gap_rate=
     return items
 
 
-def _seed_team_rota(team, coord, types_spec, reqs_spec, first, rng, *, nursing: bool) -> int:
+def _seed_team_rota(team, coord, types_spec, reqs_spec, first, rng, *, nursing: bool, weeks: int) -> int:
     from datetime import timedelta
 
     from core.accounts import AFC_BANDS, grade_rank
@@ -199,14 +199,14 @@ def _seed_team_rota(team, coord, types_spec, reqs_spec, first, rng, *, nursing: 
 
     types = _demo_types(team, types_spec, coord)
     _demo_reqs(team, reqs_spec, types, coord)
-    last = first + timedelta(days=7 * DEMO_WEEKS - 1)
+    last = first + timedelta(days=7 * weeks - 1)
     period = services.create_period(team, first_day=first, last_day=last, actor=coord)
     people = sorted((m.user for m in team.memberships if m.user_id != coord.id), key=lambda u: u.id)
-    days = [first + timedelta(days=i) for i in range(7 * DEMO_WEEKS)]
+    days = [first + timedelta(days=i) for i in range(7 * weeks)]
     # Annual leave booked in advance: a week each for a few people, spread over the period.
     leave_days: dict = {}
     for i, u in enumerate(people[2::7]):
-        start = first + timedelta(days=7 * (1 + i % (DEMO_WEEKS - 1)))
+        start = first + timedelta(days=7 * (1 + i % max(1, weeks - 1)))
         services.record_leave(u, kind=LeaveKind.annual, first_day=start, last_day=start + timedelta(6), team=team,
                               actor=coord)
         leave_days[u.id] = {start + timedelta(k) for k in range(7)}
@@ -252,7 +252,7 @@ def _seed_team_rota(team, coord, types_spec, reqs_spec, first, rng, *, nursing: 
     return len(report.created)
 
 
-def seed_rota() -> list[str]:
+def seed_rota(weeks: int = DEMO_WEEKS) -> list[str]:
     """Six weeks of published rota for both demo teams (from the Monday of the current week). Idempotent: a team
     that already has a rota period is left alone."""
     import random
@@ -274,7 +274,7 @@ def seed_rota() -> list[str]:
             continue
         today = timeutil.local_date(services.now_utc(), team.timezone)
         first = today - timedelta(days=today.weekday())
-        n = _seed_team_rota(team, coord, types_spec, reqs_spec, first, rng, nursing=nursing)
-        lines.append(f"  {name}: {n} shifts over {DEMO_WEEKS} weeks from {first:%d %b %Y} (published)")
+        n = _seed_team_rota(team, coord, types_spec, reqs_spec, first, rng, nursing=nursing, weeks=weeks)
+        lines.append(f"  {name}: {n} shifts over {weeks} weeks from {first:%d %b %Y} (published)")
     db.session.flush()
     return (["Demo rota:"] + lines) if lines else []
