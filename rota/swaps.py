@@ -148,6 +148,51 @@ def update_settings(team, *, actor, **values) -> TeamSwapSettings:
     return row
 
 
+# ------------------------------------------------------------------------------- requests the rota overtook
+
+
+def _is_stale(req: SwapRequest) -> bool:
+    shift, cp = req.shift, req.counterpart_shift
+    if shift.version != req.shift_version or shift.assignee_id != req.requester_id:
+        return True
+    return cp is not None and cp.version != req.counterpart_shift_version
+
+
+def _end_because_rota_changed(req: SwapRequest) -> bool:
+    """A pending request whose shift changed hands by another route (leave, a coordinator) is cancelled, and the
+    people involved are told why. Returns False when another transaction is deciding it right now."""
+    reason = f"The rota changed: {describe_shift(req.shift)} was reassigned"
+    result = db.session.execute(
+        update(SwapRequest).where(SwapRequest.id == req.id, SwapRequest.state.in_(PENDING_STATES))
+        .values(state=SwapState.cancelled, reason=reason, decided_at=now_utc(), version=SwapRequest.version + 1)
+        .execution_options(synchronize_session=False))
+    if result.rowcount != 1:
+        return False
+    db.session.refresh(req)
+    _release_locks(req)
+    audit.record("swap.cancelled", actor=None, entity=req, summary={"shift_id": req.shift_id, "rota_changed": True})
+    people = [req.requester_id] + ([req.accepted_by_id] if req.accepted_by_id else recipient_ids(req))
+    _notify(people, kind="swap.cancelled", team_id=req.team_id, link=_link(req), key=f"swap:{req.id}:overtaken",
+            text=f"The {_kind_word(req)} of {describe_shift(req.shift)} was cancelled: {reason}.")
+    return True
+
+
+def on_shift_changed_hands(shift, previous, user, *, actor=None, kind=None, reason=None, **_) -> None:
+    """``rota.assignment.AFTER_CHANGE`` hook: when a shift changes hands outside a swap (leave opens it, a
+    coordinator reassigns it), pending requests that involve it can no longer happen: end them and say why.
+    Requests another transaction holds right now are skipped (that transaction will get a 409 on the version)."""
+    if kind in (ReleaseKind.swapped, ReleaseKind.given_away):
+        return
+    request_ids = list(db.session.scalars(select(SwapShiftLock.request_id).where(SwapShiftLock.shift_id == shift.id)))
+    if not request_ids:
+        return
+    stmt = select(SwapRequest).where(SwapRequest.id.in_(request_ids), SwapRequest.state.in_(PENDING_STATES))
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    for req in db.session.scalars(stmt).all():
+        _end_because_rota_changed(req)
+
+
 # ----------------------------------------------------------------------------------------------- visibility
 
 
@@ -256,6 +301,9 @@ def _check_no_pending(shift_ids, *, now: datetime) -> None:
         other = db.session.get(SwapRequest, request_id)
         if other is not None and other.pending and other.expires_at <= now:
             expire_due(now=now, team_id=other.team_id)
+            continue
+        if other is not None and other.pending and _is_stale(other):
+            _end_because_rota_changed(other)
             continue
         raise Conflict(f"There is already a pending request for that shift (request {request_id}). "
                        "Cancel it first, or wait for it to finish.",
@@ -819,6 +867,10 @@ def register(app, api) -> None:
     add_nav_item(app, 31, "Open shifts", "swaps.open_shifts_page")
     add_nav_item(app, 32, "Approvals", "swaps.approvals_page", lambda u: u.is_coordinator or u.is_admin)
     app.cli.add_command(swaps_views.swaps_cli)
+    from rota import assignment
+
+    if on_shift_changed_hands not in assignment.AFTER_CHANGE:
+        assignment.AFTER_CHANGE.append(on_shift_changed_hands)
     _register_with_notifications(app)
 
 

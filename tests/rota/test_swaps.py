@@ -382,3 +382,24 @@ def test_bad_input_gets_field_errors_and_changes_nothing(client, make, bearer, b
     r = _post(client, bearer, w.token(make, w.staff[0]), "/api/v1/swaps", body)
     assert r.status_code == 422 and r.mimetype == "application/problem+json" and r.json["errors"]
     assert db.session.scalar(select(SwapRequest.id)) is None
+
+
+def test_a_reassignment_outside_swaps_ends_pending_requests_and_says_why(client, make, bearer):
+    from rota.assignment import set_assignee
+
+    w = data.ward(make, 3)
+    a, b, c = w.staff
+    x = data.shift(w.team, starts_at=data.soon(3), assignee=a)
+    sid = _post(client, bearer, w.token(make, a), "/api/v1/swaps",
+                {"shift_id": x.id, "kind": "offer", "to_user_ids": [b.id]}).json["id"]
+    set_assignee(db.session.get(Shift, x.id), c, actor=w.coordinator, reason="Coordinator moved it")
+    db.session.commit()
+    req = db.session.get(SwapRequest, sid)
+    assert req.state.value == "cancelled" and "rota changed" in req.reason
+    assert any("was cancelled: The rota changed" in t for t in _texts(b))
+    r = _post(client, bearer, w.token(make, b), f"/api/v1/swaps/{sid}/accept")
+    assert r.status_code == 409
+    # The new holder can offer it at once: the old request no longer holds the shift.
+    r = _post(client, bearer, w.token(make, c), "/api/v1/swaps", {"shift_id": x.id, "kind": "offer",
+                                                                     "to_user_ids": [b.id]})
+    assert r.status_code == 201, r.json
