@@ -36,7 +36,7 @@ def test_swap_endpoints_survive_fuzzing(app):
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def run(case):
             case.call_and_validate(headers=headers, checks=CHECKS)
 
