@@ -416,8 +416,11 @@ def swap_eligibility(shift: Shift, counterpart_shift: Shift) -> list[Eligibility
     return results
 
 
-def swap_candidates(shift: Shift, *, now: datetime | None = None, horizon_days: int = 42, limit: int = 60):
-    """Colleagues' shifts that ``shift``'s holder could swap for (both halves allowed), with verdicts."""
+def swap_candidates(shift: Shift, *, now: datetime | None = None, horizon_days: int = 42, limit: int = 20):
+    """Colleagues' shifts that ``shift``'s holder could swap for (both halves allowed), with verdicts.
+
+    Cheap checks first (one batch for every colleague taking ``shift``; grade/leave/overlap for the holder taking
+    each candidate), then the compliance engine only for pairs that survive, until ``limit`` are found."""
     now = now or now_utc()
     settings = settings_for(shift.team_id)
     earliest = max(now + timedelta(hours=settings.cutoff_hours), shift.starts_at - timedelta(days=horizon_days))
@@ -427,11 +430,20 @@ def swap_candidates(shift: Shift, *, now: datetime | None = None, horizon_days: 
                                 Shift.starts_at >= earliest,
                                 Shift.starts_at <= shift.starts_at + timedelta(days=horizon_days),
                                 Shift.id.not_in(locked))
-            .order_by(Shift.starts_at, Shift.id)
-            .limit(limit * 3))
+            .order_by(Shift.starts_at, Shift.id).limit(300))
+    others = [o for o in db.session.scalars(stmt)
+              if not (o.starts_at < shift.ends_at and o.ends_at > shift.starts_at)]
+    if not others or shift.assignee is None:
+        return []
+    holders = list({o.assignee_id: o.assignee for o in others}.values())
+    takers_ok = {r.user.id for r in eligibility.assess(shift, holders, with_compliance=False) if r.ok}
     out = []
-    for other in db.session.scalars(stmt):
-        if other.starts_at < shift.ends_at and other.ends_at > shift.starts_at:
+    for other in others:
+        if other.assignee_id not in takers_ok:
+            continue
+        mine = eligibility.assess(other, [shift.assignee], giving_up={shift.assignee_id: [shift]},
+                                  with_compliance=False)
+        if not mine[0].ok:
             continue
         results = swap_eligibility(shift, other)
         if all(r.ok for r in results):
