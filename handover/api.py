@@ -150,7 +150,7 @@ def accept(data, handover_id):
     """The incoming clinician accepts some entries (``patient_ids``) or the whole handover, with a read-back note."""
     handover = _handover(handover_id)
     services.accept(handover, current_user, patient_ids=data.get("patient_ids"),
-                    readback_note=data.get("readback_note", ""))
+                    readback_note=data.get("readback_note", ""), seen_at=data.get("seen_at"))
     db.session.commit()
     return handover_dict(load_sheet(handover))
 

@@ -173,11 +173,15 @@ class HandoverEntry(db.Model):
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     readback_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Optimistic lock on the row: an edit and an acceptance racing each other cannot both win (StaleDataError → 409)
+    row_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
     handover: Mapped[Handover] = relationship(back_populates="entries")
     patient: Mapped[Patient] = relationship()
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
     accepted_by: Mapped[User | None] = relationship(foreign_keys=[accepted_by_id])
+
+    __mapper_args__ = {"version_id_col": row_version}
 
     @property
     def accepted(self) -> bool:

@@ -168,6 +168,8 @@ class AcceptSchema(Schema):
                               metadata={"description": "Accept these patients' entries; omit to accept the whole "
                                                        "handover"})
     readback_note = Text(max_len=2000, load_default="")
+    seen_at = fields.AwareDateTime(validate=_sane_instant,
+                                   metadata={"description": "When you read the entries; 409 if one changed since"})
 
     @validates_schema
     def unique(self, data, **kwargs):

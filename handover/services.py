@@ -454,9 +454,10 @@ def can_accept(handover: Handover, user) -> bool:
     return user.id != handover.outgoing_id
 
 
-def accept(handover: Handover, actor, *, patient_ids: list[int] | None = None, readback_note: str = ""
-           ) -> list[HandoverEntry]:
-    """The incoming clinician takes responsibility for some entries or the whole handover."""
+def accept(handover: Handover, actor, *, patient_ids: list[int] | None = None, readback_note: str = "",
+           seen_at: datetime | None = None) -> list[HandoverEntry]:
+    """The incoming clinician takes responsibility for some entries or the whole handover. ``seen_at`` (when the
+    page they read was rendered) refuses acceptance of an entry changed after they read it."""
     require_view(handover.team, actor)
     if not can_accept(handover, actor):
         who = handover.incoming.display_name if handover.incoming else "a team member other than the outgoing one"
@@ -480,6 +481,12 @@ def accept(handover: Handover, actor, *, patient_ids: list[int] | None = None, r
         beds = ", ".join(e.patient.location or f"patient {e.patient_id}" for e in unreviewed)
         raise RuleViolation(f"Not yet reviewed by the outgoing clinician (carried over unchanged): {beds}. "
                             "Ask them to check and save these entries before you accept.")
+    if seen_at is not None:
+        changed = [e for e in pending if e.updated_at > seen_at]
+        if changed:
+            beds = ", ".join(e.patient.location or f"patient {e.patient_id}" for e in changed)
+            raise Conflict(f"Changed since you opened the handover: {beds}. Reload and read the latest version "
+                           "before accepting.")
     now = now_utc()
     note = (readback_note or "").strip() or None
     for entry in pending:

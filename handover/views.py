@@ -84,6 +84,20 @@ class EntryForm(FlaskForm):
 
 class AcceptForm(FlaskForm):
     readback_note = TextAreaField("Read-back note", validators=[Length(max=2000)])
+    seen_at = HiddenField()  # when the page was rendered: an entry changed after that must be re-read
+
+    def seen(self) -> datetime | None:
+        try:
+            value = datetime.fromisoformat(self.seen_at.data or "")
+        except ValueError:
+            return None
+        return value if value.tzinfo else None
+
+
+def _accept_form() -> AcceptForm:
+    form = AcceptForm(formdata=None)
+    form.seen_at.data = now_utc().isoformat()
+    return form
 
 
 class ImageForm(FlaskForm):
@@ -308,7 +322,7 @@ def sheet(handover_id):
     services.record_view(handover, current_user, [e.patient_id for e in data.entries])
     # rendered before the commit (which expires the loaded rows); shown only once the audit entry is committed
     html = render_template("handover/sheet.html", sheet=data, h=handover, labels=_labels(handover.style),
-                           accept_form=AcceptForm(), button=ButtonForm(),
+                           accept_form=_accept_form(), button=ButtonForm(),
                            can_accept=services.can_accept(handover, current_user), actions_of=actions_of)
     db.session.commit()
     return html
@@ -353,7 +367,7 @@ def accept(handover_id, patient_id=None):
     if form.validate():
         try:
             done = services.accept(handover, current_user, patient_ids=[patient_id] if patient_id else None,
-                                   readback_note=form.readback_note.data or "")
+                                   readback_note=form.readback_note.data or "", seen_at=form.seen())
         except DomainError as exc:
             if exc.status == 403:
                 raise
@@ -417,7 +431,7 @@ def entry(handover_id, patient_id):
     db.session.commit()
     return render_template("handover/entry.html", h=handover, patient=patient, form=form, current=current,
                            versions=versions, previous=previous, images=pictures, image_form=ImageForm(),
-                           accept_form=AcceptForm(), button=ButtonForm(), labels=labels,
+                           accept_form=_accept_form(), button=ButtonForm(), labels=labels,
                            closed=services.is_closed(handover), can_accept=services.can_accept(handover, current_user),
                            actions_of=actions_of, zone=services.team_zone(handover.team),
                            max_mb=images.max_bytes() // 1048576, heic=images.HEIC_SUPPORTED), status

@@ -297,3 +297,39 @@ def test_fhir_export_of_an_unaccepted_ipass_handover(client, ward, tokens, beare
     assert composition.status == "preliminary" and not composition.attester
     assert composition.type.text == "I-PASS handover"
     assert composition.section[0].section[0].title == "Illness severity"
+
+
+def test_acceptance_refused_for_an_entry_changed_after_the_receiver_read_it(client, ward, tokens, bearer):
+    p1, p2 = add_patients(ward, 2)
+    h = start(ward)
+    write_all(h, ward)
+    assert client.get(f"/api/v1/handovers/{h.id}", headers=bearer(tokens["incoming"])).status_code == 200
+    from datetime import UTC, datetime
+
+    seen = datetime.now(UTC).isoformat()  # when the receiver read it
+    # the outgoing nurse changes bed 2 after the receiver read the handover
+    client.put(f"/api/v1/handovers/{h.id}/entries/{p2.id}", json={"severity": "unstable", "situation": "Now worse"},
+               headers=bearer(tokens["outgoing"]))
+    resp = client.post(f"/api/v1/handovers/{h.id}/accept", json={"seen_at": seen}, headers=bearer(tokens["incoming"]))
+    assert resp.status_code == 409 and "Changed since you opened the handover: Bed 2" in resp.json["detail"]
+    assert services.current_entries(h)[p1.id].accepted_at is None  # nothing accepted
+    resp = client.post(f"/api/v1/handovers/{h.id}/accept", json={}, headers=bearer(tokens["incoming"]))
+    assert resp.status_code == 200
+
+
+def test_an_edit_racing_an_acceptance_loses_with_a_conflict(app, ward):
+    from sqlalchemy import update
+    from sqlalchemy.orm.exc import StaleDataError
+
+    p, = add_patients(ward, 1)
+    h = start(ward)
+    write_all(h, ward)
+    entry = services.current_entries(h)[p.id]
+    # meanwhile, another request accepts the entry (a different session's UPDATE bumps the row version)
+    db.session.execute(update(HandoverEntry).where(HandoverEntry.id == entry.id)
+                       .values(row_version=HandoverEntry.row_version + 1), execution_options={"synchronize_session":
+                                                                                             False})
+    entry.situation = "edit based on what I loaded before the acceptance"
+    with pytest.raises(StaleDataError):
+        db.session.flush()
+    db.session.rollback()
