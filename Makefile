@@ -35,7 +35,9 @@ browser:
 run: setup
 	$(BIN)/flask db upgrade heads
 	$(BIN)/flask demo seed
-	$(BIN)/flask run --host $(HOST) --port $(PORT)
+	@# One outbox worker beside the web server (sends texts, takes escalation steps); it stops with the server.
+	@$(BIN)/flask notifications worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 test: setup browser
 	$(BIN)/pytest -q

@@ -10,14 +10,14 @@ from notifications.registry import register_audience, register_reply_handler  # 
 
 DEFAULTS = {
     "NOTIFICATIONS_FANOUT": "auto",  # auto | inprocess | postgres | redis
-    "NOTIFICATIONS_KEEPALIVE_SECONDS": 15,
-    "NOTIFICATIONS_STREAM_MAX_SECONDS": 600,
-    "NOTIFICATIONS_LEASE_SECONDS": 120,
-    "NOTIFICATIONS_RETRY_BASE_SECONDS": 30,
-    "NOTIFICATIONS_RETRY_CAP_SECONDS": 3600,
+    "NOTIFICATIONS_KEEPALIVE_SECONDS": 15.0,
+    "NOTIFICATIONS_STREAM_MAX_SECONDS": 600.0,
+    "NOTIFICATIONS_LEASE_SECONDS": 120.0,
+    "NOTIFICATIONS_RETRY_BASE_SECONDS": 30.0,
+    "NOTIFICATIONS_RETRY_CAP_SECONDS": 3600.0,
     "NOTIFICATIONS_MAX_ATTEMPTS": 8,
     "NOTIFICATIONS_DAILY_SMS_CAP": 10,
-    "TWILIO_TIMEOUT_SECONDS": 10,
+    "TWILIO_TIMEOUT_SECONDS": 10.0,
 }
 
 
@@ -30,6 +30,8 @@ def register(app, api) -> None:
     from notifications.cli import notifications_cli
 
     for key, value in DEFAULTS.items():
+        if key not in app.config and os.environ.get(key):
+            app.config[key] = type(value)(os.environ[key]) if not isinstance(value, str) else os.environ[key]
         app.config.setdefault(key, value)
     if "REDIS_URL" not in app.config and os.environ.get("REDIS_URL"):
         app.config["REDIS_URL"] = os.environ["REDIS_URL"]

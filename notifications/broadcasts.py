@@ -91,8 +91,8 @@ def resolve(team_id: int, audience: str, params: dict | None) -> list[int]:
 def _muted(user_ids: list[int], reference: str | None) -> set[int]:
     if not reference or not user_ids:
         return set()
-    return set(db.session.scalars(select(BroadcastMute.user_id).where(BroadcastMute.reference == reference,
-                                                                      BroadcastMute.user_id.in_(user_ids))))
+    return set(db.session.scalars(select(BroadcastMute.user_id).where(
+        BroadcastMute.reference == reference, service.in_list(BroadcastMute.user_id, user_ids))))
 
 
 def preview(team: Team, actor, *, audience: str, params: dict | None = None, reference: str | None = None) -> dict:
@@ -138,7 +138,7 @@ def _codes_for(user_ids: list[int]) -> dict[int, str]:
     in_use: dict[int, set[str]] = {}
     for uid, code in db.session.execute(
             select(BroadcastRecipient.user_id, BroadcastRecipient.code).join(Broadcast)
-            .where(Broadcast.state == "open", BroadcastRecipient.user_id.in_(user_ids))):
+            .where(Broadcast.state == "open", service.in_list(BroadcastRecipient.user_id, user_ids))):
         in_use.setdefault(uid, set()).add(code)
     codes = {}
     for uid in user_ids:
@@ -166,15 +166,13 @@ def _add_recipients(b: Broadcast, ids: list[int], *, step: int, urgent: bool | N
                            team_id=b.team_id, channels=b.channels, urgent=b.urgent if urgent is None else urgent,
                            broadcast_id=b.id, suffixes=hints, daily_cap=True, idempotency_key=f"broadcast:{b.id}")
     now = now_utc()
-    rows = []
-    for uid in ids:
-        n, o = queued.notifications.get(uid), queued.outbox.get(uid)
-        rows.append(BroadcastRecipient(broadcast_id=b.id, user_id=uid, code=codes[uid], step=step,
-                                       notification_id=n.id if n else None, outbox_id=o.id if o else None,
-                                       sms_skipped=queued.sms_skipped.get(uid) if service.SMS in b.channels else None,
-                                       created_at=now))
-    db.session.add_all(rows)
-    db.session.flush()
+    nids = {**{uid: n.id for uid, n in queued.notifications.items()}, **queued.notification_ids}
+    rows = [{"broadcast_id": b.id, "user_id": uid, "code": codes[uid], "step": step,
+             "notification_id": nids.get(uid), "outbox_id": None,
+             "sms_skipped": queued.sms_skipped.get(uid) if service.SMS in b.channels else None,
+             "created_at": now} for uid in ids]
+    db.session.execute(BroadcastRecipient.__table__.insert(), rows)
+    db.session.expire(b, ["recipients"])
     return len(rows)
 
 
@@ -192,15 +190,17 @@ def report(b: Broadcast, viewer) -> dict:
     recips = list(db.session.scalars(select(BroadcastRecipient).where(BroadcastRecipient.broadcast_id == b.id)
                                      .order_by(BroadcastRecipient.id)))
     names = dict(db.session.execute(select(User.id, User.display_name).where(
-        User.id.in_([r.user_id for r in recips]))).all()) if recips else {}
+        service.in_list(User.id, [r.user_id for r in recips]))).all()) if recips else {}
     reads = dict(db.session.execute(select(Notification.id, Notification.read_at).where(
-        Notification.id.in_([r.notification_id for r in recips if r.notification_id]))).all()) if recips else {}
-    outbox = {o.id: o for o in db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.broadcast_id == b.id))}
+        service.in_list(Notification.id, [r.notification_id for r in recips if r.notification_id]))).all()) \
+        if recips else {}
+    # A person's text for this broadcast (the latest, should a ladder step ever queue a second one).
+    outbox = {o.user_id: o for o in db.session.scalars(select(OutboxMessage).where(
+        OutboxMessage.broadcast_id == b.id).order_by(OutboxMessage.id))}
     people, counts = [], {k: 0 for k in ("sent", "delivered", "failed", "read", "acknowledged", "claimed",
                                          "pending", "no_sms")}
     for r in recips:
-        o = outbox.get(r.outbox_id)
+        o = outbox.get(r.user_id)
         sms_state = o.state.value if o else None
         read_at = reads.get(r.notification_id)
         if r.claimed_at:
