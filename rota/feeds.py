@@ -54,6 +54,10 @@ log = logging.getLogger(__name__)
 DEFAULTS = {
     "FEED_PAST_DAYS": 60,
     "FEED_FUTURE_DAYS": 549,  # 18 months
+    # A team feed for a 60-person ward over 18 months would hold ~17,000 events (~10 MB): too big for Google's
+    # subscription fetcher and slow to render. Team rotas therefore default to 14 days back, 3 months ahead.
+    "FEED_TEAM_PAST_DAYS": 14,
+    "FEED_TEAM_FUTURE_DAYS": 92,
     "FEED_CANCELLED_DAYS": 14,  # a shift someone stopped holding stays in their feed as CANCELLED this long
     "FEED_RATE_LIMIT": "60 per hour;10 per minute",
     "FEED_FETCH_RECORD_SECONDS": 300,
@@ -108,9 +112,10 @@ class Window:
     cancelled_since: datetime
 
     @classmethod
-    def for_day(cls, day: datetime) -> Window:
-        return cls(start=day - timedelta(days=int(_cfg("FEED_PAST_DAYS"))),
-                   end=day + timedelta(days=int(_cfg("FEED_FUTURE_DAYS")) + 1),
+    def for_day(cls, day: datetime, kind: FeedKind = FeedKind.mine) -> Window:
+        past, future = ("FEED_TEAM_PAST_DAYS", "FEED_TEAM_FUTURE_DAYS") if kind == FeedKind.team else (
+            "FEED_PAST_DAYS", "FEED_FUTURE_DAYS")
+        return cls(start=day - timedelta(days=int(_cfg(past))), end=day + timedelta(days=int(_cfg(future)) + 1),
                    cancelled_since=day - timedelta(days=int(_cfg("FEED_CANCELLED_DAYS"))))
 
 
@@ -333,7 +338,7 @@ def find_feed(token: str) -> FoundFeed | None:
         return None
     kind = _LETTER_KIND[match.group(1)]
     day = as_of_day()
-    window = Window.for_day(day)
+    window = Window.for_day(day, kind)
     aggs = _aggregates(kind, window, day)
     stmt = (select(CalendarFeed.id, CalendarFeed.user_id, CalendarFeed.last_fetched_at, CalendarFeed.last_client,
                    CalendarPreference.reminder_minutes, CalendarPreference.updated_at, *aggs)
@@ -527,7 +532,7 @@ def open_events(ctx: _Ctx, user_id: int, window: Window, day: datetime) -> list[
 
 
 def build_calendar(found: FoundFeed) -> ical.FeedCalendar:
-    window = Window.for_day(found.day)
+    window = Window.for_day(found.day, found.kind)
     ctx = _Ctx.current()
     if found.kind == FeedKind.mine:
         events = mine_events(ctx, found.user_id, window, found.reminder_minutes)

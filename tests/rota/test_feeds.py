@@ -259,6 +259,7 @@ def test_team_feed_for_coordinators_and_staff_only_when_the_team_allows(client, 
     shift(team, night, base, assignee=sam)
     shift(team, night, base + timedelta(days=1), assignee=alex)
     gap = shift(team, night, base + timedelta(days=2))
+    shift(team, night, base + timedelta(days=120), assignee=sam)  # beyond the team feed's 3 months
     resp, js = fetch(client, issue(manager, FeedKind.team))
     summaries = sorted(e["summary"] for e in js.values())
     assert summaries == ["Alex Okafor: Night · Ward 7B", "Open: Night · Ward 7B", "Sam Patel: Night · Ward 7B"]
