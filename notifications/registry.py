@@ -27,7 +27,7 @@ class Audience:
 _AUDIENCES: dict[str, Audience] = {}
 _REPLY_HANDLERS: dict[str, ReplyHandler] = {}
 RESERVED_KEYWORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "START", "UNSTOP", "HELP", "INFO",
-                     "OK", "SEEN", "ACK"}
+                     "OK", "SEEN", "ACK", "NO"}
 
 
 def register_audience(*args) -> None:
