@@ -11,6 +11,7 @@ import random
 from datetime import timedelta
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from core import audit
 from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_rank
@@ -85,6 +86,8 @@ def resolve(team_id: int, audience: str, params: dict | None) -> list[int]:
     except (ValueError, KeyError, TypeError, LookupError) as exc:
         raise ValidationFailed("Those audience settings are not valid.",
                                errors={"params": [str(exc)[:200] or "Not valid."]})
+    except SQLAlchemyError:  # e.g. a text where the resolver expected an id (the handler rolls back)
+        raise ValidationFailed("Those audience settings are not valid.", errors={"params": ["Not valid."]})
     return list(dict.fromkeys(int(i) for i in ids))
 
 
