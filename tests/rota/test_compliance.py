@@ -271,15 +271,3 @@ def test_bulk_check_for_candidates_matches_one_by_one(ward):
         assert bulk[p.id] == compliance.verdicts_for_change(p, add=[gap])
     assert [v.rule_id for v in bulk[ward.nurse.id]] == ["WTR-rest11"] and bulk[ward.other.id] == []
 
-
-def test_demo_shows_one_quick_return_warning(app):
-    from rota import demo
-
-    demo.seed_people_and_teams()
-    demo.seed_rota()
-    [line] = compliance.seed_demo()
-    db.session.commit()
-    assert "quick return" in line
-    [entry] = actions("compliance.warned")
-    assert entry.summary["rule_ids"] == "WTR-rest11"
-    assert compliance.seed_demo() == []  # idempotent
