@@ -77,7 +77,7 @@ class EntryForm(FlaskForm):
     background = TextAreaField("Background", validators=[Length(max=4000)])
     assessment = TextAreaField("Assessment", validators=[Length(max=4000)])
     recommendation = TextAreaField("Recommendation", validators=[Length(max=4000)])
-    actions = TextAreaField("Actions (one per line: what | who | due HH:MM)", validators=[Length(max=8000)])
+    actions = TextAreaField("Actions", validators=[Length(max=8000)])
     contingency = TextAreaField("Contingency: if … then …", validators=[Length(max=4000)])
     synthesis = TextAreaField("Receiver's synthesis / read-back", validators=[Length(max=4000)])
 
