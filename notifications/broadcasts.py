@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core import audit
 from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_rank
+from core.api import MAX_ID
 from core.db import db, now_utc
 from core.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation, ValidationFailed
 from notifications import registry, service, sms
@@ -180,7 +181,7 @@ def _add_recipients(b: Broadcast, ids: list[int], *, step: int, urgent: bool | N
 
 
 def get(broadcast_id: int) -> Broadcast:
-    b = db.session.get(Broadcast, broadcast_id)
+    b = db.session.get(Broadcast, broadcast_id) if 0 < broadcast_id <= MAX_ID else None
     if b is None:
         raise NotFound("No such broadcast.")
     return b

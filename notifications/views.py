@@ -10,6 +10,7 @@ from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from core.accounts import GRADES, StaffGroup, Team
+from core.api import MAX_ID
 from core.db import db
 from core.errors import DomainError, NotFound
 from notifications import broadcasts, service, sms
@@ -60,7 +61,7 @@ def read_all():
 @login_required
 def open_notification(notification_id: int):
     """Following a notification marks it read (a GET that changes only the reader's own read flag)."""
-    n = db.session.get(Notification, notification_id)
+    n = db.session.get(Notification, notification_id) if 0 < notification_id <= MAX_ID else None
     if n is None or n.user_id != current_user.id:
         raise NotFound("No such notification.")
     service.mark_read(current_user, n.id)
@@ -72,7 +73,7 @@ def open_notification(notification_id: int):
 @login_required
 def short_link(message_id: int):
     """The short link at the end of a text message."""
-    msg = db.session.get(OutboxMessage, message_id)
+    msg = db.session.get(OutboxMessage, message_id) if 0 < message_id <= MAX_ID else None
     if msg is None or msg.user_id != current_user.id:
         raise NotFound("No such message.")
     return redirect(_local_path(msg.link))
