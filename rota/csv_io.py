@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from core.errors import ValidationFailed
+from rota.timeutil import MAX_YEAR, MIN_YEAR
 
 MAX_BYTES = 1_000_000
 MAX_ROWS = 5000
@@ -81,6 +82,9 @@ def parse_assignments(text: str) -> tuple[list[ParsedRow], int]:
             row.day = _parse_day(row.raw_date)
             if row.day is None:
                 row.errors.append(f"'{row.raw_date}' is not a date; use 2026-03-02 or 02/03/2026.")
+            elif not MIN_YEAR <= row.day.year <= MAX_YEAR:
+                row.errors.append(f"{row.raw_date} is not a plausible rota date ({MIN_YEAR}–{MAX_YEAR}).")
+                row.day = None
         if not row.code:
             row.errors.append("No shift code.")
         out.append(row)

@@ -611,7 +611,7 @@ def gaps_for(team: Team, start: date, end: date) -> list[Gap]:
                                                          Shift.starts_at < hi, Shift.state != ShiftState.cancelled)))
     openings = _openings(shifts)
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    return _compute_gaps(days, reqs, shifts, _users_for(shifts), openings, team.timezone)
+    return _compute_gaps(days, reqs, shifts, _users_for(shifts), openings, timeutil.zone(team.timezone))
 
 
 def _openings(shifts) -> dict:
@@ -859,7 +859,7 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None) -> Grid:
     queries does not depend on the team's size (everything is loaded in bulk and joined in memory)."""
     if days not in (7, 14, 28):
         raise ValidationFailed("Show 7, 14 or 28 days.", errors={"days": ["7, 14 or 28."]})
-    tz = team.timezone
+    tz = timeutil.zone(team.timezone)
     day_list = [first_day + timedelta(days=i) for i in range(days)]
     last_day = day_list[-1]
     lo, hi = timeutil.day_bounds(first_day, last_day, tz)

@@ -46,6 +46,12 @@ def test_coordinator_builds_publishes_and_nurse_sees_shift_on_phone(make, deskto
     desktop.click("[data-testid=publish]")
     desktop.wait_for_url(f"**/teams/{team_id}/rota?*")
     assert "published" in desktop.locator("[data-testid=period-state]").inner_text()
+    # Printed for the ward wall: the grid only, no navigation, tools or buttons.
+    desktop.emulate_media(media="print")
+    assert desktop.locator("[data-testid=rota-grid]").is_visible()
+    for chrome in (".nhsuk-header", ".sb-rota-nav", ".sb-grid-tools", "[data-testid=open-gap] >> nth=0"):
+        assert not desktop.locator(chrome).is_visible(), chrome
+    desktop.emulate_media(media="screen")
 
     sign_in(phone, nurse_email, TEST_PASSWORD)
     phone.wait_for_url("**/")

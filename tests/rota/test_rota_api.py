@@ -131,7 +131,8 @@ def test_csv_import_is_all_or_nothing_with_a_row_by_row_report(client, make, bea
            f"{b.staff_number},04/03/2026,E\n"  # study leave
            f"{b.email},2026-03-05,ZZ\n"
            f"{b.email},31/02/2026,E\n"
-           f"{b.email},2026-03-06\n")
+           f"{b.email},2026-03-06\n"
+           f"{b.email},31/12/9999,N\n")
     before = _count()
     r = client.post(f"/api/v1/teams/{team.id}/imports", json={"csv": bad}, headers=h)
     body = r.get_json()
@@ -144,6 +145,7 @@ def test_csv_import_is_all_or_nothing_with_a_row_by_row_report(client, make, bea
     assert "Unknown shift code 'ZZ'" in by_row[6]
     assert "not a date" in by_row[7]
     assert "No shift code" in by_row[8]
+    assert "not a plausible rota date" in by_row[9]
     assert "row 3" in body["errors"]
     open_e = services.add_shift(team, actor=coord, shift_type=types["E"], day=date(2026, 3, 2))
     db.session.commit()
