@@ -110,8 +110,24 @@ def missing_skills(user_skills: Iterable[str] | None, required: Iterable[str] | 
     return [s for s in (required or []) if s.casefold() not in have]
 
 
+def to_local(instant: datetime, tz) -> datetime:
+    """Local wall-clock time; an instant at the very edge of the calendar (year 9999) stays in UTC rather than
+    overflowing."""
+    try:
+        return instant.astimezone(tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz))
+    except OverflowError:
+        return instant
+
+
+def _minus(instant: datetime, delta: timedelta) -> datetime:
+    try:
+        return instant - delta
+    except OverflowError:
+        return instant
+
+
 def _local(shift: Shift, instant: datetime) -> datetime:
-    return instant.astimezone(ZoneInfo(shift.team.timezone))
+    return to_local(instant, shift.team.timezone)
 
 
 def describe_shift(shift: Shift) -> str:
@@ -187,7 +203,7 @@ def assess(shift: Shift, users: Iterable[User] | None = None, *,
         select(Shift.assignee_id, Shift.id, Shift.starts_at, Shift.ends_at).where(
             Shift.assignee_id.in_(who), Shift.state != ShiftState.cancelled, Shift.id != shift.id,
             # The lower bound lets the (assignee_id, starts_at) index do the work; no shift lasts longer.
-            Shift.starts_at > shift.starts_at - MAX_SHIFT_LENGTH,
+            Shift.starts_at > _minus(shift.starts_at, MAX_SHIFT_LENGTH),
             Shift.starts_at < shift.ends_at, Shift.ends_at > shift.starts_at)
     ).all()
     tz = ZoneInfo(shift.team.timezone)
@@ -196,8 +212,8 @@ def assess(shift: Shift, users: Iterable[User] | None = None, *,
         if res is None or sid in {s.id for s in giving_up.get(uid, [])}:
             continue
         if not any("already works" in r for r in res.reasons):
-            res.reasons.append(f"{res.user.display_name} already works {starts.astimezone(tz):%a %d %b %H:%M}–"
-                               f"{ends.astimezone(tz):%H:%M}, which overlaps")
+            res.reasons.append(f"{res.user.display_name} already works {to_local(starts, tz):%a %d %b %H:%M}–"
+                               f"{to_local(ends, tz):%H:%M}, which overlaps")
             res.codes.add("overlap")
     if with_compliance:
         for res in results.values():
@@ -222,10 +238,12 @@ def eligible_user_ids(shift: Shift) -> list[int]:
 
 
 def open_shifts_query(team_ids: Iterable[int], *, now: datetime | None = None):
-    """Open shifts of these teams that have not started, on published rotas (or on no rota period)."""
+    """Open shifts of these teams that have not started (up to two years ahead), on published rotas (or on no
+    rota period)."""
     published = select(RotaPeriod.id).where(RotaPeriod.state == PeriodState.published)
+    now = now or now_utc()
     return (select(Shift).where(Shift.team_id.in_(list(team_ids)), Shift.state == ShiftState.open,
-                                Shift.starts_at > (now or now_utc()),
+                                Shift.starts_at > now, Shift.starts_at < now + timedelta(days=730),
                                 or_(Shift.rota_period_id.is_(None), Shift.rota_period_id.in_(published)))
             .order_by(Shift.starts_at, Shift.id))
 
@@ -256,7 +274,7 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
         if missing:
             res.reasons.append(f"You are not recorded as {', '.join(missing)}")
         tz = ZoneInfo(teams[shift.team_id].timezone)
-        first, last = shift.starts_at.astimezone(tz).date(), shift.ends_at.astimezone(tz).date()
+        first, last = to_local(shift.starts_at, tz).date(), to_local(shift.ends_at, tz).date()
         for lv in leave:
             if lv.first_day <= last and lv.last_day >= first:
                 res.reasons.append(f"You are on {lv.kind.value} leave then")
@@ -264,8 +282,8 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
                 break
         for _sid, starts, ends in mine:
             if starts < shift.ends_at and ends > shift.starts_at:
-                res.reasons.append(f"You already work {starts.astimezone(tz):%a %d %b %H:%M}–"
-                                   f"{ends.astimezone(tz):%H:%M}")
+                res.reasons.append(f"You already work {to_local(starts, tz):%a %d %b %H:%M}–"
+                                   f"{to_local(ends, tz):%H:%M}")
                 res.codes.add("overlap")
                 break
         if not res.reasons:

@@ -31,7 +31,7 @@ from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
 from rota import eligibility
 from rota.assignment import set_assignee
-from rota.eligibility import Eligibility, describe_shift
+from rota.eligibility import Eligibility, describe_shift, to_local
 from rota.models import Leave, PeriodState, ReleaseKind, Shift, ShiftState
 from rota.swap_models import (
     PENDING_STATES,
@@ -49,6 +49,7 @@ from rota.swap_models import (
 )
 
 MAX_REASON = 200
+HORIZON = timedelta(days=730)  # nobody swaps or claims shifts further ahead than this
 MAX_ID = 2**31 - 1  # ids in URLs beyond this cannot exist (and overflow the database driver)
 STATE_WORDS = {
     SwapState.proposed: "waiting for a colleague",
@@ -288,6 +289,8 @@ def _check_requestable(shift: Shift, *, now: datetime, settings: TeamSwapSetting
     if shift.starts_at <= now:
         raise RuleViolation(f"{whose} shift has already started; swaps and offers are only for future shifts.",
                             extra={"code": "started"})
+    if shift.starts_at > now + HORIZON:
+        raise RuleViolation(f"{whose} shift is more than two years away.", extra={"code": "too_far"})
     if _hours_until(shift.starts_at, now) < settings.cutoff_hours:
         raise RuleViolation(
             f"{whose} shift starts within {settings.cutoff_hours} hours. Close to the start, swaps and give-aways "
@@ -697,6 +700,8 @@ def claim(shift: Shift, *, actor: User, now: datetime | None = None) -> ClaimOut
                             extra={"code": "started"})
     if shift.rota_period is not None and shift.rota_period.state != PeriodState.published:
         raise RuleViolation("This shift is on a rota that is not published yet.", extra={"code": "draft"})
+    if shift.starts_at > now + HORIZON:
+        raise RuleViolation("This shift is more than two years away.", extra={"code": "too_far"})
     result = eligibility.check(shift, actor)
     _refuse_ineligible([result], "You cannot take this shift:")
     settings = settings_for(shift.team_id)
@@ -736,6 +741,8 @@ def assign(shift: Shift, user: User, *, actor: User, override_reason: str | None
     if shift.state != ShiftState.open:
         raise Conflict("This shift is no longer open: someone has already been given it.",
                        extra={"code": "already_taken"})
+    if shift.starts_at > now + HORIZON:
+        raise RuleViolation("This shift is more than two years away.", extra={"code": "too_far"})
     result = eligibility.check(shift, user)
     _refuse_ineligible([result], "They cannot take this shift:")
     override_reason = (override_reason or "").strip() or None
@@ -845,7 +852,7 @@ def open_shifts_for_leave(leave: Leave, *, actor) -> list[Shift]:
     opened = []
     for shift in shifts:
         tz = tz_cache.setdefault(shift.team_id, ZoneInfo(shift.team.timezone))
-        first, last = shift.starts_at.astimezone(tz).date(), shift.ends_at.astimezone(tz).date()
+        first, last = to_local(shift.starts_at, tz).date(), to_local(shift.ends_at, tz).date()
         if not (leave.first_day <= last and leave.last_day >= first):
             continue
         for lock in db.session.scalars(select(SwapShiftLock).where(SwapShiftLock.shift_id == shift.id)).all():

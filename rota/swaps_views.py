@@ -129,9 +129,7 @@ def pending_request_for(shift) -> SwapRequest | None:
 
 
 def local_time(instant, team) -> str:
-    from zoneinfo import ZoneInfo
-
-    return instant.astimezone(ZoneInfo(team.timezone)).strftime("%a %d %b %H:%M")
+    return eligibility.to_local(instant, team.timezone).strftime("%a %d %b %H:%M")
 
 
 @bp.app_context_processor

@@ -403,3 +403,18 @@ def test_a_reassignment_outside_swaps_ends_pending_requests_and_says_why(client,
     r = _post(client, bearer, w.token(make, c), "/api/v1/swaps", {"shift_id": x.id, "kind": "offer",
                                                                      "to_user_ids": [b.id]})
     assert r.status_code == 201, r.json
+
+
+def test_shifts_at_the_edge_of_the_calendar_get_a_clear_answer(client, make, bearer):
+    from datetime import UTC, datetime
+
+    w = data.ward(make, 1)
+    far = data.shift(w.team, starts_at=datetime(9999, 12, 31, 12, tzinfo=UTC), hours=8)
+    tok = w.token(make, w.staff[0])
+    r = client.get("/api/v1/open-shifts", headers=bearer(tok))
+    assert r.status_code == 200 and r.json["total"] == 0
+    r = _post(client, bearer, tok, f"/api/v1/shifts/{far.id}/claim")
+    assert r.status_code == 422 and "two years" in r.json["detail"]
+    r = _post(client, bearer, w.token(make, w.coordinator), f"/api/v1/shifts/{far.id}/assign",
+              {"user_id": w.staff[0].id})
+    assert r.status_code == 422
