@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_login import current_user
 from marshmallow import Schema, fields, validate
+from sqlalchemy import inspect as sa_inspect
 
 from core.accounts import Team, User
 from core.api import MAX_ID, Blueprint, Id, PageArgs, Text, login_required_api, page_schema
@@ -142,6 +143,16 @@ class ShiftAssignSchema(Schema):
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
+def _me() -> User:
+    """The signed-in person, bound to this request's session (a cached instance may have been detached by an
+    earlier rollback when requests share an application context, as the OpenAPI fuzz harness does)."""
+    user = current_user._get_current_object()
+    state = sa_inspect(user)
+    if state.detached and state.identity:
+        return db.session.get(User, state.identity[0])
+    return user
+
+
 def _shift(shift_id: int) -> Shift:
     shift = db.session.get(Shift, shift_id) if 0 < shift_id <= MAX_ID else None
     if shift is None:
@@ -151,7 +162,7 @@ def _shift(shift_id: int) -> Shift:
 
 def _visible_request(request_id: int) -> SwapRequest:
     req = swaps.get_request(request_id)
-    swaps.check_view(req, current_user)
+    swaps.check_view(req, _me())
     return req
 
 
@@ -177,11 +188,11 @@ def create_swap(data):
     """Propose a swap (``kind: swap`` with ``counterpart_shift_id``) or offer a shift (``kind: offer``, to
     ``to_user_ids`` or, when omitted, everyone eligible)."""
     shift = _shift(data["shift_id"])
-    if not shift.team.can_view(current_user):
+    if not shift.team.can_view(_me()):
         raise NotFound(f"No shift with id {shift.id}.")
     counterpart = _shift(data["counterpart_shift_id"]) if data.get("counterpart_shift_id") else None
     to_users = [_user(uid) for uid in dict.fromkeys(data.get("to_user_ids") or [])]
-    req = swaps.propose(actor=current_user, shift=shift, kind=data["kind"], to_users=to_users or None,
+    req = swaps.propose(actor=_me(), shift=shift, kind=data["kind"], to_users=to_users or None,
                         counterpart_shift=counterpart, note=data.get("note"))
     db.session.commit()
     return req
@@ -195,7 +206,7 @@ def list_swaps(args):
     """Requests that involve me: ``mine=incoming`` (asked of me), ``outgoing`` (mine), ``approvals`` (my teams'
     queue), ``all``. Filter by ``state``."""
     states = [SwapState(args["state"])] if args.get("state") else None
-    stmt = swaps.requests_for(current_user, mine=args["mine"], states=states)
+    stmt = swaps.requests_for(_me(), mine=args["mine"], states=states)
     total = db.session.scalar(db.select(db.func.count()).select_from(stmt.order_by(None).subquery()))
     items = db.session.scalars(stmt.limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"])).all()
     return {"items": items, "page": args["page"], "per_page": args["per_page"], "total": total}
@@ -217,7 +228,7 @@ def get_swap(swap_id):
 def accept_swap(swap_id):
     """Accept a request made to me. 409 if someone else accepted first or it changed meanwhile."""
     req = _visible_request(swap_id)
-    swaps.accept(req, actor=current_user)
+    swaps.accept(req, actor=_me())
     db.session.commit()
     return req
 
@@ -229,7 +240,7 @@ def accept_swap(swap_id):
 def decline_swap(data, swap_id):
     """Decline a request made to me, with a reason (shown to the requester)."""
     req = _visible_request(swap_id)
-    swaps.decline(req, actor=current_user, reason=data["reason"])
+    swaps.decline(req, actor=_me(), reason=data["reason"])
     db.session.commit()
     return req
 
@@ -241,7 +252,7 @@ def decline_swap(data, swap_id):
 def approve_swap(data, swap_id):
     """Coordinator approval: the rota changes in one transaction. 409 if it was cancelled or the shifts changed."""
     req = _visible_request(swap_id)
-    swaps.approve(req, actor=current_user, note=data.get("note"))
+    swaps.approve(req, actor=_me(), note=data.get("note"))
     db.session.commit()
     return req
 
@@ -253,7 +264,7 @@ def approve_swap(data, swap_id):
 def refuse_swap(data, swap_id):
     """Coordinator refusal, with a reason (shown to both people)."""
     req = _visible_request(swap_id)
-    swaps.refuse(req, actor=current_user, reason=data["reason"])
+    swaps.refuse(req, actor=_me(), reason=data["reason"])
     db.session.commit()
     return req
 
@@ -265,7 +276,7 @@ def refuse_swap(data, swap_id):
 def cancel_swap(data, swap_id):
     """Withdraw my request (or, as coordinator, cancel one), with a reason."""
     req = _visible_request(swap_id)
-    swaps.cancel(req, actor=current_user, reason=data["reason"])
+    swaps.cancel(req, actor=_me(), reason=data["reason"])
     db.session.commit()
     return req
 
@@ -282,11 +293,11 @@ def list_open_shifts(args):
     team_ids = None
     if args.get("team_id"):
         team = db.session.get(Team, args["team_id"])
-        allowed = eligibility.teams_whose_shifts_user_may_take(current_user)
-        if team is None or not (team.can_view(current_user) or team.id in allowed):
+        allowed = eligibility.teams_whose_shifts_user_may_take(_me())
+        if team is None or not (team.can_view(_me()) or team.id in allowed):
             raise NotFound(f"No team with id {args['team_id']}.")
         team_ids = [team.id]
-    results = eligibility.eligible_open_shifts(current_user, team_ids=team_ids, include_ineligible=True, limit=1000)
+    results = eligibility.eligible_open_shifts(_me(), team_ids=team_ids, include_ineligible=True, limit=1000)
     page, per_page = args["page"], args["per_page"]
     items = [_open_item(e) for e in results[(page - 1) * per_page: page * per_page]]
     return {"items": items, "page": page, "per_page": per_page, "total": len(results)}
@@ -299,7 +310,7 @@ def list_open_shifts(args):
 def claim_shift(shift_id):
     """"I'll take it". Exactly one of many simultaneous claims wins; the others get 409."""
     shift = _shift(shift_id)
-    outcome = swaps.claim(shift, actor=current_user)
+    outcome = swaps.claim(shift, actor=_me())
     db.session.commit()
     body = {"outcome": outcome.outcome, "shift": outcome.shift}
     return (body, 202) if outcome.outcome == "volunteered" else body
@@ -312,9 +323,9 @@ def claim_shift(shift_id):
 def assign_shift(data, shift_id):
     """Coordinator: give an open shift to someone eligible (usually a volunteer)."""
     shift = _shift(shift_id)
-    if not shift.team.can_manage(current_user):
+    if not shift.team.can_manage(_me()):
         raise Forbidden("Only the team's coordinators can assign open shifts.")
-    swaps.assign(shift, _user(data["user_id"]), actor=current_user, override_reason=data.get("override_reason"))
+    swaps.assign(shift, _user(data["user_id"]), actor=_me(), override_reason=data.get("override_reason"))
     db.session.commit()
     return shift
 
@@ -326,8 +337,8 @@ def assign_shift(data, shift_id):
 def eligible_shifts(args, user_id):
     """Open shifts this person could take now (themselves, their coordinators, or administrators)."""
     user = _user(user_id)
-    if user.id != current_user.id and not current_user.is_admin and \
-            not (set(user.team_ids) & current_user.managed_team_ids):
+    if user.id != _me().id and not _me().is_admin and \
+            not (set(user.team_ids) & _me().managed_team_ids):
         raise NotFound(f"No person with id {user_id}.")
     results = eligibility.eligible_open_shifts(user, limit=1000)
     page, per_page = args["page"], args["per_page"]
