@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import statistics
-import tempfile
 import time as clock
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from sqlalchemy import event, insert
+
+from bench.common import database_url
 
 RUNS = 9
 
@@ -21,17 +22,7 @@ RUNS = 9
 def _app():
     from app import create_app
 
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if url:
-        from sqlalchemy import create_engine, text
-
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    else:
-        url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-feeds-')) / 'bench.sqlite3'}"
+    url = database_url("bench-feeds-")
     app = create_app({"TESTING": True, "SECRET_KEY": "bench", "AUDIT_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url,
                       "WTF_CSRF_ENABLED": False, "FAST_PASSWORD_HASH": True, "RATELIMIT_STORAGE_URI": "memory://",
                       "PUBLIC_BASE_URL": "https://rota.example.nhs.uk", "FEED_RATE_LIMIT": "1000000 per minute",

@@ -7,29 +7,20 @@ Database: ``BENCH_DATABASE_URL`` (wiped) if set, else a temporary SQLite file. P
 
 from __future__ import annotations
 
-import os
-import statistics
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event, text
+
+from bench.common import database_url, timed
 
 PASSWORD = "correct horse battery"
 ROUNDS = 20
 
 
 def _database_url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if url:
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-        return url
-    return f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-handover-')) / 'bench.sqlite3'}"
+    return database_url("bench-handover-")
 
 
 def _handover(team, outgoing, incoming, patients, starts_at, versions=3):
@@ -68,12 +59,7 @@ def _count(engine, fn) -> int:
 
 
 def _median_ms(fn, rounds=ROUNDS) -> float:
-    times = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+    return timed(fn, rounds)[0]
 
 
 def main() -> None:

@@ -9,12 +9,11 @@ Runs on a throw-away SQLite file. Prints figures measured in this run.
 from __future__ import annotations
 
 import random
-import statistics
 import tempfile
-import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+from bench.common import timed as common_timed
 from rota import rules
 from rota.rules import WorkShift
 
@@ -66,14 +65,7 @@ def median_ms(fn, runs: int = RUNS) -> float:
 
 
 def timed(fn, runs: int = RUNS) -> tuple[float, float]:
-    """Median wall-clock and median CPU milliseconds (the machine is shared: CPU time shows the work itself)."""
-    wall, cpu = [], []
-    for _ in range(runs):
-        t0, c0 = clock.perf_counter(), clock.process_time()
-        fn()
-        wall.append((clock.perf_counter() - t0) * 1000)
-        cpu.append((clock.process_time() - c0) * 1000)
-    return statistics.median(wall), statistics.median(cpu)
+    return common_timed(fn, runs)
 
 
 def bench_engine() -> None:

@@ -22,6 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+from bench.common import reset_postgres, timed
+
 STAFF_SIZES = (250, 500, 1000)
 WEEKS = 26
 RUNS = 7
@@ -103,14 +105,7 @@ def _seed_team(n: int, tag: str, base: datetime):
 
 
 def _median_ms(fn, runs=RUNS) -> tuple[float, float]:
-    """Median wall-clock and CPU milliseconds (the machine is shared: CPU time shows the work itself)."""
-    wall, cpu = [], []
-    for _ in range(runs):
-        t0, c0 = clock.perf_counter(), clock.process_time()
-        fn()
-        wall.append((clock.perf_counter() - t0) * 1000)
-        cpu.append((clock.process_time() - c0) * 1000)
-    return statistics.median(wall), statistics.median(cpu)
+    return timed(fn, runs)
 
 
 def bench_eligibility() -> None:
@@ -190,13 +185,7 @@ def _postgres_url() -> str | None:
 
 
 def _reset_postgres(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+    reset_postgres(url)
 
 
 def bench_claim_race(n: int = 50) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, Enum, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -24,6 +24,11 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def str_enum(cls, name: str) -> Enum:
+    """A Python enum stored as its value in a VARCHAR(16) (portable: no PostgreSQL ENUM type to migrate)."""
+    return Enum(cls, name=name, native_enum=False, length=16, validate_strings=True)
 
 
 def now_utc() -> datetime:

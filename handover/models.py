@@ -16,7 +16,6 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -29,11 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from core.accounts import Team, User
-from core.db import UTCDateTime, db, now_utc
-
-
-def _enum(cls, name: str):
-    return Enum(cls, name=name, native_enum=False, length=16, validate_strings=True)
+from core.db import UTCDateTime, db, now_utc, str_enum
 
 
 class Severity(enum.Enum):
@@ -59,7 +54,7 @@ class HandoverSettings(db.Model):
     __tablename__ = "handover_settings"
 
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
-    style: Mapped[HandoverStyle] = mapped_column(_enum(HandoverStyle, "handover_style"), nullable=False,
+    style: Mapped[HandoverStyle] = mapped_column(str_enum(HandoverStyle, "handover_style"), nullable=False,
                                                  default=HandoverStyle.sbar)
     ack_minutes: Mapped[int] = mapped_column(Integer, nullable=False, default=60)
 
@@ -108,9 +103,9 @@ class Handover(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), nullable=False, index=True)
     label: Mapped[str] = mapped_column(String(80), nullable=False)  # "Night → Early"
-    style: Mapped[HandoverStyle] = mapped_column(_enum(HandoverStyle, "handover_style"), nullable=False)
+    style: Mapped[HandoverStyle] = mapped_column(str_enum(HandoverStyle, "handover_style"), nullable=False)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)  # the shift change
-    state: Mapped[HandoverState] = mapped_column(_enum(HandoverState, "handover_state"), nullable=False,
+    state: Mapped[HandoverState] = mapped_column(str_enum(HandoverState, "handover_state"), nullable=False,
                                                  default=HandoverState.open)
     outgoing_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), nullable=False)
     incoming_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), nullable=True)
@@ -153,7 +148,7 @@ class HandoverEntry(db.Model):
     current: Mapped[bool] = mapped_column(nullable=False, default=True)
     carried_from_id: Mapped[int | None] = mapped_column(ForeignKey("handover_entries.id", ondelete="SET NULL"),
                                                         nullable=True)
-    severity: Mapped[Severity] = mapped_column(_enum(Severity, "handover_severity"), nullable=False,
+    severity: Mapped[Severity] = mapped_column(str_enum(Severity, "handover_severity"), nullable=False,
                                                default=Severity.stable)
     situation: Mapped[str] = mapped_column(Text, nullable=False, default="")
     background: Mapped[str] = mapped_column(Text, nullable=False, default="")  # I-PASS "patient summary"

@@ -14,7 +14,6 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -29,11 +28,7 @@ from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.accounts import Team, User
-from core.db import UTCDateTime, db, now_utc
-
-
-def _enum(cls, name: str):
-    return Enum(cls, name=name, native_enum=False, length=16, validate_strings=True)
+from core.db import UTCDateTime, db, now_utc, str_enum
 
 
 class ShiftKind(enum.Enum):
@@ -55,7 +50,7 @@ class ShiftType(db.Model):
     name: Mapped[str] = mapped_column(String(60), nullable=False)
     start_local: Mapped[time] = mapped_column(Time, nullable=False)  # wall-clock time in the team's zone
     duration_minutes: Mapped[int] = mapped_column(Integer, nullable=False)  # nominal, for a day with no clock change
-    kind: Mapped[ShiftKind] = mapped_column(_enum(ShiftKind, "shift_kind"), nullable=False, default=ShiftKind.day)
+    kind: Mapped[ShiftKind] = mapped_column(str_enum(ShiftKind, "shift_kind"), nullable=False, default=ShiftKind.day)
     colour: Mapped[str] = mapped_column(String(7), nullable=False, default="#005eb8")
     active: Mapped[bool] = mapped_column(nullable=False, default=True)
 
@@ -78,7 +73,7 @@ class RotaPeriod(db.Model):
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), nullable=False, index=True)
     first_day: Mapped[date] = mapped_column(Date, nullable=False)
     last_day: Mapped[date] = mapped_column(Date, nullable=False)
-    state: Mapped[PeriodState] = mapped_column(_enum(PeriodState, "period_state"), nullable=False,
+    state: Mapped[PeriodState] = mapped_column(str_enum(PeriodState, "period_state"), nullable=False,
                                                default=PeriodState.draft)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
@@ -124,7 +119,7 @@ class Shift(db.Model):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
-    state: Mapped[ShiftState] = mapped_column(_enum(ShiftState, "shift_state"), nullable=False,
+    state: Mapped[ShiftState] = mapped_column(str_enum(ShiftState, "shift_state"), nullable=False,
                                               default=ShiftState.open)
     required_grade: Mapped[str | None] = mapped_column(String(32), nullable=True)  # minimum grade, e.g. "Band 5"
     required_skills: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
@@ -166,7 +161,7 @@ class ShiftRelease(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     shift_id: Mapped[int] = mapped_column(ForeignKey("shifts.id", ondelete="CASCADE"), nullable=False, index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
-    kind: Mapped[ReleaseKind] = mapped_column(_enum(ReleaseKind, "release_kind"), nullable=False)
+    kind: Mapped[ReleaseKind] = mapped_column(str_enum(ReleaseKind, "release_kind"), nullable=False)
     reason: Mapped[str | None] = mapped_column(String(200), nullable=True)  # e.g. "Swapped to Sam Patel"
     released_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc)
 
@@ -190,7 +185,7 @@ class Leave(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), nullable=True)
-    kind: Mapped[LeaveKind] = mapped_column(_enum(LeaveKind, "leave_kind"), nullable=False)
+    kind: Mapped[LeaveKind] = mapped_column(str_enum(LeaveKind, "leave_kind"), nullable=False)
     first_day: Mapped[date] = mapped_column(Date, nullable=False)  # local dates, inclusive
     last_day: Mapped[date] = mapped_column(Date, nullable=False)
     note: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -1,0 +1,40 @@
+"""Helpers shared by the benchmarks."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+
+def timed(fn, runs: int = 9) -> tuple[float, float]:
+    """Median wall-clock and median CPU milliseconds of ``runs`` calls (CPU time shows the work on a busy machine)."""
+    wall, cpu = [], []
+    for _ in range(runs):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        wall.append((time.perf_counter() - t0) * 1000)
+        cpu.append((time.process_time() - c0) * 1000)
+    return statistics.median(wall), statistics.median(cpu)
+
+
+def reset_postgres(url: str) -> None:
+    """Empty a PostgreSQL database's public schema (benchmarks own the database they are given)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def database_url(prefix: str) -> str:
+    """BENCH_DATABASE_URL (emptied first) or a fresh SQLite file."""
+    url = os.environ.get("BENCH_DATABASE_URL")
+    if url:
+        reset_postgres(url)
+        return url
+    return f"sqlite:///{Path(tempfile.mkdtemp(prefix=prefix)) / 'bench.sqlite3'}"
