@@ -72,6 +72,14 @@ def check_can_hold(shift: Shift, user: User, *, exclude_ids=()) -> None:
         )
 
 
+def check_holder(shift: Shift, user: User, *, actor, override_reason: str | None = None, exclude_ids=()) -> None:
+    """Everything that must hold for ``user`` to work ``shift``: no overlap, no leave, and every registered check
+    (working-time rules). Used when a shift changes hands and when an assigned shift's times change."""
+    check_can_hold(shift, user, exclude_ids=exclude_ids)
+    for check in CHANGE_CHECKS:
+        check(shift, user, actor=actor, override_reason=override_reason, exclude_ids=exclude_ids)
+
+
 def set_assignee(shift: Shift, user: User | None, *, actor, kind: ReleaseKind | None = None,
                  reason: str | None = None, override_reason: str | None = None, exclude_ids=()) -> Shift:
     """Give ``shift`` to ``user`` (or open it when ``user`` is None). Never commits."""
@@ -81,9 +89,7 @@ def set_assignee(shift: Shift, user: User | None, *, actor, kind: ReleaseKind | 
     if shift.state == ShiftState.cancelled:
         raise Conflict("This shift was cancelled.", extra={"code": "cancelled"})
     if user is not None:
-        check_can_hold(shift, user, exclude_ids=exclude_ids)
-        for check in CHANGE_CHECKS:
-            check(shift, user, actor=actor, override_reason=override_reason, exclude_ids=exclude_ids)
+        check_holder(shift, user, actor=actor, override_reason=override_reason, exclude_ids=exclude_ids)
     if previous is not None:
         db.session.add(ShiftRelease(shift_id=shift.id, user_id=previous.id, kind=kind or ReleaseKind.unassigned,
                                     reason=reason))

@@ -31,7 +31,7 @@ from core.api import MAX_ID
 from core.db import db, now_utc
 from core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from rota import timeutil
-from rota.assignment import check_can_hold, set_assignee
+from rota.assignment import check_can_hold, check_holder, set_assignee
 from rota.models import (
     Leave,
     LeaveKind,
@@ -326,7 +326,8 @@ def edit_shift(shift: Shift, *, actor, version: int | None = None, starts_at=Non
             shift.starts_at, shift.ends_at = new_start, new_end
             changed.append("times")
             if shift.assignee is not None:
-                check_can_hold(shift, shift.assignee)
+                # New times for the same person: overlap, leave and working-time rules all apply again.
+                check_holder(shift, shift.assignee, actor=actor, override_reason=override_reason)
         if required_grade is not _UNSET and required_grade != shift.required_grade:
             if required_grade is not None and required_grade not in GRADES:
                 raise ValidationFailed("Unknown grade.", errors={"required_grade": ["Unknown grade."]})
