@@ -40,7 +40,7 @@ run: setup
 	  $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 test: setup browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 bench: setup
 	$(BIN)/python -m bench
