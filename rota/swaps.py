@@ -29,6 +29,7 @@ from core import audit
 from core.accounts import Membership, TeamRole, User
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
+from notifications import broadcasts
 from rota import eligibility
 from rota.assignment import set_assignee
 from rota.eligibility import Eligibility, describe_shift, to_local
@@ -724,6 +725,8 @@ def claim(shift: Shift, *, actor: User, now: datetime | None = None) -> ClaimOut
                  what="Too late: someone else claimed this shift a moment before you.")
     set_assignee(shift, actor, actor=actor, reason="Claimed open shift")
     audit.record("open_shift.claimed", actor=actor, entity=shift, summary={"user_id": actor.id})
+    # Any broadcast about this gap now shows "claimed" and stops escalating.
+    broadcasts.record_claim(actor.id, reference=f"shift:{shift.id}", actor=actor)
     _notify(_coordinator_ids(shift.team_id), kind="open_shift.claimed", team_id=shift.team_id, link="/open-shifts",
             key=f"open_shift:{shift.id}:claimed:{shift.version}",
             text=f"{actor.display_name} claimed {describe_shift(shift)}.")

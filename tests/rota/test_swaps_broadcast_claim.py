@@ -1,0 +1,25 @@
+"""Claiming an open shift in the app closes the broadcast about it (report shows "claimed", escalation stops)."""
+
+from sqlalchemy import select
+
+from core.db import db
+from notifications import broadcasts
+from notifications.models import Broadcast, BroadcastRecipient
+from rota import swaps
+from tests.rota import conftest_swaps as data
+
+
+def test_app_claim_marks_the_gap_broadcast_claimed(app, make):
+    w = data.ward(make, 2)
+    gap = data.shift(w.team, starts_at=data.soon(3))
+    b = broadcasts.create(w.team, w.coordinator, audience="team", text="Early shift needs cover",
+                          reference=f"shift:{gap.id}", kind="open_shift", channels=("in_app",))
+    db.session.commit()
+    nurse = w.staff[0]
+    swaps.claim(db.session.get(type(gap), gap.id), actor=nurse)
+    db.session.commit()
+    b = db.session.get(Broadcast, b.id)
+    assert b.state == "claimed" and b.next_escalation_at is None
+    mine = db.session.scalar(select(BroadcastRecipient).where(BroadcastRecipient.broadcast_id == b.id,
+                                                              BroadcastRecipient.user_id == nurse.id))
+    assert mine.claimed_at is not None
