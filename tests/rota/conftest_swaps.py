@@ -92,3 +92,17 @@ def count_overlaps() -> int:
     stmt = select(func.count()).select_from(a.join(b, (a.c.assignee_id == b.c.assignee_id) & (a.c.id < b.c.id))).where(
         a.c.state != "cancelled", b.c.state != "cancelled", a.c.starts_at < b.c.ends_at, a.c.ends_at > b.c.starts_at)
     return db.session.scalar(stmt)
+
+
+def fake_engine(monkeypatch, per_user) -> None:
+    """Replace the compliance engine with ``per_user(user, *, add, remove, rule_sets)`` for both its entry points:
+    the per-person what-if (assignment checks) and the bulk one (eligibility)."""
+    from rota import compliance
+
+    def bulk(shift, users, *, giving_up=None, rule_sets=None):
+        giving_up = giving_up or {}
+        return {u.id: per_user(u, add=(shift,), remove=tuple(giving_up.get(u.id, ())), rule_sets=rule_sets)
+                for u in users}
+
+    monkeypatch.setattr(compliance, "verdicts_for_change", per_user)
+    monkeypatch.setattr(compliance, "verdicts_for_candidates", bulk)

@@ -8,7 +8,7 @@ from sqlalchemy import event
 
 from core.accounts import TeamRole, add_member
 from core.db import db
-from rota import compliance, eligibility, swaps
+from rota import eligibility, swaps
 from rota.compliance import Verdict
 from rota.models import Leave, LeaveKind
 from tests.rota import conftest_swaps as data
@@ -78,7 +78,7 @@ def test_compliance_verdicts_are_checked_for_both_parties_of_a_swap(app, make, m
             return [Verdict("WTR-avg48", "block", "50 h", "48 h", "Average over 48 hours a week.", (0,))]
         return []
 
-    monkeypatch.setattr(compliance, "verdicts_for_change", fake)
+    data.fake_engine(monkeypatch, fake)
     results = swaps.swap_eligibility(x, y)
     assert sorted(seen) == sorted([(b.id, [x.id], [y.id]), (a.id, [y.id], [x.id])])
     by = eligibility.by_user(results)
@@ -87,7 +87,7 @@ def test_compliance_verdicts_are_checked_for_both_parties_of_a_swap(app, make, m
 
 def test_eligibility_for_a_whole_team_takes_a_fixed_number_of_queries(app, make, monkeypatch):
     """No N+1: the cheap checks cost the same handful of queries for 5 or 40 people."""
-    monkeypatch.setattr(compliance, "verdicts_for_change", lambda user, **kw: [])
+    data.fake_engine(monkeypatch, lambda user, **kw: [])
 
     def count_for(n):
         w = data.ward(make, n, name=f"Ward of {n}")

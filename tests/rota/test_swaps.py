@@ -10,7 +10,6 @@ from sqlalchemy import select
 from core.audit import AuditEntry
 from core.db import db, now_utc
 from notifications.models import Notification
-from rota import compliance
 from rota.compliance import Verdict
 from rota.models import Leave, LeaveKind, ReleaseKind, Shift, ShiftRelease
 from rota.swap_models import ApprovalPolicy, OpenShiftPolicy, SwapRequest
@@ -140,8 +139,8 @@ def test_warning_verdict_sends_a_swap_to_the_queue_and_approval_needs_a_reason(c
     y = data.shift(w.team, starts_at=data.soon(5), assignee=b)
     b_id = b.id  # (the fake engine runs inside the request: it must not touch the test's session)
     warn = Verdict("WTR-rest11", "warn", "9 h", "11 h", "Only 9 h rest before this shift.", (0,))
-    monkeypatch.setattr(compliance, "verdicts_for_change",
-                        lambda user, *, add=(), remove=(), rule_sets=None: [warn] if user.id == b_id else [])
+    data.fake_engine(monkeypatch,
+                     lambda user, *, add=(), remove=(), rule_sets=None: [warn] if user.id == b_id else [])
     r = _post(client, bearer, w.token(make, a), "/api/v1/swaps",
               {"shift_id": x.id, "kind": "swap", "counterpart_shift_id": y.id})
     assert r.status_code == 201, r.json
@@ -163,8 +162,8 @@ def test_blocking_verdict_makes_a_colleague_ineligible_for_a_swap(client, make, 
     y = data.shift(w.team, starts_at=data.soon(5), assignee=b)
     a_id = a.id
     block = Verdict("TCS-72in168", "block", "80 h", "72 h", "80 hours in 7 days is over the 72-hour limit.", (0,))
-    monkeypatch.setattr(compliance, "verdicts_for_change",
-                        lambda user, *, add=(), remove=(), rule_sets=None: [block] if user.id == a_id else [])
+    data.fake_engine(monkeypatch,
+                     lambda user, *, add=(), remove=(), rule_sets=None: [block] if user.id == a_id else [])
     r = _post(client, bearer, w.token(make, a), "/api/v1/swaps",
               {"shift_id": x.id, "kind": "swap", "counterpart_shift_id": y.id})
     assert r.status_code == 422
