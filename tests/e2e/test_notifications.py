@@ -52,6 +52,12 @@ def test_broadcast_arrives_live_and_is_acknowledged_and_claimed(app, make, deskt
     nurse = make.user(display_name="Nia Nurse", mobile="+447700900501")
     texter = make.user(display_name="Tom Texter", mobile="+447700900502")
     make.team("Ward 9", coordinators=[coordinator], staff=[nurse, texter])
+    # Tom takes texts at any hour, so this journey does not depend on the time of day it runs (quiet hours have
+    # their own tests in tests/notifications/test_broadcasts.py).
+    from notifications import service as notification_service
+
+    notification_service.set_preferences(texter, quiet_start="00:00", quiet_end="00:00")
+    db.session.commit()
     nurse_email, coordinator_email, texter_id, texter_mobile = nurse.email, coordinator.email, texter.id, texter.mobile
     db.session.commit()  # on SQLite an open transaction holds the write lock: end it before the browser acts
 
