@@ -75,36 +75,29 @@ def _check_id(value: int, label: str) -> None:
         raise NotFound(f"No {label} with id {value}.")
 
 
+def _get(model, ident: int, label: str):
+    """A row by id, or a 404 naming what was not found (ids beyond the integer range are 404 too)."""
+    _check_id(ident, label)
+    row = db.session.get(model, ident)
+    if row is None:
+        raise NotFound(f"No {label} with id {ident}.")
+    return row
+
+
 def get_team(team_id: int) -> Team:
-    _check_id(team_id, "team")
-    team = db.session.get(Team, team_id)
-    if team is None:
-        raise NotFound(f"No team with id {team_id}.")
-    return team
+    return _get(Team, team_id, "team")
 
 
 def get_shift(shift_id: int) -> Shift:
-    _check_id(shift_id, "shift")
-    shift = db.session.get(Shift, shift_id)
-    if shift is None:
-        raise NotFound(f"No shift with id {shift_id}.")
-    return shift
+    return _get(Shift, shift_id, "shift")
 
 
 def get_period(period_id: int) -> RotaPeriod:
-    _check_id(period_id, "rota period")
-    period = db.session.get(RotaPeriod, period_id)
-    if period is None:
-        raise NotFound(f"No rota period with id {period_id}.")
-    return period
+    return _get(RotaPeriod, period_id, "rota period")
 
 
 def get_user(user_id: int) -> User:
-    _check_id(user_id, "person")
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"No person with id {user_id}.")
-    return user
+    return _get(User, user_id, "person")
 
 
 def _require_member(team: Team, user: User, fld: str = "assignee_id") -> None:
