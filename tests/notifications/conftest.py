@@ -52,3 +52,21 @@ def fake_registry():
     registry._AUDIENCES.update(saved_aud)
     registry._REPLY_HANDLERS.clear()
     registry._REPLY_HANDLERS.update(saved_handlers)
+
+
+@pytest.fixture(autouse=True)
+def daytime_for_live_sends(monkeypatch):
+    """Texts sent 'now' in these tests must not depend on when the suite runs (22:00-07:00 is quiet hours by
+    default). Quiet hours a test sets itself, or at an explicit instant, are still computed for real."""
+    from datetime import timedelta
+
+    from core.db import now_utc
+    from notifications import service
+
+    real = service.quiet_until
+
+    def quiet_until(pref, at, zone):
+        default = pref is None or (pref.quiet_start, pref.quiet_end) == ("22:00", "07:00")
+        return None if default and abs(at - now_utc()) < timedelta(minutes=5) else real(pref, at, zone)
+
+    monkeypatch.setattr(service, "quiet_until", quiet_until)
