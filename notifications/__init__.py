@@ -17,6 +17,8 @@ DEFAULTS = {
     "NOTIFICATIONS_RETRY_CAP_SECONDS": 3600.0,
     "NOTIFICATIONS_MAX_ATTEMPTS": 8,
     "NOTIFICATIONS_DAILY_SMS_CAP": 10,
+    "NOTIFICATIONS_PERIODIC_SECONDS": 60.0,  # the worker runs app.extensions["periodic_tasks"] this often
+    "NOTIFICATIONS_SEND_CONCURRENCY": 8,  # texts in flight at once per worker (one HTTP session)
     "TWILIO_TIMEOUT_SECONDS": 10.0,
 }
 
@@ -26,7 +28,7 @@ def register(app, api) -> None:
 
     from core.web import add_nav_item
     from notifications import api as notifications_api
-    from notifications import models, sms, views, webhooks  # noqa: F401  (models registers its tables)
+    from notifications import broadcasts, models, sms, views, webhooks  # noqa: F401  (models registers its tables)
     from notifications.cli import notifications_cli
 
     for key, value in DEFAULTS.items():
@@ -40,6 +42,9 @@ def register(app, api) -> None:
     app.register_blueprint(webhooks.bp)
     api.register_blueprint(notifications_api.blp)
     app.cli.add_command(notifications_cli)
+    from notifications.worker import ESCALATE_TASK
+
+    app.extensions.setdefault("periodic_tasks", []).append((ESCALATE_TASK, broadcasts.escalate_due))
     app.context_processor(_unread_badge)
     add_nav_item(app, 80, "Broadcasts", "notifications.broadcast_list",
                  lambda user: user.is_admin or user.is_coordinator)

@@ -16,15 +16,20 @@ notifications_cli = AppGroup("notifications", help="Deliver the outbox, escalate
 @notifications_cli.command("worker")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
 @click.option("--max-seconds", type=float, default=None, help="Stop after this many seconds.")
-@click.option("--batch", type=int, default=20, show_default=True)
+@click.option("--batch", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option("--idle-sleep", type=float, default=1.0, show_default=True)
-def worker_command(once, max_seconds, batch, idle_sleep):
-    """Send queued messages (several workers may run at once on PostgreSQL), and take due escalation steps."""
+@click.option("--concurrency", type=click.IntRange(1, 64), default=None,
+              help="Texts in flight at once (default NOTIFICATIONS_SEND_CONCURRENCY).")
+def worker_command(once, max_seconds, batch, idle_sleep, concurrency):
+    """Send queued messages (several workers may run at once on PostgreSQL) and run the periodic tasks
+    (escalation steps, handover's overdue flag, ...) every NOTIFICATIONS_PERIODIC_SECONDS."""
     if not sms.sms_enabled():
-        click.echo("SMS is off (no TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / sender): only escalation steps run.")
-    stats = worker.run(once=once, max_seconds=max_seconds, batch=batch, idle_sleep=idle_sleep)
+        click.echo("SMS is off (no TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / sender): only periodic tasks run.")
+    stats = worker.run(once=once, max_seconds=max_seconds, batch=batch, idle_sleep=idle_sleep,
+                       concurrency=concurrency)
     click.echo(f"claimed {stats.claimed} sent {stats.sent} retried {stats.retried} failed {stats.failed} "
-               f"lost-lease {stats.lost_lease} escalations {stats.escalations}")
+               f"lost-lease {stats.lost_lease} escalations {stats.escalations} periodic "
+               f"{sum(stats.periodic_runs.values())} periodic-failed {sum(stats.periodic_failures.values())}")
 
 
 @notifications_cli.command("escalate")

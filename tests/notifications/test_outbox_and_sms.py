@@ -143,15 +143,51 @@ def test_a_conditional_claim_lets_exactly_one_worker_win(app, make, fake_twilio)
     assert worker.claim("w1") and not worker.claim("w2")
 
 
-def test_every_send_is_audited(make, fake_twilio):
+def test_every_batch_of_sends_is_audited_once_with_its_counts(make, fake_twilio):
     a = make.user(mobile=MOBILE)
     fake_twilio.fail_next("429")
     notify([a.id], kind="k", text="x", channels=(SMS,), urgent=True)
     db.session.commit()
     worker.run(once=True)
-    actions = list(db.session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("notification.sms%"))
+    entries = list(db.session.scalars(select(AuditEntry).where(AuditEntry.action.like("notification.sms%"))
                                       .order_by(AuditEntry.id)))
-    assert actions == ["notification.sms_queued", "notification.sms_retry", "notification.sms_sent"]
+    assert [e.action for e in entries] == ["notification.sms_queued", "notification.sms_batch",
+                                           "notification.sms_batch"]
+    assert entries[1].summary["retried"] == 1 and entries[1].summary["codes"] == {"20429": 1}
+    assert entries[1].outcome == "failure"
+    assert entries[2].summary["sent"] == 1 and entries[2].outcome == "success"
+
+
+def test_a_batch_claim_takes_at_most_its_size_and_two_workers_never_share_a_row(app, make, fake_twilio):
+    people = [make.user(mobile=f"+4477009002{i:02d}") for i in range(25)]
+    notify([p.id for p in people], kind="k", text="x", channels=(SMS,), urgent=True)
+    db.session.commit()
+    first = worker.claim_batch("w1", batch=10)
+    second = worker.claim_batch("w2", batch=10)
+    third = worker.claim_batch("w3", batch=10)
+    assert (len(first), len(second), len(third)) == (10, 10, 5)
+    assert not {m.id for m in first} & {m.id for m in second}
+    assert {m.to_number for m in first + second + third} == {p.mobile for p in people}
+    assert all(m.attempts == 1 and m.text == "x" for m in first)
+    assert worker.claim_batch("w4") == []
+    owners = dict(db.session.execute(select(OutboxMessage.id, OutboxMessage.locked_by)).all())
+    assert {owners[m.id] for m in second} == {"w2"}
+
+
+def test_a_worker_sends_several_texts_at_once_over_one_client(app, make, fake_twilio, monkeypatch):
+    from notifications import sms
+
+    made = []
+    real = sms.make_client
+    monkeypatch.setattr(sms, "make_client", lambda config: made.append(1) or real(config))
+    people = [make.user(mobile=f"+4477009003{i:02d}") for i in range(30)]
+    notify([p.id for p in people], kind="k", text="x", channels=(SMS,), urgent=True)
+    db.session.commit()
+    stats = worker.run(once=True, batch=8, concurrency=4)
+    assert made == [1]
+    assert stats.sent == 30 and stats.claimed == 30
+    assert sorted(m["To"] for m in fake_twilio.accepted) == sorted(p.mobile for p in people)
+    assert all(m.state == OutboxState.sent and m.provider_id for m in _sms_rows())
 
 
 def test_cli_worker_once(make, fake_twilio, runner):
