@@ -429,6 +429,8 @@ def register(app, api) -> None:
         if hasattr(services, "GRID_CELL_HOOKS") and grid_markers not in services.GRID_CELL_HOOKS:
             services.GRID_CELL_HOOKS.append(grid_markers)
     compliance_api.register(app, api)
+    from rota import compliance_settings_views  # per-team / per-person settings: screen and API
+    compliance_settings_views.register(app, api)
     add_nav_item(app, 60, "Working time", "compliance_web.mine")
     from core.cli import DEMO_SEEDERS
 
