@@ -9,7 +9,7 @@ from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.accounts import Team
-from core.api import Blueprint, Id, PageArgs, Text, login_required_api
+from core.api import MAX_ID, Blueprint, Id, PageArgs, Text, login_required_api
 from core.db import db
 from core.errors import NotFound
 from notifications import broadcasts, realtime, service, sms
@@ -363,3 +363,58 @@ def put_preferences(data):
 
 
 
+
+
+class LadderStepSchema(Schema):
+    after_minutes = fields.Integer(required=True, strict=True, validate=validate.Range(*broadcasts.MINUTES),
+                                   metadata={"description": "Minutes after the previous step (or the broadcast)."})
+    audience = Text(required=True, min_len=1, max_len=48,
+                    metadata={"description": "An audience name, see `choices` (e.g. staff_bank, coordinators)."})
+    params = fields.Dict(keys=Text(min_len=1, max_len=32), values=fields.Raw(allow_none=True), load_default=dict,
+                         validate=_params)
+
+
+class AudienceChoiceSchema(Schema):
+    name = fields.String()
+    label = fields.String()
+
+
+class EscalationPolicySchema(Schema):
+    team_id = fields.Integer(dump_only=True)
+    steps = fields.List(fields.Nested(LadderStepSchema), required=True,
+                        validate=validate.Length(max=broadcasts.MAX_STEPS))
+    choices = fields.List(fields.Nested(AudienceChoiceSchema), dump_only=True,
+                          metadata={"description": "Audiences a step may widen to."})
+
+
+def _policy_out(team: Team) -> dict:
+    return {"team_id": team.id, "steps": broadcasts.get_policy(team, current_user),
+            "choices": [{"name": n, "label": label} for n, label in broadcasts.audience_choices()]}
+
+
+def _managed_team(team_id: int) -> Team:
+    team = db.session.get(Team, team_id) if 0 < team_id <= MAX_ID else None
+    if team is None:
+        raise NotFound("No such team.")
+    return team
+
+
+@blp.get("/teams/<int:team_id>/escalation-policy")
+@blp.response(200, EscalationPolicySchema)
+@login_required_api
+def get_escalation_policy(team_id):
+    """The team's escalation ladder for unanswered open-shift broadcasts (coordinators)."""
+    return _policy_out(_managed_team(team_id))
+
+
+@blp.put("/teams/<int:team_id>/escalation-policy")
+@blp.arguments(EscalationPolicySchema)
+@blp.response(200, EscalationPolicySchema)
+@login_required_api
+def put_escalation_policy(data, team_id):
+    """Replace the team's escalation ladder: ordered steps, each "after N minutes, widen to <audience>" (at most
+    six; minutes 1-1440; audiences from `choices`). An empty list turns escalation off."""
+    team = _managed_team(team_id)
+    broadcasts.set_policy(team, current_user, data["steps"])
+    db.session.commit()
+    return _policy_out(team)

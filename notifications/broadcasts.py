@@ -39,12 +39,13 @@ def audience_choices() -> list[tuple[str, str]]:
     return list(BUILTIN_AUDIENCES.items()) + [(a.name, a.label) for a in registry.audiences().values()]
 
 
-def _members(team_id: int, role: TeamRole | None = None):
-    stmt = (select(User).join(Membership, Membership.user_id == User.id)
+def _members(team_id: int, role: TeamRole | None = None, *columns):
+    """Active members of a team (only the columns asked for: no ORM objects for a thousand people)."""
+    stmt = (select(*(columns or (User.id,))).join(Membership, Membership.user_id == User.id)
             .where(Membership.team_id == team_id, User.active.is_(True)))
     if role is not None:
         stmt = stmt.where(Membership.role == role)
-    return db.session.scalars(stmt.order_by(User.id))
+    return db.session.execute(stmt.order_by(User.id)).all()
 
 
 def _group(team_id: int, params: dict) -> list[int]:
@@ -56,7 +57,7 @@ def _group(team_id: int, params: dict) -> list[int]:
     if not isinstance(skills, list) or not all(isinstance(s, str) for s in skills):
         raise ValidationFailed("Skills must be a list of names.", errors={"params": ["Skills must be a list."]})
     ids = []
-    for u in _members(team_id):
+    for u in _members(team_id, None, User.id, User.staff_group, User.grade, User.skills):
         if staff_group and u.staff_group.value != staff_group:
             continue
         if min_grade and (grade_rank(u.grade) < grade_rank(min_grade) or
@@ -119,7 +120,8 @@ def create(team: Team, actor, *, audience: str, text: str, params: dict | None =
     if not text.strip():
         raise ValidationFailed("Write a message.", errors={"text": ["Write a message."]})
     ids = resolve(team.id, audience, params)
-    ids = [i for i in ids if i not in _muted(ids, reference)]
+    muted = _muted(ids, reference)
+    ids = [i for i in ids if i not in muted]
     if not ids:
         raise RuleViolation("Nobody is in that audience.", errors={"audience": ["Nobody is in that audience."]})
     now = now_utc()
@@ -314,20 +316,68 @@ def close(b: Broadcast, actor) -> Broadcast:
 # ------------------------------------------------------------------------------------------------ escalation
 
 
-def set_policy(team: Team, actor, steps: list[dict]) -> EscalationPolicy:
+MAX_STEPS = 6
+MINUTES = (1, 1440)  # each step waits between a minute and a day after the one before
+
+
+def _manage_ladder(team: Team, actor) -> None:
     if not team.can_manage(actor):
-        raise Forbidden("Only the team's coordinators can change its escalation ladder.")
-    names = {n for n, _ in audience_choices()}
-    for s in steps:
-        if s.get("audience") not in names:
-            raise ValidationFailed("Unknown audience in the ladder.", errors={"steps": [str(s.get("audience"))]})
+        raise Forbidden("Only the team's coordinators can see or change its escalation ladder.")
+
+
+def get_policy(team: Team, actor) -> list[dict]:
+    """The team's ladder: ``[{"after_minutes": 30, "audience": "staff_bank", "params": {}}, ...]`` (maybe empty)."""
+    _manage_ladder(team, actor)
+    policy = db.session.get(EscalationPolicy, team.id)
+    return [dict(s) for s in policy.steps] if policy else []
+
+
+def validate_steps(steps) -> list[dict]:
+    """Normalised steps, or :class:`ValidationFailed` with errors keyed ``steps`` / ``steps.<i>.<field>``."""
+    if not isinstance(steps, list):
+        raise ValidationFailed("The ladder must be a list of steps.", errors={"steps": ["Send a list of steps."]})
+    if len(steps) > MAX_STEPS:
+        raise ValidationFailed(f"A ladder has at most {MAX_STEPS} steps.",
+                               errors={"steps": [f"At most {MAX_STEPS} steps."]})
+    labels = dict(audience_choices())
+    errors, clean = {}, []
+    for i, step in enumerate(steps):
+        step = step if isinstance(step, dict) else {}
+        minutes, audience, params = step.get("after_minutes"), step.get("audience"), step.get("params") or {}
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or not MINUTES[0] <= minutes <= MINUTES[1]:
+            errors[f"steps.{i}.after_minutes"] = [f"Step {i + 1}: enter minutes from {MINUTES[0]} to {MINUTES[1]}."]
+        if audience not in labels:
+            errors[f"steps.{i}.audience"] = [f"Step {i + 1}: choose who to widen to."]
+        if not isinstance(params, dict):
+            errors[f"steps.{i}.params"] = [f"Step {i + 1}: settings must be an object."]
+        clean.append({"after_minutes": minutes, "audience": audience, "params": params})
+    if errors:
+        raise ValidationFailed("Check the steps of the ladder.", errors=errors)
+    return clean
+
+
+def set_policy(team: Team, actor, steps: list[dict]) -> EscalationPolicy:
+    _manage_ladder(team, actor)
+    steps = validate_steps(steps)
     policy = db.session.get(EscalationPolicy, team.id) or EscalationPolicy(team_id=team.id)
     policy.steps, policy.updated_at = steps, now_utc()
     db.session.add(policy)
     db.session.flush()
     audit.record("broadcast.escalation_policy", actor=actor, entity_type="team", entity_id=team.id, team_id=team.id,
-                 summary={"steps": len(steps)})
+                 summary={"steps": len(steps), "ladder": " > ".join(f"{s['after_minutes']}m {s['audience']}"
+                                                                     for s in steps)[:200]})
     return policy
+
+
+def _step_params(b: Broadcast, step: dict) -> dict:
+    """A ladder step's audience settings, plus which shift the broadcast is about (its ``reference`` such as
+    "shift:12", and a ``shift_id`` it was sent with) so shift audiences ("eligible on this ward", "staff bank",
+    ...) know which shift to widen for. The step's own settings win."""
+    base = {"reference": b.reference} if b.reference else {}
+    if isinstance(b.audience_params, dict) and "shift_id" in b.audience_params:
+        base["shift_id"] = b.audience_params["shift_id"]
+    own = step.get("params")
+    return {**base, **(own if isinstance(own, dict) else {})}
 
 
 def escalate_due(now=None) -> int:
@@ -356,7 +406,7 @@ def escalate_due(now=None) -> int:
             continue
         audience = step.get("audience")
         try:
-            ids = resolve(b.team_id, audience, step.get("params") or {})
+            ids = resolve(b.team_id, audience, _step_params(b, step))
         except DomainError:
             ids = []
         added = 0
@@ -366,7 +416,8 @@ def escalate_due(now=None) -> int:
                           channels=b.channels, urgent=True, idempotency_key=f"broadcast:{b.id}:unanswered")
             added = len(ids)
         else:
-            ids = [i for i in ids if i not in _muted(ids, b.reference)]
+            muted = _muted(ids, b.reference)
+            ids = [i for i in ids if i not in muted]
             added = _add_recipients(b, ids, step=step_no + 1)
         db.session.add(EscalationStep(broadcast_id=b.id, step=step_no + 1, audience=audience, added=added, at=now))
         audit.record("broadcast.escalated", entity=b, summary={"step": step_no + 1, "audience": audience,

@@ -93,10 +93,13 @@ def _reference_kwargs(reference: str | None) -> dict:
 def _adapt_resolver(fn):
     if not _keyword_only(fn):
         return fn
+    params = inspect.signature(fn).parameters.values()
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in params)
+    names = {p.name for p in params}
 
     def resolver(team_id, params):
         return fn(team_id=team_id, **{k: v for k, v in (params or {}).items() if isinstance(k, str) and
-                                      k.isidentifier()})
+                                      k.isidentifier() and k != "team_id" and (takes_any or k in names)})
 
     return resolver
 

@@ -6,8 +6,18 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms import (
+    BooleanField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from core.accounts import GRADES, StaffGroup, Team
 from core.api import MAX_ID
@@ -232,3 +242,97 @@ def broadcast_respond(broadcast_id: int, action: str):
         abort(404)
     db.session.commit()
     return redirect(url_for("notifications.broadcast_received", broadcast_id=broadcast_id))
+
+
+# ------------------------------------------------------------------------------------------- escalation ladder
+
+
+class LadderStepForm(Form):
+    after_minutes = IntegerField("After (minutes)", validators=[
+        InputRequired(message="Enter a number of minutes."),
+        NumberRange(*broadcasts.MINUTES, message="Enter minutes from %(min)s to %(max)s.")])
+    audience = SelectField("Widen to", validators=[InputRequired(message="Choose who to widen to.")])
+
+
+class LadderForm(FlaskForm):
+    steps = FieldList(FormField(LadderStepForm), max_entries=broadcasts.MAX_STEPS)
+
+
+def _ladder_form(steps: list[dict] | None = None) -> LadderForm:
+    """From the request (``steps`` None) or from ``steps``; every step offers the same audience choices."""
+    form = LadderForm() if steps is None else LadderForm(formdata=None, data={"steps": steps})
+    choices = broadcasts.audience_choices()
+    for entry in form.steps:
+        entry.form.audience.choices = choices
+    return form
+
+
+def _rearranged(steps: list[dict], action: str) -> list[dict]:
+    """Apply "add", "remove-<i>", "up-<i>" or "down-<i>" to the posted steps (nothing is saved)."""
+    verb, _, index = action.partition("-")
+    i = int(index) if index.isdigit() else -1
+    if verb == "add" and len(steps) < broadcasts.MAX_STEPS:
+        steps.append({"after_minutes": 30, "audience": "coordinators"})
+    elif verb == "remove" and 0 <= i < len(steps):
+        steps.pop(i)
+    elif verb == "up" and 0 < i < len(steps):
+        steps[i - 1], steps[i] = steps[i], steps[i - 1]
+    elif verb == "down" and 0 <= i < len(steps) - 1:
+        steps[i], steps[i + 1] = steps[i + 1], steps[i]
+    return steps
+
+
+@bp.route("/teams/<int:team_id>/escalation", methods=["GET", "POST"])
+@login_required
+def escalation_policy(team_id: int):
+    """A team's escalation ladder: ordered "after N minutes, widen to <audience>" steps. Add, remove and move
+    re-show the ladder without saving (no script needed); Save validates and stores it."""
+    team = db.session.get(Team, team_id) if 0 < team_id <= MAX_ID else None
+    if team is None:
+        raise NotFound("No such team.")
+    current = broadcasts.get_policy(team, current_user)  # Forbidden unless they manage the team
+    status, saved, problems = 200, False, []
+    if request.method == "GET":
+        form = _ladder_form(current)
+    else:
+        form = _ladder_form()
+        valid = form.validate_on_submit()
+        if getattr(getattr(form, "csrf_token", None), "errors", None):
+            abort(400)  # a stale or missing CSRF token: nothing to show or save
+        posted = [{"after_minutes": e.form.after_minutes.data, "audience": e.form.audience.data}
+                  for e in form.steps]
+        action = request.form.get("action", "save")
+        if action != "save":
+            form = _ladder_form(_rearranged(posted, action))
+        elif valid:
+            for i, step in enumerate(posted):  # keep a step's settings while its audience is unchanged
+                kept = current[i] if i < len(current) else {}
+                step["params"] = (kept.get("params") or {}) if kept.get("audience") == step["audience"] else {}
+            try:
+                broadcasts.set_policy(team, current_user, posted)
+                db.session.commit()
+                saved = True
+            except DomainError as exc:
+                db.session.rollback()
+                problems = _attach_errors(form, exc)
+        if not saved and action == "save":
+            status = 422
+    problems = problems + [(sub.id, e) for entry in form.steps for sub in entry.form for e in sub.errors]
+    return render_template("notifications/escalation_policy.html", form=form, team=team, saved=saved,
+                           problems=problems, labels=dict(broadcasts.audience_choices()),
+                           max_steps=broadcasts.MAX_STEPS), status
+
+
+def _attach_errors(form: LadderForm, exc: DomainError) -> list[tuple[str, str]]:
+    """Put a service refusal's ``steps.<i>.<field>`` errors on those fields; returns the ladder-wide ones."""
+    ladder = []
+    for key, messages in (exc.errors or {"steps": [exc.detail]}).items():
+        parts = key.split(".")
+        sub = None
+        if len(parts) == 3 and parts[1].isdigit() and int(parts[1]) < len(form.steps.entries):
+            sub = getattr(form.steps.entries[int(parts[1])].form, parts[2], None)
+        if sub is not None:
+            sub.errors = list(sub.errors or []) + list(messages)
+        else:
+            ladder.extend(("ladder", m) for m in messages)
+    return ladder

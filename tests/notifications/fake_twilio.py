@@ -71,6 +71,7 @@ class FakeTwilio:
             self.callback_order = ("sent", "delivered")
             self.undelivered: dict[str, str] = {}  # number -> carrier error code (status "undelivered")
             self.timeout_seconds = 1.0
+            self.latency_seconds = 0.0  # the provider's round trip (the real API takes ~0.1-0.3 s to answer)
             self.callback_errors: list[str] = []
             self.pending_callbacks = []
 
@@ -128,6 +129,8 @@ class FakeTwilio:
                 outcome = self.by_number[form["To"]]
             if outcome is None and self.fail_rate and self.random.random() < self.fail_rate:
                 outcome = self.random.choice(self.fail_with)
+        if self.latency_seconds:
+            time.sleep(self.latency_seconds)
         if outcome == "timeout":
             with self.lock:
                 self.responses["timeout"] += 1
