@@ -9,13 +9,13 @@ from __future__ import annotations
 import enum
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import phonenumbers
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, UniqueConstraint, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, UniqueConstraint, select, update
+from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from core import audit
 from core.db import UTCDateTime, db, now_utc
@@ -375,11 +375,22 @@ def revoke_token(user: User, token_id: int, *, actor) -> ApiToken:
     return token
 
 
+TOKEN_USE_GRANULARITY = timedelta(minutes=1)
+
+
 def user_for_token(secret: str) -> User | None:
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(secret)))
+    """The active owner of a live token, or None. The token's last-used time is kept to the minute: it is written
+    (a conditional UPDATE, committed in its own short transaction) only when the stored time is older than that, so
+    a client calling many times a second does not turn every read into a database write."""
+    token = db.session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
+                              .where(ApiToken.token_hash == _digest(secret)))
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
-    token.last_used_at = now_utc()
+    now = now_utc()
+    if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_GRANULARITY:
+        db.session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now)
+                           .execution_options(synchronize_session=False))
+        db.session.commit()
     return token.user
 
 

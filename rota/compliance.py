@@ -137,6 +137,92 @@ def load_shifts(user_ids, lo: datetime, hi: datetime, *, break_minutes=None) -> 
     return out
 
 
+def _long_limits(prof: Profile) -> list[tuple[int, float]] | None:
+    """The person's reference-period rules (``rules.LONG_CHECKS``) as (seconds, cap): such a rule can only be
+    breached if some stretch of that many seconds holds more than ``cap`` seconds of work (when there is no leave in
+    it). None when a rule's reach is unknown, so the whole margin must be read."""
+    out = []
+    for rs in prof.rule_sets:
+        for r in rs.rules:
+            p = r.params
+            if r.check == "average_hours":
+                if prof.opted_out and p.get("opt_out_allowed"):
+                    continue
+                hours = p.get("opted_out_max_avg_hours", p["max_avg_hours"]) if prof.opted_out \
+                    else p["max_avg_hours"]
+                out.append((p["reference_weeks"] * rules.WEEK, hours * rules.HOUR * p["reference_weeks"]))
+            elif r.check == "night_average":
+                days = 7 * p["reference_weeks"]
+                out.append((days * rules.DAY, p["max_hours_per_24h"] * rules.HOUR * (days - days / 7)))
+            elif rules.reach_days(r) is None:
+                return None
+    return out
+
+
+def peak_work(user_ids, lo: datetime, hi: datetime, lengths: Iterable[int]) -> dict[int, dict[int, float]]:
+    """For each person and each length (seconds), an upper bound on the work inside any window of that length among
+    their shifts overlapping [lo, hi): the most work *starting* within length + 24 h (no shift is longer). One lean
+    query (start and duration as numbers, computed by the database) and a sliding sum per person."""
+    from core.db import epoch_seconds
+    from rota.models import Shift, ShiftState
+
+    lengths = sorted(set(lengths))
+    out: dict[int, dict[int, float]] = {uid: dict.fromkeys(lengths, 0.0) for uid in user_ids}
+    if not lengths or not out:
+        return out
+    start = epoch_seconds(Shift.starts_at)
+    stmt = (select(Shift.assignee_id, start, epoch_seconds(Shift.ends_at) - start)
+            .where(Shift.assignee_id.in_(list(out)), Shift.state != ShiftState.cancelled,
+                   Shift.starts_at < hi, Shift.ends_at > lo)
+            .order_by(Shift.assignee_id, Shift.starts_at))
+    rows: dict[int, list] = {}
+    for uid, s, d in db.session.execute(stmt):
+        rows.setdefault(uid, []).append((float(s), float(d)))
+    for uid, items in rows.items():
+        for length in lengths:
+            frame, best, total, i = length + rules.DAY, 0.0, 0.0, 0
+            for s, d in items:
+                total += d
+                while items[i][0] <= s - frame:
+                    total -= items[i][1]
+                    i += 1
+                best = max(best, total)
+            out[uid][length] = best
+    return out
+
+
+def focus_rotas(profiles: dict[int, Profile], added: WorkShift | list[WorkShift], *, break_minutes=None,
+                ) -> tuple[dict[int, list[WorkShift]], dict[int, list[LeaveSpan]]]:
+    """Each person's shifts and leave around ``added`` (one shift or several), for a focused what-if.
+
+    The reference-period rules (the average week, night work) need ``MARGIN`` either side; but when a person has no
+    leave there and their busiest stretch of each rule's length (``peak_work``), plus the new shifts, stays within
+    that rule's limit, those rules cannot fire on any slice of their rota, so only the reach of their other rules is
+    read (``rules.near_days``: about 10 days for WTR) — the same verdicts from a fraction of the rows."""
+    ids = list(profiles)
+    added = added if isinstance(added, list) else [added]
+    first, last = min(a.starts_at for a in added), max(a.ends_at for a in added)
+    lo, hi = first - MARGIN, last + MARGIN
+    leave = load_leave(ids, lo, hi)
+    limits = {uid: _long_limits(prof) for uid, prof in profiles.items()}
+    reaches = {uid: rules.near_days(prof.rule_sets) + 2 for uid, prof in profiles.items()}
+    # Worth screening only if the short rules look less far than the margin (a 26-week weekend cycle does not).
+    screen = [uid for uid in ids if limits[uid] is not None and not leave.get(uid)
+              and timedelta(days=reaches[uid]) < MARGIN]
+    peaks = peak_work(screen, lo, hi, {n for uid in screen for n, _ in limits[uid]}) if screen else {}
+    extra = sum((a.ends_at - a.starts_at).total_seconds() for a in added)
+    by_reach: dict[int, list[int]] = {}
+    for uid in ids:
+        near = uid in peaks and all(peaks[uid][n] + extra <= cap for n, cap in limits[uid])
+        reach = reaches[uid] if near else None
+        by_reach.setdefault(reach, []).append(uid)
+    rotas: dict[int, list[WorkShift]] = {}
+    for reach, group in by_reach.items():
+        margin = MARGIN if reach is None else timedelta(days=reach)
+        rotas.update(load_shifts(group, first - margin, last + margin, break_minutes=break_minutes))
+    return rotas, leave
+
+
 def load_leave(user_ids, lo: datetime, hi: datetime) -> dict[int, list[LeaveSpan]]:
     from rota.models import Leave
 
@@ -179,13 +265,11 @@ def check_change(user, *, add=(), remove=(), rule_sets=None) -> tuple[Profile | 
     team = getattr(add[0], "team", None)
     prof = profile_for(user, team, rule_sets=rule_sets)
     added = [_as_work_shift(obj, i, team, prof.break_minutes) for i, obj in enumerate(add)]
-    lo = min(s.starts_at for s in added) - MARGIN
-    hi = max(s.ends_at for s in added) + MARGIN
     gone = {_ident(r) for r in remove} - {None}
     added_ids = {s.id for s in added if s.id}
-    current = [s for s in load_shifts([user.id], lo, hi, break_minutes=prof.break_minutes)[user.id]
-               if s.id not in gone and s.id not in added_ids]
-    leave = load_leave([user.id], lo, hi)[user.id]
+    rotas, leaves = focus_rotas({user.id: prof}, added, break_minutes=prof.break_minutes)
+    current = [s for s in rotas[user.id] if s.id not in gone and s.id not in added_ids]
+    leave = leaves[user.id]
     return prof, rules.evaluate([*current, *added], prof.rule_sets, leave=leave, opted_out=prof.opted_out,
                                 focus=[s.identity for s in added])
 
@@ -263,13 +347,12 @@ def verdicts_for_candidates(shift, users, *, giving_up: dict | None = None, rule
         team_row = db.session.scalar(select(TeamComplianceSettings).where(TeamComplianceSettings.team_id == team.id))
     brk = team_row.break_minutes if team_row is not None else None
     added = _as_work_shift(shift, 0, team, brk)
-    lo, hi = added.starts_at - MARGIN, added.ends_at + MARGIN
-    rotas = load_shifts(ids, lo, hi, break_minutes=brk)
-    leave = load_leave(ids, lo, hi)
+    profiles = {user.id: profile_for(user, team, rule_sets=rule_sets, person_row=persons.get(user.id),
+                                     team_row=team_row, loaded=True) for user in users}
+    rotas, leave = focus_rotas(profiles, added, break_minutes=brk)
     out = {}
     for user in users:
-        prof = profile_for(user, team, rule_sets=rule_sets, person_row=persons.get(user.id), team_row=team_row,
-                           loaded=True)
+        prof = profiles[user.id]
         gone = {_ident(r) for r in giving_up.get(user.id, ())} - {None}
         mine = [s for s in rotas.get(user.id, []) if s.id not in gone and s.id != added.id]
         out[user.id] = rules.evaluate([*mine, added], prof.rule_sets, leave=leave.get(user.id, []),

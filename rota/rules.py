@@ -237,6 +237,31 @@ def _local_instant(tz: str, day_ordinal: int, hour: int, minute: int = 0) -> int
     return int(datetime.combine(d, time(hour, minute), tzinfo=_zone(tz)).timestamp())
 
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+LONG_CHECKS = frozenset({"average_hours", "night_average"})  # these look back over a whole reference period
+
+
+@lru_cache(maxsize=65536)
+def _day_offset(tz: str, utc_day: int) -> int | None:
+    """The zone's UTC offset in seconds throughout UTC day ``utc_day`` (days since 1970-01-01), or None on a day the
+    offset changes (the callers then take the slow, exact path through ``astimezone``)."""
+    zone = _zone(tz)
+    first = datetime.fromtimestamp(utc_day * DAY, zone).utcoffset()
+    last = datetime.fromtimestamp(utc_day * DAY + DAY - 1, zone).utcoffset()
+    return int(first.total_seconds()) if first == last else None
+
+
+def _const_offset(tz: str, s: int, e: int) -> int | None:
+    """The UTC offset in force for the whole of [s, e), or None if it changes (or may change) inside it."""
+    o = _day_offset(tz, s // DAY)
+    if o is None:
+        return None
+    for d in range(s // DAY + 1, (e - 1) // DAY + 1):
+        if _day_offset(tz, d) != o:
+            return None
+    return o
+
+
 def _epoch(dt: datetime) -> int:
     if dt.tzinfo is None:
         raise ValueError("naive datetime: the rules need instants (UTC or with an offset)")
@@ -257,23 +282,40 @@ def _hours(seconds: float) -> float:
 
 
 class _S:
-    """A shift prepared once per evaluation: epoch seconds and local facts, shared by every rule."""
+    """A shift prepared once per evaluation: epoch seconds, and local facts computed when a rule first asks (a focused
+    what-if never needs the local times of shifts far from the change)."""
 
-    __slots__ = ("src", "s", "e", "tz", "day", "on_call", "_night", "_weekend", "loc_s", "loc_e", "_when")
+    __slots__ = ("src", "s", "e", "tz", "on_call", "_night", "_weekend", "_ls", "_le", "_day", "_when")
 
     def __init__(self, src: WorkShift):
         self.src = src
         self.s = _epoch(src.starts_at)
         self.e = _epoch(src.ends_at)
         self.tz = src.tz
-        zone = _zone(src.tz)
-        self.loc_s = src.starts_at.astimezone(zone)
-        self.loc_e = src.ends_at.astimezone(zone)
-        self.day = self.loc_s.date().toordinal()
         self.on_call = src.on_call
-        self._night: dict = {}
+        self._night: dict | None = None
         self._weekend = None
-        self._when: dict = {}
+        self._ls = self._le = self._day = self._when = None
+
+    @property
+    def loc_s(self) -> datetime:
+        if self._ls is None:
+            self._ls = self.src.starts_at.astimezone(_zone(self.tz))
+        return self._ls
+
+    @property
+    def loc_e(self) -> datetime:
+        if self._le is None:
+            self._le = self.src.ends_at.astimezone(_zone(self.tz))
+        return self._le
+
+    @property
+    def day(self) -> int:
+        """Ordinal of the local date the shift starts on."""
+        if self._day is None:
+            o = _day_offset(self.tz, self.s // DAY)
+            self._day = (self.s + o) // DAY + _EPOCH_ORDINAL if o is not None else self.loc_s.date().toordinal()
+        return self._day
 
     @property
     def dur(self) -> int:
@@ -282,10 +324,20 @@ class _S:
     def night_seconds(self, start_h: int, end_h: int) -> int:
         """Real seconds of this shift inside local night time (e.g. 23:00–06:00), across every night it touches."""
         key = (start_h, end_h)
+        if self._night is None:
+            self._night = {}
         got = self._night.get(key)
-        if got is None and end_h <= start_h and self.loc_s.date() == self.loc_e.date() \
-                and self.loc_s.hour >= end_h and self.loc_e.hour < start_h:
-            got = self._night[key] = 0  # a day shift: starts after the night ends, ends before the next begins
+        if got is None:
+            o = _const_offset(self.tz, self.s, self.e)
+            if o is not None:  # one UTC offset throughout: wall-clock arithmetic on integers is exact
+                ls, le = self.s + o, self.e + o
+                got = 0
+                for d in range(ls // DAY - 1, (le - 1) // DAY + 1):
+                    ns = d * DAY + start_h * HOUR
+                    ne = (d + 1 if end_h <= start_h else d) * DAY + end_h * HOUR
+                    if ne > ls and ns < le:
+                        got += min(le, ne) - max(ls, ns)
+                self._night[key] = got
         if got is None:
             got = 0
             last = self.loc_e.date().toordinal()
@@ -315,6 +367,8 @@ class _S:
         return None if self._weekend < 0 else self._weekend
 
     def when(self, end: bool = False, with_date: bool = True) -> str:
+        if self._when is None:
+            self._when = {}
         got = self._when.get((end, with_date))
         if got is None:
             t = self.loc_e if end else self.loc_s
@@ -360,12 +414,57 @@ class _Ctx:
         # A what-if check only reports findings that involve the changed shifts: skip the rest early.
         self.focus = None if focus is None else set(focus)
         self.focus_spans = [] if focus is None else [(x.s, x.e) for x in prepared if x.src.identity in self.focus]
+        if self.focus_spans:
+            self.flo = min(a for a, _ in self.focus_spans)
+            self.fhi = max(b for _, b in self.focus_spans)
+        self.fast_touch = self.focus_spans[0] if len(self.focus_spans) == 1 else None
+
+    def near(self, rule: Rule, work: bool = False) -> list[_S]:
+        """The shifts a day-scale rule needs: in a focused check, those within the rule's reach (``reach_days``)
+        of the focus; otherwise all. ``work``: rostered shifts only (no on-call)."""
+        return self._slice(reach_days(rule))[1 if work else 0]
+
+    def clipped(self, rule: Rule) -> tuple[bool, bool]:
+        """Whether ``near(rule)`` left shifts out before / after the ones it kept."""
+        return self._slice(reach_days(rule))[2]
+
+    def _slice(self, days: int | None):
+        key = ("near", days)
+        got = self.cache.get(key)
+        if got is None:
+            if self.focus is None or days is None:
+                got = (self.all, self.work, (False, False))
+            elif not self.focus_spans:
+                got = ([], [], (False, False))
+            else:
+                i, j = self.between(self.flo - days * DAY, self.fhi + days * DAY)
+                kept = self.all[i:j]
+                got = (kept, [x for x in kept if not x.on_call], (i > 0, j < len(self.all)))
+            self.cache[key] = got
+        return got
+
+    def between(self, a: int, b: int) -> tuple[int, int]:
+        """Indexes [i, j) into ``all`` of the shifts that overlap [a, b)."""
+        return bisect.bisect_right(self.ends, a), bisect.bisect_left(self.starts, b)
+
+    def around_focus(self, reach: int) -> list[_S]:
+        """Shifts that overlap the focus widened by ``reach`` seconds each way (all of them when not focused)."""
+        if self.focus is None:
+            return self.all
+        if not self.focus_spans:
+            return []
+        i, j = self.between(self.flo - reach, self.fhi + reach)
+        return self.all[i:j]
 
     def wants(self, shifts: Iterable[_S]) -> bool:
         return self.focus is None or any(x.src.identity in self.focus for x in shifts)
 
     def touches(self, a: int, b: int) -> bool:
-        return self.focus is None or any(s < b and e > a for s, e in self.focus_spans)
+        if self.focus is None:
+            return True
+        if self.fast_touch is not None:
+            return self.fast_touch[0] < b and self.fast_touch[1] > a
+        return any(s < b and e > a for s, e in self.focus_spans)
 
     def window_sums(self, length: int) -> list[tuple[int, int, int]]:
         """(a, b, seconds worked) for every candidate window of this length (shared by rule sets)."""
@@ -377,8 +476,7 @@ class _Ctx:
 
     def worked(self, a: int, b: int) -> int:
         """Seconds of work in [a, b) (shifts never overlap, so starts and ends sort together)."""
-        i = bisect.bisect_right(self.ends, a)
-        j = bisect.bisect_left(self.starts, b)
+        i, j = self.between(a, b)
         if i >= j:
             return 0
         total = self.prefix[j] - self.prefix[i]
@@ -408,8 +506,9 @@ def _verdict(rule: Rule, rs: RuleSet, *, observed: str, limit: str, message: str
 
 
 def _windows(ctx: _Ctx, length: int, shifts: Sequence[_S] | None = None):
-    """Candidate windows [a, a+length): anchored at every shift start and ending at every shift end."""
-    shifts = ctx.all if shifts is None else shifts
+    """Candidate windows [a, a+length): anchored at every shift start and ending at every shift end (in a focused
+    check, only the shifts close enough for such a window to touch the focus)."""
+    shifts = ctx.around_focus(length) if shifts is None else shifts
     seen = set()
     for x in shifts:
         for a in (x.s, x.e - length):
@@ -499,7 +598,7 @@ def check_night_average(rule, rs, ctx):
     weeks = p["reference_weeks"]
     length = weeks * WEEK
     limit = p["max_hours_per_24h"]
-    nights = [x for x in ctx.all if _is_night(x, p)]
+    nights = [x for x in ctx.around_focus(length) if _is_night(x, p)]
     if not nights:
         return []
     night_starts = [x.s for x in nights]
@@ -534,7 +633,7 @@ def check_night_average(rule, rs, ctx):
 def check_rest_between(rule, rs, ctx):
     need = rule.params["min_rest_hours"] * HOUR
     out = []
-    work = ctx.work
+    work = ctx.near(rule, work=True)
     for prev, nxt in zip(work, work[1:], strict=False):
         gap = nxt.s - prev.e
         if gap < need and ctx.wants((prev, nxt)):
@@ -562,12 +661,13 @@ def _rests_within(ctx: _Ctx, a: int, b: int) -> list[int]:
 
 def check_weekly_rest(rule, rs, ctx):
     p = rule.params
-    if not ctx.all:
+    near = ctx.near(rule)
+    if not near:
         return []
     tz = ctx.tz
-    first = date.fromordinal(ctx.all[0].day - 1)
+    first = date.fromordinal(near[0].day - 1)
     monday = first - timedelta(days=first.weekday())
-    last = ctx.all[-1].loc_e.date()
+    last = near[-1].loc_e.date()
     out = []
     span = 14 if p.get("fortnightly") else 7
     if span == 14 and (monday.toordinal() // 7) % 2:  # fortnights are fixed pairs of weeks, whoever asks
@@ -602,7 +702,7 @@ def check_weekly_rest(rule, rs, ctx):
 def check_break(rule, rs, ctx):
     p = rule.params
     out = []
-    for x in ctx.work:
+    for x in ctx.near(rule, work=True):
         if x.dur > p["over_hours"] * HOUR and x.src.break_minutes is not None \
                 and x.src.break_minutes < p["min_break_minutes"] and ctx.wants((x,)):
             out.append(_verdict(rule, rs, kind="minimum", observed=f"{x.src.break_minutes} min",
@@ -620,7 +720,7 @@ def check_max_shift_length(rule, rs, ctx):
                      observed_value=_hours(x.dur), limit_value=limit / HOUR,
                      message=f"Your {x.label()} starting {x.when()} lasts {fmt_duration(x.dur)} "
                              f"(no shift may be longer than {fmt_duration(limit)}).")
-            for x in ctx.work if x.dur > limit and ctx.wants((x,))]
+            for x in ctx.near(rule, work=True) if x.dur > limit and ctx.wants((x,))]
 
 
 def _qualifies(x: _S, p: dict) -> bool:
@@ -636,20 +736,27 @@ def _qualifies(x: _S, p: dict) -> bool:
     return x.src.kind == f
 
 
-def _runs(ctx: _Ctx, p: dict) -> list[list[_S]]:
+def _runs(ctx: _Ctx, rule: Rule, p: dict) -> list[list[_S]]:
     """Shifts that qualify, grouped into runs on consecutive local start dates (cached per kind of shift)."""
-    key = ("runs", p.get("filter", "any"), p.get("long_over_hours"), p.get("night_start"), p.get("night_end"),
-           p.get("min_night_hours"))
+    key = ("runs", reach_days(rule), p.get("filter", "any"), p.get("long_over_hours"), p.get("night_start"),
+           p.get("night_end"), p.get("min_night_hours"))
     got = ctx.cache.get(key)
     if got is None:
-        got = ctx.cache[key] = _find_runs(ctx, p)
+        got = _find_runs(ctx.near(rule), p)
+        # A run cut off at the edge of ``near`` may be longer than it looks: if it reaches close to the focus,
+        # find the runs again over everything.
+        close, (before, after) = 3 * DAY, ctx.clipped(rule)
+        if got and ((before and max(x.e for x in got[0]) > ctx.flo - close)
+                    or (after and got[-1][0].s < ctx.fhi + close)):
+            got = _find_runs(ctx.all, p)
+        ctx.cache[key] = got
     return got
 
 
-def _find_runs(ctx: _Ctx, p: dict) -> list[list[_S]]:
+def _find_runs(shifts: Sequence[_S], p: dict) -> list[list[_S]]:
     runs: list[list[_S]] = []
     last_day = None
-    for x in ctx.all:
+    for x in shifts:
         if not _qualifies(x, p):
             continue
         if runs and (x.day == last_day or x.day == last_day + 1):
@@ -675,7 +782,7 @@ def check_consecutive_run(rule, rs, ctx):
     cap = p["max_run"]
     what = _WHAT.get(p.get("filter", "any"), "shifts")
     out = []
-    for run in _runs(ctx, p):
+    for run in _runs(ctx, rule, p):
         days = run[-1].day - run[0].day + 1
         if days > cap and ctx.wants(run):
             out.append(_verdict(rule, rs, observed=f"{days} days", limit=f"{cap} days", shifts=run, unit="count",
@@ -700,7 +807,7 @@ def check_rest_after_nights(rule, rs, ctx):
     p = {**rule.params, "filter": "night"}
     need = p["min_rest_hours"] * HOUR
     out = []
-    for run in _runs(ctx, p):
+    for run in _runs(ctx, rule, p):
         if len({x.day for x in run}) < p["min_run"]:
             continue
         end = max(x.e for x in run)
@@ -722,7 +829,7 @@ def check_weekends(rule, rs, ctx):
     one_in, cycle = p["one_in"], p["cycle_weeks"]
     allowed = math.ceil(cycle / one_in)
     by_weekend: dict[int, list[_S]] = {}
-    for x in ctx.all:
+    for x in ctx.near(rule):
         w = x.weekend()
         if w is not None:
             by_weekend.setdefault(w, []).append(x)
@@ -746,7 +853,7 @@ def check_weekends(rule, rs, ctx):
 
 def check_on_call(rule, rs, ctx):
     p = rule.params
-    calls = [x for x in ctx.all if x.on_call]
+    calls = [x for x in ctx.near(rule) if x.on_call]
     out = []
     cap = p["max_hours"] * HOUR
     for x in calls:
@@ -774,7 +881,7 @@ def check_on_call(rule, rs, ctx):
                                         f"(maximum {p['max_per_7_days']})."))
     after_cap = p["day_after_max_hours"] * HOUR
     by_day: dict[int, list[_S]] = {}
-    for x in ctx.work:
+    for x in ctx.near(rule, work=True):
         by_day.setdefault(x.day, []).append(x)
     for x in calls:
         nxt = by_day.get(x.day + 1, [])
@@ -811,12 +918,12 @@ def evaluate(shifts: Iterable[WorkShift], rule_sets: Iterable[RuleSet | str] = (
 
     ``focus`` (shift identities) limits the work to findings that involve those shifts: the same answer as
     ``involving(evaluate(...), focus)`` (up to how overlapping windows are merged), only faster."""
+    rule_sets = [RULE_SETS[rs] if isinstance(rs, str) else rs for rs in rule_sets]
     ctx = _Ctx(list(shifts), list(leave), opted_out, focus)
     out: list[Verdict] = []
     if not ctx.all:
         return out
     for rs in rule_sets:
-        rs = RULE_SETS[rs] if isinstance(rs, str) else rs
         for rule in rs.rules:
             check = CHECKS.get(rule.check)
             if check is not None:
@@ -825,6 +932,36 @@ def evaluate(shifts: Iterable[WorkShift], rule_sets: Iterable[RuleSet | str] = (
         out = involving(out, ctx.focus)
     out.sort(key=lambda v: (v.starts_at or datetime.min.replace(tzinfo=UTC), v.rule_id, v.rule_set))
     return out
+
+
+def reach_days(rule: Rule) -> int | None:
+    """How many days either side of a changed shift a rule needs to see to judge it (None for the reference-period
+    rules in ``LONG_CHECKS``, and for any check this table does not know)."""
+    p, check = rule.params, rule.check
+    days = lambda hours: math.ceil((hours or 0) / 24)  # noqa: E731
+    if check == "rest_between":
+        return days(p["min_rest_hours"]) + 2
+    if check == "weekly_rest":
+        return 16 if p.get("fortnightly") else 9
+    if check in ("break", "max_shift_length"):
+        return 2
+    if check == "consecutive_run":  # a longer run is still found, its length counted up to this far
+        return p["max_run"] + 3 + days(p.get("rest_after_hours"))
+    if check == "rest_after_nights":
+        return p["min_run"] + 3 + days(p["min_rest_hours"])
+    if check == "on_call":
+        return 9
+    if check == "max_in_window":
+        return days(p["window_hours"]) + 2
+    if check == "weekends":
+        return 7 * p["cycle_weeks"] + 9
+    return None
+
+
+def near_days(rule_sets: Sequence[RuleSet]) -> int:
+    """How far from a change the day-scale rules look, for these rule sets (at least 9 days)."""
+    return max([9, *(d for rs in rule_sets for r in rs.rules if r.check not in LONG_CHECKS
+                     and (d := reach_days(r)) is not None)])
 
 
 def involving(verdicts: Iterable[Verdict], keys: Iterable) -> list[Verdict]:

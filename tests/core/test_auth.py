@@ -190,3 +190,32 @@ def test_no_inline_scripts_in_pages(client, make):
     for path in ("/", "/profile", "/audit", "/admin/users", "/notifications"):
         html = client.get(path).get_data(as_text=True)
         assert "<script>" not in html and "onclick=" not in html, path
+
+
+def test_token_use_is_recorded_to_the_minute_without_a_write_per_call(client, make, bearer):
+    from datetime import timedelta
+
+    from sqlalchemy import event, update
+
+    nurse = make.user()
+    secret = make.token(nurse)
+    api = client.application.test_client()
+    assert api.get("/api/v1/me", headers=bearer(secret)).status_code == 200
+    db.session.expire_all()
+    first = db.session.scalar(select(ApiToken.last_used_at))
+    assert first is not None  # the profile page shows when a token was last used
+    writes = []
+    listener = lambda conn, cur, stmt, *a: writes.append(stmt) if stmt.startswith("UPDATE api_tokens") and "WHERE" in stmt else None  # noqa: E501,E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        for _ in range(3):
+            assert api.get("/api/v1/me", headers=bearer(secret)).status_code == 200
+        assert writes == []  # calls within the minute read only
+        db.session.execute(update(ApiToken).values(last_used_at=first - timedelta(minutes=5)))
+        db.session.commit()
+        assert api.get("/api/v1/me", headers=bearer(secret)).status_code == 200
+        assert len(writes) == 1
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    db.session.expire_all()
+    assert db.session.scalar(select(ApiToken.last_used_at)) > first - timedelta(minutes=1)

@@ -6,10 +6,12 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 from sqlalchemy import select
 
+from core import accounts
+from core.accounts import TeamRole
 from core.audit import AuditEntry
 from core.db import db
 from core.errors import Forbidden, RuleViolation
-from rota import compliance
+from rota import compliance, rules
 from rota.assignment import set_assignee
 from rota.compliance_models import PersonComplianceSettings, TeamComplianceSettings
 from rota.models import Shift, ShiftKind, ShiftState, ShiftType
@@ -271,3 +273,49 @@ def test_bulk_check_for_candidates_matches_one_by_one(ward):
         assert bulk[p.id] == compliance.verdicts_for_change(p, add=[gap])
     assert [v.rule_id for v in bulk[ward.nurse.id]] == ["WTR-rest11"] and bulk[ward.other.id] == []
 
+
+
+def test_bulk_check_reads_a_short_slice_only_when_the_long_rules_cannot_fire(ward, make):
+    """The bulk what-if reads about ten days either side of the gap for people whose busiest 26 weeks stay under the
+    average-week limit, and everything for the rest; either way it must give exactly the one-by-one answers."""
+    from rota.models import Leave, LeaveKind
+
+    light, heavy, nights, on_leave = (make.user(display_name=n) for n in ("Lia Light", "Hal Heavy", "Nel Nights",
+                                                                         "Lee Leave"))
+    for u in (light, heavy, nights, on_leave):
+        accounts.add_member(ward.team, u, TeamRole.staff)
+    first = MON - timedelta(weeks=28)
+    rows = []
+    for d in range(7 * 56):
+        day = first + timedelta(days=d)
+        wd = day.weekday()
+        if wd < 3:  # Mon-Wed earlies: 25.5 h a week
+            rows.append((light, local(day, 7), 8.5))
+            rows.append((on_leave, local(day, 7), 8.5))
+        if wd < 5 and d % 7 != 4:  # Mon-Thu long days: 50 h a week, over 48 on average
+            rows.append((heavy, local(day, 7, 30), 12.5))
+        if wd in (0, 1, 2):  # three nights a week: a night worker
+            rows.append((nights, local(day, 20), 12))
+    db.session.add_all(Shift(team_id=ward.team.id, shift_type_id=ward.early.id, starts_at=s,
+                             ends_at=s + timedelta(hours=h), assignee_id=u.id, state=ShiftState.scheduled)
+                       for u, s, h in rows)
+    db.session.add(Leave(user_id=on_leave.id, kind=LeaveKind.annual, first_day=MON - timedelta(weeks=6),
+                         last_day=MON - timedelta(weeks=4)))
+    db.session.commit()
+    gap = add_shift(ward, ward.late, MON + timedelta(days=5))  # a Saturday late, nobody's shift overlaps
+    people = [light, heavy, nights, on_leave]
+    added = compliance._as_work_shift(gap, 0, ward.team)
+    profiles = {p.id: compliance.profile_for(p, ward.team) for p in people}
+    rotas, _ = compliance.focus_rotas(profiles, added)
+    assert len(rotas[light.id]) < 15  # a short slice ...
+    assert len(rotas[heavy.id]) > 200 and len(rotas[on_leave.id]) > 100  # ... but everything where it matters
+    bulk = compliance.verdicts_for_candidates(gap, people)
+    lo, hi = added.starts_at - compliance.MARGIN, added.ends_at + compliance.MARGIN
+    for p in people:  # the reference: everything read, no screening
+        prof = profiles[p.id]
+        everything = compliance.load_shifts([p.id], lo, hi)[p.id] + [added]
+        full = rules.evaluate(everything, prof.rule_sets, leave=compliance.load_leave([p.id], lo, hi)[p.id],
+                              opted_out=prof.opted_out, focus=[added.identity])
+        assert bulk[p.id] == full == compliance.verdicts_for_change(p, add=[gap]), p.display_name
+    assert "WTR-avg48" in {v.rule_id for v in bulk[heavy.id]}
+    assert "WTR-avg48" not in {v.rule_id for v in bulk[light.id]}
