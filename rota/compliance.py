@@ -170,6 +170,8 @@ def peak_work(user_ids, lo: datetime, hi: datetime, lengths: Iterable[int]) -> d
     out: dict[int, dict[int, float]] = {uid: dict.fromkeys(lengths, 0.0) for uid in user_ids}
     if not lengths or not out:
         return out
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _peak_work_postgresql(out, lo, hi, lengths)
     start = epoch_seconds(Shift.starts_at)
     stmt = (select(Shift.assignee_id, start, epoch_seconds(Shift.ends_at) - start)
             .where(Shift.assignee_id.in_(list(out)), Shift.state != ShiftState.cancelled,
@@ -188,6 +190,23 @@ def peak_work(user_ids, lo: datetime, hi: datetime, lengths: Iterable[int]) -> d
                     i += 1
                 best = max(best, total)
             out[uid][length] = best
+    return out
+
+
+def _peak_work_postgresql(out: dict, lo: datetime, hi: datetime, lengths: list[int]) -> dict:
+    """:func:`peak_work` with the sliding sums done by PostgreSQL's window functions: one row per person."""
+    from sqlalchemy import bindparam, text
+
+    sums = ", ".join(
+        f"SUM(EXTRACT(EPOCH FROM ends_at - starts_at)) OVER (PARTITION BY assignee_id ORDER BY starts_at "
+        f"RANGE BETWEEN INTERVAL '{int(n) + rules.DAY} seconds' PRECEDING AND CURRENT ROW) AS s{i}"
+        for i, n in enumerate(lengths))
+    peaks = ", ".join(f"MAX(s{i})" for i in range(len(lengths)))
+    stmt = text(f"SELECT u, {peaks} FROM (SELECT assignee_id AS u, {sums} FROM shifts "  # noqa: S608 (numbers only)
+                "WHERE assignee_id IN :ids AND state != 'cancelled' AND starts_at < :hi AND ends_at > :lo) AS t "
+                "GROUP BY u").bindparams(bindparam("ids", expanding=True))
+    for uid, *values in db.session.execute(stmt, {"ids": list(out), "lo": lo, "hi": hi}):
+        out[uid] = {n: float(v or 0) for n, v in zip(lengths, values, strict=True)}
     return out
 
 
@@ -347,8 +366,18 @@ def verdicts_for_candidates(shift, users, *, giving_up: dict | None = None, rule
         team_row = db.session.scalar(select(TeamComplianceSettings).where(TeamComplianceSettings.team_id == team.id))
     brk = team_row.break_minutes if team_row is not None else None
     added = _as_work_shift(shift, 0, team, brk)
-    profiles = {user.id: profile_for(user, team, rule_sets=rule_sets, person_row=persons.get(user.id),
-                                     team_row=team_row, loaded=True) for user in users}
+    shared: dict[tuple, Profile] = {}  # without a person's own settings, a profile depends on their staff group only
+
+    def profile(user) -> Profile:
+        row = persons.get(user.id)
+        key = tuple(default_rule_set_names(user))
+        if row is not None or team is None:
+            return profile_for(user, team, rule_sets=rule_sets, person_row=row, team_row=team_row, loaded=True)
+        if key not in shared:
+            shared[key] = profile_for(user, team, rule_sets=rule_sets, team_row=team_row, loaded=True)
+        return shared[key]
+
+    profiles = {user.id: profile(user) for user in users}
     rotas, leave = focus_rotas(profiles, added, break_minutes=brk)
     out = {}
     for user in users:
