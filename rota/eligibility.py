@@ -1,10 +1,11 @@
 """Who may hold a shift: the one eligibility service (swaps, offers, open shifts, coordinator assignment, broadcasts).
 
-A person is eligible for a shift when they are a member of its team or of a pool the team allows, their grade and
-skills meet the shift's requirements, they are not on leave on any local day the shift touches, they hold no
-overlapping shift (other than the ones they would give up in the same change), and the compliance engine finds no
-*blocking* verdict for their rota after the change. Warnings are carried along so people see them before they
-confirm.
+A person is eligible for a shift when they are a member of its team or of a pool the team allows (or were asked
+about this open shift by an open broadcast of its team, e.g. neighbouring-ward staff reached by an escalation
+ladder), their grade and skills meet the shift's requirements, they are not on leave on any local day the shift
+touches, they hold no overlapping shift (other than the ones they would give up in the same change), and the
+compliance engine finds no *blocking* verdict for their rota after the change. Warnings are carried along so people
+see them before they confirm.
 
 Everything is batched so that checking a whole team (or a 1,000-person pool) costs a handful of queries: one for
 the candidates, one for leave, one for overlapping shifts, then the compliance engine only for the people who
@@ -18,14 +19,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, union
 from sqlalchemy.orm import load_only
 
 from core.accounts import AFC_BANDS, MEDICAL_GRADES, Membership, Team, User, grade_rank
 from core.db import db, now_utc
+from notifications.models import Broadcast, BroadcastRecipient
 from rota import compliance
 from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState
-from rota.swap_models import TeamSwapSettings
+from rota.swap_models import OpenShiftVolunteer, TeamSwapSettings, VolunteerState
 
 # Longer than any real shift (shift types are at most 24 h; on-call periods at most 24 h by contract).
 MAX_SHIFT_LENGTH = timedelta(hours=48)
@@ -84,6 +86,70 @@ def allowed_team_ids(team_id: int) -> list[int]:
     return [team_id, *pools]
 
 
+def shift_reference(shift_id: int) -> str:
+    """How broadcasts about an open shift are labelled (``Broadcast.reference``)."""
+    return f"shift:{shift_id}"
+
+
+def shift_id_from_reference(reference) -> int | None:
+    """``"shift:12"`` -> 12; anything else (another kind, not a plain id, out of range) -> None."""
+    kind, _, raw = str(reference or "").partition(":")
+    return shift_id_from(raw) if kind == "shift" else None
+
+
+def shift_id_from(raw) -> int | None:
+    """A shift id given as an int or a string of ASCII digits, within the id range; otherwise None."""
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        return None
+    text = str(raw).strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 10) or not 0 < int(text) < 2**31:
+        return None
+    return int(text)
+
+
+def invited_user_ids(shift: Shift, user_ids: Iterable[int]) -> set[int]:
+    """Of ``user_ids``, those asked about ``shift`` by an *open* broadcast of the shift's own team (reference
+    ``"shift:<id>"``), e.g. neighbouring-ward staff reached by an escalation ladder. They may claim it as if they
+    were members (every other check still applies); once the broadcast is claimed or closed, they no longer can —
+    except those already waiting as volunteers for it (an SMS "YES" marks the broadcast answered), whom the
+    coordinator may still choose."""
+    ids = list(user_ids)
+    if not ids:
+        return set()
+    asked = (select(BroadcastRecipient.user_id).join(Broadcast, Broadcast.id == BroadcastRecipient.broadcast_id)
+             .where(Broadcast.reference == shift_reference(shift.id), Broadcast.team_id == shift.team_id,
+                    Broadcast.state == "open", BroadcastRecipient.user_id.in_(ids)))
+    waiting = select(OpenShiftVolunteer.user_id).where(OpenShiftVolunteer.shift_id == shift.id,
+                                                       OpenShiftVolunteer.state == VolunteerState.waiting,
+                                                       OpenShiftVolunteer.user_id.in_(ids))
+    return set(db.session.scalars(union(asked, waiting)))
+
+
+def invited_shift_ids(user: User) -> list[int]:
+    """Open shifts ``user`` has been asked about by an open broadcast of the shift's team (see invited_user_ids)."""
+    refs = db.session.execute(
+        select(Broadcast.reference, Broadcast.team_id).join(BroadcastRecipient,
+                                                            BroadcastRecipient.broadcast_id == Broadcast.id)
+        .where(BroadcastRecipient.user_id == user.id, Broadcast.state == "open",
+               Broadcast.reference.like("shift:%"))).all()
+    wanted = {}
+    for ref, team_id in refs:
+        shift_id = shift_id_from_reference(ref)
+        if shift_id is not None:
+            wanted[shift_id] = team_id
+    if not wanted:
+        return []
+    return sorted(sid for sid, tid in db.session.execute(select(Shift.id, Shift.team_id).where(
+        Shift.id.in_(list(wanted)))) if wanted.get(sid) == tid)
+
+
+def may_see_shift(user: User, shift: Shift) -> bool:
+    """Whether ``user`` may see (and so try to claim) ``shift``: they can see its team, belong to a pool it allows,
+    or were invited to this very shift by one of its team's open broadcasts."""
+    return bool(shift.team.can_view(user) or shift.team_id in teams_whose_shifts_user_may_take(user)
+                or invited_user_ids(shift, [user.id]))
+
+
 def teams_whose_shifts_user_may_take(user: User) -> list[int]:
     mine = set(user.team_ids)
     result = set(mine)
@@ -140,14 +206,22 @@ def describe_shift(shift: Shift) -> str:
 # ------------------------------------------------------------------------------------------------ the service
 
 
-def candidates(shift: Shift) -> list[User]:
-    """Active members of the shift's team and its allowed pools, except the person who already holds it."""
-    members = select(Membership.user_id).where(Membership.team_id.in_(allowed_team_ids(shift.team_id)))
+def active_members(team_ids: Iterable[int], *, excluding_team_ids: Iterable[int] = ()) -> list[User]:
+    """Active members of any of ``team_ids`` who belong to none of ``excluding_team_ids``, by name."""
+    members = select(Membership.user_id).where(Membership.team_id.in_(list(team_ids)))
     # Only the columns eligibility reads: loading 1,000 whole accounts (password hashes …) is a third of the time.
     stmt = (select(User).options(load_only(User.display_name, User.grade, User.skills, User.active,
                                            User.staff_group))
             .where(User.id.in_(members), User.active.is_(True)).order_by(User.display_name, User.id))
-    return [u for u in db.session.scalars(stmt) if u.id != shift.assignee_id]
+    excluding = list(excluding_team_ids)
+    if excluding:
+        stmt = stmt.where(User.id.not_in(select(Membership.user_id).where(Membership.team_id.in_(excluding))))
+    return list(db.session.scalars(stmt))
+
+
+def candidates(shift: Shift) -> list[User]:
+    """Active members of the shift's team and its allowed pools, except the person who already holds it."""
+    return [u for u in active_members(allowed_team_ids(shift.team_id)) if u.id != shift.assignee_id]
 
 
 def assess(shift: Shift, users: Iterable[User] | None = None, *,
@@ -166,10 +240,12 @@ def assess(shift: Shift, users: Iterable[User] | None = None, *,
     results = {u.id: Eligibility(u, shift) for u in users}
     ids = list(results)
     team_ids = allowed_team_ids(shift.team_id)
-    # Membership can be skipped when the list came from candidates(); otherwise one query.
+    # Membership can be skipped when the list came from candidates(); otherwise one query (two when someone is
+    # not a member: people invited to this open shift by its team's open broadcast count as members).
     if check_membership and not everyone:
         members = set(db.session.scalars(select(Membership.user_id).where(
             Membership.team_id.in_(team_ids), Membership.user_id.in_(ids))))
+        members |= invited_user_ids(shift, [uid for uid in ids if uid not in members])
         for uid, res in results.items():
             if uid not in members:
                 res.reasons.append(f"{res.user.display_name} is not in this team or an allowed pool")
@@ -238,12 +314,15 @@ def eligible_user_ids(shift: Shift) -> list[int]:
     return [r.user.id for r in eligible(shift)]
 
 
-def open_shifts_query(team_ids: Iterable[int], *, now: datetime | None = None):
-    """Open shifts of these teams that have not started (up to two years ahead), on published rotas (or on no
-    rota period)."""
+def open_shifts_query(team_ids: Iterable[int], *, now: datetime | None = None, also_ids: Iterable[int] = ()):
+    """Open shifts of these teams (and the shifts ``also_ids``) that have not started (up to two years ahead), on
+    published rotas (or on no rota period)."""
     published = select(RotaPeriod.id).where(RotaPeriod.state == PeriodState.published)
     now = now or now_utc()
-    return (select(Shift).where(Shift.team_id.in_(list(team_ids)), Shift.state == ShiftState.open,
+    also_ids = list(also_ids)
+    which = or_(Shift.team_id.in_(list(team_ids)), Shift.id.in_(also_ids)) if also_ids else \
+        Shift.team_id.in_(list(team_ids))
+    return (select(Shift).where(which, Shift.state == ShiftState.open,
                                 Shift.starts_at > now, Shift.starts_at < now + timedelta(days=730),
                                 or_(Shift.rota_period_id.is_(None), Shift.rota_period_id.in_(published)))
             .order_by(Shift.starts_at, Shift.id))
@@ -251,13 +330,15 @@ def open_shifts_query(team_ids: Iterable[int], *, now: datetime | None = None):
 
 def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, include_ineligible: bool = False,
                          limit: int = 200) -> list[Eligibility]:
-    """Open shifts ``user`` could claim (in their teams and the teams whose pools they belong to)."""
-    allowed = teams_whose_shifts_user_may_take(user)
-    if team_ids is not None:
-        allowed = [t for t in allowed if t in set(team_ids)]
-    if not allowed:
+    """Open shifts ``user`` could claim (in their teams, the teams whose pools they belong to, and the shifts a
+    team's open broadcast invited them to)."""
+    allowed, invited = teams_whose_shifts_user_may_take(user), invited_shift_ids(user)
+    if not allowed and not invited:
         return []
-    shifts = db.session.scalars(open_shifts_query(allowed).limit(limit)).all()
+    stmt = open_shifts_query(allowed, also_ids=invited)
+    if team_ids is not None:
+        stmt = stmt.where(Shift.team_id.in_(list(team_ids)))
+    shifts = db.session.scalars(stmt.limit(limit)).all()
     if not shifts:
         return []
     lo, hi = min(s.starts_at for s in shifts), max(s.ends_at for s in shifts)
@@ -265,7 +346,7 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
         Shift.assignee_id == user.id, Shift.state != ShiftState.cancelled, Shift.starts_at < hi,
         Shift.ends_at > lo)).all()
     leave = db.session.scalars(select(Leave).where(Leave.user_id == user.id)).all()
-    teams = {t.id: t for t in db.session.scalars(select(Team).where(Team.id.in_(allowed)))}
+    teams = {t.id: t for t in db.session.scalars(select(Team).where(Team.id.in_(list({s.team_id for s in shifts}))))}
     out = []
     for shift in shifts:
         res = Eligibility(user, shift)

@@ -689,7 +689,7 @@ class ClaimOutcome:
 def claim(shift: Shift, *, actor: User, now: datetime | None = None) -> ClaimOutcome:
     """"I'll take it": the first valid claim wins, or the person joins the volunteers the coordinator picks from."""
     now = now or now_utc()
-    if not shift.team.can_view(actor) and shift.team_id not in eligibility.teams_whose_shifts_user_may_take(actor):
+    if not eligibility.may_see_shift(actor, shift):  # members, pool members, people a broadcast invited
         raise NotFound(f"No shift with id {shift.id}.")
     if shift.state == ShiftState.cancelled:
         raise Conflict("This shift was cancelled.", extra={"code": "cancelled"})
@@ -894,26 +894,38 @@ def register(app, api) -> None:
     if on_shift_changed_hands not in assignment.AFTER_CHANGE:
         assignment.AFTER_CHANGE.append(on_shift_changed_hands)
     _register_with_notifications(app)
+    from core.cli import DEMO_SEEDERS
+    from rota import demo
+
+    app.extensions.setdefault(DEMO_SEEDERS, []).append((35, "swaps and escalation ladder", demo.seed_swaps))
+    # The notifications worker runs these every so often; `flask swaps expire` (cron) does the same.
+    tasks = app.extensions.setdefault("periodic_tasks", [])
+    if not any(name == "swaps.expire" for name, _ in tasks):
+        tasks.append(("swaps.expire", expire_periodic))
+
+
+def expire_periodic(now: datetime | None = None) -> int:
+    """Periodic task ``swaps.expire`` (the caller commits)."""
+    return expire_due(now=now)
 
 
 def _register_with_notifications(app) -> None:
-    """Broadcast audience "eligible for this shift" and the SMS reply "YES <code>" claim (notifications must not
-    import rota, so rota registers itself with its registries)."""
+    """Broadcast audiences for an open shift — everyone eligible, then the ladder's steps: this ward, the staff
+    bank, neighbouring wards (``rota.shift_audiences``) — and the SMS reply "YES <code>" claim (notifications must
+    not import rota, so rota registers itself with its registries)."""
     from notifications.registry import register_audience, register_reply_handler
+    from rota import shift_audiences
 
-    register_audience("eligible_for_shift", "Everyone eligible for this shift", audience_eligible_for_shift)
+    for name, label, resolver in shift_audiences.AUDIENCES:
+        register_audience(name, label, resolver)
     register_reply_handler("YES", reply_claim)
 
 
 def audience_eligible_for_shift(team_id: int, params: dict) -> list[int]:
     """Resolver for broadcasts: params ``{"shift_id": 12}``; only an open shift of that team has an audience."""
-    try:
-        shift = db.session.get(Shift, int(params.get("shift_id")))
-    except (TypeError, ValueError):
-        return []
-    if shift is None or shift.team_id != team_id or shift.state != ShiftState.open:
-        return []
-    return eligibility.eligible_user_ids(shift)
+    from rota import shift_audiences
+
+    return shift_audiences.eligible_for_shift(team_id, params)
 
 
 def reply_claim(user_id: int, reference: str | None) -> tuple[bool, str]:

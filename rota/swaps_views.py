@@ -97,8 +97,7 @@ class SettingsForm(FlaskForm):
 
 def _shift_or_404(shift_id: int) -> Shift:
     shift = db.session.get(Shift, shift_id) if 0 < shift_id <= swaps.MAX_ID else None
-    if shift is None or not (shift.team.can_view(current_user)
-                             or shift.team_id in eligibility.teams_whose_shifts_user_may_take(current_user)):
+    if shift is None or not eligibility.may_see_shift(current_user, shift):
         abort(404)
     return shift
 

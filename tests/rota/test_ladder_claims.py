@@ -1,0 +1,136 @@
+"""Neighbouring-ward staff invited to an open shift by a broadcast can claim it — in the app, through the API and by
+texting "YES <code>" — while they still pass every other check; anyone not invited gets the refusal."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from core.db import db
+from notifications import broadcasts, worker
+from notifications.models import Broadcast, BroadcastRecipient
+from rota import eligibility, swaps
+from rota.models import Shift
+from rota.swap_models import OpenShiftPolicy
+from tests.conftest import login
+from tests.notifications.conftest import _twilio_server, app_config, fake_twilio  # noqa: F401  (fixtures)
+from tests.notifications.test_webhooks import signed_post
+from tests.rota import conftest_swaps as data
+from tests.rota import ladder_site
+
+
+def _ask_neighbours(site, *, channels=("in_app",)) -> Broadcast:
+    b = broadcasts.create(site.ward, site.coordinator, audience="neighbouring_wards",
+                          params={"shift_id": site.gap.id}, reference=f"shift:{site.gap.id}", kind="open_shift",
+                          text="Early Thu on Ward 7B needs an IV-trained nurse", link="/open-shifts",
+                          channels=channels, urgent=True)
+    db.session.commit()
+    return b
+
+
+def _holder(site):
+    db.session.expire_all()
+    return db.session.get(Shift, site.gap.id).assignee_id
+
+
+def test_an_invited_neighbour_claims_through_the_api_and_the_broadcast_shows_it(client, make, bearer):
+    site = ladder_site.build(make)
+    headers = bearer(make.token(site.next_door))
+    before = client.post(f"/api/v1/shifts/{site.gap.id}/claim", headers=headers)
+    assert before.status_code == 404 and _holder(site) is None  # not asked yet: an outsider
+    b = _ask_neighbours(site)
+    resp = client.post(f"/api/v1/shifts/{site.gap.id}/claim", headers=headers)
+    assert resp.status_code == 200, resp.json
+    assert resp.json["outcome"] == "claimed" and _holder(site) == site.next_door.id
+    assert db.session.get(Broadcast, b.id).state == "claimed"
+    assert db.session.scalar(select(BroadcastRecipient.claimed_at).where(
+        BroadcastRecipient.broadcast_id == b.id, BroadcastRecipient.user_id == site.next_door.id)) is not None
+
+
+def test_an_invited_neighbour_sees_and_takes_it_on_the_open_shifts_board(client, make):
+    site = ladder_site.build(make)
+    _ask_neighbours(site)
+    # A coordinator's free-text reference that names no shift invites nobody to anything (and breaks nothing).
+    broadcasts.create(site.ward, site.coordinator, audience="neighbouring_wards", params={"shift_id": site.gap.id},
+                      reference="shift:³", kind="open_shift", text="Typo in the reference", channels=("in_app",))
+    db.session.commit()
+    assert eligibility.invited_shift_ids(site.next_door) == [site.gap.id]
+    login(client, site.next_door)
+    board = client.get("/open-shifts").get_data(as_text=True)
+    assert f'data-testid="claim-{site.gap.id}"' in board and "Ward 7B" in board
+    assert client.post(f"/shifts/{site.gap.id}/claim").status_code == 302
+    assert "you now work" in client.get("/open-shifts").get_data(as_text=True)
+    assert _holder(site) == site.next_door.id
+
+
+def test_people_not_invited_are_refused_and_nothing_changes(client, make, bearer):
+    site = ladder_site.build(make)
+    b = _ask_neighbours(site)
+    # Another site's nurse was never asked: the shift does not exist for them.
+    far = client.post(f"/api/v1/shifts/{site.gap.id}/claim", headers=bearer(make.token(site.far_away)))
+    assert far.status_code == 404
+    login(client, site.far_away)
+    assert f"claim-{site.gap.id}" not in client.get("/open-shifts").get_data(as_text=True)
+    assert client.post(f"/shifts/{site.gap.id}/claim").status_code == 404
+    # The service's own answer for anyone it is asked about: not a member, not invited.
+    refusal = eligibility.check(db.session.get(Shift, site.gap.id), site.far_away)
+    assert "membership" in refusal.codes and "not in this team or an allowed pool" in refusal.explain()
+    # Once the broadcast is closed, the invitation ends with it.
+    broadcasts.close(db.session.get(Broadcast, b.id), site.coordinator)
+    db.session.commit()
+    late = client.post(f"/api/v1/shifts/{site.gap.id}/claim", headers=bearer(make.token(site.next_door)))
+    assert late.status_code == 404 and _holder(site) is None
+
+
+def test_an_invitation_does_not_excuse_the_other_checks(client, make, bearer):
+    site = ladder_site.build(make)
+    b = _ask_neighbours(site)
+    # Leave is checked when claiming too: someone invited and then booked on leave is refused, with the reason.
+    from rota.models import Leave, LeaveKind
+
+    day = site.gap.starts_at.date()
+    db.session.add(Leave(user_id=site.next_door.id, kind=LeaveKind.study, first_day=day, last_day=day))
+    db.session.commit()
+    assert db.session.scalar(select(BroadcastRecipient.id).where(BroadcastRecipient.broadcast_id == b.id,
+                                                                 BroadcastRecipient.user_id == site.next_door.id))
+    resp = client.post(f"/api/v1/shifts/{site.gap.id}/claim", headers=bearer(make.token(site.next_door)))
+    assert resp.status_code == 422 and "study leave" in resp.json["detail"]
+    assert _holder(site) is None
+
+
+def test_an_invited_neighbour_claims_by_texting_yes_and_an_outsider_cannot(client, make, fake_twilio):  # noqa: F811
+    site = ladder_site.build(make, mobiles=True)
+    b = _ask_neighbours(site, channels=("in_app", "sms"))
+    worker.run(once=True)
+    code = db.session.scalar(select(BroadcastRecipient.code).where(BroadcastRecipient.broadcast_id == b.id,
+                                                                   BroadcastRecipient.user_id == site.next_door.id))
+    [text] = fake_twilio.bodies_to(site.next_door.mobile)
+    assert f"Reply YES {code} to take it." in text
+    assert fake_twilio.bodies_to(site.far_away.mobile) == []
+    # The far-away nurse guesses the code: it is not a message to them.
+    guess = signed_post(client, "/webhooks/twilio/inbound", {"From": site.far_away.mobile, "To": "+44",
+                                                             "Body": f"YES {code}"})
+    assert "does not match" in guess.get_data(as_text=True) and _holder(site) is None
+    resp = signed_post(client, "/webhooks/twilio/inbound", {"From": site.next_door.mobile, "To": "+44",
+                                                            "Body": f"YES {code}"})
+    assert "Thanks: you now work" in resp.get_data(as_text=True)
+    assert _holder(site) == site.next_door.id
+    assert db.session.get(Broadcast, b.id).state == "claimed"
+
+
+def test_a_neighbour_who_volunteers_by_text_can_still_be_chosen(client, make, fake_twilio):  # noqa: F811
+    site = ladder_site.build(make, mobiles=True)
+    data.settings(site.ward, open_shift_policy=OpenShiftPolicy.coordinator_chooses)
+    b = _ask_neighbours(site, channels=("in_app", "sms"))
+    code = db.session.scalar(select(BroadcastRecipient.code).where(BroadcastRecipient.broadcast_id == b.id,
+                                                                   BroadcastRecipient.user_id == site.next_door.id))
+    resp = signed_post(client, "/webhooks/twilio/inbound", {"From": site.next_door.mobile, "To": "+44",
+                                                            "Body": f"YES {code}"})
+    assert "you have volunteered" in resp.get_data(as_text=True) and _holder(site) is None
+    db.session.expire_all()
+    assert db.session.get(Broadcast, b.id).state == "claimed"  # answered: the ladder stops
+    gap = db.session.get(Shift, site.gap.id)
+    ranked = swaps.ranked_volunteers(gap)
+    assert [r.volunteer.user_id for r in ranked] == [site.next_door.id] and ranked[0].eligibility.ok
+    swaps.assign(gap, site.next_door, actor=site.coordinator)
+    db.session.commit()
+    assert _holder(site) == site.next_door.id
