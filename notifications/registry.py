@@ -4,7 +4,9 @@
   swaps package registers ``"eligible_for_shift"`` (params ``{"shift_id": 12}``).
 * ``register_reply_handler(keyword, handler)``: ``handler(user_id, reference) -> (ok, reply_text)``, run when a
   recipient texts ``"<KEYWORD> <code>"`` (e.g. ``YES 4821``); ``reference`` is the broadcast's reference
-  (e.g. ``"shift:12"``). The handler may change the database; it runs inside the webhook's transaction.
+  (e.g. ``"shift:12"``). The handler may change the database; it runs inside the webhook's transaction. Closing
+  the broadcast is the handler's business (the rota claim service does it when the shift is filled); an answer that
+  leaves the broadcast open (e.g. a volunteer where the coordinator chooses) is recorded as an acknowledgement.
 """
 
 from __future__ import annotations

@@ -150,8 +150,10 @@ def handle_inbound(number: str, body: str) -> str | None:
     except DomainError as exc:  # e.g. someone else took the shift a moment ago
         db.session.rollback()
         return f"Shiftbridge: {exc.detail}"[:160]
-    if ok:
-        broadcasts.record_claim(user.id, broadcast_id=b.id, actor=user)
+    if ok and b.state == "open":
+        # Answered without filling it (e.g. volunteered where the coordinator chooses): the report shows the answer
+        # and the ladder keeps going until the shift is filled (the claim service closes the broadcast then).
+        broadcasts.acknowledge(b, user)
     audit.record("broadcast.sms_reply", actor=user, entity=b, outcome="success" if ok else "failure",
                  summary={"keyword": keyword[:16]})
     return reply

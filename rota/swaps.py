@@ -182,7 +182,12 @@ def _end_because_rota_changed(req: SwapRequest) -> bool:
 def on_shift_changed_hands(shift, previous, user, *, actor=None, kind=None, reason=None, **_) -> None:
     """``rota.assignment.AFTER_CHANGE`` hook: when a shift changes hands outside a swap (leave opens it, a
     coordinator reassigns it), pending requests that involve it can no longer happen: end them and say why.
-    Requests another transaction holds right now are skipped (that transaction will get a 409 on the version)."""
+    Requests another transaction holds right now are skipped (that transaction will get a 409 on the version).
+
+    And when an open shift is filled — claimed, a volunteer chosen, assigned by a coordinator — any broadcast about
+    it shows "claimed" and stops escalating."""
+    if previous is None and user is not None:
+        broadcasts.record_claim(user.id, reference=f"shift:{shift.id}", actor=actor)
     if kind in (ReleaseKind.swapped, ReleaseKind.given_away):
         return
     request_ids = list(db.session.scalars(select(SwapShiftLock.request_id).where(SwapShiftLock.shift_id == shift.id)))
@@ -725,8 +730,6 @@ def claim(shift: Shift, *, actor: User, now: datetime | None = None) -> ClaimOut
                  what="Too late: someone else claimed this shift a moment before you.")
     set_assignee(shift, actor, actor=actor, reason="Claimed open shift")
     audit.record("open_shift.claimed", actor=actor, entity=shift, summary={"user_id": actor.id})
-    # Any broadcast about this gap now shows "claimed" and stops escalating.
-    broadcasts.record_claim(actor.id, reference=f"shift:{shift.id}", actor=actor)
     _notify(_coordinator_ids(shift.team_id), kind="open_shift.claimed", team_id=shift.team_id, link="/open-shifts",
             key=f"open_shift:{shift.id}:claimed:{shift.version}",
             text=f"{actor.display_name} claimed {describe_shift(shift)}.")

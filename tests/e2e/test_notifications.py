@@ -35,8 +35,11 @@ def claims():
     saved = dict(registry._REPLY_HANDLERS)
     taken = []
 
-    def claim(user_id, reference):
+    def claim(user_id, reference):  # like rota's claim service: filling the shift closes the broadcast about it
+        from notifications import broadcasts
+
         taken.append((user_id, reference))
+        broadcasts.record_claim(user_id, reference=reference)
         return True, "Thanks: the shift is yours."
 
     registry.register_reply_handler("YES", claim)

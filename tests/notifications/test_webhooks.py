@@ -125,8 +125,9 @@ def test_yes_code_runs_the_registered_claim_handler_once(client, make, fake_twil
     team = make.team(coordinators=[coordinator], staff=[nurse, other])
     calls = []
 
-    def claim(user_id, reference):
+    def claim(user_id, reference):  # like rota's claim service: filling the shift closes the broadcast about it
         calls.append((user_id, reference))
+        broadcasts.record_claim(user_id, reference=reference)
         return True, "Thanks: the shift is yours."
 
     fake_registry.register_reply_handler("YES", claim)

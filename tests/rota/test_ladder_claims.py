@@ -127,10 +127,17 @@ def test_a_neighbour_who_volunteers_by_text_can_still_be_chosen(client, make, fa
                                                             "Body": f"YES {code}"})
     assert "you have volunteered" in resp.get_data(as_text=True) and _holder(site) is None
     db.session.expire_all()
-    assert db.session.get(Broadcast, b.id).state == "claimed"  # answered: the ladder stops
+    # An answer, not a filled shift: the report shows it, and the ladder keeps going until the gap is filled.
+    assert db.session.get(Broadcast, b.id).state == "open"
+    mine = db.session.scalar(select(BroadcastRecipient).where(BroadcastRecipient.broadcast_id == b.id,
+                                                              BroadcastRecipient.user_id == site.next_door.id))
+    assert mine.acknowledged_at is not None and mine.claimed_at is None
     gap = db.session.get(Shift, site.gap.id)
     ranked = swaps.ranked_volunteers(gap)
     assert [r.volunteer.user_id for r in ranked] == [site.next_door.id] and ranked[0].eligibility.ok
     swaps.assign(gap, site.next_door, actor=site.coordinator)
     db.session.commit()
     assert _holder(site) == site.next_door.id
+    db.session.expire_all()
+    b = db.session.get(Broadcast, b.id)  # the coordinator's choice fills it: claimed, no more escalation
+    assert b.state == "claimed" and b.next_escalation_at is None

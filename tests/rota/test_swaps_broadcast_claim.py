@@ -23,3 +23,15 @@ def test_app_claim_marks_the_gap_broadcast_claimed(app, make):
     mine = db.session.scalar(select(BroadcastRecipient).where(BroadcastRecipient.broadcast_id == b.id,
                                                               BroadcastRecipient.user_id == nurse.id))
     assert mine.claimed_at is not None
+
+
+def test_a_coordinator_assigning_the_gap_also_closes_its_broadcast(app, make):
+    w = data.ward(make, 2)
+    gap = data.shift(w.team, starts_at=data.soon(3))
+    b = broadcasts.create(w.team, w.coordinator, audience="team", text="Early shift needs cover",
+                          reference=f"shift:{gap.id}", kind="open_shift", channels=("in_app",))
+    db.session.commit()
+    swaps.assign(db.session.get(type(gap), gap.id), w.staff[1], actor=w.coordinator)
+    db.session.commit()
+    b = db.session.get(Broadcast, b.id)
+    assert b.state == "claimed" and b.next_escalation_at is None
