@@ -125,6 +125,12 @@ def invited_user_ids(shift: Shift, user_ids: Iterable[int]) -> set[int]:
     return set(db.session.scalars(union(asked, waiting)))
 
 
+def invited_team_ids(user: User) -> set[int]:
+    """Teams with an open shift ``user`` has been invited to by broadcast (so they may look at that team's gaps)."""
+    ids = invited_shift_ids(user)
+    return set(db.session.scalars(select(Shift.team_id).where(Shift.id.in_(ids)))) if ids else set()
+
+
 def invited_shift_ids(user: User) -> list[int]:
     """Open shifts ``user`` has been asked about by an open broadcast of the shift's team (see invited_user_ids)."""
     refs = db.session.execute(

@@ -294,7 +294,8 @@ def list_open_shifts(args):
     if args.get("team_id"):
         team = db.session.get(Team, args["team_id"])
         allowed = eligibility.teams_whose_shifts_user_may_take(_me())
-        if team is None or not (team.can_view(_me()) or team.id in allowed):
+        if team is None or not (team.can_view(_me()) or team.id in allowed
+                                or team.id in eligibility.invited_team_ids(_me())):
             raise NotFound(f"No team with id {args['team_id']}.")
         team_ids = [team.id]
     results = eligibility.eligible_open_shifts(_me(), team_ids=team_ids, include_ineligible=True, limit=1000)

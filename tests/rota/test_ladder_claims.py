@@ -37,7 +37,11 @@ def test_an_invited_neighbour_claims_through_the_api_and_the_broadcast_shows_it(
     headers = bearer(make.token(site.next_door))
     before = client.post(f"/api/v1/shifts/{site.gap.id}/claim", headers=headers)
     assert before.status_code == 404 and _holder(site) is None  # not asked yet: an outsider
+    ward_gaps = f"/api/v1/open-shifts?team_id={site.ward.id}"
+    assert client.get(ward_gaps, headers=headers).status_code == 404
     b = _ask_neighbours(site)
+    listed = client.get(ward_gaps, headers=headers)  # the invitation lets them look at that ward's gaps
+    assert listed.status_code == 200 and [i["shift"]["id"] for i in listed.json["items"]] == [site.gap.id]
     resp = client.post(f"/api/v1/shifts/{site.gap.id}/claim", headers=headers)
     assert resp.status_code == 200, resp.json
     assert resp.json["outcome"] == "claimed" and _holder(site) == site.next_door.id
