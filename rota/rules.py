@@ -285,7 +285,7 @@ class _S:
     """A shift prepared once per evaluation: epoch seconds, and local facts computed when a rule first asks (a focused
     what-if never needs the local times of shifts far from the change)."""
 
-    __slots__ = ("src", "s", "e", "tz", "on_call", "_night", "_weekend", "_ls", "_le", "_day", "_when")
+    __slots__ = ("src", "s", "e", "tz", "on_call", "_night", "_weekend", "_ls", "_le", "day", "_when")
 
     def __init__(self, src: WorkShift):
         self.src = src
@@ -295,7 +295,9 @@ class _S:
         self.on_call = src.on_call
         self._night: dict | None = None
         self._weekend = None
-        self._ls = self._le = self._day = self._when = None
+        self._ls = self._le = self._when = None
+        o = _day_offset(self.tz, self.s // DAY)  # the local date the shift starts on, as an ordinal
+        self.day = (self.s + o) // DAY + _EPOCH_ORDINAL if o is not None else self.loc_s.date().toordinal()
 
     @property
     def loc_s(self) -> datetime:
@@ -308,14 +310,6 @@ class _S:
         if self._le is None:
             self._le = self.src.ends_at.astimezone(_zone(self.tz))
         return self._le
-
-    @property
-    def day(self) -> int:
-        """Ordinal of the local date the shift starts on."""
-        if self._day is None:
-            o = _day_offset(self.tz, self.s // DAY)
-            self._day = (self.s + o) // DAY + _EPOCH_ORDINAL if o is not None else self.loc_s.date().toordinal()
-        return self._day
 
     @property
     def dur(self) -> int:
@@ -348,14 +342,19 @@ class _S:
             self._night[key] = got
         return got
 
+    def end_day(self) -> int:
+        """Ordinal of the local date the shift ends on."""
+        o = _day_offset(self.tz, self.e // DAY)
+        return (self.e + o) // DAY + _EPOCH_ORDINAL if o is not None else self.loc_e.date().toordinal()
+
     def weekend(self) -> int | None:
         """Ordinal of the Saturday of the weekend this shift works in (any work Sat 00:01 – Sun 23:59), or None."""
-        if self._weekend is None and self.loc_s.weekday() < 4 and self.loc_e.weekday() < 5 \
-                and self.e - self.s < 3 * DAY:
+        last = self.end_day()
+        if self._weekend is None and (self.day + 6) % 7 < 4 and (last + 6) % 7 < 5 and self.e - self.s < 3 * DAY:
             self._weekend = -1  # Monday to Thursday start, ends by Friday: no weekend work
         if self._weekend is None:
             found = -1
-            for d in range(self.day - 1, self.loc_e.date().toordinal() + 1):
+            for d in range(self.day - 1, last + 1):
                 if date.fromordinal(d).weekday() != 5:
                     continue
                 ws = _local_instant(self.tz, d, 0, 1)
@@ -426,20 +425,27 @@ class _Ctx:
 
     def clipped(self, rule: Rule) -> tuple[bool, bool]:
         """Whether ``near(rule)`` left shifts out before / after the ones it kept."""
+        i, j = self._slice(reach_days(rule))[2]
+        return i > 0, j < len(self.all)
+
+    def span(self, rule: Rule) -> tuple[int, int]:
+        """``near(rule)`` as indexes [i, j) into ``all`` (rules with the same span share cached work)."""
         return self._slice(reach_days(rule))[2]
 
     def _slice(self, days: int | None):
+        if self.focus is None:
+            days = None  # everything, whatever the reach
         key = ("near", days)
         got = self.cache.get(key)
         if got is None:
-            if self.focus is None or days is None:
-                got = (self.all, self.work, (False, False))
+            if days is None:
+                got = (self.all, self.work, (0, len(self.all)))
             elif not self.focus_spans:
-                got = ([], [], (False, False))
+                got = ([], [], (0, 0))
             else:
                 i, j = self.between(self.flo - days * DAY, self.fhi + days * DAY)
                 kept = self.all[i:j]
-                got = (kept, [x for x in kept if not x.on_call], (i > 0, j < len(self.all)))
+                got = (kept, [x for x in kept if not x.on_call], (i, j))
             self.cache[key] = got
         return got
 
@@ -738,7 +744,7 @@ def _qualifies(x: _S, p: dict) -> bool:
 
 def _runs(ctx: _Ctx, rule: Rule, p: dict) -> list[list[_S]]:
     """Shifts that qualify, grouped into runs on consecutive local start dates (cached per kind of shift)."""
-    key = ("runs", reach_days(rule), p.get("filter", "any"), p.get("long_over_hours"), p.get("night_start"),
+    key = ("runs", ctx.span(rule), p.get("filter", "any"), p.get("long_over_hours"), p.get("night_start"),
            p.get("night_end"), p.get("min_night_hours"))
     got = ctx.cache.get(key)
     if got is None:
