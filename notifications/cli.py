@@ -29,7 +29,8 @@ def worker_command(once, max_seconds, batch, idle_sleep, concurrency):
                        concurrency=concurrency)
     click.echo(f"claimed {stats.claimed} sent {stats.sent} retried {stats.retried} failed {stats.failed} "
                f"lost-lease {stats.lost_lease} escalations {stats.escalations} periodic "
-               f"{sum(stats.periodic_runs.values())} periodic-failed {sum(stats.periodic_failures.values())}")
+               f"{sum(stats.periodic_runs.values())} periodic-failed {sum(stats.periodic_failures.values())} "
+               f"released {stats.released}")
 
 
 @notifications_cli.command("escalate")

@@ -51,6 +51,7 @@ class WorkerStats:
     retried: int = 0
     failed: int = 0
     lost_lease: int = 0
+    released: int = 0  # not sent: too close to the end of the lease to start (put back at once, sent later)
     escalations: int = 0
     errors: dict = field(default_factory=dict)
     periodic_runs: dict = field(default_factory=dict)  # task name -> times run
@@ -122,8 +123,15 @@ def backoff(attempts: int) -> float:
     return min(cap, base * 2 ** max(attempts - 1, 0)) * random.uniform(0.5, 1.0)
 
 
-def _send_one(msg: Claimed, client, config: sms.SmsConfig) -> sms.SendResult | None:
-    """Runs without a database session (possibly on a sender thread). None: unexpected error, left to the lease."""
+RELEASE = object()  # _send_one's answer for a text it did not start because the lease is nearly over
+
+
+def _send_one(msg: Claimed, client, config: sms.SmsConfig, send_until: float | None = None):
+    """Runs without a database session (possibly on a sender thread). A :class:`sms.SendResult`; None for an
+    unexpected error (left to the lease); ``RELEASE`` when starting now could outlive the lease (another worker
+    could then take the row and send it a second time)."""
+    if send_until is not None and time.monotonic() > send_until:
+        return RELEASE
     if msg.stop:
         return sms.SendResult(False, transient=False, error_code="opted_out", error_message="recipient sent STOP")
     if not msg.to_number:
@@ -138,12 +146,15 @@ def _send_one(msg: Claimed, client, config: sms.SmsConfig) -> sms.SendResult | N
 
 
 def deliver_batch(batch: list[Claimed], wid: str, client, config: sms.SmsConfig, stats: WorkerStats,
-                  pool: ThreadPoolExecutor | None = None) -> None:
-    """Send a claimed batch (no transaction open meanwhile), then record every outcome in one transaction."""
-    send = lambda m: _send_one(m, client, config)  # noqa: E731
+                  pool: ThreadPoolExecutor | None = None, send_until: float | None = None) -> None:
+    """Send a claimed batch (no transaction open meanwhile), then record every outcome in one transaction.
+    ``send_until`` (monotonic): start no send after it — the lease, less one provider timeout."""
+    send = lambda m: _send_one(m, client, config, send_until)  # noqa: E731
     results = list(pool.map(send, batch)) if pool is not None and len(batch) > 1 else [send(m) for m in batch]
-    outcomes = [(m, r) for m, r in zip(batch, results, strict=True) if r is not None]
+    released = [m.id for m, r in zip(batch, results, strict=True) if r is RELEASE]
+    outcomes = [(m, r) for m, r in zip(batch, results, strict=True) if r is not None and r is not RELEASE]
     try:
+        _release(released, wid, stats)
         _record_batch(outcomes, wid, stats)
         db.session.commit()
     except Exception as exc:  # noqa: BLE001
@@ -167,6 +178,13 @@ def _apply(ids, wid: str, values: dict, *, only_sending: bool = True) -> set[int
         cond.append(OutboxMessage.state == OutboxState.sending)
     return set(db.session.scalars(update(OutboxMessage).where(*cond).values(**values)
                                   .returning(OutboxMessage.id).execution_options(synchronize_session=False)))
+
+
+def _release(ids: list[int], wid: str, stats: WorkerStats) -> None:
+    """Put unsent rows back as they were before the claim (due now, this attempt not counted)."""
+    back = _apply(ids, wid, dict(state=OutboxState.pending, locked_until=None, locked_by=None,
+                                 attempts=OutboxMessage.attempts - 1, updated_at=now_utc()))
+    stats.released += len(back)
 
 
 def _record_batch(outcomes: list[tuple[Claimed, sms.SendResult]], wid: str, stats: WorkerStats) -> None:
@@ -280,6 +298,7 @@ def run(*, once: bool = False, max_seconds: float | None = None, batch: int = 20
     config = sms.sms_config()
     client = sms.make_client(config) if config else None
     pool = ThreadPoolExecutor(concurrency, thread_name_prefix="sms-send") if client and concurrency > 1 else None
+    lease = float(app.config.get("NOTIFICATIONS_LEASE_SECONDS", 120))
     started = time.monotonic()
     next_run: dict[str, float] = {}
     try:
@@ -290,10 +309,13 @@ def run(*, once: bool = False, max_seconds: float | None = None, batch: int = 20
                 if time.monotonic() >= next_run.get(name, 0.0):
                     run_periodic(name, fn, stats)
                     next_run[name] = time.monotonic() + every
+            claimed_at = time.monotonic()
             claimed = claim_batch(wid, batch) if client else []
             stats.claimed += len(claimed)
             if claimed:
-                deliver_batch(claimed, wid, client, config, stats, pool)
+                # Start no send that could outlive the lease (the last one may take a full provider timeout).
+                send_until = claimed_at + max(lease - config.timeout, lease / 2)
+                deliver_batch(claimed, wid, client, config, stats, pool, send_until)
             else:
                 if once:
                     break

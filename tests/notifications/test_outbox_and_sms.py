@@ -136,6 +136,21 @@ def test_a_dead_workers_rows_are_taken_again_after_the_lease(app, make, fake_twi
     assert all(m.state == OutboxState.sent and m.attempts == 2 for m in _sms_rows())
 
 
+def test_a_worker_starts_no_send_that_could_outlive_its_lease(app, make, fake_twilio):
+    """Texts a slow provider leaves no time for are put back, not sent late (another worker could have taken them
+    once the lease lapsed, and sent them a second time)."""
+    app.config.update(NOTIFICATIONS_LEASE_SECONDS=3.0, TWILIO_TIMEOUT_SECONDS=1.0)
+    fake_twilio.latency_seconds = 0.3  # ten texts one at a time need >= 3 s; sends may start for 2 s only
+    people = [make.user(mobile=f"+4477009004{i:02d}") for i in range(10)]
+    notify([p.id for p in people], kind="k", text="x", channels=(SMS,), urgent=True)
+    db.session.commit()
+    stats = worker.run(once=True, batch=10, concurrency=1)
+    assert stats.released >= 2  # put back from the first batch, sent from a later one
+    assert stats.sent == 10 and stats.lost_lease == 0
+    assert sorted(m["To"] for m in fake_twilio.accepted) == sorted(p.mobile for p in people)  # each once
+    assert all(m.state == OutboxState.sent and m.attempts == 1 for m in _sms_rows())  # put back = no attempt
+
+
 def test_a_conditional_claim_lets_exactly_one_worker_win(app, make, fake_twilio):
     a = make.user(mobile=MOBILE)
     notify([a.id], kind="k", text="x", channels=(SMS,), urgent=True)
