@@ -24,5 +24,5 @@ def register(app, api) -> None:
     add_nav_item(app, 30, "Handover", "handover.index", lambda user: bool(user.team_ids) or user.is_admin)
     app.extensions.setdefault(HOME_PANELS, []).append(views.handovers_panel)
     app.extensions.setdefault(DEMO_SEEDERS, []).append((40, "handover patients", demo.seed_handover))
-    # For a worker loop that runs periodic jobs (not wired yet): until then, cron `flask handover flag-overdue`.
+    # Run by `flask notifications worker` every NOTIFICATIONS_PERIODIC_SECONDS (or cron `flask handover flag-overdue`).
     app.extensions.setdefault("periodic_tasks", []).append(("handover.flag_overdue", services.flag_overdue))
