@@ -2,6 +2,7 @@
 
 * ``register_audience(name, label, resolver)``: ``resolver(team_id, params) -> list[int]`` of user ids, e.g. the
   swaps package registers ``"eligible_for_shift"`` (params ``{"shift_id": 12}``).
+* ``register_reference_action(kind, action)``: the button a recipient sees on a broadcast about ``"<kind>:<id>"``.
 * ``register_reply_handler(keyword, handler)``: ``handler(user_id, reference) -> (ok, reply_text)``, run when a
   recipient texts ``"<KEYWORD> <code>"`` (e.g. ``YES 4821``); ``reference`` is the broadcast's reference
   (e.g. ``"shift:12"``). The handler may change the database; it runs inside the webhook's transaction. Closing
@@ -70,6 +71,23 @@ def unregister_reply_handler(keyword: str) -> None:
 
 def reply_handler(keyword: str) -> ReplyHandler | None:
     return _REPLY_HANDLERS.get(keyword.strip().upper())
+
+
+_REFERENCE_ACTIONS: dict[str, Callable[[int], tuple[str, str] | None]] = {}
+
+
+def register_reference_action(kind: str, action: Callable[[int], tuple[str, str] | None]) -> None:
+    """What a recipient can do about a broadcast whose reference is ``"<kind>:<id>"``: ``action(id)`` returns
+    ``(label, url)`` (e.g. rota: ``"shift"`` -> ("See the shift and take it", "/open-shifts#open-shift-12")) or None."""
+    _REFERENCE_ACTIONS[kind] = action
+
+
+def reference_action(reference: str | None) -> tuple[str, str] | None:
+    kind, _, ident = (reference or "").partition(":")
+    action = _REFERENCE_ACTIONS.get(kind)
+    if action is None or not (ident.isascii() and ident.isdigit()) or len(ident) > 10:
+        return None
+    return action(int(ident))
 
 
 # Adapters for callables written keyword-only (``resolver(*, shift_id, **_)``, ``handler(*, user, shift_id, **_)``

@@ -23,7 +23,7 @@ from core.accounts import GRADES, StaffGroup, Team
 from core.api import MAX_ID
 from core.db import db
 from core.errors import DomainError, NotFound
-from notifications import broadcasts, service, sms
+from notifications import broadcasts, registry, service, sms
 from notifications.models import Broadcast, Notification, OutboxMessage
 
 bp = Blueprint("notifications", __name__)
@@ -226,7 +226,8 @@ def broadcast_received(broadcast_id: int):
     b = broadcasts.get(broadcast_id)
     r = broadcasts.recipient_view(b, current_user)
     db.session.commit()
-    return render_template("notifications/broadcast_received.html", b=b, r=r, form=ActionForm())
+    action = registry.reference_action(b.reference) if b.state == "open" else None
+    return render_template("notifications/broadcast_received.html", b=b, r=r, form=ActionForm(), action=action)
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/r/<action>")

@@ -916,12 +916,24 @@ def _register_with_notifications(app) -> None:
     """Broadcast audiences for an open shift — everyone eligible, then the ladder's steps: this ward, the staff
     bank, neighbouring wards (``rota.shift_audiences``) — and the SMS reply "YES <code>" claim (notifications must
     not import rota, so rota registers itself with its registries)."""
-    from notifications.registry import register_audience, register_reply_handler
+    from notifications.registry import register_audience, register_reference_action, register_reply_handler
     from rota import shift_audiences
 
     for name, label, resolver in shift_audiences.AUDIENCES:
         register_audience(name, label, resolver)
     register_reply_handler("YES", reply_claim)
+    register_reference_action("shift", shift_action)
+
+
+def shift_action(shift_id: int) -> tuple[str, str] | None:
+    """The button on a broadcast about a gap: to the open-shifts board, at that shift (its claim/volunteer button and
+    the working-time verdicts are there)."""
+    from flask import url_for
+
+    shift = db.session.get(Shift, shift_id) if 0 < shift_id <= MAX_ID else None
+    if shift is None or shift.state != ShiftState.open:
+        return None
+    return "See the shift and take it", url_for("swaps.open_shifts_page") + f"#open-shift-{shift.id}"
 
 
 def audience_eligible_for_shift(team_id: int, params: dict) -> list[int]:

@@ -35,3 +35,22 @@ def test_a_coordinator_assigning_the_gap_also_closes_its_broadcast(app, make):
     db.session.commit()
     b = db.session.get(Broadcast, b.id)
     assert b.state == "claimed" and b.next_escalation_at is None
+
+
+def test_the_message_about_a_gap_leads_to_the_shift_and_its_claim_button(client, make):
+    from tests.conftest import login
+
+    w = data.ward(make, 2)
+    gap = data.shift(w.team, starts_at=data.soon(3))
+    b = broadcasts.create(w.team, w.coordinator, audience="team", text="Early shift needs cover",
+                          reference=f"shift:{gap.id}", kind="open_shift", channels=("in_app",))
+    db.session.commit()
+    nurse = w.staff[0]
+    login(client, nurse)
+    page = client.get(f"/broadcasts/{b.id}/r").get_data(as_text=True)
+    assert f'href="/open-shifts#open-shift-{gap.id}"' in page and "See the shift and take it" in page
+    board = client.get("/open-shifts").get_data(as_text=True)
+    assert f'id="open-shift-{gap.id}"' in board and f'data-testid="claim-{gap.id}"' in board
+    swaps.claim(db.session.get(type(gap), gap.id), actor=w.staff[1])
+    db.session.commit()
+    assert "See the shift and take it" not in client.get(f"/broadcasts/{b.id}/r").get_data(as_text=True)
