@@ -11,11 +11,12 @@ from flask import abort, render_template, request
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import select
 from wtforms import DateField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
-from core.accounts import Team, User
+from core.accounts import Membership, Team, TeamRole, User
 from core.api import MAX_ID, Blueprint, Id, Text, login_required_api
 from core.db import db
 from core.errors import Forbidden, NotFound, ValidationFailed
@@ -112,7 +113,11 @@ def may_see(viewer, person: User) -> bool:
         return False
     if viewer.is_admin or viewer.id == person.id:
         return True
-    return bool(viewer.managed_team_ids & person.team_ids)
+    # One query (is the person on a team the viewer coordinates?) rather than loading both people's memberships.
+    managed = select(Membership.team_id).where(Membership.user_id == viewer.id,
+                                               Membership.role == TeamRole.coordinator)
+    return db.session.scalar(select(Membership.id).where(Membership.user_id == person.id,
+                                                         Membership.team_id.in_(managed)).limit(1)) is not None
 
 
 def _person(user_id: int) -> User:
