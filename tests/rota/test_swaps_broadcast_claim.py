@@ -9,12 +9,18 @@ from rota import swaps
 from tests.rota import conftest_swaps as data
 
 
-def test_app_claim_marks_the_gap_broadcast_claimed(app, make):
+def _gap_broadcast(make):
+    """A ward of two nurses, an open shift in three days and a broadcast about it."""
     w = data.ward(make, 2)
     gap = data.shift(w.team, starts_at=data.soon(3))
     b = broadcasts.create(w.team, w.coordinator, audience="team", text="Early shift needs cover",
                           reference=f"shift:{gap.id}", kind="open_shift", channels=("in_app",))
     db.session.commit()
+    return w, gap, b
+
+
+def test_app_claim_marks_the_gap_broadcast_claimed(app, make):
+    w, gap, b = _gap_broadcast(make)
     nurse = w.staff[0]
     swaps.claim(db.session.get(type(gap), gap.id), actor=nurse)
     db.session.commit()
@@ -26,11 +32,7 @@ def test_app_claim_marks_the_gap_broadcast_claimed(app, make):
 
 
 def test_a_coordinator_assigning_the_gap_also_closes_its_broadcast(app, make):
-    w = data.ward(make, 2)
-    gap = data.shift(w.team, starts_at=data.soon(3))
-    b = broadcasts.create(w.team, w.coordinator, audience="team", text="Early shift needs cover",
-                          reference=f"shift:{gap.id}", kind="open_shift", channels=("in_app",))
-    db.session.commit()
+    w, gap, b = _gap_broadcast(make)
     swaps.assign(db.session.get(type(gap), gap.id), w.staff[1], actor=w.coordinator)
     db.session.commit()
     b = db.session.get(Broadcast, b.id)
@@ -40,11 +42,7 @@ def test_a_coordinator_assigning_the_gap_also_closes_its_broadcast(app, make):
 def test_the_message_about_a_gap_leads_to_the_shift_and_its_claim_button(client, make):
     from tests.conftest import login
 
-    w = data.ward(make, 2)
-    gap = data.shift(w.team, starts_at=data.soon(3))
-    b = broadcasts.create(w.team, w.coordinator, audience="team", text="Early shift needs cover",
-                          reference=f"shift:{gap.id}", kind="open_shift", channels=("in_app",))
-    db.session.commit()
+    w, gap, b = _gap_broadcast(make)
     nurse = w.staff[0]
     login(client, nurse)
     page = client.get(f"/broadcasts/{b.id}/r").get_data(as_text=True)
