@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select, text
 from wtforms import DateField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional
 
 from core import audit
@@ -22,6 +23,12 @@ bp = Blueprint("web", __name__)
 HOME_PANELS = "home_panels"
 # Packages add header links: (order, label, endpoint, predicate(user) -> bool).
 NAV_ITEMS = "nav_items"
+
+
+def as_choices(pairs) -> list[SelectChoice]:
+    """``(value, label)`` pairs as wtforms ``SelectChoice`` objects (tuples are deprecated in wtforms 3.3 and go in
+    3.4). Every select and radio field's choices pass through here."""
+    return [p if isinstance(p, SelectChoice) else SelectChoice(p[0], p[1]) for p in pairs]
 
 
 def add_nav_item(app, order: int, label: str, endpoint: str, predicate=lambda user: True) -> None:
@@ -79,7 +86,7 @@ def _audit_filters(viewer):
     form = AuditFilterForm(request.args)
     teams = db.session.scalars(select(Team).order_by(Team.name)).all()
     visible = [t for t in teams if viewer.is_admin or t.id in viewer.managed_team_ids]
-    form.team_id.choices = [(0, "All teams")] + [(t.id, t.name) for t in visible]
+    form.team_id.choices = as_choices([(0, "All teams")] + [(t.id, t.name) for t in visible])
     if not form.validate():
         return form, None
     day = lambda d: datetime.combine(d, time.min, tzinfo=UTC) if d else None  # noqa: E731

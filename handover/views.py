@@ -29,6 +29,7 @@ from core import audit
 from core.accounts import Team
 from core.db import db, now_utc
 from core.errors import DomainError, NotFound
+from core.web import as_choices
 from handover import images, services
 from handover.models import HandoverImage, HandoverStyle, Patient, Severity
 from handover.payload import actions_of, load_sheet
@@ -64,14 +65,14 @@ class StartForm(FlaskForm):
 
 
 class SettingsForm(FlaskForm):
-    style = SelectField("Handover format", choices=[("sbar", "SBAR"), ("ipass", "I-PASS")])
+    style = SelectField("Handover format", choices=as_choices([("sbar", "SBAR"), ("ipass", "I-PASS")]))
     ack_minutes = IntegerField("Tell coordinators if not accepted after (minutes)",
                                validators=[DataRequired(), NumberRange(min=5, max=24 * 60)])
 
 
 class EntryForm(FlaskForm):
     base_version = HiddenField()
-    severity = RadioField("Illness severity", choices=[(s.value, s.value.capitalize()) for s in Severity],
+    severity = RadioField("Illness severity", choices=as_choices([(s.value, s.value.capitalize()) for s in Severity]),
                           validators=[DataRequired("Choose the illness severity.")])
     situation = TextAreaField("Situation", validators=[Length(max=4000)])
     background = TextAreaField("Background", validators=[Length(max=4000)])
@@ -192,8 +193,8 @@ def index():
     cards = []
     for team in teams:
         form = StartForm(prefix=f"t{team.id}")
-        form.incoming_id.choices = [(0, "Anyone on the team")] + [
-            (u.id, u.display_name) for u in services.memberships_of(team) if u.id != current_user.id]
+        form.incoming_id.choices = as_choices([(0, "Anyone on the team")] + [
+            (u.id, u.display_name) for u in services.memberships_of(team) if u.id != current_user.id])
         now_local = now_utc().astimezone(services.team_zone(team)).replace(tzinfo=None, second=0, microsecond=0)
         form.starts_at.data = form.starts_at.data or now_local
         form.label.data = form.label.data or services.default_label(now_utc(), team)
@@ -207,8 +208,8 @@ def index():
 def start(team_id):
     team = _team(team_id)
     form = StartForm(prefix=f"t{team.id}")
-    form.incoming_id.choices = [(0, "Anyone on the team")] + [(u.id, u.display_name)
-                                                             for u in services.memberships_of(team)]
+    form.incoming_id.choices = as_choices([(0, "Anyone on the team")] + [(u.id, u.display_name)
+                                                             for u in services.memberships_of(team)])
     if form.validate():
         try:
             starts_at = services.local_to_utc(form.starts_at.data, services.team_zone(team))

@@ -23,6 +23,7 @@ from core.accounts import GRADES, StaffGroup, Team
 from core.api import MAX_ID
 from core.db import db
 from core.errors import DomainError, NotFound
+from core.web import as_choices
 from notifications import broadcasts, registry, service, sms
 from notifications.models import Broadcast, Notification, OutboxMessage
 
@@ -126,19 +127,20 @@ def _managed_teams():
 class BroadcastForm(FlaskForm):
     team_id = SelectField("Team", coerce=int)
     audience = SelectField("Who should get it")
-    staff_group = SelectField("Staff group (for a group)", choices=[("", "Any")] + [(g.value, g.value.title())
-                                                                                    for g in StaffGroup],
+    staff_group = SelectField("Staff group (for a group)",
+                              choices=as_choices([("", "Any")] + [(g.value, g.value.title()) for g in StaffGroup]),
                               validators=[Optional()])
-    min_grade = SelectField("Minimum grade (for a group)", choices=[("", "Any")] + [(g, g) for g in GRADES],
+    min_grade = SelectField("Minimum grade (for a group)", choices=as_choices([("", "Any")] + [(g, g) for g in GRADES]),
                             validators=[Optional()])
     skill = StringField("Skill (for a group)", validators=[Optional(), Length(max=64)])
     shift_id = IntegerField("Shift id (for a shift audience)", validators=[Optional(), NumberRange(1, 2**31 - 1)])
-    kind = SelectField("Type", choices=[("message", "A message"), ("open_shift", "An open shift")])
+    kind = SelectField("Type", choices=as_choices([("message", "A message"), ("open_shift", "An open shift")]))
     reference = StringField("Reference (e.g. shift:12)", validators=[Optional(), Length(max=64)])
     text = TextAreaField("Message", validators=[DataRequired(message="Write a message."), Length(max=320)])
     link = StringField("Link inside Shiftbridge (optional)", validators=[Optional(), Length(max=300),
                                                                          Regexp(r"^/(?!/)", message="Start with /.")])
-    channels = SelectMultipleField("Send by", choices=[("in_app", "In the app"), ("sms", "Text message (SMS)")],
+    channels = SelectMultipleField("Send by",
+                                   choices=as_choices([("in_app", "In the app"), ("sms", "Text message (SMS)")]),
                                    default=["in_app", "sms"])
     requires_ack = BooleanField("Ask people to confirm they have seen it")
     urgent = BooleanField("Urgent (texts even in quiet hours)")
@@ -173,8 +175,8 @@ def broadcast_new():
     if not teams:
         abort(403)
     form = BroadcastForm()
-    form.team_id.choices = [(t.id, t.name) for t in teams]
-    form.audience.choices = broadcasts.audience_choices()
+    form.team_id.choices = as_choices([(t.id, t.name) for t in teams])
+    form.audience.choices = as_choices(broadcasts.audience_choices())
     if request.method == "GET" and request.args.get("team_id", type=int):
         form.team_id.data = request.args.get("team_id", type=int)
     preview, status = None, 200
@@ -264,7 +266,7 @@ def _ladder_form(steps: list[dict] | None = None) -> LadderForm:
     form = LadderForm() if steps is None else LadderForm(formdata=None, data={"steps": steps})
     choices = broadcasts.audience_choices()
     for entry in form.steps:
-        entry.form.audience.choices = choices
+        entry.form.audience.choices = as_choices(choices)
     return form
 
 

@@ -19,6 +19,7 @@ from core.accounts import Membership, Team, User
 from core.api import MAX_ID
 from core.db import db
 from core.errors import Forbidden, ValidationFailed
+from core.web import as_choices
 from rota import compliance_settings as settings
 from rota import compliance_settings_api, rules
 
@@ -39,7 +40,7 @@ SEVERITY_LABELS = [SelectChoice(rules.BLOCK, "Block (not allowed)"), SelectChoic
 class TeamRulesForm(FlaskForm):
     """The team's settings; one severity select per listed rule is added per request (:func:`_team_form`)."""
 
-    rule_sets = SelectField("Rule sets for this team", choices=RULE_SET_CHOICES, validators=[Optional()])
+    rule_sets = SelectField("Rule sets for this team", choices=as_choices(RULE_SET_CHOICES), validators=[Optional()])
     weekly_rest_fortnightly = BooleanField("Weekly rest by the fortnight (2 × 24 h or 48 h in 14 days)")
     rota_cycle_weeks = IntegerField("Rota cycle (weeks)", validators=[
         Optional(), NumberRange(*settings.CYCLE_WEEKS, message="Give a number of weeks from 1 to 52.")])
@@ -52,14 +53,14 @@ class LocalRuleForm(FlaskForm):
                        validators=[InputRequired("Choose a kind of rule.")])
     value = IntegerField("N (the number in the rule)", validators=[InputRequired("Give a number."),
                                           NumberRange(1, 168, message="Give a number from 1 to 168.")])
-    severity = SelectField("If broken", choices=SEVERITY_LABELS[:2], default=rules.WARN)
+    severity = SelectField("If broken", choices=as_choices(SEVERITY_LABELS[:2]), default=rules.WARN)
 
 
 class PersonRulesForm(FlaskForm):
-    rule_sets = SelectField("Rules", choices=PERSON_RULE_SET_CHOICES, validators=[Optional()])
+    rule_sets = SelectField("Rules", choices=as_choices(PERSON_RULE_SET_CHOICES), validators=[Optional()])
     wtr_opt_out = RadioField("48-hour week opt-out (WTR)", default="no", validators=[InputRequired("Choose one.")],
-                             choices=[SelectChoice("no", "Not opted out"),
-                                      SelectChoice("yes", "Opted out (signed agreement)")])
+                             choices=as_choices([SelectChoice("no", "Not opted out"),
+                                      SelectChoice("yes", "Opted out (signed agreement)")]))
     opted_out_at = DateField("Date the opt-out was signed", validators=[Optional()])
     note = StringField("Note (optional, never patient details)", validators=[
         Optional(), Length(max=settings.NOTE_MAX, message="Keep it under 200 characters.")])
@@ -88,7 +89,7 @@ def _team_form(team, values: dict | None, formdata=None) -> TeamRulesForm:
         pass
 
     for r in rows:
-        setattr(Form, _field_name(r["rule_id"]), SelectField(r["rule_id"], choices=SEVERITY_LABELS,
+        setattr(Form, _field_name(r["rule_id"]), SelectField(r["rule_id"], choices=as_choices(SEVERITY_LABELS),
                                                              default=r["severity"],
                                                              validators=[InputRequired("Choose a severity.")]))
     form = Form(formdata=formdata, data=values)
@@ -114,7 +115,7 @@ def _members(team) -> list[User]:
 def _keep_choice(select_field, value: str) -> None:
     """Rule sets chosen through the API that the screen does not offer stay selectable (saving keeps them)."""
     if value and value not in {c.value for c in select_field.choices}:
-        select_field.choices = [*select_field.choices, SelectChoice(value, value.replace(",", " + "))]
+        select_field.choices = as_choices([*select_field.choices, SelectChoice(value, value.replace(",", " + "))])
 
 
 def _person_form(person, s: dict | None = None, formdata=None) -> PersonRulesForm:

@@ -45,6 +45,7 @@ from core.api import login_required_api
 from core.db import db, now_utc
 from core.errors import Forbidden, NotFound
 from core.security import limiter
+from core.web import as_choices
 from rota import ical
 from rota.feed_models import CalendarFeed, CalendarPreference, FeedKind, TeamFeedSetting
 from rota.models import Leave, ReleaseKind, Shift, ShiftRelease, ShiftState, ShiftType
@@ -592,7 +593,7 @@ REMINDER_CHOICES = [("0", "No reminder"), ("30", "30 minutes before"), ("60", "1
 
 
 class ReminderForm(FlaskForm):
-    minutes = SelectField("Reminder before each of your shifts", choices=REMINDER_CHOICES,
+    minutes = SelectField("Reminder before each of your shifts", choices=as_choices(REMINDER_CHOICES),
                           validators=[InputRequired("Choose a reminder.")])
 
 

@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from core.accounts import Team, User
 from core.db import db, now_utc
 from core.errors import Conflict, RuleViolation, ValidationFailed
+from core.web import as_choices
 from rota import eligibility, swaps
 from rota.eligibility import describe_shift
 from rota.models import Shift, ShiftState
@@ -66,8 +67,8 @@ class MultiCheckbox(SelectMultipleField):
 
 
 class OfferForm(FlaskForm):
-    to = RadioField("Who do you want to offer it to?", choices=[("everyone", "Everyone who is eligible"),
-                                                                  ("chosen", "Only the people I tick below")],
+    to = RadioField("Who do you want to offer it to?", choices=as_choices([("everyone", "Everyone who is eligible"),
+                                                                  ("chosen", "Only the people I tick below")]),
                     default="everyone", validators=[InputRequired("Choose who to offer it to.")])
     user_ids = MultiCheckbox("Colleagues who could take it", coerce=int, validators=[Optional()])
     note = StringField("Note (optional, no patient details)", validators=[Optional(), Length(max=200)])
@@ -79,13 +80,13 @@ class AssignForm(FlaskForm):
 
 
 class SettingsForm(FlaskForm):
-    approval_policy = SelectField("Approval", choices=[
+    approval_policy = SelectField("Approval", choices=as_choices([
         (ApprovalPolicy.always.value, "A coordinator approves every swap and give-away"),
         (ApprovalPolicy.auto_when_clean.value, "Automatic when like-for-like with no warnings; otherwise a "
-                                               "coordinator")])
-    open_shift_policy = SelectField("Open shifts", choices=[
+                                               "coordinator")]))
+    open_shift_policy = SelectField("Open shifts", choices=as_choices([
         (OpenShiftPolicy.first_claim_wins.value, "The first valid claim wins"),
-        (OpenShiftPolicy.coordinator_chooses.value, "The coordinator chooses among volunteers")])
+        (OpenShiftPolicy.coordinator_chooses.value, "The coordinator chooses among volunteers")]))
     cutoff_hours = IntegerField("No staff requests within this many hours of the start",
                                 validators=[InputRequired(), NumberRange(min=0, max=336)])
     expiry_hours = IntegerField("Requests expire after (hours)", validators=[InputRequired(),
@@ -237,7 +238,7 @@ def swap_wizard(shift_id: int):
     shift = _own_future_shift(shift_id)
     candidates = swaps.swap_candidates(shift)
     form = SwapForm()
-    form.counterpart_shift_id.choices = [(other.id, describe_shift(other)) for other, _ in candidates]
+    form.counterpart_shift_id.choices = as_choices([(other.id, describe_shift(other)) for other, _ in candidates])
     error = None
     if form.validate_on_submit():
         try:
@@ -260,7 +261,7 @@ def offer_wizard(shift_id: int):
     shift = _own_future_shift(shift_id)
     results = eligibility.eligible(shift)
     form = OfferForm()
-    form.user_ids.choices = [(r.user.id, r.user.display_name) for r in results]
+    form.user_ids.choices = as_choices([(r.user.id, r.user.display_name) for r in results])
     error = None
     if form.validate_on_submit():
         chosen = form.user_ids.data if form.to.data == "chosen" else []

@@ -25,6 +25,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 from core.accounts import GRADES, StaffGroup
 from core.db import db
 from core.errors import DomainError
+from core.web import as_choices
 from rota import csv_io, services, timeutil
 from rota.models import LeaveKind, PeriodState, ShiftKind, StaffingRequirement
 
@@ -107,7 +108,7 @@ class CancelForm(FlaskForm):
 
 class LeaveForm(FlaskForm):
     user = SelectField("Person", coerce=int, validators=[DataRequired("Choose a person.")])
-    kind = SelectField("Kind", choices=[(k.value, k.value.capitalize()) for k in LeaveKind])
+    kind = SelectField("Kind", choices=as_choices([(k.value, k.value.capitalize()) for k in LeaveKind]))
     first_day = DateField("First day", validators=[DataRequired("Enter the first day."), _in_range])
     last_day = DateField("Last day", validators=[DataRequired("Enter the last day."), _in_range])
     note = StringField("Note (optional)", validators=[Optional(), Length(max=200)])
@@ -125,18 +126,19 @@ class ShiftTypeForm(FlaskForm):
     start_local = TimeField("Starts (local time)", validators=[DataRequired("Enter a start time.")])
     duration_minutes = IntegerField("Length in minutes", validators=[DataRequired("Enter the length."),
                                                                      NumberRange(1, 1440, "1 to 1440 minutes.")])
-    kind = SelectField("Kind", choices=[(k.value, k.value.replace("_", "-")) for k in ShiftKind])
+    kind = SelectField("Kind", choices=as_choices([(k.value, k.value.replace("_", "-")) for k in ShiftKind]))
     colour = StringField("Colour", default="#005eb8", validators=[Regexp(r"^#[0-9a-fA-F]{6}$",
                                                                          message="A colour such as #005eb8.")])
 
 
 class RequirementForm(FlaskForm):
     shift_type = SelectField("Shift type", coerce=int, validators=[DataRequired("Choose a shift type.")])
-    weekday = SelectField("Day", choices=[("", "Every day")] + [(str(i), d) for i, d in enumerate(
-        ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"])])
+    weekday = SelectField("Day", choices=as_choices([("", "Every day")] + [(str(i), d) for i, d in enumerate(
+        ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"])]))
     min_count = IntegerField("At least", validators=[DataRequired("Enter a number."), NumberRange(1, 100)])
-    staff_group = SelectField("Staff group", choices=[("", "Any")] + [(g.value, g.value) for g in StaffGroup])
-    min_grade = SelectField("Minimum grade", choices=[("", "Any")] + [(g, g) for g in GRADES])
+    staff_group = SelectField("Staff group",
+                              choices=as_choices([("", "Any")] + [(g.value, g.value) for g in StaffGroup]))
+    min_grade = SelectField("Minimum grade", choices=as_choices([("", "Any")] + [(g, g) for g in GRADES]))
     skill = StringField("Skill", validators=[Optional(), Length(max=64)])
 
 
@@ -252,7 +254,7 @@ def export_csv(team_id: int):
 
 def _build_forms(team, pattern=None, copy=None, period=None):
     pattern = pattern or PatternForm(prefix="p")
-    pattern.people.choices = _people_choices(team)
+    pattern.people.choices = as_choices(_people_choices(team))
     if not pattern.first_day.data:
         pattern.first_day.data = _monday(_today(team)) + timedelta(days=7)
     copy = copy or CopyWeekForm(prefix="c")
@@ -277,7 +279,7 @@ def build(team_id: int):
 def run_pattern(team_id: int):
     team = _team(team_id, manage=True)
     form = PatternForm(prefix="p")
-    form.people.choices = _people_choices(team)
+    form.people.choices = as_choices(_people_choices(team))
     if not form.validate():
         return _render_build(team, 422, pattern=form)
     first = form.first_day.data
@@ -386,10 +388,10 @@ def _arg_day_form(name):
 
 def _shift_form(team, form=None):
     form = form or ShiftForm()
-    form.shift_type.choices = [(st.id, f"{st.code} – {st.name} ({st.start_local:%H:%M})")
-                               for st in services.shift_types(team, active_only=True)]
-    form.assignee.choices = [(0, "Nobody yet (open shift)")] + _people_choices(team)
-    form.required_grade.choices = [("", "Any")] + [(g, g) for g in GRADES]
+    form.shift_type.choices = as_choices([(st.id, f"{st.code} – {st.name} ({st.start_local:%H:%M})")
+                               for st in services.shift_types(team, active_only=True)])
+    form.assignee.choices = as_choices([(0, "Nobody yet (open shift)")] + _people_choices(team))
+    form.required_grade.choices = as_choices([("", "Any")] + [(g, g) for g in GRADES])
     return form
 
 
@@ -425,7 +427,7 @@ def shift_detail(shift_id: int):
         abort(404)
     manage = shift.team.can_manage(current_user)
     form = AssignForm(prefix="a")
-    form.assignee.choices = [(0, "Nobody (open shift)")] + _people_choices(shift.team)
+    form.assignee.choices = as_choices([(0, "Nobody (open shift)")] + _people_choices(shift.team))
     cancel = CancelForm(prefix="x")
     if request.method == "POST":
         if not manage:
@@ -460,7 +462,7 @@ def cancel_shift(shift_id: int):
     form = CancelForm(prefix="x")
     if not form.validate_on_submit():
         af = AssignForm(prefix="a", formdata=None)
-        af.assignee.choices = [(0, "Nobody (open shift)")] + _people_choices(shift.team)
+        af.assignee.choices = as_choices([(0, "Nobody (open shift)")] + _people_choices(shift.team))
         af.assignee.data, af.version.data = shift.assignee_id or 0, str(shift.version)
         return render_template("rota/shift.html", shift=shift, form=af, cancel_form=form,
                                manage=shift.team.can_manage(current_user), tz_local=timeutil.to_local), 422
@@ -479,7 +481,7 @@ def cancel_shift(shift_id: int):
 def leave(team_id: int):
     team = _team(team_id, manage=True)
     form = LeaveForm()
-    form.user.choices = _people_choices(team)
+    form.user.choices = as_choices(_people_choices(team))
     if form.validate_on_submit():
         try:
             _, opened = services.record_leave(services.get_user(form.user.data), kind=form.kind.data,
@@ -533,7 +535,7 @@ def _settings(team, st_form=None, req_form=None, status=200):
     st_form = st_form or ShiftTypeForm(prefix="t")
     req_form = req_form or RequirementForm(prefix="q")
     types = services.shift_types(team)
-    req_form.shift_type.choices = [(st.id, f"{st.code} – {st.name}") for st in types]
+    req_form.shift_type.choices = as_choices([(st.id, f"{st.code} – {st.name}") for st in types])
     return render_template("rota/settings.html", team=team, types=types, reqs=services.requirements(team),
                            st_form=st_form, req_form=req_form, label=services.requirement_label,
                            days=["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]), status
@@ -570,7 +572,7 @@ def add_shift_type(team_id: int):
 def add_requirement(team_id: int):
     team = _team(team_id, manage=True)
     form = RequirementForm(prefix="q")
-    form.shift_type.choices = [(st.id, st.code) for st in services.shift_types(team)]
+    form.shift_type.choices = as_choices([(st.id, st.code) for st in services.shift_types(team)])
     if form.validate():
         try:
             services.create_requirement(team, shift_type=services._type_of(team, form.shift_type.data),
