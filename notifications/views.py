@@ -159,6 +159,18 @@ class BroadcastForm(FlaskForm):
         return p
 
 
+PREFILL_TEXT = ("audience", "kind", "reference", "text", "link")
+PREFILL_INT = ("team_id", "shift_id")
+
+
+def _prefill(args) -> dict:
+    """Form values from a query string (only these fields; ids that are not numbers are left out). Nothing is sent
+    until the coordinator counts the recipients and confirms."""
+    data = {name: args.get(name, "")[:320] for name in PREFILL_TEXT if args.get(name)}
+    data.update({name: args.get(name, type=int) for name in PREFILL_INT if args.get(name, type=int)})
+    return data
+
+
 @bp.get("/broadcasts")
 @login_required
 def broadcast_list():
@@ -174,11 +186,10 @@ def broadcast_new():
     teams = _managed_teams()
     if not teams:
         abort(403)
-    form = BroadcastForm()
+    # A GET may pre-fill the form from its query string, e.g. rota's "Ask for cover" on an open shift.
+    form = BroadcastForm(data=_prefill(request.args) if request.method == "GET" else None)
     form.team_id.choices = as_choices([(t.id, t.name) for t in teams])
     form.audience.choices = as_choices(broadcasts.audience_choices())
-    if request.method == "GET" and request.args.get("team_id", type=int):
-        form.team_id.data = request.args.get("team_id", type=int)
     preview, status = None, 200
     if form.validate_on_submit():
         team = db.session.get(Team, form.team_id.data)

@@ -925,6 +925,18 @@ def _register_with_notifications(app) -> None:
     register_reference_action("shift", shift_action)
 
 
+def cover_request_url(shift: Shift) -> str:
+    """The broadcast form, filled in for this gap: everyone eligible, reference ``shift:<id>`` (so the escalation
+    ladder, "don't ask me again", SMS "YES" and the claim all know the shift), wording without patient details, and a
+    link to the shift on the open-shifts board. The coordinator still counts the recipients and confirms."""
+    from flask import url_for
+
+    return url_for("notifications.broadcast_new", team_id=shift.team_id, audience="eligible_for_shift",
+                   shift_id=shift.id, kind="open_shift", reference=f"shift:{shift.id}",
+                   text=f"Cover needed: {describe_shift(shift)}, {shift.team.name}. Can you take it?",
+                   link=f"/open-shifts#open-shift-{shift.id}")
+
+
 def shift_action(shift_id: int) -> tuple[str, str] | None:
     """The button on a broadcast about a gap: to the open-shifts board, at that shift (its claim/volunteer button and
     the working-time verdicts are there)."""

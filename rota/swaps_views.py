@@ -293,8 +293,9 @@ def open_shifts_page():
     volunteered = set(db.session.scalars(select(OpenShiftVolunteer.shift_id).where(
         OpenShiftVolunteer.user_id == current_user.id, OpenShiftVolunteer.state == VolunteerState.waiting)))
     policies = {tid: swaps.settings_for(tid).open_shift_policy for tid in {r.shift.team_id for r in results}}
+    cover = {r.shift.id: swaps.cover_request_url(r.shift) for r in results if r.shift.team.can_manage(current_user)}
     return render_template("rota/swaps/open_shifts.html", results=results, volunteered=volunteered,
-                           policies=policies, form=ActionForm(), page_title="Open shifts")
+                           policies=policies, cover=cover, form=ActionForm(), page_title="Open shifts")
 
 
 @bp.post("/shifts/<int:shift_id>/claim")

@@ -52,3 +52,44 @@ def test_the_message_about_a_gap_leads_to_the_shift_and_its_claim_button(client,
     swaps.claim(db.session.get(type(gap), gap.id), actor=w.staff[1])
     db.session.commit()
     assert "See the shift and take it" not in client.get(f"/broadcasts/{b.id}/r").get_data(as_text=True)
+
+
+def test_a_coordinator_asks_for_cover_from_the_open_shifts_board(client, make):
+    """One click from the gap to a filled-in broadcast to everyone eligible; nothing goes out until confirmed."""
+    from urllib.parse import parse_qs, urlparse
+
+    from tests.conftest import login
+
+    w = data.ward(make, 3, skills=("IV-trained",))
+    w.staff[2].skills = []  # not IV-trained: not eligible
+    db.session.commit()
+    gap = data.shift(w.team, starts_at=data.soon(3), required_grade="Band 5", skills=("IV-trained",))
+    login(client, w.staff[0])
+    assert f'data-testid="ask-cover-{gap.id}"' not in client.get("/open-shifts").get_data(as_text=True)
+    client.post("/auth/logout")
+    login(client, w.coordinator)
+    board = client.get("/open-shifts").get_data(as_text=True)
+    link = board.split(f'data-testid="ask-cover-{gap.id}"')[0].rsplit('href="', 1)[1].split('"')[0]
+    href = link.replace("&amp;", "&")
+    query = parse_qs(urlparse(href).query)
+    assert query["reference"] == [f"shift:{gap.id}"] and query["audience"] == ["eligible_for_shift"]
+    form = client.get(href).get_data(as_text=True)
+    assert f'value="shift:{gap.id}"' in form and "Cover needed: " in form and "Can you take it?" in form
+    assert db.session.scalar(select(Broadcast.id)) is None  # pre-filled, not sent
+    fields = {k: v[0] for k, v in query.items()}
+    sent = client.post("/broadcasts/new", data={**fields, "channels": ["in_app"], "confirm": "send"})
+    assert sent.status_code == 302, sent.get_data(as_text=True)[:2000]
+    b = db.session.scalar(select(Broadcast))
+    assert b.reference == f"shift:{gap.id}" and b.kind == "open_shift"
+    got = set(db.session.scalars(select(BroadcastRecipient.user_id).where(BroadcastRecipient.broadcast_id == b.id)))
+    assert got == {w.staff[0].id, w.staff[1].id}  # everyone eligible, and only them
+
+
+def test_a_broadcast_form_prefilled_with_nonsense_still_shows_the_form(client, make):
+    from tests.conftest import login
+
+    w = data.ward(make, 1)
+    login(client, w.coordinator)
+    resp = client.get("/broadcasts/new?team_id=abc&shift_id=-5&audience=%00&kind=nope&text=" + "x" * 5000)
+    assert resp.status_code == 200 and "Count recipients" in resp.get_data(as_text=True)
+    assert db.session.scalar(select(Broadcast.id)) is None
