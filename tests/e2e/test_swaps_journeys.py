@@ -86,3 +86,36 @@ def test_nurse_claims_an_open_shift(phone, make):
     expect(phone.locator("body")).to_contain_text(re.compile(r"It's yours: you now work Early"))
     expect(phone.locator("[data-testid=no-open-shifts]")).to_be_visible()
     assert data.holder(gap_id) == nurse_id
+
+
+def test_coordinator_asks_for_cover_and_a_nurse_takes_it_from_the_message(desktop, phone, make):
+    """The gap → "Ask for cover" → count → send; the nurse's phone shows the message live, its button leads to the
+    shift, she takes it, and the coordinator's report says claimed."""
+    w = data.ward(make, 2)
+    nurse = w.staff[0]
+    gap = data.shift(w.team, starts_at=data.soon(2))
+    gap_id, nurse_id, nurse_email, coord_email = gap.id, nurse.id, nurse.email, w.coordinator.email
+    db.session.commit()
+    sign_in(phone, nurse_email, TEST_PASSWORD)
+    phone.click("[data-testid=notifications-link]")
+    phone.wait_for_selector("#sb-live-status[data-live='1']")
+
+    sign_in(desktop, coord_email, TEST_PASSWORD)
+    desktop.goto("/open-shifts")
+    desktop.click(f"[data-testid=ask-cover-{gap_id}]")
+    expect(desktop.locator("#reference")).to_have_value(f"shift:{gap_id}")
+    desktop.click("[data-testid=preview-broadcast]")
+    expect(desktop.locator("[data-testid=recipient-count]")).to_have_text("3")  # both nurses and the Band 7 coordinator
+    desktop.click("[data-testid=send-broadcast]")
+    desktop.wait_for_selector("[data-testid=report-table]")
+
+    item = phone.locator("[data-testid=notification]", has_text="Cover needed")
+    item.wait_for(timeout=5000)
+    item.locator("a").click()
+    phone.click("[data-testid=received-action]")
+    phone.click(f"[data-testid=claim-{gap_id}]")
+    expect(phone.locator("body")).to_contain_text(re.compile(r"It's yours: you now work Early"))
+    assert data.holder(gap_id) == nurse_id
+    db.session.commit()
+    desktop.reload()
+    expect(desktop.locator("[data-testid=count-claimed]")).to_have_text("1")
