@@ -32,6 +32,7 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import and_, case, literal, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from core import audit
 from core.db import db, now_utc
@@ -148,7 +149,7 @@ def _send_one(msg: Claimed, client, config: sms.SmsConfig, send_until: float | N
 def deliver_batch(batch: list[Claimed], wid: str, client, config: sms.SmsConfig, stats: WorkerStats,
                   pool: ThreadPoolExecutor | None = None, send_until: float | None = None) -> None:
     """Send a claimed batch (no transaction open meanwhile), then record every outcome in one transaction.
-    ``send_until`` (monotonic): start no send after it — the lease, less one provider timeout."""
+    ``send_until`` (monotonic): start no send after it — the lease, less two provider timeouts."""
     send = lambda m: _send_one(m, client, config, send_until)  # noqa: E731
     results = list(pool.map(send, batch)) if pool is not None and len(batch) > 1 else [send(m) for m in batch]
     released = [m.id for m, r in zip(batch, results, strict=True) if r is RELEASE]
@@ -216,11 +217,8 @@ def _record_batch(outcomes: list[tuple[Claimed, sms.SendResult]], wid: str, stat
                           OutboxMessage.error_code),
         error_message=_by_id(reasons, OutboxMessage.error_message), updated_at=now))
     for mid, (m, r) in failed.items():
-        if mid in held and r.error_code == str(sms.OPTED_OUT) and m.to_number and not db.session.get(
-                SmsOptOut, m.to_number):
-            db.session.add(SmsOptOut(number=m.to_number, user_id=m.user_id, source="21610", opted_out_at=now))
-            audit.record("notification.sms_opt_out", entity_type="user", entity_id=m.user_id,
-                         summary={"source": "21610"})
+        if mid in held and r.error_code == str(sms.OPTED_OUT) and m.to_number:
+            _record_opt_out(m, now)
     stats.sent += len(ok)
     stats.retried += len(retry)
     stats.failed += len(failed)
@@ -236,6 +234,20 @@ def _record_batch(outcomes: list[tuple[Claimed, sms.SendResult]], wid: str, stat
                      outcome="success" if not (retry or failed) else "failure",
                      summary={"sent": len(ok), "retried": len(retry), "failed": len(failed), "lost_lease": len(lost),
                               "codes": dict(codes), "first_id": min(held), "last_id": max(held)})
+
+
+def _record_opt_out(m: Claimed, now) -> None:
+    """Twilio said 21610: the number has texted STOP. Twilio forwards that STOP to the inbound webhook too, which may
+    be recording the same number at this moment; a savepoint keeps that race from failing the whole batch's
+    outcomes (texts Twilio accepted would stay "sending" and go out again after the lease)."""
+    if db.session.get(SmsOptOut, m.to_number) is not None:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(SmsOptOut(number=m.to_number, user_id=m.user_id, source="21610", opted_out_at=now))
+    except IntegrityError:
+        return  # the webhook got there first: the opt-out is recorded either way
+    audit.record("notification.sms_opt_out", entity_type="user", entity_id=m.user_id, summary={"source": "21610"})
 
 
 # --------------------------------------------------------------------------------------------- periodic tasks
@@ -299,6 +311,12 @@ def run(*, once: bool = False, max_seconds: float | None = None, batch: int = 20
     client = sms.make_client(config) if config else None
     pool = ThreadPoolExecutor(concurrency, thread_name_prefix="sms-send") if client and concurrency > 1 else None
     lease = float(app.config.get("NOTIFICATIONS_LEASE_SECONDS", 120))
+    # Start no send that could outlive the lease: a send may take a connect and a read timeout, and the batch's
+    # outcomes are written after its last send. (A lease under three timeouts is misconfigured: keep a third.)
+    budget = max(lease - 2 * config.timeout, lease / 3) if config else lease
+    if config and lease < 3 * config.timeout:
+        log.warning("NOTIFICATIONS_LEASE_SECONDS (%s) is short for TWILIO_TIMEOUT_SECONDS (%s): use 3x or more",
+                    lease, config.timeout)
     started = time.monotonic()
     next_run: dict[str, float] = {}
     try:
@@ -313,9 +331,7 @@ def run(*, once: bool = False, max_seconds: float | None = None, batch: int = 20
             claimed = claim_batch(wid, batch) if client else []
             stats.claimed += len(claimed)
             if claimed:
-                # Start no send that could outlive the lease (the last one may take a full provider timeout).
-                send_until = claimed_at + max(lease - config.timeout, lease / 2)
-                deliver_batch(claimed, wid, client, config, stats, pool, send_until)
+                deliver_batch(claimed, wid, client, config, stats, pool, claimed_at + budget)
             else:
                 if once:
                     break

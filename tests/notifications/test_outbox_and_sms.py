@@ -140,7 +140,7 @@ def test_a_worker_starts_no_send_that_could_outlive_its_lease(app, make, fake_tw
     """Texts a slow provider leaves no time for are put back, not sent late (another worker could have taken them
     once the lease lapsed, and sent them a second time)."""
     app.config.update(NOTIFICATIONS_LEASE_SECONDS=3.0, TWILIO_TIMEOUT_SECONDS=1.0)
-    fake_twilio.latency_seconds = 0.3  # ten texts one at a time need >= 3 s; sends may start for 2 s only
+    fake_twilio.latency_seconds = 0.3  # ten texts one at a time need >= 3 s; sends may start for 1 s only
     people = [make.user(mobile=f"+4477009004{i:02d}") for i in range(10)]
     notify([p.id for p in people], kind="k", text="x", channels=(SMS,), urgent=True)
     db.session.commit()
@@ -215,3 +215,36 @@ def test_cli_worker_once(make, fake_twilio, runner):
     assert len(fake_twilio.accepted) == 1
     result = runner.invoke(args=["notifications", "worker", "--max-seconds", "0.2", "--idle-sleep", "0.05"])
     assert result.exit_code == 0 and "sent 0" in result.output
+
+
+def test_a_stop_recorded_by_the_webhook_meanwhile_does_not_lose_the_batch(make, fake_twilio, engine_name):
+    """Twilio answers 21610 and forwards the person's STOP to the webhook at the same moment: when the webhook's
+    opt-out row lands between the worker's check and its insert, the other texts of the batch are still recorded
+    as sent (not left "sending", to go out a second time after the lease)."""
+    if engine_name != "postgresql":
+        pytest.skip("SQLite has one writer: the webhook cannot commit in the middle of the worker's transaction")
+    from sqlalchemy import create_engine, event, insert
+
+    stopped, fine = make.user(mobile=MOBILE), make.user(mobile="+447700900124")
+    fake_twilio.by_number[MOBILE] = "21610"
+    notify([stopped.id, fine.id], kind="k", text="Cover needed tonight", channels=(SMS,), urgent=True)
+    db.session.commit()
+    other = create_engine(db.engine.url)
+
+    def webhook_meanwhile(mapper, connection, target):  # the inbound STOP, committed just before our insert
+        with other.begin() as conn:
+            conn.execute(insert(SmsOptOut).values(number=target.number, user_id=target.user_id, source="STOP",
+                                                  opted_out_at=now_utc()))
+
+    event.listen(SmsOptOut, "before_insert", webhook_meanwhile)
+    try:
+        worker.run(once=True)
+    finally:
+        event.remove(SmsOptOut, "before_insert", webhook_meanwhile)
+        other.dispose()
+    db.session.expire_all()
+    states = {m.to_number: m.state for m in _sms_rows()}
+    assert states == {MOBILE: OutboxState.failed, "+447700900124": OutboxState.sent}
+    assert db.session.get(SmsOptOut, MOBILE).source == "STOP"
+    worker.run(once=True)
+    assert [m["To"] for m in fake_twilio.accepted] == ["+447700900124"]  # sent once, never again
