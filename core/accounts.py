@@ -380,8 +380,8 @@ TOKEN_USE_GRANULARITY = timedelta(minutes=1)
 
 def user_for_token(secret: str) -> User | None:
     """The active owner of a live token, or None. The token's last-used time is kept to the minute: it is written
-    (a conditional UPDATE, committed in its own short transaction) only when the stored time is older than that, so
-    a client calling many times a second does not turn every read into a database write."""
+    (committed in its own short transaction) only when the stored time is older than that, so a client calling many
+    times a second does not turn every read into a database write."""
     token = db.session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
                               .where(ApiToken.token_hash == _digest(secret)))
     if token is None or token.revoked_at is not None or not token.user.active:

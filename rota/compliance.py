@@ -77,6 +77,34 @@ def default_rule_set_names(user) -> list[str]:
     return ["TCS2016", "WTR"] if getattr(user, "is_doctor_in_training", False) else ["WTR"]
 
 
+def trust_overrides() -> tuple[dict[str, str], set[str]]:
+    """The trust's configuration: severities it sets (``COMPLIANCE_SEVERITIES``) and rules it switched off
+    (``COMPLIANCE_DISABLED_RULES``)."""
+    config = current_app.config if has_app_context() else {}
+    return dict(config.get("COMPLIANCE_SEVERITIES") or {}), set(config.get("COMPLIANCE_DISABLED_RULES") or ())
+
+
+def may_see_person(viewer, person) -> bool:
+    """A person's working-time checks and settings: themselves, coordinators of one of their teams, administrators."""
+    from core.accounts import Membership, TeamRole
+
+    if viewer is None or not getattr(viewer, "is_authenticated", False):
+        return False
+    if viewer.is_admin or viewer.id == person.id:
+        return True
+    # One query (is the person on a team the viewer coordinates?) rather than loading both people's memberships.
+    managed = select(Membership.team_id).where(Membership.user_id == viewer.id,
+                                               Membership.role == TeamRole.coordinator)
+    return db.session.scalar(select(Membership.id).where(Membership.user_id == person.id,
+                                                         Membership.team_id.in_(managed)).limit(1)) is not None
+
+
+def today_for(person) -> date:
+    """Today's date in the person's home team's zone."""
+    team = _home_team(person)
+    return datetime.now(rules._zone(getattr(team, "timezone", None) or "Europe/London")).date()
+
+
 def profile_for(user, team=None, *, rule_sets: Iterable[str] | None = None, person_row=None, team_row=None,
                 loaded: bool = False) -> Profile:
     """Rule sets for ``user`` (in ``team``, default their first team), with the team's and person's overrides.
@@ -84,9 +112,7 @@ def profile_for(user, team=None, *, rule_sets: Iterable[str] | None = None, pers
     team = team if team is not None else _home_team(user)
     if not loaded:
         person_row, team_row = _settings(user, team)
-    config = current_app.config if has_app_context() else {}
-    severities = dict(config.get("COMPLIANCE_SEVERITIES") or {})
-    disabled = set(config.get("COMPLIANCE_DISABLED_RULES") or ())
+    severities, disabled = trust_overrides()
     params: dict = {}
     extra_specs: list = []
     names = None
@@ -326,67 +352,62 @@ def _day_bounds(first_day: date, last_day: date, tz: str) -> tuple[datetime, dat
     return lo, hi
 
 
+def profiles_for(users, team, *, rule_sets=None) -> tuple[dict[int, Profile], int | None]:
+    """Everyone's rule profile in ``team`` with two queries (their own settings rows, the team's), and the team's
+    rostered break. Without a person's own settings a profile depends only on their staff group, so it is shared."""
+    from rota.compliance_models import PersonComplianceSettings, TeamComplianceSettings
+
+    persons = {p.user_id: p for p in db.session.scalars(
+        select(PersonComplianceSettings).where(PersonComplianceSettings.user_id.in_([u.id for u in users])))}
+    team_row = None
+    if team is not None:
+        team_row = db.session.scalar(select(TeamComplianceSettings).where(TeamComplianceSettings.team_id == team.id))
+    shared: dict[tuple, Profile] = {}
+
+    def profile(user) -> Profile:
+        row = persons.get(user.id)
+        if row is not None or team is None:  # no team: each person's home team decides
+            return profile_for(user, team, rule_sets=rule_sets, person_row=row, team_row=team_row, loaded=True)
+        key = tuple(default_rule_set_names(user))
+        if key not in shared:
+            shared[key] = profile_for(user, team, rule_sets=rule_sets, team_row=team_row, loaded=True)
+        return shared[key]
+
+    return {u.id: profile(u) for u in users}, (team_row.break_minutes if team_row is not None else None)
+
+
 def verdicts_for_people(user_ids, lo: datetime, hi: datetime, *, team=None) -> dict[int, list[Verdict]]:
     """Bulk: every person's verdicts involving their shifts that start in [lo, hi) — two queries for the shifts and
     leave of everyone, then the pure engine per person."""
     from core.accounts import User
-    from rota.compliance_models import PersonComplianceSettings, TeamComplianceSettings
 
     user_ids = list(user_ids)
     if not user_ids:
         return {}
-    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))}
-    persons = {p.user_id: p for p in db.session.scalars(
-        select(PersonComplianceSettings).where(PersonComplianceSettings.user_id.in_(user_ids)))}
-    team_row = None
-    if team is not None:
-        team_row = db.session.scalar(select(TeamComplianceSettings).where(TeamComplianceSettings.team_id == team.id))
-    brk = team_row.break_minutes if team_row is not None else None
-    shifts = load_shifts(user_ids, lo - MARGIN, hi + MARGIN, break_minutes=brk)
-    leave = load_leave(user_ids, lo - MARGIN, hi + MARGIN)
+    users = list(db.session.scalars(select(User).where(User.id.in_(user_ids))))
+    profiles, brk = profiles_for(users, team)
+    found = [uid for uid in user_ids if uid in profiles]
+    shifts = load_shifts(found, lo - MARGIN, hi + MARGIN, break_minutes=brk)
+    leave = load_leave(found, lo - MARGIN, hi + MARGIN)
     out = {}
-    for uid in user_ids:
-        user = users.get(uid)
-        if user is None:
-            continue
-        prof = profile_for(user, team, person_row=persons.get(uid), team_row=team_row, loaded=True)
-        mine = shifts.get(uid, [])
+    for uid in found:
+        prof, mine = profiles[uid], shifts.get(uid, [])
         out[uid] = rules.evaluate(mine, prof.rule_sets, leave=leave.get(uid, []), opted_out=prof.opted_out,
                                   focus=[s.identity for s in mine if lo <= s.starts_at < hi])
     return out
 
 
-
 def verdicts_for_candidates(shift, users, *, giving_up: dict | None = None, rule_sets=None) -> dict[int, list]:
     """Bulk what-if for eligibility and broadcasts: for each user, the verdicts if they took ``shift`` (and gave up
-    ``giving_up[user.id]``). Same answers as :func:`verdicts_for_change` per user, with two queries for everyone."""
-    from rota.compliance_models import PersonComplianceSettings, TeamComplianceSettings
-
+    ``giving_up[user.id]``). Same answers as :func:`verdicts_for_change` per user, with a fixed handful of queries
+    for everyone."""
     users = list(users)
     if not users:
         return {}
     giving_up = giving_up or {}
     team = getattr(shift, "team", None)
-    ids = [u.id for u in users]
-    persons = {p.user_id: p for p in db.session.scalars(
-        select(PersonComplianceSettings).where(PersonComplianceSettings.user_id.in_(ids)))}
-    team_row = None
-    if team is not None:
-        team_row = db.session.scalar(select(TeamComplianceSettings).where(TeamComplianceSettings.team_id == team.id))
-    brk = team_row.break_minutes if team_row is not None else None
+    profiles, brk = profiles_for(users, team, rule_sets=rule_sets)
     added = _as_work_shift(shift, 0, team, brk)
-    shared: dict[tuple, Profile] = {}  # without a person's own settings, a profile depends on their staff group only
-
-    def profile(user) -> Profile:
-        row = persons.get(user.id)
-        key = tuple(default_rule_set_names(user))
-        if row is not None or team is None:
-            return profile_for(user, team, rule_sets=rule_sets, person_row=row, team_row=team_row, loaded=True)
-        if key not in shared:
-            shared[key] = profile_for(user, team, rule_sets=rule_sets, team_row=team_row, loaded=True)
-        return shared[key]
-
-    profiles = {user.id: profile(user) for user in users}
     rotas, leave = focus_rotas(profiles, added, break_minutes=brk)
     out = {}
     for user in users:
@@ -396,6 +417,7 @@ def verdicts_for_candidates(shift, users, *, giving_up: dict | None = None, rule
         out[user.id] = rules.evaluate([*mine, added], prof.rule_sets, leave=leave.get(user.id, []),
                                       opted_out=prof.opted_out, focus=[added.identity])
     return out
+
 
 # --------------------------------------------------------------------------------------------------- hooks
 

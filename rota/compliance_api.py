@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from types import SimpleNamespace
 
 from flask import Blueprint as FlaskBlueprint
@@ -16,7 +16,7 @@ from wtforms import DateField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
-from core.accounts import Membership, Team, TeamRole, User
+from core.accounts import Team, User
 from core.api import MAX_ID, Blueprint, Id, Text, login_required_api
 from core.db import db
 from core.errors import Forbidden, NotFound, ValidationFailed
@@ -108,16 +108,7 @@ class ComplianceCheckResultSchema(Schema):
 # -------------------------------------------------------------------------------------------------- access
 
 
-def may_see(viewer, person: User) -> bool:
-    if viewer is None or not viewer.is_authenticated:
-        return False
-    if viewer.is_admin or viewer.id == person.id:
-        return True
-    # One query (is the person on a team the viewer coordinates?) rather than loading both people's memberships.
-    managed = select(Membership.team_id).where(Membership.user_id == viewer.id,
-                                               Membership.role == TeamRole.coordinator)
-    return db.session.scalar(select(Membership.id).where(Membership.user_id == person.id,
-                                                         Membership.team_id.in_(managed)).limit(1)) is not None
+may_see = compliance.may_see_person
 
 
 def _person(user_id: int) -> User:
@@ -129,17 +120,9 @@ def _person(user_id: int) -> User:
     return person
 
 
-def _home_tz(person: User) -> str:
-    team = compliance._home_team(person)
-    return team.timezone if team is not None else "Europe/London"
-
-
-def _today(person: User) -> date:
-    return datetime.now(rules._zone(_home_tz(person))).date()
-
 
 def report(person: User, first: date | None, last: date | None, rule_sets=None) -> dict:
-    first = first or _today(person)
+    first = first or compliance.today_for(person)
     last = last or first + timedelta(days=27)
     prof, verdicts = compliance.verdicts_between(person, first, last, rule_sets=rule_sets)
     return {"user_id": person.id, "from_": first, "to": last, "rule_sets": prof.names, "opted_out": prof.opted_out,
@@ -182,7 +165,6 @@ def _shift_like(person: User, item: dict, index: int):
 
 
 def what_if(person: User, data: dict) -> dict:
-    from sqlalchemy import select
 
     from rota.models import Shift
 

@@ -20,7 +20,6 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
-from flask import current_app, has_app_context
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -140,20 +139,10 @@ def known_rule_ids() -> set[str]:
     return {r.id for rs in rules.RULE_SETS.values() for r in rs.rules}
 
 
-def rule_titles() -> dict[str, str]:
-    out: dict[str, str] = {}
-    for rs in rules.RULE_SETS.values():
-        for r in rs.rules:
-            out.setdefault(r.id, r.title)
-    return out
-
-
 def trust_defaults() -> tuple[dict[str, str], set[str]]:
     """Severity of every known rule before any team changes it (rule default, then trust configuration), and the
     rules the trust switched off."""
-    config = current_app.config if has_app_context() else {}
-    configured = dict(config.get("COMPLIANCE_SEVERITIES") or {})
-    disabled = set(config.get("COMPLIANCE_DISABLED_RULES") or ())
+    configured, disabled = compliance.trust_overrides()
     out = {}
     for rs in rules.RULE_SETS.values():
         for r in rs.rules:
@@ -171,9 +160,7 @@ def can_manage_person(actor, person) -> bool:
     return bool(actor.is_admin or (actor.managed_team_ids & person.team_ids))
 
 
-def can_view_person(actor, person) -> bool:
-    return bool(actor is not None and getattr(actor, "is_authenticated", False)
-                and (actor.id == person.id or can_manage_person(actor, person)))
+can_view_person = compliance.may_see_person
 
 
 def require_team_view(team, actor) -> None:
@@ -239,12 +226,8 @@ def effective_team_rules(team, values: dict | None = None) -> list[dict]:
             if r.id in seen:
                 continue
             seen.add(r.id)
-            if r.id in trust_off:
-                sev = OFF
-            elif r.id in values["disabled_rules"]:
-                sev = OFF
-            else:
-                sev = values["severities"].get(r.id, defaults[r.id])
+            off = r.id in trust_off or r.id in values["disabled_rules"]
+            sev = OFF if off else values["severities"].get(r.id, defaults[r.id])
             out.append({"rule_id": r.id, "rule_set": name, "title": r.title, "source": r.source,
                         "default_severity": defaults[r.id], "severity": sev, "trust_off": r.id in trust_off})
     for spec in values["extra_rules"]:
@@ -266,18 +249,34 @@ def team_settings(team) -> dict:
 def applicable_rules(person, team=None) -> dict:
     """What applies to ``person`` now (in ``team``, default their first team): the rule sets, every rule with its
     severity, and the opt-out."""
-    prof = compliance.profile_for(person, team)
+    return _applies(compliance.profile_for(person, team))
+
+
+def _applies(prof: compliance.Profile) -> dict:
+    caps = [r.params["opted_out_max_avg_hours"] for rs in prof.rule_sets for r in rs.rules
+            if r.check == "average_hours" and "opted_out_max_avg_hours" in r.params]
     return {"rule_sets": prof.names, "opted_out": prof.opted_out,
+            "opted_out_cap_hours": min(caps) if caps else None,  # a contract's own limit that the opt-out keeps
             "rules": [{"rule_id": r.id, "rule_set": rs.name, "title": r.title, "severity": r.severity,
                        "source": r.source} for rs in prof.rule_sets for r in rs.rules]}
 
 
+def _person_settings(person, row, prof: compliance.Profile) -> dict:
+    return {"user_id": person.id, **_person_values(row), "updated_at": row.updated_at if row is not None else None,
+            "default_rule_sets": compliance.default_rule_set_names(person), "applies": _applies(prof)}
+
+
 def person_settings(person, team=None) -> dict:
     """A person's own settings, and what applies to them (in ``team``, default their first team)."""
-    row = person_row(person)
-    return {"user_id": person.id, **_person_values(row), "updated_at": row.updated_at if row is not None else None,
-            "default_rule_sets": compliance.default_rule_set_names(person),
-            "applies": applicable_rules(person, team)}
+    return _person_settings(person, person_row(person), compliance.profile_for(person, team))
+
+
+def people_settings(team, people) -> dict[int, dict]:
+    """:func:`person_settings` for many people in ``team`` with a fixed number of queries (the team screen)."""
+    rows = {r.user_id: r for r in db.session.scalars(select(PersonComplianceSettings).where(
+        PersonComplianceSettings.user_id.in_([p.id for p in people])))} if people else {}
+    profiles, _ = compliance.profiles_for(people, team)
+    return {p.id: _person_settings(p, rows.get(p.id), profiles[p.id]) for p in people}
 
 
 # ----------------------------------------------------------------------------------------------- validation
@@ -493,11 +492,6 @@ def _validate_team(current: dict, changes: dict) -> dict:
     return new
 
 
-def _today_local(person) -> date:
-    team = compliance._home_team(person)
-    return datetime.now(rules._zone(getattr(team, "timezone", None) or "Europe/London")).date()
-
-
 def _validate_person(person, current: dict, changes: dict) -> dict:
     new, errors = _validate_common(current, changes, PERSON_FIELDS)
     if "note" in changes:
@@ -514,13 +508,13 @@ def _validate_person(person, current: dict, changes: dict) -> dict:
         signed = None
     if new["wtr_opt_out"]:
         if signed is not None:
-            if signed > _today_local(person):
+            if signed > compliance.today_for(person):
                 errors.add("opted_out_at", "The date it was signed cannot be in the future.")
             elif signed < FIRST_OPT_OUT_DAY:
                 errors.add("opted_out_at", "The date it was signed cannot be before 1 October 1998.")
             new["opted_out_at"] = signed
         elif not current["wtr_opt_out"] or new["opted_out_at"] is None:
-            new["opted_out_at"] = _today_local(person)
+            new["opted_out_at"] = compliance.today_for(person)
     else:
         if signed is not None:
             errors.add("opted_out_at", "Only give a signed date with an opt-out.")

@@ -6,12 +6,10 @@ from __future__ import annotations
 from flask_login import current_user
 from marshmallow import Schema, fields, validate
 
-from core.accounts import Team, User
-from core.api import MAX_ID, Blueprint, Text, login_required_api
+from core.api import Blueprint, Text, login_required_api
 from core.db import db
-from core.errors import NotFound
 from rota import compliance_settings as settings
-from rota import rules
+from rota import rules, services
 
 blp = Blueprint("compliance_settings_api", __name__, url_prefix="/api/v1",
                 description="Working-time settings: which rules apply to a team and a person")
@@ -167,18 +165,7 @@ class CatalogueSchema(Schema):
 # -------------------------------------------------------------------------------------------------- lookups
 
 
-def get_team(team_id: int) -> Team:
-    team = db.session.get(Team, team_id) if 0 < team_id <= MAX_ID else None
-    if team is None:
-        raise NotFound(f"No team with id {team_id}.")
-    return team
-
-
-def get_person(user_id: int) -> User:
-    person = db.session.get(User, user_id) if 0 < user_id <= MAX_ID else None
-    if person is None:
-        raise NotFound(f"No person with id {user_id}.")
-    return person
+get_team, get_person = services.get_team, services.get_user
 
 
 def _me():

@@ -18,7 +18,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from core.accounts import Membership, Team, User
 from core.api import MAX_ID
 from core.db import db
-from core.errors import Forbidden, ValidationFailed
+from core.errors import ValidationFailed
 from core.web import as_choices
 from rota import compliance_settings as settings
 from rota import compliance_settings_api, rules
@@ -82,8 +82,9 @@ def _field_name(rule_id: str) -> str:
     return "sev_" + rule_id.replace("-", "_")
 
 
-def _team_form(team, values: dict | None, formdata=None) -> TeamRulesForm:
-    rows = [r for r in settings.effective_team_rules(team) if r["rule_set"] != "LOCAL" and not r["trust_off"]]
+def _team_form(team, values: dict | None, formdata=None, current: dict | None = None) -> TeamRulesForm:
+    current = current or settings.team_settings(team)
+    rows = [r for r in current["rules"] if r["rule_set"] != "LOCAL" and not r["trust_off"]]
 
     class Form(TeamRulesForm):
         pass
@@ -93,7 +94,7 @@ def _team_form(team, values: dict | None, formdata=None) -> TeamRulesForm:
                                                              default=r["severity"],
                                                              validators=[InputRequired("Choose a severity.")]))
     form = Form(formdata=formdata, data=values)
-    _keep_choice(form.rule_sets, ",".join(settings.team_settings(team)["rule_sets"] or []))
+    _keep_choice(form.rule_sets, ",".join(current["rule_sets"] or []))
     form.rule_rows = [(r, form[_field_name(r["rule_id"])]) for r in rows]
     return form
 
@@ -127,12 +128,11 @@ def _person_form(person, s: dict | None = None, formdata=None) -> PersonRulesFor
     return form
 
 
-def _errors_into(form, exc: ValidationFailed, mapping: dict | None = None) -> None:
+def _errors_into(form, exc: ValidationFailed) -> None:
     """Put a service's per-field errors on the form's fields (unknown keys on the first field)."""
-    mapping = mapping or {}
     fallback = next(iter(f for f in form if f.name != "csrf_token"))
     for key, messages in (exc.errors or {"_schema": [exc.detail]}).items():
-        name = mapping.get(key.split(".")[0], key.split(".")[0])
+        name = key.split(".")[0]
         target = form[name] if name in form else fallback
         target.errors = [*target.errors, *messages]
 
@@ -142,11 +142,13 @@ def _render_team(team, *, form=None, rule_form=None, person_forms=None, status=2
     values = {"rule_sets": ",".join(current["rule_sets"] or []),
               "weekly_rest_fortnightly": current["weekly_rest_fortnightly"],
               "rota_cycle_weeks": current["rota_cycle_weeks"], "break_minutes": current["break_minutes"]}
-    form = form or _team_form(team, values)
+    form = form or _team_form(team, values, current=current)
     people = []
     person_forms = person_forms or {}
-    for m in _members(team):
-        s = settings.person_settings(m, team)
+    members = _members(team)
+    all_settings = settings.people_settings(team, members)
+    for m in members:
+        s = all_settings[m.id]
         people.append((m, s, person_forms.get(m.id) or _person_form(m, s)))
     forms = [form, rule_form or LocalRuleForm(prefix="local"), *[p[2] for p in people]]
     return render_template("rota/compliance_settings.html", team=team, current=current, form=form,
@@ -245,8 +247,7 @@ def save_person(team_id: int, user_id: int):
 
 def profile_section(user) -> dict:
     """Everything ``rota/compliance_settings_profile.html`` shows (called from the template)."""
-    return {"settings": settings.person_settings(user), "form": g.get("opt_out_form") or OptOutForm(prefix="wt"),
-            "titles": settings.rule_titles()}
+    return {"settings": settings.person_settings(user), "form": g.get("opt_out_form") or OptOutForm(prefix="wt")}
 
 
 @bp.post("/profile/working-time/opt-out")
@@ -265,7 +266,7 @@ def opt_out():
             flash("Your opt-out from the 48-hour average week is recorded." if record
                   else "Your opt-out is withdrawn: the 48-hour average week applies to you again.", "success")
             return redirect(url_for("auth.profile") + "#working-time")
-        except (ValidationFailed, Forbidden) as exc:
+        except ValidationFailed as exc:  # the person changes only their own opt-out: never Forbidden
             db.session.rollback()
             _errors_into(form, exc)
     from core.auth import _profile

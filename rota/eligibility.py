@@ -23,7 +23,9 @@ from sqlalchemy import and_, or_, select, union
 from sqlalchemy.orm import load_only
 
 from core.accounts import AFC_BANDS, MEDICAL_GRADES, Membership, Team, User, grade_rank
+from core.api import MAX_ID
 from core.db import db, now_utc
+from notifications import registry
 from notifications.models import Broadcast, BroadcastRecipient
 from rota import compliance
 from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState
@@ -93,8 +95,8 @@ def shift_reference(shift_id: int) -> str:
 
 def shift_id_from_reference(reference) -> int | None:
     """``"shift:12"`` -> 12; anything else (another kind, not a plain id, out of range) -> None."""
-    kind, _, raw = str(reference or "").partition(":")
-    return shift_id_from(raw) if kind == "shift" else None
+    parsed = registry.parse_reference(reference)
+    return parsed[1] if parsed and parsed[0] == "shift" else None
 
 
 def shift_id_from(raw) -> int | None:
@@ -102,7 +104,7 @@ def shift_id_from(raw) -> int | None:
     if isinstance(raw, bool) or not isinstance(raw, int | str):
         return None
     text = str(raw).strip()
-    if not (text.isascii() and text.isdigit() and len(text) <= 10) or not 0 < int(text) < 2**31:
+    if not (text.isascii() and text.isdigit() and len(text) <= 10) or not 0 < int(text) <= MAX_ID:
         return None
     return int(text)
 
@@ -116,37 +118,45 @@ def invited_user_ids(shift: Shift, user_ids: Iterable[int]) -> set[int]:
     ids = list(user_ids)
     if not ids:
         return set()
-    asked = (select(BroadcastRecipient.user_id).join(Broadcast, Broadcast.id == BroadcastRecipient.broadcast_id)
-             .where(Broadcast.reference == shift_reference(shift.id), Broadcast.team_id == shift.team_id,
-                    Broadcast.state == "open", BroadcastRecipient.user_id.in_(ids)))
+    asked = _invitations(BroadcastRecipient.user_id, where=(
+        Broadcast.reference == shift_reference(shift.id), Broadcast.team_id == shift.team_id,
+        BroadcastRecipient.user_id.in_(ids)))
     waiting = select(OpenShiftVolunteer.user_id).where(OpenShiftVolunteer.shift_id == shift.id,
                                                        OpenShiftVolunteer.state == VolunteerState.waiting,
                                                        OpenShiftVolunteer.user_id.in_(ids))
     return set(db.session.scalars(union(asked, waiting)))
 
 
-def invited_team_ids(user: User) -> set[int]:
-    """Teams with an open shift ``user`` has been invited to by broadcast (so they may look at that team's gaps)."""
-    ids = invited_shift_ids(user)
-    return set(db.session.scalars(select(Shift.team_id).where(Shift.id.in_(ids)))) if ids else set()
+def _invitations(*columns, where=()):
+    """``columns`` of (open broadcast about a shift, its recipient) pairs: who has been asked about which gap."""
+    return (select(*columns).select_from(BroadcastRecipient)
+            .join(Broadcast, Broadcast.id == BroadcastRecipient.broadcast_id)
+            .where(Broadcast.state == "open", Broadcast.reference.like("shift:%"), *where))
 
 
-def invited_shift_ids(user: User) -> list[int]:
-    """Open shifts ``user`` has been asked about by an open broadcast of the shift's team (see invited_user_ids)."""
-    refs = db.session.execute(
-        select(Broadcast.reference, Broadcast.team_id).join(BroadcastRecipient,
-                                                            BroadcastRecipient.broadcast_id == Broadcast.id)
-        .where(BroadcastRecipient.user_id == user.id, Broadcast.state == "open",
-               Broadcast.reference.like("shift:%"))).all()
+def _invited_shifts(user: User) -> dict[int, int]:
+    """{shift id: team id} of the shifts ``user`` has been asked about by an open broadcast of the shift's own
+    team (waiting volunteers are not counted here: this is what they are shown, not whom a coordinator may pick)."""
     wanted = {}
-    for ref, team_id in refs:
+    for ref, team_id in db.session.execute(_invitations(Broadcast.reference, Broadcast.team_id,
+                                                        where=(BroadcastRecipient.user_id == user.id,))):
         shift_id = shift_id_from_reference(ref)
         if shift_id is not None:
             wanted[shift_id] = team_id
     if not wanted:
-        return []
-    return sorted(sid for sid, tid in db.session.execute(select(Shift.id, Shift.team_id).where(
-        Shift.id.in_(list(wanted)))) if wanted.get(sid) == tid)
+        return {}
+    return {sid: tid for sid, tid in db.session.execute(select(Shift.id, Shift.team_id).where(
+        Shift.id.in_(list(wanted)))) if wanted.get(sid) == tid}
+
+
+def invited_team_ids(user: User) -> set[int]:
+    """Teams with an open shift ``user`` has been invited to by broadcast (so they may look at that team's gaps)."""
+    return set(_invited_shifts(user).values())
+
+
+def invited_shift_ids(user: User) -> list[int]:
+    """Open shifts ``user`` has been asked about by an open broadcast of the shift's team."""
+    return sorted(_invited_shifts(user))
 
 
 def may_see_shift(user: User, shift: Shift) -> bool:

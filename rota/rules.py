@@ -423,31 +423,33 @@ class _Ctx:
         of the focus; otherwise all. ``work``: rostered shifts only (no on-call)."""
         return self._slice(reach_days(rule))[1 if work else 0]
 
-    def clipped(self, rule: Rule) -> tuple[bool, bool]:
-        """Whether ``near(rule)`` left shifts out before / after the ones it kept."""
-        i, j = self._slice(reach_days(rule))[2]
-        return i > 0, j < len(self.all)
-
     def span(self, rule: Rule) -> tuple[int, int]:
         """``near(rule)`` as indexes [i, j) into ``all`` (rules with the same span share cached work)."""
         return self._slice(reach_days(rule))[2]
 
+    def clipped(self, rule: Rule) -> tuple[bool, bool]:
+        """Whether ``near(rule)`` left shifts out before / after the ones it kept."""
+        i, j = self.span(rule)
+        return i > 0, j < len(self.all)
+
     def _slice(self, days: int | None):
-        if self.focus is None:
-            days = None  # everything, whatever the reach
         key = ("near", days)
         got = self.cache.get(key)
         if got is None:
-            if days is None:
-                got = (self.all, self.work, (0, len(self.all)))
-            elif not self.focus_spans:
-                got = ([], [], (0, 0))
-            else:
-                i, j = self.between(self.flo - days * DAY, self.fhi + days * DAY)
-                kept = self.all[i:j]
-                got = (kept, [x for x in kept if not x.on_call], (i, j))
+            i, j = self._bounds(None if days is None else days * DAY)
+            kept = self.all[i:j]
+            got = (kept, self.work if len(kept) == len(self.all) else [x for x in kept if not x.on_call], (i, j))
             self.cache[key] = got
         return got
+
+    def _bounds(self, reach: int | None) -> tuple[int, int]:
+        """Indexes [i, j) of the shifts overlapping the focus widened by ``reach`` seconds each way (all of them when
+        not focused or no reach is given)."""
+        if self.focus is None or reach is None:
+            return 0, len(self.all)
+        if not self.focus_spans:
+            return 0, 0
+        return self.between(self.flo - reach, self.fhi + reach)
 
     def between(self, a: int, b: int) -> tuple[int, int]:
         """Indexes [i, j) into ``all`` of the shifts that overlap [a, b)."""
@@ -455,11 +457,7 @@ class _Ctx:
 
     def around_focus(self, reach: int) -> list[_S]:
         """Shifts that overlap the focus widened by ``reach`` seconds each way (all of them when not focused)."""
-        if self.focus is None:
-            return self.all
-        if not self.focus_spans:
-            return []
-        i, j = self.between(self.flo - reach, self.fhi + reach)
+        i, j = self._bounds(reach)
         return self.all[i:j]
 
     def wants(self, shifts: Iterable[_S]) -> bool:

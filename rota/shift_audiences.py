@@ -40,7 +40,6 @@ def open_shift_from(team_id: int, params: dict | None) -> Shift | None:
 
 
 def _eligible_ids(shift: Shift, users: list[User]) -> list[int]:
-    users = [u for u in users if u.id != shift.assignee_id]
     return [r.user.id for r in eligibility.assess(shift, users, check_membership=False) if r.ok] if users else []
 
 
@@ -49,13 +48,13 @@ def bank_team_ids(team_id: int) -> list[int]:
     return eligibility.allowed_team_ids(team_id)[1:]
 
 
-def neighbour_team_ids(team_id: int) -> list[int]:
-    """Other teams on the same site (``Team.site``), not the team's own bank."""
+def neighbour_team_ids(team_id: int, banks: list[int] | None = None) -> list[int]:
+    """Other teams on the same site (``Team.site``), not the team's own bank (``banks``, looked up when not given)."""
     team = db.session.get(Team, team_id)
     site = (team.site or "").strip().lower() if team is not None else ""
     if not site:
         return []
-    excluded = {team_id, *bank_team_ids(team_id)}
+    excluded = {team_id, *(bank_team_ids(team_id) if banks is None else banks)}
     return [tid for tid in db.session.scalars(select(Team.id).where(func.lower(func.trim(Team.site)) == site)
                                               .order_by(Team.id)) if tid not in excluded]
 
@@ -81,11 +80,11 @@ def staff_bank(team_id: int, params: dict) -> list[int]:
 
 def neighbouring_wards(team_id: int, params: dict) -> list[int]:
     shift = open_shift_from(team_id, params)
-    neighbours = neighbour_team_ids(team_id)
+    banks = bank_team_ids(team_id)
+    neighbours = neighbour_team_ids(team_id, banks)
     if shift is None or not neighbours:
         return []
-    return _eligible_ids(shift, eligibility.active_members(
-        neighbours, excluding_team_ids=[team_id, *bank_team_ids(team_id)]))
+    return _eligible_ids(shift, eligibility.active_members(neighbours, excluding_team_ids=[team_id, *banks]))
 
 
 # (name, label, resolver), narrowest first: the order a ladder widens through.

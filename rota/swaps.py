@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core import audit
 from core.accounts import Membership, TeamRole, User
+from core.api import MAX_ID  # noqa: F401  (swaps.MAX_ID is used by the views)
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
 from notifications import broadcasts
@@ -51,7 +52,6 @@ from rota.swap_models import (
 
 MAX_REASON = 200
 HORIZON = timedelta(days=730)  # nobody swaps or claims shifts further ahead than this
-MAX_ID = 2**31 - 1  # ids in URLs beyond this cannot exist (and overflow the database driver)
 STATE_WORDS = {
     SwapState.proposed: "waiting for a colleague",
     SwapState.awaiting_approval: "waiting for approval",
@@ -187,7 +187,7 @@ def on_shift_changed_hands(shift, previous, user, *, actor=None, kind=None, reas
     And when an open shift is filled — claimed, a volunteer chosen, assigned by a coordinator — any broadcast about
     it shows "claimed" and stops escalating."""
     if previous is None and user is not None:
-        broadcasts.record_claim(user.id, reference=f"shift:{shift.id}", actor=actor)
+        broadcasts.record_claim(user.id, reference=eligibility.shift_reference(shift.id), actor=actor)
     if kind in (ReleaseKind.swapped, ReleaseKind.given_away):
         return
     request_ids = list(db.session.scalars(select(SwapShiftLock.request_id).where(SwapShiftLock.shift_id == shift.id)))
@@ -904,12 +904,7 @@ def register(app, api) -> None:
     # The notifications worker runs these every so often; `flask swaps expire` (cron) does the same.
     tasks = app.extensions.setdefault("periodic_tasks", [])
     if not any(name == "swaps.expire" for name, _ in tasks):
-        tasks.append(("swaps.expire", expire_periodic))
-
-
-def expire_periodic(now: datetime | None = None) -> int:
-    """Periodic task ``swaps.expire`` (the caller commits)."""
-    return expire_due(now=now)
+        tasks.append(("swaps.expire", expire_due))  # the worker commits
 
 
 def _register_with_notifications(app) -> None:
@@ -932,36 +927,31 @@ def cover_request_url(shift: Shift) -> str:
     from flask import url_for
 
     return url_for("notifications.broadcast_new", team_id=shift.team_id, audience="eligible_for_shift",
-                   shift_id=shift.id, kind="open_shift", reference=f"shift:{shift.id}",
+                   shift_id=shift.id, kind="open_shift", reference=eligibility.shift_reference(shift.id),
                    text=f"Cover needed: {describe_shift(shift)}, {shift.team.name}. Can you take it?",
-                   link=f"/open-shifts#open-shift-{shift.id}")
+                   link=_board_link(shift.id))
+
+
+def _board_link(shift_id: int) -> str:
+    """The shift on the open-shifts board (its claim / volunteer button and verdicts are there)."""
+    from flask import url_for
+
+    return url_for("swaps.open_shifts_page") + f"#open-shift-{shift_id}"
 
 
 def shift_action(shift_id: int) -> tuple[str, str] | None:
     """The button on a broadcast about a gap: to the open-shifts board, at that shift (its claim/volunteer button and
     the working-time verdicts are there)."""
-    from flask import url_for
-
     shift = db.session.get(Shift, shift_id) if 0 < shift_id <= MAX_ID else None
     if shift is None or shift.state != ShiftState.open:
         return None
-    return "See the shift and take it", url_for("swaps.open_shifts_page") + f"#open-shift-{shift.id}"
-
-
-def audience_eligible_for_shift(team_id: int, params: dict) -> list[int]:
-    """Resolver for broadcasts: params ``{"shift_id": 12}``; only an open shift of that team has an audience."""
-    from rota import shift_audiences
-
-    return shift_audiences.eligible_for_shift(team_id, params)
+    return "See the shift and take it", _board_link(shift.id)
 
 
 def reply_claim(user_id: int, reference: str | None) -> tuple[bool, str]:
     """An SMS "YES 4821" answering a gap broadcast (reference ``"shift:12"``): claim the shift for the sender."""
-    try:
-        kind, _, raw_id = (reference or "").partition(":")
-        shift = db.session.get(Shift, int(raw_id)) if kind == "shift" else None
-    except ValueError:
-        shift = None
+    shift_id = eligibility.shift_id_from_reference(reference)
+    shift = db.session.get(Shift, shift_id) if shift_id is not None else None
     user = db.session.get(User, user_id)
     if shift is None or user is None:
         return False, "Sorry, that shift is no longer available."

@@ -26,7 +26,7 @@ def _stale_offer(make):
 
 
 def test_the_worker_expires_requests_through_the_registered_task(app, make):
-    assert ("swaps.expire", swaps.expire_periodic) in app.extensions["periodic_tasks"]
+    assert ("swaps.expire", swaps.expire_due) in app.extensions["periodic_tasks"]
     req, giver = _stale_offer(make)
     stats = worker.run(once=True)
     assert stats.periodic_runs.get("swaps.expire") == 1 and not stats.periodic_failures
