@@ -9,9 +9,8 @@ from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.accounts import Team
-from core.api import MAX_ID, Blueprint, Id, PageArgs, Text, login_required_api
+from core.api import Blueprint, Id, PageArgs, Text, login_required_api
 from core.db import db
-from core.errors import NotFound
 from notifications import broadcasts, realtime, service, sms
 
 blp = Blueprint("notifications_api", __name__, url_prefix="/api/v1",
@@ -292,13 +291,6 @@ def stream(args):
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _team(team_id: int) -> Team:
-    team = db.session.get(Team, team_id)
-    if team is None:
-        raise NotFound("No such team.")
-    return team
-
-
 @blp.post("/broadcasts")
 @blp.arguments(BroadcastCreateSchema)
 @blp.response(201, BroadcastSchema)
@@ -306,7 +298,7 @@ def _team(team_id: int) -> Team:
 @login_required_api
 def create_broadcast(data):
     """Broadcast a message or an open shift to an audience (coordinators). `dry_run` only counts recipients."""
-    team = _team(data.pop("team_id"))
+    team = broadcasts.get_team(data.pop("team_id"))
     if data.pop("dry_run"):
         counted = broadcasts.preview(team, current_user, audience=data["audience"], params=data["params"],
                                      reference=data["reference"])
@@ -392,19 +384,12 @@ def _policy_out(team: Team) -> dict:
             "choices": [{"name": n, "label": label} for n, label in broadcasts.audience_choices()]}
 
 
-def _managed_team(team_id: int) -> Team:
-    team = db.session.get(Team, team_id) if 0 < team_id <= MAX_ID else None
-    if team is None:
-        raise NotFound("No such team.")
-    return team
-
-
 @blp.get("/teams/<int:team_id>/escalation-policy")
 @blp.response(200, EscalationPolicySchema)
 @login_required_api
 def get_escalation_policy(team_id):
     """The team's escalation ladder for unanswered open-shift broadcasts (coordinators)."""
-    return _policy_out(_managed_team(team_id))
+    return _policy_out(broadcasts.get_team(team_id))
 
 
 @blp.put("/teams/<int:team_id>/escalation-policy")
@@ -414,7 +399,7 @@ def get_escalation_policy(team_id):
 def put_escalation_policy(data, team_id):
     """Replace the team's escalation ladder: ordered steps, each "after N minutes, widen to <audience>" (at most
     six; minutes 1-1440; audiences from `choices`). An empty list turns escalation off."""
-    team = _managed_team(team_id)
+    team = broadcasts.get_team(team_id)
     broadcasts.set_policy(team, current_user, data["steps"])
     db.session.commit()
     return _policy_out(team)

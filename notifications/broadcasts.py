@@ -39,7 +39,7 @@ def audience_choices() -> list[tuple[str, str]]:
     return list(BUILTIN_AUDIENCES.items()) + [(a.name, a.label) for a in registry.audiences().values()]
 
 
-def _members(team_id: int, role: TeamRole | None = None, *columns):
+def _members(team_id: int, role: TeamRole | None = None, *, columns=()):
     """Active members of a team (only the columns asked for: no ORM objects for a thousand people)."""
     stmt = (select(*(columns or (User.id,))).join(Membership, Membership.user_id == User.id)
             .where(Membership.team_id == team_id, User.active.is_(True)))
@@ -57,7 +57,7 @@ def _group(team_id: int, params: dict) -> list[int]:
     if not isinstance(skills, list) or not all(isinstance(s, str) for s in skills):
         raise ValidationFailed("Skills must be a list of names.", errors={"params": ["Skills must be a list."]})
     ids = []
-    for u in _members(team_id, None, User.id, User.staff_group, User.grade, User.skills):
+    for u in _members(team_id, columns=(User.id, User.staff_group, User.grade, User.skills)):
         if staff_group and u.staff_group.value != staff_group:
             continue
         if min_grade and (grade_rank(u.grade) < grade_rank(min_grade) or
@@ -277,18 +277,15 @@ def mute(b: Broadcast, user) -> BroadcastRecipient:
     return r
 
 
-def record_claim(user_id: int, *, reference: str | None = None, broadcast_id: int | None = None, actor=None) -> int:
-    """Mark open broadcasts (by reference or id) as claimed by this person; stops their escalation.
+def record_claim(user_id: int, *, reference: str | None, actor=None) -> int:
+    """Mark the open broadcasts about ``reference`` as claimed by this person; stops their escalation.
 
-    The claim service (swaps) calls this after a shift is taken in the app; the SMS reply path calls it too.
+    Rota calls this whenever an open shift is filled (a claim in the app or by SMS, a chosen volunteer, a
+    coordinator's assignment).
     """
-    stmt = select(Broadcast).where(Broadcast.state == "open")
-    if broadcast_id is not None:
-        stmt = stmt.where(Broadcast.id == broadcast_id)
-    elif reference:
-        stmt = stmt.where(Broadcast.reference == reference)
-    else:
+    if not reference:
         return 0
+    stmt = select(Broadcast).where(Broadcast.state == "open", Broadcast.reference == reference)
     count = 0
     now = now_utc()
     for b in db.session.scalars(stmt):
@@ -325,6 +322,13 @@ def _manage_ladder(team: Team, actor) -> None:
         raise Forbidden("Only the team's coordinators can see or change its escalation ladder.")
 
 
+def get_team(team_id: int) -> Team:
+    team = db.session.get(Team, team_id) if 0 < team_id <= MAX_ID else None
+    if team is None:
+        raise NotFound("No such team.")
+    return team
+
+
 def get_policy(team: Team, actor) -> list[dict]:
     """The team's ladder: ``[{"after_minutes": 30, "audience": "staff_bank", "params": {}}, ...]`` (maybe empty)."""
     _manage_ladder(team, actor)
@@ -357,9 +361,15 @@ def validate_steps(steps) -> list[dict]:
 
 
 def set_policy(team: Team, actor, steps: list[dict]) -> EscalationPolicy:
+    """Store a team's ladder. A step given without ``params`` keeps the settings of the step now at its position
+    if that step has the same audience (the screen edits minutes and audiences only)."""
     _manage_ladder(team, actor)
-    steps = validate_steps(steps)
     policy = db.session.get(EscalationPolicy, team.id) or EscalationPolicy(team_id=team.id)
+    current = policy.steps or []
+    steps = validate_steps([step if "params" in step or not isinstance(step, dict) else {
+        **step, "params": (current[i].get("params") or {})
+        if i < len(current) and current[i].get("audience") == step.get("audience") else {}}
+        for i, step in enumerate(steps)])
     policy.steps, policy.updated_at = steps, now_utc()
     db.session.add(policy)
     db.session.flush()

@@ -83,11 +83,19 @@ def register_reference_action(kind: str, action: Callable[[int], tuple[str, str]
 
 
 def reference_action(reference: str | None) -> tuple[str, str] | None:
-    kind, _, ident = (reference or "").partition(":")
-    action = _REFERENCE_ACTIONS.get(kind)
-    if action is None or not (ident.isascii() and ident.isdigit()) or len(ident) > 10:
+    parsed = parse_reference(reference)
+    action = _REFERENCE_ACTIONS.get(parsed[0]) if parsed else None
+    return action(parsed[1]) if action is not None else None
+
+
+def parse_reference(reference) -> tuple[str, int] | None:
+    """``"shift:12"`` -> ``("shift", 12)``; None unless it is an identifier, a colon and an id in the id range."""
+    from core.api import MAX_ID
+
+    kind, _, ident = str(reference or "").partition(":")
+    if not (kind.isidentifier() and ident.isascii() and ident.isdigit() and len(ident) <= 10):
         return None
-    return action(int(ident))
+    return (kind, int(ident)) if 0 < int(ident) <= MAX_ID else None
 
 
 # Adapters for callables written keyword-only (``resolver(*, shift_id, **_)``, ``handler(*, user, shift_id, **_)``
@@ -103,11 +111,8 @@ def _keyword_only(fn) -> bool:
 
 
 def _reference_kwargs(reference: str | None) -> dict:
-    if reference and ":" in reference:
-        kind, _, ident = reference.partition(":")
-        if kind.isidentifier() and ident.isdigit():
-            return {f"{kind}_id": int(ident)}
-    return {}
+    parsed = parse_reference(reference)
+    return {f"{parsed[0]}_id": parsed[1]} if parsed else {}
 
 
 def _adapt_resolver(fn):

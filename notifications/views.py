@@ -301,9 +301,7 @@ def _rearranged(steps: list[dict], action: str) -> list[dict]:
 def escalation_policy(team_id: int):
     """A team's escalation ladder: ordered "after N minutes, widen to <audience>" steps. Add, remove and move
     re-show the ladder without saving (no script needed); Save validates and stores it."""
-    team = db.session.get(Team, team_id) if 0 < team_id <= MAX_ID else None
-    if team is None:
-        raise NotFound("No such team.")
+    team = broadcasts.get_team(team_id)
     current = broadcasts.get_policy(team, current_user)  # Forbidden unless they manage the team
     status, saved, problems = 200, False, []
     if request.method == "GET":
@@ -319,9 +317,6 @@ def escalation_policy(team_id: int):
         if action != "save":
             form = _ladder_form(_rearranged(posted, action))
         elif valid:
-            for i, step in enumerate(posted):  # keep a step's settings while its audience is unchanged
-                kept = current[i] if i < len(current) else {}
-                step["params"] = (kept.get("params") or {}) if kept.get("audience") == step["audience"] else {}
             try:
                 broadcasts.set_policy(team, current_user, posted)
                 db.session.commit()

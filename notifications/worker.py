@@ -71,8 +71,8 @@ def _due(now):
     )
 
 
-_CLAIMED_COLUMNS = (OutboxMessage.id, OutboxMessage.to_number, OutboxMessage.text, OutboxMessage.link,
-                    OutboxMessage.suffix, OutboxMessage.attempts, OutboxMessage.team_id, OutboxMessage.user_id)
+_CLAIMED_COLUMNS = (OutboxMessage.id, OutboxMessage.to_number, OutboxMessage.text, OutboxMessage.suffix,
+                    OutboxMessage.attempts, OutboxMessage.user_id)
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,8 @@ class Claimed:
     id: int
     to_number: str | None
     text: str
-    link: str | None
     suffix: str | None
     attempts: int  # including this attempt
-    team_id: int | None
     user_id: int
     stop: bool  # the number texted STOP (or Twilio said 21610) after this was queued
 
@@ -295,15 +293,14 @@ def run_periodic(name: str, fn, stats: WorkerStats) -> None:
 
 
 def run(*, once: bool = False, max_seconds: float | None = None, batch: int = 20, idle_sleep: float = 1.0,
-        escalate_every: float | None = None, periodic_every: float | None = None, wid: str | None = None,
+        periodic_every: float | None = None, wid: str | None = None,
         concurrency: int | None = None) -> WorkerStats:
     """Deliver until stopped, running the periodic tasks when due. ``once``: until nothing is due (the periodic
-    tasks run once, first). ``max_seconds``: stop after that long. ``escalate_every`` is the old name of
-    ``periodic_every`` (default ``NOTIFICATIONS_PERIODIC_SECONDS``)."""
+    tasks run once, first). ``max_seconds``: stop after that long. ``periodic_every``: seconds between runs of
+    each periodic task (default ``NOTIFICATIONS_PERIODIC_SECONDS``)."""
     app = current_app._get_current_object()
-    every = periodic_every if periodic_every is not None else escalate_every
-    if every is None:
-        every = float(app.config.get("NOTIFICATIONS_PERIODIC_SECONDS", 60))
+    every = periodic_every if periodic_every is not None else float(
+        app.config.get("NOTIFICATIONS_PERIODIC_SECONDS", 60))
     concurrency = max(1, int(concurrency or app.config.get("NOTIFICATIONS_SEND_CONCURRENCY", 8)))
     wid = wid or worker_id()
     stats = WorkerStats()

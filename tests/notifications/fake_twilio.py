@@ -72,6 +72,7 @@ class FakeTwilio:
             self.undelivered: dict[str, str] = {}  # number -> carrier error code (status "undelivered")
             self.timeout_seconds = 1.0
             self.latency_seconds = 0.0  # the provider's round trip (the real API takes ~0.1-0.3 s to answer)
+            self.in_flight = self.most_in_flight = 0  # requests being answered at once (and the most seen)
             self.callback_errors: list[str] = []
             self.pending_callbacks = []
 
@@ -130,7 +131,12 @@ class FakeTwilio:
             if outcome is None and self.fail_rate and self.random.random() < self.fail_rate:
                 outcome = self.random.choice(self.fail_with)
         if self.latency_seconds:
+            with self.lock:
+                self.in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self.in_flight)
             time.sleep(self.latency_seconds)
+            with self.lock:
+                self.in_flight -= 1
         if outcome == "timeout":
             with self.lock:
                 self.responses["timeout"] += 1
