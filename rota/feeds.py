@@ -518,7 +518,8 @@ def eligible_open_shift_ids(user: User, window: Window, day: datetime) -> list[i
         Shift.state == ShiftState.open, Shift.starts_at > day, Shift.starts_at < window.end)).all()
     mine = db.session.execute(select(Shift.starts_at, Shift.ends_at).where(
         Shift.assignee_id == user.id, Shift.state != ShiftState.cancelled, Shift.ends_at > day)).all()
-    leave = db.session.execute(select(Leave.first_day, Leave.last_day).where(Leave.user_id == user.id)).all()
+    leave = db.session.execute(select(Leave.first_day, Leave.last_day, Leave.team_id)
+                               .where(Leave.user_id == user.id)).all()
     skills = {s.casefold() for s in user.skills or []}
     out = []
     for s in shifts:
@@ -527,7 +528,7 @@ def eligible_open_shift_ids(user: User, window: Window, day: datetime) -> list[i
         if any(a < s.ends_at and b > s.starts_at for a, b in mine):
             continue
         first = s.starts_at.date()
-        if any(f <= s.ends_at.date() and last >= first for f, last in leave):
+        if any(f <= s.ends_at.date() and last >= first and t in (None, s.team_id) for f, last, t in leave):
             continue
         out.append(s.id)
     return out
