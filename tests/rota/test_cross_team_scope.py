@@ -210,3 +210,20 @@ def test_a_coordinator_of_every_team_of_the_person_may_change_their_settings(cli
     r = client.put(f"/api/v1/users/{solo.id}/compliance-settings", json={"note": "Prefers days"},
                    headers=bearer(make.token(t["wendy"])))
     assert r.status_code == 200 and r.get_json()["note"] == "Prefers days"
+
+
+def test_coordinator_lists_a_persons_eligible_open_shifts_only_in_their_own_teams(client, make, bearer, two_teams):
+    t = two_teams
+    ours = _shift(t["ward7b"], t["st7"], DAY)
+    theirs = _shift(t["ward8"], t["st8"], DAY + timedelta(days=1))
+
+    def listed(who):
+        r = client.get(f"/api/v1/users/{t['dee'].id}/eligible-shifts", headers=bearer(make.token(t[who])))
+        assert r.status_code == 200, r.get_json()
+        return {i["shift"]["id"] if "shift" in i else i["id"] for i in r.get_json()["items"]}
+
+    assert listed("wendy") == {ours.id}, "Ward 8's open shifts are Ward 8's business"
+    assert listed("rosa") == {theirs.id}
+    assert listed("dee") == {ours.id, theirs.id}
+    stranger = client.get(f"/api/v1/users/{t['dee'].id}/eligible-shifts", headers=bearer(make.token(t["stranger"])))
+    assert stranger.status_code == 404
