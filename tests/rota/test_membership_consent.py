@@ -241,3 +241,27 @@ def test_coordinator_without_a_shared_team_never_enrols_directly(client, make, b
     assert r.status_code in (201, 403), name
     if r.status_code == 201:  # only the invitation route succeeds, and it only invites
         assert r.get_json()["state"] == "pending", name
+
+
+# ------------------------------------------------------------------------------------------------------ races
+
+
+def test_accept_racing_decline_and_withdraw_one_answer_wins(make, live_server, trust):
+    from rota import membership
+    from tests.rota.test_rota_api import _race
+
+    wendy, stranger, ward7b = trust["wendy"], trust["stranger"], trust["ward7b"]
+
+    inv = membership.invite(ward7b, stranger, "staff", actor=wendy)
+    db.session.commit()
+    tokens = [make.token(stranger), make.token(stranger), make.token(wendy)]
+    reqs = [("post", f"/api/v1/invitations/{inv.id}/accept", None),
+            ("post", f"/api/v1/invitations/{inv.id}/decline", None),
+            ("post", f"/api/v1/invitations/{inv.id}/withdraw", None)]
+    codes = sorted(code for code, _ in _race(live_server, tokens, reqs))
+    assert codes == [200, 409, 409], codes
+    db.session.expire_all()
+    state = db.session.get(TeamInvitation, inv.id).state
+    assert (stranger.id in _member_ids(ward7b)) == (state == InvitationState.accepted)
+    answers = db.session.scalars(select(AuditEntry).where(AuditEntry.action.like("membership.invitation_%"))).all()
+    assert len(answers) == 1
