@@ -93,3 +93,22 @@ def test_draft_shifts_stay_out_of_personal_team_and_open_feeds_until_published(c
     assert uids == {f"shift-{drafted.id}@{domain}"}
     resp, uids = _uids(client, mine, **{"If-Modified-Since": first_mine.headers["Last-Modified"]})
     assert resp.status_code == 200 and f"shift-{drafted.id}@{domain}" in uids  # released from Sam after publishing
+
+
+def test_publishing_a_period_planned_long_ago_still_reaches_a_calendar_that_asks_if_modified_since(client, ward):
+    """The shifts were drafted days before the calendar last polled, so nothing about them is newer than its copy:
+    only the publication is. The feed's Last-Modified must move with it, or the calendar is told 304 for ever."""
+    team, sam, manager, night = ward["team"], ward["sam"], ward["manager"], ward["night"]
+    long_ago = now_utc() - timedelta(days=3)
+    start = now_utc().replace(microsecond=0) + timedelta(days=3)
+    period = _draft_period(team, start.date() - timedelta(days=1), start.date() + timedelta(days=6))
+    drafted = shift(team, night, start, assignee=sam, rota_period_id=period.id, created_at=long_ago,
+                    updated_at=long_ago)
+    mine = _token(sam, FeedKind.mine)
+    first, uids = _uids(client, mine)
+    assert uids == set()
+    login(client, manager)
+    assert client.post(f"/api/v1/rota-periods/{period.id}/publish").status_code == 200
+    client.post("/auth/logout")
+    resp, uids = _uids(client, mine, **{"If-Modified-Since": first.headers["Last-Modified"]})
+    assert resp.status_code == 200 and uids == {f"shift-{drafted.id}@localhost"}
