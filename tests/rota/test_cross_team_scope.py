@@ -227,3 +227,10 @@ def test_coordinator_lists_a_persons_eligible_open_shifts_only_in_their_own_team
     assert listed("dee") == {ours.id, theirs.id}
     stranger = client.get(f"/api/v1/users/{t['dee'].id}/eligible-shifts", headers=bearer(make.token(t["stranger"])))
     assert stranger.status_code == 404
+    # Leave Ward 7B records makes Dee unavailable for Ward 7B's shifts only.
+    r = client.post("/api/v1/leave", headers=bearer(make.token(t["wendy"])),
+                    json={"user_id": t["dee"].id, "team_id": t["ward7b"].id, "kind": "study",
+                          "first_day": DAY.isoformat(), "last_day": (DAY + timedelta(days=1)).isoformat()})
+    assert r.status_code == 201
+    assert listed("dee") == {theirs.id}
+    assert listed("rosa") == {theirs.id}
