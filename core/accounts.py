@@ -394,20 +394,42 @@ def user_for_token(secret: str) -> User | None:
     return token.user
 
 
-def add_member(team: Team, user: User, role: TeamRole | str = TeamRole.staff, *, actor=None) -> Membership:
+def may_add_directly(team: Team, user: User, actor) -> bool:
+    """May ``actor`` put ``user`` in ``team`` (or change their role there) without the person's agreement?
+
+    Joining a team gives its coordinators power over a person (their rota, leave, working-time settings), so it
+    needs consent: the person accepts an invitation. Without one, only an administrator, or a coordinator of
+    ``team`` who also coordinates a team the person already belongs to (someone already responsible for them),
+    may add them. ``actor=None`` is never a person: see :func:`add_member`."""
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return False
+    if actor.is_admin:
+        return True
+    return team.can_manage(actor) and bool(actor.managed_team_ids & user.team_ids)
+
+
+def add_member(team: Team, user: User, role: TeamRole | str = TeamRole.staff, *, actor=None,
+               invitation_id: int | None = None) -> Membership:
+    """Put ``user`` in ``team`` with ``role`` (or change their role). A person acting must pass
+    :func:`may_add_directly`, unless the person joins by accepting ``invitation_id`` (the caller checked it is
+    theirs and pending). ``actor=None`` is the system itself (CLI, tests, fixtures), never a request."""
     role = TeamRole(role)
+    if actor is not None and invitation_id is None and not may_add_directly(team, user, actor):
+        raise Forbidden(f"{user.display_name} is not in a team you coordinate, so they must agree to join "
+                        f"{team.name}: send them an invitation instead.", extra={"code": "consent_required"})
+    how = {"via": "invitation", "invitation_id": invitation_id} if invitation_id else {"via": "direct"}
     existing = db.session.scalar(select(Membership).where(Membership.team_id == team.id, Membership.user_id == user.id))
     if existing is not None:
         if existing.role != role:
             existing.role = role
             audit.record("membership.role_changed", actor=actor, entity=existing, team_id=team.id,
-                         summary={"user_id": user.id, "role": role.value})
+                         summary={"user_id": user.id, "role": role.value, **how})
         return existing
     m = Membership(team=team, user=user, role=role)
     db.session.add(m)
     db.session.flush()
     audit.record("membership.added", actor=actor, entity=m, team_id=team.id,
-                 summary={"user_id": user.id, "role": role.value})
+                 summary={"user_id": user.id, "role": role.value, **how})
     return m
 
 

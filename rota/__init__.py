@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-FEATURES = ("rota.views", "rota.api", "rota.compliance", "rota.swaps", "rota.feeds")
+FEATURES = ("rota.views", "rota.api", "rota.compliance", "rota.swaps", "rota.feeds", "rota.membership_views")
 
 
 def register(app, api) -> None:

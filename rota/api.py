@@ -72,7 +72,9 @@ def get_team(team_id):
 @blp.response(201, sc.TeamDetailSchema)
 @login_required_api
 def add_member(data, team_id):
-    """Add a person to the team (or change their role). Coordinators and administrators."""
+    """Add a person to the team (or change their role) without an invitation: administrators, or coordinators who
+    already coordinate the person in another team. Otherwise 403 (``code: consent_required``): invite them with
+    ``POST /teams/{id}/invitations`` and they join when they accept."""
     team = services.get_team(team_id)
     user = services.get_user(data["user_id"])
     services.add_member(team, user, data["role"], actor=current_user)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 
 from core import audit
 from core.accounts import User
@@ -46,11 +46,19 @@ def overlapping_shift(user: User, starts_at: datetime, ends_at: datetime, *, exc
     return db.session.scalars(stmt.limit(1)).first()
 
 
+def leave_in_team(team_id):
+    """Leave that counts in ``team_id``: the team's own records and trust-wide ones (recorded by an administrator,
+    no team). Another team's leave record stays that team's business: it neither blocks nor reveals anything here
+    (a coordinator's power over a person ends at their own team's rota)."""
+    return or_(Leave.team_id.is_(None), Leave.team_id == team_id)
+
+
 def leave_clash(user: User, shift: Shift) -> Leave | None:
     """Leave covering any local day the shift touches (its start day, and its end day if it ends after 00:00)."""
     first = local_day(shift, shift.starts_at)
     last = local_day(shift, shift.ends_at)
-    stmt = select(Leave).where(Leave.user_id == user.id, and_(Leave.first_day <= last, Leave.last_day >= first))
+    stmt = select(Leave).where(Leave.user_id == user.id, and_(Leave.first_day <= last, Leave.last_day >= first),
+                               leave_in_team(shift.team_id))
     return db.session.scalars(stmt.limit(1)).first()
 
 

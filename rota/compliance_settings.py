@@ -155,9 +155,15 @@ def trust_defaults() -> tuple[dict[str, str], set[str]]:
 
 
 def can_manage_person(actor, person) -> bool:
+    """May ``actor`` change ``person``'s own settings (rule sets, local rules, opt-out, note)? They apply in every
+    team the person works in, so: administrators, or a coordinator of *every* one of the person's teams. A
+    coordinator of only some of them must not change, say, a doctor's contract rules in another team's rota."""
     if actor is None or not getattr(actor, "is_authenticated", False):
         return False
-    return bool(actor.is_admin or (actor.managed_team_ids & person.team_ids))
+    if actor.is_admin:
+        return True
+    teams = person.team_ids
+    return bool(teams) and teams <= actor.managed_team_ids
 
 
 can_view_person = compliance.may_see_person
@@ -585,6 +591,9 @@ def update_person_settings(person, *, actor, changes: dict) -> dict:
     new = _validate_person(person, current, changes)
     changed = [k for k in PERSON_FIELDS if new[k] != current[k]]
     manager = can_manage_person(actor, person)
+    if not manager and actor.id != person.id:
+        raise Forbidden(f"{person.display_name} also works in teams you do not coordinate, and their own "
+                        "working-time settings apply in all of them: ask an administrator to change them.")
     if not manager and set(changed) - SELF_SERVICE_FIELDS:
         raise Forbidden("You can record or withdraw your own opt-out; a coordinator changes your other working-time "
                         "settings.")

@@ -280,3 +280,4 @@ def register(app, api) -> None:
     app.register_blueprint(bp)
     app.extensions.setdefault("profile_sections", []).append("rota/compliance_settings_profile.html")
     app.jinja_env.globals["working_time_section"] = profile_section
+    app.jinja_env.globals["can_change_person"] = settings.can_manage_person

@@ -78,17 +78,18 @@ def _ensure_team(name: str, site: str) -> Team:
 
 
 def _staff(team: Team, mix, domain: str, start: int, coordinator_email: str, coordinator_name: str,
-           coordinator_grade: str, coordinator_group: str) -> None:
+           coordinator_grade: str, coordinator_group: str, *, admin) -> None:
+    # The seed acts as the trust's administrator: administrators may add people to teams directly.
     coord = _ensure_user(coordinator_email, coordinator_name, grade=coordinator_grade,
                          staff_group=coordinator_group, skills=["ALS"], n=start)
-    accounts.add_member(team, coord, TeamRole.coordinator)
+    accounts.add_member(team, coord, TeamRole.coordinator, actor=admin)
     n = start + 1
     for grade, group, skills, count in mix:
         for _ in range(count):
             first, last = _person(n)
             user = _ensure_user(f"{first}.{last}.{n}@{domain}".lower(), f"{first} {last}", grade=grade,
                                 staff_group=group, skills=skills, n=n)
-            accounts.add_member(team, user, TeamRole.staff)
+            accounts.add_member(team, user, TeamRole.staff, actor=admin)
             n += 1
 
 
@@ -97,13 +98,14 @@ def seed_people_and_teams() -> list[str]:
     ward = _ensure_team(WARD, SITE)
     ed = _ensure_team(ED, SITE)
     _staff(ward, _WARD_MIX, "ward7b.test", 100, "ward.manager@shiftbridge.test", "Wendy Ward-Manager",
-           "Band 7", "nursing")
-    _staff(ed, _ED_MIX, "ed.test", 200, "ed.rota@shiftbridge.test", "Dr Ravi Rota", "Consultant", "medical")
+           "Band 7", "nursing", admin=admin)
+    _staff(ed, _ED_MIX, "ed.test", 200, "ed.rota@shiftbridge.test", "Dr Ravi Rota", "Consultant", "medical",
+           admin=admin)
     # A small neighbouring ward on the same site and the trust's staff bank (Ward 7B's escalation ladder).
     _staff(_ensure_team(NEIGHBOUR_WARD, SITE), _NEIGHBOUR_MIX, "ward8.test", 300, "ward8.manager@shiftbridge.test",
-           "Rosa Respiratory", "Band 7", "nursing")
+           "Rosa Respiratory", "Band 7", "nursing", admin=admin)
     _staff(_ensure_team(STAFF_BANK, "Trust-wide"), _BANK_MIX, "bank.test", 400, "bank.office@shiftbridge.test",
-           "Bola Bank-Office", None, "admin")
+           "Bola Bank-Office", None, "admin", admin=admin)
     db.session.flush()
     return [
         "Demo sign-ins (password for all: " + DEMO_PASSWORD + "):",

@@ -28,6 +28,7 @@ from core.db import db, now_utc
 from notifications import registry
 from notifications.models import Broadcast, BroadcastRecipient
 from rota import compliance
+from rota.assignment import leave_in_team
 from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState
 from rota.swap_models import OpenShiftVolunteer, TeamSwapSettings, VolunteerState
 
@@ -284,7 +285,8 @@ def assess(shift: Shift, users: Iterable[User] | None = None, *,
     first_day, last_day = _local(shift, shift.starts_at).date(), _local(shift, shift.ends_at).date()
     leave_rows = db.session.execute(
         select(Leave.user_id, Leave.kind, Leave.first_day, Leave.last_day).where(
-            Leave.user_id.in_(who), and_(Leave.first_day <= last_day, Leave.last_day >= first_day))
+            Leave.user_id.in_(who), and_(Leave.first_day <= last_day, Leave.last_day >= first_day),
+            leave_in_team(shift.team_id))
     ).all()
     for uid, kind, first, last in leave_rows:
         res = results.get(uid)
@@ -374,7 +376,7 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
         tz = ZoneInfo(teams[shift.team_id].timezone)
         first, last = to_local(shift.starts_at, tz).date(), to_local(shift.ends_at, tz).date()
         for lv in leave:
-            if lv.first_day <= last and lv.last_day >= first:
+            if lv.first_day <= last and lv.last_day >= first and lv.team_id in (None, shift.team_id):
                 res.reasons.append(f"You are on {lv.kind.value} leave then")
                 res.codes.add("leave")
                 break

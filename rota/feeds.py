@@ -48,7 +48,7 @@ from core.security import limiter
 from core.web import as_choices
 from rota import ical
 from rota.feed_models import CalendarFeed, CalendarPreference, FeedKind, TeamFeedSetting
-from rota.models import Leave, ReleaseKind, Shift, ShiftRelease, ShiftState, ShiftType
+from rota.models import Leave, PeriodState, ReleaseKind, RotaPeriod, Shift, ShiftRelease, ShiftState, ShiftType
 
 log = logging.getLogger(__name__)
 
@@ -296,6 +296,13 @@ def _window_overlap(window: Window):
     return and_(Shift.starts_at < window.end, Shift.ends_at > window.start)
 
 
+def _published():
+    """Shifts staff may see: outside any rota period, or in a published one. A draft is not a commitment and a
+    feed link is a bearer secret synced to phones, so no feed (not even a coordinator's) carries draft shifts."""
+    return or_(Shift.rota_period_id.is_(None),
+               Shift.rota_period_id.in_(select(RotaPeriod.id).where(RotaPeriod.state == PeriodState.published)))
+
+
 def _aggregates(kind: FeedKind, window: Window, day: datetime) -> list:
     """Correlated scalar subqueries (on ``CalendarFeed.user_id``) that change whenever the feed's bytes would."""
     uid = CalendarFeed.user_id
@@ -310,10 +317,13 @@ def _aggregates(kind: FeedKind, window: Window, day: datetime) -> list:
             out.append(stmt.where(*where).scalar_subquery())
         return out
 
-    mine = agg([Shift.assignee_id == uid, _window_overlap(window)])
+    # Publishing a period changes what a feed holds without touching its shifts: its time is part of the validator.
+    published = [select(func.max(RotaPeriod.published_at)).where(
+        RotaPeriod.team_id.in_(select(Membership.team_id).where(Membership.user_id == uid))).scalar_subquery()]
+    mine = agg([Shift.assignee_id == uid, _window_overlap(window), _published()]) + published
     if kind == FeedKind.mine:
         released = agg([ShiftRelease.user_id == uid, ShiftRelease.released_at >= window.cancelled_since,
-                        _window_overlap(window)], over=ShiftRelease, changed=Shift.updated_at,
+                        _window_overlap(window), _published()], over=ShiftRelease, changed=Shift.updated_at,
                        join=(Shift, Shift.id == ShiftRelease.shift_id))
         return mine + released
     if kind == FeedKind.team:
@@ -323,7 +333,7 @@ def _aggregates(kind: FeedKind, window: Window, day: datetime) -> list:
                         or_(Membership.role == TeamRole.coordinator, TeamFeedSetting.staff_may_subscribe.is_(True))))
         team_sum = select(func.sum(Membership.team_id) + func.count(Membership.id) * 100003).where(
             Membership.team_id.in_(teams), Membership.user_id == uid).scalar_subquery()
-        return agg([Shift.team_id.in_(teams), _window_overlap(window)]) + [team_sum]
+        return agg([Shift.team_id.in_(teams), _window_overlap(window), _published()]) + [team_sum] + published
     member_teams = select(Membership.team_id).where(Membership.user_id == uid)
     open_now = agg([Shift.team_id.in_(member_teams), Shift.state == ShiftState.open, Shift.starts_at > day,
                     Shift.starts_at < window.end])
@@ -429,7 +439,8 @@ def _event(ctx: _Ctx, row, *, uid_suffix: str, summary: str, cancelled=False, bu
 def mine_events(ctx: _Ctx, user_id: int, window: Window, reminder: int | None) -> list[ical.FeedEvent]:
     """Shifts I hold (CONFIRMED); ones I stopped holding, or that were cancelled, for 14 days (CANCELLED)."""
     events: dict[int, ical.FeedEvent] = {}
-    rows = db.session.execute(_shift_stmt().where(Shift.assignee_id == user_id, _window_overlap(window))).all()
+    rows = db.session.execute(_shift_stmt().where(Shift.assignee_id == user_id, _window_overlap(window),
+                                                  _published())).all()
     for row in rows:
         state, reason, updated, type_name, team = row[3], row[4], row[6], row[7], row[9]
         if state == ShiftState.cancelled:
@@ -446,7 +457,7 @@ def mine_events(ctx: _Ctx, user_id: int, window: Window, reminder: int | None) -
         _shift_stmt(ShiftRelease.kind, ShiftRelease.reason, ShiftRelease.released_at)
         .join(ShiftRelease, ShiftRelease.shift_id == Shift.id)
         .where(ShiftRelease.user_id == user_id, ShiftRelease.released_at >= window.cancelled_since,
-               _window_overlap(window), or_(Shift.assignee_id.is_(None), Shift.assignee_id != user_id))
+               _window_overlap(window), _published(), or_(Shift.assignee_id.is_(None), Shift.assignee_id != user_id))
         .order_by(ShiftRelease.released_at, ShiftRelease.id)).all()
     for row in released:  # the latest release of each shift wins
         kind, reason, released_at = row[12], row[13], row[14]
@@ -463,7 +474,7 @@ def team_events(ctx: _Ctx, team_ids: list[int], window: Window) -> list[ical.Fee
     if not team_ids:
         return []
     rows = db.session.execute(_shift_stmt(User.display_name).outerjoin(User, User.id == Shift.assignee_id)
-                              .where(Shift.team_id.in_(team_ids), _window_overlap(window))).all()
+                              .where(Shift.team_id.in_(team_ids), _window_overlap(window), _published())).all()
     events = []
     for row in rows:
         state, reason, updated, type_name, team, who = row[3], row[4], row[6], row[7], row[9], row[12]
@@ -507,7 +518,8 @@ def eligible_open_shift_ids(user: User, window: Window, day: datetime) -> list[i
         Shift.state == ShiftState.open, Shift.starts_at > day, Shift.starts_at < window.end)).all()
     mine = db.session.execute(select(Shift.starts_at, Shift.ends_at).where(
         Shift.assignee_id == user.id, Shift.state != ShiftState.cancelled, Shift.ends_at > day)).all()
-    leave = db.session.execute(select(Leave.first_day, Leave.last_day).where(Leave.user_id == user.id)).all()
+    leave = db.session.execute(select(Leave.first_day, Leave.last_day, Leave.team_id)
+                               .where(Leave.user_id == user.id)).all()
     skills = {s.casefold() for s in user.skills or []}
     out = []
     for s in shifts:
@@ -516,7 +528,7 @@ def eligible_open_shift_ids(user: User, window: Window, day: datetime) -> list[i
         if any(a < s.ends_at and b > s.starts_at for a, b in mine):
             continue
         first = s.starts_at.date()
-        if any(f <= s.ends_at.date() and last >= first for f, last in leave):
+        if any(f <= s.ends_at.date() and last >= first and t in (None, s.team_id) for f, last, t in leave):
             continue
         out.append(s.id)
     return out
@@ -527,7 +539,8 @@ def open_events(ctx: _Ctx, user_id: int, window: Window, day: datetime) -> list[
     ids = eligible_open_shift_ids(user, window, day)
     if not ids:
         return []
-    rows = db.session.execute(_shift_stmt().where(Shift.id.in_(ids), Shift.state == ShiftState.open)).all()
+    rows = db.session.execute(_shift_stmt().where(Shift.id.in_(ids), Shift.state == ShiftState.open,
+                                                  _published())).all()
     return [_event(ctx, row, uid_suffix=".open", summary=ical.shift_summary(row[7], row[9], prefix="Open: "),
                    busy=False, extra=["Open shift you are eligible for: claim it in Shiftbridge"]) for row in rows]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.orm import joinedload
 
 from core import audit
@@ -31,7 +31,7 @@ from core.api import MAX_ID
 from core.db import db, now_utc
 from core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from rota import timeutil
-from rota.assignment import check_can_hold, check_holder, set_assignee
+from rota.assignment import check_can_hold, check_holder, leave_in_team, set_assignee
 from rota.models import (
     Leave,
     LeaveKind,
@@ -125,8 +125,8 @@ def add_member(team: Team, user: User, role: str, *, actor) -> Membership:
     from core import accounts
 
     require_manage(team, actor)
-    if role == TeamRole.coordinator.value and not (actor.is_admin or team.can_manage(actor)):
-        raise Forbidden("Only coordinators can appoint coordinators.")
+    # Without the person's consent only an administrator, or a coordinator who already coordinates them in
+    # another team, may add them (core.accounts.may_add_directly); everyone else invites (rota.membership).
     return accounts.add_member(team, user, role, actor=actor)
 
 
@@ -643,24 +643,44 @@ def open_gap(team: Team, *, requirement: StaffingRequirement, day: date, actor) 
 LEAVE_CODES = {LeaveKind.annual: "AL", LeaveKind.study: "SL", LeaveKind.sickness: "S", LeaveKind.other: "U"}
 
 
+def _leave_team(user: User, team: Team | None, actor) -> Team | None:
+    """The team a leave record belongs to. A coordinator records leave for their own team (the one given, or the
+    only team they coordinate the person in); only an administrator records trust-wide leave (``None``)."""
+    if team is not None:
+        if not team.can_manage(actor):
+            raise Forbidden(f"Only a coordinator of {team.name} can record leave for it.")
+        if user.role_in(team) is None:
+            raise ValidationFailed(f"{user.display_name} is not a member of {team.name}.",
+                                   errors={"user_id": ["Not a member of that team."]})
+        return team
+    if actor.is_admin:
+        return None
+    shared = [m.team for m in user.memberships if m.team.can_manage(actor)]
+    if not shared:
+        raise Forbidden("Only a coordinator of one of this person's teams can record their leave.")
+    if len(shared) > 1:
+        raise ValidationFailed("Say which of your teams this leave is for.",
+                               errors={"team_id": ["Choose one of the teams you coordinate this person in."]})
+    return shared[0]
+
+
 def record_leave(user: User, *, kind: str | LeaveKind, first_day: date, last_day: date, actor,
                  team: Team | None = None, note: str | None = None) -> tuple[Leave, list[Shift]]:
-    """Record approved leave or sickness. Shifts the person holds on those days become open shifts (through
-    set_assignee, so feeds and audit see it) and the coordinators of each team are told — never silently."""
+    """Record approved leave or sickness for ``team`` (trust-wide when an administrator gives no team). The
+    person's shifts in that team (every team, for trust-wide leave) on those days become open shifts (through
+    set_assignee, so feeds and audit see it) and that team's coordinators are told — never silently. Another
+    team's shifts and records are never touched: a coordinator's power over a person stops at their own team."""
     from notifications.service import notify
 
-    teams = [team] if team is not None else [m.team for m in user.memberships]
-    if not actor.is_admin and not any(t.can_manage(actor) and user.role_in(t) is not None for t in teams):
-        raise Forbidden("Only a coordinator of one of this person's teams can record their leave.")
-    if team is not None and user.role_in(team) is None:
-        raise ValidationFailed(f"{user.display_name} is not a member of {team.name}.",
-                               errors={"user_id": ["Not a member of that team."]})
+    team = _leave_team(user, team, actor)
     if last_day < first_day:
         raise ValidationFailed("The last day is before the first day.", errors={"last_day": ["Before first_day."]})
     if (last_day - first_day).days > 366:
         raise ValidationFailed("Record at most a year of leave at a time.", errors={"last_day": ["Too long."]})
     clash = db.session.scalar(select(Leave).where(Leave.user_id == user.id, Leave.first_day <= last_day,
-                                                  Leave.last_day >= first_day).limit(1))
+                                                  Leave.last_day >= first_day,
+                                                  leave_in_team(team.id) if team is not None else true())
+                              .limit(1))
     if clash is not None:
         raise Conflict(f"{user.display_name} already has leave recorded {clash.first_day:%d %b}–"
                        f"{clash.last_day:%d %b %Y}.", extra={"code": "leave_overlap", "leave_id": clash.id})
@@ -675,6 +695,7 @@ def record_leave(user: User, *, kind: str | LeaveKind, first_day: date, last_day
     hi = datetime.combine(last_day + timedelta(days=2), time.min).replace(tzinfo=now_utc().tzinfo)
     candidates = db.session.scalars(select(Shift).where(Shift.assignee_id == user.id,
                                                         Shift.state == ShiftState.scheduled,
+                                                        Shift.team_id == team.id if team is not None else true(),
                                                         Shift.starts_at < hi, Shift.ends_at > lo)
                                     .order_by(Shift.starts_at)).all()
     opened = []
@@ -697,15 +718,20 @@ def record_leave(user: User, *, kind: str | LeaveKind, first_day: date, last_day
 
 
 def leave_query(viewer, *, user_id=None, team_id=None, start=None, end=None):
+    """Leave ``viewer`` may read: their own; a coordinator the records of the teams they coordinate and trust-wide
+    records of those teams' members (never another team's record: sickness is health data, and that team's
+    business); administrators everything. ``team_id`` keeps the leave that counts in that team."""
     stmt = select(Leave).order_by(Leave.first_day, Leave.id)
     if not viewer.is_admin:
-        managed = viewer.managed_team_ids
-        colleagues = select(Membership.user_id).where(Membership.team_id.in_(managed or {0}))
-        stmt = stmt.where(or_(Leave.user_id == viewer.id, Leave.user_id.in_(colleagues)))
+        managed = viewer.managed_team_ids or {0}
+        colleagues = select(Membership.user_id).where(Membership.team_id.in_(managed))
+        stmt = stmt.where(or_(Leave.user_id == viewer.id, Leave.team_id.in_(managed),
+                              and_(Leave.team_id.is_(None), Leave.user_id.in_(colleagues))))
     if user_id is not None:
         stmt = stmt.where(Leave.user_id == user_id)
     if team_id is not None:
-        stmt = stmt.where(Leave.user_id.in_(select(Membership.user_id).where(Membership.team_id == team_id)))
+        stmt = stmt.where(Leave.user_id.in_(select(Membership.user_id).where(Membership.team_id == team_id)),
+                          leave_in_team(team_id))
     if start is not None:
         stmt = stmt.where(Leave.last_day >= start)
     if end is not None:
@@ -761,7 +787,7 @@ def import_assignments(team: Team, text: str, *, actor, dry_run: bool = False) -
             except timeutil.LocalTimeError as exc:
                 errors.append(exc.detail)
         if user is not None and starts is not None:
-            probe = SimpleNamespace(id=0, team=team, starts_at=starts, ends_at=ends)
+            probe = SimpleNamespace(id=0, team=team, team_id=team.id, starts_at=starts, ends_at=ends)
             try:
                 check_can_hold(probe, user)
             except DomainError as exc:
@@ -873,7 +899,7 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None) -> Grid:
     if not manage:
         draft = {p.id for p in team_periods if p.state == PeriodState.draft}
         shifts = [s for s in shifts if s.rota_period_id not in draft]
-    leave = list(db.session.scalars(select(Leave).where(Leave.user_id.in_(list(users) or [0]),
+    leave = list(db.session.scalars(select(Leave).where(Leave.user_id.in_(list(users) or [0]), leave_in_team(team.id),
                                                         Leave.first_day <= last_day, Leave.last_day >= first_day)))
     reqs = list(db.session.scalars(select(StaffingRequirement).where(StaffingRequirement.team_id == team.id)))
     for r in reqs:

@@ -338,10 +338,14 @@ def assign_shift(data, shift_id):
 def eligible_shifts(args, user_id):
     """Open shifts this person could take now (themselves, their coordinators, or administrators)."""
     user = _user(user_id)
-    if user.id != _me().id and not _me().is_admin and \
-            not (set(user.team_ids) & _me().managed_team_ids):
-        raise NotFound(f"No person with id {user_id}.")
-    results = eligibility.eligible_open_shifts(user, limit=1000)
+    me = _me()
+    teams = None  # the person and administrators: every team
+    if user.id != me.id and not me.is_admin:
+        # A coordinator sees only their own teams' open shifts for this person, not other teams' rotas.
+        teams = set(user.team_ids) & me.managed_team_ids
+        if not teams:
+            raise NotFound(f"No person with id {user_id}.")
+    results = eligibility.eligible_open_shifts(user, team_ids=teams, limit=1000)
     page, per_page = args["page"], args["per_page"]
     items = [_open_item(e) for e in results[(page - 1) * per_page: page * per_page]]
     return {"items": items, "page": page, "per_page": per_page, "total": len(results)}
