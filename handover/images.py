@@ -8,6 +8,7 @@ without it HEIC is refused with a message that says so.
 from __future__ import annotations
 
 import io
+import math
 import secrets
 import threading
 import warnings
@@ -38,9 +39,9 @@ THUMB_EDGE = 320
 # and CMYK as 4 bytes a pixel, grey and palette as 1. Only these modes are reduced without a full-size conversion.
 _STORED = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
 _REDUCIBLE = {"L", "RGB", "RGBA", "LA", "CMYK"}
-PREMULTIPLIED = 4  # thumbnail() of a photo with transparency works on a premultiplied full-size copy
-HEIF_DECODER = 4  # libheif's own decoded buffer, next to Pillow's copy
-FIXED = 3 * 4 * FULL_EDGE * FULL_EDGE  # the reduced photo, its upright / flattened copy and the JPEG encoder's buffers
+PREMULTIPLIED = 4  # resizing a photo with transparency works on a premultiplied full-size copy
+HEIF_DECODER = 4.5  # libheif's decoded RGB buffer and its working planes (the picture is then resized band by band)
+SLACK = 8 * 1024 * 1024  # decoder and encoder state, allocator rounding
 
 
 def upload_dir() -> Path:
@@ -78,15 +79,23 @@ class _Shape:
     coefficients: float = 0.0  # progressive JPEG: DCT coefficients kept per pixel (1.5 for 4:2:0 colour)
 
     def working_bytes(self, width: int, height: int) -> int:
-        decoded = _jpeg_scaled(width, height) if self.fmt == "JPEG" else (width, height)
-        pixels = decoded[0] * decoded[1]
-        cost = pixels * _STORED.get(self.mode, 4) + FIXED
+        """Peak bytes of processing a ``width`` x ``height`` photo of this kind (checked by bench/bench_images.py)."""
+        out_width, out_height = _fitted(width, height, FULL_EDGE)
+        if self.fmt == "HEIF":  # libheif's buffer, resized band by band; then the resized photo and its copies
+            return int(width * height * (HEIF_DECODER + self.alpha) + 3 * 4 * out_width * out_height + SLACK)
+        decoded_width, decoded_height = _jpeg_scaled(width, height) if self.fmt == "JPEG" else (width, height)
+        pixels = decoded_width * decoded_height
+        cost = pixels * _STORED.get(self.mode, 4) + 4 * out_width * out_height + SLACK
         if self.mode not in _REDUCIBLE:
             cost += pixels * 4  # converted to RGB(A) at full size first
         if self.alpha:
             cost += pixels * PREMULTIPLIED
-        if self.fmt == "HEIF":
-            cost += width * height * HEIF_DECODER
+        # Image.thumbnail: an optional 1/n reduction, then a two-pass resize through an out_width x rows intermediate
+        factor_x, factor_y = int(decoded_width / out_width / 2) or 1, int(decoded_height / out_height / 2) or 1
+        rows = -(-decoded_height // factor_y)
+        if factor_x > 1 or factor_y > 1:
+            cost += 4 * -(-decoded_width // factor_x) * rows
+        cost += 4 * out_width * rows
         return int(cost + width * height * 2 * self.coefficients)  # libjpeg keeps every coefficient as 2 bytes
 
     def megapixel_cap(self, aspect: float = 4 / 3) -> float:
@@ -187,7 +196,7 @@ def reencode(data: bytes) -> tuple[bytes, bytes, int, int, str]:
                     _refuse("The photo has too many pixels to be a camera photo.")
                 _check_memory(probe)
                 with processing_slot():
-                    image = _reduced(probe)
+                    image = _heif_reduced(data) if fmt == "HEIF" else _reduced(probe)
                     full, thumb = io.BytesIO(), io.BytesIO()
                     image.save(full, "JPEG", quality=85, optimize=True)
                     ImageOps.contain(image, (THUMB_EDGE, THUMB_EDGE)).save(thumb, "JPEG", quality=80)
@@ -211,6 +220,28 @@ def _check_memory(probe) -> None:
     _refuse(f"This photo is too big to process: {probe.width} × {probe.height} pixels "
             f"({probe.width * probe.height / 1e6:.0f} megapixels). {kind} can be at most {cap:.0f} megapixels "
             f"here: {instead}, or take the photo at a lower resolution.")
+
+
+def _heif_reduced(data: bytes) -> Image.Image:
+    """HEIC: libheif decodes into its own buffer (already upright); that buffer is resized band by band, each band
+    read with enough rows around it for the filter, so the result equals a whole-picture resize while the full-size
+    picture never exists a second time as a Pillow image."""
+    heif = pillow_heif.open_heif(io.BytesIO(data), convert_hdr_to_8bit=True)
+    if heif.mode not in ("RGB", "RGBA", "L"):
+        return _reduced(heif.to_pillow())
+    (width, height), mode = heif.size, heif.mode
+    pixels, stride = memoryview(heif.data), heif.stride
+    out_width, out_height = _fitted(width, height, FULL_EDGE)
+    scale = height / out_height
+    margin = math.ceil(3 * scale) + 1  # Lanczos reaches 3 output rows either side
+    reduced = Image.new(mode, (out_width, out_height))
+    for y in range(0, out_height, 64):
+        y_end = min(out_height, y + 64)
+        top, bottom = max(0, math.floor(y * scale) - margin), min(height, math.ceil(y_end * scale) + margin)
+        band = Image.frombytes(mode, (width, bottom - top), pixels[top * stride:bottom * stride], "raw", mode, stride)
+        reduced.paste(band.resize((out_width, y_end - y), Image.Resampling.LANCZOS,
+                                  box=(0, y * scale - top, width, y_end * scale - top)), (0, y))
+    return _reduced(reduced)
 
 
 def _reduced(probe) -> Image.Image:

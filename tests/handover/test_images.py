@@ -9,10 +9,10 @@ from __future__ import annotations
 import io
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops
 from sqlalchemy import select
 
-from bench.bench_images import jpeg, measure, png
+from bench.bench_images import heic, jpeg, measure, png
 from core.db import db
 from handover import images
 from handover.models import HandoverImage
@@ -53,12 +53,16 @@ def test_the_40_megapixel_transparent_png_is_refused_with_a_reason_in_the_api_an
     assert db.session.scalar(select(HandoverImage)) is None
 
 
-@pytest.mark.parametrize("kind", ["issue png", "40 MP jpeg", "largest transparent png", "largest progressive jpeg"])
+@pytest.mark.parametrize("kind", ["issue png", "40 MP jpeg", "largest transparent png", "largest progressive jpeg",
+                                  "24 MP heic"])
 def test_processing_a_photo_costs_at_most_the_memory_budget_or_is_refused(kind):
     if kind == "issue png":
         data = png(*ISSUE_PNG, "RGBA")
     elif kind == "40 MP jpeg":
         data = jpeg(7744, 5164)
+    elif kind == "24 MP heic":  # an iPhone 15's default photo size
+        pytest.importorskip("pillow_heif")
+        data = heic(5712, 4284)
     else:
         fmt, mode, progressive = ("PNG", "RGBA", False) if kind == "largest transparent png" else ("JPEG", "RGB", True)
         side = int((images.megapixel_cap(fmt, mode, progressive=progressive) * 1e6 / 12) ** 0.5)
@@ -74,10 +78,25 @@ def test_processing_a_photo_costs_at_most_the_memory_budget_or_is_refused(kind):
 def test_a_photo_over_its_kinds_cap_is_refused_just_above_and_accepted_just_below(app, ward):
     cap = images.megapixel_cap("PNG", "RGBA")
     assert cap < images.MAX_PIXELS / 1e6  # transparent PNGs get a lower cap than the 40 MP of a camera photo
-    side = int((cap * 1e6) ** 0.5)
-    images.reencode(png(side, side, "RGBA"))
+    unit = int((cap * 1e6 / 12) ** 0.5)  # the cap is for 4:3 photos
+    assert images.reencode(png(4 * unit, 3 * unit, "RGBA"))[2:4] == (2048, 1536)
     with pytest.raises(images.ValidationFailed, match="too big to process"):
-        images.reencode(png(side + 2, side + 2, "RGBA"))
+        images.reencode(png(4 * unit + 8, 3 * unit + 6, "RGBA"))
+
+
+def test_a_heic_photo_is_resized_band_by_band_as_a_whole_picture_resize(app):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    import os
+
+    noise = Image.frombytes("RGB", (2100, 300), os.urandom(2100 * 300 * 3)).resize((4200, 600))
+    buf = io.BytesIO()
+    pillow_heif.from_pillow(noise).save(buf, quality=40)
+    decoded = pillow_heif.open_heif(io.BytesIO(buf.getvalue())).to_pillow()
+    full, thumb, width, height, fmt = images.reencode(buf.getvalue())
+    assert (width, height, fmt) == (2048, 293, "HEIF")
+    whole = decoded.resize((2048, 293), Image.Resampling.LANCZOS)
+    difference = ImageChops.difference(images._heif_reduced(buf.getvalue()), whole)
+    assert max(high for _, high in difference.getextrema()) <= 1  # at most a rounding step, no seams between bands
 
 
 def test_jpeg_orientation_is_applied_after_reduced_size_decoding(app):
