@@ -163,7 +163,9 @@ def accept(data, handover_id):
 @login_required_api
 def upload_image(files, handover_id, patient_id):
     """Attach a photo (JPEG, PNG or HEIC, up to HANDOVER_IMAGE_MAX_BYTES). It is re-encoded with all metadata
-    (EXIF, GPS) removed; fetch it back from ``url`` / ``thumb_url`` as a signed-in team member."""
+    (EXIF, GPS) removed; fetch it back from ``url`` / ``thumb_url`` as a signed-in team member. 422 says why a photo
+    is refused (including one too big to process in HANDOVER_IMAGE_MEMORY_MB); 503 with ``Retry-After`` while the
+    server is busy processing other photos."""
     handover = _handover(handover_id)
     patient = _patient_in(handover, patient_id)
     upload = files["file"]

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import re
 
-from core.db import db
-from handover import images
 from tests.conftest import login
-from tests.handover.conftest import add_patients, jpeg_with_gps, start, write_all
+from tests.handover.conftest import add_patients, handover_with_photo, start
 
 # Outside the handover package: the audit trail (who viewed which patient's handover, by patient id).
 OTHER_PAGES = {"web.audit_log", "web.audit_csv"}
@@ -30,11 +28,7 @@ def _url(rule, values) -> str:
 
 
 def test_every_page_showing_patient_data_is_sent_no_store(app, client, ward):
-    patient, = add_patients(ward, 1)
-    h = start(ward)
-    write_all(h, ward)
-    image = images.attach(h, patient, ward.outgoing, jpeg_with_gps())
-    db.session.commit()
+    patient, h, image = handover_with_photo(ward)
     values = {"team_id": ward.team.id, "patient_id": patient.id, "handover_id": h.id, "image_id": image.id,
               "index": 0}
     rules = list(_rules(app))
