@@ -64,24 +64,28 @@ def measure(data: bytes, config: dict | None = None) -> dict:
 
 
 def png(width: int, height: int, mode: str = "RGBA") -> bytes:
-    """A flat-colour PNG of any size built row by row (a 40 MP one is ~160 KB and never exists decoded here)."""
-    channels, colour_type = {"RGBA": (4, 6), "RGB": (3, 2), "L": (1, 0), "LA": (2, 4)}[mode]
-    row = b"\x00" + bytes((30, 120, 200, 128)[:channels]) * width
+    """A flat-colour PNG of any size built row by row (a 40 MP one is ~160 KB and never exists decoded here). Modes:
+    RGBA, RGB, L, LA, I;16 (16-bit grey) and P (a palette with a transparent entry)."""
+    depth, colour_type, pixel = {"RGBA": (8, 6, b"\x1e\x78\xc8\x80"), "RGB": (8, 2, b"\x1e\x78\xc8"),
+                                 "L": (8, 0, b"\x78"), "LA": (8, 4, b"\x78\x80"), "I;16": (16, 0, b"\x78\x00"),
+                                 "P": (8, 3, b"\x01")}[mode]
+    row = b"\x00" + pixel * width
     z = zlib.compressobj(9)
     idat = b"".join(z.compress(row) for _ in range(height)) + z.flush()
 
     def chunk(kind: bytes, body: bytes) -> bytes:
         return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
 
-    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes((8, colour_type, 0, 0, 0))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes((depth, colour_type, 0, 0, 0))
+    palette = chunk(b"PLTE", b"\x00\x00\x00\x1e\x78\xc8") + chunk(b"tRNS", b"\x00") if mode == "P" else b""
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + palette + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
-def jpeg(width: int, height: int, **options) -> bytes:
+def jpeg(width: int, height: int, mode: str = "RGB", **options) -> bytes:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.linear_gradient("L").resize((width, height)).convert("RGB").save(buf, "JPEG", quality=80, **options)
+    Image.linear_gradient("L").resize((width, height)).convert(mode).save(buf, "JPEG", quality=80, **options)
     return buf.getvalue()
 
 
@@ -105,14 +109,17 @@ def cases():
 
     yield "issue #13: 40 MP transparent PNG (7744x5164)", png(7744, 5164, "RGBA")
     yield "40 MP baseline JPEG (the pixel cap)", jpeg(*_at_most(40, (3, 2)))
-    for label, (fmt, mode, progressive), make in (
-            ("transparent PNG", ("PNG", "RGBA", False), lambda w, h: png(w, h, "RGBA")),
-            ("opaque PNG", ("PNG", "RGB", False), lambda w, h: png(w, h, "RGB")),
-            ("progressive JPEG", ("JPEG", "RGB", True), lambda w, h: jpeg(w, h, progressive=True)),
-            ("HEIC (iPhone)", ("HEIF", "RGB", False), heic)):
+    yield "40 MP CMYK JPEG", jpeg(*_at_most(40, (3, 2)), mode="CMYK")
+    for label, (fmt, mode, progressive, alpha), make in (
+            ("transparent PNG", ("PNG", "RGBA", False, True), lambda w, h: png(w, h, "RGBA")),
+            ("opaque PNG", ("PNG", "RGB", False, False), lambda w, h: png(w, h, "RGB")),
+            ("palette PNG with transparency", ("PNG", "P", False, True), lambda w, h: png(w, h, "P")),
+            ("16-bit grey PNG", ("PNG", "I;16", False, False), lambda w, h: png(w, h, "I;16")),
+            ("progressive JPEG", ("JPEG", "RGB", True, False), lambda w, h: jpeg(w, h, progressive=True)),
+            ("HEIC (iPhone)", ("HEIF", "RGB", False, False), heic)):
         if fmt == "HEIF" and not images.HEIC_SUPPORTED:
             continue
-        cap = images.megapixel_cap(fmt, mode, progressive=progressive)
+        cap = images.megapixel_cap(fmt, mode, progressive=progressive, alpha=alpha)
         w, h = _at_most(cap)
         yield f"largest accepted {label}: {w}x{h} = {w * h / 1e6:.1f} MP (cap {cap:.1f} MP)", make(w, h)
 
@@ -123,9 +130,9 @@ def main() -> None:
         r = measure(data)
         if r["outcome"].startswith("accepted"):
             worst = max(worst, r["used_mb"])
-        print(f"{label}, {len(data) / 1024:.0f} KB file: peak RSS {r['peak_mb']:.0f} MB "
-              f"(+{r['used_mb']:.0f} MB for processing) - {r['outcome']}", flush=True)
-    print(f"worst accepted photo: +{worst:.0f} MB over the worker's own memory (target <= 150 MB)")
+        print(f"{label}, {len(data) / 1024:.0f} KB file: peak RSS {r['peak_mb']:.0f} MiB "
+              f"(+{r['used_mb']:.0f} MiB for processing) - {r['outcome']}", flush=True)
+    print(f"worst accepted photo: +{worst:.0f} MiB over the worker's own memory (target <= 150 MiB)")
 
 
 if __name__ == "__main__":

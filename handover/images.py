@@ -131,9 +131,10 @@ def _shape(probe) -> _Shape:
     return _Shape(probe.format, probe.mode, alpha, coefficients)
 
 
-def megapixel_cap(fmt: str, mode: str, *, progressive: bool = False) -> float:
+def megapixel_cap(fmt: str, mode: str, *, progressive: bool = False, alpha: bool | None = None) -> float:
     """Largest accepted 4:3 photo of a kind, in megapixels (progressive JPEGs assumed 4:2:0 colour)."""
-    return _Shape(fmt, mode, mode in ("RGBA", "LA", "PA"), 1.5 if progressive else 0.0).megapixel_cap()
+    alpha = mode in ("RGBA", "LA", "PA") if alpha is None else alpha
+    return _Shape(fmt, mode, alpha, 1.5 if progressive else 0.0).megapixel_cap()
 
 
 def processing_slot():
@@ -203,7 +204,7 @@ def reencode(data: bytes) -> tuple[bytes, bytes, int, int, str]:
     except (ValidationFailed, Busy):
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError,
-            SyntaxError, ValueError, TypeError, EOFError) as exc:
+            SyntaxError, ValueError, TypeError, EOFError, RuntimeError) as exc:
         _refuse(f"That file is not a readable image. Attach a photo ({_kinds()}). ({type(exc).__name__})")
     return full.getvalue(), thumb.getvalue(), image.width, image.height, fmt
 
