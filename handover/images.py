@@ -3,6 +3,9 @@
 Every upload is decoded by Pillow and written out again as a fresh JPEG: nothing of the original file (EXIF, GPS,
 XMP, ICC, maker notes, trailing bytes) survives. HEIC from iPhones is decoded with pillow-heif when it is installed;
 without it HEIC is refused with a message that says so.
+
+Memory is bounded (issue #13): the peak a photo's processing takes is computed from its header (``_Shape``) and a
+photo over ``HANDOVER_IMAGE_MEMORY_MB`` is refused, with its kind's megapixel cap, before a pixel is decoded.
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ MAX_PIXELS = 40_000_000  # a 40-megapixel photo; anything larger is a decompress
 FULL_EDGE = 2048
 THUMB_EDGE = 320
 
-# Working memory, in bytes per decoded pixel (bench/bench_images.py measures the real peaks). Pillow holds RGB, RGBA
-# and CMYK as 4 bytes a pixel, grey and palette as 1. Only these modes are reduced without a full-size conversion.
+# Working memory (bench/bench_images.py measures the real peaks against this model). Pillow holds RGB, RGBA and CMYK
+# as 4 bytes a pixel, grey and palette as 1 (_STORED); _REDUCIBLE modes are resized without a full-size conversion.
 _STORED = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
 _REDUCIBLE = {"L", "RGB", "RGBA", "LA", "CMYK"}
 PREMULTIPLIED = 4  # resizing a photo with transparency works on a premultiplied full-size copy
