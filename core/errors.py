@@ -54,6 +54,18 @@ class ValidationFailed(DomainError):
     title = "Validation failed"
 
 
+class Busy(DomainError):
+    """A bounded resource (e.g. photo processing) is fully in use: 503 with ``Retry-After``, never an unbounded
+    queue."""
+
+    status = 503
+    title = "Busy"
+
+    def __init__(self, detail: str, *, retry_after: int = 30, **kwargs):
+        super().__init__(detail, **kwargs)
+        self.retry_after = retry_after
+
+
 def wants_problem_json() -> bool:
     if request.path.startswith(("/api/", "/webhooks/")):
         return True
@@ -111,7 +123,8 @@ def handle_domain_error(exc: DomainError):
         from core import audit
 
         audit.record_refusal(detail=exc.detail)
-    return _respond(exc.status, exc.title, exc.detail, exc.errors, **exc.extra)
+    headers = [("Retry-After", str(exc.retry_after))] if isinstance(exc, Busy) else None
+    return _respond(exc.status, exc.title, exc.detail, exc.errors, headers=headers, **exc.extra)
 
 
 def handle_http_exception(exc: HTTPException):

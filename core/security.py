@@ -40,6 +40,20 @@ def _csrf_unless_bearer():
     csrf.protect()
 
 
+def no_store(target):
+    """Mark a blueprint (every page, API call and error reply it serves) or a single view function: its responses are
+    sent with ``Cache-Control: no-store``, whatever the view set, so that nothing patient-identifiable stays in a
+    browser's, proxy's or shared computer's cache. Applied by the ``after_request`` hook below."""
+    target.no_store = True
+    return target
+
+
+def _must_not_be_stored() -> bool:
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return getattr(view, "no_store", False) or any(
+        getattr(current_app.blueprints.get(name), "no_store", False) for name in request.blueprints)
+
+
 def _headers(response):
     response.headers.setdefault("X-Request-ID", g.get("request_id", ""))
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -49,7 +63,9 @@ def _headers(response):
     response.headers["Permissions-Policy"] = "camera=(self), geolocation=(), microphone=()"
     if request.is_secure:
         response.headers["Strict-Transport-Security"] = "max-age=31536000"
-    if request.path.startswith(("/api/", "/auth/", "/profile")) and "Cache-Control" not in response.headers:
+    if _must_not_be_stored():
+        response.headers["Cache-Control"] = "no-store"
+    elif request.path.startswith(("/api/", "/auth/", "/profile")) and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -16,6 +16,7 @@ from wtforms.validators import Length, NumberRange, Optional
 from core import audit
 from core.accounts import Team, User
 from core.db import db
+from core.security import no_store
 
 bp = Blueprint("web", __name__)
 
@@ -104,6 +105,7 @@ def _audit_filters(viewer):
 
 @bp.get("/audit")
 @login_required
+@no_store
 def audit_log():
     form, stmt = _audit_filters(current_user)
     rows, total, page_no = [], 0, form.page.data or 1
@@ -120,6 +122,7 @@ def audit_log():
 
 @bp.get("/audit.csv")
 @login_required
+@no_store
 def audit_csv():
     form, stmt = _audit_filters(current_user)
     if stmt is None:
@@ -127,5 +130,4 @@ def audit_csv():
                                per_page=1, query={}), 422
     rows = db.session.scalars(stmt.order_by(audit.AuditEntry.id)).all()
     return Response(audit.to_csv(rows), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=shiftbridge-audit.csv",
-                             "Cache-Control": "no-store"})
+                    headers={"Content-Disposition": "attachment; filename=shiftbridge-audit.csv"})

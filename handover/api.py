@@ -11,6 +11,7 @@ from core.accounts import Team
 from core.api import Blueprint, login_required_api
 from core.db import db
 from core.errors import NotFound
+from core.security import no_store
 from handover import fhir, images, services
 from handover.models import Patient
 from handover.payload import handover_dict, image_dict, load_sheet
@@ -29,8 +30,9 @@ from handover.schemas import (
     PatientUpdateSchema,
 )
 
-blp = Blueprint("handover_api", __name__, url_prefix="/api/v1",
-                description="Structured handover (SBAR / I-PASS): patient lists, handovers, acceptance, FHIR export")
+blp = no_store(Blueprint("handover_api", __name__, url_prefix="/api/v1",
+                         description="Structured handover (SBAR / I-PASS): patient lists, handovers, acceptance, FHIR "
+                                     "export"))
 
 
 def _team(team_id: int) -> Team:
@@ -161,7 +163,9 @@ def accept(data, handover_id):
 @login_required_api
 def upload_image(files, handover_id, patient_id):
     """Attach a photo (JPEG, PNG or HEIC, up to HANDOVER_IMAGE_MAX_BYTES). It is re-encoded with all metadata
-    (EXIF, GPS) removed; fetch it back from ``url`` / ``thumb_url`` as a signed-in team member."""
+    (EXIF, GPS) removed; fetch it back from ``url`` / ``thumb_url`` as a signed-in team member. 422 says why a photo
+    is refused (including one too big to process in HANDOVER_IMAGE_MEMORY_MB); 503 with ``Retry-After`` while the
+    server is busy processing other photos."""
     handover = _handover(handover_id)
     patient = _patient_in(handover, patient_id)
     upload = files["file"]
@@ -182,8 +186,7 @@ def export_fhir(handover_id):
     bundle = fhir.export_bundle(sheet)
     services.record_view(handover, current_user, [e.patient_id for e in sheet.entries], what="handover.exported")
     db.session.commit()
-    return Response(json.dumps(bundle, ensure_ascii=False), mimetype="application/fhir+json",
-                    headers={"Cache-Control": "no-store"})
+    return Response(json.dumps(bundle, ensure_ascii=False), mimetype="application/fhir+json")
 
 
 def register(app, api) -> None:

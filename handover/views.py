@@ -29,12 +29,13 @@ from core import audit
 from core.accounts import Team
 from core.db import db, now_utc
 from core.errors import DomainError, NotFound
+from core.security import no_store
 from core.web import as_choices
 from handover import images, services
 from handover.models import HandoverImage, HandoverStyle, Patient, Severity
 from handover.payload import actions_of, load_sheet
 
-bp = Blueprint("handover", __name__, url_prefix="/handover")
+bp = no_store(Blueprint("handover", __name__, url_prefix="/handover"))  # every page may show patient data
 
 
 # ------------------------------------------------------------------------------------------------------- forms
@@ -491,8 +492,7 @@ def image(image_id):
     audit.record("handover.image_viewed", actor=current_user, entity_type="handover_image", entity_id=picture.id,
                  team_id=picture.team_id, summary={"patient_ids": [picture.patient_id], "thumb": thumb})
     db.session.commit()
-    resp = send_file(path, mimetype="image/jpeg", max_age=0, conditional=False, etag=False)
-    resp.headers["Cache-Control"] = "no-store"
+    resp = send_file(path, mimetype="image/jpeg", max_age=0, conditional=False, etag=False)  # no-store: see bp
     resp.headers["Content-Disposition"] = "inline"
     return resp
 

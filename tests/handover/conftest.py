@@ -67,6 +67,18 @@ def write_all(handover, ward: Ward, **fields):
     db.session.commit()
 
 
+def handover_with_photo(ward: Ward):
+    """One patient, a written handover and a photo of the patient: (patient, handover, image)."""
+    from handover import images
+
+    patient, = add_patients(ward, 1)
+    h = start(ward)
+    write_all(h, ward)
+    image = images.attach(h, patient, ward.outgoing, jpeg_with_gps())
+    db.session.commit()
+    return patient, h, image
+
+
 def jpeg_with_gps(size=(640, 480)) -> bytes:
     """A camera-like JPEG with EXIF GPS coordinates, a camera make and a comment."""
     img = Image.new("RGB", size, (200, 30, 30))

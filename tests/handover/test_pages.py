@@ -13,7 +13,7 @@ from core.db import db
 from handover import services
 from handover.models import HandoverImage
 from tests.conftest import login
-from tests.handover.conftest import add_patients, jpeg_with_gps, start, write_all
+from tests.handover.conftest import add_patients, handover_with_photo, jpeg_with_gps, start, write_all
 
 
 def follow(client, resp):
@@ -39,13 +39,7 @@ def _urls(h, patient, image_id):
 
 
 def test_someone_from_another_team_gets_403_on_every_handover_url_and_image(app, client, ward):
-    patient, = add_patients(ward, 1)
-    h = start(ward)
-    write_all(h, ward)
-    from handover import images
-
-    image = images.attach(h, patient, ward.outgoing, jpeg_with_gps())
-    db.session.commit()
+    patient, h, image = handover_with_photo(ward)
     login(client, ward.outsider)
     for method, url in _urls(h, patient, image.id):
         if url == "/handover/":
