@@ -129,13 +129,14 @@ def get_handover(handover_id):
 @blp.response(200, EntrySchema)
 @login_required_api
 def put_entry(data, handover_id, patient_id):
-    """Write a patient's entry. Send ``base_version`` (the version you edited) to be told of a concurrent save.
+    """Write a patient's entry as a new version. ``base_version`` (the version you edited) is required: if anyone
+    saved since, 409 names the current version, who saved it and when (nothing is written; merge and send again).
     An accepted version is never changed: the edit becomes a new version that needs accepting again."""
     from handover.payload import entry_dict
 
     handover = _handover(handover_id)
     patient = _patient_in(handover, patient_id)
-    base = data.pop("base_version", None)
+    base = data.pop("base_version")
     entry = services.save_entry(handover, patient, current_user, data, base_version=base)
     db.session.commit()
     sheet = load_sheet(handover)
@@ -150,7 +151,8 @@ def accept(data, handover_id):
     """The incoming clinician accepts some entries (``patient_ids``) or the whole handover, with a read-back note."""
     handover = _handover(handover_id)
     services.accept(handover, current_user, patient_ids=data.get("patient_ids"),
-                    readback_note=data.get("readback_note", ""), seen_at=data.get("seen_at"))
+                    readback_note=data.get("readback_note", ""), seen_at=data.get("seen_at"),
+                    confirm_off_rota=data["confirm_off_rota"])
     db.session.commit()
     return handover_dict(load_sheet(handover))
 
