@@ -387,7 +387,7 @@ def save_entry(handover: Handover, patient: Patient, actor, data: dict, *, base_
         changes["severity"] = Severity(changes["severity"])
     for key in CONTENT_FIELDS:
         if isinstance(changes.get(key), str):
-            changes[key] = changes[key].strip()
+            changes[key] = changes[key].replace("\r\n", "\n").strip()  # browsers send CRLF line ends
             if len(changes[key]) > MAX_TEXT:
                 raise ValidationFailed("Too long.", errors={key: [f"At most {MAX_TEXT} characters."]})
     if "actions" in changes:
