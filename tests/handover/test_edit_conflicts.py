@@ -246,3 +246,27 @@ def test_not_on_the_rota_is_stated_on_the_page_and_the_read_back_is_kept(app, wa
     assert entry.readback_note == "Bed 1 fine, bloods at 10"
     sheet = _text(client.get(url))
     assert "not on the rota (confirmed)" in sheet
+
+
+def test_accepting_one_patient_keeps_what_was_typed_and_asks_off_rota_nurses_to_confirm(app, ward):
+    h, (p,) = _written(ward)
+    _off_the_rota()
+    client = app.test_client()
+    login(client, ward.incoming)
+    url = f"/handover/{h.id}/patients/{p.id}"
+    page = _text(client.get(url))
+    assert "You are not on the rota for Ward 7B in the next 2 hours" in page
+    typed = {"synthesis": "Watch for bleeding; Hb at 22:00", "readback_note": "Read back Hb"}
+    resp = submit(client, url, page, "accept-entry", typed)
+    assert resp.status_code == 422
+    body = _text(resp)
+    assert "Confirm that you are taking responsibility" in body
+    assert value(body, "synthesis") == typed["synthesis"] and value(body, "readback_note") == "Read back Hb"
+    assert _current(h, p).accepted_at is None
+    resp = submit(client, url, body, "accept-entry", {"confirm_off_rota": "y"})
+    assert resp.status_code == 200  # accepted, and her unsaved synthesis is still on the page
+    body = _text(resp)
+    assert "You accepted responsibility for 1 patient." in body and "not saved yet" in body
+    assert value(body, "synthesis") == typed["synthesis"]
+    entry = _current(h, p)
+    assert entry.accepted_off_rota and entry.readback_note == "Read back Hb" and entry.synthesis == ""
