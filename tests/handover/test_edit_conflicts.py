@@ -225,14 +225,20 @@ def test_rostered_nurse_accepts_without_a_confirmation(client, ward, make, beare
     assert _current(h, p).accepted_off_rota is False
 
 
-def test_not_on_the_rota_is_stated_on_the_page_and_the_read_back_is_kept(app, ward):
+def _off_rota_nurse_opens(app, ward, one_patient: bool):
+    """The incoming nurse, with no shift on the rota, opens the sheet (or the patient's page): it says so."""
     h, (p,) = _written(ward)
     _off_the_rota()
     client = app.test_client()
     login(client, ward.incoming)
-    url = f"/handover/{h.id}"
+    url = f"/handover/{h.id}" + (f"/patients/{p.id}" if one_patient else "")
     page = _text(client.get(url))
     assert "You are not on the rota for Ward 7B in the next 2 hours" in page
+    return h, p, client, url, page
+
+
+def test_not_on_the_rota_is_stated_on_the_page_and_the_read_back_is_kept(app, ward):
+    h, p, client, url, page = _off_rota_nurse_opens(app, ward, one_patient=False)
     resp = submit(client, url, page, "accept-all", {"readback_note": "Bed 1 fine, bloods at 10"})
     assert resp.status_code == 422
     body = _text(resp)
@@ -249,13 +255,7 @@ def test_not_on_the_rota_is_stated_on_the_page_and_the_read_back_is_kept(app, wa
 
 
 def test_accepting_one_patient_keeps_what_was_typed_and_asks_off_rota_nurses_to_confirm(app, ward):
-    h, (p,) = _written(ward)
-    _off_the_rota()
-    client = app.test_client()
-    login(client, ward.incoming)
-    url = f"/handover/{h.id}/patients/{p.id}"
-    page = _text(client.get(url))
-    assert "You are not on the rota for Ward 7B in the next 2 hours" in page
+    h, p, client, url, page = _off_rota_nurse_opens(app, ward, one_patient=True)
     typed = {"synthesis": "Watch for bleeding; Hb at 22:00", "readback_note": "Read back Hb"}
     resp = submit(client, url, page, "accept-entry", typed)
     assert resp.status_code == 422
