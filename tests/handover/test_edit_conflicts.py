@@ -108,6 +108,22 @@ def test_twenty_concurrent_saves_from_one_version_exactly_one_wins(live_server, 
     assert sorted(v.version for v in services.entry_versions(h, p.id)) == [1, 2]
 
 
+def test_first_saves_of_a_patient_added_after_the_start_race_too(live_server, ward, make):
+    """A patient added after the handover started has no entry: the first save (base_version 0) creates version 1;
+    of ten at once exactly one does, the unique key refusing the others, who are told who saved it."""
+    h = start(ward)
+    p, = add_patients(ward, 1)
+    tokens = [make.token(ward.outgoing) for _ in range(10)]
+    url = f"/api/v1/handovers/{h.id}/entries/{p.id}"
+    results = _race(live_server.url, [(url, t, {"base_version": 0, "situation": f"first {i}"})
+                                      for i, t in enumerate(tokens)])
+    assert sorted(s for s, _ in results) == [200] + [409] * 9, [s for s, _ in results]
+    winner = next(i for i, (s, _) in enumerate(results) if s == 200)
+    assert all(body["current_version"] == 1 for s, body in results if s == 409)
+    entry = _current(h, p)
+    assert entry.version == 1 and entry.situation == f"first {winner}"
+
+
 # ------------------------------------------------------------------------------------------------------ pages
 
 
