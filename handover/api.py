@@ -127,6 +127,8 @@ def get_handover(handover_id):
 @blp.put("/handovers/<int:handover_id>/entries/<int:patient_id>")
 @blp.arguments(EntryUpdateSchema)
 @blp.response(200, EntrySchema)
+@blp.alt_response(409, description="Someone saved since base_version (problem+json with current_version, saved_by, "
+                                   "saved_at; nothing written), or the handover is closed.")
 @login_required_api
 def put_entry(data, handover_id, patient_id):
     """Write a patient's entry as a new version. ``base_version`` (the version you edited) is required: if anyone
@@ -146,6 +148,8 @@ def put_entry(data, handover_id, patient_id):
 @blp.post("/handovers/<int:handover_id>/accept")
 @blp.arguments(AcceptSchema)
 @blp.response(200, HandoverSchema)
+@blp.alt_response(422, description="An entry is not yet reviewed, or you are not on the team's rota in the next 2 "
+                                   "hours and did not send confirm_off_rota: true.")
 @login_required_api
 def accept(data, handover_id):
     """The incoming clinician accepts some entries (``patient_ids``) or the whole handover, with a read-back note."""
