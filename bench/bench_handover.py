@@ -36,9 +36,9 @@ def _handover(team, outgoing, incoming, patients, starts_at, versions=3):
                 "background": "Background " * 20, "assessment": "Assessment " * 15,
                 "recommendation": "Recommendation " * 10, "contingency": "If NEWS2 ≥ 5 then call the SpR",
                 "actions": [{"text": f"Action {i}", "owner": "FY1", "due_at": starts_at + timedelta(hours=i)}
-                            for i in range(3)]})
+                            for i in range(3)]}, base_version=v)  # every save is a version: v before it
         if v < versions:
-            services.accept(h, incoming, readback_note=f"read back v{v}")
+            services.accept(h, incoming, readback_note=f"read back v{v}", confirm_off_rota=True)
     db.session.commit()
     return h
 

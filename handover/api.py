@@ -129,15 +129,18 @@ def get_handover(handover_id):
 @blp.put("/handovers/<int:handover_id>/entries/<int:patient_id>")
 @blp.arguments(EntryUpdateSchema)
 @blp.response(200, EntrySchema)
+@blp.alt_response(409, description="Someone saved since base_version (problem+json with current_version, saved_by, "
+                                   "saved_at; nothing written), or the handover is closed.")
 @login_required_api
 def put_entry(data, handover_id, patient_id):
-    """Write a patient's entry. Send ``base_version`` (the version you edited) to be told of a concurrent save.
+    """Write a patient's entry as a new version. ``base_version`` (the version you edited) is required: if anyone
+    saved since, 409 names the current version, who saved it and when (nothing is written; merge and send again).
     An accepted version is never changed: the edit becomes a new version that needs accepting again."""
     from handover.payload import entry_dict
 
     handover = _handover(handover_id)
     patient = _patient_in(handover, patient_id)
-    base = data.pop("base_version", None)
+    base = data.pop("base_version")
     entry = services.save_entry(handover, patient, current_user, data, base_version=base)
     db.session.commit()
     sheet = load_sheet(handover)
@@ -147,12 +150,15 @@ def put_entry(data, handover_id, patient_id):
 @blp.post("/handovers/<int:handover_id>/accept")
 @blp.arguments(AcceptSchema)
 @blp.response(200, HandoverSchema)
+@blp.alt_response(422, description="An entry is not yet reviewed, or you are not on the team's rota in the next 2 "
+                                   "hours and did not send confirm_off_rota: true.")
 @login_required_api
 def accept(data, handover_id):
     """The incoming clinician accepts some entries (``patient_ids``) or the whole handover, with a read-back note."""
     handover = _handover(handover_id)
     services.accept(handover, current_user, patient_ids=data.get("patient_ids"),
-                    readback_note=data.get("readback_note", ""), seen_at=data.get("seen_at"))
+                    readback_note=data.get("readback_note", ""), seen_at=data.get("seen_at"),
+                    confirm_off_rota=data["confirm_off_rota"])
     db.session.commit()
     return handover_dict(load_sheet(handover))
 

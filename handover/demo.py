@@ -54,7 +54,8 @@ def seed_handover():
         services.save_entry(handover, patient, outgoing, {
             "severity": severity, "situation": situation, "background": background, "assessment": assessment,
             "recommendation": recommendation, "contingency": contingency,
-            "actions": [{"text": recommendation, "owner": "Night nurse", "due_at": None}]})
-    services.accept(handover, incoming, readback_note="Read back in full at the bedside.")
+            "actions": [{"text": recommendation, "owner": "Night nurse", "due_at": None}]}, base_version=1)
+    services.accept(handover, incoming, readback_note="Read back in full at the bedside.",
+                    confirm_off_rota=services.off_rota_notice(team, incoming) is not None)
     return [f"handover: {len(patients)} demo patients on {WARD} and last night's handover "
             f"(accepted by {incoming.display_name}); start this morning's from the Handover page"]

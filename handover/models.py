@@ -115,6 +115,8 @@ class Handover(db.Model):
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), nullable=True)
     readback_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the acceptor had no shift on this team's rota overlapping the next 2 hours, and confirmed taking over anyway
+    accepted_off_rota: Mapped[bool] = mapped_column(nullable=False, default=False)
     flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # coordinators told: overdue
 
     team: Mapped[Team] = relationship()
@@ -168,6 +170,7 @@ class HandoverEntry(db.Model):
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     accepted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     readback_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    accepted_off_rota: Mapped[bool] = mapped_column(nullable=False, default=False)
     # Optimistic lock on the row: an edit and an acceptance racing each other cannot both win (StaleDataError → 409)
     row_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
 
@@ -177,6 +180,9 @@ class HandoverEntry(db.Model):
     accepted_by: Mapped[User | None] = relationship(foreign_keys=[accepted_by_id])
 
     __mapper_args__ = {"version_id_col": row_version}
+
+    # set by services.save_entry on the version it returns: the version it replaced had been accepted (not stored)
+    replaced_accepted = False
 
     @property
     def accepted(self) -> bool:

@@ -61,7 +61,7 @@ def entry_dict(entry: HandoverEntry, images) -> dict:
         "actions": actions_of(entry), "carried_from_id": entry.carried_from_id, "author": person(entry.author),
         "updated_at": entry.updated_at, "reviewed_at": entry.reviewed_at, "accepted_at": entry.accepted_at,
         "accepted_by": person(entry.accepted_by), "readback_note": entry.readback_note,
-        "images": [image_dict(i) for i in images],
+        "accepted_off_rota": entry.accepted_off_rota, "images": [image_dict(i) for i in images],
     }
 
 
@@ -71,7 +71,8 @@ def handover_dict(sheet: Sheet) -> dict:
         "id": h.id, "team_id": h.team_id, "label": h.label, "style": h.style.value, "state": h.state.value,
         "starts_at": h.starts_at, "outgoing": person(h.outgoing), "incoming": person(h.incoming),
         "previous_id": h.previous_id, "ready_at": h.ready_at, "accepted_at": h.accepted_at,
-        "accepted_by": person(h.accepted_by), "readback_note": h.readback_note, "flagged_at": h.flagged_at,
+        "accepted_by": person(h.accepted_by), "readback_note": h.readback_note,
+        "accepted_off_rota": h.accepted_off_rota, "flagged_at": h.flagged_at,
         "closed": sheet.closed,
         "entries": [entry_dict(e, sheet.images.get(e.patient_id, [])) for e in sheet.entries],
     }

@@ -119,6 +119,7 @@ class EntrySchema(Schema):
     accepted_at = fields.DateTime(allow_none=True)
     accepted_by = fields.Nested(PersonSchema, allow_none=True)
     readback_note = fields.String(allow_none=True)
+    accepted_off_rota = fields.Boolean(metadata={"description": "Accepted by someone not on the rota, who confirmed"})
     images = fields.List(fields.Nested(ImageSchema))
 
 
@@ -136,6 +137,7 @@ class HandoverSchema(Schema):
     accepted_at = fields.DateTime(allow_none=True)
     accepted_by = fields.Nested(PersonSchema, allow_none=True)
     readback_note = fields.String(allow_none=True)
+    accepted_off_rota = fields.Boolean()
     flagged_at = fields.DateTime(allow_none=True)
     closed = fields.Boolean()
     entries = fields.List(fields.Nested(EntrySchema))
@@ -151,8 +153,12 @@ class HandoverCreateSchema(Schema):
 
 
 class EntryUpdateSchema(Schema):
-    base_version = fields.Integer(allow_none=True, validate=validate.Range(min=0, max=1_000_000),
-                                  metadata={"description": "The version you edited (409 if someone saved since)"})
+    base_version = fields.Integer(required=True, validate=validate.Range(min=0, max=1_000_000),
+                                  error_messages={"required": "Send the version you edited (0 if the patient has no "
+                                                              "entry yet)."},
+                                  metadata={"description": "The version you edited (0 if the patient has no entry "
+                                                           "yet). 409 if anyone saved since, with current_version, "
+                                                           "saved_by and saved_at: merge and send again."})
     severity = fields.String(validate=validate.OneOf(SEVERITIES))
     situation = Text(max_len=MAX_TEXT)
     background = Text(max_len=MAX_TEXT)
@@ -170,6 +176,9 @@ class AcceptSchema(Schema):
     readback_note = Text(max_len=2000, load_default="")
     seen_at = fields.AwareDateTime(validate=_sane_instant,
                                    metadata={"description": "When you read the entries; 409 if one changed since"})
+    confirm_off_rota = fields.Boolean(load_default=False,
+                                      metadata={"description": "You take responsibility although you have no shift on "
+                                                               "the team's rota in the next 2 hours (422 without it)"})
 
     @validates_schema
     def unique(self, data, **kwargs):

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from core import audit
@@ -343,56 +344,95 @@ def _clean_actions(actions, handover: Handover) -> list[dict]:
     return cleaned
 
 
-def save_entry(handover: Handover, patient: Patient, actor, data: dict, *, base_version: int | None = None
+class StaleEntry(Conflict):
+    """A save made from a version that is no longer the current one. ``current`` is what is there now (to show it
+    beside the editor's own text, which the page keeps)."""
+
+    def __init__(self, current: HandoverEntry, base_version: int | None):
+        who = current.author.display_name if current.author else "Someone"
+        when = current.updated_at.astimezone(team_zone(current.handover.team))
+        edited = f"you edited version {base_version}" if base_version else "you had not seen it"
+        super().__init__(
+            f"Not saved: {who} saved this entry at {when:%H:%M on %a %d %b} (version {current.version}); "
+            f"{edited}. Compare your text with theirs, merge, and save again from version {current.version}.",
+            extra={"current_version": current.version, "saved_at": current.updated_at.isoformat(),
+                   "saved_by": {"id": current.author.id, "display_name": who} if current.author else None})
+        self.current = current
+
+
+def _stale(handover: Handover, patient: Patient, base_version: int | None) -> Conflict:
+    current = db.session.scalar(select(HandoverEntry).where(
+        HandoverEntry.handover_id == handover.id, HandoverEntry.patient_id == patient.id,
+        HandoverEntry.current.is_(True)).options(selectinload(HandoverEntry.author))
+        .execution_options(populate_existing=True))
+    if current is None:
+        return Conflict("This patient's entry has changed meanwhile. Reload the page and edit again.")
+    return StaleEntry(current, base_version)
+
+
+def save_entry(handover: Handover, patient: Patient, actor, data: dict, *, base_version: int | None
                ) -> HandoverEntry:
-    """Write a patient's entry. A draft is changed in place; an accepted version is never changed: the edit becomes
-    version n + 1, which needs accepting again."""
+    """Write a patient's entry as a new version. ``base_version`` is the version the editor saw (0 when the patient
+    has no entry yet): if anyone saved since, nothing is written and ``StaleEntry`` (409) says who saved what when.
+    Every save is a new row, so every saved text stays in the history; an accepted version is never changed, and an
+    edit of it needs accepting again (``replaced_accepted`` on the returned entry)."""
     require_view(handover.team, actor)
     if patient.team_id != handover.team_id:
         raise NotFound("That patient is not on this team's list.")
     if is_closed(handover):
         raise Conflict("This handover is closed because the team has started a later one; it can no longer be "
                        "changed. Make the change in the current handover.")
-    current = db.session.scalar(select(HandoverEntry).where(
-        HandoverEntry.handover_id == handover.id, HandoverEntry.patient_id == patient.id,
-        HandoverEntry.current.is_(True)))
-    if current is not None and base_version is not None and base_version != current.version:
-        raise Conflict(f"Someone else saved this entry meanwhile (now version {current.version}, you edited version "
-                       f"{base_version}). Reload to see their change, then edit again.")
     changes = {k: v for k, v in data.items() if k in CONTENT_FIELDS}
     if "severity" in changes:
         changes["severity"] = Severity(changes["severity"])
     for key in CONTENT_FIELDS:
         if isinstance(changes.get(key), str):
-            changes[key] = changes[key].strip()
+            changes[key] = changes[key].replace("\r\n", "\n").strip()  # browsers send CRLF line ends
             if len(changes[key]) > MAX_TEXT:
                 raise ValidationFailed("Too long.", errors={key: [f"At most {MAX_TEXT} characters."]})
     if "actions" in changes:
         changes["actions"] = _clean_actions(changes["actions"], handover)
-    now = now_utc()
+    current = db.session.scalar(select(HandoverEntry).where(
+        HandoverEntry.handover_id == handover.id, HandoverEntry.patient_id == patient.id,
+        HandoverEntry.current.is_(True)))
+    entry = HandoverEntry(handover_id=handover.id, patient_id=patient.id, current=True)
     if current is None:
-        entry = HandoverEntry(handover_id=handover.id, patient_id=patient.id, version=1, current=True)
-        db.session.add(entry)
+        if base_version:
+            raise _stale(handover, patient, base_version)
+        entry.version = 1
+        try:
+            with db.session.begin_nested():  # someone else creating it at the same moment: the unique key refuses
+                db.session.add(entry)
+                db.session.flush()
+        except IntegrityError:
+            raise _stale(handover, patient, base_version) from None
         action = "handover.entry_created"
-    elif current.accepted_at is not None:
-        entry = HandoverEntry(handover_id=handover.id, patient_id=patient.id, version=current.version + 1,
-                              current=True, carried_from_id=current.carried_from_id)
+    else:
+        # The guard: only the editor of the current version may replace it. One conditional UPDATE decides (the
+        # row lock on PostgreSQL, the write lock on SQLite), so of many saves made from one version exactly one wins.
+        won = db.session.execute(
+            update(HandoverEntry)
+            .where(HandoverEntry.id == current.id, HandoverEntry.current.is_(True),
+                   HandoverEntry.version == base_version)
+            .values(current=False, row_version=HandoverEntry.row_version + 1)
+            .execution_options(synchronize_session=False)).rowcount
+        if won != 1:
+            raise _stale(handover, patient, base_version)
+        db.session.refresh(current)  # what the winner replaces, as locked (actions ticked off meanwhile included)
+        entry.version, entry.carried_from_id = current.version + 1, current.carried_from_id
         for f in CONTENT_FIELDS:
             setattr(entry, f, getattr(current, f))
         entry.action_status = dict(current.action_status or {})
-        current.current = False
-        db.session.flush()  # the old version stops being current before the new one is inserted
+        entry.replaced_accepted = current.accepted_at is not None
         db.session.add(entry)
-        action = "handover.entry_amended"
-        if handover.state == HandoverState.accepted:
+        action = "handover.entry_amended" if entry.replaced_accepted else "handover.entry_updated"
+        if entry.replaced_accepted and handover.state == HandoverState.accepted:
             handover.state = HandoverState.ready
-    else:
-        entry = current
-        action = "handover.entry_updated"
     for key, value in changes.items():
         setattr(entry, key, value)
     if "actions" in changes and entry.action_status:
         entry.action_status = {k: v for k, v in entry.action_status.items() if int(k) < len(entry.actions)}
+    now = now_utc()
     entry.author_id = actor.id
     entry.updated_at = now
     entry.reviewed_at = now
@@ -454,10 +494,30 @@ def can_accept(handover: Handover, user) -> bool:
     return user.id != handover.outgoing_id
 
 
+ROTA_WINDOW = timedelta(hours=2)
+
+
+def off_rota_notice(team: Team, user, now: datetime | None = None) -> str | None:
+    """None if ``user`` has a shift on ``team``'s rota overlapping the next 2 hours; else a sentence saying so."""
+    from rota.models import Shift, ShiftState
+
+    now = now or now_utc()
+    until = now + ROTA_WINDOW
+    rostered = db.session.scalar(select(Shift.id).where(
+        Shift.team_id == team.id, Shift.assignee_id == user.id, Shift.state == ShiftState.scheduled,
+        Shift.starts_at < until, Shift.ends_at > now).limit(1))
+    if rostered is not None:
+        return None
+    zone = team_zone(team)
+    return (f"You are not on the rota for {team.name} in the next 2 hours (no shift of yours between "
+            f"{now.astimezone(zone):%H:%M} and {until.astimezone(zone):%H:%M}).")
+
+
 def accept(handover: Handover, actor, *, patient_ids: list[int] | None = None, readback_note: str = "",
-           seen_at: datetime | None = None) -> list[HandoverEntry]:
+           seen_at: datetime | None = None, confirm_off_rota: bool = False) -> list[HandoverEntry]:
     """The incoming clinician takes responsibility for some entries or the whole handover. ``seen_at`` (when the
-    page they read was rendered) refuses acceptance of an entry changed after they read it."""
+    page they read was rendered) refuses acceptance of an entry changed after they read it. Someone with no shift
+    on the team's rota in the next 2 hours must confirm (``confirm_off_rota``); the acceptance records it."""
     require_view(handover.team, actor)
     if not can_accept(handover, actor):
         who = handover.incoming.display_name if handover.incoming else "a team member other than the outgoing one"
@@ -488,18 +548,26 @@ def accept(handover: Handover, actor, *, patient_ids: list[int] | None = None, r
             raise Conflict(f"Changed since you opened the handover: {beds}. Reload and read the latest version "
                            "before accepting.")
     now = now_utc()
+    notice = off_rota_notice(handover.team, actor, now)
+    if notice and not confirm_off_rota:
+        raise RuleViolation(f"{notice} Confirm that you are taking responsibility anyway.",
+                            errors={"confirm_off_rota": ["Confirm that you are taking responsibility although you "
+                                                         "are not on the rota."]})
     note = (readback_note or "").strip() or None
     for entry in pending:
         entry.accepted_at, entry.accepted_by_id, entry.readback_note = now, actor.id, note
+        entry.accepted_off_rota = notice is not None
     if all(e.accepted_at is not None for e in entries.values()):
         handover.state = HandoverState.accepted
         handover.accepted_at, handover.accepted_by_id = now, actor.id
+        handover.accepted_off_rota = notice is not None
         if not patient_ids:
             handover.readback_note = note
     db.session.flush()
     audit.record("handover.accepted", actor=actor, entity=handover, team_id=handover.team_id,
                  summary={"patient_ids": sorted(e.patient_id for e in pending),
-                          "entry_ids": sorted(e.id for e in pending), "whole": not patient_ids})
+                          "entry_ids": sorted(e.id for e in pending), "whole": not patient_ids,
+                          "off_rota": notice is not None})
     return pending
 
 

@@ -14,6 +14,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from sqlalchemy import select
 from wtforms import (
+    BooleanField,
     DateField,
     DateTimeLocalField,
     HiddenField,
@@ -87,6 +88,7 @@ class EntryForm(FlaskForm):
 class AcceptForm(FlaskForm):
     readback_note = TextAreaField("Read-back note", validators=[Length(max=2000)])
     seen_at = HiddenField()  # when the page was rendered: an entry changed after that must be re-read
+    confirm_off_rota = BooleanField("I am taking responsibility for these patients although I am not on the rota")
 
     def seen(self) -> datetime | None:
         try:
@@ -96,8 +98,10 @@ class AcceptForm(FlaskForm):
         return value if value.tzinfo else None
 
 
-def _accept_form() -> AcceptForm:
-    form = AcceptForm(formdata=None)
+def _accept_form(formdata=None) -> AcceptForm:
+    """The accept form as rendered: ``seen_at`` is now (what the page shows is what the reader sees); on a page shown
+    again after a POST, what was typed (the read-back, the confirmation) is kept."""
+    form = AcceptForm(formdata=formdata)
     form.seen_at.data = now_utc().isoformat()
     return form
 
@@ -316,18 +320,28 @@ def access_report(patient_id):
     return render_template("handover/access.html", patient=patient, rows=rows)
 
 
+def _off_rota(handover) -> str | None:
+    """What the accept form states when the reader may accept but has no shift on the rota in the next 2 hours."""
+    if not services.can_accept(handover, current_user):
+        return None
+    return services.off_rota_notice(handover.team, current_user)
+
+
 @bp.get("/<int:handover_id>")
 @login_required
 def sheet(handover_id):
-    handover = _handover(handover_id)
+    return _render_sheet(_handover(handover_id), _accept_form())
+
+
+def _render_sheet(handover, accept_form, status=200):
     data = load_sheet(handover)
     services.record_view(handover, current_user, [e.patient_id for e in data.entries])
     # rendered before the commit (which expires the loaded rows); shown only once the audit entry is committed
     html = render_template("handover/sheet.html", sheet=data, h=handover, labels=_labels(handover.style),
-                           accept_form=_accept_form(), button=ButtonForm(),
+                           accept_form=accept_form, button=ButtonForm(), off_rota=_off_rota(handover),
                            can_accept=services.can_accept(handover, current_user), actions_of=actions_of)
     db.session.commit()
-    return html
+    return html, status
 
 
 @bp.get("/<int:handover_id>/print")
@@ -364,79 +378,181 @@ def ready(handover_id):
 @bp.post("/<int:handover_id>/patients/<int:patient_id>/accept")
 @login_required
 def accept(handover_id, patient_id=None):
+    """Accept the whole handover (the sheet's form) or one patient. A refusal shows the page again with the read-back
+    note as typed and the reason (e.g. the confirmation needed from someone not on the rota)."""
     handover = _handover(handover_id)
     form = AcceptForm()
     if form.validate():
-        try:
-            done = services.accept(handover, current_user, patient_ids=[patient_id] if patient_id else None,
-                                   readback_note=form.readback_note.data or "", seen_at=form.seen())
-        except DomainError as exc:
-            if exc.status == 403:
-                raise
-            db.session.rollback()
-            flash(exc.detail)
-        else:
-            db.session.commit()
-            flash(f"You accepted responsibility for {len(done)} patient{'s' if len(done) != 1 else ''}.")
+        refused = _accept(handover, form, [patient_id] if patient_id else None)
+        if refused is not None and not patient_id:
+            return _render_sheet(handover, _refused_accept_form(refused), refused.status)
+        if refused is not None:
+            flash(refused.detail)
     if patient_id:
         return redirect(url_for(".entry", handover_id=handover.id, patient_id=patient_id))
     return redirect(url_for(".sheet", handover_id=handover.id))
 
 
+def _accept(handover, form: AcceptForm, patient_ids) -> DomainError | None:
+    """Accept and commit (flashing how many); the refusal if refused (nothing is changed then)."""
+    try:
+        done = services.accept(handover, current_user, patient_ids=patient_ids,
+                               readback_note=form.readback_note.data or "", seen_at=form.seen(),
+                               confirm_off_rota=form.confirm_off_rota.data)
+    except DomainError as exc:
+        if exc.status == 403:
+            raise
+        db.session.rollback()
+        return exc
+    db.session.commit()
+    flash(f"You accepted responsibility for {len(done)} patient{'s' if len(done) != 1 else ''}.")
+    return None
+
+
+def _refused_accept_form(exc: DomainError) -> AcceptForm:
+    """The accept form shown again after a refusal: the read-back as typed, the reason beside the field it concerns
+    (or as a message)."""
+    form = _accept_form(request.form)
+    _form_errors(form, exc)
+    return form
+
+
+TEXT_FIELDS = ("situation", "background", "assessment", "recommendation", "contingency", "synthesis")
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    """Text as typed in a browser (CRLF line ends, stray spaces) compared with text as stored."""
+    return (a or "").replace("\r\n", "\n").strip() == (b or "").replace("\r\n", "\n").strip()
+
+
+def _typed_changes(entry, team) -> dict[str, str]:
+    """Fields of the submitted form whose text differs from ``entry`` (None: an empty entry): field -> the entry's."""
+    saved = {"severity": entry.severity.value if entry else "stable",
+             "actions": _actions_text(entry, team) if entry else ""}
+    saved.update({k: getattr(entry, k) if entry else "" for k in TEXT_FIELDS})
+    return {k: v for k, v in saved.items() if k in request.form and not _same(request.form[k], v)}
+
+
 @bp.route("/<int:handover_id>/patients/<int:patient_id>", methods=["GET", "POST"])
 @login_required
 def entry(handover_id, patient_id):
+    """The edit screen. Every button on it submits its one form, so nothing typed is lost: *Save* writes a new
+    version, or, if someone saved since the page was opened, shows her text and theirs side by side to merge;
+    *Attach photo*, ticking an action off and *Accept* do their job and, while typed text is unsaved, show the page
+    again with it."""
     handover = _handover(handover_id)
     patient = _patient(handover, patient_id)
+    if request.method == "GET":
+        return _render_entry(handover, patient)
+    form = EntryForm()
+    intent = request.form.get("intent", "save")
+    if not ButtonForm().validate():
+        flash("Nothing was done: the page had expired. Your text is kept below; press the button again.")
+        return _render_entry(handover, patient, form, status=400)
+    photo = ImageForm().photo.data
+    status, anchor, accept_form = (_attach_photo(handover, patient, photo) if photo else 200), "#photos", None
+    if intent == "save":
+        return _save(handover, patient, form, status)
+    if intent.startswith("action-") and intent[7:].isdigit():
+        status, anchor = _toggle(handover, patient, int(intent[7:])), "#actions"
+    elif intent == "accept":
+        refused = _accept(handover, AcceptForm(), [patient.id])
+        if refused is not None:
+            status, accept_form = refused.status, _refused_accept_form(refused)
+    base = next((v for v in services.entry_versions(handover, patient.id)
+                 if str(v.version) == form.base_version.data), None)
+    if status == 200 and not _typed_changes(base, handover.team):
+        return redirect(url_for(".entry", handover_id=handover.id, patient_id=patient.id) + anchor)
+    flash("Your changes below are not saved yet: press Save to keep them.")
+    return _render_entry(handover, patient, form, accept_form=accept_form, status=status)
+
+
+def _toggle(handover, patient, index: int) -> int:
+    """Tick an action off (or undo it) and commit. The HTTP status to answer with."""
+    current = next((v for v in services.entry_versions(handover, patient.id) if v.current), None)
+    try:
+        if current is None:
+            raise NotFound("This patient has no entry yet.")
+        services.set_action_done(current, index, current_user, str(index) not in (current.action_status or {}))
+    except DomainError as exc:
+        if exc.status == 403:
+            raise
+        db.session.rollback()
+        flash(exc.detail)
+        return exc.status
+    db.session.commit()
+    return 200
+
+
+def _attach_photo(handover, patient, storage) -> int:
+    """Attach an uploaded photo and commit; flash the outcome. The HTTP status to answer with."""
+    data = storage.stream.read(images.max_bytes() + 1)
+    try:
+        images.attach(handover, patient, current_user, data)
+    except DomainError as exc:
+        if exc.status == 403:
+            raise
+        db.session.rollback()
+        flash("Photo not attached: " + exc.detail)
+        return exc.status
+    db.session.commit()
+    flash("Photo attached (location and camera details removed).")
+    return 200
+
+
+def _save(handover, patient, form: EntryForm, status: int):
+    if not form.validate():
+        return _render_entry(handover, patient, form, status=422)
+    current = next((v for v in services.entry_versions(handover, patient.id) if v.current), None)
+    try:
+        data = {k: getattr(form, k).data or "" for k in ("severity", *TEXT_FIELDS)}
+        if current is None or "actions" in _typed_changes(current, handover.team):
+            data["actions"] = _parse_actions(form.actions.data, handover)
+        base = int(form.base_version.data) if (form.base_version.data or "").isdigit() else None
+        saved = services.save_entry(handover, patient, current_user, data, base_version=base)
+    except services.StaleEntry as exc:
+        db.session.rollback()
+        form.base_version.data = str(exc.current.version)  # saving again means: I have merged theirs
+        return _render_entry(handover, patient, form, conflict=exc, status=409)
+    except DomainError as exc:
+        if exc.status == 403:
+            raise
+        db.session.rollback()
+        _form_errors(form, exc)
+        return _render_entry(handover, patient, form, status=exc.status)
+    db.session.commit()
+    flash(f"Saved (version {saved.version})." + (" It needs accepting again." if saved.replaced_accepted else ""))
+    if status != 200:  # the photo chosen with it was refused (and said why): stay on the page
+        return redirect(url_for(".entry", handover_id=handover.id, patient_id=patient.id) + "#photos")
+    return redirect(url_for(".sheet", handover_id=handover.id) + f"#patient-{patient.id}")
+
+
+def _render_entry(handover, patient, form: EntryForm | None = None, *, conflict=None, accept_form=None, status=200):
     versions = services.entry_versions(handover, patient.id)
     current = next((v for v in versions if v.current), None)
-    form = EntryForm()
-    status = 200
-    if request.method == "POST":
-        if form.validate():
-            try:
-                data = {k: getattr(form, k).data or "" for k in ("severity", "situation", "background", "assessment",
-                                                                "recommendation", "contingency", "synthesis")}
-                typed = (form.actions.data or "").strip()
-                if current is None or typed != _actions_text(current, handover.team).strip():
-                    data["actions"] = _parse_actions(form.actions.data, handover)
-                base = int(form.base_version.data) if (form.base_version.data or "").isdigit() else None
-                saved = services.save_entry(handover, patient, current_user, data, base_version=base)
-            except DomainError as exc:
-                if exc.status == 403:
-                    raise
-                db.session.rollback()
-                _form_errors(form, exc)
-                status = exc.status
-            else:
-                db.session.commit()
-                flash(f"Saved (version {saved.version})." + (" It needs accepting again." if saved.version > 1
-                                                              else ""))
-                return redirect(url_for(".sheet", handover_id=handover.id) + f"#patient-{patient.id}")
-        else:
-            status = 422
-    elif current is not None:
+    if form is None:
         form = EntryForm(obj=current, formdata=None)
-        form.severity.data = current.severity.value
-        form.base_version.data = str(current.version)
-        form.actions.data = _actions_text(current, handover.team)
-    else:
-        form.base_version.data = "0"
-        form.severity.data = "stable"
+        form.base_version.data = str(current.version) if current else "0"
+        form.severity.data = current.severity.value if current else "stable"
+        form.actions.data = _actions_text(current, handover.team) if current else ""
+    theirs = {}
+    if conflict is not None:
+        theirs = _typed_changes(conflict.current, handover.team)
     previous = services.previous_entry(handover, patient.id)
     pictures = list(db.session.scalars(select(HandoverImage).where(HandoverImage.handover_id == handover.id,
                                                                    HandoverImage.patient_id == patient.id)))
     labels = _labels(handover.style)
-    for key in ("situation", "background", "assessment", "recommendation", "contingency", "synthesis"):
+    for key in TEXT_FIELDS:
         form[key].label.text = labels[key]
     services.record_view(handover, current_user, [patient.id], what="handover.entry_viewed")
     db.session.commit()
     return render_template("handover/entry.html", h=handover, patient=patient, form=form, current=current,
                            versions=versions, previous=previous, images=pictures, image_form=ImageForm(),
-                           accept_form=_accept_form(), button=ButtonForm(), labels=labels,
-                           closed=services.is_closed(handover), can_accept=services.can_accept(handover, current_user),
-                           actions_of=actions_of, zone=services.team_zone(handover.team),
-                           max_mb=images.max_bytes() // 1048576, heic=images.HEIC_SUPPORTED), status
+                           accept_form=accept_form or _accept_form(), labels=labels, off_rota=_off_rota(handover),
+                           conflict=conflict, theirs=theirs, closed=services.is_closed(handover),
+                           can_accept=services.can_accept(handover, current_user), actions_of=actions_of,
+                           zone=services.team_zone(handover.team), max_mb=images.max_bytes() // 1048576,
+                           heic=images.HEIC_SUPPORTED), status
 
 
 @bp.post("/<int:handover_id>/patients/<int:patient_id>/actions/<int:index>")
@@ -444,13 +560,8 @@ def entry(handover_id, patient_id):
 def toggle_action(handover_id, patient_id, index):
     handover = _handover(handover_id)
     patient = _patient(handover, patient_id)
-    current = next((v for v in services.entry_versions(handover, patient.id) if v.current), None)
-    if current is None:
-        abort(404)
     if ButtonForm().validate():
-        done = str(index) not in (current.action_status or {})
-        services.set_action_done(current, index, current_user, done)
-        db.session.commit()
+        _toggle(handover, patient, index)
     return redirect(url_for(".entry", handover_id=handover.id, patient_id=patient.id) + "#actions")
 
 
@@ -461,17 +572,7 @@ def upload(handover_id, patient_id):
     patient = _patient(handover, patient_id)
     form = ImageForm()
     if form.validate() and form.photo.data:
-        data = form.photo.data.stream.read(images.max_bytes() + 1)
-        try:
-            images.attach(handover, patient, current_user, data)
-        except DomainError as exc:
-            if exc.status == 403:
-                raise
-            db.session.rollback()
-            flash("Photo not attached: " + exc.detail)
-        else:
-            db.session.commit()
-            flash("Photo attached (location and camera details removed).")
+        _attach_photo(handover, patient, form.photo.data)
     else:
         flash("Photo not attached: choose a photo first.")
     return redirect(url_for(".entry", handover_id=handover.id, patient_id=patient.id) + "#photos")

@@ -14,7 +14,7 @@ from core.db import db
 from handover import services
 from tests.conftest import TEST_PASSWORD, Factory
 from tests.e2e.conftest import sign_in
-from tests.handover.conftest import NUMBERS, jpeg_with_gps
+from tests.handover.conftest import NUMBERS, jpeg_with_gps, on_shift
 
 NARROW = {"width": 360, "height": 740}
 
@@ -63,8 +63,10 @@ def test_outgoing_writes_prefilled_handover_with_photo_incoming_accepts_outsider
                                         starts_at=datetime.now(UTC) - timedelta(hours=12), incoming_id=outgoing.id)
     for p, text in ((p1, "Chest pain overnight, troponin pending"), (p2, "Awaiting care home bed")):
         services.save_entry(yesterday, p, incoming, {"severity": "watcher", "situation": text,
-                                                     "actions": [{"text": "Repeat troponin", "owner": "FY1"}]})
-    services.accept(yesterday, outgoing)
+                                                     "actions": [{"text": "Repeat troponin", "owner": "FY1"}]},
+                            base_version=1)
+    services.accept(yesterday, outgoing, confirm_off_rota=True)
+    on_shift(team, incoming)  # on the rota now: accepting today's handover needs no extra confirmation
     team_id, p1_id = team.id, p1.id
     emails = {"outgoing": outgoing.email, "incoming": incoming.email, "outsider": outsider.email}
     db.session.commit()
@@ -96,7 +98,7 @@ def test_outgoing_writes_prefilled_handover_with_photo_incoming_accepts_outsider
     page.fill("#actions", "Repeat troponin | FY1 | 10:00\nECG if pain recurs | HCA")
     page.click("[data-testid=save-entry]")
     page.wait_for_url("**/handover/*#patient-*")
-    assert "Saved (version 1)" in page.inner_text("main")
+    assert "Saved (version 2)" in page.inner_text("main")
 
     # ---- attach a photo from the "camera" (a JPEG with GPS EXIF)
     page.locator("[data-testid=entry-link]", has_text="Bed 1").click()
@@ -160,3 +162,110 @@ def test_outgoing_writes_prefilled_handover_with_photo_incoming_accepts_outsider
         response = page.request.post(url, form={"csrf_token": token, "location": "Bed 9"},
                                      headers={"Referer": page.url})
         assert response.status == 403, (url, response.status)
+
+
+def _ward_with_one_patient():
+    make = Factory()
+    olu = make.user(email="olu@example.test", display_name="Olu Outgoing")
+    ines = make.user(email="ines@example.test", display_name="Ines Incoming")
+    team = make.team("Ward 7B", coordinators=[make.user(display_name="Cora Coordinator")], staff=[olu, ines])
+    patient = services.add_patient(team, olu, name="Test Patient Alpha", nhs_number=NUMBERS[0], location="Bed 1")
+    h = services.start_handover(team, olu, label="Night → Early", starts_at=datetime.now(UTC), incoming_id=ines.id)
+    url = f"/handover/{h.id}/patients/{patient.id}"
+    ids = h.id, patient.id
+    db.session.commit()
+    db.session.close()  # on SQLite a transaction holds the write lock: the live server must be able to write
+    return url, ids
+
+
+def _current(ids) -> dict:
+    """The patient's current entry as stored (read in a transaction ended at once: on SQLite it holds the lock)."""
+    from handover.models import HandoverEntry
+
+    db.session.expire_all()
+    entry = db.session.scalar(db.select(HandoverEntry).where(HandoverEntry.handover_id == ids[0],
+                                                             HandoverEntry.patient_id == ids[1],
+                                                             HandoverEntry.current.is_(True)))
+    stored = {"version": entry.version, "severity": entry.severity.value, "situation": entry.situation,
+              "assessment": entry.assessment}
+    db.session.commit()
+    return stored
+
+
+def test_stale_save_keeps_her_text_shows_theirs_and_she_merges(app, browser, live_server):
+    """Issue 12: two nurses open the same patient; A escalates; B saves from the page she opened earlier."""
+    url, ids = _ward_with_one_patient()
+    nurses = []
+    for email in ("olu@example.test", "ines@example.test"):
+        context = browser.new_context(viewport=NARROW, base_url=live_server.url, is_mobile=True, has_touch=True)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        sign_in(page, email, TEST_PASSWORD)
+        page.wait_for_url("**/")
+        page.goto(url)
+        nurses.append((context, page))
+    (ca, a), (cb, b) = nurses
+    try:
+        b.check("#severity-0")  # stable
+        b.fill("#situation", "comfortable, nil concerns")
+        a.check("#severity-2")  # unstable
+        a.fill("#situation", "chest pain 10 min ago, ECG done")
+        a.click("[data-testid=save-entry]")
+        a.wait_for_url("**/handover/*#patient-*")
+        assert "Saved (version 2)" in a.inner_text("main")
+
+        b.click("[data-testid=save-entry]")
+        b.wait_for_selector("[data-testid=conflict]")
+        conflict = b.inner_text("[data-testid=conflict]")
+        assert "Not saved: Olu Outgoing saved this entry at" in conflict and "(version 2)" in conflict
+        assert "Your text is kept below" in conflict
+        assert b.input_value("#situation") == "comfortable, nil concerns"  # hers, kept
+        assert b.is_checked("#severity-0")
+        assert "chest pain 10 min ago, ECG done" in b.inner_text("[data-testid=their-entry]")  # theirs, beside
+        assert "chest pain 10 min ago, ECG done" in b.inner_text("[data-testid=theirs-situation]")
+        assert "Unstable" in b.inner_text("[data-testid=theirs-severity]")
+        _no_horizontal_scroll(b)
+        # merge: add their text to hers, take their severity, save again
+        b.click("[data-testid=theirs-situation] .sb-ho-merge")
+        assert b.input_value("#situation") == "comfortable, nil concerns\nchest pain 10 min ago, ECG done"
+        b.check("#severity-2")
+        b.click("[data-testid=save-entry]")
+        b.wait_for_url("**/handover/*#patient-*")
+        assert "Saved (version 3)" in b.inner_text("main")
+        assert _current(ids) == {"version": 3, "severity": "unstable", "assessment": "",
+                                 "situation": "comfortable, nil concerns\nchest pain 10 min ago, ECG done"}
+    finally:
+        ca.close()
+        cb.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_attach_photo_keeps_the_typed_text(app, browser, live_server, javascript):
+    url, ids = _ward_with_one_patient()
+    context = browser.new_context(viewport=NARROW, base_url=live_server.url, is_mobile=True, has_touch=True,
+                                  java_script_enabled=javascript)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        sign_in(page, "olu@example.test", TEST_PASSWORD)
+        page.wait_for_url("**/")
+        page.goto(url)
+        page.check("#severity-1")  # watcher
+        page.fill("#situation", "Wound oozing since 14:00")
+        page.fill("#assessment", "Possible infection")
+        page.set_input_files("[data-testid=photo-input]", files=[{"name": "IMG_0007.jpg", "mimeType": "image/jpeg",
+                                                                  "buffer": jpeg_with_gps()}])
+        page.click("[data-testid=upload-photo]")
+        page.wait_for_selector("[data-testid=photo-thumb]")
+        main = page.inner_text("main")
+        assert "Photo attached" in main and "not saved yet" in main
+        assert page.input_value("#situation") == "Wound oozing since 14:00"
+        assert page.input_value("#assessment") == "Possible infection"
+        assert page.is_checked("#severity-1")
+        assert _current(ids)["situation"] == ""  # nothing saved behind her back
+        page.click("[data-testid=save-entry]")
+        page.wait_for_url("**/handover/*#patient-*")
+        assert _current(ids) == {"version": 2, "severity": "watcher", "situation": "Wound oozing since 14:00",
+                                 "assessment": "Possible infection"}
+    finally:
+        context.close()

@@ -36,7 +36,24 @@ def ward(make):
                                                  ("Cora Coordinator", "Olu Outgoing", "Ines Incoming", "Otto Outsider"))
     team = make.team("Ward 7B", coordinators=[coordinator], staff=[outgoing, incoming])
     other = make.team("Ward 9", staff=[outsider])
+    on_shift(team, incoming)  # the incoming nurse is on the rota: accepting needs no extra confirmation
     return Ward(team, coordinator, outgoing, incoming, outsider, other)
+
+
+def on_shift(team: Team, user: User, starts_in_hours: float = -1, hours: float = 12):
+    """A scheduled shift for ``user`` on ``team``, relative to now."""
+    from datetime import timedelta
+
+    from core.db import now_utc
+    from rota.models import Shift, ShiftState
+
+    now = now_utc().replace(microsecond=0)
+    shift = Shift(team_id=team.id, starts_at=now + timedelta(hours=starts_in_hours),
+                  ends_at=now + timedelta(hours=starts_in_hours + hours), assignee_id=user.id,
+                  state=ShiftState.scheduled)
+    db.session.add(shift)
+    db.session.commit()
+    return shift
 
 
 NUMBERS = list(nhs.test_numbers(60))
@@ -63,7 +80,7 @@ def write_all(handover, ward: Ward, **fields):
                 "background": "Background", "assessment": "Assessment", "recommendation": "Recommendation",
                 "contingency": "If NEWS2 ≥ 5 then call the SpR", "actions": [{"text": "Repeat bloods", "owner": "FY1"}]}
         data.update(fields)
-        services.save_entry(handover, entry.patient, ward.outgoing, data)
+        services.save_entry(handover, entry.patient, ward.outgoing, data, base_version=entry.version)
     db.session.commit()
 
 

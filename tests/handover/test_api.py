@@ -77,7 +77,7 @@ def test_outsider_gets_403_on_every_api_url_and_it_is_audited(client, ward, toke
         ("patch", f"/api/v1/patients/{patient.id}", {"location": "Bed 9"}),
         ("post", f"/api/v1/teams/{ward.team.id}/handovers", {"label": "x", "starts_at": "2026-11-25T19:30:00Z"}),
         ("get", f"/api/v1/handovers/{h.id}", None),
-        ("put", f"/api/v1/handovers/{h.id}/entries/{patient.id}", {"situation": "x"}),
+        ("put", f"/api/v1/handovers/{h.id}/entries/{patient.id}", {"base_version": 1, "situation": "x"}),
         ("post", f"/api/v1/handovers/{h.id}/accept", {}),
         ("get", f"/api/v1/handovers/{h.id}/fhir", None),
     ]
@@ -130,7 +130,7 @@ def test_entry_versions_acceptance_and_refusals(client, ward, tokens, bearer):
     resp = client.put(url, json={"base_version": 1, "severity": "unstable", "situation": "Septic",
                                  "actions": [{"text": "Lactate", "owner": "FY1", "due_at": "2026-11-25T09:00:00"}]},
                       headers=out)
-    assert resp.status_code == 200 and resp.json["version"] == 1 and resp.json["severity"] == "unstable"
+    assert resp.status_code == 200 and resp.json["version"] == 2 and resp.json["severity"] == "unstable"
     assert resp.json["actions"][0]["due_at"].startswith("2026-11-25T09:00:00")
     # acceptance refused while p2 was carried over and never reviewed
     resp = client.post(f"/api/v1/handovers/{h.id}/accept", json={}, headers=inc)
@@ -145,20 +145,21 @@ def test_entry_versions_acceptance_and_refusals(client, ward, tokens, bearer):
     e1 = next(e for e in resp.json["entries"] if e["patient"]["id"] == p1.id)
     assert e1["accepted_by"]["display_name"] == "Ines Incoming" and e1["readback_note"] == "Lactate 9"
     assert resp.json["state"] == "open"
-    # editing the accepted entry makes version 2; version 1 is untouched
-    resp = client.put(url, json={"base_version": 1, "situation": "Septic, improving"}, headers=out)
-    assert resp.status_code == 200 and resp.json["version"] == 2 and resp.json["accepted_at"] is None
-    v1 = db.session.scalar(select(HandoverEntry).where(HandoverEntry.patient_id == p1.id, HandoverEntry.version == 1))
-    assert v1.situation == "Septic" and v1.accepted_at is not None and not v1.current
+    # editing the accepted entry makes version 3; version 2 is untouched
+    resp = client.put(url, json={"base_version": 2, "situation": "Septic, improving"}, headers=out)
+    assert resp.status_code == 200 and resp.json["version"] == 3 and resp.json["accepted_at"] is None
+    v2 = db.session.scalar(select(HandoverEntry).where(HandoverEntry.patient_id == p1.id, HandoverEntry.version == 2))
+    assert v2.situation == "Septic" and v2.accepted_at is not None and not v2.current
     # a stale editor is refused clearly
-    resp = client.put(url, json={"base_version": 1, "situation": "stale"}, headers=out)
-    assert resp.status_code == 409 and "version 2" in resp.json["detail"]
-    client.put(f"/api/v1/handovers/{h.id}/entries/{p2.id}", json={"severity": "stable"}, headers=out)
+    resp = client.put(url, json={"base_version": 2, "situation": "stale"}, headers=out)
+    assert resp.status_code == 409 and "version 3" in resp.json["detail"] and resp.json["current_version"] == 3
+    client.put(f"/api/v1/handovers/{h.id}/entries/{p2.id}", json={"base_version": 1, "severity": "stable"},
+               headers=out)
     resp = client.post(f"/api/v1/handovers/{h.id}/accept", json={"readback_note": "All read back"}, headers=inc)
     assert resp.json["state"] == "accepted" and resp.json["accepted_by"]["id"] == ward.incoming.id
     # once the team has started the next handover, this one is closed: edits are refused
     start(ward, label="Early → Late")
-    resp = client.put(url, json={"situation": "late change"}, headers=out)
+    resp = client.put(url, json={"base_version": 3, "situation": "late change"}, headers=out)
     assert resp.status_code == 409 and "closed" in resp.json["detail"]
 
 
@@ -308,7 +309,8 @@ def test_acceptance_refused_for_an_entry_changed_after_the_receiver_read_it(clie
 
     seen = datetime.now(UTC).isoformat()  # when the receiver read it
     # the outgoing nurse changes bed 2 after the receiver read the handover
-    client.put(f"/api/v1/handovers/{h.id}/entries/{p2.id}", json={"severity": "unstable", "situation": "Now worse"},
+    client.put(f"/api/v1/handovers/{h.id}/entries/{p2.id}", json={"base_version": 2, "severity": "unstable",
+                                                                  "situation": "Now worse"},
                headers=bearer(tokens["outgoing"]))
     resp = client.post(f"/api/v1/handovers/{h.id}/accept", json={"seen_at": seen}, headers=bearer(tokens["incoming"]))
     assert resp.status_code == 409 and "Changed since you opened the handover: Bed 2" in resp.json["detail"]

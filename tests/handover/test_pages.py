@@ -104,17 +104,17 @@ def test_edit_of_accepted_entry_makes_a_new_version_and_history_shows_both(app, 
     db.session.commit()
     login(client, ward.outgoing)
     page = client.get(f"/handover/{h.id}/patients/{p.id}").get_data(as_text=True)
-    assert "cannot be changed" in page and "version 2" in page
+    assert "cannot be changed" in page and "version 3" in page
     resp = follow(client, client.post(f"/handover/{h.id}/patients/{p.id}",
-                                      data={"base_version": "1", "severity": "watcher",
-                                            "situation": "Version two text"}))
-    assert "Saved (version 2). It needs accepting again." in resp.get_data(as_text=True)
+                                      data={"base_version": "2", "severity": "watcher",
+                                            "situation": "Version three text"}))
+    assert "Saved (version 3). It needs accepting again." in resp.get_data(as_text=True)
     page = client.get(f"/handover/{h.id}/patients/{p.id}").get_data(as_text=True)
-    assert "Version one text" in page and "Version two text" in page and "Version 1 by Olu Outgoing" in page
-    # a second editor who still had version 1 open is refused, clearly
-    resp = client.post(f"/handover/{h.id}/patients/{p.id}", data={"base_version": "1", "severity": "stable",
+    assert "Version one text" in page and "Version three text" in page and "Version 2 by Olu Outgoing" in page
+    # a second editor who still had version 2 open is refused, clearly
+    resp = client.post(f"/handover/{h.id}/patients/{p.id}", data={"base_version": "2", "severity": "stable",
                                                                   "situation": "Stale edit"})
-    assert resp.status_code == 409 and "Someone else saved this entry" in resp.get_data(as_text=True)
+    assert resp.status_code == 409 and "Not saved: Olu Outgoing saved this entry" in resp.get_data(as_text=True)
 
 
 def test_photo_upload_strips_metadata_and_is_served_no_store_to_members_only(app, client, ward):

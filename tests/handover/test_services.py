@@ -69,7 +69,8 @@ def test_purge_blanks_content_identifiers_and_photos_but_keeps_audit(app, ward, 
     assert purged.purged_at and purged.nhs_number is None and purged.name == "[purged]"
     entry = db.session.scalar(select(HandoverEntry).where(HandoverEntry.patient_id == gone.id))
     assert entry.situation == "" and entry.readback_note is None and entry.actions == []
-    kept = db.session.scalar(select(HandoverEntry).where(HandoverEntry.patient_id == keep.id))
+    kept = db.session.scalar(select(HandoverEntry).where(HandoverEntry.patient_id == keep.id,
+                                                         HandoverEntry.current.is_(True)))
     assert kept.situation == "Sensitive clinical content"
     assert not path.exists() and db.session.scalar(select(HandoverImage)) is None
     assert db.session.scalar(select(db.func.count()).select_from(AuditEntry)) == audit_before + 1
