@@ -171,7 +171,7 @@ def test_approval_that_would_break_cover_shows_it_and_needs_a_reason(client, mak
 
     login(client, w.coordinator)
     card = client.get("/approvals").get_data(as_text=True)
-    assert "HCA P</strong> <span data-testid=\"who-%d\">(Band 3 healthcare assistant)</span>" % hca.id in card
+    assert f'HCA P</strong> <span data-testid="who-{hca.id}">(Band 3 healthcare assistant)</span>' in card
     assert f"Cover: {w.slot}: registered nurses 3 → 2 of 3" in card
     assert f"Blocks (COVER-min):</strong> {w.slot} would have 2 of 3 registered nurses" in card
 
