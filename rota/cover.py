@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from core import audit
 from core.accounts import AFC_BANDS, MEDICAL_GRADES, StaffGroup, Team, User, grade_rank
@@ -197,6 +197,24 @@ def load_slots(shifts: Iterable[Shift]) -> dict[tuple, Slot]:
                 purposes[s.id] = {r.id for r in applicable if meets(people[released[s.id]], r)}
         out[key] = Slot(f"{names.get(type_id, 'Shift')} {day:%a %d %b}", applicable, slot_shifts, purposes, people)
     return out
+
+
+def lock_slots(shifts: Iterable[Shift]) -> None:
+    """PostgreSQL: lock every shift of the slots ``shifts`` belong to (in id order, one statement) and reload them,
+    so that two approvals in one slot — each fine alone, together below the minimum — are decided one after the
+    other, the second seeing the first (no write skew). SQLite already runs one writer at a time."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    conds = []
+    for shift in shifts:
+        key = _slot_key(shift)
+        if key is not None:
+            lo, hi = timeutil.day_bounds(key[2], key[2], shift.team.timezone)
+            conds.append((Shift.team_id == key[0]) & (Shift.shift_type_id == key[1]) & (Shift.starts_at >= lo)
+                         & (Shift.starts_at < hi))
+    if conds:
+        db.session.scalars(select(Shift).where(or_(*conds)).order_by(Shift.id).with_for_update()
+                           .execution_options(populate_existing=True)).all()
 
 
 def effects_of(changes: Iterable[tuple[Shift, User | None]], slots: dict | None = None) -> list[ClauseEffect]:

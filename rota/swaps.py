@@ -626,6 +626,7 @@ def _apply(req: SwapRequest, *, actor: User | None, now: datetime, auto: bool, o
     pairs = [(req.shift, req.requester_id, req.shift_version)]
     if req.kind == SwapKind.swap:
         pairs.append((req.counterpart_shift, req.counterpart_shift.assignee_id, req.counterpart_shift_version))
+    cover.lock_slots([shift for shift, _, _ in pairs])  # the slots' cover is re-checked, serialised, on the change
     for shift, holder, version in sorted(pairs, key=lambda p: p[0].id):  # same lock order everywhere: no deadlock
         _claim_shift(shift, expected_holder=holder, expected_version=version, what=changed)
     _release_locks(req)
