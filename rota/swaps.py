@@ -330,14 +330,14 @@ def _refuse_ineligible(results: list[Eligibility], intro: str, *, override_reaso
     if bad:
         # A clash with another shift is a conflict with the rota as it is now (409); the rest are rules (422).
         error = Conflict if any("overlap" in r.codes for r in bad) else RuleViolation
-        cover_only = len(only_cover) == len(bad)
+        all_cover = len(only_cover) == len(bad)
         hint = " A coordinator may go ahead anyway by giving a reason (it is recorded)." \
-            if overridable and cover_only else ""
+            if overridable and all_cover else ""
         raise error(intro + " " + " ".join(r.explain() for r in bad) + hint, extra={
-            "code": "overlap" if error is Conflict else "cover" if cover_only else "not_eligible",
+            "code": "overlap" if error is Conflict else "cover" if all_cover else "not_eligible",
             "verdicts": [_verdict_dict(v) for r in bad for v in r.blocking],
             "cover": [e.text for r in bad for e in r.cover],
-            "overridable": overridable and cover_only,
+            "overridable": overridable and all_cover,
         })
     return False
 

@@ -16,10 +16,14 @@ from sqlalchemy import select
 from core.audit import AuditEntry
 from core.db import db
 from core.errors import DomainError, RuleViolation
+from notifications import broadcasts, worker
+from notifications.models import BroadcastRecipient
 from rota import services, swaps
 from rota.eligibility import to_local
 from rota.models import Shift, ShiftState
 from rota.swap_models import ApprovalPolicy, SwapRequest, SwapState
+from tests.notifications.conftest import _twilio_server, app_config, fake_twilio  # noqa: F401  (fixtures)
+from tests.notifications.test_webhooks import signed_post
 from tests.rota import conftest_swaps as data
 
 
@@ -122,12 +126,21 @@ def test_hca_claim_of_an_rn_night_through_the_api_is_422_with_the_cover_verdict(
     assert r.status_code == 200, r.json
 
 
-def test_hca_sms_yes_for_an_rn_night_is_refused_with_the_cover_verdict(app, make):
+def test_hca_sms_yes_for_an_rn_night_is_refused_with_the_cover_verdict(client, make, fake_twilio):  # noqa: F811
+    """The coordinator texts the whole team about the gap; an HCA answers "YES <code>" and is told why not."""
     w = NightWard(make)
     gap = _open_the_night(w)
-    ok, reply = swaps.reply_claim(w.hcas[1].id, f"shift:{gap.id}")
-    assert not ok
-    assert reply == f"Sorry: You cannot take this shift: {w.slot} would have 2 of 3 registered nurses."
+    hca = w.hcas[1]
+    hca.mobile = "+447700900555"
+    b = broadcasts.create(w.team, w.coordinator, audience="team", text="Night on Ward 7B needs cover",
+                          reference=f"shift:{gap.id}", kind="open_shift", channels=("sms",), urgent=True)
+    db.session.commit()
+    worker.run(once=True)
+    code = db.session.scalar(select(BroadcastRecipient.code).where(BroadcastRecipient.broadcast_id == b.id,
+                                                                   BroadcastRecipient.user_id == hca.id))
+    resp = signed_post(client, "/webhooks/twilio/inbound", {"From": hca.mobile, "To": "+44", "Body": f"YES {code}"})
+    assert f"Sorry: You cannot take this shift: {w.slot} would have 2 of 3 registered nurses." in \
+        resp.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(Shift, gap.id).state == ShiftState.open
 
