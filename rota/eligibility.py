@@ -60,6 +60,11 @@ class Eligibility:
         return "; ".join(e.text for e in self.cover)
 
     @property
+    def short_of_cover(self) -> bool:
+        """Refused only because it breaks staffing cover (what a coordinator may override with a reason)."""
+        return not self.reasons and bool(self.blocking) and all(cover.is_cover(v) for v in self.blocking)
+
+    @property
     def ok(self) -> bool:
         return not self.reasons and not self.blocking
 

@@ -323,7 +323,7 @@ def _refuse_ineligible(results: list[Eligibility], intro: str, *, override_reaso
                        overridable: bool = False) -> bool:
     """Refuse unless everyone is eligible. Where ``overridable`` (a coordinator deciding), a change that only breaks
     staffing cover (``COVER-`` verdicts) goes ahead with ``override_reason``; returns whether it was overridden."""
-    only_cover = [r for r in results if not r.ok and not r.reasons and all(cover.is_cover(v) for v in r.blocking)]
+    only_cover = [r for r in results if r.short_of_cover]
     if overridable and override_reason and only_cover and all(r.ok or r in only_cover for r in results):
         return True
     bad = [r for r in results if not r.ok]
