@@ -27,7 +27,7 @@ from core.api import MAX_ID
 from core.db import db, now_utc
 from notifications import registry
 from notifications.models import Broadcast, BroadcastRecipient
-from rota import compliance
+from rota import compliance, cover
 from rota.assignment import leave_in_team
 from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState
 from rota.swap_models import OpenShiftVolunteer, TeamSwapSettings, VolunteerState
@@ -45,6 +45,7 @@ class Eligibility:
     reasons: list[str] = field(default_factory=list)  # hard reasons: grade, skills, leave, overlap, membership
     verdicts: list = field(default_factory=list)  # compliance verdicts (block and warn) after the change
     codes: set = field(default_factory=set)  # machine-readable reasons: grade, skills, leave, overlap, membership
+    cover: list = field(default_factory=list)  # cover.ClauseEffect: what the change does to the slot's requirements
 
     @property
     def blocking(self) -> list:
@@ -53,6 +54,16 @@ class Eligibility:
     @property
     def warnings(self) -> list:
         return [v for v in self.verdicts if not v.blocking]
+
+    @property
+    def cover_text(self) -> str:
+        """"Night Sat 12 Dec: registered nurses 3 → 2 of 3" (every clause the change touches), or ""."""
+        return "; ".join(e.text for e in self.cover)
+
+    @property
+    def short_of_cover(self) -> bool:
+        """Refused only because it breaks staffing cover (what a coordinator may override with a reason)."""
+        return not self.reasons and bool(self.blocking) and all(cover.is_cover(v) for v in self.blocking)
 
     @property
     def ok(self) -> bool:
@@ -236,9 +247,17 @@ def active_members(team_ids: Iterable[int], *, excluding_team_ids: Iterable[int]
     return list(db.session.scalars(stmt))
 
 
-def candidates(shift: Shift) -> list[User]:
-    """Active members of the shift's team and its allowed pools, except the person who already holds it."""
-    return [u for u in active_members(allowed_team_ids(shift.team_id)) if u.id != shift.assignee_id]
+def candidates(shift: Shift, slots: dict | None = None) -> list[User]:
+    """The default list: active members of the shift's team and its allowed pools who can take it like-for-like
+    (same staff group as the cover needs, grade at or above it, its skills; never someone without a clinical grade
+    for clinical cover), except the person who already holds it."""
+    return like_for_like(shift, [u for u in active_members(allowed_team_ids(shift.team_id))
+                                 if u.id != shift.assignee_id], slots)
+
+
+def like_for_like(shift: Shift, users: Iterable[User], slots: dict | None = None) -> list[User]:
+    need = cover.need_for(shift, slots)
+    return [u for u in users if need.fits(u) and cover.clinically_graded(u, need)]
 
 
 def assess(shift: Shift, users: Iterable[User] | None = None, *,
@@ -251,7 +270,9 @@ def assess(shift: Shift, users: Iterable[User] | None = None, *,
     """
     giving_up = {uid: list(shifts) for uid, shifts in (giving_up or {}).items()}
     everyone = users is None
-    users = candidates(shift) if everyone else list(users)
+    slots = cover.load_slots([shift])
+    need = cover.need_for(shift, slots)
+    users = candidates(shift, slots) if everyone else list(users)
     if not users:
         return []
     results = {u.id: Eligibility(u, shift) for u in users}
@@ -280,6 +301,11 @@ def assess(shift: Shift, users: Iterable[User] | None = None, *,
         if missing:
             res.reasons.append(f"{res.user.display_name} is not recorded as {', '.join(missing)}")
             res.codes.add("skills")
+        if not cover.clinically_graded(res.user, need):
+            res.reasons.append(f"{res.user.display_name} has no clinical grade; this shift needs {need.words}")
+            res.codes.add("grade")
+        # What the change does to the slot's staffing requirements; a clause taken below its minimum blocks.
+        res.cover = cover.effects_of([(shift, res.user)], slots)
     # A subquery instead of a long IN list when checking a whole team.
     who = (select(Membership.user_id).where(Membership.team_id.in_(team_ids)) if everyone else ids)
     first_day, last_day = _local(shift, shift.starts_at).date(), _local(shift, shift.ends_at).date()
@@ -315,6 +341,8 @@ def assess(shift: Shift, users: Iterable[User] | None = None, *,
         verdicts = compliance.verdicts_for_candidates(shift, still_in, giving_up=giving_up)
         for user in still_in:
             results[user.id].verdicts = list(verdicts.get(user.id, ()))
+    for res in results.values():
+        res.verdicts += [e.verdict((shift.id,)) for e in res.cover if e.breaks]
     return list(results.values())
 
 
@@ -365,9 +393,15 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
         Shift.ends_at > lo)).all()
     leave = db.session.scalars(select(Leave).where(Leave.user_id == user.id)).all()
     teams = {t.id: t for t in db.session.scalars(select(Team).where(Team.id.in_(list({s.team_id for s in shifts}))))}
+    slots = cover.load_slots(shifts)
     out = []
     for shift in shifts:
         res = Eligibility(user, shift)
+        res.cover = cover.effects_of([(shift, user)], slots)
+        need = cover.need_for(shift, slots)
+        if not cover.clinically_graded(user, need):
+            res.reasons.append(f"You have no clinical grade; this shift needs {need.words}")
+            res.codes.add("grade")
         if not grade_meets(user.grade, shift.required_grade):
             res.reasons.append(f"You are {user.grade or 'ungraded'}; this shift needs {shift.required_grade} or above")
         missing = missing_skills(user.skills, shift.required_skills)
@@ -388,6 +422,7 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
                 break
         if not res.reasons:
             res.verdicts = list(compliance.verdicts_for_change(user, add=(shift,)))
+        res.verdicts += [e.verdict((shift.id,)) for e in res.cover if e.breaks]
         if res.ok or include_ineligible:
             out.append(res)
     return out

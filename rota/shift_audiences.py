@@ -1,8 +1,9 @@
 """Broadcast audiences for an open shift, from the narrowest to the widest, for a team's escalation ladder.
 
 Each resolver is ``resolver(team_id, params) -> [user ids]`` (``notifications.registry.register_audience``) and
-returns only people who are *eligible* for the shift (grade, skills, leave, overlap, blocking compliance verdicts:
-``rota.eligibility.assess``). The shift comes from ``params["shift_id"]`` or, failing that, from
+returns only people who can take the shift like-for-like (the staff group, grade and skills its cover needs:
+``rota.cover.need_for``) and are *eligible* for it (grade, skills, leave, overlap, blocking compliance and cover
+verdicts: ``rota.eligibility.assess``). The shift comes from ``params["shift_id"]`` or, failing that, from
 ``params["reference"] == "shift:<id>"`` (the broadcast's reference); only an open shift of ``team_id`` has an
 audience — anything else resolves to nobody.
 
@@ -40,6 +41,8 @@ def open_shift_from(team_id: int, params: dict | None) -> Shift | None:
 
 
 def _eligible_ids(shift: Shift, users: list[User]) -> list[int]:
+    """Like-for-like (the cover's staff group, grade and skills), then every eligibility check."""
+    users = eligibility.like_for_like(shift, users)
     return [r.user.id for r in eligibility.assess(shift, users, check_membership=False) if r.ok] if users else []
 
 

@@ -31,7 +31,7 @@ from core.api import MAX_ID  # noqa: F401  (swaps.MAX_ID is used by the views)
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
 from notifications import broadcasts
-from rota import eligibility
+from rota import cover, eligibility
 from rota.assignment import set_assignee
 from rota.eligibility import Eligibility, describe_shift, to_local
 from rota.models import Leave, PeriodState, ReleaseKind, Shift, ShiftState
@@ -319,15 +319,27 @@ def _check_no_pending(shift_ids, *, now: datetime) -> None:
                        extra={"code": "pending_request", "request_id": request_id})
 
 
-def _refuse_ineligible(results: list[Eligibility], intro: str) -> None:
+def _refuse_ineligible(results: list[Eligibility], intro: str, *, override_reason: str | None = None,
+                       overridable: bool = False) -> bool:
+    """Refuse unless everyone is eligible. Where ``overridable`` (a coordinator deciding), a change that only breaks
+    staffing cover (``COVER-`` verdicts) goes ahead with ``override_reason``; returns whether it was overridden."""
+    only_cover = [r for r in results if r.short_of_cover]
+    if overridable and override_reason and only_cover and all(r.ok or r in only_cover for r in results):
+        return True
     bad = [r for r in results if not r.ok]
     if bad:
         # A clash with another shift is a conflict with the rota as it is now (409); the rest are rules (422).
         error = Conflict if any("overlap" in r.codes for r in bad) else RuleViolation
-        raise error(intro + " " + " ".join(r.explain() for r in bad), extra={
-            "code": "overlap" if error is Conflict else "not_eligible",
+        all_cover = len(only_cover) == len(bad)
+        hint = " A coordinator may go ahead anyway by giving a reason (it is recorded)." \
+            if overridable and all_cover else ""
+        raise error(intro + " " + " ".join(r.explain() for r in bad) + hint, extra={
+            "code": "overlap" if error is Conflict else "cover" if all_cover else "not_eligible",
             "verdicts": [_verdict_dict(v) for r in bad for v in r.blocking],
+            "cover": [e.text for r in bad for e in r.cover],
+            "overridable": overridable and all_cover,
         })
+    return False
 
 
 def _verdict_dict(v) -> dict:
@@ -581,16 +593,16 @@ def approve(req: SwapRequest, *, actor: User, note: str | None = None, now: date
         raise _state_conflict(req, "approve")
     _check_not_expired(req, now)
     results = approval_view(req)
-    _refuse_ineligible(results, "It cannot be approved:")
-    warnings = [v for r in results for v in r.warnings]
     note = (note or "").strip() or None
+    overridden = _refuse_ineligible(results, "It cannot be approved:", override_reason=note, overridable=True)
+    warnings = [v for r in results for v in r.warnings]
     if warnings and not note:
         raise RuleViolation("There are working-time warnings. Give a reason to approve it anyway (it is recorded), "
                             "or refuse it.", errors={"note": ["Give a reason to approve despite the warnings."]},
                             extra={"verdicts": [_verdict_dict(v) for v in warnings]})
     if note and len(note) > MAX_REASON:
         raise ValidationFailed("Keep the note under 200 characters.", errors={"note": ["Too long."]})
-    _apply(req, actor=actor, now=now, auto=False, override_reason=note if warnings else None)
+    _apply(req, actor=actor, now=now, auto=False, override_reason=note if (warnings or overridden) else None)
     return req
 
 
@@ -614,6 +626,7 @@ def _apply(req: SwapRequest, *, actor: User | None, now: datetime, auto: bool, o
     pairs = [(req.shift, req.requester_id, req.shift_version)]
     if req.kind == SwapKind.swap:
         pairs.append((req.counterpart_shift, req.counterpart_shift.assignee_id, req.counterpart_shift_version))
+    cover.lock_slots([shift for shift, _, _ in pairs])  # the slots' cover is re-checked, serialised, on the change
     for shift, holder, version in sorted(pairs, key=lambda p: p[0].id):  # same lock order everywhere: no deadlock
         _claim_shift(shift, expected_holder=holder, expected_version=version, what=changed)
     _release_locks(req)
@@ -750,14 +763,18 @@ def assign(shift: Shift, user: User, *, actor: User, override_reason: str | None
     if shift.starts_at > now + HORIZON:
         raise RuleViolation("This shift is more than two years away.", extra={"code": "too_far"})
     result = eligibility.check(shift, user)
-    _refuse_ineligible([result], "They cannot take this shift:")
     override_reason = (override_reason or "").strip() or None
+    overridden = _refuse_ineligible([result], "They cannot take this shift:", override_reason=override_reason,
+                                    overridable=True)
     if result.warnings and not override_reason:
         raise RuleViolation("There are working-time warnings. Give a reason to assign anyway (it is recorded).",
                             errors={"override_reason": ["Give a reason to assign despite the warnings."]},
                             extra={"verdicts": [_verdict_dict(v) for v in result.warnings]})
     _claim_shift(shift, expected_holder=None, expected_version=shift.version,
                  what="This shift was changed or taken a moment ago. Reload and try again.")
+    if overridden:
+        cover.record_override(shift, user, [v for v in result.blocking if cover.is_cover(v)], actor=actor,
+                              reason=override_reason)
     set_assignee(shift, user, actor=actor, reason="Assigned from open shifts",
                  override_reason=override_reason if result.warnings else None)
     volunteers = db.session.scalars(select(OpenShiftVolunteer).where(OpenShiftVolunteer.shift_id == shift.id,
@@ -896,6 +913,7 @@ def register(app, api) -> None:
 
     if on_shift_changed_hands not in assignment.AFTER_CHANGE:
         assignment.AFTER_CHANGE.append(on_shift_changed_hands)
+    cover.register()  # every change of a rostered shift's holder keeps its slot's staffing requirements
     _register_with_notifications(app)
     from core.cli import DEMO_SEEDERS
     from rota import demo

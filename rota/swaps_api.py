@@ -10,7 +10,7 @@ from core.accounts import Team, User
 from core.api import MAX_ID, Blueprint, Id, PageArgs, Text, login_required_api, page_schema
 from core.db import db
 from core.errors import Forbidden, NotFound
-from rota import eligibility, swaps
+from rota import cover, eligibility, swaps
 from rota.eligibility import describe_shift
 from rota.models import Shift
 from rota.swap_models import SwapKind, SwapRequest, SwapState
@@ -26,6 +26,7 @@ class SwapPersonSchema(Schema):
     id = fields.Integer()
     display_name = fields.String()
     grade = fields.String(allow_none=True)
+    staff_group = fields.Function(lambda u: u.staff_group.value)
 
 
 class SwapShiftSchema(Schema):
@@ -50,18 +51,35 @@ class SwapVerdictSchema(Schema):
     shift_ids = fields.List(fields.Integer())
 
 
+class CoverEffectSchema(Schema):
+    slot = fields.String(metadata={"description": "shift type and local day, e.g. 'Night Sat 12 Dec'"})
+    requirement = fields.Function(lambda e: cover.clause_words(e.requirement),
+                                  metadata={"description": "e.g. 'registered nurses at Band 6 or above'"})
+    minimum = fields.Integer()
+    before = fields.Integer(metadata={"description": "holders who count towards it now"})
+    after = fields.Integer(metadata={"description": "holders who would count towards it after the change"})
+    breaks = fields.Boolean(metadata={"description": "the change takes it below its minimum (a COVER-min block)"})
+    text = fields.String(metadata={"description": "e.g. 'Night Sat 12 Dec: registered nurses 3 → 2 of 3'"})
+
+
 class SwapEligibilitySchema(Schema):
     user_id = fields.Function(lambda e: e.user.id)
     display_name = fields.Function(lambda e: e.user.display_name)
+    staff_group = fields.Function(lambda e: e.user.staff_group.value)
+    grade = fields.Function(lambda e: e.user.grade)
     shift_id = fields.Function(lambda e: e.shift.id)
     ok = fields.Boolean()
     reasons = fields.List(fields.String())
     verdicts = fields.List(fields.Nested(SwapVerdictSchema))
+    cover = fields.List(fields.Nested(CoverEffectSchema),
+                        metadata={"description": "what the change does to the slot's staffing requirements"})
 
 
 class SwapRecipientSchema(Schema):
     user_id = fields.Integer()
     display_name = fields.Function(lambda r: r.user.display_name)
+    grade = fields.Function(lambda r: r.user.grade)
+    staff_group = fields.Function(lambda r: r.user.staff_group.value)
     state = fields.Function(lambda r: r.state.value)
     reason = fields.String(allow_none=True)
     responded_at = fields.DateTime(allow_none=True)
@@ -127,6 +145,8 @@ class OpenShiftItemSchema(Schema):
     eligible = fields.Boolean()
     reasons = fields.List(fields.String())
     verdicts = fields.List(fields.Nested(SwapVerdictSchema))
+    cover = fields.List(fields.Nested(CoverEffectSchema),
+                        metadata={"description": "what my taking it would do to the slot's staffing requirements"})
 
 
 class ShiftClaimResultSchema(Schema):
@@ -174,7 +194,7 @@ def _user(user_id: int) -> User:
 
 
 def _open_item(e):
-    return {"shift": e.shift, "eligible": e.ok, "reasons": e.reasons, "verdicts": e.verdicts}
+    return {"shift": e.shift, "eligible": e.ok, "reasons": e.reasons, "verdicts": e.verdicts, "cover": e.cover}
 
 
 # ------------------------------------------------------------------------------------------------------ swaps

@@ -18,7 +18,7 @@ from core.accounts import Team, User
 from core.db import db, now_utc
 from core.errors import Conflict, RuleViolation, ValidationFailed
 from core.web import as_choices
-from rota import eligibility, swaps
+from rota import cover, eligibility, swaps
 from rota.eligibility import describe_shift
 from rota.models import Shift, ShiftState
 from rota.swap_models import (
@@ -135,7 +135,7 @@ def local_time(instant, team) -> str:
 @bp.app_context_processor
 def _helpers():
     return {"swap_request_for_shift": pending_request_for, "describe_shift": describe_shift, "now_utc": now_utc,
-            "local_time": local_time}
+            "local_time": local_time, "staff_label": cover.staff_label}
 
 
 # ----------------------------------------------------------------------------------------------- requests

@@ -119,3 +119,40 @@ def test_coordinator_asks_for_cover_and_a_nurse_takes_it_from_the_message(deskto
     db.session.commit()
     desktop.reload()
     expect(desktop.locator("[data-testid=count-claimed]")).to_have_text("1")
+
+
+def test_approval_card_shows_grade_and_cover_effect_and_needs_a_reason(desktop, make):
+    """Issue #12: the coordinator sees who the taker is (grade, staff group) and what the change does to the night's
+    registered nurses before approving; approving a shortfall needs a reason."""
+    from rota import services, swaps
+    from tests.rota.test_swaps_cover import NightWard
+
+    w = NightWard(make, nurses_on=4)
+    hca = w.hcas[0]
+    req = swaps.propose(actor=w.rns[0], shift=w.night, kind="offer", to_users=[hca])
+    swaps.accept(req, actor=hca)
+    db.session.commit()
+    services.assign(w.nights[3], None, actor=w.coordinator)  # an RN off sick after the HCA accepted
+    db.session.commit()
+    req_id, night_id, hca_id, slot, email = req.id, w.night.id, hca.id, w.slot, w.coordinator.email
+    db.session.commit()
+    sign_in(desktop, email, TEST_PASSWORD)
+    desktop.goto("/approvals")
+    card = desktop.locator(f"[data-testid=approval-{req_id}]")
+    expect(card.locator(f"[data-testid=who-{hca_id}]")).to_have_text("(Band 3 healthcare assistant)")
+    expect(card.locator(f"[data-testid=cover-{hca_id}]")).to_have_text(
+        f"Cover: {slot}: registered nurses 3 → 2 of 3")
+    expect(card).to_contain_text(f"Blocks (COVER-min): {slot} would have 2 of 3 registered nurses")
+    expect(card.locator(f"[data-testid=short-{hca_id}]")).to_have_text(
+        "Breaks safe staffing: only a coordinator, with a reason")
+    expect(card).not_to_contain_text("Allowed")
+    card.locator(f"[data-testid=approve-{req_id}]").click()
+    expect(desktop.locator("body")).to_contain_text(
+        f"It cannot be approved: {slot} would have 2 of 3 registered nurses. A coordinator may go ahead anyway by "
+        "giving a reason (it is recorded).")
+    desktop.goto("/approvals")
+    card = desktop.locator(f"[data-testid=approval-{req_id}]")
+    card.locator(f"#note-{req_id}").fill("Agency RN confirmed for the night")
+    card.locator(f"[data-testid=approve-{req_id}]").click()
+    expect(desktop.locator("body")).to_contain_text("Approved: the rota is updated.")
+    assert data.holder(night_id) == hca_id

@@ -126,6 +126,29 @@ def test_two_approvals_that_would_double_book_one_person(live_server, make, clie
     assert data.count_overlaps() == 0
 
 
+def test_two_approvals_in_one_night_that_together_would_break_cover(live_server, make, client, bearer):
+    """Four RNs on a night that needs three; two of them gave their night to HCAs, each fine alone. Approved at the
+    same moment, only one can stand: the other gets the cover verdict (PostgreSQL: the slot is locked, no write
+    skew)."""
+    from tests.rota.test_swaps_cover import NightWard
+
+    w = NightWard(make, nurses_on=4)
+    ids = []
+    for giver_shift, hca in zip(w.nights[:2], w.hcas, strict=True):
+        r = client.post("/api/v1/swaps", json={"shift_id": giver_shift.id, "kind": "offer", "to_user_ids": [hca.id]},
+                        headers=bearer(make.token(giver_shift.assignee)))
+        assert r.status_code == 201, r.json
+        assert client.post(f"/api/v1/swaps/{r.json['id']}/accept", headers=bearer(make.token(hca))).status_code == 200
+        ids.append(r.json["id"])
+    token = make.token(w.coordinator)
+    results = race(live_server.url, [(f"/api/v1/swaps/{i}/approve", token, None) for i in ids])
+    assert statuses(results) == [200, 422], results
+    loser = next(body for status, body in results if status == 422)
+    assert f"{w.slot} would have 2 of 3 registered nurses" in loser["detail"], loser
+    db.session.expire_all()
+    assert sum(1 for n in w.nights if db.session.get(Shift, n.id).assignee.staff_group.value == "nursing") == 3
+
+
 def test_many_offers_and_claims_at_once_never_give_a_500(live_server, make, client, bearer):
     """A burst of mixed writers (SQLite must queue them, PostgreSQL must lock rows): no 5xx, no double booking."""
     w = data.ward(make, 12)

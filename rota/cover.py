@@ -1,0 +1,362 @@
+"""Safe staffing through every change of holder: what a change does to a shift's cover, as compliance verdicts.
+
+A rostered shift counts towards its team's staffing requirements for its *slot* — its shift type on the local day
+it starts — exactly as the grid's cover line counts it (``rota.services.meets`` and the same slot key). Before a
+shift changes hands (swap, offer, claim, coordinator assignment, approval, SMS "YES") the change is checked here:
+
+* a requirement clause that would lose a holder who counts towards it and so fall (further) below its minimum
+  ("Night Sat 12 Dec would have 2 of 3 registered nurses"), or
+* an open place that a clause needs to reach its minimum being taken by someone who does not count towards it
+
+is a *blocking* verdict ``COVER-min`` (rule set ``COVER``). It travels with the working-time verdicts
+(``Eligibility.verdicts``), so candidate lists leave such people out, the approval card and the API show it, and it
+is refused like a blocking working-time verdict unless a coordinator overrides it with a reason, which is audited
+(``cover.overridden``). An open shift is a place for the requirement it was opened for (``GapOpening``), or else for
+the clauses its last holder counted towards (an RN's night opened by sickness is still an RN place); an open shift
+that was never held is a place for nobody in particular (its ``required_grade/skills`` still apply).
+
+Like-for-like — same staff group as the cover needs, a grade at or above it, its skills — is the default candidate
+list (:func:`need_for`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import or_, select
+
+from core import audit
+from core.accounts import AFC_BANDS, MEDICAL_GRADES, StaffGroup, Team, User, grade_rank
+from core.db import db
+from core.errors import Forbidden, RuleViolation
+from rota import timeutil
+from rota.models import Shift, ShiftRelease, ShiftState, ShiftType, StaffingRequirement
+from rota.rota_models import GapOpening
+from rota.rules import BLOCK, Verdict
+from rota.services import meets
+
+RULE_ID = "COVER-min"
+RULE_SET = "COVER"
+GROUP_WORDS = {"nursing": "registered nurses", "support": "healthcare assistants", "medical": "doctors",
+               "ahp": "allied health professionals", "admin": "administrative staff"}
+GROUP_FLOOR = {"nursing": "Band 5", "support": "Band 2", "medical": "FY1", "ahp": "Band 5"}
+
+
+STAFF_WORDS = {"nursing": "registered nurse", "support": "healthcare assistant", "medical": "doctor",
+               "ahp": "allied health professional", "admin": "administrative staff"}
+
+
+def staff_label(user: User) -> str:
+    """"Band 3 healthcare assistant", "no clinical grade, administrative staff" (who someone is, on every list)."""
+    group = STAFF_WORDS.get(user.staff_group.value, user.staff_group.value)
+    return f"{user.grade} {group}" if user.grade else f"no clinical grade, {group}"
+
+
+def clause_words(req: StaffingRequirement) -> str:
+    """"registered nurses", "registered nurses at Band 6 or above", "staff who are IV-trained" …"""
+    words = GROUP_WORDS.get(req.staff_group or "", "staff")
+    if req.min_grade:
+        words += f" at {req.min_grade} or above"
+    if req.skill:
+        words += f" who are {req.skill}"
+    return words
+
+
+@dataclass
+class ClauseEffect:
+    """One requirement clause of a slot, before and after a change."""
+
+    requirement: StaffingRequirement
+    slot: str  # "Night Sat 12 Dec"
+    before: int  # holders who count towards it
+    after: int
+    places_before: int  # holders plus open places that may still be filled for it
+    places_after: int
+
+    @property
+    def minimum(self) -> int:
+        return self.requirement.min_count
+
+    @property
+    def breaks(self) -> bool:
+        lost_holder = self.after < self.before and self.after < self.minimum
+        used_place = self.places_before >= self.minimum > self.places_after  # the place it needed went elsewhere
+        return lost_holder or used_place
+
+    @property
+    def text(self) -> str:
+        """"Night Sat 12 Dec: registered nurses 3 → 2 of 3" (what the candidate lists and approval card show)."""
+        change = f"{self.before}" if self.before == self.after else f"{self.before} → {self.after}"
+        return f"{self.slot}: {clause_words(self.requirement)} {change} of {self.minimum}"
+
+    def verdict(self, shift_ids: tuple) -> Verdict:
+        message = f"{self.slot} would have {self.after} of {self.minimum} {clause_words(self.requirement)}"
+        return Verdict(rule_id=RULE_ID, severity=BLOCK, observed=str(self.after), limit=str(self.minimum),
+                       message=message,
+                       shift_ids=shift_ids, rule_set=RULE_SET, source="Team staffing requirements", kind="minimum",
+                       observed_value=float(self.after), limit_value=float(self.minimum), unit="count")
+
+
+@dataclass
+class Slot:
+    """A team's shift type on one local day: its requirement clauses and the shifts that count towards them."""
+
+    name: str
+    requirements: list
+    shifts: list  # non-cancelled shifts of the slot
+    purposes: dict  # open shift id -> ids of the clauses it is a place for
+    people: dict = field(default_factory=dict)  # user id -> User
+
+    def _count(self, req, holders: Mapping[int, User | None]) -> tuple[int, int]:
+        have = places = 0
+        for s in self.shifts:
+            user = holders.get(s.id)
+            if user is not None:
+                if meets(user, req):
+                    have += 1
+                    places += 1
+            elif s.state == ShiftState.open and req.id in self.purposes.get(s.id, ()):
+                places += 1
+        return have, places
+
+    def _holders(self) -> dict:
+        return {s.id: (self.people.get(s.assignee_id) if s.assignee_id else None) for s in self.shifts}
+
+    def effects(self, changes: Mapping[int, User | None]) -> list[ClauseEffect]:
+        """Each clause before and after ``changes`` ({shift id: new holder}) on this slot's shifts."""
+        before = self._holders()
+        after = {**before, **{sid: u for sid, u in changes.items() if sid in before}}
+        out = []
+        for req in self.requirements:
+            have_b, places_b = self._count(req, before)
+            have_a, places_a = self._count(req, after)
+            out.append(ClauseEffect(req, self.name, have_b, have_a, places_b, places_a))
+        return out
+
+
+def _slot_key(shift: Shift, zones: Mapping[int, str] | None = None) -> tuple[int, int, date] | None:
+    if shift.shift_type_id is None:
+        return None
+    tz = zones[shift.team_id] if zones is not None else shift.team.timezone
+    return shift.team_id, shift.shift_type_id, timeutil.local_date(shift.starts_at, tz)
+
+
+def load_slots(shifts: Iterable[Shift]) -> dict[tuple, Slot]:
+    """The slots of ``shifts`` (those with requirements), loaded in a fixed handful of queries."""
+    keys = {k for k in (_slot_key(s) for s in shifts) if k is not None}
+    if not keys:
+        return {}
+    team_ids = {k[0] for k in keys}
+    type_ids = {k[1] for k in keys}
+    reqs = defaultdict(list)
+    for req in db.session.scalars(select(StaffingRequirement).where(StaffingRequirement.team_id.in_(team_ids),
+                                                                    StaffingRequirement.shift_type_id.in_(type_ids))
+                                  .order_by(StaffingRequirement.id)):
+        reqs[(req.team_id, req.shift_type_id)].append(req)
+    keys = {k for k in keys if any(r.weekday is None or r.weekday == k[2].weekday() for r in reqs[k[:2]])}
+    if not keys:
+        return {}
+    days = sorted(k[2] for k in keys)
+    lo, hi = days[0] - timedelta(days=1), days[-1] + timedelta(days=2)  # any zone: a day either side
+    lo_utc, _ = timeutil.day_bounds(lo, lo, "UTC")
+    _, hi_utc = timeutil.day_bounds(hi, hi, "UTC")
+    zones = dict(db.session.execute(select(Team.id, Team.timezone).where(Team.id.in_(team_ids))).all())
+    rows = list(db.session.scalars(select(Shift).where(Shift.team_id.in_(team_ids), Shift.shift_type_id.in_(type_ids),
+                                                       Shift.state != ShiftState.cancelled,
+                                                       Shift.starts_at >= lo_utc, Shift.starts_at < hi_utc)))
+    by_key = defaultdict(list)
+    for s in rows:
+        key = _slot_key(s, zones)
+        if key in keys:
+            by_key[key].append(s)
+    open_ids = [s.id for s in rows if s.state == ShiftState.open]
+    openings, released = {}, {}
+    if open_ids:
+        openings = dict(db.session.execute(select(GapOpening.shift_id, GapOpening.requirement_id)
+                                           .where(GapOpening.shift_id.in_(open_ids))).all())
+        for sid, uid in db.session.execute(select(ShiftRelease.shift_id, ShiftRelease.user_id)
+                                           .where(ShiftRelease.shift_id.in_(open_ids))
+                                           .order_by(ShiftRelease.released_at, ShiftRelease.id)):
+            released[sid] = uid  # the last person who held it
+    holder_ids = {s.assignee_id for s in rows if s.assignee_id} | set(released.values())
+    people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(holder_ids)))} if holder_ids else {}
+    names = dict(db.session.execute(select(ShiftType.id, ShiftType.name).where(ShiftType.id.in_(type_ids))).all())
+    out = {}
+    for key in keys:
+        team_id, type_id, day = key
+        applicable = [r for r in reqs[(team_id, type_id)] if r.weekday is None or r.weekday == day.weekday()]
+        slot_shifts = by_key.get(key, [])
+        purposes = {}
+        for s in slot_shifts:
+            if s.id in openings:
+                purposes[s.id] = {openings[s.id]}
+            elif s.id in released and released[s.id] in people:
+                purposes[s.id] = {r.id for r in applicable if meets(people[released[s.id]], r)}
+        out[key] = Slot(f"{names.get(type_id, 'Shift')} {day:%a %d %b}", applicable, slot_shifts, purposes, people)
+    return out
+
+
+def lock_slots(shifts: Iterable[Shift]) -> None:
+    """PostgreSQL: lock every shift of the slots ``shifts`` belong to (in id order, one statement) and reload them,
+    so that two approvals in one slot — each fine alone, together below the minimum — are decided one after the
+    other, the second seeing the first (no write skew). SQLite already runs one writer at a time."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    conds = []
+    for shift in shifts:
+        key = _slot_key(shift)
+        if key is not None:
+            lo, hi = timeutil.day_bounds(key[2], key[2], shift.team.timezone)
+            conds.append((Shift.team_id == key[0]) & (Shift.shift_type_id == key[1]) & (Shift.starts_at >= lo)
+                         & (Shift.starts_at < hi))
+    if conds:
+        db.session.scalars(select(Shift).where(or_(*conds)).order_by(Shift.id).with_for_update()
+                           .execution_options(populate_existing=True)).all()
+
+
+def effects_of(changes: Iterable[tuple[Shift, User | None]], slots: dict | None = None) -> list[ClauseEffect]:
+    """What ``changes`` ([(shift, new holder)], e.g. both halves of a swap) do to every clause they touch."""
+    changes = list(changes)
+    slots = load_slots([s for s, _ in changes]) if slots is None else slots
+    by_slot: dict = defaultdict(dict)
+    for shift, user in changes:
+        key = _slot_key(shift)
+        if key in slots:
+            by_slot[key][shift.id] = user
+    return [e for key, moved in by_slot.items() for e in slots[key].effects(moved)]
+
+
+def verdicts_of(changes: Iterable[tuple[Shift, User | None]], slots: dict | None = None) -> list[Verdict]:
+    changes = list(changes)
+    ids = tuple(s.id for s, _ in changes)
+    return [e.verdict(ids) for e in effects_of(changes, slots) if e.breaks]
+
+
+def is_cover(verdict) -> bool:
+    return getattr(verdict, "rule_set", "") == RULE_SET or str(getattr(verdict, "rule_id", "")).startswith("COVER-")
+
+
+# ------------------------------------------------------------------------------------------------ like-for-like
+
+
+@dataclass
+class Need:
+    """What a person must be to take a shift like-for-like: staff group, minimum grade, skills."""
+
+    staff_group: str | None = None
+    grade: str | None = None
+    skills: list = field(default_factory=list)
+    any_of: list = field(default_factory=list)  # an open place: counts towards at least one of these clauses
+
+    def fits(self, user: User) -> bool:
+        if self.staff_group and user.staff_group.value != self.staff_group:
+            return False
+        if self.grade and not _grade_at_least(user.grade, self.grade):
+            return False
+        have = {s.casefold() for s in (user.skills or [])}
+        if not all(s.casefold() in have for s in self.skills):
+            return False
+        return not self.any_of or any(meets(user, r) for r in self.any_of)
+
+    @property
+    def words(self) -> str:
+        if self.any_of and not self.staff_group:
+            return " or ".join(clause_words(r) for r in self.any_of)
+        who = GROUP_WORDS.get(self.staff_group or "", "staff")
+        return who + (f" at {self.grade} or above" if self.grade else "") + \
+            (f" who are {', '.join(self.skills)}" if self.skills else "")
+
+
+def _grade_at_least(grade: str | None, floor: str) -> bool:
+    for ladder in (AFC_BANDS, MEDICAL_GRADES):
+        if floor in ladder:
+            return grade in ladder and ladder.index(grade) >= ladder.index(floor)
+    return grade_rank(grade) >= grade_rank(floor)
+
+
+def need_for(shift: Shift, slots: dict | None = None) -> Need:
+    """The cover a shift provides. A rostered shift: its holder's staff group, and the highest minimum grade and the
+    skills of the clauses that would fall short without them (else the group's floor). An open shift: counting
+    towards the requirement it was opened for, else towards one of the clauses that need this place to reach their
+    minimum. ``shift.required_grade/skills`` always apply too."""
+    slots = load_slots([shift]) if slots is None else slots
+    slot = slots.get(_slot_key(shift))
+    need = Need(grade=shift.required_grade, skills=list(shift.required_skills or []))
+    holder = shift.assignee
+    if holder is not None:
+        needed = [e.requirement for e in slot.effects({shift.id: None})
+                  if e.breaks and meets(holder, e.requirement)] if slot is not None else []
+        need.staff_group = holder.staff_group.value
+        for r in needed:
+            if r.min_grade and (need.grade is None or grade_rank(r.min_grade) > grade_rank(need.grade)):
+                need.grade = r.min_grade
+            if r.skill and r.skill not in need.skills:
+                need.skills.append(r.skill)
+        if need.grade is None:
+            need.grade = GROUP_FLOOR.get(need.staff_group)
+    elif slot is not None:
+        need.any_of = [r for r in slot.requirements if r.id in slot.purposes.get(shift.id, ())]
+        groups = {r.staff_group for r in need.any_of}
+        if len(groups) == 1:
+            need.staff_group = groups.pop()
+    return need
+
+
+def clinically_graded(user: User, need: Need) -> bool:
+    """Administrators and coordinators without a clinical grade are candidates only as rostered staff of the
+    shift's own (non-clinical) group."""
+    if need.staff_group == StaffGroup.admin.value:
+        return True
+    return user.grade is not None and user.staff_group != StaffGroup.admin
+
+
+# -------------------------------------------------------------------------------------------------------- hook
+
+
+def check_assignment(shift, user, *, actor, override_reason=None, **_ignored) -> list[Verdict]:
+    """``rota.assignment.CHANGE_CHECKS`` hook: a rostered shift passing from one holder to another must not take a
+    requirement below its minimum, unless a coordinator overrides with a reason (audited), as for working time.
+    Open shifts being filled are checked by the services that fill them (claim, assign: through eligibility), so
+    building a rota — shifts created and then given to people — is not refused for being short while it is built."""
+    if shift.assignee_id is None or user is None:
+        return []
+    verdicts = verdicts_of([(shift, user)])
+    if not verdicts:
+        return []
+    reason = " ".join(str(override_reason or "").split())[:200] or None
+    team = shift.team
+    if not reason:
+        raise RuleViolation(f"{user.display_name} cannot take this shift: {verdicts[0].message}.",
+                            errors={"cover": [v.message for v in verdicts]},
+                            extra={"code": "cover", "verdicts": [_json(v) for v in verdicts],
+                                   "overridable": bool(team.can_manage(actor))})
+    if not team.can_manage(actor):
+        raise Forbidden("Only a coordinator of this team can override a staffing requirement.",
+                        extra={"code": "override_not_allowed", "verdicts": [_json(v) for v in verdicts]})
+    record_override(shift, user, verdicts, actor=actor, reason=reason)
+    return verdicts
+
+
+def record_override(shift, user, verdicts, *, actor, reason: str) -> None:
+    """The audit entry of a coordinator's override: who, which shift, the cover it breaks, and why."""
+    from rota.compliance import _clean_reason
+
+    audit.record("cover.overridden", actor=actor, entity=shift,
+                 summary={"user_id": user.id, "shift_id": shift.id, "rule_ids": RULE_ID,
+                          "cover": "; ".join(v.message for v in verdicts)[:200], "reason": _clean_reason(reason)})
+
+
+def _json(v: Verdict) -> dict:
+    return {"rule_id": v.rule_id, "severity": v.severity, "observed": v.observed, "limit": v.limit,
+            "message": v.message, "shift_ids": [i for i in v.shift_ids if i]}
+
+
+def register() -> None:
+    from rota import assignment
+
+    if check_assignment not in assignment.CHANGE_CHECKS:
+        assignment.CHANGE_CHECKS.append(check_assignment)
+
