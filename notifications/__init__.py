@@ -22,7 +22,7 @@ DEFAULTS = {
     "TWILIO_TIMEOUT_SECONDS": 10.0,
     "NOTIFICATIONS_HEARTBEAT_SECONDS": 5.0,  # a running worker writes its heartbeat this often
     "NOTIFICATIONS_WORKER_STALE_SECONDS": 60.0,  # /healthz: no heartbeat for this long = no worker running
-    "NOTIFICATIONS_DB_RETRY_CAP_SECONDS": 15.0,  # the worker's longest wait between tries while the database is out
+    "NOTIFICATIONS_DB_RETRY_CAP_SECONDS": 5.0,  # the worker's longest wait between tries while the database is out
     "NOTIFICATIONS_PROVIDER_RETRY_CAP_SECONDS": 60.0,  # ... and while Twilio cannot be reached
     "NOTIFICATIONS_WEBHOOK_RECEIPT_DAYS": 400,  # how long a signed webhook request is remembered (replay guard)
 }

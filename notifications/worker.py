@@ -1,13 +1,20 @@
-"""The outbox worker: claims due messages in batches, sends them, records the outcomes; runs periodic tasks.
+"""The outbox worker: claims due messages, sends them, records each outcome as it arrives; runs periodic tasks.
 
 Claims are safe with many workers: one ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n)
-RETURNING …`` per batch (PostgreSQL; SQLite has one writer and no row locks), conditional on the row still being
-due, so a row goes to exactly one worker. A claimed row carries a lease (``locked_until``): a worker killed mid-batch
-leaves its rows to be taken again when the lease lapses. Delivery is therefore at-least-once; the provider id is
-stored on success. Sends go out over one twilio ``Client`` (one HTTP session, kept-alive connections) per worker, a
-few at a time (``NOTIFICATIONS_SEND_CONCURRENCY``), with no transaction open; the batch's outcomes are then written
-in one transaction (a statement per outcome, a single audit entry with the counts: the delivery state of each
-message lives on its outbox row).
+RETURNING …`` per claim (PostgreSQL; SQLite has one writer and no row locks), conditional on the row still being
+due, so a row goes to exactly one worker. A worker claims only as many texts as it has free senders
+(``NOTIFICATIONS_SEND_CONCURRENCY``, one twilio ``Client``: one HTTP session, kept-alive connections), with no
+transaction open while they are sent, and records outcomes as they arrive (one transaction and one audit entry for
+the sends that finished together). A claimed row carries a short lease (``locked_until``, 30 s = 3 provider
+timeouts): a worker killed mid-run leaves only its in-flight texts to the lease — delivery is at-least-once, and at
+most those texts go out twice; everything else is due for the next worker at once.
+
+Outages: a database error that means "unreachable" (``core.db.is_unavailable``) anywhere in the loop is waited out
+with a capped, jittered back-off, logged once when it starts and once when it ends; sends already under way finish
+and their outcomes are kept in memory and recorded when the database is back. When the provider cannot be reached at
+all (connection refused, DNS, connect timeout: the text certainly did not leave) texts go back to the queue without
+using an attempt and the worker backs off the same way. A heartbeat row (``worker_heartbeats``) tells /healthz that
+a worker is running.
 
 Periodic tasks: every ``(name, fn)`` in ``app.extensions["periodic_tasks"]`` (escalation, handover's overdue flag,
 ...) runs every ``NOTIFICATIONS_PERIODIC_SECONDS`` in its own transaction. On PostgreSQL a transaction-scoped
@@ -147,9 +154,10 @@ def record_outcomes(done: list[tuple[Claimed, sms.SendResult | None]], wid: str,
     error is logged and those texts come back after their lease."""
     unreachable = [m.id for m, r in done if r is not None and r.error_code == sms.UNREACHABLE]
     outcomes = [(m, r) for m, r in done if r is not None and r.error_code != sms.UNREACHABLE]
+    counted = WorkerStats()  # added to ``stats`` once committed (an outage means the same outcomes again later)
     try:
-        _put_back(unreachable, wid, stats)
-        _record_batch(outcomes, wid, stats)
+        _put_back(unreachable, wid, counted)
+        _record_batch(outcomes, wid, counted)
         db.session.commit()
     except Exception as exc:  # noqa: BLE001
         discard_session()
@@ -157,6 +165,11 @@ def record_outcomes(done: list[tuple[Claimed, sms.SendResult | None]], wid: str,
             raise
         log.error("could not record the outcome of %d message(s) (%s); they will be retried after their lease",
                   len(outcomes), type(exc).__name__)
+        return None
+    for name in ("sent", "retried", "failed", "lost_lease", "put_back"):
+        setattr(stats, name, getattr(stats, name) + getattr(counted, name))
+    for code, n in counted.errors.items():
+        stats.errors[code] = stats.errors.get(code, 0) + n
     if outcomes:
         return True
     return False if unreachable else None
@@ -393,7 +406,7 @@ def run(*, once: bool = False, max_seconds: float | None = None, batch: int = 20
     every = periodic_every if periodic_every is not None else float(cfg.get("NOTIFICATIONS_PERIODIC_SECONDS", 60))
     concurrency = max(1, int(concurrency or cfg.get("NOTIFICATIONS_SEND_CONCURRENCY", 8)))
     beat_every = float(cfg.get("NOTIFICATIONS_HEARTBEAT_SECONDS", 5))
-    db_cap = float(cfg.get("NOTIFICATIONS_DB_RETRY_CAP_SECONDS", 15))
+    db_cap = float(cfg.get("NOTIFICATIONS_DB_RETRY_CAP_SECONDS", 5))
     provider_cap = float(cfg.get("NOTIFICATIONS_PROVIDER_RETRY_CAP_SECONDS", 60))
     wid = wid or worker_id()
     stats = WorkerStats()
