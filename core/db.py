@@ -109,3 +109,15 @@ def _sqlite_on_begin(conn):
 
 def is_postgres() -> bool:
     return db.engine.dialect.name == "postgresql"
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database could not be reached or dropped the connection (killed backend, failover, refusing connections,
+    pool exhausted): a transient condition to wait out, not a bug. PEP 249's OperationalError is exactly "errors
+    related to the database's operation ... e.g. an unexpected disconnect"."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)

@@ -176,11 +176,38 @@ def handle_stale_data(exc):
     return _respond(409, "Conflict", "Someone else changed this at the same time. Reload to see the latest version.")
 
 
+RETRY_AFTER_SECONDS = 5
+
+
+def handle_database_error(exc):
+    """A database error: when the database is out (connection killed, failover, refusing connections), 503 with
+    Retry-After — nothing was saved and trying again shortly will work (the pool reconnects by itself); anything
+    else is a 500 as before."""
+    from core.db import is_unavailable
+
+    if not is_unavailable(exc):
+        return handle_unexpected(exc)
+    log.warning("database unavailable (%s) on %s %s (request %s): answered 503", type(exc).__name__,
+                request.method, request.url_rule, getattr(g, "request_id", "-"))
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001  (its connection is gone: nothing to roll back)
+        db.session.close()
+    from flask_login import AnonymousUserMixin
+
+    g._login_user = AnonymousUserMixin()  # the page's header must not ask the database who is signed in
+    return _respond(503, "Service Unavailable", "The database is briefly unavailable. Nothing was saved; please "
+                    "try again in a few seconds.", headers=[("Retry-After", str(RETRY_AFTER_SECONDS))])
+
+
 def register_error_handlers(app: Flask) -> None:
-    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.exc import DBAPIError, IntegrityError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
     from sqlalchemy.orm.exc import StaleDataError
 
     app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(DBAPIError, handle_database_error)
+    app.register_error_handler(PoolTimeout, handle_database_error)
     app.register_error_handler(StaleDataError, handle_stale_data)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)

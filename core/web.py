@@ -24,6 +24,9 @@ bp = Blueprint("web", __name__)
 HOME_PANELS = "home_panels"
 # Packages add header links: (order, label, endpoint, predicate(user) -> bool).
 NAV_ITEMS = "nav_items"
+# Packages add /healthz checks: (name, fn() -> (ok, detail)); a failing one makes the status "degraded" (still 200:
+# the web process itself is fine), e.g. notifications' "worker" (no heartbeat lately).
+HEALTH_CHECKS = "health_checks"
 
 
 def as_choices(pairs) -> list[SelectChoice]:
@@ -55,8 +58,12 @@ def home():
 def healthz():
     try:
         db.session.execute(text("SELECT 1"))
+        body = {"status": "ok", "database": "reachable"}
+        for name, check in current_app.extensions.get(HEALTH_CHECKS, []):
+            ok, body[name] = check()
+            body["status"] = body["status"] if ok else "degraded"
         db.session.rollback()
-        return {"status": "ok", "database": "reachable"}
+        return body
     except Exception:
         db.session.rollback()
         return {"status": "error", "database": "unreachable"}, 503

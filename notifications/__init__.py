@@ -12,7 +12,7 @@ DEFAULTS = {
     "NOTIFICATIONS_FANOUT": "auto",  # auto | inprocess | postgres | redis
     "NOTIFICATIONS_KEEPALIVE_SECONDS": 15.0,
     "NOTIFICATIONS_STREAM_MAX_SECONDS": 600.0,
-    "NOTIFICATIONS_LEASE_SECONDS": 120.0,
+    "NOTIFICATIONS_LEASE_SECONDS": 30.0,  # held per text while it is being sent (3x TWILIO_TIMEOUT_SECONDS)
     "NOTIFICATIONS_RETRY_BASE_SECONDS": 30.0,
     "NOTIFICATIONS_RETRY_CAP_SECONDS": 3600.0,
     "NOTIFICATIONS_MAX_ATTEMPTS": 8,
@@ -20,6 +20,11 @@ DEFAULTS = {
     "NOTIFICATIONS_PERIODIC_SECONDS": 60.0,  # the worker runs app.extensions["periodic_tasks"] this often
     "NOTIFICATIONS_SEND_CONCURRENCY": 8,  # texts in flight at once per worker (one HTTP session)
     "TWILIO_TIMEOUT_SECONDS": 10.0,
+    "NOTIFICATIONS_HEARTBEAT_SECONDS": 5.0,  # a running worker writes its heartbeat this often
+    "NOTIFICATIONS_WORKER_STALE_SECONDS": 60.0,  # /healthz: no heartbeat for this long = no worker running
+    "NOTIFICATIONS_DB_RETRY_CAP_SECONDS": 5.0,  # the worker's longest wait between tries while the database is out
+    "NOTIFICATIONS_PROVIDER_RETRY_CAP_SECONDS": 60.0,  # ... and while Twilio cannot be reached
+    "NOTIFICATIONS_WEBHOOK_RECEIPT_DAYS": 400,  # how long a signed webhook request is remembered (replay guard)
 }
 
 
@@ -45,6 +50,11 @@ def register(app, api) -> None:
     from notifications.worker import ESCALATE_TASK
 
     app.extensions.setdefault("periodic_tasks", []).append((ESCALATE_TASK, broadcasts.escalate_due))
+    app.extensions.setdefault("periodic_tasks", []).append((webhooks.PRUNE_TASK, webhooks.prune_receipts))
+    from core.web import HEALTH_CHECKS
+    from notifications.worker import health
+
+    app.extensions.setdefault(HEALTH_CHECKS, []).append(("worker", health))
     app.context_processor(_unread_badge)
     add_nav_item(app, 80, "Broadcasts", "notifications.broadcast_list",
                  lambda user: user.is_admin or user.is_coordinator)

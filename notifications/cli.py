@@ -30,7 +30,7 @@ def worker_command(once, max_seconds, batch, idle_sleep, concurrency):
     click.echo(f"claimed {stats.claimed} sent {stats.sent} retried {stats.retried} failed {stats.failed} "
                f"lost-lease {stats.lost_lease} escalations {stats.escalations} periodic "
                f"{sum(stats.periodic_runs.values())} periodic-failed {sum(stats.periodic_failures.values())} "
-               f"released {stats.released}")
+               f"put-back {stats.put_back}")
 
 
 @notifications_cli.command("escalate")

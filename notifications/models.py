@@ -218,3 +218,33 @@ class EscalationStep(db.Model):
 
     def __repr__(self) -> str:
         return f"<EscalationStep broadcast={self.broadcast_id} step={self.step} {self.audience}>"
+
+
+# ------------------------------------------------------------------------------------------ worker, webhooks
+
+
+class WorkerHeartbeat(db.Model):
+    """A worker process says it is alive (written every ``NOTIFICATIONS_HEARTBEAT_SECONDS`` while it runs); /healthz
+    reads the newest. Rows of workers gone for a week are pruned by the worker."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc, index=True)
+
+    def __repr__(self) -> str:
+        return f"<WorkerHeartbeat {self.worker_id} {self.beat_at:%H:%M:%S}>"
+
+
+class WebhookReceipt(db.Model):
+    """A signed Twilio request that was applied, by digest of its URL and parameters (what the signature covers),
+    written in the same transaction as its effect: the same request again is a replay and changes nothing."""
+
+    __tablename__ = "webhook_receipts"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc, index=True)
+
+    def __repr__(self) -> str:
+        return f"<WebhookReceipt {self.digest[:12]}>"

@@ -24,6 +24,24 @@ ENV_KEYS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_MESSAGING_SERVICE
 # Permanent: invalid number, opted out, unreachable/landline, not SMS-capable, permission to that region.
 PERMANENT_CODES = {21211, 21610, 21612, 21614, 21606, 21408, 21217}
 OPTED_OUT = 21610
+UNREACHABLE = "unreachable"  # no connection to the provider could be made: the text certainly did not leave
+
+
+def never_reached(exc: BaseException) -> bool:
+    """True when the request never got to the provider (refused, DNS, connect timeout): safe to send again, and
+    not the text's fault. A connection dropped *after* sending is not this (the provider may have accepted it)."""
+    from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, NewConnectionError | NameResolutionError):
+            return True
+        exc = getattr(exc, "reason", None) or (exc.args[0] if exc.args and isinstance(exc.args[0], BaseException)
+                                              else None) or exc.__cause__ or exc.__context__
+    return False
 
 # The Twilio client logs each request (numbers, bodies) at DEBUG: keep that out of our logs.
 _twilio_log = logging.getLogger("shiftbridge.twilio")
@@ -108,12 +126,13 @@ def send(client: Client, config: SmsConfig, to: str, body: str, message_id: int 
         return classify(exc.status, exc.code, getattr(exc, "msg", None) or getattr(exc, "detail", None))
     except TwilioException as exc:
         return SendResult(False, transient=True, error_code="twilio", error_message=str(exc)[:200])
-    except requests.Timeout:
+    except requests.RequestException as exc:
+        if never_reached(exc):
+            return SendResult(False, transient=True, error_code=UNREACHABLE, error_message="provider unreachable")
+        if not isinstance(exc, requests.Timeout):
+            return SendResult(False, transient=True, error_code="connection", error_message=type(exc).__name__)
         # Unknown outcome: the provider may have accepted it. Retried (at-least-once), as GOV.UK Notify does.
         return SendResult(False, transient=True, error_code="timeout", error_message="provider timed out")
-    except requests.RequestException as exc:
-        return SendResult(False, transient=True, error_code="connection",
-                          error_message=type(exc).__name__)
     return SendResult(True, provider_id=msg.sid, status=msg.status)
 
 

@@ -24,7 +24,7 @@ from core.api import MAX_ID
 from core.db import db
 from core.errors import DomainError, NotFound
 from core.web import as_choices
-from notifications import broadcasts, registry, service, sms
+from notifications import broadcasts, registry, service, sms, worker
 from notifications.models import Broadcast, Notification, OutboxMessage
 
 bp = Blueprint("notifications", __name__)
@@ -345,3 +345,12 @@ def _attach_errors(form: LadderForm, exc: DomainError) -> list[tuple[str, str]]:
         else:
             ladder.extend(("ladder", m) for m in messages)
     return ladder
+
+
+@bp.get("/healthz/worker")
+def worker_health():
+    """For a monitor: 503 when no notifications worker has written a heartbeat lately (no texts, escalations,
+    overdue-handover flags or swap expiry are happening)."""
+    ok, detail = worker.health()
+    db.session.rollback()
+    return {"status": "ok" if ok else "error", "worker": detail}, 200 if ok else 503

@@ -1,24 +1,39 @@
 """Twilio webhooks: delivery status callbacks and inbound SMS (consent keywords, acknowledgements, claims).
 
 Every request must carry a valid ``X-Twilio-Signature`` computed over the *public* URL (``PUBLIC_BASE_URL`` +
-path + query), so the check holds behind a TLS-terminating proxy; otherwise 403 and nothing changes.
+path + query), so the check holds behind a TLS-terminating proxy; otherwise 403 and nothing changes. Refusals are
+counted and logged at most once a minute — not audited one by one: anyone can send them, without signing in, and
+the audit chain is permanent. A signed request is applied once: its digest is kept (``webhook_receipts``, in the
+same transaction as its effect), and the same request again — a replay — is answered but changes nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
+import time
+from datetime import timedelta
 
-from flask import Blueprint, Response, abort, current_app, request
-from sqlalchemy import select
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import delete, select
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from core import audit
 from core.accounts import User
 from core.db import db, now_utc
-from core.errors import DomainError
+from core.errors import PROBLEM_JSON, DomainError, problem
 from notifications import broadcasts, registry, sms
-from notifications.models import STATE_RANK, Broadcast, BroadcastRecipient, OutboxMessage, OutboxState, SmsOptOut
+from notifications.models import (
+    STATE_RANK,
+    Broadcast,
+    BroadcastRecipient,
+    OutboxMessage,
+    OutboxState,
+    SmsOptOut,
+    WebhookReceipt,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("twilio_webhooks", __name__, url_prefix="/webhooks/twilio")
@@ -40,15 +55,74 @@ def public_url() -> str:
     return base + request.path + (f"?{qs}" if qs else "")
 
 
-def _check_signature() -> None:
+class _Tally:
+    """Calls counted in this process, logged at most once per ``every`` seconds (a flood writes one line a minute)."""
+
+    def __init__(self, message: str, every: float = 60.0):
+        self.message, self.every = message, every
+        self.lock = threading.Lock()
+        self.total = self.unlogged = 0
+        self.logged_at = float("-inf")
+
+    def add(self) -> None:
+        with self.lock:
+            self.total += 1
+            self.unlogged += 1
+            if time.monotonic() - self.logged_at < self.every:
+                return
+            count, self.unlogged, self.logged_at = self.unlogged, 0, time.monotonic()
+        log.warning(self.message, count, self.every)
+
+
+REFUSED = _Tally("refused %d Twilio webhook call(s) with a missing or invalid signature (counted, not audited; "
+                 "next count in %.0f s)")
+REPLAYED = _Tally("ignored %d replayed Twilio webhook call(s) (a signed request seen before; next count in %.0f s)")
+PRUNE_TASK = "notifications.prune_webhook_receipts"
+
+
+def refused_calls() -> int:
+    return REFUSED.total
+
+
+def replayed_calls() -> int:
+    return REPLAYED.total
+
+
+def _refusal() -> Response:
+    resp = jsonify(problem(403, "Forbidden", "Missing or invalid Twilio signature."))
+    resp.status_code = 403
+    resp.mimetype = PROBLEM_JSON
+    return resp
+
+
+def _signed_params() -> dict | None:
+    """The POST parameters of a correctly signed request; None (counted) otherwise."""
     config = sms.sms_config()
     signature = request.headers.get("X-Twilio-Signature", "")
-    if config is None or not signature:
-        abort(403, description="Missing or invalid Twilio signature.")
     params = request.form.to_dict(flat=True) if request.form else {}
-    if not RequestValidator(config.auth_token).validate(public_url(), params, signature):
-        log.warning("refused a Twilio webhook with an invalid signature")
-        abort(403, description="Missing or invalid Twilio signature.")
+    if config is None or not signature or not RequestValidator(config.auth_token).validate(public_url(), params,
+                                                                                          signature):
+        REFUSED.add()
+        return None
+    return params
+
+
+def _first_time(params: dict) -> bool:
+    """Keep this request's digest with its effect (same transaction); False if it was applied before (a replay)."""
+    digest = hashlib.sha256(repr((public_url(), sorted(params.items()))).encode()).hexdigest()
+    if db.session.get(WebhookReceipt, digest) is not None:
+        REPLAYED.add()
+        return False
+    db.session.add(WebhookReceipt(digest=digest, received_at=now_utc()))
+    db.session.flush()  # two copies at once: the second one's insert fails (409), its effect rolled back
+    return True
+
+
+def prune_receipts() -> int:
+    """Periodic task: forget signed requests older than ``NOTIFICATIONS_WEBHOOK_RECEIPT_DAYS`` (400)."""
+    days = int(current_app.config.get("NOTIFICATIONS_WEBHOOK_RECEIPT_DAYS", 400))
+    return db.session.execute(delete(WebhookReceipt).where(
+        WebhookReceipt.received_at < now_utc() - timedelta(days=days))).rowcount
 
 
 def apply_status(sid: str | None, status: str | None, error_code: str | None, message_id: int | None) -> bool:
@@ -84,7 +158,11 @@ def apply_status(sid: str | None, status: str | None, error_code: str | None, me
 
 @bp.post("/status")
 def status():
-    _check_signature()
+    params = _signed_params()
+    if params is None:
+        return _refusal()
+    if not _first_time(params):
+        return Response(status=204)
     try:
         message_id = int(request.args.get("m", "")) if request.args.get("m") else None
     except ValueError:
@@ -161,7 +239,11 @@ def handle_inbound(number: str, body: str) -> str | None:
 
 @bp.post("/inbound")
 def inbound():
-    _check_signature()
+    params = _signed_params()
+    if params is None:
+        return _refusal()
+    if not _first_time(params):
+        return _twiml(None)  # answered (Twilio must not retry it), but not applied again
     number = (request.form.get("From") or "").strip()[:20]
     try:
         reply = handle_inbound(number, (request.form.get("Body") or "")[:1600])

@@ -1,13 +1,20 @@
-"""The outbox worker: claims due messages in batches, sends them, records the outcomes; runs periodic tasks.
+"""The outbox worker: claims due messages, sends them, records each outcome as it arrives; runs periodic tasks.
 
 Claims are safe with many workers: one ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n)
-RETURNING …`` per batch (PostgreSQL; SQLite has one writer and no row locks), conditional on the row still being
-due, so a row goes to exactly one worker. A claimed row carries a lease (``locked_until``): a worker killed mid-batch
-leaves its rows to be taken again when the lease lapses. Delivery is therefore at-least-once; the provider id is
-stored on success. Sends go out over one twilio ``Client`` (one HTTP session, kept-alive connections) per worker, a
-few at a time (``NOTIFICATIONS_SEND_CONCURRENCY``), with no transaction open; the batch's outcomes are then written
-in one transaction (a statement per outcome, a single audit entry with the counts: the delivery state of each
-message lives on its outbox row).
+RETURNING …`` per claim (PostgreSQL; SQLite has one writer and no row locks), conditional on the row still being
+due, so a row goes to exactly one worker. A worker claims only as many texts as it has free senders
+(``NOTIFICATIONS_SEND_CONCURRENCY``, one twilio ``Client``: one HTTP session, kept-alive connections), with no
+transaction open while they are sent, and records outcomes as they arrive (one transaction and one audit entry for
+the sends that finished together). A claimed row carries a short lease (``locked_until``, 30 s = 3 provider
+timeouts): a worker killed mid-run leaves only its in-flight texts to the lease — delivery is at-least-once, and at
+most those texts go out twice; everything else is due for the next worker at once.
+
+Outages: a database error that means "unreachable" (``core.db.is_unavailable``) anywhere in the loop is waited out
+with a capped, jittered back-off, logged once when it starts and once when it ends; sends already under way finish
+and their outcomes are kept in memory and recorded when the database is back. When the provider cannot be reached at
+all (connection refused, DNS, connect timeout: the text certainly did not leave) texts go back to the queue without
+using an attempt and the worker backs off the same way. A heartbeat row (``worker_heartbeats``) tells /healthz that
+a worker is running.
 
 Periodic tasks: every ``(name, fn)`` in ``app.extensions["periodic_tasks"]`` (escalation, handover's overdue flag,
 ...) runs every ``NOTIFICATIONS_PERIODIC_SECONDS`` in its own transaction. On PostgreSQL a transaction-scoped
@@ -26,18 +33,18 @@ import time
 import uuid
 import zlib
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import and_, case, literal, or_, select, text, update
+from sqlalchemy import and_, case, delete, func, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from core import audit
-from core.db import db, now_utc
+from core.db import db, is_unavailable, now_utc
 from notifications import service, sms
-from notifications.models import OutboxMessage, OutboxState, SmsOptOut
+from notifications.models import OutboxMessage, OutboxState, SmsOptOut, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +59,7 @@ class WorkerStats:
     retried: int = 0
     failed: int = 0
     lost_lease: int = 0
-    released: int = 0  # not sent: too close to the end of the lease to start (put back at once, sent later)
+    put_back: int = 0  # not sent: the provider could not be reached (back in the queue, no attempt used)
     escalations: int = 0
     errors: dict = field(default_factory=dict)
     periodic_runs: dict = field(default_factory=dict)  # task name -> times run
@@ -122,15 +129,9 @@ def backoff(attempts: int) -> float:
     return min(cap, base * 2 ** max(attempts - 1, 0)) * random.uniform(0.5, 1.0)
 
 
-RELEASE = object()  # _send_one's answer for a text it did not start because the lease is nearly over
-
-
-def _send_one(msg: Claimed, client, config: sms.SmsConfig, send_until: float | None = None):
-    """Runs without a database session (possibly on a sender thread). A :class:`sms.SendResult`; None for an
-    unexpected error (left to the lease); ``RELEASE`` when starting now could outlive the lease (another worker
-    could then take the row and send it a second time)."""
-    if send_until is not None and time.monotonic() > send_until:
-        return RELEASE
+def _send_one(msg: Claimed, client, config: sms.SmsConfig):
+    """Runs on a sender thread, without a database session. A :class:`sms.SendResult`; None for an unexpected error
+    (left to the lease)."""
     if msg.stop:
         return sms.SendResult(False, transient=False, error_code="opted_out", error_message="recipient sent STOP")
     if not msg.to_number:
@@ -138,28 +139,40 @@ def _send_one(msg: Claimed, client, config: sms.SmsConfig, send_until: float | N
     try:
         link = f"{config.public_base_url}/n/{msg.id}" if config.public_base_url else None
         return sms.send(client, config, msg.to_number, sms.compose(msg.text, link, msg.suffix), message_id=msg.id)
-    except Exception as exc:  # noqa: BLE001  (a bug must not lose the batch: the lease brings this one back)
+    except Exception as exc:  # noqa: BLE001  (a bug must not lose the others: the lease brings this one back)
         log.error("outbox message %s: unexpected %s while sending; it will be retried after its lease", msg.id,
                   type(exc).__name__)
         return None
 
 
-def deliver_batch(batch: list[Claimed], wid: str, client, config: sms.SmsConfig, stats: WorkerStats,
-                  pool: ThreadPoolExecutor | None = None, send_until: float | None = None) -> None:
-    """Send a claimed batch (no transaction open meanwhile), then record every outcome in one transaction.
-    ``send_until`` (monotonic): start no send after it — the lease, less two provider timeouts."""
-    send = lambda m: _send_one(m, client, config, send_until)  # noqa: E731
-    results = list(pool.map(send, batch)) if pool is not None and len(batch) > 1 else [send(m) for m in batch]
-    released = [m.id for m, r in zip(batch, results, strict=True) if r is RELEASE]
-    outcomes = [(m, r) for m, r in zip(batch, results, strict=True) if r is not None and r is not RELEASE]
+def record_outcomes(done: list[tuple[Claimed, sms.SendResult | None]], wid: str, stats: WorkerStats) -> bool | None:
+    """Write the outcomes of the sends that finished (one transaction, one audit entry); commits. Texts the provider
+    could not be reached for go back to the queue without using an attempt. Returns True if the provider answered
+    any of them, False if it could be reached for none, None if there was nothing to say.
+
+    A database outage is raised (the caller keeps the outcomes and tries again when the database is back); any other
+    error is logged and those texts come back after their lease."""
+    unreachable = [m.id for m, r in done if r is not None and r.error_code == sms.UNREACHABLE]
+    outcomes = [(m, r) for m, r in done if r is not None and r.error_code != sms.UNREACHABLE]
+    counted = WorkerStats()  # added to ``stats`` once committed (an outage means the same outcomes again later)
     try:
-        _release(released, wid, stats)
-        _record_batch(outcomes, wid, stats)
+        _put_back(unreachable, wid, counted)
+        _record_batch(outcomes, wid, counted)
         db.session.commit()
     except Exception as exc:  # noqa: BLE001
-        db.session.rollback()
+        discard_session()
+        if is_unavailable(exc):
+            raise
         log.error("could not record the outcome of %d message(s) (%s); they will be retried after their lease",
                   len(outcomes), type(exc).__name__)
+        return None
+    for name in ("sent", "retried", "failed", "lost_lease", "put_back"):
+        setattr(stats, name, getattr(stats, name) + getattr(counted, name))
+    for code, n in counted.errors.items():
+        stats.errors[code] = stats.errors.get(code, 0) + n
+    if outcomes:
+        return True
+    return False if unreachable else None
 
 
 def _by_id(values: dict, column):
@@ -179,11 +192,13 @@ def _apply(ids, wid: str, values: dict, *, only_sending: bool = True) -> set[int
                                   .returning(OutboxMessage.id).execution_options(synchronize_session=False)))
 
 
-def _release(ids: list[int], wid: str, stats: WorkerStats) -> None:
-    """Put unsent rows back as they were before the claim (due now, this attempt not counted)."""
+def _put_back(ids: list[int], wid: str, stats: WorkerStats) -> None:
+    """The provider could not be reached: the text certainly did not leave. Back to the queue as before the claim
+    (due now, this attempt not counted); the worker itself backs off while the provider is out."""
     back = _apply(ids, wid, dict(state=OutboxState.pending, locked_until=None, locked_by=None,
-                                 attempts=OutboxMessage.attempts - 1, updated_at=now_utc()))
-    stats.released += len(back)
+                                 attempts=OutboxMessage.attempts - 1, error_code=sms.UNREACHABLE,
+                                 error_message="provider unreachable", updated_at=now_utc()))
+    stats.put_back += len(back)
 
 
 def _record_batch(outcomes: list[tuple[Claimed, sms.SendResult]], wid: str, stats: WorkerStats) -> None:
@@ -269,7 +284,8 @@ def _try_task_lock(name: str) -> bool:
 
 
 def run_periodic(name: str, fn, stats: WorkerStats) -> None:
-    """Run one task in its own transaction; an exception is logged and rolled back, never raised."""
+    """Run one task in its own transaction; an exception is logged and rolled back, never raised (except a database
+    outage, which is the loop's to wait out)."""
     db.session.rollback()  # start clean: the task's transaction is its own
     try:
         if not _try_task_lock(name):
@@ -279,7 +295,9 @@ def run_periodic(name: str, fn, stats: WorkerStats) -> None:
         result = fn()
         db.session.commit()
     except Exception as exc:  # noqa: BLE001
-        db.session.rollback()
+        discard_session()
+        if is_unavailable(exc):
+            raise  # the database is out, not the task: the loop waits for it (and says so once)
         stats.periodic_failures[name] = stats.periodic_failures.get(name, 0) + 1
         # The class only: an exception's text can quote rows (names, numbers) and must not reach the logs.
         log.error("periodic task %s failed (%s); rolled back, will run again next time", name, type(exc).__name__)
@@ -292,48 +310,167 @@ def run_periodic(name: str, fn, stats: WorkerStats) -> None:
 # ------------------------------------------------------------------------------------------------------ loop
 
 
+class Outage:
+    """An outage of something the worker needs (the database, the SMS provider): logged once when it starts and once
+    when it ends, whatever its length, with a capped and jittered back-off between tries meanwhile."""
+
+    def __init__(self, what: str, started: str):
+        self.what, self.started = what, started
+        self.since: float | None = None
+        self.tries = 0
+
+    def failed(self, reason: str, cap: float) -> float:
+        """Seconds to wait before trying again."""
+        if self.since is None:
+            self.since, self.tries = time.monotonic(), 0
+            log.error(self.started, reason, cap)
+        self.tries += 1
+        return min(cap, 0.5 * 2 ** min(self.tries - 1, 16)) * random.uniform(0.5, 1.0)
+
+    def recovered(self) -> None:
+        if self.since is not None:
+            log.warning("%s is back after %.1f s (%d tries); the worker carries on", self.what,
+                        time.monotonic() - self.since, self.tries)
+            self.since = None
+
+
+# One worker per process: an outage is a fact about the process, so a later run() still says when it ends.
+DATABASE = Outage("database", "database unavailable (%s); the worker keeps trying (at most %s s apart) and "
+                              "resumes by itself")
+PROVIDER = Outage("SMS provider", "SMS provider unreachable (%s); texts stay queued without using an attempt, "
+                                  "trying again at most %s s apart")
+
+
+def discard_session() -> None:
+    """Forget the current transaction even if its connection is dead (the pool pings before the next use)."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001  (the connection is gone: nothing to roll back)
+        db.session.close()
+
+
+def beat(wid: str, started_at) -> None:
+    """This worker is alive (commits). /healthz reads the newest beat; rows of workers gone a week are pruned."""
+    now = now_utc()
+    found = db.session.execute(update(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == wid)
+                               .values(beat_at=now)).rowcount
+    if not found:
+        db.session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.beat_at < now - timedelta(days=7)))
+        db.session.add(WorkerHeartbeat(worker_id=wid, started_at=started_at, beat_at=now))
+    db.session.commit()
+
+
+def health(app=None) -> tuple[bool, dict]:
+    """For /healthz: has a worker beaten within ``NOTIFICATIONS_WORKER_STALE_SECONDS``?"""
+    stale = float((app or current_app).config.get("NOTIFICATIONS_WORKER_STALE_SECONDS", 60))
+    last = db.session.scalar(select(func.max(WorkerHeartbeat.beat_at)))
+    if last is None:
+        return False, {"status": "never seen", "stale_after_seconds": stale}
+    age = max(0.0, (now_utc() - last).total_seconds())
+    live = db.session.scalar(select(func.count()).select_from(WorkerHeartbeat)
+                             .where(WorkerHeartbeat.beat_at >= now_utc() - timedelta(seconds=stale)))
+    ok = age <= stale
+    return ok, {"status": "running" if ok else "stale", "last_seen_seconds": round(age, 1), "workers": live,
+                "stale_after_seconds": stale}
+
+
+def _reason(exc: BaseException) -> str:
+    """The error class and the driver's first line (e.g. "server closed the connection unexpectedly"): says what
+    happened without quoting statements or values."""
+    first = str(getattr(exc, "orig", None) or "").strip().splitlines()[:1]
+    return type(exc).__name__ + (f": {first[0][:160]}" if first else "")
+
+
+def _collect(in_flight: dict, timeout: float) -> list[tuple[Claimed, sms.SendResult | None]]:
+    """Wait up to ``timeout`` for at least one send to finish; their outcomes (no database needed)."""
+    if not in_flight:
+        time.sleep(timeout)
+        return []
+    finished, _ = wait(list(in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
+    return [(in_flight.pop(f), f.result()) for f in finished]
+
+
 def run(*, once: bool = False, max_seconds: float | None = None, batch: int = 20, idle_sleep: float = 1.0,
         periodic_every: float | None = None, wid: str | None = None,
         concurrency: int | None = None) -> WorkerStats:
     """Deliver until stopped, running the periodic tasks when due. ``once``: until nothing is due (the periodic
     tasks run once, first). ``max_seconds``: stop after that long. ``periodic_every``: seconds between runs of
-    each periodic task (default ``NOTIFICATIONS_PERIODIC_SECONDS``)."""
+    each periodic task (default ``NOTIFICATIONS_PERIODIC_SECONDS``).
+
+    The worker holds only what it is sending: it claims (at most ``batch`` at a time) only as many texts as it has
+    free senders, and records each outcome as it arrives, so a worker killed mid-run leaves at most its in-flight
+    texts to its lease (those may go out twice) and nothing else. A database or provider outage of any length is
+    waited out (logged once, capped back-off); outcomes that arrive meanwhile are kept and recorded when it ends."""
     app = current_app._get_current_object()
-    every = periodic_every if periodic_every is not None else float(
-        app.config.get("NOTIFICATIONS_PERIODIC_SECONDS", 60))
-    concurrency = max(1, int(concurrency or app.config.get("NOTIFICATIONS_SEND_CONCURRENCY", 8)))
+    cfg = app.config
+    every = periodic_every if periodic_every is not None else float(cfg.get("NOTIFICATIONS_PERIODIC_SECONDS", 60))
+    concurrency = max(1, int(concurrency or cfg.get("NOTIFICATIONS_SEND_CONCURRENCY", 8)))
+    beat_every = float(cfg.get("NOTIFICATIONS_HEARTBEAT_SECONDS", 5))
+    db_cap = float(cfg.get("NOTIFICATIONS_DB_RETRY_CAP_SECONDS", 5))
+    provider_cap = float(cfg.get("NOTIFICATIONS_PROVIDER_RETRY_CAP_SECONDS", 60))
     wid = wid or worker_id()
     stats = WorkerStats()
     config = sms.sms_config()
     client = sms.make_client(config) if config else None
-    pool = ThreadPoolExecutor(concurrency, thread_name_prefix="sms-send") if client and concurrency > 1 else None
-    lease = float(app.config.get("NOTIFICATIONS_LEASE_SECONDS", 120))
-    # Start no send that could outlive the lease: a send may take a connect and a read timeout, and the batch's
-    # outcomes are written after its last send. (A lease under three timeouts is misconfigured: keep a third.)
-    budget = max(lease - 2 * config.timeout, lease / 3) if config else lease
-    if config and lease < 3 * config.timeout:
+    pool = ThreadPoolExecutor(concurrency, thread_name_prefix="sms-send") if client else None
+    lease = float(cfg.get("NOTIFICATIONS_LEASE_SECONDS", 30))
+    if config and lease < 3 * config.timeout:  # a send may take a connect and a read timeout, then it is recorded
         log.warning("NOTIFICATIONS_LEASE_SECONDS (%s) is short for TWILIO_TIMEOUT_SECONDS (%s): use 3x or more",
                     lease, config.timeout)
-    started = time.monotonic()
+    started, started_at = time.monotonic(), now_utc()
     next_run: dict[str, float] = {}
+    in_flight: dict = {}  # future -> Claimed
+    done: list = []  # outcomes not recorded yet (kept across a database outage)
+    next_beat = claim_after = 0.0
     try:
-        while True:
-            if max_seconds is not None and time.monotonic() - started >= max_seconds:
-                break
-            for name, fn in periodic_tasks(app):
-                if time.monotonic() >= next_run.get(name, 0.0):
-                    run_periodic(name, fn, stats)
-                    next_run[name] = time.monotonic() + every
-            claimed_at = time.monotonic()
-            claimed = claim_batch(wid, batch) if client else []
-            stats.claimed += len(claimed)
-            if claimed:
-                deliver_batch(claimed, wid, client, config, stats, pool, claimed_at + budget)
-            else:
+        while max_seconds is None or time.monotonic() - started < max_seconds:
+            claimed = []
+            try:
+                if done:
+                    answered = record_outcomes(done, wid, stats)
+                    done = []
+                    if answered is False:
+                        claim_after = time.monotonic() + PROVIDER.failed(sms.UNREACHABLE, provider_cap)
+                    elif answered:
+                        PROVIDER.recovered()
+                if time.monotonic() >= next_beat:
+                    beat(wid, started_at)
+                    next_beat = time.monotonic() + beat_every
+                for name, fn in periodic_tasks(app):
+                    if time.monotonic() >= next_run.get(name, 0.0):
+                        run_periodic(name, fn, stats)
+                        next_run[name] = time.monotonic() + every
+                free = concurrency - len(in_flight)
+                if client and free > 0 and time.monotonic() >= claim_after:
+                    claimed = claim_batch(wid, min(batch, free))
+                    stats.claimed += len(claimed)
+                    in_flight.update({pool.submit(_send_one, m, client, config): m for m in claimed})
+                DATABASE.recovered()
+            except Exception as exc:
+                if not is_unavailable(exc):
+                    raise
+                discard_session()
+                done += _collect(in_flight, DATABASE.failed(_reason(exc), db_cap))
+                continue
+            if in_flight:
+                done += _collect(in_flight, beat_every)
+            elif not claimed and not done:
                 if once:
                     break
-                time.sleep(idle_sleep)
+                time.sleep(max(0.0, min(idle_sleep, claim_after - time.monotonic())) or idle_sleep)
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True)
+        _finish(in_flight, done, wid, stats, pool)
     return stats
+
+
+def _finish(in_flight: dict, done: list, wid: str, stats: WorkerStats, pool) -> None:
+    """Stopping (or interrupted): let the sends in flight end and record what is known, if the database lets us."""
+    if pool is not None:
+        pool.shutdown(wait=True)
+    done += [(m, f.result()) for f, m in in_flight.items()]
+    if done:
+        try:
+            record_outcomes(done, wid, stats)
+        except Exception as exc:  # noqa: BLE001
+            log.error("stopping: could not record %d outcome(s) (%s); they come back after their lease", len(done),
+                      type(exc).__name__)

@@ -91,7 +91,7 @@ def test_500_rolls_back_and_shows_no_trace(app, client, make):
 
 def test_healthz(client):
     resp = client.get("/healthz")
-    assert resp.status_code == 200 and resp.json == {"status": "ok", "database": "reachable"}
+    assert resp.status_code == 200 and resp.json["database"] == "reachable"  # and each package's checks (worker)
 
 
 def test_openapi_document_and_docs_page(client):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
 from core.audit import AuditEntry
 from core.db import db
-from notifications import broadcasts, service, worker
+from notifications import broadcasts, service, webhooks, worker
 from notifications.models import Broadcast, BroadcastRecipient, OutboxMessage, OutboxState, SmsOptOut
 from notifications.service import SMS
 from tests.notifications.conftest import TOKEN
@@ -30,8 +32,7 @@ def _sent_message(make, fake_twilio):
 
 
 def _audit_count():
-    # Refusals themselves are audited (access.denied); nothing else may be written.
-    return db.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action != "access.denied"))
+    return db.session.scalar(select(func.count()).select_from(AuditEntry))
 
 
 def test_status_callbacks_move_forward_only(client, make, fake_twilio):
@@ -164,3 +165,37 @@ def test_ok_code_acknowledges(client, make, fake_twilio):
     db.session.expire_all()
     assert db.session.scalar(select(BroadcastRecipient.acknowledged_at).where(
         BroadcastRecipient.broadcast_id == b.id, BroadcastRecipient.user_id == nurse.id)) is not None
+
+
+def test_unsigned_calls_are_counted_and_logged_at_most_once_a_minute_not_audited_one_by_one(client, make, fake_twilio,
+                                                                                            caplog, monkeypatch):
+    """A flood of unsigned calls (no login needed) must not grow the audit chain by one entry per request."""
+    monkeypatch.setattr(webhooks.log, "disabled", False)  # alembic's fileConfig (run in-process by the fixtures)
+    monkeypatch.setattr(webhooks.REFUSED, "logged_at", float("-inf"))  # a new minute: the next refusal is logged
+    msg = _sent_message(make, fake_twilio)
+    before, refused = _audit_count(), webhooks.refused_calls()
+    params = {"MessageSid": msg.provider_id, "MessageStatus": "delivered"}
+    with caplog.at_level(logging.INFO):
+        for _ in range(40):
+            assert signed_post(client, "/webhooks/twilio/status", params, signature="").status_code == 403
+            resp = signed_post(client, "/webhooks/twilio/inbound", {"From": MOBILE, "Body": "STOP"}, token="wrong")
+            assert resp.status_code == 403 and resp.mimetype == "application/problem+json"
+    assert _audit_count() == before
+    assert webhooks.refused_calls() - refused == 80
+    assert caplog.text.count("refused") == 1  # rate-limited: one line now, the next count a minute later
+
+
+def test_a_replayed_signed_request_is_not_applied_twice(client, make, fake_twilio):
+    """Someone who captured a signed START cannot replay it after the person texted STOP."""
+    make.user(mobile=MOBILE)
+    replayed = webhooks.replayed_calls()
+    start = {"From": MOBILE, "To": "+447700900000", "Body": "START", "MessageSid": "SM" + "a" * 32}
+    stop = {"From": MOBILE, "To": "+447700900000", "Body": "STOP", "MessageSid": "SM" + "b" * 32}
+    assert signed_post(client, "/webhooks/twilio/inbound", start).status_code == 200
+    assert signed_post(client, "/webhooks/twilio/inbound", stop).status_code == 200
+    assert db.session.get(SmsOptOut, MOBILE) is not None
+    replay = signed_post(client, "/webhooks/twilio/inbound", start)
+    assert replay.status_code == 200 and "<Message>" not in replay.get_data(as_text=True)  # Twilio must not retry
+    db.session.expire_all()
+    assert db.session.get(SmsOptOut, MOBILE) is not None  # still opted out
+    assert webhooks.replayed_calls() == replayed + 1  # counted, like refusals
