@@ -198,12 +198,15 @@ def _carry_from_sign_in() -> dict | None:
     return {"token": token, "fields": _carriable(fields), "user_id": data["u"], "to": _safe_next(data["to"])}
 
 
+def _absolute_text() -> str:
+    hours, minutes = divmod(int(accounts.session_limits()[1].total_seconds() // 60), 60)
+    return f"{hours} hours" if not minutes else f"{hours * 60 + minutes} minutes"
+
+
 def _sign_in_page(form, status: int, *, carry: dict | None = None, ended: str | None = None):
-    idle, absolute = accounts.session_limits()
-    hours, minutes = divmod(int(absolute.total_seconds() // 60), 60)
+    idle, _ = accounts.session_limits()
     ctx = {"form": form, "carry": carry, "ended": ended if ended in accounts.TIMEOUTS else None,
-           "idle_minutes": int(idle.total_seconds() // 60),
-           "absolute_text": f"{hours} hours" if not minutes else f"{hours * 60 + minutes} minutes",
+           "idle_minutes": int(idle.total_seconds() // 60), "absolute_text": _absolute_text(),
            "action": url_for("auth.login", next=request.args.get("next")) if request.endpoint == "auth.login"
            else url_for("auth.login")}
     return make_response(render_template("core/login.html", **ctx), status)
@@ -233,6 +236,7 @@ def login():
         form.password.errors.append("Email address or password is not right.")
         return _sign_in_page(form, 401, carry=carry, ended=ended)
     session.clear()
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)  # its secret went with the old session
     login_user(user)
     db.session.commit()
     if carry is not None and carry["user_id"] == user.id:
@@ -240,6 +244,16 @@ def login():
     else:  # typed by someone else (or nothing carried): not shown to this person
         resp = redirect(_safe_next(request.args.get("next")))
     return _remember_device(resp, client, form.email.data)
+
+
+@bp.app_context_processor
+def _session_timeout():
+    def session_timeout() -> dict:
+        """What the sign-out warning in base.html needs (the loader already holds the session: no query)."""
+        return accounts.session_time_left(current_user._get_current_object()) | {
+            "warn_seconds": int(current_app.config["SESSION_WARNING_SECONDS"]), "absolute_text": _absolute_text()}
+
+    return {"session_timeout": session_timeout}
 
 
 @bp.get("/auth/session")
