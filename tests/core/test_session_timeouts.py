@@ -171,3 +171,21 @@ def test_someone_else_signing_in_does_not_get_the_first_persons_text(client, mak
     resp = client.post("/auth/login", data={**fields, "email": other.email, "password": TEST_PASSWORD})
     assert resp.status_code == 302
     assert "not for the next person" not in client.get(resp.location).get_data(as_text=True)
+
+
+def test_every_page_carries_the_warning_with_the_time_left(client, make, clock):
+    login(client, make.user())
+    clock.advance(minutes=5)
+    page = client.get("/").get_data(as_text=True)
+    assert 'data-testid="session-warning"' in page and 'data-warn-seconds="120"' in page
+    assert 'data-seconds-left="900"' in page  # opening the page was use: the full 15 minutes again
+
+
+def test_near_the_absolute_limit_the_warning_cannot_extend(client, make, clock):
+    login(client, make.user())
+    for _ in range(71):
+        clock.advance(minutes=10)
+        client.get("/")
+    status = client.get("/auth/session", headers=BACKGROUND).json
+    assert status["extendable"] is False and 590 <= status["seconds_left"] <= 600  # the test's own run time aside
+    assert client.post("/auth/session/keepalive", headers=BACKGROUND).json["seconds_left"] <= 600
