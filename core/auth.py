@@ -39,13 +39,18 @@ bp = Blueprint("auth", __name__)
 
 
 def _used_by_a_person() -> bool:
-    """Whether this request is someone using the app (a page opened, a form sent) rather than background polling
-    (fetch/EventSource send ``Sec-Fetch-Dest: empty``), which must not keep an unattended screen signed in."""
+    """Whether this request is someone using the app (a page opened, a form sent) rather than background polling,
+    which must not keep an unattended screen signed in. Browsers say so in ``Sec-Fetch-Dest`` (HTTPS and localhost
+    only); otherwise a read that does not ask for a page (JSON, an event stream) is background."""
     if request.endpoint == "auth.session_status":
         return False
     if request.method not in SAFE_METHODS:
         return True
-    return request.headers.get("Sec-Fetch-Dest", "document") in ("document", "")
+    dest = request.headers.get("Sec-Fetch-Dest")
+    if dest is not None:
+        return dest == "document"
+    accept = request.headers.get("Accept", "")
+    return not accept or "text/html" in accept or "*/*" in accept
 
 
 @login_manager.user_loader

@@ -91,11 +91,13 @@ def test_limits_are_configurable(client, make, clock, app_config):
     assert client.get("/").status_code == 302
 
 
-def test_background_requests_do_not_keep_an_unattended_screen_signed_in(client, make, clock):
+@pytest.mark.parametrize("background", [BACKGROUND, {"Accept": "application/json"}],
+                         ids=["fetch-metadata", "plain-http-json"])
+def test_background_requests_do_not_keep_an_unattended_screen_signed_in(client, make, clock, background):
     login(client, make.user())
     for _ in range(3):  # the notifications badge polls; nobody is at the computer
         clock.advance(minutes=4)
-        assert client.get("/api/v1/notifications", headers=BACKGROUND).status_code == 200
+        assert client.get("/api/v1/notifications", headers=background).status_code == 200
     clock.advance(minutes=4)
     assert client.get("/", headers={"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}).status_code == 302
 
