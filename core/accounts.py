@@ -381,11 +381,14 @@ def user_for_session_key(key: str) -> User | None:
     return session_for_key(key).user
 
 
-def session_time_left(user: User) -> dict:
+def session_time_left(user: User) -> dict | None:
     """Seconds before the current session times out, and whether using it would push that back (not past the
-    absolute limit). What the page's sign-out warning asks for; asking does not count as use."""
+    absolute limit). What the page's sign-out warning asks for; asking does not count as use. None when the
+    request came with an API token rather than a browser session."""
     row = getattr(user, "session_row", None) or db.session.scalar(
         select(UserSession).where(UserSession.key_hash == _digest(user.session_key or "")))
+    if row is None:
+        return None
     idle, absolute = session_limits()
     now = now_utc()
     idle_left = (row.last_seen_at or row.created_at) + idle - now
@@ -394,9 +397,11 @@ def session_time_left(user: User) -> dict:
     return {"seconds_left": max(0, math.ceil(left.total_seconds())), "extendable": absolute_left > idle_left}
 
 
-def keep_session_alive(user: User) -> dict:
+def keep_session_alive(user: User) -> dict | None:
     """The person asked to stay signed in: count it as use now."""
     row = db.session.scalar(select(UserSession).where(UserSession.key_hash == _digest(user.session_key or "")))
+    if row is None:
+        return None
     row.last_seen_at = now_utc()
     db.session.flush()
     return session_time_left(user)

@@ -255,10 +255,17 @@ def login():
 def _session_timeout():
     def session_timeout() -> dict:
         """What the sign-out warning in base.html needs (the loader already holds the session: no query)."""
-        return accounts.session_time_left(current_user._get_current_object()) | {
-            "warn_seconds": int(current_app.config["SESSION_WARNING_SECONDS"]), "absolute_text": _absolute_text()}
+        left = accounts.session_time_left(current_user._get_current_object())
+        return left and left | {"warn_seconds": int(current_app.config["SESSION_WARNING_SECONDS"]),
+                                "absolute_text": _absolute_text()}
 
     return {"session_timeout": session_timeout}
+
+
+def _session_answer(left: dict | None):
+    if left is None:
+        abort(404, description="This request has no browser session (it came with an API token).")
+    return jsonify(left | {"warn_seconds": int(current_app.config["SESSION_WARNING_SECONDS"])})
 
 
 @bp.get("/auth/session")
@@ -266,8 +273,7 @@ def session_status():
     """Seconds before this session times out (for the sign-out warning). Asking does not count as use."""
     if not current_user.is_authenticated:
         abort(401, description="You are signed out.")
-    return jsonify(accounts.session_time_left(current_user._get_current_object())
-                   | {"warn_seconds": int(current_app.config["SESSION_WARNING_SECONDS"])})
+    return _session_answer(accounts.session_time_left(current_user._get_current_object()))
 
 
 @bp.post("/auth/session/keepalive")
@@ -277,7 +283,7 @@ def session_keepalive():
         abort(401, description="You are signed out.")
     left = accounts.keep_session_alive(current_user._get_current_object())
     db.session.commit()
-    return jsonify(left | {"warn_seconds": int(current_app.config["SESSION_WARNING_SECONDS"])})
+    return _session_answer(left)
 
 
 @bp.post("/auth/logout")

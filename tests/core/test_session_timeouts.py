@@ -191,3 +191,10 @@ def test_near_the_absolute_limit_the_warning_cannot_extend(client, make, clock):
     status = client.get("/auth/session", headers=BACKGROUND).json
     assert status["extendable"] is False and 590 <= status["seconds_left"] <= 600  # the test's own run time aside
     assert client.post("/auth/session/keepalive", headers=BACKGROUND).json["seconds_left"] <= 600
+
+
+def test_a_page_opened_with_an_api_token_has_no_session_to_time(app, make, bearer):
+    secret = make.token(make.user())
+    resp = app.test_client().get("/", headers=bearer(secret))
+    assert resp.status_code == 200 and 'id="session-timeout"' not in resp.get_data(as_text=True)
+    assert app.test_client().get("/auth/session", headers=bearer(secret)).status_code == 404
