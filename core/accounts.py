@@ -366,8 +366,12 @@ def session_for_key(key: str, *, touch: bool = True) -> SessionState:
     now = now_utc()
     reason = _timed_out(row, now)
     if reason:
-        row.revoked_at, row.ended_reason = now, reason
-        audit.record("auth.session_expired", actor=row.user, entity=row.user, summary={"reason": reason})
+        # Conditional, so two requests arriving together on an expired session record one expiry, not two.
+        ended = db.session.execute(update(UserSession).where(UserSession.id == row.id, UserSession.revoked_at.is_(None))
+                                   .values(revoked_at=now, ended_reason=reason)
+                                   .execution_options(synchronize_session=False)).rowcount
+        if ended:
+            audit.record("auth.session_expired", actor=row.user, entity=row.user, summary={"reason": reason})
         db.session.commit()
         return SessionState(None, reason, row.user_id)
     if touch and now - (row.last_seen_at or row.created_at) >= SESSION_TOUCH_GRANULARITY:

@@ -2,6 +2,9 @@
 a form posted after the sign-out keeps its text through the new sign-in. Issue #13 item 9. Time is moved with the
 ``clock`` fixture, never slept."""
 
+import threading
+import urllib.error
+import urllib.request
 from html.parser import HTMLParser
 
 import pytest
@@ -198,3 +201,37 @@ def test_a_page_opened_with_an_api_token_has_no_session_to_time(app, make, beare
     resp = app.test_client().get("/", headers=bearer(secret))
     assert resp.status_code == 200 and 'id="session-timeout"' not in resp.get_data(as_text=True)
     assert app.test_client().get("/auth/session", headers=bearer(secret)).status_code == 404
+
+
+def test_requests_arriving_together_on_an_expired_session_record_one_expiry(app, make, clock, live_server):
+    nurse = make.user()
+    browser = app.test_client()
+    login(browser, nurse)
+    cookie = browser.get_cookie("shiftbridge_session").value
+    db.session.commit()
+    clock.advance(minutes=20)
+    barrier, statuses = threading.Barrier(8), []
+
+    def open_page():
+        request = urllib.request.Request(live_server.url + "/my/shifts",
+                                         headers={"Cookie": f"shiftbridge_session={cookie}"})
+        barrier.wait()
+        opener = urllib.request.build_opener(_NoRedirect)
+        try:
+            statuses.append(opener.open(request, timeout=30).status)
+        except urllib.error.HTTPError as exc:
+            statuses.append(exc.code)
+
+    threads = [threading.Thread(target=open_page) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert statuses == [302] * 8
+    expiries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "auth.session_expired")).all()
+    assert len(expiries) == 1
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
