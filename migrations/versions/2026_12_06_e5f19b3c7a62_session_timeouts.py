@@ -1,6 +1,6 @@
 """core: sign-in sessions remember their last use and why they ended (idle and absolute time-outs)
 
-Revision ID: a7c3e9f1b2d4
+Revision ID: e5f19b3c7a62
 Revises: 4a4a31d6ce3e
 Create Date: 2026-12-06 04:10:00
 
@@ -11,7 +11,7 @@ from alembic import op
 import core.db
 
 # revision identifiers, used by Alembic.
-revision = 'a7c3e9f1b2d4'
+revision = 'e5f19b3c7a62'
 down_revision = '4a4a31d6ce3e'
 branch_labels = None
 depends_on = None
