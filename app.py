@@ -36,10 +36,11 @@ def register_config(app: Flask, config: Mapping | None) -> None:
 def register_extensions(app: Flask) -> None:
     from core.api import make_api
     from core.auth import login_manager
-    from core.security import register_security
+    from core.security import ForwardedClient, register_security
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"), render_as_batch=True, compare_type=True)
+    app.wsgi_app = ForwardedClient(app.wsgi_app, app.config)  # the client's address behind PROXY_FIX proxies
     register_security(app)
     login_manager.init_app(app)
     make_api(app)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import math
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import phonenumbers
@@ -17,7 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
-from core import audit
+from core import audit, throttle
 from core.db import UTCDateTime, db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
@@ -31,6 +33,25 @@ def _hasher() -> PasswordHasher:
 
     fast = has_app_context() and current_app.config.get("TESTING") and current_app.config.get("FAST_PASSWORD_HASH")
     return _FAST_HASHER if fast else _DEFAULT_HASHER
+
+
+_STAND_IN_HASHES: dict[int, str] = {}
+
+
+def stand_in_hash() -> str:
+    """A hash of a random password, made with the hasher in use: checked when an email has no account, so a wrong
+    email costs the same Argon2 work as a wrong password and timing does not reveal who has an account."""
+    hasher = _hasher()
+    if id(hasher) not in _STAND_IN_HASHES:
+        _STAND_IN_HASHES[id(hasher)] = hasher.hash(secrets.token_urlsafe(24))
+    return _STAND_IN_HASHES[id(hasher)]
+
+
+def _verify_hash(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 class StaffGroup(enum.Enum):
@@ -85,8 +106,10 @@ class User(db.Model):
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
-    # Flask-Login protocol. ``session_key`` is set by the loader/login so get_id names the server-side session.
+    # Flask-Login protocol. ``session_key`` is set by the loader/login so get_id names the server-side session;
+    # ``session_row`` is that session (its times feed the sign-out warning without another query).
     session_key = None
+    session_row = None
 
     @property
     def is_active(self) -> bool:
@@ -104,10 +127,8 @@ class User(db.Model):
         return self.session_key
 
     def check_password(self, password: str) -> bool:
-        try:
-            return _hasher().verify(self.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
+        """Unthrottled and unaudited: application code calls ``verify_password`` instead."""
+        return _verify_hash(self.password_hash, password)
 
     def set_password(self, password: str) -> None:
         self.password_hash = _hasher().hash(password)
@@ -149,6 +170,10 @@ class UserSession(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Last use by a person (navigations and form posts, not background polling), kept to the minute.
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Why it ended: idle / absolute (timeouts: a form posted afterwards keeps its text), logout, revoked.
+    ended_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
     user: Mapped[User] = relationship()
 
@@ -287,26 +312,128 @@ def create_user(*, email: str, display_name: str, password: str, actor=None, mob
     return user
 
 
+SESSION_TOUCH_GRANULARITY = timedelta(minutes=1)
+TIMEOUTS = ("idle", "absolute")
+
+
+def session_limits() -> tuple[timedelta, timedelta]:
+    """(idle, absolute) session lifetimes from ``SESSION_IDLE_MINUTES`` and ``SESSION_ABSOLUTE_MINUTES``."""
+    from flask import current_app
+
+    cfg = current_app.config
+    return timedelta(minutes=int(cfg["SESSION_IDLE_MINUTES"])), timedelta(minutes=int(cfg["SESSION_ABSOLUTE_MINUTES"]))
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """What a session cookie stands for right now. ``ended`` names a timeout that has just, or earlier, ended it."""
+
+    user: User | None
+    ended: str | None = None
+    ended_user_id: int | None = None
+
+
 def start_session(user: User, user_agent: str | None = None) -> str:
     key = secrets.token_urlsafe(32)
-    db.session.add(UserSession(key_hash=_digest(key), user_id=user.id, user_agent=(user_agent or "")[:200]))
+    now = now_utc()
+    db.session.add(UserSession(key_hash=_digest(key), user_id=user.id, user_agent=(user_agent or "")[:200],
+                               created_at=now, last_seen_at=now))
     user.session_key = key
     return key
 
 
+def _timed_out(row: UserSession, now: datetime) -> str | None:
+    idle, absolute = session_limits()
+    if now - row.created_at >= absolute:
+        return "absolute"
+    if now - (row.last_seen_at or row.created_at) >= idle:
+        return "idle"
+    return None
+
+
+def session_for_key(key: str, *, touch: bool = True) -> SessionState:
+    """The signed-in person behind a session cookie, ending the session when it has been idle or has lived too long.
+
+    ``touch`` records use by a person (not background polling); the time is written at most once a minute. Both
+    writes commit in their own short transaction, as token use does: the loader runs before the view's work."""
+    row = db.session.scalar(select(UserSession).options(joinedload(UserSession.user))
+                            .where(UserSession.key_hash == _digest(key)))
+    if row is None or not row.user.active:
+        return SessionState(None)
+    if row.revoked_at is not None:
+        ended = row.ended_reason if row.ended_reason in TIMEOUTS else None
+        return SessionState(None, ended, row.user_id if ended else None)
+    now = now_utc()
+    reason = _timed_out(row, now)
+    if reason:
+        # Conditional, so two requests arriving together on an expired session record one expiry, not two.
+        ended = db.session.execute(update(UserSession).where(UserSession.id == row.id, UserSession.revoked_at.is_(None))
+                                   .values(revoked_at=now, ended_reason=reason)
+                                   .execution_options(synchronize_session=False)).rowcount
+        if ended:
+            audit.record("auth.session_expired", actor=row.user, entity=row.user, summary={"reason": reason})
+        db.session.commit()
+        return SessionState(None, reason, row.user_id)
+    if touch and now - (row.last_seen_at or row.created_at) >= SESSION_TOUCH_GRANULARITY:
+        row.last_seen_at = now
+        db.session.commit()
+    row.user.session_key, row.user.session_row = key, row
+    return SessionState(row.user)
+
+
 def user_for_session_key(key: str) -> User | None:
-    row = db.session.scalar(select(UserSession).where(UserSession.key_hash == _digest(key)))
-    if row is None or row.revoked_at is not None or not row.user.active:
+    return session_for_key(key).user
+
+
+def session_time_left(user: User) -> dict | None:
+    """Seconds before the current session times out, and whether using it would push that back (not past the
+    absolute limit). What the page's sign-out warning asks for; asking does not count as use. None when the
+    request came with an API token rather than a browser session."""
+    row = getattr(user, "session_row", None) or db.session.scalar(
+        select(UserSession).where(UserSession.key_hash == _digest(user.session_key or "")))
+    if row is None:
         return None
-    row.user.session_key = key
-    return row.user
+    idle, absolute = session_limits()
+    now = now_utc()
+    idle_left = (row.last_seen_at or row.created_at) + idle - now
+    absolute_left = row.created_at + absolute - now
+    left = min(idle_left, absolute_left)
+    return {"seconds_left": max(0, math.ceil(left.total_seconds())), "extendable": absolute_left > idle_left}
 
 
-def authenticate(email: str, password: str, *, user_agent: str | None = None) -> User | None:
+def keep_session_alive(user: User) -> dict | None:
+    """The person asked to stay signed in: count it as use now."""
+    row = db.session.scalar(select(UserSession).where(UserSession.key_hash == _digest(user.session_key or "")))
+    if row is None:
+        return None
+    row.last_seen_at = now_utc()
+    db.session.flush()
+    return session_time_left(user)
+
+
+def verify_password(email: str, password: str, *, client: throttle.Client,
+                    check: str = throttle.SIGN_IN) -> User | None:
+    """The one place passwords are checked: throttled (``throttle.Throttled`` before any hashing when refused),
+    every failure audited, and the same Argon2 work whether or not the email has an active account."""
+    throttle.check(check, email, client)
     user = user_by_email(email or "")
-    if user is None or not user.active or not user.check_password(password or ""):
-        audit.record("auth.login_failed", actor=None, outcome="denied",
-                     entity_type="user", entity_id=user.id if user else None)
+    right = _verify_hash(user.password_hash if user is not None else stand_in_hash(), password or "")
+    if user is not None and user.active and right:
+        return user
+    throttle.failed(check, email, client)
+    action = "auth.login_failed" if check == throttle.SIGN_IN else "auth.password_check_failed"
+    audit.record(action, actor=user if check != throttle.SIGN_IN else None, outcome="denied",
+                 entity_type="user", entity_id=user.id if user else None)
+    return None
+
+
+def record_throttled(exc: throttle.Throttled, *, check: str, actor=None) -> None:
+    audit.record("auth.throttled", actor=actor, outcome="denied", summary={"check": check, "bucket": exc.bucket})
+
+
+def authenticate(email: str, password: str, *, client: throttle.Client, user_agent: str | None = None) -> User | None:
+    user = verify_password(email, password, client=client)
+    if user is None:
         return None
     start_session(user, user_agent)
     audit.record("auth.login", actor=user, entity=user)
@@ -317,30 +444,40 @@ def end_session(user: User) -> None:
     if user.session_key:
         row = db.session.scalar(select(UserSession).where(UserSession.key_hash == _digest(user.session_key)))
         if row is not None and row.revoked_at is None:
-            row.revoked_at = now_utc()
+            row.revoked_at, row.ended_reason = now_utc(), "logout"
     audit.record("auth.logout", actor=user, entity=user)
 
 
-def _revoke_all(user: User, *, keep_session_key: str | None = None) -> None:
+def _revoke_all(user: User, *, actor, keep_session_key: str | None = None) -> None:
+    """Every credential of ``user`` dies: sessions (but the one kept), API tokens, and what other packages issued
+    (calendar-feed links) through ``app.extensions["credential_revokers"]``."""
+    from flask import current_app
+
     now = now_utc()
     keep = _digest(keep_session_key) if keep_session_key else None
     for row in db.session.scalars(select(UserSession).where(UserSession.user_id == user.id,
                                                             UserSession.revoked_at.is_(None))):
         if row.key_hash != keep:
-            row.revoked_at = now
+            row.revoked_at, row.ended_reason = now, "revoked"
     for token in db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))):
         token.revoked_at = now
+    for revoke_more in current_app.extensions.get("credential_revokers", []):
+        revoke_more(user, actor=actor)
 
 
-def change_password(user: User, current: str, new: str) -> None:
-    if not user.check_password(current):
-        raise ValidationFailed("Your current password is not right.",
-                               errors={"current_password": ["Your current password is not right."]})
+class WrongPassword(ValidationFailed):
+    pass
+
+
+def change_password(user: User, current: str, new: str, *, client: throttle.Client) -> None:
+    if verify_password(user.email, current, client=client, check=throttle.CURRENT_PASSWORD) is None:
+        raise WrongPassword("Your current password is not right.",
+                            errors={"current_password": ["Your current password is not right."]})
     check_password_strength(new)
     user.set_password(new)
     user.password_changed_at = now_utc()
-    # Other browsers and every API token die; the browser that made the change stays signed in.
-    _revoke_all(user, keep_session_key=user.session_key)
+    # Other browsers, every API token and calendar link die; the browser that made the change stays signed in.
+    _revoke_all(user, actor=user, keep_session_key=user.session_key)
     audit.record("user.password_changed", actor=user, entity=user)
 
 
@@ -352,7 +489,7 @@ def set_active(user: User, active: bool, *, actor: User) -> None:
     user.active = active
     user.deactivated_at = None if active else now_utc()
     if not active:
-        _revoke_all(user)
+        _revoke_all(user, actor=actor)
     audit.record("user.deactivated" if not active else "user.reactivated", actor=actor, entity=user)
 
 

@@ -1,19 +1,34 @@
-"""Sign-in, sign-out, profile (password, API tokens) and account administration pages."""
+"""Sign-in, sign-out, session time-outs, profile (password, API tokens) and account administration pages."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+import secrets
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from core import accounts
+from core import accounts, throttle
 from core.accounts import ApiToken, User
 from core.db import db
 from core.errors import DomainError
-from core.security import limiter
+from core.security import SAFE_METHODS, bearer_token
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
@@ -23,27 +38,61 @@ login_manager.login_message_category = "info"
 bp = Blueprint("auth", __name__)
 
 
+def _used_by_a_person() -> bool:
+    """Whether this request is someone using the app (a page opened, a form sent) rather than background polling,
+    which must not keep an unattended screen signed in. Browsers say so in ``Sec-Fetch-Dest`` (HTTPS and localhost
+    only); otherwise a read that does not ask for a page (JSON, an event stream) is background."""
+    if request.endpoint == "auth.session_status":
+        return False
+    if request.method not in SAFE_METHODS:
+        return True
+    dest = request.headers.get("Sec-Fetch-Dest")
+    if dest is not None:
+        return dest == "document"
+    accept = request.headers.get("Accept", "")
+    return not accept or "text/html" in accept or "*/*" in accept
+
+
 @login_manager.user_loader
 def _load_user(session_key: str):
-    return accounts.user_for_session_key(session_key)
+    if bearer_token(request) is not None:
+        return None  # an Authorization header decides alone: a junk token is not rescued by a session cookie
+    state = accounts.session_for_key(session_key, touch=_used_by_a_person())
+    if state.ended:
+        g.session_ended, g.session_ended_user_id = state.ended, state.ended_user_id
+    return state.user
 
 
 @login_manager.request_loader
 def _load_user_from_bearer(req):
-    header = req.headers.get("Authorization", "")
-    if not header.startswith("Bearer "):
+    token = bearer_token(req)
+    if token is None:
         return None
-    user = accounts.user_for_token(header[7:].strip())  # records the use, at most once a minute
+    user = accounts.user_for_token(token)  # records the use, at most once a minute
     if user is not None:
         g.auth_via_token = True
     return user
+
+
+@bp.before_app_request
+def _load_user_first():
+    """Resolve the session before the view runs: ending a timed-out session commits, which must not happen in the
+    middle of a view's own changes."""
+    if request.endpoint and not request.endpoint.endswith(("static", "assets")):
+        current_user._get_current_object()
 
 
 @login_manager.unauthorized_handler
 def _unauthorized():
     if request.path.startswith("/api/"):
         abort(401, description="Sign in, or send a personal API token as 'Authorization: Bearer <token>'.")
-    return redirect(url_for("auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None))
+    ended = g.get("session_ended")
+    if request.method == "GET":
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?"), ended=ended))
+    carry = _carry_from_expired_post()
+    if carry is not None:
+        return _sign_in_page(LoginForm(formdata=None), 401, carry=carry, ended=ended)
+    return redirect(url_for("auth.login", ended=ended))
 
 
 # ------------------------------------------------------------------------------------------------------ forms
@@ -80,41 +129,161 @@ def _safe_next(target: str | None) -> str:
     return url_for("web.home")
 
 
-def _failed_login(response) -> bool:
-    return bool(g.get("login_failed"))
+# ------------------------------------------------------------------------------- known browsers (device cookie)
 
 
-def _account_key() -> str:
-    return "account:" + (request.form.get("email") or "").strip().lower()[:254]
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="shiftbridge-device")
 
 
-_TOO_MANY = "Too many failed sign-in attempts. Wait 15 minutes and try again, or ask your ward manager for help."
+def _client() -> throttle.Client:
+    """The client for throttling: its address (from the proxy chain) and the accounts this browser has signed in to
+    before, as vouched for by its signed device cookie (a forged or expired cookie vouches for nothing)."""
+    address = request.remote_addr or "unknown"
+    raw = request.cookies.get(current_app.config["DEVICE_COOKIE_NAME"])
+    if raw:
+        try:
+            data = _device_serializer().loads(raw, max_age=int(current_app.config["DEVICE_COOKIE_DAYS"]) * 86400)
+            return throttle.Client(address, str(data["d"]), frozenset(str(a) for a in data["a"]))
+        except (BadData, KeyError, TypeError):
+            pass
+    return throttle.Client(address)
+
+
+def _remember_device(response, client: throttle.Client, email: str):
+    account = throttle.account_key(email)
+    known = sorted(client.known_accounts - {account})[:19] + [account]
+    value = _device_serializer().dumps({"d": client.device or secrets.token_urlsafe(16), "a": known})
+    cfg = current_app.config
+    response.set_cookie(cfg["DEVICE_COOKIE_NAME"], value, max_age=int(cfg["DEVICE_COOKIE_DAYS"]) * 86400,
+                        httponly=True, secure=bool(cfg.get("SESSION_COOKIE_SECURE")), samesite="Lax")
+    return response
+
+
+def _throttled(exc: throttle.Throttled, check: str):
+    accounts.record_throttled(exc, check=check, actor=current_user if current_user.is_authenticated else None)
+    db.session.commit()
+
+
+# ------------------------------------------------------------------- text typed before a timeout is carried over
+
+
+def _carry_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="shiftbridge-carry")
+
+
+def _carriable(fields: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Everything typed except passwords (and fields repeating a password, such as its confirmation); CSRF fields
+    keep their names and get a fresh token when the form is sent again."""
+    secrets_typed = {v for k, v in fields if "password" in k.lower() and v}
+    return [(k, "" if k.endswith("csrf_token") else v) for k, v in fields
+            if "password" not in k.lower() and v not in secrets_typed]
+
+
+def _carry_from_expired_post() -> dict | None:
+    """A form posted after the session timed out: keep what was typed in the sign-in page (never stored anywhere),
+    for the same person only."""
+    user_id = g.get("session_ended_user_id")
+    fields = _carriable(list(request.form.items(multi=True)))
+    if user_id is None or not any(v for _, v in fields):
+        return None
+    token = _carry_serializer().dumps({"u": user_id, "to": request.full_path.rstrip("?")})
+    return {"token": token, "fields": fields}
+
+
+def _carry_from_sign_in() -> dict | None:
+    token = request.form.get("carry_to")
+    if not token:
+        return None
+    try:
+        data = _carry_serializer().loads(token, max_age=86400)
+    except BadData:
+        return None
+    fields = [(k[len("carry:"):], v) for k, v in request.form.items(multi=True) if k.startswith("carry:")]
+    return {"token": token, "fields": _carriable(fields), "user_id": data["u"], "to": _safe_next(data["to"])}
+
+
+def _absolute_text() -> str:
+    hours, minutes = divmod(int(accounts.session_limits()[1].total_seconds() // 60), 60)
+    return f"{hours} hours" if not minutes else f"{hours * 60 + minutes} minutes"
+
+
+def _sign_in_page(form, status: int, *, carry: dict | None = None, ended: str | None = None):
+    idle, _ = accounts.session_limits()
+    ctx = {"form": form, "carry": carry, "ended": ended if ended in accounts.TIMEOUTS else None,
+           "idle_minutes": int(idle.total_seconds() // 60), "absolute_text": _absolute_text(),
+           "action": url_for("auth.login", next=request.args.get("next")) if request.endpoint == "auth.login"
+           else url_for("auth.login")}
+    return make_response(render_template("core/login.html", **ctx), status)
 
 
 @bp.route("/auth/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_ATTEMPTS"], methods=["POST"], deduct_when=_failed_login,
-               error_message=_TOO_MANY, scope="login-ip")
-@limiter.limit(lambda: current_app.config["LOGIN_ATTEMPTS"], methods=["POST"], deduct_when=_failed_login,
-               key_func=_account_key, error_message=_TOO_MANY, scope="login-account")
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("web.home"))
     form = LoginForm()
-    status = 200
-    if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data, form.password.data, user_agent=request.user_agent.string)
-        if user is not None:
-            session.clear()
-            login_user(user)
-            db.session.commit()
-            return redirect(_safe_next(request.args.get("next")))
+    carry = _carry_from_sign_in()
+    ended = request.args.get("ended")
+    if not form.validate_on_submit():
+        return _sign_in_page(form, 422 if request.method == "POST" else 200, carry=carry, ended=ended)
+    client = _client()
+    try:
+        user = accounts.authenticate(form.email.data, form.password.data, client=client,
+                                     user_agent=request.user_agent.string)
+    except throttle.Throttled as exc:
+        _throttled(exc, throttle.SIGN_IN)
+        form.password.errors.append(exc.detail)
+        resp = _sign_in_page(form, 429, carry=carry, ended=ended)
+        resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
+    if user is None:
         db.session.commit()  # keeps the audit entry for the failed attempt
-        g.login_failed = True
         form.password.errors.append("Email address or password is not right.")
-        status = 401
-    elif request.method == "POST":
-        status = 422
-    return render_template("core/login.html", form=form), status
+        return _sign_in_page(form, 401, carry=carry, ended=ended)
+    session.clear()
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)  # its secret went with the old session
+    login_user(user)
+    db.session.commit()
+    if carry is not None and carry["user_id"] == user.id:
+        resp = make_response(render_template("core/resume.html", carry=carry))
+    else:  # typed by someone else (or nothing carried): not shown to this person
+        resp = redirect(_safe_next(request.args.get("next")))
+    return _remember_device(resp, client, form.email.data)
+
+
+@bp.app_context_processor
+def _session_timeout():
+    def session_timeout() -> dict:
+        """What the sign-out warning in base.html needs (the loader already holds the session: no query)."""
+        left = accounts.session_time_left(current_user._get_current_object())
+        return left and left | {"warn_seconds": int(current_app.config["SESSION_WARNING_SECONDS"]),
+                                "absolute_text": _absolute_text()}
+
+    return {"session_timeout": session_timeout}
+
+
+def _session_answer(left: dict | None):
+    if left is None:
+        abort(404, description="This request has no browser session (it came with an API token).")
+    return jsonify(left | {"warn_seconds": int(current_app.config["SESSION_WARNING_SECONDS"])})
+
+
+@bp.get("/auth/session")
+def session_status():
+    """Seconds before this session times out (for the sign-out warning). Asking does not count as use."""
+    if not current_user.is_authenticated:
+        abort(401, description="You are signed out.")
+    return _session_answer(accounts.session_time_left(current_user._get_current_object()))
+
+
+@bp.post("/auth/session/keepalive")
+def session_keepalive():
+    """'Stay signed in' on the warning."""
+    if not current_user.is_authenticated:
+        abort(401, description="You are signed out.")
+    left = accounts.keep_session_alive(current_user._get_current_object())
+    db.session.commit()
+    return _session_answer(left)
 
 
 @bp.post("/auth/logout")
@@ -151,14 +320,24 @@ def change_password():
     if form.validate_on_submit():
         try:
             accounts.change_password(current_user._get_current_object(), form.current_password.data,
-                                     form.new_password.data)
+                                     form.new_password.data, client=_client())
+        except throttle.Throttled as exc:
+            _throttled(exc, throttle.CURRENT_PASSWORD)
+            form.current_password.errors.append(exc.detail)
+            resp = make_response(_profile(password_form=form), 429)
+            resp.headers["Retry-After"] = str(exc.retry_after)
+            return resp
         except DomainError as exc:
-            db.session.rollback()
+            if isinstance(exc, accounts.WrongPassword):
+                db.session.commit()  # keeps the audit entry of the failed check; nothing else changed
+            else:
+                db.session.rollback()
             for field, msgs in (exc.errors or {}).items():
                 getattr(form, field if field != "password" else "new_password").errors.extend(msgs)
             return _profile(password_form=form), 422
         db.session.commit()
-        return _profile(message="Password changed. Other browsers and all API tokens were signed out.")
+        return _profile(message="Password changed. Other browsers were signed out, and your API tokens and "
+                                "calendar links stopped working: make new ones below if you need them.")
     return _profile(password_form=form), 422
 
 

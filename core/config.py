@@ -35,9 +35,23 @@ def database_url(instance_path: str) -> str:
     return "sqlite:///" + str(Path(instance_path) / "shiftbridge.sqlite3")
 
 
+# Settings that are whole numbers, read from the environment only when set (DEFAULTS has the value otherwise).
+INT_SETTINGS = ("PROXY_FIX", "SESSION_IDLE_MINUTES", "SESSION_ABSOLUTE_MINUTES", "SESSION_WARNING_SECONDS",
+                "DEVICE_COOKIE_DAYS")
+# Throttling settings ("5 per 15 minutes"); also only when set.
+TEXT_SETTINGS = ("FORWARDED_ALLOW_IPS", "LOGIN_ATTEMPTS", "LOGIN_CLIENT_ATTEMPTS", "LOGIN_ACCOUNT_ATTEMPTS",
+                 "LOGIN_ACCOUNT_SLOWDOWN")
+
+
+def _optional(env) -> dict:
+    found = {name: int(env[name]) for name in INT_SETTINGS if env.get(name, "").strip()}
+    found.update({name: env[name] for name in TEXT_SETTINGS if env.get(name, "").strip()})
+    return found
+
+
 def load(instance_path: str) -> dict:
     env = os.environ
-    return {
+    return _optional(env) | {
         "SECRET_KEY": env.get("SECRET_KEY") or _instance_secret(instance_path, "SECRET_KEY"),
         "AUDIT_KEY": env.get("AUDIT_KEY") or _instance_secret(instance_path, "AUDIT_KEY"),
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
@@ -58,7 +72,22 @@ DEFAULTS = {
     "WTF_CSRF_CHECK_DEFAULT": False,  # checked in core.security so bearer-token API calls are exempt
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the server-side session
     "RATELIMIT_HEADERS_ENABLED": True,
+    # Password guessing (core/throttle.py, docs/security.md): failed checks per account from one client, per
+    # client over all accounts, and per account from clients it does not know (then only a slow lane).
     "LOGIN_ATTEMPTS": "5 per 15 minutes",
+    "LOGIN_CLIENT_ATTEMPTS": "10 per 15 minutes",
+    "LOGIN_ACCOUNT_ATTEMPTS": "10 per 15 minutes",
+    "LOGIN_ACCOUNT_SLOWDOWN": "1 per minute",
+    "DEVICE_COOKIE_NAME": "shiftbridge_device",
+    "DEVICE_COOKIE_DAYS": 90,  # a browser stays "known" for an account this long after its last sign-in there
+    # Reverse proxies in front of the app that append X-Forwarded-For / set X-Forwarded-Proto (0: none), trusted only
+    # when the request comes from FORWARDED_ALLOW_IPS (gunicorn's own setting and default, so one value serves both).
+    "PROXY_FIX": 0,
+    "FORWARDED_ALLOW_IPS": "127.0.0.1,::1",
+    # Sign-in sessions on shared ward computers: 15 minutes unused, 12 hours at most; warned 2 minutes before.
+    "SESSION_IDLE_MINUTES": 15,
+    "SESSION_ABSOLUTE_MINUTES": 12 * 60,
+    "SESSION_WARNING_SECONDS": 120,
     "API_TITLE": "Shiftbridge API",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",

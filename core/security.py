@@ -1,7 +1,8 @@
-"""Request ids, CSRF, login throttling and security headers."""
+"""Request ids, the client address behind a proxy, CSRF, rate limiting and security headers."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import uuid
 
@@ -9,6 +10,7 @@ from flask import Flask, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
@@ -24,19 +26,61 @@ CSP_DOCS = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
     "style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 
+class ForwardedClient:
+    """Werkzeug's ``ProxyFix`` for ``PROXY_FIX`` proxy hops, applied only to requests whose direct peer is listed in
+    ``FORWARDED_ALLOW_IPS`` (addresses or networks, ``*`` for any): gunicorn's rule for the same headers. A client
+    that reaches the app directly cannot choose its address by sending X-Forwarded-For. Settings are read per
+    request so tests (and ``flask run``) can change them."""
+
+    def __init__(self, wsgi_app, config):
+        self.wsgi_app = wsgi_app
+        self.config = config
+
+    def _trusted(self, peer: str) -> bool:
+        allowed = [a.strip() for a in str(self.config.get("FORWARDED_ALLOW_IPS") or "").split(",") if a.strip()]
+        if "*" in allowed:
+            return True
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        for entry in allowed:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                continue
+        return False
+
+    def __call__(self, environ, start_response):
+        hops = int(self.config.get("PROXY_FIX") or 0)
+        if hops and self._trusted(environ.get("REMOTE_ADDR", "")):
+            return ProxyFix(self.wsgi_app, x_for=hops, x_proto=hops)(environ, start_response)
+        return self.wsgi_app(environ, start_response)
+
+
 def _assign_request_id():
     supplied = request.headers.get("X-Request-ID", "")
     g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
 
 
+def bearer_token(req) -> str | None:
+    header = req.headers.get("Authorization", "")
+    return header[7:].strip() if header.startswith("Bearer ") else None
+
+
 def _csrf_unless_bearer():
-    """Forms and cookie-authenticated API calls need a CSRF token; bearer-token calls and signed webhooks do not."""
+    """Forms and cookie-authenticated API calls need a CSRF token; API calls that a bearer token really
+    authenticated, and signed webhooks, do not. A junk Authorization header earns nothing."""
     if request.method in SAFE_METHODS or not current_app.config.get("WTF_CSRF_ENABLED", True):
         return
     if request.path.startswith("/webhooks/"):
         return  # authenticated by the provider's signature instead
-    if request.path.startswith("/api/") and request.headers.get("Authorization", "").startswith("Bearer "):
-        return
+    if request.path.startswith("/api/") and bearer_token(request) is not None:
+        from flask_login import current_user
+
+        if current_user.is_authenticated and g.get("auth_via_token"):
+            return
     csrf.protect()
 
 

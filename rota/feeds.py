@@ -8,6 +8,8 @@ Why the fetch path looks the way it does:
 * A feed link is a credential. Unknown, malformed and revoked tokens all answer the same plain 404 before any
   other work; tokens never reach the application log (a logging filter redacts them from the request lines of the
   development server and gunicorn's access log) and the rate limiter keys on a hash of the token, not the token.
+  A client that asks for ``FEED_MISS_LIMIT`` unknown links is refused (429) *before* the look-up, for every link, so
+  guessing gains nothing; a password change or deactivation revokes every link (``revoke_every_feed``).
 * Calendar clients poll. One SQL statement finds the feed *and* computes its validator (counts, latest change
   times), so a conditional request answers 304 from that one query without building the feed. The validator is
   scoped to the UTC day because the window (60 days back .. 18 months ahead) and the 14-day life of cancelled
@@ -38,7 +40,7 @@ from werkzeug.http import is_resource_modified
 from wtforms import SelectField
 from wtforms.validators import InputRequired
 
-from core import audit
+from core import audit, throttle
 from core.accounts import Membership, Team, TeamRole, User
 from core.api import Blueprint as ApiBlueprint
 from core.api import login_required_api
@@ -61,6 +63,9 @@ DEFAULTS = {
     "FEED_TEAM_FUTURE_DAYS": 92,
     "FEED_CANCELLED_DAYS": 14,  # a shift someone stopped holding stays in their feed as CANCELLED this long
     "FEED_RATE_LIMIT": "60 per hour;10 per minute",
+    # Unknown or revoked links asked for by one client (address): then all its feed requests get 429 for the window.
+    # Generous because calendar services keep polling revoked links from shared addresses (docs/calendar-feeds.md).
+    "FEED_MISS_LIMIT": "30 per hour",
     "FEED_FETCH_RECORD_SECONDS": 300,
     "FEED_TOKEN_KEY": None,  # defaults to SECRET_KEY
     "FEED_UID_DOMAIN": None,  # defaults to PUBLIC_BASE_URL's host; keep it stable or every event's UID changes
@@ -224,6 +229,12 @@ def revoke(user: User, kind: FeedKind, *, actor) -> CalendarFeed | None:
     feed.revoked_at = now_utc()
     audit.record("calendar_feed.revoked", actor=actor, entity=feed, summary={"user_id": user.id, "kind": kind.value})
     return feed
+
+
+def revoke_every_feed(user: User, *, actor) -> None:
+    """Every calendar link of ``user`` dies: called by ``core.accounts`` on a password change or deactivation."""
+    for kind in FeedKind:
+        revoke(user, kind, actor=actor)
 
 
 def set_reminder(user: User, minutes: int | None, *, actor) -> CalendarPreference:
@@ -579,8 +590,14 @@ def _limit_key() -> str:
 @bp.route("/calendar/<token>.ics", methods=["GET", "HEAD"])
 @limiter.limit(lambda: _cfg("FEED_RATE_LIMIT"), key_func=_limit_key, scope="calendar-feed")
 def calendar_feed(token: str):
+    client = request.remote_addr or "unknown"
+    wait = throttle.refusal("FEED_MISS_LIMIT", "feed-miss", client)
+    if wait is not None:
+        abort(429, description="Too many unknown calendar links from this address. Try again later.",
+              retry_after=wait)
     found = find_feed(token)
     if found is None:
+        throttle.count("FEED_MISS_LIMIT", "feed-miss", client)
         abort(404)
     record_fetch(found, request.user_agent.string)
     db.session.commit()
@@ -757,6 +774,7 @@ def register(app, api) -> None:
     app.register_blueprint(bp)
     api.register_blueprint(blp)
     app.extensions.setdefault("profile_sections", []).append("rota/feeds_profile.html")
+    app.extensions.setdefault("credential_revokers", []).append(revoke_every_feed)
     app.jinja_env.globals["calendar_feeds_section"] = profile_section
     for name in ("werkzeug", "gunicorn.access", "gunicorn.error"):
         logger = logging.getLogger(name)

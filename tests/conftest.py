@@ -291,3 +291,32 @@ def live_server(app):
     db.session.commit()
     with LiveServer(app) as server:
         yield server
+
+
+# ------------------------------------------------------------------------------------------------- clock
+
+
+class Clock:
+    """A controllable clock for sign-in sessions: ``clock.advance(minutes=16)`` moves ``core.accounts``' time on."""
+
+    def __init__(self):
+        from datetime import timedelta
+
+        self.offset = timedelta(0)
+
+    def now(self):
+        from core.db import now_utc
+
+        return now_utc() + self.offset
+
+    def advance(self, **delta):
+        from datetime import timedelta
+
+        self.offset += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    c = Clock()
+    monkeypatch.setattr(accounts, "now_utc", c.now)
+    return c

@@ -126,25 +126,7 @@ def test_token_form_needs_a_name(client, make):
     assert resp.status_code == 422 and "Give the token a name." in resp.get_data(as_text=True)
 
 
-def test_login_throttled_per_account_after_five_failures(app, make):
-    nurse = make.user()
-    for i in range(5):
-        c = app.test_client()
-        resp = c.post("/auth/login", data={"email": nurse.email, "password": "wrong"},
-                      environ_base={"REMOTE_ADDR": f"10.0.0.{i}"})
-        assert resp.status_code == 401
-    resp = app.test_client().post("/auth/login", data={"email": nurse.email, "password": TEST_PASSWORD},
-                                  environ_base={"REMOTE_ADDR": "10.0.0.99"})
-    assert resp.status_code == 429
-    assert "Too many failed sign-in attempts" in resp.get_data(as_text=True)
-
-
-def test_login_throttled_per_ip(app, make):
-    people = [make.user() for _ in range(6)]
-    c = app.test_client()
-    for p in people[:5]:
-        assert c.post("/auth/login", data={"email": p.email, "password": "wrong"}).status_code == 401
-    assert c.post("/auth/login", data={"email": people[5].email, "password": TEST_PASSWORD}).status_code == 429
+# Throttling of failed sign-ins (who is refused, and who never is): tests/core/test_sign_in_throttle.py.
 
 
 def test_successful_logins_are_not_throttled(app, make):
