@@ -13,6 +13,7 @@ from flask_smorest.spec import prepare_response
 from marshmallow import Schema, ValidationError, fields, validate
 
 from core.errors import PROBLEM_JSON
+from core.links import LINK_HELP, is_local_path
 
 
 class ProblemSchema(Schema):
@@ -82,6 +83,16 @@ def _length(lo: int, hi: int):
     return validate.Length(min=lo, max=hi)
 
 
+def _local_link(value: str | None) -> None:
+    if value is not None and not is_local_path(value):
+        raise ValidationError(LINK_HELP)
+
+
+def LocalPath(*, max_len: int, **kw) -> fields.String:
+    """A link a person gives that the app will later send people to: a path on this site (see core.links)."""
+    return Text(max_len=max_len, validate=_local_link, **kw)
+
+
 MAX_ID = 2**31 - 1
 
 
@@ -130,5 +141,5 @@ def admin_required_api(view):
     return wrapper
 
 
-__all__ = ["make_api", "Blueprint", "ProblemSchema", "Text", "Id", "PageArgs", "page_schema", "login_required_api",
-           "admin_required_api"]
+__all__ = ["make_api", "Blueprint", "ProblemSchema", "Text", "LocalPath", "Id", "PageArgs", "page_schema",
+           "login_required_api", "admin_required_api"]

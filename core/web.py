@@ -16,6 +16,7 @@ from wtforms.validators import Length, NumberRange, Optional
 from core import audit
 from core.accounts import Team, User
 from core.db import db
+from core.links import local_path
 
 bp = Blueprint("web", __name__)
 
@@ -33,6 +34,9 @@ def as_choices(pairs) -> list[SelectChoice]:
 
 def add_nav_item(app, order: int, label: str, endpoint: str, predicate=lambda user: True) -> None:
     app.extensions.setdefault(NAV_ITEMS, []).append((order, label, endpoint, predicate))
+
+
+bp.add_app_template_filter(local_path, "local_path")  # templates link to a stored, user-supplied path only if safe
 
 
 @bp.app_context_processor

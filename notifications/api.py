@@ -9,7 +9,7 @@ from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.accounts import Team
-from core.api import Blueprint, Id, PageArgs, Text, login_required_api
+from core.api import Blueprint, Id, LocalPath, PageArgs, Text, login_required_api
 from core.db import db
 from notifications import broadcasts, realtime, service, sms
 
@@ -82,7 +82,7 @@ class BroadcastCreateSchema(Schema):
     params = fields.Dict(keys=Text(min_len=1, max_len=32), values=fields.Raw(allow_none=True), load_default=dict,
                          validate=_params)
     text = Text(required=True, min_len=1, max_len=320)
-    link = Text(max_len=300, allow_none=True, load_default=None)
+    link = LocalPath(max_len=300, allow_none=True, load_default=None)
     kind = fields.String(load_default="message", validate=validate.OneOf(broadcasts.KINDS))
     reference = Text(max_len=64, allow_none=True, load_default=None)
     requires_ack = fields.Boolean(load_default=False)

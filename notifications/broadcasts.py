@@ -18,6 +18,7 @@ from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, 
 from core.api import MAX_ID
 from core.db import db, now_utc
 from core.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation, ValidationFailed
+from core.links import LINK_HELP, is_local_path
 from notifications import registry, service, sms
 from notifications.models import (
     Broadcast,
@@ -115,8 +116,8 @@ def create(team: Team, actor, *, audience: str, text: str, params: dict | None =
         raise Forbidden("Only the team's coordinators can broadcast to it.")
     if kind not in KINDS:
         raise ValidationFailed("Unknown kind.", errors={"kind": [f"Choose one of: {', '.join(KINDS)}."]})
-    if link and (not link.startswith("/") or link.startswith("//")):
-        raise ValidationFailed("The link must be a path inside Shiftbridge.", errors={"link": ["Start with /."]})
+    if link and not is_local_path(link):
+        raise ValidationFailed("The link must be a path inside Shiftbridge.", errors={"link": [LINK_HELP]})
     if not text.strip():
         raise ValidationFailed("Write a message.", errors={"text": ["Write a message."]})
     ids = resolve(team.id, audience, params)
