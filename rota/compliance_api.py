@@ -17,7 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from core.accounts import Team, User
-from core.api import MAX_ID, Blueprint, Id, Text, login_required_api
+from core.api import MAX_ID, Blueprint, DateTime, Id, Text, login_required_api
 from core.db import db
 from core.errors import Forbidden, NotFound, ValidationFailed
 from rota import compliance, rules
@@ -81,10 +81,10 @@ class ComplianceReportSchema(Schema):
 
 
 class ComplianceShiftLikeSchema(Schema):
-    starts_at = fields.DateTime(required=True, validate=_year_ok, metadata={
+    starts_at = DateTime(required=True, metadata={
         "description": "ISO 8601; without an offset it is read in the team's zone (refused if it does not exist or "
                        "is ambiguous there)"})
-    ends_at = fields.DateTime(required=True, validate=_year_ok)
+    ends_at = DateTime(required=True)
     team_id = Id()
     shift_type_id = Id()
     kind = fields.String(validate=validate.OneOf(["day", "night", "on_call"]))
