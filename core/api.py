@@ -185,6 +185,11 @@ def Id(**kw) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kw)
 
 
+def QueryId(**kw) -> fields.Integer:
+    """An id in a query string: text there is the norm, so not strict (a strict Id refuses every value)."""
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kw)
+
+
 class PageArgs(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
@@ -226,5 +231,5 @@ def admin_required_api(view):
     return wrapper
 
 
-__all__ = ["make_api", "Blueprint", "Parser", "ProblemSchema", "DateTime", "AwareDateTime", "Text", "LocalPath", "Id",
-           "PageArgs", "page_schema", "login_required_api", "admin_required_api"]
+__all__ = ["make_api", "Blueprint", "Parser", "ProblemSchema", "DateTime", "AwareDateTime", "Text", "LocalPath",
+           "Id", "QueryId", "PageArgs", "page_schema", "login_required_api", "admin_required_api"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template, request, send_from_directory
@@ -11,11 +11,12 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select, text
 from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from core import audit
 from core.accounts import Team, User
 from core.db import db
+from core.limits import FIRST_YEAR, LAST_YEAR
 from core.links import local_path
 
 bp = Blueprint("web", __name__)
@@ -73,6 +74,12 @@ def nhsuk_assets(filename: str):
     return resp
 
 
+def in_calendar(form, field) -> None:
+    """Form dates between FIRST_YEAR and LAST_YEAR (later day arithmetic at year 9999 overflows)."""
+    if field.data and not date(FIRST_YEAR, 1, 1) <= field.data <= date(LAST_YEAR, 12, 31):
+        raise ValidationError(f"Give a date between {FIRST_YEAR} and {LAST_YEAR}.")
+
+
 class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET filter changes nothing
@@ -81,8 +88,8 @@ class AuditFilterForm(FlaskForm):
     person = StringField("Person (name or email)", validators=[Optional(), Length(max=120)])
     entity_type = StringField("Entity", validators=[Optional(), Length(max=64)])
     action = StringField("Action starts with", validators=[Optional(), Length(max=64)])
-    since = DateField("From", validators=[Optional()])
-    until = DateField("To (inclusive)", validators=[Optional()])
+    since = DateField("From", validators=[Optional(), in_calendar])
+    until = DateField("To (inclusive)", validators=[Optional(), in_calendar])
     page = IntegerField(validators=[Optional(), NumberRange(min=1, max=100_000)])
 
 

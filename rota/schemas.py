@@ -7,17 +7,12 @@ from datetime import date
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.accounts import GRADES, StaffGroup, TeamRole
-from core.api import MAX_ID, Id, PageArgs, Text
+from core.api import Id, PageArgs, QueryId, Text
 from rota import timeutil
 from rota.models import LeaveKind, ShiftKind, ShiftState
 
 DAY_RANGE = validate.Range(min=date(timeutil.MIN_YEAR, 1, 1), max=date(timeutil.MAX_YEAR, 12, 31),
                            error=f"Use a date between {timeutil.MIN_YEAR} and {timeutil.MAX_YEAR}.")
-
-
-def QueryId(**kw) -> fields.Integer:
-    """An id in a query string (strings there are the norm, so not strict)."""
-    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kw)
 
 
 def Day(**kw) -> fields.Date:

@@ -162,3 +162,21 @@ def test_a_bad_last_event_id_is_ignored_and_the_stream_replays(client, world, he
     resp = client.get("/api/v1/notifications/stream?once=true", headers={**headers, "Last-Event-ID": header})
     assert resp.status_code == 200
     assert "Rota published" in resp.get_data(as_text=True)
+
+
+def test_documented_integer_query_filters_accept_integers_on_every_operation(client, world):
+    """Query strings are text: a strict integer field there refuses every value (the audit API's team_id and
+    actor_id filters always answered 422)."""
+    spec, headers, ids = world
+    checked = 0
+    for method, path, op in _operations(spec):
+        for param in op.get("parameters", []):
+            if param.get("in") != "query" or param.get("schema", {}).get("type") != "integer":
+                continue
+            value = max(1, param["schema"].get("minimum", 1))
+            resp = client.open(_url(path, ids), method=method, headers=headers,
+                               query_string={param["name"]: value, "once": "true"})
+            errors = (resp.json or {}).get("errors", {}) if resp.mimetype == PROBLEM else {}
+            assert param["name"] not in errors, f"{method} {path}?{param['name']}={value}: {errors}"
+            checked += 1
+    assert checked >= 5
