@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from core.limits import IMAGE_MAX_BYTES
+
 HANDOVER_DEFAULTS = {
     "HANDOVER_UPLOAD_DIR": None,  # None: <instance>/handover-images (outside the web root)
-    "HANDOVER_IMAGE_MAX_BYTES": 10 * 1024 * 1024,
+    "HANDOVER_IMAGE_MAX_BYTES": IMAGE_MAX_BYTES,
     "HANDOVER_RETENTION_DAYS": 30,  # after discharge; then `flask handover purge` blanks clinical content
     "HANDOVER_ACK_MINUTES": 60,  # default for teams that have not chosen their own
 }

@@ -15,7 +15,7 @@ from pathlib import Path
 from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from core import audit
+from core import audit, limits
 from core.errors import Conflict, NotFound, ValidationFailed
 
 try:  # optional: iPhone photos
@@ -27,9 +27,9 @@ except ImportError:  # pragma: no cover - depends on the deployment
     HEIC_SUPPORTED = False
 
 ALLOWED_FORMATS = {"JPEG", "PNG", "HEIF"} if HEIC_SUPPORTED else {"JPEG", "PNG"}
-MAX_PIXELS = 40_000_000  # a 40-megapixel photo; anything larger is a decompression bomb, not a wound photo
-FULL_EDGE = 2048
-THUMB_EDGE = 320
+MAX_PIXELS = limits.IMAGE_MAX_PIXELS
+FULL_EDGE = limits.IMAGE_FULL_EDGE
+THUMB_EDGE = limits.IMAGE_THUMB_EDGE
 
 
 def upload_dir() -> Path:
@@ -40,7 +40,7 @@ def upload_dir() -> Path:
 
 
 def max_bytes() -> int:
-    return int(current_app.config.get("HANDOVER_IMAGE_MAX_BYTES", 10 * 1024 * 1024))
+    return int(current_app.config.get("HANDOVER_IMAGE_MAX_BYTES", limits.IMAGE_MAX_BYTES))
 
 
 def _refuse(message: str):

@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from core import audit
+from core import audit, limits
 from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_rank
 from core.api import MAX_ID
 from core.db import db, now_utc
@@ -314,8 +314,8 @@ def close(b: Broadcast, actor) -> Broadcast:
 # ------------------------------------------------------------------------------------------------ escalation
 
 
-MAX_STEPS = 6
-MINUTES = (1, 1440)  # each step waits between a minute and a day after the one before
+MAX_STEPS = limits.LADDER_MAX_STEPS
+MINUTES = limits.LADDER_STEP_MINUTES  # each step waits between a minute and a day after the one before
 
 
 def _manage_ladder(team: Team, actor) -> None:

@@ -334,7 +334,7 @@ def escalation_policy(team_id: int):
     problems = problems + [(sub.id, e) for entry in form.steps for sub in entry.form for e in sub.errors]
     return render_template("notifications/escalation_policy.html", form=form, team=team, saved=saved,
                            problems=problems, labels=dict(broadcasts.audience_choices()),
-                           max_steps=broadcasts.MAX_STEPS), status
+                           max_steps=broadcasts.MAX_STEPS, step_minutes=broadcasts.MINUTES), status
 
 
 def _attach_errors(form: LadderForm, exc: DomainError) -> list[tuple[str, str]]:

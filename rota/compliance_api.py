@@ -20,12 +20,12 @@ from core.accounts import Team, User
 from core.api import MAX_ID, Blueprint, DateTime, Id, Text, login_required_api
 from core.db import db
 from core.errors import Forbidden, NotFound, ValidationFailed
+from core.limits import FIRST_YEAR, LAST_YEAR
 from rota import compliance, rules, services
 
 blp = Blueprint("compliance_api", __name__, url_prefix="/api/v1", description="Working-time compliance")
 web = FlaskBlueprint("compliance_web", __name__)
 
-FIRST_YEAR, LAST_YEAR = 2000, 2100
 MAX_DAYS = 366
 RULE_SET_NAMES = list(rules.RULE_SETS)
 

@@ -6,6 +6,7 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from core import limits
 from core.accounts import GRADES, StaffGroup, TeamRole
 from core.api import Id, PageArgs, QueryId, Text
 from rota import timeutil
@@ -78,7 +79,8 @@ class ShiftTypeCreateSchema(Schema):
     code = Text(required=True, min_len=1, max_len=8, validate=validate.Regexp(r"^[A-Za-z0-9]{1,8}$"))
     name = Text(required=True, min_len=1, max_len=60)
     start_local = fields.Time(required=True, metadata={"description": "Local wall-clock start, HH:MM"})
-    duration_minutes = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1440))
+    duration_minutes = fields.Integer(required=True, strict=True,
+                                      validate=validate.Range(min=1, max=limits.MAX_SHIFT_MINUTES))
     kind = fields.String(load_default="day", validate=validate.OneOf([k.value for k in ShiftKind]))
     colour = Text(max_len=7, load_default="#005eb8", validate=validate.Regexp(r"^#[0-9a-fA-F]{6}$"))
 
