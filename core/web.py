@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, render_template, request, send_from_directory
@@ -75,8 +75,9 @@ def nhsuk_assets(filename: str):
 
 
 def in_calendar(form, field) -> None:
-    """Form dates between FIRST_YEAR and LAST_YEAR (later day arithmetic at year 9999 overflows)."""
-    if field.data and not date(FIRST_YEAR, 1, 1) <= field.data <= date(LAST_YEAR, 12, 31):
+    """Form dates (and date-times) between FIRST_YEAR and LAST_YEAR, as the API's fields require; later arithmetic
+    at year 1 or 9999 overflows."""
+    if field.data and not FIRST_YEAR <= field.data.year <= LAST_YEAR:
         raise ValidationError(f"Give a date between {FIRST_YEAR} and {LAST_YEAR}.")
 
 

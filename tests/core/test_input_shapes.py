@@ -180,3 +180,23 @@ def test_documented_integer_query_filters_accept_integers_on_every_operation(cli
             assert param["name"] not in errors, f"{method} {path}?{param['name']}={value}: {errors}"
             checked += 1
     assert checked >= 5
+
+
+def test_html_forms_refuse_dates_outside_the_calendar_like_the_api(app, client, world):
+    """The API refuses instants outside 2000-2100; the pages that take the same values refuse them too (the
+    handover start form created a handover in the year 1)."""
+    from tests.conftest import login
+
+    _, _, ids = world
+    from core.accounts import User
+    from core.db import db
+
+    login(client, db.session.get(User, ids["user_id"]))
+    team = ids["team_id"]
+    for value in ("0001-01-01T00:00", "9999-12-31T23:59", "1999-12-31T23:59"):
+        form = {f"t{team}-label": "Night", f"t{team}-incoming_id": "0", f"t{team}-starts_at": value}
+        resp = client.post(f"/handover/teams/{team}/start", data=form)
+        assert resp.status_code == 422, (value, resp.status_code)
+        assert "Give a date between 2000 and 2100." in resp.get_data(as_text=True)
+    for query in ("since=0001-01-01", "until=9999-12-31"):
+        assert client.get(f"/audit?{query}").status_code == 422
