@@ -106,7 +106,7 @@ def _notification_redirect(app, make, links):
     user = make.user()
     client = app.test_client()
     login(client, user)
-    for link in links:
+    for link in (x for x in links if "\x00" not in x):  # PostgreSQL cannot store NUL, so no stored link has one
         n = Notification(user_id=user.id, kind="test", text="hi", link=link)
         msg = OutboxMessage(user_id=user.id, channel="sms", kind="test", text="hi", link=link,
                             to_number="+447700900001")
