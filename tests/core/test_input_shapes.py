@@ -101,7 +101,9 @@ def _check(resp, what):
 def test_deeply_nested_json_is_a_400_problem_on_every_operation(client, world):
     spec, headers, ids = world
     bodies = {"brackets": "[" * DEEP + "]" * DEEP, "objects": '{"a":' * DEEP + "1" + "}" * DEEP,
-              "inside a field": '{"label": ' + "[" * 5000 + "]" * 5000 + "}"}
+              "inside a field": '{"label": ' + "[" * 5000 + "]" * 5000 + "}",
+              # deep enough to hurt any recursive walker, shallow enough for json.loads: the explicit depth limit
+              "100 levels": '{"params": ' + '{"a": [' * 50 + "1" + "]}" * 50 + "}"}
     checked = 0
     for method, path, op in _operations(spec):
         if "application/json" not in op.get("requestBody", {}).get("content", {}):
@@ -200,3 +202,24 @@ def test_html_forms_refuse_dates_outside_the_calendar_like_the_api(app, client, 
         assert "Give a date between 2000 and 2100." in resp.get_data(as_text=True)
     for query in ("since=0001-01-01", "until=9999-12-31"):
         assert client.get(f"/audit?{query}").status_code == 422
+
+
+def test_the_parser_turns_overflow_in_any_validator_into_a_422(app):
+    """Defence in depth for validators no one has written yet: date arithmetic that overflows while a schema loads
+    is a 422 problem, not a 500 (core.api.Parser)."""
+    from datetime import timedelta
+
+    from marshmallow import Schema, fields
+    from werkzeug.exceptions import HTTPException
+
+    from core.api import Parser
+
+    class Reckless(Schema):
+        day = fields.Date(validate=lambda d: d + timedelta(days=1) > d)
+
+    with app.test_request_context("/api/v1/x", method="POST", json={"day": "9999-12-31"}):
+        with pytest.raises(HTTPException) as caught:
+            Parser().parse(Reckless(), location="json")
+    assert caught.value.code == 422
+    assert caught.value.data["messages"]["json"]["_schema"] == [
+        "A value is too far out of range to use (for example a date near the year 1 or 9999)."]
