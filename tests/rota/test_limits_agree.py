@@ -50,3 +50,51 @@ def test_a_team_cannot_allow_shifts_longer_than_the_rota_stores(client, make, be
     resp = client.put(f"/api/v1/teams/{team.id}/compliance-settings", headers=bearer(make.token(coord)),
                       json={"extra_rules": [{"id": "LOCAL-max", "check": "max_shift_length", "max_hours": hours}]})
     assert (resp.status_code == 200) == (hours <= limits.MAX_SHIFT_HOURS), resp.get_json()
+
+
+def _edges(bounds):
+    lo, hi = bounds
+    return [(lo - 1, False), (lo, True), (hi, True), (hi + 1, False)]
+
+
+@pytest.mark.parametrize(("minutes", "ok"), _edges(limits.LADDER_STEP_MINUTES))
+def test_ladder_api_and_screen_agree_on_step_minutes(app, client, make, bearer, minutes, ok):
+    from tests.conftest import login
+
+    team, coord, _, _ = ward(make, nurses=0)
+    api = client.put(f"/api/v1/teams/{team.id}/escalation-policy", headers=bearer(make.token(coord)),
+                     json={"steps": [{"after_minutes": minutes, "audience": "coordinators"}]})
+    assert api.status_code == (200 if ok else 422), api.get_json()
+    browser = app.test_client()
+    login(browser, coord)
+    page = browser.post(f"/teams/{team.id}/escalation", data={
+        "action": "save", "steps-0-after_minutes": str(minutes), "steps-0-audience": "coordinators"})
+    assert page.status_code == (200 if ok else 422)
+    assert f"From {limits.LADDER_STEP_MINUTES[0]} to {limits.LADDER_STEP_MINUTES[1]}" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("field", ["cutoff_hours", "expiry_hours"])
+def test_swap_settings_screen_and_database_agree(app, make, field):
+    from sqlalchemy.exc import IntegrityError
+
+    from core.db import db
+    from rota import swaps
+    from tests.conftest import login
+
+    team, coord, _, _ = ward(make, nurses=0)
+    browser = app.test_client()
+    login(browser, coord)
+    bounds = limits.SWAP_CUTOFF_HOURS if field == "cutoff_hours" else limits.SWAP_EXPIRY_HOURS
+    for value, ok in _edges(bounds):
+        form = {"approval_policy": "always", "open_shift_policy": "first_claim_wins", "cutoff_hours": 12,
+                "expiry_hours": 72, field: value}
+        assert browser.post(f"/teams/{team.id}/swap-settings", data=form).status_code == (302 if ok else 422)
+        row = swaps.settings_for(team.id)
+        setattr(row, field, value)
+        db.session.add(row)
+        if ok:
+            db.session.commit()
+        else:
+            with pytest.raises(IntegrityError):
+                db.session.commit()
+            db.session.rollback()
