@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import http
+from datetime import UTC
 from functools import wraps
 
 from flask import abort
 from flask_login import current_user
 from flask_smorest import Api as _Api
-from flask_smorest import Blueprint
+from flask_smorest import Blueprint as _Blueprint
 from flask_smorest.spec import prepare_response
 from marshmallow import Schema, ValidationError, fields, validate
+from webargs.core import missing
+from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import BadRequest
 
 from core.errors import PROBLEM_JSON
+from core.limits import FIRST_YEAR, JSON_MAX_DEPTH, LAST_YEAR
+from core.links import LINK_HELP, is_local_path
 
 
 class ProblemSchema(Schema):
@@ -59,7 +65,87 @@ def make_api(app) -> Api:
     return api
 
 
+# ----------------------------------------------------------------------------------------------- request parsing
+
+TOO_DEEP = f"The JSON body is nested too deeply (at most {JSON_MAX_DEPTH} levels of objects and lists)."
+OUT_OF_RANGE = "A value is too far out of range to use (for example a date near the year 1 or 9999)."
+
+
+def _deeper_than(data, limit: int) -> bool:
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+class Parser(FlaskParser):
+    """webargs' parser, made total: no request body or query can make parsing raise anything but a 4xx.
+
+    Deeply nested JSON is refused with 400 before it is walked (Python's json module and every recursive walker
+    after it hit RecursionError); an OverflowError or RecursionError while loading a schema (a validator doing date
+    arithmetic at the edge of the calendar) becomes a 422 instead of a 500.
+    """
+
+    def _raw_load_json(self, req):
+        try:
+            data = super()._raw_load_json(req)
+        except RecursionError:
+            data = None
+            deep = True
+        else:
+            deep = data is not missing and isinstance(data, dict | list) and _deeper_than(data, JSON_MAX_DEPTH)
+        if deep:
+            err = BadRequest(description=TOO_DEEP)
+            err.data = {"messages": {"json": [TOO_DEEP]}}
+            raise err
+        return data
+
+    def _process_location_data(self, location_data, schema, req, location, unknown, validators):
+        try:
+            return super()._process_location_data(location_data, schema, req, location, unknown, validators)
+        except (OverflowError, RecursionError):
+            raise ValidationError({"_schema": [OUT_OF_RANGE]})
+
+
+class Blueprint(_Blueprint):
+    ARGUMENTS_PARSER = Parser()
+
+
 # ------------------------------------------------------------------------------------------------ shared fields
+
+IN_RANGE = f"Give a time between the years {FIRST_YEAR} and {LAST_YEAR}."
+
+
+class _InCalendar:
+    """Every instant the API reads is refused (422, naming the field) unless it lies between FIRST_YEAR and
+    LAST_YEAR both as written and in UTC, so no later conversion or arithmetic can overflow."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        dt = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            utc_year = dt.astimezone(UTC).year if dt.tzinfo else dt.year
+        except OverflowError:
+            utc_year = 0
+        if not (FIRST_YEAR <= dt.year <= LAST_YEAR and FIRST_YEAR <= utc_year <= LAST_YEAR):
+            raise self.make_error("out_of_range")
+        return dt
+
+
+class DateTime(_InCalendar, fields.DateTime):
+    """An ISO 8601 date and time, with or without an offset, between FIRST_YEAR and LAST_YEAR."""
+
+    default_error_messages = {"out_of_range": IN_RANGE}
+
+
+class AwareDateTime(_InCalendar, fields.AwareDateTime):
+    """An ISO 8601 date and time with an offset, between FIRST_YEAR and LAST_YEAR."""
+
+    default_error_messages = {"out_of_range": IN_RANGE}
+
 
 
 def _printable(value: str) -> None:
@@ -82,11 +168,26 @@ def _length(lo: int, hi: int):
     return validate.Length(min=lo, max=hi)
 
 
+def _local_link(value: str | None) -> None:
+    if value is not None and not is_local_path(value):
+        raise ValidationError(LINK_HELP)
+
+
+def LocalPath(*, max_len: int, **kw) -> fields.String:
+    """A link a person gives that the app will later send people to: a path on this site (see core.links)."""
+    return Text(max_len=max_len, validate=_local_link, **kw)
+
+
 MAX_ID = 2**31 - 1
 
 
 def Id(**kw) -> fields.Integer:
     return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kw)
+
+
+def QueryId(**kw) -> fields.Integer:
+    """An id in a query string: text there is the norm, so not strict (a strict Id refuses every value)."""
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kw)
 
 
 class PageArgs(Schema):
@@ -130,5 +231,5 @@ def admin_required_api(view):
     return wrapper
 
 
-__all__ = ["make_api", "Blueprint", "ProblemSchema", "Text", "Id", "PageArgs", "page_schema", "login_required_api",
-           "admin_required_api"]
+__all__ = ["make_api", "Blueprint", "Parser", "ProblemSchema", "DateTime", "AwareDateTime", "Text", "LocalPath",
+           "Id", "QueryId", "PageArgs", "page_schema", "login_required_api", "admin_required_api"]

@@ -7,7 +7,16 @@ from marshmallow import Schema, fields, post_load, validate
 
 from core import accounts, audit
 from core.accounts import GRADES, StaffGroup, User
-from core.api import Blueprint, Id, PageArgs, Text, admin_required_api, login_required_api, page_schema
+from core.api import (
+    AwareDateTime,
+    Blueprint,
+    PageArgs,
+    QueryId,
+    Text,
+    admin_required_api,
+    login_required_api,
+    page_schema,
+)
 from core.db import db
 
 blp = Blueprint("core_api", __name__, url_prefix="/api/v1", description="Accounts and audit trail")
@@ -70,13 +79,13 @@ class AuditEntrySchema(Schema):
 
 
 class AuditArgs(PageArgs):
-    team_id = Id()
-    actor_id = Id()
+    team_id = QueryId()
+    actor_id = QueryId()
     entity_type = Text(max_len=64)
     entity_id = Text(max_len=64)
     action = Text(max_len=64)
-    since = fields.AwareDateTime(default_timezone=None)
-    until = fields.AwareDateTime(default_timezone=None)
+    since = AwareDateTime()
+    until = AwareDateTime()
 
 
 class UserListArgs(PageArgs):

@@ -208,13 +208,15 @@ def to_csv(rows) -> str:
     writer = csv.writer(buf)
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        writer.writerow([r.id, r.at.isoformat(), r.actor_id, _csv_safe(r.actor_label), r.action, r.entity_type,
-                         r.entity_id, r.team_id, r.request_id, r.outcome, r.summary_json, r.hash])
+        writer.writerow([_csv_safe(cell) for cell in (
+            r.id, r.at.isoformat(), r.actor_id, r.actor_label, r.action, r.entity_type, r.entity_id, r.team_id,
+            r.request_id, r.outcome, r.summary_json, r.hash)])
     return buf.getvalue()
 
 
 def _csv_safe(value):
-    # Spreadsheet formula injection: a display name such as "=HYPERLINK(...)" must not run in Excel.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    # Spreadsheet formula injection: a display name such as "=HYPERLINK(...)" or a client's X-Request-ID such as
+    # "-2-3-cmd" must not run in Excel. Every text cell goes through here, not just the ones we thought of.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value

@@ -28,6 +28,7 @@ from core import accounts, throttle
 from core.accounts import ApiToken, User
 from core.db import db
 from core.errors import DomainError
+from core.links import local_path
 from core.security import SAFE_METHODS, bearer_token
 
 login_manager = LoginManager()
@@ -124,9 +125,7 @@ class EmptyForm(FlaskForm):
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("web.home")
+    return local_path(target) or url_for("web.home")
 
 
 # ------------------------------------------------------------------------------- known browsers (device cookie)

@@ -11,11 +11,13 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select, text
 from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from core import audit
 from core.accounts import Team, User
 from core.db import db
+from core.limits import FIRST_YEAR, LAST_YEAR
+from core.links import local_path
 from core.security import no_store
 
 bp = Blueprint("web", __name__)
@@ -37,6 +39,9 @@ def as_choices(pairs) -> list[SelectChoice]:
 
 def add_nav_item(app, order: int, label: str, endpoint: str, predicate=lambda user: True) -> None:
     app.extensions.setdefault(NAV_ITEMS, []).append((order, label, endpoint, predicate))
+
+
+bp.add_app_template_filter(local_path, "local_path")  # templates link to a stored, user-supplied path only if safe
 
 
 @bp.app_context_processor
@@ -77,6 +82,13 @@ def nhsuk_assets(filename: str):
     return resp
 
 
+def in_calendar(form, field) -> None:
+    """Form dates (and date-times) between FIRST_YEAR and LAST_YEAR, as the API's fields require; later arithmetic
+    at year 1 or 9999 overflows."""
+    if field.data and not FIRST_YEAR <= field.data.year <= LAST_YEAR:
+        raise ValidationError(f"Give a date between {FIRST_YEAR} and {LAST_YEAR}.")
+
+
 class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET filter changes nothing
@@ -85,8 +97,8 @@ class AuditFilterForm(FlaskForm):
     person = StringField("Person (name or email)", validators=[Optional(), Length(max=120)])
     entity_type = StringField("Entity", validators=[Optional(), Length(max=64)])
     action = StringField("Action starts with", validators=[Optional(), Length(max=64)])
-    since = DateField("From", validators=[Optional()])
-    until = DateField("To (inclusive)", validators=[Optional()])
+    since = DateField("From", validators=[Optional(), in_calendar])
+    until = DateField("To (inclusive)", validators=[Optional(), in_calendar])
     page = IntegerField(validators=[Optional(), NumberRange(min=1, max=100_000)])
 
 

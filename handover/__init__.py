@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from core.limits import IMAGE_CONCURRENCY, IMAGE_MAX_BYTES, IMAGE_MEMORY_MB, IMAGE_WAIT_SECONDS
+
 HANDOVER_DEFAULTS = {
     "HANDOVER_UPLOAD_DIR": None,  # None: <instance>/handover-images (outside the web root)
-    "HANDOVER_IMAGE_MAX_BYTES": 10 * 1024 * 1024,
-    "HANDOVER_IMAGE_MEMORY_MB": 150,  # most one photo may take to process; bigger ones are refused before decoding
-    "HANDOVER_IMAGE_CONCURRENCY": 1,  # photos processed at once per worker process; more wait...
-    "HANDOVER_IMAGE_WAIT_SECONDS": 10,  # ...this long, then get "busy, try again" (503)
+    "HANDOVER_IMAGE_MAX_BYTES": IMAGE_MAX_BYTES,
+    "HANDOVER_IMAGE_MEMORY_MB": IMAGE_MEMORY_MB,  # bigger photos are refused before decoding
+    "HANDOVER_IMAGE_CONCURRENCY": IMAGE_CONCURRENCY,  # photos processed at once per worker process; more wait...
+    "HANDOVER_IMAGE_WAIT_SECONDS": IMAGE_WAIT_SECONDS,  # ...this long, then get "busy, try again" (503)
     "HANDOVER_RETENTION_DAYS": 30,  # after discharge; then `flask handover purge` blanks clinical content
     "HANDOVER_ACK_MINUTES": 60,  # default for teams that have not chosen their own
 }

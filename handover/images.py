@@ -21,7 +21,7 @@ from pathlib import Path
 from flask import current_app, has_app_context
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from core import audit
+from core import audit, limits
 from core.errors import Busy, Conflict, NotFound, ValidationFailed
 
 try:  # optional: iPhone photos
@@ -34,9 +34,9 @@ except ImportError:  # pragma: no cover - depends on the deployment
     HEIC_SUPPORTED = False
 
 ALLOWED_FORMATS = {"JPEG", "PNG", "HEIF"} if HEIC_SUPPORTED else {"JPEG", "PNG"}
-MAX_PIXELS = 40_000_000  # a 40-megapixel photo; anything larger is a decompression bomb, not a wound photo
-FULL_EDGE = 2048
-THUMB_EDGE = 320
+MAX_PIXELS = limits.IMAGE_MAX_PIXELS
+FULL_EDGE = limits.IMAGE_FULL_EDGE
+THUMB_EDGE = limits.IMAGE_THUMB_EDGE
 
 # Working memory (bench/bench_images.py measures the real peaks against this model). Pillow holds RGB, RGBA and CMYK
 # as 4 bytes a pixel, grey and palette as 1 (_STORED); _REDUCIBLE modes are resized without a full-size conversion.
@@ -55,12 +55,13 @@ def upload_dir() -> Path:
 
 
 def max_bytes() -> int:
-    return int(current_app.config.get("HANDOVER_IMAGE_MAX_BYTES", 10 * 1024 * 1024))
+    return int(current_app.config.get("HANDOVER_IMAGE_MAX_BYTES", limits.IMAGE_MAX_BYTES))
 
 
 def memory_budget() -> int:
     """Bytes one photo may take to process (``HANDOVER_IMAGE_MEMORY_MB``, default 150)."""
-    megabytes = current_app.config.get("HANDOVER_IMAGE_MEMORY_MB", 150) if has_app_context() else 150
+    megabytes = current_app.config.get("HANDOVER_IMAGE_MEMORY_MB", limits.IMAGE_MEMORY_MB) if has_app_context() \
+        else limits.IMAGE_MEMORY_MB
     return int(megabytes) * 1024 * 1024
 
 
@@ -144,8 +145,8 @@ def processing_slot():
     """One of ``HANDOVER_IMAGE_CONCURRENCY`` (default 1) photo-processing slots of this worker process, waited for up
     to ``HANDOVER_IMAGE_WAIT_SECONDS`` (default 10); then ``Busy`` (503, "try again") rather than an unbounded
     queue of uploads, each holding its decoded pixels."""
-    size = int(current_app.config.get("HANDOVER_IMAGE_CONCURRENCY", 1))
-    wait = float(current_app.config.get("HANDOVER_IMAGE_WAIT_SECONDS", 10))
+    size = int(current_app.config.get("HANDOVER_IMAGE_CONCURRENCY", limits.IMAGE_CONCURRENCY))
+    wait = float(current_app.config.get("HANDOVER_IMAGE_WAIT_SECONDS", limits.IMAGE_WAIT_SECONDS))
     with _SLOTS_LOCK:
         slots = _SLOTS.setdefault(size, threading.BoundedSemaphore(size))
     return _Slot(slots, wait)

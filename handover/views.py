@@ -31,7 +31,7 @@ from core.accounts import Team
 from core.db import db, now_utc
 from core.errors import DomainError, NotFound
 from core.security import no_store
-from core.web import as_choices
+from core.web import as_choices, in_calendar
 from handover import images, services
 from handover.models import HandoverImage, HandoverStyle, Patient, Severity
 from handover.payload import actions_of, load_sheet
@@ -62,7 +62,7 @@ class MoveForm(FlaskForm):
 class StartForm(FlaskForm):
     label = StringField("Shift change", validators=[DataRequired("Name the shift change."), Length(max=80)])
     starts_at = DateTimeLocalField("Handover time", format="%Y-%m-%dT%H:%M",
-                                   validators=[DataRequired("Enter the handover time.")])
+                                   validators=[DataRequired("Enter the handover time."), in_calendar])
     incoming_id = SelectField("Incoming clinician", coerce=int, validators=[Optional()])
 
 

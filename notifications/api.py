@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from flask import Response, current_app, jsonify, request
@@ -9,7 +10,7 @@ from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from core.accounts import Team
-from core.api import Blueprint, Id, PageArgs, Text, login_required_api
+from core.api import MAX_ID, Blueprint, Id, LocalPath, PageArgs, Text, login_required_api
 from core.db import db
 from notifications import broadcasts, realtime, service, sms
 
@@ -48,7 +49,7 @@ class ReadAllSchema(Schema):
 
 class StreamArgs(Schema):
     once = fields.Boolean(load_default=False, metadata={"description": "Send what is waiting, then end."})
-    last_event_id = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1),
+    last_event_id = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_ID),
                                    metadata={"description": "Replay notifications after this id (as the "
                                                             "Last-Event-ID header does)."})
 
@@ -82,7 +83,7 @@ class BroadcastCreateSchema(Schema):
     params = fields.Dict(keys=Text(min_len=1, max_len=32), values=fields.Raw(allow_none=True), load_default=dict,
                          validate=_params)
     text = Text(required=True, min_len=1, max_len=320)
-    link = Text(max_len=300, allow_none=True, load_default=None)
+    link = LocalPath(max_len=300, allow_none=True, load_default=None)
     kind = fields.String(load_default="message", validate=validate.OneOf(broadcasts.KINDS))
     reference = Text(max_len=64, allow_none=True, load_default=None)
     requires_ack = fields.Boolean(load_default=False)
@@ -230,6 +231,14 @@ def _backlog(app, user_id: int, after: int) -> list[dict]:
             db.session.remove()  # never hold a transaction (on SQLite: the write lock) while streaming
 
 
+def _last_event_id(header: str, default: int) -> int:
+    """The browser echoes the last id it saw; anything that is not one of our ids (ASCII digits, in range) is
+    ignored rather than trusted: str.isdigit() accepts '²' and '١', and ids stop at MAX_ID."""
+    if re.fullmatch(r"[0-9]{1,10}", header) and int(header) <= MAX_ID:
+        return int(header)
+    return default
+
+
 @blp.get("/notifications/stream")
 @blp.arguments(StreamArgs, location="query")
 @blp.response(200, description="Server-Sent Events (`text/event-stream`): one `notification` event per new "
@@ -244,8 +253,7 @@ def stream(args):
     """Real-time notifications (Server-Sent Events)."""
     app = current_app._get_current_object()
     user_id = current_user.id
-    header = request.headers.get("Last-Event-ID", "")
-    last_id = int(header) if header.isdigit() and len(header) < 11 else args["last_event_id"]
+    last_id = _last_event_id(request.headers.get("Last-Event-ID", ""), args["last_event_id"])
     live = not args["once"] and "text/event-stream" in request.headers.get("Accept", "")
     keepalive = float(app.config.get("NOTIFICATIONS_KEEPALIVE_SECONDS", 15))
     max_seconds = float(app.config.get("NOTIFICATIONS_STREAM_MAX_SECONDS", 600))

@@ -13,11 +13,12 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from core import audit
+from core import audit, limits
 from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_rank
 from core.api import MAX_ID
 from core.db import db, now_utc
 from core.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation, ValidationFailed
+from core.links import LINK_HELP, is_local_path
 from notifications import registry, service, sms
 from notifications.models import (
     Broadcast,
@@ -115,8 +116,8 @@ def create(team: Team, actor, *, audience: str, text: str, params: dict | None =
         raise Forbidden("Only the team's coordinators can broadcast to it.")
     if kind not in KINDS:
         raise ValidationFailed("Unknown kind.", errors={"kind": [f"Choose one of: {', '.join(KINDS)}."]})
-    if link and (not link.startswith("/") or link.startswith("//")):
-        raise ValidationFailed("The link must be a path inside Shiftbridge.", errors={"link": ["Start with /."]})
+    if link and not is_local_path(link):
+        raise ValidationFailed("The link must be a path inside Shiftbridge.", errors={"link": [LINK_HELP]})
     if not text.strip():
         raise ValidationFailed("Write a message.", errors={"text": ["Write a message."]})
     ids = resolve(team.id, audience, params)
@@ -313,8 +314,8 @@ def close(b: Broadcast, actor) -> Broadcast:
 # ------------------------------------------------------------------------------------------------ escalation
 
 
-MAX_STEPS = 6
-MINUTES = (1, 1440)  # each step waits between a minute and a day after the one before
+MAX_STEPS = limits.LADDER_MAX_STEPS
+MINUTES = limits.LADDER_STEP_MINUTES  # each step waits between a minute and a day after the one before
 
 
 def _manage_ladder(team: Team, actor) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core import limits
 from core.db import UTCDateTime, db, now_utc
 
 
@@ -94,8 +95,8 @@ class NotificationPreference(db.Model):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     sms_enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
-    quiet_start: Mapped[str] = mapped_column(String(5), nullable=False, default="22:00")
-    quiet_end: Mapped[str] = mapped_column(String(5), nullable=False, default="07:00")
+    quiet_start: Mapped[str] = mapped_column(String(5), nullable=False, default=limits.QUIET_START_DEFAULT)
+    quiet_end: Mapped[str] = mapped_column(String(5), nullable=False, default=limits.QUIET_END_DEFAULT)
     daily_sms_cap: Mapped[int] = mapped_column(Integer, nullable=False, default=10)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc)
 

@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import Integer, String, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from core import audit
+from core import audit, limits
 from core.accounts import Team, User
 from core.api import MAX_ID
 from core.db import db, now_utc
@@ -162,7 +162,8 @@ def _hhmm(value: str) -> time:
 
 def quiet_until(pref: NotificationPreference | None, at: datetime, zone: ZoneInfo) -> datetime | None:
     """If ``at`` falls in the person's quiet hours, the UTC instant they end; else None."""
-    start, end = _hhmm(pref.quiet_start if pref else "22:00"), _hhmm(pref.quiet_end if pref else "07:00")
+    start = _hhmm(pref.quiet_start if pref else limits.QUIET_START_DEFAULT)
+    end = _hhmm(pref.quiet_end if pref else limits.QUIET_END_DEFAULT)
     if start == end:
         return None
     local = at.astimezone(zone)
@@ -278,7 +279,8 @@ def mark_all_read(user) -> int:
 def get_preferences(user) -> NotificationPreference:
     pref = db.session.get(NotificationPreference, user.id)
     if pref is None:
-        pref = NotificationPreference(user_id=user.id, sms_enabled=True, quiet_start="22:00", quiet_end="07:00",
+        pref = NotificationPreference(user_id=user.id, sms_enabled=True, quiet_start=limits.QUIET_START_DEFAULT,
+                                      quiet_end=limits.QUIET_END_DEFAULT,
                                       daily_sms_cap=int(current_app.config.get("NOTIFICATIONS_DAILY_SMS_CAP", 10)),
                                       updated_at=now_utc())
     return pref

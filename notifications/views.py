@@ -17,12 +17,13 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from core.accounts import GRADES, StaffGroup, Team
 from core.api import MAX_ID
 from core.db import db
 from core.errors import DomainError, NotFound
+from core.links import LINK_HELP, is_local_path, local_path
 from core.web import as_choices
 from notifications import broadcasts, registry, service, sms, worker
 from notifications.models import Broadcast, Notification, OutboxMessage
@@ -36,7 +37,12 @@ class ActionForm(FlaskForm):
 
 
 def _local_path(link: str | None) -> str:
-    return link if link and link.startswith("/") and not link.startswith("//") else url_for("notifications.centre")
+    return local_path(link) or url_for("notifications.centre")
+
+
+def _local_link(form, field) -> None:
+    if field.data and not is_local_path(field.data):
+        raise ValidationError(LINK_HELP)
 
 
 @bp.get("/notifications")
@@ -137,8 +143,7 @@ class BroadcastForm(FlaskForm):
     kind = SelectField("Type", choices=as_choices([("message", "A message"), ("open_shift", "An open shift")]))
     reference = StringField("Reference (e.g. shift:12)", validators=[Optional(), Length(max=64)])
     text = TextAreaField("Message", validators=[DataRequired(message="Write a message."), Length(max=320)])
-    link = StringField("Link inside Shiftbridge (optional)", validators=[Optional(), Length(max=300),
-                                                                         Regexp(r"^/(?!/)", message="Start with /.")])
+    link = StringField("Link inside Shiftbridge (optional)", validators=[Optional(), Length(max=300), _local_link])
     channels = SelectMultipleField("Send by",
                                    choices=as_choices([("in_app", "In the app"), ("sms", "Text message (SMS)")]),
                                    default=["in_app", "sms"])
@@ -329,7 +334,7 @@ def escalation_policy(team_id: int):
     problems = problems + [(sub.id, e) for entry in form.steps for sub in entry.form for e in sub.errors]
     return render_template("notifications/escalation_policy.html", form=form, team=team, saved=saved,
                            problems=problems, labels=dict(broadcasts.audience_choices()),
-                           max_steps=broadcasts.MAX_STEPS), status
+                           max_steps=broadcasts.MAX_STEPS, step_minutes=broadcasts.MINUTES), status
 
 
 def _attach_errors(form: LadderForm, exc: DomainError) -> list[tuple[str, str]]:

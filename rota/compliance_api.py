@@ -17,15 +17,15 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from core.accounts import Team, User
-from core.api import MAX_ID, Blueprint, Id, Text, login_required_api
+from core.api import MAX_ID, Blueprint, DateTime, Id, Text, login_required_api
 from core.db import db
 from core.errors import Forbidden, NotFound, ValidationFailed
-from rota import compliance, rules
+from core.limits import FIRST_YEAR, LAST_YEAR
+from rota import compliance, rules, services
 
 blp = Blueprint("compliance_api", __name__, url_prefix="/api/v1", description="Working-time compliance")
 web = FlaskBlueprint("compliance_web", __name__)
 
-FIRST_YEAR, LAST_YEAR = 2000, 2100
 MAX_DAYS = 366
 RULE_SET_NAMES = list(rules.RULE_SETS)
 
@@ -81,10 +81,10 @@ class ComplianceReportSchema(Schema):
 
 
 class ComplianceShiftLikeSchema(Schema):
-    starts_at = fields.DateTime(required=True, validate=_year_ok, metadata={
+    starts_at = DateTime(required=True, metadata={
         "description": "ISO 8601; without an offset it is read in the team's zone (refused if it does not exist or "
                        "is ambiguous there)"})
-    ends_at = fields.DateTime(required=True, validate=_year_ok)
+    ends_at = DateTime(required=True)
     team_id = Id()
     shift_type_id = Id()
     kind = fields.String(validate=validate.OneOf(["day", "night", "on_call"]))
@@ -153,12 +153,7 @@ def _shift_like(person: User, item: dict, index: int):
     tz = team.timezone if team is not None else "Europe/London"
     starts = timeutil.localize(item["starts_at"], tz, field=f"add.{index}.starts_at")
     ends = timeutil.localize(item["ends_at"], tz, field=f"add.{index}.ends_at")
-    if ends <= starts:
-        raise ValidationFailed("A shift must end after it starts.", errors={f"add.{index}.ends_at": ["Must be after "
-                                                                                                    "starts_at."]})
-    if ends - starts > timedelta(hours=48):
-        raise ValidationFailed("A shift can be at most 48 hours long.",
-                               errors={f"add.{index}.ends_at": ["At most 48 hours after starts_at."]})
+    services.check_shift_times(starts, ends, field=f"add.{index}.ends_at")  # the rota's own rule, not a copy
     kind = item.get("kind") or (shift_type.kind.value if shift_type is not None else "day")
     name = item.get("name") or (shift_type.name if shift_type is not None else "new shift")
     return SimpleNamespace(id=None, starts_at=starts, ends_at=ends, team=team, shift_type=None, kind=kind, name=name)

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from core import audit
+from core import audit, limits
 from core.db import db
 from core.errors import Forbidden, ValidationFailed
 from rota import compliance, rules
@@ -71,7 +71,7 @@ LOCAL_CHECKS: dict[str, tuple[Param, ...]] = {
         Param("long_over_hours", "A long shift is longer than (hours)", 6, 16, integer=False, required=False),
         Param("rest_after_hours", "Rest required after a maximal run (hours)", 0, 96, required=False, nullable=True),
     ),
-    "max_shift_length": (Param("max_hours", "Longest shift (hours)", 1, 24, integer=False),),
+    "max_shift_length": (Param("max_hours", "Longest shift (hours)", 1, limits.MAX_SHIFT_HOURS, integer=False),),
     "rest_between": (Param("min_rest_hours", "Least rest between shifts (hours)", 1, 48, integer=False),),
     "max_in_window": (Param("max_hours", "Most hours of work", 1, 336, integer=False),
                       Param("window_hours", "In any window of (hours)", 24, 672)),
@@ -103,7 +103,8 @@ LOCAL_KINDS = {k.key: k for k in (
               {"filter": "any", "rest_after_hours": None}, 1, 14, "run"),
     LocalKind("night_run", "At most N night shifts in a row", "consecutive_run", "max_run",
               {"filter": "night", "rest_after_hours": None}, 1, 14, "nights"),
-    LocalKind("max_length", "No shift longer than N hours", "max_shift_length", "max_hours", {}, 1, 24, "max"),
+    LocalKind("max_length", "No shift longer than N hours", "max_shift_length", "max_hours", {}, 1,
+              limits.MAX_SHIFT_HOURS, "max"),
     LocalKind("min_rest", "At least N hours' rest between shifts", "rest_between", "min_rest_hours", {}, 1, 48,
               "rest"),
     LocalKind("week_hours", "At most N hours' work in any 7 days", "max_in_window", "max_hours",

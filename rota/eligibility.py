@@ -25,6 +25,7 @@ from sqlalchemy.orm import load_only
 from core.accounts import AFC_BANDS, MEDICAL_GRADES, Membership, Team, User, grade_rank
 from core.api import MAX_ID
 from core.db import db, now_utc
+from core.limits import MAX_SHIFT
 from notifications import registry
 from notifications.models import Broadcast, BroadcastRecipient
 from rota import compliance, cover
@@ -32,8 +33,8 @@ from rota.assignment import leave_in_team
 from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState
 from rota.swap_models import OpenShiftVolunteer, TeamSwapSettings, VolunteerState
 
-# Longer than any real shift (shift types are at most 24 h; on-call periods at most 24 h by contract).
-MAX_SHIFT_LENGTH = timedelta(hours=48)
+# No shift lasts longer (the rota refuses longer ones and the database holds it), so it bounds the overlap lookback.
+MAX_SHIFT_LENGTH = MAX_SHIFT
 
 
 @dataclass

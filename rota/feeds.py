@@ -40,7 +40,7 @@ from werkzeug.http import is_resource_modified
 from wtforms import SelectField
 from wtforms.validators import InputRequired
 
-from core import audit, throttle
+from core import audit, limits, throttle
 from core.accounts import Membership, Team, TeamRole, User
 from core.api import Blueprint as ApiBlueprint
 from core.api import login_required_api
@@ -55,13 +55,14 @@ from rota.models import Leave, PeriodState, ReleaseKind, RotaPeriod, Shift, Shif
 log = logging.getLogger(__name__)
 
 DEFAULTS = {
-    "FEED_PAST_DAYS": 60,
-    "FEED_FUTURE_DAYS": 549,  # 18 months
+    "FEED_PAST_DAYS": limits.FEED_PAST_DAYS,
+    "FEED_FUTURE_DAYS": limits.FEED_FUTURE_DAYS,  # 18 months
     # A team feed for a 60-person ward over 18 months would hold ~17,000 events (~10 MB): too big for Google's
     # subscription fetcher and slow to render. Team rotas therefore default to 14 days back, 3 months ahead.
-    "FEED_TEAM_PAST_DAYS": 14,
-    "FEED_TEAM_FUTURE_DAYS": 92,
-    "FEED_CANCELLED_DAYS": 14,  # a shift someone stopped holding stays in their feed as CANCELLED this long
+    "FEED_TEAM_PAST_DAYS": limits.FEED_TEAM_PAST_DAYS,
+    "FEED_TEAM_FUTURE_DAYS": limits.FEED_TEAM_FUTURE_DAYS,
+    # a shift someone stopped holding stays in their feed as CANCELLED this long
+    "FEED_CANCELLED_DAYS": limits.FEED_CANCELLED_DAYS,
     "FEED_RATE_LIMIT": "60 per hour;10 per minute",
     # Unknown or revoked links asked for by one client (address): then all its feed requests get 429 for the window.
     # Generous because calendar services keep polling revoked links from shared addresses (docs/calendar-feeds.md).

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core import limits
 from core.accounts import Team, User
 from core.db import UTCDateTime, db, now_utc, str_enum
 
@@ -41,7 +42,8 @@ class ShiftType(db.Model):
     __tablename__ = "shift_types"
     __table_args__ = (
         UniqueConstraint("team_id", "code"),
-        CheckConstraint("duration_minutes > 0 AND duration_minutes <= 1440", name="duration_range"),
+        CheckConstraint(f"duration_minutes > 0 AND duration_minutes <= {limits.MAX_SHIFT_MINUTES}",
+                        name="duration_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,18 +6,14 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from core import limits
 from core.accounts import GRADES, StaffGroup, TeamRole
-from core.api import MAX_ID, Id, PageArgs, Text
+from core.api import Id, PageArgs, QueryId, Text
 from rota import timeutil
 from rota.models import LeaveKind, ShiftKind, ShiftState
 
 DAY_RANGE = validate.Range(min=date(timeutil.MIN_YEAR, 1, 1), max=date(timeutil.MAX_YEAR, 12, 31),
                            error=f"Use a date between {timeutil.MIN_YEAR} and {timeutil.MAX_YEAR}.")
-
-
-def QueryId(**kw) -> fields.Integer:
-    """An id in a query string (strings there are the norm, so not strict)."""
-    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kw)
 
 
 def Day(**kw) -> fields.Date:
@@ -83,7 +79,8 @@ class ShiftTypeCreateSchema(Schema):
     code = Text(required=True, min_len=1, max_len=8, validate=validate.Regexp(r"^[A-Za-z0-9]{1,8}$"))
     name = Text(required=True, min_len=1, max_len=60)
     start_local = fields.Time(required=True, metadata={"description": "Local wall-clock start, HH:MM"})
-    duration_minutes = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1440))
+    duration_minutes = fields.Integer(required=True, strict=True,
+                                      validate=validate.Range(min=1, max=limits.MAX_SHIFT_MINUTES))
     kind = fields.String(load_default="day", validate=validate.OneOf([k.value for k in ShiftKind]))
     colour = Text(max_len=7, load_default="#005eb8", validate=validate.Regexp(r"^#[0-9a-fA-F]{6}$"))
 

@@ -30,6 +30,7 @@ from core.accounts import AFC_BANDS, GRADES, Membership, StaffGroup, Team, TeamR
 from core.api import MAX_ID
 from core.db import db, now_utc
 from core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from core.limits import MAX_SHIFT, MAX_SHIFT_HOURS
 from rota import timeutil
 from rota.assignment import check_can_hold, check_holder, leave_in_team, set_assignee
 from rota.models import (
@@ -50,7 +51,6 @@ from rota.rota_models import GapOpening
 PUBLISH_CHECKS: list[Callable] = []
 GRID_CELL_HOOKS: list[Callable] = []
 
-MAX_SHIFT = timedelta(hours=24)
 MAX_RANGE_DAYS = 7 * 60
 CODE_RE = re.compile(r"^[A-Z0-9]{1,8}$")
 COLOUR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -235,12 +235,13 @@ def local_day(shift: Shift, tz=None):
     return timeutil.local_date(shift.starts_at, tz or shift.team.timezone)
 
 
-def _check_times(starts_at: datetime, ends_at: datetime) -> None:
+def check_shift_times(starts_at: datetime, ends_at: datetime, *, field: str = "ends_at") -> None:
+    """The one shift-length rule: the rota and the what-if (compliance check) API both ask here."""
     if ends_at <= starts_at:
-        raise ValidationFailed("A shift must end after it starts.", errors={"ends_at": ["Must be after the start."]})
+        raise ValidationFailed("A shift must end after it starts.", errors={field: ["Must be after the start."]})
     if ends_at - starts_at > MAX_SHIFT:
-        raise ValidationFailed("A shift can last at most 24 hours.", errors={"ends_at": ["At most 24 h after the "
-                                                                                         "start."]})
+        raise ValidationFailed(f"A shift can last at most {MAX_SHIFT_HOURS} hours.",
+                               errors={field: [f"At most {MAX_SHIFT_HOURS} h after the start."]})
 
 
 def period_for(team: Team, day: date) -> RotaPeriod | None:
@@ -264,7 +265,7 @@ def add_shift(team: Team, *, actor, shift_type: ShiftType | None = None, day: da
         if shift_type is None:
             raise ValidationFailed("Give an end time.", errors={"ends_at": ["Give an end time."]})
         ends_at = starts_at + timedelta(minutes=shift_type.duration_minutes)
-    _check_times(starts_at, ends_at)
+    check_shift_times(starts_at, ends_at)
     if required_grade is not None and required_grade not in GRADES:
         raise ValidationFailed("Unknown grade.", errors={"required_grade": ["Unknown grade."]})
     if assignee is not None:
@@ -315,7 +316,7 @@ def edit_shift(shift: Shift, *, actor, version: int | None = None, starts_at=Non
         new_start = starts_at or shift.starts_at
         new_end = ends_at or (new_start + shift.duration if starts_at and not ends_at else shift.ends_at)
         if (new_start, new_end) != (shift.starts_at, shift.ends_at):
-            _check_times(new_start, new_end)
+            check_shift_times(new_start, new_end)
             shift.starts_at, shift.ends_at = new_start, new_end
             changed.append("times")
             if shift.assignee is not None:

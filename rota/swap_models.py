@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Boolean, CheckConstraint, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core import limits
 from core.accounts import Team, User
 from core.db import UTCDateTime, db, now_utc
 from rota.models import Shift
@@ -54,8 +55,10 @@ class OpenShiftPolicy(enum.Enum):
 class TeamSwapSettings(db.Model):
     __tablename__ = "team_swap_settings"
     __table_args__ = (
-        CheckConstraint("cutoff_hours >= 0 AND cutoff_hours <= 336", name="cutoff_range"),
-        CheckConstraint("expiry_hours >= 1 AND expiry_hours <= 2160", name="expiry_range"),
+        CheckConstraint("cutoff_hours >= {} AND cutoff_hours <= {}".format(*limits.SWAP_CUTOFF_HOURS),
+                        name="cutoff_range"),
+        CheckConstraint("expiry_hours >= {} AND expiry_hours <= {}".format(*limits.SWAP_EXPIRY_HOURS),
+                        name="expiry_range"),
     )
 
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
@@ -65,9 +68,9 @@ class TeamSwapSettings(db.Model):
                                                                nullable=False,
                                                                default=OpenShiftPolicy.first_claim_wins)
     # No swap or give-away requested by staff within this many hours of the start (a coordinator can still assign).
-    cutoff_hours: Mapped[int] = mapped_column(Integer, nullable=False, default=12)
+    cutoff_hours: Mapped[int] = mapped_column(Integer, nullable=False, default=limits.SWAP_CUTOFF_DEFAULT)
     # A request nobody acts on expires after this long (and always when its shift starts).
-    expiry_hours: Mapped[int] = mapped_column(Integer, nullable=False, default=72)
+    expiry_hours: Mapped[int] = mapped_column(Integer, nullable=False, default=limits.SWAP_EXPIRY_DEFAULT)
     # Members of these teams may also take this team's shifts (e.g. the trust's bank pool).
     pool_team_ids: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc, onupdate=now_utc)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from wtforms import IntegerField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from core import limits
 from core.accounts import Team, User
 from core.db import db, now_utc
 from core.errors import Conflict, RuleViolation, ValidationFailed
@@ -88,9 +89,9 @@ class SettingsForm(FlaskForm):
         (OpenShiftPolicy.first_claim_wins.value, "The first valid claim wins"),
         (OpenShiftPolicy.coordinator_chooses.value, "The coordinator chooses among volunteers")]))
     cutoff_hours = IntegerField("No staff requests within this many hours of the start",
-                                validators=[InputRequired(), NumberRange(min=0, max=336)])
+                                validators=[InputRequired(), NumberRange(*limits.SWAP_CUTOFF_HOURS)])
     expiry_hours = IntegerField("Requests expire after (hours)", validators=[InputRequired(),
-                                                                             NumberRange(min=1, max=2160)])
+                                                                             NumberRange(*limits.SWAP_EXPIRY_HOURS)])
 
 
 # ---------------------------------------------------------------------------------------------------- helpers

@@ -12,8 +12,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from core.errors import ValidationFailed
+from core.limits import FIRST_YEAR, LAST_YEAR
 
-MIN_YEAR, MAX_YEAR = 2000, 2100  # anything outside is a typo, and keeps date arithmetic far from overflow
+MIN_YEAR, MAX_YEAR = FIRST_YEAR, LAST_YEAR  # anything outside is a typo, and keeps date arithmetic far from overflow
 
 
 class LocalTimeError(ValidationFailed):

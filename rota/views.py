@@ -22,6 +22,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
+from core import limits
 from core.accounts import GRADES, StaffGroup
 from core.db import db
 from core.errors import DomainError
@@ -124,8 +125,8 @@ class ShiftTypeForm(FlaskForm):
                                                                                message="1–8 letters or digits.")])
     name = StringField("Name", validators=[DataRequired("Enter a name."), Length(max=60)])
     start_local = TimeField("Starts (local time)", validators=[DataRequired("Enter a start time.")])
-    duration_minutes = IntegerField("Length in minutes", validators=[DataRequired("Enter the length."),
-                                                                     NumberRange(1, 1440, "1 to 1440 minutes.")])
+    duration_minutes = IntegerField("Length in minutes", validators=[
+        DataRequired("Enter the length."), NumberRange(1, limits.MAX_SHIFT_MINUTES, "1 to %(max)s minutes.")])
     kind = SelectField("Kind", choices=as_choices([(k.value, k.value.replace("_", "-")) for k in ShiftKind]))
     colour = StringField("Colour", default="#005eb8", validators=[Regexp(r"^#[0-9a-fA-F]{6}$",
                                                                          message="A colour such as #005eb8.")])

@@ -143,3 +143,48 @@ def test_csv_neutralises_formula_names(client, make):
     make.user()
     body = client.get("/audit.csv").get_data(as_text=True)
     assert "'=HYPERLINK" in body
+
+
+def test_api_audit_filters_by_team_and_actor_as_documented(app, client, make, bearer):
+    admin, coord, team = _some_history(make)
+    other = make.team("Other ward", coordinators=[make.user()])
+    headers = bearer(make.token(admin))
+    resp = client.get(f"/api/v1/audit?team_id={team.id}", headers=headers)
+    assert resp.status_code == 200, resp.json
+    assert resp.json["items"] and all(i["team_id"] == team.id for i in resp.json["items"])
+    assert other.id not in {i["team_id"] for i in resp.json["items"]}
+    login(app.test_client(), coord)  # writes auth.login with coord as actor
+    resp = client.get(f"/api/v1/audit?actor_id={coord.id}", headers=headers)
+    assert resp.status_code == 200, resp.json
+    assert resp.json["items"] and all(i["actor_id"] == coord.id for i in resp.json["items"])
+    for bad in ("team_id=0", "actor_id=x", "team_id=99999999999"):
+        resp = client.get(f"/api/v1/audit?{bad}", headers=headers)
+        assert resp.status_code == 422 and resp.mimetype == "application/problem+json"
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def test_csv_cells_never_start_a_spreadsheet_formula(client, make):
+    """The request id comes from the client (X-Request-ID); like every other text cell it must not run in Excel."""
+    admin = make.admin(display_name="@SUM(1+1)")
+    client.get("/", headers={"X-Request-ID": "-2-3-cmd.exe"})
+    login(client, admin)
+    client.post("/auth/logout", headers={"X-Request-ID": "-1+1-1+1-1"})
+    client.post("/auth/login", headers={"X-Request-ID": "-10-20-30-40"},
+                data={"email": admin.email, "password": "wrong password"})
+    login(client, admin)
+    rows = list(csv.reader(io.StringIO(client.get("/audit.csv").get_data(as_text=True))))
+    cells = [cell for row in rows[1:] for cell in row]
+    assert any("-10-20-30-40" in c for c in cells)  # the request id is there, but neutralised
+    offending = [c for c in cells if c.startswith(FORMULA_START)]
+    assert not offending, offending
+
+
+def test_audit_page_and_csv_with_dates_at_the_ends_of_the_calendar(client, make):
+    login(client, make.admin())
+    for query in ("since=0001-01-01", "until=9999-12-31", "since=9999-12-31&until=9999-12-31"):
+        for url in (f"/audit?{query}", f"/audit.csv?{query}"):
+            resp = client.get(url)
+            assert resp.status_code == 422, (url, resp.status_code)
+            assert "Give a date between 2000 and 2100." in resp.get_data(as_text=True)
