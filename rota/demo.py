@@ -462,7 +462,9 @@ def seed_swaps() -> list[str]:
     bank = db.session.scalar(select(Team).where(Team.name == STAFF_BANK))
     pools = list(swaps.settings_for(ward.id).pool_team_ids or [])
     if bank is not None and bank.id not in pools:
-        swaps.update_settings(ward, actor=coord, pool_team_ids=[*pools, bank.id])
+        # The bank's staff become Ward 7B's candidates: a grant over the bank, so the trust's administrator makes it.
+        admin = accounts.user_by_email("admin@shiftbridge.test")
+        swaps.update_settings(ward, actor=admin, pool_team_ids=[*pools, bank.id])
         lines.append(f"  {WARD}: staff bank pool is {STAFF_BANK}")
     if db.session.get(EscalationPolicy, ward.id) is None:
         broadcasts.set_policy(ward, coord, LADDER)

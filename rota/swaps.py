@@ -26,7 +26,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core import audit
-from core.accounts import Membership, TeamRole, User
+from core.accounts import Membership, Team, TeamRole, User
 from core.api import MAX_ID  # noqa: F401  (swaps.MAX_ID is used by the views)
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
@@ -136,6 +136,7 @@ def settings_for(team_id: int) -> TeamSwapSettings:
 def update_settings(team, *, actor, **values) -> TeamSwapSettings:
     if not team.can_manage(actor):
         raise Forbidden("Only the team's coordinators can change its swap settings.")
+    _check_pool_teams(team, actor, values.get("pool_team_ids"))
     row = db.session.get(TeamSwapSettings, team.id)
     if row is None:
         row = settings_for(team.id)
@@ -148,6 +149,21 @@ def update_settings(team, *, actor, **values) -> TeamSwapSettings:
                  team_id=team.id, summary={k: (v.value if hasattr(v, "value") else v) for k, v in values.items()
                                            if v is not None and k != "pool_team_ids"})
     return row
+
+
+def _check_pool_teams(team, actor, pool_team_ids) -> None:
+    """A pool team's staff become candidates for this team's shifts, so only someone who manages that team too (its
+    coordinator, or an administrator) may name it as a pool: a coordinator's power stops at their own teams."""
+    new_ids = set(pool_team_ids or []) - set(settings_for(team.id).pool_team_ids or []) - {team.id}
+    if not new_ids:
+        return
+    pools = db.session.scalars(select(Team).where(Team.id.in_(new_ids))).all()
+    if len(pools) != len(new_ids):
+        raise ValidationFailed("A staff pool must be an existing team.", errors={"pool_team_ids": ["Unknown team."]})
+    for pool in pools:
+        if not pool.can_manage(actor):
+            raise Forbidden(f"Only a coordinator of {pool.name} or an administrator can make it a staff pool of "
+                            f"{team.name}.")
 
 
 # ------------------------------------------------------------------------------- requests the rota overtook
