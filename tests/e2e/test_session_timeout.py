@@ -76,7 +76,7 @@ def test_warned_stays_signed_in_then_signed_out_without_losing_the_handover_text
     expect(page.get_by_role("heading", name="Your changes have not been saved yet")).to_be_visible()
     page.get_by_test_id("save-my-changes").click()
     page.wait_for_url(f"**/handover/{handover_id}*")
-    assert "Saved (version 1)" in page.inner_text("main")
+    assert "Saved (version 2)" in page.inner_text("main")
     db.session.expire_all()
     saved = db.session.scalar(select(HandoverEntry).where(HandoverEntry.patient_id == patient_id))
     assert saved is not None and saved.situation == TYPED
