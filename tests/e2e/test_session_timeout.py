@@ -78,5 +78,6 @@ def test_warned_stays_signed_in_then_signed_out_without_losing_the_handover_text
     page.wait_for_url(f"**/handover/{handover_id}*")
     assert "Saved (version 2)" in page.inner_text("main")
     db.session.expire_all()
-    saved = db.session.scalar(select(HandoverEntry).where(HandoverEntry.patient_id == patient_id))
+    saved = db.session.scalar(select(HandoverEntry).where(HandoverEntry.patient_id == patient_id,
+                                         HandoverEntry.current.is_(True)))
     assert saved is not None and saved.situation == TYPED
