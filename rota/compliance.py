@@ -33,7 +33,6 @@ from rota.rules import LeaveSpan, RuleSet, Verdict, WorkShift  # noqa: F401  (Ve
 MARGIN = timedelta(weeks=27)
 # Below this many people, reading each whole margin is cheaper than the extra screening query (see focus_rotas).
 SCREEN_FROM = 8
-MAX_RANGE = timedelta(days=400)
 OVERRIDE_REASON_MAX = 200
 _NUMBER_LIKE = re.compile(r"\d[\d \-]{5,}\d")
 

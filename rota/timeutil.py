@@ -92,10 +92,6 @@ def parse_instant(value: str | datetime, tz, *, field: str | None = None) -> dat
     return localize(dt, tz, field=field)
 
 
-def local_instant(day: date, at: time, tz, *, field: str | None = None) -> datetime:
-    return localize(datetime.combine(day, at), tz, field=field)
-
-
 def shift_instants(day: date, start: time, duration_minutes: int, tz, *, field: str | None = None):
     """Start and end instants of a shift type worked on local ``day``.
 
