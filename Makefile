@@ -40,6 +40,7 @@ run: setup
 	  $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 test: setup browser
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -n 2
 
 bench: setup
@@ -47,6 +48,7 @@ bench: setup
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor .stamp-* instance/shiftbridge.sqlite3*

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from core import audit, throttle
 from core.db import UTCDateTime, db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from core.timeutil import DEFAULT_ZONE
 
 _DEFAULT_HASHER = PasswordHasher()
 # Test suites create hundreds of accounts; they may ask for cheap parameters (never used outside tests).
@@ -205,7 +206,7 @@ class Team(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True, nullable=False)
     site: Mapped[str | None] = mapped_column(String(120), nullable=True)
-    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default="Europe/London")
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False, default=DEFAULT_ZONE)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="team", cascade="all, delete-orphan")
@@ -570,7 +571,7 @@ def add_member(team: Team, user: User, role: TeamRole | str = TeamRole.staff, *,
     return m
 
 
-def create_team(*, name: str, site: str | None = None, timezone: str = "Europe/London", actor=None) -> Team:
+def create_team(*, name: str, site: str | None = None, timezone: str = DEFAULT_ZONE, actor=None) -> Team:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:

@@ -7,6 +7,8 @@ import os
 import secrets
 from pathlib import Path
 
+from core.timeutil import DEFAULT_ZONE
+
 
 def _instance_secret(instance_path: str, name: str) -> str:
     """A development secret kept in the instance folder so restarts keep sessions and the audit chain valid.
@@ -58,7 +60,7 @@ def load(instance_path: str) -> dict:
         "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true", "yes"},
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
-        "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", "Europe/London"),
+        "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", DEFAULT_ZONE),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
     }
 

@@ -107,10 +107,6 @@ def _sqlite_on_begin(conn):
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def is_postgres() -> bool:
-    return db.engine.dialect.name == "postgresql"
-
-
 def is_unavailable(exc: BaseException) -> bool:
     """The database could not be reached or dropped the connection (killed backend, failover, refusing connections,
     pool exhausted): a transient condition to wait out, not a bug. PEP 249's OperationalError is exactly "errors

@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from core import audit
+from core import audit, timeutil
 from core.accounts import Membership, Team, TeamRole, User
 from core.api import MAX_ID
 from core.db import db, now_utc
@@ -51,7 +51,7 @@ def require_manage(team: Team, user) -> None:
 
 
 def team_zone(team: Team) -> ZoneInfo:
-    return ZoneInfo(team.timezone or "Europe/London")
+    return timeutil.zone(team.timezone or timeutil.DEFAULT_ZONE)
 
 
 def local_to_utc(value: datetime, tz: ZoneInfo, field: str = "starts_at") -> datetime:
@@ -59,16 +59,16 @@ def local_to_utc(value: datetime, tz: ZoneInfo, field: str = "starts_at") -> dat
     (spring-forward gap) or happens twice (autumn fold)."""
     if value.tzinfo is not None:
         return value.astimezone(UTC)
-    early, late = value.replace(tzinfo=tz, fold=0), value.replace(tzinfo=tz, fold=1)
-    if early.utcoffset() != late.utcoffset():
-        if early.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != value:
+    problem = timeutil.local_time_problem(value, tz)
+    if problem is not None:
+        if problem == timeutil.NONEXISTENT:
             raise ValidationFailed("That local time does not exist (the clocks go forward).",
                                    errors={field: [f"{value:%H:%M} does not exist on {value:%d %b} in {tz.key}. "
                                                    "Give a time with a UTC offset."]})
         raise ValidationFailed("That local time happens twice (the clocks go back).",
                                errors={field: [f"{value:%H:%M} happens twice on {value:%d %b} in {tz.key}. "
                                                "Give a time with a UTC offset, e.g. +01:00 or +00:00."]})
-    return early.astimezone(UTC)
+    return value.replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
 # ---------------------------------------------------------------------------------------------------- settings

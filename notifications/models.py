@@ -45,7 +45,6 @@ class OutboxState(enum.Enum):
 # Delivery states only move forward: a late or repeated callback never moves a message backwards.
 STATE_RANK = {OutboxState.pending: 0, OutboxState.sending: 1, OutboxState.sent: 2, OutboxState.delivered: 3,
               OutboxState.failed: 3, OutboxState.undeliverable: 3}
-TERMINAL = {OutboxState.delivered, OutboxState.failed, OutboxState.undeliverable}
 
 
 class OutboxMessage(db.Model):

@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import Integer, String, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from core import audit, limits
+from core import audit, limits, timeutil
 from core.accounts import Team, User
 from core.api import MAX_ID
 from core.db import db, now_utc
@@ -152,7 +152,7 @@ def _zone(team_id: int | None) -> ZoneInfo:
     name = None
     if team_id:
         name = db.session.scalar(select(Team.timezone).where(Team.id == team_id))
-    return ZoneInfo(name or current_app.config.get("DEFAULT_TIMEZONE", "Europe/London"))
+    return timeutil.zone(name or current_app.config.get("DEFAULT_TIMEZONE", timeutil.DEFAULT_ZONE))
 
 
 def _hhmm(value: str) -> time:

@@ -18,12 +18,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app, has_app_context
 from sqlalchemy import select
 
-from core import audit
+from core import audit, timeutil
 from core.db import db
 from core.errors import Forbidden, RuleViolation
 from rota import rules
@@ -33,7 +33,6 @@ from rota.rules import LeaveSpan, RuleSet, Verdict, WorkShift  # noqa: F401  (Ve
 MARGIN = timedelta(weeks=27)
 # Below this many people, reading each whole margin is cheaper than the extra screening query (see focus_rotas).
 SCREEN_FROM = 8
-MAX_RANGE = timedelta(days=400)
 OVERRIDE_REASON_MAX = 200
 _NUMBER_LIKE = re.compile(r"\d[\d \-]{5,}\d")
 
@@ -102,7 +101,7 @@ def may_see_person(viewer, person) -> bool:
 def today_for(person) -> date:
     """Today's date in the person's home team's zone."""
     team = _home_team(person)
-    return datetime.now(rules._zone(getattr(team, "timezone", None) or "Europe/London")).date()
+    return datetime.now(timeutil.zone(getattr(team, "timezone", None) or timeutil.DEFAULT_ZONE)).date()
 
 
 def profile_for(user, team=None, *, rule_sets: Iterable[str] | None = None, person_row=None, team_row=None,
@@ -161,7 +160,7 @@ def _rows_query(user_ids, lo: datetime, hi: datetime):
 
 def _work_shift(sid, starts, ends, kind, name, tz, break_minutes=None) -> WorkShift:
     kind = getattr(kind, "value", kind) or "day"
-    return WorkShift(starts, ends, kind=kind, tz=tz or "Europe/London", name=name or "shift", id=sid or 0,
+    return WorkShift(starts, ends, kind=kind, tz=tz or timeutil.DEFAULT_ZONE, name=name or "shift", id=sid or 0,
                      key=sid, break_minutes=break_minutes if (ends - starts) > timedelta(hours=6) else None)
 
 
@@ -332,7 +331,7 @@ def verdicts_between(user, first_day: date, last_day: date, *, rule_sets=None, t
     """Verdicts over ``user``'s real shifts that start between two local days (inclusive)."""
     prof = profile_for(user, team, rule_sets=rule_sets)
     tz = _zone_name(team or _home_team(user))
-    lo, hi = _day_bounds(first_day, last_day, tz)
+    lo, hi = timeutil.day_bounds(first_day, last_day, tz)
     shifts = load_shifts([user.id], lo - MARGIN, hi + MARGIN, break_minutes=prof.break_minutes)[user.id]
     leave = load_leave([user.id], lo - MARGIN, hi + MARGIN)[user.id]
     inside = [s.identity for s in shifts if lo <= s.starts_at < hi]
@@ -340,16 +339,7 @@ def verdicts_between(user, first_day: date, last_day: date, *, rule_sets=None, t
 
 
 def _zone_name(team) -> str:
-    return getattr(team, "timezone", None) or "Europe/London"
-
-
-def _day_bounds(first_day: date, last_day: date, tz: str) -> tuple[datetime, datetime]:
-    from datetime import time
-
-    zone = rules._zone(tz)
-    lo = datetime.combine(first_day, time(0), tzinfo=zone).astimezone(UTC)
-    hi = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-    return lo, hi
+    return getattr(team, "timezone", None) or timeutil.DEFAULT_ZONE
 
 
 def profiles_for(users, team, *, rule_sets=None) -> tuple[dict[int, Profile], int | None]:
@@ -478,7 +468,7 @@ def publish_report(period, shifts) -> dict:
     people = sorted({s.assignee_id for s in shifts if getattr(s, "assignee_id", None)})
     if not people:
         return {"compliance": []}
-    lo, hi = _day_bounds(period.first_day, period.last_day, _zone_name(period.team))
+    lo, hi = timeutil.day_bounds(period.first_day, period.last_day, _zone_name(period.team))
     by_person = verdicts_for_people(people, lo, hi, team=period.team)
     report = []
     for uid in people:

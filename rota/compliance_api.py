@@ -21,6 +21,7 @@ from core.api import MAX_ID, Blueprint, DateTime, Id, Text, login_required_api
 from core.db import db
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.limits import FIRST_YEAR, LAST_YEAR
+from core.timeutil import DEFAULT_ZONE
 from rota import compliance, rules, services
 
 blp = Blueprint("compliance_api", __name__, url_prefix="/api/v1", description="Working-time compliance")
@@ -150,7 +151,7 @@ def _shift_like(person: User, item: dict, index: int):
             raise ValidationFailed("That shift type belongs to another team.",
                                    errors={f"add.{index}.shift_type_id": ["Not a shift type of this team."]})
     team = team or compliance._home_team(person)
-    tz = team.timezone if team is not None else "Europe/London"
+    tz = team.timezone if team is not None else DEFAULT_ZONE
     starts = timeutil.localize(item["starts_at"], tz, field=f"add.{index}.starts_at")
     ends = timeutil.localize(item["ends_at"], tz, field=f"add.{index}.ends_at")
     services.check_shift_times(starts, ends, field=f"add.{index}.ends_at")  # the rota's own rule, not a copy

@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select, union
 from sqlalchemy.orm import load_only
 
+from core import timeutil
 from core.accounts import AFC_BANDS, MEDICAL_GRADES, Membership, Team, User, grade_rank
 from core.api import MAX_ID
 from core.db import db, now_utc
@@ -209,7 +209,7 @@ def to_local(instant: datetime, tz) -> datetime:
     """Local wall-clock time; an instant at the very edge of the calendar (year 9999) stays in UTC rather than
     overflowing."""
     try:
-        return instant.astimezone(tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz))
+        return timeutil.to_local(instant, tz)
     except OverflowError:
         return instant
 
@@ -327,7 +327,7 @@ def assess(shift: Shift, users: Iterable[User] | None = None, *,
             Shift.starts_at > _minus(shift.starts_at, MAX_SHIFT_LENGTH),
             Shift.starts_at < shift.ends_at, Shift.ends_at > shift.starts_at)
     ).all()
-    tz = ZoneInfo(shift.team.timezone)
+    tz = timeutil.zone(shift.team.timezone)
     for uid, sid, starts, ends in overlap_rows:
         res = results.get(uid)
         if res is None or sid in {s.id for s in giving_up.get(uid, [])}:
@@ -408,7 +408,7 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
         missing = missing_skills(user.skills, shift.required_skills)
         if missing:
             res.reasons.append(f"You are not recorded as {', '.join(missing)}")
-        tz = ZoneInfo(teams[shift.team_id].timezone)
+        tz = timeutil.zone(teams[shift.team_id].timezone)
         first, last = to_local(shift.starts_at, tz).date(), to_local(shift.ends_at, tz).date()
         for lv in leave:
             if lv.first_day <= last and lv.last_day >= first and lv.team_id in (None, shift.team_id):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from dateutil.rrule import DAILY, FR, MO, MONTHLY, SA, SU, TH, TU, WE, WEEKLY, rrule
 
@@ -115,7 +115,3 @@ def expand(pattern: dict, first: date, last: date) -> list[Occurrence]:
         raise PatternError("Give a line pattern (cycle) or at least one rule.")
     out.sort(key=lambda o: (o.day, o.code, o.person_id or 0))
     return out
-
-
-def week_start(day: date) -> date:
-    return day - timedelta(days=day.weekday())

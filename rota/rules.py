@@ -26,7 +26,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo
+
+from core.timeutil import AMBIGUOUS, DEFAULT_ZONE, NONEXISTENT, local_time_problem, zone
 
 HOUR = 3600
 DAY = 24 * HOUR
@@ -78,7 +79,7 @@ class WorkShift:
     starts_at: datetime  # aware; any zone, compared as instants
     ends_at: datetime
     kind: str = "day"  # day | night | on_call (rostered label; nights are *classified* from the times)
-    tz: str = "Europe/London"
+    tz: str = DEFAULT_ZONE
     name: str = "shift"  # shown in messages: "your Late ending Tue 21:30"
     id: int = 0  # 0 for a hypothetical shift
     key: object = None
@@ -225,16 +226,11 @@ def customise(rule_set: RuleSet, *, severities: dict | None = None, disabled: It
 # ------------------------------------------------------------------------------------------ time helpers
 
 
-@lru_cache(maxsize=64)
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
-
-
 @lru_cache(maxsize=65536)
 def _local_instant(tz: str, day_ordinal: int, hour: int, minute: int = 0) -> int:
     """Epoch seconds of a local wall-clock time (the earlier instant if it is ambiguous)."""
     d = date.fromordinal(day_ordinal)
-    return int(datetime.combine(d, time(hour, minute), tzinfo=_zone(tz)).timestamp())
+    return int(datetime.combine(d, time(hour, minute), tzinfo=zone(tz)).timestamp())
 
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -245,9 +241,9 @@ LONG_CHECKS = frozenset({"average_hours", "night_average"})  # these look back o
 def _day_offset(tz: str, utc_day: int) -> int | None:
     """The zone's UTC offset in seconds throughout UTC day ``utc_day`` (days since 1970-01-01), or None on a day the
     offset changes (the callers then take the slow, exact path through ``astimezone``)."""
-    zone = _zone(tz)
-    first = datetime.fromtimestamp(utc_day * DAY, zone).utcoffset()
-    last = datetime.fromtimestamp(utc_day * DAY + DAY - 1, zone).utcoffset()
+    tzinfo = zone(tz)
+    first = datetime.fromtimestamp(utc_day * DAY, tzinfo).utcoffset()
+    last = datetime.fromtimestamp(utc_day * DAY + DAY - 1, tzinfo).utcoffset()
     return int(first.total_seconds()) if first == last else None
 
 
@@ -302,13 +298,13 @@ class _S:
     @property
     def loc_s(self) -> datetime:
         if self._ls is None:
-            self._ls = self.src.starts_at.astimezone(_zone(self.tz))
+            self._ls = self.src.starts_at.astimezone(zone(self.tz))
         return self._ls
 
     @property
     def loc_e(self) -> datetime:
         if self._le is None:
-            self._le = self.src.ends_at.astimezone(_zone(self.tz))
+            self._le = self.src.ends_at.astimezone(zone(self.tz))
         return self._le
 
     @property
@@ -406,7 +402,7 @@ class _Ctx:
         self.prefix = [0]
         for x in prepared:
             self.prefix.append(self.prefix[-1] + x.dur)
-        self.tz = prepared[0].tz if prepared else "Europe/London"
+        self.tz = prepared[0].tz if prepared else DEFAULT_ZONE
         self.leave_days = sorted({d for span in leave
                                   for d in range(span.first_day.toordinal(), span.last_day.toordinal() + 1)})
         self.cache: dict = {}
@@ -495,8 +491,8 @@ class _Ctx:
         """Number of whole leave days whose local date starts within [a, b)."""
         if not self.leave_days:
             return 0
-        lo = datetime.fromtimestamp(a, _zone(self.tz)).date().toordinal()
-        hi = datetime.fromtimestamp(b - 1, _zone(self.tz)).date().toordinal()
+        lo = datetime.fromtimestamp(a, zone(self.tz)).date().toordinal()
+        hi = datetime.fromtimestamp(b - 1, zone(self.tz)).date().toordinal()
         return bisect.bisect_right(self.leave_days, hi) - bisect.bisect_left(self.leave_days, lo)
 
 
@@ -976,11 +972,10 @@ def involving(verdicts: Iterable[Verdict], keys: Iterable) -> list[Verdict]:
 
 def local_datetime(day: date, at: time, tz: str) -> datetime:
     """A local wall-clock time as an aware datetime; refuses times that do not exist or are ambiguous there."""
-    zone = _zone(tz)
     naive = datetime.combine(day, at)
-    a, b = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
-    if a.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != naive:
+    problem = local_time_problem(naive, tz)
+    if problem == NONEXISTENT:
         raise ValueError(f"{naive:%d %b %Y %H:%M} does not exist in {tz} (the clocks go forward)")
-    if a.utcoffset() != b.utcoffset():
+    if problem == AMBIGUOUS:
         raise ValueError(f"{naive:%d %b %Y %H:%M} is ambiguous in {tz} (the clocks go back): give a UTC offset")
-    return a.astimezone(UTC)
+    return naive.replace(tzinfo=zone(tz), fold=0).astimezone(UTC)

@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from core import limits
 from core.accounts import GRADES, StaffGroup, TeamRole
 from core.api import Id, PageArgs, QueryId, Text
+from core.timeutil import DEFAULT_ZONE
 from rota import timeutil
 from rota.models import LeaveKind, ShiftKind, ShiftState
 
@@ -52,7 +53,7 @@ class TeamDetailSchema(TeamSchema):
 class TeamCreateSchema(Schema):
     name = Text(required=True, min_len=1, max_len=120)
     site = Text(max_len=120, allow_none=True, load_default=None)
-    timezone = Text(max_len=64, load_default="Europe/London")
+    timezone = Text(max_len=64, load_default=DEFAULT_ZONE)
 
 
 class MemberAddSchema(Schema):

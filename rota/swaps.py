@@ -33,8 +33,8 @@ from core.errors import Conflict, Forbidden, NotFound, RuleViolation, Validation
 from notifications import broadcasts
 from rota import cover, eligibility
 from rota.assignment import set_assignee
-from rota.eligibility import Eligibility, describe_shift, to_local
-from rota.models import Leave, PeriodState, ReleaseKind, Shift, ShiftState
+from rota.eligibility import Eligibility, describe_shift
+from rota.models import PeriodState, ReleaseKind, Shift, ShiftState
 from rota.swap_models import (
     PENDING_STATES,
     ApprovalPolicy,
@@ -876,40 +876,6 @@ def withdraw(shift: Shift, *, actor: User) -> OpenShiftVolunteer:
     vol.state, vol.decided_at = VolunteerState.withdrawn, now_utc()
     audit.record("open_shift.withdrawn", actor=actor, entity=shift, summary={"volunteer_id": vol.id})
     return vol
-
-
-# --------------------------------------------------------------------------------------------- leave opening
-
-
-def open_shifts_for_leave(leave: Leave, *, actor) -> list[Shift]:
-    """Approved leave or sickness: the person's shifts on those days become open shifts and the coordinator is
-    told — never silently unassigned. Pending requests involving them are cancelled with the reason."""
-    tz_cache: dict[int, ZoneInfo] = {}
-    shifts = db.session.scalars(select(Shift).where(Shift.assignee_id == leave.user_id,
-                                                    Shift.state == ShiftState.scheduled,
-                                                    Shift.starts_at >= now_utc()).order_by(Shift.starts_at)).all()
-    opened = []
-    for shift in shifts:
-        tz = tz_cache.setdefault(shift.team_id, ZoneInfo(shift.team.timezone))
-        first, last = to_local(shift.starts_at, tz).date(), to_local(shift.ends_at, tz).date()
-        if not (leave.first_day <= last and leave.last_day >= first):
-            continue
-        for lock in db.session.scalars(select(SwapShiftLock).where(SwapShiftLock.shift_id == shift.id)).all():
-            req = db.session.get(SwapRequest, lock.request_id)
-            cancel(req, actor=actor if req.team.can_manage(actor) else req.requester,
-                   reason=f"{leave.user.display_name} is now on {leave.kind.value} leave")
-        set_assignee(shift, None, actor=actor, kind=ReleaseKind.leave, reason=f"{leave.kind.value} leave")
-        opened.append(shift)
-    if opened:
-        by_team: dict[int, list[Shift]] = {}
-        for s in opened:
-            by_team.setdefault(s.team_id, []).append(s)
-        for team_id, items in by_team.items():
-            listing = "; ".join(describe_shift(s) for s in items[:5]) + (" …" if len(items) > 5 else "")
-            _notify(_coordinator_ids(team_id), kind="open_shift.leave", team_id=team_id, link="/open-shifts",
-                    key=f"leave:{leave.id}:opened:{team_id}",
-                    text=f"{len(items)} shift(s) are now open because {leave.user.display_name} is on leave: {listing}")
-    return opened
 
 
 # ------------------------------------------------------------------------------------------------- wiring

@@ -1,20 +1,32 @@
-"""Local wall-clock times to UTC instants, honestly.
+"""Local wall-clock times to UTC instants, honestly, refused with a ``ValidationFailed`` the API and forms show.
 
-A wall-clock time read in a team's zone may not exist (the spring-forward gap: 01:30 on the last Sunday of March in
-London) or may exist twice (the autumn fold: 01:30 on the last Sunday of October). Python silently picks one for
-you; a rota must not. These helpers refuse both, with a message naming the problem, unless the caller gave an
-explicit UTC offset. Reusable by any package: no Flask, no database.
+The zone handling itself lives in ``core.timeutil`` (one home; its helpers are re-exported here for the rota's
+callers). This module adds only the refusals as domain errors: a local time that does not exist (spring-forward
+gap) or exists twice (autumn fold) is refused with a message naming the problem, unless the caller gave an explicit
+UTC offset. It stays out of ``core.timeutil`` because ``core.errors`` imports Flask and the database, and the pure
+rules engine imports ``core.timeutil``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from core.errors import ValidationFailed
-from core.limits import FIRST_YEAR, LAST_YEAR
+from core.timeutil import (
+    AMBIGUOUS,
+    MAX_YEAR,
+    MIN_YEAR,
+    NONEXISTENT,
+    day_bounds,
+    local_date,
+    local_time_problem,
+    offset_text,
+    to_local,
+    zone,
+)
 
-MIN_YEAR, MAX_YEAR = FIRST_YEAR, LAST_YEAR  # anything outside is a typo, and keeps date arithmetic far from overflow
+__all__ = ["AmbiguousLocalTime", "LocalTimeError", "MAX_YEAR", "MIN_YEAR", "NonexistentLocalTime", "ValidationFailed",
+           "day_bounds", "local_date", "localize", "parse_instant", "shift_instants", "to_local", "zone"]
 
 
 class LocalTimeError(ValidationFailed):
@@ -34,10 +46,6 @@ class AmbiguousLocalTime(LocalTimeError):
     pass
 
 
-def zone(tz) -> ZoneInfo:
-    return tz if isinstance(tz, ZoneInfo) else ZoneInfo(str(tz))
-
-
 def _fmt(naive: datetime) -> str:
     return naive.strftime("%H:%M on %a %d %b %Y")
 
@@ -48,26 +56,19 @@ def localize(naive: datetime, tz, *, field: str | None = None) -> datetime:
         return naive.astimezone(UTC)
     z = zone(tz)
     first = naive.replace(tzinfo=z, fold=0)
-    second = naive.replace(tzinfo=z, fold=1)
-    # A time in the gap does not survive a round trip through UTC.
-    if first.astimezone(UTC).astimezone(z).replace(tzinfo=None) != naive:
+    problem = local_time_problem(naive, z)
+    if problem == NONEXISTENT:
         raise NonexistentLocalTime(
             f"{_fmt(naive)} does not exist in {z.key}: the clocks go forward then. "
-            f"Choose another time, or give an explicit UTC offset (e.g. {naive:%Y-%m-%dT%H:%M}{_offset(first)}).",
+            f"Choose another time, or give an explicit UTC offset (e.g. {naive:%Y-%m-%dT%H:%M}{offset_text(first)}).",
             code="nonexistent", field=field)
-    if first.utcoffset() != second.utcoffset():
+    if problem == AMBIGUOUS:
+        second = naive.replace(tzinfo=z, fold=1)
         raise AmbiguousLocalTime(
             f"{_fmt(naive)} happens twice in {z.key}: the clocks go back then. "
-            f"Give an explicit UTC offset ({_offset(first)} for the first, {_offset(second)} for the second).",
+            f"Give an explicit UTC offset ({offset_text(first)} for the first, {offset_text(second)} for the second).",
             code="ambiguous", field=field)
     return first.astimezone(UTC)
-
-
-def _offset(aware: datetime) -> str:
-    off = aware.utcoffset() or timedelta(0)
-    sign = "+" if off >= timedelta(0) else "-"
-    minutes = abs(int(off.total_seconds())) // 60
-    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def parse_instant(value: str | datetime, tz, *, field: str | None = None) -> datetime:
@@ -91,10 +92,6 @@ def parse_instant(value: str | datetime, tz, *, field: str | None = None) -> dat
     return localize(dt, tz, field=field)
 
 
-def local_instant(day: date, at: time, tz, *, field: str | None = None) -> datetime:
-    return localize(datetime.combine(day, at), tz, field=field)
-
-
 def shift_instants(day: date, start: time, duration_minutes: int, tz, *, field: str | None = None):
     """Start and end instants of a shift type worked on local ``day``.
 
@@ -106,20 +103,3 @@ def shift_instants(day: date, start: time, duration_minutes: int, tz, *, field: 
     naive_end = naive_start + timedelta(minutes=duration_minutes)
     ends = localize(naive_end, tz, field=field)
     return starts, ends
-
-
-def to_local(instant: datetime, tz) -> datetime:
-    return instant.astimezone(zone(tz))
-
-
-def local_date(instant: datetime, tz) -> date:
-    return instant.astimezone(zone(tz)).date()
-
-
-def day_bounds(first: date, last: date, tz) -> tuple[datetime, datetime]:
-    """UTC instants of local midnight at the start of ``first`` and the end of ``last`` (midnight never falls in a
-    gap in the zones we serve; if it did, the earlier valid instant is used)."""
-    z = zone(tz)
-    lo = datetime.combine(first, time.min).replace(tzinfo=z).astimezone(UTC)
-    hi = datetime.combine(last + timedelta(days=1), time.min).replace(tzinfo=z).astimezone(UTC)
-    return lo, hi

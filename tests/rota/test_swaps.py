@@ -354,22 +354,21 @@ def test_eligible_shifts_for_a_person(client, make, bearer):
 
 
 def test_leave_turns_shifts_into_open_shifts_and_tells_the_coordinator(app, make, bearer, client):
-    from rota import swaps
+    from rota import services
 
     w = data.ward(make, 2)
     a, b = w.staff
     x = data.shift(w.team, starts_at=data.soon(3), assignee=a)
     sid = _post(client, bearer, w.token(make, a), "/api/v1/swaps",
                 {"shift_id": x.id, "kind": "offer", "to_user_ids": [b.id]}).json["id"]
-    leave = Leave(user_id=a.id, kind=LeaveKind.sickness, first_day=x.starts_at.date(), last_day=x.starts_at.date())
-    db.session.add(leave)
-    db.session.flush()
-    opened = swaps.open_shifts_for_leave(leave, actor=w.coordinator)
+    day = services.local_day(x)
+    _, opened = services.record_leave(a, kind=LeaveKind.sickness, first_day=day, last_day=day, actor=w.coordinator,
+                                      team=w.team)
     db.session.commit()
     assert [s.id for s in opened] == [x.id] and data.holder(x.id) is None
     assert db.session.get(SwapRequest, sid).state.value == "cancelled"
-    assert any("now open because" in t for t in _texts(w.coordinator))
-    assert any("sickness leave" in t for t in _texts(b))
+    assert any("now open and need cover" in t for t in _texts(w.coordinator))
+    assert any("was cancelled" in t for t in _texts(b))
 
 
 @pytest.mark.parametrize("body", [

@@ -1,0 +1,27 @@
+"""The architecture is checked, not hoped for: every import-linter contract in pyproject.toml must be kept.
+
+`make test` runs `lint-imports` too; this test makes a plain pytest run catch a broken arrow (function-level imports
+count, as they do at run time).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_import_contract_is_kept():
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    assert len(contracts) >= 5
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([str(lint_imports), "--no-cache"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=300)
+    report = run.stdout + run.stderr
+    broken = [c["name"] for c in contracts if f"{c['name']} KEPT" not in report]
+    assert run.returncode == 0 and not broken, f"broken contracts {broken}:\n{report[-4000:]}"
