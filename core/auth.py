@@ -160,8 +160,8 @@ def _remember_device(response, client: throttle.Client, email: str):
 
 
 def _throttled(exc: throttle.Throttled, check: str):
-    accounts.record_throttled(exc, check=check, actor=current_user if current_user.is_authenticated else None)
-    db.session.commit()
+    if accounts.record_throttled(exc, check=check, actor=current_user if current_user.is_authenticated else None):
+        db.session.commit()
 
 
 # ------------------------------------------------------------------- text typed before a timeout is carried over
