@@ -105,6 +105,28 @@ def test_background_requests_do_not_keep_an_unattended_screen_signed_in(client, 
     assert client.get("/", headers={"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}).status_code == 302
 
 
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+def test_pages_opened_from_another_site_do_not_keep_the_session_alive(client, make, clock, site):
+    """Another site embedding or opening Shiftbridge pages every few minutes must not keep an unattended screen
+    signed in: only the app's own pages (or the address bar) count as use."""
+    login(client, make.user())
+    from_elsewhere = {"Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Site": site}
+    for _ in range(3):
+        clock.advance(minutes=4)
+        assert client.get("/", headers=from_elsewhere).status_code == 200
+    clock.advance(minutes=4)
+    assert client.get("/", headers=from_elsewhere).status_code == 302
+
+
+@pytest.mark.parametrize("site", ["same-origin", "none"])
+def test_pages_opened_in_the_app_or_from_the_address_bar_count_as_use(client, make, clock, site):
+    login(client, make.user())
+    own = {"Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Site": site}
+    for _ in range(4):
+        clock.advance(minutes=14)
+        assert client.get("/", headers=own).status_code == 200
+
+
 def test_status_tells_the_time_left_without_extending_and_keepalive_extends(client, make, clock):
     login(client, make.user())
     status = client.get("/auth/session", headers=BACKGROUND)
