@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from flask import (
@@ -173,12 +174,20 @@ def _carry_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key, salt="shiftbridge-carry")
 
 
+_REPEATED = re.compile(r"[-_]confirm(ation)?$", re.IGNORECASE)  # "email-confirm": a value typed twice
+
+
+def _secret_field(name: str) -> bool:
+    return "password" in name.lower() or _REPEATED.search(name) is not None
+
+
 def _carriable(fields: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Everything typed except passwords (and fields repeating a password, such as its confirmation); CSRF fields
-    keep their names and get a fresh token when the form is sent again."""
-    secrets_typed = {v for k, v in fields if "password" in k.lower() and v}
-    return [(k, "" if k.endswith("csrf_token") else v) for k, v in fields
-            if "password" not in k.lower() and v not in secrets_typed]
+    """Everything typed, except from a form with a password in it (nothing of it travels: a mistyped confirmation is
+    a password too) and any confirmation field; CSRF fields keep their names and get a fresh token when the form is
+    sent again."""
+    if any("password" in k.lower() for k, _ in fields):
+        return []
+    return [(k, "" if k.endswith("csrf_token") else v) for k, v in fields if not _secret_field(k)]
 
 
 def _carry_from_expired_post() -> dict | None:

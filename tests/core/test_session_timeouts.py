@@ -189,6 +189,32 @@ def test_passwords_are_never_carried_over_a_sign_out(client, make, clock):
     assert TEST_PASSWORD not in page and "a brand new passphrase" not in page
 
 
+def test_a_mistyped_password_confirmation_is_not_carried_over_a_sign_out(client, make, clock):
+    """A confirmation that does not match the new password is not "a value equal to a typed password": nothing of a
+    form with a password in it travels through the sign-in page."""
+    nurse = make.user()
+    login(client, nurse)
+    clock.advance(minutes=20)
+    resp = client.post("/profile/password", data={"pw-current_password": TEST_PASSWORD,
+                                                  "pw-new_password": "a brand new passphrase",
+                                                  "pw-confirm": "a brand new passfrase"})
+    page = resp.get_data(as_text=True) if resp.status_code != 302 else client.get(resp.location).get_data(as_text=True)
+    assert "passfrase" not in page and "passphrase" not in page
+    for form in _Forms(page).forms:
+        assert not any(value for name, value in form["fields"] if name.startswith("carry:")), form
+
+
+def test_confirmation_fields_are_never_carried_even_without_a_password_field(app):
+    from core.auth import _carriable
+
+    with app.test_request_context():
+        assert _carriable([("csrf_token", "x"), ("email-confirm", "typo@example"), ("pin_confirmation", "1234"),
+                           ("note", "kept"), ("confirm_off_rota", "y")]) == [("csrf_token", ""), ("note", "kept"),
+                                                                             ("confirm_off_rota", "y")]
+        assert _carriable([("pw-current_password", "a"), ("pw-new_password", "b"), ("pw-confirm", "c"),
+                           ("label", "d")]) == []
+
+
 def test_someone_else_signing_in_does_not_get_the_first_persons_text(client, make, clock):
     nurse, other = make.user(), make.user()
     login(client, nurse)
