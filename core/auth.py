@@ -43,16 +43,18 @@ bp = Blueprint("auth", __name__)
 def _used_by_a_person() -> bool:
     """Whether this request is someone using the app (a page opened, a form sent) rather than background polling,
     which must not keep an unattended screen signed in. Browsers say so in ``Sec-Fetch-Dest`` (HTTPS and localhost
-    only); a page opened from another site (``Sec-Fetch-Site`` not ``same-origin`` or ``none``) is not this person
-    using the app, or another site could keep her session alive. Without these headers (old browsers), a read that
-    does not ask for a page (JSON, an event stream) is background."""
+    only); a page opened or a form sent from another site (``Sec-Fetch-Site`` not ``same-origin`` or ``none``) is not
+    this person using the app, or another site could keep her session alive. Without these headers (old browsers),
+    a read that does not ask for a page (JSON, an event stream) is background."""
     if request.endpoint == "auth.session_status":
+        return False
+    if request.headers.get("Sec-Fetch-Site", "none") not in ("same-origin", "none"):
         return False
     if request.method not in SAFE_METHODS:
         return True
     dest = request.headers.get("Sec-Fetch-Dest")
     if dest is not None:
-        return dest == "document" and request.headers.get("Sec-Fetch-Site", "none") in ("same-origin", "none")
+        return dest == "document"
     accept = request.headers.get("Accept", "")
     return not accept or "text/html" in accept or "*/*" in accept
 

@@ -118,6 +118,18 @@ def test_pages_opened_from_another_site_do_not_keep_the_session_alive(client, ma
     assert client.get("/", headers=from_elsewhere).status_code == 302
 
 
+def test_forms_sent_from_a_sibling_site_do_not_keep_the_session_alive(client, make, clock):
+    """A same-site page (another subdomain: the session cookie goes with it) sending a form every few minutes: refused
+    or not, it is not the person using Shiftbridge."""
+    login(client, make.user())
+    sibling = {"Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Site": "same-site"}
+    for _ in range(3):
+        clock.advance(minutes=4)
+        assert client.post("/profile/tokens", data={}, headers=sibling).status_code == 422
+    clock.advance(minutes=4)
+    assert client.post("/profile/tokens", data={}, headers=sibling).status_code in (302, 401)
+
+
 @pytest.mark.parametrize("site", ["same-origin", "none"])
 def test_pages_opened_in_the_app_or_from_the_address_bar_count_as_use(client, make, clock, site):
     login(client, make.user())
