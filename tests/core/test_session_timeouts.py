@@ -190,28 +190,17 @@ def test_a_wrong_password_on_the_way_back_keeps_the_text_too(client, make, clock
     assert "kept through a typo" in dict(_form_with(resp.get_data(as_text=True), "email")["fields"]).values()
 
 
-def test_passwords_are_never_carried_over_a_sign_out(client, make, clock):
+@pytest.mark.parametrize("confirm", ["a brand new passphrase", "a brand new passfrase"], ids=["matching", "mistyped"])
+def test_passwords_are_never_carried_over_a_sign_out(client, make, clock, confirm):
+    """Not even a confirmation that does not match the new password (so is not "a value equal to a typed password"):
+    nothing of a form with a password in it travels through the sign-in page."""
     nurse = make.user()
     login(client, nurse)
     clock.advance(minutes=20)
     resp = client.post("/profile/password", data={"pw-current_password": TEST_PASSWORD,
-                                                  "pw-new_password": "a brand new passphrase",
-                                                  "pw-confirm": "a brand new passphrase"})
-    page = resp.get_data(as_text=True)
-    assert TEST_PASSWORD not in page and "a brand new passphrase" not in page
-
-
-def test_a_mistyped_password_confirmation_is_not_carried_over_a_sign_out(client, make, clock):
-    """A confirmation that does not match the new password is not "a value equal to a typed password": nothing of a
-    form with a password in it travels through the sign-in page."""
-    nurse = make.user()
-    login(client, nurse)
-    clock.advance(minutes=20)
-    resp = client.post("/profile/password", data={"pw-current_password": TEST_PASSWORD,
-                                                  "pw-new_password": "a brand new passphrase",
-                                                  "pw-confirm": "a brand new passfrase"})
+                                                  "pw-new_password": "a brand new passphrase", "pw-confirm": confirm})
     page = resp.get_data(as_text=True) if resp.status_code != 302 else client.get(resp.location).get_data(as_text=True)
-    assert "passfrase" not in page and "passphrase" not in page
+    assert TEST_PASSWORD not in page and "passphrase" not in page and "passfrase" not in page
     for form in _Forms(page).forms:
         assert not any(value for name, value in form["fields"] if name.startswith("carry:")), form
 

@@ -26,7 +26,8 @@ def app_config(tmp_path):
     return {"WTF_CSRF_ENABLED": True, "HANDOVER_UPLOAD_DIR": str(tmp_path / "images")}
 
 
-def test_warned_stays_signed_in_then_signed_out_without_losing_the_handover_text(app, desktop, clock):
+def _nina_opens_a_patients_entry(page):
+    """Nina, signed in on the ward computer (the browser's clock under the test's control), on a patient's entry."""
     make = Factory()
     nurse = make.user(email="nina@example.test", display_name="Nina Nurse")
     colleague, coordinator = make.user(), make.user()
@@ -39,12 +40,15 @@ def test_warned_stays_signed_in_then_signed_out_without_losing_the_handover_text
     handover_id, patient_id = handover.id, patient.id
     db.session.commit()
     db.session.close()
-
-    page = desktop
     page.clock.install()
     sign_in(page, "nina@example.test", TEST_PASSWORD)
     page.wait_for_url("**/")
     page.goto(entry_url)
+    return page, entry_url, handover_id, patient_id
+
+
+def test_warned_stays_signed_in_then_signed_out_without_losing_the_handover_text(app, desktop, clock):
+    page, entry_url, handover_id, patient_id = _nina_opens_a_patients_entry(desktop)
     page.fill("#situation", TYPED)
     warning, ended = page.get_by_test_id("session-warning"), page.get_by_test_id("session-ended")
     expect(warning).to_be_hidden()
@@ -94,22 +98,7 @@ def _nothing_of_the_patient_left(page, *, in_the_document: bool = True):
 
 
 def test_signed_out_with_nothing_typed_continue_asks_for_a_sign_in_and_comes_back(app, desktop, clock):
-    make = Factory()
-    nurse = make.user(email="nina@example.test", display_name="Nina Nurse")
-    coordinator = make.user()
-    team = make.team("Ward 7B", coordinators=[coordinator], staff=[nurse])
-    patient = services.add_patient(team, coordinator, name="Test Patient Alpha", nhs_number=NUMBERS[0],
-                                   location="Bed 1")
-    handover = services.start_handover(team, nurse, label="Day → Night", starts_at=datetime.now(UTC))
-    entry_url = f"/handover/{handover.id}/patients/{patient.id}"
-    db.session.commit()
-    db.session.close()
-
-    page = desktop
-    page.clock.install()
-    sign_in(page, "nina@example.test", TEST_PASSWORD)
-    page.wait_for_url("**/")
-    page.goto(entry_url)
+    page, entry_url, _, _ = _nina_opens_a_patients_entry(desktop)
     expect(page.locator("h1")).to_contain_text("Test Patient Alpha")
     clock.advance(minutes=16)
     page.clock.fast_forward("16:00")
