@@ -428,8 +428,13 @@ def verify_password(email: str, password: str, *, client: throttle.Client,
     return None
 
 
-def record_throttled(exc: throttle.Throttled, *, check: str, actor=None) -> None:
+def record_throttled(exc: throttle.Throttled, *, check: str, actor=None) -> bool:
+    """Audit a refused attempt when it is the first from its full bucket in the bucket's window (the rest are counted
+    and logged at most once a minute). True when an entry was written."""
+    if not throttle.first_refusal(exc):
+        return False
     audit.record("auth.throttled", actor=actor, outcome="denied", summary={"check": check, "bucket": exc.bucket})
+    return True
 
 
 def authenticate(email: str, password: str, *, client: throttle.Client, user_agent: str | None = None) -> User | None:

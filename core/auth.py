@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from flask import (
@@ -42,8 +43,12 @@ bp = Blueprint("auth", __name__)
 def _used_by_a_person() -> bool:
     """Whether this request is someone using the app (a page opened, a form sent) rather than background polling,
     which must not keep an unattended screen signed in. Browsers say so in ``Sec-Fetch-Dest`` (HTTPS and localhost
-    only); otherwise a read that does not ask for a page (JSON, an event stream) is background."""
+    only); a page opened or a form sent from another site (``Sec-Fetch-Site`` not ``same-origin`` or ``none``) is not
+    this person using the app, or another site could keep her session alive. Without these headers (old browsers),
+    a read that does not ask for a page (JSON, an event stream) is background."""
     if request.endpoint == "auth.session_status":
+        return False
+    if request.headers.get("Sec-Fetch-Site", "none") not in ("same-origin", "none"):
         return False
     if request.method not in SAFE_METHODS:
         return True
@@ -160,8 +165,8 @@ def _remember_device(response, client: throttle.Client, email: str):
 
 
 def _throttled(exc: throttle.Throttled, check: str):
-    accounts.record_throttled(exc, check=check, actor=current_user if current_user.is_authenticated else None)
-    db.session.commit()
+    if accounts.record_throttled(exc, check=check, actor=current_user if current_user.is_authenticated else None):
+        db.session.commit()
 
 
 # ------------------------------------------------------------------- text typed before a timeout is carried over
@@ -171,12 +176,20 @@ def _carry_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key, salt="shiftbridge-carry")
 
 
+_REPEATED = re.compile(r"[-_]confirm(ation)?$", re.IGNORECASE)  # "email-confirm": a value typed twice
+
+
+def _secret_field(name: str) -> bool:
+    return "password" in name.lower() or _REPEATED.search(name) is not None
+
+
 def _carriable(fields: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Everything typed except passwords (and fields repeating a password, such as its confirmation); CSRF fields
-    keep their names and get a fresh token when the form is sent again."""
-    secrets_typed = {v for k, v in fields if "password" in k.lower() and v}
-    return [(k, "" if k.endswith("csrf_token") else v) for k, v in fields
-            if "password" not in k.lower() and v not in secrets_typed]
+    """Everything typed, except from a form with a password in it (nothing of it travels: a mistyped confirmation is
+    a password too) and any confirmation field; CSRF fields keep their names and get a fresh token when the form is
+    sent again."""
+    if any("password" in k.lower() for k, _ in fields):
+        return []
+    return [(k, "" if k.endswith("csrf_token") else v) for k, v in fields if not _secret_field(k)]
 
 
 def _carry_from_expired_post() -> dict | None:

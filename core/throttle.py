@@ -23,14 +23,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
 from dataclasses import dataclass, field
 
 from flask import current_app
-from limits import parse_many
+from limits import RateLimitItemPerSecond, parse_many
 
 from core.errors import DomainError
 from core.security import limiter
+from core.tally import Tally
+
+log = logging.getLogger(__name__)
+REFUSED = Tally("refused %d sign-in or current-password attempt(s) by the throttle (counted; only the first from "
+                "each full bucket is audited; next count in %.0f s)", log)
 
 SIGN_IN = "sign-in"
 CURRENT_PASSWORD = "current-password"
@@ -50,10 +56,11 @@ class Throttled(DomainError):
     status = 429
     title = "Too many requests"
 
-    def __init__(self, detail: str, *, bucket: str, retry_after: int):
+    def __init__(self, detail: str, *, bucket: str, retry_after: int, setting: str = "", key: tuple[str, ...] = ()):
         super().__init__(detail)
         self.bucket = bucket
         self.retry_after = max(1, retry_after)
+        self.setting, self.key = setting, key  # the full bucket: its limit setting and storage key
 
 
 @dataclass(frozen=True)
@@ -105,19 +112,34 @@ def check(check: str, email: str, client: Client) -> None:
     """Raise ``Throttled`` when this attempt must be refused before any password is tested."""
     account = account_key(email)
     message = MESSAGES[CURRENT_PASSWORD] if check == CURRENT_PASSWORD else None
-    wait = refusal("LOGIN_ATTEMPTS", check, "pair", account, client.key_for(account))
+    key = (check, "pair", account, client.key_for(account))
+    wait = refusal("LOGIN_ATTEMPTS", *key)
     if wait is not None:
-        raise Throttled(message or MESSAGES["pair"], bucket="pair", retry_after=wait)
+        raise Throttled(message or MESSAGES["pair"], bucket="pair", retry_after=wait, setting="LOGIN_ATTEMPTS", key=key)
     if client.knows(account):
         return  # the owner's usual browser: only its own failures count against it
-    wait = refusal("LOGIN_CLIENT_ATTEMPTS", check, "client", client.address)
+    key = (check, "client", client.address)
+    wait = refusal("LOGIN_CLIENT_ATTEMPTS", *key)
     if wait is not None:
-        raise Throttled(message or MESSAGES["client"], bucket="client", retry_after=wait)
-    if refusal("LOGIN_ACCOUNT_ATTEMPTS", check, "account", account) is not None:
+        raise Throttled(message or MESSAGES["client"], bucket="client", retry_after=wait,
+                        setting="LOGIN_CLIENT_ATTEMPTS", key=key)
+    key = (check, "account", account)
+    if refusal("LOGIN_ACCOUNT_ATTEMPTS", *key) is not None:
         # Many clients have failed on this account: unknown clients now share a slow lane instead of a lock-out.
         if not count("LOGIN_ACCOUNT_SLOWDOWN", check, "slow", account):
             wait = refusal("LOGIN_ACCOUNT_SLOWDOWN", check, "slow", account) or 60
-            raise Throttled(message or MESSAGES["account"], bucket="account", retry_after=wait)
+            raise Throttled(message or MESSAGES["account"], bucket="account", retry_after=wait,
+                            setting="LOGIN_ACCOUNT_ATTEMPTS", key=key)
+
+
+def first_refusal(exc: Throttled) -> bool:
+    """Count a refusal; True only for the first one from its full bucket within that bucket's window (the one worth an
+    audit entry: a flood of refused requests needs no sign-in and must not grow the audit trail at request speed)."""
+    REFUSED.add()
+    if not exc.setting or not current_app.config.get("RATELIMIT_ENABLED", True):
+        return True
+    window = max(item.get_expiry() for item in _limits(exc.setting))
+    return limiter.limiter.hit(RateLimitItemPerSecond(1, window), "audited", *exc.key)
 
 
 def failed(check: str, email: str, client: Client) -> None:

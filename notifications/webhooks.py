@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
-import time
 from datetime import timedelta
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -24,6 +22,7 @@ from core import audit
 from core.accounts import User
 from core.db import db, now_utc
 from core.errors import PROBLEM_JSON, DomainError, problem
+from core.tally import Tally
 from notifications import broadcasts, registry, sms
 from notifications.models import (
     STATE_RANK,
@@ -55,28 +54,10 @@ def public_url() -> str:
     return base + request.path + (f"?{qs}" if qs else "")
 
 
-class _Tally:
-    """Calls counted in this process, logged at most once per ``every`` seconds (a flood writes one line a minute)."""
-
-    def __init__(self, message: str, every: float = 60.0):
-        self.message, self.every = message, every
-        self.lock = threading.Lock()
-        self.total = self.unlogged = 0
-        self.logged_at = float("-inf")
-
-    def add(self) -> None:
-        with self.lock:
-            self.total += 1
-            self.unlogged += 1
-            if time.monotonic() - self.logged_at < self.every:
-                return
-            count, self.unlogged, self.logged_at = self.unlogged, 0, time.monotonic()
-        log.warning(self.message, count, self.every)
-
-
-REFUSED = _Tally("refused %d Twilio webhook call(s) with a missing or invalid signature (counted, not audited; "
-                 "next count in %.0f s)")
-REPLAYED = _Tally("ignored %d replayed Twilio webhook call(s) (a signed request seen before; next count in %.0f s)")
+REFUSED = Tally("refused %d Twilio webhook call(s) with a missing or invalid signature (counted, not audited; "
+                "next count in %.0f s)", log)
+REPLAYED = Tally("ignored %d replayed Twilio webhook call(s) (a signed request seen before; next count in %.0f s)",
+                 log)
 PRUNE_TASK = "notifications.prune_webhook_receipts"
 
 

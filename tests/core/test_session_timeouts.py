@@ -105,6 +105,40 @@ def test_background_requests_do_not_keep_an_unattended_screen_signed_in(client, 
     assert client.get("/", headers={"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}).status_code == 302
 
 
+@pytest.mark.parametrize("site", ["cross-site", "same-site"])
+def test_pages_opened_from_another_site_do_not_keep_the_session_alive(client, make, clock, site):
+    """Another site embedding or opening Shiftbridge pages every few minutes must not keep an unattended screen
+    signed in: only the app's own pages (or the address bar) count as use."""
+    login(client, make.user())
+    from_elsewhere = {"Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Site": site}
+    for _ in range(3):
+        clock.advance(minutes=4)
+        assert client.get("/", headers=from_elsewhere).status_code == 200
+    clock.advance(minutes=4)
+    assert client.get("/", headers=from_elsewhere).status_code == 302
+
+
+def test_forms_sent_from_a_sibling_site_do_not_keep_the_session_alive(client, make, clock):
+    """A same-site page (another subdomain: the session cookie goes with it) sending a form every few minutes: refused
+    or not, it is not the person using Shiftbridge."""
+    login(client, make.user())
+    sibling = {"Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Site": "same-site"}
+    for _ in range(3):
+        clock.advance(minutes=4)
+        assert client.post("/profile/tokens", data={}, headers=sibling).status_code == 422
+    clock.advance(minutes=4)
+    assert client.post("/profile/tokens", data={}, headers=sibling).status_code in (302, 401)
+
+
+@pytest.mark.parametrize("site", ["same-origin", "none"])
+def test_pages_opened_in_the_app_or_from_the_address_bar_count_as_use(client, make, clock, site):
+    login(client, make.user())
+    own = {"Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Site": site}
+    for _ in range(4):
+        clock.advance(minutes=14)
+        assert client.get("/", headers=own).status_code == 200
+
+
 def test_status_tells_the_time_left_without_extending_and_keepalive_extends(client, make, clock):
     login(client, make.user())
     status = client.get("/auth/session", headers=BACKGROUND)
@@ -156,15 +190,30 @@ def test_a_wrong_password_on_the_way_back_keeps_the_text_too(client, make, clock
     assert "kept through a typo" in dict(_form_with(resp.get_data(as_text=True), "email")["fields"]).values()
 
 
-def test_passwords_are_never_carried_over_a_sign_out(client, make, clock):
+@pytest.mark.parametrize("confirm", ["a brand new passphrase", "a brand new passfrase"], ids=["matching", "mistyped"])
+def test_passwords_are_never_carried_over_a_sign_out(client, make, clock, confirm):
+    """Not even a confirmation that does not match the new password (so is not "a value equal to a typed password"):
+    nothing of a form with a password in it travels through the sign-in page."""
     nurse = make.user()
     login(client, nurse)
     clock.advance(minutes=20)
     resp = client.post("/profile/password", data={"pw-current_password": TEST_PASSWORD,
-                                                  "pw-new_password": "a brand new passphrase",
-                                                  "pw-confirm": "a brand new passphrase"})
-    page = resp.get_data(as_text=True)
-    assert TEST_PASSWORD not in page and "a brand new passphrase" not in page
+                                                  "pw-new_password": "a brand new passphrase", "pw-confirm": confirm})
+    page = resp.get_data(as_text=True) if resp.status_code != 302 else client.get(resp.location).get_data(as_text=True)
+    assert TEST_PASSWORD not in page and "passphrase" not in page and "passfrase" not in page
+    for form in _Forms(page).forms:
+        assert not any(value for name, value in form["fields"] if name.startswith("carry:")), form
+
+
+def test_confirmation_fields_are_never_carried_even_without_a_password_field(app):
+    from core.auth import _carriable
+
+    with app.test_request_context():
+        assert _carriable([("csrf_token", "x"), ("email-confirm", "typo@example"), ("pin_confirmation", "1234"),
+                           ("note", "kept"), ("confirm_off_rota", "y")]) == [("csrf_token", ""), ("note", "kept"),
+                                                                             ("confirm_off_rota", "y")]
+        assert _carriable([("pw-current_password", "a"), ("pw-new_password", "b"), ("pw-confirm", "c"),
+                           ("label", "d")]) == []
 
 
 def test_someone_else_signing_in_does_not_get_the_first_persons_text(client, make, clock):

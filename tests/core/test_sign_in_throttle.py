@@ -11,7 +11,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
-from core import accounts
+from core import accounts, throttle
 from core.audit import AuditEntry
 from core.db import db
 from tests.conftest import TEST_PASSWORD
@@ -211,3 +211,40 @@ def test_the_stand_in_hash_costs_what_a_real_one_costs(app, make):
 
     nurse = make.user()
     assert extract_parameters(accounts.stand_in_hash()) == extract_parameters(nurse.password_hash)
+
+
+# ------------------------------------------------------------- refusals are counted, not each one audited (review)
+
+
+def test_a_flood_of_refused_sign_ins_writes_one_audit_entry_per_full_bucket(app, make, caplog, monkeypatch):
+    """An unauthenticated flood must not grow the permanent audit trail at request speed."""
+    monkeypatch.setattr(throttle.log, "disabled", False)  # alembic's fileConfig (run in-process by the fixtures)
+    monkeypatch.setattr(throttle.REFUSED, "logged_at", float("-inf"))  # a new minute: the next refusal is logged
+    refused = throttle.REFUSED.total
+    people = [make.user() for _ in range(11)]
+    for _ in range(5):
+        _fail(app, people[0].email, "198.51.100.20")
+    for _ in range(40):  # the pair bucket is full: every one of these is refused
+        assert _post(app.test_client(), people[0].email, "guess", "198.51.100.20").status_code == 429
+    assert _audits("auth.throttled") == 1
+    for p in people[1:]:  # spraying from another computer fills its client bucket
+        _fail(app, p.email, "198.51.100.21")
+    for _ in range(40):
+        assert _post(app.test_client(), people[10].email, "guess", "198.51.100.21").status_code == 429
+    assert _audits("auth.throttled") == 2, "one entry for the full pair bucket, one for the full client bucket"
+    assert throttle.REFUSED.total - refused == 80
+    logged = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(logged) == 1 and "sign-in" in logged[0], logged  # counted, logged at most once a minute
+
+
+def test_a_flood_of_refused_current_password_checks_writes_one_audit_entry(app, make, client):
+    nurse = make.user()
+    assert _post(client, nurse.email, TEST_PASSWORD, WARD_PC).status_code == 302
+    form = {"pw-current_password": "a wrong guess", "pw-new_password": "a brand new passphrase",
+            "pw-confirm": "a brand new passphrase"}
+    for _ in range(5):
+        client.post("/profile/password", data=form, environ_base={"REMOTE_ADDR": WARD_PC})
+    for _ in range(30):
+        resp = client.post("/profile/password", data=form, environ_base={"REMOTE_ADDR": WARD_PC})
+        assert resp.status_code == 429
+    assert _audits("auth.throttled") == 1
