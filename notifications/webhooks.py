@@ -224,9 +224,11 @@ def handle_inbound(number: str, body: str) -> str | None:
     if b.state != "open":
         return "Shiftbridge: sorry, this has already been taken."
     try:
-        ok, reply = handler(user.id, b.reference)
+        # A savepoint: a refusal undoes only the handler's own changes; the request's receipt (replay guard) is
+        # committed with the refusal's reply, so replaying a refused "YES 4821" after the shift reopens does nothing.
+        with db.session.begin_nested():
+            ok, reply = handler(user.id, b.reference)
     except DomainError as exc:  # e.g. someone else took the shift a moment ago
-        db.session.rollback()
         return f"Shiftbridge: {exc.detail}"[:160]
     if ok and b.state == "open":
         # Answered without filling it (e.g. volunteered where the coordinator chooses): the report shows the answer
