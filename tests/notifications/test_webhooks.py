@@ -121,6 +121,15 @@ def test_help_answers_with_twiml(client, make, fake_twilio):
     assert "Reply STOP to stop" in resp.get_data(as_text=True)
 
 
+def _open_shift_broadcast(fake_registry, claim, team, coordinator):
+    """Register ``claim`` as the YES handler and send an open-shift broadcast about "shift:12"."""
+    fake_registry.register_reply_handler("YES", claim)
+    b = broadcasts.create(team, coordinator, audience="team", text="Night shift Thu needs a nurse", kind="open_shift",
+                          reference="shift:12")
+    db.session.commit()
+    return b
+
+
 def test_yes_code_runs_the_registered_claim_handler_once(client, make, fake_twilio, fake_registry):
     coordinator = make.user()
     nurse, other = make.user(mobile=MOBILE), make.user(mobile="+447700900322")
@@ -132,10 +141,7 @@ def test_yes_code_runs_the_registered_claim_handler_once(client, make, fake_twil
         broadcasts.record_claim(user_id, reference=reference)
         return True, "Thanks: the shift is yours."
 
-    fake_registry.register_reply_handler("YES", claim)
-    b = broadcasts.create(team, coordinator, audience="team", text="Night shift Thu needs a nurse", kind="open_shift",
-                          reference="shift:12")
-    db.session.commit()
+    b = _open_shift_broadcast(fake_registry, claim, team, coordinator)
     worker.run(once=True)
     [body] = fake_twilio.bodies_to(MOBILE)
     code = db.session.scalar(select(BroadcastRecipient.code).where(BroadcastRecipient.user_id == nurse.id))
@@ -219,10 +225,7 @@ def test_a_replayed_refused_claim_stays_refused_after_the_shift_reopens(client, 
         broadcasts.record_claim(user_id, reference=reference)
         return True, "Thanks: the shift is yours."
 
-    fake_registry.register_reply_handler("YES", claim)
-    b = broadcasts.create(team, coordinator, audience="team", text="Night shift Thu needs a nurse", kind="open_shift",
-                          reference="shift:12")
-    db.session.commit()
+    b = _open_shift_broadcast(fake_registry, claim, team, coordinator)
     code = db.session.scalar(select(BroadcastRecipient.code).where(BroadcastRecipient.user_id == nurse.id))
     yes = {"From": MOBILE, "To": "+44", "Body": f"YES {code}", "MessageSid": "SM" + "c" * 32}
     refused = signed_post(client, "/webhooks/twilio/inbound", yes)
