@@ -64,6 +64,33 @@ def _assign_request_id():
     g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
 
 
+# A NUL (PostgreSQL text cannot hold one: "PostgreSQL text fields cannot contain NUL") or a lone surrogate (cannot be
+# encoded as UTF-8) is never typed text: a request carrying one anywhere we read text from is refused whole.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_DETAIL = ("The request contains characters that cannot be stored (a NUL character or a broken "
+                     "character code). Please retype the text and try again.")
+
+
+def _texts():
+    for multi in (request.args, request.form):
+        for key, values in multi.lists():
+            yield key
+            yield from values
+    for key, files in request.files.lists():
+        yield key
+        yield from (f.filename or "" for f in files)
+    yield from (v for v in (request.view_args or {}).values() if isinstance(v, str))
+
+
+def _refuse_unstorable_text():
+    """Every form field, query-string parameter, upload file name and URL part, before any view or query sees it:
+    400 (an error page for browsers, problem+json for the API) instead of a 500 from the database."""
+    if any(_UNSTORABLE.search(text) for text in _texts()):
+        from werkzeug.exceptions import BadRequest
+
+        raise BadRequest(description=UNSTORABLE_DETAIL)
+
+
 def bearer_token(req) -> str | None:
     header = req.headers.get("Authorization", "")
     return header[7:].strip() if header.startswith("Bearer ") else None
@@ -118,5 +145,6 @@ def register_security(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     app.before_request(_assign_request_id)
+    app.before_request(_refuse_unstorable_text)
     app.before_request(_csrf_unless_bearer)
     app.after_request(_headers)

@@ -15,6 +15,8 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import delete, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -205,9 +207,11 @@ def handle_inbound(number: str, body: str) -> str | None:
     if b.state != "open":
         return "Shiftbridge: sorry, this has already been taken."
     try:
-        ok, reply = handler(user.id, b.reference)
+        # A savepoint: a refusal undoes only the handler's own changes; the request's receipt (replay guard) is
+        # committed with the refusal's reply, so replaying a refused "YES 4821" after the shift reopens does nothing.
+        with db.session.begin_nested():
+            ok, reply = handler(user.id, b.reference)
     except DomainError as exc:  # e.g. someone else took the shift a moment ago
-        db.session.rollback()
         return f"Shiftbridge: {exc.detail}"[:160]
     if ok and b.state == "open":
         # Answered without filling it (e.g. volunteered where the coordinator chooses): the report shows the answer
@@ -216,6 +220,31 @@ def handle_inbound(number: str, body: str) -> str | None:
     audit.record("broadcast.sms_reply", actor=user, entity=b, outcome="success" if ok else "failure",
                  summary={"keyword": keyword[:16]})
     return reply
+
+
+RESEND = "Shiftbridge could not take your message just now: please send your message again in a few minutes."
+
+
+@bp.errorhandler(DBAPIError)
+@bp.errorhandler(PoolTimeout)
+def _database_error(exc):
+    """Twilio does not retry inbound SMS webhooks, so a 503 would lose a STOP or "YES 4821" sent during a database
+    outage: answer 200 with TwiML asking the person to send it again (nothing was applied, no receipt kept).
+    Status callbacks, which Twilio does retry, keep the app-wide 503."""
+    from core.db import is_unavailable
+    from core.errors import handle_database_error, handle_integrity_error
+
+    if isinstance(exc, IntegrityError):  # e.g. two copies of one request at once: 409, as everywhere
+        return handle_integrity_error(exc)
+    if request.endpoint != f"{bp.name}.inbound" or not is_unavailable(exc):
+        return handle_database_error(exc)
+    log.warning("database unavailable (%s) for an inbound text: asked the sender to send it again",
+                type(exc).__name__)
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001  (its connection is gone: nothing to roll back)
+        db.session.close()
+    return _twiml(RESEND)
 
 
 @bp.post("/inbound")

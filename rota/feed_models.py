@@ -50,6 +50,18 @@ class CalendarFeed(db.Model):
         return f"<CalendarFeed {self.id} user={self.user_id} {self.kind.value} active={self.active}>"
 
 
+class RetiredFeedToken(db.Model):
+    """The hash of a feed link that was turned off or replaced, so that a calendar still polling it hears 410 Gone
+    (the subscription is over) instead of counting as a guess at feed links (``FEED_MISS_LIMIT``)."""
+
+    __tablename__ = "calendar_feed_retired_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("calendar_feeds.id", ondelete="CASCADE"), nullable=False,
+                                         index=True)
+    retired_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc)
+
+
 class CalendarPreference(db.Model):
     """A person's feed preferences: an optional reminder before each of their shifts (a VALARM)."""
 

@@ -5,11 +5,12 @@ events), then the HTTP views (``/calendar/<token>.ics``, profile actions), the J
 
 Why the fetch path looks the way it does:
 
-* A feed link is a credential. Unknown, malformed and revoked tokens all answer the same plain 404 before any
-  other work; tokens never reach the application log (a logging filter redacts them from the request lines of the
-  development server and gunicorn's access log) and the rate limiter keys on a hash of the token, not the token.
-  A client that asks for ``FEED_MISS_LIMIT`` unknown links is refused (429) *before* the look-up, for every link, so
-  guessing gains nothing; a password change or deactivation revokes every link (``revoke_every_feed``).
+* A feed link is a credential. Unknown and malformed tokens answer a plain 404; links this server issued and then
+  retired (rotated, turned off, password change, deactivation) answer 410 Gone and never count as guesses. Tokens
+  never reach the application log (a logging filter redacts them from the request lines of the development server
+  and gunicorn's access log) and the rate limiter keys on a hash of the token, not the token. A client that asks
+  for ``FEED_MISS_LIMIT`` never-issued links is refused (429) *before* the look-up, for every link, so guessing
+  gains nothing; a password change or deactivation revokes every link (``revoke_every_feed``).
 * Calendar clients poll. One SQL statement finds the feed *and* computes its validator (counts, latest change
   times), so a conditional request answers 304 from that one query without building the feed. The validator is
   scoped to the UTC day because the window (60 days back .. 18 months ahead) and the 14-day life of cancelled
@@ -49,7 +50,7 @@ from core.errors import Forbidden, NotFound
 from core.security import limiter
 from core.web import as_choices
 from rota import ical
-from rota.feed_models import CalendarFeed, CalendarPreference, FeedKind, TeamFeedSetting
+from rota.feed_models import CalendarFeed, CalendarPreference, FeedKind, RetiredFeedToken, TeamFeedSetting
 from rota.models import Leave, PeriodState, ReleaseKind, RotaPeriod, Shift, ShiftRelease, ShiftState, ShiftType
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,8 @@ DEFAULTS = {
     # a shift someone stopped holding stays in their feed as CANCELLED this long
     "FEED_CANCELLED_DAYS": limits.FEED_CANCELLED_DAYS,
     "FEED_RATE_LIMIT": "60 per hour;10 per minute",
-    # Unknown or revoked links asked for by one client (address): then all its feed requests get 429 for the window.
-    # Generous because calendar services keep polling revoked links from shared addresses (docs/calendar-feeds.md).
+    # Never-issued links asked for by one client (address): then all its feed requests get 429 for the window.
+    # Retired links answer 410 and do not count (calendar services poll from shared addresses).
     "FEED_MISS_LIMIT": "30 per hour",
     "FEED_FETCH_RECORD_SECONDS": 300,
     "FEED_TOKEN_KEY": None,  # defaults to SECRET_KEY
@@ -201,6 +202,24 @@ def _feed_row(user: User, kind: FeedKind) -> CalendarFeed | None:
     return db.session.scalar(select(CalendarFeed).where(CalendarFeed.user_id == user.id, CalendarFeed.kind == kind))
 
 
+def _retire(feed: CalendarFeed) -> None:
+    """Remember the hash of the link being turned off or replaced: a calendar still polling it hears 410 Gone."""
+    if feed.token_hash is not None and db.session.get(RetiredFeedToken, feed.token_hash) is None:
+        db.session.add(RetiredFeedToken(token_hash=feed.token_hash, feed_id=feed.id, retired_at=now_utc()))
+
+
+def was_issued(token: str) -> bool:
+    """Whether ``token`` is a link this server issued that is no longer live (turned off, replaced, or its owner
+    deactivated), as opposed to a guess."""
+    if TOKEN_RE.match(token) is None:
+        return False
+    digest = _digest(token)
+    return db.session.scalar(select(func.count()).select_from(RetiredFeedToken)
+                             .where(RetiredFeedToken.token_hash == digest)) > 0 or \
+        db.session.scalar(select(func.count()).select_from(CalendarFeed)
+                          .where(CalendarFeed.token_hash == digest)) > 0
+
+
 def rotate(user: User, kind: FeedKind, *, actor) -> tuple[CalendarFeed, str]:
     """Issue a new secret link for ``kind`` (the first one, or a replacement: the old link dies at once)."""
     if not may_subscribe(user, kind):
@@ -210,6 +229,7 @@ def rotate(user: User, kind: FeedKind, *, actor) -> tuple[CalendarFeed, str]:
     if first:
         feed = CalendarFeed(user_id=user.id, kind=kind)
         db.session.add(feed)
+    _retire(feed)
     nonce = secrets.token_hex(32)
     token = _token(kind, nonce)
     feed.nonce, feed.token_hash = nonce, _digest(token)
@@ -226,6 +246,7 @@ def revoke(user: User, kind: FeedKind, *, actor) -> CalendarFeed | None:
     feed = _feed_row(user, kind)
     if feed is None or not feed.active:
         return feed
+    _retire(feed)
     feed.token_hash = feed.nonce = None
     feed.revoked_at = now_utc()
     audit.record("calendar_feed.revoked", actor=actor, entity=feed, summary={"user_id": user.id, "kind": kind.value})
@@ -598,6 +619,10 @@ def calendar_feed(token: str):
               retry_after=wait)
     found = find_feed(token)
     if found is None:
+        if was_issued(token):
+            # A dead subscription (calendar services poll from shared addresses): not a guess, and 410 tells the
+            # calendar the subscription is over.
+            abort(410, description="This calendar link has been turned off. Subscribe again from your profile.")
         throttle.count("FEED_MISS_LIMIT", "feed-miss", client)
         abort(404)
     record_fetch(found, request.user_agent.string)

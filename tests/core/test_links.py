@@ -73,6 +73,9 @@ def _sign_in_next(app, make, links):
     for link in links:
         resp = app.test_client().post("/auth/login", query_string={"next": link},
                                       data={"email": user.email, "password": TEST_PASSWORD})
+        if "\x00" in link:  # refused whole before the view (docs/security.md, tests/core/test_nul_input.py)
+            assert resp.status_code == 400, (link, resp.status_code)
+            continue
         assert resp.status_code == 302, (link, resp.status_code)
         assert _stays_here(resp.headers["Location"]), (link, resp.headers["Location"])
 
@@ -98,7 +101,7 @@ def _broadcast_form(app, make, links):
         resp = client.post("/broadcasts/new", data={"team_id": team.id, "audience": "team", "kind": "message",
                                                     "text": "x", "link": link, "channels": ["in_app"],
                                                     "confirm": "send"})
-        assert resp.status_code == 422, (link, resp.status_code)
+        assert resp.status_code == (400 if "\x00" in link else 422), (link, resp.status_code)
     assert db.session.scalar(select(Broadcast.id)) is None
 
 

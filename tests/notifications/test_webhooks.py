@@ -9,6 +9,7 @@ from twilio.request_validator import RequestValidator
 
 from core.audit import AuditEntry
 from core.db import db
+from core.errors import Conflict
 from notifications import broadcasts, service, webhooks, worker
 from notifications.models import Broadcast, BroadcastRecipient, OutboxMessage, OutboxState, SmsOptOut
 from notifications.service import SMS
@@ -120,6 +121,15 @@ def test_help_answers_with_twiml(client, make, fake_twilio):
     assert "Reply STOP to stop" in resp.get_data(as_text=True)
 
 
+def _open_shift_broadcast(fake_registry, claim, team, coordinator):
+    """Register ``claim`` as the YES handler and send an open-shift broadcast about "shift:12"."""
+    fake_registry.register_reply_handler("YES", claim)
+    b = broadcasts.create(team, coordinator, audience="team", text="Night shift Thu needs a nurse", kind="open_shift",
+                          reference="shift:12")
+    db.session.commit()
+    return b
+
+
 def test_yes_code_runs_the_registered_claim_handler_once(client, make, fake_twilio, fake_registry):
     coordinator = make.user()
     nurse, other = make.user(mobile=MOBILE), make.user(mobile="+447700900322")
@@ -131,10 +141,7 @@ def test_yes_code_runs_the_registered_claim_handler_once(client, make, fake_twil
         broadcasts.record_claim(user_id, reference=reference)
         return True, "Thanks: the shift is yours."
 
-    fake_registry.register_reply_handler("YES", claim)
-    b = broadcasts.create(team, coordinator, audience="team", text="Night shift Thu needs a nurse", kind="open_shift",
-                          reference="shift:12")
-    db.session.commit()
+    b = _open_shift_broadcast(fake_registry, claim, team, coordinator)
     worker.run(once=True)
     [body] = fake_twilio.bodies_to(MOBILE)
     code = db.session.scalar(select(BroadcastRecipient.code).where(BroadcastRecipient.user_id == nurse.id))
@@ -199,3 +206,36 @@ def test_a_replayed_signed_request_is_not_applied_twice(client, make, fake_twili
     db.session.expire_all()
     assert db.session.get(SmsOptOut, MOBILE) is not None  # still opted out
     assert webhooks.replayed_calls() == replayed + 1  # counted, like refusals
+
+
+def test_a_replayed_refused_claim_stays_refused_after_the_shift_reopens(client, make, fake_twilio, fake_registry):
+    """A signed "YES 4821" refused (someone else took the shift) keeps its receipt: replaying it after the shift
+    reopens does not claim it. The refused handler's own changes are still rolled back."""
+    coordinator, nurse = make.user(), make.user(mobile=MOBILE)
+    team = make.team(coordinators=[coordinator], staff=[nurse])
+    shift = {"taken": True}
+    calls = []
+
+    def claim(user_id, reference):
+        calls.append(user_id)
+        db.session.add(SmsOptOut(number="+447700900999", source="handler"))  # a change the refusal must undo
+        db.session.flush()
+        if shift["taken"]:
+            raise Conflict("Someone else took this shift a moment ago.")
+        broadcasts.record_claim(user_id, reference=reference)
+        return True, "Thanks: the shift is yours."
+
+    b = _open_shift_broadcast(fake_registry, claim, team, coordinator)
+    code = db.session.scalar(select(BroadcastRecipient.code).where(BroadcastRecipient.user_id == nurse.id))
+    yes = {"From": MOBILE, "To": "+44", "Body": f"YES {code}", "MessageSid": "SM" + "c" * 32}
+    refused = signed_post(client, "/webhooks/twilio/inbound", yes)
+    assert refused.status_code == 200 and "took this shift" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(SmsOptOut, "+447700900999") is None  # the handler's change was rolled back
+    shift["taken"] = False  # the shift reopens
+    replayed = webhooks.replayed_calls()
+    replay = signed_post(client, "/webhooks/twilio/inbound", yes)
+    assert replay.status_code == 200 and "<Message>" not in replay.get_data(as_text=True)
+    assert calls == [nurse.id] and webhooks.replayed_calls() == replayed + 1
+    db.session.expire_all()
+    assert db.session.get(Broadcast, b.id).state == "open"

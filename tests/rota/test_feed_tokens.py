@@ -34,7 +34,7 @@ def test_password_change_turns_off_calendar_links(app, client, make):
     resp = _change_password(client, nurse)
     assert resp.status_code == 200
     assert "calendar links" in resp.get_data(as_text=True)
-    assert app.test_client().get(url).status_code == 404
+    assert app.test_client().get(url).status_code == 410  # Gone: the calendar drops the subscription
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "calendar_feed.revoked"))
     assert entry is not None and entry.actor_id == nurse.id
 
@@ -47,7 +47,7 @@ def test_no_feed_kind_survives_a_password_change(app, client, make, kind):
     url = _link(coordinator, kind)
     assert app.test_client().get(url).status_code == 200
     _change_password(client, coordinator)
-    assert app.test_client().get(url).status_code == 404
+    assert app.test_client().get(url).status_code == 410
 
 
 def test_reactivated_account_does_not_get_its_old_links_back(app, client, make):
@@ -56,7 +56,7 @@ def test_reactivated_account_does_not_get_its_old_links_back(app, client, make):
     login(client, admin)
     client.post(f"/admin/users/{nurse.id}/deactivate")
     client.post(f"/admin/users/{nurse.id}/reactivate")
-    assert app.test_client().get(url).status_code == 404
+    assert app.test_client().get(url).status_code == 410
 
 
 @pytest.mark.parametrize("app_config", [{"FEED_MISS_LIMIT": "5 per hour"}])
@@ -72,3 +72,24 @@ def test_guessing_feed_tokens_is_throttled_per_client(app, make, app_config):
     # Refused before the look-up: a guesser cannot tell a hit from a miss by the answer.
     assert app.test_client().get(url, environ_base=guesser).status_code == 429
     assert app.test_client().get(url, environ_base={"REMOTE_ADDR": "10.3.0.1"}).status_code == 200
+
+
+@pytest.mark.parametrize("app_config", [{"FEED_MISS_LIMIT": "5 per hour"}])
+def test_revoked_links_polled_from_a_shared_address_never_block_a_live_link(app, client, make, app_config):
+    """A calendar service fetches everyone's feeds from one address; dead subscriptions (a password change turned
+    them off) keep polling. They answer 410 Gone (the subscription is over) and never count as guesses."""
+    nurse, colleague = make.user(), make.user()
+    old_links = [_link(nurse, FeedKind.mine)]
+    old_links.append(_link(nurse, FeedKind.mine))  # a rotated link is dead too
+    _change_password(client, nurse)  # turns off the current one
+    live = _link(colleague)
+    calendar_service = {"REMOTE_ADDR": "203.0.113.9"}
+    for _ in range(4):
+        for url in old_links:
+            resp = app.test_client().get(url, environ_base=calendar_service)
+            assert resp.status_code == 410
+    assert app.test_client().get(live, environ_base=calendar_service).status_code == 200
+    for _ in range(5):  # never-issued tokens from the same address are still guesses
+        guess = "/calendar/sbcal_m" + secrets.token_urlsafe(32)[:43] + ".ics"
+        assert app.test_client().get(guess, environ_base=calendar_service).status_code == 404
+    assert app.test_client().get(live, environ_base=calendar_service).status_code == 429

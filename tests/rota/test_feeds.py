@@ -162,21 +162,20 @@ def test_a_cancelled_shift_shows_as_cancelled_with_the_reason(client, ward):
     assert team_view[f"shift-{other.id}.team@localhost"]["status"] == "CANCELLED"
 
 
-def test_revoked_and_rotated_links_answer_404_exactly_like_unknown_ones(client, ward):
+def test_revoked_and_rotated_links_answer_410_gone_and_unknown_ones_404(client, ward):
     sam = ward["sam"]
     old = issue(sam)
     fetch(client, old)
     new = issue(sam)  # rotate
     unknown = client.get(path("sbcal_m" + "A" * 43))
     gone = client.get(path(old))
-    assert gone.status_code == unknown.status_code == 404
-    assert gone.data == unknown.data and gone.headers.get("Content-Type") == unknown.headers.get("Content-Type")
+    assert unknown.status_code == 404 and gone.status_code == 410
     assert client.get(path("not-a-token")).status_code == 404
     fetch(client, new)
     feeds.revoke(sam, FeedKind.mine, actor=sam)
     db.session.commit()
-    assert client.get(path(new)).status_code == 404
-    assert client.head(path(new)).status_code == 404
+    assert client.get(path(new)).status_code == 410
+    assert client.head(path(new)).status_code == 410
 
 
 def test_conditional_get_answers_304_from_one_query_and_changes_when_a_shift_does(client, ward, frozen):
@@ -248,7 +247,7 @@ def test_a_new_user_copies_the_link_from_the_profile_page_and_it_works(client, w
     assert len(js) == 1
     # Rotating from the page kills the copied link at once.
     assert client.post("/profile/calendar-feeds/mine/rotate").status_code == 302
-    assert client.get(path(https.group(2))).status_code == 404
+    assert client.get(path(https.group(2))).status_code == 410
     assert client.post("/profile/calendar-feeds/mine/revoke").status_code == 302
     assert "sbcal_" not in client.get("/profile").get_data(as_text=True)
 
@@ -333,11 +332,11 @@ def test_api_lists_rotates_and_revokes(client, ward, make, bearer):
     assert len(token) >= 6 + 1 + 22  # at least 128 bits of base64url after the prefix
     second = client.post("/api/v1/me/calendar-feeds/mine/rotate", headers=headers).get_json()
     assert second["url"] != first["url"]
-    assert client.get(path(token)).status_code == 404
+    assert client.get(path(token)).status_code == 410
     bad = client.post("/api/v1/me/calendar-feeds/nope/rotate", headers=headers)
     assert bad.status_code == 404 and bad.mimetype == "application/problem+json"
     assert client.delete("/api/v1/me/calendar-feeds/mine", headers=headers).status_code == 204
-    assert client.get(second["url"].replace("http://localhost", "")).status_code == 404
+    assert client.get(second["url"].replace("http://localhost", "")).status_code == 410
     stored = db.session.scalars(select(CalendarFeed.token_hash)).all()
     assert all(h is None or token not in h for h in stored)
 
@@ -384,5 +383,5 @@ def test_deactivated_people_lose_their_feeds(client, ward, make):
     token = issue(ward["sam"])
     accounts.set_active(ward["sam"], False, actor=admin)
     db.session.commit()
-    assert client.get(path(token)).status_code == 404
+    assert client.get(path(token)).status_code == 410
     assert TeamRole.staff  # membership is untouched; only the link stops working

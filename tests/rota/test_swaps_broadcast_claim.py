@@ -90,6 +90,9 @@ def test_a_broadcast_form_prefilled_with_nonsense_still_shows_the_form(client, m
 
     w = data.ward(make, 1)
     login(client, w.coordinator)
-    resp = client.get("/broadcasts/new?team_id=abc&shift_id=-5&audience=%00&kind=nope&text=" + "x" * 5000)
+    resp = client.get("/broadcasts/new?team_id=abc&shift_id=-5&audience=%01&kind=nope&text=" + "x" * 5000)
     assert resp.status_code == 200 and "Count recipients" in resp.get_data(as_text=True)
+    # A NUL is refused whole before the view (tests/core/test_nul_input.py): a page saying so, not a 500.
+    resp = client.get("/broadcasts/new?team_id=abc&audience=%00")
+    assert resp.status_code == 400 and "cannot be stored" in resp.get_data(as_text=True)
     assert db.session.scalar(select(Broadcast.id)) is None
