@@ -78,14 +78,20 @@ def test_api_save_to_a_closed_handover_is_a_409_pointing_at_the_new_one(client, 
     assert "started the next one" in resp.json["detail"] and "save it in the new handover" in resp.json["detail"]
 
 
-def test_on_the_page_her_text_is_kept_and_she_is_sent_to_the_new_handover(app, ward):
+def _opened_then_closed(app, ward):
+    """The outgoing nurse opens a patient while the handover is open; meanwhile someone starts the next one.
+    (patient, her client, the page's URL, the page as she has it, the new handover's id)"""
     p, = add_patients(ward, 1)
     h = start(ward)
     nurse = app.test_client()
     login(nurse, ward.outgoing)
     url = f"/handover/{h.id}/patients/{p.id}"
-    page = _text(nurse.get(url))  # she opens the patient while the handover is open
-    later_id = _start_elsewhere(app, ward)  # meanwhile the next handover is started
+    page = _text(nurse.get(url))
+    return p, nurse, url, page, _start_elsewhere(app, ward)
+
+
+def test_on_the_page_her_text_is_kept_and_she_is_sent_to_the_new_handover(app, ward):
+    p, nurse, url, page, later_id = _opened_then_closed(app, ward)
     resp = submit(nurse, url, page, "save-entry", ESCALATION)
     assert resp.status_code == 409
     body = _text(resp)
@@ -107,13 +113,7 @@ def test_on_the_page_her_text_is_kept_and_she_is_sent_to_the_new_handover(app, w
 
 def test_text_taken_to_the_new_handover_is_merged_not_overwritten_if_it_changed_there(app, ward):
     """If someone has already saved the patient in the new handover, her text is shown beside theirs to merge."""
-    p, = add_patients(ward, 1)
-    h = start(ward)
-    nurse = app.test_client()
-    login(nurse, ward.outgoing)
-    url = f"/handover/{h.id}/patients/{p.id}"
-    page = _text(nurse.get(url))
-    later_id = _start_elsewhere(app, ward)
+    p, nurse, url, page, later_id = _opened_then_closed(app, ward)
     later = db.session.get(Handover, later_id)
     services.save_entry(later, p, ward.incoming, {"severity": "watcher", "situation": "seen by SpR"}, base_version=1)
     db.session.commit()
