@@ -363,12 +363,15 @@ class HandoverClosed(Conflict):
     """A save to a handover the team has closed by starting the next one: nothing is written; the editor's text is
     kept (on the page, or by the API client) to be saved in ``later``."""
 
-    def __init__(self, later: Handover):
+    OUTCOMES = {"save": ("Not saved", "Your text is kept: save it in the new handover."),
+                "tick": ("Not done", "Tick the action off in the new handover.")}
+
+    def __init__(self, later: Handover, doing: str = "save"):
         when = later.created_at.astimezone(team_zone(later.team))
+        refused, instead = self.OUTCOMES[doing]
         super().__init__(
-            f"Not saved: this handover was closed when {_starter(later)} started the next one ({later.label}) at "
-            f"{when:%H:%M on %a %d %b}. Your text is kept: save it in the new handover.",
-            extra={"next_handover_id": later.id})
+            f"{refused}: this handover was closed when {_starter(later)} started the next one ({later.label}) at "
+            f"{when:%H:%M on %a %d %b}. {instead}", extra={"next_handover_id": later.id})
         self.later = later
 
 
@@ -387,11 +390,11 @@ def carry_base(closed: Handover, later: Handover, patient: Patient, base_version
     return 1
 
 
-def lock_open(handover: Handover) -> None:
+def lock_open(handover: Handover, doing: str = "save") -> None:
     """Take the handover's row lock (see ``_lock``) and refuse with ``HandoverClosed`` if it is closed. Every write
     to a handover's content calls this before it looks at or writes anything."""
     if not _lock(handover):
-        raise HandoverClosed(next_handover(handover))
+        raise HandoverClosed(next_handover(handover), doing)
 
 
 def record_view(handover: Handover, actor, patient_ids: list[int], what: str = "handover.viewed") -> None:
@@ -537,6 +540,7 @@ def save_entry(handover: Handover, patient: Patient, actor, data: dict, *, base_
 
 def set_action_done(entry: HandoverEntry, index: int, actor, done: bool) -> HandoverEntry:
     require_view(entry.handover.team, actor)
+    lock_open(entry.handover, "tick")  # ticked off in a closed handover, it would stay outstanding in the new one
     if not entry.current:
         raise Conflict("That is an old version of this entry; tick actions off on the current one.")
     if index < 0 or index >= len(entry.actions or []):

@@ -262,3 +262,36 @@ def test_two_people_starting_the_next_handover_at_once_make_one(app, ward, engin
     assert "has just started the next handover" in results["two"].detail
     db.session.expire_all()
     assert db.session.scalar(select(db.func.count(Handover.id))) == 2
+
+
+def test_an_action_cannot_be_ticked_off_in_a_closed_handover(app, ward):
+    """Same class: a write to a closed handover the new one never sees. An action ticked off there would still be
+    outstanding in the new handover (and done twice). Refused, with the way to the new handover; the page shows no
+    tick buttons once the handover is closed."""
+    p, = add_patients(ward, 1)
+    h = start(ward)
+    services.save_entry(h, p, ward.outgoing, {"severity": "watcher", "actions": [{"text": "IV furosemide 40 mg"}]},
+                        base_version=1)
+    db.session.commit()
+    entry = services.current_entries(h)[p.id]
+    later_id = _start_elsewhere(app, ward)
+    with pytest.raises(services.HandoverClosed) as refused:
+        services.set_action_done(entry, 0, ward.outgoing, True)
+    assert refused.value.extra["next_handover_id"] == later_id and refused.value.detail.startswith("Not done: ")
+    db.session.rollback()
+    assert services.current_entries(db.session.get(Handover, h.id))[p.id].action_status == {}
+    nurse = app.test_client()
+    login(nurse, ward.outgoing)
+    page = _text(nurse.get(f"/handover/{h.id}/patients/{p.id}"))
+    assert "IV furosemide 40 mg" in page and 'data-testid="action-toggle"' not in page
+    resp = nurse.post(f"/handover/{h.id}/patients/{p.id}/actions/0", data={"csrf_token": _csrf(page)})
+    assert resp.status_code == 302
+    followed = _text(nurse.get(resp.headers["Location"]))
+    assert "Not done: this handover was closed when Ines Incoming started the next one" in followed
+    assert "Tick the action off in the new handover." in followed
+    assert _carried(later_id, p.id).actions == [{"text": "IV furosemide 40 mg", "owner": None, "due_at": None}]
+    assert services.current_entries(db.session.get(Handover, h.id))[p.id].action_status == {}
+
+
+def _csrf(page: str) -> str:
+    return value(page, "csrf_token")
