@@ -115,7 +115,9 @@ def export_bundle(sheet: Sheet, *, now: datetime | None = None) -> dict:
                                 "text": narrative(value)})
         task_refs = []
         for action in actions_of(entry):
-            t_url = _urn("task", entry.id, action["index"])
+            # stable across saves (each save is a new entry row): the action in this place of this patient's list
+            # in this handover, so a receiving system updates its task instead of creating another
+            t_url = _urn("task", h.id, p.id, action["index"])
             task = {"resourceType": "Task", "id": t_url.rsplit(":", 1)[1],
                     "status": "completed" if action["done_at"] else "requested", "intent": "order",
                     "description": action["text"], "for": {"reference": p_url},

@@ -7,6 +7,7 @@ ids only (``patient_ids`` lists the patients whose content was touched, which is
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -260,6 +261,11 @@ def start_handover(team: Team, actor, *, label: str, starts_at: datetime, outgoi
         raise ValidationFailed("The incoming and outgoing clinicians must be different people.",
                                errors={"incoming_id": ["Choose the person taking over."]})
     previous = latest_handover(team)
+    if previous is not None and not _lock(previous):
+        later = next_handover(previous)
+        who = _starter(later)
+        raise Conflict(f"{who} has just started the next handover ({later.label}); open it from the team's "
+                       "handovers instead of starting another.", extra={"next_handover_id": later.id})
     handover = Handover(team_id=team.id, label=label, style=settings_for(team).style,
                         starts_at=starts_at.astimezone(UTC), outgoing_id=outgoing.id,
                         incoming_id=incoming.id if incoming else None, previous_id=previous.id if previous else None)
@@ -322,6 +328,75 @@ def is_closed(handover: Handover) -> bool:
                                                        Handover.id > handover.id).limit(1)) is not None
 
 
+def next_handover(handover: Handover) -> Handover | None:
+    """The handover the team started after this one (which closed it), if any."""
+    return db.session.scalar(select(Handover).where(Handover.team_id == handover.team_id, Handover.id > handover.id)
+                             .order_by(Handover.id).limit(1))
+
+
+def _lock(handover: Handover) -> bool:
+    """Lock the handover's row for the rest of the transaction and say whether it is still open (the latest).
+
+    Starting the next handover copies each patient's current entry from this one, and closes it; a save to this one
+    must happen wholly before that copy or be refused, never in between. So both take this row lock first and only
+    then look: PostgreSQL ``SELECT … FOR UPDATE`` makes the second wait until the first commits, and the check it
+    then makes (a new statement under READ COMMITTED) sees what the first did. SQLite needs no row lock: every
+    transaction begins IMMEDIATE (core.db), so writers already run one at a time. The lock is FOR UPDATE, not FOR
+    SHARE, because a save may also change the handover row (an amended accepted entry makes it *ready* again): two
+    FOR SHARE holders both updating the row would deadlock."""
+    db.session.execute(select(Handover.id).where(Handover.id == handover.id).with_for_update())
+    return not is_closed(handover)
+
+
+def _starter(later: Handover) -> str:
+    """Who started ``later`` (from its audit entry; the outgoing clinician if that is gone)."""
+    from core.audit import AuditEntry
+
+    actor_id = db.session.scalar(select(AuditEntry.actor_id).where(
+        AuditEntry.action == "handover.started", AuditEntry.entity_type == "handover",
+        AuditEntry.entity_id == str(later.id)).limit(1))
+    user = db.session.get(User, actor_id) if actor_id else None
+    return (user or later.outgoing).display_name
+
+
+class HandoverClosed(Conflict):
+    """A save to a handover the team has closed by starting the next one: nothing is written; the editor's text is
+    kept (on the page, or by the API client) to be saved in ``later``."""
+
+    OUTCOMES = {"save": ("Not saved", "Your text is kept: save it in the new handover."),
+                "tick": ("Not done", "Tick the action off in the new handover.")}
+
+    def __init__(self, later: Handover, doing: str = "save"):
+        when = later.created_at.astimezone(team_zone(later.team))
+        refused, instead = self.OUTCOMES[doing]
+        super().__init__(
+            f"{refused}: this handover was closed when {_starter(later)} started the next one ({later.label}) at "
+            f"{when:%H:%M on %a %d %b}. {instead}", extra={"next_handover_id": later.id})
+        self.later = later
+
+
+def carry_base(closed: Handover, later: Handover, patient: Patient, base_version: str | None) -> int:
+    """The version of ``patient``'s entry in ``later`` that a text refused by the closed handover was written from:
+    version 1 there if that is the copy of the version the editor had in front of her; otherwise 0, which makes a
+    save of her text show what is there now beside hers to merge (nothing is overwritten unseen)."""
+    first = db.session.scalar(select(HandoverEntry).where(HandoverEntry.handover_id == later.id,
+                                                          HandoverEntry.patient_id == patient.id,
+                                                          HandoverEntry.version == 1))
+    current = db.session.scalar(select(HandoverEntry).where(HandoverEntry.handover_id == closed.id,
+                                                            HandoverEntry.patient_id == patient.id,
+                                                            HandoverEntry.current.is_(True)))
+    if first is None or current is None or first.carried_from_id != current.id or base_version != str(current.version):
+        return 0
+    return 1
+
+
+def lock_open(handover: Handover, doing: str = "save") -> None:
+    """Take the handover's row lock (see ``_lock``) and refuse with ``HandoverClosed`` if it is closed. Every write
+    to a handover's content calls this before it looks at or writes anything."""
+    if not _lock(handover):
+        raise HandoverClosed(next_handover(handover), doing)
+
+
 def record_view(handover: Handover, actor, patient_ids: list[int], what: str = "handover.viewed") -> None:
     audit.record(what, actor=actor, entity=handover, team_id=handover.team_id,
                  summary={"patient_ids": sorted(patient_ids)})
@@ -342,6 +417,29 @@ def _clean_actions(actions, handover: Handover) -> list[dict]:
         cleaned.append({"text": text[:300], "owner": (item.get("owner") or "").strip()[:120] or None,
                         "due_at": due})
     return cleaned
+
+
+TEXT_FIELDS = ("situation", "background", "assessment", "recommendation", "contingency", "synthesis")
+
+
+def as_stored(text: str | None) -> str:
+    """Text as ``save_entry`` stores it: browsers send CRLF line ends, and stray spaces around it are dropped."""
+    return (text or "").replace("\r\n", "\n").strip()
+
+
+def saved_fields(entry: HandoverEntry | None, actions_text: str = "") -> dict[str, str]:
+    """What an editor compares her form with: the entry's severity and texts (an empty entry's if ``entry`` is None),
+    and its actions as the form shows them (``actions_text``)."""
+    saved = {"severity": entry.severity.value if entry else Severity.stable.value, "actions": actions_text}
+    saved.update({k: getattr(entry, k) if entry else "" for k in TEXT_FIELDS})
+    return saved
+
+
+def changed_fields(typed: Mapping[str, str], saved: dict[str, str]) -> dict[str, str]:
+    """The fields present in ``typed`` (a submitted form) whose text, as ``save_entry`` would store it, differs from
+    ``saved`` (``saved_fields``): field -> the saved value. Decides whether a page has unsaved text, which fields a
+    save should write (actions), and what another editor's version shows beside hers."""
+    return {k: v for k, v in saved.items() if k in typed and as_stored(typed[k]) != as_stored(v)}
 
 
 class StaleEntry(Conflict):
@@ -379,15 +477,13 @@ def save_entry(handover: Handover, patient: Patient, actor, data: dict, *, base_
     require_view(handover.team, actor)
     if patient.team_id != handover.team_id:
         raise NotFound("That patient is not on this team's list.")
-    if is_closed(handover):
-        raise Conflict("This handover is closed because the team has started a later one; it can no longer be "
-                       "changed. Make the change in the current handover.")
+    lock_open(handover)
     changes = {k: v for k, v in data.items() if k in CONTENT_FIELDS}
     if "severity" in changes:
         changes["severity"] = Severity(changes["severity"])
     for key in CONTENT_FIELDS:
         if isinstance(changes.get(key), str):
-            changes[key] = changes[key].replace("\r\n", "\n").strip()  # browsers send CRLF line ends
+            changes[key] = as_stored(changes[key])
             if len(changes[key]) > MAX_TEXT:
                 raise ValidationFailed("Too long.", errors={key: [f"At most {MAX_TEXT} characters."]})
     if "actions" in changes:
@@ -444,6 +540,7 @@ def save_entry(handover: Handover, patient: Patient, actor, data: dict, *, base_
 
 def set_action_done(entry: HandoverEntry, index: int, actor, done: bool) -> HandoverEntry:
     require_view(entry.handover.team, actor)
+    lock_open(entry.handover, "tick")  # ticked off in a closed handover, it would stay outstanding in the new one
     if not entry.current:
         raise Conflict("That is an old version of this entry; tick actions off on the current one.")
     if index < 0 or index >= len(entry.actions or []):
@@ -522,7 +619,7 @@ def accept(handover: Handover, actor, *, patient_ids: list[int] | None = None, r
     if not can_accept(handover, actor):
         who = handover.incoming.display_name if handover.incoming else "a team member other than the outgoing one"
         raise Forbidden(f"Only the incoming clinician ({who}) can accept this handover.")
-    if is_closed(handover):
+    if not _lock(handover):
         raise Conflict("This handover is closed because the team has started a later one.")
     entries = current_entries(handover)
     if patient_ids:

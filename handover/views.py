@@ -417,20 +417,15 @@ def _refused_accept_form(exc: DomainError) -> AcceptForm:
     return form
 
 
-TEXT_FIELDS = ("situation", "background", "assessment", "recommendation", "contingency", "synthesis")
-
-
-def _same(a: str | None, b: str | None) -> bool:
-    """Text as typed in a browser (CRLF line ends, stray spaces) compared with text as stored."""
-    return (a or "").replace("\r\n", "\n").strip() == (b or "").replace("\r\n", "\n").strip()
+TEXT_FIELDS = services.TEXT_FIELDS
 
 
 def _typed_changes(entry, team) -> dict[str, str]:
-    """Fields of the submitted form whose text differs from ``entry`` (None: an empty entry): field -> the entry's."""
-    saved = {"severity": entry.severity.value if entry else "stable",
-             "actions": _actions_text(entry, team) if entry else ""}
-    saved.update({k: getattr(entry, k) if entry else "" for k in TEXT_FIELDS})
-    return {k: v for k, v in saved.items() if k in request.form and not _same(request.form[k], v)}
+    """Fields of the submitted form whose text differs from ``entry`` (None: an empty entry): field -> the entry's.
+    The rule is the service's (``services.changed_fields``); the view only supplies the actions as the form shows
+    them."""
+    saved = services.saved_fields(entry, _actions_text(entry, team) if entry else "")
+    return services.changed_fields(request.form, saved)
 
 
 @bp.route("/<int:handover_id>/patients/<int:patient_id>", methods=["GET", "POST"])
@@ -514,6 +509,10 @@ def _save(handover, patient, form: EntryForm, status: int):
         db.session.rollback()
         form.base_version.data = str(exc.current.version)  # saving again means: I have merged theirs
         return _render_entry(handover, patient, form, conflict=exc, status=409)
+    except services.HandoverClosed as exc:
+        db.session.rollback()
+        form.base_version.data = str(services.carry_base(handover, exc.later, patient, form.base_version.data))
+        return _render_entry(handover, patient, form, closed_save=exc, status=409)
     except DomainError as exc:
         if exc.status == 403:
             raise
@@ -527,7 +526,8 @@ def _save(handover, patient, form: EntryForm, status: int):
     return redirect(url_for(".sheet", handover_id=handover.id) + f"#patient-{patient.id}")
 
 
-def _render_entry(handover, patient, form: EntryForm | None = None, *, conflict=None, accept_form=None, status=200):
+def _render_entry(handover, patient, form: EntryForm | None = None, *, conflict=None, closed_save=None,
+                  accept_form=None, status=200):
     versions = services.entry_versions(handover, patient.id)
     current = next((v for v in versions if v.current), None)
     if form is None:
@@ -550,6 +550,7 @@ def _render_entry(handover, patient, form: EntryForm | None = None, *, conflict=
                            versions=versions, previous=previous, images=pictures, image_form=ImageForm(),
                            accept_form=accept_form or _accept_form(), labels=labels, off_rota=_off_rota(handover),
                            conflict=conflict, theirs=theirs, closed=services.is_closed(handover),
+                           closed_save=closed_save,
                            can_accept=services.can_accept(handover, current_user), actions_of=actions_of,
                            zone=services.team_zone(handover.team), max_mb=images.max_bytes() // 1048576,
                            heic=images.HEIC_SUPPORTED), status

@@ -335,3 +335,35 @@ def test_an_edit_racing_an_acceptance_loses_with_a_conflict(app, ward):
     with pytest.raises(StaleDataError):
         db.session.flush()
     db.session.rollback()
+
+
+def test_fhir_task_ids_stay_the_same_when_an_entry_is_saved_again(app, ward):
+    """Every save is a new entry row; a receiving system must see the same actions (same Task ids, new content), not
+    a second set of tasks."""
+    from handover.payload import load_sheet
+
+    p, = add_patients(ward, 1)
+    h = start(ward)
+    services.save_entry(h, p, ward.outgoing, {"severity": "watcher", "actions": [
+        {"text": "Repeat Hb", "owner": "FY1"}, {"text": "Chase CT report"}]}, base_version=1)
+    db.session.commit()
+
+    def tasks():
+        db.session.expire_all()
+        bundle = fhir.export_bundle(load_sheet(h))
+        return {e["resource"]["id"]: e["resource"]["description"] for e in bundle["entry"]
+                if e["resource"]["resourceType"] == "Task"}
+
+    before = tasks()
+    services.save_entry(h, p, ward.incoming, {"severity": "watcher", "actions": [
+        {"text": "Repeat Hb at 22:00", "owner": "FY1"}, {"text": "Chase CT report"}]}, base_version=2)
+    db.session.commit()
+    after = tasks()
+    assert services.current_entries(h)[p.id].version == 3
+    assert list(after) == list(before) and len(after) == 2
+    assert list(after.values()) == ["Repeat Hb at 22:00", "Chase CT report"]  # the content changed, the ids not
+    # another handover's actions are other tasks
+    later = start(ward, label="Early → Late")
+    later_ids = {e["resource"]["id"] for e in fhir.export_bundle(load_sheet(later))["entry"]
+                 if e["resource"]["resourceType"] == "Task"}
+    assert later_ids and not later_ids & set(after)

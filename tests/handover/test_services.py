@@ -121,3 +121,20 @@ def test_upload_dir_defaults_outside_the_web_root(app):
     path = images.upload_dir()
     assert str(path).startswith(app.instance_path) and not str(path).startswith(app.static_folder)
     assert oct(os.stat(path).st_mode)[-3:] in ("700", "755")
+
+
+def test_what_counts_as_a_change_is_the_rule_save_entry_stores_by(app, ward):
+    """One rule, in the service, for "did she change this field" (unsaved-text warnings, which fields a save writes,
+    what another editor's version shows beside hers) and for how a save stores text: a text typed with CRLF line
+    ends and stray spaces, once saved, is not a change; any other difference is."""
+    p, = add_patients(ward, 1)
+    h = start(ward)
+    typed = {"severity": "watcher", "situation": "  NEWS2 5\r\nrepeat obs hourly  ", "assessment": "AKI?\r\n"}
+    entry = services.save_entry(h, p, ward.outgoing, typed, base_version=1)
+    assert entry.situation == "NEWS2 5\nrepeat obs hourly" and entry.assessment == "AKI?"
+    saved = services.saved_fields(entry)
+    assert services.changed_fields(typed, saved) == {}
+    assert services.changed_fields({**typed, "situation": "NEWS2 6\r\nrepeat obs hourly"}, saved) == {
+        "situation": "NEWS2 5\nrepeat obs hourly"}
+    assert services.changed_fields({"severity": "unstable", "background": ""}, saved) == {"severity": "watcher"}
+    assert services.changed_fields({"actions": "Repeat Hb"}, services.saved_fields(None)) == {"actions": ""}
