@@ -33,8 +33,8 @@ from core.errors import Conflict, Forbidden, NotFound, RuleViolation, Validation
 from notifications import broadcasts
 from rota import cover, eligibility
 from rota.assignment import set_assignee
-from rota.eligibility import Eligibility, describe_shift, to_local
-from rota.models import Leave, PeriodState, ReleaseKind, Shift, ShiftState
+from rota.eligibility import Eligibility, describe_shift
+from rota.models import PeriodState, ReleaseKind, Shift, ShiftState
 from rota.swap_models import (
     PENDING_STATES,
     ApprovalPolicy,
@@ -547,14 +547,15 @@ def _eligibility_if_accepted(req: SwapRequest, taker: User) -> list[Eligibility]
 
 
 def _like_for_like(req: SwapRequest, taker: User) -> bool:
-    giver = req.requester
-    same_people = (giver.staff_group == taker.staff_group and eligibility.grade_rank(giver.grade)
-                   == eligibility.grade_rank(taker.grade))
+    """The one like-for-like rule (``cover.Need``, as on the candidate lists): the taker fits the cover the shift
+    provides; for a swap, the giver also fits the cover of the shift they take, and both are the same kind of shift."""
+    if not cover.need_for(req.shift).fits(taker):
+        return False
     if req.kind == SwapKind.swap:
         a, b = req.shift.shift_type, req.counterpart_shift.shift_type
         same_kind = a is not None and b is not None and a.kind == b.kind
-        return same_people and same_kind
-    return same_people
+        return same_kind and cover.need_for(req.counterpart_shift).fits(req.requester)
+    return True
 
 
 def _clean(req: SwapRequest, results: list[Eligibility], now: datetime, settings: TeamSwapSettings) -> bool:
@@ -737,6 +738,8 @@ def claim(shift: Shift, *, actor: User, now: datetime | None = None) -> ClaimOut
         raise RuleViolation("This shift is on a rota that is not published yet.", extra={"code": "draft"})
     if shift.starts_at > now + HORIZON:
         raise RuleViolation("This shift is more than two years away.", extra={"code": "too_far"})
+    seen = shift.version
+    cover.lock_slots([shift])  # the slot's cover is checked on the slot as it is now, one change at a time
     result = eligibility.check(shift, actor)
     _refuse_ineligible([result], "You cannot take this shift:")
     settings = settings_for(shift.team_id)
@@ -755,7 +758,7 @@ def claim(shift: Shift, *, actor: User, now: datetime | None = None) -> ClaimOut
                 link="/approvals", key=f"open_shift:{shift.id}:volunteer:{actor.id}:{int(now.timestamp())}",
                 text=f"{actor.display_name} volunteered for {describe_shift(shift)}.")
         return ClaimOutcome("volunteered", shift, existing)
-    _claim_shift(shift, expected_holder=None, expected_version=shift.version,
+    _claim_shift(shift, expected_holder=None, expected_version=seen,
                  what="Too late: someone else claimed this shift a moment before you.")
     set_assignee(shift, actor, actor=actor, reason="Claimed open shift")
     audit.record("open_shift.claimed", actor=actor, entity=shift, summary={"user_id": actor.id})
@@ -778,6 +781,8 @@ def assign(shift: Shift, user: User, *, actor: User, override_reason: str | None
                        extra={"code": "already_taken"})
     if shift.starts_at > now + HORIZON:
         raise RuleViolation("This shift is more than two years away.", extra={"code": "too_far"})
+    seen = shift.version
+    cover.lock_slots([shift])  # as claim: the cover check sees every other change to the slot
     result = eligibility.check(shift, user)
     override_reason = (override_reason or "").strip() or None
     overridden = _refuse_ineligible([result], "They cannot take this shift:", override_reason=override_reason,
@@ -786,7 +791,7 @@ def assign(shift: Shift, user: User, *, actor: User, override_reason: str | None
         raise RuleViolation("There are working-time warnings. Give a reason to assign anyway (it is recorded).",
                             errors={"override_reason": ["Give a reason to assign despite the warnings."]},
                             extra={"verdicts": [_verdict_dict(v) for v in result.warnings]})
-    _claim_shift(shift, expected_holder=None, expected_version=shift.version,
+    _claim_shift(shift, expected_holder=None, expected_version=seen,
                  what="This shift was changed or taken a moment ago. Reload and try again.")
     if overridden:
         cover.record_override(shift, user, [v for v in result.blocking if cover.is_cover(v)], actor=actor,
@@ -876,40 +881,6 @@ def withdraw(shift: Shift, *, actor: User) -> OpenShiftVolunteer:
     vol.state, vol.decided_at = VolunteerState.withdrawn, now_utc()
     audit.record("open_shift.withdrawn", actor=actor, entity=shift, summary={"volunteer_id": vol.id})
     return vol
-
-
-# --------------------------------------------------------------------------------------------- leave opening
-
-
-def open_shifts_for_leave(leave: Leave, *, actor) -> list[Shift]:
-    """Approved leave or sickness: the person's shifts on those days become open shifts and the coordinator is
-    told — never silently unassigned. Pending requests involving them are cancelled with the reason."""
-    tz_cache: dict[int, ZoneInfo] = {}
-    shifts = db.session.scalars(select(Shift).where(Shift.assignee_id == leave.user_id,
-                                                    Shift.state == ShiftState.scheduled,
-                                                    Shift.starts_at >= now_utc()).order_by(Shift.starts_at)).all()
-    opened = []
-    for shift in shifts:
-        tz = tz_cache.setdefault(shift.team_id, ZoneInfo(shift.team.timezone))
-        first, last = to_local(shift.starts_at, tz).date(), to_local(shift.ends_at, tz).date()
-        if not (leave.first_day <= last and leave.last_day >= first):
-            continue
-        for lock in db.session.scalars(select(SwapShiftLock).where(SwapShiftLock.shift_id == shift.id)).all():
-            req = db.session.get(SwapRequest, lock.request_id)
-            cancel(req, actor=actor if req.team.can_manage(actor) else req.requester,
-                   reason=f"{leave.user.display_name} is now on {leave.kind.value} leave")
-        set_assignee(shift, None, actor=actor, kind=ReleaseKind.leave, reason=f"{leave.kind.value} leave")
-        opened.append(shift)
-    if opened:
-        by_team: dict[int, list[Shift]] = {}
-        for s in opened:
-            by_team.setdefault(s.team_id, []).append(s)
-        for team_id, items in by_team.items():
-            listing = "; ".join(describe_shift(s) for s in items[:5]) + (" …" if len(items) > 5 else "")
-            _notify(_coordinator_ids(team_id), kind="open_shift.leave", team_id=team_id, link="/open-shifts",
-                    key=f"leave:{leave.id}:opened:{team_id}",
-                    text=f"{len(items)} shift(s) are now open because {leave.user.display_name} is on leave: {listing}")
-    return opened
 
 
 # ------------------------------------------------------------------------------------------------- wiring
