@@ -4,9 +4,7 @@ can disagree about a person (a skill is the same skill whatever its letter case)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from core.accounts import AFC_BANDS, MEDICAL_GRADES, User, grade_rank
+from core.accounts import User, grade_meets, missing_skills  # the one grade and skill comparison
 
 # The lowest grade that is still like-for-like cover for a staff group (when no requirement asks for more).
 GROUP_FLOOR = {"nursing": "Band 5", "support": "Band 2", "medical": "FY1", "ahp": "Band 5"}
@@ -24,22 +22,6 @@ def group_words(group: str | None, *, plural: bool = True) -> str:
     if words is None:
         return "staff" if plural or not group else group
     return words[1] if plural else words[0]
-
-
-def grade_meets(user_grade: str | None, required: str | None) -> bool:
-    """``user_grade`` is ``required`` or above on the same ladder (Agenda for Change bands, medical grades)."""
-    if not required:
-        return True
-    for ladder in (AFC_BANDS, MEDICAL_GRADES):
-        if required in ladder:
-            return user_grade in ladder and ladder.index(user_grade) >= ladder.index(required)
-    return grade_rank(user_grade) >= grade_rank(required)
-
-
-def missing_skills(user_skills: Iterable[str] | None, required: Iterable[str] | None) -> list[str]:
-    """The ``required`` skills the person is not recorded as having (compared without regard to letter case)."""
-    have = {s.casefold() for s in (user_skills or [])}
-    return [s for s in (required or []) if s.casefold() not in have]
 
 
 def meets(user: User, req) -> bool:
