@@ -11,7 +11,6 @@ from core.audit import AuditEntry
 from core.db import db, now_utc
 from notifications.models import Notification
 from rota.compliance import Verdict
-from rota.eligibility import to_local
 from rota.models import Leave, LeaveKind, ReleaseKind, Shift, ShiftRelease
 from rota.swap_models import ApprovalPolicy, OpenShiftPolicy, SwapRequest
 from tests.rota import conftest_swaps as data
@@ -355,21 +354,21 @@ def test_eligible_shifts_for_a_person(client, make, bearer):
 
 
 def test_leave_turns_shifts_into_open_shifts_and_tells_the_coordinator(app, make, bearer, client):
-    """Recording sickness (the one leave service) opens the shift, ends the pending offer and tells people."""
+    from rota import services
+
     w = data.ward(make, 2)
     a, b = w.staff
     x = data.shift(w.team, starts_at=data.soon(3), assignee=a)
     sid = _post(client, bearer, w.token(make, a), "/api/v1/swaps",
                 {"shift_id": x.id, "kind": "offer", "to_user_ids": [b.id]}).json["id"]
-    day = to_local(x.starts_at, w.team.timezone).date()
-    r = _post(client, bearer, w.token(make, w.coordinator), "/api/v1/leave",
-              {"user_id": a.id, "team_id": w.team.id, "kind": "sickness", "first_day": day.isoformat(),
-               "last_day": day.isoformat()})
-    assert r.status_code == 201, r.json
-    assert r.json["opened_shift_ids"] == [x.id] and data.holder(x.id) is None
-    db.session.expire_all()
-    assert db.session.get(SwapRequest, sid).state.value not in ("proposed", "awaiting_approval")
+    day = services.local_day(x)
+    _, opened = services.record_leave(a, kind=LeaveKind.sickness, first_day=day, last_day=day, actor=w.coordinator,
+                                      team=w.team)
+    db.session.commit()
+    assert [s.id for s in opened] == [x.id] and data.holder(x.id) is None
+    assert db.session.get(SwapRequest, sid).state.value == "cancelled"
     assert any("now open and need cover" in t for t in _texts(w.coordinator))
+    assert any("was cancelled" in t for t in _texts(b))
 
 
 @pytest.mark.parametrize("body", [
