@@ -80,6 +80,24 @@ def grade_rank(grade: str | None) -> int:
     return -1
 
 
+def grade_meets(user_grade: str | None, required: str | None) -> bool:
+    """``user_grade`` is ``required`` or above on the same ladder (Agenda for Change bands, medical grades): the one
+    grade comparison (rota cover and eligibility through ``rota.skillmix``, broadcast groups)."""
+    if not required:
+        return True
+    for ladder in (AFC_BANDS, MEDICAL_GRADES):
+        if required in ladder:
+            return user_grade in ladder and ladder.index(user_grade) >= ladder.index(required)
+    return grade_rank(user_grade) >= grade_rank(required)
+
+
+def missing_skills(user_skills, required) -> list[str]:
+    """The ``required`` skills a person is not recorded as having, compared without regard to letter case ("iv-trained"
+    is IV-trained): the one skill comparison."""
+    have = {s.casefold() for s in (user_skills or [])}
+    return [s for s in (required or []) if s.casefold() not in have]
+
+
 class TeamRole(enum.Enum):
     coordinator = "coordinator"
     staff = "staff"

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import audit, limits
-from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_rank
+from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_meets, missing_skills
 from core.api import MAX_ID
 from core.db import db, now_utc
 from core.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation, ValidationFailed
@@ -61,10 +61,7 @@ def _group(team_id: int, params: dict) -> list[int]:
     for u in _members(team_id, columns=(User.id, User.staff_group, User.grade, User.skills)):
         if staff_group and u.staff_group.value != staff_group:
             continue
-        if min_grade and (grade_rank(u.grade) < grade_rank(min_grade) or
-                          (u.grade in GRADES[:10]) != (min_grade in GRADES[:10])):
-            continue
-        if skills and not set(skills) <= set(u.skills or []):
+        if not grade_meets(u.grade, min_grade) or missing_skills(u.skills, skills):
             continue
         ids.append(u.id)
     return ids

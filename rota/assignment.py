@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select
 
 from core import audit
-from core.accounts import User
+from core.accounts import Membership, User
 from core.db import db
 from core.errors import Conflict
 from rota.models import Leave, ReleaseKind, Shift, ShiftRelease, ShiftState
@@ -47,10 +47,29 @@ def overlapping_shift(user: User, starts_at: datetime, ends_at: datetime, *, exc
 
 
 def leave_in_team(team_id):
-    """Leave that counts in ``team_id``: the team's own records and trust-wide ones (recorded by an administrator,
-    no team). Another team's leave record stays that team's business: it neither blocks nor reveals anything here
-    (a coordinator's power over a person ends at their own team's rota)."""
+    """Leave *shown* in ``team_id``: the team's own records and trust-wide ones (recorded by an administrator, no
+    team). Another team's record stays that team's business: its kind and note are never shown here (sickness is
+    health data; a coordinator's power over a person ends at their own team's rota)."""
     return or_(Leave.team_id.is_(None), Leave.team_id == team_id)
+
+
+def leave_blocks(team_id):
+    """Leave that makes a person *unavailable* for a shift of ``team_id``: recorded by that team, by a pool team it
+    takes staff from, by any team the person belongs to (their own team's record of their sickness makes them
+    unavailable wherever they would work), or trust-wide. Which of these may be *shown* is :func:`leave_in_team`."""
+    from rota.eligibility import allowed_team_ids  # eligibility builds on this module
+
+    own_teams = select(Membership.team_id).where(Membership.user_id == Leave.user_id)
+    return or_(Leave.team_id.is_(None), Leave.team_id.in_(allowed_team_ids(team_id)), Leave.team_id.in_(own_teams))
+
+
+def leave_words(name: str, leave: Leave, team_id) -> str:
+    """"Dee is on sickness leave 10 Feb–11 Feb" for the shift team's own and trust-wide records; another team's
+    record says only when: "Dee is unavailable 10 Feb–11 Feb (leave recorded by another team)"."""
+    days = f"{leave.first_day:%d %b}–{leave.last_day:%d %b}"
+    if leave.team_id is None or leave.team_id == team_id:
+        return f"{name} is on {leave.kind.value} leave {days}"
+    return f"{name} is unavailable {days} (leave recorded by another team)"
 
 
 def leave_clash(user: User, shift: Shift) -> Leave | None:
@@ -58,7 +77,7 @@ def leave_clash(user: User, shift: Shift) -> Leave | None:
     first = local_day(shift, shift.starts_at)
     last = local_day(shift, shift.ends_at)
     stmt = select(Leave).where(Leave.user_id == user.id, and_(Leave.first_day <= last, Leave.last_day >= first),
-                               leave_in_team(shift.team_id))
+                               leave_blocks(shift.team_id))
     return db.session.scalars(stmt.limit(1)).first()
 
 
@@ -74,10 +93,9 @@ def check_can_hold(shift: Shift, user: User, *, exclude_ids=()) -> None:
         )
     leave = leave_clash(user, shift)
     if leave is not None:
-        raise Conflict(
-            f"{user.display_name} is on {leave.kind.value} leave {leave.first_day:%d %b}–{leave.last_day:%d %b}.",
-            extra={"code": "leave", "leave_id": leave.id},
-        )
+        shown = leave.team_id is None or leave.team_id == shift.team_id
+        raise Conflict(leave_words(user.display_name, leave, shift.team_id) + ".",
+                       extra={"code": "leave", **({"leave_id": leave.id} if shown else {})})
 
 
 def check_holder(shift: Shift, user: User, *, actor, override_reason: str | None = None, exclude_ids=()) -> None:

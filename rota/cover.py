@@ -29,35 +29,26 @@ from datetime import date, timedelta
 from sqlalchemy import or_, select
 
 from core import audit
-from core.accounts import AFC_BANDS, MEDICAL_GRADES, StaffGroup, Team, User, grade_rank
+from core.accounts import StaffGroup, Team, User, grade_rank
 from core.db import db
 from core.errors import Forbidden, RuleViolation
 from rota import timeutil
 from rota.models import Shift, ShiftRelease, ShiftState, ShiftType, StaffingRequirement
 from rota.rota_models import GapOpening
 from rota.rules import BLOCK, Verdict
-from rota.services import meets
+from rota.skillmix import GROUP_FLOOR, grade_meets, group_words, meets, missing_skills
 
 RULE_ID = "COVER-min"
 RULE_SET = "COVER"
-GROUP_WORDS = {"nursing": "registered nurses", "support": "healthcare assistants", "medical": "doctors",
-               "ahp": "allied health professionals", "admin": "administrative staff"}
-GROUP_FLOOR = {"nursing": "Band 5", "support": "Band 2", "medical": "FY1", "ahp": "Band 5"}
-
-
-STAFF_WORDS = {"nursing": "registered nurse", "support": "healthcare assistant", "medical": "doctor",
-               "ahp": "allied health professional", "admin": "administrative staff"}
-
-
 def staff_label(user: User) -> str:
     """"Band 3 healthcare assistant", "no clinical grade, administrative staff" (who someone is, on every list)."""
-    group = STAFF_WORDS.get(user.staff_group.value, user.staff_group.value)
+    group = group_words(user.staff_group.value, plural=False)
     return f"{user.grade} {group}" if user.grade else f"no clinical grade, {group}"
 
 
 def clause_words(req: StaffingRequirement) -> str:
     """"registered nurses", "registered nurses at Band 6 or above", "staff who are IV-trained" …"""
-    words = GROUP_WORDS.get(req.staff_group or "", "staff")
+    words = group_words(req.staff_group)
     if req.min_grade:
         words += f" at {req.min_grade} or above"
     if req.skill:
@@ -200,11 +191,10 @@ def load_slots(shifts: Iterable[Shift]) -> dict[tuple, Slot]:
 
 
 def lock_slots(shifts: Iterable[Shift]) -> None:
-    """PostgreSQL: lock every shift of the slots ``shifts`` belong to (in id order, one statement) and reload them,
-    so that two approvals in one slot — each fine alone, together below the minimum — are decided one after the
-    other, the second seeing the first (no write skew). SQLite already runs one writer at a time."""
-    if db.session.get_bind().dialect.name != "postgresql":
-        return
+    """Lock every shift of the slots ``shifts`` belong to (PostgreSQL: ``FOR UPDATE``, in id order, one statement)
+    and reload them, so that two changes in one slot — approvals, claims, assignments, each fine alone, together
+    below the minimum — are decided one after the other, the second seeing the first (no write skew). SQLite runs
+    one writer at a time; the reload still replaces whatever an earlier read of this session left behind."""
     conds = []
     for shift in shifts:
         key = _slot_key(shift)
@@ -254,10 +244,7 @@ class Need:
     def fits(self, user: User) -> bool:
         if self.staff_group and user.staff_group.value != self.staff_group:
             return False
-        if self.grade and not _grade_at_least(user.grade, self.grade):
-            return False
-        have = {s.casefold() for s in (user.skills or [])}
-        if not all(s.casefold() in have for s in self.skills):
+        if not grade_meets(user.grade, self.grade) or missing_skills(user.skills, self.skills):
             return False
         return not self.any_of or any(meets(user, r) for r in self.any_of)
 
@@ -265,16 +252,9 @@ class Need:
     def words(self) -> str:
         if self.any_of and not self.staff_group:
             return " or ".join(clause_words(r) for r in self.any_of)
-        who = GROUP_WORDS.get(self.staff_group or "", "staff")
+        who = group_words(self.staff_group)
         return who + (f" at {self.grade} or above" if self.grade else "") + \
             (f" who are {', '.join(self.skills)}" if self.skills else "")
-
-
-def _grade_at_least(grade: str | None, floor: str) -> bool:
-    for ladder in (AFC_BANDS, MEDICAL_GRADES):
-        if floor in ladder:
-            return grade in ladder and ladder.index(grade) >= ladder.index(floor)
-    return grade_rank(grade) >= grade_rank(floor)
 
 
 def need_for(shift: Shift, slots: dict | None = None) -> Need:
@@ -319,20 +299,48 @@ def clinically_graded(user: User, need: Need) -> bool:
 def check_assignment(shift, user, *, actor, override_reason=None, **_ignored) -> list[Verdict]:
     """``rota.assignment.CHANGE_CHECKS`` hook: a rostered shift passing from one holder to another must not take a
     requirement below its minimum, unless a coordinator overrides with a reason (audited), as for working time.
-    Open shifts being filled are checked by the services that fill them (claim, assign: through eligibility), so
-    building a rota — shifts created and then given to people — is not refused for being short while it is built."""
+    Open shifts being filled are checked by the services that fill them (claim, assign: through eligibility, after
+    locking the slot), so building a rota — shifts created and then given to people — is not refused for being
+    short while it is built."""
     if shift.assignee_id is None or user is None:
         return []
     verdicts = verdicts_of([(shift, user)])
+    return _require_reason(shift, user, verdicts, actor=actor, override_reason=override_reason,
+                           intro=f"{user.display_name} cannot take this shift")
+
+
+def leaving(shift: Shift):
+    """Before a rostered shift moves to another day or shift type: its slot now, and the verdicts of its holder
+    leaving that slot (what :func:`check_move` needs once the shift has moved)."""
+    if shift.assignee is None:
+        return None, []
+    lock_slots([shift])
+    return _slot_key(shift), verdicts_of([(shift, None)])
+
+
+def check_move(shift: Shift, before, verdicts, *, actor, override_reason=None) -> list[Verdict]:
+    """A rostered shift moved out of slot ``before`` (``leaving``): the slot it left must not fall below a minimum
+    (the holder is the same before and after, so no change of holder would notice), unless a coordinator gives a
+    reason (audited)."""
+    if not verdicts or before is None or _slot_key(shift) == before:
+        return []
+    user = shift.assignee
+    return _require_reason(shift, user, verdicts, actor=actor, override_reason=override_reason,
+                           intro=f"Moving {user.display_name}'s shift", hint=True)
+
+
+def _require_reason(shift, user, verdicts, *, actor, override_reason, intro: str, hint=False) -> list[Verdict]:
     if not verdicts:
         return []
     reason = " ".join(str(override_reason or "").split())[:200] or None
     team = shift.team
     if not reason:
-        raise RuleViolation(f"{user.display_name} cannot take this shift: {verdicts[0].message}.",
+        overridable = bool(team.can_manage(actor))
+        more = " A coordinator may go ahead anyway by giving a reason (it is recorded)." if overridable and hint else ""
+        raise RuleViolation(f"{intro}: {verdicts[0].message}.{more}",
                             errors={"cover": [v.message for v in verdicts]},
                             extra={"code": "cover", "verdicts": [_json(v) for v in verdicts],
-                                   "overridable": bool(team.can_manage(actor))})
+                                   "overridable": overridable})
     if not team.can_manage(actor):
         raise Forbidden("Only a coordinator of this team can override a staffing requirement.",
                         extra={"code": "override_not_allowed", "verdicts": [_json(v) for v in verdicts]})

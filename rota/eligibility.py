@@ -22,15 +22,16 @@ from sqlalchemy import and_, or_, select, union
 from sqlalchemy.orm import load_only
 
 from core import timeutil
-from core.accounts import AFC_BANDS, MEDICAL_GRADES, Membership, Team, User, grade_rank
+from core.accounts import AFC_BANDS, MEDICAL_GRADES, Membership, Team, User, grade_rank  # noqa: F401  (grade_rank: used by rota.swaps)
 from core.api import MAX_ID
 from core.db import db, now_utc
 from core.limits import MAX_SHIFT
 from notifications import registry
 from notifications.models import Broadcast, BroadcastRecipient
 from rota import compliance, cover
-from rota.assignment import leave_in_team
+from rota.assignment import leave_blocks, leave_words
 from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState
+from rota.skillmix import grade_meets, missing_skills  # noqa: F401  (the one rule; re-exported)
 from rota.swap_models import OpenShiftVolunteer, TeamSwapSettings, VolunteerState
 
 # No shift lasts longer (the rota refuses longer ones and the database holds it), so it bounds the overlap lookback.
@@ -191,20 +192,6 @@ def teams_whose_shifts_user_may_take(user: User) -> list[int]:
 # ---------------------------------------------------------------------------------------- pure predicates
 
 
-def grade_meets(user_grade: str | None, required: str | None) -> bool:
-    if not required:
-        return True
-    for ladder in (AFC_BANDS, MEDICAL_GRADES):
-        if required in ladder:
-            return user_grade in ladder and ladder.index(user_grade) >= ladder.index(required)
-    return grade_rank(user_grade) >= grade_rank(required)
-
-
-def missing_skills(user_skills: Iterable[str] | None, required: Iterable[str] | None) -> list[str]:
-    have = {s.casefold() for s in (user_skills or [])}
-    return [s for s in (required or []) if s.casefold() not in have]
-
-
 def to_local(instant: datetime, tz) -> datetime:
     """Local wall-clock time; an instant at the very edge of the calendar (year 9999) stays in UTC rather than
     overflowing."""
@@ -311,14 +298,14 @@ def assess(shift: Shift, users: Iterable[User] | None = None, *,
     who = (select(Membership.user_id).where(Membership.team_id.in_(team_ids)) if everyone else ids)
     first_day, last_day = _local(shift, shift.starts_at).date(), _local(shift, shift.ends_at).date()
     leave_rows = db.session.execute(
-        select(Leave.user_id, Leave.kind, Leave.first_day, Leave.last_day).where(
+        select(Leave).where(
             Leave.user_id.in_(who), and_(Leave.first_day <= last_day, Leave.last_day >= first_day),
-            leave_in_team(shift.team_id))
-    ).all()
-    for uid, kind, first, last in leave_rows:
-        res = results.get(uid)
-        if res is not None and not any("leave" in r for r in res.reasons):
-            res.reasons.append(f"{res.user.display_name} is on {kind.value} leave {first:%d %b}–{last:%d %b}")
+            leave_blocks(shift.team_id)).order_by(Leave.first_day, Leave.id)
+    ).scalars().all()
+    for lv in leave_rows:
+        res = results.get(lv.user_id)
+        if res is not None and "leave" not in res.codes:
+            res.reasons.append(leave_words(res.user.display_name, lv, shift.team_id))
             res.codes.add("leave")
     overlap_rows = db.session.execute(
         select(Shift.assignee_id, Shift.id, Shift.starts_at, Shift.ends_at).where(
@@ -394,6 +381,9 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
         Shift.ends_at > lo)).all()
     leave = db.session.scalars(select(Leave).where(Leave.user_id == user.id)).all()
     teams = {t.id: t for t in db.session.scalars(select(Team).where(Team.id.in_(list({s.team_id for s in shifts}))))}
+    # The leave that makes them unavailable for each team's shifts (a pool's or their own team's records count too).
+    blocking = {tid: set(db.session.scalars(select(Leave.id).where(Leave.user_id == user.id, leave_blocks(tid))))
+                for tid in teams} if leave else {}
     slots = cover.load_slots(shifts)
     out = []
     for shift in shifts:
@@ -411,7 +401,7 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
         tz = timeutil.zone(teams[shift.team_id].timezone)
         first, last = to_local(shift.starts_at, tz).date(), to_local(shift.ends_at, tz).date()
         for lv in leave:
-            if lv.first_day <= last and lv.last_day >= first and lv.team_id in (None, shift.team_id):
+            if lv.first_day <= last and lv.last_day >= first and lv.id in blocking[shift.team_id]:
                 res.reasons.append(f"You are on {lv.kind.value} leave then")
                 res.codes.add("leave")
                 break

@@ -529,42 +529,11 @@ def team_events(ctx: _Ctx, team_ids: list[int], window: Window) -> list[ical.Fee
 
 
 def eligible_open_shift_ids(user: User, window: Window, day: datetime) -> list[int]:
-    """Open shifts ``user`` could claim. Uses ``rota.eligibility`` (grade, skills, leave, overlap, working-time
-    rules); without it, a simple same-team + grade/skills + leave + no-overlap filter."""
-    try:
-        from rota import eligibility
+    """Open shifts ``user`` could claim (``rota.eligibility``: grade, skills, leave, overlap, cover, working-time
+    rules) that start within the feed's window."""
+    from rota import eligibility
 
-        results = eligibility.eligible_open_shifts(user)
-        return [r.shift.id for r in results if r.ok and r.shift.starts_at < window.end]
-    except (ImportError, AttributeError):
-        pass
-    from core.accounts import AFC_BANDS, MEDICAL_GRADES
-
-    def grade_ok(required):
-        for ladder in (AFC_BANDS, MEDICAL_GRADES):
-            if required in ladder:
-                return user.grade in ladder and ladder.index(user.grade) >= ladder.index(required)
-        return not required
-
-    shifts = db.session.scalars(select(Shift).where(
-        Shift.team_id.in_(select(Membership.team_id).where(Membership.user_id == user.id)),
-        Shift.state == ShiftState.open, Shift.starts_at > day, Shift.starts_at < window.end)).all()
-    mine = db.session.execute(select(Shift.starts_at, Shift.ends_at).where(
-        Shift.assignee_id == user.id, Shift.state != ShiftState.cancelled, Shift.ends_at > day)).all()
-    leave = db.session.execute(select(Leave.first_day, Leave.last_day, Leave.team_id)
-                               .where(Leave.user_id == user.id)).all()
-    skills = {s.casefold() for s in user.skills or []}
-    out = []
-    for s in shifts:
-        if not grade_ok(s.required_grade) or any(k.casefold() not in skills for k in s.required_skills or []):
-            continue
-        if any(a < s.ends_at and b > s.starts_at for a, b in mine):
-            continue
-        first = s.starts_at.date()
-        if any(f <= s.ends_at.date() and last >= first and t in (None, s.team_id) for f, last, t in leave):
-            continue
-        out.append(s.id)
-    return out
+    return [r.shift.id for r in eligibility.eligible_open_shifts(user) if r.ok and r.shift.starts_at < window.end]
 
 
 def open_events(ctx: _Ctx, user_id: int, window: Window, day: datetime) -> list[ical.FeedEvent]:

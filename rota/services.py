@@ -26,7 +26,7 @@ from sqlalchemy import and_, or_, select, true
 from sqlalchemy.orm import joinedload
 
 from core import audit
-from core.accounts import AFC_BANDS, GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_rank
+from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_rank
 from core.api import MAX_ID
 from core.db import db, now_utc
 from core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
@@ -47,6 +47,7 @@ from rota.models import (
 )
 from rota.patterns import PatternError, expand
 from rota.rota_models import GapOpening
+from rota.skillmix import GROUP_FLOOR, meets
 
 PUBLISH_CHECKS: list[Callable] = []
 GRID_CELL_HOOKS: list[Callable] = []
@@ -216,18 +217,6 @@ def requirement_label(req: StaffingRequirement) -> str:
     return f"{req.min_count} {who}" + (f" ({req.skill})" if req.skill else "")
 
 
-def meets(user: User, req: StaffingRequirement) -> bool:
-    """Does ``user`` count towards requirement clause ``req`` (staff group, minimum grade, skill)?"""
-    if req.staff_group and user.staff_group.value != req.staff_group:
-        return False
-    if req.min_grade:
-        if user.grade is None or (user.grade in AFC_BANDS) != (req.min_grade in AFC_BANDS):
-            return False
-        if grade_rank(user.grade) < grade_rank(req.min_grade):
-            return False
-    return not (req.skill and req.skill not in (user.skills or []))
-
-
 # ---------------------------------------------------------------------------------------------------- shifts
 
 
@@ -305,6 +294,11 @@ def edit_shift(shift: Shift, *, actor, version: int | None = None, starts_at=Non
         raise Conflict("Someone else changed this shift since you loaded it. Reload to see the latest version.",
                        extra={"code": "stale", "current_version": shift.version})
     changed = []
+    from rota import cover  # cover builds on this module
+
+    moving = (shift_type is not None and shift_type.id != shift.shift_type_id) or \
+        (starts_at is not None and starts_at != shift.starts_at)
+    left_slot, leaving = cover.leaving(shift) if moving else (None, [])  # the slot it leaves, before it moves
     with db.session.no_autoflush:
         if shift_type is not None and shift_type.id != shift.shift_type_id:
             if shift_type.team_id != shift.team_id:
@@ -333,6 +327,8 @@ def edit_shift(shift: Shift, *, actor, version: int | None = None, starts_at=Non
         if note is not _UNSET and note != shift.note:
             shift.note = note
             changed.append("note")
+        # The slot it left must keep its minimum (the holder is the same, so no change of holder notices it).
+        cover.check_move(shift, left_slot, leaving, actor=actor, override_reason=override_reason)
     if changed:
         db.session.flush()
         audit.record("shift.edited", actor=actor, entity=shift, summary={"fields": ",".join(changed)})
@@ -618,9 +614,6 @@ def _openings(shifts) -> dict:
     return dict(rows.all())
 
 
-_GROUP_FLOOR = {"nursing": "Band 5", "support": "Band 2", "medical": "FY1", "ahp": "Band 5"}
-
-
 def open_gap(team: Team, *, requirement: StaffingRequirement, day: date, actor) -> Shift:
     """Turn one missing place of a gap into an open shift that eligible staff can claim."""
     require_manage(team, actor)
@@ -629,7 +622,7 @@ def open_gap(team: Team, *, requirement: StaffingRequirement, day: date, actor) 
     gap = next((g for g in gaps_for(team, day, day) if g.requirement.id == requirement.id), None)
     if gap is None or gap.missing <= 0:
         raise Conflict("That gap is already filled or advertised as an open shift.", extra={"code": "no_gap"})
-    grade = requirement.min_grade or _GROUP_FLOOR.get(requirement.staff_group or "")
+    grade = requirement.min_grade or GROUP_FLOOR.get(requirement.staff_group or "")
     shift = add_shift(team, actor=actor, shift_type=requirement.shift_type, day=day, required_grade=grade,
                       required_skills=[requirement.skill] if requirement.skill else [])
     db.session.add(GapOpening(shift_id=shift.id, requirement_id=requirement.id, day=day))

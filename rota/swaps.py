@@ -547,14 +547,15 @@ def _eligibility_if_accepted(req: SwapRequest, taker: User) -> list[Eligibility]
 
 
 def _like_for_like(req: SwapRequest, taker: User) -> bool:
-    giver = req.requester
-    same_people = (giver.staff_group == taker.staff_group and eligibility.grade_rank(giver.grade)
-                   == eligibility.grade_rank(taker.grade))
+    """The one like-for-like rule (``cover.Need``, as on the candidate lists): the taker fits the cover the shift
+    provides; for a swap, the giver also fits the cover of the shift they take, and both are the same kind of shift."""
+    if not cover.need_for(req.shift).fits(taker):
+        return False
     if req.kind == SwapKind.swap:
         a, b = req.shift.shift_type, req.counterpart_shift.shift_type
         same_kind = a is not None and b is not None and a.kind == b.kind
-        return same_people and same_kind
-    return same_people
+        return same_kind and cover.need_for(req.counterpart_shift).fits(req.requester)
+    return True
 
 
 def _clean(req: SwapRequest, results: list[Eligibility], now: datetime, settings: TeamSwapSettings) -> bool:
@@ -737,6 +738,8 @@ def claim(shift: Shift, *, actor: User, now: datetime | None = None) -> ClaimOut
         raise RuleViolation("This shift is on a rota that is not published yet.", extra={"code": "draft"})
     if shift.starts_at > now + HORIZON:
         raise RuleViolation("This shift is more than two years away.", extra={"code": "too_far"})
+    seen = shift.version
+    cover.lock_slots([shift])  # the slot's cover is checked on the slot as it is now, one change at a time
     result = eligibility.check(shift, actor)
     _refuse_ineligible([result], "You cannot take this shift:")
     settings = settings_for(shift.team_id)
@@ -755,7 +758,7 @@ def claim(shift: Shift, *, actor: User, now: datetime | None = None) -> ClaimOut
                 link="/approvals", key=f"open_shift:{shift.id}:volunteer:{actor.id}:{int(now.timestamp())}",
                 text=f"{actor.display_name} volunteered for {describe_shift(shift)}.")
         return ClaimOutcome("volunteered", shift, existing)
-    _claim_shift(shift, expected_holder=None, expected_version=shift.version,
+    _claim_shift(shift, expected_holder=None, expected_version=seen,
                  what="Too late: someone else claimed this shift a moment before you.")
     set_assignee(shift, actor, actor=actor, reason="Claimed open shift")
     audit.record("open_shift.claimed", actor=actor, entity=shift, summary={"user_id": actor.id})
@@ -778,6 +781,8 @@ def assign(shift: Shift, user: User, *, actor: User, override_reason: str | None
                        extra={"code": "already_taken"})
     if shift.starts_at > now + HORIZON:
         raise RuleViolation("This shift is more than two years away.", extra={"code": "too_far"})
+    seen = shift.version
+    cover.lock_slots([shift])  # as claim: the cover check sees every other change to the slot
     result = eligibility.check(shift, user)
     override_reason = (override_reason or "").strip() or None
     overridden = _refuse_ineligible([result], "They cannot take this shift:", override_reason=override_reason,
@@ -786,7 +791,7 @@ def assign(shift: Shift, user: User, *, actor: User, override_reason: str | None
         raise RuleViolation("There are working-time warnings. Give a reason to assign anyway (it is recorded).",
                             errors={"override_reason": ["Give a reason to assign despite the warnings."]},
                             extra={"verdicts": [_verdict_dict(v) for v in result.warnings]})
-    _claim_shift(shift, expected_holder=None, expected_version=shift.version,
+    _claim_shift(shift, expected_holder=None, expected_version=seen,
                  what="This shift was changed or taken a moment ago. Reload and try again.")
     if overridden:
         cover.record_override(shift, user, [v for v in result.blocking if cover.is_cover(v)], actor=actor,

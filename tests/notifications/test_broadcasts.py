@@ -203,3 +203,16 @@ def test_preferences_api(client, make, bearer):
     bad = client.put("/api/v1/me/notification-preferences", json={"quiet_end": "25:00"}, headers=headers)
     assert bad.status_code == 422 and "quiet_end" in bad.json["errors"]
     assert client.get("/api/v1/me/notification-preferences", headers=headers).json["quiet_end"] == "07:00"
+
+
+def test_a_group_broadcast_for_a_skill_reaches_people_recorded_in_other_letters(make):
+    """"IV-trained" nurses are asked whether their record says "IV-trained" or "iv-trained" (the one skill
+    comparison the rota's cover line and candidate lists use), and a grade on another ladder never counts."""
+    coordinator = make.user(display_name="Coord", grade="Band 7")
+    upper = make.user(display_name="Upper", grade="Band 5", skills=["IV-trained"])
+    lower = make.user(display_name="Lower", grade="Band 6", skills=["iv-trained"])
+    none = make.user(display_name="None", grade="Band 6", skills=[])
+    doctor = make.user(display_name="Doc", grade="ST3", staff_group="medical", skills=["IV-trained"])
+    team = make.team(coordinators=[coordinator], staff=[upper, lower, none, doctor])
+    ids = broadcasts.resolve(team.id, "group", {"skills": ["IV-trained"], "min_grade": "Band 5"})
+    assert set(ids) == {upper.id, lower.id}

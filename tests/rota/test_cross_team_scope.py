@@ -121,11 +121,14 @@ def test_leave_recorded_by_one_team_releases_only_that_teams_shifts(client, make
     db.session.expire_all()
     assert db.session.get(Shift, theirs.id).assignee_id == t["dee"].id
     assert db.session.get(Shift, mine.id).assignee_id is None
-    # Ward 8 can still roster Dee on those days: Ward 7B's record does not block another team's rota.
+    # Dee is unavailable on those days wherever she works (her own team recorded it), so Ward 8 cannot give her
+    # another shift then — and is not told what kind of leave it is (that record is Ward 7B's).
     extra = _shift(t["ward8"], t["st8"], DAY, hour=14)
     r = client.patch(f"/api/v1/shifts/{extra.id}", json={"version": extra.version, "assignee_id": t["dee"].id},
                      headers=bearer(make.token(t["rosa"])))
-    assert r.status_code == 200, r.get_json()
+    assert r.status_code == 409, r.get_json()
+    assert r.get_json()["detail"] == "Dee Doctor is unavailable 10 Feb–11 Feb (leave recorded by another team)."
+    assert "leave_id" not in r.get_json()
 
 
 # ---------------------------------------------------------- every leave / person-compliance route × acting team
@@ -227,13 +230,13 @@ def test_coordinator_lists_a_persons_eligible_open_shifts_only_in_their_own_team
     assert listed("dee") == {ours.id, theirs.id}
     stranger = client.get(f"/api/v1/users/{t['dee'].id}/eligible-shifts", headers=bearer(make.token(t["stranger"])))
     assert stranger.status_code == 404
-    # Leave Ward 7B records makes Dee unavailable for Ward 7B's shifts only.
+    # Leave Ward 7B records for its own member makes Dee unavailable on those days in every team she works in.
     r = client.post("/api/v1/leave", headers=bearer(make.token(t["wendy"])),
                     json={"user_id": t["dee"].id, "team_id": t["ward7b"].id, "kind": "study",
                           "first_day": DAY.isoformat(), "last_day": (DAY + timedelta(days=1)).isoformat()})
     assert r.status_code == 201
-    assert listed("dee") == {theirs.id}
-    assert listed("rosa") == {theirs.id}
+    assert listed("dee") == set()
+    assert listed("rosa") == set()
 
 
 def test_coordinator_cannot_make_another_team_their_staff_pool(make, app):

@@ -149,6 +149,27 @@ def test_two_approvals_in_one_night_that_together_would_break_cover(live_server,
     assert sum(1 for n in w.nights if db.session.get(Shift, n.id).assignee.staff_group.value == "nursing") == 3
 
 
+def test_two_hca_claims_in_one_night_that_together_would_break_cover(live_server, make, client, bearer):
+    """Two RNs and two open RN places on a night that needs three RNs; two HCAs claim one place each at the same
+    moment, each fine alone. Only one can stand: the other gets the cover verdict (PostgreSQL: claims lock the slot
+    before checking its cover)."""
+    from rota import services
+    from tests.rota.test_swaps_cover import NightWard
+
+    w = NightWard(make, nurses_on=4)
+    gaps = w.nights[2:]
+    for s in gaps:
+        services.assign(s, None, actor=w.coordinator)
+    db.session.commit()
+    results = race(live_server.url, [(f"/api/v1/shifts/{g.id}/claim", make.token(hca), None)
+                                     for g, hca in zip(gaps, w.hcas, strict=True)])
+    assert statuses(results) == [200, 422], results
+    loser = next(body for status, body in results if status == 422)
+    assert f"{w.slot} would have 2 of 3 registered nurses" in loser["detail"], loser
+    db.session.expire_all()
+    assert sum(1 for g in gaps if db.session.get(Shift, g.id).assignee_id is None) == 1
+
+
 def test_many_offers_and_claims_at_once_never_give_a_500(live_server, make, client, bearer):
     """A burst of mixed writers (SQLite must queue them, PostgreSQL must lock rows): no 5xx, no double booking."""
     w = data.ward(make, 12)

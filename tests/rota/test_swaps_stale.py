@@ -134,3 +134,30 @@ def test_approving_after_the_shift_changed_since_the_offer_is_refused(make, stal
                                 "Cancel it and make a new one.")
     assert _fresh(Shift, x.id).assignee_id == a.id
     assert db.session.scalar(select(SwapRequest.state).where(SwapRequest.id == req.id)) == SwapState.awaiting_approval
+
+
+@pytest.mark.parametrize("route", ["claim", "assign"])
+def test_two_hca_fills_each_fine_alone_cannot_leave_a_night_short(make, stale_session, route):
+    """Night needs 3 RNs: 2 RNs and two open RN places. HCA P fills one place (4 → 3 places, fine alone) while HCA Q's
+    fill of the other was committed by another session after P's page loaded the slot. Filling the slot locks and
+    reloads it first, so P sees Q's change and gets the cover verdict; the night keeps its last RN place."""
+    from rota import services
+    from rota.eligibility import to_local
+    from tests.rota.test_swaps_cover import NightWard
+
+    w = NightWard(make, nurses_on=4)
+    first, second = w.nights[2], w.nights[3]
+    for s in (first, second):
+        services.assign(s, None, actor=w.coordinator)
+    db.session.commit()
+    p, q = w.hcas
+    slot = f"Night {to_local(first.starts_at, w.team.timezone):%a %d %b}"
+    assert (first.state, second.state) == (ShiftState.open, ShiftState.open)  # what P's page (and session) holds
+    commit_elsewhere(_give(second.id, q.id))
+    with pytest.raises(Exception) as err:
+        if route == "claim":
+            swaps.claim(first, actor=p)
+        else:
+            swaps.assign(first, p, actor=w.coordinator)
+    assert f"{slot} would have 2 of 3 registered nurses" in err.value.detail
+    assert _fresh(Shift, first.id).state == ShiftState.open
