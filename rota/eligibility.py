@@ -22,7 +22,7 @@ from sqlalchemy import and_, or_, select, union
 from sqlalchemy.orm import load_only
 
 from core import timeutil
-from core.accounts import AFC_BANDS, MEDICAL_GRADES, Membership, Team, User, grade_rank  # noqa: F401  (grade_rank: used by rota.swaps)
+from core.accounts import Membership, Team, User, grade_rank  # noqa: F401  (grade_rank: used by rota.swaps)
 from core.api import MAX_ID
 from core.db import db, now_utc
 from core.limits import MAX_SHIFT

@@ -55,4 +55,4 @@ def test_nurse_subscribes_from_her_profile_on_a_phone(phone, live_server):
     phone.click("[data-testid=rotate-mine]")
     phone.wait_for_selector("[data-testid=https-mine]")
     assert phone.input_value("[data-testid=https-mine]") != link
-    assert _get(live_server.url + path)[0] == 404
+    assert _get(live_server.url + path)[0] == 410  # a turned-off link is Gone, so calendars stop polling it
