@@ -109,7 +109,9 @@ def test_outgoing_writes_prefilled_handover_with_photo_incoming_accepts_outsider
     page.click("[data-testid=upload-photo]")
     page.wait_for_selector("[data-testid=photo-thumb]")
     assert "location and camera details removed" in page.inner_text("main")
-    assert page.eval_on_selector("[data-testid=photo-thumb]", "img => img.naturalWidth") > 0
+    # the thumbnail loads after the page; wait for it (up to the default timeout) instead of reading it at once
+    page.wait_for_function("() => { const i = document.querySelector('[data-testid=photo-thumb]');"
+                           " return i && i.complete && i.naturalWidth > 0; }")
     image_url = page.locator("[data-testid=photos] a").first.get_attribute("href")
     served = page.request.get(image_url)
     assert served.status == 200 and served.headers["cache-control"] == "no-store"
