@@ -4,7 +4,7 @@ import pytest
 
 from core.db import db
 from rota.demo import DEMO_PASSWORD, seed_people_and_teams
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import open_menu, sign_in, sign_out
 
 
 @pytest.fixture
@@ -18,13 +18,14 @@ def test_coordinator_signs_in_sees_home_and_signs_out(demo_people, phone):
     sign_in(phone, "ward.manager@shiftbridge.test", DEMO_PASSWORD)
     phone.wait_for_url("**/")
     assert phone.locator("h1").inner_text() == "Hello, Wendy Ward-Manager"
+    open_menu(phone)  # on a phone the account part of the header is behind "Menu"
     assert "Ward 7B Acute Medicine (coordinator)" in phone.locator("[data-testid=team-name]").all_inner_texts()
     assert phone.locator("[data-testid=next-shifts-empty]").is_visible()
     assert phone.locator("[data-testid=notifications-link]").count() == 1
     # The NHS.UK stylesheet really loaded (a header with the NHS blue background).
     bg = phone.eval_on_selector(".nhsuk-header", "e => getComputedStyle(e).backgroundColor")
     assert bg == "rgb(0, 94, 184)"
-    phone.click("[data-testid=sign-out]")
+    sign_out(phone)
     phone.wait_for_url("**/auth/login?signed_out=1")
     assert "You have signed out." in phone.content()
     phone.goto("/")
