@@ -57,7 +57,8 @@ def load(instance_path: str) -> dict:
         "SECRET_KEY": env.get("SECRET_KEY") or _instance_secret(instance_path, "SECRET_KEY"),
         "AUDIT_KEY": env.get("AUDIT_KEY") or _instance_secret(instance_path, "AUDIT_KEY"),
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
-        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        # Unset: links use the address each request came in on (core.links.public_base_url).
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", ""),
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true", "yes"},
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", DEFAULT_ZONE),

@@ -52,6 +52,7 @@ def test_phone_menu_opens_by_keyboard_without_javascript(demo_people, browser, l
         page.focus("[data-testid=menu-toggle]")
         page.keyboard.press("Enter")
         assert my_shifts.is_visible()
+        assert page.locator("[data-testid=feeds-link]").is_visible()  # calendar feeds are in the menu
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.textContent.trim()") == "Home"
         my_shifts.click()
