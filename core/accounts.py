@@ -505,6 +505,64 @@ def change_password(user: User, current: str, new: str, *, client: throttle.Clie
     audit.record("user.password_changed", actor=user, entity=user)
 
 
+# ------------------------------------------------------------------------------- administrator-issued reset links
+
+RESET_SALT = "shiftbridge-password-reset"
+
+
+def _reset_serializer():
+    from flask import current_app
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.secret_key, salt=RESET_SALT)
+
+
+def _password_fingerprint(user: User) -> str:
+    # Part of the signed link: once the password changes (by this link or otherwise) every link issued before dies.
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def issue_reset_link(user: User, *, actor=None) -> str:
+    """A one-time token for ``user`` to choose a new password (an administrator gives it to them); valid for
+    ``RESET_LINK_HOURS`` and only until the password changes. Not stored: nothing to steal from the database."""
+    if not user.active:
+        raise Conflict("This account is deactivated: reactivate it first.")
+    token = _reset_serializer().dumps({"u": user.id, "p": _password_fingerprint(user)})
+    audit.record("user.reset_link_issued", actor=actor, entity=user)
+    return token
+
+
+class ResetLinkDead(Conflict):
+    """A reset link that is forged, expired, already used or for a deactivated account."""
+
+
+def user_for_reset(token: str) -> User:
+    from flask import current_app
+    from itsdangerous import BadData
+
+    dead = ResetLinkDead("This link has expired or has already been used. Ask an administrator for a new one.")
+    try:
+        data = _reset_serializer().loads(token, max_age=int(current_app.config["RESET_LINK_HOURS"]) * 3600)
+        user = db.session.get(User, int(data["u"]))
+    except (BadData, KeyError, TypeError, ValueError):
+        raise dead from None
+    if user is None or not user.active or not secrets.compare_digest(str(data.get("p")), _password_fingerprint(user)):
+        raise dead
+    return user
+
+
+def reset_password(token: str, new: str) -> User:
+    """Set a new password through a reset link: the link dies with the old password, and every browser, API token
+    and calendar link of the account is signed out, as after a change of password."""
+    user = user_for_reset(token)
+    check_password_strength(new)
+    user.set_password(new)
+    user.password_changed_at = now_utc()
+    _revoke_all(user, actor=user)
+    audit.record("user.password_reset", actor=user, entity=user)
+    return user
+
+
 def set_active(user: User, active: bool, *, actor: User) -> None:
     if not actor.is_admin:
         raise Forbidden("Only an administrator can deactivate accounts.")

@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    flash,
     g,
     jsonify,
     make_response,
@@ -119,6 +120,11 @@ class PasswordForm(FlaskForm):
         Length(min=accounts.MIN_PASSWORD, max=256, message=f"Use {accounts.MIN_PASSWORD} to 256 characters.")])
     confirm = PasswordField("Confirm new password", validators=[
         DataRequired("Type the new password again."), EqualTo("new_password", "The two new passwords do not match.")])
+
+
+class ResetForm(FlaskForm):
+    new_password = PasswordForm.new_password
+    confirm = PasswordForm.confirm
 
 
 class TokenForm(FlaskForm):
@@ -278,6 +284,29 @@ def _session_answer(left: dict | None):
     if left is None:
         abort(404, description="This request has no browser session (it came with an API token).")
     return jsonify(left | {"warn_seconds": int(current_app.config["SESSION_WARNING_SECONDS"])})
+
+
+@bp.route("/auth/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """The page a reset link from an administrator opens: choose a new password, then sign in with it."""
+    try:
+        user = accounts.user_for_reset(token)
+    except accounts.ResetLinkDead as exc:
+        return render_template("core/reset.html", dead=exc.detail, page_title="Link no longer works"), 410
+    form = ResetForm()
+    if form.validate_on_submit():
+        try:
+            accounts.reset_password(token, form.new_password.data)
+        except DomainError as exc:
+            db.session.rollback()
+            form.new_password.errors.extend([m for msgs in (exc.errors or {}).values() for m in msgs] or [exc.detail])
+        else:
+            db.session.commit()
+            flash("Your new password is set. Sign in with it.", "success")
+            return redirect(url_for("auth.login"))
+    status = 422 if form.errors else 200
+    return render_template("core/reset.html", form=form, person=user, min_password=accounts.MIN_PASSWORD,
+                           page_title="Choose a new password"), status
 
 
 @bp.get("/auth/session")

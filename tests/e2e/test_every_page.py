@@ -38,14 +38,15 @@ AXE_OPTIONS = {"runOnly": {"type": "tag", "values": [
     "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}}
 # The demo's people: the administrator, a ward coordinator, a ward nurse and an ED doctor.
 ROLES = ("admin", "coordinator", "nurse", "doctor")
-# Pages people reach from outside the app's own links: an invitation's notification (the demo has no invitation) and
-# the working-time example `flask demo seed` prints.
+# Pages people reach from outside the app's own links: an invitation's notification (the demo has no invitation),
+# and (added by the fixture) the working-time example `flask demo seed` prints and a password-reset link.
 OTHER_WAYS_IN = ["/my/invitations"]
 
 
 @pytest.fixture
 def demo(app):
     """The whole demo trust, seeded as `flask demo seed` seeds it; returns (password, {role: email})."""
+    from core import accounts
     from core.accounts import Team, TeamRole, User
     from core.cli import DEMO_SEEDERS
     from rota.demo import DEMO_PASSWORD, ED, demo_nurse_email
@@ -65,9 +66,12 @@ def demo(app):
     doctor = min((m.user for m in ed.memberships if m.role != TeamRole.coordinator), key=lambda u: u.id)
     people = {"admin": "admin@shiftbridge.test", "coordinator": "ward.manager@shiftbridge.test",
               "nurse": demo_nurse_email(), "doctor": doctor.email}
-    example = db.session.scalar(db.select(User).where(User.email == people["nurse"])).id
+    example = db.session.scalar(db.select(User).where(User.email == people["nurse"]))
+    reset = f"/auth/reset/{accounts.issue_reset_link(example)}"  # what `flask users reset-link` prints
+    db.session.commit()
+    ways_in = [*OTHER_WAYS_IN, f"/compliance/{example.id}", reset]
     db.session.close()
-    return DEMO_PASSWORD, people, [*OTHER_WAYS_IN, f"/compliance/{example}"]
+    return DEMO_PASSWORD, people, ways_in
 
 
 def html_pages(app) -> set[str]:
