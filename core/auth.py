@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 
 from flask import (
     Blueprint,
@@ -23,7 +24,7 @@ from flask_login import LoginManager, current_user, login_required, login_user, 
 from flask_wtf import FlaskForm
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from core import accounts, throttle
@@ -110,6 +111,7 @@ class LoginForm(FlaskForm):
         DataRequired("Enter your email address."), Length(max=254),
         Regexp(r"^[^@\s]+@[^@\s]+$", message="Enter a valid email address.")])
     password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=256)])
+    remember = BooleanField("Keep me signed in on this device")
 
 
 class PasswordForm(FlaskForm):
@@ -230,6 +232,7 @@ def _sign_in_page(form, status: int, *, carry: dict | None = None, ended: str | 
     idle, _ = accounts.session_limits()
     ctx = {"form": form, "carry": carry, "ended": ended if ended in accounts.TIMEOUTS else None,
            "idle_minutes": int(idle.total_seconds() // 60), "absolute_text": _absolute_text(),
+           "remember_days": accounts.remember_days(),
            "action": url_for("auth.login", next=request.args.get("next")) if request.endpoint == "auth.login"
            else url_for("auth.login")}
     return make_response(render_template("core/login.html", **ctx), status)
@@ -247,7 +250,7 @@ def login():
     client = _client()
     try:
         user = accounts.authenticate(form.email.data, form.password.data, client=client,
-                                     user_agent=request.user_agent.string)
+                                     user_agent=request.user_agent.string, remember=bool(form.remember.data))
     except throttle.Throttled as exc:
         _throttled(exc, throttle.SIGN_IN)
         form.password.errors.append(exc.detail)
@@ -260,7 +263,8 @@ def login():
         return _sign_in_page(form, 401, carry=carry, ended=ended)
     session.clear()
     g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)  # its secret went with the old session
-    login_user(user)
+    # A remembered device also gets flask-login's remember cookie, so closing the browser does not sign it out.
+    login_user(user, remember=bool(form.remember.data), duration=timedelta(days=accounts.remember_days()))
     db.session.commit()
     if carry is not None and carry["user_id"] == user.id:
         resp = make_response(render_template("core/resume.html", carry=carry))
@@ -343,7 +347,8 @@ def _profile(**extra):
     tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id)
                                 .order_by(ApiToken.created_at.desc())).all()
     ctx = {"password_form": PasswordForm(prefix="pw"), "token_form": TokenForm(prefix="tok"), "tokens": tokens,
-           "button_form": EmptyForm(), "profile_sections": current_app.extensions.get("profile_sections", [])}
+           "button_form": EmptyForm(), "devices": accounts.remembered_devices(current_user),
+           "profile_sections": current_app.extensions.get("profile_sections", [])}
     ctx.update(extra)
     return render_template("core/profile.html", **ctx)
 
@@ -352,6 +357,17 @@ def _profile(**extra):
 @login_required
 def profile():
     return _profile()
+
+
+@bp.post("/profile/devices/<int:session_id>/forget")
+@login_required
+def forget_device(session_id: int):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    accounts.forget_device(current_user._get_current_object(), session_id)
+    db.session.commit()
+    flash("That device is signed out.", "success")
+    return redirect(url_for("auth.profile") + "#devices")
 
 
 @bp.post("/profile/password")

@@ -39,7 +39,7 @@ def database_url(instance_path: str) -> str:
 
 # Settings that are whole numbers, read from the environment only when set (DEFAULTS has the value otherwise).
 INT_SETTINGS = ("PROXY_FIX", "SESSION_IDLE_MINUTES", "SESSION_ABSOLUTE_MINUTES", "SESSION_WARNING_SECONDS",
-                "DEVICE_COOKIE_DAYS", "RESET_LINK_HOURS")
+                "DEVICE_COOKIE_DAYS", "RESET_LINK_HOURS", "REMEMBER_DEVICE_DAYS")
 # Throttling settings ("5 per 15 minutes"); also only when set.
 TEXT_SETTINGS = ("FORWARDED_ALLOW_IPS", "LOGIN_ATTEMPTS", "LOGIN_CLIENT_ATTEMPTS", "LOGIN_ACCOUNT_ATTEMPTS",
                  "LOGIN_ACCOUNT_SLOWDOWN")
@@ -89,9 +89,10 @@ DEFAULTS = {
     "FORWARDED_ALLOW_IPS": "127.0.0.1,::1",
     # Sign-in sessions on shared ward computers: 15 minutes unused, 12 hours at most; warned 2 minutes before.
     "SESSION_IDLE_MINUTES": 15,
-    "RESET_LINK_HOURS": 24,  # how long a password-reset link from `flask users reset-link` works
     "SESSION_ABSOLUTE_MINUTES": 12 * 60,
     "SESSION_WARNING_SECONDS": 120,
+    "REMEMBER_DEVICE_DAYS": 30,  # "keep me signed in on this device" (a personal phone): no idle limit meanwhile
+    "RESET_LINK_HOURS": 24,  # how long a password-reset link from `flask users reset-link` works
     "API_TITLE": "Shiftbridge API",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",
