@@ -31,7 +31,7 @@ from core import accounts, throttle
 from core.accounts import ApiToken, User
 from core.db import db
 from core.errors import DomainError
-from core.links import local_path
+from core.links import local_path, public_base_url
 from core.security import SAFE_METHODS, bearer_token
 
 login_manager = LoginManager()
@@ -425,8 +425,28 @@ def revoke_token(token_id: int):
 def admin_users():
     if not current_user.is_admin:
         abort(403, description="Only administrators can manage accounts.")
+    return _admin_users_page()
+
+
+def _admin_users_page(**extra):
     users = db.session.scalars(select(User).order_by(User.display_name)).all()
-    return render_template("core/admin_users.html", users=users, button_form=EmptyForm())
+    return render_template("core/admin_users.html", users=users, button_form=EmptyForm(), **extra)
+
+
+@bp.post("/admin/users/<int:user_id>/reset-link")
+@login_required
+def admin_reset_link(user_id: int):
+    """What `flask users reset-link` prints, for an administrator at a browser. Rendered, never flashed: a flash
+    would put the secret into the session cookie."""
+    if not current_user.is_admin:
+        abort(403, description="Only administrators can manage accounts.")
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    user = accounts.get_user(user_id)
+    token = accounts.issue_reset_link(user, actor=current_user._get_current_object())
+    db.session.commit()
+    link = public_base_url() + url_for("auth.reset_password", token=token)
+    return _admin_users_page(reset_for=user, reset_link=link, reset_hours=current_app.config["RESET_LINK_HOURS"])
 
 
 @bp.post("/admin/users/<int:user_id>/<any(deactivate, reactivate):action>")

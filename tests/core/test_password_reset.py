@@ -60,3 +60,16 @@ def test_reset_link_for_an_unknown_or_deactivated_account_is_refused(runner, mak
     db.session.commit()
     result = runner.invoke(args=["users", "reset-link", "--email", "gone@example.test"])
     assert result.exit_code != 0 and "deactivated" in result.output
+
+
+def test_an_administrator_makes_a_reset_link_on_the_accounts_page(app, make, client):
+    admin = make.admin()
+    nurse = make.user(email="nell@example.test")
+    login(client, admin)
+    page = client.post(f"/admin/users/{nurse.id}/reset-link")
+    assert page.status_code == 200
+    link = re.search(r'data-testid="reset-link">http://localhost(/auth/reset/[^<]+)<', page.get_data(as_text=True))
+    assert link and app.test_client().get(link.group(1)).status_code == 200
+    staff = app.test_client()
+    login(staff, nurse)
+    assert staff.post(f"/admin/users/{admin.id}/reset-link").status_code == 403  # administrators only
