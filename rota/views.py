@@ -33,18 +33,6 @@ from rota.models import LeaveKind, PeriodState, ShiftKind, StaffingRequirement
 bp = Blueprint("rota", __name__)
 
 
-def register(app, api) -> None:
-    from core.cli import DEMO_SEEDERS
-    from core.web import HOME_PANELS, add_nav_item
-    from rota import demo, rota_models  # noqa: F401  (registers its tables)
-
-    app.register_blueprint(bp)
-    app.extensions.setdefault(DEMO_SEEDERS, []).append((20, "rota", demo.seed_rota))
-    app.extensions.setdefault(HOME_PANELS, []).append(next_shifts_panel)
-    add_nav_item(app, 10, "My shifts", "rota.my_shifts")
-    add_nav_item(app, 11, "Team rotas", "rota.teams")
-
-
 def next_shifts_panel(user):
     """Home-page card: the person's next three published shifts."""
     return {"title": "Your next shifts", "template": "rota/_next_shifts_panel.html",
@@ -592,4 +580,4 @@ def add_requirement(team_id: int):
     return _settings(team, req_form=form, status=422)
 
 
-__all__ = ["bp", "register", "next_shifts_panel", "PeriodState"]
+__all__ = ["bp", "next_shifts_panel", "PeriodState"]

@@ -28,11 +28,12 @@ from core.db import db, now_utc
 from core.limits import MAX_SHIFT
 from notifications import registry
 from notifications.models import Broadcast, BroadcastRecipient
-from rota import compliance, cover
+from rota import cover
 from rota.assignment import leave_blocks, leave_words
+from rota.compliance import service as compliance
 from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState
 from rota.skillmix import grade_meets, missing_skills  # noqa: F401  (the one rule; re-exported)
-from rota.swap_models import OpenShiftVolunteer, TeamSwapSettings, VolunteerState
+from rota.swaps.models import OpenShiftVolunteer, TeamSwapSettings, VolunteerState
 
 # No shift lasts longer (the rota refuses longer ones and the database holds it), so it bounds the overlap lookback.
 MAX_SHIFT_LENGTH = MAX_SHIFT
