@@ -28,11 +28,10 @@ from datetime import date, timedelta
 
 from sqlalchemy import or_, select
 
-from core import audit
+from core import audit, timeutil
 from core.accounts import StaffGroup, Team, User, grade_rank
 from core.db import db
 from core.errors import Forbidden, RuleViolation
-from rota import timeutil
 from rota.models import Shift, ShiftRelease, ShiftState, ShiftType, StaffingRequirement
 from rota.rota_models import GapOpening
 from rota.skillmix import GROUP_FLOOR, grade_meets, group_words, meets, missing_skills

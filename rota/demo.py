@@ -280,7 +280,8 @@ def seed_rota(weeks: int = DEMO_WEEKS) -> list[str]:
     import random
     from datetime import timedelta
 
-    from rota import services, timeutil
+    from core import timeutil
+    from rota import services
     from rota.models import RotaPeriod
 
     lines = []

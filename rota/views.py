@@ -22,12 +22,12 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from core import limits
+from core import limits, timeutil
 from core.accounts import GRADES, StaffGroup
 from core.db import db
 from core.errors import DomainError
 from core.web import as_choices
-from rota import csv_io, services, timeutil
+from rota import csv_io, services
 from rota.models import LeaveKind, PeriodState, ShiftKind, StaffingRequirement
 
 bp = Blueprint("rota", __name__)

@@ -134,7 +134,7 @@ def report(person: User, first: date | None, last: date | None, rule_sets=None) 
 
 
 def _shift_like(person: User, item: dict, index: int):
-    from rota import timeutil
+    from core import timeutil
     from rota.models import ShiftType
 
     team = None

@@ -8,11 +8,10 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from core import audit
+from core import audit, timeutil
 from core.accounts import Membership, Team
 from core.db import db
 from core.errors import DomainError, ValidationFailed
-from rota import timeutil
 from rota.assignment import set_assignee
 from rota.models import (
     RotaPeriod,

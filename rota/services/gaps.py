@@ -9,11 +9,10 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from core import audit
+from core import audit, timeutil
 from core.accounts import Team, User
 from core.db import db
 from core.errors import Conflict, NotFound, ValidationFailed
-from rota import timeutil
 from rota.models import (
     Shift,
     ShiftState,

@@ -12,10 +12,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from core import timeutil
 from core.accounts import Membership, Team, TeamRole, User, grade_rank
 from core.db import db, now_utc
 from core.errors import ValidationFailed
-from rota import timeutil
 from rota.assignment import leave_in_team
 from rota.models import (
     Leave,

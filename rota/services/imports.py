@@ -9,11 +9,10 @@ from types import SimpleNamespace
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from core import audit
+from core import audit, timeutil
 from core.accounts import Membership, Team
 from core.db import db
 from core.errors import DomainError, ValidationFailed
-from rota import timeutil
 from rota.assignment import check_can_hold, set_assignee
 from rota.models import (
     Shift,

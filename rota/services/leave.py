@@ -7,11 +7,10 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, or_, select, true
 
-from core import audit
+from core import audit, timeutil
 from core.accounts import Membership, Team, TeamRole, User
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, ValidationFailed
-from rota import timeutil
 from rota.assignment import leave_in_team, set_assignee
 from rota.models import (
     Leave,

@@ -10,11 +10,10 @@ from datetime import date
 
 from sqlalchemy import select
 
-from core import audit
+from core import audit, timeutil
 from core.accounts import Team
 from core.db import db, now_utc
 from core.errors import Conflict, ValidationFailed
-from rota import timeutil
 from rota.models import (
     PeriodState,
     RotaPeriod,

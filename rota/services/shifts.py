@@ -6,12 +6,11 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 
-from core import audit
+from core import audit, timeutil
 from core.accounts import GRADES, Team, User
 from core.db import db
 from core.errors import Conflict, ValidationFailed
 from core.limits import MAX_SHIFT, MAX_SHIFT_HOURS
-from rota import timeutil
 from rota.assignment import check_holder, set_assignee
 from rota.models import (
     PeriodState,

@@ -120,8 +120,9 @@ def _seed_volunteer(ed, coord) -> list[str]:
     """ED lets the coordinator choose among volunteers; one doctor has volunteered for an open shift."""
     from datetime import timedelta
 
+    from core import timeutil
     from core.db import now_utc
-    from rota import services, timeutil
+    from rota import services
     from rota.models import Shift
     from rota.swaps import eligibility
     from rota.swaps import service as swaps

@@ -9,12 +9,13 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from core import timeutil
 from core.accounts import Team, user_by_email
 from core.audit import AuditEntry
 from core.db import db, now_utc
 from notifications import broadcasts
 from notifications.models import EscalationPolicy
-from rota import demo, services, timeutil
+from rota import demo, services
 from rota.models import Shift, ShiftState
 from rota.swaps import demo as swaps_demo
 from rota.swaps import service as swaps
