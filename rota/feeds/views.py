@@ -24,6 +24,7 @@ from rota.feeds.models import CalendarPreference, TeamFeedSetting
 from rota.feeds.service import (
     _cfg,
     _digest,
+    advertised_last_modified,
     feeds_overview,
     find_feed,
     parse_kind,
@@ -73,7 +74,7 @@ def calendar_feed(token: str):
         resp.headers["Content-Type"] = "text/calendar; charset=utf-8"
         resp.headers["Content-Disposition"] = f'inline; filename="shiftbridge-{found.kind.value}.ics"'
     resp.set_etag(found.etag)
-    resp.last_modified = found.last_modified
+    resp.last_modified = advertised_last_modified(found)
     return resp
 
 
