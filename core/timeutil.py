@@ -55,7 +55,12 @@ def offset_text(aware: datetime) -> str:
 
 
 def to_local(instant: datetime, tz) -> datetime:
-    return instant.astimezone(zone(tz))
+    """Local wall-clock time; an instant at the very edge of the calendar (year 9999) stays in UTC rather than
+    overflowing."""
+    try:
+        return instant.astimezone(zone(tz))
+    except OverflowError:
+        return instant
 
 
 def local_date(instant: datetime, tz) -> date:

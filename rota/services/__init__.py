@@ -12,6 +12,22 @@ Extension points other modules register into (plain lists, appended to at start-
 """
 from __future__ import annotations
 
+# Names callers read through ``services`` before the split (``services.now_utc()``, ``services.Team``).
+from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_rank  # noqa: F401
+from core.db import now_utc  # noqa: F401
+from core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed  # noqa: F401
+from rota.models import (  # noqa: F401
+    Leave,
+    LeaveKind,
+    PeriodState,
+    ReleaseKind,
+    RotaPeriod,
+    Shift,
+    ShiftKind,
+    ShiftState,
+    ShiftType,
+    StaffingRequirement,
+)
 from rota.services.access import (  # noqa: F401
     _check_id,
     _get,
