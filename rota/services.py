@@ -24,6 +24,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import and_, or_, select, true
 from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core import audit
 from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_rank
@@ -929,6 +930,7 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
             cells[(uid, d)] = GridCell(users[uid], d)
     open_cells = {d: GridCell(None, d) for d in day_list}
     for s in shifts:
+        set_committed_value(s, "shift_type", types.get(s.shift_type_id))  # loaded above: no lookup per cell
         d = timeutil.local_date(s.starts_at, tz)
         if s.assignee_id:
             cells[(s.assignee_id, d)].shifts.append(s)
