@@ -107,3 +107,26 @@ def test_queries_do_not_grow_with_the_data(app, make, bearer, page):
         counts.append(_count(call))
     small, large = counts
     assert large <= small, f"{page}: {small} queries on the small ward, {large} on one four times larger"
+
+
+def test_a_large_team_grid_shows_fifty_people_a_page_and_cover_counts_everyone(app, make):
+    """A coordinator of a 56-person ward sees 50 people, then the other 6 on the next page; the cover line is the
+    same on both pages because it counts the whole team."""
+    coord = make.user(grade="Band 7")
+    staff = [make.user(display_name=f"Nurse {i:02d}") for i in range(55)]
+    team = make.team(coordinators=[coord], staff=staff)
+    day = data.soon(3, hour=7)
+    for person in staff:
+        data.shift(team, starts_at=day, assignee=person, commit=False)
+    db.session.commit()
+    client = app.test_client()
+    login(client, coord)
+    start = (day.date() - timedelta(days=day.weekday())).isoformat()
+    pages = [client.get(f"/teams/{team.id}/rota?start={start}&page={n}").get_data(as_text=True) for n in (1, 2)]
+    assert [p.count('data-testid="grid-row"') for p in pages] == [50, 6]
+    assert "People 1–50 of 56" in pages[0] and "People 51–56 of 56" in pages[1]
+    assert 'data-testid="grid-next-people"' in pages[0] and 'data-testid="grid-next-people"' not in pages[1]
+    shown = [p.count('class="sb-code') for p in pages]
+    assert sum(shown) >= 55  # every shift appears on exactly one page (plus the legend's codes)
+    cover = [p[p.index('data-testid="coverage-row"'):p.index('</tfoot>')] for p in pages]
+    assert cover[0] == cover[1]
