@@ -126,8 +126,8 @@ def _gap(team, st, start: datetime):
 def _seed():
     from core.accounts import User
     from core.db import db
-    from rota import feeds
-    from rota.feed_models import FeedKind
+    from rota.feeds import service as feeds
+    from rota.feeds.models import FeedKind
 
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     monday = today - timedelta(days=today.weekday())
@@ -217,8 +217,8 @@ def _cases(app, s):
 
 def _eligibility_ms(app, gap_id: int) -> tuple[float, int]:
     from core.db import db
-    from rota import eligibility
     from rota.models import Shift
+    from rota.swaps import eligibility
 
     with app.app_context():
         def run():

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import event
 
 from core.db import db
-from rota import feeds
-from rota.feed_models import FeedKind
+from rota.feeds import service as feeds
+from rota.feeds.models import FeedKind
 from tests.conftest import login
 from tests.rota import conftest_swaps as data
 

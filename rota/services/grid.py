@@ -1,0 +1,209 @@
+"""Rota services: the team grid and *My shifts*.
+
+``GRID_CELL_HOOKS``: ``fn(team, cells) -> None`` called with every :class:`GridCell` of a team grid before it is
+rendered; a hook may append short strings to ``cell.markers``."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
+
+from core import timeutil
+from core.accounts import Membership, Team, TeamRole, User, grade_rank
+from core.db import db, now_utc
+from core.errors import ValidationFailed
+from rota.assignment import leave_in_team
+from rota.models import (
+    Leave,
+    PeriodState,
+    RotaPeriod,
+    Shift,
+    ShiftState,
+    ShiftType,
+    StaffingRequirement,
+)
+from rota.services.gaps import _compute_gaps, _openings
+from rota.services.shifts import shifts_query
+
+GRID_CELL_HOOKS: list[Callable] = []
+
+
+# ------------------------------------------------------------------------------------------------- the grid
+
+
+@dataclass
+class GridCell:
+    user: User | None  # None for the open-shifts row
+    day: date
+    shifts: list = field(default_factory=list)
+    leave: Leave | None = None
+    markers: list = field(default_factory=list)  # short strings added by GRID_CELL_HOOKS (e.g. rule verdicts)
+
+
+@dataclass
+class GridRow:
+    user: User | None
+    role: TeamRole | None
+    cells: list
+
+
+@dataclass
+class DayCoverage:
+    day: date
+    gaps: list  # Gap
+    status: str  # "ok" | "open" (unmet but advertised) | "short" | "none" (no requirements)
+
+
+@dataclass
+class Grid:
+    team: Team
+    days: list
+    rows: list
+    open_row: GridRow
+    coverage: list
+    types: list
+    period: RotaPeriod | None
+    periods: list
+    page: int = 1
+    pages: int = 1
+    people: int = 0
+    offset: int = 0  # people on earlier pages
+
+    @property
+    def cells(self):
+        for row in self.rows:
+            yield from row.cells
+        yield from self.open_row.cells
+
+
+GRID_PAGE_ROWS = 50  # people per page of the grid: what a coordinator sees at once, whatever the team's size
+
+
+def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int = 1,
+              per_page: int = GRID_PAGE_ROWS) -> Grid:
+    """One row per member (``per_page`` of them, page ``page`` in grid order), one column per local day; the
+    open-shifts row; coverage per day (of the whole team). The number of SQL queries does not depend on the team's
+    size, and the work for the rows does not either: only the shown people's shifts become objects; coverage reads
+    plain columns of everyone's."""
+    if days not in (7, 14, 28):
+        raise ValidationFailed("Show 7, 14 or 28 days.", errors={"days": ["7, 14 or 28."]})
+    tz = timeutil.zone(team.timezone)
+    day_list = [first_day + timedelta(days=i) for i in range(days)]
+    last_day = day_list[-1]
+    lo, hi = timeutil.day_bounds(first_day, last_day, tz)
+    members = list(db.session.scalars(select(Membership).options(joinedload(Membership.user))
+                                      .where(Membership.team_id == team.id)))
+    users = {m.user_id: m.user for m in members}
+    types = {st.id: st for st in db.session.scalars(select(ShiftType).where(ShiftType.team_id == team.id))}
+    team_periods = list(db.session.scalars(select(RotaPeriod).where(RotaPeriod.team_id == team.id)
+                                           .order_by(RotaPeriod.first_day)))
+    in_window = (Shift.team_id == team.id, Shift.starts_at >= lo, Shift.starts_at < hi,
+                 Shift.state != ShiftState.cancelled)
+    manage = viewer is None or team.can_manage(viewer)
+    draft = set() if manage else {p.id for p in team_periods if p.state == PeriodState.draft}
+    everyone = [r for r in db.session.execute(
+        select(Shift.id, Shift.shift_type_id, Shift.starts_at, Shift.assignee_id, Shift.state, Shift.rota_period_id)
+        .where(*in_window)) if r.rota_period_id not in draft]
+    extra = {s.assignee_id for s in everyone if s.assignee_id and s.assignee_id not in users}
+    if extra:  # former members still holding shifts
+        users.update({u.id: u for u in db.session.scalars(select(User).where(User.id.in_(extra)))})
+    roles = {m.user_id: m.role for m in members}
+
+    def sort_key(uid):
+        u = users[uid]
+        return (u.staff_group.value, -grade_rank(u.grade), u.display_name)
+
+    ordered = sorted(users, key=sort_key)
+    pages = max(1, -(-len(ordered) // per_page))
+    page = min(max(1, page), pages)
+    shown = ordered[(page - 1) * per_page:page * per_page]
+    shifts = [s for s in db.session.scalars(
+        select(Shift).where(*in_window, or_(Shift.assignee_id.in_(shown or [0]), Shift.assignee_id.is_(None)))
+        .order_by(Shift.starts_at)) if s.rota_period_id not in draft]
+    leave = list(db.session.scalars(select(Leave).where(Leave.user_id.in_(shown or [0]), leave_in_team(team.id),
+                                                        Leave.first_day <= last_day, Leave.last_day >= first_day)))
+    reqs = list(db.session.scalars(select(StaffingRequirement).where(StaffingRequirement.team_id == team.id)))
+    for r in reqs:
+        r.shift_type = types.get(r.shift_type_id)
+    openings = _openings(everyone)
+
+    cells: dict = {}
+    for uid in shown:
+        for d in day_list:
+            cells[(uid, d)] = GridCell(users[uid], d)
+    open_cells = {d: GridCell(None, d) for d in day_list}
+    for s in shifts:
+        set_committed_value(s, "shift_type", types.get(s.shift_type_id))  # loaded above: no lookup per cell
+        d = timeutil.local_date(s.starts_at, tz)
+        if s.assignee_id:
+            cells[(s.assignee_id, d)].shifts.append(s)
+        else:
+            open_cells[d].shifts.append(s)
+    for lv in leave:
+        for d in day_list:
+            if lv.first_day <= d <= lv.last_day:
+                cells[(lv.user_id, d)].leave = lv
+
+    rows = [GridRow(users[uid], roles.get(uid), [cells[(uid, d)] for d in day_list]) for uid in shown]
+    open_row = GridRow(None, None, [open_cells[d] for d in day_list])
+    gaps = _compute_gaps(day_list, reqs, everyone, users, openings, tz)
+    coverage = []
+    for d in day_list:
+        g = [x for x in gaps if x.day == d]
+        has_req = any(r.weekday is None or r.weekday == d.weekday() for r in reqs)
+        status = "none" if not has_req else "ok" if not g else "open" if all(x.missing == 0 for x in g) else "short"
+        coverage.append(DayCoverage(d, g, status))
+    period = next((p for p in team_periods if p.first_day <= first_day <= p.last_day), None)
+    grid = Grid(team, day_list, rows, open_row, coverage, sorted(types.values(), key=lambda t: t.start_local),
+                period, team_periods, page, pages, len(ordered), (page - 1) * per_page)
+    flat = list(grid.cells)
+    for hook in GRID_CELL_HOOKS:
+        hook(team, flat)
+    return grid
+
+
+# --------------------------------------------------------------------------------------------- my shifts
+
+
+@dataclass
+class MyShift:
+    shift: Shift
+    colleagues: list  # User
+
+
+def next_shifts(user: User, *, limit: int = 14, now: datetime | None = None) -> list[MyShift]:
+    """The person's next published shifts (not yet ended), each with colleagues working at the same time. Three
+    queries whatever the team's size: the shifts (with their team and type), and the colleagues, found by the
+    database as the people whose shifts overlap each of mine."""
+    now = now or now_utc()
+    mine = list(db.session.scalars(shifts_query(user, person_id=user.id, start=now)
+                                   .options(joinedload(Shift.team), joinedload(Shift.shift_type))
+                                   .where(Shift.state == ShiftState.scheduled).limit(limit)))
+    if not mine:
+        return []
+    other = aliased(Shift)
+    pairs = db.session.execute(
+        select(Shift.id, User).join(other, and_(other.team_id == Shift.team_id, other.starts_at < Shift.ends_at,
+                                                other.ends_at > Shift.starts_at))
+        .join(User, User.id == other.assignee_id)
+        .where(Shift.id.in_([s.id for s in mine]), other.state == ShiftState.scheduled, other.assignee_id != user.id))
+    mates = defaultdict(dict)
+    for shift_id, mate in pairs:
+        mates[shift_id][mate.id] = mate
+    return [MyShift(s, sorted(mates[s.id].values(), key=lambda u: u.display_name)) for s in mine]
+
+
+def next_shift_lines(user: User, limit: int = 3) -> list[str]:
+    lines = []
+    for item in next_shifts(user, limit=limit):
+        s = item.shift
+        start, end = timeutil.to_local(s.starts_at, s.team.timezone), timeutil.to_local(s.ends_at, s.team.timezone)
+        code = s.shift_type.code + " " if s.shift_type else ""
+        lines.append(f"{start:%a %d %b} {code}{start:%H:%M}–{end:%H:%M} · {s.team.name}")
+    return lines
