@@ -248,6 +248,10 @@ def login():
         resp = _sign_in_page(form, 429, carry=carry, ended=ended)
         resp.headers["Retry-After"] = str(exc.retry_after)
         return resp
+    except accounts.PasswordSignInOff as exc:
+        db.session.commit()  # keeps the audit entry
+        form.password.errors.append(exc.detail)
+        return _sign_in_page(form, 403, carry=carry, ended=ended)
     if user is None:
         db.session.commit()  # keeps the audit entry for the failed attempt
         form.password.errors.append("Email address or password is not right.")
@@ -303,11 +307,14 @@ def session_keepalive():
 def logout():
     if not EmptyForm().validate_on_submit():
         abort(400)
+    from core import sso_views
+
     accounts.end_session(current_user._get_current_object())
     db.session.commit()
+    at_provider = sso_views.logout_target(bool(session.get(sso_views.SIGNED_IN_WITH_SSO)))
     logout_user()
     session.clear()
-    return redirect(url_for("auth.login", signed_out=1))
+    return redirect(at_provider or url_for("auth.login", signed_out=1))
 
 
 def _profile(**extra):
