@@ -30,8 +30,11 @@ PEOPLE = {
     "bola": {"email": "bola@trust.example", "email_verified": True, "name": "Bola Brown",
              "groups": ["g-ward7-nurses", "g-ward7-coordinators"], "employee_id": "S-1002"},
     "unverified": {"email": "carol@trust.example", "email_verified": False, "name": "Carol Cole"},
-    "overage": {"email": "dan@trust.example", "email_verified": True, "name": "Dan Dube", "hasgroups": True,
-                "_claim_names": {"groups": "src1"}},
+    # Entra ID's "overage": too many groups, so the token points at Microsoft Graph instead of listing them.
+    "overage": {"email": "dan@trust.example", "email_verified": True, "name": "Dan Dube",
+                "_claim_names": {"groups": "src1"},
+                "_claim_sources": {"src1": {"endpoint": "https://graph.windows.net/t/users/u/getMemberObjects"}}},
+    "hasgroups": {"email": "dan@trust.example", "email_verified": True, "name": "Dan Dube", "hasgroups": True},
     "newcomer": {"email": "newcomer@trust.example", "email_verified": True, "name": "Nia Newcomer",
                  "groups": ["g-ward7-nurses"]},
     "admin": {"email": "admin@trust.example", "email_verified": True, "name": "Ada Admin"},

@@ -32,7 +32,7 @@ const provider = new Provider(issuer, {
   }],
   jwks: { keys: [privateA] },
   scopes: ['openid', 'email', 'profile', 'groups', 'offline_access'],
-  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups', 'employee_id'] },
+  claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'], groups: ['groups', 'employee_id', 'hasgroups'] },
   conformIdTokenClaims: false, // the asked-for claims go in the ID token (as Entra ID does)
   pkce: { required: () => true },
   features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
