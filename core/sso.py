@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import requests
 from authlib.common.security import generate_token
@@ -123,6 +124,11 @@ def group_roles(config) -> dict[str, tuple[str, TeamRole]]:
             raise RuntimeError(f"SSO_GROUP_ROLES: {group!r} must map to '<team name>:coordinator' or ':staff'")
         out[str(group)] = (team, TeamRole(role))
     return out
+
+
+def issuer_origin() -> str:
+    parts = urlsplit(current_app.config["SSO_ISSUER"])
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def redirect_uri() -> str:

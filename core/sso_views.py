@@ -11,6 +11,7 @@ from core.auth import EmptyForm
 from core.db import db
 from core.errors import DomainError
 from core.links import local_path
+from core.security import FORM_TARGETS
 
 bp = Blueprint("sso", __name__)
 
@@ -22,6 +23,9 @@ def register(app) -> None:
     sso.load_settings(app)
     sso.install_log_redaction()
     app.register_blueprint(bp)
+    # Signing out posts a form that ends at the provider's end-session page (RP-initiated logout): the pages'
+    # form-action policy must allow that one origin, or the browser stops at the redirect.
+    app.extensions.setdefault(FORM_TARGETS, []).append(lambda: sso.issuer_origin() if sso.enabled() else "")
 
 
 @bp.app_context_processor

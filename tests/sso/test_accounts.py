@@ -15,7 +15,7 @@ from core.db import db
 from core.errors import Conflict
 from notifications.models import Notification
 from tests.conftest import TEST_PASSWORD
-from tests.sso.conftest import path_of
+from tests.sso.fixtures import path_of
 
 GROUP_ROLES = json.dumps({"g-ward7-nurses": "Ward 7:staff", "g-ward7-coordinators": "Ward 7:coordinator"})
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from core.accounts import User, UserSession
 from core.db import db
 from core.sso import UserIdentity
-from tests.sso.conftest import sso_settings
+from tests.sso.fixtures import sso_settings
 
 N = 4
 

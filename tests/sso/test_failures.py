@@ -12,7 +12,7 @@ from core.accounts import UserSession
 from core.audit import AuditEntry
 from core.db import db
 from tests.conftest import TEST_PASSWORD
-from tests.sso.conftest import path_of
+from tests.sso.fixtures import path_of
 
 
 @pytest.fixture

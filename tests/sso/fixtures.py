@@ -1,4 +1,5 @@
-"""A real OpenID provider for single sign-on tests: Node's ``oidc-provider`` (tests/sso/provider.mjs) on loopback.
+"""Fixtures (a pytest plugin, see tests/conftest.py): a real OpenID provider for single sign-on tests, Node's
+``oidc-provider`` (tests/sso/provider.mjs) on loopback.
 
 ``idp`` is one provider for the whole run, for tests through Flask's test client (redirect URI on
 http://localhost); ``live_idp`` starts one for a live server's own address. ``IdP.sign_in_at_provider`` goes through
