@@ -116,7 +116,12 @@ def display_name() -> str:
 def group_roles(config) -> dict[str, tuple[str, TeamRole]]:
     """``SSO_GROUP_ROLES`` as {group: (team name, role)}."""
     raw = config.get("SSO_GROUP_ROLES") or "{}"
-    data = json.loads(raw) if isinstance(raw, str) else raw
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        raise RuntimeError("SSO_GROUP_ROLES must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise RuntimeError("SSO_GROUP_ROLES must be a JSON object")
     out = {}
     for group, target in data.items():
         team, _, role = str(target).rpartition(":")
@@ -399,7 +404,9 @@ def apply_group_roles(user: User, claims: dict) -> None:
         audit.record("auth.sso_groups_overage", actor=user, entity=user, outcome="denied",
                      summary={"claim": name[:40]})
         return
-    groups = {g for g in (claims.get(name) or []) if isinstance(g, str)}
+    listed = claims.get(name)
+    groups = {listed} if isinstance(listed, str) else {g for g in (listed if isinstance(listed, list) else [])
+                                                        if isinstance(g, str)}
     wanted: dict[str, TeamRole] = {}
     for group, (team_name, role) in mapping.items():
         if group in groups and wanted.get(team_name) != TeamRole.coordinator:

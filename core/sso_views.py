@@ -89,10 +89,11 @@ def callback():
         resp = _page(429, exc.detail, retry=False)
         resp.headers["Retry-After"] = str(exc.retry_after)
         return resp
-    flow = session.pop(FLOW_KEY, None)
+    flow = session.get(FLOW_KEY)
     state = request.args.get("state", "")
     if not flow or not state or not _same(state, flow["state"]):
-        return _refuse("state", client)
+        return _refuse("state", client)  # a stale tab's callback leaves the sign-in under way in this browser alone
+    session.pop(FLOW_KEY)  # used once, whatever happens next
     if request.args.get("error"):
         reason = "provider_" + request.args.get("error", "")[:30]
         return _refuse(reason, client, "Your trust's sign-in service did not sign you in (you may have cancelled). "

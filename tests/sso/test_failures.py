@@ -187,3 +187,20 @@ class TestProviderDown:
         # ... but the break-glass administrator's is not.
         resp = client.post("/auth/login", data={"email": keeper.email, "password": TEST_PASSWORD})
         assert resp.status_code == 302 and signed_in(client)
+
+
+@pytest.mark.parametrize("query", ["", "?state=", "?code=&state=", "?code=a&code=b&state=x&state=y", "?error=",
+                                   "?state=x&iss=", "?code=%ff%fe&state=%c3"])
+def test_odd_callbacks_are_a_clear_page_never_a_500(client, idp, alice, query):
+    client.get("/auth/sso/start")  # a sign-in under way in this browser
+    resp = client.get("/auth/sso/callback" + query)
+    assert resp.status_code in (400, 401), resp.status_code
+    assert not signed_in(client)
+
+
+def test_a_stale_tab_is_refused_and_leaves_the_newer_sign_in_working(client, idp, alice):
+    first = to_callback(client, idp)
+    second = to_callback(client, idp)  # a second tab's sign-in replaced the first one's state
+    refused(client.get(first), client, "state")
+    assert client.get(second).status_code == 302 and signed_in(client)
+    assert client.get(second).status_code in (302, 401)  # and it works once only
