@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, g, make_response, redirect, ren
 from flask_login import current_user, login_required, login_user
 
 from core import accounts, sso, throttle
-from core.auth import EmptyForm
+from core.auth import EmptyForm, LoginForm, carry_from_sign_in, sign_in_page
 from core.db import db
 from core.errors import DomainError
 from core.links import local_path
@@ -33,7 +33,7 @@ def _sso_button():
     """For the sign-in page: "Sign in with <trust name>" comes first when single sign-on is configured."""
     if not sso.enabled():
         return {"sso_sign_in": None}
-    return {"sso_sign_in": {"label": f"Sign in with {sso.display_name()}",
+    return {"sso_sign_in": {"label": f"Sign in with {sso.display_name()}", "trust_name": sso.display_name(),
                             "url": url_for("sso.start", next=local_path(request.args.get("next")))}}
 
 
@@ -49,19 +49,38 @@ def _provider_down():
                       "sign in with it below.")
 
 
-@bp.get("/auth/sso/start")
+# What a session cookie may grow to while text typed before a time-out travels through the provider in it.
+CARRY_COOKIE_LIMIT = 3800
+
+
+@bp.route("/auth/sso/start", methods=["GET", "POST"])
 def start():
+    """Leave for the provider. A POST comes from a sign-in page that holds text typed before a time-out: the text
+    travels in the (signed) session and is offered for saving on return, as after a password sign-in."""
     if not sso.enabled():
         abort(404)
     if current_user.is_authenticated:
         return redirect(url_for("web.home"))
+    carry = None
+    if request.method == "POST":
+        if not EmptyForm().validate_on_submit():
+            abort(400)
+        carry = carry_from_sign_in()
     flow = sso.new_flow()
     try:
         url = sso.authorization_url(flow)
     except sso.ProviderDown:
         return _provider_down()
-    session[FLOW_KEY] = flow | {"next": local_path(request.args.get("next"))}
+    session[FLOW_KEY] = flow | {"next": local_path(request.args.get("next")), "carry": carry}
+    if carry is not None and _session_cookie_size() > CARRY_COOKIE_LIMIT:
+        session.pop(FLOW_KEY)
+        return sign_in_page(LoginForm(formdata=None), 413, carry=carry, sso_too_long=True)
     return redirect(url)
+
+
+def _session_cookie_size() -> int:
+    serializer = current_app.session_interface.get_signing_serializer(current_app)
+    return len(serializer.dumps(dict(session)))
 
 
 def _client() -> throttle.Client:
@@ -120,7 +139,10 @@ def callback():
     login_user(user)
     session[SIGNED_IN_WITH_SSO] = True
     db.session.commit()
-    return redirect(flow.get("next") or url_for("web.home"))
+    carry = flow.get("carry")
+    if carry is not None and carry["user_id"] == user.id:
+        return render_template("core/resume.html", carry=carry)
+    return redirect(flow.get("next") or url_for("web.home"))  # typed by someone else: not shown to this person
 
 
 def _same(a: str, b: str) -> bool:

@@ -86,3 +86,48 @@ def test_access_log_lines_are_redacted():
     RedactCallbackParams().filter(record)
     assert "SECRETCODE" not in record.getMessage() and "S1" not in record.getMessage()
     assert "code=[redacted]" in record.getMessage()
+
+
+def _carry_token(app, user_id: int, to: str) -> str:
+    from core.auth import _carry_serializer
+
+    with app.test_request_context():
+        return _carry_serializer().dumps({"u": user_id, "to": to})
+
+
+TYPED = "Chest pain again at 06:00 – repeat ECG, call the registrar if it recurs"
+
+
+def test_text_typed_before_a_time_out_survives_signing_in_with_the_trust_account(app, client, idp, make):
+    alice = make.user(email="alice@trust.example")
+    token = _carry_token(app, alice.id, "/profile/tokens")
+    start = client.post("/auth/sso/start", data={"carry_to": token, "carry:tok-name": TYPED})
+    assert start.status_code == 302
+    back = idp.sign_in_at_provider(start.headers["Location"], "alice")
+    resp = client.get(path_of(back))
+    assert resp.status_code == 200
+    page = resp.get_data(as_text=True)
+    assert 'data-testid="resume-form"' in page and 'action="/profile/tokens"' in page
+    assert TYPED.replace("–", "&ndash;") in page or TYPED in page
+
+
+def test_text_typed_by_someone_else_is_not_shown(app, client, idp, make):
+    alice, other = make.user(email="alice@trust.example"), make.user()
+    start = client.post("/auth/sso/start", data={"carry_to": _carry_token(app, other.id, "/profile/tokens"),
+                                                 "carry:tok-name": TYPED})
+    resp = client.get(path_of(idp.sign_in_at_provider(start.headers["Location"], "alice")))
+    assert resp.status_code == 302 and TYPED not in resp.get_data(as_text=True)
+    assert alice.id
+
+
+def test_text_too_long_for_the_trip_stays_on_the_sign_in_page(app, client, idp, make):
+    alice = make.user(email="alice@trust.example")
+    import random
+
+    rng = random.Random(21)  # fixed seed: words that do not compress
+    long_text = " ".join("".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(7)) for _ in range(700))
+    resp = client.post("/auth/sso/start", data={"carry_to": _carry_token(app, alice.id, "/profile/tokens"),
+                                                "carry:tok-name": long_text})
+    assert resp.status_code == 413
+    page = resp.get_data(as_text=True)
+    assert 'data-testid="sso-too-long"' in page and long_text in page
