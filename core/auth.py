@@ -97,7 +97,7 @@ def _unauthorized():
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?"), ended=ended))
     carry = _carry_from_expired_post()
     if carry is not None:
-        return sign_in_page(LoginForm(formdata=None), 401, carry=carry, ended=ended)
+        return _sign_in_page(LoginForm(formdata=None), 401, carry=carry, ended=ended)
     return redirect(url_for("auth.login", ended=ended))
 
 
@@ -203,7 +203,7 @@ def _carry_from_expired_post() -> dict | None:
     return {"token": token, "fields": fields}
 
 
-def carry_from_sign_in() -> dict | None:
+def _carry_from_sign_in() -> dict | None:
     token = request.form.get("carry_to")
     if not token:
         return None
@@ -220,7 +220,7 @@ def _absolute_text() -> str:
     return f"{hours} hours" if not minutes else f"{hours * 60 + minutes} minutes"
 
 
-def sign_in_page(form, status: int, *, carry: dict | None = None, ended: str | None = None, **extra):
+def _sign_in_page(form, status: int, *, carry: dict | None = None, ended: str | None = None, **extra):
     idle, _ = accounts.session_limits()
     ctx = {"form": form, "carry": carry, "ended": ended if ended in accounts.TIMEOUTS else None,
            "idle_minutes": int(idle.total_seconds() // 60), "absolute_text": _absolute_text(),
@@ -234,10 +234,10 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("web.home"))
     form = LoginForm()
-    carry = carry_from_sign_in()
+    carry = _carry_from_sign_in()
     ended = request.args.get("ended")
     if not form.validate_on_submit():
-        return sign_in_page(form, 422 if request.method == "POST" else 200, carry=carry, ended=ended)
+        return _sign_in_page(form, 422 if request.method == "POST" else 200, carry=carry, ended=ended)
     client = _client()
     try:
         user = accounts.authenticate(form.email.data, form.password.data, client=client,
@@ -245,17 +245,17 @@ def login():
     except throttle.Throttled as exc:
         _throttled(exc, throttle.SIGN_IN)
         form.password.errors.append(exc.detail)
-        resp = sign_in_page(form, 429, carry=carry, ended=ended)
+        resp = _sign_in_page(form, 429, carry=carry, ended=ended)
         resp.headers["Retry-After"] = str(exc.retry_after)
         return resp
     except accounts.PasswordSignInOff as exc:
         db.session.commit()  # keeps the audit entry
         form.password.errors.append(exc.detail)
-        return sign_in_page(form, 403, carry=carry, ended=ended)
+        return _sign_in_page(form, 403, carry=carry, ended=ended)
     if user is None:
         db.session.commit()  # keeps the audit entry for the failed attempt
         form.password.errors.append("Email address or password is not right.")
-        return sign_in_page(form, 401, carry=carry, ended=ended)
+        return _sign_in_page(form, 401, carry=carry, ended=ended)
     session.clear()
     g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)  # its secret went with the old session
     login_user(user)

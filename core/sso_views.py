@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, g, make_response, redirect, ren
 from flask_login import current_user, login_required, login_user
 
 from core import accounts, sso, throttle
-from core.auth import EmptyForm, LoginForm, carry_from_sign_in, sign_in_page
+from core.auth import EmptyForm, LoginForm, _carry_from_sign_in, _sign_in_page  # the sign-in page is auth's
 from core.db import db
 from core.errors import DomainError
 from core.links import local_path
@@ -65,7 +65,7 @@ def start():
     if request.method == "POST":
         if not EmptyForm().validate_on_submit():
             abort(400)
-        carry = carry_from_sign_in()
+        carry = _carry_from_sign_in()
     flow = sso.new_flow()
     try:
         url = sso.authorization_url(flow)
@@ -74,7 +74,7 @@ def start():
     session[FLOW_KEY] = flow | {"next": local_path(request.args.get("next")), "carry": carry}
     if carry is not None and _session_cookie_size() > CARRY_COOKIE_LIMIT:
         session.pop(FLOW_KEY)
-        return sign_in_page(LoginForm(formdata=None), 413, carry=carry, sso_too_long=True)
+        return _sign_in_page(LoginForm(formdata=None), 413, carry=carry, sso_too_long=True)
     return redirect(url)
 
 
