@@ -39,6 +39,10 @@ login_manager.login_message_category = "info"
 
 bp = Blueprint("auth", __name__)
 
+# Extension point: callables ``(session) -> url | None`` asked at sign-out where the browser should go next
+# (core.sso_views: the identity provider's end-session page).
+SIGN_OUT_TARGETS = "sign_out_targets"
+
 
 def _used_by_a_person() -> bool:
     """Whether this request is someone using the app (a page opened, a form sent) rather than background polling,
@@ -307,11 +311,11 @@ def session_keepalive():
 def logout():
     if not EmptyForm().validate_on_submit():
         abort(400)
-    from core import sso_views
-
     accounts.end_session(current_user._get_current_object())
     db.session.commit()
-    at_provider = sso_views.logout_target(bool(session.get(sso_views.SIGNED_IN_WITH_SSO)))
+    # Signed in elsewhere too (single sign-on): the first place that wants the browser next, to sign out there.
+    at_provider = next(filter(None, (target(session) for target in current_app.extensions.get(SIGN_OUT_TARGETS, []))),
+                       None)
     logout_user()
     session.clear()
     return redirect(at_provider or url_for("auth.login", signed_out=1))

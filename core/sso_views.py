@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, g, make_response, redirect, ren
 from flask_login import current_user, login_required, login_user
 
 from core import accounts, sso, throttle
-from core.auth import EmptyForm, LoginForm, _carry_from_sign_in, _sign_in_page  # the sign-in page is auth's
+from core.auth import SIGN_OUT_TARGETS, EmptyForm, LoginForm, _carry_from_sign_in, _sign_in_page
 from core.db import db
 from core.errors import DomainError
 from core.links import local_path
@@ -25,6 +25,7 @@ def register(app) -> None:
     app.register_blueprint(bp)
     # Signing out posts a form that ends at the provider's end-session page (RP-initiated logout): the pages'
     # form-action policy must allow that one origin, or the browser stops at the redirect.
+    app.extensions.setdefault(SIGN_OUT_TARGETS, []).append(_sign_out_target)
     app.extensions.setdefault(FORM_TARGETS, []).append(lambda: sso.issuer_origin() if sso.enabled() else "")
 
 
@@ -151,10 +152,10 @@ def _same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-def logout_target(signed_in_with_sso: bool) -> str | None:
+def _sign_out_target(browser_session) -> str | None:
     """After the local sign-out: the provider's end-session page (RP-initiated logout), when this browser signed in
     there and the provider supports it."""
-    if not signed_in_with_sso or not sso.enabled():
+    if not browser_session.get(SIGNED_IN_WITH_SSO) or not sso.enabled():
         return None
     return sso.end_session_url()
 
