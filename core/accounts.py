@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import phonenumbers
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, UniqueConstraint, select, update
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, UniqueConstraint, false, select, update
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from core import audit, throttle
@@ -122,6 +122,10 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Signs in with the trust's account only (core.sso); PASSWORD_SIGN_IN=off does the same for everyone but the
+    # break-glass administrators.
+    password_sign_in_disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                            server_default=false())
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -449,6 +453,11 @@ def verify_password(email: str, password: str, *, client: throttle.Client,
     user = user_by_email(email or "")
     right = _verify_hash(user.password_hash if user is not None else stand_in_hash(), password or "")
     if user is not None and user.active and right:
+        if check == throttle.SIGN_IN and not password_sign_in_allowed(user):
+            audit.record("auth.login_failed", outcome="denied", entity_type="user", entity_id=user.id,
+                         summary={"reason": "password_sign_in_off"})
+            raise PasswordSignInOff("This account signs in with the trust's account, not a password: use the "
+                                    "button above.")
         return user
     throttle.failed(check, email, client)
     action = "auth.login_failed" if check == throttle.SIGN_IN else "auth.password_check_failed"
@@ -519,6 +528,43 @@ def _revoke_all(user: User, *, actor, keep_session_key: str | None = None) -> No
 
 class WrongPassword(ValidationFailed):
     pass
+
+
+class PasswordSignInOff(Forbidden):
+    """The password was right, but this account may not use one (shown only then: no hint to a guesser)."""
+
+
+def password_sign_in_allowed(user: User) -> bool:
+    """Per account (``password_sign_in_disabled``) and globally (``PASSWORD_SIGN_IN=off``, but for the active
+    administrators named in ``BREAK_GLASS_ADMINS``, who can still get in when the identity provider is down)."""
+    from flask import current_app
+
+    if user.password_sign_in_disabled:
+        return False
+    if str(current_app.config.get("PASSWORD_SIGN_IN", "on")).lower() != "off":
+        return True
+    return user.is_admin and user.email in break_glass_emails(current_app.config)
+
+
+def break_glass_emails(config) -> set[str]:
+    return {normalise_email(e) for e in str(config.get("BREAK_GLASS_ADMINS") or "").split(",") if e.strip()}
+
+
+def set_password_sign_in(user: User, allowed: bool, *, actor) -> None:
+    """Switch one account's password sign-in on or off. The last administrator who can still sign in with a password
+    keeps it (break glass: the identity provider may be down)."""
+    if actor is not None and not actor.is_admin:
+        raise Forbidden("Only an administrator can change how people sign in.")
+    if not allowed and user.is_admin:
+        others = db.session.scalars(select(User).where(User.is_admin.is_(True), User.active.is_(True),
+                                                       User.id != user.id)).all()
+        if not any(password_sign_in_allowed(other) for other in others):
+            raise Conflict(f"{user.display_name} is the last administrator who can sign in with a password: keep it "
+                           "for when the trust's sign-in service is down.")
+    if user.password_sign_in_disabled == (not allowed):
+        return
+    user.password_sign_in_disabled = not allowed
+    audit.record("user.password_sign_in_" + ("enabled" if allowed else "disabled"), actor=actor, entity=user)
 
 
 def change_password(user: User, current: str, new: str, *, client: throttle.Client) -> None:

@@ -41,6 +41,10 @@ login_manager.login_message_category = "info"
 
 bp = Blueprint("auth", __name__)
 
+# Extension point: callables ``(session) -> url | None`` asked at sign-out where the browser should go next
+# (core.sso_views: the identity provider's end-session page).
+SIGN_OUT_TARGETS = "sign_out_targets"
+
 
 def _used_by_a_person() -> bool:
     """Whether this request is someone using the app (a page opened, a form sent) rather than background polling,
@@ -228,13 +232,13 @@ def _absolute_text() -> str:
     return f"{hours} hours" if not minutes else f"{hours * 60 + minutes} minutes"
 
 
-def _sign_in_page(form, status: int, *, carry: dict | None = None, ended: str | None = None):
+def _sign_in_page(form, status: int, *, carry: dict | None = None, ended: str | None = None, **extra):
     idle, _ = accounts.session_limits()
     ctx = {"form": form, "carry": carry, "ended": ended if ended in accounts.TIMEOUTS else None,
            "idle_minutes": int(idle.total_seconds() // 60), "absolute_text": _absolute_text(),
            "remember_days": accounts.remember_days(),
            "action": url_for("auth.login", next=request.args.get("next")) if request.endpoint == "auth.login"
-           else url_for("auth.login")}
+           else url_for("auth.login")} | extra
     return make_response(render_template("core/login.html", **ctx), status)
 
 
@@ -257,6 +261,10 @@ def login():
         resp = _sign_in_page(form, 429, carry=carry, ended=ended)
         resp.headers["Retry-After"] = str(exc.retry_after)
         return resp
+    except accounts.PasswordSignInOff as exc:
+        db.session.commit()  # keeps the audit entry
+        form.password.errors.append(exc.detail)
+        return _sign_in_page(form, 403, carry=carry, ended=ended)
     if user is None:
         db.session.commit()  # keeps the audit entry for the failed attempt
         form.password.errors.append("Email address or password is not right.")
@@ -338,9 +346,12 @@ def logout():
         abort(400)
     accounts.end_session(current_user._get_current_object())
     db.session.commit()
+    # Signed in elsewhere too (single sign-on): the first place that wants the browser next, to sign out there.
+    at_provider = next(filter(None, (target(session) for target in current_app.extensions.get(SIGN_OUT_TARGETS, []))),
+                       None)
     logout_user()
     session.clear()
-    return redirect(url_for("auth.login", signed_out=1))
+    return redirect(at_provider or url_for("auth.login", signed_out=1))
 
 
 def _profile(**extra):

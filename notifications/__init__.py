@@ -56,6 +56,9 @@ def register(app, api) -> None:
 
     app.extensions.setdefault(HEALTH_CHECKS, []).append(("worker", health))
     app.context_processor(_unread_badge)
+    from core.sso import ACCOUNT_CREATED
+
+    app.extensions.setdefault(ACCOUNT_CREATED, []).append(_tell_admins_about_new_account)
     add_nav_item(app, 80, "Broadcasts", "notifications.broadcast_list",
                  lambda user: user.is_admin or user.is_coordinator)
 
@@ -68,3 +71,18 @@ def _unread_badge():
     from notifications.service import unread_count
 
     return {"notifications_unread": unread_count(current_user.id)}
+
+
+def _tell_admins_about_new_account(user) -> None:
+    """Single sign-on created an account (just-in-time): administrators are told, so someone puts the person in a
+    team."""
+    from sqlalchemy import select
+
+    from core.accounts import User
+    from core.db import db
+    from notifications.service import notify
+
+    admins = db.session.scalars(select(User.id).where(User.is_admin.is_(True), User.active.is_(True))).all()
+    notify(admins, kind="account.created", link="/admin/users", idempotency_key=f"sso-account-created:{user.id}",
+           text=f"{user.display_name} signed in with the trust account for the first time. Their new Shiftbridge "
+                "account is in no team yet.")
