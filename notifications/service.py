@@ -34,6 +34,7 @@ from notifications.models import (
 
 IN_APP = "in_app"
 SMS = "sms"
+PUSH = "push"  # not chosen by callers: anything in-app or SMS is also pushed to the person's devices, if any
 CHANNELS = (IN_APP, SMS)
 
 
@@ -43,6 +44,7 @@ class Queued:
     notification_ids: dict[int, int] = field(default_factory=dict)  # bulk batches: ids only
     outbox: dict[int, dict] = field(default_factory=dict)  # user id -> queued SMS (column values)
     sms_skipped: dict[int, str] = field(default_factory=dict)  # user id -> why no SMS
+    pushed: dict[int, tuple] = field(default_factory=dict)  # user id -> (push outbox id, due)
 
 
 def notify(user_ids: Iterable[int], *, kind: str, text: str, link: str | None = None, team_id: int | None = None,
@@ -75,6 +77,11 @@ def queue(user_ids: Iterable[int], *, kind: str, text: str, link: str | None = N
     text = text[:320]
     if IN_APP in channels:
         _queue_in_app(ids, kind, text, link, team_id, idempotency_key, out)
+    if channels & {IN_APP, SMS}:
+        from notifications import push_first
+
+        out.pushed = push_first.queue_push(ids, kind=kind, text=text, link=link, team_id=team_id,
+                                           idempotency_key=idempotency_key, urgent=urgent, broadcast_id=broadcast_id)
     if SMS in channels:
         _queue_sms(ids, kind, text, link, team_id, idempotency_key, urgent, broadcast_id, suffixes or {},
                    daily_cap, out)
@@ -225,10 +232,16 @@ def _queue_sms(ids, kind, text, link, team_id, idempotency_key, urgent, broadcas
             out.sms_skipped[uid] = reason
             continue
         due = now if urgent else (quiet_until(pref, now, zone) or now)
+        fallback_of = None
+        if uid in out.pushed:  # push first: this text is its safety net, sent only if the push goes unanswered
+            from notifications import push_first
+
+            fallback_of, pushed_due = out.pushed[uid]
+            due = max(due, push_first.fallback_due(team_id, urgent, pushed_due))
         msg = dict(user_id=uid, channel=SMS, kind=kind, text=text, link=link, suffix=suffixes.get(uid),
                    to_number=user.mobile, idempotency_key=keys.get(uid), urgent=urgent, team_id=team_id,
                    broadcast_id=broadcast_id, state=OutboxState.pending, attempts=0, next_attempt_at=due,
-                   created_at=now, updated_at=now)
+                   created_at=now, updated_at=now, fallback_of_id=fallback_of)
         rows.append(msg)
         out.outbox[uid] = msg
     if rows:
@@ -242,6 +255,11 @@ def _queue_sms(ids, kind, text, link, team_id, idempotency_key, urgent, broadcas
 def unread_count(user_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(Notification).where(
         Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
+
+
+def last_notification_id(user_id: int) -> int:
+    """Where a page's live badge starts listening (the stream replays anything newer)."""
+    return db.session.scalar(select(func.max(Notification.id)).where(Notification.user_id == user_id)) or 0
 
 
 def list_for(user_id: int, *, unread_only: bool = False):

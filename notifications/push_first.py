@@ -1,0 +1,261 @@
+"""Push first, SMS as the safety net.
+
+When a message goes to someone with a push device, it is pushed at once (after their quiet hours unless urgent);
+an SMS, if the message asked for one, is queued as the push's *safety net*: due after the team's
+``PushPolicy.sms_after_minutes`` (urgent: ``urgent_sms_after_minutes``) and dropped (``superseded``) if by then the
+push was opened, or the broadcast was acknowledged, claimed or read in the app. If the push fails for good (no
+device left, 404/410) the SMS is released at once. Someone with no push device gets the SMS straight away.
+
+The worker calls :func:`prepare` (devices and payload of the pushes it claimed), :func:`supersede_answered` (SMS no
+longer needed) and :func:`after_push` (forget gone devices, release safety nets); the service worker's receipts,
+taps and action buttons come in through :func:`record_receipt`, :func:`record_open` and :func:`act`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import String, and_, exists, or_, select, update
+
+from core import audit
+from core.accounts import User
+from core.db import db, now_utc
+from core.errors import NotFound
+from notifications import push, registry
+from notifications.models import (
+    Broadcast,
+    BroadcastRecipient,
+    Notification,
+    OutboxMessage,
+    OutboxState,
+    PushPolicy,
+    PushSubscription,
+)
+
+DEFAULT_MINUTES, DEFAULT_URGENT_MINUTES = 15, 5
+TAKE, ACK = "take", "ack"
+
+
+# ------------------------------------------------------------------------------------------------ queueing
+
+
+def delay_minutes(team_id: int | None, urgent: bool) -> int:
+    policy = db.session.get(PushPolicy, team_id) if team_id else None
+    if policy is None:
+        return DEFAULT_URGENT_MINUTES if urgent else DEFAULT_MINUTES
+    return policy.urgent_sms_after_minutes if urgent else policy.sms_after_minutes
+
+
+def with_devices(ids: list[int]) -> set[int]:
+    from notifications.service import in_list
+
+    if not ids or not push.push_enabled():
+        return set()
+    return set(db.session.scalars(select(PushSubscription.user_id).where(in_list(PushSubscription.user_id, ids))
+                                  .distinct()))
+
+
+def queue_push(ids: list[int], *, kind: str, text: str, link: str | None, team_id: int | None,
+               idempotency_key: str | None, urgent: bool, broadcast_id: int | None) -> dict[int, tuple[int, datetime]]:
+    """One push outbox row per person who has a device; returns user id -> (outbox id, when it is due)."""
+    from notifications.service import _existing_keys, _zone, in_list, preferences_for, quiet_until
+
+    targets = [uid for uid in ids if uid in with_devices(ids)]
+    active = set(db.session.scalars(select(User.id).where(in_list(User.id, targets), User.active.is_(True)))) \
+        if targets else set()
+    targets = [uid for uid in targets if uid in active]
+    if not targets:
+        return {}
+    batch = idempotency_key or f"push-{uuid.uuid4().hex}"
+    keys = {uid: f"{batch}:push:{uid}" for uid in targets}
+    existing = _existing_keys(OutboxMessage, list(keys.values())) if idempotency_key else set()
+    targets = [uid for uid in targets if keys[uid] not in existing]
+    if not targets:
+        return {}
+    now = now_utc()
+    prefs, zone = preferences_for(targets), _zone(team_id)
+    due = {uid: now if urgent else (quiet_until(prefs.get(uid), now, zone) or now) for uid in targets}
+    db.session.flush()
+    db.session.execute(OutboxMessage.__table__.insert(), [
+        dict(user_id=uid, channel=push.PUSH, kind=kind, text=text, link=link, suffix=None, to_number=None,
+             idempotency_key=keys[uid], urgent=urgent, team_id=team_id, broadcast_id=broadcast_id,
+             state=OutboxState.pending, attempts=0, next_attempt_at=due[uid], created_at=now, updated_at=now)
+        for uid in targets])
+    by_key = {keys[uid]: uid for uid in targets}
+    rows = db.session.execute(select(OutboxMessage.id, OutboxMessage.idempotency_key).where(
+        in_list(OutboxMessage.idempotency_key, list(by_key), String))).all()
+    return {by_key[key]: (oid, due[by_key[key]]) for oid, key in rows}
+
+
+# -------------------------------------------------------------------------------------------------- worker
+
+
+def _actions(kind: str, broadcast_id: int | None, cache: dict) -> list[tuple[str, str]]:
+    if not broadcast_id:
+        return []
+    if broadcast_id not in cache:
+        b = db.session.get(Broadcast, broadcast_id)
+        acts = []
+        if b is not None and b.state == "open":
+            if b.kind == "open_shift" and b.reference and registry.reply_handler("YES"):
+                acts.append((TAKE, "I'll take it"))
+            elif b.requires_ack:
+                acts.append((ACK, "Acknowledge"))
+        cache[broadcast_id] = acts
+    return cache[broadcast_id]
+
+
+def prepare(rows) -> dict[int, dict]:
+    """For claimed push rows: ``{outbox id: {"targets": (...), "payload": b"..."}}`` (read while claiming)."""
+    if not rows:
+        return {}
+    from notifications.service import in_list
+
+    user_ids = list({r.user_id for r in rows})
+    targets: dict[int, list] = {}
+    for s in db.session.scalars(select(PushSubscription).where(in_list(PushSubscription.user_id, user_ids))
+                                .order_by(PushSubscription.id)):
+        targets.setdefault(s.user_id, []).append(push.Target(s.id, s.endpoint, s.p256dh, s.auth))
+    meta = dict(db.session.execute(select(OutboxMessage.id, OutboxMessage.broadcast_id).where(
+        in_list(OutboxMessage.id, [r.id for r in rows]))).all())
+    cache: dict = {}
+    out = {}
+    for r in rows:
+        actions = _actions("", meta.get(r.id), cache)
+        out[r.id] = {"targets": tuple(targets.get(r.user_id, ())),
+                     "payload": push.build_payload(outbox_id=r.id, user_id=r.user_id, text=r.text, urgent=r.urgent,
+                                                   actions=actions)}
+    return out
+
+
+def _answered():
+    """SQL: the push this SMS backs up was opened, or the person acknowledged / claimed / muted / read it."""
+    pushed = OutboxMessage.__table__.alias("pushed")
+    opened = exists().where(pushed.c.id == OutboxMessage.fallback_of_id, pushed.c.opened_at.is_not(None))
+    recipient = exists().where(BroadcastRecipient.broadcast_id == OutboxMessage.broadcast_id,
+                               BroadcastRecipient.user_id == OutboxMessage.user_id,
+                               or_(BroadcastRecipient.acknowledged_at.is_not(None),
+                                   BroadcastRecipient.claimed_at.is_not(None),
+                                   BroadcastRecipient.muted_at.is_not(None),
+                                   exists().where(Notification.id == BroadcastRecipient.notification_id,
+                                                  Notification.read_at.is_not(None))))
+    return or_(opened, and_(OutboxMessage.broadcast_id.is_not(None), recipient))
+
+
+def supersede_answered(sms_ids: list[int], wid: str, now) -> set[int]:
+    """Of the SMS just claimed, those that are a push's safety net and no longer needed: marked superseded."""
+    if not sms_ids:
+        return set()
+    return set(db.session.scalars(
+        update(OutboxMessage).where(OutboxMessage.id.in_(sms_ids), OutboxMessage.locked_by == wid,
+                                    OutboxMessage.fallback_of_id.is_not(None), _answered())
+        .values(state=OutboxState.superseded, locked_until=None, attempts=OutboxMessage.attempts - 1,
+                error_code=None, error_message="push opened in time", updated_at=now)
+        .returning(OutboxMessage.id).execution_options(synchronize_session=False)))
+
+
+def after_push(outcomes, *, failed: list[int], at) -> None:
+    """Forget devices the push service says are gone; note the ones used; a push that failed for good releases its
+    SMS safety net at once."""
+    gone = [sid for _, r in outcomes for sid in getattr(r, "gone", ())]
+    used = [sid for _, r in outcomes for sid in getattr(r, "used", ())]
+    if gone:
+        push.forget_endpoints(gone)
+        audit.record("push.unsubscribed", entity_type="push_subscription", summary={"reason": "gone",
+                                                                                     "count": len(gone)})
+    push.mark_used(used, at)
+    failed_push = [m.id for m, _ in outcomes if m.id in set(failed)]
+    if failed_push:
+        db.session.execute(update(OutboxMessage).where(OutboxMessage.fallback_of_id.in_(failed_push),
+                                                       OutboxMessage.state == OutboxState.pending)
+                           .values(next_attempt_at=at, updated_at=at).execution_options(synchronize_session=False))
+
+
+# ------------------------------------------------------------------------------------ back from the device
+
+
+def _message(outbox_id: int, user_id: int) -> OutboxMessage:
+    m = db.session.get(OutboxMessage, outbox_id) if 0 < outbox_id < 2**31 else None
+    if m is None or m.user_id != user_id or m.channel != push.PUSH:
+        raise NotFound("No such message.")
+    return m
+
+
+def record_receipt(token: str) -> OutboxMessage:
+    """The service worker showed the notification ("delivered to device")."""
+    m = _message(*push.read_token(token))
+    if m.delivered_at is None:
+        m.delivered_at = now_utc()
+        if m.state in (OutboxState.sending, OutboxState.sent):
+            m.state = OutboxState.delivered
+    return m
+
+
+def record_open(user, outbox_id: int) -> str:
+    """A tap on the notification: the page to open (the message's own link). Marks it opened (no SMS follows) and
+    the in-app notification of a broadcast read."""
+    m = _message(outbox_id, user.id)
+    now = now_utc()
+    if m.opened_at is None:
+        m.opened_at = now
+        m.delivered_at = m.delivered_at or now
+        if m.state in (OutboxState.sending, OutboxState.sent):
+            m.state = OutboxState.delivered
+        audit.record("push.opened", actor=user, entity_type="notification_outbox", entity_id=m.id)
+    return m.link or "/notifications"
+
+
+def act(token: str, action: str) -> tuple[bool, str]:
+    """A notification's button: the same services as the page's buttons / an SMS reply. ``(ok, message)``."""
+    from notifications import broadcasts
+
+    outbox_id, user_id = push.read_token(token)
+    m = _message(outbox_id, user_id)
+    user = db.session.get(User, user_id)
+    if user is None or not user.active:
+        raise NotFound("No such message.")
+    b = db.session.get(Broadcast, m.broadcast_id) if m.broadcast_id else None
+    if b is None or action not in (TAKE, ACK):
+        return False, "Open Shiftbridge to answer this one."
+    m.opened_at = m.opened_at or now_utc()
+    if action == ACK:
+        broadcasts.acknowledge(b, user)
+        return True, "Thanks: marked as seen."
+    handler = registry.reply_handler("YES")
+    if handler is None or b.state != "open":
+        return False, "Sorry, this shift has already been filled."
+    ok, reply = handler(user.id, b.reference)
+    if ok:
+        broadcasts.acknowledge(b, user)
+    audit.record("push.action", actor=user, entity=b, outcome="success" if ok else "failure",
+                 summary={"action": action})
+    return ok, reply
+
+
+def channel_report(broadcast_id: int) -> dict[int, dict]:
+    """Per person: their push for this broadcast (state, delivered, opened)."""
+    rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.broadcast_id == broadcast_id,
+                                                          OutboxMessage.channel == push.PUSH)
+                              .order_by(OutboxMessage.id))
+    return {m.user_id: {"state": m.state.value, "sent_at": m.sent_at, "delivered_at": m.delivered_at,
+                        "opened_at": m.opened_at, "error": m.error_code} for m in rows}
+
+
+def reached(pushed: dict | None, sms_row: OutboxMessage | None, read_at) -> dict:
+    """Which channel reached this person first, and when: the push when the device showed or opened it (accepted by
+    the push service is not enough: the phone may be off), the SMS when
+    the carrier delivered it (or Twilio accepted it), else the app when they read it there."""
+    push_info = pushed or {}
+    push_at = push_info.get("delivered_at") or push_info.get("opened_at")  # the device said so; "sent" is not enough
+    sms_at = None
+    if sms_row is not None and sms_row.state in (OutboxState.sent, OutboxState.delivered):
+        sms_at = sms_row.updated_at if sms_row.state == OutboxState.delivered else sms_row.sent_at
+    options = [(at, name) for at, name in ((push_at, "push"), (sms_at, "sms"), (read_at, "app")) if at]
+    at, name = min(options, key=lambda o: o[0]) if options else (None, None)
+    return {"push_state": push_info.get("state"), "push_delivered_at": push_info.get("delivered_at"),
+            "push_opened_at": push_info.get("opened_at"), "reached_by": name, "reached_at": at}
+
+
+def fallback_due(team_id: int | None, urgent: bool, push_due: datetime) -> datetime:
+    return push_due + timedelta(minutes=delay_minutes(team_id, urgent))
