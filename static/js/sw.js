@@ -41,13 +41,16 @@ function cachePage(request, response) {
   });
 }
 
+function notOffline() {
+  return new Response("<!DOCTYPE html><html lang=en-GB><meta charset=utf-8><title>Offline – Shiftbridge</title>" +
+    "<h1 data-testid=offline-none>You are offline</h1><p>This page is not available offline. " +
+    "<a href=/my/shifts>My shifts</a> and <a href=/open-shifts>Open shifts</a> are, as last seen.</p></html>",
+    { status: 503, headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" } });
+}
+
 function offlineCopy(request) {
   return caches.open(PAGES).then(function (c) { return c.match(request.url.split("#")[0]); }).then(function (hit) {
-    if (!hit) {
-      return new Response("<!DOCTYPE html><meta charset=utf-8><title>Offline – Shiftbridge</title>" +
-        "<h1 data-testid=offline-none>You are offline</h1><p>This page is not available offline.</p>",
-        { status: 503, headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" } });
-    }
+    if (!hit) { return notOffline(); }
     var at = parseInt(hit.headers.get("X-SB-Cached-At") || "0", 10);
     return hit.text().then(function (body) {
       var banner = '<div class="nhsuk-warning-callout" data-testid="offline-as-of"><p>You are offline. ' +
@@ -75,6 +78,12 @@ self.addEventListener("fetch", function (event) {
     }, function () { return offlineCopy(req); }));
     return;
   }
+  if (req.mode === "navigate") {
+    // Every other page (handover, profile, ...) comes from the network only and is never stored here; offline,
+    // a plain "not available offline" page.
+    event.respondWith(fetch(req).catch(notOffline));
+    return;
+  }
   if (url.pathname.indexOf("/static/") === 0 || url.pathname.indexOf("/assets/") === 0) {
     // Stylesheets and scripts: the network when it answers (so a deploy is seen at once), the copy offline.
     event.respondWith(fetch(req).then(function (resp) {
@@ -82,7 +91,7 @@ self.addEventListener("fetch", function (event) {
       return resp;
     }, function () { return caches.match(req); }));
   }
-  // Everything else (handover, profile, API...) is network-only: the browser's own rules apply.
+  // Everything else (API calls, images...) is the browser's own business: never cached here.
 });
 
 function post(url, body) {

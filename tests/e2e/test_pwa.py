@@ -24,9 +24,15 @@ def app_config():
     return {"WTF_CSRF_ENABLED": True, **KEYS}
 
 
+EMAIL = "nina@example.test"
+
+
 @pytest.fixture
 def nurse(make):
-    return make.user(email="nina@example.test", display_name="Nina Nurse")
+    user = make.user(email=EMAIL, display_name="Nina Nurse")
+    uid = user.id
+    db.session.commit()  # SQLite: a test holding a read transaction would hold the write lock the server needs
+    return uid
 
 
 def _ready(page):
@@ -38,7 +44,7 @@ def _ready(page):
 
 
 def test_manifest_is_valid_and_the_service_worker_registers_at_the_root(nurse, phone, live_server):
-    sign_in(phone, nurse.email, TEST_PASSWORD)
+    sign_in(phone, EMAIL, TEST_PASSWORD)
     phone.wait_for_url("**/")
     _ready(phone)
     scope = phone.evaluate("navigator.serviceWorker.getRegistration().then(r => r.scope)")
@@ -63,7 +69,7 @@ def test_manifest_is_valid_and_the_service_worker_registers_at_the_root(nurse, p
 
 def test_a_push_shows_a_notification_and_reports_delivery(app, nurse, phone, live_server):
     phone.context.grant_permissions(["notifications"], origin=live_server.url)
-    sign_in(phone, nurse.email, TEST_PASSWORD)
+    sign_in(phone, EMAIL, TEST_PASSWORD)
     phone.wait_for_url("**/")
     cdp = phone.context.new_cdp_session(phone)
     registrations = []
@@ -73,38 +79,48 @@ def test_a_push_shows_a_notification_and_reports_delivery(app, nurse, phone, liv
     phone.wait_for_timeout(200)
     [reg_id] = {r["registrationId"] for r in registrations if r["scopeURL"] == live_server.url + "/"}
     # A real outbox row, and the very payload the worker would encrypt for it.
-    notify([nurse.id], kind="swap.accepted", text="Your swap for Thu night was accepted", link="/swaps/12")
+    notify([nurse], kind="swap.accepted", text="Your swap for Thu night was accepted", link="/swaps/12")
     db.session.commit()
-    msg = OutboxMessage(user_id=nurse.id, channel=service.PUSH, kind="swap.accepted", text="x", link="/my/shifts",
+    msg = OutboxMessage(user_id=nurse, channel=service.PUSH, kind="swap.accepted", text="x", link="/my/shifts",
                         state=OutboxState.sent, attempts=1)
     db.session.add(msg)
     db.session.commit()
-    data = push.build_payload(outbox_id=msg.id, user_id=nurse.id, text="Your swap for Thu night was accepted",
+    msg_id = msg.id
+    data = push.build_payload(outbox_id=msg_id, user_id=nurse, text="Your swap for Thu night was accepted",
                               urgent=False)
+    db.session.commit()
     cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server.url, "registrationId": reg_id,
                                                   "data": data.decode()})
-    phone.wait_for_function("navigator.serviceWorker.ready.then(r => r.getNotifications())"
-                            ".then(n => n.length > 0)", polling=100)
-    shown = phone.evaluate("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.map("
-                           "x => ({title: x.title, body: x.body, url: x.data.u})))")
+    shown = []
+    for _ in range(100):  # evaluate awaits the promise (wait_for_function's polling would not)
+        shown = phone.evaluate("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.map("
+                               "x => ({title: x.title, body: x.body, url: x.data.u})))")
+        if shown:
+            break
+        phone.wait_for_timeout(50)
     assert shown == [{"title": "Shiftbridge", "body": "Your swap for Thu night was accepted",
-                      "url": f"/p/{msg.id}"}]
-    for _ in range(50):
+                      "url": f"/p/{msg_id}"}]
+    def delivered():
         db.session.expire_all()
-        if db.session.get(OutboxMessage, msg.id).delivered_at:
+        row = db.session.get(OutboxMessage, msg_id)
+        seen = row.delivered_at is not None and row.state == OutboxState.delivered
+        db.session.commit()
+        return seen
+
+    for _ in range(50):
+        if delivered():
             break
         phone.wait_for_timeout(100)
-    row = db.session.get(OutboxMessage, msg.id)
-    assert row.delivered_at is not None and row.state == OutboxState.delivered
+    assert delivered()
     # The tap opens the exact page (what the service worker's notificationclick navigates to).
     phone.goto(shown[0]["url"])
     phone.wait_for_url("**/my/shifts")
     db.session.expire_all()
-    assert db.session.get(OutboxMessage, msg.id).opened_at is not None
+    assert db.session.get(OutboxMessage, msg_id).opened_at is not None
 
 
 def test_my_shifts_offline_as_of_and_no_handover_offline_and_sign_out_clears(nurse, phone, live_server):
-    sign_in(phone, nurse.email, TEST_PASSWORD)
+    sign_in(phone, EMAIL, TEST_PASSWORD)
     phone.wait_for_url("**/")
     _ready(phone)
     phone.goto("/my/shifts")
@@ -135,7 +151,7 @@ def test_my_shifts_offline_as_of_and_no_handover_offline_and_sign_out_clears(nur
 
 
 def test_profile_offers_push_on_this_device(nurse, phone, live_server):
-    sign_in(phone, nurse.email, TEST_PASSWORD)
+    sign_in(phone, EMAIL, TEST_PASSWORD)
     phone.wait_for_url("**/")
     phone.goto("/profile")
     panel = phone.locator("#sb-push-devices")
@@ -148,3 +164,18 @@ def test_nothing_is_pushed_or_cached_for_a_stranger(phone, live_server):
     phone.goto("/auth/login")
     assert phone.evaluate("navigator.serviceWorker.getRegistration().then(r => !!r)") is False
     assert db.session.scalars(select(OutboxMessage)).all() == []
+
+
+def test_the_badge_and_a_toast_are_live_on_home(nurse, phone, live_server):
+    sign_in(phone, EMAIL, TEST_PASSWORD)
+    phone.wait_for_url("**/")
+    assert phone.locator("[data-testid=unread-count]").is_hidden()
+    phone.wait_for_timeout(300)  # the page's event stream is open
+    notify([nurse], kind="rota.published", text="The rota for January is published", link="/my/shifts")
+    db.session.commit()
+    toast = phone.locator("[data-testid=toast]")
+    toast.wait_for()
+    assert toast.inner_text() == "The rota for January is published"
+    assert phone.locator("[data-testid=unread-count]").inner_text() == "1"
+    toast.click()
+    phone.wait_for_url("**/my/shifts")
