@@ -19,6 +19,7 @@ DEFAULTS = {
     "NOTIFICATIONS_DAILY_SMS_CAP": 10,
     "NOTIFICATIONS_PERIODIC_SECONDS": 60.0,  # the worker runs app.extensions["periodic_tasks"] this often
     "NOTIFICATIONS_SEND_CONCURRENCY": 8,  # texts in flight at once per worker (one HTTP session)
+    "NOTIFICATIONS_PUSH_CONCURRENCY": 32,  # pushes in flight at once per worker (notifications/push.py)
     "TWILIO_TIMEOUT_SECONDS": 10.0,
     "NOTIFICATIONS_HEARTBEAT_SECONDS": 5.0,  # a running worker writes its heartbeat this often
     "NOTIFICATIONS_WORKER_STALE_SECONDS": 60.0,  # /healthz: no heartbeat for this long = no worker running

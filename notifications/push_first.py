@@ -61,7 +61,8 @@ def queue_push(ids: list[int], *, kind: str, text: str, link: str | None, team_i
     """One push outbox row per person who has a device; returns user id -> (outbox id, when it is due)."""
     from notifications.service import _existing_keys, _zone, in_list, preferences_for, quiet_until
 
-    targets = [uid for uid in ids if uid in with_devices(ids)]
+    have = with_devices(ids)
+    targets = [uid for uid in ids if uid in have]
     active = set(db.session.scalars(select(User.id).where(in_list(User.id, targets), User.active.is_(True)))) \
         if targets else set()
     targets = [uid for uid in targets if uid in active]

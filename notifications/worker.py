@@ -432,7 +432,10 @@ def run(*, once: bool = False, max_seconds: float | None = None, batch: int = 20
     pconfig = push.push_config()
     pusher = push.Sender(pconfig) if pconfig else None
     channels = tuple(c for c, on in ((service.SMS, client), (push.PUSH, pusher)) if on)
-    pool = ThreadPoolExecutor(concurrency, thread_name_prefix="sms-send") if channels else None
+    # Each channel has its own number of sends in flight: push services take many at once, Twilio fewer.
+    limits = {service.SMS: concurrency,
+              push.PUSH: max(1, int(cfg.get("NOTIFICATIONS_PUSH_CONCURRENCY", 32)))}
+    pool = ThreadPoolExecutor(sum(limits[c] for c in channels), thread_name_prefix="send") if channels else None
     lease = float(cfg.get("NOTIFICATIONS_LEASE_SECONDS", 30))
     if config and lease < 3 * config.timeout:  # a send may take a connect and a read timeout, then it is recorded
         log.warning("NOTIFICATIONS_LEASE_SECONDS (%s) is short for TWILIO_TIMEOUT_SECONDS (%s): use 3x or more",
@@ -460,11 +463,13 @@ def run(*, once: bool = False, max_seconds: float | None = None, batch: int = 20
                     if time.monotonic() >= next_run.get(name, 0.0):
                         run_periodic(name, fn, stats)
                         next_run[name] = time.monotonic() + every
-                free = concurrency - len(in_flight)
-                if channels and free > 0 and time.monotonic() >= claim_after:
-                    claimed = claim_batch(wid, min(batch, free), channels)
-                    stats.claimed += len(claimed)
-                    in_flight.update({pool.submit(_send_one, m, client, config, pusher): m for m in claimed})
+                for channel in channels if time.monotonic() >= claim_after else ():
+                    free = limits[channel] - sum(1 for m in in_flight.values() if m.channel == channel)
+                    if free > 0:
+                        got = claim_batch(wid, min(batch, free), (channel,))
+                        claimed += got
+                        stats.claimed += len(got)
+                        in_flight.update({pool.submit(_send_one, m, client, config, pusher): m for m in got})
                 DATABASE.recovered()
             except Exception as exc:
                 if not is_unavailable(exc):
