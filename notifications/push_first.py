@@ -21,7 +21,7 @@ from sqlalchemy import String, and_, exists, or_, select, update
 from core import audit
 from core.accounts import User
 from core.db import db, now_utc
-from core.errors import NotFound
+from core.errors import Forbidden, NotFound, ValidationFailed
 from notifications import push, registry
 from notifications.models import (
     Broadcast,
@@ -87,6 +87,35 @@ def queue_push(ids: list[int], *, kind: str, text: str, link: str | None, team_i
     rows = db.session.execute(select(OutboxMessage.id, OutboxMessage.idempotency_key).where(
         in_list(OutboxMessage.idempotency_key, list(by_key), String))).all()
     return {by_key[key]: (oid, due[by_key[key]]) for oid, key in rows}
+
+
+MINUTES = (1, 240)
+
+
+def get_policy(team, actor) -> tuple[int, int]:
+    """The team's waits before the SMS safety net: (minutes, urgent minutes)."""
+    if not team.can_manage(actor):
+        raise Forbidden("Only the team's coordinators can see or change this.")
+    return delay_minutes(team.id, False), delay_minutes(team.id, True)
+
+
+def set_policy(team, actor, *, minutes: int, urgent_minutes: int) -> PushPolicy:
+    get_policy(team, actor)
+    errors = {}
+    for name, value in (("minutes", minutes), ("urgent_minutes", urgent_minutes)):
+        if isinstance(value, bool) or not isinstance(value, int) or not MINUTES[0] <= value <= MINUTES[1]:
+            errors[name] = [f"Enter minutes from {MINUTES[0]} to {MINUTES[1]}."]
+    if not errors and urgent_minutes > minutes:
+        errors["urgent_minutes"] = ["Urgent messages should not wait longer than the others."]
+    if errors:
+        raise ValidationFailed("Check the minutes.", errors=errors)
+    policy = db.session.get(PushPolicy, team.id) or PushPolicy(team_id=team.id)
+    policy.sms_after_minutes, policy.urgent_sms_after_minutes, policy.updated_at = minutes, urgent_minutes, now_utc()
+    db.session.add(policy)
+    db.session.flush()
+    audit.record("push.policy", actor=actor, entity_type="team", entity_id=team.id, team_id=team.id,
+                 summary={"sms_after_minutes": minutes, "urgent_sms_after_minutes": urgent_minutes})
+    return policy
 
 
 # -------------------------------------------------------------------------------------------------- worker

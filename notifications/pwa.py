@@ -13,15 +13,19 @@ from flask import (
     current_app,
     jsonify,
     redirect,
+    render_template,
     request,
     send_file,
     url_for,
 )
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import IntegerField
+from wtforms.validators import InputRequired, NumberRange
 
 from core.auth import EmptyForm
 from core.db import db
-from core.errors import ValidationFailed
+from core.errors import DomainError, ValidationFailed
 from core.links import is_local_path
 from notifications import push, push_first
 
@@ -130,3 +134,37 @@ def action():
     ok, message = push_first.act(token, str(data.get("action") or ""))
     db.session.commit()
     return jsonify({"ok": ok, "message": message})
+
+
+# ------------------------------------------------------------------------------------ team: push-first wait
+
+
+class PushPolicyForm(FlaskForm):
+    minutes = IntegerField("Wait before texting (minutes)", validators=[
+        InputRequired(message="Enter a number of minutes."), NumberRange(*push_first.MINUTES)])
+    urgent_minutes = IntegerField("Wait before texting, urgent messages (minutes)", validators=[
+        InputRequired(message="Enter a number of minutes."), NumberRange(*push_first.MINUTES)])
+
+
+@bp.route("/teams/<int:team_id>/push-policy", methods=["GET", "POST"])
+@login_required
+def push_policy(team_id: int):
+    from notifications import broadcasts
+
+    team = broadcasts.get_team(team_id)
+    minutes, urgent = push_first.get_policy(team, current_user)  # Forbidden unless they manage the team
+    form = PushPolicyForm(data={"minutes": minutes, "urgent_minutes": urgent} if request.method == "GET" else None)
+    saved, status = False, 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            try:
+                push_first.set_policy(team, current_user, minutes=form.minutes.data,
+                                      urgent_minutes=form.urgent_minutes.data)
+                db.session.commit()
+                saved, status = True, 200
+            except DomainError as exc:
+                db.session.rollback()
+                for name, messages in (exc.errors or {}).items():
+                    getattr(form, name).errors = list(getattr(form, name).errors) + list(messages)
+    return render_template("notifications/push_policy.html", form=form, team=team, saved=saved), status
