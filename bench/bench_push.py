@@ -3,8 +3,8 @@ PostgreSQL) against the local push service (tests/notifications/push_service.py:
 payload) answering in 50 ms; the encryption and VAPID cost per push; and SMS sent per 100 broadcast recipients,
 push-first vs SMS-only, in a simulated ward where 80 % have a push device and half of those open it within 5 minutes.
 
-Database: ``BENCH_DATABASE_URL`` (wiped; ``sqlite:///`` runs on SQLite with one worker), else a local PostgreSQL
-database ``sb_push_bench`` (created if missing, wiped), else SQLite. Prints figures measured in this run.
+Database: as bench_notifications (``BENCH_DATABASE_URL``, else the local PostgreSQL ``sb_notifications_bench``, wiped,
+else SQLite with one worker). Prints figures measured in this run.
 """
 
 from __future__ import annotations
@@ -14,40 +14,16 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, select, text, update
+from sqlalchemy import insert, select, update
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/sb_push_bench"
 FANOUT = 1000
 WARD = 100
 SEED = 16
-
-
-def _database_url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL")
-    if url and url.startswith("sqlite"):
-        Path(url.split("///", 1)[1]).unlink(missing_ok=True)
-        return url
-    candidate = url or PG_DEFAULT
-    try:
-        admin = create_engine(candidate.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            name = candidate.rsplit("/", 1)[1]
-            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar():
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        from bench.common import reset_postgres
-
-        reset_postgres(candidate)
-        return candidate
-    except Exception as exc:  # noqa: BLE001
-        print(f"(PostgreSQL not available: {type(exc).__name__}; using SQLite)")
-    return f"sqlite:///{Path(tempfile.mkdtemp(prefix='bench-push-')) / 'bench.sqlite3'}"
 
 
 def _people(n: int, prefix: str, *, mobile: bool) -> list[int]:
@@ -231,6 +207,7 @@ def _chromium_latency(app, pushsvc, rounds: int = 20) -> None:
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     from app import create_app
+    from bench.bench_notifications import _database_url
     from core.db import db
     from notifications import push, service
     from notifications.models import OutboxMessage, OutboxState
