@@ -214,8 +214,8 @@ def report(b: Broadcast, viewer) -> dict:
             status = "acknowledged"
         elif read_at:
             status = "read"
-        elif o and o.state == OutboxState.delivered:
-            status = "delivered"
+        elif o and o.state in (OutboxState.delivered, OutboxState.superseded):
+            status = "delivered"  # superseded: the push reached them in time, so no text was needed
         elif o and o.state in (OutboxState.failed, OutboxState.undeliverable):
             status = "failed"
         elif o and o.state == OutboxState.sent:

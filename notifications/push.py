@@ -151,6 +151,10 @@ def subscribe(user, subscription: dict, *, name: str | None, session_id: int | N
         errors["subscription.keys.p256dh"] = ["Not a P-256 public key."]
     if not _valid_key(keys.get("auth"), 16):
         errors["subscription.keys.auth"] = ["Not a 16-byte auth secret."]
+    expires = sub.get("expirationTime")
+    if expires is not None and (isinstance(expires, bool) or not isinstance(expires, int | float)
+                                or expires / 1000 <= time.time()):
+        errors["subscription.expirationTime"] = ["This subscription has expired: turn notifications on again."]
     if errors:
         raise ValidationFailed("That is not a valid push subscription.", errors=errors)
     name = (name or "").strip()[:60] or _guess_name(user_agent)

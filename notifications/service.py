@@ -206,6 +206,7 @@ def _queue_sms(ids, kind, text, link, team_id, idempotency_key, urgent, broadcas
             select(OutboxMessage.user_id, func.count()).where(
                 in_list(OutboxMessage.user_id, ids), OutboxMessage.channel == SMS,
                 OutboxMessage.broadcast_id.is_not(None), OutboxMessage.created_at >= since,
+                OutboxMessage.state != OutboxState.superseded,  # a safety net the push made unnecessary
             ).group_by(OutboxMessage.user_id)).all())
     keys = {uid: f"{idempotency_key}:sms:{uid}" for uid in ids} if idempotency_key else {}
     existing = _existing_keys(OutboxMessage, list(keys.values())) if keys else set()

@@ -127,6 +127,15 @@ class PushService:
             self.hang_seconds = 2.0
             self.requests = 0
 
+    @staticmethod
+    def example_info() -> dict:
+        """A well-formed subscription (https endpoint, real keys) that no test server answers."""
+        private = ec.generate_private_key(ec.SECP256R1())
+        public = private.public_key().public_bytes(serialization.Encoding.X962,
+                                                   serialization.PublicFormat.UncompressedPoint)
+        return {"endpoint": "https://push.example.test/sub/abc", "keys": {"p256dh": b64e(public),
+                                                                         "auth": b64e(uuid.uuid4().bytes)}}
+
     def subscribe(self) -> Subscription:
         sub = Subscription(self)
         with self.lock:

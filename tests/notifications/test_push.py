@@ -98,6 +98,8 @@ def test_another_users_subscription_is_refused(app, client, make, push_service):
     None, "x", {"endpoint": "ftp://x/y"}, {"endpoint": "https://push.example/abc", "keys": {"p256dh": "AAAA"}},
     {"endpoint": "https://push.example/abc", "keys": {"p256dh": "not base64!", "auth": "also bad"}},
     {"endpoint": "http://push.example.com/abc", "keys": {}},
+    {**PushService.example_info(), "expirationTime": 1_000_000},  # expired in 1970
+    {**PushService.example_info(), "expirationTime": "soon"},
 ])
 def test_a_malformed_subscription_is_a_problem_not_a_500(app, client, make, bad):
     login(client, make.user())
@@ -328,6 +330,7 @@ def test_push_first_sms_only_when_the_push_is_not_opened_in_time(app, client, ma
     assert by_user[opens.id]["reached_by"] == "push" and by_user[opens.id]["reached_at"] is not None
     assert by_user[ignores.id]["reached_by"] == "sms"
     assert by_user[no_device.id]["reached_by"] == "sms"
+    assert by_user[opens.id]["status"] != "pending"  # no text was needed: not left looking unsent
 
 
 def team_boss(team):
