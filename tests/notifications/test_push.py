@@ -420,3 +420,25 @@ def test_a_coordinator_sets_the_teams_wait_and_bad_minutes_change_nothing(app, c
         assert bad["minutes"].encode() in resp.data  # what was typed is shown again
     db.session.expire_all()
     assert push_first.delay_minutes(team.id, False) == 10
+
+
+def test_dont_ask_me_again_applies_to_push(app, make, push_service):
+    nurse = make.user()
+    sub = device(nurse, push_service)
+    boss = make.user()
+    team = make.team(coordinators=[boss], staff=[nurse])
+    first = broadcasts.create(team, boss, audience="team", text="Night shift gap tonight", reference="shift:7",
+                              kind="open_shift", channels=(IN_APP,))
+    db.session.commit()
+    broadcasts.mute(first, nurse)
+    broadcasts.close(first, boss)
+    db.session.commit()
+    from core import accounts
+
+    accounts.add_member(team, make.user())  # someone else is still asked
+    db.session.commit()
+    broadcasts.create(team, boss, audience="team", text="Still need someone tonight", reference="shift:7",
+                      kind="open_shift", channels=(IN_APP,))
+    db.session.commit()
+    worker.run(once=True)
+    assert [p["b"] for p in push_service.payloads_for(sub)] == ["Night shift gap tonight"]
