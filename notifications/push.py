@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,7 +31,7 @@ from sqlalchemy import delete, select, update
 from core import audit
 from core.db import db, now_utc
 from core.errors import Forbidden, NotFound, ValidationFailed
-from notifications.models import PushSubscription
+from notifications.models import OutboxMessage, OutboxState, PushPolicy, PushSubscription
 
 log = logging.getLogger(__name__)
 
@@ -386,3 +387,43 @@ def classify(status: int) -> tuple[str, str | None]:
     if status == 429 or status >= 500:
         return "transient", f"push service said {status}"
     return "permanent", f"push service said {status}"
+
+
+# --------------------------------------------------------------- push first (push_first.py): waits, reports
+
+DEFAULT_MINUTES, DEFAULT_URGENT_MINUTES = 15, 5  # a team's wait before the SMS safety net (PushPolicy)
+
+
+def delay_minutes(team_id: int | None, urgent: bool) -> int:
+    policy = db.session.get(PushPolicy, team_id) if team_id else None
+    if policy is None:
+        return DEFAULT_URGENT_MINUTES if urgent else DEFAULT_MINUTES
+    return policy.urgent_sms_after_minutes if urgent else policy.sms_after_minutes
+
+
+def fallback_due(team_id: int | None, urgent: bool, push_due: datetime) -> datetime:
+    return push_due + timedelta(minutes=delay_minutes(team_id, urgent))
+
+
+def channel_report(broadcast_id: int) -> dict[int, dict]:
+    """Per person: their push for this broadcast (state, delivered, opened)."""
+    rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.broadcast_id == broadcast_id,
+                                                          OutboxMessage.channel == PUSH)
+                              .order_by(OutboxMessage.id))
+    return {m.user_id: {"state": m.state.value, "sent_at": m.sent_at, "delivered_at": m.delivered_at,
+                        "opened_at": m.opened_at, "error": m.error_code} for m in rows}
+
+
+def reached(pushed: dict | None, sms_row: OutboxMessage | None, read_at) -> dict:
+    """Which channel reached this person first, and when: the push when the device showed or opened it (accepted by
+    the push service is not enough: the phone may be off), the SMS when
+    the carrier delivered it (or Twilio accepted it), else the app when they read it there."""
+    push_info = pushed or {}
+    push_at = push_info.get("delivered_at") or push_info.get("opened_at")  # the device said so; "sent" is not enough
+    sms_at = None
+    if sms_row is not None and sms_row.state in (OutboxState.sent, OutboxState.delivered):
+        sms_at = sms_row.updated_at if sms_row.state == OutboxState.delivered else sms_row.sent_at
+    options = [(at, name) for at, name in ((push_at, "push"), (sms_at, "sms"), (read_at, "app")) if at]
+    at, name = min(options, key=lambda o: o[0]) if options else (None, None)
+    return {"push_state": push_info.get("state"), "push_delivered_at": push_info.get("delivered_at"),
+            "push_opened_at": push_info.get("opened_at"), "reached_by": name, "reached_at": at}

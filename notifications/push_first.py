@@ -6,17 +6,16 @@ an SMS, if the message asked for one, is queued as the push's *safety net*: due 
 push was opened, or the broadcast was acknowledged, claimed or read in the app. If the push fails for good (no
 device left, 404/410) the SMS is released at once. Someone with no push device gets the SMS straight away.
 
-The worker calls :func:`prepare` (devices and payload of the pushes it claimed), :func:`supersede_answered` (SMS no
-longer needed) and :func:`after_push` (forget gone devices, release safety nets); the service worker's receipts,
-taps and action buttons come in through :func:`record_receipt`, :func:`record_open` and :func:`act`.
+Queueing is :func:`notifications.service.queue`'s (the push row and its safety net in the caller's transaction);
+the waits and the report's "reached by" are in :mod:`notifications.push`. The worker calls :func:`prepare`
+(devices and payload of the pushes it claimed), :func:`supersede_answered` (SMS no longer needed) and
+:func:`after_push` (forget gone devices, release safety nets); the service worker's receipts, taps and action
+buttons come in through :func:`record_receipt`, :func:`record_open` and :func:`act`.
 """
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timedelta
-
-from sqlalchemy import String, and_, exists, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 
 from core import audit
 from core.accounts import User
@@ -33,60 +32,10 @@ from notifications.models import (
     PushSubscription,
 )
 
-DEFAULT_MINUTES, DEFAULT_URGENT_MINUTES = 15, 5
 TAKE, ACK = "take", "ack"
 
 
 # ------------------------------------------------------------------------------------------------ queueing
-
-
-def delay_minutes(team_id: int | None, urgent: bool) -> int:
-    policy = db.session.get(PushPolicy, team_id) if team_id else None
-    if policy is None:
-        return DEFAULT_URGENT_MINUTES if urgent else DEFAULT_MINUTES
-    return policy.urgent_sms_after_minutes if urgent else policy.sms_after_minutes
-
-
-def with_devices(ids: list[int]) -> set[int]:
-    from notifications.service import in_list
-
-    if not ids or not push.push_enabled():
-        return set()
-    return set(db.session.scalars(select(PushSubscription.user_id).where(in_list(PushSubscription.user_id, ids))
-                                  .distinct()))
-
-
-def queue_push(ids: list[int], *, kind: str, text: str, link: str | None, team_id: int | None,
-               idempotency_key: str | None, urgent: bool, broadcast_id: int | None) -> dict[int, tuple[int, datetime]]:
-    """One push outbox row per person who has a device; returns user id -> (outbox id, when it is due)."""
-    from notifications.service import _existing_keys, _zone, in_list, preferences_for, quiet_until
-
-    have = with_devices(ids)
-    targets = [uid for uid in ids if uid in have]
-    active = set(db.session.scalars(select(User.id).where(in_list(User.id, targets), User.active.is_(True)))) \
-        if targets else set()
-    targets = [uid for uid in targets if uid in active]
-    if not targets:
-        return {}
-    batch = idempotency_key or f"push-{uuid.uuid4().hex}"
-    keys = {uid: f"{batch}:push:{uid}" for uid in targets}
-    existing = _existing_keys(OutboxMessage, list(keys.values())) if idempotency_key else set()
-    targets = [uid for uid in targets if keys[uid] not in existing]
-    if not targets:
-        return {}
-    now = now_utc()
-    prefs, zone = preferences_for(targets), _zone(team_id)
-    due = {uid: now if urgent else (quiet_until(prefs.get(uid), now, zone) or now) for uid in targets}
-    db.session.flush()
-    db.session.execute(OutboxMessage.__table__.insert(), [
-        dict(user_id=uid, channel=push.PUSH, kind=kind, text=text, link=link, suffix=None, to_number=None,
-             idempotency_key=keys[uid], urgent=urgent, team_id=team_id, broadcast_id=broadcast_id,
-             state=OutboxState.pending, attempts=0, next_attempt_at=due[uid], created_at=now, updated_at=now)
-        for uid in targets])
-    by_key = {keys[uid]: uid for uid in targets}
-    rows = db.session.execute(select(OutboxMessage.id, OutboxMessage.idempotency_key).where(
-        in_list(OutboxMessage.idempotency_key, list(by_key), String))).all()
-    return {by_key[key]: (oid, due[by_key[key]]) for oid, key in rows}
 
 
 MINUTES = (1, 240)
@@ -96,7 +45,7 @@ def get_policy(team, actor) -> tuple[int, int]:
     """The team's waits before the SMS safety net: (minutes, urgent minutes)."""
     if not team.can_manage(actor):
         raise Forbidden("Only the team's coordinators can see or change this.")
-    return delay_minutes(team.id, False), delay_minutes(team.id, True)
+    return push.delay_minutes(team.id, False), push.delay_minutes(team.id, True)
 
 
 def set_policy(team, actor, *, minutes: int, urgent_minutes: int) -> PushPolicy:
@@ -261,31 +210,3 @@ def act(token: str, action: str) -> tuple[bool, str]:
     audit.record("push.action", actor=user, entity=b, outcome="success" if ok else "failure",
                  summary={"action": action})
     return ok, reply
-
-
-def channel_report(broadcast_id: int) -> dict[int, dict]:
-    """Per person: their push for this broadcast (state, delivered, opened)."""
-    rows = db.session.scalars(select(OutboxMessage).where(OutboxMessage.broadcast_id == broadcast_id,
-                                                          OutboxMessage.channel == push.PUSH)
-                              .order_by(OutboxMessage.id))
-    return {m.user_id: {"state": m.state.value, "sent_at": m.sent_at, "delivered_at": m.delivered_at,
-                        "opened_at": m.opened_at, "error": m.error_code} for m in rows}
-
-
-def reached(pushed: dict | None, sms_row: OutboxMessage | None, read_at) -> dict:
-    """Which channel reached this person first, and when: the push when the device showed or opened it (accepted by
-    the push service is not enough: the phone may be off), the SMS when
-    the carrier delivered it (or Twilio accepted it), else the app when they read it there."""
-    push_info = pushed or {}
-    push_at = push_info.get("delivered_at") or push_info.get("opened_at")  # the device said so; "sent" is not enough
-    sms_at = None
-    if sms_row is not None and sms_row.state in (OutboxState.sent, OutboxState.delivered):
-        sms_at = sms_row.updated_at if sms_row.state == OutboxState.delivered else sms_row.sent_at
-    options = [(at, name) for at, name in ((push_at, "push"), (sms_at, "sms"), (read_at, "app")) if at]
-    at, name = min(options, key=lambda o: o[0]) if options else (None, None)
-    return {"push_state": push_info.get("state"), "push_delivered_at": push_info.get("delivered_at"),
-            "push_opened_at": push_info.get("opened_at"), "reached_by": name, "reached_at": at}
-
-
-def fallback_due(team_id: int | None, urgent: bool, push_due: datetime) -> datetime:
-    return push_due + timedelta(minutes=delay_minutes(team_id, urgent))

@@ -412,14 +412,14 @@ def test_a_coordinator_sets_the_teams_wait_and_bad_minutes_change_nothing(app, c
     assert 'value="15"' in page and 'value="5"' in page
     resp = client.post(f"/teams/{team.id}/push-policy", data={"minutes": "10", "urgent_minutes": "3"})
     assert resp.status_code == 200 and b"push-policy-saved" in resp.data
-    assert push_first.delay_minutes(team.id, False) == 10 and push_first.delay_minutes(team.id, True) == 3
+    assert push.delay_minutes(team.id, False) == 10 and push.delay_minutes(team.id, True) == 3
     for bad in ({"minutes": "0", "urgent_minutes": "3"}, {"minutes": "abc", "urgent_minutes": "3"},
                 {"minutes": "5", "urgent_minutes": "9"}, {"minutes": "99999999999999", "urgent_minutes": "1"}):
         resp = client.post(f"/teams/{team.id}/push-policy", data=bad)
         assert resp.status_code == 422 and b"There is a problem" in resp.data
         assert bad["minutes"].encode() in resp.data  # what was typed is shown again
     db.session.expire_all()
-    assert push_first.delay_minutes(team.id, False) == 10
+    assert push.delay_minutes(team.id, False) == 10
 
 
 def test_dont_ask_me_again_applies_to_push(app, make, push_service):
