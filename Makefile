@@ -38,6 +38,8 @@ browser:
 run: setup
 	$(BIN)/flask db upgrade heads
 	$(BIN)/flask demo seed
+	@# VAPID keys for Web Push, once, in instance/ (never committed): the demo nurse can turn on notifications.
+	$(BIN)/flask push keys
 	@# One outbox worker beside the web server (sends texts, takes escalation steps); it stops with the server.
 	@$(BIN)/flask notifications worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/flask run --host $(HOST) --port $(PORT)

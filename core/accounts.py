@@ -502,10 +502,17 @@ def forget_device(user: User, session_id: int) -> None:
 
 
 def end_session(user: User) -> None:
+    """Sign this browser out. What other packages tied to this browser (push devices) goes with it, through
+    ``app.extensions["session_end_hooks"]``: ``hook(user, session_id)``."""
+    from flask import current_app
+
     if user.session_key:
         row = db.session.scalar(select(UserSession).where(UserSession.key_hash == _digest(user.session_key)))
         if row is not None and row.revoked_at is None:
             row.revoked_at, row.ended_reason = now_utc(), "logout"
+        if row is not None:
+            for hook in current_app.extensions.get("session_end_hooks", []):
+                hook(user, row.id)
     audit.record("auth.logout", actor=user, entity=user)
 
 

@@ -19,7 +19,7 @@ from core.api import MAX_ID
 from core.db import db, now_utc
 from core.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation, ValidationFailed
 from core.links import LINK_HELP, is_local_path
-from notifications import registry, service, sms
+from notifications import push, registry, service, sms
 from notifications.models import (
     Broadcast,
     BroadcastMute,
@@ -200,7 +200,8 @@ def report(b: Broadcast, viewer) -> dict:
         if recips else {}
     # A person's text for this broadcast (the latest, should a ladder step ever queue a second one).
     outbox = {o.user_id: o for o in db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.broadcast_id == b.id).order_by(OutboxMessage.id))}
+        OutboxMessage.broadcast_id == b.id, OutboxMessage.channel == service.SMS).order_by(OutboxMessage.id))}
+    pushes = push.channel_report(b.id)
     people, counts = [], {k: 0 for k in ("sent", "delivered", "failed", "read", "acknowledged", "claimed",
                                          "pending", "no_sms")}
     for r in recips:
@@ -213,8 +214,8 @@ def report(b: Broadcast, viewer) -> dict:
             status = "acknowledged"
         elif read_at:
             status = "read"
-        elif o and o.state == OutboxState.delivered:
-            status = "delivered"
+        elif o and o.state in (OutboxState.delivered, OutboxState.superseded):
+            status = "delivered"  # superseded: the push reached them in time, so no text was needed
         elif o and o.state in (OutboxState.failed, OutboxState.undeliverable):
             status = "failed"
         elif o and o.state == OutboxState.sent:
@@ -230,7 +231,8 @@ def report(b: Broadcast, viewer) -> dict:
                        "sms_state": sms_state, "sms_error": (o.error_code if o else None),
                        "sms_error_message": (o.error_message if o else None), "sms_skipped": r.sms_skipped,
                        "read_at": read_at, "acknowledged_at": r.acknowledged_at, "claimed_at": r.claimed_at,
-                       "muted": r.muted_at is not None})
+                       "muted": r.muted_at is not None,
+                       **push.reached(pushes.get(r.user_id), o, read_at)})
     steps = list(db.session.scalars(select(EscalationStep).where(EscalationStep.broadcast_id == b.id)
                                     .order_by(EscalationStep.step)))
     return {"broadcast": b, "team_name": team.name, "recipient_count": len(recips), "counts": counts,
