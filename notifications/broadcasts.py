@@ -98,10 +98,16 @@ def _muted(user_ids: list[int], reference: str | None) -> set[int]:
         BroadcastMute.reference == reference, service.in_list(BroadcastMute.user_id, user_ids))))
 
 
+def _audience(team: Team, sender, audience: str, params: dict | None) -> list[int]:
+    """The people a broadcast goes to: never its sender (a coordinator is not one of the people they ask)."""
+    sender_id = getattr(sender, "id", None)
+    return [i for i in resolve(team.id, audience, params) if i != sender_id]
+
+
 def preview(team: Team, actor, *, audience: str, params: dict | None = None, reference: str | None = None) -> dict:
     if not team.can_manage(actor):
         raise Forbidden("Only the team's coordinators can broadcast to it.")
-    ids = resolve(team.id, audience, params)
+    ids = _audience(team, actor, audience, params)
     muted = _muted(ids, reference)
     return {"recipient_count": len(ids) - len(muted), "muted_count": len(muted), "sms_enabled": sms.sms_enabled()}
 
@@ -117,7 +123,7 @@ def create(team: Team, actor, *, audience: str, text: str, params: dict | None =
         raise ValidationFailed("The link must be a path inside Shiftbridge.", errors={"link": [LINK_HELP]})
     if not text.strip():
         raise ValidationFailed("Write a message.", errors={"text": ["Write a message."]})
-    ids = resolve(team.id, audience, params)
+    ids = _audience(team, actor, audience, params)
     muted = _muted(ids, reference)
     ids = [i for i in ids if i not in muted]
     if not ids:
@@ -425,7 +431,7 @@ def escalate_due(now=None) -> int:
             added = len(ids)
         else:
             muted = _muted(ids, b.reference)
-            ids = [i for i in ids if i not in muted]
+            ids = [i for i in ids if i not in muted and i != b.created_by_id]  # never the sender
             added = _add_recipients(b, ids, step=step_no + 1)
         db.session.add(EscalationStep(broadcast_id=b.id, step=step_no + 1, audience=audience, added=added, at=now))
         audit.record("broadcast.escalated", entity=b, summary={"step": step_no + 1, "audience": audience,

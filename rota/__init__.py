@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import importlib
 
-FEATURES = ("rota.views", "rota.api", "rota.compliance", "rota.swaps", "rota.feeds", "rota.membership_views")
+FEATURES = ("rota.views", "rota.api", "rota.compliance", "rota.swaps", "rota.feeds", "rota.membership_views",
+            "rota.absence", "rota.home")
 
 
 def register(app, api) -> None:

@@ -29,6 +29,7 @@ from core.limits import MAX_SHIFT
 from notifications import registry
 from notifications.models import Broadcast, BroadcastRecipient
 from rota import compliance, cover
+from rota.absence_models import held_shift_ids
 from rota.assignment import leave_blocks, leave_words
 from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState
 from rota.skillmix import grade_meets, missing_skills  # noqa: F401  (the one rule; re-exported)
@@ -358,6 +359,7 @@ def open_shifts_query(team_ids: Iterable[int], *, now: datetime | None = None, a
         Shift.team_id.in_(list(team_ids))
     return (select(Shift).where(which, Shift.state == ShiftState.open,
                                 Shift.starts_at > now, Shift.starts_at < now + timedelta(days=730),
+                                Shift.id.not_in(held_shift_ids()),
                                 or_(Shift.rota_period_id.is_(None), Shift.rota_period_id.in_(published)))
             .order_by(Shift.starts_at, Shift.id))
 

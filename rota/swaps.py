@@ -31,7 +31,7 @@ from core.api import MAX_ID  # noqa: F401  (swaps.MAX_ID is used by the views)
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
 from notifications import broadcasts
-from rota import cover, eligibility
+from rota import absence, cover, eligibility
 from rota.assignment import set_assignee
 from rota.eligibility import Eligibility, describe_shift
 from rota.models import PeriodState, ReleaseKind, Shift, ShiftState
@@ -738,6 +738,7 @@ def claim(shift: Shift, *, actor: User, now: datetime | None = None) -> ClaimOut
         raise RuleViolation("This shift is on a rota that is not published yet.", extra={"code": "draft"})
     if shift.starts_at > now + HORIZON:
         raise RuleViolation("This shift is more than two years away.", extra={"code": "too_far"})
+    absence.check_claimable(shift)  # not while it is left with the coordinator to decide
     seen = shift.version
     cover.lock_slots([shift])  # the slot's cover is checked on the slot as it is now, one change at a time
     result = eligibility.check(shift, actor)
@@ -933,24 +934,30 @@ def cover_request_url(shift: Shift) -> str:
 
     return url_for("notifications.broadcast_new", team_id=shift.team_id, audience="eligible_for_shift",
                    shift_id=shift.id, kind="open_shift", reference=eligibility.shift_reference(shift.id),
-                   text=f"Cover needed: {describe_shift(shift)}, {shift.team.name}. Can you take it?",
-                   link=_board_link(shift.id))
+                   text=cover_text(shift), link=board_link(shift.id))
 
 
-def _board_link(shift_id: int) -> str:
-    """The shift on the open-shifts board (its claim / volunteer button and verdicts are there)."""
+def cover_text(shift: Shift) -> str:
+    """The words of a request for cover (no patient details): "Cover needed: Night Sun 06 Dec 19:30–08:00, Ward 7"."""
+    return f"Cover needed: {describe_shift(shift)}, {shift.team.name}. Can you take it?"
+
+
+def board_link(shift_id: int) -> str:
+    """The shift on the open-shifts board (its claim / volunteer button and verdicts are there). A plain path:
+    services call it outside any request (one-tap "Ask for cover")."""
+    return f"/open-shifts#open-shift-{shift_id}"
+
+
+def shift_action(shift_id: int) -> tuple[str, str, str] | None:
+    """The button on a broadcast about a gap: "I'll take it" (or "Volunteer"), posting the claim straight from the
+    message; the claim checks eligibility and, if refused, the open-shifts board it returns to says why."""
     from flask import url_for
 
-    return url_for("swaps.open_shifts_page") + f"#open-shift-{shift_id}"
-
-
-def shift_action(shift_id: int) -> tuple[str, str] | None:
-    """The button on a broadcast about a gap: to the open-shifts board, at that shift (its claim/volunteer button and
-    the working-time verdicts are there)."""
     shift = db.session.get(Shift, shift_id) if 0 < shift_id <= MAX_ID else None
-    if shift is None or shift.state != ShiftState.open:
+    if shift is None or shift.state != ShiftState.open or absence.is_held(shift):
         return None
-    return "See the shift and take it", _board_link(shift.id)
+    first = settings_for(shift.team_id).open_shift_policy == OpenShiftPolicy.first_claim_wins
+    return ("I'll take it" if first else "Volunteer"), url_for("swaps.claim", shift_id=shift.id), "post"
 
 
 def reply_claim(user_id: int, reference: str | None) -> tuple[bool, str]:

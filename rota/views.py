@@ -47,8 +47,9 @@ def register(app, api) -> None:
 
 def next_shifts_panel(user):
     """Home-page card: the person's next three published shifts."""
+    items = services.next_shifts(user, limit=3)
     return {"title": "Your next shifts", "template": "rota/_next_shifts_panel.html",
-            "shifts": services.next_shift_lines(user, limit=3)}
+            "shifts": [services.shift_line(i.shift) for i in items], "ids": [i.shift.id for i in items]}
 
 
 # ------------------------------------------------------------------------------------------------------ forms
