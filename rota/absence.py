@@ -97,10 +97,16 @@ def report(shift: Shift, *, actor: User, reason, now: datetime | None = None) ->
     if not services.is_visible(shift, actor):
         raise NotFound(f"No shift with id {shift.id}.")
     reason = _parse_reason(reason)
+    db.session.refresh(shift, with_for_update=True)  # one report at a time: a double tap finds it already done
     person = shift.assignee
     if shift.state == ShiftState.cancelled:
         raise Conflict("This shift was cancelled: there is nothing to report.", extra={"code": "cancelled"})
     if person is None:
+        done = db.session.scalar(select(ShiftAbsence).where(ShiftAbsence.shift_id == shift.id,
+                                                            ShiftAbsence.user_id == actor.id))
+        if done is not None:
+            raise Conflict("You have already said you can't make this shift: your coordinator has been told.",
+                           extra={"code": "already_reported"})
         raise Conflict("Nobody is working this shift any more.", extra={"code": "not_assigned"})
     if person.id != actor.id and not team.can_manage(actor):
         raise Forbidden("Only the person working this shift, or a coordinator, can say they can't make it.")

@@ -54,6 +54,7 @@ def ask_cover(shift: Shift, *, actor: User, now: datetime | None = None):
     team = shift.team
     if not team.can_manage(actor):
         raise Forbidden("Only the team's coordinators can ask for cover.")
+    db.session.refresh(shift, with_for_update=True)  # two coordinators tapping at once send one request
     if shift.state != ShiftState.open:
         raise Conflict("This shift is not open any more: someone is working it.", extra={"code": "not_open"})
     if shift.starts_at <= now:
