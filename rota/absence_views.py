@@ -3,7 +3,7 @@ setting. Thin: validate, call ``rota.absence`` / ``rota.home``, render."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, RadioField
@@ -132,6 +132,13 @@ def ask_cover_for_gap(team_id: int):
         flash(exc.detail, "error")
         return redirect(url_for("web.home"))
     return _after_cover(b)
+
+
+@bp.get("/home/cover-status")
+@login_required
+def cover_status():
+    """Live counts of the broadcasts on the coordinator's Home (polled by static/js/home.js)."""
+    return jsonify({"broadcasts": home.in_flight_status(current_user)})
 
 
 @bp.route("/teams/<int:team_id>/absence-settings", methods=["GET", "POST"])

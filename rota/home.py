@@ -94,6 +94,13 @@ class InFlight:
     recipients: int
     counts: dict
 
+    @property
+    def words(self) -> str:
+        """"asked 4 · read 2 · taken" (the same words on the page and in its live updates)."""
+        read = self.counts.get("read", 0) + self.counts.get("acknowledged", 0) + self.counts.get("claimed", 0)
+        taken = "taken" if self.counts.get("claimed") or self.broadcast.state == "claimed" else "not taken yet"
+        return f"asked {self.recipients} · read {read} · {taken}"
+
 
 @dataclass
 class CoordinatorHome:
@@ -136,9 +143,6 @@ def _gaps(team: Team, now: datetime) -> list[GapLine]:
 
 
 def coordinator_home(user: User, *, now: datetime | None = None) -> CoordinatorHome | None:
-    from notifications import broadcasts
-    from notifications.models import Broadcast
-
     teams = managed_teams(user)
     if not teams:
         return None
@@ -152,12 +156,29 @@ def coordinator_home(user: User, *, now: datetime | None = None) -> CoordinatorH
     home.volunteers = db.session.scalar(
         select(func.count(func.distinct(OpenShiftVolunteer.shift_id))).join(Shift)
         .where(Shift.team_id.in_(ids), Shift.starts_at > now, OpenShiftVolunteer.state == VolunteerState.waiting)) or 0
-    for b in db.session.scalars(select(Broadcast).where(Broadcast.team_id.in_(ids), Broadcast.state == "open",
+    home.in_flight = in_flight(user, ids, now=now)
+    return home
+
+
+def in_flight(user: User, team_ids: list[int], *, now: datetime | None = None) -> list[InFlight]:
+    """The teams' broadcasts of the last day still open (or just taken), with their counts, newest first."""
+    from notifications import broadcasts
+    from notifications.models import Broadcast
+
+    now = now or now_utc()
+    out = []
+    for b in db.session.scalars(select(Broadcast).where(Broadcast.team_id.in_(team_ids),
+                                                        Broadcast.state.in_(("open", "claimed")),
                                                         Broadcast.created_at > now - timedelta(hours=IN_FLIGHT_HOURS))
                                 .order_by(Broadcast.created_at.desc()).limit(10)):
         r = broadcasts.report(b, user)
-        home.in_flight.append(InFlight(b, r["recipient_count"], r["counts"]))
-    return home
+        out.append(InFlight(b, r["recipient_count"], r["counts"]))
+    return out
+
+
+def in_flight_status(user: User) -> list[dict]:
+    """For the Home page's live counts: ``[{"id", "words"}]`` of the broadcasts :func:`in_flight` shows."""
+    return [{"id": f.broadcast.id, "words": f.words} for f in in_flight(user, [t.id for t in managed_teams(user)])]
 
 
 def panel(user):
