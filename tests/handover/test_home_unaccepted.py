@@ -1,6 +1,5 @@
 """The coordinator's Home lists their teams' handovers handed over but not accepted yet (issue #15)."""
 
-from core.db import db
 from tests.conftest import login
 from tests.handover.conftest import add_patients, start, write_all
 
