@@ -133,10 +133,23 @@ def local_time(instant, team) -> str:
     return eligibility.to_local(instant, team.timezone).strftime("%a %d %b %H:%M")
 
 
+STATE_WORDS = {SwapState.proposed: "Waiting for an answer",
+               SwapState.awaiting_approval: "Accepted – waiting for the coordinator",
+               SwapState.approved: "Approved – the rota is updated",
+               SwapState.declined: "Declined", SwapState.refused: "Refused by the coordinator",
+               SwapState.cancelled: "Cancelled", SwapState.expired: "Expired – nobody acted in time"}
+
+
+def teams_of(user) -> str:
+    """"Ward 12 Cardiology" (every team the person is in), to tell two people of the same name apart."""
+    return ", ".join(sorted(m.team.name for m in user.memberships))
+
+
 @bp.app_context_processor
 def _helpers():
     return {"swap_request_for_shift": pending_request_for, "describe_shift": describe_shift, "now_utc": now_utc,
-            "local_time": local_time, "staff_label": cover.staff_label}
+            "local_time": local_time, "staff_label": cover.staff_label, "swap_state_words": STATE_WORDS,
+            "teams_of": teams_of}
 
 
 # ----------------------------------------------------------------------------------------------- requests
@@ -147,8 +160,8 @@ def _helpers():
 def requests_page():
     swaps.expire_due()
     db.session.commit()
-    incoming = db.session.scalars(swaps.requests_for(current_user, mine="incoming",
-                                                     states=[SwapState.proposed])).all()
+    incoming = db.session.scalars(swaps.requests_for(current_user, mine="incoming",  # accepted ones stay until decided
+                                                     states=PENDING_STATES)).all()
     outgoing = db.session.scalars(swaps.requests_for(current_user, mine="outgoing", states=PENDING_STATES)).all()
     history = db.session.scalars(
         swaps.requests_for(current_user, mine="all").where(SwapRequest.state.not_in(PENDING_STATES)).limit(30)).all()

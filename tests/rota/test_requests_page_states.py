@@ -1,0 +1,32 @@
+"""The requests page (issue #15): a request the colleague accepted stays on their page until the coordinator decides,
+with its state in plain words; offer candidates say which team they are in."""
+
+from __future__ import annotations
+
+from core.db import db
+from rota import swaps
+from tests.rota import conftest_swaps as data
+from tests.rota.test_swaps_pages import signed_in
+
+
+def test_an_accepted_offer_stays_on_the_takers_page_in_plain_words_until_decided(app, make):
+    w = data.ward(make, 2)
+    a, b = w.staff
+    x = data.shift(w.team, starts_at=data.soon(3), assignee=a)
+    req = swaps.propose(actor=a, shift=x, kind="offer", to_users=[b])
+    swaps.accept(req, actor=b)
+    db.session.commit()
+    page = signed_in(app, b).get("/swaps").get_data(as_text=True)
+    assert f'data-testid="request-{req.id}"' in page
+    assert ">Accepted – waiting for the coordinator</strong>" in page
+    swaps.approve(req, actor=w.coordinator)
+    db.session.commit()
+    page = signed_in(app, b).get("/swaps").get_data(as_text=True)
+    assert "Approved – the rota is updated" in page
+
+
+def test_offer_candidates_show_their_team(app, make):
+    w = data.ward(make, 2, name="Ward 12 Cardiology")
+    x = data.shift(w.team, starts_at=data.soon(3), assignee=w.staff[0])
+    page = signed_in(app, w.staff[0]).get(f"/shifts/{x.id}/offer").get_data(as_text=True)
+    assert "Nurse B (Band 5 registered nurse, Ward 12 Cardiology)" in page
