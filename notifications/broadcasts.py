@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from core import audit, limits
+from core import audit, limits, timeutil
 from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_meets, missing_skills
 from core.api import MAX_ID
 from core.db import db, now_utc
@@ -34,6 +34,9 @@ from notifications.models import (
 BUILTIN_AUDIENCES = {"team": "Everyone on the team", "group": "A grade / skill group on the team",
                      "coordinators": "The team's coordinators"}
 KINDS = ("message", "open_shift")
+
+
+STATE_WORDS = {"open": "Still asking", "claimed": "Taken", "closed": "Closed"}
 
 
 def audience_choices() -> list[tuple[str, str]]:
@@ -239,8 +242,12 @@ def report(b: Broadcast, viewer) -> dict:
                        "muted": r.muted_at is not None})
     steps = list(db.session.scalars(select(EscalationStep).where(EscalationStep.broadcast_id == b.id)
                                     .order_by(EscalationStep.step)))
+    labels = dict(audience_choices())
     return {"broadcast": b, "team_name": team.name, "recipient_count": len(recips), "counts": counts,
-            "recipients": people, "escalations": steps}
+            "recipients": people, "escalations": steps, "zone": team.timezone,
+            "local": lambda instant: timeutil.to_local(instant, team.timezone),
+            "audience_label": lambda name: labels.get(name, name.replace("_", " ")),
+            "state_words": STATE_WORDS.get(b.state, b.state)}
 
 
 def _recipient(b: Broadcast, user) -> BroadcastRecipient:

@@ -109,5 +109,5 @@ def test_broadcast_arrives_live_and_is_acknowledged_and_claimed(app, make, deskt
     # The coordinator's report updates by itself.
     expect(desktop.locator("[data-testid=count-claimed]")).to_have_text("1", timeout=10_000)
     assert desktop.locator("[data-testid=count-acknowledged]").inner_text() == "1"
-    assert desktop.locator("[data-testid=broadcast-state]").inner_text() == "claimed"
+    assert desktop.locator("[data-testid=broadcast-state]").inner_text() == "Taken"
     fake_twilio_server.wait_for_callbacks()
