@@ -193,5 +193,8 @@ def panel(user):
 
 def register(app, api) -> None:
     from core.web import HOME_PANELS
+    from rota import wording
+
+    app.add_template_filter(wording.about, "about")  # warnings about someone else name them
 
     app.extensions.setdefault(HOME_PANELS, []).insert(0, panel)

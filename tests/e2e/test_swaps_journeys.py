@@ -141,7 +141,7 @@ def test_approval_card_shows_grade_and_cover_effect_and_needs_a_reason(desktop, 
     expect(card.locator(f"[data-testid=who-{hca_id}]")).to_have_text("(Band 3 healthcare assistant)")
     expect(card.locator(f"[data-testid=cover-{hca_id}]")).to_have_text(
         f"Cover: {slot}: registered nurses 3 → 2 of 3")
-    expect(card).to_contain_text(f"Blocks (COVER-min): {slot} would have 2 of 3 registered nurses")
+    expect(card).to_contain_text(f"Blocks: {slot} would have 2 of 3 registered nurses")
     expect(card.locator(f"[data-testid=short-{hca_id}]")).to_have_text(
         "Breaks safe staffing: only a coordinator, with a reason")
     expect(card).not_to_contain_text("Allowed")
