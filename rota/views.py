@@ -344,16 +344,42 @@ def create_period(team_id: int):
     return redirect(url_for("rota.grid", team_id=team.id, start=period.first_day.isoformat()))
 
 
-@bp.post("/teams/<int:team_id>/rota/periods/<int:period_id>/publish")
-@login_required
-def publish(team_id: int, period_id: int):
-    team = _team(team_id, manage=True)
-    if not EmptyForm().validate():
-        abort(400)
+def _period(team, period_id: int):
     period = services.get_period(period_id)
     if period.team_id != team.id:
         abort(404)
-    services.publish_period(period, actor=current_user)
+    return period
+
+
+@bp.get("/teams/<int:team_id>/rota/periods/<int:period_id>/publish")
+@login_required
+def publish_summary(team_id: int, period_id: int):
+    """What publishing will do — shifts, gaps, each person's hours and warnings — and the confirmation."""
+    from rota import publishing
+
+    team = _team(team_id, manage=True)
+    period = _period(team, period_id)
+    return render_template("rota/publish.html", team=team, summary=publishing.summary(period, actor=current_user),
+                           form=EmptyForm(), error=None, page_title="Publish the rota")
+
+
+@bp.post("/teams/<int:team_id>/rota/periods/<int:period_id>/publish")
+@login_required
+def publish(team_id: int, period_id: int):
+    from rota import publishing
+
+    team = _team(team_id, manage=True)
+    if not EmptyForm().validate():
+        abort(400)
+    period = _period(team, period_id)
+    try:
+        services.publish_period(period, actor=current_user, confirm_empty=request.form.get("confirm_empty") == "yes")
+    except DomainError as exc:
+        db.session.rollback()
+        period = _period(team, period_id)
+        return render_template("rota/publish.html", team=team, form=EmptyForm(), error=exc.detail,
+                               summary=publishing.summary(period, actor=current_user),
+                               page_title="Publish the rota"), 422
     db.session.commit()
     flash(f"Rota {period.first_day:%d %b}–{period.last_day:%d %b %Y} published; the team has been told.")
     return redirect(url_for("rota.grid", team_id=team.id, start=period.first_day.isoformat()))
