@@ -247,7 +247,7 @@ def report(b: Broadcast, viewer) -> dict:
             "recipients": people, "escalations": steps, "zone": team.timezone,
             "local": lambda instant: timeutil.to_local(instant, team.timezone),
             "audience_label": lambda name: labels.get(name, name.replace("_", " ")),
-            "state_words": STATE_WORDS.get(b.state, b.state)}
+            "state_words": STATE_WORDS.get(b.state, b.state), "all_state_words": STATE_WORDS}
 
 
 def _recipient(b: Broadcast, user) -> BroadcastRecipient:

@@ -80,10 +80,10 @@ def test_broadcast_arrives_live_and_is_acknowledged_and_claimed(app, make, deskt
     desktop.fill("#reference", "shift:5")
     desktop.fill("#text", "Night shift tonight 19:30 needs a nurse")
     desktop.click("[data-testid=preview-broadcast]")
-    assert desktop.locator("[data-testid=recipient-count]").inner_text() == "3"
+    assert desktop.locator("[data-testid=recipient-count]").inner_text() == "2"  # Nia and Tom, never the sender
     desktop.click("[data-testid=send-broadcast]")
     desktop.wait_for_selector("[data-testid=report-table]")
-    assert desktop.locator("[data-testid=count-recipients]").inner_text() == "3"
+    assert desktop.locator("[data-testid=count-recipients]").inner_text() == "2"
 
     # It appears on the nurse's phone without a reload, and the unread count goes up.
     item = phone.locator("[data-testid=notification]", has_text="Night shift tonight 19:30 needs a nurse")
