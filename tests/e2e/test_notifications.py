@@ -76,6 +76,7 @@ def test_broadcast_arrives_live_and_is_acknowledged_and_claimed(app, make, deskt
     desktop.wait_for_url("**/")
     desktop.goto("/broadcasts/new")
     desktop.select_option("#audience", "team")
+    desktop.click("text=More settings (group, kind, link)")
     desktop.select_option("#kind", "open_shift")
     desktop.fill("#reference", "shift:5")
     desktop.fill("#text", "Night shift tonight 19:30 needs a nurse")
