@@ -593,12 +593,15 @@ def decline(req: SwapRequest, *, actor: User, reason: str | None, now: datetime 
 # ----------------------------------------------------------------------------------- approve, refuse, cancel
 
 
-def approval_view(req: SwapRequest) -> list[Eligibility]:
-    """Fresh verdicts for everyone the request would move (what the coordinator sees before deciding)."""
+def approval_view(req: SwapRequest, taker: User | None = None) -> list[Eligibility]:
+    """Fresh verdicts for everyone the request would move (what the coordinator sees before deciding; for an offer
+    nobody has accepted yet, what it would mean for ``taker`` — a colleague reading it before agreeing)."""
     if req.kind == SwapKind.swap:
         return swap_eligibility(req.shift, req.counterpart_shift)
     if req.accepted_by is not None:
         return eligibility.assess(req.shift, [req.accepted_by])
+    if taker is not None and taker.id != req.requester_id:
+        return eligibility.assess(req.shift, [taker])
     return []
 
 

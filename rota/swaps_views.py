@@ -174,8 +174,8 @@ def requests_page():
 @login_required
 def detail(request_id: int):
     req = _request_or_404(request_id)
-    checks = swaps.approval_view(req) if req.pending else []
     me = next((r for r in req.recipients if r.user_id == current_user.id), None)
+    checks = swaps.approval_view(req, taker=current_user if me is not None else None) if req.pending else []
     return render_template("rota/swaps/detail.html", req=req, checks=checks, me=me, action=ActionForm(),
                            reason_form=ReasonForm(), approve_form=ApproveForm(),
                            can_manage=req.team.can_manage(current_user), page_title="Request")

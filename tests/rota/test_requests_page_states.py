@@ -30,3 +30,14 @@ def test_offer_candidates_show_their_team(app, make):
     x = data.shift(w.team, starts_at=data.soon(3), assignee=w.staff[0])
     page = signed_in(app, w.staff[0]).get(f"/shifts/{x.id}/offer").get_data(as_text=True)
     assert "Nurse B (Band 5 registered nurse, Ward 12 Cardiology)" in page
+
+
+def test_a_colleague_sees_the_checks_of_an_offer_before_agreeing(app, make):
+    w = data.ward(make, 2)
+    a, b = w.staff
+    x = data.shift(w.team, starts_at=data.soon(3), assignee=a)
+    req = swaps.propose(actor=a, shift=x, kind="offer", to_users=[b])
+    db.session.commit()
+    page = signed_in(app, b).get(f"/swaps/{req.id}").get_data(as_text=True)
+    assert f'data-testid="check-{b.id}"' in page and "Allowed, no warnings" in page
+    assert page.index(f'data-testid="check-{b.id}"') < page.index('data-testid="accept"')
