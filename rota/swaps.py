@@ -31,7 +31,7 @@ from core.api import MAX_ID  # noqa: F401  (swaps.MAX_ID is used by the views)
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
 from notifications import broadcasts
-from rota import absence, cover, eligibility
+from rota import absence, cover, eligibility, timeutil
 from rota.assignment import set_assignee
 from rota.eligibility import Eligibility, describe_shift
 from rota.models import PeriodState, ReleaseKind, Shift, ShiftState
@@ -487,6 +487,9 @@ def swap_candidates(shift: Shift, *, now: datetime | None = None, horizon_days: 
             out.append((other, results))
         if len(out) >= limit:
             break
+    # By day, and on each day the cleanest first (fewest working-time warnings for the two people).
+    out.sort(key=lambda pair: (timeutil.local_date(pair[0].starts_at, shift.team.timezone),
+                               sum(len(r.warnings) for r in pair[1]), pair[0].starts_at, pair[0].id))
     return out
 
 

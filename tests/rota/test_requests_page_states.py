@@ -41,3 +41,25 @@ def test_a_colleague_sees_the_checks_of_an_offer_before_agreeing(app, make):
     page = signed_in(app, b).get(f"/swaps/{req.id}").get_data(as_text=True)
     assert f'data-testid="check-{b.id}"' in page and "Allowed, no warnings" in page
     assert page.index(f'data-testid="check-{b.id}"') < page.index('data-testid="accept"')
+
+
+def test_swap_candidates_come_by_day_with_the_cleanest_first(app, make, monkeypatch):
+    from datetime import timedelta
+
+    from rota.rules import Verdict
+
+    w = data.ward(make, 3)
+    a, b, c = w.staff
+    mine = data.shift(w.team, starts_at=data.soon(3), assignee=a)
+    day = data.soon(5)
+    warned = data.shift(w.team, starts_at=day, assignee=b)  # earlier in the day, but b would get a warning
+    clean = data.shift(w.team, starts_at=day + timedelta(hours=1), assignee=c)
+    day_before = data.shift(w.team, starts_at=day - timedelta(days=1), assignee=c)
+    b_id = b.id
+
+    def engine(user, *, add=(), remove=(), rule_sets=None):
+        return [Verdict("WTR-rest11", "warn", "9 h", "11 h", "Only 9 h rest.")] if user.id == b_id else []
+
+    data.fake_engine(monkeypatch, engine)
+    order = [other.id for other, _ in swaps.swap_candidates(mine)]
+    assert order == [day_before.id, clean.id, warned.id]
