@@ -118,9 +118,14 @@ def report(shift: Shift, *, actor: User, reason, now: datetime | None = None) ->
         person, kind=kind, first_day=day, last_day=day, actor=actor, team=team, note=note)
     handling = AbsenceHandling.coordinator if shift.starts_at <= now else settings_for(team.id)
     set_assignee(shift, None, actor=actor, kind=ReleaseKind.leave, reason="Unavailable at short notice")
-    absence = ShiftAbsence(shift_id=shift.id, user_id=person.id, team_id=team.id, reason=reason, handling=handling,
-                           leave_id=leave.id, reported_at=now)
-    db.session.add(absence)
+    # Given the shift back after an earlier report and unable again: the one row per person and shift is reused.
+    absence = db.session.scalar(select(ShiftAbsence).where(ShiftAbsence.shift_id == shift.id,
+                                                           ShiftAbsence.user_id == person.id))
+    if absence is None:
+        absence = ShiftAbsence(shift_id=shift.id, user_id=person.id, team_id=team.id)
+        db.session.add(absence)
+    absence.reason, absence.handling, absence.leave_id = reason, handling, leave.id
+    absence.reported_at, absence.released_at = now, None
     db.session.flush()
     audit.record("absence.reported", actor=actor, entity=absence, team_id=team.id,
                  summary={"shift_id": shift.id, "user_id": person.id, "reason": reason.value,

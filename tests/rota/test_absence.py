@@ -155,3 +155,19 @@ def test_coordinator_home_lists_the_gap_and_the_absence_with_one_tap_cover(app, 
     assert resp.status_code == 302 and "/broadcasts/" in resp.headers["Location"]
     page = client.get("/").get_data(as_text=True)
     assert 'data-testid="home-gap-asked"' in page and 'data-testid="home-broadcast"' in page
+
+
+def test_given_the_shift_back_and_unable_again_is_a_second_report_not_an_error(app, make):
+    from rota.assignment import set_assignee
+
+    w, s = _night(make, hours_ahead=30)
+    nurse = w.staff[0]
+    first = absence.report(s, actor=nurse, reason="family")
+    db.session.commit()
+    db.session.delete(db.session.get(Leave, first.leave_id))  # the family matter sorted out: leave withdrawn …
+    set_assignee(_shift(s.id), nurse, actor=w.coordinator)  # … and she is back on the shift
+    db.session.commit()
+    again = absence.report(_shift(s.id), actor=nurse, reason="sick")
+    db.session.commit()
+    assert again.id == first.id and again.reason.value == "sick"
+    assert db.session.scalar(select(func.count()).select_from(ShiftAbsence)) == 1
