@@ -22,27 +22,15 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from core import limits
+from core import limits, timeutil
 from core.accounts import GRADES, StaffGroup
 from core.db import db
 from core.errors import DomainError
 from core.web import as_choices
-from rota import csv_io, services, timeutil
+from rota import csv_io, services
 from rota.models import LeaveKind, PeriodState, ShiftKind, StaffingRequirement
 
 bp = Blueprint("rota", __name__)
-
-
-def register(app, api) -> None:
-    from core.cli import DEMO_SEEDERS
-    from core.web import HOME_PANELS, add_nav_item
-    from rota import demo, rota_models  # noqa: F401  (registers its tables)
-
-    app.register_blueprint(bp)
-    app.extensions.setdefault(DEMO_SEEDERS, []).append((20, "rota", demo.seed_rota))
-    app.extensions.setdefault(HOME_PANELS, []).append(next_shifts_panel)
-    add_nav_item(app, 10, "My shifts", "rota.my_shifts")
-    add_nav_item(app, 11, "Team rotas", "rota.teams")
 
 
 def next_shifts_panel(user):
@@ -344,47 +332,6 @@ def create_period(team_id: int):
     return redirect(url_for("rota.grid", team_id=team.id, start=period.first_day.isoformat()))
 
 
-def _period(team, period_id: int):
-    period = services.get_period(period_id)
-    if period.team_id != team.id:
-        abort(404)
-    return period
-
-
-@bp.get("/teams/<int:team_id>/rota/periods/<int:period_id>/publish")
-@login_required
-def publish_summary(team_id: int, period_id: int):
-    """What publishing will do — shifts, gaps, each person's hours and warnings — and the confirmation."""
-    from rota import publishing
-
-    team = _team(team_id, manage=True)
-    period = _period(team, period_id)
-    return render_template("rota/publish.html", team=team, summary=publishing.summary(period, actor=current_user),
-                           form=EmptyForm(), error=None, page_title="Publish the rota")
-
-
-@bp.post("/teams/<int:team_id>/rota/periods/<int:period_id>/publish")
-@login_required
-def publish(team_id: int, period_id: int):
-    from rota import publishing
-
-    team = _team(team_id, manage=True)
-    if not EmptyForm().validate():
-        abort(400)
-    period = _period(team, period_id)
-    try:
-        services.publish_period(period, actor=current_user, confirm_empty=request.form.get("confirm_empty") == "yes")
-    except DomainError as exc:
-        db.session.rollback()
-        period = _period(team, period_id)
-        return render_template("rota/publish.html", team=team, form=EmptyForm(), error=exc.detail,
-                               summary=publishing.summary(period, actor=current_user),
-                               page_title="Publish the rota"), 422
-    db.session.commit()
-    flash(f"Rota {period.first_day:%d %b}–{period.last_day:%d %b %Y} published; the team has been told.")
-    return redirect(url_for("rota.grid", team_id=team.id, start=period.first_day.isoformat()))
-
-
 @bp.post("/teams/<int:team_id>/gaps/open")
 @login_required
 def open_gap(team_id: int):
@@ -619,4 +566,4 @@ def add_requirement(team_id: int):
     return _settings(team, req_form=form, status=422)
 
 
-__all__ = ["bp", "register", "next_shifts_panel", "PeriodState"]
+__all__ = ["bp", "next_shifts_panel", "PeriodState"]

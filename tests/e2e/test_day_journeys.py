@@ -159,7 +159,8 @@ def test_coordinator_opens_and_asks_cover_for_tomorrows_unfilled_requirement_in_
 
 def test_home_counts_of_a_cover_request_are_live(phone, make):
     """The coordinator watches Home: when a nurse takes the shift, "taken" appears without a reload."""
-    from rota import home, swaps
+    from rota.swaps import home
+    from rota.swaps import service as swaps
 
     w = data.ward(make, 2)
     gap = data.shift(w.team, starts_at=datetime.now(UTC) + timedelta(hours=5), hours=12, stype=data.night(w.team))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from core.db import db
-from rota import swaps
+from rota.swaps import service as swaps
 from tests.conftest import login
 from tests.rota import conftest_swaps as data
 

@@ -7,13 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from core import timeutil
 from core.audit import AuditEntry
 from core.db import db
 from core.errors import Conflict, Forbidden, RuleViolation, ValidationFailed
 from notifications.models import Broadcast, BroadcastRecipient, Notification
-from rota import absence, eligibility, home, swaps, timeutil
-from rota.absence_models import AbsenceHandling, ShiftAbsence
 from rota.models import Leave, LeaveKind, Shift, ShiftRelease, ShiftState
+from rota.swaps import absence, eligibility, home
+from rota.swaps import service as swaps
+from rota.swaps.absence_models import AbsenceHandling, ShiftAbsence
 from tests.conftest import login
 from tests.rota import conftest_swaps as data
 

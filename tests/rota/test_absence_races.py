@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from core.db import db
 from notifications.models import Broadcast
-from rota.absence_models import ShiftAbsence
 from rota.models import Leave, ShiftState
+from rota.swaps.absence_models import ShiftAbsence
 from tests.conftest import TEST_PASSWORD
 from tests.rota import conftest_swaps as data
 from tests.rota.test_absence import _night, _shift

@@ -4,7 +4,7 @@ with its state in plain words; offer candidates say which team they are in."""
 from __future__ import annotations
 
 from core.db import db
-from rota import swaps
+from rota.swaps import service as swaps
 from tests.rota import conftest_swaps as data
 from tests.rota.test_swaps_pages import signed_in
 
@@ -46,7 +46,7 @@ def test_a_colleague_sees_the_checks_of_an_offer_before_agreeing(app, make):
 def test_swap_candidates_come_by_day_with_the_cleanest_first(app, make, monkeypatch):
     from datetime import timedelta
 
-    from rota.rules import Verdict
+    from rota.compliance.rules import Verdict
 
     w = data.ward(make, 3)
     a, b, c = w.staff

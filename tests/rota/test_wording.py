@@ -32,7 +32,7 @@ def test_every_engine_message_reads_without_you_for_someone_else():
     """Real verdicts from the rules engine: a rest breach and a long week, rewritten for a coordinator."""
     from datetime import UTC, datetime, timedelta
 
-    from rota import rules
+    from rota.compliance import rules
 
     t0 = datetime(2026, 12, 7, 7, tzinfo=UTC)
     shifts = [rules.WorkShift(t0 + timedelta(hours=i * 18), t0 + timedelta(hours=i * 18 + 13), id=i + 1)
@@ -46,7 +46,7 @@ def test_every_engine_message_reads_without_you_for_someone_else():
 
 def test_offer_wizard_names_the_colleague_a_warning_is_about(app, make, monkeypatch):
     from core.db import db
-    from rota.rules import Verdict
+    from rota.compliance.rules import Verdict
     from tests.rota import conftest_swaps as data
     from tests.rota.test_swaps_pages import signed_in
 

@@ -3,8 +3,8 @@
 For the teams a person coordinates: today's and tomorrow's gaps (unmet staffing requirements and open shifts) with
 "Ask for cover" (one tap: the gap becomes an open shift if it is not one yet, and a broadcast goes to everyone
 eligible through ``notifications.broadcasts``), short-notice absences, approvals waiting, and the broadcasts in
-flight with their counts. Services here; the page is ``rota.home_views``-free: the panel is a ``HOME_PANELS`` entry
-and the two POST actions live in ``rota.absence_views``.
+flight with their counts. Services here; the panel is a ``HOME_PANELS`` entry (``rota.swaps.wiring``) and the two POST
+actions live in ``rota.swaps.absence_views``.
 """
 
 from __future__ import annotations
@@ -14,12 +14,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from core import timeutil
 from core.accounts import Team, User
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, RuleViolation
-from rota import absence, eligibility, services, swaps, timeutil
+from rota import services
 from rota.models import Shift, ShiftState, StaffingRequirement
-from rota.swap_models import OpenShiftVolunteer, VolunteerState
+from rota.swaps import absence, eligibility
+from rota.swaps import service as swaps
+from rota.swaps.models import OpenShiftVolunteer, VolunteerState
 
 IN_FLIGHT_HOURS = 24
 
@@ -187,14 +190,6 @@ def panel(user):
         return None
     from flask_wtf import FlaskForm
 
-    return {"title": "Needs you now", "template": "rota/_coordinator_panel.html", "home": home,
+    return {"title": "Needs you now", "template": "rota/swaps/_coordinator_panel.html", "home": home,
             "form": FlaskForm(), "words": absence.REASON_WORDS}
 
-
-def register(app, api) -> None:
-    from core.web import HOME_PANELS
-    from rota import wording
-
-    app.add_template_filter(wording.about, "about")  # warnings about someone else name them
-
-    app.extensions.setdefault(HOME_PANELS, []).insert(0, panel)

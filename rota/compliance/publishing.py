@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from core import timeutil
 from core.accounts import User
 from core.db import db
-from rota import services, timeutil
+from rota import services
+from rota.compliance import service as compliance
 from rota.models import RotaPeriod, Shift, ShiftState
 
 
@@ -38,8 +40,6 @@ class PublishSummary:
 
 
 def summary(period: RotaPeriod, *, actor) -> PublishSummary:
-    from rota import compliance
-
     team = period.team
     services.require_manage(team, actor)
     lo, hi = timeutil.day_bounds(period.first_day, period.last_day, team.timezone)

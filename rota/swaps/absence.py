@@ -24,14 +24,21 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, select
 
-from core import audit
+from core import audit, timeutil
 from core.accounts import Team, TeamRole, User
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
-from rota import eligibility, services, timeutil
-from rota.absence_models import AbsenceHandling, AbsenceReason, ShiftAbsence, TeamAbsenceSettings, held_shift_ids
+from rota import services
 from rota.assignment import set_assignee
 from rota.models import LeaveKind, ReleaseKind, Shift, ShiftState
+from rota.swaps import eligibility
+from rota.swaps.absence_models import (
+    AbsenceHandling,
+    AbsenceReason,
+    ShiftAbsence,
+    TeamAbsenceSettings,
+    held_shift_ids,
+)
 
 REASONS = [(AbsenceReason.sick, "I'm sick"), (AbsenceReason.family, "Family reasons"),
            (AbsenceReason.other, "Another reason")]
@@ -200,10 +207,3 @@ def requests_closed(shift: Shift, *, now: datetime | None = None) -> str | None:
     return (f"Swaps and offers close {hours} hours before a shift starts. If you can't work it, use "
             "“I can't make this shift” and your coordinator is told at once.")
 
-
-def register(app, api) -> None:
-    from rota import absence_models, absence_views, assignment  # noqa: F401  (absence_models: the tables)
-
-    app.register_blueprint(absence_views.bp)
-    if on_shift_changed_hands not in assignment.AFTER_CHANGE:
-        assignment.AFTER_CHANGE.append(on_shift_changed_hands)

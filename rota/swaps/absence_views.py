@@ -1,5 +1,5 @@
 """Pages: "I can't make this shift", one-tap "Ask for cover" from the coordinator's home, the team's absence
-setting. Thin: validate, call ``rota.absence`` / ``rota.home``, render."""
+setting. Thin: validate, call ``rota.swaps.absence`` / ``rota.swaps.home``, render."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange
 from core.api import MAX_ID
 from core.db import db
 from core.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation, ValidationFailed
-from rota import absence, home, services
-from rota.absence_models import AbsenceHandling
-from rota.eligibility import describe_shift
+from rota import services
 from rota.models import StaffingRequirement
+from rota.swaps import absence, home
+from rota.swaps.absence_models import AbsenceHandling
+from rota.swaps.eligibility import describe_shift
 
 bp = Blueprint("absence", __name__)
 USER_ERRORS = (Conflict, RuleViolation, ValidationFailed)
@@ -75,7 +76,7 @@ def cant_make_it(shift_id: int):
     elif not absence.can_report(shift, current_user) and not shift.team.can_manage(current_user):
         flash("You are not working this shift (or it has ended), so there is nothing to report.", "error")
         return redirect(url_for("rota.my_shifts"))
-    return render_template("rota/absence/cant_make_it.html", shift=shift, form=form, reasons=absence.REASONS,
+    return render_template("rota/swaps/cant_make_it.html", shift=shift, form=form, reasons=absence.REASONS,
                            error=error, describe=describe_shift(shift),
                            page_title="I can't make this shift"), (422 if error else 200)
 
@@ -158,7 +159,7 @@ def settings(team_id: int):
         db.session.commit()
         flash("Saved: " + absence.HANDLING_WORDS[AbsenceHandling(form.handling.data)].lower() + ".", "success")
         return redirect(url_for(".settings", team_id=team.id))
-    return render_template("rota/absence/settings.html", team=team, form=form,
+    return render_template("rota/swaps/absence_settings.html", team=team, form=form,
                            page_title="Short-notice absence"), (422 if form.errors else 200)
 
 
