@@ -198,10 +198,14 @@ def recent(team_ids, *, now: datetime | None = None, days: int = 2) -> list[Shif
 # ----------------------------------------------------------------------------------------------- cut-off
 
 
-def requests_closed(shift: Shift, *, now: datetime | None = None) -> str | None:
-    """Why staff can no longer swap or offer ``shift`` (the team's cut-off), or None while they can."""
+def cutoff_hours(team_id: int) -> int:
+    return eligibility.settings_for(team_id).cutoff_hours
+
+
+def requests_closed(shift: Shift, *, now: datetime | None = None, hours: int | None = None) -> str | None:
+    """Why staff can no longer swap or offer ``shift`` (the team's cut-off, or ``hours``), or None while they can."""
     now = now or now_utc()
-    hours = eligibility.settings_for(shift.team_id).cutoff_hours
+    hours = cutoff_hours(shift.team_id) if hours is None else hours
     if shift.starts_at - now >= timedelta(hours=hours):
         return None
     return (f"Swaps and offers close {hours} hours before a shift starts. If you can't work it, use "
