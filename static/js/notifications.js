@@ -152,7 +152,10 @@
             : (p.sms_skipped ? "not sent: " + p.sms_skipped : "\u2013");
         });
         var state = document.querySelector("[data-testid=broadcast-state]");
-        if (state) { state.textContent = r.broadcast.state; }
+        if (state) {  // in words (data-words-<state>, from the server), the raw state kept in data-state
+          state.textContent = state.getAttribute("data-words-" + r.broadcast.state) || r.broadcast.state;
+          state.setAttribute("data-state", r.broadcast.state);
+        }
       }).catch(function () {});
     }
     window.setInterval(refresh, 3000);
