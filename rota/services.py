@@ -25,7 +25,7 @@ from types import SimpleNamespace
 from sqlalchemy import and_, or_, select, true
 from sqlalchemy.orm import joinedload
 
-from core import audit
+from core import audit, events
 from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_rank
 from core.api import MAX_ID
 from core.db import db, now_utc
@@ -539,6 +539,7 @@ def publish_period(period: RotaPeriod, *, actor) -> dict:
     notify(members, kind="rota.published", team_id=team.id, link="/my/shifts",
            text=f"The {team.name} rota for {period.first_day:%d %b}–{period.last_day:%d %b %Y} is published.",
            idempotency_key=f"rota.published:{period.id}")
+    events.emit("rota.published", period=period)
     audit.record("rota_period.published", actor=actor, entity=period,
                  summary={"shifts": len(live), "open": sum(1 for s in live if s.state == ShiftState.open)})
     return reports
@@ -628,6 +629,7 @@ def open_gap(team: Team, *, requirement: StaffingRequirement, day: date, actor) 
     db.session.add(GapOpening(shift_id=shift.id, requirement_id=requirement.id, day=day))
     db.session.flush()
     audit.record("gap.opened", actor=actor, entity=shift, summary={"requirement_id": requirement.id})
+    events.emit("shift.opened", shift=shift)
     return shift
 
 

@@ -1,0 +1,27 @@
+"""Team channels: the ward's conversation inside governance, joined to the rota.
+
+Imports ``core``, ``rota`` and ``notifications``; nothing imports it. Rota announces open shifts, swaps offered to
+everyone and publications through ``core.events``; this package turns them into claimable cards.
+"""
+
+from __future__ import annotations
+
+DEFAULTS = {
+    "CHANNELS_RETENTION_DAYS": 90,  # a team's default; coordinators may choose their own
+    "CHANNELS_HOSPITAL_NUMBER_PATTERN": r"\b[A-Z]{1,3}\d{6,8}\b",  # the trust's hospital (MRN) number format
+    "CHANNELS_PAGE_SIZE": 30,
+}
+
+
+def register(app, api) -> None:
+    from channels import api as channels_api
+    from channels import cards, models, services  # noqa: F401  (models registers the tables)
+    from core import events
+    from notifications import register_audience
+
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    channels_api.register(app, api)
+    register_audience("channel", "Everyone in a channel", services.channel_audience)
+    for name, handler in cards.HANDLERS.items():
+        events.subscribe(app, name, handler)
