@@ -15,13 +15,18 @@ DEFAULTS = {
 
 def register(app, api) -> None:
     from channels import api as channels_api
-    from channels import cards, models, services  # noqa: F401  (models registers the tables)
+    from channels import cards, models, services, views  # noqa: F401  (models registers the tables)
     from core import events
+    from core.web import HOME_PANELS, add_nav_item
     from notifications import register_audience
 
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
     channels_api.register(app, api)
+    app.register_blueprint(views.bp)
+    add_nav_item(app, 20, "Channels", "channels.index", lambda user: bool(user.team_ids))
+    app.extensions.setdefault(HOME_PANELS, []).append(views.unread_panel)
+    app.context_processor(views.menu_badge)
     register_audience("channel", "Everyone in a channel", services.channel_audience)
     for name, handler in cards.HANDLERS.items():
         events.subscribe(app, name, handler)

@@ -1,0 +1,69 @@
+"""Channel pages: post, refusal keeps the typed text, thread, unread badge in the menu and on the home page."""
+
+from __future__ import annotations
+
+from tests.conftest import login
+from tests.rota.rota_helpers import ward
+
+
+def _csrf_off(app):
+    app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_post_and_read_on_the_page(app, client, make):
+    _csrf_off(app)
+    team, coord, (a, b, _), _ = ward(make)
+    login(client, a)
+    page = client.get("/channels")
+    assert page.status_code == 200 and "Channels" in page.get_data(as_text=True)
+    from channels import services
+
+    cid = services.team_channel(team).id
+    from core.db import db
+
+    db.session.commit()
+    resp = client.post(f"/channels/{cid}/posts", data={"text": "Bay 3 needs a hand"})
+    assert resp.status_code == 302
+    client.post("/auth/logout")
+    login(client, b)
+    home = client.get("/").get_data(as_text=True)
+    assert 'data-testid="channels-unread">1<' in home and 'data-testid="home-channels"' in home
+    channel = client.get(f"/channels/{cid}").get_data(as_text=True)
+    assert "Bay 3 needs a hand" in channel
+    assert 'data-testid="channels-unread"' not in client.get("/").get_data(as_text=True)
+
+
+def test_refusal_keeps_the_typed_text_and_points_to_handover(app, client, make):
+    _csrf_off(app)
+    team, coord, (a, *_), _ = ward(make)
+    login(client, a)
+    from channels import services
+    from core.db import db
+
+    cid = services.team_channel(team).id
+    db.session.commit()
+    resp = client.post(f"/channels/{cid}/posts", data={"text": "Can someone check 943 476 5919"})
+    body = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "move this to the handover" in body and 'data-testid="to-handover"' in body
+    assert "Can someone check 943 476 5919</textarea>" in body
+
+
+def test_outsider_gets_403_on_channel_pages(app, client, make):
+    _csrf_off(app)
+    team, coord, (a, *_), _ = ward(make)
+    from channels import services
+    from core.db import db
+
+    channel = services.team_channel(team)
+    p = services.post(channel, a, "hello")
+    db.session.commit()
+    cid, pid = channel.id, p.id
+    login(client, make.user())
+    for url in (f"/channels/{cid}", f"/channels/{cid}/posts/{pid}", f"/channels/{cid}/posts/{pid}/fragment",
+                f"/channels/{cid}/posts/{pid}/seen", f"/channels/{cid}/stream", f"/channels/posts/{pid}/hide",
+                f"/channels/posts/{pid}/report"):
+        assert client.get(url).status_code == 403, url
+    for url in (f"/channels/{cid}/posts", f"/channels/{cid}/posts/{pid}/replies", f"/channels/{cid}/read",
+                f"/channels/posts/{pid}/react", f"/channels/posts/{pid}/claim", f"/channels/posts/{pid}/delete"):
+        assert client.post(url, data={"text": "x", "emoji": "👍"}).status_code == 403, url
