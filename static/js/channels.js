@@ -53,6 +53,8 @@
 
     var es = new EventSource(list.getAttribute("data-stream-url"));
     es.addEventListener("open", function () {
+      // Catch up on what changed while the stream was (re)connecting: receipts, reactions, cards.
+      refreshAll();
       if (status) { status.textContent = "Live"; status.setAttribute("data-live", "1"); }
     });
     es.addEventListener("error", function () {
