@@ -27,6 +27,11 @@ def register(app, api) -> None:
     add_nav_item(app, 20, "Channels", "channels.index", lambda user: bool(user.team_ids))
     app.extensions.setdefault(HOME_PANELS, []).append(views.unread_panel)
     app.context_processor(views.menu_badge)
+    from channels import governance
+    from channels.cli import channels_cli
+
+    app.cli.add_command(channels_cli)
+    app.extensions.setdefault("periodic_tasks", []).append((governance.PURGE_TASK, governance.purge_expired))
     register_audience("channel", "Everyone in a channel", services.channel_audience)
     for name, handler in cards.HANDLERS.items():
         events.subscribe(app, name, handler)
