@@ -31,6 +31,10 @@ def register(app, api) -> None:
     from channels.cli import channels_cli
 
     app.cli.add_command(channels_cli)
+    from channels import demo
+    from core.cli import DEMO_SEEDERS
+
+    app.extensions.setdefault(DEMO_SEEDERS, []).append((50, "team channel conversation", demo.seed_channels))
     app.extensions.setdefault("periodic_tasks", []).append((governance.PURGE_TASK, governance.purge_expired))
     register_audience("channel", "Everyone in a channel", services.channel_audience)
     for name, handler in cards.HANDLERS.items():
