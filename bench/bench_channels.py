@@ -1,6 +1,7 @@
 """Channels: a page of posts from a channel with 20,000 posts against one with 200 (first page and a page deep in
 the history), SQL queries per request and the time ratio (target <= 1.5x, queries constant); and the unread counts
-of a person in 10 channels (target: one query)."""
+of a person in 10 channels (target: one query); on PostgreSQL, a post to a 60-person team reaching 60 open channel
+streams (gunicorn, LISTEN/NOTIFY): commit -> every client, p95 (target <= 1 s), and the post's queries."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import event, insert
 
 from bench.common import database_url
 
-BIG, SMALL, MEMBERS, RUNS = 20_000, 200, 30, 15
+BIG, SMALL, MEMBERS, RUNS, SSE_ROUNDS = 20_000, 200, 60, 15, 15
 
 
 def _app():
@@ -76,9 +77,9 @@ def _seed():
             {"channel_id": channel.id, "user_id": u.id, "last_read_post_id": ids[-1 - (k * 3) % len(ids)],
              "muted": False, "updated_at": now_utc()} for k, u in enumerate(people[1:])])
         channel.middle = ids[len(ids) // 2]
-    token = accounts.create_token(people[0], "bench")[1]
+    tokens = [accounts.create_token(u, "bench")[1] for u in people]
     db.session.commit()
-    return people[0].id, token, (big.id, big.middle), (small.id, small.middle)
+    return people[0].id, tokens, (big.id, big.middle), (small.id, small.middle)
 
 
 def main() -> None:
@@ -93,7 +94,8 @@ def main() -> None:
 
         upgrade(revision="heads")
         logging.getLogger("alembic").setLevel(logging.WARNING)
-        user_id, token, big, small = _seed()
+        user_id, tokens, big, small = _seed()
+        token = tokens[0]
         engine = db.engine
     counter = _Counter(engine)
     client = app.test_client()
@@ -125,8 +127,78 @@ def main() -> None:
         counter.n = 0
         counts = services.unread_counts(user)
         print(f"  unread counts in {len(counts)} channels: {counter.n} query")
+        if engine.dialect.name == "postgresql":
+            _sse(app, url, tokens, big[0], counter)
+        else:
+            print("  SSE fan-out: skipped (SQLite fans out in-process only; run with BENCH_DATABASE_URL=postgresql…)")
     if not os.environ.get("BENCH_DATABASE_URL"):
         Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+
+
+def _sse(app, url: str, tokens: list[str], channel_id: int, counter) -> None:
+    """60 people with the team channel open (one stream each) in a 2-process gunicorn; the coordinator posts."""
+    import asyncio
+    import socket
+    import subprocess
+
+    from bench.bench_notifications import ROOT, _free_port, _pct, _sse_client
+    from channels import services
+    from channels.models import Channel
+    from core.accounts import User
+    from core.db import db
+
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "AUDIT_KEY": "bench", "LOG_LEVEL": "WARNING",
+           "NOTIFICATIONS_STREAM_MAX_SECONDS": "600"}
+    server = subprocess.Popen([str(ROOT / ".venv/bin/gunicorn"), "-w", "2", "-k", "gthread", "--threads", "80", "-b",
+                               f"127.0.0.1:{port}", "--log-level", "warning", "app:create_app()"], cwd=ROOT, env=env)
+    loop = asyncio.new_event_loop()
+    received: asyncio.Queue = asyncio.Queue()
+    ready = asyncio.Event()
+    lasts, each, post_queries = [], [], set()
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                clock.sleep(0.2)
+        counted = [0]
+        tasks = [loop.create_task(_sse_client(port, t, received, ready, counted, len(tokens),
+                                              path=f"/channels/{channel_id}/stream")) for t in tokens]
+        loop.run_until_complete(asyncio.wait_for(ready.wait(), 120))
+        loop.run_until_complete(asyncio.sleep(1.0))
+        with app.app_context():
+            author = db.session.get(User, services.member_ids(db.session.get(Channel, channel_id))[0])
+            for i in range(SSE_ROUNDS):
+                while not received.empty():
+                    received.get_nowait()
+                counter.n = 0
+                services.post(db.session.get(Channel, channel_id), author, f"Bench post {i}: bay 3 needs a hand")
+                post_queries.add(counter.n)
+                t0 = clock.perf_counter()
+                db.session.commit()
+
+                async def collect():
+                    return [await asyncio.wait_for(received.get(), 30) for _ in tokens]
+
+                times = loop.run_until_complete(collect())
+                lasts.append(max(times) - t0)
+                each.extend(t - t0 for t in times)
+                loop.run_until_complete(asyncio.sleep(0.2))
+        for t in tasks:
+            t.cancel()
+        loop.run_until_complete(asyncio.sleep(0.1))
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:  # open streams keep gthread workers busy past the graceful period
+            server.kill()
+        loop.close()
+    print(f"  post -> {len(tokens)} open channel streams (gunicorn gthread x2, LISTEN/NOTIFY), {SSE_ROUNDS} posts: "
+          f"commit -> last client median {statistics.median(lasts) * 1000:.0f} ms, p95 {_pct(lasts, 95) * 1000:.0f} "
+          f"ms; per client p95 {_pct(each, 95) * 1000:.0f} ms (target <= 1 s); queries per post {sorted(post_queries)}")
 
 
 if __name__ == "__main__":
