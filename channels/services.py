@@ -372,6 +372,23 @@ def mark_read(channel: Channel, user, post_id: int | None = None) -> int:
     return last
 
 
+def set_muted(channel: Channel, user, muted: bool) -> bool:
+    """A muted channel drops out of the person's unread counts (mentions and urgent posts still reach them)."""
+    require_see(channel, user)
+    row = db.session.get(ReadPosition, (channel.id, user.id))
+    if row is None:
+        row = ReadPosition(channel_id=channel.id, user_id=user.id, last_read_post_id=0, updated_at=now_utc())
+        db.session.add(row)
+    row.muted = muted
+    db.session.flush()
+    return muted
+
+
+def muted_ids(user) -> set[int]:
+    return set(db.session.scalars(select(ReadPosition.channel_id).where(ReadPosition.user_id == user.id,
+                                                                        ReadPosition.muted.is_(True))))
+
+
 def seen_by(p: Post) -> list[int]:
     """Who has read up to this post (its author aside), among the channel's members now."""
     members = set(member_ids(db.session.get(Channel, p.channel_id)))

@@ -10,16 +10,17 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, HiddenField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
 from channels import cards, services
 from channels.models import POST_MAX, Channel, Post
 from channels.payload import page_dicts
-from core.accounts import Team
+from core.accounts import GRADES, StaffGroup, Team
 from core.db import db
-from core.errors import RuleViolation
+from core.errors import Forbidden, RuleViolation
 from core.security import no_store
+from core.web import as_choices
 from notifications import realtime
 
 bp = Blueprint("channels", __name__)
@@ -51,7 +52,8 @@ def _render_channel(channel: Channel, form: PostForm, status: int = 200, refusal
     return render_template("channels/channel.html", channel=channel, team=_team(channel), form=form,
                            posts=page_dicts(channel, pg, current_user), next_cursor=pg.next_cursor,
                            action=ActionForm(), refusal=refusal, emoji=services.EMOJI,
-                           can_moderate=_team(channel).can_manage(current_user)), status
+                           can_moderate=_team(channel).can_manage(current_user),
+                           muted=channel.id in services.muted_ids(current_user)), status
 
 
 @bp.get("/channels")
@@ -62,7 +64,9 @@ def index():
     unread = services.unread_counts(current_user)
     teams = {t.id: t for t in db.session.scalars(select(Team).where(Team.id.in_([c.team_id for c in channels])))}
     db.session.commit()
-    return render_template("channels/index.html", channels=channels, unread=unread, teams=teams)
+    managed = [t for t in teams.values() if t.can_manage(current_user)]
+    return render_template("channels/index.html", channels=channels, unread=unread, teams=teams, managed=managed,
+                           muted=services.muted_ids(current_user))
 
 
 @bp.get("/channels/<int:channel_id>")
@@ -190,6 +194,42 @@ def moderate(post_id: int, what: str):
         return _back(p)
     return render_template("channels/reason.html", post=p, form=form, what=what), \
         422 if request.method == "POST" else 200
+
+
+@bp.post("/channels/<int:channel_id>/<any(mute, unmute):what>")
+@login_required
+def mute(channel_id: int, what: str):
+    channel = services.get_channel(channel_id, current_user)
+    if ActionForm().validate():
+        services.set_muted(channel, current_user, what == "mute")
+        db.session.commit()
+    return redirect(url_for("channels.channel_page", channel_id=channel.id))
+
+
+class ChannelForm(FlaskForm):
+    name = StringField("Channel name", validators=[DataRequired("Give the channel a name."), Length(max=60)])
+    staff_group = SelectField("Staff group", validators=[Optional()])
+    min_grade = SelectField("Minimum grade", validators=[Optional()])
+    skill = StringField("Skill", validators=[Optional(), Length(max=60)])
+
+
+@bp.route("/teams/<int:team_id>/channels/new", methods=["GET", "POST"])
+@login_required
+def new_channel(team_id: int):
+    """Coordinators: a channel whose members are a rule (staff group, minimum grade, skill)."""
+    team = services.get_team(team_id)
+    if not team.can_manage(current_user):
+        raise Forbidden("Only the team's coordinators can add channels.")
+    form = ChannelForm()
+    form.staff_group.choices = as_choices([("", "Any")] + [(g.value, g.value.capitalize()) for g in StaffGroup])
+    form.min_grade.choices = as_choices([("", "Any")] + [(g, g) for g in GRADES])
+    if request.method == "POST" and form.validate():
+        channel = services.create_channel(team, current_user, name=form.name.data, kind="rule",
+                                          rule={"staff_group": form.staff_group.data, "min_grade": form.min_grade.data,
+                                                "skill": (form.skill.data or "").strip()})
+        db.session.commit()
+        return redirect(url_for("channels.channel_page", channel_id=channel.id))
+    return render_template("channels/new.html", team=team, form=form), 422 if request.method == "POST" else 200
 
 
 @bp.post("/channels/<int:channel_id>/read")

@@ -67,3 +67,50 @@ def test_outsider_gets_403_on_channel_pages(app, client, make):
     for url in (f"/channels/{cid}/posts", f"/channels/{cid}/posts/{pid}/replies", f"/channels/{cid}/read",
                 f"/channels/posts/{pid}/react", f"/channels/posts/{pid}/claim", f"/channels/posts/{pid}/delete"):
         assert client.post(url, data={"text": "x", "emoji": "👍"}).status_code == 403, url
+
+
+def test_muting_drops_a_channel_from_the_unread_count(app, client, make):
+    _csrf_off(app)
+    team, coord, (a, b, _), _ = ward(make)
+    from channels import services
+    from core.db import db
+
+    channel = services.team_channel(team)
+    db.session.commit()
+    cid = channel.id
+    login(client, b)
+    assert client.post(f"/channels/{cid}/mute").status_code == 302
+    services.post(db.session.get(type(channel), cid), a, "Kettle is broken")
+    db.session.commit()
+    assert 'data-testid="channels-unread"' not in client.get("/").get_data(as_text=True)
+    assert "Unmute this channel" in client.get(f"/channels/{cid}").get_data(as_text=True)
+    client.post(f"/channels/{cid}/unmute")
+    services.post(db.session.get(type(channel), cid), a, "Fixed it")
+    db.session.commit()
+    assert 'data-testid="channels-unread">1<' in client.get("/").get_data(as_text=True)
+
+
+def test_coordinator_adds_a_rule_channel_that_only_matching_staff_see(app, client, make):
+    _csrf_off(app)
+    team, coord, (a, b, _), _ = ward(make)
+    senior = make.user(grade="Band 6", staff_group="nursing")
+    from core import accounts
+    from core.db import db
+
+    accounts.add_member(team, senior)
+    db.session.commit()
+    login(client, a)
+    assert client.get(f"/teams/{team.id}/channels/new").status_code == 403
+    client.post("/auth/logout")
+    login(client, coord)
+    assert client.post(f"/teams/{team.id}/channels/new", data={"name": ""}).status_code == 422
+    resp = client.post(f"/teams/{team.id}/channels/new", data={"name": "Band 6+", "min_grade": "Band 6",
+                                                               "staff_group": ""})
+    assert resp.status_code == 302
+    cid = int(resp.headers["Location"].rsplit("/", 1)[1])
+    client.post("/auth/logout")
+    login(client, senior)
+    assert client.get(f"/channels/{cid}").status_code == 200
+    client.post("/auth/logout")
+    login(client, a)
+    assert client.get(f"/channels/{cid}").status_code == 403
