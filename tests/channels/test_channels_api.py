@@ -167,3 +167,28 @@ def test_urgent_post_is_a_broadcast_needing_acknowledgement(client, make, bearer
     assert post["kind"] == "urgent" and post["acknowledged"] == 0 and post["recipients"] == 4
     assert client.post(f"/api/v1/posts/{post['id']}/acknowledge", headers=bearer(ta)).status_code == 200
     assert client.get(f"/api/v1/posts/{post['id']}", headers=bearer(tc)).get_json()["acknowledged"] == 1
+
+
+def test_unread_counts_for_ten_channels_take_one_query(app, make):
+    from sqlalchemy import event
+
+    from channels import services
+
+    team, coord, (a, b, _), _ = ward(make)
+    channels = [services.team_channel(team)] + [services.create_channel(team, coord, name=f"Channel {i}")
+                                                for i in range(9)]
+    for i, channel in enumerate(channels):
+        for j in range(i + 1):
+            services.post(channel, b, f"post {j}")
+    db.session.commit()
+    user = db.session.get(type(a), a.id)
+    _ = user.team_ids  # the signed-in user's memberships are already loaded on every page
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        counts = services.unread_counts(user)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert counts == {c.id: i + 1 for i, c in enumerate(channels)}
+    assert len(statements) == 1
