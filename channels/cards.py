@@ -61,11 +61,12 @@ def on_rota_published(name, period, **_) -> None:
 
 def on_broadcast_sent(name, broadcast, **_) -> None:
     """A coordinator's cover request (a gap broadcast, reference "shift:<id>") puts the shift's card up."""
-    ref = broadcast.reference or ""
-    if broadcast.kind == "open_shift" and ref.startswith("shift:") and ref[6:].isdigit():
-        shift = db.session.get(Shift, int(ref[6:]))
-        if shift is not None:
-            on_shift_opened(name, shift)
+    from rota.eligibility import shift_id_from_reference
+
+    shift_id = shift_id_from_reference(broadcast.reference) if broadcast.kind == "open_shift" else None
+    shift = db.session.get(Shift, shift_id) if shift_id is not None else None
+    if shift is not None:
+        on_shift_opened(name, shift)
 
 
 HANDLERS = {"broadcast.sent": on_broadcast_sent, "shift.opened": on_shift_opened,
