@@ -52,8 +52,23 @@
     }
 
     var es = new EventSource(list.getAttribute("data-stream-url"));
+    function catchUp() {
+      // Posts written while the stream was (re)connecting: the newest page, oldest first, any not shown yet.
+      if (mode !== "channel" || !list.getAttribute("data-posts-url")) { return; }  // not on an older page
+      fetch(list.getAttribute("data-posts-url") + "?limit=20", { credentials: "same-origin",
+        headers: { "Accept": "application/json" } })
+        .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+        .then(function (page) {
+          var shown = Array.prototype.map.call(document.querySelectorAll("#sb-posts > [data-testid=post]"),
+            function (el) { return parseInt(el.getAttribute("data-post-id"), 10); });
+          var newest = shown.length ? Math.max.apply(null, shown) : 0;
+          page.items.slice().reverse().forEach(function (p) { if (p.id > newest) { add(p.id, true); } });
+        }).catch(function () {});
+    }
+
     es.addEventListener("open", function () {
-      // Catch up on what changed while the stream was (re)connecting: receipts, reactions, cards.
+      // Catch up on what changed while the stream was (re)connecting: new posts, receipts, reactions, cards.
+      catchUp();
       refreshAll();
       if (status) { status.textContent = "Live"; status.setAttribute("data-live", "1"); }
     });
@@ -63,7 +78,7 @@
     function on(name, fn) {
       es.addEventListener(name, function (e) { try { fn(JSON.parse(e.data)); } catch (err) { /* ignore */ } });
     }
-    on("post", function (ev) { if (mode === "channel") { add(ev.post_id, true); } });
+    on("post", function (ev) { if (mode === "channel" && list.getAttribute("data-posts-url")) { add(ev.post_id, true); } });
     on("reply", function (ev) {
       if (mode === "thread" && String(ev.parent_id) === parentId) { add(ev.post_id, false); }
       replace(ev.parent_id);
