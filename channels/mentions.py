@@ -55,6 +55,17 @@ def tomorrow_early(team: Team, now: datetime) -> list[int]:
                               if timeutil.to_local(start, team.timezone).time() < EARLY_BEFORE))
 
 
+def on_nights_this_week(team_id: int, now: datetime) -> set[int]:
+    """People with a night shift starting this week (Monday to Sunday in the team's zone): the "on nights this week"
+    channel rule."""
+    team = db.session.get(Team, team_id)
+    today = timeutil.local_date(now, team.timezone)
+    monday = today - timedelta(days=today.weekday())
+    lo, hi = timeutil.day_bounds(monday, monday + timedelta(days=6), team.timezone)
+    return {uid for uid, _ in _rostered(team_id, [Shift.starts_at >= lo, Shift.starts_at < hi,
+                                                  ShiftType.kind == ShiftKind.night])}
+
+
 def coordinators(team: Team, now: datetime) -> list[int]:
     return list(db.session.scalars(select(Membership.user_id).where(Membership.team_id == team.id,
                                                                     Membership.role == TeamRole.coordinator)))

@@ -22,6 +22,7 @@ class ChannelRuleSchema(Schema):
     staff_group = Text(max_len=32, allow_none=True)
     min_grade = Text(max_len=32, allow_none=True)
     skill = Text(max_len=60, allow_none=True)
+    nights_this_week = fields.Boolean(metadata={"description": "Only people with a night shift this week"})
 
 
 class ChannelCreateSchema(Schema):

@@ -65,7 +65,10 @@ def member_ids(channel: Channel) -> list[int]:
     if channel.kind == "rule":
         coordinators = set(db.session.scalars(select(Membership.user_id).where(
             Membership.team_id == channel.team_id, Membership.role == TeamRole.coordinator)))
-        users = [u for u in users if u.id in coordinators or _rule_matches(channel.rule or {}, u)]
+        nights = mentions.on_nights_this_week(channel.team_id, now_utc()) \
+            if (channel.rule or {}).get("nights_this_week") else None
+        users = [u for u in users if u.id in coordinators or (
+            _rule_matches(channel.rule or {}, u) and (nights is None or u.id in nights))]
     return [u.id for u in users]
 
 
@@ -123,8 +126,9 @@ def create_channel(team: Team, actor, *, name: str, kind: str = "rule", rule: di
     if kind not in ("rule", "list"):
         raise ValidationFailed("A channel is a rule or a list.", errors={"kind": ["Choose rule or list."]})
     rule = {k: v for k, v in (rule or {}).items() if v}
-    if set(rule) - {"staff_group", "min_grade", "skill"}:
-        raise ValidationFailed("Unknown rule.", errors={"rule": ["Use staff_group, min_grade or skill."]})
+    if set(rule) - {"staff_group", "min_grade", "skill", "nights_this_week"}:
+        raise ValidationFailed("Unknown rule.", errors={"rule": ["Use staff_group, min_grade, skill or "
+                                                                 "nights_this_week."]})
     if rule.get("staff_group") and rule["staff_group"] not in {g.value for g in StaffGroup}:
         raise ValidationFailed("Unknown staff group.", errors={"rule": ["Unknown staff group."]})
     if rule.get("min_grade") and rule["min_grade"] not in GRADES:

@@ -211,6 +211,7 @@ class ChannelForm(FlaskForm):
     staff_group = SelectField("Staff group", validators=[Optional()])
     min_grade = SelectField("Minimum grade", validators=[Optional()])
     skill = StringField("Skill", validators=[Optional(), Length(max=60)])
+    nights_this_week = BooleanField("Only people on nights this week")
 
 
 @bp.route("/teams/<int:team_id>/channels/new", methods=["GET", "POST"])
@@ -226,7 +227,8 @@ def new_channel(team_id: int):
     if request.method == "POST" and form.validate():
         channel = services.create_channel(team, current_user, name=form.name.data, kind="rule",
                                           rule={"staff_group": form.staff_group.data, "min_grade": form.min_grade.data,
-                                                "skill": (form.skill.data or "").strip()})
+                                                "skill": (form.skill.data or "").strip(),
+                                                "nights_this_week": form.nights_this_week.data})
         db.session.commit()
         return redirect(url_for("channels.channel_page", channel_id=channel.id))
     return render_template("channels/new.html", team=team, form=form), 422 if request.method == "POST" else 200

@@ -192,3 +192,24 @@ def test_unread_counts_for_ten_channels_take_one_query(app, make):
         event.remove(db.engine, "before_cursor_execute", listener)
     assert counts == {c.id: i + 1 for i, c in enumerate(channels)}
     assert len(statements) == 1
+
+
+def test_on_nights_this_week_channel_follows_the_rota(client, make, bearer):
+    from channels import services
+    from tests.rota.conftest_swaps import night
+
+    team, coord, (a, b, c), _ = ward(make)
+    now = datetime.now(UTC)
+    monday = now - timedelta(days=now.weekday())
+    # a works a night this week (Monday 19:30 UTC is Monday evening in London), b only next week
+    shift(team, starts_at=monday.replace(hour=19, minute=30, second=0, microsecond=0), hours=12.5, assignee=a,
+          stype=night(team))
+    shift(team, starts_at=monday.replace(hour=19, minute=30, second=0, microsecond=0) + timedelta(days=7),
+          hours=12.5, assignee=b, stype=night(team))
+    resp = client.post(f"/api/v1/teams/{team.id}/channels", json={"name": "Nights", "rule": {"nights_this_week": True}},
+                       headers=bearer(make.token(coord)))
+    assert resp.status_code == 201, resp.get_json()
+    channel = db.session.get(services.Channel, resp.get_json()["id"])
+    assert set(services.member_ids(channel)) == {coord.id, a.id}
+    assert client.get(f"/api/v1/channels/{channel.id}/posts", headers=bearer(make.token(b))).status_code == 403
+    assert client.get(f"/api/v1/channels/{channel.id}/posts", headers=bearer(make.token(a))).status_code == 200
