@@ -396,11 +396,19 @@ def find_feed(token: str) -> FoundFeed | None:
     fingerprint = repr((FORMAT_VERSION, feed_id, kind.value, day.date().isoformat(), reminder,
                         [v.isoformat() if isinstance(v, datetime) else v for v in values]))
     changes = [v for v in values if isinstance(v, datetime)] + ([pref_changed] if pref_changed else [])
-    last_modified = max([day, *changes])
     return FoundFeed(feed_id=feed_id, user_id=user_id, kind=kind, reminder_minutes=reminder,
                      last_fetched_at=fetched, last_client=client,
                      etag=hashlib.sha256(fingerprint.encode()).hexdigest()[:32],
-                     last_modified=last_modified.replace(microsecond=0), day=day)
+                     last_modified=max([day, *changes]).replace(microsecond=0), day=day)
+
+
+def advertised_last_modified(found: FoundFeed) -> datetime:
+    """The Last-Modified date to send. HTTP dates have whole seconds, so while the second of the last change is still
+    running a further change could land in it unseen by a calendar comparing If-Modified-Since: then the date sent
+    is one second earlier, and the calendar's next poll gets the feed again instead of a wrong 304."""
+    if found.last_modified >= now_utc().replace(microsecond=0):
+        return found.last_modified - timedelta(seconds=1)
+    return found.last_modified
 
 
 def record_fetch(found: FoundFeed, client: str | None) -> None:
@@ -605,7 +613,7 @@ def calendar_feed(token: str):
         resp.headers["Content-Type"] = "text/calendar; charset=utf-8"
         resp.headers["Content-Disposition"] = f'inline; filename="shiftbridge-{found.kind.value}.ics"'
     resp.set_etag(found.etag)
-    resp.last_modified = found.last_modified
+    resp.last_modified = advertised_last_modified(found)
     return resp
 
 
