@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
+from markupsafe import Markup, escape
+
 from channels import cards, services
 from channels.models import Channel, Post
+from core.links import is_local_path
 
 
 def post_dict(p: Post, pg: services.Page, viewer, *, card_states: dict | None = None,
@@ -41,3 +46,30 @@ def page_dicts(channel: Channel, pg: services.Page, viewer) -> list[dict]:
     states = cards.states([p for p in pg.posts if p.kind == "card"], viewer)
     moderate = db.session.get(Team, channel.team_id).can_manage(viewer)
     return [post_dict(p, pg, viewer, card_states=states, can_moderate=moderate) for p in pg.posts]
+
+
+_LINKISH = re.compile(r"(?<![^\s(])(?:(/[A-Za-z0-9][A-Za-z0-9/_.#?=&-]*)|(https?://[^\s<>\"']+))")
+_PREVIEWS = ((re.compile(r"^/open-shifts"), "Open shifts"), (re.compile(r"^/swaps/\d+"), "Swap request"),
+             (re.compile(r"^/my/shifts"), "My shifts"), (re.compile(r"^/channels/\d+"), "Channel post"),
+             (re.compile(r"^/handover"), "Handover"), (re.compile(r"^/rota"), "Rota"))
+
+
+def linkify(text: str, base_url: str | None = None) -> Markup:
+    """Post text as HTML: same-site links (a path, or a URL on this site's address) become links with a short
+    label saying what they open; links elsewhere stay plain text — nothing is fetched, so no preview can leak who
+    reads what to another site."""
+    out, last = [], 0
+    for m in _LINKISH.finditer(text or ""):
+        raw = m.group(0).rstrip(".,;:!?)")  # "see /open-shifts." ends the sentence, not the link
+        path = raw
+        if raw.startswith("http"):
+            path = raw[len(base_url.rstrip("/")):] if base_url and raw.startswith(base_url.rstrip("/") + "/") else ""
+        if not path or not is_local_path(path):
+            continue
+        label = next((name for pattern, name in _PREVIEWS if pattern.search(path)), "Shiftbridge")
+        out.append(escape(text[last:m.start()]))
+        out.append(Markup('<a href="{}" class="sb-post__link">{}</a> <span class="sb-link-preview">({})</span>')
+                   .format(path, raw, label))
+        last = m.start() + len(raw)
+    out.append(escape(text[last:]))
+    return Markup("").join(out)

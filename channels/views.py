@@ -26,6 +26,13 @@ from notifications import realtime
 bp = Blueprint("channels", __name__)
 
 
+@bp.app_template_filter("post_html")
+def post_html(text: str):
+    from channels.payload import linkify
+
+    return linkify(text, current_app.config.get("PUBLIC_BASE_URL"))
+
+
 class PostForm(FlaskForm):
     text = TextAreaField("Message", validators=[DataRequired("Write a message."), Length(max=POST_MAX)])
     urgent = BooleanField("Urgent: everyone must acknowledge")

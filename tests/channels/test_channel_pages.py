@@ -114,3 +114,23 @@ def test_coordinator_adds_a_rule_channel_that_only_matching_staff_see(app, clien
     client.post("/auth/logout")
     login(client, a)
     assert client.get(f"/channels/{cid}").status_code == 403
+
+
+def test_same_site_links_become_links_and_other_sites_stay_text(app, client, make):
+    _csrf_off(app)
+    app.config["PUBLIC_BASE_URL"] = "https://rota.example.nhs.uk"
+    team, coord, (a, *_), _ = ward(make)
+    from channels import services
+    from core.db import db
+
+    channel = services.team_channel(team)
+    services.post(channel, a, "Card is on /open-shifts and https://rota.example.nhs.uk/swaps/3, not "
+                              "https://evil.example/track or <b>bold</b>")
+    db.session.commit()
+    cid = channel.id
+    login(client, a)
+    body = client.get(f"/channels/{cid}").get_data(as_text=True)
+    assert '<a href="/open-shifts" class="sb-post__link">/open-shifts</a> <span class="sb-link-preview">(Open shifts)' \
+        in body
+    assert '<a href="/swaps/3" class="sb-post__link">https://rota.example.nhs.uk/swaps/3</a>' in body
+    assert 'href="https://evil.example' not in body and "&lt;b&gt;bold&lt;/b&gt;" in body
