@@ -88,6 +88,21 @@ def require_see(channel: Channel, user) -> None:
         raise Forbidden("You are not in this channel.")
 
 
+def still_sees(channel_id: int, user_id: int) -> bool:
+    """For an open stream: is this person (still active, still on the team) allowed in the channel now?"""
+    user, channel = db.session.get(User, user_id), db.session.get(Channel, channel_id)
+    return bool(user and channel and user.active and can_see(channel, user))
+
+
+def teams_of(channels: list[Channel]) -> dict[int, Team]:
+    ids = {c.team_id for c in channels}
+    return {t.id: t for t in db.session.scalars(select(Team).where(Team.id.in_(ids)))} if ids else {}
+
+
+def channels_by_id(ids: list[int]) -> list[Channel]:
+    return list(db.session.scalars(select(Channel).where(Channel.id.in_(ids)).order_by(Channel.id))) if ids else []
+
+
 def get_channel(channel_id: int, viewer) -> Channel:
     channel = _get(Channel, channel_id, "channel")
     require_see(channel, viewer)

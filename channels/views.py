@@ -9,7 +9,6 @@ import time
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -69,7 +68,7 @@ def _render_channel(channel: Channel, form: PostForm, status: int = 200, refusal
 def index():
     channels = services.my_channels(current_user)
     unread = services.unread_counts(current_user)
-    teams = {t.id: t for t in db.session.scalars(select(Team).where(Team.id.in_([c.team_id for c in channels])))}
+    teams = services.teams_of(channels)
     db.session.commit()
     managed = [t for t in teams.values() if t.can_manage(current_user)]
     return render_template("channels/index.html", channels=channels, unread=unread, teams=teams, managed=managed,
@@ -269,10 +268,7 @@ def stream(channel_id: int):
     def still_allowed() -> bool:
         with app.app_context():
             try:
-                from core.accounts import User
-
-                user = db.session.get(User, user_id)
-                return bool(user and user.active and services.can_see(db.session.get(Channel, channel_id), user))
+                return services.still_sees(channel_id, user_id)
             finally:
                 db.session.remove()
 
@@ -303,8 +299,7 @@ def unread_panel(user):
     if not user.team_ids:
         return None
     unread = services.unread_counts(user)
-    channels = db.session.scalars(select(Channel).where(Channel.id.in_(list(unread))).order_by(Channel.id)).all() \
-        if unread else []
+    channels = services.channels_by_id(list(unread))
     return {"title": "Channels", "template": "channels/_home_panel.html", "channels": channels, "unread": unread}
 
 
