@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from channels.models import Post
 from core.db import db, now_utc
-from rota.eligibility import describe_shift
 from rota.models import Shift, ShiftState
-from rota.swap_models import SwapRequest
+from rota.swaps.eligibility import describe_shift
+from rota.swaps.models import SwapRequest
 
 
 def _card(team, card_type: str, ref: int, text: str) -> Post | None:
@@ -61,7 +61,7 @@ def on_rota_published(name, period, **_) -> None:
 
 def on_broadcast_sent(name, broadcast, **_) -> None:
     """A coordinator's cover request (a gap broadcast, reference "shift:<id>") puts the shift's card up."""
-    from rota.eligibility import shift_id_from_reference
+    from rota.swaps.eligibility import shift_id_from_reference
 
     shift_id = shift_id_from_reference(broadcast.reference) if broadcast.kind == "open_shift" else None
     shift = db.session.get(Shift, shift_id) if shift_id is not None else None
@@ -107,7 +107,7 @@ def states(posts: list[Post], viewer) -> dict[int, dict]:
 def claim(p: Post, actor) -> dict:
     """"I'll take it" on a shift card: rota's claim (eligibility, cover, working time, first-wins) decides."""
     from core.errors import Conflict
-    from rota import swaps
+    from rota.swaps import service as swaps
 
     if p.card_type != "shift":
         raise Conflict("Only open-shift cards can be claimed here.", extra={"code": "not_claimable"})

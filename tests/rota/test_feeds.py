@@ -14,9 +14,9 @@ from sqlalchemy import event, select
 from core import accounts
 from core.accounts import TeamRole
 from core.db import db, now_utc
-from rota import feeds
 from rota.assignment import set_assignee
-from rota.feed_models import CalendarFeed, FeedKind
+from rota.feeds import service as feeds
+from rota.feeds.models import CalendarFeed, FeedKind
 from rota.models import ReleaseKind, ShiftRelease, ShiftState
 from tests.conftest import login
 from tests.rota.feeds_helpers import check_feed, local, shift, shift_type
