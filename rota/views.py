@@ -205,11 +205,20 @@ def grid(team_id: int):
     days = request.args.get("days", "7")
     days = int(days) if days in ("7", "14", "28") else 7
     start = _monday(_arg_day("start", _today(team)))
-    grid = services.team_grid(team, start, days, viewer=current_user)
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and len(page) < 6 else 1
+    grid = services.team_grid(team, start, days, viewer=current_user, page=page)
     return render_template("rota/grid.html", team=team, grid=grid, days=days, start=start,
                            manage=team.can_manage(current_user), button_form=EmptyForm(),
                            prev=start - timedelta(days=days), next=start + timedelta(days=days),
-                           tz_local=timeutil.to_local, leave_codes=services.LEAVE_CODES)
+                           leave_codes=services.LEAVE_CODES, times=_shift_times(grid, team.timezone),
+                           shift_href=url_for("rota.shift_detail", shift_id=0)[:-1])
+
+
+def _shift_times(grid, tz_name: str) -> dict:
+    """Each shown shift's local "07:00–15:30", worked out once per page rather than in every cell's markup."""
+    return {s.id: f"{timeutil.to_local(s.starts_at, tz_name):%H:%M}–{timeutil.to_local(s.ends_at, tz_name):%H:%M}"
+            for cell in grid.cells for s in cell.shifts}
 
 
 @bp.get("/teams/<int:team_id>/rota/colours.css")

@@ -27,6 +27,8 @@ import hmac
 import logging
 import re
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from urllib.parse import urlsplit
@@ -563,3 +565,27 @@ def build_calendar(found: FoundFeed) -> ical.FeedCalendar:
 
 def render_feed(found: FoundFeed) -> bytes:
     return ical.render(build_calendar(found))
+
+
+FEED_CACHE_BYTES = 96 * 1024 * 1024  # per process; a 1,000-person team's 3 months is about 35 MB
+_feed_cache_lock = threading.Lock()
+
+
+def feed_body(found: FoundFeed) -> bytes:
+    """The feed's bytes, built once per change stamp. The ETag is the stamp: anything that changes the feed changes
+    it (that is what makes the 304 answer right), so bytes stored under it stay right until it moves on. One entry
+    per feed, in this app; the least recently served feeds are dropped beyond ``FEED_CACHE_BYTES``."""
+    cache = current_app.extensions.setdefault("calendar_feed_bytes", OrderedDict())
+    with _feed_cache_lock:
+        hit = cache.get(found.feed_id)
+        if hit is not None and hit[0] == found.etag:
+            cache.move_to_end(found.feed_id)
+            return hit[1]
+    body = render_feed(found)
+    with _feed_cache_lock:
+        cache[found.feed_id] = (found.etag, body)
+        cache.move_to_end(found.feed_id)
+        total = sum(len(b) for _, b in cache.values())
+        while total > FEED_CACHE_BYTES and len(cache) > 1:
+            total -= len(cache.popitem(last=False)[1][1])
+    return body

@@ -12,7 +12,7 @@ transaction. Races are settled by the database, never by reading and then writin
 * ``swap_shift_locks`` (primary key = shift) keeps one pending request per shift.
 
 On PostgreSQL the losing UPDATE waits for the winner's row lock and then re-checks its WHERE clause; on SQLite every
-transaction starts with ``BEGIN IMMEDIATE`` (``core.db``) so writers queue behind the busy timeout.
+writing transaction starts with ``BEGIN IMMEDIATE`` (``core.db``) so writers queue behind the busy timeout.
 Every change of a shift's holder goes through :func:`rota.assignment.set_assignee`.
 """
 

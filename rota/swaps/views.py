@@ -7,7 +7,7 @@ redirect. A rule the person broke comes back as a message on the page they were 
 from __future__ import annotations
 
 import click
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -126,9 +126,19 @@ def _run(action, success: str, back: str):
 
 
 def pending_request_for(shift) -> SwapRequest | None:
-    """Jinja helper for ``_shift_actions.html``: the pending request that involves this shift, if any."""
-    request_id = db.session.scalar(select(SwapShiftLock.request_id).where(SwapShiftLock.shift_id == shift.id))
-    return db.session.get(SwapRequest, request_id) if request_id else None
+    """Jinja helper for ``_shift_actions.html``: the pending request that involves this shift, if any. A page lists
+    one person's shifts: the first call loads the pending requests of all that person's coming shifts in one query
+    (kept for the request), so the page's queries do not grow with its shifts."""
+    if shift.assignee_id is None or shift.ends_at <= now_utc():
+        request_id = db.session.scalar(select(SwapShiftLock.request_id).where(SwapShiftLock.shift_id == shift.id))
+        return db.session.get(SwapRequest, request_id) if request_id else None
+    loaded = g.setdefault("pending_swaps_by_holder", {})
+    if shift.assignee_id not in loaded:
+        loaded[shift.assignee_id] = {shift_id: req for shift_id, req in db.session.execute(
+            select(SwapShiftLock.shift_id, SwapRequest).join(SwapRequest, SwapRequest.id == SwapShiftLock.request_id)
+            .join(Shift, Shift.id == SwapShiftLock.shift_id)
+            .where(Shift.assignee_id == shift.assignee_id, Shift.ends_at > now_utc()))}
+    return loaded[shift.assignee_id].get(shift.id)
 
 
 def local_time(instant, team) -> str:
