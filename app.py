@@ -47,6 +47,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from channels import register as register_channels
     from core import api_views, auth, sso_views, web
     from handover import register as register_handover
     from notifications import register as register_notifications
@@ -57,7 +58,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     sso_views.register(app)
     api.register_blueprint(api_views.blp)
-    for register in (register_notifications, register_rota, register_handover):
+    for register in (register_notifications, register_rota, register_handover, register_channels):
         register(app, api)
 
 

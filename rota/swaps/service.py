@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core import audit, timeutil
+from core import audit, events, timeutil
 from core.accounts import Membership, Team, TeamRole, User
 from core.api import MAX_ID  # noqa: F401  (swaps.MAX_ID is used by the views)
 from core.db import db, now_utc
@@ -439,6 +439,7 @@ def propose(*, actor: User, shift: Shift, kind: SwapKind | str, to_users=None, c
         text = f"{actor.display_name} is offering their {describe_shift(shift)}. Can you take it?"
     _notify([u.id for u in recipients], kind=f"swap.{kind.value}_proposed", text=text, link=_link(req),
             team_id=req.team_id, key=f"swap:{req.id}:proposed")
+    events.emit("swap.offered", request=req)
     return req
 
 
