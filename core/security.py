@@ -130,7 +130,10 @@ def _headers(response):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = CSP_DOCS if request.path == "/api/v1/docs" else CSP
+    csp = CSP_DOCS if request.path == "/api/v1/docs" else CSP
+    if current_app.config.get("CSP_CONNECT_SRC"):  # e.g. the notification stream service on another origin
+        csp += f"; connect-src 'self' {current_app.config['CSP_CONNECT_SRC']}"
+    response.headers["Content-Security-Policy"] = csp
     response.headers["Permissions-Policy"] = "camera=(self), geolocation=(), microphone=()"
     if request.is_secure:
         response.headers["Strict-Transport-Security"] = "max-age=31536000"

@@ -66,8 +66,9 @@ def test_the_stream_service_holds_streams_caps_them_per_person_and_replays(app, 
     nurse = make.user()
     token = make.token(nurse)
     [first] = notify([nurse.id], kind="k", text="Before the streams opened")
+    db.session.flush()
+    first_id = first.id  # read before the commit: reading after it would open a (locking) SQLite transaction
     db.session.commit()
-    first_id = first.id
     stop = threading.Event()
     with Gunicorn(database_url, "stream", NOTIFICATIONS_STREAMS_PER_USER="6",
                   NOTIFICATIONS_KEEPALIVE_SECONDS="0.5") as service:
