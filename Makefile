@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 export FLASK_APP := app:create_app
 HOST ?= 127.0.0.1
 PORT ?= 5000
+STREAM_PORT ?= 5001
 
 .PHONY: setup run test bench lint migrate-check browser clean
 
@@ -35,9 +36,14 @@ browser:
 run: setup
 	$(BIN)/flask db upgrade heads
 	$(BIN)/flask demo seed
-	@# One outbox worker beside the web server (sends texts, takes escalation steps); it stops with the server.
-	@$(BIN)/flask notifications worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	  $(BIN)/flask run --host $(HOST) --port $(PORT)
+	@# The production shape on SQLite: the gunicorn web tier, the stream service (live notifications, gevent) and
+	@# one outbox worker (texts, escalations, periodic tasks). They stop together. See docs/operations.md.
+	@export NOTIFICATIONS_STREAM_URL=http://$(HOST):$(STREAM_PORT)/api/v1/notifications/stream \
+	        PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}; \
+	  $(BIN)/flask notifications worker & worker=$$!; \
+	  GUNICORN_BIND=$(HOST):$(STREAM_PORT) $(BIN)/gunicorn -c deploy/gunicorn_stream.conf.py 'app:create_app()' & \
+	  stream=$$!; trap 'kill $$worker $$stream 2>/dev/null' EXIT INT TERM; \
+	  GUNICORN_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c deploy/gunicorn.conf.py 'app:create_app()'
 
 test: setup browser
 	$(BIN)/lint-imports

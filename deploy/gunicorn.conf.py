@@ -5,6 +5,10 @@ Long-lived notification streams are not served here: see ``deploy/gunicorn_strea
 """
 
 import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from gunicorn_common import child_exit, metrics_dir, on_starting  # noqa: E402,F401  (gunicorn calls the hooks)
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:5000")
 worker_class = "gthread"
@@ -19,3 +23,5 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None  # keep /calendar/… paths out of it (the path is a secret)
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+control_socket_disable = True  # several gunicorns run on one machine (web, stream); nothing uses the socket
+metrics_dir("web")

@@ -6,6 +6,10 @@ demo) the service polls the notifications table once a second.
 """
 
 import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from gunicorn_common import child_exit, metrics_dir, on_starting  # noqa: E402,F401  (gunicorn calls the hooks)
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:5001")
 worker_class = "gevent"
@@ -18,3 +22,5 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 raw_env = ["NOTIFICATIONS_STREAM_SERVICE=1"]
+control_socket_disable = True  # several gunicorns run on one machine (web, stream); nothing uses the socket
+metrics_dir("stream")

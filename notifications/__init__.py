@@ -65,6 +65,10 @@ def register(app, api) -> None:
     from notifications.worker import health
 
     app.extensions.setdefault(HEALTH_CHECKS, []).append(("worker", health))
+    from core.metrics import register_collector
+    from notifications.worker import OutboxCollector
+
+    register_collector(app, OutboxCollector(app))
     app.context_processor(_unread_badge)
     add_nav_item(app, 80, "Broadcasts", "notifications.broadcast_list",
                  lambda user: user.is_admin or user.is_coordinator)

@@ -9,6 +9,7 @@ from flask import Response, abort, current_app, jsonify, request
 from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from core import metrics
 from core.accounts import Team
 from core.api import MAX_ID, Blueprint, Id, LocalPath, PageArgs, Text, login_required_api
 from core.db import db
@@ -302,7 +303,13 @@ def stream(args):
     response = Response(generate(), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **_cors(app)})
     if q is not None:  # the server closes the response when the client goes, even before it was iterated
-        response.call_on_close(lambda: realtime.HUB.unsubscribe(user_id, q))
+        metrics.OPEN_STREAMS.inc()
+
+        def closed():
+            realtime.HUB.unsubscribe(user_id, q)
+            metrics.OPEN_STREAMS.dec()
+
+        response.call_on_close(closed)
     return response
 
 

@@ -92,8 +92,10 @@ def test_the_stream_service_holds_streams_caps_them_per_person_and_replays(app, 
         db.session.commit()
         for q in held:
             assert f"id: {new_id}" in _until(q, lambda line: line == f"id: {new_id}")
-        # The stream service still answers other requests while holding them.
+        # The stream service still answers other requests while holding them, and counts them (multiprocess).
         assert requests.get(service.url + "/healthz", timeout=10).status_code in (200, 503)
+        metrics = requests.get(service.url + "/metrics", timeout=10).text
+        assert "shiftbridge_open_streams 6.0" in metrics, metrics[-2000:]
         stop.set()
 
 
