@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 STREAM_PORT ?= 5001
 
-.PHONY: setup run test bench lint migrate-check browser clean
+.PHONY: setup run test test-cluster cluster-tools bench loadtest lint migrate-check browser clean
 
 setup: .stamp-venv .stamp-assets
 
@@ -33,6 +33,13 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not found: browser tests will be skipped (apt-get install chromium)"; fi; }
 
+# The cluster test's parts from Debian: nginx (the load balancer) and socat (a Unix-socket relay to Redis).
+cluster-tools:
+	@command -v nginx >/dev/null 2>&1 && command -v socat >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light socat >/dev/null; \
+	  else echo "nginx/socat not found: the cluster test will be skipped (apt-get install nginx-light socat)"; fi; }
+
 run: setup
 	$(BIN)/flask db upgrade heads
 	$(BIN)/flask demo seed
@@ -45,9 +52,13 @@ run: setup
 	  stream=$$!; trap 'kill $$worker $$stream 2>/dev/null' EXIT INT TERM; \
 	  GUNICORN_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c deploy/gunicorn.conf.py 'app:create_app()'
 
-test: setup browser
+test: setup browser cluster-tools
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q -n 2
+
+# 2 web nodes + stream service + workers behind nginx in network namespaces, on PostgreSQL (TEST_DATABASE_URL).
+test-cluster: setup cluster-tools
+	$(BIN)/pytest -q -p no:randomly -s tests/cluster -k postgresql
 
 bench: setup
 	$(BIN)/python -m bench
