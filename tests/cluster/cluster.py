@@ -123,12 +123,13 @@ class Cluster:
                 time.sleep(0.2)
         raise RuntimeError("nginx did not start: " + (self.dir / "error.log").read_text()[-2000:])
 
-    def worker(self, twilio_url: str, *args: str):
+    def worker(self, twilio_url: str, *args: str, **extra: str):
+        """A ``flask notifications worker`` on the cluster's database and Redis (in the host's namespace, where the
+        fake Twilio listens)."""
         from tests.notifications.worker_process import WorkerProcess
 
-        env = self.node_env()
-        process = WorkerProcess(env.pop("DATABASE_URL"), twilio_url, *args, **env)
-        return process
+        env = {k: v for k, v in self.node_env().items() if not k.startswith("TWILIO_")} | extra
+        return WorkerProcess(env.pop("DATABASE_URL"), twilio_url, *args, **env)
 
     def stop(self) -> None:
         for node in self.nodes.values():

@@ -11,28 +11,32 @@ import queue
 import re
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.db import db
 from tests import conftest as suite
 from tests.cluster.cluster import Cluster, available
+from tests.notifications.conftest import twilio_config
+from tests.notifications.worker_process import wait_until
 from tests.rota import conftest_swaps as data
 
 pytestmark = pytest.mark.cluster
 
 
 @pytest.fixture
-def cluster(app, engine_name, database_url):
+def cluster(app, engine_name, database_url, fake_twilio):
     if engine_name != "postgresql":
         pytest.skip("the cluster shares PostgreSQL (set TEST_DATABASE_URL)")
     if why := available():
         pytest.skip(f"cluster test {why}")
     db.session.commit()
-    built = Cluster(database_url)
+    sms = {k: str(v) for k, v in twilio_config(fake_twilio).items() if k.startswith("TWILIO_")}
+    built = Cluster(database_url, **sms)  # the web nodes queue texts; the workers send them to the fake Twilio
     suite.LOCAL_NETS.add(built.subnet)
     try:
         yield built.start()
@@ -54,8 +58,9 @@ def _stream(url: str, token: str, out: queue.Queue, stop: threading.Event) -> No
         out.put(("error", repr(exc), time.monotonic()))
 
 
-def test_a_cluster_behind_nginx(cluster, make):
+def test_a_cluster_behind_nginx(cluster, make, fake_twilio):
     """One cluster start-up (the slow part) for every drill, in order."""
+    _killing_one_worker_mid_broadcast_the_other_finishes_it(cluster, make, fake_twilio)
     _notification_through_a_web_node_reaches_the_stream_service(cluster, make)
     _sign_in_throttling_counts_across_nodes(cluster, make)
     _fifty_claims_over_both_nodes_one_winner(cluster, make)
@@ -171,3 +176,44 @@ def _killing_node_a_under_load_loses_no_committed_write(cluster, make):
     stored = set(db.session.scalars(select(Broadcast.id).where(Broadcast.id.in_(acknowledged))))
     missing = sorted(set(acknowledged) - stored)
     assert not missing, missing[:10]  # every write a client was told succeeded is there
+
+
+def _killing_one_worker_mid_broadcast_the_other_finishes_it(cluster, make, fake_twilio):
+    from notifications.models import OutboxMessage, OutboxState
+
+    fake_twilio.latency_seconds = 0.2
+    coordinator = make.user()
+    nurses = [make.user(mobile=f"+4477009009{i:02d}") for i in range(40)]
+    team = make.team(coordinators=[coordinator], staff=nurses)
+    token, team_id, numbers = make.token(coordinator), team.id, {n.mobile for n in nurses}
+    db.session.commit()
+    in_flight = 4
+    workers = [cluster.worker(fake_twilio.url, "--concurrency", str(in_flight), "--batch", "10",
+                              NOTIFICATIONS_LEASE_SECONDS="6") for _ in range(2)]
+    try:
+        resp = requests.post(cluster.url + "/api/v1/broadcasts", timeout=30,
+                             headers={"Authorization": f"Bearer {token}"},
+                             json={"team_id": team_id, "audience": "team", "text": "Cover needed on Ward 7B tonight",
+                                   "channels": ["in_app", "sms"], "urgent": True})
+        assert resp.status_code == 201, resp.text
+        wait_until(lambda: len(fake_twilio.accepted) >= 8, timeout=60, what="the broadcast's texts to start")
+        workers[0].kill9()
+        killed_at = len(fake_twilio.accepted)
+
+        def all_sent():
+            db.session.rollback()
+            sent = db.session.scalar(select(func.count()).select_from(OutboxMessage)
+                                     .where(OutboxMessage.state == OutboxState.sent))
+            db.session.rollback()
+            return sent == len(numbers)
+
+        wait_until(all_sent, timeout=120, what="the other worker to finish the broadcast")
+        assert workers[1].alive()
+    finally:
+        for w in workers:
+            w.close()
+    counts = Counter(m["To"] for m in fake_twilio.accepted)
+    print(f"broadcast to {len(numbers)}: {killed_at} texts accepted when worker 1 was killed; "
+          f"lost {len(numbers - set(counts))}, sent twice {sum(n - 1 for n in counts.values())}")
+    assert set(counts) == numbers  # lost: 0
+    assert sum(n - 1 for n in counts.values()) <= in_flight  # at most what the dead worker had in flight
