@@ -63,6 +63,12 @@ test-cluster: setup cluster-tools
 bench: setup
 	$(BIN)/python -m bench
 
+# The scale bench (bench/bench_scale.py): wrk from Debian against the production shape on PostgreSQL
+# (BENCH_DATABASE_URL, emptied), 2,000 open streams. Figures are ratios to /healthz measured in the same run.
+loadtest: setup
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	$(BIN)/python -m bench scale
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
