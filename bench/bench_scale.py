@@ -103,6 +103,10 @@ def main() -> None:
     if not subprocess.run(["sh", "-c", "command -v wrk"], capture_output=True).stdout:
         print("wrk not installed (make loadtest installs it): skipped")
         return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # a socket per stream, in the holder and the service
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     wards = int(os.environ.get("BENCH_WARDS", "40"))
     url = database_url("sb-bench-scale-")
     t0 = time.perf_counter()
