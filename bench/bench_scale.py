@@ -75,8 +75,8 @@ def _wrk(url: str, token: str, *, method="GET", body: str | None = None) -> dict
                  f'wrk.headers["Authorization"] = "Bearer {token}"\n'
                  'wrk.headers["Content-Type"] = "application/json"\n')
     script.close()
-    out = subprocess.run(["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", script.name, url],
-                         capture_output=True, text=True).stdout
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "30s", "--latency", "-s", script.name]
+    out = subprocess.run([*command, url], capture_output=True, text=True).stdout
     os.unlink(script.name)
     figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
     for pct in ("50", "99"):
@@ -176,22 +176,25 @@ def _with_streams(web, stream, tokens, coord_token, ward0_tokens, team_id, case)
 
 def _latency(web, stream, coord_token, tokens, team_id) -> str:
     arrivals: dict[str, list[float]] = {}
-    lock, stop, ready = threading.Lock(), threading.Event(), threading.Barrier(len(tokens) + 1)
+    lock, stop, ready = threading.Lock(), threading.Event(), threading.Barrier(len(tokens) + 1, timeout=120)
 
     def listen(token):
         headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {token}"}
-        with requests.get(stream.url + "/api/v1/notifications/stream", stream=True, timeout=120,
-                          headers=headers) as resp:
-            ready.wait()
-            for line in resp.iter_lines(decode_unicode=True):
-                if line.startswith("data: ") and "Latency probe" in line:
-                    key = re.search(r"Latency probe (\d+)", line).group(1)
-                    with lock:
-                        arrivals.setdefault(key, []).append(time.monotonic())
-                if stop.is_set():
-                    return
+        try:
+            with requests.get(stream.url + "/api/v1/notifications/stream", stream=True, timeout=120,
+                              headers=headers) as resp:
+                ready.wait()
+                for line in resp.iter_lines(decode_unicode=True):
+                    if line.startswith("data: ") and "Latency probe" in line:
+                        key = re.search(r"Latency probe (\d+)", line).group(1)
+                        with lock:
+                            arrivals.setdefault(key, []).append(time.monotonic())
+                    if stop.is_set():
+                        return
+        except requests.RequestException:
+            return  # the service stopped first
 
-    threads = [threading.Thread(target=listen, args=(t,), daemon=True) for t in tokens]
+    threads = [threading.Thread(target=listen, args=(t,), daemon=True) for t in tokens]  # joined via ``stop``
     for t in threads:
         t.start()
     ready.wait()
@@ -205,6 +208,8 @@ def _latency(web, stream, coord_token, tokens, team_id) -> str:
         time.sleep(0.5)
     time.sleep(3)
     stop.set()
+    for t in threads:
+        t.join(20)  # each ends at its next line (a keep-alive comes every 15 s)
     samples = sorted(at - sent[k] for k, ats in arrivals.items() for at in ats)
     if len(samples) < 20:
         return f"only {len(samples)} arrivals"
