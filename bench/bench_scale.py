@@ -137,11 +137,55 @@ def main() -> None:
             base = base or f
             print(f"  {name:38s} {f['rps']:7.1f} req/s (x{f['rps'] / base['rps']:.2f})  p50 {f['p50']:6.1f} ms  "
                   f"p99 {f['p99']:7.1f} ms  non-2xx {f['errors']}")
+        _two_nodes(url, web, stream, coord_token, cases)
         _with_streams(web, stream, staff_tokens[:streams], coord_token, ward0_tokens, team_id, cases[1])
     finally:
         web.stop()
         stream.stop()
     print(f"load average after: {os.getloadavg()[0]:.2f} (2 cores: the load generator shares them with the servers)")
+
+
+def _two_nodes(url, web, stream, coord_token, cases) -> None:
+    """The same endpoints through nginx (deploy/nginx.conf.template) over one node, then two."""
+    import shutil
+
+    from tests.servers import Gunicorn, free_port
+
+    if not shutil.which("nginx"):
+        print("\nnginx not installed: single node vs two nodes skipped (make cluster-tools)")
+        return
+    second = Gunicorn(url, "web", GUNICORN_WORKERS="2", GUNICORN_THREADS="8", LOG_LEVEL="WARNING")
+    folder = Path(tempfile.mkdtemp(prefix="sb-bench-nginx-"))
+    try:
+        print("\nthrough nginx: one web node vs two web nodes, each 2 workers x 8 threads")
+        for label, nodes in (("1 node ", (web, web)), ("2 nodes", (web, second))):
+            port = free_port()
+            conf = (Path(__file__).resolve().parents[1] / "deploy" / "nginx.conf.template").read_text()
+            for key, value in {"LISTEN": f"127.0.0.1:{port}", "WEB_A": nodes[0].url.removeprefix("http://"),
+                               "WEB_B": nodes[1].url.removeprefix("http://"),
+                               "STREAM": stream.url.removeprefix("http://"), "PREFIX": str(folder)}.items():
+                conf = conf.replace("{{" + key + "}}", value)
+            if nodes[0] is nodes[1]:
+                conf = conf.replace(f"        server {nodes[1].url.removeprefix('http://')} max_fails=1 "
+                                    "fail_timeout=3s;\n", "", 1)
+            (folder / "nginx.conf").write_text(conf)
+            nginx = subprocess.Popen(["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e",
+                                      str(folder / "error.log"), "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+            try:
+                time.sleep(1)
+                base = None
+                for name, target, method, body in (cases[0], cases[1]):
+                    target = target.replace(web.url, f"http://127.0.0.1:{port}")
+                    f = _wrk(target, coord_token, method=method, body=body)
+                    base = base or f
+                    print(f"  {label} {name:38s} {f['rps']:7.1f} req/s (x{f['rps'] / base['rps']:.2f})  "
+                          f"p50 {f['p50']:6.1f} ms  p99 {f['p99']:7.1f} ms")
+            finally:
+                nginx.terminate()
+                nginx.wait(10)
+    finally:
+        second.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _with_streams(web, stream, tokens, coord_token, ward0_tokens, team_id, case) -> None:

@@ -21,6 +21,9 @@ keepalive = 5
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
-raw_env = ["NOTIFICATIONS_STREAM_SERVICE=1"]
+raw_env = ["NOTIFICATIONS_STREAM_SERVICE=1",
+           # Thousands of greenlets share one pool, each for a moment (sign-in check, replay, catch-up): a reconnect
+           # storm waits its turn instead of failing after 30 s.
+           "DB_POOL_TIMEOUT=" + os.environ.get("DB_POOL_TIMEOUT", "300")]
 control_socket_disable = True  # several gunicorns run on one machine (web, stream); nothing uses the socket
 metrics_dir("stream")

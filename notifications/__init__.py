@@ -48,15 +48,6 @@ def register(app, api) -> None:
     if "REDIS_URL" not in app.config and os.environ.get("REDIS_URL"):
         app.config["REDIS_URL"] = os.environ["REDIS_URL"]
     sms.load_env_into(app)
-    if app.config["NOTIFICATIONS_STREAM_SERVICE"]:
-        # Thousands of greenlets share this process's pool: each stream uses a connection only for a moment (sign-in
-        # check, replay, catch-up), so a reconnect storm waits its turn (cooperatively) rather than failing at 30 s.
-        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-        if not str(app.config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
-            options.setdefault("pool_size", 10)
-            options.setdefault("max_overflow", 10)
-        options.setdefault("pool_timeout", 300)
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if app.config["NOTIFICATIONS_STREAM_URL"]:  # the browser may connect there (Content-Security-Policy)
         from urllib.parse import urlsplit
 
