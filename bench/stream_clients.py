@@ -18,7 +18,7 @@ PATH = "/api/v1/notifications/stream"
 
 def hold(host: str, port: int, token: str, opened: list, failed: list) -> None:
     try:
-        sock = socket.create_connection((host, port), timeout=60)
+        sock = socket.create_connection((host, port), timeout=300)  # a loaded machine answers 2,000 slowly
         sock.sendall((f"GET {PATH} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n"
                       f"Authorization: Bearer {token}\r\n\r\n").encode())
         head = sock.recv(4096)
