@@ -63,7 +63,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    from core.errors import register_error_handlers as register
+    from core.handlers import register_error_handlers as register
 
     register(app)
 

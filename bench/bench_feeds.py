@@ -99,7 +99,8 @@ def _timed(fn) -> float:
 
 
 def _measure(app, counter, token: str, label: str, runs: int) -> None:
-    from rota import feeds, ical
+    from rota.feeds import ical
+    from rota.feeds import service as feeds
 
     client = app.test_client()
     path = f"/calendar/{token}.ics"
@@ -140,8 +141,8 @@ def _measure(app, counter, token: str, label: str, runs: int) -> None:
 
 def main() -> None:
     from core.db import db
-    from rota import feeds
-    from rota.feed_models import FeedKind
+    from rota.feeds import service as feeds
+    from rota.feeds.models import FeedKind
 
     app, url = _app()
     with app.app_context():

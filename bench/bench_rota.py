@@ -77,7 +77,7 @@ def _team(n: int, tag: str):
     db.session.execute(insert(Membership), [{"team_id": team.id, "user_id": uid, "role": TeamRole.staff,
                                              "created_at": services.now_utc()} for uid in ids])
     rows = []
-    from rota import timeutil
+    from core import timeutil
 
     for k, uid in enumerate(ids):
         for d in range(7 * WEEKS):

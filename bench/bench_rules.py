@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from bench.common import timed as common_timed
-from rota import rules
-from rota.rules import WorkShift
+from rota.compliance import rules
+from rota.compliance.rules import WorkShift
 
 RUNS = 21
 START = date(2026, 1, 5)  # a Monday; 26 weeks cross the March clock change
@@ -112,7 +112,7 @@ def bench_service() -> None:
     from core import accounts
     from core.accounts import TeamRole
     from core.db import db
-    from rota import compliance
+    from rota.compliance import service as compliance
     from rota.models import Shift, ShiftState
 
     app = _app()

@@ -112,8 +112,8 @@ def bench_eligibility() -> None:
     from sqlalchemy import event
 
     from core.db import db
-    from rota import eligibility
     from rota.models import Shift
+    from rota.swaps import eligibility
 
     tmp = Path(tempfile.mkdtemp(prefix="sb-bench-swaps-")) / "bench.sqlite3"
     app = _app(f"sqlite:///{tmp}")

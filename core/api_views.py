@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_login import current_user
 from marshmallow import Schema, fields, post_load, validate
 
-from core import accounts, audit
+from core import accounts, audit_trail
 from core.accounts import GRADES, StaffGroup, User
 from core.api import (
     AwareDateTime,
@@ -133,5 +133,5 @@ def create_user(data):
 def list_audit(args):
     """The audit trail, newest first: administrators see all of it, coordinators their teams' entries."""
     page_no, per_page = args.pop("page"), args.pop("per_page")
-    rows, total = audit.page(audit.visible_query(current_user, **args), page_no, per_page)
+    rows, total = audit_trail.page(audit_trail.visible_query(current_user, **args), page_no, per_page)
     return {"items": rows, "page": page_no, "per_page": per_page, "total": total}

@@ -8,17 +8,15 @@ truncated tail. Summaries hold ids and codes only: never a password, token or pa
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
-import io
 import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import ForeignKey, Integer, String, Text, func, select, text
+from sqlalchemy import ForeignKey, Integer, String, Text, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import UTCDateTime, db, now_utc
@@ -154,69 +152,3 @@ def verify(anchor: str | None = None) -> Verification:
 
 def head() -> AuditEntry | None:
     return db.session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
-
-
-# ------------------------------------------------------------------------------------------ browsing / export
-
-
-def visible_query(viewer, *, team_id=None, actor_id=None, person=None, entity_type=None, entity_id=None, action=None,
-                  since=None, until=None):
-    """Entries a viewer may read: administrators everything, coordinators their teams' entries."""
-    from core.errors import Forbidden
-
-    stmt = select(AuditEntry)
-    if not viewer.is_admin:
-        managed = viewer.managed_team_ids
-        if not managed:
-            raise Forbidden("Only administrators and coordinators can read the audit trail.")
-        stmt = stmt.where(AuditEntry.team_id.in_(managed))
-    if team_id is not None:
-        stmt = stmt.where(AuditEntry.team_id == team_id)
-    if actor_id is not None:
-        stmt = stmt.where(AuditEntry.actor_id == actor_id)
-    if person:
-        from core.accounts import User
-
-        like = f"%{person}%"
-        people = select(User.id).where(User.display_name.ilike(like) | User.email.ilike(like))
-        stmt = stmt.where(AuditEntry.actor_id.in_(people))
-    if entity_type:
-        stmt = stmt.where(AuditEntry.entity_type == entity_type)
-    if entity_id:
-        stmt = stmt.where(AuditEntry.entity_id == str(entity_id))
-    if action:
-        stmt = stmt.where(AuditEntry.action.startswith(action, autoescape=True))
-    if since is not None:
-        stmt = stmt.where(AuditEntry.at >= since)
-    if until is not None:
-        stmt = stmt.where(AuditEntry.at < until)
-    return stmt
-
-
-def page(stmt, page_no: int, per_page: int) -> tuple[list[AuditEntry], int]:
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = db.session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(per_page).offset((page_no - 1) * per_page))
-    return list(rows), total
-
-
-CSV_COLUMNS = ["id", "at", "actor_id", "actor_label", "action", "entity_type", "entity_id", "team_id", "request_id",
-               "outcome", "summary", "hash"]
-
-
-def to_csv(rows) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(CSV_COLUMNS)
-    for r in rows:
-        writer.writerow([_csv_safe(cell) for cell in (
-            r.id, r.at.isoformat(), r.actor_id, r.actor_label, r.action, r.entity_type, r.entity_id, r.team_id,
-            r.request_id, r.outcome, r.summary_json, r.hash)])
-    return buf.getvalue()
-
-
-def _csv_safe(value):
-    # Spreadsheet formula injection: a display name such as "=HYPERLINK(...)" or a client's X-Request-ID such as
-    # "-2-3-cmd" must not run in Excel. Every text cell goes through here, not just the ones we thought of.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value

@@ -2,12 +2,13 @@
 
 Store UTC, compute in the team's zone. A wall-clock time read in a zone may not exist (the spring-forward gap: 01:30
 on the last Sunday of March in London) or may exist twice (the autumn fold: 01:30 on the last Sunday of October);
-Python silently picks one, a rota must not. ``local_time_problem`` names both, and every package's refusal is built
-on it: ``rota.timeutil`` (API and forms, ``ValidationFailed``), ``handover.services.local_to_utc`` and the pure
-rules engine's ``rota.rules.local_datetime`` (``ValueError``) each word the refusal for their own readers.
+Python silently picks one, a rota must not. ``local_time_problem`` names both, and every refusal is built on it:
+``localize`` / ``parse_instant`` / ``shift_instants`` here (API and forms, a ``ValidationFailed`` naming the problem,
+unless the caller gave an explicit UTC offset), ``handover.services.local_to_utc`` and the pure rules engine's
+``rota.compliance.rules.local_datetime`` (``ValueError``) each word the refusal for their own readers.
 
-Pure: the standard library only (no Flask, no SQLAlchemy, no database, no ``core.errors``), so the rules engine can
-use it and stay pure (an import-linter contract in pyproject.toml checks this).
+Pure: the standard library and ``core.errors`` (a leaf of error types) only — no Flask, no SQLAlchemy, no database —
+so the rules engine can use it and stay pure (an import-linter contract in pyproject.toml checks this).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from core.errors import ValidationFailed
 from core.limits import FIRST_YEAR, LAST_YEAR
 
 DEFAULT_ZONE = "Europe/London"  # the zone of a team that names none (and the default for new teams)
@@ -53,7 +55,12 @@ def offset_text(aware: datetime) -> str:
 
 
 def to_local(instant: datetime, tz) -> datetime:
-    return instant.astimezone(zone(tz))
+    """Local wall-clock time; an instant at the very edge of the calendar (year 9999) stays in UTC rather than
+    overflowing."""
+    try:
+        return instant.astimezone(zone(tz))
+    except OverflowError:
+        return instant
 
 
 def local_date(instant: datetime, tz) -> date:
@@ -67,3 +74,79 @@ def day_bounds(first: date, last: date, tz) -> tuple[datetime, datetime]:
     lo = datetime.combine(first, time.min).replace(tzinfo=z).astimezone(UTC)
     hi = datetime.combine(last + timedelta(days=1), time.min).replace(tzinfo=z).astimezone(UTC)
     return lo, hi
+
+
+class LocalTimeError(ValidationFailed):
+    """A local time that cannot be turned into one instant. ``code`` is ``nonexistent`` or ``ambiguous``."""
+
+    def __init__(self, detail: str, *, code: str, field: str | None = None):
+        super().__init__(detail, errors={field: [detail]} if field else None, extra={"code": code})
+        self.code = code
+        self.field = field
+
+
+class NonexistentLocalTime(LocalTimeError):
+    pass
+
+
+class AmbiguousLocalTime(LocalTimeError):
+    pass
+
+
+def _fmt(naive: datetime) -> str:
+    return naive.strftime("%H:%M on %a %d %b %Y")
+
+
+def localize(naive: datetime, tz, *, field: str | None = None) -> datetime:
+    """Wall-clock ``naive`` in ``tz`` -> aware UTC instant. Refuses nonexistent and ambiguous local times."""
+    if naive.tzinfo is not None:
+        return naive.astimezone(UTC)
+    z = zone(tz)
+    first = naive.replace(tzinfo=z, fold=0)
+    problem = local_time_problem(naive, z)
+    if problem == NONEXISTENT:
+        raise NonexistentLocalTime(
+            f"{_fmt(naive)} does not exist in {z.key}: the clocks go forward then. "
+            f"Choose another time, or give an explicit UTC offset (e.g. {naive:%Y-%m-%dT%H:%M}{offset_text(first)}).",
+            code="nonexistent", field=field)
+    if problem == AMBIGUOUS:
+        second = naive.replace(tzinfo=z, fold=1)
+        raise AmbiguousLocalTime(
+            f"{_fmt(naive)} happens twice in {z.key}: the clocks go back then. "
+            f"Give an explicit UTC offset ({offset_text(first)} for the first, {offset_text(second)} for the second).",
+            code="ambiguous", field=field)
+    return first.astimezone(UTC)
+
+
+def parse_instant(value: str | datetime, tz, *, field: str | None = None) -> datetime:
+    """ISO 8601 text (or a datetime) -> aware UTC instant.
+
+    With an offset (``Z``, ``+01:00``) the instant is taken as given; without one it is read as wall-clock time in
+    ``tz`` and refused if it does not exist or is ambiguous there.
+    """
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        text = (value or "").strip()
+        try:
+            dt = datetime.fromisoformat(text.replace("z", "Z"))
+        except ValueError:
+            msg = f"'{text[:40]}' is not a date and time; use ISO 8601 such as 2026-03-02T07:00."
+            raise ValidationFailed(msg, errors={field: [msg]} if field else None)
+    if not MIN_YEAR <= dt.year <= MAX_YEAR:
+        msg = f"Use a date between {MIN_YEAR} and {MAX_YEAR}."
+        raise ValidationFailed(msg, errors={field: [msg]} if field else None)
+    return localize(dt, tz, field=field)
+
+
+def shift_instants(day: date, start: time, duration_minutes: int, tz, *, field: str | None = None):
+    """Start and end instants of a shift type worked on local ``day``.
+
+    The end is the nominal wall-clock end (start + duration on the clock), so a 19:30 night ending 08:00 lasts its
+    true 11 h 30 min or 13 h 30 min on clock-change nights, which is what the ward actually works.
+    """
+    naive_start = datetime.combine(day, start)
+    starts = localize(naive_start, tz, field=field)
+    naive_end = naive_start + timedelta(minutes=duration_minutes)
+    ends = localize(naive_end, tz, field=field)
+    return starts, ends

@@ -13,7 +13,7 @@ from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from core import audit
+from core import audit, audit_trail
 from core.accounts import Team, User
 from core.db import db
 from core.limits import FIRST_YEAR, LAST_YEAR
@@ -175,7 +175,7 @@ def _audit_filters(viewer):
     if not form.validate():
         return form, None
     day = lambda d: datetime.combine(d, time.min, tzinfo=UTC) if d else None  # noqa: E731
-    stmt = audit.visible_query(
+    stmt = audit_trail.visible_query(
         viewer,
         team_id=form.team_id.data or None,
         person=(form.person.data or "").strip().replace("\x00", "") or None,
@@ -194,7 +194,7 @@ def audit_log():
     form, stmt = _audit_filters(current_user)
     rows, total, page_no = [], 0, form.page.data or 1
     if stmt is not None:
-        rows, total = audit.page(stmt, page_no, current_app.config["AUDIT_PAGE_SIZE"])
+        rows, total = audit_trail.page(stmt, page_no, current_app.config["AUDIT_PAGE_SIZE"])
     status = 200 if stmt is not None else 422
     actor_ids = {r.actor_id for r in rows}
     people = {u.id: u.display_name for u in db.session.scalars(select(User).where(User.id.in_(actor_ids)))}
@@ -213,5 +213,5 @@ def audit_csv():
         return render_template("core/audit.html", form=form, rows=[], total=0, page_no=1, people={},
                                per_page=1, query={}), 422
     rows = db.session.scalars(stmt.order_by(audit.AuditEntry.id)).all()
-    return Response(audit.to_csv(rows), mimetype="text/csv",
+    return Response(audit_trail.to_csv(rows), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=shiftbridge-audit.csv"})

@@ -1,19 +1,17 @@
-"""Rota: teams' shift types, rotas, shifts, leave, requirements, swaps, open shifts, working-time rules, feeds.
+"""Rota: teams' shift types, rotas, shifts, leave and requirements (the core: ``services``, ``views``, ``api``), with
+the sub-packages built on it in one direction: ``feeds`` -> ``swaps`` -> ``compliance`` -> rota core -> ``core``.
 
-Each feature module exposes ``register(app, api)``; this list is the only place that knows them all.
+``register(app, api)`` calls each part's wiring; this is the only place that knows them all.
 """
 
 from __future__ import annotations
 
-import importlib
-
-FEATURES = ("rota.views", "rota.api", "rota.compliance", "rota.swaps", "rota.feeds", "rota.membership_views")
-
 
 def register(app, api) -> None:
-    from core.cli import DEMO_SEEDERS
-    from rota import demo, models  # noqa: F401  (models registers its tables)
+    from rota import compliance, feeds, swaps, wiring  # only this package's __init__ imports its wiring
 
-    app.extensions.setdefault(DEMO_SEEDERS, []).append((10, "people and teams", demo.seed_people_and_teams))
-    for name in FEATURES:
-        importlib.import_module(name).register(app, api)
+    wiring.register(app, api)
+    compliance.register(app, api)
+    swaps.register(app, api)
+    feeds.register(app, api)
+    wiring.register_membership(app, api)

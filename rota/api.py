@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from core import timeutil
 from core.api import Blueprint, PageArgs, login_required_api, page_schema
 from core.db import db
 from core.errors import Forbidden, NotFound
 from rota import schemas as sc
-from rota import services, timeutil
+from rota import services
 from rota.models import StaffingRequirement
 
 blp = Blueprint("rota_api", __name__, url_prefix="/api/v1", description="Teams, shift types, requirements, gaps, "

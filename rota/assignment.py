@@ -14,6 +14,7 @@ instead of editing it:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -53,14 +54,34 @@ def leave_in_team(team_id):
     return or_(Leave.team_id.is_(None), Leave.team_id == team_id)
 
 
+# Which teams a shift of a team may be filled from: the team itself first, then its pools. The pools are a swaps
+# setting, so swaps registers the answer here (``rota.swaps.wiring``); without it a team draws on its own members.
+SHIFT_TEAMS: list[Callable[[int], list[int]]] = []
+
+
+def shift_team_ids(team_id: int) -> list[int]:
+    return SHIFT_TEAMS[-1](team_id) if SHIFT_TEAMS else [team_id]
+
+
+OVERRIDE_REASON_MAX = 200
+_NUMBER_LIKE = re.compile(r"\d[\d \-]{5,}\d")
+
+
+def clean_reason(reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    reason = " ".join(str(reason).split())
+    # The audit trail holds ids and codes, never patient identifiers: numbers that could be one are masked.
+    reason = _NUMBER_LIKE.sub("[number removed]", reason)
+    return reason[:OVERRIDE_REASON_MAX] or None
+
+
 def leave_blocks(team_id):
     """Leave that makes a person *unavailable* for a shift of ``team_id``: recorded by that team, by a pool team it
     takes staff from, by any team the person belongs to (their own team's record of their sickness makes them
     unavailable wherever they would work), or trust-wide. Which of these may be *shown* is :func:`leave_in_team`."""
-    from rota.eligibility import allowed_team_ids  # eligibility builds on this module
-
     own_teams = select(Membership.team_id).where(Membership.user_id == Leave.user_id)
-    return or_(Leave.team_id.is_(None), Leave.team_id.in_(allowed_team_ids(team_id)), Leave.team_id.in_(own_teams))
+    return or_(Leave.team_id.is_(None), Leave.team_id.in_(shift_team_ids(team_id)), Leave.team_id.in_(own_teams))
 
 
 def leave_words(name: str, leave: Leave, team_id) -> str:

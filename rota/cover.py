@@ -28,15 +28,14 @@ from datetime import date, timedelta
 
 from sqlalchemy import or_, select
 
-from core import audit
+from core import audit, timeutil
 from core.accounts import StaffGroup, Team, User, grade_rank
 from core.db import db
 from core.errors import Forbidden, RuleViolation
-from rota import timeutil
 from rota.models import Shift, ShiftRelease, ShiftState, ShiftType, StaffingRequirement
 from rota.rota_models import GapOpening
-from rota.rules import BLOCK, Verdict
 from rota.skillmix import GROUP_FLOOR, grade_meets, group_words, meets, missing_skills
+from rota.verdicts import BLOCK, Verdict
 
 RULE_ID = "COVER-min"
 RULE_SET = "COVER"
@@ -350,11 +349,11 @@ def _require_reason(shift, user, verdicts, *, actor, override_reason, intro: str
 
 def record_override(shift, user, verdicts, *, actor, reason: str) -> None:
     """The audit entry of a coordinator's override: who, which shift, the cover it breaks, and why."""
-    from rota.compliance import _clean_reason
+    from rota.assignment import clean_reason
 
     audit.record("cover.overridden", actor=actor, entity=shift,
                  summary={"user_id": user.id, "shift_id": shift.id, "rule_ids": RULE_ID,
-                          "cover": "; ".join(v.message for v in verdicts)[:200], "reason": _clean_reason(reason)})
+                          "cover": "; ".join(v.message for v in verdicts)[:200], "reason": clean_reason(reason)})
 
 
 def _json(v: Verdict) -> dict:

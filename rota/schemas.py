@@ -6,11 +6,10 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from core import limits
+from core import limits, timeutil
 from core.accounts import GRADES, StaffGroup, TeamRole
 from core.api import Id, PageArgs, QueryId, Text
 from core.timeutil import DEFAULT_ZONE
-from rota import timeutil
 from rota.models import LeaveKind, ShiftKind, ShiftState
 
 DAY_RANGE = validate.Range(min=date(timeutil.MIN_YEAR, 1, 1), max=date(timeutil.MAX_YEAR, 12, 31),

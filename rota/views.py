@@ -22,27 +22,15 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from core import limits
+from core import limits, timeutil
 from core.accounts import GRADES, StaffGroup
 from core.db import db
 from core.errors import DomainError
 from core.web import as_choices
-from rota import csv_io, services, timeutil
+from rota import csv_io, services
 from rota.models import LeaveKind, PeriodState, ShiftKind, StaffingRequirement
 
 bp = Blueprint("rota", __name__)
-
-
-def register(app, api) -> None:
-    from core.cli import DEMO_SEEDERS
-    from core.web import HOME_PANELS, add_nav_item
-    from rota import demo, rota_models  # noqa: F401  (registers its tables)
-
-    app.register_blueprint(bp)
-    app.extensions.setdefault(DEMO_SEEDERS, []).append((20, "rota", demo.seed_rota))
-    app.extensions.setdefault(HOME_PANELS, []).append(next_shifts_panel)
-    add_nav_item(app, 10, "My shifts", "rota.my_shifts")
-    add_nav_item(app, 11, "Team rotas", "rota.teams")
 
 
 def next_shifts_panel(user):
@@ -592,4 +580,4 @@ def add_requirement(team_id: int):
     return _settings(team, req_form=form, status=422)
 
 
-__all__ = ["bp", "register", "next_shifts_panel", "PeriodState"]
+__all__ = ["bp", "next_shifts_panel", "PeriodState"]

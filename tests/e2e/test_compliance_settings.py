@@ -4,7 +4,7 @@ records and withdraws their 48-hour opt-out from their profile, with a confirmat
 from sqlalchemy import select
 
 from core.db import db
-from rota.compliance_models import PersonComplianceSettings, TeamComplianceSettings
+from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
 from tests.conftest import TEST_PASSWORD, Factory
 from tests.e2e.conftest import sign_in
 

@@ -124,7 +124,8 @@ def test_coordinator_asks_for_cover_and_a_nurse_takes_it_from_the_message(deskto
 def test_approval_card_shows_grade_and_cover_effect_and_needs_a_reason(desktop, make):
     """Issue #12: the coordinator sees who the taker is (grade, staff group) and what the change does to the night's
     registered nurses before approving; approving a shortfall needs a reason."""
-    from rota import services, swaps
+    from rota import services
+    from rota.swaps import service as swaps
     from tests.rota.test_swaps_cover import NightWard
 
     w = NightWard(make, nurses_on=4)

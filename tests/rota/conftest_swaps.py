@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from core.accounts import Team, User
 from core.db import db
 from rota.models import Shift, ShiftKind, ShiftState, ShiftType
-from rota.swap_models import ApprovalPolicy, OpenShiftPolicy, TeamSwapSettings
+from rota.swaps.models import ApprovalPolicy, OpenShiftPolicy, TeamSwapSettings
 
 
 def soon(days: float = 3, hour: int = 7) -> datetime:
@@ -97,7 +97,7 @@ def count_overlaps() -> int:
 def fake_engine(monkeypatch, per_user) -> None:
     """Replace the compliance engine with ``per_user(user, *, add, remove, rule_sets)`` for both its entry points:
     the per-person what-if (assignment checks) and the bulk one (eligibility)."""
-    from rota import compliance
+    from rota.compliance import service as compliance
 
     def bulk(shift, users, *, giving_up=None, rule_sets=None):
         giving_up = giving_up or {}

@@ -11,9 +11,10 @@ from core.accounts import TeamRole
 from core.audit import AuditEntry
 from core.db import db
 from core.errors import Forbidden, RuleViolation
-from rota import compliance, rules
 from rota.assignment import set_assignee
-from rota.compliance_models import PersonComplianceSettings, TeamComplianceSettings
+from rota.compliance import rules
+from rota.compliance import service as compliance
+from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
 from rota.models import Shift, ShiftKind, ShiftState, ShiftType
 from tests.conftest import login
 
@@ -21,7 +22,7 @@ MON = datetime(2026, 6, 1, tzinfo=UTC).date()  # Monday, BST (UTC+1)
 
 
 def local(day, hh, mm=0):
-    from rota.rules import local_datetime
+    from rota.compliance.rules import local_datetime
 
     return local_datetime(day, time(hh, mm), "Europe/London")
 

@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from core.audit import AuditEntry
 from core.db import db
 from core.errors import Forbidden, RuleViolation, ValidationFailed
-from rota import compliance
-from rota import compliance_settings as cs
 from rota.assignment import set_assignee
-from rota.compliance_models import PersonComplianceSettings, TeamComplianceSettings
+from rota.compliance import service as compliance
+from rota.compliance import settings as cs
+from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
 from rota.models import Shift
 from tests.conftest import login
 from tests.rota import test_compliance as base

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from core.db import db
-from rota.compliance_models import PersonComplianceSettings
+from rota.compliance.models import PersonComplianceSettings
 from rota.models import Leave, Shift, ShiftKind, ShiftState, ShiftType
 from tests.conftest import login
 
@@ -243,7 +243,7 @@ def test_coordinator_cannot_make_another_team_their_staff_pool(make, app):
     """A pool team's staff become candidates for the team's shifts (claims, assignment, the ladder's bank step),
     so naming a pool is a power over the other team: only its coordinators or an administrator may grant it."""
     from core.errors import Forbidden
-    from rota import swaps
+    from rota.swaps import service as swaps
 
     wendy = make.user(display_name="Wendy Ward-Manager", grade="Band 7")
     rosa = make.user(display_name="Rosa Respiratory", grade="Band 7")

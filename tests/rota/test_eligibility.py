@@ -8,9 +8,10 @@ from sqlalchemy import event
 
 from core.accounts import TeamRole, add_member
 from core.db import db
-from rota import eligibility, swaps
-from rota.compliance import Verdict
+from rota.compliance.service import Verdict
 from rota.models import Leave, LeaveKind
+from rota.swaps import eligibility
+from rota.swaps import service as swaps
 from tests.rota import conftest_swaps as data
 
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from core.db import db, now_utc
-from rota import feeds
 from rota.assignment import set_assignee
-from rota.feed_models import FeedKind
+from rota.feeds import service as feeds
+from rota.feeds.models import FeedKind
 from rota.models import PeriodState, RotaPeriod
 from tests.conftest import login
 from tests.rota.feeds_helpers import check_feed, shift, shift_type

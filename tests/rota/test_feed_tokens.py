@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from core.audit import AuditEntry
 from core.db import db
-from rota import feeds
-from rota.feed_models import FeedKind
+from rota.feeds import service as feeds
+from rota.feeds.models import FeedKind
 from tests.conftest import TEST_PASSWORD, login
 
 NEW = "a brand new passphrase"

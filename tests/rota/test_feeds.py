@@ -5,6 +5,7 @@ Every 200 feed fetched here goes through ``check_feed`` (three parsers, instants
 
 import contextlib
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,9 +14,9 @@ from sqlalchemy import event, select
 from core import accounts
 from core.accounts import TeamRole
 from core.db import db, now_utc
-from rota import feeds
 from rota.assignment import set_assignee
-from rota.feed_models import CalendarFeed, FeedKind
+from rota.feeds import service as feeds
+from rota.feeds.models import CalendarFeed, FeedKind
 from rota.models import ReleaseKind, ShiftRelease, ShiftState
 from tests.conftest import login
 from tests.rota.feeds_helpers import check_feed, local, shift, shift_type
@@ -180,7 +181,8 @@ def test_revoked_and_rotated_links_answer_410_gone_and_unknown_ones_404(client, 
 
 def test_conditional_get_answers_304_from_one_query_and_changes_when_a_shift_does(client, ward, frozen):
     team, sam, night = ward["team"], ward["sam"], ward["night"]
-    s = shift(team, night, frozen + timedelta(days=3), assignee=sam)
+    settled = now_utc() - timedelta(minutes=5)  # nothing changes in the second the feed is fetched
+    s = shift(team, night, frozen + timedelta(days=3), assignee=sam, created_at=settled, updated_at=settled)
     token = issue(sam)
     first, _ = fetch(client, token)
     again, _ = fetch(client, token)
@@ -198,6 +200,23 @@ def test_conditional_get_answers_304_from_one_query_and_changes_when_a_shift_doe
     changed = client.get(path(token), headers={"If-None-Match": first.headers["ETag"]})
     assert changed.status_code == 200 and changed.headers["ETag"] != first.headers["ETag"]
     check_feed(changed.data)
+
+
+def test_a_change_in_the_same_second_as_the_last_fetch_still_reaches_a_calendar_that_asks_if_modified_since(
+        client, ward):
+    """Calendars that send only If-Modified-Since compare whole seconds. A shift changed in the same second as the
+    calendar's last fetch must not be answered "304 Not Modified" (the calendar would keep the old times until some
+    later change). The exchange starts just after a second boundary so that it fits in one second."""
+    team, sam, night = ward["team"], ward["sam"], ward["night"]
+    token = issue(sam)
+    time.sleep(1.01 - now_utc().microsecond / 1_000_000)
+    s = shift(team, night, now_utc() + timedelta(days=3), assignee=sam)
+    first, _ = fetch(client, token)
+    s.ends_at = s.ends_at + timedelta(hours=1)
+    db.session.commit()
+    later = client.get(path(token), headers={"If-Modified-Since": first.headers["Last-Modified"]})
+    assert later.status_code == 200, "the calendar was told its copy from before the change is still current"
+    assert check_feed(later.data)[f"shift-{s.id}@localhost"]["end"] == s.ends_at
 
 
 def test_head_gives_the_headers_without_a_body(client, ward):

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from core.db import db
 from notifications import broadcasts
 from notifications.models import Broadcast, EscalationStep, Notification
-from rota import swaps
 from rota.models import Shift
+from rota.swaps import service as swaps
 from tests.rota import conftest_swaps as data
 from tests.rota import ladder_site
 

@@ -8,9 +8,10 @@ from sqlalchemy import select
 from core.db import db
 from notifications import broadcasts, worker
 from notifications.models import Broadcast, BroadcastRecipient
-from rota import eligibility, swaps
 from rota.models import Shift
-from rota.swap_models import OpenShiftPolicy
+from rota.swaps import eligibility
+from rota.swaps import service as swaps
+from rota.swaps.models import OpenShiftPolicy
 from tests.conftest import login
 from tests.notifications.conftest import _twilio_server, app_config, fake_twilio  # noqa: F401  (fixtures)
 from tests.notifications.test_webhooks import signed_post

@@ -78,7 +78,7 @@ def test_swap_settings_screen_and_database_agree(app, make, field):
     from sqlalchemy.exc import IntegrityError
 
     from core.db import db
-    from rota import swaps
+    from rota.swaps import service as swaps
     from tests.conftest import login
 
     team, coord, _, _ = ward(make, nurses=0)

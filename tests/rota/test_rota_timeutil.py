@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from rota import timeutil
+from core import timeutil
 
 LONDON = "Europe/London"
 

@@ -7,8 +7,8 @@ from datetime import date, time, timedelta
 
 import pytest
 
-from rota import rules
-from rota.rules import LeaveSpan, WorkShift, customise, evaluate, local_datetime
+from rota.compliance import rules
+from rota.compliance.rules import LeaveSpan, WorkShift, customise, evaluate, local_datetime
 
 TZ = "Europe/London"
 MIN = timedelta(minutes=1)

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rota import rules
-from rota.rules import WorkShift, customise, evaluate
+from rota.compliance import rules
+from rota.compliance.rules import WorkShift, customise, evaluate
 
 TZ = "Europe/London"
 # Short cycles so the average and weekend rules have something to say about a few weeks of shifts.

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from core.audit import AuditEntry
 from core.db import db, now_utc
 from notifications.models import Notification
-from rota.compliance import Verdict
+from rota.compliance.service import Verdict
 from rota.models import Leave, LeaveKind, ReleaseKind, Shift, ShiftRelease
-from rota.swap_models import ApprovalPolicy, OpenShiftPolicy, SwapRequest
+from rota.swaps.models import ApprovalPolicy, OpenShiftPolicy, SwapRequest
 from tests.rota import conftest_swaps as data
 
 
@@ -265,7 +265,7 @@ def test_only_the_people_involved_see_or_act_on_a_request(client, make, bearer):
 
 
 def test_requests_expire_when_their_time_runs_out(app, client, make, bearer):
-    from rota import swaps
+    from rota.swaps import service as swaps
 
     w = data.ward(make, 2)
     a, b = w.staff
@@ -318,7 +318,7 @@ def test_first_valid_claim_wins_an_open_shift(client, make, bearer):
 
 
 def test_coordinator_chooses_among_ranked_volunteers(client, make, bearer):
-    from rota import swaps
+    from rota.swaps import service as swaps
 
     w = data.ward(make, 3, open_shift_policy=OpenShiftPolicy.coordinator_chooses)
     busy, fresh, _ = w.staff

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from core.db import db
 from notifications import broadcasts
 from notifications.models import Broadcast, BroadcastRecipient
-from rota import swaps
+from rota.swaps import service as swaps
 from tests.rota import conftest_swaps as data
 
 

@@ -18,10 +18,11 @@ from core.db import db
 from core.errors import DomainError, RuleViolation
 from notifications import broadcasts, worker
 from notifications.models import BroadcastRecipient
-from rota import services, swaps
-from rota.eligibility import to_local
+from rota import services
 from rota.models import Shift, ShiftState
-from rota.swap_models import ApprovalPolicy, SwapRequest, SwapState
+from rota.swaps import service as swaps
+from rota.swaps.eligibility import to_local
+from rota.swaps.models import ApprovalPolicy, SwapRequest, SwapState
 from tests.notifications.conftest import _twilio_server, app_config, fake_twilio  # noqa: F401  (fixtures)
 from tests.notifications.test_webhooks import signed_post
 from tests.rota import conftest_swaps as data

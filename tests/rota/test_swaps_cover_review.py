@@ -16,11 +16,13 @@ from sqlalchemy import select
 from core.audit import AuditEntry
 from core.db import db
 from core.errors import Conflict, DomainError
-from rota import eligibility, services, swaps
+from rota import services
 from rota.assignment import check_can_hold
-from rota.eligibility import to_local
 from rota.models import Shift, ShiftState
-from rota.swap_models import ApprovalPolicy, SwapState
+from rota.swaps import eligibility
+from rota.swaps import service as swaps
+from rota.swaps.eligibility import to_local
+from rota.swaps.models import ApprovalPolicy, SwapState
 from tests.rota import conftest_swaps as data
 from tests.rota.test_swaps_cover import NightWard, _open_the_night
 

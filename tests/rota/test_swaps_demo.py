@@ -9,14 +9,17 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from core import timeutil
 from core.accounts import Team, user_by_email
 from core.audit import AuditEntry
 from core.db import db, now_utc
 from notifications import broadcasts
 from notifications.models import EscalationPolicy
-from rota import demo, services, swaps, timeutil
+from rota import demo, services
 from rota.models import Shift, ShiftState
-from rota.swap_models import OpenShiftPolicy, OpenShiftVolunteer, SwapKind, SwapRequest, SwapState
+from rota.swaps import demo as swaps_demo
+from rota.swaps import service as swaps
+from rota.swaps.models import OpenShiftPolicy, OpenShiftVolunteer, SwapKind, SwapRequest, SwapState
 
 
 def _team(name):
@@ -31,7 +34,7 @@ def _counts():
 def test_demo_swaps_ladder_and_neighbours_are_realistic_and_idempotent(app):
     demo.seed_people_and_teams()
     demo.seed_rota(weeks=2)
-    lines = demo.seed_swaps()
+    lines = swaps_demo.seed_swaps()
     db.session.commit()
     ward, ed = _team(demo.WARD), _team(demo.ED)
     bank, ward8 = _team(demo.STAFF_BANK), _team(demo.NEIGHBOUR_WARD)
@@ -42,7 +45,8 @@ def test_demo_swaps_ladder_and_neighbours_are_realistic_and_idempotent(app):
         ("staff_bank", 30), ("neighbouring_wards", 30), ("coordinators", 30)]
 
     requests = {r.note: r for r in db.session.scalars(select(SwapRequest))}
-    swap, offer, accepted = (requests[demo.NOTE_SWAP], requests[demo.NOTE_OFFER], requests[demo.NOTE_APPROVAL])
+    swap, offer, accepted = (requests[swaps_demo.NOTE_SWAP], requests[swaps_demo.NOTE_OFFER],
+                             requests[swaps_demo.NOTE_APPROVAL])
     nurse = user_by_email(demo.demo_nurse_email())
     ward_ids = {m.user_id for m in ward.memberships}
     assert (swap.kind, swap.state) == (SwapKind.swap, SwapState.proposed)
@@ -72,6 +76,6 @@ def test_demo_swaps_ladder_and_neighbours_are_realistic_and_idempotent(app):
     db.session.commit()
 
     before = _counts()
-    assert demo.seed_people_and_teams() and demo.seed_rota(weeks=2) == [] and demo.seed_swaps() == []
+    assert demo.seed_people_and_teams() and demo.seed_rota(weeks=2) == [] and swaps_demo.seed_swaps() == []
     db.session.commit()
     assert _counts() == before

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core.db import db
 from rota.models import Leave, LeaveKind
-from rota.swap_models import OpenShiftPolicy, SwapRequest
+from rota.swaps.models import OpenShiftPolicy, SwapRequest
 from tests.conftest import login
 from tests.rota import conftest_swaps as data
 
@@ -136,7 +136,7 @@ def test_settings_page_for_coordinators_only(app, make):
         "approval_policy": "auto_when_clean", "open_shift_policy": "coordinator_chooses", "cutoff_hours": 24,
         "expiry_hours": 48})
     assert r.status_code == 302
-    from rota import swaps
+    from rota.swaps import service as swaps
 
     s = swaps.settings_for(w.team.id)
     assert s.approval_policy.value == "auto_when_clean" and s.cutoff_hours == 24

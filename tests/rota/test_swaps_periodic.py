@@ -8,8 +8,8 @@ from datetime import timedelta
 from core.db import db, now_utc
 from notifications import worker
 from notifications.models import Notification
-from rota import swaps
-from rota.swap_models import SwapKind, SwapRequest, SwapState
+from rota.swaps import service as swaps
+from rota.swaps.models import SwapKind, SwapRequest, SwapState
 from tests.rota import conftest_swaps as data
 
 

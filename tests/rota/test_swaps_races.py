@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from core.db import db
 from rota.models import Shift, ShiftRelease
-from rota.swap_models import SwapRequest, SwapState
+from rota.swaps.models import SwapRequest, SwapState
 from tests.rota import conftest_swaps as data
 
 

@@ -15,9 +15,9 @@ from sqlalchemy import select, update
 
 from core.db import db
 from core.errors import Conflict
-from rota import swaps
 from rota.models import Shift, ShiftState
-from rota.swap_models import OpenShiftPolicy, SwapRequest, SwapState
+from rota.swaps import service as swaps
+from rota.swaps.models import OpenShiftPolicy, SwapRequest, SwapState
 from tests.rota import conftest_swaps as data
 
 
@@ -142,7 +142,7 @@ def test_two_hca_fills_each_fine_alone_cannot_leave_a_night_short(make, stale_se
     fill of the other was committed by another session after P's page loaded the slot. Filling the slot locks and
     reloads it first, so P sees Q's change and gets the cover verdict; the night keeps its last RN place."""
     from rota import services
-    from rota.eligibility import to_local
+    from rota.swaps.eligibility import to_local
     from tests.rota.test_swaps_cover import NightWard
 
     w = NightWard(make, nurses_on=4)

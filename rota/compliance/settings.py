@@ -26,8 +26,9 @@ from sqlalchemy.exc import IntegrityError
 from core import audit, limits
 from core.db import db
 from core.errors import Forbidden, ValidationFailed
-from rota import compliance, rules
-from rota.compliance_models import PersonComplianceSettings, TeamComplianceSettings
+from rota.compliance import rules
+from rota.compliance import service as compliance
+from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
 
 RULE_SET_NAMES = tuple(rules.RULE_SETS)
 OFF = "off"

@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 
 from core.accounts import Team, User
 from core.db import db
-from rota import eligibility
 from rota.models import Shift, ShiftState
+from rota.swaps import eligibility
 
 
 def open_shift_from(team_id: int, params: dict | None) -> Shift | None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import io
 import logging
 import re
 import secrets
@@ -32,25 +31,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
-from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from marshmallow import Schema, fields
+from flask import current_app, url_for
 from sqlalchemy import and_, func, or_, select, update
-from werkzeug.http import is_resource_modified
-from wtforms import SelectField
-from wtforms.validators import InputRequired
 
-from core import audit, limits, throttle
+from core import audit, limits
 from core.accounts import Membership, Team, TeamRole, User
-from core.api import Blueprint as ApiBlueprint
-from core.api import login_required_api
 from core.db import db, now_utc
 from core.errors import Forbidden, NotFound
-from core.security import limiter
-from core.web import as_choices
-from rota import ical
-from rota.feed_models import CalendarFeed, CalendarPreference, FeedKind, RetiredFeedToken, TeamFeedSetting
+from rota.feeds import ical
+from rota.feeds.models import CalendarFeed, CalendarPreference, FeedKind, RetiredFeedToken, TeamFeedSetting
 from rota.models import Leave, PeriodState, ReleaseKind, RotaPeriod, Shift, ShiftRelease, ShiftState, ShiftType
 
 log = logging.getLogger(__name__)
@@ -396,11 +385,19 @@ def find_feed(token: str) -> FoundFeed | None:
     fingerprint = repr((FORMAT_VERSION, feed_id, kind.value, day.date().isoformat(), reminder,
                         [v.isoformat() if isinstance(v, datetime) else v for v in values]))
     changes = [v for v in values if isinstance(v, datetime)] + ([pref_changed] if pref_changed else [])
-    last_modified = max([day, *changes])
     return FoundFeed(feed_id=feed_id, user_id=user_id, kind=kind, reminder_minutes=reminder,
                      last_fetched_at=fetched, last_client=client,
                      etag=hashlib.sha256(fingerprint.encode()).hexdigest()[:32],
-                     last_modified=last_modified.replace(microsecond=0), day=day)
+                     last_modified=max([day, *changes]).replace(microsecond=0), day=day)
+
+
+def advertised_last_modified(found: FoundFeed) -> datetime:
+    """The Last-Modified date to send. HTTP dates have whole seconds, so while the second of the last change is still
+    running a further change could land in it unseen by a calendar comparing If-Modified-Since: then the date sent
+    is one second earlier, and the calendar's next poll gets the feed again instead of a wrong 304."""
+    if found.last_modified >= now_utc().replace(microsecond=0):
+        return found.last_modified - timedelta(seconds=1)
+    return found.last_modified
 
 
 def record_fetch(found: FoundFeed, client: str | None) -> None:
@@ -531,7 +528,7 @@ def team_events(ctx: _Ctx, team_ids: list[int], window: Window) -> list[ical.Fee
 def eligible_open_shift_ids(user: User, window: Window, day: datetime) -> list[int]:
     """Open shifts ``user`` could claim (``rota.eligibility``: grade, skills, leave, overlap, cover, working-time
     rules) that start within the feed's window."""
-    from rota import eligibility
+    from rota.swaps import eligibility
 
     return [r.shift.id for r in eligibility.eligible_open_shifts(user) if r.ok and r.shift.starts_at < window.end]
 
@@ -566,212 +563,3 @@ def build_calendar(found: FoundFeed) -> ical.FeedCalendar:
 
 def render_feed(found: FoundFeed) -> bytes:
     return ical.render(build_calendar(found))
-
-
-# ------------------------------------------------------------------------------------------------ HTML views
-
-bp = Blueprint("feeds", __name__)
-
-
-def _limit_key() -> str:
-    # A hash, not the token: Flask-Limiter logs its keys when a limit is hit.
-    return "calendar-feed:" + _digest((request.view_args or {}).get("token", ""))[:24]
-
-
-@bp.route("/calendar/<token>.ics", methods=["GET", "HEAD"])
-@limiter.limit(lambda: _cfg("FEED_RATE_LIMIT"), key_func=_limit_key, scope="calendar-feed")
-def calendar_feed(token: str):
-    client = request.remote_addr or "unknown"
-    wait = throttle.refusal("FEED_MISS_LIMIT", "feed-miss", client)
-    if wait is not None:
-        abort(429, description="Too many unknown calendar links from this address. Try again later.",
-              retry_after=wait)
-    found = find_feed(token)
-    if found is None:
-        if was_issued(token):
-            # A dead subscription (calendar services poll from shared addresses): not a guess, and 410 tells the
-            # calendar the subscription is over.
-            abort(410, description="This calendar link has been turned off. Subscribe again from your profile.")
-        throttle.count("FEED_MISS_LIMIT", "feed-miss", client)
-        abort(404)
-    record_fetch(found, request.user_agent.string)
-    db.session.commit()
-    headers = {"Cache-Control": "private, no-cache", "X-Robots-Tag": "noindex"}
-    if not is_resource_modified(request.environ, etag=found.etag, last_modified=found.last_modified):
-        resp = Response(status=304, headers=headers)
-    else:
-        body = render_feed(found)
-        resp = Response(body, mimetype="text/calendar", headers=headers)
-        resp.headers["Content-Type"] = "text/calendar; charset=utf-8"
-        resp.headers["Content-Disposition"] = f'inline; filename="shiftbridge-{found.kind.value}.ics"'
-    resp.set_etag(found.etag)
-    resp.last_modified = found.last_modified
-    return resp
-
-
-class EmptyForm(FlaskForm):
-    """CSRF-only form for buttons that POST."""
-
-
-REMINDER_CHOICES = [("0", "No reminder"), ("30", "30 minutes before"), ("60", "1 hour before"),
-                    ("120", "2 hours before"), ("720", "12 hours before"), ("1440", "1 day before")]
-
-
-class ReminderForm(FlaskForm):
-    minutes = SelectField("Reminder before each of your shifts", choices=as_choices(REMINDER_CHOICES),
-                          validators=[InputRequired("Choose a reminder.")])
-
-
-def _qr_data_uri(text: str) -> str:
-    import qrcode
-    from qrcode.image.svg import SvgPathImage
-
-    img = qrcode.make(text, image_factory=SvgPathImage, box_size=8, border=2)
-    buf = io.BytesIO()
-    img.save(buf)
-    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode()
-
-
-def profile_section(user) -> dict:
-    """Everything ``rota/feeds_profile.html`` shows; called from the template (profile page)."""
-    feeds = feeds_overview(user)
-    for f in feeds:
-        f["qr"] = _qr_data_uri(f["webcal_url"]) if f["webcal_url"] else None
-    pref = db.session.get(CalendarPreference, user.id)
-    form = ReminderForm(prefix="cal", minutes=str(pref.reminder_minutes or 0) if pref else "0")
-    managed = sorted((m.team for m in user.memberships if m.role == TeamRole.coordinator), key=lambda t: t.name)
-    settings = {r.team_id: r.staff_may_subscribe for r in db.session.scalars(
-        select(TeamFeedSetting).where(TeamFeedSetting.team_id.in_([t.id for t in managed])))} if managed else {}
-    return {"feeds": feeds, "reminder_form": form, "button_form": EmptyForm(),
-            "managed_teams": [(t, settings.get(t.id, False)) for t in managed]}
-
-
-def _back():
-    return redirect(url_for("auth.profile") + "#calendar-feeds")
-
-
-def _require_form():
-    if not EmptyForm().validate_on_submit():
-        abort(400, description="The form expired. Reload the page and try again.")
-
-
-@bp.post("/profile/calendar-feeds/<kind>/rotate")
-@login_required
-def rotate_view(kind: str):
-    _require_form()
-    rotate(current_user._get_current_object(), parse_kind(kind), actor=current_user._get_current_object())
-    db.session.commit()
-    return _back()
-
-
-@bp.post("/profile/calendar-feeds/<kind>/revoke")
-@login_required
-def revoke_view(kind: str):
-    _require_form()
-    revoke(current_user._get_current_object(), parse_kind(kind), actor=current_user._get_current_object())
-    db.session.commit()
-    return _back()
-
-
-@bp.post("/profile/calendar-feeds/reminder")
-@login_required
-def reminder_view():
-    form = ReminderForm(prefix="cal")
-    if not form.validate_on_submit():
-        abort(422, description="Choose one of the reminder options.")
-    set_reminder(current_user._get_current_object(), int(form.minutes.data), actor=current_user._get_current_object())
-    db.session.commit()
-    return _back()
-
-
-@bp.post("/profile/calendar-feeds/teams/<int:team_id>/staff-access")
-@login_required
-def staff_access_view(team_id: int):
-    _require_form()
-    team = db.session.get(Team, team_id)
-    if team is None:
-        raise NotFound("No such team.")
-    allowed = request.form.get("allow") == "1"
-    set_staff_may_subscribe(team, allowed, actor=current_user._get_current_object())
-    db.session.commit()
-    return _back()
-
-
-# -------------------------------------------------------------------------------------------------- JSON API
-
-blp = ApiBlueprint("calendar_feeds_api", __name__, url_prefix="/api/v1",
-                   description="Calendar feeds: secret iCalendar subscription links")
-
-
-class CalendarFeedSchema(Schema):
-    kind = fields.String(required=True, metadata={"enum": [k.value for k in FeedKind]})
-    title = fields.String(required=True)
-    available = fields.Boolean(required=True, metadata={"description": "Whether you may subscribe to this feed."})
-    active = fields.Boolean(required=True, metadata={"description": "Whether a live link exists."})
-    url = fields.String(allow_none=True, metadata={"description": "https link (a credential: keep it private)."})
-    webcal_url = fields.String(allow_none=True)
-    created_at = fields.DateTime(allow_none=True)
-    rotated_at = fields.DateTime(allow_none=True)
-    last_fetched_at = fields.DateTime(allow_none=True, metadata={"description": "When a calendar last fetched it."})
-    last_client = fields.String(allow_none=True, metadata={"description": "The calendar client that fetched it."})
-
-
-class CalendarFeedListSchema(Schema):
-    items = fields.List(fields.Nested(CalendarFeedSchema), required=True)
-
-
-def _one(user, kind: FeedKind) -> dict:
-    return next(f for f in feeds_overview(user) if f["kind"] == kind.value)
-
-
-@blp.get("/me/calendar-feeds")
-@blp.response(200, CalendarFeedListSchema)
-@login_required_api
-def api_list_feeds():
-    """Your calendar feeds: each kind, whether you may subscribe, and its link if it is live."""
-    return {"items": feeds_overview(current_user._get_current_object())}
-
-
-@blp.post("/me/calendar-feeds/<kind>/rotate")
-@blp.response(200, CalendarFeedSchema)
-@blp.alt_response(403, description="You may not subscribe to this feed (team rota).")
-@blp.alt_response(404, description="No such feed kind (use mine, team or open).")
-@login_required_api
-def api_rotate_feed(kind: str):
-    """Issue a new link for ``kind`` (mine, team or open). The old link stops working at once (404)."""
-    user = current_user._get_current_object()
-    feed_kind = parse_kind(kind)
-    rotate(user, feed_kind, actor=user)
-    db.session.commit()
-    return _one(user, feed_kind)
-
-
-@blp.delete("/me/calendar-feeds/<kind>")
-@blp.response(204)
-@blp.alt_response(404, description="No such feed kind (use mine, team or open).")
-@login_required_api
-def api_revoke_feed(kind: str):
-    """Revoke the link for ``kind``: calendars subscribed to it get 404 from now on."""
-    user = current_user._get_current_object()
-    revoke(user, parse_kind(kind), actor=user)
-    db.session.commit()
-    return None
-
-
-# -------------------------------------------------------------------------------------------------- register
-
-
-def register(app, api) -> None:
-    from rota import feed_models  # noqa: F401  (registers the tables)
-
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
-    app.register_blueprint(bp)
-    api.register_blueprint(blp)
-    app.extensions.setdefault("profile_sections", []).append("rota/feeds_profile.html")
-    app.extensions.setdefault("credential_revokers", []).append(revoke_every_feed)
-    app.jinja_env.globals["calendar_feeds_section"] = profile_section
-    for name in ("werkzeug", "gunicorn.access", "gunicorn.error"):
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactFeedTokens) for f in logger.filters):
-            logger.addFilter(RedactFeedTokens())

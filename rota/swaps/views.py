@@ -19,10 +19,12 @@ from core.accounts import Team, User
 from core.db import db, now_utc
 from core.errors import Conflict, RuleViolation, ValidationFailed
 from core.web import as_choices
-from rota import cover, eligibility, swaps
-from rota.eligibility import describe_shift
+from rota import cover
 from rota.models import Shift, ShiftState
-from rota.swap_models import (
+from rota.swaps import eligibility
+from rota.swaps import service as swaps
+from rota.swaps.eligibility import describe_shift
+from rota.swaps.models import (
     PENDING_STATES,
     ApprovalPolicy,
     OpenShiftPolicy,

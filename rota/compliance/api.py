@@ -22,7 +22,9 @@ from core.db import db
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.limits import FIRST_YEAR, LAST_YEAR
 from core.timeutil import DEFAULT_ZONE
-from rota import compliance, rules, services
+from rota import services
+from rota.compliance import rules
+from rota.compliance import service as compliance
 
 blp = Blueprint("compliance_api", __name__, url_prefix="/api/v1", description="Working-time compliance")
 web = FlaskBlueprint("compliance_web", __name__)
@@ -132,7 +134,7 @@ def report(person: User, first: date | None, last: date | None, rule_sets=None) 
 
 
 def _shift_like(person: User, item: dict, index: int):
-    from rota import timeutil
+    from core import timeutil
     from rota.models import ShiftType
 
     team = None
@@ -245,7 +247,7 @@ def page(user_id: int | None = None):
             data = report(person, first, last, [form.rule_sets.data] if form.rule_sets.data else None)
     if data is None:
         status = 422
-    return render_template("rota/compliance.html", person=person, form=form, data=data,
+    return render_template("rota/compliance/person.html", person=person, form=form, data=data,
                            me=person.id == current_user.id), status
 
 

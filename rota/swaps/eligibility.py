@@ -26,13 +26,15 @@ from core.accounts import Membership, Team, User, grade_rank  # noqa: F401  (gra
 from core.api import MAX_ID
 from core.db import db, now_utc
 from core.limits import MAX_SHIFT
+from core.timeutil import to_local
 from notifications import registry
 from notifications.models import Broadcast, BroadcastRecipient
-from rota import compliance, cover
+from rota import cover
 from rota.assignment import leave_blocks, leave_words
+from rota.compliance import service as compliance
 from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState
 from rota.skillmix import grade_meets, missing_skills  # noqa: F401  (the one rule; re-exported)
-from rota.swap_models import OpenShiftVolunteer, TeamSwapSettings, VolunteerState
+from rota.swaps.models import OpenShiftVolunteer, TeamSwapSettings, VolunteerState
 
 # No shift lasts longer (the rota refuses longer ones and the database holds it), so it bounds the overlap lookback.
 MAX_SHIFT_LENGTH = MAX_SHIFT
@@ -190,15 +192,6 @@ def teams_whose_shifts_user_may_take(user: User) -> list[int]:
 
 
 # ---------------------------------------------------------------------------------------- pure predicates
-
-
-def to_local(instant: datetime, tz) -> datetime:
-    """Local wall-clock time; an instant at the very edge of the calendar (year 9999) stays in UTC rather than
-    overflowing."""
-    try:
-        return timeutil.to_local(instant, tz)
-    except OverflowError:
-        return instant
 
 
 def _minus(instant: datetime, delta: timedelta) -> datetime:

@@ -20,8 +20,8 @@ from core.api import MAX_ID
 from core.db import db
 from core.errors import ValidationFailed
 from core.web import as_choices
-from rota import compliance_settings as settings
-from rota import compliance_settings_api, rules
+from rota.compliance import rules, settings
+from rota.compliance import settings_api as compliance_settings_api
 
 bp = Blueprint("compliance_settings", __name__)
 
@@ -151,7 +151,7 @@ def _render_team(team, *, form=None, rule_form=None, person_forms=None, status=2
         s = all_settings[m.id]
         people.append((m, s, person_forms.get(m.id) or _person_form(m, s)))
     forms = [form, rule_form or LocalRuleForm(prefix="local"), *[p[2] for p in people]]
-    return render_template("rota/compliance_settings.html", team=team, current=current, form=form,
+    return render_template("rota/compliance/settings.html", team=team, current=current, form=form,
                            rule_form=forms[1], people=people, button_form=ButtonForm(), all_forms=forms,
                            page_title="Working-time rules – " + team.name), status
 
@@ -246,7 +246,7 @@ def save_person(team_id: int, user_id: int):
 
 
 def profile_section(user) -> dict:
-    """Everything ``rota/compliance_settings_profile.html`` shows (called from the template)."""
+    """Everything ``rota/compliance/settings_profile.html`` shows (called from the template)."""
     return {"settings": settings.person_settings(user), "form": g.get("opt_out_form") or OptOutForm(prefix="wt")}
 
 
@@ -278,6 +278,6 @@ def opt_out():
 def register(app, api) -> None:
     compliance_settings_api.register(app, api)
     app.register_blueprint(bp)
-    app.extensions.setdefault("profile_sections", []).append("rota/compliance_settings_profile.html")
+    app.extensions.setdefault("profile_sections", []).append("rota/compliance/settings_profile.html")
     app.jinja_env.globals["working_time_section"] = profile_section
     app.jinja_env.globals["can_change_person"] = settings.can_manage_person

@@ -8,8 +8,8 @@ from marshmallow import Schema, fields, validate
 
 from core.api import Blueprint, Text, login_required_api
 from core.db import db
-from rota import compliance_settings as settings
-from rota import rules, services
+from rota import services
+from rota.compliance import rules, settings
 
 blp = Blueprint("compliance_settings_api", __name__, url_prefix="/api/v1",
                 description="Working-time settings: which rules apply to a team and a person")

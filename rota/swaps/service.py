@@ -31,11 +31,12 @@ from core.api import MAX_ID  # noqa: F401  (swaps.MAX_ID is used by the views)
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
 from notifications import broadcasts
-from rota import cover, eligibility
+from rota import cover
 from rota.assignment import set_assignee
-from rota.eligibility import Eligibility, describe_shift
 from rota.models import PeriodState, ReleaseKind, Shift, ShiftState
-from rota.swap_models import (
+from rota.swaps import eligibility
+from rota.swaps.eligibility import Eligibility, describe_shift
+from rota.swaps.models import (
     PENDING_STATES,
     ApprovalPolicy,
     OpenShiftPolicy,
@@ -884,45 +885,6 @@ def withdraw(shift: Shift, *, actor: User) -> OpenShiftVolunteer:
 
 
 # ------------------------------------------------------------------------------------------------- wiring
-
-
-def register(app, api) -> None:
-    from core.web import add_nav_item
-    from rota import swap_models, swaps_api, swaps_views  # noqa: F401  (swap_models registers the tables)
-
-    app.register_blueprint(swaps_views.bp)
-    api.register_blueprint(swaps_api.blp)
-    add_nav_item(app, 30, "Requests", "swaps.requests_page")
-    add_nav_item(app, 31, "Open shifts", "swaps.open_shifts_page")
-    add_nav_item(app, 32, "Approvals", "swaps.approvals_page", lambda u: u.is_coordinator or u.is_admin)
-    app.cli.add_command(swaps_views.swaps_cli)
-    from rota import assignment
-
-    if on_shift_changed_hands not in assignment.AFTER_CHANGE:
-        assignment.AFTER_CHANGE.append(on_shift_changed_hands)
-    cover.register()  # every change of a rostered shift's holder keeps its slot's staffing requirements
-    _register_with_notifications(app)
-    from core.cli import DEMO_SEEDERS
-    from rota import demo
-
-    app.extensions.setdefault(DEMO_SEEDERS, []).append((35, "swaps and escalation ladder", demo.seed_swaps))
-    # The notifications worker runs these every so often; `flask swaps expire` (cron) does the same.
-    tasks = app.extensions.setdefault("periodic_tasks", [])
-    if not any(name == "swaps.expire" for name, _ in tasks):
-        tasks.append(("swaps.expire", expire_due))  # the worker commits
-
-
-def _register_with_notifications(app) -> None:
-    """Broadcast audiences for an open shift — everyone eligible, then the ladder's steps: this ward, the staff
-    bank, neighbouring wards (``rota.shift_audiences``) — and the SMS reply "YES <code>" claim (notifications must
-    not import rota, so rota registers itself with its registries)."""
-    from notifications.registry import register_audience, register_reference_action, register_reply_handler
-    from rota import shift_audiences
-
-    for name, label, resolver in shift_audiences.AUDIENCES:
-        register_audience(name, label, resolver)
-    register_reply_handler("YES", reply_claim)
-    register_reference_action("shift", shift_action)
 
 
 def cover_request_url(shift: Shift) -> str:

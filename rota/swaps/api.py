@@ -10,10 +10,12 @@ from core.accounts import Team, User
 from core.api import MAX_ID, Blueprint, Id, PageArgs, Text, login_required_api, page_schema
 from core.db import db
 from core.errors import Forbidden, NotFound
-from rota import cover, eligibility, swaps
-from rota.eligibility import describe_shift
+from rota import cover
 from rota.models import Shift
-from rota.swap_models import SwapKind, SwapRequest, SwapState
+from rota.swaps import eligibility
+from rota.swaps import service as swaps
+from rota.swaps.eligibility import describe_shift
+from rota.swaps.models import SwapKind, SwapRequest, SwapState
 
 blp = Blueprint("swaps_api", __name__, url_prefix="/api/v1",
                 description="Shift swaps, give-aways (offers) and open shifts")

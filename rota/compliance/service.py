@@ -15,7 +15,6 @@ pure functions in :mod:`rota.rules`; this module loads a person's real shifts an
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -26,15 +25,14 @@ from sqlalchemy import select
 from core import audit, timeutil
 from core.db import db
 from core.errors import Forbidden, RuleViolation
-from rota import rules
-from rota.rules import LeaveSpan, RuleSet, Verdict, WorkShift  # noqa: F401  (Verdict is the agreed interface)
+from rota.assignment import clean_reason
+from rota.compliance import rules
+from rota.compliance.rules import LeaveSpan, RuleSet, Verdict, WorkShift  # noqa: F401  (Verdict is the agreed interface)
 
 # How far either side of a change the real rota is read: the longest reference period plus a week.
 MARGIN = timedelta(weeks=27)
 # Below this many people, reading each whole margin is cheaper than the extra screening query (see focus_rotas).
 SCREEN_FROM = 8
-OVERRIDE_REASON_MAX = 200
-_NUMBER_LIKE = re.compile(r"\d[\d \-]{5,}\d")
 
 
 # -------------------------------------------------------------------------------------------- rule choice
@@ -51,7 +49,7 @@ class Profile:
 
 
 def _settings(user, team):
-    from rota.compliance_models import PersonComplianceSettings, TeamComplianceSettings
+    from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
 
     if team is None:
         return db.session.scalar(select(PersonComplianceSettings).where(
@@ -345,7 +343,7 @@ def _zone_name(team) -> str:
 def profiles_for(users, team, *, rule_sets=None) -> tuple[dict[int, Profile], int | None]:
     """Everyone's rule profile in ``team`` with two queries (their own settings rows, the team's), and the team's
     rostered break. Without a person's own settings a profile depends only on their staff group, so it is shared."""
-    from rota.compliance_models import PersonComplianceSettings, TeamComplianceSettings
+    from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
 
     persons = {p.user_id: p for p in db.session.scalars(
         select(PersonComplianceSettings).where(PersonComplianceSettings.user_id.in_([u.id for u in users])))}
@@ -418,15 +416,6 @@ def verdict_json(v: Verdict) -> dict:
     return d
 
 
-def _clean_reason(reason: str | None) -> str | None:
-    if reason is None:
-        return None
-    reason = " ".join(str(reason).split())
-    # The audit trail holds ids and codes, never patient identifiers: numbers that could be one are masked.
-    reason = _NUMBER_LIKE.sub("[number removed]", reason)
-    return reason[:OVERRIDE_REASON_MAX] or None
-
-
 def check_assignment(shift, user, *, actor, override_reason=None, exclude_ids=(), **_ignored) -> list[Verdict]:
     """``rota.assignment.CHANGE_CHECKS`` hook: refuse a blocking breach unless a coordinator overrides with a reason."""
     verdicts = verdicts_for_change(user, add=[shift], remove=list(exclude_ids or ()))
@@ -438,7 +427,7 @@ def check_assignment(shift, user, *, actor, override_reason=None, exclude_ids=()
         return verdicts
     blocking = [v for v in verdicts if v.blocking]
     warnings = [v for v in verdicts if not v.blocking]
-    reason = _clean_reason(override_reason)
+    reason = clean_reason(override_reason)
     team = shift.team
     summary = {"user_id": user.id, "shift_id": shift.id}
     if blocking:
@@ -498,74 +487,3 @@ def grid_markers(team, cells) -> None:
                 if label not in seen:
                     seen.append(label)
         c.markers.extend(seen)
-
-
-def seed_demo() -> list[str]:
-    """Demo: the demo nurse is asked back for an Early after one of their Lates (a short rest, a WTR warning), so the
-    grid marker, the working-time page and the audit trail have something to show. Idempotent."""
-    from core.accounts import Team, user_by_email
-    from core.audit import AuditEntry
-    from rota import demo
-    from rota.models import Shift, ShiftState, ShiftType
-
-    if db.session.scalar(select(AuditEntry.id).where(AuditEntry.action == "compliance.warned").limit(1)):
-        return []
-    ward = db.session.scalar(select(Team).where(Team.name == demo.WARD))
-    coord = user_by_email("ward.manager@shiftbridge.test")
-    if ward is None or coord is None:
-        return []
-    try:
-        nurse = user_by_email(demo.demo_nurse_email())
-    except (IndexError, AttributeError):
-        return []
-    late_type = db.session.scalar(select(ShiftType).where(ShiftType.team_id == ward.id, ShiftType.code == "L"))
-    early_type = db.session.scalar(select(ShiftType).where(ShiftType.team_id == ward.id, ShiftType.code == "E"))
-    if nurse is None or late_type is None or early_type is None:
-        return []
-    lates = db.session.scalars(select(Shift).where(Shift.assignee_id == nurse.id, Shift.shift_type_id == late_type.id,
-                                                   Shift.state == ShiftState.scheduled).order_by(Shift.starts_at))
-    from rota.assignment import overlapping_shift, set_assignee
-
-    for late in lates:
-        start = late.starts_at + timedelta(hours=18)  # 13:00 -> 07:00 the next day
-        end = start + timedelta(minutes=early_type.duration_minutes)
-        if overlapping_shift(nurse, start, end) is not None:
-            continue
-        early = Shift(team_id=ward.id, shift_type_id=early_type.id, starts_at=start, ends_at=end,
-                      rota_period_id=late.rota_period_id, state=ShiftState.open, note="Extra Early (demo)")
-        db.session.add(early)
-        db.session.flush()
-        try:
-            set_assignee(early, nurse, actor=coord)
-        except Exception:  # a leave day or a blocking rule: leave the demo without the example
-            db.session.delete(early)
-            db.session.flush()
-            continue
-        return [f"Working time: {nurse.display_name} has a quick return (Late then Early) — see /compliance/{nurse.id}"]
-    return []
-
-def register(app, api) -> None:
-    from core.web import add_nav_item
-    from rota import assignment, compliance_api, compliance_models  # noqa: F401  (tables)
-
-    app.config.setdefault("COMPLIANCE_SEVERITIES", {})
-    app.config.setdefault("COMPLIANCE_DISABLED_RULES", [])
-    if check_assignment not in assignment.CHANGE_CHECKS:
-        assignment.CHANGE_CHECKS.append(check_assignment)
-    try:
-        from rota import services
-    except ImportError:  # the rota services module is optional for this engine
-        services = None
-    if services is not None:
-        if hasattr(services, "PUBLISH_CHECKS") and publish_report not in services.PUBLISH_CHECKS:
-            services.PUBLISH_CHECKS.append(publish_report)
-        if hasattr(services, "GRID_CELL_HOOKS") and grid_markers not in services.GRID_CELL_HOOKS:
-            services.GRID_CELL_HOOKS.append(grid_markers)
-    compliance_api.register(app, api)
-    from rota import compliance_settings_views  # per-team / per-person settings: screen and API
-    compliance_settings_views.register(app, api)
-    add_nav_item(app, 60, "Working time", "compliance_web.mine")
-    from core.cli import DEMO_SEEDERS
-
-    app.extensions.setdefault(DEMO_SEEDERS, []).append((30, "working-time example", seed_demo))
-

@@ -1,0 +1,168 @@
+"""Calendar feeds over HTTP: the ``/calendar/<token>.ics`` fetch and the profile actions (rotate, revoke, reminder,
+team access). The reasoning behind the fetch path is in ``rota.feeds.service``."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+from flask import Blueprint, Response, abort, redirect, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from werkzeug.http import is_resource_modified
+from wtforms import SelectField
+from wtforms.validators import InputRequired
+
+from core import throttle
+from core.accounts import Team, TeamRole
+from core.db import db
+from core.errors import NotFound
+from core.security import limiter
+from core.web import as_choices
+from rota.feeds.models import CalendarPreference, TeamFeedSetting
+from rota.feeds.service import (
+    _cfg,
+    _digest,
+    advertised_last_modified,
+    feeds_overview,
+    find_feed,
+    parse_kind,
+    record_fetch,
+    render_feed,
+    revoke,
+    rotate,
+    set_reminder,
+    set_staff_may_subscribe,
+    was_issued,
+)
+
+# ------------------------------------------------------------------------------------------------ HTML views
+
+bp = Blueprint("feeds", __name__)
+
+
+def _limit_key() -> str:
+    # A hash, not the token: Flask-Limiter logs its keys when a limit is hit.
+    return "calendar-feed:" + _digest((request.view_args or {}).get("token", ""))[:24]
+
+
+@bp.route("/calendar/<token>.ics", methods=["GET", "HEAD"])
+@limiter.limit(lambda: _cfg("FEED_RATE_LIMIT"), key_func=_limit_key, scope="calendar-feed")
+def calendar_feed(token: str):
+    client = request.remote_addr or "unknown"
+    wait = throttle.refusal("FEED_MISS_LIMIT", "feed-miss", client)
+    if wait is not None:
+        abort(429, description="Too many unknown calendar links from this address. Try again later.",
+              retry_after=wait)
+    found = find_feed(token)
+    if found is None:
+        if was_issued(token):
+            # A dead subscription (calendar services poll from shared addresses): not a guess, and 410 tells the
+            # calendar the subscription is over.
+            abort(410, description="This calendar link has been turned off. Subscribe again from your profile.")
+        throttle.count("FEED_MISS_LIMIT", "feed-miss", client)
+        abort(404)
+    record_fetch(found, request.user_agent.string)
+    db.session.commit()
+    headers = {"Cache-Control": "private, no-cache", "X-Robots-Tag": "noindex"}
+    if not is_resource_modified(request.environ, etag=found.etag, last_modified=found.last_modified):
+        resp = Response(status=304, headers=headers)
+    else:
+        body = render_feed(found)
+        resp = Response(body, mimetype="text/calendar", headers=headers)
+        resp.headers["Content-Type"] = "text/calendar; charset=utf-8"
+        resp.headers["Content-Disposition"] = f'inline; filename="shiftbridge-{found.kind.value}.ics"'
+    resp.set_etag(found.etag)
+    resp.last_modified = advertised_last_modified(found)
+    return resp
+
+
+class EmptyForm(FlaskForm):
+    """CSRF-only form for buttons that POST."""
+
+
+REMINDER_CHOICES = [("0", "No reminder"), ("30", "30 minutes before"), ("60", "1 hour before"),
+                    ("120", "2 hours before"), ("720", "12 hours before"), ("1440", "1 day before")]
+
+
+class ReminderForm(FlaskForm):
+    minutes = SelectField("Reminder before each of your shifts", choices=as_choices(REMINDER_CHOICES),
+                          validators=[InputRequired("Choose a reminder.")])
+
+
+def _qr_data_uri(text: str) -> str:
+    import qrcode
+    from qrcode.image.svg import SvgPathImage
+
+    img = qrcode.make(text, image_factory=SvgPathImage, box_size=8, border=2)
+    buf = io.BytesIO()
+    img.save(buf)
+    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def profile_section(user) -> dict:
+    """Everything ``rota/feeds/profile.html`` shows; called from the template (profile page)."""
+    feeds = feeds_overview(user)
+    for f in feeds:
+        f["qr"] = _qr_data_uri(f["webcal_url"]) if f["webcal_url"] else None
+    pref = db.session.get(CalendarPreference, user.id)
+    form = ReminderForm(prefix="cal", minutes=str(pref.reminder_minutes or 0) if pref else "0")
+    managed = sorted((m.team for m in user.memberships if m.role == TeamRole.coordinator), key=lambda t: t.name)
+    settings = {r.team_id: r.staff_may_subscribe for r in db.session.scalars(
+        select(TeamFeedSetting).where(TeamFeedSetting.team_id.in_([t.id for t in managed])))} if managed else {}
+    return {"feeds": feeds, "reminder_form": form, "button_form": EmptyForm(),
+            "managed_teams": [(t, settings.get(t.id, False)) for t in managed]}
+
+
+def _back():
+    return redirect(url_for("auth.profile") + "#calendar-feeds")
+
+
+def _require_form():
+    if not EmptyForm().validate_on_submit():
+        abort(400, description="The form expired. Reload the page and try again.")
+
+
+@bp.post("/profile/calendar-feeds/<kind>/rotate")
+@login_required
+def rotate_view(kind: str):
+    _require_form()
+    rotate(current_user._get_current_object(), parse_kind(kind), actor=current_user._get_current_object())
+    db.session.commit()
+    return _back()
+
+
+@bp.post("/profile/calendar-feeds/<kind>/revoke")
+@login_required
+def revoke_view(kind: str):
+    _require_form()
+    revoke(current_user._get_current_object(), parse_kind(kind), actor=current_user._get_current_object())
+    db.session.commit()
+    return _back()
+
+
+@bp.post("/profile/calendar-feeds/reminder")
+@login_required
+def reminder_view():
+    form = ReminderForm(prefix="cal")
+    if not form.validate_on_submit():
+        abort(422, description="Choose one of the reminder options.")
+    set_reminder(current_user._get_current_object(), int(form.minutes.data), actor=current_user._get_current_object())
+    db.session.commit()
+    return _back()
+
+
+@bp.post("/profile/calendar-feeds/teams/<int:team_id>/staff-access")
+@login_required
+def staff_access_view(team_id: int):
+    _require_form()
+    team = db.session.get(Team, team_id)
+    if team is None:
+        raise NotFound("No such team.")
+    allowed = request.form.get("allow") == "1"
+    set_staff_may_subscribe(team, allowed, actor=current_user._get_current_object())
+    db.session.commit()
+    return _back()
+
+

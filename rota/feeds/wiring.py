@@ -1,0 +1,25 @@
+"""Wiring of calendar feeds: tables, settings defaults, blueprints, the profile section, the credential revoker and
+the log filter that keeps feed tokens out of request logs. Imported only by ``rota.feeds.register``."""
+
+from __future__ import annotations
+
+import logging
+
+from rota.feeds import models as feed_models  # noqa: F401  (registers the tables)
+from rota.feeds.api import blp
+from rota.feeds.service import DEFAULTS, RedactFeedTokens, revoke_every_feed
+from rota.feeds.views import bp, profile_section
+
+
+def register(app, api) -> None:
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    app.register_blueprint(bp)
+    api.register_blueprint(blp)
+    app.extensions.setdefault("profile_sections", []).append("rota/feeds/profile.html")
+    app.extensions.setdefault("credential_revokers", []).append(revoke_every_feed)
+    app.jinja_env.globals["calendar_feeds_section"] = profile_section
+    for name in ("werkzeug", "gunicorn.access", "gunicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactFeedTokens) for f in logger.filters):
+            logger.addFilter(RedactFeedTokens())

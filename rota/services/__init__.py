@@ -1,0 +1,110 @@
+"""Rota services: shift types, requirements, shifts, patterns, periods and publishing, gaps, leave, CSV import,
+the team grid and *My shifts*, one module each (``access``, ``shift_types``, ``shifts``, ``building``, ``periods``,
+``gaps``, ``leave``, ``imports``, ``grid``). This package re-exports their names, so callers keep writing
+``services.add_shift``.
+
+House rules: services take domain objects and ``actor=``, raise ``core.errors`` domain errors, write an audit entry
+for every change, and never commit. Every change of a shift's holder goes through
+``rota.assignment.set_assignee``.
+
+Extension points other modules register into (plain lists, appended to at start-up): ``PUBLISH_CHECKS``
+(``rota.services.periods``) and ``GRID_CELL_HOOKS`` (``rota.services.grid``).
+"""
+from __future__ import annotations
+
+# Names callers read through ``services`` before the split (``services.now_utc()``, ``services.Team``).
+from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_rank  # noqa: F401
+from core.db import now_utc  # noqa: F401
+from core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed  # noqa: F401
+from rota.models import (  # noqa: F401
+    Leave,
+    LeaveKind,
+    PeriodState,
+    ReleaseKind,
+    RotaPeriod,
+    Shift,
+    ShiftKind,
+    ShiftState,
+    ShiftType,
+    StaffingRequirement,
+)
+from rota.services.access import (  # noqa: F401
+    _check_id,
+    _get,
+    _require_member,
+    add_member,
+    create_team,
+    get_period,
+    get_shift,
+    get_team,
+    get_user,
+    require_manage,
+    require_view,
+    visible_teams,
+)
+from rota.services.building import (  # noqa: F401
+    BuildReport,
+    _bulk_create,
+    copy_week,
+    generate_from_pattern,
+)
+from rota.services.gaps import (  # noqa: F401
+    Gap,
+    _compute_gaps,
+    _openings,
+    _users_for,
+    gaps_for,
+    open_gap,
+)
+from rota.services.grid import (  # noqa: F401
+    GRID_CELL_HOOKS,
+    DayCoverage,
+    Grid,
+    GridCell,
+    GridRow,
+    MyShift,
+    next_shift_lines,
+    next_shifts,
+    team_grid,
+)
+from rota.services.imports import (  # noqa: F401
+    ImportFailed,
+    _public,
+    import_assignments,
+)
+from rota.services.leave import (  # noqa: F401
+    LEAVE_CODES,
+    _leave_team,
+    leave_query,
+    record_leave,
+)
+from rota.services.periods import (  # noqa: F401
+    PUBLISH_CHECKS,
+    create_period,
+    periods,
+    publish_period,
+)
+from rota.services.shift_types import (  # noqa: F401
+    CODE_RE,
+    COLOUR_RE,
+    _type_of,
+    create_requirement,
+    create_shift_type,
+    requirement_label,
+    requirements,
+    shift_types,
+)
+from rota.services.shifts import (  # noqa: F401
+    _UNSET,
+    MAX_RANGE_DAYS,
+    _visible_clause,
+    add_shift,
+    assign,
+    cancel_shift,
+    check_shift_times,
+    edit_shift,
+    is_visible,
+    local_day,
+    period_for,
+    shifts_query,
+)

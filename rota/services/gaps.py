@@ -1,0 +1,112 @@
+"""Rota services: gaps (requirements not met by the shifts on the rota) and opening a shift for one."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from core import audit, timeutil
+from core.accounts import Team, User
+from core.db import db
+from core.errors import Conflict, NotFound, ValidationFailed
+from rota.models import (
+    Shift,
+    ShiftState,
+    ShiftType,
+    StaffingRequirement,
+)
+from rota.rota_models import GapOpening
+from rota.services.access import require_manage
+from rota.services.shift_types import requirement_label
+from rota.services.shifts import MAX_RANGE_DAYS, add_shift
+from rota.skillmix import GROUP_FLOOR, meets
+
+# ------------------------------------------------------------------------------------------------------ gaps
+
+
+@dataclass
+class Gap:
+    day: date
+    shift_type: ShiftType
+    requirement: StaffingRequirement
+    have: int  # assigned staff who count towards the clause
+    open_count: int  # open shifts already advertised for it
+    missing: int  # places still neither filled nor advertised
+
+    @property
+    def label(self) -> str:
+        return requirement_label(self.requirement)
+
+    @property
+    def unmet(self) -> int:
+        return max(0, self.requirement.min_count - self.have)
+
+
+def _compute_gaps(days, reqs, shifts, users, openings, tz) -> list[Gap]:
+    """Pure: requirement clauses vs assigned staff, per local day. ``openings`` maps shift id -> requirement id."""
+    by_type_day = defaultdict(list)
+    for s in shifts:
+        if s.state != ShiftState.cancelled and s.shift_type_id is not None:
+            by_type_day[(s.shift_type_id, timeutil.local_date(s.starts_at, tz))].append(s)
+    out = []
+    for day in days:
+        for req in reqs:
+            if req.weekday is not None and req.weekday != day.weekday():
+                continue
+            on = by_type_day.get((req.shift_type_id, day), [])
+            have = sum(1 for s in on if s.assignee_id and meets(users[s.assignee_id], req))
+            advertised = sum(1 for s in on if s.state == ShiftState.open and openings.get(s.id) == req.id)
+            missing = req.min_count - have - advertised
+            if have < req.min_count:
+                out.append(Gap(day, req.shift_type, req, have, advertised, max(0, missing)))
+    return out
+
+
+def _users_for(shifts) -> dict:
+    ids = {s.assignee_id for s in shifts if s.assignee_id}
+    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids or {0})))}
+
+
+def gaps_for(team: Team, start: date, end: date) -> list[Gap]:
+    """Unmet staffing requirements of ``team`` for each local day from ``start`` to ``end`` inclusive."""
+    if (end - start).days >= MAX_RANGE_DAYS or end < start:
+        raise ValidationFailed("Ask for at most 60 weeks, with 'to' on or after 'from'.",
+                               errors={"to": ["At most 60 weeks after 'from'."]})
+    reqs = list(db.session.scalars(select(StaffingRequirement).options(joinedload(StaffingRequirement.shift_type))
+                                   .where(StaffingRequirement.team_id == team.id)))
+    lo, hi = timeutil.day_bounds(start, end, team.timezone)
+    shifts = list(db.session.scalars(select(Shift).where(Shift.team_id == team.id, Shift.starts_at >= lo,
+                                                         Shift.starts_at < hi, Shift.state != ShiftState.cancelled)))
+    openings = _openings(shifts)
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    return _compute_gaps(days, reqs, shifts, _users_for(shifts), openings, timeutil.zone(team.timezone))
+
+
+def _openings(shifts) -> dict:
+    ids = [s.id for s in shifts if s.state == ShiftState.open]
+    if not ids:
+        return {}
+    rows = db.session.execute(select(GapOpening.shift_id, GapOpening.requirement_id)
+                              .where(GapOpening.shift_id.in_(ids)))
+    return dict(rows.all())
+
+
+def open_gap(team: Team, *, requirement: StaffingRequirement, day: date, actor) -> Shift:
+    """Turn one missing place of a gap into an open shift that eligible staff can claim."""
+    require_manage(team, actor)
+    if requirement.team_id != team.id:
+        raise NotFound(f"No requirement with id {requirement.id} in this team.")
+    gap = next((g for g in gaps_for(team, day, day) if g.requirement.id == requirement.id), None)
+    if gap is None or gap.missing <= 0:
+        raise Conflict("That gap is already filled or advertised as an open shift.", extra={"code": "no_gap"})
+    grade = requirement.min_grade or GROUP_FLOOR.get(requirement.staff_group or "")
+    shift = add_shift(team, actor=actor, shift_type=requirement.shift_type, day=day, required_grade=grade,
+                      required_skills=[requirement.skill] if requirement.skill else [])
+    db.session.add(GapOpening(shift_id=shift.id, requirement_id=requirement.id, day=day))
+    db.session.flush()
+    audit.record("gap.opened", actor=actor, entity=shift, summary={"requirement_id": requirement.id})
+    return shift

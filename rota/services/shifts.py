@@ -1,0 +1,201 @@
+"""Rota services: adding, assigning, editing and cancelling shifts, and which shifts a person may see."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+
+from core import audit, timeutil
+from core.accounts import GRADES, Team, User
+from core.db import db
+from core.errors import Conflict, ValidationFailed
+from core.limits import MAX_SHIFT, MAX_SHIFT_HOURS
+from rota.assignment import check_holder, set_assignee
+from rota.models import (
+    PeriodState,
+    ReleaseKind,
+    RotaPeriod,
+    Shift,
+    ShiftState,
+    ShiftType,
+)
+from rota.services.access import _require_member, require_manage
+
+MAX_RANGE_DAYS = 7 * 60
+
+
+# ---------------------------------------------------------------------------------------------------- shifts
+
+
+def local_day(shift: Shift, tz=None):
+    return timeutil.local_date(shift.starts_at, tz or shift.team.timezone)
+
+
+def check_shift_times(starts_at: datetime, ends_at: datetime, *, field: str = "ends_at") -> None:
+    """The one shift-length rule: the rota and the what-if (compliance check) API both ask here."""
+    if ends_at <= starts_at:
+        raise ValidationFailed("A shift must end after it starts.", errors={field: ["Must be after the start."]})
+    if ends_at - starts_at > MAX_SHIFT:
+        raise ValidationFailed(f"A shift can last at most {MAX_SHIFT_HOURS} hours.",
+                               errors={field: [f"At most {MAX_SHIFT_HOURS} h after the start."]})
+
+
+def period_for(team: Team, day: date) -> RotaPeriod | None:
+    return db.session.scalar(select(RotaPeriod).where(RotaPeriod.team_id == team.id, RotaPeriod.first_day <= day,
+                                                      RotaPeriod.last_day >= day).limit(1))
+
+
+def add_shift(team: Team, *, actor, shift_type: ShiftType | None = None, day: date | None = None,
+              starts_at: datetime | None = None, ends_at: datetime | None = None, assignee: User | None = None,
+              required_grade: str | None = None, required_skills=(), note: str | None = None,
+              override_reason: str | None = None) -> Shift:
+    """A shift from a shift type worked on local ``day``, or from explicit instants; open unless ``assignee``."""
+    require_manage(team, actor)
+    if starts_at is None:
+        if shift_type is None or day is None:
+            raise ValidationFailed("Give a shift type and a day, or a start and an end.",
+                                   errors={"starts_at": ["Give a start time, or a shift type and a day."]})
+        starts_at, ends_at = timeutil.shift_instants(day, shift_type.start_local, shift_type.duration_minutes,
+                                                     team.timezone, field="date")
+    elif ends_at is None:
+        if shift_type is None:
+            raise ValidationFailed("Give an end time.", errors={"ends_at": ["Give an end time."]})
+        ends_at = starts_at + timedelta(minutes=shift_type.duration_minutes)
+    check_shift_times(starts_at, ends_at)
+    if required_grade is not None and required_grade not in GRADES:
+        raise ValidationFailed("Unknown grade.", errors={"required_grade": ["Unknown grade."]})
+    if assignee is not None:
+        _require_member(team, assignee)
+    shift = Shift(team_id=team.id, shift_type_id=shift_type.id if shift_type else None, starts_at=starts_at,
+                  ends_at=ends_at, state=ShiftState.open, required_grade=required_grade,
+                  required_skills=sorted(set(required_skills or [])), note=note)
+    shift.rota_period = period_for(team, timeutil.local_date(starts_at, team.timezone))
+    db.session.add(shift)
+    db.session.flush()
+    audit.record("shift.created", actor=actor, entity=shift, summary={"shift_type_id": shift.shift_type_id})
+    if assignee is not None:
+        set_assignee(shift, assignee, actor=actor, override_reason=override_reason)
+    return shift
+
+
+def assign(shift: Shift, user: User | None, *, actor, override_reason: str | None = None) -> Shift:
+    require_manage(shift.team, actor)
+    if user is not None:
+        _require_member(shift.team, user)
+    return set_assignee(shift, user, actor=actor, kind=ReleaseKind.unassigned if user is None else None,
+                        override_reason=override_reason)
+
+
+_UNSET = object()
+
+
+def edit_shift(shift: Shift, *, actor, version: int | None = None, starts_at=None, ends_at=None,
+               shift_type: ShiftType | None = None, required_grade=_UNSET, required_skills=None, note=_UNSET,
+               assignee=_UNSET, override_reason: str | None = None) -> Shift:
+    """Change a shift's times/type/requirements/note and (through set_assignee) its holder. ``version`` is the
+    version the caller saw: a different one means someone changed the shift meanwhile (409)."""
+    require_manage(shift.team, actor)
+    if shift.state == ShiftState.cancelled:
+        raise Conflict("This shift was cancelled; it cannot be changed.", extra={"code": "cancelled"})
+    if version is not None and version != shift.version:
+        raise Conflict("Someone else changed this shift since you loaded it. Reload to see the latest version.",
+                       extra={"code": "stale", "current_version": shift.version})
+    changed = []
+    from rota import cover  # cover builds on this module
+
+    moving = (shift_type is not None and shift_type.id != shift.shift_type_id) or \
+        (starts_at is not None and starts_at != shift.starts_at)
+    left_slot, leaving = cover.leaving(shift) if moving else (None, [])  # the slot it leaves, before it moves
+    with db.session.no_autoflush:
+        if shift_type is not None and shift_type.id != shift.shift_type_id:
+            if shift_type.team_id != shift.team_id:
+                raise ValidationFailed("Unknown shift type for this team.",
+                                       errors={"shift_type_id": ["Choose one of this team's shift types."]})
+            shift.shift_type_id = shift_type.id
+            shift.shift_type = shift_type
+            changed.append("shift_type")
+        new_start = starts_at or shift.starts_at
+        new_end = ends_at or (new_start + shift.duration if starts_at and not ends_at else shift.ends_at)
+        if (new_start, new_end) != (shift.starts_at, shift.ends_at):
+            check_shift_times(new_start, new_end)
+            shift.starts_at, shift.ends_at = new_start, new_end
+            changed.append("times")
+            if shift.assignee is not None:
+                # New times for the same person: overlap, leave and working-time rules all apply again.
+                check_holder(shift, shift.assignee, actor=actor, override_reason=override_reason)
+        if required_grade is not _UNSET and required_grade != shift.required_grade:
+            if required_grade is not None and required_grade not in GRADES:
+                raise ValidationFailed("Unknown grade.", errors={"required_grade": ["Unknown grade."]})
+            shift.required_grade = required_grade
+            changed.append("required_grade")
+        if required_skills is not None and sorted(set(required_skills)) != list(shift.required_skills or []):
+            shift.required_skills = sorted(set(required_skills))
+            changed.append("required_skills")
+        if note is not _UNSET and note != shift.note:
+            shift.note = note
+            changed.append("note")
+        # The slot it left must keep its minimum (the holder is the same, so no change of holder notices it).
+        cover.check_move(shift, left_slot, leaving, actor=actor, override_reason=override_reason)
+    if changed:
+        db.session.flush()
+        audit.record("shift.edited", actor=actor, entity=shift, summary={"fields": ",".join(changed)})
+    if assignee is not _UNSET:
+        current = shift.assignee_id
+        if (assignee.id if assignee else None) != current:
+            assign(shift, assignee, actor=actor, override_reason=override_reason)
+    return shift
+
+
+def cancel_shift(shift: Shift, *, reason: str, actor) -> Shift:
+    require_manage(shift.team, actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("Say why the shift is cancelled.", errors={"reason": ["Give a reason."]})
+    if shift.state == ShiftState.cancelled:
+        raise Conflict("This shift is already cancelled.", extra={"code": "cancelled"})
+    if shift.assignee is not None:
+        set_assignee(shift, None, actor=actor, kind=ReleaseKind.cancelled, reason="Shift cancelled")
+    shift.state = ShiftState.cancelled
+    shift.cancel_reason = reason[:200]
+    db.session.flush()
+    audit.record("shift.cancelled", actor=actor, entity=shift)
+    return shift
+
+
+def is_visible(shift: Shift, viewer) -> bool:
+    """Staff see shifts outside any period and in published periods; coordinators see drafts too."""
+    if shift.team.can_manage(viewer):
+        return True
+    if not shift.team.can_view(viewer) and shift.assignee_id != getattr(viewer, "id", None):
+        return False
+    return shift.rota_period is None or shift.rota_period.state == PeriodState.published
+
+
+def _visible_clause(viewer):
+    published = select(RotaPeriod.id).where(RotaPeriod.state == PeriodState.published)
+    plain = or_(Shift.rota_period_id.is_(None), Shift.rota_period_id.in_(published))
+    if viewer.is_admin:
+        return None
+    managed = viewer.managed_team_ids
+    member = viewer.team_ids
+    return or_(Shift.team_id.in_(managed or {0}),
+               and_(or_(Shift.team_id.in_(member or {0}), Shift.assignee_id == viewer.id), plain))
+
+
+def shifts_query(viewer, *, team_id=None, person_id=None, start=None, end=None, state=None):
+    stmt = select(Shift).order_by(Shift.starts_at, Shift.id)
+    clause = _visible_clause(viewer)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    if team_id is not None:
+        stmt = stmt.where(Shift.team_id == team_id)
+    if person_id is not None:
+        stmt = stmt.where(Shift.assignee_id == person_id)
+    if start is not None:
+        stmt = stmt.where(Shift.ends_at > start)
+    if end is not None:
+        stmt = stmt.where(Shift.starts_at < end)
+    if state is not None:
+        stmt = stmt.where(Shift.state == ShiftState(state))
+    return stmt

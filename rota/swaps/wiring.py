@@ -1,0 +1,47 @@
+"""Wiring of swaps and open shifts: tables, blueprints, nav items, the CLI, the after-change hook, the cover check,
+the notifications registries (audiences, SMS reply, reference action), the demo seeder and the periodic expiry.
+Imported only by ``rota.swaps.register``."""
+
+from __future__ import annotations
+
+from core.cli import DEMO_SEEDERS
+from core.web import add_nav_item
+from notifications.registry import register_audience, register_reference_action, register_reply_handler
+from rota import assignment, cover
+from rota.swaps import api as swaps_api
+from rota.swaps import audiences as shift_audiences
+from rota.swaps import eligibility
+from rota.swaps import models as swap_models  # noqa: F401  (registers the tables)
+from rota.swaps import views as swaps_views
+from rota.swaps.demo import seed_swaps
+from rota.swaps.service import expire_due, on_shift_changed_hands, reply_claim, shift_action
+
+
+def register(app, api) -> None:
+    app.register_blueprint(swaps_views.bp)
+    api.register_blueprint(swaps_api.blp)
+    add_nav_item(app, 30, "Requests", "swaps.requests_page")
+    add_nav_item(app, 31, "Open shifts", "swaps.open_shifts_page")
+    add_nav_item(app, 32, "Approvals", "swaps.approvals_page", lambda u: u.is_coordinator or u.is_admin)
+    app.cli.add_command(swaps_views.swaps_cli)
+    if eligibility.allowed_team_ids not in assignment.SHIFT_TEAMS:  # a team's pools may take its shifts
+        assignment.SHIFT_TEAMS.append(eligibility.allowed_team_ids)
+    if on_shift_changed_hands not in assignment.AFTER_CHANGE:
+        assignment.AFTER_CHANGE.append(on_shift_changed_hands)
+    cover.register()  # every change of a rostered shift's holder keeps its slot's staffing requirements
+    _register_with_notifications(app)
+    app.extensions.setdefault(DEMO_SEEDERS, []).append((35, "swaps and escalation ladder", seed_swaps))
+    # The notifications worker runs these every so often; `flask swaps expire` (cron) does the same.
+    tasks = app.extensions.setdefault("periodic_tasks", [])
+    if not any(name == "swaps.expire" for name, _ in tasks):
+        tasks.append(("swaps.expire", expire_due))  # the worker commits
+
+
+def _register_with_notifications(app) -> None:
+    """Broadcast audiences for an open shift — everyone eligible, then the ladder's steps: this ward, the staff
+    bank, neighbouring wards (``rota.swaps.audiences``) — and the SMS reply "YES <code>" claim (notifications must
+    not import rota, so rota registers itself with its registries)."""
+    for name, label, resolver in shift_audiences.AUDIENCES:
+        register_audience(name, label, resolver)
+    register_reply_handler("YES", reply_claim)
+    register_reference_action("shift", shift_action)

@@ -1,0 +1,25 @@
+"""Wiring of the rota core: its tables, the rota pages and API, the home panel, nav items, the membership screens and
+the demo seeders of people, teams and rotas. Imported only by ``rota.register``."""
+
+from __future__ import annotations
+
+from core.cli import DEMO_SEEDERS
+from core.web import HOME_PANELS, add_nav_item
+from rota import api as rota_api
+from rota import demo, membership_views, models, rota_models, views  # noqa: F401  (register the tables)
+
+
+def register(app, api) -> None:
+    app.extensions.setdefault(DEMO_SEEDERS, []).append((10, "people and teams", demo.seed_people_and_teams))
+    app.register_blueprint(views.bp)
+    app.extensions.setdefault(DEMO_SEEDERS, []).append((20, "rota", demo.seed_rota))
+    app.extensions.setdefault(HOME_PANELS, []).append(views.next_shifts_panel)
+    add_nav_item(app, 10, "My shifts", "rota.my_shifts")
+    add_nav_item(app, 11, "Team rotas", "rota.teams")
+    rota_api.register(app, api)
+
+
+def register_membership(app, api) -> None:
+    """Invitations and membership: registered after the sub-packages, as before the split (the OpenAPI document
+    lists its paths in registration order)."""
+    membership_views.register(app, api)
