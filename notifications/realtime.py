@@ -77,6 +77,12 @@ class Hub:
 HUB = Hub()
 
 
+def event_for(n) -> dict:
+    """A notification row as the event streams carry (``user_id`` routes it and is dropped before sending)."""
+    return {"id": n.id, "user_id": n.user_id, "kind": n.kind, "text": n.text, "link": n.link,
+            "created_at": n.created_at.isoformat()}
+
+
 def fanout_mode(app=None) -> str:
     cfg = (app or current_app).config
     mode = cfg.get("NOTIFICATIONS_FANOUT", "auto")
@@ -204,7 +210,6 @@ def _listen_redis(url: str, ready: threading.Event) -> None:
 def _poll_table(app, ready: threading.Event) -> None:
     """SQLite: the web processes cannot reach this process's hub, so read new notification rows every second."""
     from core.db import db
-    from notifications import service
     from notifications.models import Notification
 
     interval = float(app.config.get("NOTIFICATIONS_POLL_SECONDS", 1.0))
@@ -221,7 +226,7 @@ def _poll_table(app, ready: threading.Event) -> None:
                                                   .order_by(Notification.id).limit(1000)).all()
                         if rows:
                             last = rows[-1].id
-                            HUB.dispatch([service.event_for(n) for n in rows])
+                            HUB.dispatch([event_for(n) for n in rows])
                 finally:
                     db.session.remove()
         except Exception:
