@@ -26,6 +26,19 @@ CSP_DOCS = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
     "style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 
+# Extension point: callables giving another origin a form may end at (``form-action``), e.g. single sign-out.
+FORM_TARGETS = "csp_form_targets"
+
+
+def _csp() -> str:
+    policy = CSP_DOCS if request.path == "/api/v1/docs" else CSP
+    extra = " ".join(o for o in (target() for target in current_app.extensions.get(FORM_TARGETS, [])) if o)
+    policy = policy.replace("form-action 'self'", f"form-action 'self' {extra}") if extra else policy
+    if current_app.config.get("CSP_CONNECT_SRC"):  # e.g. the notification stream service on another origin
+        policy += f"; connect-src 'self' {current_app.config['CSP_CONNECT_SRC']}"
+    return policy
+
+
 class ForwardedClient:
     """Werkzeug's ``ProxyFix`` for ``PROXY_FIX`` proxy hops, applied only to requests whose direct peer is listed in
     ``FORWARDED_ALLOW_IPS`` (addresses or networks, ``*`` for any): gunicorn's rule for the same headers. A client
@@ -130,10 +143,7 @@ def _headers(response):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
-    csp = CSP_DOCS if request.path == "/api/v1/docs" else CSP
-    if current_app.config.get("CSP_CONNECT_SRC"):  # e.g. the notification stream service on another origin
-        csp += f"; connect-src 'self' {current_app.config['CSP_CONNECT_SRC']}"
-    response.headers["Content-Security-Policy"] = csp
+    response.headers["Content-Security-Policy"] = _csp()
     response.headers["Permissions-Policy"] = "camera=(self), geolocation=(), microphone=()"
     if request.is_secure:
         response.headers["Strict-Transport-Security"] = "max-age=31536000"

@@ -25,11 +25,11 @@ from rota.feeds.service import (
     _cfg,
     _digest,
     advertised_last_modified,
+    feed_body,
     feeds_overview,
     find_feed,
     parse_kind,
     record_fetch,
-    render_feed,
     revoke,
     rotate,
     set_reminder,
@@ -69,7 +69,7 @@ def calendar_feed(token: str):
     if not is_resource_modified(request.environ, etag=found.etag, last_modified=found.last_modified):
         resp = Response(status=304, headers=headers)
     else:
-        body = render_feed(found)
+        body = feed_body(found)
         resp = Response(body, mimetype="text/calendar", headers=headers)
         resp.headers["Content-Type"] = "text/calendar; charset=utf-8"
         resp.headers["Content-Disposition"] = f'inline; filename="shiftbridge-{found.kind.value}.ics"'
