@@ -31,9 +31,15 @@ MAX_HEADER = 120
 NOT_PAGES = {
     "static", "web.nhsuk_assets", "web.healthz", "web.audit_csv", "auth.session_status", "feeds.calendar_feed",
     "notifications.worker_health", "handover.image", "rota.export_csv", "rota.colours",
+    # Not HTML pages: machine endpoints, the app manifest and service worker, live streams and JSON for scripts, and
+    # a post's fragment that the channel page fetches to insert a live post.
+    "web.readyz", "metrics", "pwa.manifest", "pwa.service_worker", "channels.stream", "channels.fragment",
+    "absence.cover_status",
+    # Single sign-on pages exist only when a trust's provider is configured (tests/e2e/test_sso_journey.py).
+    "sso.start", "sso.callback", "sso.signed_out",
 }
 # Links that redirect to the page they talk about (followed, not checked themselves).
-REDIRECTS = {"notifications.short_link", "notifications.open_notification"}
+REDIRECTS = {"notifications.short_link", "notifications.open_notification", "pwa.open_pushed"}
 AXE_OPTIONS = {"runOnly": {"type": "tag", "values": [
     "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}}
 # The demo's people: the administrator, a ward coordinator, a ward nurse and an ED doctor.
@@ -61,6 +67,14 @@ def demo(app):
     coordinator = db.session.scalar(db.select(User).where(User.email == "ward.manager@shiftbridge.test"))
     broadcasts.create(ward, coordinator, audience="team", text="Fire drill at 14:00 today, please read the plan.",
                       link=f"/teams/{ward.id}/rota", requires_ack=True)
+    # A draft period, so the build page offers "Publish…" and its summary page is checked too.
+    from datetime import date, timedelta
+
+    from rota.models import PeriodState, RotaPeriod
+
+    first = date.today() + timedelta(weeks=20)
+    db.session.add(RotaPeriod(team_id=ward.id, first_day=first, last_day=first + timedelta(days=27),
+                              state=PeriodState.draft))
     db.session.commit()
     ed = db.session.scalar(db.select(Team).where(Team.name == ED))
     doctor = min((m.user for m in ed.memberships if m.role != TeamRole.coordinator), key=lambda u: u.id)
