@@ -264,7 +264,7 @@ MIN_PASSWORD = 10
 OFCOM_DRAMA_MOBILE_PREFIX = "+447700900"  # 07700 900000-900999, Ofcom's range for drama and testing
 
 
-def _digest(secret: str) -> str:
+def secret_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -355,7 +355,7 @@ class SessionState:
 def start_session(user: User, user_agent: str | None = None) -> str:
     key = secrets.token_urlsafe(32)
     now = now_utc()
-    db.session.add(UserSession(key_hash=_digest(key), user_id=user.id, user_agent=(user_agent or "")[:200],
+    db.session.add(UserSession(key_hash=secret_digest(key), user_id=user.id, user_agent=(user_agent or "")[:200],
                                created_at=now, last_seen_at=now))
     user.session_key = key
     return key
@@ -376,7 +376,7 @@ def session_for_key(key: str, *, touch: bool = True) -> SessionState:
     ``touch`` records use by a person (not background polling); the time is written at most once a minute. Both
     writes commit in their own short transaction, as token use does: the loader runs before the view's work."""
     row = db.session.scalar(select(UserSession).options(joinedload(UserSession.user))
-                            .where(UserSession.key_hash == _digest(key)))
+                            .where(UserSession.key_hash == secret_digest(key)))
     if row is None or not row.user.active:
         return SessionState(None)
     if row.revoked_at is not None:
@@ -405,7 +405,7 @@ def session_time_left(user: User) -> dict | None:
     absolute limit). What the page's sign-out warning asks for; asking does not count as use. None when the
     request came with an API token rather than a browser session."""
     row = getattr(user, "session_row", None) or db.session.scalar(
-        select(UserSession).where(UserSession.key_hash == _digest(user.session_key or "")))
+        select(UserSession).where(UserSession.key_hash == secret_digest(user.session_key or "")))
     if row is None:
         return None
     idle, absolute = session_limits()
@@ -418,7 +418,7 @@ def session_time_left(user: User) -> dict | None:
 
 def keep_session_alive(user: User) -> dict | None:
     """The person asked to stay signed in: count it as use now."""
-    row = db.session.scalar(select(UserSession).where(UserSession.key_hash == _digest(user.session_key or "")))
+    row = db.session.scalar(select(UserSession).where(UserSession.key_hash == secret_digest(user.session_key or "")))
     if row is None:
         return None
     row.last_seen_at = now_utc()
@@ -462,7 +462,7 @@ def authenticate(email: str, password: str, *, client: throttle.Client, user_age
 
 def end_session(user: User) -> None:
     if user.session_key:
-        row = db.session.scalar(select(UserSession).where(UserSession.key_hash == _digest(user.session_key)))
+        row = db.session.scalar(select(UserSession).where(UserSession.key_hash == secret_digest(user.session_key)))
         if row is not None and row.revoked_at is None:
             row.revoked_at, row.ended_reason = now_utc(), "logout"
     audit.record("auth.logout", actor=user, entity=user)
@@ -474,7 +474,7 @@ def _revoke_all(user: User, *, actor, keep_session_key: str | None = None) -> No
     from flask import current_app
 
     now = now_utc()
-    keep = _digest(keep_session_key) if keep_session_key else None
+    keep = secret_digest(keep_session_key) if keep_session_key else None
     for row in db.session.scalars(select(UserSession).where(UserSession.user_id == user.id,
                                                             UserSession.revoked_at.is_(None))):
         if row.key_hash != keep:
@@ -515,7 +515,8 @@ def set_active(user: User, active: bool, *, actor: User) -> None:
 
 def create_token(user: User, name: str, *, actor=None) -> tuple[ApiToken, str]:
     secret = "sb_" + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, name=name.strip()[:80] or "token", token_hash=_digest(secret), prefix=secret[:10])
+    token = ApiToken(user_id=user.id, name=name.strip()[:80] or "token", token_hash=secret_digest(secret),
+                     prefix=secret[:10])
     db.session.add(token)
     db.session.flush()
     audit.record("token.created", actor=actor or user, entity=token, summary={"user_id": user.id})
@@ -540,7 +541,7 @@ def user_for_token(secret: str) -> User | None:
     (committed in its own short transaction) only when the stored time is older than that, so a client calling many
     times a second does not turn every read into a database write."""
     token = db.session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
-                              .where(ApiToken.token_hash == _digest(secret)))
+                              .where(ApiToken.token_hash == secret_digest(secret)))
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
     now = now_utc()

@@ -310,7 +310,7 @@ def logout():
     return redirect(url_for("auth.login", signed_out=1))
 
 
-def _profile(**extra):
+def render_profile(**extra):
     tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id)
                                 .order_by(ApiToken.created_at.desc())).all()
     ctx = {"password_form": PasswordForm(prefix="pw"), "token_form": TokenForm(prefix="tok"), "tokens": tokens,
@@ -322,7 +322,7 @@ def _profile(**extra):
 @bp.get("/profile")
 @login_required
 def profile():
-    return _profile()
+    return render_profile()
 
 
 @bp.post("/profile/password")
@@ -336,7 +336,7 @@ def change_password():
         except throttle.Throttled as exc:
             _throttled(exc, throttle.CURRENT_PASSWORD)
             form.current_password.errors.append(exc.detail)
-            resp = make_response(_profile(password_form=form), 429)
+            resp = make_response(render_profile(password_form=form), 429)
             resp.headers["Retry-After"] = str(exc.retry_after)
             return resp
         except DomainError as exc:
@@ -346,11 +346,11 @@ def change_password():
                 db.session.rollback()
             for field, msgs in (exc.errors or {}).items():
                 getattr(form, field if field != "password" else "new_password").errors.extend(msgs)
-            return _profile(password_form=form), 422
+            return render_profile(password_form=form), 422
         db.session.commit()
-        return _profile(message="Password changed. Other browsers were signed out, and your API tokens and "
+        return render_profile(message="Password changed. Other browsers were signed out, and your API tokens and "
                                 "calendar links stopped working: make new ones below if you need them.")
-    return _profile(password_form=form), 422
+    return render_profile(password_form=form), 422
 
 
 @bp.post("/profile/tokens")
@@ -358,11 +358,11 @@ def change_password():
 def create_token():
     form = TokenForm(prefix="tok")
     if not form.validate_on_submit():
-        return _profile(token_form=form), 422
+        return render_profile(token_form=form), 422
     token, secret = accounts.create_token(current_user._get_current_object(), form.name.data)
     db.session.commit()
     # Rendered, never flashed: a flash would put the secret into the session cookie.
-    return _profile(new_token=secret, new_token_name=token.name)
+    return render_profile(new_token=secret, new_token_name=token.name)
 
 
 @bp.post("/profile/tokens/<int:token_id>/revoke")

@@ -259,7 +259,7 @@ def _seed_team_rota(team, coord, types_spec, reqs_spec, first, rng, *, nursing: 
                  (types["OC"], consultant, 1)]
         items = _roster(team, days, slots, people, leave_days, rng, max_week=5)
     report = services.BuildReport()
-    services._bulk_create(team, items, actor=coord, report=report)
+    services.bulk_create(team, items, actor=coord, report=report)
     # Sickness reported after the rota was built: the person's shifts become open shifts (coordinators are told).
     sick = next((u for u in people[5:] if any(s.assignee_id == u.id and first + timedelta(8) <= services.local_day(s)
                                                <= first + timedelta(9) for s in report.created)), None)

@@ -393,7 +393,7 @@ def new_shift(team_id: int):
         form.day.data = _arg_day("day", _today(team))
     if form.validate_on_submit():
         try:
-            services.add_shift(team, actor=current_user, shift_type=services._type_of(team, form.shift_type.data),
+            services.add_shift(team, actor=current_user, shift_type=services.type_of(team, form.shift_type.data),
                                day=form.day.data,
                                assignee=services.get_user(form.assignee.data) if form.assignee.data else None,
                                required_grade=form.required_grade.data or None, note=form.note.data or None)
@@ -564,7 +564,7 @@ def add_requirement(team_id: int):
     form.shift_type.choices = as_choices([(st.id, st.code) for st in services.shift_types(team)])
     if form.validate():
         try:
-            services.create_requirement(team, shift_type=services._type_of(team, form.shift_type.data),
+            services.create_requirement(team, shift_type=services.type_of(team, form.shift_type.data),
                                         min_count=form.min_count.data,
                                         weekday=int(form.weekday.data) if form.weekday.data else None,
                                         staff_group=form.staff_group.data or None,

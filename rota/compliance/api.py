@@ -152,7 +152,7 @@ def _shift_like(person: User, item: dict, index: int):
         if shift_type is not None and shift_type.team_id != team.id:
             raise ValidationFailed("That shift type belongs to another team.",
                                    errors={f"add.{index}.shift_type_id": ["Not a shift type of this team."]})
-    team = team or compliance._home_team(person)
+    team = team or compliance.home_team(person)
     tz = team.timezone if team is not None else DEFAULT_ZONE
     starts = timeutil.localize(item["starts_at"], tz, field=f"add.{index}.starts_at")
     ends = timeutil.localize(item["ends_at"], tz, field=f"add.{index}.ends_at")

@@ -65,7 +65,7 @@ def _settings(user, team):
     return (row[0], row[1]) if row is not None else (None, None)
 
 
-def _home_team(user):
+def home_team(user):
     ms = sorted(getattr(user, "memberships", []) or [], key=lambda m: m.id)
     return ms[0].team if ms else None
 
@@ -98,7 +98,7 @@ def may_see_person(viewer, person) -> bool:
 
 def today_for(person) -> date:
     """Today's date in the person's home team's zone."""
-    team = _home_team(person)
+    team = home_team(person)
     return datetime.now(timeutil.zone(getattr(team, "timezone", None) or timeutil.DEFAULT_ZONE)).date()
 
 
@@ -106,7 +106,7 @@ def profile_for(user, team=None, *, rule_sets: Iterable[str] | None = None, pers
                 loaded: bool = False) -> Profile:
     """Rule sets for ``user`` (in ``team``, default their first team), with the team's and person's overrides.
     ``rule_sets`` names sets to use instead of the person's own (a coordinator comparing, e.g. ["TCS2016v1"])."""
-    team = team if team is not None else _home_team(user)
+    team = team if team is not None else home_team(user)
     if not loaded:
         person_row, team_row = _settings(user, team)
     severities, disabled = trust_overrides()
@@ -328,7 +328,7 @@ def check_change(user, *, add=(), remove=(), rule_sets=None) -> tuple[Profile | 
 def verdicts_between(user, first_day: date, last_day: date, *, rule_sets=None, team=None) -> tuple[Profile, list]:
     """Verdicts over ``user``'s real shifts that start between two local days (inclusive)."""
     prof = profile_for(user, team, rule_sets=rule_sets)
-    tz = _zone_name(team or _home_team(user))
+    tz = _zone_name(team or home_team(user))
     lo, hi = timeutil.day_bounds(first_day, last_day, tz)
     shifts = load_shifts([user.id], lo - MARGIN, hi + MARGIN, break_minutes=prof.break_minutes)[user.id]
     leave = load_leave([user.id], lo - MARGIN, hi + MARGIN)[user.id]

@@ -612,7 +612,7 @@ def update_person_settings(person, *, actor, changes: dict) -> dict:
             action = "compliance_settings.opt_out_recorded" if new["wtr_opt_out"] else \
                 "compliance_settings.opt_out_withdrawn"
         shared = sorted(actor.managed_team_ids & person.team_ids) if actor.id != person.id else []
-        home = compliance._home_team(person)
+        home = compliance.home_team(person)
         audit.record(action, actor=actor, entity_type="person_compliance_settings", entity_id=person.id,
                      team_id=shared[0] if shared else (home.id if home is not None else None),
                      summary={"user_id": person.id, "changed": ",".join(changed), "self_service": actor.id == person.id,

@@ -269,10 +269,10 @@ def opt_out():
         except ValidationFailed as exc:  # the person changes only their own opt-out: never Forbidden
             db.session.rollback()
             _errors_into(form, exc)
-    from core.auth import _profile
+    from core.auth import render_profile
 
     g.opt_out_form = form
-    return _profile(), 422
+    return render_profile(), 422
 
 
 def register(app, api) -> None:

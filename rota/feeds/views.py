@@ -22,9 +22,8 @@ from core.security import limiter
 from core.web import as_choices
 from rota.feeds.models import CalendarPreference, TeamFeedSetting
 from rota.feeds.service import (
-    _cfg,
-    _digest,
     advertised_last_modified,
+    feed_setting,
     feeds_overview,
     find_feed,
     parse_kind,
@@ -34,6 +33,7 @@ from rota.feeds.service import (
     rotate,
     set_reminder,
     set_staff_may_subscribe,
+    token_digest,
     was_issued,
 )
 
@@ -44,11 +44,11 @@ bp = Blueprint("feeds", __name__)
 
 def _limit_key() -> str:
     # A hash, not the token: Flask-Limiter logs its keys when a limit is hit.
-    return "calendar-feed:" + _digest((request.view_args or {}).get("token", ""))[:24]
+    return "calendar-feed:" + token_digest((request.view_args or {}).get("token", ""))[:24]
 
 
 @bp.route("/calendar/<token>.ics", methods=["GET", "HEAD"])
-@limiter.limit(lambda: _cfg("FEED_RATE_LIMIT"), key_func=_limit_key, scope="calendar-feed")
+@limiter.limit(lambda: feed_setting("FEED_RATE_LIMIT"), key_func=_limit_key, scope="calendar-feed")
 def calendar_feed(token: str):
     client = request.remote_addr or "unknown"
     wait = throttle.refusal("FEED_MISS_LIMIT", "feed-miss", client)

@@ -26,7 +26,7 @@ def require_view(team: Team, actor) -> None:
         raise Forbidden("You are not a member of this team.")
 
 
-def _check_id(value: int, label: str) -> None:
+def check_id(value: int, label: str) -> None:
     # Ids beyond 32 bits cannot exist, and SQLite cannot even bind them: a 404, not a 500.
     if not 1 <= value <= MAX_ID:
         raise NotFound(f"No {label} with id {value}.")
@@ -34,7 +34,7 @@ def _check_id(value: int, label: str) -> None:
 
 def _get(model, ident: int, label: str):
     """A row by id, or a 404 naming what was not found (ids beyond the integer range are 404 too)."""
-    _check_id(ident, label)
+    check_id(ident, label)
     row = db.session.get(model, ident)
     if row is None:
         raise NotFound(f"No {label} with id {ident}.")
@@ -57,7 +57,7 @@ def get_user(user_id: int) -> User:
     return _get(User, user_id, "person")
 
 
-def _require_member(team: Team, user: User, fld: str = "assignee_id") -> None:
+def require_member(team: Team, user: User, fld: str = "assignee_id") -> None:
     if user.role_in(team) is None:
         raise ValidationFailed(f"{user.display_name} is not a member of {team.name}.",
                                errors={fld: [f"{user.display_name} is not a member of this team."]})

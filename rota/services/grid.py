@@ -26,7 +26,7 @@ from rota.models import (
     ShiftType,
     StaffingRequirement,
 )
-from rota.services.gaps import _compute_gaps, _openings
+from rota.services.gaps import compute_gaps, opening_requirements
 from rota.services.shifts import shifts_query
 
 GRID_CELL_HOOKS: list[Callable] = []
@@ -106,7 +106,7 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None) -> Grid:
     reqs = list(db.session.scalars(select(StaffingRequirement).where(StaffingRequirement.team_id == team.id)))
     for r in reqs:
         r.shift_type = types.get(r.shift_type_id)
-    openings = _openings(shifts)
+    openings = opening_requirements(shifts)
 
     cells: dict = {}
     for uid in users:
@@ -132,7 +132,7 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None) -> Grid:
     rows = [GridRow(users[uid], roles.get(uid), [cells[(uid, d)] for d in day_list])
             for uid in sorted(users, key=sort_key)]
     open_row = GridRow(None, None, [open_cells[d] for d in day_list])
-    gaps = _compute_gaps(day_list, reqs, shifts, users, openings, tz)
+    gaps = compute_gaps(day_list, reqs, shifts, users, openings, tz)
     coverage = []
     for d in day_list:
         g = [x for x in gaps if x.day == d]

@@ -20,7 +20,7 @@ from rota.models import (
     ShiftState,
     ShiftType,
 )
-from rota.services.access import _require_member, require_manage
+from rota.services.access import require_manage, require_member
 
 MAX_RANGE_DAYS = 7 * 60
 
@@ -66,7 +66,7 @@ def add_shift(team: Team, *, actor, shift_type: ShiftType | None = None, day: da
     if required_grade is not None and required_grade not in GRADES:
         raise ValidationFailed("Unknown grade.", errors={"required_grade": ["Unknown grade."]})
     if assignee is not None:
-        _require_member(team, assignee)
+        require_member(team, assignee)
     shift = Shift(team_id=team.id, shift_type_id=shift_type.id if shift_type else None, starts_at=starts_at,
                   ends_at=ends_at, state=ShiftState.open, required_grade=required_grade,
                   required_skills=sorted(set(required_skills or [])), note=note)
@@ -82,7 +82,7 @@ def add_shift(team: Team, *, actor, shift_type: ShiftType | None = None, day: da
 def assign(shift: Shift, user: User | None, *, actor, override_reason: str | None = None) -> Shift:
     require_manage(shift.team, actor)
     if user is not None:
-        _require_member(shift.team, user)
+        require_member(shift.team, user)
     return set_assignee(shift, user, actor=actor, kind=ReleaseKind.unassigned if user is None else None,
                         override_reason=override_reason)
 

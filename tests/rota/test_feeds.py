@@ -364,7 +364,7 @@ def test_tokens_are_stored_hashed_never_in_clear(ward):
     token = issue(ward["sam"])
     row = db.session.scalar(select(CalendarFeed))
     assert token not in (row.token_hash or "") and token not in (row.nonce or "")
-    assert row.token_hash == feeds._digest(token)
+    assert row.token_hash == feeds.token_digest(token)
 
 
 def test_query_count_does_not_grow_with_the_number_of_shifts(client, ward, frozen):
