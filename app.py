@@ -8,8 +8,17 @@ from collections.abc import Mapping
 from flask import Flask
 from flask_migrate import Migrate
 
+from core import api_views, auth, web
 from core import config as settings
+from core.api import make_api
+from core.auth import login_manager
+from core.cli import register_cli as register_core_cli
 from core.db import db
+from core.handlers import register_error_handlers as register_core_error_handlers
+from core.security import ForwardedClient, register_security
+from handover import register as register_handover
+from notifications import register as register_notifications
+from rota import register as register_rota
 
 migrate = Migrate()
 
@@ -34,10 +43,6 @@ def register_config(app: Flask, config: Mapping | None) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from core.api import make_api
-    from core.auth import login_manager
-    from core.security import ForwardedClient, register_security
-
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"), render_as_batch=True, compare_type=True)
     app.wsgi_app = ForwardedClient(app.wsgi_app, app.config)  # the client's address behind PROXY_FIX proxies
@@ -47,11 +52,6 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from core import api_views, auth, web
-    from handover import register as register_handover
-    from notifications import register as register_notifications
-    from rota import register as register_rota
-
     api = app.extensions["shiftbridge_api"]
     app.register_blueprint(web.bp)
     app.register_blueprint(auth.bp)
@@ -61,12 +61,8 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    from core.handlers import register_error_handlers as register
-
-    register(app)
+    register_core_error_handlers(app)
 
 
 def register_cli(app: Flask) -> None:
-    from core.cli import register_cli as register
-
-    register(app)
+    register_core_cli(app)

@@ -12,10 +12,12 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
 from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
@@ -30,7 +32,6 @@ _FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def _hasher() -> PasswordHasher:
-    from flask import current_app, has_app_context
 
     fast = has_app_context() and current_app.config.get("TESTING") and current_app.config.get("FAST_PASSWORD_HASH")
     return _FAST_HASHER if fast else _DEFAULT_HASHER
@@ -337,7 +338,6 @@ TIMEOUTS = ("idle", "absolute")
 
 def session_limits() -> tuple[timedelta, timedelta]:
     """(idle, absolute) session lifetimes from ``SESSION_IDLE_MINUTES`` and ``SESSION_ABSOLUTE_MINUTES``."""
-    from flask import current_app
 
     cfg = current_app.config
     return timedelta(minutes=int(cfg["SESSION_IDLE_MINUTES"])), timedelta(minutes=int(cfg["SESSION_ABSOLUTE_MINUTES"]))
@@ -471,7 +471,6 @@ def end_session(user: User) -> None:
 def _revoke_all(user: User, *, actor, keep_session_key: str | None = None) -> None:
     """Every credential of ``user`` dies: sessions (but the one kept), API tokens, and what other packages issued
     (calendar-feed links) through ``app.extensions["credential_revokers"]``."""
-    from flask import current_app
 
     now = now_utc()
     keep = secret_digest(keep_session_key) if keep_session_key else None
@@ -592,7 +591,6 @@ def add_member(team: Team, user: User, role: TeamRole | str = TeamRole.staff, *,
 
 
 def create_team(*, name: str, site: str | None = None, timezone: str = DEFAULT_ZONE, actor=None) -> Team:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
         ZoneInfo(timezone)

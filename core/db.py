@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Enum, Float, MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.functions import FunctionElement
@@ -111,8 +113,6 @@ def is_unavailable(exc: BaseException) -> bool:
     """The database could not be reached or dropped the connection (killed backend, failover, refusing connections,
     pool exhausted): a transient condition to wait out, not a bug. PEP 249's OperationalError is exactly "errors
     related to the database's operation ... e.g. an unexpected disconnect"."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
         return True

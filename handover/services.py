@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, url_for
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -19,18 +19,22 @@ from sqlalchemy.orm import selectinload
 from core import audit, timeutil
 from core.accounts import Membership, Team, TeamRole, User
 from core.api import MAX_ID
+from core.audit import AuditEntry
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
 from handover import nhs
 from handover.models import (
     Handover,
     HandoverEntry,
+    HandoverImage,
     HandoverSettings,
     HandoverState,
     HandoverStyle,
     Patient,
     Severity,
 )
+from notifications.service import notify
+from rota.models import Shift, ShiftState
 
 CONTENT_FIELDS = ("severity", "situation", "background", "assessment", "recommendation", "contingency", "synthesis",
                   "actions")
@@ -350,7 +354,6 @@ def _lock(handover: Handover) -> bool:
 
 def _starter(later: Handover) -> str:
     """Who started ``later`` (from its audit entry; the outgoing clinician if that is gone)."""
-    from core.audit import AuditEntry
 
     actor_id = db.session.scalar(select(AuditEntry.actor_id).where(
         AuditEntry.action == "handover.started", AuditEntry.entity_type == "handover",
@@ -560,9 +563,7 @@ def set_action_done(entry: HandoverEntry, index: int, actor, done: bool) -> Hand
 
 def mark_ready(handover: Handover, actor) -> Handover:
     """The outgoing clinician hands over: the incoming clinician is told (no patient data in the message)."""
-    from flask import url_for
 
-    from notifications.service import notify
 
     require_view(handover.team, actor)
     if handover.state != HandoverState.open:
@@ -596,7 +597,6 @@ ROTA_WINDOW = timedelta(hours=2)
 
 def off_rota_notice(team: Team, user, now: datetime | None = None) -> str | None:
     """None if ``user`` has a shift on ``team``'s rota overlapping the next 2 hours; else a sentence saying so."""
-    from rota.models import Shift, ShiftState
 
     now = now or now_utc()
     until = now + ROTA_WINDOW
@@ -671,7 +671,6 @@ def accept(handover: Handover, actor, *, patient_ids: list[int] | None = None, r
 def flag_overdue(now: datetime | None = None) -> list[Handover]:
     """Tell a team's coordinators about handovers nobody has accepted within the team's set time. Idempotent;
     called by ``flask handover flag-overdue`` from cron or the notifications worker."""
-    from notifications.service import notify
 
     now = now or now_utc()
     flagged = []
@@ -700,7 +699,6 @@ def flag_overdue(now: datetime | None = None) -> list[Handover]:
 
 def access_report(patient: Patient) -> list:
     """Every audited view or change of this patient's handover content: who, what, when (never the content)."""
-    from core.audit import AuditEntry
 
     rows = db.session.scalars(select(AuditEntry).where(AuditEntry.team_id == patient.team_id,
                                                        AuditEntry.action.startswith("handover."))
@@ -713,7 +711,6 @@ def purge_expired(now: datetime | None = None, *, retention_days: int | None = N
     """Blank the clinical content, identifiers and images of patients discharged more than ``retention_days`` ago.
     Audit entries are kept (they never held content). Returns (patient ids, image storage keys): the caller deletes
     the image files after the commit (``images.delete_files``)."""
-    from handover.models import HandoverImage
 
     now = now or now_utc()
     days = retention_days if retention_days is not None else current_app.config.get("HANDOVER_RETENTION_DAYS", 30)

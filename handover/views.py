@@ -33,7 +33,7 @@ from core.errors import DomainError, NotFound
 from core.security import no_store
 from core.web import as_choices, in_calendar
 from handover import images, services
-from handover.models import HandoverImage, HandoverStyle, Patient, Severity
+from handover.models import Handover, HandoverImage, HandoverState, HandoverStyle, Patient, Severity
 from handover.payload import actions_of, load_sheet
 
 bp = no_store(Blueprint("handover", __name__, url_prefix="/handover"))  # every page may show patient data
@@ -604,7 +604,6 @@ def image(image_id):
 
 def handovers_panel(user):
     """Home card: handovers waiting for this person to accept."""
-    from handover.models import Handover, HandoverState
 
     if not user.team_ids:
         return None

@@ -18,6 +18,8 @@ import queue
 import threading
 import time
 
+import psycopg
+import redis
 from flask import current_app
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
@@ -114,7 +116,6 @@ _redis_clients: dict = {}
 
 
 def _redis(url: str):
-    import redis
 
     if url not in _redis_clients:
         _redis_clients[url] = redis.Redis.from_url(url)
@@ -152,7 +153,6 @@ def ensure_listener(app) -> None:
 
 
 def _listen_postgres(url: str, ready: threading.Event) -> None:
-    import psycopg
 
     while True:
         try:

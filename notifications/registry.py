@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.api import MAX_ID
+
 Resolver = Callable[[int, dict], list[int]]
 ReplyHandler = Callable[[int, str | None], tuple[bool, str]]
 
@@ -68,7 +70,6 @@ def reference_action(reference: str | None) -> tuple[str, str] | None:
 
 def parse_reference(reference) -> tuple[str, int] | None:
     """``"shift:12"`` -> ``("shift", 12)``; None unless it is an identifier, a colon and an id in the id range."""
-    from core.api import MAX_ID
 
     kind, _, ident = str(reference or "").partition(":")
     if not (kind.isidentifier() and ident.isascii() and ident.isdigit() and len(ident) <= 10):

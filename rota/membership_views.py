@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Length
 from core.db import db
 from core.errors import DomainError
 from core.web import as_choices
-from rota import membership, services
+from rota import membership, membership_api, services
 
 bp = Blueprint("membership", __name__)
 
@@ -115,7 +115,6 @@ def profile_section(user) -> dict:
 
 
 def register(app, api) -> None:
-    from rota import membership_api
 
     membership_api.register(app, api)
     app.register_blueprint(bp)

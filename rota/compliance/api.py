@@ -16,6 +16,7 @@ from wtforms import DateField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
+from core import timeutil
 from core.accounts import Team, User
 from core.api import MAX_ID, Blueprint, DateTime, Id, Text, login_required_api
 from core.db import db
@@ -25,6 +26,7 @@ from core.timeutil import DEFAULT_ZONE
 from rota import services
 from rota.compliance import rules
 from rota.compliance import service as compliance
+from rota.models import Shift, ShiftType
 
 blp = Blueprint("compliance_api", __name__, url_prefix="/api/v1", description="Working-time compliance")
 web = FlaskBlueprint("compliance_web", __name__)
@@ -134,8 +136,6 @@ def report(person: User, first: date | None, last: date | None, rule_sets=None) 
 
 
 def _shift_like(person: User, item: dict, index: int):
-    from core import timeutil
-    from rota.models import ShiftType
 
     team = None
     shift_type = None
@@ -164,7 +164,6 @@ def _shift_like(person: User, item: dict, index: int):
 
 def what_if(person: User, data: dict) -> dict:
 
-    from rota.models import Shift
 
     add = [_shift_like(person, item, i) for i, item in enumerate(data["add"])]
     remove = list(dict.fromkeys(data.get("remove") or []))

@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from core.accounts import Membership, Team, User
 from core.api import MAX_ID
+from core.auth import render_profile
 from core.db import db
 from core.errors import ValidationFailed
 from core.web import as_choices
@@ -269,7 +270,6 @@ def opt_out():
         except ValidationFailed as exc:  # the person changes only their own opt-out: never Forbidden
             db.session.rollback()
             _errors_into(form, exc)
-    from core.auth import render_profile
 
     g.opt_out_form = form
     return render_profile(), 422

@@ -41,6 +41,7 @@ from core.errors import Forbidden, NotFound
 from rota.feeds import ical
 from rota.feeds.models import CalendarFeed, CalendarPreference, FeedKind, RetiredFeedToken, TeamFeedSetting
 from rota.models import Leave, PeriodState, ReleaseKind, RotaPeriod, Shift, ShiftRelease, ShiftState, ShiftType
+from rota.swaps import eligibility
 
 log = logging.getLogger(__name__)
 
@@ -529,7 +530,6 @@ def team_events(ctx: _Ctx, team_ids: list[int], window: Window) -> list[ical.Fee
 def eligible_open_shift_ids(user: User, window: Window, day: datetime) -> list[int]:
     """Open shifts ``user`` could claim (``rota.eligibility``: grade, skills, leave, overlap, cover, working-time
     rules) that start within the feed's window."""
-    from rota.swaps import eligibility
 
     return [r.shift.id for r in eligibility.eligible_open_shifts(user) if r.ok and r.shift.starts_at < window.end]
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import io
 
+import qrcode
 from flask import Blueprint, Response, abort, redirect, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from qrcode.image.svg import SvgPathImage
 from sqlalchemy import select
 from werkzeug.http import is_resource_modified
 from wtforms import SelectField
@@ -92,8 +94,6 @@ class ReminderForm(FlaskForm):
 
 
 def _qr_data_uri(text: str) -> str:
-    import qrcode
-    from qrcode.image.svg import SvgPathImage
 
     img = qrcode.make(text, image_factory=SvgPathImage, box_size=8, border=2)
     buf = io.BytesIO()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from core import accounts
 from core.accounts import Membership, Team, User
 from core.api import MAX_ID
 from core.db import db
@@ -71,7 +72,6 @@ def visible_teams(viewer) -> list[Team]:
 
 
 def create_team(*, name: str, site: str | None, timezone: str, actor) -> Team:
-    from core import accounts
 
     if not actor.is_admin:
         raise Forbidden("Only administrators can create teams.")
@@ -79,7 +79,6 @@ def create_team(*, name: str, site: str | None, timezone: str, actor) -> Team:
 
 
 def add_member(team: Team, user: User, role: str, *, actor) -> Membership:
-    from core import accounts
 
     require_manage(team, actor)
     # Without the person's consent only an administrator, or a coordinator who already coordinates them in

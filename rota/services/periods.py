@@ -14,6 +14,7 @@ from core import audit, timeutil
 from core.accounts import Team
 from core.db import db, now_utc
 from core.errors import Conflict, ValidationFailed
+from notifications.service import notify
 from rota.models import (
     PeriodState,
     RotaPeriod,
@@ -60,7 +61,6 @@ def periods(team: Team) -> list[RotaPeriod]:
 
 def publish_period(period: RotaPeriod, *, actor) -> dict:
     """Publish: run every PUBLISH_CHECKS function (any may refuse), stamp the period, tell the team."""
-    from notifications.service import notify
 
     team = period.team
     require_manage(team, actor)

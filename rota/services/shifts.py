@@ -11,6 +11,7 @@ from core.accounts import GRADES, Team, User
 from core.db import db
 from core.errors import Conflict, ValidationFailed
 from core.limits import MAX_SHIFT, MAX_SHIFT_HOURS
+from rota import cover
 from rota.assignment import check_holder, set_assignee
 from rota.models import (
     PeriodState,
@@ -102,7 +103,6 @@ def edit_shift(shift: Shift, *, actor, version: int | None = None, starts_at=Non
         raise Conflict("Someone else changed this shift since you loaded it. Reload to see the latest version.",
                        extra={"code": "stale", "current_version": shift.version})
     changed = []
-    from rota import cover  # cover builds on this module
 
     moving = (shift_type is not None and shift_type.id != shift.shift_type_id) or \
         (starts_at is not None and starts_at != shift.starts_at)

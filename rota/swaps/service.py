@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from flask import url_for
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -31,6 +32,7 @@ from core.api import MAX_ID  # noqa: F401  (swaps.MAX_ID is used by the views)
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
 from notifications import broadcasts
+from notifications.service import notify
 from rota import cover
 from rota.assignment import set_assignee
 from rota.models import PeriodState, ReleaseKind, Shift, ShiftState
@@ -68,7 +70,6 @@ STATE_WORDS = {
 
 
 def _notify(user_ids, *, kind: str, text: str, link: str | None, team_id: int, key: str) -> None:
-    from notifications.service import notify
 
     ids = [i for i in dict.fromkeys(user_ids) if i]
     if ids:
@@ -891,7 +892,6 @@ def cover_request_url(shift: Shift) -> str:
     """The broadcast form, filled in for this gap: everyone eligible, reference ``shift:<id>`` (so the escalation
     ladder, "don't ask me again", SMS "YES" and the claim all know the shift), wording without patient details, and a
     link to the shift on the open-shifts board. The coordinator still counts the recipients and confirms."""
-    from flask import url_for
 
     return url_for("notifications.broadcast_new", team_id=shift.team_id, audience="eligible_for_shift",
                    shift_id=shift.id, kind="open_shift", reference=eligibility.shift_reference(shift.id),
@@ -901,7 +901,6 @@ def cover_request_url(shift: Shift) -> str:
 
 def _board_link(shift_id: int) -> str:
     """The shift on the open-shifts board (its claim / volunteer button and verdicts are there)."""
-    from flask import url_for
 
     return url_for("swaps.open_shifts_page") + f"#open-shift-{shift_id}"
 
