@@ -30,6 +30,7 @@ from core.accounts import ApiToken, User
 from core.db import db
 from core.errors import DomainError
 from core.links import local_path
+from core.pages import CsrfForm
 from core.security import SAFE_METHODS, bearer_token
 
 login_manager = LoginManager()
@@ -123,10 +124,6 @@ class PasswordForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     name = StringField("Token name", validators=[DataRequired("Give the token a name."), Length(max=80)])
-
-
-class EmptyForm(FlaskForm):
-    """CSRF-only form for buttons that POST."""
 
 
 def _safe_next(target: str | None) -> str:
@@ -301,7 +298,7 @@ def session_keepalive():
 @bp.post("/auth/logout")
 @login_required
 def logout():
-    if not EmptyForm().validate_on_submit():
+    if not CsrfForm().validate_on_submit():
         abort(400)
     accounts.end_session(current_user._get_current_object())
     db.session.commit()
@@ -314,7 +311,7 @@ def render_profile(**extra):
     tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id)
                                 .order_by(ApiToken.created_at.desc())).all()
     ctx = {"password_form": PasswordForm(prefix="pw"), "token_form": TokenForm(prefix="tok"), "tokens": tokens,
-           "button_form": EmptyForm(), "profile_sections": current_app.extensions.get("profile_sections", [])}
+           "button_form": CsrfForm(), "profile_sections": current_app.extensions.get("profile_sections", [])}
     ctx.update(extra)
     return render_template("core/profile.html", **ctx)
 
@@ -368,7 +365,7 @@ def create_token():
 @bp.post("/profile/tokens/<int:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
-    if not EmptyForm().validate_on_submit():
+    if not CsrfForm().validate_on_submit():
         abort(400)
     accounts.revoke_token(current_user._get_current_object(), token_id, actor=current_user._get_current_object())
     db.session.commit()
@@ -381,13 +378,13 @@ def admin_users():
     if not current_user.is_admin:
         abort(403, description="Only administrators can manage accounts.")
     users = db.session.scalars(select(User).order_by(User.display_name)).all()
-    return render_template("core/admin_users.html", users=users, button_form=EmptyForm())
+    return render_template("core/admin_users.html", users=users, button_form=CsrfForm())
 
 
 @bp.post("/admin/users/<int:user_id>/<any(deactivate, reactivate):action>")
 @login_required
 def admin_set_active(user_id: int, action: str):
-    if not EmptyForm().validate_on_submit():
+    if not CsrfForm().validate_on_submit():
         abort(400)
     user = accounts.get_user(user_id)
     accounts.set_active(user, action == "reactivate", actor=current_user._get_current_object())

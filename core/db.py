@@ -14,6 +14,8 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
+from core.limits import MAX_ID
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -117,3 +119,8 @@ def is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def get_by_id(model, ident: int):
+    """``db.session.get`` for an id from a URL, a form or a message: ids beyond the integer range do not exist."""
+    return db.session.get(model, ident) if 0 < ident <= MAX_ID else None

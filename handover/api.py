@@ -10,7 +10,7 @@ from flask_login import current_user
 from core import audit
 from core.accounts import Team
 from core.api import Blueprint, login_required_api
-from core.db import db
+from core.db import db, get_by_id
 from core.errors import NotFound
 from core.security import no_store
 from handover import fhir, images, services
@@ -37,7 +37,7 @@ blp = no_store(Blueprint("handover_api", __name__, url_prefix="/api/v1",
 
 
 def _team(team_id: int) -> Team:
-    team = services.load(Team, team_id)
+    team = get_by_id(Team, team_id)
     if team is None:
         raise NotFound(f"No team with id {team_id}.")
     services.require_view(team, current_user)
@@ -51,7 +51,7 @@ def _handover(handover_id: int):
 
 
 def _patient_in(handover, patient_id: int):
-    patient = services.load(Patient, patient_id)
+    patient = get_by_id(Patient, patient_id)
     if patient is None or patient.team_id != handover.team_id or patient.purged_at is not None:
         raise NotFound(f"No patient with id {patient_id} on this team's list.")
     return patient

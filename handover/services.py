@@ -18,9 +18,8 @@ from sqlalchemy.orm import selectinload
 
 from core import audit, timeutil
 from core.accounts import Membership, Team, TeamRole, User
-from core.api import MAX_ID
 from core.audit import AuditEntry
-from core.db import db, now_utc
+from core.db import db, get_by_id, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
 from handover import nhs
 from handover.models import (
@@ -102,13 +101,8 @@ def update_settings(team: Team, actor, *, style: str, ack_minutes: int) -> Hando
 # ---------------------------------------------------------------------------------------------------- patients
 
 
-def load(model, object_id: int):
-    """``db.session.get`` for an id from a URL: ids beyond the database's integer range simply do not exist."""
-    return db.session.get(model, object_id) if 1 <= object_id <= MAX_ID else None
-
-
 def get_patient(patient_id: int) -> Patient:
-    patient = load(Patient, patient_id)
+    patient = get_by_id(Patient, patient_id)
     if patient is None or patient.purged_at is not None:
         raise NotFound(f"No patient with id {patient_id}.")
     return patient
@@ -222,7 +216,7 @@ def update_patient(patient: Patient, actor, **changes) -> Patient:
 
 
 def get_handover(handover_id: int) -> Handover:
-    handover = load(Handover, handover_id)
+    handover = get_by_id(Handover, handover_id)
     if handover is None:
         raise NotFound(f"No handover with id {handover_id}.")
     return handover
@@ -242,7 +236,7 @@ def list_handovers(team: Team, limit: int = 20) -> list[Handover]:
 def _member(team: Team, user_id: int | None, field: str) -> User | None:
     if user_id is None:
         return None
-    user = load(User, user_id)
+    user = get_by_id(User, user_id)
     if user is None or user.role_in(team) is None:
         raise ValidationFailed("That person is not a member of this team.",
                                errors={field: ["Choose someone on this team."]})

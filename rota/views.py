@@ -26,6 +26,7 @@ from core import limits, timeutil
 from core.accounts import GRADES, StaffGroup
 from core.db import db
 from core.errors import DomainError
+from core.pages import CsrfForm
 from core.web import as_choices
 from rota import csv_io, services
 from rota.models import LeaveKind, PeriodState, ShiftKind, StaffingRequirement
@@ -40,10 +41,6 @@ def next_shifts_panel(user):
 
 
 # ------------------------------------------------------------------------------------------------------ forms
-
-
-class EmptyForm(FlaskForm):
-    pass
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -207,7 +204,7 @@ def grid(team_id: int):
     start = _monday(_arg_day("start", _today(team)))
     grid = services.team_grid(team, start, days, viewer=current_user)
     return render_template("rota/grid.html", team=team, grid=grid, days=days, start=start,
-                           manage=team.can_manage(current_user), button_form=EmptyForm(),
+                           manage=team.can_manage(current_user), button_form=CsrfForm(),
                            prev=start - timedelta(days=days), next=start + timedelta(days=days),
                            tz_local=timeutil.to_local, leave_codes=services.LEAVE_CODES)
 
@@ -253,7 +250,7 @@ def _build_forms(team, pattern=None, copy=None, period=None):
 
 def _render_build(team, status=200, **forms):
     return render_template("rota/build.html", team=team, types=services.shift_types(team, active_only=True),
-                           periods=services.periods(team), button_form=EmptyForm(),
+                           periods=services.periods(team), button_form=CsrfForm(),
                            **_build_forms(team, **forms)), status
 
 
@@ -335,7 +332,7 @@ def create_period(team_id: int):
 @login_required
 def publish(team_id: int, period_id: int):
     team = _team(team_id, manage=True)
-    if not EmptyForm().validate():
+    if not CsrfForm().validate():
         abort(400)
     period = services.get_period(period_id)
     if period.team_id != team.id:
@@ -350,7 +347,7 @@ def publish(team_id: int, period_id: int):
 @login_required
 def open_gap(team_id: int):
     team = _team(team_id, manage=True)
-    if not EmptyForm().validate():
+    if not CsrfForm().validate():
         abort(400)
     req_id = request.form.get("requirement_id", type=int) or 0
     req = db.session.get(StaffingRequirement, req_id) if 0 < req_id < 2**31 else None

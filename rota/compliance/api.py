@@ -18,8 +18,8 @@ from wtforms.validators import Optional
 
 from core import timeutil
 from core.accounts import Team, User
-from core.api import MAX_ID, Blueprint, DateTime, Id, Text, login_required_api
-from core.db import db
+from core.api import Blueprint, DateTime, Id, Text, login_required_api
+from core.db import db, get_by_id
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.limits import FIRST_YEAR, LAST_YEAR
 from core.timeutil import DEFAULT_ZONE
@@ -117,7 +117,7 @@ may_see = compliance.may_see_person
 
 
 def _person(user_id: int) -> User:
-    person = db.session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    person = get_by_id(User, user_id)
     if person is None:
         raise NotFound(f"No person with id {user_id}.")
     if not may_see(current_user, person):

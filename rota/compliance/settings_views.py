@@ -15,11 +15,11 @@ from wtforms import BooleanField, DateField, IntegerField, RadioField, SelectFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from core.accounts import Membership, Team, User
-from core.api import MAX_ID
+from core.accounts import Membership, User
 from core.auth import render_profile
-from core.db import db
+from core.db import db, get_by_id
 from core.errors import ValidationFailed
+from core.pages import CsrfForm, team_or_404
 from core.web import as_choices
 from rota.compliance import rules, settings
 from rota.compliance import settings_api as compliance_settings_api
@@ -72,10 +72,6 @@ class OptOutForm(FlaskForm):
     confirm = BooleanField("I understand", validators=[DataRequired("Tick the box to confirm.")])
 
 
-class ButtonForm(FlaskForm):
-    """Buttons that only need CSRF protection."""
-
-
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
@@ -98,15 +94,6 @@ def _team_form(team, values: dict | None, formdata=None, current: dict | None = 
     _keep_choice(form.rule_sets, ",".join(current["rule_sets"] or []))
     form.rule_rows = [(r, form[_field_name(r["rule_id"])]) for r in rows]
     return form
-
-
-def _team_or_404(team_id: int) -> Team:
-    team = db.session.get(Team, team_id) if 0 < team_id <= MAX_ID else None
-    if team is None or not team.can_view(current_user):
-        abort(404)
-    if not team.can_manage(current_user):
-        abort(403)
-    return team
 
 
 def _members(team) -> list[User]:
@@ -153,7 +140,7 @@ def _render_team(team, *, form=None, rule_form=None, person_forms=None, status=2
         people.append((m, s, person_forms.get(m.id) or _person_form(m, s)))
     forms = [form, rule_form or LocalRuleForm(prefix="local"), *[p[2] for p in people]]
     return render_template("rota/compliance/settings.html", team=team, current=current, form=form,
-                           rule_form=forms[1], people=people, button_form=ButtonForm(), all_forms=forms,
+                           rule_form=forms[1], people=people, button_form=CsrfForm(), all_forms=forms,
                            page_title="Working-time rules – " + team.name), status
 
 
@@ -177,13 +164,13 @@ def _attempt(team, form, action, message: str, anchor: str = ""):
 @bp.get("/teams/<int:team_id>/compliance-settings", endpoint="team_page")
 @login_required
 def team_page(team_id: int):
-    return _render_team(_team_or_404(team_id))
+    return _render_team(team_or_404(team_id, manage=True))
 
 
 @bp.post("/teams/<int:team_id>/compliance-settings")
 @login_required
 def save_team(team_id: int):
-    team = _team_or_404(team_id)
+    team = team_or_404(team_id, manage=True)
     form = _team_form(team, None, formdata=request.form)
     if form.validate_on_submit():
         changes = settings.set_rule_severity_changes(team, {r["rule_id"]: f.data for r, f in form.rule_rows})
@@ -200,7 +187,7 @@ def save_team(team_id: int):
 @bp.post("/teams/<int:team_id>/compliance-settings/local-rules")
 @login_required
 def add_local_rule(team_id: int):
-    team = _team_or_404(team_id)
+    team = team_or_404(team_id, manage=True)
     form = LocalRuleForm(prefix="local")
     if form.validate_on_submit():
         done = _attempt(team, form, lambda: settings.add_local_rule(
@@ -214,10 +201,10 @@ def add_local_rule(team_id: int):
 @bp.post("/teams/<int:team_id>/compliance-settings/local-rules/<rule_id>/remove")
 @login_required
 def remove_local_rule(team_id: int, rule_id: str):
-    team = _team_or_404(team_id)
-    if not ButtonForm().validate_on_submit():
+    team = team_or_404(team_id, manage=True)
+    if not CsrfForm().validate_on_submit():
         abort(400)
-    done = _attempt(team, ButtonForm(), lambda: settings.remove_local_rule(
+    done = _attempt(team, CsrfForm(), lambda: settings.remove_local_rule(
         team, actor=current_user._get_current_object(), rule_id=rule_id), "Local rule removed.", "#local-rules")
     return done or abort(404)
 
@@ -225,8 +212,8 @@ def remove_local_rule(team_id: int, rule_id: str):
 @bp.post("/teams/<int:team_id>/compliance-settings/people/<int:user_id>")
 @login_required
 def save_person(team_id: int, user_id: int):
-    team = _team_or_404(team_id)
-    person = db.session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    team = team_or_404(team_id, manage=True)
+    person = get_by_id(User, user_id)
     if person is None or team.id not in person.team_ids:
         abort(404)
     form = _person_form(person, formdata=request.form)

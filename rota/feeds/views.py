@@ -20,6 +20,7 @@ from core import throttle
 from core.accounts import Team, TeamRole
 from core.db import db
 from core.errors import NotFound
+from core.pages import CsrfForm
 from core.security import limiter
 from core.web import as_choices
 from rota.feeds.models import CalendarPreference, TeamFeedSetting
@@ -80,10 +81,6 @@ def calendar_feed(token: str):
     return resp
 
 
-class EmptyForm(FlaskForm):
-    """CSRF-only form for buttons that POST."""
-
-
 REMINDER_CHOICES = [("0", "No reminder"), ("30", "30 minutes before"), ("60", "1 hour before"),
                     ("120", "2 hours before"), ("720", "12 hours before"), ("1440", "1 day before")]
 
@@ -111,7 +108,7 @@ def profile_section(user) -> dict:
     managed = sorted((m.team for m in user.memberships if m.role == TeamRole.coordinator), key=lambda t: t.name)
     settings = {r.team_id: r.staff_may_subscribe for r in db.session.scalars(
         select(TeamFeedSetting).where(TeamFeedSetting.team_id.in_([t.id for t in managed])))} if managed else {}
-    return {"feeds": feeds, "reminder_form": form, "button_form": EmptyForm(),
+    return {"feeds": feeds, "reminder_form": form, "button_form": CsrfForm(),
             "managed_teams": [(t, settings.get(t.id, False)) for t in managed]}
 
 
@@ -120,7 +117,7 @@ def _back():
 
 
 def _require_form():
-    if not EmptyForm().validate_on_submit():
+    if not CsrfForm().validate_on_submit():
         abort(400, description="The form expired. Reload the page and try again.")
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from core import audit
 from core.accounts import Membership, Team, TeamRole, User
 from core.api import MAX_ID  # noqa: F401  (swaps.MAX_ID is used by the views)
-from core.db import db, now_utc
+from core.db import db, get_by_id, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
 from notifications import broadcasts
 from notifications.service import notify
@@ -222,7 +222,7 @@ def on_shift_changed_hands(shift, previous, user, *, actor=None, kind=None, reas
 
 
 def get_request(request_id: int) -> SwapRequest:
-    req = db.session.get(SwapRequest, request_id) if 0 < request_id <= MAX_ID else None
+    req = get_by_id(SwapRequest, request_id)
     if req is None:
         raise NotFound(f"No swap or offer with id {request_id}.")
     return req
@@ -908,7 +908,7 @@ def _board_link(shift_id: int) -> str:
 def shift_action(shift_id: int) -> tuple[str, str] | None:
     """The button on a broadcast about a gap: to the open-shifts board, at that shift (its claim/volunteer button and
     the working-time verdicts are there)."""
-    shift = db.session.get(Shift, shift_id) if 0 < shift_id <= MAX_ID else None
+    shift = get_by_id(Shift, shift_id)
     if shift is None or shift.state != ShiftState.open:
         return None
     return "See the shift and take it", _board_link(shift.id)
