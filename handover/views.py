@@ -30,7 +30,7 @@ from core import audit
 from core.accounts import Team
 from core.db import db, get_by_id, now_utc
 from core.errors import DomainError, NotFound
-from core.pages import CsrfForm, get_or_404
+from core.pages import CsrfForm, form_errors, get_or_404
 from core.security import no_store
 from core.web import as_choices, in_calendar
 from handover import images, services
@@ -143,15 +143,6 @@ def _patient(handover, patient_id: int) -> Patient:
     return patient
 
 
-def _form_errors(form, exc: DomainError) -> None:
-    for name, messages in (exc.errors or {}).items():
-        target = getattr(form, name, None)
-        if target is not None and hasattr(target, "errors"):
-            target.errors = list(target.errors or []) + list(messages)
-    if not exc.errors:
-        flash(exc.detail)
-
-
 def _actions_text(entry, team) -> str:
     zone = services.team_zone(team)
     lines = []
@@ -218,7 +209,7 @@ def start(team_id):
         except DomainError as exc:
             if exc.status == 403:
                 raise
-            _form_errors(form, exc)
+            form_errors(form, exc, flash_detail=True)
         else:
             db.session.commit()
             return redirect(url_for(".sheet", handover_id=handover.id))
@@ -258,7 +249,7 @@ def patients(team_id):
                 if exc.status == 403:
                     raise
                 db.session.rollback()
-                _form_errors(form, exc)
+                form_errors(form, exc, flash_detail=True)
                 status = exc.status
             else:
                 db.session.commit()
@@ -408,7 +399,7 @@ def _refused_accept_form(exc: DomainError) -> AcceptForm:
     """The accept form shown again after a refusal: the read-back as typed, the reason beside the field it concerns
     (or as a message)."""
     form = _accept_form(request.form)
-    _form_errors(form, exc)
+    form_errors(form, exc, flash_detail=True)
     return form
 
 
@@ -512,7 +503,7 @@ def _save(handover, patient, form: EntryForm, status: int):
         if exc.status == 403:
             raise
         db.session.rollback()
-        _form_errors(form, exc)
+        form_errors(form, exc, flash_detail=True)
         return _render_entry(handover, patient, form, status=exc.status)
     db.session.commit()
     flash(f"Saved (version {saved.version})." + (" It needs accepting again." if saved.replaced_accepted else ""))

@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, Length
 
 from core.db import db
 from core.errors import DomainError
-from core.pages import CsrfForm
+from core.pages import CsrfForm, form_errors
 from core.web import as_choices
 from rota import membership, membership_api, services
 
@@ -45,7 +45,7 @@ def members(team_id: int):
         outcome, _ = membership.add_or_invite(team, person, form.role.data, actor=current_user)
     except DomainError as exc:
         db.session.rollback()
-        form.email.errors = list(form.email.errors) + list((exc.errors or {}).get("email") or [exc.detail])
+        form_errors(form, exc, "email")
         return _members_page(team, form, 422)
     db.session.commit()
     if outcome == "added":

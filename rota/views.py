@@ -26,7 +26,7 @@ from core import limits, timeutil
 from core.accounts import GRADES, StaffGroup
 from core.db import db
 from core.errors import DomainError
-from core.pages import CsrfForm
+from core.pages import CsrfForm, form_errors
 from core.web import as_choices
 from rota import csv_io, services
 from rota.models import LeaveKind, PeriodState, ShiftKind, StaffingRequirement
@@ -163,19 +163,6 @@ def _people_choices(team):
     return [(m.user.id, f"{m.user.display_name} ({m.user.grade or m.user.staff_group.value})") for m in members]
 
 
-def _form_error(form, exc: DomainError, default_field: str | None = None) -> None:
-    """Put a domain error's message(s) on the form so the page shows them in the error summary."""
-    placed = False
-    for name, messages in (exc.errors or {}).items():
-        fld = getattr(form, name, None)
-        if fld is not None and hasattr(fld, "errors"):
-            fld.errors = list(fld.errors) + list(messages)
-            placed = True
-    if not placed:
-        fld = getattr(form, default_field) if default_field else next(iter(form))
-        fld.errors = list(fld.errors) + [exc.detail]
-
-
 # ------------------------------------------------------------------------------------------------- my shifts
 
 
@@ -279,7 +266,7 @@ def run_pattern(team_id: int):
                                                 first_day=first, last_day=last, actor=current_user)
     except DomainError as exc:
         db.session.rollback()
-        _form_error(form, exc, "cycle")
+        form_errors(form, exc, "cycle")
         return _render_build(team, 422, pattern=form)
     db.session.commit()
     flash(f"{len(report.created)} shifts created ({report.open_count} open)."
@@ -302,7 +289,7 @@ def copy_week(team_id: int):
                                     actor=current_user)
     except DomainError as exc:
         db.session.rollback()
-        _form_error(form, exc, "target_week")
+        form_errors(form, exc, "target_week")
         return _render_build(team, 422, copy=form)
     db.session.commit()
     flash(f"{len(report.created)} shifts copied ({report.open_count} open).")
@@ -321,7 +308,7 @@ def create_period(team_id: int):
                                         actor=current_user)
     except DomainError as exc:
         db.session.rollback()
-        _form_error(form, exc, "first_day")
+        form_errors(form, exc, "first_day")
         return _render_build(team, 422, period=form)
     db.session.commit()
     flash(f"Draft rota period {period.first_day:%d %b}–{period.last_day:%d %b %Y} started.")
@@ -396,7 +383,7 @@ def new_shift(team_id: int):
                                required_grade=form.required_grade.data or None, note=form.note.data or None)
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc, "assignee")
+            form_errors(form, exc, "assignee")
         else:
             db.session.commit()
             flash("Shift added.")
@@ -426,7 +413,7 @@ def shift_detail(shift_id: int):
             except DomainError as exc:
                 db.session.rollback()
                 shift = services.get_shift(shift_id)
-                _form_error(form, exc, "assignee")
+                form_errors(form, exc, "assignee")
             else:
                 db.session.commit()
                 flash("Shift updated.")
@@ -475,7 +462,7 @@ def leave(team_id: int):
                                               note=form.note.data or None, team=team, actor=current_user)
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc, "first_day")
+            form_errors(form, exc, "first_day")
         else:
             db.session.commit()
             flash(f"Leave recorded. {len(opened)} shift(s) are now open and need cover." if opened
@@ -507,7 +494,7 @@ def import_csv(team_id: int):
             failed = exc
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc, "text")
+            form_errors(form, exc, "text")
         else:
             db.session.commit()
     status = 422 if (failed or form.errors) and request.method == "POST" else 200
@@ -545,7 +532,7 @@ def add_shift_type(team_id: int):
                                        kind=form.kind.data, colour=form.colour.data, actor=current_user)
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc, "code")
+            form_errors(form, exc, "code")
         else:
             db.session.commit()
             flash(f"Shift type {form.code.data.upper()} added.")
@@ -569,7 +556,7 @@ def add_requirement(team_id: int):
                                         actor=current_user)
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc, "min_count")
+            form_errors(form, exc, "min_count")
         else:
             db.session.commit()
             flash("Requirement added.")

@@ -19,7 +19,7 @@ from core.accounts import Membership, User
 from core.auth import render_profile
 from core.db import db, get_by_id
 from core.errors import ValidationFailed
-from core.pages import CsrfForm, team_or_404
+from core.pages import CsrfForm, form_errors, team_or_404
 from core.web import as_choices
 from rota.compliance import rules, settings
 from rota.compliance import settings_api as compliance_settings_api
@@ -116,15 +116,6 @@ def _person_form(person, s: dict | None = None, formdata=None) -> PersonRulesFor
     return form
 
 
-def _errors_into(form, exc: ValidationFailed) -> None:
-    """Put a service's per-field errors on the form's fields (unknown keys on the first field)."""
-    fallback = next(iter(f for f in form if f.name != "csrf_token"))
-    for key, messages in (exc.errors or {"_schema": [exc.detail]}).items():
-        name = key.split(".")[0]
-        target = form[name] if name in form else fallback
-        target.errors = [*target.errors, *messages]
-
-
 def _render_team(team, *, form=None, rule_form=None, person_forms=None, status=200):
     current = settings.team_settings(team)
     values = {"rule_sets": ",".join(current["rule_sets"] or []),
@@ -151,7 +142,7 @@ def _attempt(team, form, action, message: str, anchor: str = ""):
         action()
     except ValidationFailed as exc:
         db.session.rollback()
-        _errors_into(form, exc)
+        form_errors(form, exc)
         return None
     db.session.commit()
     flash(message, "success")
@@ -256,7 +247,7 @@ def opt_out():
             return redirect(url_for("auth.profile") + "#working-time")
         except ValidationFailed as exc:  # the person changes only their own opt-out: never Forbidden
             db.session.rollback()
-            _errors_into(form, exc)
+            form_errors(form, exc)
 
     g.opt_out_form = form
     return render_profile(), 422
