@@ -31,13 +31,14 @@ _PENDING = "sb_realtime_events"
 
 class Hub:
     def __init__(self):
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # a lock whose holders also signal each new subscription
         self._subs: dict[int, set[queue.Queue]] = {}
 
     def subscribe(self, user_id: int) -> queue.Queue:
         q: queue.Queue = queue.Queue(maxsize=1000)
         with self._lock:
             self._subs.setdefault(user_id, set()).add(q)
+            self._lock.notify_all()
         return q
 
     def unsubscribe(self, user_id: int, q: queue.Queue) -> None:
@@ -57,9 +58,10 @@ class Hub:
             except queue.Full:  # a stuck client: it catches up from the database at its next keep-alive
                 pass
 
-    def subscriber_count(self) -> int:
+    def wait_for_subscriber(self, user_id: int, timeout: float) -> bool:
+        """True as soon as ``user_id`` has an open stream in this process; False after ``timeout`` seconds."""
         with self._lock:
-            return sum(len(s) for s in self._subs.values())
+            return self._lock.wait_for(lambda: bool(self._subs.get(user_id)), timeout)
 
 
 HUB = Hub()
