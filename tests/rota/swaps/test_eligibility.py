@@ -11,7 +11,7 @@ from rota.models import Leave, LeaveKind
 from rota.swaps import eligibility
 from rota.swaps import service as swaps
 from tests.conftest import count_queries
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 
 def test_grade_ladders_compare_within_their_own_ladder():

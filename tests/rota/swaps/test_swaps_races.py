@@ -16,7 +16,7 @@ from sqlalchemy import select
 from core.db import db
 from rota.models import Shift, ShiftRelease
 from rota.swaps.models import SwapRequest, SwapState
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 
 def race(base_url: str, calls: list[tuple[str, str, dict | None]]) -> list[tuple[int, dict]]:

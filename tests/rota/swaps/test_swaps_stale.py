@@ -18,7 +18,7 @@ from core.errors import Conflict
 from rota.models import Shift, ShiftState
 from rota.swaps import service as swaps
 from rota.swaps.models import OpenShiftPolicy, SwapRequest, SwapState
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from rota.swaps import eligibility
 from rota.swaps import service as swaps
 from rota.swaps.eligibility import to_local
 from rota.swaps.models import ApprovalPolicy, SwapState
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 from tests.rota.test_swaps_cover import NightWard, _open_the_night
 
 
