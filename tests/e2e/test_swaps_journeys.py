@@ -126,7 +126,7 @@ def test_approval_card_shows_grade_and_cover_effect_and_needs_a_reason(desktop, 
     registered nurses before approving; approving a shortfall needs a reason."""
     from rota import services
     from rota.swaps import service as swaps
-    from tests.rota.test_swaps_cover import NightWard
+    from tests.rota.swaps.test_swaps_cover import NightWard
 
     w = NightWard(make, nurses_on=4)
     hca = w.hcas[0]
