@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from flask import Flask
 from flask_migrate import Migrate
 
-from core import api_views, auth, web
+from core import api_views, auth, sso_views, web
 from core import config as settings
 from core.api import make_api
 from core.auth import login_manager
@@ -55,6 +55,7 @@ def register_blueprints(app: Flask) -> None:
     api = app.extensions["shiftbridge_api"]
     app.register_blueprint(web.bp)
     app.register_blueprint(auth.bp)
+    sso_views.register(app)
     api.register_blueprint(api_views.blp)
     for register in (register_notifications, register_rota, register_handover):
         register(app, api)

@@ -20,7 +20,7 @@ from flask_login import current_user
 from sqlalchemy import ForeignKey, Integer, String, Text, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import UTCDateTime, db, now_utc
+from core.db import UTCDateTime, db, now_utc, take_write_lock
 
 GENESIS = "0" * 64
 _NHS_NUMBER_LIKE = re.compile(r"\b\d{3}[ -]?\d{3}[ -]?\d{4}\b")
@@ -72,9 +72,12 @@ def _check_summary(summary: dict) -> str:
 
 def _lock_chain() -> None:
     # Two transactions appending at once would both chain onto the same row. PostgreSQL: a transaction-scoped
-    # advisory lock queues them. SQLite: BEGIN IMMEDIATE (core.db) already lets one writer in at a time.
+    # advisory lock queues them. SQLite: one writer at a time holds the write lock (core.db); a read request that
+    # records something takes it here, before reading the tail, so the tail it chains onto is the latest.
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(7346001)"))
+    else:
+        take_write_lock()
 
 
 def record(action: str, *, actor=None, entity=None, entity_type: str | None = None, entity_id=None,

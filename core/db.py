@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from flask import has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Enum, Float, MetaData, event
 from sqlalchemy.engine import Engine
@@ -94,8 +95,7 @@ def _is_sqlite(dbapi_connection) -> bool:
 def _sqlite_on_connect(dbapi_connection, connection_record):
     if not _is_sqlite(dbapi_connection):
         return
-    # SQLAlchemy's documented recipe: let SQLAlchemy (not pysqlite) emit BEGIN, so we can make it IMMEDIATE and
-    # concurrent writers queue behind the busy timeout instead of failing with "database is locked".
+    # SQLAlchemy's documented recipe: let SQLAlchemy (not pysqlite) emit BEGIN, so we choose DEFERRED or IMMEDIATE.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -105,10 +105,65 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
     cursor.close()
 
 
+# SQLite transactions: readers in parallel, writers one at a time.
+#
+# A request that only reads (GET, HEAD, OPTIONS) begins a deferred transaction: in WAL mode it reads a snapshot and
+# never takes the write lock, so any number of readers run beside each other and beside one writer. Everything
+# else (POST/PUT/PATCH/DELETE requests, the CLI, the outbox worker, tests) begins ``BEGIN IMMEDIATE`` as before:
+# writers queue behind the busy timeout, and a transaction's reads and writes see one consistent database, which the
+# race guarantees of claims, assignments, swaps and the audit chain rely on.
+#
+# A read request that does write (the sign-in session's last use, an API token's last use, a calendar feed's fetch
+# record) takes the write lock at its first write, locking read (FOR UPDATE) or savepoint: SQLite cannot upgrade a
+# read snapshot once another connection has committed (it fails at once with "database is locked", without waiting),
+# so the read transaction, which has written nothing, is ended and ``BEGIN IMMEDIATE`` starts a fresh one. From
+# there on it behaves as a writer; what it read before was read as PostgreSQL's READ COMMITTED would have (which is
+# why those writes are conditional UPDATEs, and a locking read is always made after the lock is taken).
+# ``take_write_lock()`` does the same on purpose, before a read that must not be stale (the audit chain's tail).
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_DEFERRED = "sb_deferred_transaction"
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")
+
+
+def _read_only_request() -> bool:
+
+    return has_request_context() and request.method in SAFE_METHODS
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_on_begin(conn):
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    if conn.dialect.name != "sqlite":
+        return
+    deferred = _read_only_request()
+    conn.info[_DEFERRED] = deferred
+    conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+
+def _upgrade(conn) -> None:
+    conn.info[_DEFERRED] = False
+    raw = conn.connection.dbapi_connection
+    raw.execute("COMMIT")  # nothing written yet: this only lets go of the read snapshot
+    raw.execute("BEGIN IMMEDIATE")
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _sqlite_write_lock_at_first_write(conn, cursor, statement, parameters, context, executemany):
+    if not conn.info.get(_DEFERRED) or conn.dialect.name != "sqlite":
+        return
+    locking = context is not None and getattr(getattr(context, "compiled", None), "statement", None) is not None \
+        and getattr(context.compiled.statement, "_for_update_arg", None) is not None
+    if locking or statement.lstrip()[:9].upper().startswith(_WRITES):
+        _upgrade(conn)
+
+
+def take_write_lock(session=None) -> None:
+    """Make the session's current transaction a writing one now (SQLite: take the write lock before the next read;
+    a no-op on PostgreSQL and in transactions that began ``IMMEDIATE``). For a read whose answer the write depends on
+    when no row lock can express it, e.g. the tail of the audit chain."""
+    conn = (session or db.session).connection()
+    if conn.info.get(_DEFERRED) and conn.dialect.name == "sqlite":
+        _upgrade(conn)
 
 
 def is_unavailable(exc: BaseException) -> bool:

@@ -338,8 +338,8 @@ def _lock(handover: Handover) -> bool:
     Starting the next handover copies each patient's current entry from this one, and closes it; a save to this one
     must happen wholly before that copy or be refused, never in between. So both take this row lock first and only
     then look: PostgreSQL ``SELECT … FOR UPDATE`` makes the second wait until the first commits, and the check it
-    then makes (a new statement under READ COMMITTED) sees what the first did. SQLite needs no row lock: every
-    transaction begins IMMEDIATE (core.db), so writers already run one at a time. The lock is FOR UPDATE, not FOR
+    then makes (a new statement under READ COMMITTED) sees what the first did. SQLite needs no row lock: a writing
+    transaction holds the write lock (core.db), so writers already run one at a time. The lock is FOR UPDATE, not FOR
     SHARE, because a save may also change the handover row (an amended accepted entry makes it *ready* again): two
     FOR SHARE holders both updating the row would deadlock."""
     db.session.execute(select(Handover.id).where(Handover.id == handover.id).with_for_update())

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from core.db import db
-from notifications import broadcasts, sms, worker
+from notifications import broadcasts, push, sms, worker
 from notifications.models import OutboxMessage
 
 notifications_cli = AppGroup("notifications", help="Deliver the outbox, escalate broadcasts.")
@@ -48,3 +51,18 @@ def status_command():
     click.echo(f"SMS {'on' if sms.sms_enabled() else 'off'}")
     for state, count in rows:
         click.echo(f"{state.value}: {count}")
+
+
+push_cli = AppGroup("push", help="Web Push (VAPID keys).")
+
+
+@push_cli.command("keys")
+@click.option("--force", is_flag=True, help="Replace existing keys (every device must subscribe again).")
+def push_keys(force):
+    """Create this server's VAPID keys once, in the instance folder (never commit it). VAPID_PRIVATE_KEY and
+    VAPID_PUBLIC_KEY in the environment take precedence."""
+
+
+    path, created = push.write_keys(current_app.instance_path, force=force)
+    public = json.loads(path.read_text())["VAPID_PUBLIC_KEY"]
+    click.echo(f"{'Wrote' if created else 'Kept the existing'} {path}\nPublic key: {public}")

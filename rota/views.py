@@ -36,8 +36,9 @@ bp = Blueprint("rota", __name__)
 
 def next_shifts_panel(user):
     """Home-page card: the person's next three published shifts."""
+    items = services.next_shifts(user, limit=3)
     return {"title": "Your next shifts", "template": "rota/_next_shifts_panel.html",
-            "shifts": services.next_shift_lines(user, limit=3)}
+            "shifts": [services.shift_line(i.shift) for i in items], "ids": [i.shift.id for i in items]}
 
 
 # ------------------------------------------------------------------------------------------------------ forms
@@ -189,11 +190,20 @@ def grid(team_id: int):
     days = request.args.get("days", "7")
     days = int(days) if days in ("7", "14", "28") else 7
     start = _monday(_arg_day("start", _today(team)))
-    grid = services.team_grid(team, start, days, viewer=current_user)
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and len(page) < 6 else 1
+    grid = services.team_grid(team, start, days, viewer=current_user, page=page)
     return render_template("rota/grid.html", team=team, grid=grid, days=days, start=start,
                            manage=team.can_manage(current_user), button_form=CsrfForm(),
                            prev=start - timedelta(days=days), next=start + timedelta(days=days),
-                           tz_local=timeutil.to_local, leave_codes=services.LEAVE_CODES)
+                           leave_codes=services.LEAVE_CODES, times=_shift_times(grid, team.timezone),
+                           shift_href=url_for("rota.shift_detail", shift_id=0)[:-1])
+
+
+def _shift_times(grid, tz_name: str) -> dict:
+    """Each shown shift's local "07:00–15:30", worked out once per page rather than in every cell's markup."""
+    return {s.id: f"{timeutil.to_local(s.starts_at, tz_name):%H:%M}–{timeutil.to_local(s.ends_at, tz_name):%H:%M}"
+            for cell in grid.cells for s in cell.shifts}
 
 
 @bp.get("/teams/<int:team_id>/rota/colours.css")
@@ -312,21 +322,6 @@ def create_period(team_id: int):
         return _render_build(team, 422, period=form)
     db.session.commit()
     flash(f"Draft rota period {period.first_day:%d %b}–{period.last_day:%d %b %Y} started.")
-    return redirect(url_for("rota.grid", team_id=team.id, start=period.first_day.isoformat()))
-
-
-@bp.post("/teams/<int:team_id>/rota/periods/<int:period_id>/publish")
-@login_required
-def publish(team_id: int, period_id: int):
-    team = _team(team_id, manage=True)
-    if not CsrfForm().validate():
-        abort(400)
-    period = services.get_period(period_id)
-    if period.team_id != team.id:
-        abort(404)
-    services.publish_period(period, actor=current_user)
-    db.session.commit()
-    flash(f"Rota {period.first_day:%d %b}–{period.last_day:%d %b %Y} published; the team has been told.")
     return redirect(url_for("rota.grid", team_id=team.id, start=period.first_day.isoformat()))
 
 

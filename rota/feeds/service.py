@@ -27,6 +27,8 @@ import hmac
 import logging
 import re
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from urllib.parse import urlsplit
@@ -38,6 +40,7 @@ from core import audit, limits
 from core.accounts import Membership, Team, TeamRole, User
 from core.db import db, now_utc
 from core.errors import Forbidden, NotFound
+from core.links import FALLBACK_BASE_URL, public_base_url
 from rota.feeds import ical
 from rota.feeds.models import CalendarFeed, CalendarPreference, FeedKind, RetiredFeedToken, TeamFeedSetting
 from rota.models import Leave, PeriodState, ReleaseKind, RotaPeriod, Shift, ShiftRelease, ShiftState, ShiftType
@@ -140,8 +143,7 @@ def token_for(feed: CalendarFeed) -> str | None:
 
 
 def feed_url(token: str) -> str:
-    base = current_app.config.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
-    return f"{base}/calendar/{token}.ics"
+    return f"{public_base_url()}/calendar/{token}.ics"
 
 
 def webcal_url(url: str) -> str:
@@ -421,12 +423,14 @@ def _uid_domain() -> str:
     configured = feed_setting("FEED_UID_DOMAIN")
     if configured:
         return configured
-    return urlsplit(current_app.config.get("PUBLIC_BASE_URL", "")).hostname or "shiftbridge.local"
+    # Not the request's host: UIDs must not change with the address a calendar happens to use. Unset, it stays
+    # what it has always been (the host of the old default PUBLIC_BASE_URL).
+    return urlsplit(current_app.config.get("PUBLIC_BASE_URL") or FALLBACK_BASE_URL).hostname or "shiftbridge.local"
 
 
 def shift_link_format() -> str:
     """The shift page's URL with ``{}`` for the id (worked out once per feed, not once per event)."""
-    base = current_app.config.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    base = public_base_url()
     try:
         return base + url_for("rota.shift_detail", shift_id=987654321).replace("987654321", "{}")
     except Exception:  # the rota pages may not define a shift page yet
@@ -564,3 +568,27 @@ def build_calendar(found: FoundFeed) -> ical.FeedCalendar:
 
 def render_feed(found: FoundFeed) -> bytes:
     return ical.render(build_calendar(found))
+
+
+FEED_CACHE_BYTES = 96 * 1024 * 1024  # per process; a 1,000-person team's 3 months is about 35 MB
+_feed_cache_lock = threading.Lock()
+
+
+def feed_body(found: FoundFeed) -> bytes:
+    """The feed's bytes, built once per change stamp. The ETag is the stamp: anything that changes the feed changes
+    it (that is what makes the 304 answer right), so bytes stored under it stay right until it moves on. One entry
+    per feed, in this app; the least recently served feeds are dropped beyond ``FEED_CACHE_BYTES``."""
+    cache = current_app.extensions.setdefault("calendar_feed_bytes", OrderedDict())
+    with _feed_cache_lock:
+        hit = cache.get(found.feed_id)
+        if hit is not None and hit[0] == found.etag:
+            cache.move_to_end(found.feed_id)
+            return hit[1]
+    body = render_feed(found)
+    with _feed_cache_lock:
+        cache[found.feed_id] = (found.etag, body)
+        cache.move_to_end(found.feed_id)
+        total = sum(len(b) for _, b in cache.values())
+        while total > FEED_CACHE_BYTES and len(cache) > 1:
+            total -= len(cache.popitem(last=False)[1][1])
+    return body

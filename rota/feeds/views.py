@@ -26,12 +26,12 @@ from core.web import as_choices
 from rota.feeds.models import CalendarPreference, TeamFeedSetting
 from rota.feeds.service import (
     advertised_last_modified,
+    feed_body,
     feed_setting,
     feeds_overview,
     find_feed,
     parse_kind,
     record_fetch,
-    render_feed,
     revoke,
     rotate,
     set_reminder,
@@ -72,7 +72,7 @@ def calendar_feed(token: str):
     if not is_resource_modified(request.environ, etag=found.etag, last_modified=found.last_modified):
         resp = Response(status=304, headers=headers)
     else:
-        body = render_feed(found)
+        body = feed_body(found)
         resp = Response(body, mimetype="text/calendar", headers=headers)
         resp.headers["Content-Type"] = "text/calendar; charset=utf-8"
         resp.headers["Content-Disposition"] = f'inline; filename="shiftbridge-{found.kind.value}.ics"'

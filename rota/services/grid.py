@@ -5,12 +5,14 @@ rendered; a hook may append short strings to ``cell.markers``."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core import timeutil
 from core.accounts import Membership, Team, TeamRole, User, grade_rank
@@ -68,6 +70,10 @@ class Grid:
     types: list
     period: RotaPeriod | None
     periods: list
+    page: int = 1
+    pages: int = 1
+    people: int = 0
+    offset: int = 0  # people on earlier pages
 
     @property
     def cells(self):
@@ -76,9 +82,15 @@ class Grid:
         yield from self.open_row.cells
 
 
-def team_grid(team: Team, first_day: date, days: int, *, viewer=None) -> Grid:
-    """One row per member, one column per local day; the open-shifts row; coverage per day. The number of SQL
-    queries does not depend on the team's size (everything is loaded in bulk and joined in memory)."""
+GRID_PAGE_ROWS = 50  # people per page of the grid: what a coordinator sees at once, whatever the team's size
+
+
+def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int = 1,
+              per_page: int = GRID_PAGE_ROWS) -> Grid:
+    """One row per member (``per_page`` of them, page ``page`` in grid order), one column per local day; the
+    open-shifts row; coverage per day (of the whole team). The number of SQL queries does not depend on the team's
+    size, and the work for the rows does not either: only the shown people's shifts become objects; coverage reads
+    plain columns of everyone's."""
     if days not in (7, 14, 28):
         raise ValidationFailed("Show 7, 14 or 28 days.", errors={"days": ["7, 14 or 28."]})
     tz = timeutil.zone(team.timezone)
@@ -91,29 +103,43 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None) -> Grid:
     types = {st.id: st for st in db.session.scalars(select(ShiftType).where(ShiftType.team_id == team.id))}
     team_periods = list(db.session.scalars(select(RotaPeriod).where(RotaPeriod.team_id == team.id)
                                            .order_by(RotaPeriod.first_day)))
-    shifts = list(db.session.scalars(select(Shift).where(Shift.team_id == team.id, Shift.starts_at >= lo,
-                                                         Shift.starts_at < hi, Shift.state != ShiftState.cancelled)
-                                     .order_by(Shift.starts_at)))
-    extra = {s.assignee_id for s in shifts if s.assignee_id and s.assignee_id not in users}
+    in_window = (Shift.team_id == team.id, Shift.starts_at >= lo, Shift.starts_at < hi,
+                 Shift.state != ShiftState.cancelled)
+    manage = viewer is None or team.can_manage(viewer)
+    draft = set() if manage else {p.id for p in team_periods if p.state == PeriodState.draft}
+    everyone = [r for r in db.session.execute(
+        select(Shift.id, Shift.shift_type_id, Shift.starts_at, Shift.assignee_id, Shift.state, Shift.rota_period_id)
+        .where(*in_window)) if r.rota_period_id not in draft]
+    extra = {s.assignee_id for s in everyone if s.assignee_id and s.assignee_id not in users}
     if extra:  # former members still holding shifts
         users.update({u.id: u for u in db.session.scalars(select(User).where(User.id.in_(extra)))})
-    manage = viewer is None or team.can_manage(viewer)
-    if not manage:
-        draft = {p.id for p in team_periods if p.state == PeriodState.draft}
-        shifts = [s for s in shifts if s.rota_period_id not in draft]
-    leave = list(db.session.scalars(select(Leave).where(Leave.user_id.in_(list(users) or [0]), leave_in_team(team.id),
+    roles = {m.user_id: m.role for m in members}
+
+    def sort_key(uid):
+        u = users[uid]
+        return (u.staff_group.value, -grade_rank(u.grade), u.display_name)
+
+    ordered = sorted(users, key=sort_key)
+    pages = max(1, -(-len(ordered) // per_page))
+    page = min(max(1, page), pages)
+    shown = ordered[(page - 1) * per_page:page * per_page]
+    shifts = [s for s in db.session.scalars(
+        select(Shift).where(*in_window, or_(Shift.assignee_id.in_(shown or [0]), Shift.assignee_id.is_(None)))
+        .order_by(Shift.starts_at)) if s.rota_period_id not in draft]
+    leave = list(db.session.scalars(select(Leave).where(Leave.user_id.in_(shown or [0]), leave_in_team(team.id),
                                                         Leave.first_day <= last_day, Leave.last_day >= first_day)))
     reqs = list(db.session.scalars(select(StaffingRequirement).where(StaffingRequirement.team_id == team.id)))
     for r in reqs:
         r.shift_type = types.get(r.shift_type_id)
-    openings = opening_requirements(shifts)
+    openings = opening_requirements(everyone)
 
     cells: dict = {}
-    for uid in users:
+    for uid in shown:
         for d in day_list:
             cells[(uid, d)] = GridCell(users[uid], d)
     open_cells = {d: GridCell(None, d) for d in day_list}
     for s in shifts:
+        set_committed_value(s, "shift_type", types.get(s.shift_type_id))  # loaded above: no lookup per cell
         d = timeutil.local_date(s.starts_at, tz)
         if s.assignee_id:
             cells[(s.assignee_id, d)].shifts.append(s)
@@ -123,16 +149,10 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None) -> Grid:
         for d in day_list:
             if lv.first_day <= d <= lv.last_day:
                 cells[(lv.user_id, d)].leave = lv
-    roles = {m.user_id: m.role for m in members}
 
-    def sort_key(uid):
-        u = users[uid]
-        return (u.staff_group.value, -grade_rank(u.grade), u.display_name)
-
-    rows = [GridRow(users[uid], roles.get(uid), [cells[(uid, d)] for d in day_list])
-            for uid in sorted(users, key=sort_key)]
+    rows = [GridRow(users[uid], roles.get(uid), [cells[(uid, d)] for d in day_list]) for uid in shown]
     open_row = GridRow(None, None, [open_cells[d] for d in day_list])
-    gaps = compute_gaps(day_list, reqs, shifts, users, openings, tz)
+    gaps = compute_gaps(day_list, reqs, everyone, users, openings, tz)
     coverage = []
     for d in day_list:
         g = [x for x in gaps if x.day == d]
@@ -141,7 +161,7 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None) -> Grid:
         coverage.append(DayCoverage(d, g, status))
     period = next((p for p in team_periods if p.first_day <= first_day <= p.last_day), None)
     grid = Grid(team, day_list, rows, open_row, coverage, sorted(types.values(), key=lambda t: t.start_local),
-                period, team_periods)
+                period, team_periods, page, pages, len(ordered), (page - 1) * per_page)
     flat = list(grid.cells)
     for hook in GRID_CELL_HOOKS:
         hook(team, flat)
@@ -158,31 +178,29 @@ class MyShift:
 
 
 def next_shifts(user: User, *, limit: int = 14, now: datetime | None = None) -> list[MyShift]:
-    """The person's next published shifts (not yet ended), each with colleagues working at the same time."""
+    """The person's next published shifts (not yet ended), each with colleagues working at the same time. Three
+    queries whatever the team's size: the shifts (with their team and type), and the colleagues, found by the
+    database as the people whose shifts overlap each of mine."""
     now = now or now_utc()
     mine = list(db.session.scalars(shifts_query(user, person_id=user.id, start=now)
+                                   .options(joinedload(Shift.team), joinedload(Shift.shift_type))
                                    .where(Shift.state == ShiftState.scheduled).limit(limit)))
     if not mine:
         return []
-    lo, hi = min(s.starts_at for s in mine), max(s.ends_at for s in mine)
-    team_ids = {s.team_id for s in mine}
-    others = list(db.session.scalars(select(Shift).options(joinedload(Shift.assignee))
-                                     .where(Shift.team_id.in_(team_ids), Shift.state == ShiftState.scheduled,
-                                            Shift.assignee_id != user.id, Shift.starts_at < hi, Shift.ends_at > lo)
-                                     .order_by(Shift.starts_at)))
-    out = []
-    for s in mine:
-        mates = [o.assignee for o in others if o.team_id == s.team_id and o.starts_at < s.ends_at
-                 and o.ends_at > s.starts_at]
-        out.append(MyShift(s, sorted({u.id: u for u in mates}.values(), key=lambda u: u.display_name)))
-    return out
+    other = aliased(Shift)
+    pairs = db.session.execute(
+        select(Shift.id, User).join(other, and_(other.team_id == Shift.team_id, other.starts_at < Shift.ends_at,
+                                                other.ends_at > Shift.starts_at))
+        .join(User, User.id == other.assignee_id)
+        .where(Shift.id.in_([s.id for s in mine]), other.state == ShiftState.scheduled, other.assignee_id != user.id))
+    mates = defaultdict(dict)
+    for shift_id, mate in pairs:
+        mates[shift_id][mate.id] = mate
+    return [MyShift(s, sorted(mates[s.id].values(), key=lambda u: u.display_name)) for s in mine]
 
 
-def next_shift_lines(user: User, limit: int = 3) -> list[str]:
-    lines = []
-    for item in next_shifts(user, limit=limit):
-        s = item.shift
-        start, end = timeutil.to_local(s.starts_at, s.team.timezone), timeutil.to_local(s.ends_at, s.team.timezone)
-        code = s.shift_type.code + " " if s.shift_type else ""
-        lines.append(f"{start:%a %d %b} {code}{start:%H:%M}–{end:%H:%M} · {s.team.name}")
-    return lines
+def shift_line(s: Shift) -> str:
+    """"Sun 06 Dec N 19:30–08:00 · Ward 7" in the team's zone."""
+    start, end = timeutil.to_local(s.starts_at, s.team.timezone), timeutil.to_local(s.ends_at, s.team.timezone)
+    code = s.shift_type.code + " " if s.shift_type else ""
+    return f"{start:%a %d %b} {code}{start:%H:%M}–{end:%H:%M} · {s.team.name}"
