@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from flask import Flask
 from flask_migrate import Migrate
 
+from channels import register as register_channels
 from core import api_views, auth, sso_views, web
 from core import config as settings
 from core.api import make_api
@@ -57,7 +58,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     sso_views.register(app)
     api.register_blueprint(api_views.blp)
-    for register in (register_notifications, register_rota, register_handover):
+    for register in (register_notifications, register_rota, register_handover, register_channels):
         register(app, api)
 
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from core import audit, limits, timeutil
+from core import audit, events, limits, timeutil
 from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_meets, missing_skills
 from core.db import db, get_by_id, now_utc
 from core.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation, ValidationFailed
@@ -143,6 +143,7 @@ def create(team: Team, actor, *, audience: str, text: str, params: dict | None =
     added = _add_recipients(b, ids, step=0)
     audit.record("broadcast.sent", actor=actor, entity=b, summary={"audience": audience, "recipients": added,
                                                                      "kind": kind, "urgent": urgent})
+    events.emit("broadcast.sent", broadcast=b)
     return b
 
 

@@ -10,7 +10,7 @@ from datetime import date
 
 from sqlalchemy import select
 
-from core import audit, timeutil
+from core import audit, events, timeutil
 from core.accounts import Team
 from core.db import db, now_utc
 from core.errors import Conflict, RuleViolation, ValidationFailed
@@ -89,6 +89,7 @@ def publish_period(period: RotaPeriod, *, actor, confirm_empty: bool = False) ->
     notify(members, kind="rota.published", team_id=team.id, link="/my/shifts",
            text=f"The {team.name} rota for {period.first_day:%d %b}–{period.last_day:%d %b %Y} is published.",
            idempotency_key=f"rota.published:{period.id}")
+    events.emit("rota.published", period=period)
     audit.record("rota_period.published", actor=actor, entity=period,
                  summary={"shifts": len(live), "open": sum(1 for s in live if s.state == ShiftState.open)})
     return reports

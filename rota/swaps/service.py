@@ -26,7 +26,7 @@ from flask import url_for
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core import audit, timeutil
+from core import audit, events, timeutil
 from core.accounts import Membership, Team, TeamRole, User
 from core.api import MAX_ID  # noqa: F401  (swaps.MAX_ID is used by the views)
 from core.db import db, get_by_id, now_utc
@@ -440,6 +440,7 @@ def propose(*, actor: User, shift: Shift, kind: SwapKind | str, to_users=None, c
         text = f"{actor.display_name} is offering their {describe_shift(shift)}. Can you take it?"
     _notify([u.id for u in recipients], kind=f"swap.{kind.value}_proposed", text=text, link=_link(req),
             team_id=req.team_id, key=f"swap:{req.id}:proposed")
+    events.emit("swap.offered", request=req)
     return req
 
 
