@@ -11,8 +11,8 @@ from channels.models import Post
 from core.audit import AuditEntry
 from core.db import db
 from rota import services as rota
-from tests.rota.conftest_swaps import settings, shift, soon
 from tests.rota.rota_helpers import ward
+from tests.rota.swaps.factories import settings, shift, soon
 
 
 def _team_channel(client, bearer, token, team_id):
@@ -196,7 +196,7 @@ def test_unread_counts_for_ten_channels_take_one_query(app, make):
 
 def test_on_nights_this_week_channel_follows_the_rota(client, make, bearer):
     from channels import services
-    from tests.rota.conftest_swaps import night
+    from tests.rota.swaps.factories import night
 
     team, coord, (a, b, c), _ = ward(make)
     now = datetime.now(UTC)

@@ -14,7 +14,7 @@ from core.db import db
 from rota.feeds import service as feeds
 from rota.feeds.models import FeedKind
 from tests.conftest import login
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 SMALL, LARGE = (3, 4, 1), (12, 10, 3)  # (staff, days of shifts each, open shifts)
 

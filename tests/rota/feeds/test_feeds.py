@@ -19,7 +19,7 @@ from rota.feeds import service as feeds
 from rota.feeds.models import CalendarFeed, FeedKind
 from rota.models import ReleaseKind, ShiftRelease, ShiftState
 from tests.conftest import TEST_PASSWORD, login
-from tests.rota.feeds_helpers import check_feed, local, shift, shift_type
+from tests.rota.feeds.helpers import check_feed, local, shift, shift_type
 
 FROZEN = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
