@@ -301,11 +301,12 @@ def live_server(app):
 
 @contextlib.contextmanager
 def count_queries():
-    """``with count_queries() as seen:`` lists the SQL statements run inside (not BEGIN/COMMIT/SAVEPOINT ...)."""
+    """``with count_queries() as seen:`` lists the SQL statements run inside (not BEGIN/COMMIT/SAVEPOINT/PRAGMA ...)."""
     seen: list[str] = []
 
     def before(conn, cursor, statement, *args):
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT",
+                                                      "RELEASE")):
             seen.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", before)
