@@ -27,7 +27,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from core import accounts, throttle
+from core import accounts, metrics, throttle
 from core.accounts import ApiToken, User
 from core.db import db
 from core.errors import DomainError
@@ -254,6 +254,7 @@ def login():
                                      user_agent=request.user_agent.string, remember=bool(form.remember.data))
     except throttle.Throttled as exc:
         _throttled(exc, throttle.SIGN_IN)
+        metrics.SIGN_IN_FAILURES.labels("throttled").inc()
         form.password.errors.append(exc.detail)
         resp = sign_in_page(form, 429, carry=carry, ended=ended)
         resp.headers["Retry-After"] = str(exc.retry_after)
@@ -264,6 +265,7 @@ def login():
         return sign_in_page(form, 403, carry=carry, ended=ended)
     if user is None:
         db.session.commit()  # keeps the audit entry for the failed attempt
+        metrics.SIGN_IN_FAILURES.labels("wrong_password").inc()
         form.password.errors.append("Email address or password is not right.")
         return sign_in_page(form, 401, carry=carry, ended=ended)
     session.clear()
