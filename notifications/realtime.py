@@ -80,6 +80,15 @@ class Hub:
         with self._lock:
             return self._lock.wait_for(lambda: bool(self._subs.get(user_id)), timeout)
 
+    def reset(self) -> None:
+        """Forget every subscription: the server that held those streams has stopped."""
+        with self._lock:
+            self._subs.clear()
+
+    def subscriber_count(self) -> int:
+        with self._lock:
+            return sum(len(s) for s in self._subs.values())
+
 
 HUB = Hub()
 
