@@ -7,8 +7,20 @@ from collections.abc import Mapping
 from flask import Flask
 from flask_migrate import Migrate
 
+from channels import register as register_channels
+from core import api_views, auth, sso_views, web
 from core import config as settings
+from core.api import make_api
+from core.auth import login_manager
+from core.cli import register_cli as register_core_cli
 from core.db import db
+from core.handlers import register_error_handlers as register_core_error_handlers
+from core.logs import configure as configure_logging
+from core.metrics import register_metrics
+from core.security import ForwardedClient, register_security
+from handover import register as register_handover
+from notifications import register as register_notifications
+from rota import register as register_rota
 
 migrate = Migrate()
 
@@ -28,17 +40,11 @@ def register_config(app: Flask, config: Mapping | None) -> None:
     if config is None or "SQLALCHEMY_DATABASE_URI" not in config or "SECRET_KEY" not in config:
         app.config.from_mapping(settings.load(app.instance_path))
     app.config.from_mapping(config or {})
-    from core.logs import configure as configure_logging
 
     configure_logging(app)
 
 
 def register_extensions(app: Flask) -> None:
-    from core.api import make_api
-    from core.auth import login_manager
-    from core.metrics import register_metrics
-    from core.security import ForwardedClient, register_security
-
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"), render_as_batch=True, compare_type=True)
     app.wsgi_app = ForwardedClient(app.wsgi_app, app.config)  # the client's address behind PROXY_FIX proxies
@@ -49,12 +55,6 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from channels import register as register_channels
-    from core import api_views, auth, sso_views, web
-    from handover import register as register_handover
-    from notifications import register as register_notifications
-    from rota import register as register_rota
-
     api = app.extensions["shiftbridge_api"]
     app.register_blueprint(web.bp)
     app.register_blueprint(auth.bp)
@@ -65,12 +65,8 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    from core.handlers import register_error_handlers as register
-
-    register(app)
+    register_core_error_handlers(app)
 
 
 def register_cli(app: Flask) -> None:
-    from core.cli import register_cli as register
-
-    register(app)
+    register_core_cli(app)

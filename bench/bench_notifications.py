@@ -92,7 +92,8 @@ def _seed(n: int):
     for uid in ids[:SSE_CLIENTS]:
         secret = "sb_" + secrets.token_urlsafe(32)
         tokens[uid] = secret
-        db.session.add(ApiToken(user_id=uid, name="bench", token_hash=accounts._digest(secret), prefix=secret[:10]))
+        db.session.add(ApiToken(user_id=uid, name="bench", token_hash=accounts.secret_digest(secret),
+                                prefix=secret[:10]))
     db.session.commit()
     return team, coordinator, ids, tokens
 

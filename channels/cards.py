@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from channels import services
 from channels.models import Post
 from core.db import db, now_utc
+from core.errors import Conflict
 from rota.models import Shift, ShiftState
-from rota.swaps.eligibility import describe_shift
+from rota.swaps import service as swaps
+from rota.swaps.eligibility import describe_shift, shift_id_from_reference
 from rota.swaps.models import SwapRequest
 
 
 def _card(team, card_type: str, ref: int, text: str) -> Post | None:
-    from channels import services
 
     channel = services.team_channel(team)
     if db.session.scalar(select(Post.id).where(Post.channel_id == channel.id, Post.card_type == card_type,
@@ -24,15 +26,14 @@ def _card(team, card_type: str, ref: int, text: str) -> Post | None:
              reached=[], created_at=now_utc())
     db.session.add(p)
     db.session.flush()
-    services._publish(channel.id, "post", p)
+    services.publish_post(channel.id, "post", p)
     return p
 
 
 def _refresh(card_type: str, ref: int) -> None:
-    from channels import services
 
     for p in db.session.scalars(select(Post).where(Post.card_type == card_type, Post.card_ref == ref)):
-        services._publish(p.channel_id, "update", p)
+        services.publish_post(p.channel_id, "update", p)
 
 
 def on_shift_opened(name, shift: Shift, **_) -> None:
@@ -61,7 +62,6 @@ def on_rota_published(name, period, **_) -> None:
 
 def on_broadcast_sent(name, broadcast, **_) -> None:
     """A coordinator's cover request (a gap broadcast, reference "shift:<id>") puts the shift's card up."""
-    from rota.swaps.eligibility import shift_id_from_reference
 
     shift_id = shift_id_from_reference(broadcast.reference) if broadcast.kind == "open_shift" else None
     shift = db.session.get(Shift, shift_id) if shift_id is not None else None
@@ -106,8 +106,6 @@ def states(posts: list[Post], viewer) -> dict[int, dict]:
 
 def claim(p: Post, actor) -> dict:
     """"I'll take it" on a shift card: rota's claim (eligibility, cover, working time, first-wins) decides."""
-    from core.errors import Conflict
-    from rota.swaps import service as swaps
 
     if p.card_type != "shift":
         raise Conflict("Only open-shift cards can be claimed here.", extra={"code": "not_claimable"})

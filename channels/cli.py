@@ -9,6 +9,8 @@ import click
 from flask.cli import AppGroup
 
 from channels import governance
+from channels.models import Channel
+from core.accounts import Team
 from core.db import db
 from core.errors import DomainError
 
@@ -51,7 +53,6 @@ def export(email, out):
 @click.argument("state", type=click.Choice(["on", "off"]))
 def hold(channel_id, state):
     """Place (on) or lift (off) a legal hold: a held channel is never purged."""
-    from channels.models import Channel
 
     channel = db.session.get(Channel, channel_id)
     if channel is None:
@@ -66,7 +67,6 @@ def hold(channel_id, state):
 @click.argument("days", type=int)
 def retention(team_id, days):
     """Keep a team's channel posts for DAYS days."""
-    from core.accounts import Team
 
     team = db.session.get(Team, team_id)
     if team is None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import aliased
 
 from channels.models import Channel, ChannelSettings, Post, PostReport, PostVersion, Reaction
 from core import audit
-from core.accounts import Team, User
+from core.accounts import Team, User, normalise_email
 from core.db import db, now_utc
 from core.errors import Forbidden, NotFound, ValidationFailed
 
@@ -80,7 +80,6 @@ def purge_expired(now: datetime | None = None) -> int:
 def export_person(email: str, actor_label: str = "cli") -> dict:
     """Everything one person wrote in any channel (text of deleted posts is gone; earlier versions are included),
     the reactions they gave and the reports they made."""
-    from core.accounts import normalise_email
 
     user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None:

@@ -8,6 +8,8 @@ from markupsafe import Markup, escape
 
 from channels import cards, services
 from channels.models import Channel, Post
+from core.accounts import Team
+from core.db import db
 from core.links import is_local_path
 
 
@@ -40,8 +42,6 @@ def post_dict(p: Post, pg: services.Page, viewer, *, card_states: dict | None = 
 
 
 def page_dicts(channel: Channel, pg: services.Page, viewer) -> list[dict]:
-    from core.accounts import Team
-    from core.db import db
 
     states = cards.states([p for p in pg.posts if p.kind == "card"], viewer)
     moderate = db.session.get(Team, channel.team_id).can_manage(viewer)

@@ -13,10 +13,10 @@ from channels import guard, mentions
 from channels.models import POST_MAX, Channel, ChannelMember, Post, PostReport, PostVersion, Reaction, ReadPosition
 from core import audit
 from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_meets, missing_skills
-from core.api import MAX_ID
-from core.db import db, now_utc
+from core.db import db, get_by_id, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
-from notifications import realtime
+from notifications import broadcasts, realtime
+from notifications.models import BroadcastRecipient
 from notifications.service import notify
 
 EMOJI = ("👍", "✅", "❤️", "😂", "🙏", "👀")
@@ -27,7 +27,7 @@ TOPIC = "channel:{}"  # the realtime hub's key for a channel's open pages
 
 
 def _get(model, ident: int, what: str):
-    row = db.session.get(model, ident) if 0 < ident <= MAX_ID else None
+    row = get_by_id(model, ident)
     if row is None:
         raise NotFound(f"No {what} with id {ident}.")
     return row
@@ -167,7 +167,7 @@ def create_channel(team: Team, actor, *, name: str, kind: str = "rule", rule: di
 # ------------------------------------------------------------------------------------------------ posting
 
 
-def _publish(channel_id: int, kind: str, post: Post) -> None:
+def publish_post(channel_id: int, kind: str, post: Post) -> None:
     """Tell the channel's open pages (ids only: each page fetches what its viewer may see)."""
     realtime.publish(db.session, [{"id": post.id, "user_id": TOPIC.format(channel_id), "kind": kind,
                                    "post_id": post.id, "parent_id": post.parent_id}])
@@ -229,13 +229,12 @@ def post(channel: Channel, actor, text: str, *, parent: Post | None = None, urge
     audit.record("channel.posted", actor=actor, entity=p, team_id=team.id,
                  summary={"channel_id": channel.id, "reply": parent is not None, "urgent": urgent,
                           "mentions": len(reached), "reached": len(set(mentioned))})
-    _publish(channel.id, "reply" if parent else "post", p)
+    publish_post(channel.id, "reply" if parent else "post", p)
     return p
 
 
 def _send_urgent(team: Team, channel: Channel, p: Post, actor) -> None:
     """An urgent post is a broadcast to the channel: the same acknowledgements, report and SMS as any other."""
-    from notifications import broadcasts
 
     b = broadcasts.create(team, actor, audience="channel", params={"channel_id": channel.id}, requires_ack=True,
                           urgent=True, reference=f"post:{p.id}", link=f"/channels/{channel.id}#post-{p.id}",
@@ -253,17 +252,15 @@ def channel_audience(team_id: int, params: dict) -> list[int]:
 
 
 def acknowledge(p: Post, actor) -> dict:
-    from notifications import broadcasts
 
     if p.broadcast_id is None:
         raise Conflict("Only urgent posts are acknowledged.", extra={"code": "not_urgent"})
     r = broadcasts.acknowledge(broadcasts.get(p.broadcast_id), actor)
-    _publish(p.channel_id, "update", p)
+    publish_post(p.channel_id, "update", p)
     return {"post_id": p.id, "acknowledged_at": r.acknowledged_at}
 
 
 def acknowledgements(p: Post) -> tuple[int, int]:
-    from notifications.models import BroadcastRecipient
 
     if p.broadcast_id is None:
         return 0, 0
@@ -292,7 +289,7 @@ def edit(p: Post, actor, text: str) -> Post:
     p.text, p.version, p.edited_at = text, p.version + 1, now_utc()
     audit.record("channel.post_edited", actor=actor, entity=p, team_id=channel.team_id,
                  summary={"version": p.version})
-    _publish(p.channel_id, "update", p)
+    publish_post(p.channel_id, "update", p)
     return p
 
 
@@ -303,7 +300,7 @@ def delete(p: Post, actor) -> Post:
         p.text, p.deleted_at, p.deleted_by_id = "", now_utc(), actor.id
         db.session.execute(PostVersion.__table__.delete().where(PostVersion.post_id == p.id))
         audit.record("channel.post_deleted", actor=actor, entity=p, team_id=team.id)
-        _publish(p.channel_id, "update", p)
+        publish_post(p.channel_id, "update", p)
     return p
 
 
@@ -312,7 +309,7 @@ def pin(p: Post, actor, pinned: bool = True) -> Post:
     p.pinned_at, p.pinned_by_id = (now_utc(), actor.id) if pinned else (None, None)
     audit.record("channel.post_pinned" if pinned else "channel.post_unpinned", actor=actor, entity=p,
                  team_id=team.id)
-    _publish(p.channel_id, "update", p)
+    publish_post(p.channel_id, "update", p)
     return p
 
 
@@ -327,7 +324,7 @@ def hide(p: Post, actor, reason: str) -> Post:
     db.session.execute(update(PostReport).where(PostReport.post_id == p.id, PostReport.resolved_at.is_(None))
                        .values(resolved_at=now_utc()))
     audit.record("channel.post_hidden", actor=actor, entity=p, team_id=team.id)
-    _publish(p.channel_id, "update", p)
+    publish_post(p.channel_id, "update", p)
     return p
 
 
@@ -359,7 +356,7 @@ def react(p: Post, actor, emoji: str) -> dict:
     else:
         db.session.delete(existing)
     db.session.flush()
-    _publish(p.channel_id, "update", p)
+    publish_post(p.channel_id, "update", p)
     return reactions_for([p.id], actor.id).get(p.id, {})
 
 

@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from channels import cards, services
 from channels.models import POST_MAX, Channel, Post
-from channels.payload import page_dicts
+from channels.payload import linkify, page_dicts
 from core.accounts import GRADES, StaffGroup, Team
 from core.db import db
 from core.errors import Forbidden, RuleViolation
@@ -27,7 +27,6 @@ bp = Blueprint("channels", __name__)
 
 @bp.app_template_filter("post_html")
 def post_html(text: str):
-    from channels.payload import linkify
 
     return linkify(text, current_app.config.get("PUBLIC_BASE_URL"))
 

@@ -12,10 +12,13 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, UniqueConstraint, false, select, update
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
@@ -30,7 +33,6 @@ _FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def _hasher() -> PasswordHasher:
-    from flask import current_app, has_app_context
 
     fast = has_app_context() and current_app.config.get("TESTING") and current_app.config.get("FAST_PASSWORD_HASH")
     return _FAST_HASHER if fast else _DEFAULT_HASHER
@@ -270,7 +272,7 @@ MIN_PASSWORD = 10
 OFCOM_DRAMA_MOBILE_PREFIX = "+447700900"  # 07700 900000-900999, Ofcom's range for drama and testing
 
 
-def _digest(secret: str) -> str:
+def secret_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -343,7 +345,6 @@ TIMEOUTS = ("idle", "absolute")
 
 def session_limits() -> tuple[timedelta, timedelta]:
     """(idle, absolute) session lifetimes from ``SESSION_IDLE_MINUTES`` and ``SESSION_ABSOLUTE_MINUTES``."""
-    from flask import current_app
 
     cfg = current_app.config
     return timedelta(minutes=int(cfg["SESSION_IDLE_MINUTES"])), timedelta(minutes=int(cfg["SESSION_ABSOLUTE_MINUTES"]))
@@ -359,7 +360,6 @@ class SessionState:
 
 
 def remember_days() -> int:
-    from flask import current_app
 
     return int(current_app.config["REMEMBER_DEVICE_DAYS"])
 
@@ -367,7 +367,7 @@ def remember_days() -> int:
 def start_session(user: User, user_agent: str | None = None, *, remember: bool = False) -> str:
     key = secrets.token_urlsafe(32)
     now = now_utc()
-    db.session.add(UserSession(key_hash=_digest(key), user_id=user.id, user_agent=(user_agent or "")[:200],
+    db.session.add(UserSession(key_hash=secret_digest(key), user_id=user.id, user_agent=(user_agent or "")[:200],
                                created_at=now, last_seen_at=now,
                                remembered_until=now + timedelta(days=remember_days()) if remember else None))
     user.session_key = key
@@ -391,7 +391,7 @@ def session_for_key(key: str, *, touch: bool = True) -> SessionState:
     ``touch`` records use by a person (not background polling); the time is written at most once a minute. Both
     writes commit in their own short transaction, as token use does: the loader runs before the view's work."""
     row = db.session.scalar(select(UserSession).options(joinedload(UserSession.user))
-                            .where(UserSession.key_hash == _digest(key)))
+                            .where(UserSession.key_hash == secret_digest(key)))
     if row is None or not row.user.active:
         return SessionState(None)
     if row.revoked_at is not None:
@@ -424,7 +424,7 @@ def session_time_left(user: User) -> dict | None:
     absolute limit). What the page's sign-out warning asks for; asking does not count as use. None when the
     request came with an API token rather than a browser session."""
     row = getattr(user, "session_row", None) or db.session.scalar(
-        select(UserSession).where(UserSession.key_hash == _digest(user.session_key or "")))
+        select(UserSession).where(UserSession.key_hash == secret_digest(user.session_key or "")))
     if row is None or row.remembered_until is not None:  # no countdown on a remembered device
         return None
     idle, absolute = session_limits()
@@ -437,7 +437,7 @@ def session_time_left(user: User) -> dict | None:
 
 def keep_session_alive(user: User) -> dict | None:
     """The person asked to stay signed in: count it as use now."""
-    row = db.session.scalar(select(UserSession).where(UserSession.key_hash == _digest(user.session_key or "")))
+    row = db.session.scalar(select(UserSession).where(UserSession.key_hash == secret_digest(user.session_key or "")))
     if row is None:
         return None
     row.last_seen_at = now_utc()
@@ -504,10 +504,9 @@ def forget_device(user: User, session_id: int) -> None:
 def end_session(user: User) -> None:
     """Sign this browser out. What other packages tied to this browser (push devices) goes with it, through
     ``app.extensions["session_end_hooks"]``: ``hook(user, session_id)``."""
-    from flask import current_app
 
     if user.session_key:
-        row = db.session.scalar(select(UserSession).where(UserSession.key_hash == _digest(user.session_key)))
+        row = db.session.scalar(select(UserSession).where(UserSession.key_hash == secret_digest(user.session_key)))
         if row is not None and row.revoked_at is None:
             row.revoked_at, row.ended_reason = now_utc(), "logout"
         if row is not None:
@@ -519,10 +518,9 @@ def end_session(user: User) -> None:
 def _revoke_all(user: User, *, actor, keep_session_key: str | None = None) -> None:
     """Every credential of ``user`` dies: sessions (but the one kept), API tokens, and what other packages issued
     (calendar-feed links) through ``app.extensions["credential_revokers"]``."""
-    from flask import current_app
 
     now = now_utc()
-    keep = _digest(keep_session_key) if keep_session_key else None
+    keep = secret_digest(keep_session_key) if keep_session_key else None
     for row in db.session.scalars(select(UserSession).where(UserSession.user_id == user.id,
                                                             UserSession.revoked_at.is_(None))):
         if row.key_hash != keep:
@@ -544,7 +542,6 @@ class PasswordSignInOff(Forbidden):
 def password_sign_in_allowed(user: User) -> bool:
     """Per account (``password_sign_in_disabled``) and globally (``PASSWORD_SIGN_IN=off``, but for the active
     administrators named in ``BREAK_GLASS_ADMINS``, who can still get in when the identity provider is down)."""
-    from flask import current_app
 
     if user.password_sign_in_disabled:
         return False
@@ -592,8 +589,6 @@ RESET_SALT = "shiftbridge-password-reset"
 
 
 def _reset_serializer():
-    from flask import current_app
-    from itsdangerous import URLSafeTimedSerializer
 
     return URLSafeTimedSerializer(current_app.secret_key, salt=RESET_SALT)
 
@@ -618,8 +613,6 @@ class ResetLinkDead(Conflict):
 
 
 def user_for_reset(token: str) -> User:
-    from flask import current_app
-    from itsdangerous import BadData
 
     dead = ResetLinkDead("This link has expired or has already been used. Ask an administrator for a new one.")
     try:
@@ -658,7 +651,8 @@ def set_active(user: User, active: bool, *, actor: User) -> None:
 
 def create_token(user: User, name: str, *, actor=None) -> tuple[ApiToken, str]:
     secret = "sb_" + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user.id, name=name.strip()[:80] or "token", token_hash=_digest(secret), prefix=secret[:10])
+    token = ApiToken(user_id=user.id, name=name.strip()[:80] or "token", token_hash=secret_digest(secret),
+                     prefix=secret[:10])
     db.session.add(token)
     db.session.flush()
     audit.record("token.created", actor=actor or user, entity=token, summary={"user_id": user.id})
@@ -683,7 +677,7 @@ def user_for_token(secret: str) -> User | None:
     (committed in its own short transaction) only when the stored time is older than that, so a client calling many
     times a second does not turn every read into a database write."""
     token = db.session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
-                              .where(ApiToken.token_hash == _digest(secret)))
+                              .where(ApiToken.token_hash == secret_digest(secret)))
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
     now = now_utc()
@@ -734,7 +728,6 @@ def add_member(team: Team, user: User, role: TeamRole | str = TeamRole.staff, *,
 
 
 def create_team(*, name: str, site: str | None = None, timezone: str = DEFAULT_ZONE, actor=None) -> Team:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
         ZoneInfo(timezone)

@@ -17,7 +17,7 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest
 
 from core.errors import PROBLEM_JSON
-from core.limits import FIRST_YEAR, JSON_MAX_DEPTH, LAST_YEAR
+from core.limits import FIRST_YEAR, JSON_MAX_DEPTH, LAST_YEAR, MAX_ID  # noqa: F401  (core.api.MAX_ID)
 from core.links import LINK_HELP, is_local_path
 
 
@@ -177,8 +177,6 @@ def LocalPath(*, max_len: int, **kw) -> fields.String:
     """A link a person gives that the app will later send people to: a path on this site (see core.links)."""
     return Text(max_len=max_len, validate=_local_link, **kw)
 
-
-MAX_ID = 2**31 - 1
 
 
 def Id(**kw) -> fields.Integer:

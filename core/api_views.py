@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_login import current_user
-from marshmallow import Schema, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 from core import accounts, audit_trail
 from core.accounts import GRADES, StaffGroup, User
@@ -57,7 +57,6 @@ class UserCreateSchema(Schema):
     def strip(self, data, **kwargs):
         data["display_name"] = data["display_name"].strip()
         if not data["display_name"]:
-            from marshmallow import ValidationError
 
             raise ValidationError({"display_name": ["Enter a name."]})
         return data

@@ -15,7 +15,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import current_app, g, has_request_context
+from flask import current_app, g, has_request_context, request
+from flask_login import current_user
 from sqlalchemy import ForeignKey, Integer, String, Text, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -111,8 +112,6 @@ def record(action: str, *, actor=None, entity=None, entity_type: str | None = No
 
 def record_refusal(detail: str | None = None) -> None:
     """Audit a refused access attempt in its own transaction (the refused change itself was rolled back)."""
-    from flask import request
-    from flask_login import current_user
 
     try:
         record("access.denied", actor=current_user if current_user and current_user.is_authenticated else None,

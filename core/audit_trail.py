@@ -8,14 +8,15 @@ import io
 
 from sqlalchemy import func, select
 
+from core.accounts import User
 from core.audit import AuditEntry
 from core.db import db
+from core.errors import Forbidden
 
 
 def visible_query(viewer, *, team_id=None, actor_id=None, person=None, entity_type=None, entity_id=None, action=None,
                   since=None, until=None):
     """Entries a viewer may read: administrators everything, coordinators their teams' entries."""
-    from core.errors import Forbidden
 
     stmt = select(AuditEntry)
     if not viewer.is_admin:
@@ -28,7 +29,6 @@ def visible_query(viewer, *, team_id=None, actor_id=None, person=None, entity_ty
     if actor_id is not None:
         stmt = stmt.where(AuditEntry.actor_id == actor_id)
     if person:
-        from core.accounts import User
 
         like = f"%{person}%"
         people = select(User.id).where(User.display_name.ilike(like) | User.email.ilike(like))

@@ -32,6 +32,7 @@ from core.accounts import ApiToken, User
 from core.db import db
 from core.errors import DomainError
 from core.links import local_path, public_base_url
+from core.pages import CsrfForm
 from core.security import SAFE_METHODS, bearer_token
 
 login_manager = LoginManager()
@@ -103,7 +104,7 @@ def _unauthorized():
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?"), ended=ended))
     carry = _carry_from_expired_post()
     if carry is not None:
-        return _sign_in_page(LoginForm(formdata=None), 401, carry=carry, ended=ended)
+        return sign_in_page(LoginForm(formdata=None), 401, carry=carry, ended=ended)
     return redirect(url_for("auth.login", ended=ended))
 
 
@@ -135,10 +136,6 @@ class ResetForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     name = StringField("Token name", validators=[DataRequired("Give the token a name."), Length(max=80)])
-
-
-class EmptyForm(FlaskForm):
-    """CSRF-only form for buttons that POST."""
 
 
 def _safe_next(target: str | None) -> str:
@@ -215,7 +212,7 @@ def _carry_from_expired_post() -> dict | None:
     return {"token": token, "fields": fields}
 
 
-def _carry_from_sign_in() -> dict | None:
+def carry_from_sign_in() -> dict | None:
     token = request.form.get("carry_to")
     if not token:
         return None
@@ -232,7 +229,7 @@ def _absolute_text() -> str:
     return f"{hours} hours" if not minutes else f"{hours * 60 + minutes} minutes"
 
 
-def _sign_in_page(form, status: int, *, carry: dict | None = None, ended: str | None = None, **extra):
+def sign_in_page(form, status: int, *, carry: dict | None = None, ended: str | None = None, **extra):
     idle, _ = accounts.session_limits()
     ctx = {"form": form, "carry": carry, "ended": ended if ended in accounts.TIMEOUTS else None,
            "idle_minutes": int(idle.total_seconds() // 60), "absolute_text": _absolute_text(),
@@ -247,10 +244,10 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("web.home"))
     form = LoginForm()
-    carry = _carry_from_sign_in()
+    carry = carry_from_sign_in()
     ended = request.args.get("ended")
     if not form.validate_on_submit():
-        return _sign_in_page(form, 422 if request.method == "POST" else 200, carry=carry, ended=ended)
+        return sign_in_page(form, 422 if request.method == "POST" else 200, carry=carry, ended=ended)
     client = _client()
     try:
         user = accounts.authenticate(form.email.data, form.password.data, client=client,
@@ -259,18 +256,18 @@ def login():
         _throttled(exc, throttle.SIGN_IN)
         metrics.SIGN_IN_FAILURES.labels("throttled").inc()
         form.password.errors.append(exc.detail)
-        resp = _sign_in_page(form, 429, carry=carry, ended=ended)
+        resp = sign_in_page(form, 429, carry=carry, ended=ended)
         resp.headers["Retry-After"] = str(exc.retry_after)
         return resp
     except accounts.PasswordSignInOff as exc:
         db.session.commit()  # keeps the audit entry
         form.password.errors.append(exc.detail)
-        return _sign_in_page(form, 403, carry=carry, ended=ended)
+        return sign_in_page(form, 403, carry=carry, ended=ended)
     if user is None:
         db.session.commit()  # keeps the audit entry for the failed attempt
         metrics.SIGN_IN_FAILURES.labels("wrong_password").inc()
         form.password.errors.append("Email address or password is not right.")
-        return _sign_in_page(form, 401, carry=carry, ended=ended)
+        return sign_in_page(form, 401, carry=carry, ended=ended)
     session.clear()
     g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)  # its secret went with the old session
     # A remembered device also gets flask-login's remember cookie, so closing the browser does not sign it out.
@@ -344,7 +341,7 @@ def session_keepalive():
 @bp.post("/auth/logout")
 @login_required
 def logout():
-    if not EmptyForm().validate_on_submit():
+    if not CsrfForm().validate_on_submit():
         abort(400)
     accounts.end_session(current_user._get_current_object())
     db.session.commit()
@@ -356,11 +353,11 @@ def logout():
     return redirect(at_provider or url_for("auth.login", signed_out=1))
 
 
-def _profile(**extra):
+def render_profile(**extra):
     tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id)
                                 .order_by(ApiToken.created_at.desc())).all()
     ctx = {"password_form": PasswordForm(prefix="pw"), "token_form": TokenForm(prefix="tok"), "tokens": tokens,
-           "button_form": EmptyForm(), "devices": accounts.remembered_devices(current_user),
+           "button_form": CsrfForm(), "devices": accounts.remembered_devices(current_user),
            "profile_sections": current_app.extensions.get("profile_sections", [])}
     ctx.update(extra)
     return render_template("core/profile.html", **ctx)
@@ -369,13 +366,13 @@ def _profile(**extra):
 @bp.get("/profile")
 @login_required
 def profile():
-    return _profile()
+    return render_profile()
 
 
 @bp.post("/profile/devices/<int:session_id>/forget")
 @login_required
 def forget_device(session_id: int):
-    if not EmptyForm().validate_on_submit():
+    if not CsrfForm().validate_on_submit():
         abort(400)
     accounts.forget_device(current_user._get_current_object(), session_id)
     db.session.commit()
@@ -394,7 +391,7 @@ def change_password():
         except throttle.Throttled as exc:
             _throttled(exc, throttle.CURRENT_PASSWORD)
             form.current_password.errors.append(exc.detail)
-            resp = make_response(_profile(password_form=form), 429)
+            resp = make_response(render_profile(password_form=form), 429)
             resp.headers["Retry-After"] = str(exc.retry_after)
             return resp
         except DomainError as exc:
@@ -404,11 +401,11 @@ def change_password():
                 db.session.rollback()
             for field, msgs in (exc.errors or {}).items():
                 getattr(form, field if field != "password" else "new_password").errors.extend(msgs)
-            return _profile(password_form=form), 422
+            return render_profile(password_form=form), 422
         db.session.commit()
-        return _profile(message="Password changed. Other browsers were signed out, and your API tokens and "
+        return render_profile(message="Password changed. Other browsers were signed out, and your API tokens and "
                                 "calendar links stopped working: make new ones below if you need them.")
-    return _profile(password_form=form), 422
+    return render_profile(password_form=form), 422
 
 
 @bp.post("/profile/tokens")
@@ -416,17 +413,17 @@ def change_password():
 def create_token():
     form = TokenForm(prefix="tok")
     if not form.validate_on_submit():
-        return _profile(token_form=form), 422
+        return render_profile(token_form=form), 422
     token, secret = accounts.create_token(current_user._get_current_object(), form.name.data)
     db.session.commit()
     # Rendered, never flashed: a flash would put the secret into the session cookie.
-    return _profile(new_token=secret, new_token_name=token.name)
+    return render_profile(new_token=secret, new_token_name=token.name)
 
 
 @bp.post("/profile/tokens/<int:token_id>/revoke")
 @login_required
 def revoke_token(token_id: int):
-    if not EmptyForm().validate_on_submit():
+    if not CsrfForm().validate_on_submit():
         abort(400)
     accounts.revoke_token(current_user._get_current_object(), token_id, actor=current_user._get_current_object())
     db.session.commit()
@@ -443,7 +440,7 @@ def admin_users():
 
 def _admin_users_page(**extra):
     users = db.session.scalars(select(User).order_by(User.display_name)).all()
-    return render_template("core/admin_users.html", users=users, button_form=EmptyForm(), **extra)
+    return render_template("core/admin_users.html", users=users, button_form=CsrfForm(), **extra)
 
 
 @bp.post("/admin/users/<int:user_id>/reset-link")
@@ -453,7 +450,7 @@ def admin_reset_link(user_id: int):
     would put the secret into the session cookie."""
     if not current_user.is_admin:
         abort(403, description="Only administrators can manage accounts.")
-    if not EmptyForm().validate_on_submit():
+    if not CsrfForm().validate_on_submit():
         abort(400)
     user = accounts.get_user(user_id)
     token = accounts.issue_reset_link(user, actor=current_user._get_current_object())
@@ -465,7 +462,7 @@ def admin_reset_link(user_id: int):
 @bp.post("/admin/users/<int:user_id>/<any(deactivate, reactivate):action>")
 @login_required
 def admin_set_active(user_id: int, action: str):
-    if not EmptyForm().validate_on_submit():
+    if not CsrfForm().validate_on_submit():
         abort(400)
     user = accounts.get_user(user_id)
     accounts.set_active(user, action == "reactivate", actor=current_user._get_current_object())

@@ -9,7 +9,7 @@ import click
 from flask import current_app, url_for
 from flask.cli import AppGroup
 
-from core import accounts, audit
+from core import accounts, audit, backup
 from core.db import db
 from core.errors import DomainError
 from core.links import public_base_url
@@ -119,7 +119,6 @@ def seed():
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def backup_create(path):
     """Back up the database to PATH (pg_dump custom format, or a SQLite copy) and PATH.json (its audit anchor)."""
-    from core import backup
 
     try:
         manifest = backup.create(path)
@@ -135,7 +134,6 @@ def backup_create(path):
 @click.option("--yes", is_flag=True, help="Do not ask: the database is replaced by the backup.")
 def backup_restore(path, yes):
     """Replace the database with a backup made by `flask backup create`; says what is lost. Stop the app first."""
-    from core import backup
 
     if not yes:
         click.confirm("This replaces the whole database with the backup. Go on?", abort=True)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from flask import has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, Enum, Float, MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
+
+from core.limits import MAX_ID
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -122,7 +127,6 @@ _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "SAVEPOINT")
 
 
 def _read_only_request() -> bool:
-    from flask import has_request_context, request
 
     return has_request_context() and request.method in SAFE_METHODS
 
@@ -166,9 +170,12 @@ def is_unavailable(exc: BaseException) -> bool:
     """The database could not be reached or dropped the connection (killed backend, failover, refusing connections,
     pool exhausted): a transient condition to wait out, not a bug. PEP 249's OperationalError is exactly "errors
     related to the database's operation ... e.g. an unexpected disconnect"."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def get_by_id(model, ident: int):
+    """``db.session.get`` for an id from a URL, a form or a message: ids beyond the integer range do not exist."""
+    return db.session.get(model, ident) if 0 < ident <= MAX_ID else None

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, render_template, request
+from flask import Flask, g, jsonify, make_response, render_template, request
+from flask_login import AnonymousUserMixin
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from core.db import db
+from core import audit
+from core.db import db, is_unavailable
 from core.errors import PROBLEM_JSON, Busy, DomainError, Forbidden
 
 log = logging.getLogger("core.errors")  # the name these log lines have always had
@@ -51,14 +56,12 @@ def _flatten_webargs(messages) -> dict:
 
 def _respond(status: int, title: str, detail: str | None, errors: dict | None = None, headers=None, **extra):
     if wants_problem_json():
-        from flask import jsonify
 
         resp = jsonify(problem(status, title, detail, errors, **extra))
         resp.status_code = status
         resp.mimetype = PROBLEM_JSON
     else:
         html = render_template("errors/error.html", status=status, title=title, detail=detail, errors=errors)
-        from flask import make_response
 
         resp = make_response(html, status)
     if headers:
@@ -70,7 +73,6 @@ def _respond(status: int, title: str, detail: str | None, errors: dict | None = 
 def handle_domain_error(exc: DomainError):
     db.session.rollback()
     if isinstance(exc, Forbidden):
-        from core import audit
 
         audit.record_refusal(detail=exc.detail)
     headers = [("Retry-After", str(exc.retry_after))] if isinstance(exc, Busy) else None
@@ -90,7 +92,6 @@ def handle_http_exception(exc: HTTPException):
         db.session.rollback()
     if status == 403:
         db.session.rollback()
-        from core import audit
 
         audit.record_refusal(detail=detail)
     headers = [(k, v) for k, v in exc.get_headers() if k.lower() not in ("content-type", "content-length")]
@@ -133,7 +134,6 @@ def handle_database_error(exc):
     """A database error: when the database is out (connection killed, failover, refusing connections), 503 with
     Retry-After — nothing was saved and trying again shortly will work (the pool reconnects by itself); anything
     else is a 500 as before."""
-    from core.db import is_unavailable
 
     if not is_unavailable(exc):
         return handle_unexpected(exc)
@@ -143,7 +143,6 @@ def handle_database_error(exc):
         db.session.rollback()
     except Exception:  # noqa: BLE001  (its connection is gone: nothing to roll back)
         db.session.close()
-    from flask_login import AnonymousUserMixin
 
     g._login_user = AnonymousUserMixin()  # the page's header must not ask the database who is signed in
     return _respond(503, "Service Unavailable", "The database is briefly unavailable. Nothing was saved; please "
@@ -151,9 +150,6 @@ def handle_database_error(exc):
 
 
 def register_error_handlers(app: Flask) -> None:
-    from sqlalchemy.exc import DBAPIError, IntegrityError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
-    from sqlalchemy.orm.exc import StaleDataError
 
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(DBAPIError, handle_database_error)

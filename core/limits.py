@@ -13,6 +13,9 @@ from datetime import timedelta
 # keeps it far from datetime's year 1 / 9999 edges (OverflowError).
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
+# ---- ids: a row id from a URL, a form or a message beyond the database's integer range does not exist
+MAX_ID = 2**31 - 1
+
 # ---- shifts
 MAX_SHIFT_HOURS = 24  # the rota, the what-if (compliance check) API, eligibility and the database all use this
 MAX_SHIFT = timedelta(hours=MAX_SHIFT_HOURS)

@@ -9,7 +9,9 @@ import uuid
 from flask import Flask, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 csrf = CSRFProtect()
@@ -99,7 +101,6 @@ def _refuse_unstorable_text():
     """Every form field, query-string parameter, upload file name and URL part, before any view or query sees it:
     400 (an error page for browsers, problem+json for the API) instead of a 500 from the database."""
     if any(_UNSTORABLE.search(text) for text in _texts()):
-        from werkzeug.exceptions import BadRequest
 
         raise BadRequest(description=UNSTORABLE_DETAIL)
 
@@ -117,7 +118,6 @@ def _csrf_unless_bearer():
     if request.path.startswith("/webhooks/"):
         return  # authenticated by the provider's signature instead
     if request.path.startswith("/api/") and bearer_token(request) is not None:
-        from flask_login import current_user
 
         if current_user.is_authenticated and g.get("auth_via_token"):
             return

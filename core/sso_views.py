@@ -3,14 +3,17 @@ password switch for administrators. The rules are in ``core.sso``."""
 
 from __future__ import annotations
 
+import hmac
+
 from flask import Blueprint, abort, current_app, g, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user
 
 from core import accounts, sso, throttle
-from core.auth import SIGN_OUT_TARGETS, EmptyForm, LoginForm, _carry_from_sign_in, _sign_in_page
+from core.auth import SIGN_OUT_TARGETS, LoginForm, carry_from_sign_in, sign_in_page
 from core.db import db
 from core.errors import DomainError
 from core.links import local_path
+from core.pages import CsrfForm
 from core.security import FORM_TARGETS
 
 bp = Blueprint("sso", __name__)
@@ -64,9 +67,9 @@ def start():
         return redirect(url_for("web.home"))
     carry = None
     if request.method == "POST":
-        if not EmptyForm().validate_on_submit():
+        if not CsrfForm().validate_on_submit():
             abort(400)
-        carry = _carry_from_sign_in()
+        carry = carry_from_sign_in()
     flow = sso.new_flow()
     try:
         url = sso.authorization_url(flow)
@@ -75,7 +78,7 @@ def start():
     session[FLOW_KEY] = flow | {"next": local_path(request.args.get("next")), "carry": carry}
     if carry is not None and _session_cookie_size() > CARRY_COOKIE_LIMIT:
         session.pop(FLOW_KEY)
-        return _sign_in_page(LoginForm(formdata=None), 413, carry=carry, sso_too_long=True)
+        return sign_in_page(LoginForm(formdata=None), 413, carry=carry, sso_too_long=True)
     return redirect(url)
 
 
@@ -147,7 +150,6 @@ def callback():
 
 
 def _same(a: str, b: str) -> bool:
-    import hmac
 
     return hmac.compare_digest(a.encode(), b.encode())
 
@@ -169,7 +171,7 @@ def signed_out():
 @bp.post("/admin/users/<int:user_id>/password-sign-in/<any(on, off):state>")
 @login_required
 def admin_password_sign_in(user_id: int, state: str):
-    if not EmptyForm().validate_on_submit():
+    if not CsrfForm().validate_on_submit():
         abort(400)
     if not current_user.is_admin:
         abort(403, description="Only administrators can change how people sign in.")

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+import redis
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from flask import Blueprint, Response, current_app, render_template, request, send_from_directory
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -123,8 +126,6 @@ def migration_heads() -> frozenset:
     """The revision ids at the tips of migrations/ (read once per process)."""
     folder = str(Path(current_app.root_path) / "migrations")
     if folder not in _heads:
-        from alembic.config import Config
-        from alembic.script import ScriptDirectory
 
         config = Config()
         config.set_main_option("script_location", folder)
@@ -143,7 +144,6 @@ def _redis_urls() -> dict:
 
 
 def _redis_ok(url: str) -> str:
-    import redis
 
     try:
         client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)

@@ -7,14 +7,15 @@ import json
 from flask import Response
 from flask_login import current_user
 
+from core import audit
 from core.accounts import Team
 from core.api import Blueprint, login_required_api
-from core.db import db
+from core.db import db, get_by_id
 from core.errors import NotFound
 from core.security import no_store
 from handover import fhir, images, services
 from handover.models import Patient
-from handover.payload import handover_dict, image_dict, load_sheet
+from handover.payload import entry_dict, handover_dict, image_dict, load_sheet
 from handover.schemas import (
     AcceptSchema,
     EntrySchema,
@@ -36,7 +37,7 @@ blp = no_store(Blueprint("handover_api", __name__, url_prefix="/api/v1",
 
 
 def _team(team_id: int) -> Team:
-    team = services.load(Team, team_id)
+    team = get_by_id(Team, team_id)
     if team is None:
         raise NotFound(f"No team with id {team_id}.")
     services.require_view(team, current_user)
@@ -50,7 +51,7 @@ def _handover(handover_id: int):
 
 
 def _patient_in(handover, patient_id: int):
-    patient = services.load(Patient, patient_id)
+    patient = get_by_id(Patient, patient_id)
     if patient is None or patient.team_id != handover.team_id or patient.purged_at is not None:
         raise NotFound(f"No patient with id {patient_id} on this team's list.")
     return patient
@@ -64,7 +65,6 @@ def list_patients(args, team_id):
     """Patients on the team's list (add ``include_discharged=true`` for discharged ones not yet purged)."""
     team = _team(team_id)
     patients = services.list_patients(team, include_discharged=args["include_discharged"])
-    from core import audit
 
     audit.record("handover.patients_listed", actor=current_user, entity_type="team", entity_id=team.id,
                  team_id=team.id, summary={"patient_ids": [p.id for p in patients]})
@@ -136,7 +136,6 @@ def put_entry(data, handover_id, patient_id):
     """Write a patient's entry as a new version. ``base_version`` (the version you edited) is required: if anyone
     saved since, 409 names the current version, who saved it and when (nothing is written; merge and send again).
     An accepted version is never changed: the edit becomes a new version that needs accepting again."""
-    from handover.payload import entry_dict
 
     handover = _handover(handover_id)
     patient = _patient_in(handover, patient_id)

@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from core.db import db
+from handover import images, services
 
 handover_cli = AppGroup("handover", help="Handover retention and overdue acknowledgements.")
 
@@ -17,7 +18,6 @@ handover_cli = AppGroup("handover", help="Handover retention and overdue acknowl
 def purge(days):
     """Blank clinical content, identifiers and photos of patients discharged longer ago than the retention period.
     Audit entries are kept."""
-    from handover import images, services
 
     days = current_app.config["HANDOVER_RETENTION_DAYS"] if days is None else days
     ids, keys = services.purge_expired(retention_days=days)
@@ -29,7 +29,6 @@ def purge(days):
 @handover_cli.command("flag-overdue")
 def flag_overdue():
     """Notify coordinators of handovers not accepted within their team's set time (idempotent)."""
-    from handover import services
 
     flagged = services.flag_overdue()
     db.session.commit()

@@ -11,6 +11,7 @@ from core.accounts import Team, TeamRole
 from core.db import db, now_utc
 from handover import services
 from handover.models import Patient
+from rota.demo import WARD
 
 _PATIENTS = [
     ("Alpha Testpatient", "Bed 1", "watcher", "Day 2 community-acquired pneumonia", "NEWS2 4 at 18:00, on 2 L O2",
@@ -30,7 +31,6 @@ _PATIENTS = [
 
 
 def seed_handover():
-    from rota.demo import WARD
 
     team = db.session.scalar(select(Team).where(Team.name == WARD))
     if team is None or db.session.scalar(select(Patient.id).where(Patient.team_id == team.id).limit(1)):

@@ -22,7 +22,10 @@ from flask import current_app, has_app_context
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from core import audit, limits
+from core.db import db
 from core.errors import Busy, Conflict, NotFound, ValidationFailed
+from handover import services
+from handover.models import HandoverImage
 
 try:  # optional: iPhone photos
     import pillow_heif
@@ -279,8 +282,6 @@ def path_for(key: str, thumb: bool = False) -> Path:
 def attach(handover, patient, actor, data: bytes):
     """Store a photo for a patient's entry in a handover (services never commit; the file is written first so a
     failed commit leaves at most an orphan file with a random name, never a row without a file)."""
-    from handover import services
-    from handover.models import HandoverImage
 
     services.require_view(handover.team, actor)
     if patient.team_id != handover.team_id:
@@ -291,7 +292,6 @@ def attach(handover, patient, actor, data: bytes):
     key = secrets.token_hex(16)
     path_for(key).write_bytes(full)
     path_for(key, thumb=True).write_bytes(thumb)
-    from core.db import db
 
     image = HandoverImage(handover_id=handover.id, patient_id=patient.id, team_id=handover.team_id, storage_key=key,
                           width=width, height=height, size_bytes=len(full), original_format=fmt,

@@ -11,25 +11,28 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, url_for
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from core import audit, nhs, timeutil
 from core.accounts import Membership, Team, TeamRole, User
-from core.api import MAX_ID
-from core.db import db, now_utc
+from core.audit import AuditEntry
+from core.db import db, get_by_id, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
 from handover.models import (
     Handover,
     HandoverEntry,
+    HandoverImage,
     HandoverSettings,
     HandoverState,
     HandoverStyle,
     Patient,
     Severity,
 )
+from notifications.service import notify
+from rota.models import Shift, ShiftState
 
 CONTENT_FIELDS = ("severity", "situation", "background", "assessment", "recommendation", "contingency", "synthesis",
                   "actions")
@@ -97,13 +100,8 @@ def update_settings(team: Team, actor, *, style: str, ack_minutes: int) -> Hando
 # ---------------------------------------------------------------------------------------------------- patients
 
 
-def load(model, object_id: int):
-    """``db.session.get`` for an id from a URL: ids beyond the database's integer range simply do not exist."""
-    return db.session.get(model, object_id) if 1 <= object_id <= MAX_ID else None
-
-
 def get_patient(patient_id: int) -> Patient:
-    patient = load(Patient, patient_id)
+    patient = get_by_id(Patient, patient_id)
     if patient is None or patient.purged_at is not None:
         raise NotFound(f"No patient with id {patient_id}.")
     return patient
@@ -217,7 +215,7 @@ def update_patient(patient: Patient, actor, **changes) -> Patient:
 
 
 def get_handover(handover_id: int) -> Handover:
-    handover = load(Handover, handover_id)
+    handover = get_by_id(Handover, handover_id)
     if handover is None:
         raise NotFound(f"No handover with id {handover_id}.")
     return handover
@@ -237,7 +235,7 @@ def list_handovers(team: Team, limit: int = 20) -> list[Handover]:
 def _member(team: Team, user_id: int | None, field: str) -> User | None:
     if user_id is None:
         return None
-    user = load(User, user_id)
+    user = get_by_id(User, user_id)
     if user is None or user.role_in(team) is None:
         raise ValidationFailed("That person is not a member of this team.",
                                errors={field: ["Choose someone on this team."]})
@@ -349,7 +347,6 @@ def _lock(handover: Handover) -> bool:
 
 def _starter(later: Handover) -> str:
     """Who started ``later`` (from its audit entry; the outgoing clinician if that is gone)."""
-    from core.audit import AuditEntry
 
     actor_id = db.session.scalar(select(AuditEntry.actor_id).where(
         AuditEntry.action == "handover.started", AuditEntry.entity_type == "handover",
@@ -559,9 +556,7 @@ def set_action_done(entry: HandoverEntry, index: int, actor, done: bool) -> Hand
 
 def mark_ready(handover: Handover, actor) -> Handover:
     """The outgoing clinician hands over: the incoming clinician is told (no patient data in the message)."""
-    from flask import url_for
 
-    from notifications.service import notify
 
     require_view(handover.team, actor)
     if handover.state != HandoverState.open:
@@ -595,7 +590,6 @@ ROTA_WINDOW = timedelta(hours=2)
 
 def off_rota_notice(team: Team, user, now: datetime | None = None) -> str | None:
     """None if ``user`` has a shift on ``team``'s rota overlapping the next 2 hours; else a sentence saying so."""
-    from rota.models import Shift, ShiftState
 
     now = now or now_utc()
     until = now + ROTA_WINDOW
@@ -670,7 +664,6 @@ def accept(handover: Handover, actor, *, patient_ids: list[int] | None = None, r
 def flag_overdue(now: datetime | None = None) -> list[Handover]:
     """Tell a team's coordinators about handovers nobody has accepted within the team's set time. Idempotent;
     called by ``flask handover flag-overdue`` from cron or the notifications worker."""
-    from notifications.service import notify
 
     now = now or now_utc()
     flagged = []
@@ -699,7 +692,6 @@ def flag_overdue(now: datetime | None = None) -> list[Handover]:
 
 def access_report(patient: Patient) -> list:
     """Every audited view or change of this patient's handover content: who, what, when (never the content)."""
-    from core.audit import AuditEntry
 
     rows = db.session.scalars(select(AuditEntry).where(AuditEntry.team_id == patient.team_id,
                                                        AuditEntry.action.startswith("handover."))
@@ -712,7 +704,6 @@ def purge_expired(now: datetime | None = None, *, retention_days: int | None = N
     """Blank the clinical content, identifiers and images of patients discharged more than ``retention_days`` ago.
     Audit entries are kept (they never held content). Returns (patient ids, image storage keys): the caller deletes
     the image files after the commit (``images.delete_files``)."""
-    from handover.models import HandoverImage
 
     now = now or now_utc()
     days = retention_days if retention_days is not None else current_app.config.get("HANDOVER_RETENTION_DAYS", 30)

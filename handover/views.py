@@ -28,22 +28,19 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from core import audit
 from core.accounts import Team
-from core.db import db, now_utc
+from core.db import db, get_by_id, now_utc
 from core.errors import DomainError, NotFound
+from core.pages import CsrfForm, form_errors, get_or_404
 from core.security import no_store
 from core.web import as_choices, in_calendar
 from handover import images, services
-from handover.models import HandoverImage, HandoverStyle, Patient, Severity
+from handover.models import Handover, HandoverImage, HandoverState, HandoverStyle, Patient, Severity
 from handover.payload import actions_of, load_sheet
 
 bp = no_store(Blueprint("handover", __name__, url_prefix="/handover"))  # every page may show patient data
 
 
 # ------------------------------------------------------------------------------------------------------- forms
-
-
-class ButtonForm(FlaskForm):
-    pass
 
 
 class PatientForm(FlaskForm):
@@ -128,9 +125,7 @@ def _labels(style: HandoverStyle) -> dict:
 
 
 def _team(team_id: int) -> Team:
-    team = services.load(Team, team_id)
-    if team is None:
-        abort(404)
+    team = get_or_404(Team, team_id)
     services.require_view(team, current_user)
     return team
 
@@ -142,19 +137,10 @@ def _handover(handover_id: int):
 
 
 def _patient(handover, patient_id: int) -> Patient:
-    patient = services.load(Patient, patient_id)
+    patient = get_by_id(Patient, patient_id)
     if patient is None or patient.team_id != handover.team_id or patient.purged_at is not None:
         raise NotFound("That patient is not on this team's list.")
     return patient
-
-
-def _form_errors(form, exc: DomainError) -> None:
-    for name, messages in (exc.errors or {}).items():
-        target = getattr(form, name, None)
-        if target is not None and hasattr(target, "errors"):
-            target.errors = list(target.errors or []) + list(messages)
-    if not exc.errors:
-        flash(exc.detail)
 
 
 def _actions_text(entry, team) -> str:
@@ -223,7 +209,7 @@ def start(team_id):
         except DomainError as exc:
             if exc.status == 403:
                 raise
-            _form_errors(form, exc)
+            form_errors(form, exc, flash_detail=True)
         else:
             db.session.commit()
             return redirect(url_for(".sheet", handover_id=handover.id))
@@ -263,7 +249,7 @@ def patients(team_id):
                 if exc.status == 403:
                     raise
                 db.session.rollback()
-                _form_errors(form, exc)
+                form_errors(form, exc, flash_detail=True)
                 status = exc.status
             else:
                 db.session.commit()
@@ -278,7 +264,7 @@ def patients(team_id):
     sform = SettingsForm(obj=services.settings_for(team))
     sform.style.data = services.settings_for(team).style.value
     return render_template("handover/patients.html", team=team, patients=rows, form=form, move_form=MoveForm(),
-                           button=ButtonForm(), settings_form=sform), status
+                           button=CsrfForm(), settings_form=sform), status
 
 
 @bp.post("/patients/<int:patient_id>/move")
@@ -301,7 +287,7 @@ def move(patient_id):
 def discharge(patient_id):
     patient = services.get_patient(patient_id)
     services.require_view(patient.team, current_user)
-    if ButtonForm().validate():
+    if CsrfForm().validate():
         services.update_patient(patient, current_user, discharged=True)
         db.session.commit()
         flash("Patient discharged from the list; they will not appear in the next handover.")
@@ -338,7 +324,7 @@ def _render_sheet(handover, accept_form, status=200):
     services.record_view(handover, current_user, [e.patient_id for e in data.entries])
     # rendered before the commit (which expires the loaded rows); shown only once the audit entry is committed
     html = render_template("handover/sheet.html", sheet=data, h=handover, labels=_labels(handover.style),
-                           accept_form=accept_form, button=ButtonForm(), off_rota=_off_rota(handover),
+                           accept_form=accept_form, button=CsrfForm(), off_rota=_off_rota(handover),
                            can_accept=services.can_accept(handover, current_user), actions_of=actions_of)
     db.session.commit()
     return html, status
@@ -360,7 +346,7 @@ def print_sheet(handover_id):
 @login_required
 def ready(handover_id):
     handover = _handover(handover_id)
-    if ButtonForm().validate():
+    if CsrfForm().validate():
         try:
             services.mark_ready(handover, current_user)
         except DomainError as exc:
@@ -413,7 +399,7 @@ def _refused_accept_form(exc: DomainError) -> AcceptForm:
     """The accept form shown again after a refusal: the read-back as typed, the reason beside the field it concerns
     (or as a message)."""
     form = _accept_form(request.form)
-    _form_errors(form, exc)
+    form_errors(form, exc, flash_detail=True)
     return form
 
 
@@ -441,7 +427,7 @@ def entry(handover_id, patient_id):
         return _render_entry(handover, patient)
     form = EntryForm()
     intent = request.form.get("intent", "save")
-    if not ButtonForm().validate():
+    if not CsrfForm().validate():
         flash("Nothing was done: the page had expired. Your text is kept below; press the button again.")
         return _render_entry(handover, patient, form, status=400)
     photo = ImageForm().photo.data
@@ -517,7 +503,7 @@ def _save(handover, patient, form: EntryForm, status: int):
         if exc.status == 403:
             raise
         db.session.rollback()
-        _form_errors(form, exc)
+        form_errors(form, exc, flash_detail=True)
         return _render_entry(handover, patient, form, status=exc.status)
     db.session.commit()
     flash(f"Saved (version {saved.version})." + (" It needs accepting again." if saved.replaced_accepted else ""))
@@ -561,7 +547,7 @@ def _render_entry(handover, patient, form: EntryForm | None = None, *, conflict=
 def toggle_action(handover_id, patient_id, index):
     handover = _handover(handover_id)
     patient = _patient(handover, patient_id)
-    if ButtonForm().validate():
+    if CsrfForm().validate():
         _toggle(handover, patient, index)
     return redirect(url_for(".entry", handover_id=handover.id, patient_id=patient.id) + "#actions")
 
@@ -582,9 +568,7 @@ def upload(handover_id, patient_id):
 @bp.get("/images/<int:image_id>")
 @login_required
 def image(image_id):
-    picture = services.load(HandoverImage, image_id)
-    if picture is None:
-        abort(404)
+    picture = get_or_404(HandoverImage, image_id)
     team = db.session.get(Team, picture.team_id)
     services.require_view(team, current_user)
     thumb = request.args.get("size") == "thumb"
@@ -604,7 +588,6 @@ def image(image_id):
 
 def handovers_panel(user):
     """Home card: handovers waiting for this person to accept."""
-    from handover.models import Handover, HandoverState
 
     if not user.team_ids:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -219,7 +220,6 @@ def read_all():
 
 
 def _sse(event: dict) -> str:
-    import json
 
     return f"id: {event['id']}\nevent: notification\ndata: {json.dumps(event, separators=(',', ':'))}\n\n"
 

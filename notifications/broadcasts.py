@@ -15,8 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core import audit, events, limits, timeutil
 from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_meets, missing_skills
-from core.api import MAX_ID
-from core.db import db, now_utc
+from core.db import db, get_by_id, now_utc
 from core.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation, ValidationFailed
 from core.links import LINK_HELP, is_local_path
 from notifications import push, registry, service, sms
@@ -191,7 +190,7 @@ def _add_recipients(b: Broadcast, ids: list[int], *, step: int, urgent: bool | N
 
 
 def get(broadcast_id: int) -> Broadcast:
-    b = db.session.get(Broadcast, broadcast_id) if 0 < broadcast_id <= MAX_ID else None
+    b = get_by_id(Broadcast, broadcast_id)
     if b is None:
         raise NotFound("No such broadcast.")
     return b
@@ -337,7 +336,7 @@ def _manage_ladder(team: Team, actor) -> None:
 
 
 def get_team(team_id: int) -> Team:
-    team = db.session.get(Team, team_id) if 0 < team_id <= MAX_ID else None
+    team = get_by_id(Team, team_id)
     if team is None:
         raise NotFound("No such team.")
     return team

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from core.db import db
-from notifications import broadcasts, sms, worker
+from notifications import broadcasts, push, sms, worker
 from notifications.models import OutboxMessage
 
 notifications_cli = AppGroup("notifications", help="Deliver the outbox, escalate broadcasts.")
@@ -60,9 +61,7 @@ push_cli = AppGroup("push", help="Web Push (VAPID keys).")
 def push_keys(force):
     """Create this server's VAPID keys once, in the instance folder (never commit it). VAPID_PRIVATE_KEY and
     VAPID_PUBLIC_KEY in the environment take precedence."""
-    from flask import current_app
 
-    from notifications import push
 
     path, created = push.write_keys(current_app.instance_path, force=force)
     public = json.loads(path.read_text())["VAPID_PUBLIC_KEY"]

@@ -24,15 +24,19 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
+from py_vapid import Vapid02
+from pywebpush import WebPusher
 from sqlalchemy import delete, select, update
 
 from core import audit
 from core.db import db, now_utc
 from core.errors import Forbidden, NotFound, ValidationFailed
 from notifications.models import OutboxMessage, OutboxState, PushPolicy, PushSubscription
-from notifications.sms import SendResult
+from notifications.sms import SendResult, never_reached
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +65,6 @@ def _unb64(text: str) -> bytes:
 
 
 def generate_keys() -> dict:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
 
     key = ec.generate_private_key(ec.SECP256R1())
     private = key.private_numbers().private_value.to_bytes(32, "big")
@@ -300,7 +302,6 @@ class Sender:
     push service and reused until 1 h before they expire."""
 
     def __init__(self, config: PushConfig):
-        from py_vapid import Vapid02
 
         self.config = config
         self.vapid = Vapid02.from_raw(config.private_key.encode())
@@ -327,7 +328,6 @@ class Sender:
 
     def send_one(self, target: Target, data: bytes, *, urgent: bool) -> tuple[str, str | None]:
         """``(outcome, detail)``: outcome is ok | gone | too_large | transient | permanent | unreachable."""
-        from pywebpush import WebPusher
 
         headers = {**self.vapid_headers(target.endpoint), "Urgency": "high" if urgent else "normal"}
         info = {"endpoint": target.endpoint, "keys": {"p256dh": target.p256dh, "auth": target.auth}}
@@ -336,8 +336,6 @@ class Sender:
                 data, headers=headers, ttl=TTL_URGENT if urgent else TTL_NORMAL, content_encoding="aes128gcm",
                 timeout=self.config.timeout)
         except requests.RequestException as exc:
-            from notifications.sms import never_reached
-
             if never_reached(exc):
                 return UNREACHABLE, "push service unreachable"
             return "transient", "push service timed out" if isinstance(exc, requests.Timeout) else type(exc).__name__

@@ -21,7 +21,7 @@ from core import audit
 from core.accounts import User
 from core.db import db, now_utc
 from core.errors import Forbidden, NotFound, ValidationFailed
-from notifications import push, registry
+from notifications import broadcasts, push, registry
 from notifications.models import (
     Broadcast,
     BroadcastRecipient,
@@ -31,6 +31,7 @@ from notifications.models import (
     PushPolicy,
     PushSubscription,
 )
+from notifications.service import in_list
 
 TAKE, ACK = "take", "ack"
 
@@ -89,7 +90,6 @@ def prepare(rows) -> dict[int, dict]:
     """For claimed push rows: ``{outbox id: {"targets": (...), "payload": b"..."}}`` (read while claiming)."""
     if not rows:
         return {}
-    from notifications.service import in_list
 
     user_ids = list({r.user_id for r in rows})
     targets: dict[int, list] = {}
@@ -187,7 +187,6 @@ def record_open(user, outbox_id: int) -> str:
 
 def act(token: str, action: str) -> tuple[bool, str]:
     """A notification's button: the same services as the page's buttons / an SMS reply. ``(ok, message)``."""
-    from notifications import broadcasts
 
     outbox_id, user_id = push.read_token(token)
     m = _message(outbox_id, user_id)

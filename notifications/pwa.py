@@ -23,11 +23,11 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
-from core.auth import EmptyForm
 from core.db import db
 from core.errors import DomainError, ValidationFailed
 from core.links import is_local_path
-from notifications import push, push_first
+from core.pages import CsrfForm
+from notifications import broadcasts, push, push_first
 
 bp = Blueprint("pwa", __name__)
 
@@ -84,7 +84,7 @@ def subscribe():
 @bp.post("/profile/push/<int:device_id>/remove")
 @login_required
 def remove(device_id: int):
-    if not EmptyForm().validate_on_submit():
+    if not CsrfForm().validate_on_submit():
         raise ValidationFailed("The form expired: try again.")
     push.remove_device(current_user._get_current_object(), device_id)
     db.session.commit()
@@ -149,7 +149,6 @@ class PushPolicyForm(FlaskForm):
 @bp.route("/teams/<int:team_id>/push-policy", methods=["GET", "POST"])
 @login_required
 def push_policy(team_id: int):
-    from notifications import broadcasts
 
     team = broadcasts.get_team(team_id)
     minutes, urgent = push_first.get_policy(team, current_user)  # Forbidden unless they manage the team

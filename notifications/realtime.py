@@ -23,9 +23,14 @@ import queue
 import threading
 import time
 
+import psycopg
+import redis
 from flask import current_app
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
+
+from core.db import db
+from notifications.models import Notification
 
 log = logging.getLogger(__name__)
 CHANNEL = "shiftbridge_notifications"
@@ -34,13 +39,14 @@ _PENDING = "sb_realtime_events"
 
 class Hub:
     def __init__(self):
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # a lock whose holders also signal each new subscription
         self._subs: dict[int, set[queue.Queue]] = {}
 
     def subscribe(self, user_id: int) -> queue.Queue:
         q: queue.Queue = queue.Queue(maxsize=1000)
         with self._lock:
             self._subs.setdefault(user_id, set()).add(q)
+            self._lock.notify_all()
         return q
 
     def try_subscribe(self, user_id: int, limit: int) -> queue.Queue | None:
@@ -68,6 +74,11 @@ class Hub:
                 q.put_nowait(ev)
             except queue.Full:  # a stuck client: it catches up from the database at its next keep-alive
                 pass
+
+    def wait_for_subscriber(self, user_id: int, timeout: float) -> bool:
+        """True as soon as ``user_id`` has an open stream in this process; False after ``timeout`` seconds."""
+        with self._lock:
+            return self._lock.wait_for(lambda: bool(self._subs.get(user_id)), timeout)
 
     def reset(self) -> None:
         """Forget every subscription: the server that held those streams has stopped."""
@@ -139,7 +150,6 @@ _redis_clients: dict = {}
 
 
 def _redis(url: str):
-    import redis
 
     if url not in _redis_clients:
         _redis_clients[url] = redis.Redis.from_url(url)
@@ -176,7 +186,6 @@ def ensure_listener(app) -> None:
 
 
 def _listen_postgres(url: str, ready: threading.Event) -> None:
-    import psycopg
 
     while True:
         try:
@@ -214,8 +223,6 @@ def _listen_redis(url: str, ready: threading.Event) -> None:
 
 def _poll_table(app, ready: threading.Event) -> None:
     """SQLite: the web processes cannot reach this process's hub, so read new notification rows every second."""
-    from core.db import db
-    from notifications.models import Notification
 
     interval = float(app.config.get("NOTIFICATIONS_POLL_SECONDS", 1.0))
     last = None

@@ -12,9 +12,10 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from core.api import MAX_ID
 
 Resolver = Callable[[int, dict], list[int]]
 ReplyHandler = Callable[[int, str | None], tuple[bool, str]]
@@ -33,40 +34,19 @@ RESERVED_KEYWORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", 
                      "OK", "SEEN", "ACK", "NO"}
 
 
-def register_audience(*args) -> None:
-    """``register_audience(name, label, resolver)``; ``(app, name, resolver)`` is accepted too (see _adapt)."""
-    if args and not isinstance(args[0], str):
-        _, name, resolver = args
-        label = name.replace("_", " ").capitalize()
-    else:
-        name, label, resolver = args
-    _AUDIENCES[name] = Audience(name, label, _adapt_resolver(resolver))
-
-
-def unregister_audience(name: str) -> None:
-    _AUDIENCES.pop(name, None)
+def register_audience(name: str, label: str, resolver: Resolver) -> None:
+    _AUDIENCES[name] = Audience(name, label, resolver)
 
 
 def audiences() -> dict[str, Audience]:
     return dict(_AUDIENCES)
 
 
-def register_reply_handler(*args) -> None:
-    """``register_reply_handler(keyword, handler)``; ``(app, "claim", handler)`` is accepted too and answers "YES"."""
-    if args and not isinstance(args[0], str):
-        _, keyword, handler = args
-        keyword = "YES" if keyword.strip().lower() == "claim" else keyword
-    else:
-        keyword, handler = args
+def register_reply_handler(keyword: str, handler: ReplyHandler) -> None:
     keyword = keyword.strip().upper()
-    handler = _adapt_handler(handler)
     if keyword in RESERVED_KEYWORDS:
         raise ValueError(f"{keyword} is reserved for consent and acknowledgement")
     _REPLY_HANDLERS[keyword] = handler
-
-
-def unregister_reply_handler(keyword: str) -> None:
-    _REPLY_HANDLERS.pop(keyword.strip().upper(), None)
 
 
 def reply_handler(keyword: str) -> ReplyHandler | None:
@@ -91,58 +71,9 @@ def reference_action(reference: str | None) -> tuple | None:
 
 def parse_reference(reference) -> tuple[str, int] | None:
     """``"shift:12"`` -> ``("shift", 12)``; None unless it is an identifier, a colon and an id in the id range."""
-    from core.api import MAX_ID
 
     kind, _, ident = str(reference or "").partition(":")
     if not (kind.isidentifier() and ident.isascii() and ident.isdigit() and len(ident) <= 10):
         return None
     return (kind, int(ident)) if 0 < int(ident) <= MAX_ID else None
 
-
-# Adapters for callables written keyword-only (``resolver(*, shift_id, **_)``, ``handler(*, user, shift_id, **_)``
-# returning a reply string): they get the params / the reference's "kind:id" spelled out as keywords.
-
-
-def _keyword_only(fn) -> bool:
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return False
-    return not any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params)
-
-
-def _reference_kwargs(reference: str | None) -> dict:
-    parsed = parse_reference(reference)
-    return {f"{parsed[0]}_id": parsed[1]} if parsed else {}
-
-
-def _adapt_resolver(fn):
-    if not _keyword_only(fn):
-        return fn
-    params = inspect.signature(fn).parameters.values()
-    takes_any = any(p.kind == p.VAR_KEYWORD for p in params)
-    names = {p.name for p in params}
-
-    def resolver(team_id, params):
-        return fn(team_id=team_id, **{k: v for k, v in (params or {}).items() if isinstance(k, str) and
-                                      k.isidentifier() and k != "team_id" and (takes_any or k in names)})
-
-    return resolver
-
-
-def _adapt_handler(fn):
-    if not _keyword_only(fn):
-        return fn
-
-    def handler(user_id, reference):
-        from core.accounts import User
-        from core.db import db
-
-        reply = fn(user=db.session.get(User, user_id), user_id=user_id, reference=reference,
-                   **_reference_kwargs(reference))
-        if isinstance(reply, tuple):
-            return reply
-        text = str(reply or "")
-        return (not text.lower().startswith("sorry")), text
-
-    return handler

@@ -20,8 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from core import audit, limits, timeutil
 from core.accounts import Team, User
-from core.api import MAX_ID
-from core.db import db, now_utc
+from core.db import db, get_by_id, now_utc
 from core.errors import NotFound
 from notifications import push, realtime, sms
 from notifications.models import (
@@ -309,7 +308,7 @@ def since(user_id: int, last_id: int, limit: int = 200) -> list[Notification]:
 
 
 def mark_read(user, notification_id: int) -> Notification:
-    n = db.session.get(Notification, notification_id) if 0 < notification_id <= MAX_ID else None
+    n = get_by_id(Notification, notification_id)
     if n is None or n.user_id != user.id:
         raise NotFound("No such notification.")
     if n.read_at is None:

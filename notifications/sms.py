@@ -17,6 +17,7 @@ from flask import current_app
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from core.links import FALLBACK_BASE_URL
 
@@ -32,7 +33,6 @@ UNREACHABLE = "unreachable"  # no connection to the provider could be made: the 
 def never_reached(exc: BaseException) -> bool:
     """True when the request never got to the provider (refused, DNS, connect timeout): safe to send again, and
     not the text's fault. A connection dropped *after* sending is not this (the provider may have accepted it)."""
-    from urllib3.exceptions import NameResolutionError, NewConnectionError
 
     if isinstance(exc, requests.ConnectTimeout):
         return True

@@ -20,20 +20,16 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from core.accounts import GRADES, StaffGroup, Team
-from core.api import MAX_ID
-from core.db import db
+from core.db import db, get_by_id
 from core.errors import DomainError, NotFound
 from core.links import LINK_HELP, is_local_path, local_path
+from core.pages import CsrfForm
 from core.web import as_choices
 from notifications import broadcasts, registry, service, sms, worker
 from notifications.models import Broadcast, Notification, OutboxMessage
 
 bp = Blueprint("notifications", __name__)
 PAGE = 50
-
-
-class ActionForm(FlaskForm):
-    pass
 
 
 def _local_path(link: str | None) -> str:
@@ -52,14 +48,14 @@ def centre():
     page_no = min(max(page_no, 1), 100_000)
     items = db.session.scalars(service.list_for(current_user.id).limit(PAGE).offset((page_no - 1) * PAGE)).all()
     return render_template("notifications/centre.html", items=items, page_no=page_no, page_size=PAGE,
-                           unread=service.unread_count(current_user.id), form=ActionForm(),
+                           unread=service.unread_count(current_user.id), form=CsrfForm(),
                            last_id=max((n.id for n in items), default=0))
 
 
 @bp.post("/notifications/<int:notification_id>/read")
 @login_required
 def read(notification_id: int):
-    ActionForm().validate_on_submit() or abort(400)
+    CsrfForm().validate_on_submit() or abort(400)
     service.mark_read(current_user, notification_id)
     db.session.commit()
     return redirect(url_for("notifications.centre"))
@@ -68,7 +64,7 @@ def read(notification_id: int):
 @bp.post("/notifications/read-all")
 @login_required
 def read_all():
-    ActionForm().validate_on_submit() or abort(400)
+    CsrfForm().validate_on_submit() or abort(400)
     service.mark_all_read(current_user)
     db.session.commit()
     return redirect(url_for("notifications.centre"))
@@ -78,7 +74,7 @@ def read_all():
 @login_required
 def open_notification(notification_id: int):
     """Following a notification marks it read (a GET that changes only the reader's own read flag)."""
-    n = db.session.get(Notification, notification_id) if 0 < notification_id <= MAX_ID else None
+    n = get_by_id(Notification, notification_id)
     if n is None or n.user_id != current_user.id:
         raise NotFound("No such notification.")
     service.mark_read(current_user, n.id)
@@ -90,7 +86,7 @@ def open_notification(notification_id: int):
 @login_required
 def short_link(message_id: int):
     """The short link at the end of a text message."""
-    msg = db.session.get(OutboxMessage, message_id) if 0 < message_id <= MAX_ID else None
+    msg = get_by_id(OutboxMessage, message_id)
     if msg is None or msg.user_id != current_user.id:
         raise NotFound("No such message.")
     return redirect(_local_path(msg.link))
@@ -225,14 +221,14 @@ def broadcast_new():
 @login_required
 def broadcast_report(broadcast_id: int):
     report = broadcasts.report(broadcasts.get(broadcast_id), current_user)
-    return render_template("notifications/broadcast_report.html", r=report, form=ActionForm(),
+    return render_template("notifications/broadcast_report.html", r=report, form=CsrfForm(),
                            sms_available=sms.sms_enabled())
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/close")
 @login_required
 def broadcast_close(broadcast_id: int):
-    ActionForm().validate_on_submit() or abort(400)
+    CsrfForm().validate_on_submit() or abort(400)
     broadcasts.close(broadcasts.get(broadcast_id), current_user)
     db.session.commit()
     return redirect(url_for("notifications.broadcast_report", broadcast_id=broadcast_id))
@@ -245,13 +241,13 @@ def broadcast_received(broadcast_id: int):
     r = broadcasts.recipient_view(b, current_user)
     db.session.commit()
     action = registry.reference_action(b.reference) if b.state == "open" else None
-    return render_template("notifications/broadcast_received.html", b=b, r=r, form=ActionForm(), action=action)
+    return render_template("notifications/broadcast_received.html", b=b, r=r, form=CsrfForm(), action=action)
 
 
 @bp.post("/broadcasts/<int:broadcast_id>/r/<action>")
 @login_required
 def broadcast_respond(broadcast_id: int, action: str):
-    ActionForm().validate_on_submit() or abort(400)
+    CsrfForm().validate_on_submit() or abort(400)
     b = broadcasts.get(broadcast_id)
     if action == "acknowledge":
         broadcasts.acknowledge(b, current_user)

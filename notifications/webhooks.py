@@ -22,9 +22,9 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from core import audit
 from core.accounts import User
-from core.db import db, now_utc
+from core.db import db, is_unavailable, now_utc
 from core.errors import PROBLEM_JSON, DomainError
-from core.handlers import problem
+from core.handlers import handle_database_error, handle_integrity_error, problem
 from core.links import public_base_url
 from core.tally import Tally
 from notifications import broadcasts, registry, sms
@@ -233,8 +233,6 @@ def _database_error(exc):
     """Twilio does not retry inbound SMS webhooks, so a 503 would lose a STOP or "YES 4821" sent during a database
     outage: answer 200 with TwiML asking the person to send it again (nothing was applied, no receipt kept).
     Status callbacks, which Twilio does retry, keep the app-wide 503."""
-    from core.db import is_unavailable
-    from core.handlers import handle_database_error, handle_integrity_error
 
     if isinstance(exc, IntegrityError):  # e.g. two copies of one request at once: 409, as everywhere
         return handle_integrity_error(exc)

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
+from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import and_, case, delete, func, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
@@ -518,7 +519,6 @@ class OutboxCollector:
         self.app = app
 
     def collect(self):
-        from prometheus_client.core import GaugeMetricFamily
 
         waiting = OutboxMessage.state.in_([OutboxState.pending, OutboxState.sending])
         due = or_(OutboxMessage.state == OutboxState.sending, OutboxMessage.next_attempt_at <= now_utc())

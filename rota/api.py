@@ -122,7 +122,7 @@ def create_requirement(data, team_id):
     """Add a requirement clause for a shift type (every day, or one weekday)."""
     team = services.get_team(team_id)
     services.require_manage(team, current_user)
-    st = services._type_of(team, data.pop("shift_type_id"))
+    st = services.type_of(team, data.pop("shift_type_id"))
     req = services.create_requirement(team, shift_type=st, actor=current_user, **data)
     db.session.commit()
     return req
@@ -188,7 +188,7 @@ def create_shift(data):
     """Add a shift: ``shift_type_id`` + local ``date``, or ``starts_at``/``ends_at``; open unless ``assignee_id``."""
     team = services.get_team(data["team_id"])
     services.require_manage(team, current_user)
-    st = services._type_of(team, data["shift_type_id"]) if data.get("shift_type_id") else None
+    st = services.type_of(team, data["shift_type_id"]) if data.get("shift_type_id") else None
     starts = timeutil.parse_instant(data["starts_at"], team.timezone, field="starts_at") if data["starts_at"] else None
     ends = timeutil.parse_instant(data["ends_at"], team.timezone, field="ends_at") if data["ends_at"] else None
     assignee = services.get_user(data["assignee_id"]) if data.get("assignee_id") else None
@@ -231,7 +231,7 @@ def patch_shift(data, shift_id):
     if "ends_at" in data:
         kw["ends_at"] = timeutil.parse_instant(data["ends_at"], tz, field="ends_at")
     if "shift_type_id" in data:
-        kw["shift_type"] = services._type_of(shift.team, data["shift_type_id"])
+        kw["shift_type"] = services.type_of(shift.team, data["shift_type_id"])
     if "assignee_id" in data:
         kw["assignee"] = services.get_user(data["assignee_id"]) if data["assignee_id"] else None
     for key in ("required_grade", "required_skills", "note"):

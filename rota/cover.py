@@ -32,6 +32,8 @@ from core import audit, timeutil
 from core.accounts import StaffGroup, Team, User, grade_rank
 from core.db import db
 from core.errors import Forbidden, RuleViolation
+from rota import assignment
+from rota.assignment import clean_reason
 from rota.models import Shift, ShiftRelease, ShiftState, ShiftType, StaffingRequirement
 from rota.rota_models import GapOpening
 from rota.skillmix import GROUP_FLOOR, grade_meets, group_words, meets, missing_skills
@@ -349,7 +351,6 @@ def _require_reason(shift, user, verdicts, *, actor, override_reason, intro: str
 
 def record_override(shift, user, verdicts, *, actor, reason: str) -> None:
     """The audit entry of a coordinator's override: who, which shift, the cover it breaks, and why."""
-    from rota.assignment import clean_reason
 
     audit.record("cover.overridden", actor=actor, entity=shift,
                  summary={"user_id": user.id, "shift_id": shift.id, "rule_ids": RULE_ID,
@@ -362,7 +363,6 @@ def _json(v: Verdict) -> dict:
 
 
 def register() -> None:
-    from rota import assignment
 
     if check_assignment not in assignment.CHANGE_CHECKS:
         assignment.CHANGE_CHECKS.append(check_assignment)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from core.errors import ValidationFailed
-from core.timeutil import MAX_YEAR, MIN_YEAR
+from core.timeutil import MAX_YEAR, MIN_YEAR, to_local
 
 MAX_BYTES = 1_000_000
 MAX_ROWS = 5000
@@ -99,7 +99,6 @@ def _safe(value):
 
 
 def export_rows(shifts, tz) -> str:
-    from core.timeutil import to_local
 
     buf = io.StringIO()
     w = csv.writer(buf)

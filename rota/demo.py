@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import random
+from collections import defaultdict
+from datetime import time, timedelta
+
 from sqlalchemy import select
 
-from core import accounts
-from core.accounts import Team, TeamRole
+from core import accounts, timeutil
+from core.accounts import AFC_BANDS, MEDICAL_GRADES, Team, TeamRole, grade_rank
 from core.db import db
+from rota import services
+from rota.models import LeaveKind, RotaPeriod
 
 DEMO_PASSWORD = "shiftbridge-demo"
 SITE = "St Elsewhere General Hospital"
@@ -145,9 +151,7 @@ DEMO_WEEKS = 6
 
 
 def _demo_types(team, spec, coord):
-    from datetime import time
 
-    from rota import services
 
     have = {st.code: st for st in services.shift_types(team)}
     for code, name, (h, m), minutes, kind, colour in spec:
@@ -158,7 +162,6 @@ def _demo_types(team, spec, coord):
 
 
 def _demo_reqs(team, spec, types, coord):
-    from rota import services
 
     if services.requirements(team):
         return
@@ -171,8 +174,6 @@ def _roster(team, days, slots, people, leave_days, rng, *, max_week=4, gap_rate=
     """A plausible ward rota by a greedy, fairness-first fill: nights in runs of up to three followed by two days
     off, no early after a late, at most ``max_week`` shifts in any 7 days and five in a row. Some places are left
     empty so the demo shows gaps."""
-    from collections import defaultdict
-    from datetime import timedelta
 
     worked: dict = defaultdict(dict)  # user id -> {day: code}
     total: dict = defaultdict(int)
@@ -213,11 +214,7 @@ def _roster(team, days, slots, people, leave_days, rng, *, max_week=4, gap_rate=
 
 
 def _seed_team_rota(team, coord, types_spec, reqs_spec, first, rng, *, nursing: bool, weeks: int) -> int:
-    from datetime import timedelta
 
-    from core.accounts import AFC_BANDS, grade_rank
-    from rota import services
-    from rota.models import LeaveKind
 
     types = _demo_types(team, types_spec, coord)
     _demo_reqs(team, reqs_spec, types, coord)
@@ -246,7 +243,6 @@ def _seed_team_rota(team, coord, types_spec, reqs_spec, first, rng, *, nursing: 
                  (types["L"], senior, 1), (types["L"], rn, 3), (types["L"], hca, 2)]
         items = _roster(team, days, slots, people, leave_days, rng, max_week=4)
     else:
-        from core.accounts import MEDICAL_GRADES
 
         def registrar(u):
             return u.grade in MEDICAL_GRADES[MEDICAL_GRADES.index("ST3"):MEDICAL_GRADES.index("Consultant")]
@@ -259,7 +255,7 @@ def _seed_team_rota(team, coord, types_spec, reqs_spec, first, rng, *, nursing: 
                  (types["OC"], consultant, 1)]
         items = _roster(team, days, slots, people, leave_days, rng, max_week=5)
     report = services.BuildReport()
-    services._bulk_create(team, items, actor=coord, report=report)
+    services.bulk_create(team, items, actor=coord, report=report)
     # Sickness reported after the rota was built: the person's shifts become open shifts (coordinators are told).
     sick = next((u for u in people[5:] if any(s.assignee_id == u.id and first + timedelta(8) <= services.local_day(s)
                                                <= first + timedelta(9) for s in report.created)), None)
@@ -277,12 +273,7 @@ def _seed_team_rota(team, coord, types_spec, reqs_spec, first, rng, *, nursing: 
 def seed_rota(weeks: int = DEMO_WEEKS) -> list[str]:
     """Six weeks of published rota for both demo teams (from the Monday of the current week). Idempotent: a team
     that already has a rota period is left alone."""
-    import random
-    from datetime import timedelta
 
-    from core import timeutil
-    from rota import services
-    from rota.models import RotaPeriod
 
     lines = []
     rng = random.Random(7)

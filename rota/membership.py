@@ -15,6 +15,7 @@ from core import accounts, audit
 from core.accounts import Membership, Team, TeamRole, User
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from notifications.service import notify
 from rota.rota_models import InvitationState, TeamInvitation
 
 INVITATIONS_LINK = "/my/invitations"
@@ -58,7 +59,6 @@ def _role_word(role: TeamRole) -> str:
 
 def invite(team: Team, user: User, role: TeamRole | str = TeamRole.staff, *, actor) -> TeamInvitation:
     """Invite ``user`` to ``team``; they are told in the app and join only if they accept."""
-    from notifications.service import notify
 
     _require_manage(team, actor)
     role = _role(role)
@@ -114,7 +114,6 @@ def _decide(inv: TeamInvitation, state: InvitationState) -> None:
 
 def respond(inv: TeamInvitation, *, accept: bool, actor) -> TeamInvitation:
     """The invited person accepts (joins the team with the invited role) or declines. Only they can answer."""
-    from notifications.service import notify
 
     if actor is None or getattr(actor, "id", None) != inv.user_id:
         raise NotFound(f"No invitation with id {inv.id}.")  # someone else's invitation does not exist for you

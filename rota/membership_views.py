@@ -11,8 +11,9 @@ from wtforms.validators import DataRequired, Length
 
 from core.db import db
 from core.errors import DomainError
+from core.pages import CsrfForm, form_errors
 from core.web import as_choices
-from rota import membership, services
+from rota import membership, membership_api, services
 
 bp = Blueprint("membership", __name__)
 
@@ -25,13 +26,9 @@ class InviteForm(FlaskForm):
     role = SelectField("Role in this team", choices=as_choices(ROLE_CHOICES))
 
 
-class ButtonForm(FlaskForm):
-    """CSRF-only form behind the accept, decline and withdraw buttons."""
-
-
 def _members_page(team, form, status=200):
     members = sorted(team.memberships, key=lambda m: (m.role.value, m.user.display_name))
-    return render_template("rota/members.html", team=team, form=form, members=members, button=ButtonForm(),
+    return render_template("rota/members.html", team=team, form=form, members=members, button=CsrfForm(),
                            invitations=membership.team_invitations(team, actor=current_user)), status
 
 
@@ -48,7 +45,7 @@ def members(team_id: int):
         outcome, _ = membership.add_or_invite(team, person, form.role.data, actor=current_user)
     except DomainError as exc:
         db.session.rollback()
-        form.email.errors = list(form.email.errors) + list((exc.errors or {}).get("email") or [exc.detail])
+        form_errors(form, exc, "email")
         return _members_page(team, form, 422)
     db.session.commit()
     if outcome == "added":
@@ -62,7 +59,7 @@ def members(team_id: int):
 @login_required
 def withdraw(team_id: int, invitation_id: int):
     inv = membership.get_invitation(invitation_id)
-    if inv.team_id != team_id or not ButtonForm().validate_on_submit():
+    if inv.team_id != team_id or not CsrfForm().validate_on_submit():
         return redirect(url_for("membership.members", team_id=team_id))
     membership.withdraw(inv, actor=current_user)
     db.session.commit()
@@ -74,12 +71,12 @@ def withdraw(team_id: int, invitation_id: int):
 @login_required
 def mine():
     return render_template("rota/invitations.html", invitations=membership.pending_for(current_user),
-                           button=ButtonForm())
+                           button=CsrfForm())
 
 
 def _answer(invitation_id: int, accept: bool):
     inv = membership.get_invitation(invitation_id)
-    if not ButtonForm().validate_on_submit():
+    if not CsrfForm().validate_on_submit():
         return redirect(url_for("membership.mine"))
     try:
         membership.respond(inv, accept=accept, actor=current_user)
@@ -115,7 +112,6 @@ def profile_section(user) -> dict:
 
 
 def register(app, api) -> None:
-    from rota import membership_api
 
     membership_api.register(app, api)
     app.register_blueprint(bp)

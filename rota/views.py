@@ -26,6 +26,7 @@ from core import limits, timeutil
 from core.accounts import GRADES, StaffGroup
 from core.db import db
 from core.errors import DomainError
+from core.pages import CsrfForm, form_errors
 from core.web import as_choices
 from rota import csv_io, services
 from rota.models import LeaveKind, PeriodState, ShiftKind, StaffingRequirement
@@ -41,10 +42,6 @@ def next_shifts_panel(user):
 
 
 # ------------------------------------------------------------------------------------------------------ forms
-
-
-class EmptyForm(FlaskForm):
-    pass
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -167,19 +164,6 @@ def _people_choices(team):
     return [(m.user.id, f"{m.user.display_name} ({m.user.grade or m.user.staff_group.value})") for m in members]
 
 
-def _form_error(form, exc: DomainError, default_field: str | None = None) -> None:
-    """Put a domain error's message(s) on the form so the page shows them in the error summary."""
-    placed = False
-    for name, messages in (exc.errors or {}).items():
-        fld = getattr(form, name, None)
-        if fld is not None and hasattr(fld, "errors"):
-            fld.errors = list(fld.errors) + list(messages)
-            placed = True
-    if not placed:
-        fld = getattr(form, default_field) if default_field else next(iter(form))
-        fld.errors = list(fld.errors) + [exc.detail]
-
-
 # ------------------------------------------------------------------------------------------------- my shifts
 
 
@@ -210,7 +194,7 @@ def grid(team_id: int):
     page = int(page) if page.isdigit() and len(page) < 6 else 1
     grid = services.team_grid(team, start, days, viewer=current_user, page=page)
     return render_template("rota/grid.html", team=team, grid=grid, days=days, start=start,
-                           manage=team.can_manage(current_user), button_form=EmptyForm(),
+                           manage=team.can_manage(current_user), button_form=CsrfForm(),
                            prev=start - timedelta(days=days), next=start + timedelta(days=days),
                            leave_codes=services.LEAVE_CODES, times=_shift_times(grid, team.timezone),
                            shift_href=url_for("rota.shift_detail", shift_id=0)[:-1])
@@ -263,7 +247,7 @@ def _build_forms(team, pattern=None, copy=None, period=None):
 
 def _render_build(team, status=200, **forms):
     return render_template("rota/build.html", team=team, types=services.shift_types(team, active_only=True),
-                           periods=services.periods(team), button_form=EmptyForm(),
+                           periods=services.periods(team), button_form=CsrfForm(),
                            **_build_forms(team, **forms)), status
 
 
@@ -292,7 +276,7 @@ def run_pattern(team_id: int):
                                                 first_day=first, last_day=last, actor=current_user)
     except DomainError as exc:
         db.session.rollback()
-        _form_error(form, exc, "cycle")
+        form_errors(form, exc, "cycle")
         return _render_build(team, 422, pattern=form)
     db.session.commit()
     flash(f"{len(report.created)} shifts created ({report.open_count} open)."
@@ -315,7 +299,7 @@ def copy_week(team_id: int):
                                     actor=current_user)
     except DomainError as exc:
         db.session.rollback()
-        _form_error(form, exc, "target_week")
+        form_errors(form, exc, "target_week")
         return _render_build(team, 422, copy=form)
     db.session.commit()
     flash(f"{len(report.created)} shifts copied ({report.open_count} open).")
@@ -334,7 +318,7 @@ def create_period(team_id: int):
                                         actor=current_user)
     except DomainError as exc:
         db.session.rollback()
-        _form_error(form, exc, "first_day")
+        form_errors(form, exc, "first_day")
         return _render_build(team, 422, period=form)
     db.session.commit()
     flash(f"Draft rota period {period.first_day:%d %b}–{period.last_day:%d %b %Y} started.")
@@ -345,7 +329,7 @@ def create_period(team_id: int):
 @login_required
 def open_gap(team_id: int):
     team = _team(team_id, manage=True)
-    if not EmptyForm().validate():
+    if not CsrfForm().validate():
         abort(400)
     req_id = request.form.get("requirement_id", type=int) or 0
     req = db.session.get(StaffingRequirement, req_id) if 0 < req_id < 2**31 else None
@@ -388,13 +372,13 @@ def new_shift(team_id: int):
         form.day.data = _arg_day("day", _today(team))
     if form.validate_on_submit():
         try:
-            services.add_shift(team, actor=current_user, shift_type=services._type_of(team, form.shift_type.data),
+            services.add_shift(team, actor=current_user, shift_type=services.type_of(team, form.shift_type.data),
                                day=form.day.data,
                                assignee=services.get_user(form.assignee.data) if form.assignee.data else None,
                                required_grade=form.required_grade.data or None, note=form.note.data or None)
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc, "assignee")
+            form_errors(form, exc, "assignee")
         else:
             db.session.commit()
             flash("Shift added.")
@@ -424,7 +408,7 @@ def shift_detail(shift_id: int):
             except DomainError as exc:
                 db.session.rollback()
                 shift = services.get_shift(shift_id)
-                _form_error(form, exc, "assignee")
+                form_errors(form, exc, "assignee")
             else:
                 db.session.commit()
                 flash("Shift updated.")
@@ -473,7 +457,7 @@ def leave(team_id: int):
                                               note=form.note.data or None, team=team, actor=current_user)
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc, "first_day")
+            form_errors(form, exc, "first_day")
         else:
             db.session.commit()
             flash(f"Leave recorded. {len(opened)} shift(s) are now open and need cover." if opened
@@ -505,7 +489,7 @@ def import_csv(team_id: int):
             failed = exc
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc, "text")
+            form_errors(form, exc, "text")
         else:
             db.session.commit()
     status = 422 if (failed or form.errors) and request.method == "POST" else 200
@@ -543,7 +527,7 @@ def add_shift_type(team_id: int):
                                        kind=form.kind.data, colour=form.colour.data, actor=current_user)
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc, "code")
+            form_errors(form, exc, "code")
         else:
             db.session.commit()
             flash(f"Shift type {form.code.data.upper()} added.")
@@ -559,7 +543,7 @@ def add_requirement(team_id: int):
     form.shift_type.choices = as_choices([(st.id, st.code) for st in services.shift_types(team)])
     if form.validate():
         try:
-            services.create_requirement(team, shift_type=services._type_of(team, form.shift_type.data),
+            services.create_requirement(team, shift_type=services.type_of(team, form.shift_type.data),
                                         min_count=form.min_count.data,
                                         weekday=int(form.weekday.data) if form.weekday.data else None,
                                         staff_group=form.staff_group.data or None,
@@ -567,7 +551,7 @@ def add_requirement(team_id: int):
                                         actor=current_user)
         except DomainError as exc:
             db.session.rollback()
-            _form_error(form, exc, "min_count")
+            form_errors(form, exc, "min_count")
         else:
             db.session.commit()
             flash("Requirement added.")

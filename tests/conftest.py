@@ -7,6 +7,7 @@ so live-server and concurrent tests see committed data exactly as production wou
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, event, inspect, text
 
 from app import create_app
 from core import accounts
@@ -300,6 +301,26 @@ def live_server(app):
     # Streams of the stopped server may not have noticed their browser went: they must not count against the
     # per-person cap of the next test, whose people have the same ids.
     HUB.reset()
+
+
+# ------------------------------------------------------------------------------------------------- queries
+
+
+@contextlib.contextmanager
+def count_queries():
+    """``with count_queries() as seen:`` lists the SQL statements run inside (not BEGIN/COMMIT/SAVEPOINT/PRAGMA ...)."""
+    seen: list[str] = []
+
+    def before(conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT",
+                                                      "RELEASE")):
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", before)
 
 
 # ------------------------------------------------------------------------------------------------- clock

@@ -16,15 +16,17 @@ from wtforms import DateField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
+from core import timeutil
 from core.accounts import Team, User
-from core.api import MAX_ID, Blueprint, DateTime, Id, Text, login_required_api
-from core.db import db
+from core.api import Blueprint, DateTime, Id, Text, login_required_api
+from core.db import db, get_by_id
 from core.errors import Forbidden, NotFound, ValidationFailed
 from core.limits import FIRST_YEAR, LAST_YEAR
 from core.timeutil import DEFAULT_ZONE
 from rota import services
 from rota.compliance import rules
 from rota.compliance import service as compliance
+from rota.models import Shift, ShiftType
 
 blp = Blueprint("compliance_api", __name__, url_prefix="/api/v1", description="Working-time compliance")
 web = FlaskBlueprint("compliance_web", __name__)
@@ -115,7 +117,7 @@ may_see = compliance.may_see_person
 
 
 def _person(user_id: int) -> User:
-    person = db.session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    person = get_by_id(User, user_id)
     if person is None:
         raise NotFound(f"No person with id {user_id}.")
     if not may_see(current_user, person):
@@ -134,8 +136,6 @@ def report(person: User, first: date | None, last: date | None, rule_sets=None) 
 
 
 def _shift_like(person: User, item: dict, index: int):
-    from core import timeutil
-    from rota.models import ShiftType
 
     team = None
     shift_type = None
@@ -152,7 +152,7 @@ def _shift_like(person: User, item: dict, index: int):
         if shift_type is not None and shift_type.team_id != team.id:
             raise ValidationFailed("That shift type belongs to another team.",
                                    errors={f"add.{index}.shift_type_id": ["Not a shift type of this team."]})
-    team = team or compliance._home_team(person)
+    team = team or compliance.home_team(person)
     tz = team.timezone if team is not None else DEFAULT_ZONE
     starts = timeutil.localize(item["starts_at"], tz, field=f"add.{index}.starts_at")
     ends = timeutil.localize(item["ends_at"], tz, field=f"add.{index}.ends_at")
@@ -164,7 +164,6 @@ def _shift_like(person: User, item: dict, index: int):
 
 def what_if(person: User, data: dict) -> dict:
 
-    from rota.models import Shift
 
     add = [_shift_like(person, item, i) for i, item in enumerate(data["add"])]
     remove = list(dict.fromkeys(data.get("remove") or []))

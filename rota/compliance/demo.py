@@ -7,16 +7,17 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from core.accounts import Team, user_by_email
+from core.audit import AuditEntry
 from core.db import db
+from rota import demo
+from rota.assignment import overlapping_shift, set_assignee
+from rota.models import Shift, ShiftState, ShiftType
 
 
 def seed_demo() -> list[str]:
     """Demo: the demo nurse is asked back for an Early after one of their Lates (a short rest, a WTR warning), so the
     grid marker, the working-time page and the audit trail have something to show. Idempotent."""
-    from core.accounts import Team, user_by_email
-    from core.audit import AuditEntry
-    from rota import demo
-    from rota.models import Shift, ShiftState, ShiftType
 
     if db.session.scalar(select(AuditEntry.id).where(AuditEntry.action == "compliance.warned").limit(1)):
         return []
@@ -34,7 +35,6 @@ def seed_demo() -> list[str]:
         return []
     lates = db.session.scalars(select(Shift).where(Shift.assignee_id == nurse.id, Shift.shift_type_id == late_type.id,
                                                    Shift.state == ShiftState.scheduled).order_by(Shift.starts_at))
-    from rota.assignment import overlapping_shift, set_assignee
 
     for late in lates:
         start = late.starts_at + timedelta(hours=18)  # 13:00 -> 07:00 the next day

@@ -20,14 +20,17 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, text
 
 from core import audit, timeutil
-from core.db import db
+from core.accounts import Membership, Team, TeamRole, User
+from core.db import db, epoch_seconds
 from core.errors import Forbidden, RuleViolation
 from rota.assignment import clean_reason
 from rota.compliance import rules
+from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
 from rota.compliance.rules import LeaveSpan, RuleSet, Verdict, WorkShift  # noqa: F401  (Verdict is the agreed interface)
+from rota.models import Leave, Shift, ShiftState, ShiftType
 
 # How far either side of a change the real rota is read: the longest reference period plus a week.
 MARGIN = timedelta(weeks=27)
@@ -49,13 +52,11 @@ class Profile:
 
 
 def _settings(user, team):
-    from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
 
     if team is None:
         return db.session.scalar(select(PersonComplianceSettings).where(
             PersonComplianceSettings.user_id == user.id)), None
     # Both rows in one round trip: the team, with its settings and the person's (either may be missing).
-    from core.accounts import Team
 
     row = db.session.execute(
         select(PersonComplianceSettings, TeamComplianceSettings).select_from(Team)
@@ -65,7 +66,7 @@ def _settings(user, team):
     return (row[0], row[1]) if row is not None else (None, None)
 
 
-def _home_team(user):
+def home_team(user):
     ms = sorted(getattr(user, "memberships", []) or [], key=lambda m: m.id)
     return ms[0].team if ms else None
 
@@ -83,7 +84,6 @@ def trust_overrides() -> tuple[dict[str, str], set[str]]:
 
 def may_see_person(viewer, person) -> bool:
     """A person's working-time checks and settings: themselves, coordinators of one of their teams, administrators."""
-    from core.accounts import Membership, TeamRole
 
     if viewer is None or not getattr(viewer, "is_authenticated", False):
         return False
@@ -98,7 +98,7 @@ def may_see_person(viewer, person) -> bool:
 
 def today_for(person) -> date:
     """Today's date in the person's home team's zone."""
-    team = _home_team(person)
+    team = home_team(person)
     return datetime.now(timeutil.zone(getattr(team, "timezone", None) or timeutil.DEFAULT_ZONE)).date()
 
 
@@ -106,7 +106,7 @@ def profile_for(user, team=None, *, rule_sets: Iterable[str] | None = None, pers
                 loaded: bool = False) -> Profile:
     """Rule sets for ``user`` (in ``team``, default their first team), with the team's and person's overrides.
     ``rule_sets`` names sets to use instead of the person's own (a coordinator comparing, e.g. ["TCS2016v1"])."""
-    team = team if team is not None else _home_team(user)
+    team = team if team is not None else home_team(user)
     if not loaded:
         person_row, team_row = _settings(user, team)
     severities, disabled = trust_overrides()
@@ -144,8 +144,6 @@ def profile_for(user, team=None, *, rule_sets: Iterable[str] | None = None, pers
 
 
 def _rows_query(user_ids, lo: datetime, hi: datetime):
-    from core.accounts import Team
-    from rota.models import Shift, ShiftState, ShiftType
 
     return (select(Shift.assignee_id, Shift.id, Shift.starts_at, Shift.ends_at, ShiftType.kind, ShiftType.name,
                    Team.timezone)
@@ -195,8 +193,6 @@ def peak_work(user_ids, lo: datetime, hi: datetime, lengths: Iterable[int]) -> d
     """For each person and each length (seconds), an upper bound on the work inside any window of that length among
     their shifts overlapping [lo, hi): the most work *starting* within length + 24 h (no shift is longer). One lean
     query (start and duration as numbers, computed by the database) and a sliding sum per person."""
-    from core.db import epoch_seconds
-    from rota.models import Shift, ShiftState
 
     lengths = sorted(set(lengths))
     out: dict[int, dict[int, float]] = {uid: dict.fromkeys(lengths, 0.0) for uid in user_ids}
@@ -227,7 +223,6 @@ def peak_work(user_ids, lo: datetime, hi: datetime, lengths: Iterable[int]) -> d
 
 def _peak_work_postgresql(out: dict, lo: datetime, hi: datetime, lengths: list[int]) -> dict:
     """:func:`peak_work` with the sliding sums done by PostgreSQL's window functions: one row per person."""
-    from sqlalchemy import bindparam, text
 
     sums = ", ".join(
         f"SUM(EXTRACT(EPOCH FROM ends_at - starts_at)) OVER (PARTITION BY assignee_id ORDER BY starts_at "
@@ -275,7 +270,6 @@ def focus_rotas(profiles: dict[int, Profile], added: WorkShift | list[WorkShift]
 
 
 def load_leave(user_ids, lo: datetime, hi: datetime) -> dict[int, list[LeaveSpan]]:
-    from rota.models import Leave
 
     out: dict[int, list[LeaveSpan]] = {uid: [] for uid in user_ids}
     stmt = select(Leave.user_id, Leave.first_day, Leave.last_day).where(
@@ -328,7 +322,7 @@ def check_change(user, *, add=(), remove=(), rule_sets=None) -> tuple[Profile | 
 def verdicts_between(user, first_day: date, last_day: date, *, rule_sets=None, team=None) -> tuple[Profile, list]:
     """Verdicts over ``user``'s real shifts that start between two local days (inclusive)."""
     prof = profile_for(user, team, rule_sets=rule_sets)
-    tz = _zone_name(team or _home_team(user))
+    tz = _zone_name(team or home_team(user))
     lo, hi = timeutil.day_bounds(first_day, last_day, tz)
     shifts = load_shifts([user.id], lo - MARGIN, hi + MARGIN, break_minutes=prof.break_minutes)[user.id]
     leave = load_leave([user.id], lo - MARGIN, hi + MARGIN)[user.id]
@@ -343,7 +337,6 @@ def _zone_name(team) -> str:
 def profiles_for(users, team, *, rule_sets=None) -> tuple[dict[int, Profile], int | None]:
     """Everyone's rule profile in ``team`` with two queries (their own settings rows, the team's), and the team's
     rostered break. Without a person's own settings a profile depends only on their staff group, so it is shared."""
-    from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
 
     persons = {p.user_id: p for p in db.session.scalars(
         select(PersonComplianceSettings).where(PersonComplianceSettings.user_id.in_([u.id for u in users])))}
@@ -367,7 +360,6 @@ def profiles_for(users, team, *, rule_sets=None) -> tuple[dict[int, Profile], in
 def verdicts_for_people(user_ids, lo: datetime, hi: datetime, *, team=None) -> dict[int, list[Verdict]]:
     """Bulk: every person's verdicts involving their shifts that start in [lo, hi) — two queries for the shifts and
     leave of everyone, then the pure engine per person."""
-    from core.accounts import User
 
     user_ids = list(user_ids)
     if not user_ids:

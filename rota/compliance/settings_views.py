@@ -15,10 +15,11 @@ from wtforms import BooleanField, DateField, IntegerField, RadioField, SelectFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from core.accounts import Membership, Team, User
-from core.api import MAX_ID
-from core.db import db
+from core.accounts import Membership, User
+from core.auth import render_profile
+from core.db import db, get_by_id
 from core.errors import ValidationFailed
+from core.pages import CsrfForm, form_errors, team_or_404
 from core.web import as_choices
 from rota.compliance import rules, settings
 from rota.compliance import settings_api as compliance_settings_api
@@ -71,10 +72,6 @@ class OptOutForm(FlaskForm):
     confirm = BooleanField("I understand", validators=[DataRequired("Tick the box to confirm.")])
 
 
-class ButtonForm(FlaskForm):
-    """Buttons that only need CSRF protection."""
-
-
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
@@ -99,15 +96,6 @@ def _team_form(team, values: dict | None, formdata=None, current: dict | None = 
     return form
 
 
-def _team_or_404(team_id: int) -> Team:
-    team = db.session.get(Team, team_id) if 0 < team_id <= MAX_ID else None
-    if team is None or not team.can_view(current_user):
-        abort(404)
-    if not team.can_manage(current_user):
-        abort(403)
-    return team
-
-
 def _members(team) -> list[User]:
     return list(db.session.scalars(select(User).join(Membership, Membership.user_id == User.id)
                                    .where(Membership.team_id == team.id).order_by(User.display_name)))
@@ -128,15 +116,6 @@ def _person_form(person, s: dict | None = None, formdata=None) -> PersonRulesFor
     return form
 
 
-def _errors_into(form, exc: ValidationFailed) -> None:
-    """Put a service's per-field errors on the form's fields (unknown keys on the first field)."""
-    fallback = next(iter(f for f in form if f.name != "csrf_token"))
-    for key, messages in (exc.errors or {"_schema": [exc.detail]}).items():
-        name = key.split(".")[0]
-        target = form[name] if name in form else fallback
-        target.errors = [*target.errors, *messages]
-
-
 def _render_team(team, *, form=None, rule_form=None, person_forms=None, status=200):
     current = settings.team_settings(team)
     values = {"rule_sets": ",".join(current["rule_sets"] or []),
@@ -152,7 +131,7 @@ def _render_team(team, *, form=None, rule_form=None, person_forms=None, status=2
         people.append((m, s, person_forms.get(m.id) or _person_form(m, s)))
     forms = [form, rule_form or LocalRuleForm(prefix="local"), *[p[2] for p in people]]
     return render_template("rota/compliance/settings.html", team=team, current=current, form=form,
-                           rule_form=forms[1], people=people, button_form=ButtonForm(), all_forms=forms,
+                           rule_form=forms[1], people=people, button_form=CsrfForm(), all_forms=forms,
                            page_title="Working-time rules – " + team.name), status
 
 
@@ -163,7 +142,7 @@ def _attempt(team, form, action, message: str, anchor: str = ""):
         action()
     except ValidationFailed as exc:
         db.session.rollback()
-        _errors_into(form, exc)
+        form_errors(form, exc)
         return None
     db.session.commit()
     flash(message, "success")
@@ -176,13 +155,13 @@ def _attempt(team, form, action, message: str, anchor: str = ""):
 @bp.get("/teams/<int:team_id>/compliance-settings", endpoint="team_page")
 @login_required
 def team_page(team_id: int):
-    return _render_team(_team_or_404(team_id))
+    return _render_team(team_or_404(team_id, manage=True))
 
 
 @bp.post("/teams/<int:team_id>/compliance-settings")
 @login_required
 def save_team(team_id: int):
-    team = _team_or_404(team_id)
+    team = team_or_404(team_id, manage=True)
     form = _team_form(team, None, formdata=request.form)
     if form.validate_on_submit():
         changes = settings.set_rule_severity_changes(team, {r["rule_id"]: f.data for r, f in form.rule_rows})
@@ -199,7 +178,7 @@ def save_team(team_id: int):
 @bp.post("/teams/<int:team_id>/compliance-settings/local-rules")
 @login_required
 def add_local_rule(team_id: int):
-    team = _team_or_404(team_id)
+    team = team_or_404(team_id, manage=True)
     form = LocalRuleForm(prefix="local")
     if form.validate_on_submit():
         done = _attempt(team, form, lambda: settings.add_local_rule(
@@ -213,10 +192,10 @@ def add_local_rule(team_id: int):
 @bp.post("/teams/<int:team_id>/compliance-settings/local-rules/<rule_id>/remove")
 @login_required
 def remove_local_rule(team_id: int, rule_id: str):
-    team = _team_or_404(team_id)
-    if not ButtonForm().validate_on_submit():
+    team = team_or_404(team_id, manage=True)
+    if not CsrfForm().validate_on_submit():
         abort(400)
-    done = _attempt(team, ButtonForm(), lambda: settings.remove_local_rule(
+    done = _attempt(team, CsrfForm(), lambda: settings.remove_local_rule(
         team, actor=current_user._get_current_object(), rule_id=rule_id), "Local rule removed.", "#local-rules")
     return done or abort(404)
 
@@ -224,8 +203,8 @@ def remove_local_rule(team_id: int, rule_id: str):
 @bp.post("/teams/<int:team_id>/compliance-settings/people/<int:user_id>")
 @login_required
 def save_person(team_id: int, user_id: int):
-    team = _team_or_404(team_id)
-    person = db.session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    team = team_or_404(team_id, manage=True)
+    person = get_by_id(User, user_id)
     if person is None or team.id not in person.team_ids:
         abort(404)
     form = _person_form(person, formdata=request.form)
@@ -268,11 +247,10 @@ def opt_out():
             return redirect(url_for("auth.profile") + "#working-time")
         except ValidationFailed as exc:  # the person changes only their own opt-out: never Forbidden
             db.session.rollback()
-            _errors_into(form, exc)
-    from core.auth import _profile
+            form_errors(form, exc)
 
     g.opt_out_form = form
-    return _profile(), 422
+    return render_profile(), 422
 
 
 def register(app, api) -> None:

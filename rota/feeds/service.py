@@ -44,6 +44,7 @@ from core.links import FALLBACK_BASE_URL, public_base_url
 from rota.feeds import ical
 from rota.feeds.models import CalendarFeed, CalendarPreference, FeedKind, RetiredFeedToken, TeamFeedSetting
 from rota.models import Leave, PeriodState, ReleaseKind, RotaPeriod, Shift, ShiftRelease, ShiftState, ShiftType
+from rota.swaps import eligibility
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ RELEASE_WORDING = {
 }
 
 
-def _cfg(name: str):
+def feed_setting(name: str):
     return current_app.config.get(name, DEFAULTS[name])
 
 
@@ -115,19 +116,20 @@ class Window:
     def for_day(cls, day: datetime, kind: FeedKind = FeedKind.mine) -> Window:
         past, future = ("FEED_TEAM_PAST_DAYS", "FEED_TEAM_FUTURE_DAYS") if kind == FeedKind.team else (
             "FEED_PAST_DAYS", "FEED_FUTURE_DAYS")
-        return cls(start=day - timedelta(days=int(_cfg(past))), end=day + timedelta(days=int(_cfg(future)) + 1),
-                   cancelled_since=day - timedelta(days=int(_cfg("FEED_CANCELLED_DAYS"))))
+        return cls(start=day - timedelta(days=int(feed_setting(past))),
+                   end=day + timedelta(days=int(feed_setting(future)) + 1),
+                   cancelled_since=day - timedelta(days=int(feed_setting("FEED_CANCELLED_DAYS"))))
 
 
 # ------------------------------------------------------------------------------------------------- tokens
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _token(kind: FeedKind, nonce: str) -> str:
-    key = (_cfg("FEED_TOKEN_KEY") or current_app.config["SECRET_KEY"]).encode()
+    key = (feed_setting("FEED_TOKEN_KEY") or current_app.config["SECRET_KEY"]).encode()
     mac = hmac.new(key, f"calendar-feed:{nonce}".encode(), hashlib.sha256).digest()
     return TOKEN_PREFIX + _KIND_LETTER[kind] + base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
@@ -137,7 +139,7 @@ def token_for(feed: CalendarFeed) -> str | None:
     if not feed.active or not feed.nonce:
         return None
     token = _token(feed.kind, feed.nonce)
-    return token if hmac.compare_digest(_digest(token), feed.token_hash) else None
+    return token if hmac.compare_digest(token_digest(token), feed.token_hash) else None
 
 
 def feed_url(token: str) -> str:
@@ -204,7 +206,7 @@ def was_issued(token: str) -> bool:
     deactivated), as opposed to a guess."""
     if TOKEN_RE.match(token) is None:
         return False
-    digest = _digest(token)
+    digest = token_digest(token)
     return db.session.scalar(select(func.count()).select_from(RetiredFeedToken)
                              .where(RetiredFeedToken.token_hash == digest)) > 0 or \
         db.session.scalar(select(func.count()).select_from(CalendarFeed)
@@ -223,7 +225,7 @@ def rotate(user: User, kind: FeedKind, *, actor) -> tuple[CalendarFeed, str]:
     _retire(feed)
     nonce = secrets.token_hex(32)
     token = _token(kind, nonce)
-    feed.nonce, feed.token_hash = nonce, _digest(token)
+    feed.nonce, feed.token_hash = nonce, token_digest(token)
     feed.revoked_at = None
     feed.rotated_at = None if first else now_utc()
     feed.last_fetched_at = feed.last_client = None
@@ -379,7 +381,7 @@ def find_feed(token: str) -> FoundFeed | None:
                    CalendarPreference.reminder_minutes, CalendarPreference.updated_at, *aggs)
             .join(User, User.id == CalendarFeed.user_id)
             .outerjoin(CalendarPreference, CalendarPreference.user_id == CalendarFeed.user_id)
-            .where(CalendarFeed.token_hash == _digest(token), CalendarFeed.kind == kind, User.active.is_(True)))
+            .where(CalendarFeed.token_hash == token_digest(token), CalendarFeed.kind == kind, User.active.is_(True)))
     row = db.session.execute(stmt).first()
     if row is None:
         return None
@@ -407,7 +409,7 @@ def record_fetch(found: FoundFeed, client: str | None) -> None:
     client = (client or "unknown client")[:200]
     now = now_utc()
     fresh = found.last_fetched_at and now - found.last_fetched_at < timedelta(
-        seconds=int(_cfg("FEED_FETCH_RECORD_SECONDS")))
+        seconds=int(feed_setting("FEED_FETCH_RECORD_SECONDS")))
     if fresh and found.last_client == client:
         return
     db.session.execute(update(CalendarFeed).where(CalendarFeed.id == found.feed_id)
@@ -418,7 +420,7 @@ def record_fetch(found: FoundFeed, client: str | None) -> None:
 
 
 def _uid_domain() -> str:
-    configured = _cfg("FEED_UID_DOMAIN")
+    configured = feed_setting("FEED_UID_DOMAIN")
     if configured:
         return configured
     # Not the request's host: UIDs must not change with the address a calendar happens to use. Unset, it stays
@@ -532,7 +534,6 @@ def team_events(ctx: _Ctx, team_ids: list[int], window: Window) -> list[ical.Fee
 def eligible_open_shift_ids(user: User, window: Window, day: datetime) -> list[int]:
     """Open shifts ``user`` could claim (``rota.eligibility``: grade, skills, leave, overlap, cover, working-time
     rules) that start within the feed's window."""
-    from rota.swaps import eligibility
 
     return [r.shift.id for r in eligibility.eligible_open_shifts(user) if r.ok and r.shift.starts_at < window.end]
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import io
 
+import qrcode
 from flask import Blueprint, Response, abort, redirect, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from qrcode.image.svg import SvgPathImage
 from sqlalchemy import select
 from werkzeug.http import is_resource_modified
 from wtforms import SelectField
@@ -18,14 +20,14 @@ from core import throttle
 from core.accounts import Team, TeamRole
 from core.db import db
 from core.errors import NotFound
+from core.pages import CsrfForm
 from core.security import limiter
 from core.web import as_choices
 from rota.feeds.models import CalendarPreference, TeamFeedSetting
 from rota.feeds.service import (
-    _cfg,
-    _digest,
     advertised_last_modified,
     feed_body,
+    feed_setting,
     feeds_overview,
     find_feed,
     parse_kind,
@@ -34,6 +36,7 @@ from rota.feeds.service import (
     rotate,
     set_reminder,
     set_staff_may_subscribe,
+    token_digest,
     was_issued,
 )
 
@@ -44,11 +47,11 @@ bp = Blueprint("feeds", __name__)
 
 def _limit_key() -> str:
     # A hash, not the token: Flask-Limiter logs its keys when a limit is hit.
-    return "calendar-feed:" + _digest((request.view_args or {}).get("token", ""))[:24]
+    return "calendar-feed:" + token_digest((request.view_args or {}).get("token", ""))[:24]
 
 
 @bp.route("/calendar/<token>.ics", methods=["GET", "HEAD"])
-@limiter.limit(lambda: _cfg("FEED_RATE_LIMIT"), key_func=_limit_key, scope="calendar-feed")
+@limiter.limit(lambda: feed_setting("FEED_RATE_LIMIT"), key_func=_limit_key, scope="calendar-feed")
 def calendar_feed(token: str):
     client = request.remote_addr or "unknown"
     wait = throttle.refusal("FEED_MISS_LIMIT", "feed-miss", client)
@@ -78,10 +81,6 @@ def calendar_feed(token: str):
     return resp
 
 
-class EmptyForm(FlaskForm):
-    """CSRF-only form for buttons that POST."""
-
-
 REMINDER_CHOICES = [("0", "No reminder"), ("30", "30 minutes before"), ("60", "1 hour before"),
                     ("120", "2 hours before"), ("720", "12 hours before"), ("1440", "1 day before")]
 
@@ -92,8 +91,6 @@ class ReminderForm(FlaskForm):
 
 
 def _qr_data_uri(text: str) -> str:
-    import qrcode
-    from qrcode.image.svg import SvgPathImage
 
     img = qrcode.make(text, image_factory=SvgPathImage, box_size=8, border=2)
     buf = io.BytesIO()
@@ -111,7 +108,7 @@ def profile_section(user) -> dict:
     managed = sorted((m.team for m in user.memberships if m.role == TeamRole.coordinator), key=lambda t: t.name)
     settings = {r.team_id: r.staff_may_subscribe for r in db.session.scalars(
         select(TeamFeedSetting).where(TeamFeedSetting.team_id.in_([t.id for t in managed])))} if managed else {}
-    return {"feeds": feeds, "reminder_form": form, "button_form": EmptyForm(),
+    return {"feeds": feeds, "reminder_form": form, "button_form": CsrfForm(),
             "managed_teams": [(t, settings.get(t.id, False)) for t in managed]}
 
 
@@ -120,7 +117,7 @@ def _back():
 
 
 def _require_form():
-    if not EmptyForm().validate_on_submit():
+    if not CsrfForm().validate_on_submit():
         abort(400, description="The form expired. Reload the page and try again.")
 
 

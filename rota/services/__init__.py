@@ -29,32 +29,30 @@ from rota.models import (  # noqa: F401
     StaffingRequirement,
 )
 from rota.services.access import (  # noqa: F401
-    _check_id,
-    _get,
-    _require_member,
     add_member,
+    check_id,
     create_team,
     get_period,
     get_shift,
     get_team,
     get_user,
     require_manage,
+    require_member,
     require_view,
     visible_teams,
 )
 from rota.services.building import (  # noqa: F401
     BuildReport,
-    _bulk_create,
+    bulk_create,
     copy_week,
     generate_from_pattern,
 )
 from rota.services.gaps import (  # noqa: F401
     Gap,
-    _compute_gaps,
-    _openings,
-    _users_for,
+    compute_gaps,
     gaps_for,
     open_gap,
+    opening_requirements,
 )
 from rota.services.grid import (  # noqa: F401
     GRID_CELL_HOOKS,
@@ -69,12 +67,10 @@ from rota.services.grid import (  # noqa: F401
 )
 from rota.services.imports import (  # noqa: F401
     ImportFailed,
-    _public,
     import_assignments,
 )
 from rota.services.leave import (  # noqa: F401
     LEAVE_CODES,
-    _leave_team,
     add_leave_record,
     leave_overlapping,
     leave_query,
@@ -89,17 +85,15 @@ from rota.services.periods import (  # noqa: F401
 from rota.services.shift_types import (  # noqa: F401
     CODE_RE,
     COLOUR_RE,
-    _type_of,
     create_requirement,
     create_shift_type,
     requirement_label,
     requirements,
     shift_types,
+    type_of,
 )
 from rota.services.shifts import (  # noqa: F401
-    _UNSET,
     MAX_RANGE_DAYS,
-    _visible_clause,
     add_shift,
     assign,
     cancel_shift,

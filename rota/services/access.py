@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from core import accounts
 from core.accounts import Membership, Team, User
 from core.api import MAX_ID
 from core.db import db
@@ -26,7 +27,7 @@ def require_view(team: Team, actor) -> None:
         raise Forbidden("You are not a member of this team.")
 
 
-def _check_id(value: int, label: str) -> None:
+def check_id(value: int, label: str) -> None:
     # Ids beyond 32 bits cannot exist, and SQLite cannot even bind them: a 404, not a 500.
     if not 1 <= value <= MAX_ID:
         raise NotFound(f"No {label} with id {value}.")
@@ -34,7 +35,7 @@ def _check_id(value: int, label: str) -> None:
 
 def _get(model, ident: int, label: str):
     """A row by id, or a 404 naming what was not found (ids beyond the integer range are 404 too)."""
-    _check_id(ident, label)
+    check_id(ident, label)
     row = db.session.get(model, ident)
     if row is None:
         raise NotFound(f"No {label} with id {ident}.")
@@ -57,7 +58,7 @@ def get_user(user_id: int) -> User:
     return _get(User, user_id, "person")
 
 
-def _require_member(team: Team, user: User, fld: str = "assignee_id") -> None:
+def require_member(team: Team, user: User, fld: str = "assignee_id") -> None:
     if user.role_in(team) is None:
         raise ValidationFailed(f"{user.display_name} is not a member of {team.name}.",
                                errors={fld: [f"{user.display_name} is not a member of this team."]})
@@ -71,7 +72,6 @@ def visible_teams(viewer) -> list[Team]:
 
 
 def create_team(*, name: str, site: str | None, timezone: str, actor) -> Team:
-    from core import accounts
 
     if not actor.is_admin:
         raise Forbidden("Only administrators can create teams.")
@@ -79,7 +79,6 @@ def create_team(*, name: str, site: str | None, timezone: str, actor) -> Team:
 
 
 def add_member(team: Team, user: User, role: str, *, actor) -> Membership:
-    from core import accounts
 
     require_manage(team, actor)
     # Without the person's consent only an administrator, or a coordinator who already coordinates them in

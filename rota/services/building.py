@@ -36,7 +36,7 @@ class BuildReport:
         return sum(1 for s in self.created if s.assignee_id is None)
 
 
-def _bulk_create(team: Team, items, *, actor, report: BuildReport) -> None:
+def bulk_create(team: Team, items, *, actor, report: BuildReport) -> None:
     """items: (day, ShiftType, User|None, required_grade, required_skills, note). One flush for all rows, then each
     holder through set_assignee; a person who cannot hold a shift (leave, overlap, rule) leaves it open and the
     report says why."""
@@ -83,7 +83,7 @@ def generate_from_pattern(team: Team, *, pattern: dict, first_day: date, last_da
         msg = f"Not members of {team.name}: person id(s) {', '.join(map(str, strangers))}."
         raise ValidationFailed(msg, errors={"person_ids": [msg]})
     report = BuildReport()
-    _bulk_create(team, [(o.day, types[o.code], members.get(o.person_id), None, (), None) for o in occurrences],
+    bulk_create(team, [(o.day, types[o.code], members.get(o.person_id), None, (), None) for o in occurrences],
                  actor=actor, report=report)
     return report
 
@@ -107,5 +107,5 @@ def copy_week(team: Team, *, source_monday: date, target_monday: date, actor) ->
         if s.shift_type is None:
             continue  # ad hoc shifts (explicit times) are not templated
         items.append((local_day(s) + delta, s.shift_type, s.assignee, s.required_grade, s.required_skills, s.note))
-    _bulk_create(team, items, actor=actor, report=report)
+    bulk_create(team, items, actor=actor, report=report)
     return report

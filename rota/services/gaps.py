@@ -46,7 +46,7 @@ class Gap:
         return max(0, self.requirement.min_count - self.have)
 
 
-def _compute_gaps(days, reqs, shifts, users, openings, tz) -> list[Gap]:
+def compute_gaps(days, reqs, shifts, users, openings, tz) -> list[Gap]:
     """Pure: requirement clauses vs assigned staff, per local day. ``openings`` maps shift id -> requirement id."""
     by_type_day = defaultdict(list)
     for s in shifts:
@@ -81,12 +81,12 @@ def gaps_for(team: Team, start: date, end: date) -> list[Gap]:
     lo, hi = timeutil.day_bounds(start, end, team.timezone)
     shifts = list(db.session.scalars(select(Shift).where(Shift.team_id == team.id, Shift.starts_at >= lo,
                                                          Shift.starts_at < hi, Shift.state != ShiftState.cancelled)))
-    openings = _openings(shifts)
+    openings = opening_requirements(shifts)
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-    return _compute_gaps(days, reqs, shifts, _users_for(shifts), openings, timeutil.zone(team.timezone))
+    return compute_gaps(days, reqs, shifts, _users_for(shifts), openings, timeutil.zone(team.timezone))
 
 
-def _openings(shifts) -> dict:
+def opening_requirements(shifts) -> dict:
     ids = [s.id for s in shifts if s.state == ShiftState.open]
     if not ids:
         return {}

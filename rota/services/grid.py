@@ -28,7 +28,7 @@ from rota.models import (
     ShiftType,
     StaffingRequirement,
 )
-from rota.services.gaps import _compute_gaps, _openings
+from rota.services.gaps import compute_gaps, opening_requirements
 from rota.services.shifts import shifts_query
 
 GRID_CELL_HOOKS: list[Callable] = []
@@ -131,7 +131,7 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
     reqs = list(db.session.scalars(select(StaffingRequirement).where(StaffingRequirement.team_id == team.id)))
     for r in reqs:
         r.shift_type = types.get(r.shift_type_id)
-    openings = _openings(everyone)
+    openings = opening_requirements(everyone)
 
     cells: dict = {}
     for uid in shown:
@@ -152,7 +152,7 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
 
     rows = [GridRow(users[uid], roles.get(uid), [cells[(uid, d)] for d in day_list]) for uid in shown]
     open_row = GridRow(None, None, [open_cells[d] for d in day_list])
-    gaps = _compute_gaps(day_list, reqs, everyone, users, openings, tz)
+    gaps = compute_gaps(day_list, reqs, everyone, users, openings, tz)
     coverage = []
     for d in day_list:
         g = [x for x in gaps if x.day == d]

@@ -13,6 +13,7 @@ from core import audit, timeutil
 from core.accounts import Membership, Team
 from core.db import db
 from core.errors import DomainError, ValidationFailed
+from rota import csv_io
 from rota.assignment import check_can_hold, set_assignee
 from rota.models import (
     Shift,
@@ -41,7 +42,6 @@ def import_assignments(team: Team, text: str, *, actor, dry_run: bool = False) -
     """CSV of assignments (staff email or staff number, date, shift code). Every row is checked first; then all
     are applied, or none. An open shift of that code on that day is filled if there is one, else a shift is added.
     """
-    from rota import csv_io
 
     require_manage(team, actor)
     parsed, total = csv_io.parse_assignments(text)

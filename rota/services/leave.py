@@ -11,6 +11,7 @@ from core import audit, timeutil
 from core.accounts import Membership, Team, TeamRole, User
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, ValidationFailed
+from notifications.service import notify
 from rota.assignment import leave_in_team, set_assignee
 from rota.models import (
     Leave,
@@ -82,7 +83,6 @@ def record_leave(user: User, *, kind: str | LeaveKind, first_day: date, last_day
     person's shifts in that team (every team, for trust-wide leave) on those days become open shifts (through
     set_assignee, so feeds and audit see it) and that team's coordinators are told — never silently. Another
     team's shifts and records are never touched: a coordinator's power over a person stops at their own team."""
-    from notifications.service import notify
 
     team = _leave_team(user, team, actor)
     leave = add_leave_record(user, kind=kind, first_day=first_day, last_day=last_day, actor=actor, team=team,

@@ -14,6 +14,7 @@ from core import audit, events, timeutil
 from core.accounts import Team
 from core.db import db, now_utc
 from core.errors import Conflict, RuleViolation, ValidationFailed
+from notifications.service import notify
 from rota.models import (
     PeriodState,
     RotaPeriod,
@@ -61,7 +62,6 @@ def periods(team: Team) -> list[RotaPeriod]:
 def publish_period(period: RotaPeriod, *, actor, confirm_empty: bool = False) -> dict:
     """Publish: run every PUBLISH_CHECKS function (any may refuse), stamp the period, tell the team. A period with no
     shifts is refused unless ``confirm_empty`` (the team would be told of an empty rota)."""
-    from notifications.service import notify
 
     team = period.team
     require_manage(team, actor)

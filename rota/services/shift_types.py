@@ -58,7 +58,7 @@ def shift_types(team: Team, *, active_only: bool = False) -> list[ShiftType]:
     return list(db.session.scalars(stmt))
 
 
-def _type_of(team: Team, shift_type_id: int, fld: str = "shift_type_id") -> ShiftType:
+def type_of(team: Team, shift_type_id: int, fld: str = "shift_type_id") -> ShiftType:
     st = db.session.get(ShiftType, shift_type_id)
     if st is None or st.team_id != team.id:
         raise ValidationFailed("Unknown shift type for this team.", errors={fld: ["Choose one of this team's shift "

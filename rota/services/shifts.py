@@ -11,6 +11,7 @@ from core.accounts import GRADES, Team, User
 from core.db import db
 from core.errors import Conflict, ValidationFailed
 from core.limits import MAX_SHIFT, MAX_SHIFT_HOURS
+from rota import cover
 from rota.assignment import check_holder, set_assignee
 from rota.models import (
     PeriodState,
@@ -20,7 +21,7 @@ from rota.models import (
     ShiftState,
     ShiftType,
 )
-from rota.services.access import _require_member, require_manage
+from rota.services.access import require_manage, require_member
 
 MAX_RANGE_DAYS = 7 * 60
 
@@ -66,7 +67,7 @@ def add_shift(team: Team, *, actor, shift_type: ShiftType | None = None, day: da
     if required_grade is not None and required_grade not in GRADES:
         raise ValidationFailed("Unknown grade.", errors={"required_grade": ["Unknown grade."]})
     if assignee is not None:
-        _require_member(team, assignee)
+        require_member(team, assignee)
     shift = Shift(team_id=team.id, shift_type_id=shift_type.id if shift_type else None, starts_at=starts_at,
                   ends_at=ends_at, state=ShiftState.open, required_grade=required_grade,
                   required_skills=sorted(set(required_skills or [])), note=note)
@@ -82,7 +83,7 @@ def add_shift(team: Team, *, actor, shift_type: ShiftType | None = None, day: da
 def assign(shift: Shift, user: User | None, *, actor, override_reason: str | None = None) -> Shift:
     require_manage(shift.team, actor)
     if user is not None:
-        _require_member(shift.team, user)
+        require_member(shift.team, user)
     return set_assignee(shift, user, actor=actor, kind=ReleaseKind.unassigned if user is None else None,
                         override_reason=override_reason)
 
@@ -102,7 +103,6 @@ def edit_shift(shift: Shift, *, actor, version: int | None = None, starts_at=Non
         raise Conflict("Someone else changed this shift since you loaded it. Reload to see the latest version.",
                        extra={"code": "stale", "current_version": shift.version})
     changed = []
-    from rota import cover  # cover builds on this module
 
     moving = (shift_type is not None and shift_type.id != shift.shift_type_id) or \
         (starts_at is not None and starts_at != shift.starts_at)

@@ -28,6 +28,7 @@ from core import audit, timeutil
 from core.accounts import Team, TeamRole, User
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
+from notifications.service import IN_APP, SMS, notify
 from rota import services
 from rota.assignment import set_assignee
 from rota.models import LeaveKind, ReleaseKind, Shift, ShiftState
@@ -142,7 +143,6 @@ def report(shift: Shift, *, actor: User, reason, now: datetime | None = None) ->
 
 
 def _tell_coordinators(absence: ShiftAbsence, actor) -> None:
-    from notifications.service import IN_APP, SMS, notify
 
     shift, team = absence.shift, absence.shift.team
     then = ("It is now an open shift: ask for cover from Home." if absence.handling == AbsenceHandling.open_shift

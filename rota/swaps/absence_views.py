@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange
 from core.api import MAX_ID
 from core.db import db
 from core.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation, ValidationFailed
+from core.pages import CsrfForm
 from core.web import as_choices
 from rota import services
 from rota.models import StaffingRequirement
@@ -21,10 +22,6 @@ from rota.swaps.eligibility import describe_shift
 
 bp = Blueprint("absence", __name__)
 USER_ERRORS = (Conflict, RuleViolation, ValidationFailed)
-
-
-class ActionForm(FlaskForm):
-    pass
 
 
 class GapForm(FlaskForm):
@@ -52,7 +49,7 @@ def _shift(shift_id: int):
 @login_required
 def cant_make_it(shift_id: int):
     shift = _shift(shift_id)
-    form = ActionForm()
+    form = CsrfForm()
     error = None
     if request.method == "POST":
         if not form.validate_on_submit():
@@ -107,7 +104,7 @@ def _after_cover(b):
 @login_required
 def ask_cover(shift_id: int):
     shift = _shift(shift_id)
-    if not ActionForm().validate_on_submit():
+    if not CsrfForm().validate_on_submit():
         abort(400)
     return _ask_cover(lambda: home.ask_cover(shift, actor=current_user))
 

@@ -8,7 +8,7 @@ from sqlalchemy import inspect as sa_inspect
 
 from core.accounts import Team, User
 from core.api import MAX_ID, Blueprint, Id, PageArgs, Text, login_required_api, page_schema
-from core.db import db
+from core.db import db, get_by_id
 from core.errors import Forbidden, NotFound
 from rota import cover
 from rota.models import Shift
@@ -176,7 +176,7 @@ def _me() -> User:
 
 
 def _shift(shift_id: int) -> Shift:
-    shift = db.session.get(Shift, shift_id) if 0 < shift_id <= MAX_ID else None
+    shift = get_by_id(Shift, shift_id)
     if shift is None:
         raise NotFound(f"No shift with id {shift_id}.")
     return shift
@@ -189,7 +189,7 @@ def _visible_request(request_id: int) -> SwapRequest:
 
 
 def _user(user_id: int) -> User:
-    user = db.session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    user = get_by_id(User, user_id)
     if user is None:
         raise NotFound(f"No person with id {user_id}.")
     return user

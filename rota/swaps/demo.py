@@ -3,12 +3,22 @@ seeder by ``rota.swaps.wiring``; production code never imports it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
-from core import accounts
+from core import accounts, timeutil
 from core.accounts import Team, TeamRole
-from core.db import db
+from core.db import db, now_utc
+from core.errors import DomainError, RuleViolation
+from notifications import broadcasts
+from notifications.models import EscalationPolicy
+from rota import services
 from rota.demo import ED, STAFF_BANK, WARD, demo_nurse_email
+from rota.models import Shift, ShiftState
+from rota.swaps import eligibility
+from rota.swaps import service as swaps
+from rota.swaps.models import OpenShiftPolicy, OpenShiftVolunteer, SwapKind, SwapRequest, SwapShiftLock
 
 # Notes on the demo requests: shown to the people involved, and how a second run finds what the first one made.
 NOTE_SWAP = "Could we swap? I have a family wedding that day."
@@ -23,7 +33,6 @@ LADDER = [{"after_minutes": 30, "audience": "staff_bank"},
 
 def _first_that_works(attempts):
     """Run each attempt in a savepoint until one is allowed (a refusal rolls back only its own attempt)."""
-    from core.errors import DomainError
 
     for attempt in attempts:
         try:
@@ -36,8 +45,6 @@ def _first_that_works(attempts):
 
 def _someone_eligible(shift, wanted):
     """The first person eligible for ``shift`` (not its holder) that ``wanted(user)`` accepts."""
-    from core.errors import RuleViolation
-    from rota.swaps import eligibility
 
     for r in eligibility.eligible(shift):
         if r.user.id != shift.assignee_id and wanted(r.user):
@@ -48,11 +55,7 @@ def _someone_eligible(shift, wanted):
 def _future_shifts(team, *, holders=None, limit=60):
     """Scheduled shifts of ``team`` from 36 h to 14 days ahead (outside the swap cut-off), none already in a
     request."""
-    from datetime import timedelta
 
-    from core.db import now_utc
-    from rota.models import Shift, ShiftState
-    from rota.swaps.models import SwapShiftLock
 
     now = now_utc()
     stmt = (select(Shift).where(Shift.team_id == team.id, Shift.state == ShiftState.scheduled,
@@ -65,15 +68,12 @@ def _future_shifts(team, *, holders=None, limit=60):
 
 
 def _request_with_note(team, note):
-    from rota.swaps.models import SwapRequest
 
     return db.session.scalar(select(SwapRequest).where(SwapRequest.team_id == team.id, SwapRequest.note == note)
                              .limit(1))
 
 
 def _seed_ward_requests(ward) -> list[str]:
-    from rota.swaps import service as swaps
-    from rota.swaps.models import SwapKind
 
     lines = []
     nurses = sorted((m.user for m in ward.memberships if m.user.grade == "Band 5" and m.role == TeamRole.staff),
@@ -118,15 +118,7 @@ def _seed_ward_requests(ward) -> list[str]:
 
 def _seed_volunteer(ed, coord) -> list[str]:
     """ED lets the coordinator choose among volunteers; one doctor has volunteered for an open shift."""
-    from datetime import timedelta
 
-    from core import timeutil
-    from core.db import now_utc
-    from rota import services
-    from rota.models import Shift
-    from rota.swaps import eligibility
-    from rota.swaps import service as swaps
-    from rota.swaps.models import OpenShiftPolicy, OpenShiftVolunteer
 
     if db.session.scalar(select(OpenShiftVolunteer.id).join(Shift, Shift.id == OpenShiftVolunteer.shift_id)
                          .where(Shift.team_id == ed.id).limit(1)):
@@ -159,9 +151,6 @@ def seed_swaps() -> list[str]:
     a swap waiting for the demo nurse's answer, an offer to everyone eligible, an accepted offer waiting for the
     coordinator, an ED open shift with a volunteer; Ward 7B's staff bank pool and its ladder. Idempotent: each
     item is looked up first (requests by their note) and made only once."""
-    from notifications import broadcasts
-    from notifications.models import EscalationPolicy
-    from rota.swaps import service as swaps
 
     ward = db.session.scalar(select(Team).where(Team.name == WARD))
     coord = accounts.user_by_email("ward.manager@shiftbridge.test")

@@ -12,12 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
 from core import timeutil
 from core.accounts import Team, User
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, RuleViolation
+from notifications import broadcasts
+from notifications.models import Broadcast
 from rota import services
 from rota.models import Shift, ShiftState, StaffingRequirement
 from rota.swaps import absence, eligibility
@@ -40,7 +43,6 @@ def managed_teams(user: User) -> list[Team]:
 
 def open_cover_broadcast(shift: Shift):
     """The open broadcast already asking for cover for ``shift``, if any."""
-    from notifications.models import Broadcast
 
     return db.session.scalar(select(Broadcast).where(Broadcast.reference == eligibility.shift_reference(shift.id),
                                                      Broadcast.state == "open")
@@ -51,7 +53,6 @@ def ask_cover(shift: Shift, *, actor: User, now: datetime | None = None):
     """One tap: broadcast "Cover needed" for an open shift to everyone eligible (the escalation ladder, SMS "YES"
     and "don't ask me again" all work, as for a broadcast written by hand). A shift left with the coordinator is
     released for cover. Refused when a request for this shift is already in flight (a double tap sends once)."""
-    from notifications import broadcasts
 
     now = now or now_utc()
     team = shift.team
@@ -165,8 +166,6 @@ def coordinator_home(user: User, *, now: datetime | None = None) -> CoordinatorH
 
 def in_flight(user: User, team_ids: list[int], *, now: datetime | None = None) -> list[InFlight]:
     """The teams' broadcasts of the last day still open (or just taken), with their counts, newest first."""
-    from notifications import broadcasts
-    from notifications.models import Broadcast
 
     now = now or now_utc()
     out = []
@@ -188,7 +187,6 @@ def panel(user):
     home = coordinator_home(user)
     if home is None:
         return None
-    from flask_wtf import FlaskForm
 
     return {"title": "Needs you now", "template": "rota/swaps/_coordinator_panel.html", "home": home,
             "form": FlaskForm(), "words": absence.REASON_WORDS}

@@ -22,15 +22,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from flask import url_for
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core import audit, events, timeutil
 from core.accounts import Membership, Team, TeamRole, User
 from core.api import MAX_ID  # noqa: F401  (swaps.MAX_ID is used by the views)
-from core.db import db, now_utc
+from core.db import db, get_by_id, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
 from notifications import broadcasts
+from notifications.service import notify
 from rota import cover
 from rota.assignment import set_assignee
 from rota.models import PeriodState, ReleaseKind, Shift, ShiftState
@@ -68,7 +70,6 @@ STATE_WORDS = {
 
 
 def _notify(user_ids, *, kind: str, text: str, link: str | None, team_id: int, key: str) -> None:
-    from notifications.service import notify
 
     ids = [i for i in dict.fromkeys(user_ids) if i]
     if ids:
@@ -221,7 +222,7 @@ def on_shift_changed_hands(shift, previous, user, *, actor=None, kind=None, reas
 
 
 def get_request(request_id: int) -> SwapRequest:
-    req = db.session.get(SwapRequest, request_id) if 0 < request_id <= MAX_ID else None
+    req = get_by_id(SwapRequest, request_id)
     if req is None:
         raise NotFound(f"No swap or offer with id {request_id}.")
     return req
@@ -899,7 +900,6 @@ def cover_request_url(shift: Shift) -> str:
     """The broadcast form, filled in for this gap: everyone eligible, reference ``shift:<id>`` (so the escalation
     ladder, "don't ask me again", SMS "YES" and the claim all know the shift), wording without patient details, and a
     link to the shift on the open-shifts board. The coordinator still counts the recipients and confirms."""
-    from flask import url_for
 
     return url_for("notifications.broadcast_new", team_id=shift.team_id, audience="eligible_for_shift",
                    shift_id=shift.id, kind="open_shift", reference=eligibility.shift_reference(shift.id),
@@ -920,9 +920,8 @@ def board_link(shift_id: int) -> str:
 def shift_action(shift_id: int) -> tuple[str, str, str] | None:
     """The button on a broadcast about a gap: "I'll take it" (or "Volunteer"), posting the claim straight from the
     message; the claim checks eligibility and, if refused, the open-shifts board it returns to says why."""
-    from flask import url_for
 
-    shift = db.session.get(Shift, shift_id) if 0 < shift_id <= MAX_ID else None
+    shift = get_by_id(Shift, shift_id)
     if shift is None or shift.state != ShiftState.open or absence.is_held(shift):
         return None
     first = settings_for(shift.team_id).open_shift_policy == OpenShiftPolicy.first_claim_wins

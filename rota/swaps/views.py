@@ -16,8 +16,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from core import limits
 from core.accounts import Team, User
-from core.db import db, now_utc
+from core.db import db, get_by_id, now_utc
 from core.errors import Conflict, RuleViolation, ValidationFailed
+from core.pages import CsrfForm, team_or_404
 from core.web import as_choices
 from rota import cover
 from rota.models import Shift, ShiftState
@@ -41,10 +42,6 @@ USER_ERRORS = (Conflict, RuleViolation, ValidationFailed)
 
 
 # ------------------------------------------------------------------------------------------------------ forms
-
-
-class ActionForm(FlaskForm):
-    """Buttons that only need CSRF protection (accept, claim)."""
 
 
 class ReasonForm(FlaskForm):
@@ -100,14 +97,14 @@ class SettingsForm(FlaskForm):
 
 
 def _shift_or_404(shift_id: int) -> Shift:
-    shift = db.session.get(Shift, shift_id) if 0 < shift_id <= swaps.MAX_ID else None
+    shift = get_by_id(Shift, shift_id)
     if shift is None or not eligibility.may_see_shift(current_user, shift):
         abort(404)
     return shift
 
 
 def _request_or_404(request_id: int) -> SwapRequest:
-    req = db.session.get(SwapRequest, request_id) if 0 < request_id <= swaps.MAX_ID else None
+    req = get_by_id(SwapRequest, request_id)
     if req is None or not swaps.can_view(req, current_user):
         abort(404)
     return req
@@ -188,7 +185,7 @@ def detail(request_id: int):
     req = _request_or_404(request_id)
     me = next((r for r in req.recipients if r.user_id == current_user.id), None)
     checks = swaps.approval_view(req, taker=current_user if me is not None else None) if req.pending else []
-    return render_template("rota/swaps/detail.html", req=req, checks=checks, me=me, action=ActionForm(),
+    return render_template("rota/swaps/detail.html", req=req, checks=checks, me=me, action=CsrfForm(),
                            reason_form=ReasonForm(), approve_form=ApproveForm(),
                            can_manage=req.team.can_manage(current_user), page_title="Request")
 
@@ -197,7 +194,7 @@ def detail(request_id: int):
 @login_required
 def accept(request_id: int):
     req = _request_or_404(request_id)
-    form = ActionForm()
+    form = CsrfForm()
     if not form.validate_on_submit():
         abort(400)
     return _run(lambda: swaps.accept(req, actor=current_user), "Accepted.", url_for(".detail", request_id=req.id))
@@ -321,14 +318,14 @@ def open_shifts_page():
     policies = {tid: swaps.settings_for(tid).open_shift_policy for tid in {r.shift.team_id for r in results}}
     cover = {r.shift.id: swaps.cover_request_url(r.shift) for r in results if r.shift.team.can_manage(current_user)}
     return render_template("rota/swaps/open_shifts.html", results=results, volunteered=volunteered,
-                           policies=policies, cover=cover, form=ActionForm(), page_title="Open shifts")
+                           policies=policies, cover=cover, form=CsrfForm(), page_title="Open shifts")
 
 
 @bp.post("/shifts/<int:shift_id>/claim")
 @login_required
 def claim(shift_id: int):
     shift = _shift_or_404(shift_id)
-    form = ActionForm()
+    form = CsrfForm()
     if not form.validate_on_submit():
         abort(400)
     try:
@@ -349,7 +346,7 @@ def claim(shift_id: int):
 @login_required
 def withdraw(shift_id: int):
     shift = _shift_or_404(shift_id)
-    if not ActionForm().validate_on_submit():
+    if not CsrfForm().validate_on_submit():
         abort(400)
     return _run(lambda: swaps.withdraw(shift, actor=current_user), "You have withdrawn.",
                 url_for(".open_shifts_page"))
@@ -400,11 +397,7 @@ def approvals_page():
 @bp.route("/teams/<int:team_id>/swap-settings", methods=["GET", "POST"])
 @login_required
 def settings_page(team_id: int):
-    team = db.session.get(Team, team_id) if 0 < team_id <= swaps.MAX_ID else None
-    if team is None or not team.can_view(current_user):
-        abort(404)
-    if not team.can_manage(current_user):
-        abort(403)
+    team = team_or_404(team_id, manage=True)
     current = swaps.settings_for(team.id)
     form = SettingsForm(data={"approval_policy": current.approval_policy.value,
                               "open_shift_policy": current.open_shift_policy.value,

@@ -11,8 +11,9 @@ from channels.models import Post
 from core.audit import AuditEntry
 from core.db import db
 from rota import services as rota
-from tests.rota.conftest_swaps import settings, shift, soon
+from tests.conftest import count_queries
 from tests.rota.rota_helpers import ward
+from tests.rota.swaps.factories import settings, shift, soon
 
 
 def _team_channel(client, bearer, token, team_id):
@@ -171,7 +172,6 @@ def test_urgent_post_is_a_broadcast_needing_acknowledgement(client, make, bearer
 
 
 def test_unread_counts_for_ten_channels_take_one_query(app, make):
-    from sqlalchemy import event
 
     from channels import services
 
@@ -184,20 +184,15 @@ def test_unread_counts_for_ten_channels_take_one_query(app, make):
     db.session.commit()
     user = db.session.get(type(a), a.id)
     _ = user.team_ids  # the signed-in user's memberships are already loaded on every page
-    statements = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
-    event.listen(db.engine, "before_cursor_execute", listener)
-    try:
+    with count_queries() as statements:
         counts = services.unread_counts(user)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", listener)
     assert counts == {c.id: i + 1 for i, c in enumerate(channels)}
     assert len(statements) == 1
 
 
 def test_on_nights_this_week_channel_follows_the_rota(client, make, bearer):
     from channels import services
-    from tests.rota.conftest_swaps import night
+    from tests.rota.swaps.factories import night
 
     team, coord, (a, b, c), _ = ward(make)
     now = datetime.now(UTC)

@@ -16,7 +16,7 @@ import requests
 
 from core import accounts
 from core.db import db
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 THREADS = 16
 

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from core.db import db
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import PHONE, sign_in
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 pytestmark = pytest.mark.e2e
 

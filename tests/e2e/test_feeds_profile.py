@@ -8,7 +8,7 @@ from datetime import timedelta
 from core.db import db, now_utc
 from tests.conftest import TEST_PASSWORD, Factory
 from tests.e2e.conftest import sign_in
-from tests.rota.feeds_helpers import check_feed, local, shift, shift_type
+from tests.rota.feeds.helpers import check_feed, local, shift, shift_type
 
 
 def _get(url):

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from core.db import db
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import PHONE, sign_in
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 pytestmark = pytest.mark.e2e
 
@@ -125,7 +125,7 @@ def test_approval_card_shows_grade_and_cover_effect_and_needs_a_reason(desktop, 
     registered nurses before approving; approving a shortfall needs a reason."""
     from rota import services
     from rota.swaps import service as swaps
-    from tests.rota.test_swaps_cover import NightWard
+    from tests.rota.swaps.test_swaps_cover import NightWard
 
     w = NightWard(make, nurses_on=4)
     hca = w.hcas[0]

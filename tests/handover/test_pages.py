@@ -6,13 +6,13 @@ import io
 import re
 
 from PIL import Image
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from core.audit import AuditEntry
 from core.db import db
 from handover import services
 from handover.models import HandoverImage
-from tests.conftest import login
+from tests.conftest import count_queries, login
 from tests.handover.conftest import add_patients, handover_with_photo, jpeg_with_gps, start, write_all
 
 
@@ -204,19 +204,10 @@ def test_access_report_lists_who_viewed_and_changed_a_patient(app, client, ward)
     assert client.get(f"/handover/patients/{p1.id}/access").status_code == 403
 
 
-def _count_queries(fn):
-    count = 0
-
-    def before(*args, **kwargs):
-        nonlocal count
-        count += 1
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
+def _count_queries(fn) -> int:
+    with count_queries() as seen:
         fn()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
-    return count
+    return len(seen)
 
 
 def test_sheet_and_api_read_use_a_constant_number_of_queries(app, client, ward, bearer, make):

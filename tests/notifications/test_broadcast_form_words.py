@@ -7,7 +7,7 @@ import re
 from core.db import db
 from rota.swaps import service as swaps
 from tests.conftest import login
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 
 def test_cover_form_hides_the_shift_id_reference_and_link_and_puts_send_first(app, client, make):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from core.db import db
 from notifications import broadcasts
 from tests.conftest import login
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 
 def test_report_names_the_audience_and_state_in_words_and_local_time(client, make):

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from core.db import db
+from notifications import realtime
 from notifications.service import notify
 from tests.conftest import login
 
@@ -57,7 +58,7 @@ def test_a_new_notification_reaches_an_open_stream_at_once(app, make, live_serve
         threading.Thread(target=_listen, args=(live_server.url, token, q, stop), daemon=True).start()
     assert inbox.get(timeout=5) == ("status", 200)
     assert other_inbox.get(timeout=5) == ("status", 200)
-    time.sleep(0.3)  # both streams subscribed
+    assert all(realtime.HUB.wait_for_subscriber(user.id, timeout=5) for user in (nurse, other))  # both streams open
     [n] = notify([nurse.id], kind="swap.accepted", text="Your swap was accepted", link="/swaps/1")
     db.session.flush()
     nid = n.id  # read now: touching the expired row after the commit would open a (locking) SQLite transaction

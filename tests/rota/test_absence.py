@@ -17,7 +17,7 @@ from rota.swaps import absence, eligibility, home
 from rota.swaps import service as swaps
 from rota.swaps.absence_models import AbsenceHandling, ShiftAbsence
 from tests.conftest import login
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 
 def _night(make, *, hours_ahead: float = 6, **settings):

@@ -14,7 +14,7 @@ from notifications.models import Broadcast
 from rota.models import Leave, ShiftState
 from rota.swaps.absence_models import ShiftAbsence
 from tests.conftest import TEST_PASSWORD
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 from tests.rota.test_absence import _night, _shift
 
 

@@ -8,7 +8,7 @@ from core.db import db
 from rota import services
 from rota.models import PeriodState, RotaPeriod
 from tests.conftest import login
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 
 def _period(make, with_shift=True):

@@ -11,7 +11,7 @@ from notifications.models import Broadcast
 from rota.models import Shift
 from tests.notifications.conftest import _twilio_server, twilio_config  # noqa: F401  (fixtures)
 from tests.notifications.test_push import KEYS, _push_server, device, push_service  # noqa: F401  (fixtures)
-from tests.rota import ladder_site
+from tests.rota.swaps import ladder_site
 
 
 @pytest.fixture

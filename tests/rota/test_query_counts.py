@@ -8,13 +8,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from core.db import db
 from rota.feeds import service as feeds
 from rota.feeds.models import FeedKind
-from tests.conftest import login
-from tests.rota import conftest_swaps as data
+from tests.conftest import count_queries, login
+from tests.rota.swaps import factories as data
 
 SMALL, LARGE = (3, 4, 1), (12, 10, 3)  # (staff, days of shifts each, open shifts)
 
@@ -42,26 +41,12 @@ def _ward(make, size) -> Ward:
     return Ward(team, coord, staff[0], staff)
 
 
-class Queries:
-    def __init__(self):
-        self.n = 0
-
-    def __call__(self, conn, cursor, statement, *args):
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT",
-                                                      "RELEASE")):
-            self.n += 1
-
-
 def _count(call) -> int:
     call()  # first request: session touch, token use, feed fetch record are written once and not counted
-    q = Queries()
-    event.listen(db.engine, "before_cursor_execute", q)
-    try:
+    with count_queries() as seen:
         resp = call()
-    finally:
-        event.remove(db.engine, "before_cursor_execute", q)
     assert resp.status_code in (200, 304), (resp.status_code, resp.get_data(as_text=True)[:300])
-    return q.n
+    return len(seen)
 
 
 def _offer_pending(client, bearer, make, ward: Ward, how_many: int) -> None:

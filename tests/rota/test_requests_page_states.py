@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from core.db import db
 from rota.swaps import service as swaps
-from tests.rota import conftest_swaps as data
-from tests.rota.test_swaps_pages import signed_in
+from tests.rota.swaps import factories as data
+from tests.rota.swaps.test_swaps_pages import signed_in
 
 
 def test_an_accepted_offer_stays_on_the_takers_page_in_plain_words_until_decided(app, make):

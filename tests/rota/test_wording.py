@@ -47,8 +47,8 @@ def test_every_engine_message_reads_without_you_for_someone_else():
 def test_offer_wizard_names_the_colleague_a_warning_is_about(app, make, monkeypatch):
     from core.db import db
     from rota.compliance.rules import Verdict
-    from tests.rota import conftest_swaps as data
-    from tests.rota.test_swaps_pages import signed_in
+    from tests.rota.swaps import factories as data
+    from tests.rota.swaps.test_swaps_pages import signed_in
 
     w = data.ward(make, 2)
     a, b = w.staff

@@ -5,24 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from core.db import db, now_utc
 from rota.assignment import set_assignee
 from rota.feeds import service as feeds
 from rota.feeds.models import FeedKind
 from rota.models import PeriodState, RotaPeriod
 from tests.conftest import login
-from tests.rota.feeds_helpers import check_feed, shift, shift_type
-
-
-@pytest.fixture
-def ward(make):
-    manager = make.user(display_name="Wendy Manager", grade="Band 7")
-    sam = make.user(display_name="Sam Patel")
-    alex = make.user(display_name="Alex Okafor")
-    team = make.team("Ward 7B", coordinators=[manager], staff=[sam, alex])
-    return {"team": team, "manager": manager, "sam": sam, "alex": alex, "night": shift_type(team)}
+from tests.rota.feeds.helpers import check_feed, shift
 
 
 def _token(user, kind) -> str:

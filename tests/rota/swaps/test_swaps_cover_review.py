@@ -23,8 +23,8 @@ from rota.swaps import eligibility
 from rota.swaps import service as swaps
 from rota.swaps.eligibility import to_local
 from rota.swaps.models import ApprovalPolicy, SwapState
-from tests.rota import conftest_swaps as data
-from tests.rota.test_swaps_cover import NightWard, _open_the_night
+from tests.rota.swaps import factories as data
+from tests.rota.swaps.test_swaps_cover import NightWard, _open_the_night
 
 
 def _actions(action: str) -> list[AuditEntry]:

@@ -25,7 +25,7 @@ from rota.swaps.eligibility import to_local
 from rota.swaps.models import ApprovalPolicy, SwapRequest, SwapState
 from tests.notifications.conftest import _twilio_server, app_config, fake_twilio  # noqa: F401  (fixtures)
 from tests.notifications.test_webhooks import signed_post
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 
 class NightWard:

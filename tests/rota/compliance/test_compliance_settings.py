@@ -16,8 +16,8 @@ from rota.compliance import settings as cs
 from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
 from rota.models import Shift
 from tests.conftest import login
-from tests.rota import test_compliance as base
-from tests.rota.test_compliance import MON, add_shift
+from tests.rota.compliance import test_compliance as base
+from tests.rota.compliance.test_compliance import MON, add_shift
 
 ward = base.ward  # the same fixture: Ward 7B, a coordinator, a doctor in training, a nurse, another nurse
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import event
-
 from core.accounts import TeamRole, add_member
 from core.db import db
 from rota.compliance.service import Verdict
 from rota.models import Leave, LeaveKind
 from rota.swaps import eligibility
 from rota.swaps import service as swaps
-from tests.rota import conftest_swaps as data
+from tests.conftest import count_queries
+from tests.rota.swaps import factories as data
 
 
 def test_grade_ladders_compare_within_their_own_ladder():
@@ -99,13 +98,8 @@ def test_eligibility_for_a_whole_team_takes_a_fixed_number_of_queries(app, make,
         db.session.expire_all()
         x = db.session.get(type(x), x.id)
         _ = x.team.timezone
-        statements = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with count_queries() as statements:
             result = eligibility.eligible(x)
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
         assert len(result) == n + 1  # every nurse and the coordinator (the shift has no requirements)
         return len(statements)
 

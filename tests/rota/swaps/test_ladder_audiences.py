@@ -12,8 +12,8 @@ from notifications import broadcasts
 from notifications.models import Broadcast, EscalationStep, Notification
 from rota.models import Shift
 from rota.swaps import service as swaps
-from tests.rota import conftest_swaps as data
-from tests.rota import ladder_site
+from tests.rota.swaps import factories as data
+from tests.rota.swaps import ladder_site
 
 
 def _resolve(site, audience, params):

@@ -13,7 +13,7 @@ from notifications.models import Notification
 from rota.compliance.service import Verdict
 from rota.models import Leave, LeaveKind, ReleaseKind, Shift, ShiftRelease
 from rota.swaps.models import ApprovalPolicy, OpenShiftPolicy, SwapRequest
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 
 def _post(client, bearer, token, url, json=None):

@@ -11,7 +11,7 @@ from core.db import db
 from rota.models import Leave, LeaveKind
 from rota.swaps.models import OpenShiftPolicy, SwapRequest
 from tests.conftest import login
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 
 def signed_in(app, user):

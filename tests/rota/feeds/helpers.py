@@ -22,7 +22,7 @@ from icalendar import Calendar
 from core.db import db
 from rota.models import Shift, ShiftKind, ShiftState, ShiftType
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PARSER = ROOT / "tests" / "js" / "parse_ics.mjs"
 
 

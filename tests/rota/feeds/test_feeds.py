@@ -3,13 +3,12 @@
 Every 200 feed fetched here goes through ``check_feed`` (three parsers, instants compared with the database).
 """
 
-import contextlib
 import re
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from core import accounts
 from core.accounts import TeamRole
@@ -18,8 +17,8 @@ from rota.assignment import set_assignee
 from rota.feeds import service as feeds
 from rota.feeds.models import CalendarFeed, FeedKind
 from rota.models import ReleaseKind, ShiftRelease, ShiftState
-from tests.conftest import TEST_PASSWORD, login
-from tests.rota.feeds_helpers import check_feed, local, shift, shift_type
+from tests.conftest import TEST_PASSWORD, count_queries, login
+from tests.rota.feeds.helpers import check_feed, local, shift, shift_type
 
 FROZEN = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
@@ -48,21 +47,6 @@ def fetch(client, token, **headers):
     assert resp.status_code == 200, resp.status_code
     assert resp.headers["Content-Type"] == "text/calendar; charset=utf-8"
     return resp, check_feed(resp.data)
-
-
-@contextlib.contextmanager
-def count_queries():
-    seen = []
-
-    def before(conn, cursor, statement, *args):
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
-            seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
 
 
 @pytest.fixture
@@ -364,7 +348,7 @@ def test_tokens_are_stored_hashed_never_in_clear(ward):
     token = issue(ward["sam"])
     row = db.session.scalar(select(CalendarFeed))
     assert token not in (row.token_hash or "") and token not in (row.nonce or "")
-    assert row.token_hash == feeds._digest(token)
+    assert row.token_hash == feeds.token_digest(token)
 
 
 def test_query_count_does_not_grow_with_the_number_of_shifts(client, ward, frozen):

@@ -9,7 +9,7 @@ from datetime import timedelta
 from core.accounts import User
 from core.db import db
 from rota.models import Leave, LeaveKind, Shift
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 SITE = "St Elsewhere General Hospital"
 

@@ -6,7 +6,7 @@ from core.db import db
 from notifications import broadcasts
 from notifications.models import Broadcast, BroadcastRecipient
 from rota.swaps import service as swaps
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 
 def _gap_broadcast(make):

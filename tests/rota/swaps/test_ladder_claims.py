@@ -15,8 +15,8 @@ from rota.swaps.models import OpenShiftPolicy
 from tests.conftest import login
 from tests.notifications.conftest import _twilio_server, app_config, fake_twilio  # noqa: F401  (fixtures)
 from tests.notifications.test_webhooks import signed_post
-from tests.rota import conftest_swaps as data
-from tests.rota import ladder_site
+from tests.rota.swaps import factories as data
+from tests.rota.swaps import ladder_site
 
 
 def _ask_neighbours(site, *, channels=("in_app",)) -> Broadcast:

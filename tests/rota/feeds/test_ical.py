@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event
 
 from rota.feeds import ical
-from tests.rota.feeds_helpers import parse_icalendar, parse_icaljs, parse_vobject
+from tests.rota.feeds.helpers import parse_icalendar, parse_icaljs, parse_vobject
 
 LONDON = ZoneInfo("Europe/London")
 

@@ -10,7 +10,7 @@ from notifications import worker
 from notifications.models import Notification
 from rota.swaps import service as swaps
 from rota.swaps.models import SwapKind, SwapRequest, SwapState
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 
 def _stale_offer(make):

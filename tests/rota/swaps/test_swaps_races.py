@@ -16,7 +16,7 @@ from sqlalchemy import select
 from core.db import db
 from rota.models import Shift, ShiftRelease
 from rota.swaps.models import SwapRequest, SwapState
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 
 def race(base_url: str, calls: list[tuple[str, str, dict | None]]) -> list[tuple[int, dict]]:
@@ -130,7 +130,7 @@ def test_two_approvals_in_one_night_that_together_would_break_cover(live_server,
     """Four RNs on a night that needs three; two of them gave their night to HCAs, each fine alone. Approved at the
     same moment, only one can stand: the other gets the cover verdict (PostgreSQL: the slot is locked, no write
     skew)."""
-    from tests.rota.test_swaps_cover import NightWard
+    from tests.rota.swaps.test_swaps_cover import NightWard
 
     w = NightWard(make, nurses_on=4)
     ids = []
@@ -154,7 +154,7 @@ def test_two_hca_claims_in_one_night_that_together_would_break_cover(live_server
     moment, each fine alone. Only one can stand: the other gets the cover verdict (PostgreSQL: claims lock the slot
     before checking its cover)."""
     from rota import services
-    from tests.rota.test_swaps_cover import NightWard
+    from tests.rota.swaps.test_swaps_cover import NightWard
 
     w = NightWard(make, nurses_on=4)
     gaps = w.nights[2:]

@@ -8,7 +8,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 
 from core.db import db
 from tests.conftest import Factory
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 MINE = ("/swaps", "/open-shifts", "/shifts/{shift_id}/claim", "/shifts/{shift_id}/assign",

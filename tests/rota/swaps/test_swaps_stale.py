@@ -18,7 +18,7 @@ from core.errors import Conflict
 from rota.models import Shift, ShiftState
 from rota.swaps import service as swaps
 from rota.swaps.models import OpenShiftPolicy, SwapRequest, SwapState
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 
 @pytest.fixture
@@ -143,7 +143,7 @@ def test_two_hca_fills_each_fine_alone_cannot_leave_a_night_short(make, stale_se
     reloads it first, so P sees Q's change and gets the cover verdict; the night keeps its last RN place."""
     from rota import services
     from rota.swaps.eligibility import to_local
-    from tests.rota.test_swaps_cover import NightWard
+    from tests.rota.swaps.test_swaps_cover import NightWard
 
     w = NightWard(make, nurses_on=4)
     first, second = w.nights[2], w.nights[3]
