@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from core import audit, timeutil
 from core.db import db
@@ -250,28 +250,54 @@ def focus_rotas(profiles: dict[int, Profile], added: WorkShift | list[WorkShift]
     leave there and their busiest stretch of each rule's length (``peak_work``), plus the new shifts, stays within
     that rule's limit, those rules cannot fire on any slice of their rota, so only the reach of their other rules is
     read (``rules.near_days``: about 10 days for WTR) — the same verdicts from a fraction of the rows."""
-    ids = list(profiles)
     added = added if isinstance(added, list) else [added]
-    first, last = min(a.starts_at for a in added), max(a.ends_at for a in added)
+    extra = sum((a.ends_at - a.starts_at).total_seconds() for a in added)
+    return rotas_around(profiles, min(a.starts_at for a in added), max(a.ends_at for a in added), extra=extra,
+                        break_minutes=break_minutes)
+
+
+def rotas_around(profiles: dict[int, Profile], first: datetime, last: datetime, *, extra: float = 0.0,
+                 break_minutes=None, screen_from: int | None = None,
+                 ) -> tuple[dict[int, list[WorkShift]], dict[int, list[LeaveSpan]]]:
+    """Each person's shifts and leave that can matter to verdicts about [first, last) (``focus_rotas``' screening):
+    the whole ``MARGIN`` either side, or only their short rules' reach when their reference-period rules cannot
+    fire even with ``extra`` seconds more work. Three queries (leave, peaks, shifts) whoever is in which group."""
+    ids = list(profiles)
     lo, hi = first - MARGIN, last + MARGIN
     leave = load_leave(ids, lo, hi)
     limits = {uid: _long_limits(prof) for uid, prof in profiles.items()}
     reaches = {uid: rules.near_days(prof.rule_sets) + 2 for uid, prof in profiles.items()}
     # Worth screening only if the short rules look less far than the margin (a 26-week weekend cycle does not).
     screen = [uid for uid in ids if limits[uid] is not None and not leave.get(uid)
-              and timedelta(days=reaches[uid]) < MARGIN] if len(ids) >= SCREEN_FROM else []
+              and timedelta(days=reaches[uid]) < MARGIN] if len(ids) >= (screen_from or SCREEN_FROM) else []
     peaks = peak_work(screen, lo, hi, {n for uid in screen for n, _ in limits[uid]}) if screen else {}
-    extra = sum((a.ends_at - a.starts_at).total_seconds() for a in added)
     by_reach: dict[int, list[int]] = {}
     for uid in ids:
         near = uid in peaks and all(peaks[uid][n] + extra <= cap for n, cap in limits[uid])
         reach = reaches[uid] if near else None
         by_reach.setdefault(reach, []).append(uid)
-    rotas: dict[int, list[WorkShift]] = {}
+    spans = []
     for reach, group in by_reach.items():
         margin = MARGIN if reach is None else timedelta(days=reach)
-        rotas.update(load_shifts(group, first - margin, last + margin, break_minutes=break_minutes))
-    return rotas, leave
+        spans.append((group, first - margin, last + margin))
+    return load_shift_spans(spans, break_minutes=break_minutes), leave
+
+
+def load_shift_spans(spans: list[tuple[list[int], datetime, datetime]], *, break_minutes=None,
+                     ) -> dict[int, list[WorkShift]]:
+    """``load_shifts`` for several groups of people, each over its own [lo, hi), in one query."""
+    if len(spans) == 1:
+        return load_shifts(*spans[0], break_minutes=break_minutes)
+    from rota.models import Shift
+
+    stmt = _rows_query([uid for group, _, _ in spans for uid in group], min(lo for _, lo, _ in spans),
+                       max(hi for _, _, hi in spans))
+    stmt = stmt.where(or_(*(and_(Shift.assignee_id.in_(group), Shift.starts_at < hi, Shift.ends_at > lo)
+                            for group, lo, hi in spans)))
+    out: dict[int, list[WorkShift]] = {uid: [] for group, _, _ in spans for uid in group}
+    for uid, sid, starts, ends, kind, name, tz in db.session.execute(stmt):
+        out[uid].append(_work_shift(sid, starts, ends, kind, name, tz, break_minutes))
+    return out
 
 
 def load_leave(user_ids, lo: datetime, hi: datetime) -> dict[int, list[LeaveSpan]]:
@@ -375,8 +401,10 @@ def verdicts_for_people(user_ids, lo: datetime, hi: datetime, *, team=None) -> d
     users = list(db.session.scalars(select(User).where(User.id.in_(user_ids))))
     profiles, brk = profiles_for(users, team)
     found = [uid for uid in user_ids if uid in profiles]
-    shifts = load_shifts(found, lo - MARGIN, hi + MARGIN, break_minutes=brk)
-    leave = load_leave(found, lo - MARGIN, hi + MARGIN)
+    # The focus is the shifts starting in [lo, hi); they end at most a day later. Only people whose reference-period
+    # rules could fire somewhere have their whole margin read (``rotas_around``).
+    shifts, leave = rotas_around({uid: profiles[uid] for uid in found}, lo, hi + timedelta(days=1),
+                                 break_minutes=brk, screen_from=1)
     out = {}
     for uid in found:
         prof, mine = profiles[uid], shifts.get(uid, [])
