@@ -56,7 +56,8 @@ def _seed(url: str) -> dict:
         shift_id = db.session.scalar(db.text("SELECT id FROM shifts WHERE team_id = :t ORDER BY id LIMIT 1"),
                                      {"t": team.id})
         db.session.commit()
-        out = {"team": team.id, "type": types[0].id, "coord": coord_token, "nurses": tokens, "nurse_ids": nurses[:8], "shift": shift_id,
+        out = {"team": team.id, "type": types[0].id, "coord": coord_token, "nurses": tokens, "nurse_ids": nurses[:8],
+               "shift": shift_id,
                "from": monday.date().isoformat(), "to": (monday + timedelta(days=27)).date().isoformat(),
                "far": (monday + timedelta(days=200)).date()}
         db.session.remove()
