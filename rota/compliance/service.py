@@ -334,6 +334,40 @@ def verdicts_for_change(user, *, add=(), remove=(), rule_sets=None) -> list[Verd
     return check_change(user, add=add, remove=remove, rule_sets=rule_sets)[1]
 
 
+def verdicts_for_shifts(user, shifts) -> dict[int, list[Verdict]]:
+    """``verdicts_for_change(user, add=(shift,))`` for each of ``shifts`` on its own (the open-shifts page): one
+    profile per team and one read of the person's rota and leave for them all, each shift then judged on exactly the
+    rows ``check_change`` would have read for it."""
+    shifts = list(shifts)
+    if not shifts:
+        return {}
+    profiles: dict = {}
+    for shift in shifts:
+        team = getattr(shift, "team", None)
+        if getattr(team, "id", None) not in profiles:
+            profiles[getattr(team, "id", None)] = profile_for(user, team)
+    lo = min(s.starts_at for s in shifts) - MARGIN
+    hi = max(s.ends_at for s in shifts) + MARGIN
+    rows = db.session.execute(_rows_query([user.id], lo, hi)).all()
+    spans = load_leave([user.id], lo, hi)[user.id]
+    built: dict = {}  # break minutes -> the rows as WorkShifts (a team's break setting shapes them)
+    out = {}
+    for shift in shifts:
+        team = getattr(shift, "team", None)
+        prof = profiles[getattr(team, "id", None)]
+        brk = prof.break_minutes
+        if brk not in built:
+            built[brk] = [_work_shift(sid, a, b, kind, name, tz, brk) for _, sid, a, b, kind, name, tz in rows]
+        added = _as_work_shift(shift, 0, team, brk)
+        first, last = added.starts_at - MARGIN, added.ends_at + MARGIN
+        current = [s for s in built[brk] if s.starts_at < last and s.ends_at > first and s.id != added.id]
+        leave = [lv for lv in spans if lv.first_day <= (last + timedelta(days=1)).date()
+                 and lv.last_day >= (first - timedelta(days=1)).date()]
+        out[shift.id] = rules.evaluate([*current, added], prof.rule_sets, leave=leave, opted_out=prof.opted_out,
+                                       focus=[added.identity])
+    return out
+
+
 def check_change(user, *, add=(), remove=(), rule_sets=None) -> tuple[Profile | None, list[Verdict]]:
     """:func:`verdicts_for_change`, also returning the rules that were applied."""
     add = list(add)

@@ -108,3 +108,25 @@ def test_grid_markers_from_the_window_equal_those_from_the_whole_margin(make, wi
                 want.append(label)
         assert c.markers == want, (seed, c.shifts[0].starts_at)
     assert any(c.markers for c in cells)
+
+
+def test_open_shifts_judged_together_get_the_one_by_one_verdicts(make):
+    """The open-shifts page judges every open shift against one read of the person's rota
+    (``verdicts_for_shifts``); each answer must be what ``verdicts_for_change`` gives for that shift alone."""
+    seed = int(os.environ.get("GRID_MARKERS_SEED", random.randrange(1 << 30)))
+    print(f"reproduce with GRID_MARKERS_SEED={seed}")
+    rng = random.Random(seed)
+    team, people = _ward(make, rng)
+    gaps = []
+    for _ in range(12):  # open shifts across the spring clock change and far apart (different margins)
+        day = date(2026, 3, 1) + timedelta(days=rng.randint(0, 240))
+        start = local_datetime(day, time(rng.choice([7, 13, 20])), TZ)
+        gaps.append(Shift(team_id=team.id, starts_at=start, ends_at=start + timedelta(hours=rng.choice([8, 12.5])),
+                          state=ShiftState.open))
+    db.session.add_all(gaps)
+    db.session.commit()
+    for person in people[:4]:  # light, heavy, nights, on leave
+        together = compliance.verdicts_for_shifts(person, gaps)
+        for gap in gaps:
+            assert together[gap.id] == compliance.verdicts_for_change(person, add=(gap,)), (seed, person.id, gap.id)
+    assert any(v for vs in (compliance.verdicts_for_shifts(p, gaps) for p in people[:4]) for v in vs.values())
