@@ -19,7 +19,10 @@ setup: .stamp-venv .stamp-assets
 .stamp-assets: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p static/vendor/nhsuk static/vendor/swagger-ui
-	cp node_modules/nhsuk-frontend/dist/nhsuk/nhsuk-frontend.min.css static/vendor/nhsuk/
+	@# Frutiger is licensed and served only from assets.nhs.uk, which our CSP (font-src 'self') blocks: drop those
+	@# @font-face rules so browsers use the design system's Arial fallback, without 4 console errors on every page.
+	sed -E 's/@font-face\{[^}]*assets\.nhs\.uk[^}]*\}//g' node_modules/nhsuk-frontend/dist/nhsuk/nhsuk-frontend.min.css \
+	  > static/vendor/nhsuk/nhsuk-frontend.min.css
 	cp -r node_modules/nhsuk-frontend/dist/nhsuk/assets static/vendor/nhsuk/
 	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui-standalone-preset.js \
 	   node_modules/swagger-ui-dist/swagger-ui.css static/vendor/swagger-ui/
@@ -35,6 +38,8 @@ browser:
 run: setup
 	$(BIN)/flask db upgrade heads
 	$(BIN)/flask demo seed
+	@# VAPID keys for Web Push, once, in instance/ (never committed): the demo nurse can turn on notifications.
+	$(BIN)/flask push keys
 	@# One outbox worker beside the web server (sends texts, takes escalation steps); it stops with the server.
 	@$(BIN)/flask notifications worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/flask run --host $(HOST) --port $(PORT)

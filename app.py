@@ -47,7 +47,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from core import api_views, auth, web
+    from channels import register as register_channels
+    from core import api_views, auth, sso_views, web
     from handover import register as register_handover
     from notifications import register as register_notifications
     from rota import register as register_rota
@@ -55,8 +56,9 @@ def register_blueprints(app: Flask) -> None:
     api = app.extensions["shiftbridge_api"]
     app.register_blueprint(web.bp)
     app.register_blueprint(auth.bp)
+    sso_views.register(app)
     api.register_blueprint(api_views.blp)
-    for register in (register_notifications, register_rota, register_handover):
+    for register in (register_notifications, register_rota, register_handover, register_channels):
         register(app, api)
 
 

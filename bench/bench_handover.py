@@ -64,10 +64,10 @@ def _median_ms(fn, rounds=ROUNDS) -> float:
 
 def main() -> None:
     from app import create_app
-    from core import accounts
+    from core import accounts, nhs
     from core.accounts import TeamRole
     from core.db import db
-    from handover import fhir, nhs, services
+    from handover import fhir, services
     from handover.payload import load_sheet
 
     url = _database_url()

@@ -133,9 +133,9 @@ def _rota_team(n: int):
 
 
 async def _sse_client(port: int, token: str, marker_queue: asyncio.Queue, ready: asyncio.Event, counter: list,
-                      total: int):
+                      total: int, path: str = "/api/v1/notifications/stream"):
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write((f"GET /api/v1/notifications/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+    writer.write((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
                   f"Authorization: Bearer {token}\r\n\r\n").encode())
     await writer.drain()
     while (await reader.readline()) not in (b"\r\n", b""):

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import phonenumbers
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, UniqueConstraint, select, update
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, UniqueConstraint, false, select, update
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
 from core import audit, throttle
@@ -122,6 +122,10 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Signs in with the trust's account only (core.sso); PASSWORD_SIGN_IN=off does the same for everyone but the
+    # break-glass administrators.
+    password_sign_in_disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                            server_default=false())
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -193,6 +197,8 @@ class UserSession(db.Model):
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Why it ended: idle / absolute (timeouts: a form posted afterwards keeps its text), logout, revoked.
     ended_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # "Remember this device": a personal phone stays signed in until then (no idle or 12-hour limit), revocable.
+    remembered_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     user: Mapped[User] = relationship()
 
@@ -352,16 +358,25 @@ class SessionState:
     ended_user_id: int | None = None
 
 
-def start_session(user: User, user_agent: str | None = None) -> str:
+def remember_days() -> int:
+    from flask import current_app
+
+    return int(current_app.config["REMEMBER_DEVICE_DAYS"])
+
+
+def start_session(user: User, user_agent: str | None = None, *, remember: bool = False) -> str:
     key = secrets.token_urlsafe(32)
     now = now_utc()
     db.session.add(UserSession(key_hash=_digest(key), user_id=user.id, user_agent=(user_agent or "")[:200],
-                               created_at=now, last_seen_at=now))
+                               created_at=now, last_seen_at=now,
+                               remembered_until=now + timedelta(days=remember_days()) if remember else None))
     user.session_key = key
     return key
 
 
 def _timed_out(row: UserSession, now: datetime) -> str | None:
+    if row.remembered_until is not None:  # a remembered device: only its own date ends it
+        return "absolute" if now >= row.remembered_until else None
     idle, absolute = session_limits()
     if now - row.created_at >= absolute:
         return "absolute"
@@ -410,7 +425,7 @@ def session_time_left(user: User) -> dict | None:
     request came with an API token rather than a browser session."""
     row = getattr(user, "session_row", None) or db.session.scalar(
         select(UserSession).where(UserSession.key_hash == _digest(user.session_key or "")))
-    if row is None:
+    if row is None or row.remembered_until is not None:  # no countdown on a remembered device
         return None
     idle, absolute = session_limits()
     now = now_utc()
@@ -438,6 +453,11 @@ def verify_password(email: str, password: str, *, client: throttle.Client,
     user = user_by_email(email or "")
     right = _verify_hash(user.password_hash if user is not None else stand_in_hash(), password or "")
     if user is not None and user.active and right:
+        if check == throttle.SIGN_IN and not password_sign_in_allowed(user):
+            audit.record("auth.login_failed", outcome="denied", entity_type="user", entity_id=user.id,
+                         summary={"reason": "password_sign_in_off"})
+            raise PasswordSignInOff("This account signs in with the trust's account, not a password: use the "
+                                    "button above.")
         return user
     throttle.failed(check, email, client)
     action = "auth.login_failed" if check == throttle.SIGN_IN else "auth.password_check_failed"
@@ -455,20 +475,44 @@ def record_throttled(exc: throttle.Throttled, *, check: str, actor=None) -> bool
     return True
 
 
-def authenticate(email: str, password: str, *, client: throttle.Client, user_agent: str | None = None) -> User | None:
+def authenticate(email: str, password: str, *, client: throttle.Client, user_agent: str | None = None,
+                 remember: bool = False) -> User | None:
     user = verify_password(email, password, client=client)
     if user is None:
         return None
-    start_session(user, user_agent)
-    audit.record("auth.login", actor=user, entity=user)
+    start_session(user, user_agent, remember=remember)
+    audit.record("auth.login", actor=user, entity=user, summary={"remember_device": True} if remember else None)
     return user
 
 
+def remembered_devices(user: User) -> list[UserSession]:
+    """The person's devices that stay signed in ("remember this device"), newest first."""
+    return list(db.session.scalars(select(UserSession).where(
+        UserSession.user_id == user.id, UserSession.revoked_at.is_(None), UserSession.remembered_until > now_utc())
+        .order_by(UserSession.created_at.desc())))
+
+
+def forget_device(user: User, session_id: int) -> None:
+    """Sign a remembered device out (a lost phone): its session ends at once."""
+    row = db.session.get(UserSession, session_id)
+    if row is None or row.user_id != user.id or row.revoked_at is not None:
+        raise NotFound("No such device.")
+    row.revoked_at, row.ended_reason = now_utc(), "revoked"
+    audit.record("auth.device_forgotten", actor=user, entity=user, summary={"session_id": row.id})
+
+
 def end_session(user: User) -> None:
+    """Sign this browser out. What other packages tied to this browser (push devices) goes with it, through
+    ``app.extensions["session_end_hooks"]``: ``hook(user, session_id)``."""
+    from flask import current_app
+
     if user.session_key:
         row = db.session.scalar(select(UserSession).where(UserSession.key_hash == _digest(user.session_key)))
         if row is not None and row.revoked_at is None:
             row.revoked_at, row.ended_reason = now_utc(), "logout"
+        if row is not None:
+            for hook in current_app.extensions.get("session_end_hooks", []):
+                hook(user, row.id)
     audit.record("auth.logout", actor=user, entity=user)
 
 
@@ -493,6 +537,43 @@ class WrongPassword(ValidationFailed):
     pass
 
 
+class PasswordSignInOff(Forbidden):
+    """The password was right, but this account may not use one (shown only then: no hint to a guesser)."""
+
+
+def password_sign_in_allowed(user: User) -> bool:
+    """Per account (``password_sign_in_disabled``) and globally (``PASSWORD_SIGN_IN=off``, but for the active
+    administrators named in ``BREAK_GLASS_ADMINS``, who can still get in when the identity provider is down)."""
+    from flask import current_app
+
+    if user.password_sign_in_disabled:
+        return False
+    if str(current_app.config.get("PASSWORD_SIGN_IN", "on")).lower() != "off":
+        return True
+    return user.is_admin and user.email in break_glass_emails(current_app.config)
+
+
+def break_glass_emails(config) -> set[str]:
+    return {normalise_email(e) for e in str(config.get("BREAK_GLASS_ADMINS") or "").split(",") if e.strip()}
+
+
+def set_password_sign_in(user: User, allowed: bool, *, actor) -> None:
+    """Switch one account's password sign-in on or off. The last administrator who can still sign in with a password
+    keeps it (break glass: the identity provider may be down)."""
+    if actor is not None and not actor.is_admin:
+        raise Forbidden("Only an administrator can change how people sign in.")
+    if not allowed and user.is_admin:
+        others = db.session.scalars(select(User).where(User.is_admin.is_(True), User.active.is_(True),
+                                                       User.id != user.id)).all()
+        if not any(password_sign_in_allowed(other) for other in others):
+            raise Conflict(f"{user.display_name} is the last administrator who can sign in with a password: keep it "
+                           "for when the trust's sign-in service is down.")
+    if user.password_sign_in_disabled == (not allowed):
+        return
+    user.password_sign_in_disabled = not allowed
+    audit.record("user.password_sign_in_" + ("enabled" if allowed else "disabled"), actor=actor, entity=user)
+
+
 def change_password(user: User, current: str, new: str, *, client: throttle.Client) -> None:
     if verify_password(user.email, current, client=client, check=throttle.CURRENT_PASSWORD) is None:
         raise WrongPassword("Your current password is not right.",
@@ -503,6 +584,64 @@ def change_password(user: User, current: str, new: str, *, client: throttle.Clie
     # Other browsers, every API token and calendar link die; the browser that made the change stays signed in.
     _revoke_all(user, actor=user, keep_session_key=user.session_key)
     audit.record("user.password_changed", actor=user, entity=user)
+
+
+# ------------------------------------------------------------------------------- administrator-issued reset links
+
+RESET_SALT = "shiftbridge-password-reset"
+
+
+def _reset_serializer():
+    from flask import current_app
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.secret_key, salt=RESET_SALT)
+
+
+def _password_fingerprint(user: User) -> str:
+    # Part of the signed link: once the password changes (by this link or otherwise) every link issued before dies.
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def issue_reset_link(user: User, *, actor=None) -> str:
+    """A one-time token for ``user`` to choose a new password (an administrator gives it to them); valid for
+    ``RESET_LINK_HOURS`` and only until the password changes. Not stored: nothing to steal from the database."""
+    if not user.active:
+        raise Conflict("This account is deactivated: reactivate it first.")
+    token = _reset_serializer().dumps({"u": user.id, "p": _password_fingerprint(user)})
+    audit.record("user.reset_link_issued", actor=actor, entity=user)
+    return token
+
+
+class ResetLinkDead(Conflict):
+    """A reset link that is forged, expired, already used or for a deactivated account."""
+
+
+def user_for_reset(token: str) -> User:
+    from flask import current_app
+    from itsdangerous import BadData
+
+    dead = ResetLinkDead("This link has expired or has already been used. Ask an administrator for a new one.")
+    try:
+        data = _reset_serializer().loads(token, max_age=int(current_app.config["RESET_LINK_HOURS"]) * 3600)
+        user = db.session.get(User, int(data["u"]))
+    except (BadData, KeyError, TypeError, ValueError):
+        raise dead from None
+    if user is None or not user.active or not secrets.compare_digest(str(data.get("p")), _password_fingerprint(user)):
+        raise dead
+    return user
+
+
+def reset_password(token: str, new: str) -> User:
+    """Set a new password through a reset link: the link dies with the old password, and every browser, API token
+    and calendar link of the account is signed out, as after a change of password."""
+    user = user_for_reset(token)
+    check_password_strength(new)
+    user.set_password(new)
+    user.password_changed_at = now_utc()
+    _revoke_all(user, actor=user)
+    audit.record("user.password_reset", actor=user, entity=user)
+    return user
 
 
 def set_active(user: User, active: bool, *, actor: User) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 
 from flask import (
     Blueprint,
     abort,
     current_app,
+    flash,
     g,
     jsonify,
     make_response,
@@ -22,14 +24,14 @@ from flask_login import LoginManager, current_user, login_required, login_user, 
 from flask_wtf import FlaskForm
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from core import accounts, throttle
 from core.accounts import ApiToken, User
 from core.db import db
 from core.errors import DomainError
-from core.links import local_path
+from core.links import local_path, public_base_url
 from core.security import SAFE_METHODS, bearer_token
 
 login_manager = LoginManager()
@@ -38,6 +40,10 @@ login_manager.login_message = "Sign in to continue."
 login_manager.login_message_category = "info"
 
 bp = Blueprint("auth", __name__)
+
+# Extension point: callables ``(session) -> url | None`` asked at sign-out where the browser should go next
+# (core.sso_views: the identity provider's end-session page).
+SIGN_OUT_TARGETS = "sign_out_targets"
 
 
 def _used_by_a_person() -> bool:
@@ -109,6 +115,7 @@ class LoginForm(FlaskForm):
         DataRequired("Enter your email address."), Length(max=254),
         Regexp(r"^[^@\s]+@[^@\s]+$", message="Enter a valid email address.")])
     password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=256)])
+    remember = BooleanField("Keep me signed in on this device")
 
 
 class PasswordForm(FlaskForm):
@@ -119,6 +126,11 @@ class PasswordForm(FlaskForm):
         Length(min=accounts.MIN_PASSWORD, max=256, message=f"Use {accounts.MIN_PASSWORD} to 256 characters.")])
     confirm = PasswordField("Confirm new password", validators=[
         DataRequired("Type the new password again."), EqualTo("new_password", "The two new passwords do not match.")])
+
+
+class ResetForm(FlaskForm):
+    new_password = PasswordForm.new_password
+    confirm = PasswordForm.confirm
 
 
 class TokenForm(FlaskForm):
@@ -220,12 +232,13 @@ def _absolute_text() -> str:
     return f"{hours} hours" if not minutes else f"{hours * 60 + minutes} minutes"
 
 
-def _sign_in_page(form, status: int, *, carry: dict | None = None, ended: str | None = None):
+def _sign_in_page(form, status: int, *, carry: dict | None = None, ended: str | None = None, **extra):
     idle, _ = accounts.session_limits()
     ctx = {"form": form, "carry": carry, "ended": ended if ended in accounts.TIMEOUTS else None,
            "idle_minutes": int(idle.total_seconds() // 60), "absolute_text": _absolute_text(),
+           "remember_days": accounts.remember_days(),
            "action": url_for("auth.login", next=request.args.get("next")) if request.endpoint == "auth.login"
-           else url_for("auth.login")}
+           else url_for("auth.login")} | extra
     return make_response(render_template("core/login.html", **ctx), status)
 
 
@@ -241,20 +254,25 @@ def login():
     client = _client()
     try:
         user = accounts.authenticate(form.email.data, form.password.data, client=client,
-                                     user_agent=request.user_agent.string)
+                                     user_agent=request.user_agent.string, remember=bool(form.remember.data))
     except throttle.Throttled as exc:
         _throttled(exc, throttle.SIGN_IN)
         form.password.errors.append(exc.detail)
         resp = _sign_in_page(form, 429, carry=carry, ended=ended)
         resp.headers["Retry-After"] = str(exc.retry_after)
         return resp
+    except accounts.PasswordSignInOff as exc:
+        db.session.commit()  # keeps the audit entry
+        form.password.errors.append(exc.detail)
+        return _sign_in_page(form, 403, carry=carry, ended=ended)
     if user is None:
         db.session.commit()  # keeps the audit entry for the failed attempt
         form.password.errors.append("Email address or password is not right.")
         return _sign_in_page(form, 401, carry=carry, ended=ended)
     session.clear()
     g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)  # its secret went with the old session
-    login_user(user)
+    # A remembered device also gets flask-login's remember cookie, so closing the browser does not sign it out.
+    login_user(user, remember=bool(form.remember.data), duration=timedelta(days=accounts.remember_days()))
     db.session.commit()
     if carry is not None and carry["user_id"] == user.id:
         resp = make_response(render_template("core/resume.html", carry=carry))
@@ -278,6 +296,29 @@ def _session_answer(left: dict | None):
     if left is None:
         abort(404, description="This request has no browser session (it came with an API token).")
     return jsonify(left | {"warn_seconds": int(current_app.config["SESSION_WARNING_SECONDS"])})
+
+
+@bp.route("/auth/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """The page a reset link from an administrator opens: choose a new password, then sign in with it."""
+    try:
+        user = accounts.user_for_reset(token)
+    except accounts.ResetLinkDead as exc:
+        return render_template("core/reset.html", dead=exc.detail, page_title="Link no longer works"), 410
+    form = ResetForm()
+    if form.validate_on_submit():
+        try:
+            accounts.reset_password(token, form.new_password.data)
+        except DomainError as exc:
+            db.session.rollback()
+            form.new_password.errors.extend([m for msgs in (exc.errors or {}).values() for m in msgs] or [exc.detail])
+        else:
+            db.session.commit()
+            flash("Your new password is set. Sign in with it.", "success")
+            return redirect(url_for("auth.login"))
+    status = 422 if form.errors else 200
+    return render_template("core/reset.html", form=form, person=user, min_password=accounts.MIN_PASSWORD,
+                           page_title="Choose a new password"), status
 
 
 @bp.get("/auth/session")
@@ -305,16 +346,20 @@ def logout():
         abort(400)
     accounts.end_session(current_user._get_current_object())
     db.session.commit()
+    # Signed in elsewhere too (single sign-on): the first place that wants the browser next, to sign out there.
+    at_provider = next(filter(None, (target(session) for target in current_app.extensions.get(SIGN_OUT_TARGETS, []))),
+                       None)
     logout_user()
     session.clear()
-    return redirect(url_for("auth.login", signed_out=1))
+    return redirect(at_provider or url_for("auth.login", signed_out=1))
 
 
 def _profile(**extra):
     tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id)
                                 .order_by(ApiToken.created_at.desc())).all()
     ctx = {"password_form": PasswordForm(prefix="pw"), "token_form": TokenForm(prefix="tok"), "tokens": tokens,
-           "button_form": EmptyForm(), "profile_sections": current_app.extensions.get("profile_sections", [])}
+           "button_form": EmptyForm(), "devices": accounts.remembered_devices(current_user),
+           "profile_sections": current_app.extensions.get("profile_sections", [])}
     ctx.update(extra)
     return render_template("core/profile.html", **ctx)
 
@@ -323,6 +368,17 @@ def _profile(**extra):
 @login_required
 def profile():
     return _profile()
+
+
+@bp.post("/profile/devices/<int:session_id>/forget")
+@login_required
+def forget_device(session_id: int):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    accounts.forget_device(current_user._get_current_object(), session_id)
+    db.session.commit()
+    flash("That device is signed out.", "success")
+    return redirect(url_for("auth.profile") + "#devices")
 
 
 @bp.post("/profile/password")
@@ -380,8 +436,28 @@ def revoke_token(token_id: int):
 def admin_users():
     if not current_user.is_admin:
         abort(403, description="Only administrators can manage accounts.")
+    return _admin_users_page()
+
+
+def _admin_users_page(**extra):
     users = db.session.scalars(select(User).order_by(User.display_name)).all()
-    return render_template("core/admin_users.html", users=users, button_form=EmptyForm())
+    return render_template("core/admin_users.html", users=users, button_form=EmptyForm(), **extra)
+
+
+@bp.post("/admin/users/<int:user_id>/reset-link")
+@login_required
+def admin_reset_link(user_id: int):
+    """What `flask users reset-link` prints, for an administrator at a browser. Rendered, never flashed: a flash
+    would put the secret into the session cookie."""
+    if not current_user.is_admin:
+        abort(403, description="Only administrators can manage accounts.")
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    user = accounts.get_user(user_id)
+    token = accounts.issue_reset_link(user, actor=current_user._get_current_object())
+    db.session.commit()
+    link = public_base_url() + url_for("auth.reset_password", token=token)
+    return _admin_users_page(reset_for=user, reset_link=link, reset_hours=current_app.config["RESET_LINK_HOURS"])
 
 
 @bp.post("/admin/users/<int:user_id>/<any(deactivate, reactivate):action>")

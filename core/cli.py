@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import current_app
+from flask import current_app, url_for
 from flask.cli import AppGroup
 
 from core import accounts, audit
 from core.db import db
 from core.errors import DomainError
+from core.links import public_base_url
 
 users_cli = AppGroup("users", help="Manage accounts.")
 tokens_cli = AppGroup("tokens", help="Manage personal API tokens.")
@@ -48,6 +49,27 @@ def create_user(email, name, password, admin, grade, staff_group, mobile):
         raise click.ClickException(str(exc))
     db.session.commit()
     click.echo(f"created user {user.id} <{user.email}>{' (administrator)' if admin else ''}")
+
+
+@users_cli.command("reset-link")
+@click.option("--email", required=True)
+def reset_link(email):
+    """Print a one-time link with which the person chooses a new password (give it to them in person or by a
+    channel you trust; there is no mail set-up). It works for RESET_LINK_HOURS, and once."""
+    user = accounts.user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"no account with email {email}")
+    try:
+        token = accounts.issue_reset_link(user)
+    except DomainError as exc:
+        _fail(exc)
+    db.session.commit()
+    base = public_base_url()
+    with current_app.test_request_context():
+        path = url_for("auth.reset_password", token=token)
+    hours = current_app.config["RESET_LINK_HOURS"]
+    click.echo(f"{base}{path}")
+    click.echo(f"One use, for {hours} hours. Signs {user.display_name} out everywhere once used.", err=True)
 
 
 @tokens_cli.command("create")

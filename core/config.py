@@ -39,7 +39,7 @@ def database_url(instance_path: str) -> str:
 
 # Settings that are whole numbers, read from the environment only when set (DEFAULTS has the value otherwise).
 INT_SETTINGS = ("PROXY_FIX", "SESSION_IDLE_MINUTES", "SESSION_ABSOLUTE_MINUTES", "SESSION_WARNING_SECONDS",
-                "DEVICE_COOKIE_DAYS")
+                "DEVICE_COOKIE_DAYS", "RESET_LINK_HOURS", "REMEMBER_DEVICE_DAYS")
 # Throttling settings ("5 per 15 minutes"); also only when set.
 TEXT_SETTINGS = ("FORWARDED_ALLOW_IPS", "LOGIN_ATTEMPTS", "LOGIN_CLIENT_ATTEMPTS", "LOGIN_ACCOUNT_ATTEMPTS",
                  "LOGIN_ACCOUNT_SLOWDOWN")
@@ -57,7 +57,8 @@ def load(instance_path: str) -> dict:
         "SECRET_KEY": env.get("SECRET_KEY") or _instance_secret(instance_path, "SECRET_KEY"),
         "AUDIT_KEY": env.get("AUDIT_KEY") or _instance_secret(instance_path, "AUDIT_KEY"),
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),
-        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        # Unset: links use the address each request came in on (core.links.public_base_url).
+        "PUBLIC_BASE_URL": env.get("PUBLIC_BASE_URL", ""),
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "").lower() in {"1", "true", "yes"},
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", DEFAULT_ZONE),
@@ -90,6 +91,8 @@ DEFAULTS = {
     "SESSION_IDLE_MINUTES": 15,
     "SESSION_ABSOLUTE_MINUTES": 12 * 60,
     "SESSION_WARNING_SECONDS": 120,
+    "REMEMBER_DEVICE_DAYS": 30,  # "keep me signed in on this device" (a personal phone): no idle limit meanwhile
+    "RESET_LINK_HOURS": 24,  # how long a password-reset link from `flask users reset-link` works
     "API_TITLE": "Shiftbridge API",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",

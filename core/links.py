@@ -13,6 +13,8 @@ from __future__ import annotations
 import unicodedata
 from urllib.parse import unquote, urlsplit
 
+from flask import current_app, has_request_context, request
+
 MAX_LINK = 2000
 LINK_HELP = "Give a path inside Shiftbridge, starting with a single /, for example /rota/shifts/12."
 
@@ -43,3 +45,19 @@ def local_path(value: object) -> str | None:
 
 def is_local_path(value: object) -> bool:
     return local_path(value) is not None
+
+
+# Where links point when PUBLIC_BASE_URL is not set and no request says where the person is (the worker's texts).
+FALLBACK_BASE_URL = "http://127.0.0.1:5000"
+
+
+def public_base_url() -> str:
+    """The address people reach Shiftbridge on, without a trailing slash: ``PUBLIC_BASE_URL`` when it is set;
+    otherwise the address this request came in on (so ``make run PORT=5300`` hands out :5300 calendar links, and a
+    proxy's host counts when ``PROXY_FIX`` trusts it); otherwise, outside a request, ``FALLBACK_BASE_URL``."""
+    configured = (current_app.config.get("PUBLIC_BASE_URL") or "").strip()
+    if configured:
+        return configured.rstrip("/")
+    if has_request_context():
+        return request.host_url.rstrip("/")
+    return FALLBACK_BASE_URL

@@ -26,6 +26,16 @@ CSP_DOCS = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-inline'")
     "style-src 'self'", "style-src 'self' 'unsafe-inline'")
 
 
+# Extension point: callables giving another origin a form may end at (``form-action``), e.g. single sign-out.
+FORM_TARGETS = "csp_form_targets"
+
+
+def _csp() -> str:
+    policy = CSP_DOCS if request.path == "/api/v1/docs" else CSP
+    extra = " ".join(o for o in (target() for target in current_app.extensions.get(FORM_TARGETS, [])) if o)
+    return policy.replace("form-action 'self'", f"form-action 'self' {extra}") if extra else policy
+
+
 class ForwardedClient:
     """Werkzeug's ``ProxyFix`` for ``PROXY_FIX`` proxy hops, applied only to requests whose direct peer is listed in
     ``FORWARDED_ALLOW_IPS`` (addresses or networks, ``*`` for any): gunicorn's rule for the same headers. A client
@@ -130,7 +140,7 @@ def _headers(response):
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Content-Security-Policy"] = CSP_DOCS if request.path == "/api/v1/docs" else CSP
+    response.headers["Content-Security-Policy"] = _csp()
     response.headers["Permissions-Policy"] = "camera=(self), geolocation=(), microphone=()"
     if request.is_secure:
         response.headers["Strict-Transport-Security"] = "max-age=31536000"

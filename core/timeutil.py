@@ -63,6 +63,14 @@ def to_local(instant: datetime, tz) -> datetime:
         return instant
 
 
+def format_local(instant: datetime, tz, fmt: str = "%a %d %b %H:%M", *, name_zone: bool = True) -> str:
+    """A stored UTC instant as wall-clock text in ``tz``, followed by the zone's name at that instant ("GMT" in
+    winter, "BST" in summer for London) unless ``name_zone`` is false: 'Sun 25 Oct 01:30 GMT'."""
+    local = to_local(instant if instant.tzinfo else instant.replace(tzinfo=UTC), tz)
+    text = local.strftime(fmt)
+    return f"{text} {local.tzname()}" if name_zone else text
+
+
 def local_date(instant: datetime, tz) -> date:
     return instant.astimezone(zone(tz)).date()
 

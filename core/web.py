@@ -13,7 +13,7 @@ from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from core import audit, audit_trail
+from core import audit, audit_trail, timeutil
 from core.accounts import Team, User
 from core.db import db
 from core.limits import FIRST_YEAR, LAST_YEAR
@@ -42,6 +42,23 @@ def add_nav_item(app, order: int, label: str, endpoint: str, predicate=lambda us
 
 
 bp.add_app_template_filter(local_path, "local_path")  # templates link to a stored, user-supplied path only if safe
+
+
+def viewer_zone() -> str:
+    """The zone a person reads times in: their first team's (by name), else the service's default zone."""
+    if current_user.is_authenticated and current_user.memberships:
+        return min(current_user.memberships, key=lambda m: m.team.name).team.timezone
+    return current_app.config.get("DEFAULT_TIMEZONE") or timeutil.DEFAULT_ZONE
+
+
+@bp.app_template_filter("local_time")
+def local_time(value, team=None, fmt: str = "%a %d %b %H:%M", name_zone: bool = True) -> str:
+    """``{{ shift.starts_at | local_time(team) }}``: a stored UTC instant in the team's zone (a Team, or a zone name;
+    the reader's own zone when none is given), with the zone named ('Sun 25 Oct 01:30 GMT')."""
+    if value is None:
+        return ""
+    tz = getattr(team, "timezone", team) or viewer_zone()
+    return timeutil.format_local(value, tz, fmt, name_zone=name_zone)
 
 
 @bp.app_context_processor

@@ -6,9 +6,10 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from core import nhs
 from core.accounts import Team, TeamRole
 from core.db import db, now_utc
-from handover import nhs, services
+from handover import services
 from handover.models import Patient
 
 _PATIENTS = [

@@ -16,12 +16,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from core import audit, timeutil
+from core import audit, nhs, timeutil
 from core.accounts import Membership, Team, TeamRole, User
 from core.api import MAX_ID
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
-from handover import nhs
 from handover.models import (
     Handover,
     HandoverEntry,

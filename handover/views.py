@@ -612,7 +612,14 @@ def handovers_panel(user):
                                                         Handover.state == HandoverState.ready)
                                  .order_by(Handover.id.desc()).limit(5)).all()
     waiting = [h for h in waiting if services.can_accept(h, user)]
-    return {"title": "Handovers waiting for you", "template": "handover/_home_panel.html", "handovers": waiting}
+    # A coordinator also sees their teams' handovers handed over but not yet accepted by anyone (issue #15).
+    managed = user.managed_team_ids
+    unaccepted = db.session.scalars(select(Handover).where(Handover.team_id.in_(managed),
+                                                           Handover.state == HandoverState.ready,
+                                                           Handover.id.not_in([h.id for h in waiting] or [0]))
+                                    .order_by(Handover.starts_at).limit(5)).all() if managed else []
+    return {"title": "Handovers waiting for you", "template": "handover/_home_panel.html", "handovers": waiting,
+            "unaccepted": unaccepted}
 
 
 @bp.app_template_filter("handover_local")

@@ -1,4 +1,4 @@
-"""Notifications: outbox, in-app notification centre, SMS through Twilio, broadcasts. Knows nothing of rota.
+"""Notifications: outbox, in-app notification centre, SMS through Twilio, Web Push, broadcasts. Knows nothing of rota.
 
 Other packages use :func:`notifications.service.notify` to tell people things, and register audiences and SMS reply
 handlers here at start-up (``register_audience``, ``register_reply_handler``) so this package never imports them.
@@ -19,6 +19,7 @@ DEFAULTS = {
     "NOTIFICATIONS_DAILY_SMS_CAP": 10,
     "NOTIFICATIONS_PERIODIC_SECONDS": 60.0,  # the worker runs app.extensions["periodic_tasks"] this often
     "NOTIFICATIONS_SEND_CONCURRENCY": 8,  # texts in flight at once per worker (one HTTP session)
+    "NOTIFICATIONS_PUSH_CONCURRENCY": 32,  # pushes in flight at once per worker (notifications/push.py)
     "TWILIO_TIMEOUT_SECONDS": 10.0,
     "NOTIFICATIONS_HEARTBEAT_SECONDS": 5.0,  # a running worker writes its heartbeat this often
     "NOTIFICATIONS_WORKER_STALE_SECONDS": 60.0,  # /healthz: no heartbeat for this long = no worker running
@@ -43,6 +44,7 @@ def register(app, api) -> None:
     if "REDIS_URL" not in app.config and os.environ.get("REDIS_URL"):
         app.config["REDIS_URL"] = os.environ["REDIS_URL"]
     sms.load_env_into(app)
+    register_push(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(webhooks.bp)
     api.register_blueprint(notifications_api.blp)
@@ -56,8 +58,25 @@ def register(app, api) -> None:
 
     app.extensions.setdefault(HEALTH_CHECKS, []).append(("worker", health))
     app.context_processor(_unread_badge)
+    from core.sso import ACCOUNT_CREATED
+
+    app.extensions.setdefault(ACCOUNT_CREATED, []).append(_tell_admins_about_new_account)
     add_nav_item(app, 80, "Broadcasts", "notifications.broadcast_list",
                  lambda user: user.is_admin or user.is_coordinator)
+
+
+def register_push(app) -> None:
+    """Web Push and the installable app (notifications/push.py, push_first.py, pwa.py)."""
+    from notifications import push, pwa
+    from notifications.cli import push_cli
+
+    push.load_env_into(app)
+    app.register_blueprint(pwa.bp)
+    app.cli.add_command(push_cli)
+    app.jinja_env.globals["push_profile"] = pwa.profile_context
+    app.extensions.setdefault("profile_sections", []).append("notifications/push_profile.html")
+    app.extensions.setdefault("credential_revokers", []).append(push.forget_all)
+    app.extensions.setdefault("session_end_hooks", []).append(push.forget_session)
 
 
 def _unread_badge():
@@ -65,6 +84,22 @@ def _unread_badge():
 
     if not current_user or not current_user.is_authenticated:
         return {}
-    from notifications.service import unread_count
+    from notifications.service import last_notification_id, unread_count
 
-    return {"notifications_unread": unread_count(current_user.id)}
+    return {"notifications_unread": unread_count(current_user.id),
+            "notifications_last_id": last_notification_id(current_user.id)}
+
+
+def _tell_admins_about_new_account(user) -> None:
+    """Single sign-on created an account (just-in-time): administrators are told, so someone puts the person in a
+    team."""
+    from sqlalchemy import select
+
+    from core.accounts import User
+    from core.db import db
+    from notifications.service import notify
+
+    admins = db.session.scalars(select(User.id).where(User.is_admin.is_(True), User.active.is_(True))).all()
+    notify(admins, kind="account.created", link="/admin/users", idempotency_key=f"sso-account-created:{user.id}",
+           text=f"{user.display_name} signed in with the trust account for the first time. Their new Shiftbridge "
+                "account is in no team yet.")

@@ -13,13 +13,13 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from core import audit, limits
+from core import audit, events, limits, timeutil
 from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_meets, missing_skills
 from core.api import MAX_ID
 from core.db import db, now_utc
 from core.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation, ValidationFailed
 from core.links import LINK_HELP, is_local_path
-from notifications import registry, service, sms
+from notifications import push, registry, service, sms
 from notifications.models import (
     Broadcast,
     BroadcastMute,
@@ -34,6 +34,9 @@ from notifications.models import (
 BUILTIN_AUDIENCES = {"team": "Everyone on the team", "group": "A grade / skill group on the team",
                      "coordinators": "The team's coordinators"}
 KINDS = ("message", "open_shift")
+
+
+STATE_WORDS = {"open": "Still asking", "claimed": "Taken", "closed": "Closed"}
 
 
 def audience_choices() -> list[tuple[str, str]]:
@@ -98,10 +101,16 @@ def _muted(user_ids: list[int], reference: str | None) -> set[int]:
         BroadcastMute.reference == reference, service.in_list(BroadcastMute.user_id, user_ids))))
 
 
+def _audience(team: Team, sender, audience: str, params: dict | None) -> list[int]:
+    """The people a broadcast goes to: never its sender (a coordinator is not one of the people they ask)."""
+    sender_id = getattr(sender, "id", None)
+    return [i for i in resolve(team.id, audience, params) if i != sender_id]
+
+
 def preview(team: Team, actor, *, audience: str, params: dict | None = None, reference: str | None = None) -> dict:
     if not team.can_manage(actor):
         raise Forbidden("Only the team's coordinators can broadcast to it.")
-    ids = resolve(team.id, audience, params)
+    ids = _audience(team, actor, audience, params)
     muted = _muted(ids, reference)
     return {"recipient_count": len(ids) - len(muted), "muted_count": len(muted), "sms_enabled": sms.sms_enabled()}
 
@@ -117,7 +126,7 @@ def create(team: Team, actor, *, audience: str, text: str, params: dict | None =
         raise ValidationFailed("The link must be a path inside Shiftbridge.", errors={"link": [LINK_HELP]})
     if not text.strip():
         raise ValidationFailed("Write a message.", errors={"text": ["Write a message."]})
-    ids = resolve(team.id, audience, params)
+    ids = _audience(team, actor, audience, params)
     muted = _muted(ids, reference)
     ids = [i for i in ids if i not in muted]
     if not ids:
@@ -135,6 +144,7 @@ def create(team: Team, actor, *, audience: str, text: str, params: dict | None =
     added = _add_recipients(b, ids, step=0)
     audit.record("broadcast.sent", actor=actor, entity=b, summary={"audience": audience, "recipients": added,
                                                                      "kind": kind, "urgent": urgent})
+    events.emit("broadcast.sent", broadcast=b)
     return b
 
 
@@ -200,7 +210,8 @@ def report(b: Broadcast, viewer) -> dict:
         if recips else {}
     # A person's text for this broadcast (the latest, should a ladder step ever queue a second one).
     outbox = {o.user_id: o for o in db.session.scalars(select(OutboxMessage).where(
-        OutboxMessage.broadcast_id == b.id).order_by(OutboxMessage.id))}
+        OutboxMessage.broadcast_id == b.id, OutboxMessage.channel == service.SMS).order_by(OutboxMessage.id))}
+    pushes = push.channel_report(b.id)
     people, counts = [], {k: 0 for k in ("sent", "delivered", "failed", "read", "acknowledged", "claimed",
                                          "pending", "no_sms")}
     for r in recips:
@@ -213,8 +224,8 @@ def report(b: Broadcast, viewer) -> dict:
             status = "acknowledged"
         elif read_at:
             status = "read"
-        elif o and o.state == OutboxState.delivered:
-            status = "delivered"
+        elif o and o.state in (OutboxState.delivered, OutboxState.superseded):
+            status = "delivered"  # superseded: the push reached them in time, so no text was needed
         elif o and o.state in (OutboxState.failed, OutboxState.undeliverable):
             status = "failed"
         elif o and o.state == OutboxState.sent:
@@ -230,11 +241,16 @@ def report(b: Broadcast, viewer) -> dict:
                        "sms_state": sms_state, "sms_error": (o.error_code if o else None),
                        "sms_error_message": (o.error_message if o else None), "sms_skipped": r.sms_skipped,
                        "read_at": read_at, "acknowledged_at": r.acknowledged_at, "claimed_at": r.claimed_at,
-                       "muted": r.muted_at is not None})
+                       "muted": r.muted_at is not None,
+                       **push.reached(pushes.get(r.user_id), o, read_at)})
     steps = list(db.session.scalars(select(EscalationStep).where(EscalationStep.broadcast_id == b.id)
                                     .order_by(EscalationStep.step)))
+    labels = dict(audience_choices())
     return {"broadcast": b, "team_name": team.name, "recipient_count": len(recips), "counts": counts,
-            "recipients": people, "escalations": steps}
+            "recipients": people, "escalations": steps, "zone": team.timezone,
+            "local": lambda instant: timeutil.to_local(instant, team.timezone),
+            "audience_label": lambda name: labels.get(name, name.replace("_", " ")),
+            "state_words": STATE_WORDS.get(b.state, b.state), "all_state_words": STATE_WORDS}
 
 
 def _recipient(b: Broadcast, user) -> BroadcastRecipient:
@@ -425,7 +441,7 @@ def escalate_due(now=None) -> int:
             added = len(ids)
         else:
             muted = _muted(ids, b.reference)
-            ids = [i for i in ids if i not in muted]
+            ids = [i for i in ids if i not in muted and i != b.created_by_id]  # never the sender
             added = _add_recipients(b, ids, step=step_no + 1)
         db.session.add(EscalationStep(broadcast_id=b.id, step=step_no + 1, audience=audience, added=added, at=now))
         audit.record("broadcast.escalated", entity=b, summary={"step": step_no + 1, "audience": audience,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 from flask.cli import AppGroup
 from sqlalchemy import func, select
@@ -48,3 +50,20 @@ def status_command():
     click.echo(f"SMS {'on' if sms.sms_enabled() else 'off'}")
     for state, count in rows:
         click.echo(f"{state.value}: {count}")
+
+
+push_cli = AppGroup("push", help="Web Push (VAPID keys).")
+
+
+@push_cli.command("keys")
+@click.option("--force", is_flag=True, help="Replace existing keys (every device must subscribe again).")
+def push_keys(force):
+    """Create this server's VAPID keys once, in the instance folder (never commit it). VAPID_PRIVATE_KEY and
+    VAPID_PUBLIC_KEY in the environment take precedence."""
+    from flask import current_app
+
+    from notifications import push
+
+    path, created = push.write_keys(current_app.instance_path, force=force)
+    public = json.loads(path.read_text())["VAPID_PUBLIC_KEY"]
+    click.echo(f"{'Wrote' if created else 'Kept the existing'} {path}\nPublic key: {public}")

@@ -40,11 +40,12 @@ class OutboxState(enum.Enum):
     delivered = "delivered"
     failed = "failed"  # permanent error, or retries exhausted (error_code says which)
     undeliverable = "undeliverable"  # the carrier could not deliver (status callback "undelivered")
+    superseded = "superseded"  # an SMS safety net not needed: the push was opened (or answered) in time
 
 
 # Delivery states only move forward: a late or repeated callback never moves a message backwards.
 STATE_RANK = {OutboxState.pending: 0, OutboxState.sending: 1, OutboxState.sent: 2, OutboxState.delivered: 3,
-              OutboxState.failed: 3, OutboxState.undeliverable: 3}
+              OutboxState.failed: 3, OutboxState.undeliverable: 3, OutboxState.superseded: 3}
 
 
 class OutboxMessage(db.Model):
@@ -79,6 +80,10 @@ class OutboxMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc)
+    # Push (notifications/push.py): the push this SMS is the safety net for; when the device showed / opened it.
+    fallback_of_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     def __repr__(self) -> str:
         return f"<OutboxMessage {self.id} {self.channel} user={self.user_id} {self.state.value}>"
@@ -248,3 +253,45 @@ class WebhookReceipt(db.Model):
 
     def __repr__(self) -> str:
         return f"<WebhookReceipt {self.digest[:12]}>"
+
+
+# ------------------------------------------------------------------------------------------------- web push
+
+
+class PushSubscription(db.Model):
+    """One browser (a phone's home-screen app, a work PC) that receives Web Push for one person.
+
+    Deleted when the push service answers 404/410, when that browser signs out (``session_id``), and when the person
+    changes their password or is deactivated."""
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    endpoint: Mapped[str] = mapped_column(String(1000), nullable=False, unique=True)
+    p256dh: Mapped[str] = mapped_column(String(120), nullable=False)  # the browser's public key (base64url)
+    auth: Mapped[str] = mapped_column(String(40), nullable=False)  # the browser's auth secret (base64url)
+    name: Mapped[str] = mapped_column(String(60), nullable=False)  # "This phone", "Work PC"
+    user_agent: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("user_sessions.id", ondelete="SET NULL"), nullable=True,
+                                                   index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # last push it accepted
+
+    def __repr__(self) -> str:
+        return f"<PushSubscription {self.id} user={self.user_id} {self.name!r}>"
+
+
+class PushPolicy(db.Model):
+    """A team's push-first rule: an SMS goes only if the push was not opened within ``sms_after_minutes``
+    (urgent messages: ``urgent_sms_after_minutes``), or at once when the person has no push device."""
+
+    __tablename__ = "push_policies"
+
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True)
+    sms_after_minutes: Mapped[int] = mapped_column(Integer, nullable=False, default=15)
+    urgent_sms_after_minutes: Mapped[int] = mapped_column(Integer, nullable=False, default=5)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc)
+
+    def __repr__(self) -> str:
+        return f"<PushPolicy team={self.team_id} {self.sms_after_minutes}m>"

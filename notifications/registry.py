@@ -73,16 +73,17 @@ def reply_handler(keyword: str) -> ReplyHandler | None:
     return _REPLY_HANDLERS.get(keyword.strip().upper())
 
 
-_REFERENCE_ACTIONS: dict[str, Callable[[int], tuple[str, str] | None]] = {}
+_REFERENCE_ACTIONS: dict[str, Callable[[int], tuple | None]] = {}
 
 
-def register_reference_action(kind: str, action: Callable[[int], tuple[str, str] | None]) -> None:
+def register_reference_action(kind: str, action: Callable[[int], tuple | None]) -> None:
     """What a recipient can do about a broadcast whose reference is ``"<kind>:<id>"``: ``action(id)`` returns
-    ``(label, url)`` (e.g. rota: ``"shift"`` -> ("See the shift and take it", "/open-shifts#open-shift-12")) or None."""
+    ``(label, url)`` — a link — or ``(label, url, "post")`` — a button that posts to ``url`` with the page's CSRF
+    token (e.g. rota: ``"shift"`` -> ("I'll take it", "/shifts/12/claim", "post")) — or None."""
     _REFERENCE_ACTIONS[kind] = action
 
 
-def reference_action(reference: str | None) -> tuple[str, str] | None:
+def reference_action(reference: str | None) -> tuple | None:
     parsed = parse_reference(reference)
     action = _REFERENCE_ACTIONS.get(parsed[0]) if parsed else None
     return action(parsed[1]) if action is not None else None

@@ -23,17 +23,19 @@ from core.accounts import Team, User
 from core.api import MAX_ID
 from core.db import db, now_utc
 from core.errors import NotFound
-from notifications import realtime, sms
+from notifications import push, realtime, sms
 from notifications.models import (
     Notification,
     NotificationPreference,
     OutboxMessage,
     OutboxState,
+    PushSubscription,
     SmsOptOut,
 )
 
 IN_APP = "in_app"
 SMS = "sms"
+PUSH = "push"  # not chosen by callers: anything in-app or SMS is also pushed to the person's devices, if any
 CHANNELS = (IN_APP, SMS)
 
 
@@ -43,6 +45,7 @@ class Queued:
     notification_ids: dict[int, int] = field(default_factory=dict)  # bulk batches: ids only
     outbox: dict[int, dict] = field(default_factory=dict)  # user id -> queued SMS (column values)
     sms_skipped: dict[int, str] = field(default_factory=dict)  # user id -> why no SMS
+    pushed: dict[int, tuple] = field(default_factory=dict)  # user id -> (push outbox id, due)
 
 
 def notify(user_ids: Iterable[int], *, kind: str, text: str, link: str | None = None, team_id: int | None = None,
@@ -75,6 +78,9 @@ def queue(user_ids: Iterable[int], *, kind: str, text: str, link: str | None = N
     text = text[:320]
     if IN_APP in channels:
         _queue_in_app(ids, kind, text, link, team_id, idempotency_key, out)
+    if channels & {IN_APP, SMS}:
+        out.pushed = _queue_push(ids, kind=kind, text=text, link=link, team_id=team_id,
+                                           idempotency_key=idempotency_key, urgent=urgent, broadcast_id=broadcast_id)
     if SMS in channels:
         _queue_sms(ids, kind, text, link, team_id, idempotency_key, urgent, broadcast_id, suffixes or {},
                    daily_cap, out)
@@ -199,6 +205,7 @@ def _queue_sms(ids, kind, text, link, team_id, idempotency_key, urgent, broadcas
             select(OutboxMessage.user_id, func.count()).where(
                 in_list(OutboxMessage.user_id, ids), OutboxMessage.channel == SMS,
                 OutboxMessage.broadcast_id.is_not(None), OutboxMessage.created_at >= since,
+                OutboxMessage.state != OutboxState.superseded,  # a safety net the push made unnecessary
             ).group_by(OutboxMessage.user_id)).all())
     keys = {uid: f"{idempotency_key}:sms:{uid}" for uid in ids} if idempotency_key else {}
     existing = _existing_keys(OutboxMessage, list(keys.values())) if keys else set()
@@ -225,15 +232,58 @@ def _queue_sms(ids, kind, text, link, team_id, idempotency_key, urgent, broadcas
             out.sms_skipped[uid] = reason
             continue
         due = now if urgent else (quiet_until(pref, now, zone) or now)
+        fallback_of = None
+        if uid in out.pushed:  # push first: this text is its safety net, sent only if the push goes unanswered
+            fallback_of, pushed_due = out.pushed[uid]
+            due = max(due, push.fallback_due(team_id, urgent, pushed_due))
         msg = dict(user_id=uid, channel=SMS, kind=kind, text=text, link=link, suffix=suffixes.get(uid),
                    to_number=user.mobile, idempotency_key=keys.get(uid), urgent=urgent, team_id=team_id,
                    broadcast_id=broadcast_id, state=OutboxState.pending, attempts=0, next_attempt_at=due,
-                   created_at=now, updated_at=now)
+                   created_at=now, updated_at=now, fallback_of_id=fallback_of)
         rows.append(msg)
         out.outbox[uid] = msg
     if rows:
         db.session.flush()
         db.session.execute(OutboxMessage.__table__.insert(), rows)  # executemany: the worker needs no ids from here
+
+
+def _with_devices(ids: list[int]) -> set[int]:
+    if not ids or not push.push_enabled():
+        return set()
+    return set(db.session.scalars(select(PushSubscription.user_id).where(in_list(PushSubscription.user_id, ids))
+                                  .distinct()))
+
+
+def _queue_push(ids: list[int], *, kind: str, text: str, link: str | None, team_id: int | None,
+               idempotency_key: str | None, urgent: bool, broadcast_id: int | None) -> dict[int, tuple[int, datetime]]:
+    """Push first (notifications/push.py): one push outbox row per person who has a device, after their quiet hours
+    unless urgent; returns user id -> (outbox id, when it is due)."""
+    have = _with_devices(ids)
+    targets = [uid for uid in ids if uid in have]
+    active = set(db.session.scalars(select(User.id).where(in_list(User.id, targets), User.active.is_(True)))) \
+        if targets else set()
+    targets = [uid for uid in targets if uid in active]
+    if not targets:
+        return {}
+    batch = idempotency_key or f"push-{uuid.uuid4().hex}"
+    keys = {uid: f"{batch}:push:{uid}" for uid in targets}
+    existing = _existing_keys(OutboxMessage, list(keys.values())) if idempotency_key else set()
+    targets = [uid for uid in targets if keys[uid] not in existing]
+    if not targets:
+        return {}
+    now = now_utc()
+    prefs, zone = preferences_for(targets), _zone(team_id)
+    due = {uid: now if urgent else (quiet_until(prefs.get(uid), now, zone) or now) for uid in targets}
+    db.session.flush()
+    db.session.execute(OutboxMessage.__table__.insert(), [
+        dict(user_id=uid, channel=PUSH, kind=kind, text=text, link=link, suffix=None, to_number=None,
+             idempotency_key=keys[uid], urgent=urgent, team_id=team_id, broadcast_id=broadcast_id,
+             state=OutboxState.pending, attempts=0, next_attempt_at=due[uid], created_at=now, updated_at=now)
+        for uid in targets])
+    by_key = {keys[uid]: uid for uid in targets}
+    rows = db.session.execute(select(OutboxMessage.id, OutboxMessage.idempotency_key).where(
+        in_list(OutboxMessage.idempotency_key, list(by_key), String))).all()
+    return {by_key[key]: (oid, due[by_key[key]]) for oid, key in rows}
 
 
 # ------------------------------------------------------------------------------------------ notification centre
@@ -242,6 +292,11 @@ def _queue_sms(ids, kind, text, link, team_id, idempotency_key, urgent, broadcas
 def unread_count(user_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(Notification).where(
         Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
+
+
+def last_notification_id(user_id: int) -> int:
+    """Where a page's live badge starts listening (the stream replays anything newer)."""
+    return db.session.scalar(select(func.max(Notification.id)).where(Notification.user_id == user_id)) or 0
 
 
 def list_for(user_id: int, *, unread_only: bool = False):

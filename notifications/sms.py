@@ -18,6 +18,8 @@ from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioS
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from core.links import FALLBACK_BASE_URL
+
 TWILIO_DEFAULT_BASE = "https://api.twilio.com"
 ENV_KEYS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_MESSAGING_SERVICE_SID", "TWILIO_FROM_NUMBER",
             "TWILIO_API_BASE_URL")
@@ -75,7 +77,8 @@ def sms_config(app=None) -> SmsConfig | None:
         return None
     return SmsConfig(sid, token, service or None, sender or None,
                      (cfg.get("TWILIO_API_BASE_URL") or TWILIO_DEFAULT_BASE).rstrip("/"),
-                     (cfg.get("PUBLIC_BASE_URL") or "").rstrip("/"), float(cfg.get("TWILIO_TIMEOUT_SECONDS", 10)))
+                     (cfg.get("PUBLIC_BASE_URL") or FALLBACK_BASE_URL).rstrip("/"),
+                     float(cfg.get("TWILIO_TIMEOUT_SECONDS", 10)))
 
 
 def sms_enabled(app=None) -> bool:

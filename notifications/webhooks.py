@@ -25,6 +25,7 @@ from core.accounts import User
 from core.db import db, now_utc
 from core.errors import PROBLEM_JSON, DomainError
 from core.handlers import problem
+from core.links import public_base_url
 from core.tally import Tally
 from notifications import broadcasts, registry, sms
 from notifications.models import (
@@ -171,7 +172,7 @@ def handle_inbound(number: str, body: str) -> str | None:
     words = (body or "").strip().upper().split()
     keyword = words[0] if words else ""
     users = list(db.session.scalars(select(User).where(User.mobile == number)))
-    base = (current_app.config.get("PUBLIC_BASE_URL") or "").rstrip("/")
+    base = public_base_url()
     if keyword in STOP_WORDS:
         if not db.session.get(SmsOptOut, number):
             db.session.add(SmsOptOut(number=number, user_id=users[0].id if users else None, source="STOP"))

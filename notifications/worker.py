@@ -43,7 +43,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core import audit
 from core.db import db, is_unavailable, now_utc
-from notifications import service, sms
+from notifications import push, push_first, service, sms
 from notifications.models import OutboxMessage, OutboxState, SmsOptOut, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def _due(now):
 
 
 _CLAIMED_COLUMNS = (OutboxMessage.id, OutboxMessage.to_number, OutboxMessage.text, OutboxMessage.suffix,
-                    OutboxMessage.attempts, OutboxMessage.user_id)
+                    OutboxMessage.attempts, OutboxMessage.user_id, OutboxMessage.channel, OutboxMessage.urgent)
 
 
 @dataclass(frozen=True)
@@ -92,14 +92,19 @@ class Claimed:
     suffix: str | None
     attempts: int  # including this attempt
     user_id: int
+    channel: str
+    urgent: bool
     stop: bool  # the number texted STOP (or Twilio said 21610) after this was queued
+    targets: tuple = ()  # push: the person's devices (push.Target), read when claimed
+    payload: bytes = b""  # push: the JSON the service worker reads (encrypted per device when sent)
 
 
-def claim_batch(wid: str, batch: int = 20) -> list[Claimed]:
-    """Take up to ``batch`` due messages for this worker in one statement; commits."""
+def claim_batch(wid: str, batch: int = 20, channels=(service.SMS,)) -> list[Claimed]:
+    """Take up to ``batch`` due messages on ``channels`` for this worker in one statement; commits. An SMS that is
+    the safety net of a push already opened (or answered) is marked ``superseded`` instead of being returned."""
     now = now_utc()
     lease = timedelta(seconds=float(current_app.config.get("NOTIFICATIONS_LEASE_SECONDS", 120)))
-    candidates = (select(OutboxMessage.id).where(OutboxMessage.channel == service.SMS, _due(now))
+    candidates = (select(OutboxMessage.id).where(OutboxMessage.channel.in_(list(channels)), _due(now))
                   .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(batch))
     if db.session.get_bind().dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
@@ -114,8 +119,11 @@ def claim_batch(wid: str, batch: int = 20) -> list[Claimed]:
     numbers = [r.to_number for r in rows if r.to_number]
     stopped = set(db.session.scalars(select(SmsOptOut.number).where(
         service.in_list(SmsOptOut.number, numbers, SmsOptOut.number.type)))) if numbers else set()
+    superseded = push_first.supersede_answered([r.id for r in rows if r.channel == service.SMS], wid, now)
+    prepared = push_first.prepare([r for r in rows if r.channel == push.PUSH])
     db.session.commit()
-    return sorted((Claimed(*r, stop=r.to_number in stopped) for r in rows), key=lambda c: c.id)
+    return sorted((Claimed(*r, stop=r.to_number in stopped, **prepared.get(r.id, {})) for r in rows
+                   if r.id not in superseded), key=lambda c: c.id)
 
 
 def claim(wid: str, batch: int = 20) -> list[int]:
@@ -129,9 +137,16 @@ def backoff(attempts: int) -> float:
     return min(cap, base * 2 ** max(attempts - 1, 0)) * random.uniform(0.5, 1.0)
 
 
-def _send_one(msg: Claimed, client, config: sms.SmsConfig):
-    """Runs on a sender thread, without a database session. A :class:`sms.SendResult`; None for an unexpected error
-    (left to the lease)."""
+def _send_one(msg: Claimed, client, config: sms.SmsConfig, pusher: push.Sender | None = None):
+    """Runs on a sender thread, without a database session. A :class:`sms.SendResult` (or :class:`push.PushResult`);
+    None for an unexpected error (left to the lease)."""
+    if msg.channel == push.PUSH:
+        try:
+            return pusher.send(list(msg.targets), msg.payload, urgent=msg.urgent)
+        except Exception as exc:  # noqa: BLE001
+            log.error("outbox message %s: unexpected %s while pushing; it will be retried after its lease", msg.id,
+                      type(exc).__name__)
+            return None
     if msg.stop:
         return sms.SendResult(False, transient=False, error_code="opted_out", error_message="recipient sent STOP")
     if not msg.to_number:
@@ -232,6 +247,8 @@ def _record_batch(outcomes: list[tuple[Claimed, sms.SendResult]], wid: str, stat
     for mid, (m, r) in failed.items():
         if mid in held and r.error_code == str(sms.OPTED_OUT) and m.to_number:
             _record_opt_out(m, now)
+    push_first.after_push([(m, r) for m, r in outcomes if m.id in held and m.channel == push.PUSH],
+                          failed=[mid for mid in failed if mid in held], at=now)
     stats.sent += len(ok)
     stats.retried += len(retry)
     stats.failed += len(failed)
@@ -412,7 +429,13 @@ def run(*, once: bool = False, max_seconds: float | None = None, batch: int = 20
     stats = WorkerStats()
     config = sms.sms_config()
     client = sms.make_client(config) if config else None
-    pool = ThreadPoolExecutor(concurrency, thread_name_prefix="sms-send") if client else None
+    pconfig = push.push_config()
+    pusher = push.Sender(pconfig) if pconfig else None
+    channels = tuple(c for c, on in ((service.SMS, client), (push.PUSH, pusher)) if on)
+    # Each channel has its own number of sends in flight: push services take many at once, Twilio fewer.
+    limits = {service.SMS: concurrency,
+              push.PUSH: max(1, int(cfg.get("NOTIFICATIONS_PUSH_CONCURRENCY", 32)))}
+    pool = ThreadPoolExecutor(sum(limits[c] for c in channels), thread_name_prefix="send") if channels else None
     lease = float(cfg.get("NOTIFICATIONS_LEASE_SECONDS", 30))
     if config and lease < 3 * config.timeout:  # a send may take a connect and a read timeout, then it is recorded
         log.warning("NOTIFICATIONS_LEASE_SECONDS (%s) is short for TWILIO_TIMEOUT_SECONDS (%s): use 3x or more",
@@ -440,11 +463,13 @@ def run(*, once: bool = False, max_seconds: float | None = None, batch: int = 20
                     if time.monotonic() >= next_run.get(name, 0.0):
                         run_periodic(name, fn, stats)
                         next_run[name] = time.monotonic() + every
-                free = concurrency - len(in_flight)
-                if client and free > 0 and time.monotonic() >= claim_after:
-                    claimed = claim_batch(wid, min(batch, free))
-                    stats.claimed += len(claimed)
-                    in_flight.update({pool.submit(_send_one, m, client, config): m for m in claimed})
+                for channel in channels if time.monotonic() >= claim_after else ():
+                    free = limits[channel] - sum(1 for m in in_flight.values() if m.channel == channel)
+                    if free > 0:
+                        got = claim_batch(wid, min(batch, free), (channel,))
+                        claimed += got
+                        stats.claimed += len(got)
+                        in_flight.update({pool.submit(_send_one, m, client, config, pusher): m for m in got})
                 DATABASE.recovered()
             except Exception as exc:
                 if not is_unavailable(exc):
@@ -460,6 +485,8 @@ def run(*, once: bool = False, max_seconds: float | None = None, batch: int = 20
                 time.sleep(max(0.0, min(idle_sleep, claim_after - time.monotonic())) or idle_sleep)
     finally:
         _finish(in_flight, done, wid, stats, pool)
+        if pusher is not None:
+            pusher.close()
     return stats
 
 

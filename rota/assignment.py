@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, or_, select
 
-from core import audit
+from core import audit, events
 from core.accounts import Membership, User
 from core.db import db
 from core.errors import Conflict
@@ -148,4 +148,5 @@ def set_assignee(shift: Shift, user: User | None, *, actor, kind: ReleaseKind | 
                           "kind": (kind.value if kind else None), "override": bool(override_reason)})
     for hook in AFTER_CHANGE:
         hook(shift, previous, user, actor=actor, kind=kind, reason=reason)
+    events.emit("shift.changed_hands", shift=shift, previous=previous, user=user)
     return shift

@@ -35,8 +35,9 @@ bp = Blueprint("rota", __name__)
 
 def next_shifts_panel(user):
     """Home-page card: the person's next three published shifts."""
+    items = services.next_shifts(user, limit=3)
     return {"title": "Your next shifts", "template": "rota/_next_shifts_panel.html",
-            "shifts": services.next_shift_lines(user, limit=3)}
+            "shifts": [services.shift_line(i.shift) for i in items], "ids": [i.shift.id for i in items]}
 
 
 # ------------------------------------------------------------------------------------------------------ forms
@@ -337,21 +338,6 @@ def create_period(team_id: int):
         return _render_build(team, 422, period=form)
     db.session.commit()
     flash(f"Draft rota period {period.first_day:%d %b}–{period.last_day:%d %b %Y} started.")
-    return redirect(url_for("rota.grid", team_id=team.id, start=period.first_day.isoformat()))
-
-
-@bp.post("/teams/<int:team_id>/rota/periods/<int:period_id>/publish")
-@login_required
-def publish(team_id: int, period_id: int):
-    team = _team(team_id, manage=True)
-    if not EmptyForm().validate():
-        abort(400)
-    period = services.get_period(period_id)
-    if period.team_id != team.id:
-        abort(404)
-    services.publish_period(period, actor=current_user)
-    db.session.commit()
-    flash(f"Rota {period.first_day:%d %b}–{period.last_day:%d %b %Y} published; the team has been told.")
     return redirect(url_for("rota.grid", team_id=team.id, start=period.first_day.isoformat()))
 
 

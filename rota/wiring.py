@@ -6,7 +6,7 @@ from __future__ import annotations
 from core.cli import DEMO_SEEDERS
 from core.web import HOME_PANELS, add_nav_item
 from rota import api as rota_api
-from rota import demo, membership_views, models, rota_models, views  # noqa: F401  (register the tables)
+from rota import demo, membership_views, models, rota_models, views, wording  # noqa: F401  (register the tables)
 
 
 def register(app, api) -> None:
@@ -14,6 +14,7 @@ def register(app, api) -> None:
     app.register_blueprint(views.bp)
     app.extensions.setdefault(DEMO_SEEDERS, []).append((20, "rota", demo.seed_rota))
     app.extensions.setdefault(HOME_PANELS, []).append(views.next_shifts_panel)
+    app.add_template_filter(wording.about, "about")  # warnings about someone else name them (issue #15)
     add_nav_item(app, 10, "My shifts", "rota.my_shifts")
     add_nav_item(app, 11, "Team rotas", "rota.teams")
     rota_api.register(app, api)

@@ -25,6 +25,8 @@ from core import accounts
 from core.accounts import TeamRole
 from core.db import db
 
+pytest_plugins = ["tests.sso.fixtures"]  # the OpenID provider (idp, live_idp) for tests/sso and tests/e2e
+
 TEST_PASSWORD = "correct horse battery"
 ENGINES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 _TMP = tempfile.mkdtemp(prefix="shiftbridge-tests-")

@@ -8,6 +8,7 @@ from core.web import add_nav_item
 from rota import assignment, services
 from rota.compliance import api as compliance_api
 from rota.compliance import models as compliance_models  # noqa: F401  (registers the tables)
+from rota.compliance import publish_views
 from rota.compliance import settings_views as compliance_settings_views  # per-team / per-person settings
 from rota.compliance.demo import seed_demo
 from rota.compliance.service import check_assignment, grid_markers, publish_report
@@ -24,5 +25,6 @@ def register(app, api) -> None:
         services.GRID_CELL_HOOKS.append(grid_markers)
     compliance_api.register(app, api)
     compliance_settings_views.register(app, api)
+    app.register_blueprint(publish_views.bp)  # publishing: the summary, then the confirmation
     add_nav_item(app, 60, "Working time", "compliance_web.mine")
     app.extensions.setdefault(DEMO_SEEDERS, []).append((30, "working-time example", seed_demo))

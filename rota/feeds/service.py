@@ -40,6 +40,7 @@ from core import audit, limits
 from core.accounts import Membership, Team, TeamRole, User
 from core.db import db, now_utc
 from core.errors import Forbidden, NotFound
+from core.links import FALLBACK_BASE_URL, public_base_url
 from rota.feeds import ical
 from rota.feeds.models import CalendarFeed, CalendarPreference, FeedKind, RetiredFeedToken, TeamFeedSetting
 from rota.models import Leave, PeriodState, ReleaseKind, RotaPeriod, Shift, ShiftRelease, ShiftState, ShiftType
@@ -140,8 +141,7 @@ def token_for(feed: CalendarFeed) -> str | None:
 
 
 def feed_url(token: str) -> str:
-    base = current_app.config.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
-    return f"{base}/calendar/{token}.ics"
+    return f"{public_base_url()}/calendar/{token}.ics"
 
 
 def webcal_url(url: str) -> str:
@@ -421,12 +421,14 @@ def _uid_domain() -> str:
     configured = _cfg("FEED_UID_DOMAIN")
     if configured:
         return configured
-    return urlsplit(current_app.config.get("PUBLIC_BASE_URL", "")).hostname or "shiftbridge.local"
+    # Not the request's host: UIDs must not change with the address a calendar happens to use. Unset, it stays
+    # what it has always been (the host of the old default PUBLIC_BASE_URL).
+    return urlsplit(current_app.config.get("PUBLIC_BASE_URL") or FALLBACK_BASE_URL).hostname or "shiftbridge.local"
 
 
 def shift_link_format() -> str:
     """The shift page's URL with ``{}`` for the id (worked out once per feed, not once per event)."""
-    base = current_app.config.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    base = public_base_url()
     try:
         return base + url_for("rota.shift_detail", shift_id=987654321).replace("987654321", "{}")
     except Exception:  # the rota pages may not define a shift page yet

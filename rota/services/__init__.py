@@ -15,7 +15,7 @@ from __future__ import annotations
 # Names callers read through ``services`` before the split (``services.now_utc()``, ``services.Team``).
 from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_rank  # noqa: F401
 from core.db import now_utc  # noqa: F401
-from core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed  # noqa: F401
+from core.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation, ValidationFailed  # noqa: F401
 from rota.models import (  # noqa: F401
     Leave,
     LeaveKind,
@@ -63,8 +63,8 @@ from rota.services.grid import (  # noqa: F401
     GridCell,
     GridRow,
     MyShift,
-    next_shift_lines,
     next_shifts,
+    shift_line,
     team_grid,
 )
 from rota.services.imports import (  # noqa: F401
@@ -75,6 +75,8 @@ from rota.services.imports import (  # noqa: F401
 from rota.services.leave import (  # noqa: F401
     LEAVE_CODES,
     _leave_team,
+    add_leave_record,
+    leave_overlapping,
     leave_query,
     record_leave,
 )

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from core import audit, timeutil
+from core import audit, events, timeutil
 from core.accounts import Team, User
 from core.db import db
 from core.errors import Conflict, NotFound, ValidationFailed
@@ -109,4 +109,5 @@ def open_gap(team: Team, *, requirement: StaffingRequirement, day: date, actor) 
     db.session.add(GapOpening(shift_id=shift.id, requirement_id=requirement.id, day=day))
     db.session.flush()
     audit.record("gap.opened", actor=actor, entity=shift, summary={"requirement_id": requirement.id})
+    events.emit("shift.opened", shift=shift)
     return shift

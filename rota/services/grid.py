@@ -199,11 +199,8 @@ def next_shifts(user: User, *, limit: int = 14, now: datetime | None = None) -> 
     return [MyShift(s, sorted(mates[s.id].values(), key=lambda u: u.display_name)) for s in mine]
 
 
-def next_shift_lines(user: User, limit: int = 3) -> list[str]:
-    lines = []
-    for item in next_shifts(user, limit=limit):
-        s = item.shift
-        start, end = timeutil.to_local(s.starts_at, s.team.timezone), timeutil.to_local(s.ends_at, s.team.timezone)
-        code = s.shift_type.code + " " if s.shift_type else ""
-        lines.append(f"{start:%a %d %b} {code}{start:%H:%M}–{end:%H:%M} · {s.team.name}")
-    return lines
+def shift_line(s: Shift) -> str:
+    """"Sun 06 Dec N 19:30–08:00 · Ward 7" in the team's zone."""
+    start, end = timeutil.to_local(s.starts_at, s.team.timezone), timeutil.to_local(s.ends_at, s.team.timezone)
+    code = s.shift_type.code + " " if s.shift_type else ""
+    return f"{start:%a %d %b} {code}{start:%H:%M}–{end:%H:%M} · {s.team.name}"

@@ -47,23 +47,23 @@ def _leave_team(user: User, team: Team | None, actor) -> Team | None:
     return shared[0]
 
 
-def record_leave(user: User, *, kind: str | LeaveKind, first_day: date, last_day: date, actor,
-                 team: Team | None = None, note: str | None = None) -> tuple[Leave, list[Shift]]:
-    """Record approved leave or sickness for ``team`` (trust-wide when an administrator gives no team). The
-    person's shifts in that team (every team, for trust-wide leave) on those days become open shifts (through
-    set_assignee, so feeds and audit see it) and that team's coordinators are told — never silently. Another
-    team's shifts and records are never touched: a coordinator's power over a person stops at their own team."""
-    from notifications.service import notify
+def leave_overlapping(user: User, first_day: date, last_day: date, team: Team | None) -> Leave | None:
+    """The person's leave shown in ``team`` (any, for trust-wide) that touches these local days."""
+    return db.session.scalar(select(Leave).where(Leave.user_id == user.id, Leave.first_day <= last_day,
+                                                 Leave.last_day >= first_day,
+                                                 leave_in_team(team.id) if team is not None else true())
+                             .limit(1))
 
-    team = _leave_team(user, team, actor)
+
+def add_leave_record(user: User, *, kind: str | LeaveKind, first_day: date, last_day: date, actor,
+                     team: Team | None, note: str | None = None) -> Leave:
+    """Insert one leave record (checked: days in order, at most a year, no overlap) and audit it. Who may record it
+    is the caller's business: a coordinator (``record_leave``) or the person themself (``rota.swaps.absence``)."""
     if last_day < first_day:
         raise ValidationFailed("The last day is before the first day.", errors={"last_day": ["Before first_day."]})
     if (last_day - first_day).days > 366:
         raise ValidationFailed("Record at most a year of leave at a time.", errors={"last_day": ["Too long."]})
-    clash = db.session.scalar(select(Leave).where(Leave.user_id == user.id, Leave.first_day <= last_day,
-                                                  Leave.last_day >= first_day,
-                                                  leave_in_team(team.id) if team is not None else true())
-                              .limit(1))
+    clash = leave_overlapping(user, first_day, last_day, team)
     if clash is not None:
         raise Conflict(f"{user.display_name} already has leave recorded {clash.first_day:%d %b}–"
                        f"{clash.last_day:%d %b %Y}.", extra={"code": "leave_overlap", "leave_id": clash.id})
@@ -73,6 +73,20 @@ def record_leave(user: User, *, kind: str | LeaveKind, first_day: date, last_day
     db.session.flush()
     audit.record("leave.recorded", actor=actor, entity=leave, team_id=team.id if team else None,
                  summary={"user_id": user.id, "days": (last_day - first_day).days + 1})
+    return leave
+
+
+def record_leave(user: User, *, kind: str | LeaveKind, first_day: date, last_day: date, actor,
+                 team: Team | None = None, note: str | None = None) -> tuple[Leave, list[Shift]]:
+    """Record approved leave or sickness for ``team`` (trust-wide when an administrator gives no team). The
+    person's shifts in that team (every team, for trust-wide leave) on those days become open shifts (through
+    set_assignee, so feeds and audit see it) and that team's coordinators are told — never silently. Another
+    team's shifts and records are never touched: a coordinator's power over a person stops at their own team."""
+    from notifications.service import notify
+
+    team = _leave_team(user, team, actor)
+    leave = add_leave_record(user, kind=kind, first_day=first_day, last_day=last_day, actor=actor, team=team,
+                             note=note)
     # Widen by a day each side in UTC, then keep only shifts touching the leave's local days in their team's zone.
     lo = datetime.combine(first_day - timedelta(days=2), time.min).replace(tzinfo=now_utc().tzinfo)
     hi = datetime.combine(last_day + timedelta(days=2), time.min).replace(tzinfo=now_utc().tzinfo)

@@ -10,10 +10,10 @@ from datetime import date
 
 from sqlalchemy import select
 
-from core import audit, timeutil
+from core import audit, events, timeutil
 from core.accounts import Team
 from core.db import db, now_utc
-from core.errors import Conflict, ValidationFailed
+from core.errors import Conflict, RuleViolation, ValidationFailed
 from rota.models import (
     PeriodState,
     RotaPeriod,
@@ -58,8 +58,9 @@ def periods(team: Team) -> list[RotaPeriod]:
                                    .order_by(RotaPeriod.first_day.desc())))
 
 
-def publish_period(period: RotaPeriod, *, actor) -> dict:
-    """Publish: run every PUBLISH_CHECKS function (any may refuse), stamp the period, tell the team."""
+def publish_period(period: RotaPeriod, *, actor, confirm_empty: bool = False) -> dict:
+    """Publish: run every PUBLISH_CHECKS function (any may refuse), stamp the period, tell the team. A period with no
+    shifts is refused unless ``confirm_empty`` (the team would be told of an empty rota)."""
     from notifications.service import notify
 
     team = period.team
@@ -73,6 +74,10 @@ def publish_period(period: RotaPeriod, *, actor) -> dict:
         if s.rota_period_id is None:
             s.rota_period_id = period.id
     live = [s for s in shifts if s.state != ShiftState.cancelled]
+    if not live and not confirm_empty:
+        raise RuleViolation("This period has no shifts: publishing it tells the team their rota is empty. Confirm "
+                            "again to publish it anyway.", extra={"code": "empty_period"},
+                            errors={"confirm_empty": ["Tick to publish a period with no shifts."]})
     reports: dict = {}
     for check in PUBLISH_CHECKS:
         reports.update(check(period, live) or {})
@@ -84,6 +89,7 @@ def publish_period(period: RotaPeriod, *, actor) -> dict:
     notify(members, kind="rota.published", team_id=team.id, link="/my/shifts",
            text=f"The {team.name} rota for {period.first_day:%d %b}–{period.last_day:%d %b %Y} is published.",
            idempotency_key=f"rota.published:{period.id}")
+    events.emit("rota.published", period=period)
     audit.record("rota_period.published", actor=actor, entity=period,
                  summary={"shifts": len(live), "open": sum(1 for s in live if s.state == ShiftState.open)})
     return reports

@@ -34,6 +34,7 @@ from rota.assignment import leave_blocks, leave_words
 from rota.compliance import service as compliance
 from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState
 from rota.skillmix import grade_meets, missing_skills  # noqa: F401  (the one rule; re-exported)
+from rota.swaps.absence_models import held_shift_ids
 from rota.swaps.models import OpenShiftVolunteer, TeamSwapSettings, VolunteerState
 
 # No shift lasts longer (the rota refuses longer ones and the database holds it), so it bounds the overlap lookback.
@@ -351,6 +352,7 @@ def open_shifts_query(team_ids: Iterable[int], *, now: datetime | None = None, a
         Shift.team_id.in_(list(team_ids))
     return (select(Shift).where(which, Shift.state == ShiftState.open,
                                 Shift.starts_at > now, Shift.starts_at < now + timedelta(days=730),
+                                Shift.id.not_in(held_shift_ids()),
                                 or_(Shift.rota_period_id.is_(None), Shift.rota_period_id.in_(published)))
             .order_by(Shift.starts_at, Shift.id))
 

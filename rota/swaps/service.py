@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core import audit
+from core import audit, events, timeutil
 from core.accounts import Membership, Team, TeamRole, User
 from core.api import MAX_ID  # noqa: F401  (swaps.MAX_ID is used by the views)
 from core.db import db, now_utc
@@ -34,7 +34,7 @@ from notifications import broadcasts
 from rota import cover
 from rota.assignment import set_assignee
 from rota.models import PeriodState, ReleaseKind, Shift, ShiftState
-from rota.swaps import eligibility
+from rota.swaps import absence, eligibility
 from rota.swaps.eligibility import Eligibility, describe_shift
 from rota.swaps.models import (
     PENDING_STATES,
@@ -439,6 +439,7 @@ def propose(*, actor: User, shift: Shift, kind: SwapKind | str, to_users=None, c
         text = f"{actor.display_name} is offering their {describe_shift(shift)}. Can you take it?"
     _notify([u.id for u in recipients], kind=f"swap.{kind.value}_proposed", text=text, link=_link(req),
             team_id=req.team_id, key=f"swap:{req.id}:proposed")
+    events.emit("swap.offered", request=req)
     return req
 
 
@@ -488,6 +489,9 @@ def swap_candidates(shift: Shift, *, now: datetime | None = None, horizon_days: 
             out.append((other, results))
         if len(out) >= limit:
             break
+    # By day, and on each day the cleanest first (fewest working-time warnings for the two people).
+    out.sort(key=lambda pair: (timeutil.local_date(pair[0].starts_at, shift.team.timezone),
+                               sum(len(r.warnings) for r in pair[1]), pair[0].starts_at, pair[0].id))
     return out
 
 
@@ -594,12 +598,15 @@ def decline(req: SwapRequest, *, actor: User, reason: str | None, now: datetime 
 # ----------------------------------------------------------------------------------- approve, refuse, cancel
 
 
-def approval_view(req: SwapRequest) -> list[Eligibility]:
-    """Fresh verdicts for everyone the request would move (what the coordinator sees before deciding)."""
+def approval_view(req: SwapRequest, taker: User | None = None) -> list[Eligibility]:
+    """Fresh verdicts for everyone the request would move (what the coordinator sees before deciding; for an offer
+    nobody has accepted yet, what it would mean for ``taker`` — a colleague reading it before agreeing)."""
     if req.kind == SwapKind.swap:
         return swap_eligibility(req.shift, req.counterpart_shift)
     if req.accepted_by is not None:
         return eligibility.assess(req.shift, [req.accepted_by])
+    if taker is not None and taker.id != req.requester_id:
+        return eligibility.assess(req.shift, [taker])
     return []
 
 
@@ -739,6 +746,7 @@ def claim(shift: Shift, *, actor: User, now: datetime | None = None) -> ClaimOut
         raise RuleViolation("This shift is on a rota that is not published yet.", extra={"code": "draft"})
     if shift.starts_at > now + HORIZON:
         raise RuleViolation("This shift is more than two years away.", extra={"code": "too_far"})
+    absence.check_claimable(shift)  # not while it is left with the coordinator to decide
     seen = shift.version
     cover.lock_slots([shift])  # the slot's cover is checked on the slot as it is now, one change at a time
     result = eligibility.check(shift, actor)
@@ -895,24 +903,30 @@ def cover_request_url(shift: Shift) -> str:
 
     return url_for("notifications.broadcast_new", team_id=shift.team_id, audience="eligible_for_shift",
                    shift_id=shift.id, kind="open_shift", reference=eligibility.shift_reference(shift.id),
-                   text=f"Cover needed: {describe_shift(shift)}, {shift.team.name}. Can you take it?",
-                   link=_board_link(shift.id))
+                   text=cover_text(shift), link=board_link(shift.id))
 
 
-def _board_link(shift_id: int) -> str:
-    """The shift on the open-shifts board (its claim / volunteer button and verdicts are there)."""
+def cover_text(shift: Shift) -> str:
+    """The words of a request for cover (no patient details): "Cover needed: Night Sun 06 Dec 19:30–08:00, Ward 7"."""
+    return f"Cover needed: {describe_shift(shift)}, {shift.team.name}. Can you take it?"
+
+
+def board_link(shift_id: int) -> str:
+    """The shift on the open-shifts board (its claim / volunteer button and verdicts are there). A plain path:
+    services call it outside any request (one-tap "Ask for cover")."""
+    return f"/open-shifts#open-shift-{shift_id}"
+
+
+def shift_action(shift_id: int) -> tuple[str, str, str] | None:
+    """The button on a broadcast about a gap: "I'll take it" (or "Volunteer"), posting the claim straight from the
+    message; the claim checks eligibility and, if refused, the open-shifts board it returns to says why."""
     from flask import url_for
 
-    return url_for("swaps.open_shifts_page") + f"#open-shift-{shift_id}"
-
-
-def shift_action(shift_id: int) -> tuple[str, str] | None:
-    """The button on a broadcast about a gap: to the open-shifts board, at that shift (its claim/volunteer button and
-    the working-time verdicts are there)."""
     shift = db.session.get(Shift, shift_id) if 0 < shift_id <= MAX_ID else None
-    if shift is None or shift.state != ShiftState.open:
+    if shift is None or shift.state != ShiftState.open or absence.is_held(shift):
         return None
-    return "See the shift and take it", _board_link(shift.id)
+    first = settings_for(shift.team_id).open_shift_policy == OpenShiftPolicy.first_claim_wins
+    return ("I'll take it" if first else "Volunteer"), url_for("swaps.claim", shift_id=shift.id), "post"
 
 
 def reply_claim(user_id: int, reference: str | None) -> tuple[bool, str]:

@@ -145,10 +145,23 @@ def local_time(instant, team) -> str:
     return eligibility.to_local(instant, team.timezone).strftime("%a %d %b %H:%M")
 
 
+STATE_WORDS = {SwapState.proposed: "Waiting for an answer",
+               SwapState.awaiting_approval: "Accepted – waiting for the coordinator",
+               SwapState.approved: "Approved – the rota is updated",
+               SwapState.declined: "Declined", SwapState.refused: "Refused by the coordinator",
+               SwapState.cancelled: "Cancelled", SwapState.expired: "Expired – nobody acted in time"}
+
+
+def teams_of(user) -> str:
+    """"Ward 12 Cardiology" (every team the person is in), to tell two people of the same name apart."""
+    return ", ".join(sorted(m.team.name for m in user.memberships))
+
+
 @bp.app_context_processor
 def _helpers():
     return {"swap_request_for_shift": pending_request_for, "describe_shift": describe_shift, "now_utc": now_utc,
-            "local_time": local_time, "staff_label": cover.staff_label}
+            "local_time": local_time, "staff_label": cover.staff_label, "swap_state_words": STATE_WORDS,
+            "teams_of": teams_of}
 
 
 # ----------------------------------------------------------------------------------------------- requests
@@ -159,8 +172,8 @@ def _helpers():
 def requests_page():
     swaps.expire_due()
     db.session.commit()
-    incoming = db.session.scalars(swaps.requests_for(current_user, mine="incoming",
-                                                     states=[SwapState.proposed])).all()
+    incoming = db.session.scalars(swaps.requests_for(current_user, mine="incoming",  # accepted ones stay until decided
+                                                     states=PENDING_STATES)).all()
     outgoing = db.session.scalars(swaps.requests_for(current_user, mine="outgoing", states=PENDING_STATES)).all()
     history = db.session.scalars(
         swaps.requests_for(current_user, mine="all").where(SwapRequest.state.not_in(PENDING_STATES)).limit(30)).all()
@@ -173,8 +186,8 @@ def requests_page():
 @login_required
 def detail(request_id: int):
     req = _request_or_404(request_id)
-    checks = swaps.approval_view(req) if req.pending else []
     me = next((r for r in req.recipients if r.user_id == current_user.id), None)
+    checks = swaps.approval_view(req, taker=current_user if me is not None else None) if req.pending else []
     return render_template("rota/swaps/detail.html", req=req, checks=checks, me=me, action=ActionForm(),
                            reason_form=ReasonForm(), approve_form=ApproveForm(),
                            can_manage=req.team.can_manage(current_user), page_title="Request")

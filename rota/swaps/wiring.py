@@ -5,12 +5,18 @@ Imported only by ``rota.swaps.register``."""
 from __future__ import annotations
 
 from core.cli import DEMO_SEEDERS
-from core.web import add_nav_item
+from core.web import HOME_PANELS, add_nav_item
 from notifications.registry import register_audience, register_reference_action, register_reply_handler
 from rota import assignment, cover
+from rota.swaps import (
+    absence,
+    absence_models,  # noqa: F401  (registers the tables)
+    absence_views,
+    eligibility,
+    home,
+)
 from rota.swaps import api as swaps_api
 from rota.swaps import audiences as shift_audiences
-from rota.swaps import eligibility
 from rota.swaps import models as swap_models  # noqa: F401  (registers the tables)
 from rota.swaps import views as swaps_views
 from rota.swaps.demo import seed_swaps
@@ -28,6 +34,13 @@ def register(app, api) -> None:
         assignment.SHIFT_TEAMS.append(eligibility.allowed_team_ids)
     if on_shift_changed_hands not in assignment.AFTER_CHANGE:
         assignment.AFTER_CHANGE.append(on_shift_changed_hands)
+    # Short notice ("I can't make this shift") and the coordinator's home (issue #15).
+    app.register_blueprint(absence_views.bp)
+    if absence.on_shift_changed_hands not in assignment.AFTER_CHANGE:
+        assignment.AFTER_CHANGE.append(absence.on_shift_changed_hands)
+    panels = app.extensions.setdefault(HOME_PANELS, [])
+    if home.panel not in panels:
+        panels.insert(0, home.panel)  # first on Home: what needs the coordinator now
     cover.register()  # every change of a rostered shift's holder keeps its slot's staffing requirements
     _register_with_notifications(app)
     app.extensions.setdefault(DEMO_SEEDERS, []).append((35, "swaps and escalation ladder", seed_swaps))

@@ -1,4 +1,4 @@
-// Notifications: live header badge, real-time centre (Server-Sent Events, polling fallback), live broadcast report.
+// Notifications: live header badge and toasts on every page, real-time centre (Server-Sent Events, polling fallback), live broadcast report.
 (function () {
   "use strict";
 
@@ -89,6 +89,52 @@
     }, 30000);
   }
 
+  function toast(n) {
+    var box = document.getElementById("sb-toasts");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "sb-toasts";
+      box.className = "sb-toasts";
+      box.setAttribute("role", "status");
+      box.setAttribute("aria-live", "polite");
+      document.body.appendChild(box);
+    }
+    var a = document.createElement("a");
+    a.className = "sb-toast";
+    a.setAttribute("data-testid", "toast");
+    a.href = (badge().getAttribute("data-open-base") || "/notifications") + "/" + n.id + "/open";
+    a.textContent = n.text;
+    box.appendChild(a);
+    window.setTimeout(function () { if (a.parentNode) { a.parentNode.removeChild(a); } }, 10000);
+  }
+
+  // Every other page: the badge and a toast follow the same event stream as the centre (within a second or two of
+  // the commit); polling every 30 s only while the stream is down.
+  function headerLive() {
+    var b = badge();
+    var url = b && b.getAttribute("data-stream-url");
+    if (!url || !window.EventSource) { headerPolling(); return; }
+    var lastId = parseInt(b.getAttribute("data-last-id") || "0", 10) || 0;
+    var es = new EventSource(url + "?last_event_id=" + lastId);
+    var fallback = null;
+    es.addEventListener("open", function () { if (fallback) { window.clearInterval(fallback); fallback = null; } });
+    es.addEventListener("notification", function (e) {
+      var n;
+      try { n = JSON.parse(e.data); } catch (err) { return; }
+      if (n.id <= lastId) { return; }
+      lastId = n.id;
+      setUnread(currentUnread() + 1);
+      toast(n);
+    });
+    es.addEventListener("error", function () {
+      if (fallback || !b.getAttribute("data-count-url")) { return; }
+      fallback = window.setInterval(function () {
+        getJSON(b.getAttribute("data-count-url")).then(function (page) { setUnread(page.unread); }).catch(function () {});
+      }, 30000);
+    });
+    window.addEventListener("pagehide", function () { es.close(); });
+  }
+
   function report(el) {
     function refresh() {
       getJSON(el.getAttribute("data-report-url")).then(function (r) {
@@ -106,7 +152,10 @@
             : (p.sms_skipped ? "not sent: " + p.sms_skipped : "\u2013");
         });
         var state = document.querySelector("[data-testid=broadcast-state]");
-        if (state) { state.textContent = r.broadcast.state; }
+        if (state) {  // in words (data-words-<state>, from the server), the raw state kept in data-state
+          state.textContent = state.getAttribute("data-words-" + r.broadcast.state) || r.broadcast.state;
+          state.setAttribute("data-state", r.broadcast.state);
+        }
       }).catch(function () {});
     }
     window.setInterval(refresh, 3000);
@@ -114,7 +163,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     var list = document.getElementById("sb-notification-list");
-    if (list) { centre(list); } else { headerPolling(); }
+    if (list) { centre(list); } else { headerLive(); }
     var rep = document.getElementById("sb-report");
     if (rep) { report(rep); }
   });

@@ -63,3 +63,15 @@ def sign_in(page, email, password):
     page.fill("#email", email)
     page.fill("#password", password)
     page.click("[data-testid=sign-in]")
+
+
+def open_menu(page):
+    """On a phone the header's links fold behind "Menu" (a <details>); open it unless it already shows."""
+    toggle = page.locator("[data-testid=menu-toggle]")
+    if toggle.is_visible() and page.locator("[data-testid=menu]").get_attribute("open") is None:
+        toggle.click()
+
+
+def sign_out(page):
+    open_menu(page)
+    page.click("[data-testid=sign-out]")

@@ -13,7 +13,7 @@ from PIL import Image
 from core.db import db
 from handover import services
 from tests.conftest import TEST_PASSWORD, Factory
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import open_menu, sign_in, sign_out
 from tests.handover.conftest import NUMBERS, jpeg_with_gps, on_shift
 
 NARROW = {"width": 360, "height": 740}
@@ -45,7 +45,7 @@ def _no_horizontal_scroll(page):
 
 
 def _sign_out(page):
-    page.click("[data-testid=sign-out]")
+    sign_out(page)
     page.wait_for_url("**/auth/login**")
 
 
@@ -76,6 +76,7 @@ def test_outgoing_writes_prefilled_handover_with_photo_incoming_accepts_outsider
     # ---- outgoing nurse: start today's handover, pre-filled from yesterday
     sign_in(page, emails['outgoing'], TEST_PASSWORD)
     page.wait_for_url("**/")
+    open_menu(page)
     page.get_by_role("link", name="Handover").first.click()
     page.click("[data-testid=start-handover]")
     page.select_option(f"#t{team_id}-incoming_id", label="Ines Incoming")

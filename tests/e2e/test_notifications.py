@@ -76,14 +76,15 @@ def test_broadcast_arrives_live_and_is_acknowledged_and_claimed(app, make, deskt
     desktop.wait_for_url("**/")
     desktop.goto("/broadcasts/new")
     desktop.select_option("#audience", "team")
+    desktop.click("text=More settings (group, kind, link)")
     desktop.select_option("#kind", "open_shift")
     desktop.fill("#reference", "shift:5")
     desktop.fill("#text", "Night shift tonight 19:30 needs a nurse")
     desktop.click("[data-testid=preview-broadcast]")
-    assert desktop.locator("[data-testid=recipient-count]").inner_text() == "3"
+    assert desktop.locator("[data-testid=recipient-count]").inner_text() == "2"  # Nia and Tom, never the sender
     desktop.click("[data-testid=send-broadcast]")
     desktop.wait_for_selector("[data-testid=report-table]")
-    assert desktop.locator("[data-testid=count-recipients]").inner_text() == "3"
+    assert desktop.locator("[data-testid=count-recipients]").inner_text() == "2"
 
     # It appears on the nurse's phone without a reload, and the unread count goes up.
     item = phone.locator("[data-testid=notification]", has_text="Night shift tonight 19:30 needs a nurse")
@@ -109,5 +110,5 @@ def test_broadcast_arrives_live_and_is_acknowledged_and_claimed(app, make, deskt
     # The coordinator's report updates by itself.
     expect(desktop.locator("[data-testid=count-claimed]")).to_have_text("1", timeout=10_000)
     assert desktop.locator("[data-testid=count-acknowledged]").inner_text() == "1"
-    assert desktop.locator("[data-testid=broadcast-state]").inner_text() == "claimed"
+    assert desktop.locator("[data-testid=broadcast-state]").inner_text() == "Taken"
     fake_twilio_server.wait_for_callbacks()

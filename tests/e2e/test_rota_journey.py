@@ -44,6 +44,7 @@ def test_coordinator_builds_publishes_and_nurse_sees_shift_on_phone(make, deskto
     assert desktop.locator(f"[data-testid=open-row] td[data-day='{saturday}'] [data-testid=open-shift]").count() == 1
     assert desktop.locator("[data-testid=period-state]").inner_text().count("draft") == 1
     desktop.click("[data-testid=publish]")
+    desktop.click("[data-testid=confirm-publish]")  # after the summary (issue #15)
     desktop.wait_for_url(f"**/teams/{team_id}/rota?*")
     assert "published" in desktop.locator("[data-testid=period-state]").inner_text()
     # Printed for the ward wall: the grid only, no navigation, tools or buttons.

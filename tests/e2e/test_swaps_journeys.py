@@ -89,8 +89,8 @@ def test_nurse_claims_an_open_shift(phone, make):
 
 
 def test_coordinator_asks_for_cover_and_a_nurse_takes_it_from_the_message(desktop, phone, make):
-    """The gap → "Ask for cover" → count → send; the nurse's phone shows the message live, its button leads to the
-    shift, she takes it, and the coordinator's report says claimed."""
+    """The gap → "Ask for cover" → count → send; the nurse's phone shows the message live, she takes the shift with
+    the button on the message, and the coordinator's report says claimed."""
     w = data.ward(make, 2)
     nurse = w.staff[0]
     gap = data.shift(w.team, starts_at=data.soon(2))
@@ -105,15 +105,14 @@ def test_coordinator_asks_for_cover_and_a_nurse_takes_it_from_the_message(deskto
     desktop.click(f"[data-testid=ask-cover-{gap_id}]")
     expect(desktop.locator("#reference")).to_have_value(f"shift:{gap_id}")
     desktop.click("[data-testid=preview-broadcast]")
-    expect(desktop.locator("[data-testid=recipient-count]")).to_have_text("3")  # both nurses and the Band 7 coordinator
+    expect(desktop.locator("[data-testid=recipient-count]")).to_have_text("2")  # both nurses, never the sender
     desktop.click("[data-testid=send-broadcast]")
     desktop.wait_for_selector("[data-testid=report-table]")
 
     item = phone.locator("[data-testid=notification]", has_text="Cover needed")
     item.wait_for(timeout=5000)
     item.locator("a").click()
-    phone.click("[data-testid=received-action]")
-    phone.click(f"[data-testid=claim-{gap_id}]")
+    phone.click("[data-testid=received-action]")  # "I'll take it", on the message itself
     expect(phone.locator("body")).to_contain_text(re.compile(r"It's yours: you now work Early"))
     assert data.holder(gap_id) == nurse_id
     db.session.commit()
@@ -143,7 +142,7 @@ def test_approval_card_shows_grade_and_cover_effect_and_needs_a_reason(desktop, 
     expect(card.locator(f"[data-testid=who-{hca_id}]")).to_have_text("(Band 3 healthcare assistant)")
     expect(card.locator(f"[data-testid=cover-{hca_id}]")).to_have_text(
         f"Cover: {slot}: registered nurses 3 → 2 of 3")
-    expect(card).to_contain_text(f"Blocks (COVER-min): {slot} would have 2 of 3 registered nurses")
+    expect(card).to_contain_text(f"Blocks: {slot} would have 2 of 3 registered nurses")
     expect(card.locator(f"[data-testid=short-{hca_id}]")).to_have_text(
         "Breaks safe staffing: only a coordinator, with a reason")
     expect(card).not_to_contain_text("Allowed")

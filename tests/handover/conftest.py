@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 import pytest
 from PIL import Image
 
+from core import nhs
 from core.accounts import Team, User
 from core.db import db
-from handover import nhs, services
+from handover import services
 
 
 @pytest.fixture

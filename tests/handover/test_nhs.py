@@ -2,7 +2,7 @@
 
 import pytest
 
-from handover import nhs
+from core import nhs
 
 
 def test_known_valid_number_and_display():

@@ -99,7 +99,7 @@ def test_moving_a_patient_changes_the_bed_in_the_next_handover(app, ward):
 
 
 def test_demo_seeder_creates_fictional_patients_in_the_test_range(app, make):
-    from handover import nhs
+    from core import nhs
     from handover.demo import seed_handover
     from rota.demo import WARD
 

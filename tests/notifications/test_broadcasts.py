@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from core import accounts
+from core.accounts import TeamRole
 from core.db import db, now_utc
 from notifications import broadcasts, service, worker
 from notifications.models import (
@@ -31,6 +33,8 @@ def test_api_counts_recipients_before_sending_then_reports_per_person(client, ma
     coordinator, staff, team = _team(make)
     make.user(grade="Band 6")  # not on the team
     staff[0].grade = "Band 6"
+    no_phone = make.user(display_name="No phone")
+    accounts.add_member(team, no_phone, TeamRole.staff)
     db.session.commit()
     headers = bearer(make.token(coordinator))
     body = {"team_id": team.id, "audience": "group", "params": {"min_grade": "Band 6"}, "text": "Band 6 needed",
@@ -48,12 +52,12 @@ def test_api_counts_recipients_before_sending_then_reports_per_person(client, ma
     n = db.session.scalar(select(Notification).where(Notification.user_id == staff[2].id))
     client.post(f"/api/v1/notifications/{n.id}/read", headers=bearer(make.token(staff[2])))
     report = client.get(f"/api/v1/broadcasts/{bid}", headers=headers).json
-    assert report["recipient_count"] == 4  # three staff and the coordinator
+    assert report["recipient_count"] == 4  # the four staff: never the coordinator who sent it (issue #15)
     by_user = {p["user_id"]: p for p in report["recipients"]}
     assert by_user[nurse.id]["status"] == "acknowledged"
     assert by_user[staff[2].id]["status"] == "read"
     assert by_user[staff[0].id]["status"] == "sent" and by_user[staff[0].id]["sms_state"] == "sent"
-    assert by_user[coordinator.id]["sms_skipped"] == "no mobile"
+    assert coordinator.id not in by_user and by_user[no_phone.id]["sms_skipped"] == "no mobile"
     assert report["counts"]["acknowledged"] == 1 and report["counts"]["read"] == 1
 
 

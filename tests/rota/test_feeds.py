@@ -18,7 +18,7 @@ from rota.assignment import set_assignee
 from rota.feeds import service as feeds
 from rota.feeds.models import CalendarFeed, FeedKind
 from rota.models import ReleaseKind, ShiftRelease, ShiftState
-from tests.conftest import login
+from tests.conftest import TEST_PASSWORD, login
 from tests.rota.feeds_helpers import check_feed, local, shift, shift_type
 
 FROZEN = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -404,3 +404,32 @@ def test_deactivated_people_lose_their_feeds(client, ward, make):
     db.session.commit()
     assert client.get(path(token)).status_code == 410
     assert TeamRole.staff  # membership is untouched; only the link stops working
+
+
+def test_without_public_base_url_links_use_the_address_the_person_reached_the_app_on(app, client, ward):
+    """`make run PORT=5300` with no PUBLIC_BASE_URL handed out dead :5000 links; now the link is the page's own
+    address. Event UIDs do not follow the address (they must never change), so they keep the old default host."""
+    app.config["PUBLIC_BASE_URL"] = ""
+    sam = ward["sam"]
+    issue(sam)
+    here = "http://10.20.30.40:5300"
+    client.post("/auth/login", data={"email": sam.email, "password": TEST_PASSWORD}, base_url=here)
+    page = client.get("/profile", base_url=here).get_data(as_text=True)
+    assert re.search(r'value="http://10\.20\.30\.40:5300/calendar/[^"]+\.ics"', page)
+    assert 'href="webcal://10.20.30.40:5300/calendar/' in page
+    assert "127.0.0.1:5000" not in page
+    assert feeds._uid_domain() == "127.0.0.1"
+    app.config["PUBLIC_BASE_URL"] = "https://rota.example.nhs.uk"
+    page = client.get("/profile", base_url=here).get_data(as_text=True)
+    assert 'value="https://rota.example.nhs.uk/calendar/' in page
+
+
+def test_profile_explains_subscribing_on_an_android_phone_alone(client, ward):
+    """Android's Google Calendar app cannot add a URL: the page gives two ways that need no computer."""
+    issue(ward["sam"])
+    login(client, ward["sam"])
+    page = client.get("/profile").get_data(as_text=True)
+    android = page[page.index('data-testid="android-mine"'):]
+    android = android[:android.index("</details>")]
+    assert "ICSx⁵" in android and "Subscribe on this device" in android and "Desktop site" in android
+    assert "on a computer" not in page.split('data-testid="qr-mine"')[1].split("</details>")[0]

@@ -85,7 +85,7 @@ def test_offer_page_lists_like_for_like_colleagues_with_grade_and_cover_effect(c
     w = NightWard(make)
     login(client, w.rns[0])
     page = client.get(f"/shifts/{w.night.id}/offer").get_data(as_text=True)
-    assert "RN D (Band 5 registered nurse)" in page and "RN E (Band 5 registered nurse)" in page
+    assert "RN D (Band 5 registered nurse, " in page and "RN E (Band 5 registered nurse, " in page
     assert f"Cover: {w.slot}: registered nurses 3 of 3." in page
     for other in [*w.hcas, w.admin, w.bank, w.coordinator]:
         assert other.display_name not in page
@@ -187,7 +187,7 @@ def test_approval_that_would_break_cover_shows_it_and_needs_a_reason(client, mak
     card = client.get("/approvals").get_data(as_text=True)
     assert f'HCA P</strong> <span data-testid="who-{hca.id}">(Band 3 healthcare assistant)</span>' in card
     assert f"Cover: {w.slot}: registered nurses 3 → 2 of 3" in card
-    assert f"Blocks (COVER-min):</strong> {w.slot} would have 2 of 3 registered nurses" in card
+    assert f"Blocks:</strong> {w.slot} would have 2 of 3 registered nurses" in card and ">COVER-min</span>" in card
 
     r = _post(client, bearer, make, w.coordinator, f"/api/v1/swaps/{req.id}/approve")
     assert r.status_code == 422

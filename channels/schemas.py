@@ -1,0 +1,142 @@
+"""API schemas for channels and posts."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from channels.models import POST_MAX
+from core.api import Id, QueryId, Text
+
+
+class ChannelSchema(Schema):
+    id = fields.Integer(required=True)
+    team_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"description": "team | rule | list"})
+    rule = fields.Dict()
+    legal_hold = fields.Boolean()
+    unread = fields.Integer(metadata={"description": "Top-level posts by others after your read position"})
+
+
+class ChannelRuleSchema(Schema):
+    staff_group = Text(max_len=32, allow_none=True)
+    min_grade = Text(max_len=32, allow_none=True)
+    skill = Text(max_len=60, allow_none=True)
+    nights_this_week = fields.Boolean(metadata={"description": "Only people with a night shift this week"})
+
+
+class ChannelCreateSchema(Schema):
+    name = Text(required=True, min_len=1, max_len=60)
+    kind = fields.String(load_default="rule", validate=validate.OneOf(["rule", "list"]))
+    rule = fields.Nested(ChannelRuleSchema, load_default=dict)
+    people = fields.List(Id(), load_default=list, validate=validate.Length(max=500))
+
+
+class PosterSchema(Schema):
+    id = fields.Integer(allow_none=True)
+    display_name = fields.String()
+
+
+class ReachedSchema(Schema):
+    mention = fields.String(required=True, metadata={"description": "e.g. @on-shift, @tonight, @sam"})
+    people = fields.List(fields.String(), required=True, metadata={"description": "Who it reached, at send time"})
+
+
+class ReactionSchema(Schema):
+    emoji = fields.String(required=True)
+    count = fields.Integer(required=True)
+    mine = fields.Boolean(required=True)
+
+
+class CardSchema(Schema):
+    type = fields.String(required=True, metadata={"description": "shift | swap | period"})
+    ref = fields.Integer()
+    text = fields.String()
+    state = fields.String()
+    action = fields.String(allow_none=True)
+    holder = fields.String(allow_none=True)
+    link = fields.String(allow_none=True)
+
+
+class PostSchema(Schema):
+    id = fields.Integer(required=True)
+    channel_id = fields.Integer(required=True)
+    parent_id = fields.Integer(allow_none=True)
+    kind = fields.String(metadata={"description": "text | urgent | card"})
+    author = fields.Nested(PosterSchema, allow_none=True)
+    text = fields.String()
+    created_at = fields.DateTime()
+    edited_at = fields.DateTime(allow_none=True)
+    version = fields.Integer()
+    deleted = fields.Boolean()
+    deleted_at = fields.DateTime(allow_none=True)
+    deleted_by = fields.String(allow_none=True)
+    hidden = fields.Boolean()
+    hidden_reason = fields.String(allow_none=True)
+    pinned = fields.Boolean()
+    reply_count = fields.Integer()
+    reached = fields.List(fields.Nested(ReachedSchema))
+    seen_count = fields.Integer(metadata={"description": "Members (author aside) who have read up to this post"})
+    member_count = fields.Integer()
+    reactions = fields.List(fields.Nested(ReactionSchema))
+    mine = fields.Boolean()
+    acknowledged = fields.Integer()
+    recipients = fields.Integer()
+    card = fields.Nested(CardSchema)
+
+
+class PostPageSchema(Schema):
+    items = fields.List(fields.Nested(PostSchema), required=True)
+    next_cursor = fields.Integer(allow_none=True, metadata={"description": "Pass as `before` for the next page"})
+
+
+class PostListArgs(Schema):
+    before = QueryId(metadata={"description": "Cursor: posts older than this post id"})
+    limit = fields.Integer(load_default=30, validate=validate.Range(min=1, max=100))
+
+
+class PostCreateSchema(Schema):
+    text = Text(required=True, min_len=1, max_len=POST_MAX)
+    urgent = fields.Boolean(load_default=False, metadata={"description": "Coordinators: needs everyone's "
+                                                                         "acknowledgement (a broadcast)"})
+
+
+class ReplyCreateSchema(Schema):
+    text = Text(required=True, min_len=1, max_len=POST_MAX)
+
+
+class PostUpdateSchema(Schema):
+    text = Text(min_len=1, max_len=POST_MAX)
+    pinned = fields.Boolean()
+
+
+class ReadSchema(Schema):
+    post_id = Id(metadata={"description": "Read up to this post (default: the newest)"})
+
+
+class ReadResultSchema(Schema):
+    last_read_post_id = fields.Integer(required=True)
+
+
+class ReactionToggleSchema(Schema):
+    emoji = Text(required=True, min_len=1, max_len=16)
+
+
+class ReasonSchema(Schema):
+    reason = Text(required=True, min_len=1, max_len=200)
+
+
+class AckSchema(Schema):
+    post_id = fields.Integer(required=True)
+    acknowledged_at = fields.DateTime(allow_none=True)
+
+
+class SeenBySchema(Schema):
+    seen_count = fields.Integer(required=True)
+    member_count = fields.Integer(required=True)
+    people = fields.List(fields.String(), required=True)
+
+
+class ClaimResultSchema(Schema):
+    outcome = fields.String(required=True, metadata={"description": "claimed | volunteered"})
+    shift_id = fields.Integer(required=True)

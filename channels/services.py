@@ -1,0 +1,496 @@
+"""Channel services: who may see a channel, posting (guard, mentions, urgent), threads, edits, tombstones, pins,
+reactions, read positions and "seen by", moderation, unread counts and cursor pages. Views call these; every
+change is audited by ids and codes, never the message text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import current_app
+from sqlalchemy import and_, case, func, or_, select, update
+
+from channels import guard, mentions
+from channels.models import POST_MAX, Channel, ChannelMember, Post, PostReport, PostVersion, Reaction, ReadPosition
+from core import audit
+from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_meets, missing_skills
+from core.api import MAX_ID
+from core.db import db, now_utc
+from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
+from notifications import realtime
+from notifications.service import notify
+
+EMOJI = ("👍", "✅", "❤️", "😂", "🙏", "👀")
+TOPIC = "channel:{}"  # the realtime hub's key for a channel's open pages
+
+
+# ------------------------------------------------------------------------------------------------ access
+
+
+def _get(model, ident: int, what: str):
+    row = db.session.get(model, ident) if 0 < ident <= MAX_ID else None
+    if row is None:
+        raise NotFound(f"No {what} with id {ident}.")
+    return row
+
+
+def get_team(team_id: int) -> Team:
+    return _get(Team, team_id, "team")
+
+
+def team_channel(team: Team) -> Channel:
+    """Every team has its team channel (made the first time anyone looks)."""
+    channel = db.session.scalar(select(Channel).where(Channel.team_id == team.id, Channel.kind == "team"))
+    if channel is None:
+        channel = Channel(team_id=team.id, name="Team", kind="team", rule={})
+        db.session.add(channel)
+        db.session.flush()
+    return channel
+
+
+def _rule_matches(rule: dict, user: User) -> bool:
+    if rule.get("staff_group") and (user.staff_group is None or user.staff_group.value != rule["staff_group"]):
+        return False
+    if rule.get("min_grade") and not grade_meets(user.grade, rule["min_grade"]):
+        return False
+    return not (rule.get("skill") and missing_skills(user.skills, [rule["skill"]]))
+
+
+def member_ids(channel: Channel) -> list[int]:
+    """Active team members who belong to the channel now (leavers drop out at once: membership is the team's)."""
+    stmt = (select(User).join(Membership, Membership.user_id == User.id)
+            .where(Membership.team_id == channel.team_id, User.active.is_(True)))
+    if channel.kind == "list":
+        stmt = stmt.where(User.id.in_(select(ChannelMember.user_id).where(ChannelMember.channel_id == channel.id)))
+    users = db.session.scalars(stmt.order_by(User.id)).all()
+    if channel.kind == "rule":
+        coordinators = set(db.session.scalars(select(Membership.user_id).where(
+            Membership.team_id == channel.team_id, Membership.role == TeamRole.coordinator)))
+        nights = mentions.on_nights_this_week(channel.team_id, now_utc()) \
+            if (channel.rule or {}).get("nights_this_week") else None
+        users = [u for u in users if u.id in coordinators or (
+            _rule_matches(channel.rule or {}, u) and (nights is None or u.id in nights))]
+    return [u.id for u in users]
+
+
+def can_see(channel: Channel, user) -> bool:
+    if not (user and user.is_authenticated):
+        return False
+    team = db.session.get(Team, channel.team_id)
+    if user.is_admin or team.can_manage(user):
+        return True
+    if user.role_in(team) is None:
+        return False
+    return channel.kind == "team" or user.id in member_ids(channel)
+
+
+def require_see(channel: Channel, user) -> None:
+    if not can_see(channel, user):
+        raise Forbidden("You are not in this channel.")
+
+
+def still_sees(channel_id: int, user_id: int) -> bool:
+    """For an open stream: is this person (still active, still on the team) allowed in the channel now?"""
+    user, channel = db.session.get(User, user_id), db.session.get(Channel, channel_id)
+    return bool(user and channel and user.active and can_see(channel, user))
+
+
+def teams_of(channels: list[Channel]) -> dict[int, Team]:
+    ids = {c.team_id for c in channels}
+    return {t.id: t for t in db.session.scalars(select(Team).where(Team.id.in_(ids)))} if ids else {}
+
+
+def channels_by_id(ids: list[int]) -> list[Channel]:
+    return list(db.session.scalars(select(Channel).where(Channel.id.in_(ids)).order_by(Channel.id))) if ids else []
+
+
+def get_channel(channel_id: int, viewer) -> Channel:
+    channel = _get(Channel, channel_id, "channel")
+    require_see(channel, viewer)
+    return channel
+
+
+def get_post(post_id: int, viewer) -> Post:
+    post = _get(Post, post_id, "post")
+    require_see(db.session.get(Channel, post.channel_id), viewer)
+    return post
+
+
+def channels_for(team: Team, viewer) -> list[Channel]:
+    if not team.can_view(viewer):
+        raise Forbidden("You are not on this team.")
+    team_channel(team)
+    rows = db.session.scalars(select(Channel).where(Channel.team_id == team.id).order_by(Channel.id)).all()
+    return [c for c in rows if c.kind == "team" or can_see(c, viewer)]
+
+
+def my_channels(user) -> list[Channel]:
+    """Every channel the person can open, across their teams (team channels first)."""
+    out = []
+    for team_id in sorted(user.team_ids):
+        out.extend(channels_for(db.session.get(Team, team_id), user))
+    return out
+
+
+def create_channel(team: Team, actor, *, name: str, kind: str = "rule", rule: dict | None = None,
+                   people: list[int] | None = None) -> Channel:
+    if not team.can_manage(actor):
+        raise Forbidden("Only the team's coordinators can add channels.")
+    name = (name or "").strip()
+    if not name or len(name) > 60:
+        raise ValidationFailed("Give the channel a name (up to 60 characters).", errors={"name": ["Give a name."]})
+    if kind not in ("rule", "list"):
+        raise ValidationFailed("A channel is a rule or a list.", errors={"kind": ["Choose rule or list."]})
+    rule = {k: v for k, v in (rule or {}).items() if v}
+    if set(rule) - {"staff_group", "min_grade", "skill", "nights_this_week"}:
+        raise ValidationFailed("Unknown rule.", errors={"rule": ["Use staff_group, min_grade, skill or "
+                                                                 "nights_this_week."]})
+    if rule.get("staff_group") and rule["staff_group"] not in {g.value for g in StaffGroup}:
+        raise ValidationFailed("Unknown staff group.", errors={"rule": ["Unknown staff group."]})
+    if rule.get("min_grade") and rule["min_grade"] not in GRADES:
+        raise ValidationFailed("Unknown grade.", errors={"rule": ["Unknown grade."]})
+    if db.session.scalar(select(Channel.id).where(Channel.team_id == team.id, Channel.name == name)):
+        raise Conflict("This team already has a channel with that name.", extra={"code": "name_taken"})
+    channel = Channel(team_id=team.id, name=name, kind=kind, rule=rule, created_by_id=actor.id)
+    db.session.add(channel)
+    db.session.flush()
+    if kind == "list":
+        on_team = set(db.session.scalars(select(Membership.user_id).where(Membership.team_id == team.id)))
+        for uid in dict.fromkeys(people or []):
+            if uid not in on_team:
+                raise ValidationFailed("Only people on the team can be in its channels.",
+                                       errors={"people": [f"Person {uid} is not on this team."]})
+            db.session.add(ChannelMember(channel_id=channel.id, user_id=uid))
+    audit.record("channel.created", actor=actor, entity=channel, team_id=team.id, summary={"kind": kind})
+    return channel
+
+
+# ------------------------------------------------------------------------------------------------ posting
+
+
+def _publish(channel_id: int, kind: str, post: Post) -> None:
+    """Tell the channel's open pages (ids only: each page fetches what its viewer may see)."""
+    realtime.publish(db.session, [{"id": post.id, "user_id": TOPIC.format(channel_id), "kind": kind,
+                                   "post_id": post.id, "parent_id": post.parent_id}])
+
+
+def _refuse_patient_data(channel: Channel, actor, text: str) -> None:
+    finding = guard.check(text, current_app.config.get("CHANNELS_HOSPITAL_NUMBER_PATTERN"))
+    if finding is not None:
+        # Counted (team, reason) in the audit trail; the text itself is never stored anywhere.
+        audit.record("channel.post_refused", actor=actor, entity=channel, team_id=channel.team_id,
+                     outcome="refused", summary={"reason": finding.reason})
+        db.session.commit()  # the count survives the refusal's rollback
+        raise RuleViolation(guard.HANDOVER_POINTER, errors={"text": [guard.HANDOVER_POINTER]},
+                            extra={"code": "patient_data", "reason": finding.reason, "handover": "/handover"})
+
+
+def _clean_text(text: str) -> str:
+    text = (text or "").replace("\x00", "").strip()
+    if not text:
+        raise ValidationFailed("Write a message.", errors={"text": ["Write a message."]})
+    if len(text) > POST_MAX:
+        raise ValidationFailed(f"A post is at most {POST_MAX} characters.", errors={"text": ["Too long."]})
+    return text
+
+
+def names(user_ids) -> dict[int, str]:
+    ids = list(dict.fromkeys(user_ids))
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())
+
+
+def post(channel: Channel, actor, text: str, *, parent: Post | None = None, urgent: bool = False) -> Post:
+    require_see(channel, actor)
+    text = _clean_text(text)
+    team = db.session.get(Team, channel.team_id)
+    if urgent and not team.can_manage(actor):
+        raise Forbidden("Only coordinators can send an urgent post.")
+    if parent is not None and (parent.channel_id != channel.id or parent.parent_id is not None):
+        raise ValidationFailed("Reply to a post in this channel.", errors={"parent_id": ["Not a post here."]})
+    _refuse_patient_data(channel, actor, text)
+    now = now_utc()
+    members = member_ids(channel)
+    reached = mentions.resolve(text, team, names(members), now)
+    p = Post(channel_id=channel.id, parent_id=parent.id if parent else None, author_id=actor.id,
+             kind="urgent" if urgent else "text", text=text, reached=reached, created_at=now)
+    db.session.add(p)
+    db.session.flush()
+    if parent is not None:
+        db.session.execute(update(Post).where(Post.id == parent.id).values(reply_count=Post.reply_count + 1))
+    if urgent:
+        _send_urgent(team, channel, p, actor)
+    mentioned = [uid for r in reached for uid in r["user_ids"] if uid != actor.id]
+    if mentioned:
+        notify(mentioned, kind="channel.mention", team_id=team.id, link=f"/channels/{channel.id}#post-{p.id}",
+               text=f"{actor.display_name} mentioned you in {team.name} › {channel.name}.",
+               idempotency_key=f"channel.mention:{p.id}")
+    _mark_read(channel, actor, p.id)
+    audit.record("channel.posted", actor=actor, entity=p, team_id=team.id,
+                 summary={"channel_id": channel.id, "reply": parent is not None, "urgent": urgent,
+                          "mentions": len(reached), "reached": len(set(mentioned))})
+    _publish(channel.id, "reply" if parent else "post", p)
+    return p
+
+
+def _send_urgent(team: Team, channel: Channel, p: Post, actor) -> None:
+    """An urgent post is a broadcast to the channel: the same acknowledgements, report and SMS as any other."""
+    from notifications import broadcasts
+
+    b = broadcasts.create(team, actor, audience="channel", params={"channel_id": channel.id}, requires_ack=True,
+                          urgent=True, reference=f"post:{p.id}", link=f"/channels/{channel.id}#post-{p.id}",
+                          text=f"Urgent post from {actor.display_name} in {team.name} › {channel.name}: open "
+                               "Shiftbridge and acknowledge.")
+    p.broadcast_id = b.id
+
+
+def channel_audience(team_id: int, params: dict) -> list[int]:
+    """The ``channel`` broadcast audience (registered with notifications): the channel's members."""
+    channel = db.session.get(Channel, int(params["channel_id"]))
+    if channel is None or channel.team_id != team_id:
+        raise ValueError("No such channel on this team.")
+    return member_ids(channel)
+
+
+def acknowledge(p: Post, actor) -> dict:
+    from notifications import broadcasts
+
+    if p.broadcast_id is None:
+        raise Conflict("Only urgent posts are acknowledged.", extra={"code": "not_urgent"})
+    r = broadcasts.acknowledge(broadcasts.get(p.broadcast_id), actor)
+    _publish(p.channel_id, "update", p)
+    return {"post_id": p.id, "acknowledged_at": r.acknowledged_at}
+
+
+def acknowledgements(p: Post) -> tuple[int, int]:
+    from notifications.models import BroadcastRecipient
+
+    if p.broadcast_id is None:
+        return 0, 0
+    row = db.session.execute(select(func.count(), func.count(BroadcastRecipient.acknowledged_at)).where(
+        BroadcastRecipient.broadcast_id == p.broadcast_id)).one()
+    return row[1], row[0]
+
+
+def _own_or_coordinator(p: Post, actor, doing: str) -> Team:
+    team = db.session.get(Team, db.session.get(Channel, p.channel_id).team_id)
+    if p.author_id != actor.id and not team.can_manage(actor):
+        raise Forbidden(f"Only the author or a coordinator can {doing} this post.")
+    return team
+
+
+def edit(p: Post, actor, text: str) -> Post:
+    channel = db.session.get(Channel, p.channel_id)
+    require_see(channel, actor)
+    if p.author_id != actor.id:
+        raise Forbidden("Only the author can edit a post.")
+    if p.deleted_at or p.kind == "card":
+        raise Conflict("This post cannot be edited.", extra={"code": "not_editable"})
+    text = _clean_text(text)
+    _refuse_patient_data(channel, actor, text)
+    db.session.add(PostVersion(post_id=p.id, version=p.version, text=p.text, replaced_at=now_utc()))
+    p.text, p.version, p.edited_at = text, p.version + 1, now_utc()
+    audit.record("channel.post_edited", actor=actor, entity=p, team_id=channel.team_id,
+                 summary={"version": p.version})
+    _publish(p.channel_id, "update", p)
+    return p
+
+
+def delete(p: Post, actor) -> Post:
+    require_see(db.session.get(Channel, p.channel_id), actor)
+    team = _own_or_coordinator(p, actor, "delete")
+    if p.deleted_at is None:
+        p.text, p.deleted_at, p.deleted_by_id = "", now_utc(), actor.id
+        db.session.execute(PostVersion.__table__.delete().where(PostVersion.post_id == p.id))
+        audit.record("channel.post_deleted", actor=actor, entity=p, team_id=team.id)
+        _publish(p.channel_id, "update", p)
+    return p
+
+
+def pin(p: Post, actor, pinned: bool = True) -> Post:
+    team = _own_or_coordinator(p, actor, "pin")
+    p.pinned_at, p.pinned_by_id = (now_utc(), actor.id) if pinned else (None, None)
+    audit.record("channel.post_pinned" if pinned else "channel.post_unpinned", actor=actor, entity=p,
+                 team_id=team.id)
+    _publish(p.channel_id, "update", p)
+    return p
+
+
+def hide(p: Post, actor, reason: str) -> Post:
+    team = db.session.get(Team, db.session.get(Channel, p.channel_id).team_id)
+    if not team.can_manage(actor):
+        raise Forbidden("Only coordinators can hide posts.")
+    reason = (reason or "").strip()[:200]
+    if not reason:
+        raise ValidationFailed("Say why the post is hidden.", errors={"reason": ["Give a reason."]})
+    p.hidden_at, p.hidden_by_id, p.hidden_reason = now_utc(), actor.id, reason
+    db.session.execute(update(PostReport).where(PostReport.post_id == p.id, PostReport.resolved_at.is_(None))
+                       .values(resolved_at=now_utc()))
+    audit.record("channel.post_hidden", actor=actor, entity=p, team_id=team.id)
+    _publish(p.channel_id, "update", p)
+    return p
+
+
+def report(p: Post, actor, reason: str) -> PostReport:
+    channel = db.session.get(Channel, p.channel_id)
+    require_see(channel, actor)
+    reason = (reason or "").strip()[:200]
+    if not reason:
+        raise ValidationFailed("Say what is wrong with the post.", errors={"reason": ["Give a reason."]})
+    r = PostReport(post_id=p.id, reporter_id=actor.id, reason=reason, created_at=now_utc())
+    db.session.add(r)
+    db.session.flush()
+    team = db.session.get(Team, channel.team_id)
+    coordinators = mentions.coordinators(team, now_utc())
+    notify(coordinators, kind="channel.report", team_id=team.id, link=f"/channels/{channel.id}#post-{p.id}",
+           text=f"A post in {team.name} › {channel.name} was reported.", idempotency_key=f"channel.report:{r.id}")
+    audit.record("channel.post_reported", actor=actor, entity=p, team_id=team.id, summary={"report_id": r.id})
+    return r
+
+
+def react(p: Post, actor, emoji: str) -> dict:
+    require_see(db.session.get(Channel, p.channel_id), actor)
+    if emoji not in EMOJI:
+        raise ValidationFailed("Choose one of the reactions offered.", errors={"emoji": [" ".join(EMOJI)]})
+    existing = db.session.scalar(select(Reaction).where(Reaction.post_id == p.id, Reaction.user_id == actor.id,
+                                                        Reaction.emoji == emoji))
+    if existing is None:
+        db.session.add(Reaction(post_id=p.id, user_id=actor.id, emoji=emoji, created_at=now_utc()))
+    else:
+        db.session.delete(existing)
+    db.session.flush()
+    _publish(p.channel_id, "update", p)
+    return reactions_for([p.id], actor.id).get(p.id, {})
+
+
+# ------------------------------------------------------------------------------------------------ reading
+
+
+def _mark_read(channel: Channel, user, post_id: int) -> int:
+    row = db.session.get(ReadPosition, (channel.id, user.id))
+    if row is None:
+        row = ReadPosition(channel_id=channel.id, user_id=user.id, last_read_post_id=0)
+        db.session.add(row)
+    if post_id > row.last_read_post_id:
+        row.last_read_post_id, row.updated_at = post_id, now_utc()
+    db.session.flush()
+    return row.last_read_post_id
+
+
+def mark_read(channel: Channel, user, post_id: int | None = None) -> int:
+    """Move the person's read position forward (never back) to ``post_id`` (default: the newest post)."""
+    require_see(channel, user)
+    newest = db.session.scalar(select(func.max(Post.id)).where(Post.channel_id == channel.id)) or 0
+    target = min(post_id, newest) if post_id else newest
+    before = db.session.get(ReadPosition, (channel.id, user.id))
+    previous = before.last_read_post_id if before else 0
+    last = _mark_read(channel, user, target)
+    if last != previous:
+        realtime.publish(db.session, [{"id": -last, "user_id": TOPIC.format(channel.id), "kind": "read",
+                                       "post_id": last, "parent_id": None}])
+    return last
+
+
+def set_muted(channel: Channel, user, muted: bool) -> bool:
+    """A muted channel drops out of the person's unread counts (mentions and urgent posts still reach them)."""
+    require_see(channel, user)
+    row = db.session.get(ReadPosition, (channel.id, user.id))
+    if row is None:
+        row = ReadPosition(channel_id=channel.id, user_id=user.id, last_read_post_id=0, updated_at=now_utc())
+        db.session.add(row)
+    row.muted = muted
+    db.session.flush()
+    return muted
+
+
+def muted_ids(user) -> set[int]:
+    return set(db.session.scalars(select(ReadPosition.channel_id).where(ReadPosition.user_id == user.id,
+                                                                        ReadPosition.muted.is_(True))))
+
+
+def seen_by(p: Post) -> list[int]:
+    """Who has read up to this post (its author aside), among the channel's members now."""
+    members = set(member_ids(db.session.get(Channel, p.channel_id)))
+    ids = db.session.scalars(select(ReadPosition.user_id).where(ReadPosition.channel_id == p.channel_id,
+                                                                ReadPosition.last_read_post_id >= p.id))
+    return [i for i in ids if i in members and i != p.author_id]
+
+
+def unread_counts(user) -> dict[int, int]:
+    """Unread top-level posts by others, per channel the person is in: one query for all their channels."""
+    team_ids = list(user.team_ids)
+    if not team_ids:
+        return {}
+    rp = ReadPosition
+    stmt = (select(Post.channel_id, func.count(Post.id))
+            .join(Channel, Channel.id == Post.channel_id)
+            .outerjoin(rp, and_(rp.channel_id == Post.channel_id, rp.user_id == user.id))
+            .where(Channel.team_id.in_(team_ids), Post.parent_id.is_(None), Post.deleted_at.is_(None),
+                   or_(Post.author_id.is_(None), Post.author_id != user.id),
+                   Post.id > func.coalesce(rp.last_read_post_id, 0), or_(rp.muted.is_(None), rp.muted.is_(False)))
+            .group_by(Post.channel_id))
+    return dict(db.session.execute(stmt).all())
+
+
+def reactions_for(post_ids: list[int], viewer_id: int) -> dict[int, dict]:
+    out: dict[int, dict] = {}
+    if not post_ids:
+        return out
+    for pid, emoji, count, mine in db.session.execute(
+            select(Reaction.post_id, Reaction.emoji, func.count(),
+                   func.sum(case((Reaction.user_id == viewer_id, 1), else_=0)))
+            .where(Reaction.post_id.in_(post_ids)).group_by(Reaction.post_id, Reaction.emoji)):
+        out.setdefault(pid, {})[emoji] = {"count": count, "mine": bool(mine)}
+    return out
+
+
+@dataclass
+class Page:
+    posts: list[Post]
+    next_cursor: int | None
+    authors: dict[int, str] = field(default_factory=dict)  # everyone the page names: authors, mentioned, ...
+    seen: dict[int, int] = field(default_factory=dict)  # post id -> how many have read it
+    reactions: dict[int, dict] = field(default_factory=dict)
+    members: int = 0
+
+
+def page(channel: Channel, viewer, *, before: int | None = None, limit: int = 30, parent: Post | None = None,
+         after: int | None = None) -> Page:
+    """Newest first, ``limit`` posts older than cursor ``before`` (a post id): a constant number of queries at any
+    depth (an index range scan on (channel, parent, id)). Replies (``parent``) come oldest first."""
+    require_see(channel, viewer)
+    stmt = select(Post).where(Post.channel_id == channel.id)
+    stmt = stmt.where(Post.parent_id == parent.id) if parent is not None else stmt.where(Post.parent_id.is_(None))
+    if parent is not None:
+        stmt = stmt.where(Post.id > (after or 0)).order_by(Post.id)
+    else:
+        if before:
+            stmt = stmt.where(Post.id < before)
+        if after:
+            stmt = stmt.where(Post.id > after)
+        stmt = stmt.order_by(Post.id.desc())
+    rows = list(db.session.scalars(stmt.limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    out = Page(rows, rows[-1].id if more and parent is None else None)
+    decorate(channel, out, viewer)
+    return out
+
+
+def decorate(channel: Channel, out: Page, viewer) -> None:
+    """Authors, "seen by" counts and reactions of a page's posts: three queries, whatever the page size."""
+    ids = [p.id for p in out.posts]
+    out.authors = names([p.author_id for p in out.posts if p.author_id]
+                        + [p.deleted_by_id for p in out.posts if p.deleted_by_id]
+                        + [u for p in out.posts for r in (p.reached or []) for u in r["user_ids"]])
+    members = member_ids(channel)
+    out.members = len(members)
+    if ids:
+        rp = ReadPosition
+        out.seen = dict(db.session.execute(
+            select(Post.id, func.count(rp.user_id)).join(rp, and_(rp.channel_id == Post.channel_id,
+                                                                  rp.last_read_post_id >= Post.id,
+                                                                  or_(Post.author_id.is_(None),
+                                                                      rp.user_id != Post.author_id)))
+            .where(Post.id.in_(ids), rp.user_id.in_(members)).group_by(Post.id)).all())
+    out.reactions = reactions_for(ids, viewer.id)

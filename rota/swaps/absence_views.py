@@ -1,0 +1,177 @@
+"""Pages: "I can't make this shift", one-tap "Ask for cover" from the coordinator's home, the team's absence
+setting. Thin: validate, call ``rota.swaps.absence`` / ``rota.swaps.home``, render."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, RadioField
+from wtforms.validators import DataRequired, InputRequired, NumberRange
+
+from core.api import MAX_ID
+from core.db import db
+from core.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation, ValidationFailed
+from rota import services
+from rota.models import StaffingRequirement
+from rota.swaps import absence, home
+from rota.swaps.absence_models import AbsenceHandling
+from rota.swaps.eligibility import describe_shift
+
+bp = Blueprint("absence", __name__)
+USER_ERRORS = (Conflict, RuleViolation, ValidationFailed)
+
+
+class ActionForm(FlaskForm):
+    pass
+
+
+class GapForm(FlaskForm):
+    requirement_id = IntegerField(validators=[InputRequired(), NumberRange(1, MAX_ID)])
+    day = DateField(validators=[DataRequired()])
+
+
+class HandlingForm(FlaskForm):
+    handling = RadioField("When someone can't make a shift at short notice",
+                          choices=[(h.value, words) for h, words in absence.HANDLING_WORDS.items()],
+                          validators=[InputRequired("Choose what happens to the shift.")])
+
+
+def _shift(shift_id: int):
+    try:
+        shift = services.get_shift(shift_id)
+    except (NotFound, ValidationFailed):
+        abort(404)
+    if not services.is_visible(shift, current_user):
+        abort(404)
+    return shift
+
+
+@bp.route("/shifts/<int:shift_id>/cant-make-it", methods=["GET", "POST"])
+@login_required
+def cant_make_it(shift_id: int):
+    shift = _shift(shift_id)
+    form = ActionForm()
+    error = None
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        try:
+            reported = absence.report(shift, actor=current_user, reason=request.form.get("reason", ""))
+            db.session.commit()
+        except Forbidden:
+            db.session.rollback()
+            abort(403)
+        except USER_ERRORS as exc:
+            db.session.rollback()
+            shift = _shift(shift_id)
+            error = exc.detail
+        else:
+            then = ("It is now an open shift and your coordinator has been told." if reported.handling ==
+                    AbsenceHandling.open_shift else "Your coordinator has been told and will arrange cover.")
+            flash(f"Done: you are off {describe_shift(shift)}. {then} Get well soon."
+                  if reported.reason.value == "sick" else f"Done: you are off {describe_shift(shift)}. {then}",
+                  "success")
+            return redirect(url_for("rota.my_shifts"))
+    elif not absence.can_report(shift, current_user) and not shift.team.can_manage(current_user):
+        flash("You are not working this shift (or it has ended), so there is nothing to report.", "error")
+        return redirect(url_for("rota.my_shifts"))
+    return render_template("rota/swaps/cant_make_it.html", shift=shift, form=form, reasons=absence.REASONS,
+                           error=error, describe=describe_shift(shift),
+                           page_title="I can't make this shift"), (422 if error else 200)
+
+
+def _after_cover(b):
+    flash(f"Asked {len(b.recipients)} eligible colleague(s) for cover. You will see who takes it here and on Home.",
+          "success")
+    return redirect(url_for("notifications.broadcast_report", broadcast_id=b.id))
+
+
+@bp.post("/shifts/<int:shift_id>/ask-cover")
+@login_required
+def ask_cover(shift_id: int):
+    shift = _shift(shift_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        b = home.ask_cover(shift, actor=current_user)
+        db.session.commit()
+    except Forbidden:
+        db.session.rollback()
+        abort(403)
+    except USER_ERRORS as exc:
+        db.session.rollback()
+        flash(exc.detail, "error")
+        return redirect(url_for("web.home"))
+    return _after_cover(b)
+
+
+@bp.post("/teams/<int:team_id>/gaps/ask-cover")
+@login_required
+def ask_cover_for_gap(team_id: int):
+    try:
+        team = services.get_team(team_id)
+    except (NotFound, ValidationFailed):
+        abort(404)
+    if not team.can_view(current_user):
+        abort(404)
+    form = GapForm()
+    if not form.validate_on_submit():
+        flash("That gap could not be read: reload Home and try again.", "error")
+        return redirect(url_for("web.home"))
+    req = db.session.get(StaffingRequirement, form.requirement_id.data)
+    if req is None or req.team_id != team.id:
+        abort(404)
+    try:
+        b = home.ask_cover_for_gap(team, requirement=req, day=form.day.data, actor=current_user)
+        db.session.commit()
+    except Forbidden:
+        db.session.rollback()
+        abort(403)
+    except (*USER_ERRORS, DomainError) as exc:
+        db.session.rollback()
+        flash(exc.detail, "error")
+        return redirect(url_for("web.home"))
+    return _after_cover(b)
+
+
+@bp.get("/home/cover-status")
+@login_required
+def cover_status():
+    """Live counts of the broadcasts on the coordinator's Home (polled by static/js/home.js)."""
+    return jsonify({"broadcasts": home.in_flight_status(current_user)})
+
+
+@bp.route("/teams/<int:team_id>/absence-settings", methods=["GET", "POST"])
+@login_required
+def settings(team_id: int):
+    try:
+        team = services.get_team(team_id)
+    except (NotFound, ValidationFailed):
+        abort(404)
+    if not team.can_view(current_user):
+        abort(404)
+    if not team.can_manage(current_user):
+        abort(403)
+    form = HandlingForm(data={"handling": absence.settings_for(team.id).value} if request.method == "GET" else None)
+    if form.validate_on_submit():
+        absence.set_handling(team, form.handling.data, actor=current_user)
+        db.session.commit()
+        flash("Saved: " + absence.HANDLING_WORDS[AbsenceHandling(form.handling.data)].lower() + ".", "success")
+        return redirect(url_for(".settings", team_id=team.id))
+    return render_template("rota/swaps/absence_settings.html", team=team, form=form,
+                           page_title="Short-notice absence"), (422 if form.errors else 200)
+
+
+def requests_closed(shift) -> str | None:
+    """Jinja helper for ``_shift_actions.html``: each team's cut-off is read once per request (a page of My shifts
+    makes the same number of queries whatever its length)."""
+    hours = g.setdefault("swap_cutoff_hours", {})
+    if shift.team_id not in hours:
+        hours[shift.team_id] = absence.cutoff_hours(shift.team_id)
+    return absence.requests_closed(shift, hours=hours[shift.team_id])
+
+
+@bp.app_context_processor
+def _helpers():
+    return {"swap_requests_closed": requests_closed}

@@ -1,0 +1,195 @@
+"""The coordinator's home: what needs them now, each with the action one tap away.
+
+For the teams a person coordinates: today's and tomorrow's gaps (unmet staffing requirements and open shifts) with
+"Ask for cover" (one tap: the gap becomes an open shift if it is not one yet, and a broadcast goes to everyone
+eligible through ``notifications.broadcasts``), short-notice absences, approvals waiting, and the broadcasts in
+flight with their counts. Services here; the panel is a ``HOME_PANELS`` entry (``rota.swaps.wiring``) and the two POST
+actions live in ``rota.swaps.absence_views``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+
+from core import timeutil
+from core.accounts import Team, User
+from core.db import db, now_utc
+from core.errors import Conflict, Forbidden, RuleViolation
+from rota import services
+from rota.models import Shift, ShiftState, StaffingRequirement
+from rota.swaps import absence, eligibility
+from rota.swaps import service as swaps
+from rota.swaps.models import OpenShiftVolunteer, VolunteerState
+
+IN_FLIGHT_HOURS = 24
+
+
+def managed_teams(user: User) -> list[Team]:
+    if not getattr(user, "is_authenticated", False):
+        return []
+    if user.is_admin:
+        return list(db.session.scalars(select(Team).order_by(Team.name)))
+    return sorted((m.team for m in user.memberships if m.team.can_manage(user)), key=lambda t: t.name)
+
+
+# ------------------------------------------------------------------------------------------- ask for cover
+
+
+def open_cover_broadcast(shift: Shift):
+    """The open broadcast already asking for cover for ``shift``, if any."""
+    from notifications.models import Broadcast
+
+    return db.session.scalar(select(Broadcast).where(Broadcast.reference == eligibility.shift_reference(shift.id),
+                                                     Broadcast.state == "open")
+                             .order_by(Broadcast.id.desc()).limit(1))
+
+
+def ask_cover(shift: Shift, *, actor: User, now: datetime | None = None):
+    """One tap: broadcast "Cover needed" for an open shift to everyone eligible (the escalation ladder, SMS "YES"
+    and "don't ask me again" all work, as for a broadcast written by hand). A shift left with the coordinator is
+    released for cover. Refused when a request for this shift is already in flight (a double tap sends once)."""
+    from notifications import broadcasts
+
+    now = now or now_utc()
+    team = shift.team
+    if not team.can_manage(actor):
+        raise Forbidden("Only the team's coordinators can ask for cover.")
+    db.session.refresh(shift, with_for_update=True)  # two coordinators tapping at once send one request
+    if shift.state != ShiftState.open:
+        raise Conflict("This shift is not open any more: someone is working it.", extra={"code": "not_open"})
+    if shift.starts_at <= now:
+        raise RuleViolation("This shift has already started: nobody can take it through the app. Phone round.",
+                            extra={"code": "started"})
+    if open_cover_broadcast(shift) is not None:
+        raise Conflict("Cover has already been asked for this shift.", extra={"code": "already_asked"})
+    absence.release(shift, now=now)
+    return broadcasts.create(team, actor, audience="eligible_for_shift", params={"shift_id": shift.id},
+                             text=swaps.cover_text(shift), link=swaps.board_link(shift.id), kind="open_shift",
+                             reference=eligibility.shift_reference(shift.id),
+                             urgent=shift.starts_at - now < timedelta(hours=24))
+
+
+def ask_cover_for_gap(team: Team, *, requirement: StaffingRequirement, day, actor: User):
+    """A gap that is not an open shift yet: open one place (``services.open_gap``) and ask for cover for it."""
+    shift = services.open_gap(team, requirement=requirement, day=day, actor=actor)
+    return ask_cover(shift, actor=actor)
+
+
+# ------------------------------------------------------------------------------------------------- the panel
+
+
+@dataclass
+class GapLine:
+    label: str  # "Today · Night 19:30–08:00 · 1 Band 5 nurse needed"
+    shift: Shift | None = None  # an open shift (ask for cover on it)
+    requirement: StaffingRequirement | None = None  # or an unmet requirement not opened yet
+    day: object = None
+    broadcast: object = None  # cover already asked: its broadcast
+    held: bool = False
+
+
+@dataclass
+class InFlight:
+    broadcast: object
+    recipients: int
+    counts: dict
+
+    @property
+    def words(self) -> str:
+        """"asked 4 · read 2 · taken" (the same words on the page and in its live updates)."""
+        read = self.counts.get("read", 0) + self.counts.get("acknowledged", 0) + self.counts.get("claimed", 0)
+        taken = "taken" if self.counts.get("claimed") or self.broadcast.state == "claimed" else "not taken yet"
+        return f"asked {self.recipients} · read {read} · {taken}"
+
+
+@dataclass
+class CoordinatorHome:
+    teams: list
+    gaps: list = field(default_factory=list)
+    absences: list = field(default_factory=list)
+    approvals: int = 0
+    volunteers: int = 0
+    in_flight: list = field(default_factory=list)
+
+
+def _day_word(day, today) -> str:
+    return "Today" if day == today else "Tomorrow"
+
+
+def _gaps(team: Team, now: datetime) -> list[GapLine]:
+    today = timeutil.local_date(now, team.timezone)
+    tomorrow = today + timedelta(days=1)
+    lines = []
+    lo, hi = timeutil.day_bounds(today, tomorrow, team.timezone)
+    held = set(db.session.scalars(absence.held_shift_ids()))
+    for s in db.session.scalars(select(Shift).where(Shift.team_id == team.id, Shift.state == ShiftState.open,
+                                                    Shift.starts_at >= max(lo, now), Shift.starts_at < hi)
+                                .order_by(Shift.starts_at)):
+        day = timeutil.local_date(s.starts_at, team.timezone)
+        lines.append(GapLine(f"{_day_word(day, today)} · {eligibility.describe_shift(s)}", shift=s,
+                             broadcast=open_cover_broadcast(s), held=s.id in held))
+    for g in services.gaps_for(team, today, tomorrow):
+        if g.missing <= 0:
+            continue
+        start = timeutil.shift_instants(g.day, g.shift_type.start_local, g.shift_type.duration_minutes,
+                                        team.timezone)[0]
+        if start <= now:
+            continue  # a gap that has started: no use asking the app for cover
+        at = timeutil.to_local(start, team.timezone)
+        lines.append(GapLine(f"{_day_word(g.day, today)} · {g.shift_type.name} {at:%H:%M} · {g.missing} more "
+                             f"needed ({services.requirement_label(g.requirement)})", requirement=g.requirement,
+                             day=g.day))
+    return lines
+
+
+def coordinator_home(user: User, *, now: datetime | None = None) -> CoordinatorHome | None:
+    teams = managed_teams(user)
+    if not teams:
+        return None
+    now = now or now_utc()
+    ids = [t.id for t in teams]
+    home = CoordinatorHome(teams=teams)
+    for t in teams:
+        home.gaps.extend(_gaps(t, now))
+    home.absences = absence.recent(ids, now=now)
+    home.approvals = len(db.session.scalars(swaps.requests_for(user, mine="approvals")).all())
+    home.volunteers = db.session.scalar(
+        select(func.count(func.distinct(OpenShiftVolunteer.shift_id))).join(Shift)
+        .where(Shift.team_id.in_(ids), Shift.starts_at > now, OpenShiftVolunteer.state == VolunteerState.waiting)) or 0
+    home.in_flight = in_flight(user, ids, now=now)
+    return home
+
+
+def in_flight(user: User, team_ids: list[int], *, now: datetime | None = None) -> list[InFlight]:
+    """The teams' broadcasts of the last day still open (or just taken), with their counts, newest first."""
+    from notifications import broadcasts
+    from notifications.models import Broadcast
+
+    now = now or now_utc()
+    out = []
+    for b in db.session.scalars(select(Broadcast).where(Broadcast.team_id.in_(team_ids),
+                                                        Broadcast.state.in_(("open", "claimed")),
+                                                        Broadcast.created_at > now - timedelta(hours=IN_FLIGHT_HOURS))
+                                .order_by(Broadcast.created_at.desc()).limit(10)):
+        r = broadcasts.report(b, user)
+        out.append(InFlight(b, r["recipient_count"], r["counts"]))
+    return out
+
+
+def in_flight_status(user: User) -> list[dict]:
+    """For the Home page's live counts: ``[{"id", "words"}]`` of the broadcasts :func:`in_flight` shows."""
+    return [{"id": f.broadcast.id, "words": f.words} for f in in_flight(user, [t.id for t in managed_teams(user)])]
+
+
+def panel(user):
+    home = coordinator_home(user)
+    if home is None:
+        return None
+    from flask_wtf import FlaskForm
+
+    return {"title": "Needs you now", "template": "rota/swaps/_coordinator_panel.html", "home": home,
+            "form": FlaskForm(), "words": absence.REASON_WORDS}
+

@@ -1,0 +1,215 @@
+"""Channels through the JSON API: posting, threads, read receipts, rota-aware mentions, the patient-data guard,
+rota cards and who may see what."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from channels.models import Post
+from core.audit import AuditEntry
+from core.db import db
+from rota import services as rota
+from tests.rota.conftest_swaps import settings, shift, soon
+from tests.rota.rota_helpers import ward
+
+
+def _team_channel(client, bearer, token, team_id):
+    resp = client.get(f"/api/v1/teams/{team_id}/channels", headers=bearer(token))
+    assert resp.status_code == 200, resp.get_json()
+    return resp.get_json()[0]
+
+
+def test_post_reply_seen_by_and_unread(client, make, bearer):
+    team, coord, (a, b, c), _ = ward(make)
+    ta, tb = make.token(a), make.token(b)
+    channel = _team_channel(client, bearer, ta, team.id)
+    assert channel["kind"] == "team" and channel["unread"] == 0
+    resp = client.post(f"/api/v1/channels/{channel['id']}/posts", json={"text": "Anyone seen the bladder scanner?"},
+                       headers=bearer(ta))
+    assert resp.status_code == 201, resp.get_json()
+    post = resp.get_json()
+    assert post["seen_count"] == 0 and post["member_count"] == 4
+    assert _team_channel(client, bearer, tb, team.id)["unread"] == 1
+    reply = client.post(f"/api/v1/posts/{post['id']}/replies", json={"text": "In bay 2"}, headers=bearer(tb))
+    assert reply.status_code == 201
+    assert client.post(f"/api/v1/channels/{channel['id']}/read", json={}, headers=bearer(tb)).status_code == 200
+    assert _team_channel(client, bearer, tb, team.id)["unread"] == 0
+    again = client.get(f"/api/v1/posts/{post['id']}", headers=bearer(ta)).get_json()
+    assert again["seen_count"] == 1 and again["reply_count"] == 1
+    seen = client.get(f"/api/v1/posts/{post['id']}/seen", headers=bearer(ta)).get_json()
+    assert seen["people"] == [b.display_name]
+    replies = client.get(f"/api/v1/posts/{post['id']}/replies", headers=bearer(ta)).get_json()["items"]
+    assert [r["text"] for r in replies] == ["In bay 2"]
+
+
+def test_nhs_number_is_refused_counted_and_never_stored(client, make, bearer):
+    team, coord, (a, *_), _ = ward(make)
+    ta = make.token(a)
+    channel = _team_channel(client, bearer, ta, team.id)
+    resp = client.post(f"/api/v1/channels/{channel['id']}/posts", json={"text": "Bed 4 is 943 476 5919, can someone"},
+                       headers=bearer(ta))
+    assert resp.status_code == 422
+    body = resp.get_json()
+    assert "move this to the handover" in body["detail"] and body["code"] == "patient_data"
+    assert db.session.scalar(select(func.count(Post.id))) == 0
+    refused = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "channel.post_refused")).all()
+    assert len(refused) == 1 and refused[0].summary == {"reason": "nhs_number"}
+    assert "943" not in refused[0].summary_json
+    for text in ("RM1234567 needs a review", "Mr Smith 12/03/1948 in bay 2"):
+        assert client.post(f"/api/v1/channels/{channel['id']}/posts", json={"text": text},
+                           headers=bearer(ta)).status_code == 422
+    ok = client.post(f"/api/v1/channels/{channel['id']}/posts", json={"text": "Night Sat 12/12/2026 needs 1 RN"},
+                     headers=bearer(ta))
+    assert ok.status_code == 201
+
+
+def test_on_shift_mention_reaches_exactly_the_people_rostered_now(client, make, bearer):
+    team, coord, (a, b, c), types = ward(make)
+    now = datetime.now(UTC)
+    shift(team, starts_at=now - timedelta(hours=2), assignee=a)
+    shift(team, starts_at=now - timedelta(hours=1), assignee=b)
+    shift(team, starts_at=now + timedelta(hours=10), assignee=c)  # later: not on shift now
+    tc = make.token(coord)
+    channel = _team_channel(client, bearer, tc, team.id)
+    resp = client.post(f"/api/v1/channels/{channel['id']}/posts", json={"text": "@on-shift fire drill at 3"},
+                       headers=bearer(tc))
+    reached = resp.get_json()["reached"]
+    assert reached == [{"mention": "@on-shift", "people": sorted([a.display_name, b.display_name],
+                                                                key=[a.display_name, b.display_name].index)}]
+    from notifications.models import Notification
+
+    told = set(db.session.scalars(select(Notification.user_id).where(Notification.kind == "channel.mention")))
+    assert told == {a.id, b.id}
+
+
+def test_outsider_gets_403_on_every_channel_path(client, make, bearer):
+    team, coord, (a, *_), _ = ward(make)
+    outsider = make.user()
+    ta, to = make.token(a), make.token(outsider)
+    channel = _team_channel(client, bearer, ta, team.id)
+    post = client.post(f"/api/v1/channels/{channel['id']}/posts", json={"text": "hello"}, headers=bearer(ta))
+    pid, cid = post.get_json()["id"], channel["id"]
+    calls = [("get", f"/api/v1/teams/{team.id}/channels", None), ("get", f"/api/v1/channels/{cid}/posts", None),
+             ("post", f"/api/v1/channels/{cid}/posts", {"text": "x"}), ("post", f"/api/v1/channels/{cid}/read", {}),
+             ("get", f"/api/v1/posts/{pid}", None), ("patch", f"/api/v1/posts/{pid}", {"text": "x"}),
+             ("delete", f"/api/v1/posts/{pid}", None), ("get", f"/api/v1/posts/{pid}/replies", None),
+             ("post", f"/api/v1/posts/{pid}/replies", {"text": "x"}), ("get", f"/api/v1/posts/{pid}/seen", None),
+             ("post", f"/api/v1/posts/{pid}/acknowledge", None), ("post", f"/api/v1/posts/{pid}/reactions",
+                                                                   {"emoji": "👍"}),
+             ("post", f"/api/v1/posts/{pid}/hide", {"reason": "x"}), ("post", f"/api/v1/posts/{pid}/report",
+                                                                     {"reason": "x"}),
+             ("post", f"/api/v1/posts/{pid}/claim", None)]
+    for method, url, body in calls:
+        resp = getattr(client, method)(url, json=body, headers=bearer(to))
+        assert resp.status_code == 403, (method, url, resp.status_code)
+
+
+def test_edit_keeps_versions_delete_leaves_tombstone(client, make, bearer):
+    team, coord, (a, b, _), _ = ward(make)
+    ta, tb = make.token(a), make.token(b)
+    cid = _team_channel(client, bearer, ta, team.id)["id"]
+    pid = client.post(f"/api/v1/channels/{cid}/posts", json={"text": "Running 10 min late"},
+                      headers=bearer(ta)).get_json()["id"]
+    assert client.patch(f"/api/v1/posts/{pid}", json={"text": "x"}, headers=bearer(tb)).status_code == 403
+    edited = client.patch(f"/api/v1/posts/{pid}", json={"text": "Running 20 min late"}, headers=bearer(ta))
+    assert edited.get_json()["version"] == 2 and edited.get_json()["edited_at"]
+    gone = client.delete(f"/api/v1/posts/{pid}", headers=bearer(ta)).get_json()
+    assert gone["deleted"] and gone["text"] == "" and gone["deleted_by"] == a.display_name
+    page = client.get(f"/api/v1/channels/{cid}/posts", headers=bearer(tb)).get_json()
+    assert page["items"][0]["deleted"]
+
+
+def test_cursor_pages(client, make, bearer):
+    team, coord, (a, *_), _ = ward(make)
+    ta = make.token(a)
+    cid = _team_channel(client, bearer, ta, team.id)["id"]
+    for i in range(7):
+        client.post(f"/api/v1/channels/{cid}/posts", json={"text": f"message {i}"}, headers=bearer(ta))
+    first = client.get(f"/api/v1/channels/{cid}/posts?limit=3", headers=bearer(ta)).get_json()
+    assert [p["text"] for p in first["items"]] == ["message 6", "message 5", "message 4"]
+    second = client.get(f"/api/v1/channels/{cid}/posts?limit=3&before={first['next_cursor']}",
+                        headers=bearer(ta)).get_json()
+    assert [p["text"] for p in second["items"]] == ["message 3", "message 2", "message 1"]
+    last = client.get(f"/api/v1/channels/{cid}/posts?limit=3&before={second['next_cursor']}",
+                      headers=bearer(ta)).get_json()
+    assert [p["text"] for p in last["items"]] == ["message 0"] and last["next_cursor"] is None
+
+
+def test_open_shift_card_is_claimed_through_the_rota(client, make, bearer):
+    team, coord, (a, b, _), types = ward(make)
+    settings(team)
+    s = shift(team, starts_at=soon(3), assignee=b)
+    rota.assign(s, None, actor=coord)  # b's shift becomes open: rota announces it, the channel shows a card
+    db.session.commit()
+    ta = make.token(a)
+    cid = _team_channel(client, bearer, ta, team.id)["id"]
+    items = client.get(f"/api/v1/channels/{cid}/posts", headers=bearer(ta)).get_json()["items"]
+    card = items[0]
+    assert card["kind"] == "card" and card["card"]["state"] == "open" and card["card"]["action"] == "claim"
+    resp = client.post(f"/api/v1/posts/{card['id']}/claim", headers=bearer(ta))
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["outcome"] == "claimed"
+    after = client.get(f"/api/v1/posts/{card['id']}", headers=bearer(make.token(b))).get_json()
+    assert after["card"]["state"] == "taken" and after["card"]["holder"] == a.display_name
+    assert client.post(f"/api/v1/posts/{card['id']}/claim", headers=bearer(make.token(b))).status_code == 409
+
+
+def test_urgent_post_is_a_broadcast_needing_acknowledgement(client, make, bearer):
+    team, coord, (a, b, _), _ = ward(make)
+    tc, ta = make.token(coord), make.token(a)
+    cid = _team_channel(client, bearer, tc, team.id)["id"]
+    assert client.post(f"/api/v1/channels/{cid}/posts", json={"text": "x", "urgent": True},
+                       headers=bearer(ta)).status_code == 403
+    post = client.post(f"/api/v1/channels/{cid}/posts", json={"text": "Fire alarm test at 10, do not evacuate",
+                                                              "urgent": True}, headers=bearer(tc)).get_json()
+    assert post["kind"] == "urgent" and post["acknowledged"] == 0 and post["recipients"] == 4
+    assert client.post(f"/api/v1/posts/{post['id']}/acknowledge", headers=bearer(ta)).status_code == 200
+    assert client.get(f"/api/v1/posts/{post['id']}", headers=bearer(tc)).get_json()["acknowledged"] == 1
+
+
+def test_unread_counts_for_ten_channels_take_one_query(app, make):
+    from sqlalchemy import event
+
+    from channels import services
+
+    team, coord, (a, b, _), _ = ward(make)
+    channels = [services.team_channel(team)] + [services.create_channel(team, coord, name=f"Channel {i}")
+                                                for i in range(9)]
+    for i, channel in enumerate(channels):
+        for j in range(i + 1):
+            services.post(channel, b, f"post {j}")
+    db.session.commit()
+    user = db.session.get(type(a), a.id)
+    _ = user.team_ids  # the signed-in user's memberships are already loaded on every page
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        counts = services.unread_counts(user)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert counts == {c.id: i + 1 for i, c in enumerate(channels)}
+    assert len(statements) == 1
+
+
+def test_on_nights_this_week_channel_follows_the_rota(client, make, bearer):
+    from channels import services
+    from tests.rota.conftest_swaps import night
+
+    team, coord, (a, b, c), _ = ward(make)
+    now = datetime.now(UTC)
+    monday = now - timedelta(days=now.weekday())
+    # a works a night this week (Monday 19:30 UTC is Monday evening in London), b only next week
+    shift(team, starts_at=monday.replace(hour=19, minute=30, second=0, microsecond=0), hours=12.5, assignee=a,
+          stype=night(team))
+    shift(team, starts_at=monday.replace(hour=19, minute=30, second=0, microsecond=0) + timedelta(days=7),
+          hours=12.5, assignee=b, stype=night(team))
+    resp = client.post(f"/api/v1/teams/{team.id}/channels", json={"name": "Nights", "rule": {"nights_this_week": True}},
+                       headers=bearer(make.token(coord)))
+    assert resp.status_code == 201, resp.get_json()
+    channel = db.session.get(services.Channel, resp.get_json()["id"])
+    assert set(services.member_ids(channel)) == {coord.id, a.id}
+    assert client.get(f"/api/v1/channels/{channel.id}/posts", headers=bearer(make.token(b))).status_code == 403
+    assert client.get(f"/api/v1/channels/{channel.id}/posts", headers=bearer(make.token(a))).status_code == 200

@@ -1,0 +1,108 @@
+"""Two phones in the team channel: A posts, B sees it live and replies in the thread, A sees "seen by 1"; an
+@on-shift mention reaches exactly who is rostered now; a rota card claimed on one phone updates on the other; an NHS
+number is refused with the pointer to the handover; an outsider gets 403."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from channels import services
+from core.db import db
+from rota import services as rota
+from tests.conftest import TEST_PASSWORD
+from tests.e2e.conftest import PHONE, sign_in
+from tests.rota.conftest_swaps import settings, shift, soon
+from tests.rota.rota_helpers import ward
+
+
+@pytest.fixture
+def app_config():
+    return {"WTF_CSRF_ENABLED": True}
+
+
+@pytest.fixture
+def second_phone(browser, live_server):
+    context = browser.new_context(viewport=PHONE, base_url=live_server.url, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def test_two_phones_in_the_team_channel(app, make, phone, second_phone, live_server):
+    team, coord, (a, b, c), _ = ward(make)
+    settings(team)
+    now = datetime.now(UTC)
+    shift(team, starts_at=now - timedelta(hours=2), assignee=a)
+    shift(team, starts_at=now - timedelta(hours=1), assignee=b)
+    shift(team, starts_at=now + timedelta(days=1), assignee=c)  # rostered, but not on shift now
+    gap = shift(team, starts_at=soon(4), assignee=c)
+    rota.assign(gap, None, actor=coord)  # c's shift becomes open: a card in the team channel
+    channel = services.team_channel(team)
+    db.session.commit()
+    url = f"/channels/{channel.id}"
+    (a_email, a_name), (b_email, b_name) = [(u.email, u.display_name) for u in (a, b)]
+    db.session.commit()  # reading them began a transaction: on SQLite that is the write lock the server needs
+
+    sign_in(phone, a_email, TEST_PASSWORD)
+    phone.goto(url)
+    sign_in(second_phone, b_email, TEST_PASSWORD)
+    second_phone.goto(url)
+    expect(second_phone.locator("[data-testid=channel-live]")).to_have_text("Live")
+    expect(phone.locator("[data-testid=channel-live]")).to_have_text("Live")
+
+    # A posts; B sees it without reloading; the mention reached exactly the two people on shift now.
+    phone.fill("[data-testid=compose]", "@on-shift anyone seen the bladder scanner?")
+    phone.click("[data-testid=send]")
+    mine = phone.locator("[data-testid=post]", has_text="bladder scanner").first
+    expect(mine.locator("[data-testid=reached]")).to_have_text(f"@on-shift reached {a_name}, "
+                                                              f"{b_name}")
+    live = second_phone.locator("[data-testid=post]", has_text="bladder scanner")
+    expect(live).to_have_count(1)
+    # B's open page read it: A's phone shows "seen by 1" by itself.
+    expect(phone.locator("[data-testid=post]", has_text="bladder scanner").locator("[data-testid=seen-by]")) \
+        .to_contain_text("Seen by 1 of")
+
+    # B replies in the thread; A's reply count follows live.
+    live.locator("[data-testid=replies]").click()
+    second_phone.fill("[data-testid=compose]", "It's in the sluice")
+    second_phone.click("[data-testid=send]")
+    expect(second_phone.locator("[data-testid=replies-list] [data-testid=post-text]")).to_have_text(
+        "It's in the sluice")
+    expect(phone.locator("[data-testid=post]", has_text="bladder scanner").locator("[data-testid=replies]")) \
+        .to_have_text("1 reply")
+
+    # The rota card: B goes back to the channel; A takes the shift; B's card says so without a reload.
+    second_phone.goto(url)
+    expect(second_phone.locator("[data-testid=channel-live]")).to_have_text("Live")
+    expect(second_phone.locator("[data-testid=rota-card]")).to_have_attribute("data-card-state", "open")
+    phone.locator("[data-testid=claim]").click()
+    expect(phone.locator("[data-testid=card-taken]")).to_have_text(f"Taken by {a_name}")
+    expect(second_phone.locator("[data-testid=card-taken]")).to_have_text(f"Taken by {a_name}")
+
+    # An NHS number is refused, with the way to the handover; the typed text is still there.
+    phone.fill("[data-testid=compose]", "Bed 4 is 943 476 5919, can someone do obs")
+    phone.click("[data-testid=send]")
+    expect(phone.locator("[data-testid=patient-data-refusal]")).to_contain_text("move this to the handover")
+    expect(phone.locator("[data-testid=to-handover]")).to_be_visible()
+    expect(phone.locator("[data-testid=compose]")).to_have_value("Bed 4 is 943 476 5919, can someone do obs")
+    expect(second_phone.locator("[data-testid=post]", has_text="943")).to_have_count(0)
+
+
+def test_outsider_gets_403_in_the_browser(app, make, phone, live_server):
+    team, coord, (a, *_), _ = ward(make)
+    channel = services.team_channel(team)
+    p = services.post(channel, a, "Handover at 19:45 in the day room")
+    db.session.commit()
+    outsider = make.user()
+    ids, email = (channel.id, p.id, team.id), outsider.email
+    db.session.commit()
+    sign_in(phone, email, TEST_PASSWORD)
+    cid, pid, tid = ids
+    for url in (f"/channels/{cid}", f"/channels/{cid}/posts/{pid}", f"/channels/{cid}/posts/{pid}/seen",
+                f"/api/v1/channels/{cid}/posts", f"/api/v1/posts/{pid}", f"/api/v1/teams/{tid}/channels"):
+        assert phone.goto(url).status == 403, url
+    assert "Handover at 19:45" not in phone.content()

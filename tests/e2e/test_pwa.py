@@ -1,0 +1,181 @@
+"""The installable app in real chromium: manifest, root-scope service worker, a push delivered to the worker through
+the DevTools protocol shows a notification and reports delivery, My shifts offline, no handover offline, sign-out
+clears the device's copies."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from core.db import db
+from notifications import push, service
+from notifications.models import OutboxMessage, OutboxState
+from notifications.service import notify
+from tests.conftest import TEST_PASSWORD
+from tests.e2e.conftest import sign_in
+
+KEYS = push.generate_keys()
+
+
+@pytest.fixture
+def app_config():
+    return {"WTF_CSRF_ENABLED": True, **KEYS}
+
+
+EMAIL = "nina@example.test"
+
+
+@pytest.fixture
+def nurse(make):
+    user = make.user(email=EMAIL, display_name="Nina Nurse")
+    uid = user.id
+    db.session.commit()  # SQLite: a test holding a read transaction would hold the write lock the server needs
+    return uid
+
+
+def _ready(page):
+    """Sign-in done; the service worker is active and controls the page (a reload after the first visit)."""
+    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.ready.then(() => true)")
+    page.evaluate("navigator.serviceWorker.ready")
+    page.reload()
+    page.wait_for_function("!!navigator.serviceWorker.controller")
+
+
+def test_manifest_is_valid_and_the_service_worker_registers_at_the_root(nurse, phone, live_server):
+    sign_in(phone, EMAIL, TEST_PASSWORD)
+    phone.wait_for_url("**/")
+    _ready(phone)
+    scope = phone.evaluate("navigator.serviceWorker.getRegistration().then(r => r.scope)")
+    assert scope == live_server.url + "/"
+    href = phone.get_attribute("link[rel=manifest]", "href")
+    resp = phone.request.get(href)
+    assert resp.headers["content-type"].startswith("application/manifest+json")
+    manifest = resp.json()
+    assert manifest["display"] == "standalone" and manifest["start_url"] == "/" and manifest["scope"] == "/"
+    assert manifest["name"] == "Shiftbridge" and manifest["theme_color"] == "#005eb8"
+    sizes = set()
+    for icon in manifest["icons"]:
+        got = phone.request.get(icon["src"])
+        assert got.ok and got.headers["content-type"] == "image/png"
+        sizes.add(icon["sizes"])
+    assert {"192x192", "512x512"} <= sizes
+    # Chromium's own manifest parser finds no errors.
+    cdp = phone.context.new_cdp_session(phone)
+    parsed = cdp.send("Page.getAppManifest")
+    assert parsed["errors"] == [] and parsed["url"].endswith("/manifest.webmanifest")
+
+
+def test_a_push_shows_a_notification_and_reports_delivery(app, nurse, phone, live_server):
+    phone.context.grant_permissions(["notifications"], origin=live_server.url)
+    sign_in(phone, EMAIL, TEST_PASSWORD)
+    phone.wait_for_url("**/")
+    cdp = phone.context.new_cdp_session(phone)
+    registrations = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    _ready(phone)
+    phone.wait_for_timeout(200)
+    [reg_id] = {r["registrationId"] for r in registrations if r["scopeURL"] == live_server.url + "/"}
+    # A real outbox row, and the very payload the worker would encrypt for it.
+    notify([nurse], kind="swap.accepted", text="Your swap for Thu night was accepted", link="/swaps/12")
+    db.session.commit()
+    msg = OutboxMessage(user_id=nurse, channel=service.PUSH, kind="swap.accepted", text="x", link="/my/shifts",
+                        state=OutboxState.sent, attempts=1)
+    db.session.add(msg)
+    db.session.commit()
+    msg_id = msg.id
+    data = push.build_payload(outbox_id=msg_id, user_id=nurse, text="Your swap for Thu night was accepted",
+                              urgent=False)
+    db.session.commit()
+    cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server.url, "registrationId": reg_id,
+                                                  "data": data.decode()})
+    shown = []
+    for _ in range(100):  # evaluate awaits the promise (wait_for_function's polling would not)
+        shown = phone.evaluate("navigator.serviceWorker.ready.then(r => r.getNotifications()).then(n => n.map("
+                               "x => ({title: x.title, body: x.body, url: x.data.u})))")
+        if shown:
+            break
+        phone.wait_for_timeout(50)
+    assert shown == [{"title": "Shiftbridge", "body": "Your swap for Thu night was accepted",
+                      "url": f"/p/{msg_id}"}]
+    def delivered():
+        db.session.expire_all()
+        row = db.session.get(OutboxMessage, msg_id)
+        seen = row.delivered_at is not None and row.state == OutboxState.delivered
+        db.session.commit()
+        return seen
+
+    for _ in range(50):
+        if delivered():
+            break
+        phone.wait_for_timeout(100)
+    assert delivered()
+    # The tap opens the exact page (what the service worker's notificationclick navigates to).
+    phone.goto(shown[0]["url"])
+    phone.wait_for_url("**/my/shifts")
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, msg_id).opened_at is not None
+
+
+def test_my_shifts_offline_as_of_and_no_handover_offline_and_sign_out_clears(nurse, phone, live_server):
+    sign_in(phone, EMAIL, TEST_PASSWORD)
+    phone.wait_for_url("**/")
+    _ready(phone)
+    phone.goto("/my/shifts")
+    heading = phone.locator("h1").inner_text()
+    phone.goto("/open-shifts")
+    phone.wait_for_function("caches.open('sb-pages-v1').then(c => c.keys()).then(k => k.length >= 2)")
+    phone.context.set_offline(True)
+    try:
+        phone.goto("/my/shifts")
+        assert phone.locator("h1").inner_text() == heading
+        banner = phone.locator("[data-testid=offline-as-of]").inner_text()
+        assert "as of" in banner
+        phone.goto("/open-shifts")
+        assert phone.locator("[data-testid=offline-as-of]").is_visible()
+        phone.goto("/handover/")
+        assert phone.locator("[data-testid=offline-none]").is_visible()
+    finally:
+        phone.context.set_offline(False)
+    keys = phone.evaluate("caches.keys()")
+    assert "sb-pages-v1" in keys
+    cached = phone.evaluate("caches.open('sb-pages-v1').then(c => c.keys()).then(k => k.map(r => r.url))")
+    assert not [u for u in cached if "/handover" in u]
+    phone.goto("/")
+    phone.click("[data-testid=sign-out]")
+    phone.wait_for_url("**/auth/login?signed_out=1")
+    phone.wait_for_function("caches.keys().then(k => k.filter(n => n.startsWith('sb-pages')).length === 0)")
+    assert json.dumps(phone.evaluate("caches.keys()")).count("sb-pages") == 0
+
+
+def test_profile_offers_push_on_this_device(nurse, phone, live_server):
+    sign_in(phone, EMAIL, TEST_PASSWORD)
+    phone.wait_for_url("**/")
+    phone.goto("/profile")
+    panel = phone.locator("#sb-push-devices")
+    assert panel.get_attribute("data-vapid-key") == KEYS["VAPID_PUBLIC_KEY"]
+    assert phone.locator("[data-testid=push-enable]").is_visible()
+    assert phone.locator("[data-testid=push-none]").is_visible()
+
+
+def test_nothing_is_pushed_or_cached_for_a_stranger(phone, live_server):
+    phone.goto("/auth/login")
+    assert phone.evaluate("navigator.serviceWorker.getRegistration().then(r => !!r)") is False
+    assert db.session.scalars(select(OutboxMessage)).all() == []
+
+
+def test_the_badge_and_a_toast_are_live_on_home(nurse, phone, live_server):
+    sign_in(phone, EMAIL, TEST_PASSWORD)
+    phone.wait_for_url("**/")
+    assert phone.locator("[data-testid=unread-count]").is_hidden()
+    phone.wait_for_timeout(300)  # the page's event stream is open
+    notify([nurse], kind="rota.published", text="The rota for January is published", link="/my/shifts")
+    db.session.commit()
+    toast = phone.locator("[data-testid=toast]")
+    toast.wait_for()
+    assert toast.inner_text() == "The rota for January is published"
+    assert phone.locator("[data-testid=unread-count]").inner_text() == "1"
+    toast.click()
+    phone.wait_for_url("**/my/shifts")

@@ -1,0 +1,24 @@
+"""The broadcast report in plain words (issue #15): who was asked by name of the audience, not its internal id; the
+state in words; the time in the team's zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from core.db import db
+from notifications import broadcasts
+from tests.conftest import login
+from tests.rota import conftest_swaps as data
+
+
+def test_report_names_the_audience_and_state_in_words_and_local_time(client, make):
+    w = data.ward(make, 2)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    gap = data.shift(w.team, starts_at=start)
+    b = broadcasts.create(w.team, w.coordinator, audience="eligible_for_shift", params={"shift_id": gap.id},
+                          text="Cover needed", reference=f"shift:{gap.id}", kind="open_shift", channels=("in_app",))
+    db.session.commit()
+    login(client, w.coordinator)
+    page = client.get(f"/broadcasts/{b.id}").get_data(as_text=True)
+    assert "eligible_for_shift" not in page and "Everyone eligible for this shift" in page
+    assert '>Still asking</strong>' in page and " UTC" not in page and "(Europe/London)" in page
