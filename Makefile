@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 export FLASK_APP := app:create_app
 HOST ?= 127.0.0.1
 PORT ?= 5000
+STREAM_PORT ?= 5001
 
-.PHONY: setup run test bench lint migrate-check browser clean
+.PHONY: setup run test test-cluster cluster-tools bench loadtest lint migrate-check browser clean
 
 setup: .stamp-venv .stamp-assets
 
@@ -35,21 +36,43 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not found: browser tests will be skipped (apt-get install chromium)"; fi; }
 
+# The cluster test's parts from Debian: nginx (the load balancer) and socat (a Unix-socket relay to Redis).
+cluster-tools:
+	@command -v nginx >/dev/null 2>&1 && command -v socat >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light socat >/dev/null; \
+	  else echo "nginx/socat not found: the cluster test will be skipped (apt-get install nginx-light socat)"; fi; }
+
 run: setup
 	$(BIN)/flask db upgrade heads
 	$(BIN)/flask demo seed
 	@# VAPID keys for Web Push, once, in instance/ (never committed): the demo nurse can turn on notifications.
 	$(BIN)/flask push keys
-	@# One outbox worker beside the web server (sends texts, takes escalation steps); it stops with the server.
-	@$(BIN)/flask notifications worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	  $(BIN)/flask run --host $(HOST) --port $(PORT)
+	@# The production shape on SQLite: the gunicorn web tier, the stream service (live notifications, gevent) and
+	@# one outbox worker (texts, escalations, periodic tasks). They stop together. See docs/operations.md.
+	@export NOTIFICATIONS_STREAM_URL=http://$(HOST):$(STREAM_PORT)/api/v1/notifications/stream \
+	        PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}; \
+	  $(BIN)/flask notifications worker & worker=$$!; \
+	  GUNICORN_BIND=$(HOST):$(STREAM_PORT) $(BIN)/gunicorn -c deploy/gunicorn_stream.conf.py 'app:create_app()' & \
+	  stream=$$!; trap 'kill $$worker $$stream 2>/dev/null' EXIT INT TERM; \
+	  GUNICORN_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c deploy/gunicorn.conf.py 'app:create_app()'
 
-test: setup browser
+test: setup browser cluster-tools
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q -n 2
 
+# 2 web nodes + stream service + workers behind nginx in network namespaces, on PostgreSQL (TEST_DATABASE_URL).
+test-cluster: setup cluster-tools
+	$(BIN)/pytest -q -p no:randomly -s tests/cluster -k postgresql
+
 bench: setup
 	$(BIN)/python -m bench
+
+# The scale bench (bench/bench_scale.py): wrk from Debian against the production shape on PostgreSQL
+# (BENCH_DATABASE_URL, emptied), 2,000 open streams. Figures are ratios to /healthz measured in the same run.
+loadtest: setup
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	$(BIN)/python -m bench scale
 
 lint: setup
 	$(BIN)/ruff check .

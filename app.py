@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 
 from flask import Flask
@@ -29,13 +28,15 @@ def register_config(app: Flask, config: Mapping | None) -> None:
     if config is None or "SQLALCHEMY_DATABASE_URI" not in config or "SECRET_KEY" not in config:
         app.config.from_mapping(settings.load(app.instance_path))
     app.config.from_mapping(config or {})
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from core.logs import configure as configure_logging
+
+    configure_logging(app)
 
 
 def register_extensions(app: Flask) -> None:
     from core.api import make_api
     from core.auth import login_manager
+    from core.metrics import register_metrics
     from core.security import ForwardedClient, register_security
 
     db.init_app(app)
@@ -44,6 +45,7 @@ def register_extensions(app: Flask) -> None:
     register_security(app)
     login_manager.init_app(app)
     make_api(app)
+    register_metrics(app)
 
 
 def register_blueprints(app: Flask) -> None:

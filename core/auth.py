@@ -27,7 +27,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from core import accounts, throttle
+from core import accounts, metrics, throttle
 from core.accounts import ApiToken, User
 from core.db import db
 from core.errors import DomainError
@@ -257,6 +257,7 @@ def login():
                                      user_agent=request.user_agent.string, remember=bool(form.remember.data))
     except throttle.Throttled as exc:
         _throttled(exc, throttle.SIGN_IN)
+        metrics.SIGN_IN_FAILURES.labels("throttled").inc()
         form.password.errors.append(exc.detail)
         resp = _sign_in_page(form, 429, carry=carry, ended=ended)
         resp.headers["Retry-After"] = str(exc.retry_after)
@@ -267,6 +268,7 @@ def login():
         return _sign_in_page(form, 403, carry=carry, ended=ended)
     if user is None:
         db.session.commit()  # keeps the audit entry for the failed attempt
+        metrics.SIGN_IN_FAILURES.labels("wrong_password").inc()
         form.password.errors.append("Email address or password is not right.")
         return _sign_in_page(form, 401, carry=carry, ended=ended)
     session.clear()

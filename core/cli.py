@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app, url_for
@@ -17,6 +18,7 @@ users_cli = AppGroup("users", help="Manage accounts.")
 tokens_cli = AppGroup("tokens", help="Manage personal API tokens.")
 audit_cli = AppGroup("audit", help="Check the audit trail.")
 demo_cli = AppGroup("demo", help="Demo data.")
+backup_cli = AppGroup("backup", help="Back up and restore the database.")
 
 # Packages append (order, name, function(actor)) so `flask demo seed` grows with each module.
 DEMO_SEEDERS = "demo_seeders"
@@ -113,6 +115,40 @@ def seed():
         click.echo(line)
 
 
+@backup_cli.command("create")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_create(path):
+    """Back up the database to PATH (pg_dump custom format, or a SQLite copy) and PATH.json (its audit anchor)."""
+    from core import backup
+
+    try:
+        manifest = backup.create(path)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backed up to {path} at {manifest['created_at']}")
+    click.echo(f"audit head {manifest['audit_head_id']} {manifest['audit_head_hash'] or 'empty'}"
+               " (check a restore with: flask audit verify --anchor HASH)")
+
+
+@backup_cli.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask: the database is replaced by the backup.")
+def backup_restore(path, yes):
+    """Replace the database with a backup made by `flask backup create`; says what is lost. Stop the app first."""
+    from core import backup
+
+    if not yes:
+        click.confirm("This replaces the whole database with the backup. Go on?", abort=True)
+    try:
+        manifest, lost = backup.restore(path)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"restored {path} (taken {manifest.get('created_at', 'at an unknown time')})")
+    click.echo(str(lost) if lost else "nothing recorded after the backup was lost")
+    if manifest.get("audit_head_hash"):
+        click.echo(f"verify it: flask audit verify --anchor {manifest['audit_head_hash']}")
+
+
 def register_cli(app) -> None:
-    for group in (users_cli, tokens_cli, audit_cli, demo_cli):
+    for group in (users_cli, tokens_cli, audit_cli, demo_cli, backup_cli):
         app.cli.add_command(group)

@@ -51,9 +51,22 @@ def _optional(env) -> dict:
     return found
 
 
+def _engine_options(env) -> dict:
+    """The connection pool, per process: DB_POOL_SIZE, DB_MAX_OVERFLOW, DB_POOL_TIMEOUT (seconds). The stream
+    service (deploy/gunicorn_stream.conf.py) sets a patient timeout: thousands of greenlets share its pool, each for a
+    moment, and a reconnect storm should wait its turn rather than fail."""
+    options = dict(DEFAULTS["SQLALCHEMY_ENGINE_OPTIONS"])
+    for name, key, kind in (("DB_POOL_SIZE", "pool_size", int), ("DB_MAX_OVERFLOW", "max_overflow", int),
+                            ("DB_POOL_TIMEOUT", "pool_timeout", float)):
+        if env.get(name, "").strip():
+            options[key] = kind(env[name])
+    return options
+
+
 def load(instance_path: str) -> dict:
     env = os.environ
     return _optional(env) | {
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(env),
         "SECRET_KEY": env.get("SECRET_KEY") or _instance_secret(instance_path, "SECRET_KEY"),
         "AUDIT_KEY": env.get("AUDIT_KEY") or _instance_secret(instance_path, "AUDIT_KEY"),
         "SQLALCHEMY_DATABASE_URI": database_url(instance_path),

@@ -33,7 +33,10 @@ FORM_TARGETS = "csp_form_targets"
 def _csp() -> str:
     policy = CSP_DOCS if request.path == "/api/v1/docs" else CSP
     extra = " ".join(o for o in (target() for target in current_app.extensions.get(FORM_TARGETS, [])) if o)
-    return policy.replace("form-action 'self'", f"form-action 'self' {extra}") if extra else policy
+    policy = policy.replace("form-action 'self'", f"form-action 'self' {extra}") if extra else policy
+    if current_app.config.get("CSP_CONNECT_SRC"):  # e.g. the notification stream service on another origin
+        policy += f"; connect-src 'self' {current_app.config['CSP_CONNECT_SRC']}"
+    return policy
 
 
 class ForwardedClient:

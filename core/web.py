@@ -91,6 +91,71 @@ def healthz():
         return {"status": "error", "database": "unreachable"}, 503
 
 
+@bp.get("/readyz")
+def readyz():
+    """For the load balancer and the orchestrator: 200 only when this node can do useful work — the database
+    answers, Redis answers (when configured), the schema is at the migrations' heads, and every package check
+    passes (notifications: a worker's heartbeat younger than NOTIFICATIONS_WORKER_STALE_SECONDS)."""
+    checks: dict = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+        applied = set(db.session.scalars(text("SELECT version_num FROM alembic_version")))
+        missing = sorted(migration_heads() - applied)
+        checks["migrations"] = "ok" if not missing else {"missing": missing}
+        for name, check in current_app.extensions.get(HEALTH_CHECKS, []):
+            ok, detail = check()
+            checks[name] = "ok" if ok else detail
+    except Exception as exc:  # noqa: BLE001  (the class only: a driver message can quote values)
+        checks.setdefault("database", f"unreachable ({type(exc).__name__})")
+    finally:
+        db.session.rollback()
+    for name, url in _redis_urls().items():
+        checks[name] = _redis_ok(url)
+    ready = all(v == "ok" for v in checks.values())
+    return {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503
+
+
+_heads: dict[str, frozenset] = {}
+
+
+def migration_heads() -> frozenset:
+    """The revision ids at the tips of migrations/ (read once per process)."""
+    folder = str(Path(current_app.root_path) / "migrations")
+    if folder not in _heads:
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", folder)
+        _heads[folder] = frozenset(ScriptDirectory.from_config(config).get_heads())
+    return _heads[folder]
+
+
+def _redis_urls() -> dict:
+    urls = {}
+    if current_app.config.get("REDIS_URL"):
+        urls["redis"] = current_app.config["REDIS_URL"]
+    limits = str(current_app.config.get("RATELIMIT_STORAGE_URI", ""))
+    if limits.startswith(("redis://", "rediss://")) and limits != urls.get("redis"):
+        urls["rate_limit_storage"] = limits
+    return urls
+
+
+def _redis_ok(url: str) -> str:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            client.ping()
+        finally:
+            client.close()
+        return "ok"
+    except Exception as exc:  # noqa: BLE001
+        return f"unreachable ({type(exc).__name__})"
+
+
 @bp.get("/assets/<path:filename>")
 def nhsuk_assets(filename: str):
     # nhsuk-frontend's CSS refers to its icons as /assets/images/...; they are copied here by `make assets`.

@@ -12,6 +12,11 @@ DEFAULTS = {
     "NOTIFICATIONS_FANOUT": "auto",  # auto | inprocess | postgres | redis
     "NOTIFICATIONS_KEEPALIVE_SECONDS": 15.0,
     "NOTIFICATIONS_STREAM_MAX_SECONDS": 600.0,
+    "NOTIFICATIONS_STREAM_SERVICE": 0,  # 1 in the stream service (deploy/gunicorn_stream.conf.py sets it)
+    "NOTIFICATIONS_HOLD_STREAMS": "auto",  # auto: hold streams open unless this is a gunicorn web-tier worker
+    "NOTIFICATIONS_STREAMS_PER_USER": 6,  # open streams one person may hold per stream process (then 429)
+    "NOTIFICATIONS_STREAM_URL": "",  # where browsers open the stream when it is another origin (make run: :5001)
+    "NOTIFICATIONS_POLL_SECONDS": 1.0,  # SQLite stream service: how often it reads new notifications
     "NOTIFICATIONS_LEASE_SECONDS": 30.0,  # held per text while it is being sent (3x TWILIO_TIMEOUT_SECONDS)
     "NOTIFICATIONS_RETRY_BASE_SECONDS": 30.0,
     "NOTIFICATIONS_RETRY_CAP_SECONDS": 3600.0,
@@ -44,6 +49,11 @@ def register(app, api) -> None:
     if "REDIS_URL" not in app.config and os.environ.get("REDIS_URL"):
         app.config["REDIS_URL"] = os.environ["REDIS_URL"]
     sms.load_env_into(app)
+    if app.config["NOTIFICATIONS_STREAM_URL"]:  # the browser may connect there (Content-Security-Policy)
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(app.config["NOTIFICATIONS_STREAM_URL"])
+        app.config.setdefault("CSP_CONNECT_SRC", f"{parts.scheme}://{parts.netloc}")
     register_push(app)
     app.register_blueprint(views.bp)
     app.register_blueprint(webhooks.bp)
@@ -57,6 +67,10 @@ def register(app, api) -> None:
     from notifications.worker import health
 
     app.extensions.setdefault(HEALTH_CHECKS, []).append(("worker", health))
+    from core.metrics import register_collector
+    from notifications.worker import OutboxCollector
+
+    register_collector(app, OutboxCollector(app))
     app.context_processor(_unread_badge)
     from core.sso import ACCOUNT_CREATED
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import time
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, abort, current_app, jsonify, request
 from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from core import metrics
 from core.accounts import Team
 from core.api import MAX_ID, Blueprint, Id, LocalPath, PageArgs, Text, login_required_api
 from core.db import db
@@ -254,49 +255,82 @@ def stream(args):
     app = current_app._get_current_object()
     user_id = current_user.id
     last_id = _last_event_id(request.headers.get("Last-Event-ID", ""), args["last_event_id"])
-    live = not args["once"] and "text/event-stream" in request.headers.get("Accept", "")
+    wants_live = not args["once"] and "text/event-stream" in request.headers.get("Accept", "")
+    live = wants_live and _holds_streams(app)
     keepalive = float(app.config.get("NOTIFICATIONS_KEEPALIVE_SECONDS", 15))
     max_seconds = float(app.config.get("NOTIFICATIONS_STREAM_MAX_SECONDS", 600))
     db.session.remove()
+    q = None
     if live:
         realtime.ensure_listener(app)
+        q = realtime.HUB.try_subscribe(user_id, int(app.config["NOTIFICATIONS_STREAMS_PER_USER"]))
+        if q is None:
+            abort(429, description="You have too many live notification streams open; close a tab. "
+                                   "The page checks for notifications every 15 seconds instead.")
+    # A web-tier worker answers with what is waiting and asks the browser to come back later (behind the load
+    # balancer the stream path goes to the stream service, so this only happens on a misrouted request).
+    retry_ms = 3000 if live or not wants_live else 15000
 
     def generate():
         nonlocal last_id
-        q = realtime.HUB.subscribe(user_id) if live else None
         seen: set[int] = set()
-        try:
-            yield "retry: 3000\n\n"
-            for ev in _backlog(app, user_id, last_id):
-                seen.add(ev["id"])
-                last_id = max(last_id, ev["id"])
-                yield _sse(ev)
-            if not live:
-                return
-            deadline = time.monotonic() + max_seconds
-            while (remaining := deadline - time.monotonic()) > 0:
-                try:
-                    ev = q.get(timeout=min(keepalive, remaining))
-                except Exception:
-                    # Catch up on anything a listener missed (e.g. written by another process on SQLite).
-                    for ev in _backlog(app, user_id, last_id):
-                        if ev["id"] not in seen:
-                            seen.add(ev["id"])
-                            last_id = max(last_id, ev["id"])
-                            yield _sse(ev)
-                    yield ": keep-alive\n\n"
-                    continue
-                if ev["id"] in seen:
-                    continue
-                seen.add(ev["id"])
-                last_id = max(last_id, ev["id"])
-                yield _sse({k: v for k, v in ev.items() if k != "user_id"})
-        finally:
-            if q is not None:
-                realtime.HUB.unsubscribe(user_id, q)
+        yield f"retry: {retry_ms}\n\n"
+        for ev in _backlog(app, user_id, last_id):
+            seen.add(ev["id"])
+            last_id = max(last_id, ev["id"])
+            yield _sse(ev)
+        if not live:
+            return
+        deadline = time.monotonic() + max_seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                ev = q.get(timeout=min(keepalive, remaining))
+            except Exception:
+                # Catch up on anything a listener missed (e.g. written by another process on SQLite).
+                for ev in _backlog(app, user_id, last_id):
+                    if ev["id"] not in seen:
+                        seen.add(ev["id"])
+                        last_id = max(last_id, ev["id"])
+                        yield _sse(ev)
+                yield ": keep-alive\n\n"
+                continue
+            if ev["id"] in seen:
+                continue
+            seen.add(ev["id"])
+            last_id = max(last_id, ev["id"])
+            yield _sse({k: v for k, v in ev.items() if k != "user_id"})
 
-    return Response(generate(), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response = Response(generate(), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **_cors(app)})
+    if q is not None:  # the server closes the response when the client goes, even before it was iterated
+        metrics.OPEN_STREAMS.inc()
+
+        def closed():
+            realtime.HUB.unsubscribe(user_id, q)
+            metrics.OPEN_STREAMS.dec()
+
+        response.call_on_close(closed)
+    return response
+
+
+def _holds_streams(app) -> bool:
+    """Stream service and development server: yes. A gunicorn web-tier worker (gthread): never — a stream would hold
+    one of its few threads for minutes."""
+    setting = app.config.get("NOTIFICATIONS_HOLD_STREAMS", "auto")
+    if setting in ("always", "never"):
+        return setting == "always"
+    if app.config.get("NOTIFICATIONS_STREAM_SERVICE"):
+        return True
+    return not request.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn")
+
+
+def _cors(app) -> dict:
+    """``make run`` serves streams from another port: the page's origin may read them with its cookie."""
+    origin = request.headers.get("Origin", "")
+    base = app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
+    if app.config.get("NOTIFICATIONS_STREAM_URL") and origin and origin == base:
+        return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"}
+    return {}
 
 
 @blp.post("/broadcasts")

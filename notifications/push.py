@@ -32,6 +32,7 @@ from core import audit
 from core.db import db, now_utc
 from core.errors import Forbidden, NotFound, ValidationFailed
 from notifications.models import OutboxMessage, OutboxState, PushPolicy, PushSubscription
+from notifications.sms import SendResult
 
 log = logging.getLogger(__name__)
 
@@ -287,15 +288,9 @@ class Target:
 
 
 @dataclass
-class PushResult:
-    """The outcome of one outbox row (all the person's devices), shaped like :class:`sms.SendResult`."""
+class PushResult(SendResult):
+    """The outcome of one outbox row (all the person's devices): an SMS send result plus the devices involved."""
 
-    ok: bool
-    provider_id: str | None = None
-    status: str | None = None
-    transient: bool = False
-    error_code: str | None = None
-    error_message: str | None = None
     gone: list[int] = field(default_factory=list)  # subscriptions the push service says no longer exist
     used: list[int] = field(default_factory=list)  # subscriptions that accepted it
 

@@ -7,6 +7,11 @@ Each web process keeps one :class:`Hub` (user id -> queues of open streams). Eve
   ``LISTEN`` connection per process feeds the hub, so every gunicorn process and machine hears every commit;
 * ``redis``: published to a Redis channel after the commit; one subscriber thread per process feeds the hub.
 
+The stream service (``deploy/gunicorn_stream.conf.py``: the same app on gevent, so a stream costs a greenlet, not a
+thread) holds the long-lived streams; on SQLite, where nothing crosses processes, it polls the notifications table
+every ``NOTIFICATIONS_POLL_SECONDS`` instead. Each person may hold ``NOTIFICATIONS_STREAMS_PER_USER`` streams per
+stream process (``try_subscribe``).
+
 Streams never hold a database transaction: they query briefly (replay, keep-alive catch-up) and let go.
 """
 
@@ -38,6 +43,15 @@ class Hub:
             self._subs.setdefault(user_id, set()).add(q)
         return q
 
+    def try_subscribe(self, user_id: int, limit: int) -> queue.Queue | None:
+        """Like :meth:`subscribe`, but None when the person already holds ``limit`` streams in this process."""
+        with self._lock:
+            if len(self._subs.get(user_id, ())) >= limit:
+                return None
+            q: queue.Queue = queue.Queue(maxsize=1000)
+            self._subs.setdefault(user_id, set()).add(q)
+        return q
+
     def unsubscribe(self, user_id: int, q: queue.Queue) -> None:
         with self._lock:
             subs = self._subs.get(user_id)
@@ -61,6 +75,12 @@ class Hub:
 
 
 HUB = Hub()
+
+
+def event_for(n) -> dict:
+    """A notification row as the event streams carry (``user_id`` routes it and is dropped before sending)."""
+    return {"id": n.id, "user_id": n.user_id, "kind": n.kind, "text": n.text, "link": n.link,
+            "created_at": n.created_at.isoformat()}
 
 
 def fanout_mode(app=None) -> str:
@@ -131,15 +151,14 @@ def ensure_listener(app) -> None:
     """Start this process's listener thread for the configured fan-out (idempotent)."""
     mode = fanout_mode(app)
     if mode == "inprocess":
-        return
-    if mode == "postgres":
-        key = "pg:" + app.config["SQLALCHEMY_DATABASE_URI"]
-        target = _listen_postgres
+        if not app.config.get("NOTIFICATIONS_STREAM_SERVICE"):
+            return  # one process: commits reach the hub directly
+        key, target, arg = "poll", _poll_table, app
+    elif mode == "postgres":
+        key, target = "pg:" + app.config["SQLALCHEMY_DATABASE_URI"], _listen_postgres
         arg = app.config["SQLALCHEMY_DATABASE_URI"].replace("postgresql+psycopg://", "postgresql://", 1)
     else:
-        key = "redis:" + app.config["REDIS_URL"]
-        target = _listen_redis
-        arg = app.config["REDIS_URL"]
+        key, target, arg = "redis:" + app.config["REDIS_URL"], _listen_redis, app.config["REDIS_URL"]
     with _listeners_lock:
         thread = _listeners.get(key)
         if thread is not None and thread.is_alive():
@@ -186,3 +205,31 @@ def _listen_redis(url: str, ready: threading.Event) -> None:
             ready.set()
             log.warning("notifications listener lost its Redis connection; reconnecting")
             time.sleep(1)
+
+
+def _poll_table(app, ready: threading.Event) -> None:
+    """SQLite: the web processes cannot reach this process's hub, so read new notification rows every second."""
+    from core.db import db
+    from notifications.models import Notification
+
+    interval = float(app.config.get("NOTIFICATIONS_POLL_SECONDS", 1.0))
+    last = None
+    while True:
+        try:
+            with app.app_context():
+                try:
+                    if last is None:
+                        last = db.session.scalar(text("SELECT COALESCE(MAX(id), 0) FROM notifications"))
+                        ready.set()
+                    elif HUB.subscriber_count():
+                        rows = db.session.scalars(db.select(Notification).where(Notification.id > last)
+                                                  .order_by(Notification.id).limit(1000)).all()
+                        if rows:
+                            last = rows[-1].id
+                            HUB.dispatch([event_for(n) for n in rows])
+                finally:
+                    db.session.remove()
+        except Exception:
+            ready.set()
+            log.warning("notifications poller could not read the database; retrying")
+        time.sleep(interval)

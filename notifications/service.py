@@ -32,6 +32,7 @@ from notifications.models import (
     PushSubscription,
     SmsOptOut,
 )
+from notifications.realtime import event_for  # noqa: F401  (public: notifications.service.event_for)
 
 IN_APP = "in_app"
 SMS = "sms"
@@ -147,11 +148,6 @@ def _queue_in_app(ids, kind, text, link, team_id, idempotency_key, out: Queued) 
         events.append({"id": nid, "user_id": uid, "kind": kind, "text": text, "link": link,
                        "created_at": now.isoformat()})
     realtime.publish(db.session, events)
-
-
-def event_for(n: Notification) -> dict:
-    return {"id": n.id, "user_id": n.user_id, "kind": n.kind, "text": n.text, "link": n.link,
-            "created_at": n.created_at.isoformat()}
 
 
 def _zone(team_id: int | None) -> ZoneInfo:

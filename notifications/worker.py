@@ -41,7 +41,7 @@ from flask import current_app
 from sqlalchemy import and_, case, delete, func, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from core import audit
+from core import audit, metrics
 from core.db import db, is_unavailable, now_utc
 from notifications import push, push_first, service, sms
 from notifications.models import OutboxMessage, OutboxState, SmsOptOut, WorkerHeartbeat
@@ -183,6 +183,10 @@ def record_outcomes(done: list[tuple[Claimed, sms.SendResult | None]], wid: str,
         return None
     for name in ("sent", "retried", "failed", "lost_lease", "put_back"):
         setattr(stats, name, getattr(stats, name) + getattr(counted, name))
+    for outcome, n in (("sent", counted.sent), ("retry", counted.retried), ("failed", counted.failed),
+                       ("unreachable", counted.put_back)):
+        if n:
+            metrics.SENDS.labels("sms", outcome).inc(n)
     for code, n in counted.errors.items():
         stats.errors[code] = stats.errors.get(code, 0) + n
     if outcomes:
@@ -308,6 +312,7 @@ def run_periodic(name: str, fn, stats: WorkerStats) -> None:
         if not _try_task_lock(name):
             db.session.rollback()
             stats.periodic_skipped[name] = stats.periodic_skipped.get(name, 0) + 1
+            metrics.PERIODIC_RUNS.labels(name, "skipped").inc()
             return
         result = fn()
         db.session.commit()
@@ -316,10 +321,12 @@ def run_periodic(name: str, fn, stats: WorkerStats) -> None:
         if is_unavailable(exc):
             raise  # the database is out, not the task: the loop waits for it (and says so once)
         stats.periodic_failures[name] = stats.periodic_failures.get(name, 0) + 1
+        metrics.PERIODIC_RUNS.labels(name, "failed").inc()
         # The class only: an exception's text can quote rows (names, numbers) and must not reach the logs.
         log.error("periodic task %s failed (%s); rolled back, will run again next time", name, type(exc).__name__)
         return
     stats.periodic_runs[name] = stats.periodic_runs.get(name, 0) + 1
+    metrics.PERIODIC_RUNS.labels(name, "ok").inc()
     if name == ESCALATE_TASK and isinstance(result, int):
         stats.escalations += result
 
@@ -501,3 +508,26 @@ def _finish(in_flight: dict, done: list, wid: str, stats: WorkerStats, pool) -> 
         except Exception as exc:  # noqa: BLE001
             log.error("stopping: could not record %d outcome(s) (%s); they come back after their lease", len(done),
                       type(exc).__name__)
+
+
+class OutboxCollector:
+    """Prometheus: how many messages wait in the outbox and how long the oldest has waited (read at scrape time
+    from the shared database, so every node reports the cluster's figure)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        waiting = OutboxMessage.state.in_([OutboxState.pending, OutboxState.sending])
+        due = or_(OutboxMessage.state == OutboxState.sending, OutboxMessage.next_attempt_at <= now_utc())
+        try:  # messages held for quiet hours or a retry backoff count in the depth, not in the age
+            depth = db.session.scalar(select(func.count()).where(waiting))
+            oldest = db.session.scalar(select(func.min(OutboxMessage.created_at)).where(waiting, due))
+        finally:
+            db.session.rollback()
+        age = max(0.0, (now_utc() - oldest).total_seconds()) if oldest else 0.0
+        yield GaugeMetricFamily("shiftbridge_outbox_depth", "Outbox messages waiting to be sent", value=depth)
+        yield GaugeMetricFamily("shiftbridge_outbox_oldest_pending_seconds",
+                                "Age of the oldest outbox message waiting to be sent", value=age)

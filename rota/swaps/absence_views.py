@@ -81,6 +81,21 @@ def cant_make_it(shift_id: int):
                            page_title="I can't make this shift"), (422 if error else 200)
 
 
+def _ask_cover(ask):
+    """Run one "ask for cover" service call in its own transaction; refusals go back to Home as a message."""
+    try:
+        b = ask()
+        db.session.commit()
+    except Forbidden:
+        db.session.rollback()
+        abort(403)
+    except (*USER_ERRORS, DomainError) as exc:
+        db.session.rollback()
+        flash(exc.detail, "error")
+        return redirect(url_for("web.home"))
+    return _after_cover(b)
+
+
 def _after_cover(b):
     flash(f"Asked {len(b.recipients)} eligible colleague(s) for cover. You will see who takes it here and on Home.",
           "success")
@@ -93,17 +108,7 @@ def ask_cover(shift_id: int):
     shift = _shift(shift_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        b = home.ask_cover(shift, actor=current_user)
-        db.session.commit()
-    except Forbidden:
-        db.session.rollback()
-        abort(403)
-    except USER_ERRORS as exc:
-        db.session.rollback()
-        flash(exc.detail, "error")
-        return redirect(url_for("web.home"))
-    return _after_cover(b)
+    return _ask_cover(lambda: home.ask_cover(shift, actor=current_user))
 
 
 @bp.post("/teams/<int:team_id>/gaps/ask-cover")
@@ -122,17 +127,7 @@ def ask_cover_for_gap(team_id: int):
     req = db.session.get(StaffingRequirement, form.requirement_id.data)
     if req is None or req.team_id != team.id:
         abort(404)
-    try:
-        b = home.ask_cover_for_gap(team, requirement=req, day=form.day.data, actor=current_user)
-        db.session.commit()
-    except Forbidden:
-        db.session.rollback()
-        abort(403)
-    except (*USER_ERRORS, DomainError) as exc:
-        db.session.rollback()
-        flash(exc.detail, "error")
-        return redirect(url_for("web.home"))
-    return _after_cover(b)
+    return _ask_cover(lambda: home.ask_cover_for_gap(team, requirement=req, day=form.day.data, actor=current_user))
 
 
 @bp.get("/home/cover-status")

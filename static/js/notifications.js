@@ -66,7 +66,8 @@
     }
 
     if (!window.EventSource) { startPolling(); return; }
-    var es = new EventSource(list.getAttribute("data-stream-url") + "?last_event_id=" + lastId);
+    // The stream may be served from another origin (make run: the stream service on :5001); send the cookie there.
+    var es = new EventSource(list.getAttribute("data-stream-url") + "?last_event_id=" + lastId, {withCredentials: true});
     es.addEventListener("open", function () {
       if (status) { status.textContent = "Live"; status.setAttribute("data-live", "1"); }
       if (pollTimer) { window.clearInterval(pollTimer); pollTimer = null; }

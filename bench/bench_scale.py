@@ -1,0 +1,262 @@
+"""Scale bench (#19), one run: the production shape (deploy/gunicorn.conf.py web tier + the stream service) on a
+hospital-sized database, driven by wrk (Debian's package) and a gevent stream holder.
+
+Prints, each as a ratio to the trivial endpoint (``/healthz``) measured in the same run under the same server settings:
+req/s and p50/p99 of the JSON endpoints (a team's 4 weeks of shifts, open shifts, the compliance what-if) and the team
+grid page; then the same endpoint's p99 while BENCH_STREAMS streams are held open, the stream service's memory per
+open stream, and a broadcast's notification latency (p95) to 20 of those streams.
+
+Settings: BENCH_DATABASE_URL (PostgreSQL, emptied; SQLite otherwise), BENCH_WARDS (default 40 wards of 50 staff:
+2,000 people, one open tab each), BENCH_STREAMS (default one per person), BENCH_SECONDS (per endpoint, default 5),
+BENCH_CONNECTIONS (default 16). ``make loadtest`` installs wrk and runs it on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import requests
+
+from bench.common import database_url
+
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+
+
+def _seed(url: str, wards: int):
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from bench.bench_rota import FIRST, _team
+    from core import accounts
+    from core.accounts import Membership, TeamRole
+    from core.db import db
+    from rota.models import Shift, ShiftState
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "AUDIT_KEY": "bench",
+                      "FAST_PASSWORD_HASH": True, "RATELIMIT_STORAGE_URI": "memory://"})
+    with app.app_context():
+        upgrade(revision="heads")
+        teams = []
+        for w in range(wards):
+            team, coord, _ = _team(50, f"w{w}")
+            teams.append((team.id, coord))
+        first_team, coord = teams[0]
+        # Open shifts on the first ward: unassign a few.
+        for shift in db.session.scalars(db.select(Shift).where(Shift.team_id == first_team).limit(12)):
+            shift.assignee_id, shift.state = None, ShiftState.open
+        staff_ids = list(db.session.scalars(db.select(Membership.user_id).where(Membership.role == TeamRole.staff)))
+        staff_tokens = [accounts.create_token(db.session.get(accounts.User, uid), "bench")[1] for uid in staff_ids]
+        coord_token = accounts.create_token(coord, "bench")[1]
+        first_staff = db.session.scalar(db.select(Membership.user_id).where(Membership.team_id == first_team,
+                                                                            Membership.role == TeamRole.staff))
+        db.session.commit()
+        ward0_tokens = staff_tokens[:20]
+    return first_team, first_staff, coord_token, staff_tokens, ward0_tokens, FIRST
+
+
+_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _wrk(url: str, token: str, *, method="GET", body: str | None = None) -> dict:
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    lua_body = "nil" if body is None else "[[" + body + "]]"
+    script.write(f'wrk.method = "{method}"\nwrk.body = {lua_body}\n'
+                 f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+                 'wrk.headers["Content-Type"] = "application/json"\n')
+    script.close()
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "30s", "--latency", "-s", script.name]
+    out = subprocess.run([*command, url], capture_output=True, text=True).stdout
+    os.unlink(script.name)
+    figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    for pct in ("50", "99"):
+        value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()
+        figures[f"p{pct}"] = float(value) * _UNIT[unit]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    figures["errors"] = int(errors.group(1)) if errors else 0
+    return figures
+
+
+def _rss_kb(master_pid: int) -> int:
+    pids = [master_pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(master_pid)], capture_output=True,
+                                                           text=True).stdout.split()]
+    total = 0
+    for pid in pids:
+        status = Path(f"/proc/{pid}/status").read_text()
+        total += int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+    return total
+
+
+def main() -> None:
+    from tests.servers import Gunicorn
+
+    if not subprocess.run(["sh", "-c", "command -v wrk"], capture_output=True).stdout:
+        print("wrk not installed (make loadtest installs it): skipped")
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # a socket per stream, in the holder and the service
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    wards = int(os.environ.get("BENCH_WARDS", "40"))
+    url = database_url("sb-bench-scale-")
+    t0 = time.perf_counter()
+    team_id, person_id, coord_token, staff_tokens, ward0_tokens, first = _seed(url, wards)
+    streams = int(os.environ.get("BENCH_STREAMS", str(len(staff_tokens))))
+    print(f"seeded {wards} wards, {len(staff_tokens)} staff, 4 weeks of shifts in {time.perf_counter() - t0:.0f} s "
+          f"({'PostgreSQL' if url.startswith('postgresql') else 'SQLite'})")
+    load = os.getloadavg()
+    web = Gunicorn(url, "web", GUNICORN_WORKERS="2", GUNICORN_THREADS="8", LOG_LEVEL="WARNING")
+    stream = Gunicorn(url, "stream", LOG_LEVEL="WARNING", NOTIFICATIONS_KEEPALIVE_SECONDS="15")
+    try:
+        days = f"from={first.isoformat()}&to={(first + timedelta(days=27)).isoformat()}"
+        night = {"starts_at": f"{first + timedelta(days=2)}T19:30:00",
+                 "ends_at": f"{first + timedelta(days=3)}T08:00:00"}
+        check = json.dumps({"user_id": person_id, "add": [night]})
+        cases = [("trivial: GET /healthz", web.url + "/healthz", "GET", None),
+                 ("GET /api/v1/shifts (team, 4 weeks)", f"{web.url}/api/v1/shifts?team_id={team_id}&{days}"
+                  "&per_page=200", "GET", None),
+                 ("GET /api/v1/open-shifts", f"{web.url}/api/v1/open-shifts?team_id={team_id}", "GET", None),
+                 ("POST /api/v1/compliance/check", web.url + "/api/v1/compliance/check", "POST", check),
+                 ("team grid page (4 weeks)", f"{web.url}/teams/{team_id}/rota?start={first.isoformat()}&weeks=4",
+                  "GET", None)]
+        print(f"\nweb tier: gunicorn gthread 2 workers x 8 threads; wrk -t2 -c{CONNECTIONS} -d{SECONDS}s each "
+              f"(load average before: {load[0]:.2f})")
+        base = None
+        for name, target, method, body in cases:
+            f = _wrk(target, coord_token, method=method, body=body)
+            base = base or f
+            print(f"  {name:38s} {f['rps']:7.1f} req/s (x{f['rps'] / base['rps']:.2f})  p50 {f['p50']:6.1f} ms  "
+                  f"p99 {f['p99']:7.1f} ms  non-2xx {f['errors']}")
+        _two_nodes(url, web, stream, coord_token, cases)
+        _with_streams(web, stream, staff_tokens[:streams], coord_token, ward0_tokens, team_id, cases[1])
+    finally:
+        web.stop()
+        stream.stop()
+    print(f"load average after: {os.getloadavg()[0]:.2f} (2 cores: the load generator shares them with the servers)")
+
+
+def _two_nodes(url, web, stream, coord_token, cases) -> None:
+    """The same endpoints through nginx (deploy/nginx.conf.template) over one node, then two."""
+    import shutil
+
+    from tests.servers import Gunicorn, free_port
+
+    if not shutil.which("nginx"):
+        print("\nnginx not installed: single node vs two nodes skipped (make cluster-tools)")
+        return
+    second = Gunicorn(url, "web", GUNICORN_WORKERS="2", GUNICORN_THREADS="8", LOG_LEVEL="WARNING")
+    folder = Path(tempfile.mkdtemp(prefix="sb-bench-nginx-"))
+    try:
+        print("\nthrough nginx: one web node vs two web nodes, each 2 workers x 8 threads")
+        for label, nodes in (("1 node ", (web, web)), ("2 nodes", (web, second))):
+            port = free_port()
+            conf = (Path(__file__).resolve().parents[1] / "deploy" / "nginx.conf.template").read_text()
+            for key, value in {"LISTEN": f"127.0.0.1:{port}", "WEB_A": nodes[0].url.removeprefix("http://"),
+                               "WEB_B": nodes[1].url.removeprefix("http://"),
+                               "STREAM": stream.url.removeprefix("http://"), "PREFIX": str(folder)}.items():
+                conf = conf.replace("{{" + key + "}}", value)
+            if nodes[0] is nodes[1]:
+                conf = conf.replace(f"        server {nodes[1].url.removeprefix('http://')} max_fails=1 "
+                                    "fail_timeout=3s;\n", "", 1)
+            (folder / "nginx.conf").write_text(conf)
+            nginx = subprocess.Popen(["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf"), "-e",
+                                      str(folder / "error.log"), "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+            try:
+                time.sleep(1)
+                base = None
+                for name, target, method, body in (cases[0], cases[1]):
+                    target = target.replace(web.url, f"http://127.0.0.1:{port}")
+                    f = _wrk(target, coord_token, method=method, body=body)
+                    base = base or f
+                    print(f"  {label} {name:38s} {f['rps']:7.1f} req/s (x{f['rps'] / base['rps']:.2f})  "
+                          f"p50 {f['p50']:6.1f} ms  p99 {f['p99']:7.1f} ms")
+            finally:
+                nginx.terminate()
+                nginx.wait(10)
+    finally:
+        second.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _with_streams(web, stream, tokens, coord_token, ward0_tokens, team_id, case) -> None:
+    host, port = stream.url.removeprefix("http://").split(":")
+    tokens_file = tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False)
+    tokens_file.write("\n".join(tokens))
+    tokens_file.close()
+    rss_before = _rss_kb(stream.proc.pid)
+    holder = subprocess.Popen([sys.executable, "-m", "bench.stream_clients", host, port, tokens_file.name],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[1])
+    try:
+        line = holder.stdout.readline().strip()
+        opened = int(line.split()[1]) if line.startswith("open") else 0
+        time.sleep(2)
+        rss_after = _rss_kb(stream.proc.pid)
+        print(f"\nstreams held by the stream service: {line}")
+        if opened:
+            print(f"  stream service memory: {rss_before / 1024:.0f} MB -> {rss_after / 1024:.0f} MB, "
+                  f"{(rss_after - rss_before) / opened:.1f} kB per open stream")
+        f = _wrk(case[1], coord_token)
+        print(f"  {case[0]} while they are open: {f['rps']:.1f} req/s  p50 {f['p50']:.1f} ms  p99 {f['p99']:.1f} ms"
+              f"  (load average {os.getloadavg()[0]:.2f})")
+        latency = _latency(web, stream, coord_token, ward0_tokens, team_id)
+        print(f"  notification latency to 20 streams, 10 broadcasts: {latency}")
+    finally:
+        holder.stdin.close()
+        holder.terminate()
+        holder.wait(10)
+        os.unlink(tokens_file.name)
+
+
+def _latency(web, stream, coord_token, tokens, team_id) -> str:
+    arrivals: dict[str, list[float]] = {}
+    lock, stop, ready = threading.Lock(), threading.Event(), threading.Barrier(len(tokens) + 1, timeout=120)
+
+    def listen(token):
+        headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {token}"}
+        try:
+            with requests.get(stream.url + "/api/v1/notifications/stream", stream=True, timeout=120,
+                              headers=headers) as resp:
+                ready.wait()
+                for line in resp.iter_lines(decode_unicode=True):
+                    if line.startswith("data: ") and "Latency probe" in line:
+                        key = re.search(r"Latency probe (\d+)", line).group(1)
+                        with lock:
+                            arrivals.setdefault(key, []).append(time.monotonic())
+                    if stop.is_set():
+                        return
+        except requests.RequestException:
+            return  # the service stopped first
+
+    threads = [threading.Thread(target=listen, args=(t,), daemon=True) for t in tokens]  # joined via ``stop``
+    for t in threads:
+        t.start()
+    ready.wait()
+    time.sleep(1)
+    sent = {}
+    for n in range(10):
+        sent[str(n)] = time.monotonic()
+        requests.post(web.url + "/api/v1/broadcasts", timeout=60, headers={"Authorization": f"Bearer {coord_token}"},
+                      json={"team_id": team_id, "audience": "team", "text": f"Latency probe {n}",
+                            "channels": ["in_app"]})
+        time.sleep(0.5)
+    time.sleep(3)
+    stop.set()
+    for t in threads:
+        t.join(20)  # each ends at its next line (a keep-alive comes every 15 s)
+    samples = sorted(at - sent[k] for k, ats in arrivals.items() for at in ats)
+    if len(samples) < 20:
+        return f"only {len(samples)} arrivals"
+    p95 = samples[int(len(samples) * 0.95) - 1]
+    return (f"{len(samples)} arrivals, p50 {statistics.median(samples) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms "
+            "(broadcast sent -> event read; includes the broadcast's own request)")
