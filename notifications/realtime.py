@@ -69,6 +69,11 @@ class Hub:
             except queue.Full:  # a stuck client: it catches up from the database at its next keep-alive
                 pass
 
+    def reset(self) -> None:
+        """Forget every subscription: the server that held those streams has stopped."""
+        with self._lock:
+            self._subs.clear()
+
     def subscriber_count(self) -> int:
         with self._lock:
             return sum(len(s) for s in self._subs.values())

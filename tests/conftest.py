@@ -292,9 +292,14 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(app):
+    from notifications.realtime import HUB
+
     db.session.commit()
     with LiveServer(app) as server:
         yield server
+    # Streams of the stopped server may not have noticed their browser went: they must not count against the
+    # per-person cap of the next test, whose people have the same ids.
+    HUB.reset()
 
 
 # ------------------------------------------------------------------------------------------------- clock

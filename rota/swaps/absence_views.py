@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange
 from core.api import MAX_ID
 from core.db import db
 from core.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation, ValidationFailed
+from core.web import as_choices
 from rota import services
 from rota.models import StaffingRequirement
 from rota.swaps import absence, home
@@ -33,7 +34,7 @@ class GapForm(FlaskForm):
 
 class HandlingForm(FlaskForm):
     handling = RadioField("When someone can't make a shift at short notice",
-                          choices=[(h.value, words) for h, words in absence.HANDLING_WORDS.items()],
+                          choices=as_choices([(h.value, words) for h, words in absence.HANDLING_WORDS.items()]),
                           validators=[InputRequired("Choose what happens to the shift.")])
 
 

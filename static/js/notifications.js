@@ -116,9 +116,12 @@
     var url = b && b.getAttribute("data-stream-url");
     if (!url || !window.EventSource) { headerPolling(); return; }
     var lastId = parseInt(b.getAttribute("data-last-id") || "0", 10) || 0;
-    var es = new EventSource(url + "?last_event_id=" + lastId);
+    var es = new EventSource(url + "?last_event_id=" + lastId, {withCredentials: true});
     var fallback = null;
-    es.addEventListener("open", function () { if (fallback) { window.clearInterval(fallback); fallback = null; } });
+    es.addEventListener("open", function () {
+      b.setAttribute("data-live", "1");  // the stream is open (tests and styles can tell)
+      if (fallback) { window.clearInterval(fallback); fallback = null; }
+    });
     es.addEventListener("notification", function (e) {
       var n;
       try { n = JSON.parse(e.data); } catch (err) { return; }

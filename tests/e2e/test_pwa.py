@@ -14,7 +14,7 @@ from notifications import push, service
 from notifications.models import OutboxMessage, OutboxState
 from notifications.service import notify
 from tests.conftest import TEST_PASSWORD
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import sign_in, sign_out
 
 KEYS = push.generate_keys()
 
@@ -144,7 +144,7 @@ def test_my_shifts_offline_as_of_and_no_handover_offline_and_sign_out_clears(nur
     cached = phone.evaluate("caches.open('sb-pages-v1').then(c => c.keys()).then(k => k.map(r => r.url))")
     assert not [u for u in cached if "/handover" in u]
     phone.goto("/")
-    phone.click("[data-testid=sign-out]")
+    sign_out(phone)  # behind "Menu" on a phone
     phone.wait_for_url("**/auth/login?signed_out=1")
     phone.wait_for_function("caches.keys().then(k => k.filter(n => n.startsWith('sb-pages')).length === 0)")
     assert json.dumps(phone.evaluate("caches.keys()")).count("sb-pages") == 0
@@ -170,7 +170,7 @@ def test_the_badge_and_a_toast_are_live_on_home(nurse, phone, live_server):
     sign_in(phone, EMAIL, TEST_PASSWORD)
     phone.wait_for_url("**/")
     assert phone.locator("[data-testid=unread-count]").is_hidden()
-    phone.wait_for_timeout(300)  # the page's event stream is open
+    phone.locator("[data-testid=unread-count][data-live='1']").wait_for(state="attached")  # its stream is open
     notify([nurse], kind="rota.published", text="The rota for January is published", link="/my/shifts")
     db.session.commit()
     toast = phone.locator("[data-testid=toast]")

@@ -75,4 +75,6 @@ def test_after_an_action_the_message_is_announced_and_focused(demo_people, phone
     flash = phone.locator("[data-testid=flash]")
     assert flash.inner_text() == "Swap settings saved."
     assert flash.get_attribute("role") == "status"  # a live region: screen readers say it
-    assert phone.evaluate("document.activeElement.getAttribute('data-testid')") == "flash"
+    # app.js moves the focus once the page has loaded: wait for it (a loaded machine runs it a little later).
+    phone.wait_for_function("document.activeElement && document.activeElement.getAttribute('data-testid') === 'flash'",
+                            timeout=10_000)
