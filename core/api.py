@@ -196,7 +196,8 @@ class PageArgs(Schema):
 def page_schema(item_schema, name: str):
     return Schema.from_dict(
         {
-            "items": fields.List(fields.Nested(item_schema), required=True),
+            # one dump of the whole list (``many``), not one nested dump per item; the same JSON and OpenAPI array
+            "items": fields.Nested(item_schema, many=True, required=True),
             "page": fields.Integer(required=True),
             "per_page": fields.Integer(required=True),
             "total": fields.Integer(required=True),

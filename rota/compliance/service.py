@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from flask import current_app, has_app_context
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import and_, bindparam, or_, select, text
 
 from core import audit, timeutil
 from core.accounts import Membership, Team, TeamRole, User
@@ -245,28 +245,52 @@ def focus_rotas(profiles: dict[int, Profile], added: WorkShift | list[WorkShift]
     leave there and their busiest stretch of each rule's length (``peak_work``), plus the new shifts, stays within
     that rule's limit, those rules cannot fire on any slice of their rota, so only the reach of their other rules is
     read (``rules.near_days``: about 10 days for WTR) — the same verdicts from a fraction of the rows."""
-    ids = list(profiles)
     added = added if isinstance(added, list) else [added]
-    first, last = min(a.starts_at for a in added), max(a.ends_at for a in added)
+    extra = sum((a.ends_at - a.starts_at).total_seconds() for a in added)
+    return rotas_around(profiles, min(a.starts_at for a in added), max(a.ends_at for a in added), extra=extra,
+                        break_minutes=break_minutes)
+
+
+def rotas_around(profiles: dict[int, Profile], first: datetime, last: datetime, *, extra: float = 0.0,
+                 break_minutes=None, screen_from: int | None = None,
+                 ) -> tuple[dict[int, list[WorkShift]], dict[int, list[LeaveSpan]]]:
+    """Each person's shifts and leave that can matter to verdicts about [first, last) (``focus_rotas``' screening):
+    the whole ``MARGIN`` either side, or only their short rules' reach when their reference-period rules cannot
+    fire even with ``extra`` seconds more work. Three queries (leave, peaks, shifts) whoever is in which group."""
+    ids = list(profiles)
     lo, hi = first - MARGIN, last + MARGIN
     leave = load_leave(ids, lo, hi)
     limits = {uid: _long_limits(prof) for uid, prof in profiles.items()}
     reaches = {uid: rules.near_days(prof.rule_sets) + 2 for uid, prof in profiles.items()}
     # Worth screening only if the short rules look less far than the margin (a 26-week weekend cycle does not).
     screen = [uid for uid in ids if limits[uid] is not None and not leave.get(uid)
-              and timedelta(days=reaches[uid]) < MARGIN] if len(ids) >= SCREEN_FROM else []
+              and timedelta(days=reaches[uid]) < MARGIN] if len(ids) >= (screen_from or SCREEN_FROM) else []
     peaks = peak_work(screen, lo, hi, {n for uid in screen for n, _ in limits[uid]}) if screen else {}
-    extra = sum((a.ends_at - a.starts_at).total_seconds() for a in added)
     by_reach: dict[int, list[int]] = {}
     for uid in ids:
         near = uid in peaks and all(peaks[uid][n] + extra <= cap for n, cap in limits[uid])
         reach = reaches[uid] if near else None
         by_reach.setdefault(reach, []).append(uid)
-    rotas: dict[int, list[WorkShift]] = {}
+    spans = []
     for reach, group in by_reach.items():
         margin = MARGIN if reach is None else timedelta(days=reach)
-        rotas.update(load_shifts(group, first - margin, last + margin, break_minutes=break_minutes))
-    return rotas, leave
+        spans.append((group, first - margin, last + margin))
+    return load_shift_spans(spans, break_minutes=break_minutes), leave
+
+
+def load_shift_spans(spans: list[tuple[list[int], datetime, datetime]], *, break_minutes=None,
+                     ) -> dict[int, list[WorkShift]]:
+    """``load_shifts`` for several groups of people, each over its own [lo, hi), in one query."""
+    if len(spans) == 1:
+        return load_shifts(*spans[0], break_minutes=break_minutes)
+    stmt = _rows_query([uid for group, _, _ in spans for uid in group], min(lo for _, lo, _ in spans),
+                       max(hi for _, _, hi in spans))
+    stmt = stmt.where(or_(*(and_(Shift.assignee_id.in_(group), Shift.starts_at < hi, Shift.ends_at > lo)
+                            for group, lo, hi in spans)))
+    out: dict[int, list[WorkShift]] = {uid: [] for group, _, _ in spans for uid in group}
+    for uid, sid, starts, ends, kind, name, tz in db.session.execute(stmt):
+        out[uid].append(_work_shift(sid, starts, ends, kind, name, tz, break_minutes))
+    return out
 
 
 def load_leave(user_ids, lo: datetime, hi: datetime) -> dict[int, list[LeaveSpan]]:
@@ -300,6 +324,40 @@ def verdicts_for_change(user, *, add=(), remove=(), rule_sets=None) -> list[Verd
     shift_type) were added and ``remove`` (Shift objects or ids) taken away. Changes nothing. Only verdicts that
     involve an added shift are returned (pre-existing problems are not blamed on the change)."""
     return check_change(user, add=add, remove=remove, rule_sets=rule_sets)[1]
+
+
+def verdicts_for_shifts(user, shifts) -> dict[int, list[Verdict]]:
+    """``verdicts_for_change(user, add=(shift,))`` for each of ``shifts`` on its own (the open-shifts page): one
+    profile per team and one read of the person's rota and leave for them all, each shift then judged on exactly the
+    rows ``check_change`` would have read for it."""
+    shifts = list(shifts)
+    if not shifts:
+        return {}
+    profiles: dict = {}
+    for shift in shifts:
+        team = getattr(shift, "team", None)
+        if getattr(team, "id", None) not in profiles:
+            profiles[getattr(team, "id", None)] = profile_for(user, team)
+    lo = min(s.starts_at for s in shifts) - MARGIN
+    hi = max(s.ends_at for s in shifts) + MARGIN
+    rows = db.session.execute(_rows_query([user.id], lo, hi)).all()
+    spans = load_leave([user.id], lo, hi)[user.id]
+    built: dict = {}  # break minutes -> the rows as WorkShifts (a team's break setting shapes them)
+    out = {}
+    for shift in shifts:
+        team = getattr(shift, "team", None)
+        prof = profiles[getattr(team, "id", None)]
+        brk = prof.break_minutes
+        if brk not in built:
+            built[brk] = [_work_shift(sid, a, b, kind, name, tz, brk) for _, sid, a, b, kind, name, tz in rows]
+        added = _as_work_shift(shift, 0, team, brk)
+        first, last = added.starts_at - MARGIN, added.ends_at + MARGIN
+        current = [s for s in built[brk] if s.starts_at < last and s.ends_at > first and s.id != added.id]
+        leave = [lv for lv in spans if lv.first_day <= (last + timedelta(days=1)).date()
+                 and lv.last_day >= (first - timedelta(days=1)).date()]
+        out[shift.id] = rules.evaluate([*current, added], prof.rule_sets, leave=leave, opted_out=prof.opted_out,
+                                       focus=[added.identity])
+    return out
 
 
 def check_change(user, *, add=(), remove=(), rule_sets=None) -> tuple[Profile | None, list[Verdict]]:
@@ -367,8 +425,10 @@ def verdicts_for_people(user_ids, lo: datetime, hi: datetime, *, team=None) -> d
     users = list(db.session.scalars(select(User).where(User.id.in_(user_ids))))
     profiles, brk = profiles_for(users, team)
     found = [uid for uid in user_ids if uid in profiles]
-    shifts = load_shifts(found, lo - MARGIN, hi + MARGIN, break_minutes=brk)
-    leave = load_leave(found, lo - MARGIN, hi + MARGIN)
+    # The focus is the shifts starting in [lo, hi); they end at most a day later. Only people whose reference-period
+    # rules could fire somewhere have their whole margin read (``rotas_around``).
+    shifts, leave = rotas_around({uid: profiles[uid] for uid in found}, lo, hi + timedelta(days=1),
+                                 break_minutes=brk, screen_from=1)
     out = {}
     for uid in found:
         prof, mine = profiles[uid], shifts.get(uid, [])

@@ -506,16 +506,39 @@ def mine_events(ctx: _Ctx, user_id: int, window: Window, reminder: int | None) -
     return list(events.values())
 
 
-def team_events(ctx: _Ctx, team_ids: list[int], window: Window) -> list[ical.FeedEvent]:
+def team_events(ctx: _Ctx, team_ids: list[int], window: Window, made: dict | None = None) -> list[ical.FeedEvent]:
+    """``made`` (optional) maps (context, row) -> the event made from it before: a row read again unchanged (every
+    column the event shows is in it) gives the same event without the wording being worked out again."""
     if not team_ids:
         return []
     rows = db.session.execute(_shift_stmt(User.display_name).outerjoin(User, User.id == Shift.assignee_id)
                               .where(Shift.team_id.in_(team_ids), _window_overlap(window), _published())).all()
-    events = []
+    if made is not None:
+        events, fresh = [], []
+        for row in rows:
+            key = (ctx, tuple(row))
+            known = made.get(key)
+            if known is None:
+                fresh.append(row)
+            else:
+                events.append(known)
+        for row, event in zip(fresh, _team_events(ctx, fresh, window, keep_none=True), strict=True):
+            if event is not None:
+                made[(ctx, tuple(row))] = event
+                events.append(event)
+        return events
+    return [e for e in _team_events(ctx, rows, window) if e is not None]
+
+
+def _team_events(ctx: _Ctx, rows, window: Window, *, keep_none: bool = False) -> list:
+    """One event per row (None for a cancelled shift past its 14 days, when ``keep_none``)."""
+    events: list = []
     for row in rows:
         state, reason, updated, type_name, team, who = row[3], row[4], row[6], row[7], row[9], row[12]
         if state == ShiftState.cancelled:
             if updated < window.cancelled_since:
+                if keep_none:
+                    events.append(None)
                 continue
             extra = [f"Cancelled{': ' + reason if reason else ''}"]
             events.append(_event(ctx, row, uid_suffix=".team", summary=ical.shift_summary(type_name, team, who=who,
@@ -549,7 +572,7 @@ def open_events(ctx: _Ctx, user_id: int, window: Window, day: datetime) -> list[
                    busy=False, extra=["Open shift you are eligible for: claim it in Shiftbridge"]) for row in rows]
 
 
-def build_calendar(found: FoundFeed) -> ical.FeedCalendar:
+def build_calendar(found: FoundFeed, made: dict | None = None) -> ical.FeedCalendar:
     window = Window.for_day(found.day, found.kind)
     ctx = _Ctx.current()
     if found.kind == FeedKind.mine:
@@ -557,7 +580,7 @@ def build_calendar(found: FoundFeed) -> ical.FeedCalendar:
         name = "Shiftbridge: my shifts"
     elif found.kind == FeedKind.team:
         team_ids = team_feed_team_ids(db.session.get(User, found.user_id))
-        events = team_events(ctx, team_ids, window)
+        events = team_events(ctx, team_ids, window, made)
         names = db.session.scalars(select(Team.name).where(Team.id.in_(team_ids)).order_by(Team.name)).all()
         name = f"Shiftbridge: {names[0]} rota" if len(names) == 1 else "Shiftbridge: team rotas"
     else:
@@ -566,29 +589,41 @@ def build_calendar(found: FoundFeed) -> ical.FeedCalendar:
     return ical.FeedCalendar(name=name, description=EXPLAIN[found.kind], events=tuple(events))
 
 
-def render_feed(found: FoundFeed) -> bytes:
-    return ical.render(build_calendar(found))
+def render_feed(found: FoundFeed, pieces: dict | None = None) -> bytes:
+    return ical.render(build_calendar(found), pieces)
 
 
-FEED_CACHE_BYTES = 96 * 1024 * 1024  # per process; a 1,000-person team's 3 months is about 35 MB
+FEED_CACHE_BYTES = 96 * 1024 * 1024  # per process; a 1,000-person team's 3 months is about 35 MB (x2 with its events)
 _feed_cache_lock = threading.Lock()
 
 
 def feed_body(found: FoundFeed) -> bytes:
     """The feed's bytes, built once per change stamp. The ETag is the stamp: anything that changes the feed changes
     it (that is what makes the 304 answer right), so bytes stored under it stay right until it moves on. One entry
-    per feed, in this app; the least recently served feeds are dropped beyond ``FEED_CACHE_BYTES``."""
+    per feed, in this app; the least recently served feeds are dropped beyond ``FEED_CACHE_BYTES``.
+
+    Each entry also keeps every event's VEVENT bytes, keyed by the event itself (every value written, so a changed
+    shift, name, link or reminder is a different key): a rebuild after a change writes only the events that changed
+    and reuses the rest (``ical.render``'s ``pieces``); a team feed also keeps the event made from each database row
+    (``team_events``' ``made``)."""
     cache = current_app.extensions.setdefault("calendar_feed_bytes", OrderedDict())
     with _feed_cache_lock:
         hit = cache.get(found.feed_id)
         if hit is not None and hit[0] == found.etag:
             cache.move_to_end(found.feed_id)
             return hit[1]
-    body = render_feed(found)
+    made = dict(hit[4]) if hit is not None else {}
+    calendar = build_calendar(found, made)
+    known = dict(hit[2]) if hit is not None else {}
+    body = ical.render(calendar, known)
+    pieces = {event: known[event] for event in calendar.events}  # this build's events only
+    current = set(calendar.events)
+    made = {key: event for key, event in made.items() if event in current}
+    size = len(body) + sum(map(len, pieces.values()))
     with _feed_cache_lock:
-        cache[found.feed_id] = (found.etag, body)
+        cache[found.feed_id] = (found.etag, body, pieces, size, made)
         cache.move_to_end(found.feed_id)
-        total = sum(len(b) for _, b in cache.values())
+        total = sum(entry[3] for entry in cache.values())
         while total > FEED_CACHE_BYTES and len(cache) > 1:
-            total -= len(cache.popitem(last=False)[1][1])
+            total -= cache.popitem(last=False)[1][3]
     return body

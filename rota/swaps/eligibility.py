@@ -406,12 +406,13 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
                                    f"{to_local(ends, tz):%H:%M}")
                 res.codes.add("overlap")
                 break
-        if not res.reasons:
-            res.verdicts = list(compliance.verdicts_for_change(user, add=(shift,)))
-        res.verdicts += [e.verdict((shift.id,)) for e in res.cover if e.breaks]
-        if res.ok or include_ineligible:
-            out.append(res)
-    return out
+        out.append(res)
+    # Working-time rules for the shifts nothing else rules out: one read of the person's rota for them all.
+    judged = compliance.verdicts_for_shifts(user, [r.shift for r in out if not r.reasons])
+    for res in out:
+        res.verdicts = list(judged.get(res.shift.id, ())) + [e.verdict((res.shift.id,)) for e in res.cover
+                                                            if e.breaks]
+    return [r for r in out if r.ok or include_ineligible]
 
 
 def by_user(results: Iterable[Eligibility]) -> dict[int, Eligibility]:

@@ -23,7 +23,7 @@ from tests import conftest as suite
 from tests.cluster.cluster import Cluster, available
 from tests.notifications.conftest import twilio_config
 from tests.notifications.worker_process import wait_until
-from tests.rota import conftest_swaps as data
+from tests.rota.swaps import factories as data
 
 pytestmark = pytest.mark.cluster
 

@@ -417,3 +417,27 @@ def test_profile_explains_subscribing_on_an_android_phone_alone(client, ward):
     android = android[:android.index("</details>")]
     assert "ICSx⁵" in android and "Subscribe on this device" in android and "Desktop site" in android
     assert "on a computer" not in page.split('data-testid="qr-mine"')[1].split("</details>")[0]
+
+
+def test_team_feed_rebuilt_after_changes_equals_a_fresh_build(client, ward, app):
+    """A team feed rebuilt after edits reuses the unchanged events (their rows and bytes, kept with the cached feed)
+    and must equal the feed built from nothing: an edited shift, a renamed person, a cancellation all show."""
+    team, sam, alex, manager, night = ward["team"], ward["sam"], ward["alex"], ward["manager"], ward["night"]
+    base = now_utc().replace(microsecond=0) + timedelta(days=1)
+    shifts = [shift(team, night, base + timedelta(days=d), assignee=(sam, alex)[d % 2]) for d in range(6)]
+    token = issue(manager, FeedKind.team)
+    fetch(client, token)
+    shifts[1].note = "bring the keys"
+    shifts[2].starts_at += timedelta(hours=1)
+    shifts[2].ends_at += timedelta(hours=1)
+    shifts[2].version += 1
+    alex.display_name = "Alex Okafor-Smith"
+    shifts[3].state, shifts[3].assignee_id, shifts[3].cancel_reason = ShiftState.cancelled, None, "ward closed"
+    db.session.commit()
+    time.sleep(1.1)  # the validator moves on with the second of the last change
+    rebuilt, js = fetch(client, token)
+    app.extensions.pop("calendar_feed_bytes")
+    fresh = client.get(path(token))
+    assert rebuilt.data == fresh.data
+    assert "Alex Okafor-Smith: Night · Ward 7B" in {e["summary"] for e in js.values()}
+    assert js[f"shift-{shifts[3].id}.team@localhost"]["status"] == "CANCELLED"
