@@ -3,10 +3,15 @@ empty period only when confirmed. Same services and checks as the pages; problem
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 
+import requests
 from sqlalchemy import func, select
 
+from core import accounts
+from core.accounts import TeamRole
 from core.audit import AuditEntry
 from core.db import db
 from notifications.models import Broadcast, Notification
@@ -144,3 +149,32 @@ def test_publishing_an_empty_period_needs_confirm_empty(client, make, bearer):
     assert db.session.get(RotaPeriod, period.id).state.value == "draft"
     r = client.post(f"/api/v1/rota-periods/{period.id}/publish", json={"confirm_empty": True}, headers=h)
     assert r.status_code == 200 and r.get_json()["period"]["state"] == "published"
+
+
+def _at_once(base_url: str, path: str, tokens: list[str], body: dict | None) -> list[int]:
+    db.session.commit()  # end the test's own transaction (SQLite: it would hold the write lock)
+    barrier = threading.Barrier(len(tokens))
+
+    def one(token):
+        barrier.wait()
+        return requests.post(base_url + path, json=body, headers={"Authorization": f"Bearer {token}"},
+                             timeout=120).status_code
+
+    with ThreadPoolExecutor(max_workers=len(tokens)) as pool:
+        return sorted(pool.map(one, tokens))
+
+
+def test_simultaneous_api_reports_and_cover_requests_each_happen_once(live_server, make):
+    """Real concurrent requests (PostgreSQL with TEST_DATABASE_URL): a phone retrying "sick" four times records one
+    absence; two coordinators' apps asking for cover at once send one broadcast."""
+    w, s = _night(make)
+    second = make.user(grade="Band 7")
+    accounts.add_member(w.team, second, TeamRole.coordinator)
+    shift_id, nurse_token = s.id, make.token(w.staff[0])
+    tokens = [make.token(w.coordinator), make.token(second)]
+    codes = _at_once(live_server.url, f"/api/v1/shifts/{shift_id}/absence", [nurse_token] * 4, {"reason": "sick"})
+    assert codes == [201, 409, 409, 409], codes
+    assert _absences() == 1 and db.session.scalar(select(func.count()).select_from(Leave)) == 1
+    codes = _at_once(live_server.url, f"/api/v1/shifts/{shift_id}/cover-request", tokens, None)
+    assert codes == [201, 409], codes
+    assert db.session.scalar(select(func.count()).select_from(Broadcast)) == 1
