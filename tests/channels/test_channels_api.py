@@ -200,6 +200,26 @@ def test_urgent_post_escalates_up_the_ladder_until_everyone_acknowledges(client,
     assert broadcasts.escalate_due(start + timedelta(hours=3)) == 0
 
 
+def test_a_refused_post_leaves_the_transaction_to_the_caller(app, make):
+    """Services never commit: a refusal rolls back with everything else the request did; the view records the
+    count (carried by the error) afterwards in its own transaction."""
+    import pytest
+
+    from channels import services
+    from channels.models import Channel
+    from core.errors import RuleViolation
+
+    team, coord, (a, *_), _ = ward(make)
+    channel = services.team_channel(team)
+    db.session.commit()
+    services.create_channel(team, coord, name="Not yet saved")
+    with pytest.raises(RuleViolation) as refused:
+        services.post(channel, a, "Bed 4 is 943 476 5919, can someone")
+    db.session.rollback()
+    assert db.session.scalar(select(Channel.id).where(Channel.name == "Not yet saved")) is None
+    assert refused.value.audit["summary"] == {"reason": "nhs_number"}
+
+
 def test_unread_counts_for_ten_channels_take_one_query(app, make):
 
     from channels import services
