@@ -176,12 +176,13 @@ def publish_post(channel_id: int, kind: str, post: Post) -> None:
 def _refuse_patient_data(channel: Channel, actor, text: str) -> None:
     finding = guard.check(text, current_app.config.get("CHANNELS_HOSPITAL_NUMBER_PATTERN"))
     if finding is not None:
-        # Counted (team, reason) in the audit trail; the text itself is never stored anywhere.
-        audit.record("channel.post_refused", actor=actor, entity=channel, team_id=channel.team_id,
-                     outcome="refused", summary={"reason": finding.reason})
-        db.session.commit()  # the count survives the refusal's rollback
+        # Counted (team, reason) in the audit trail by whoever owns the transaction, after its rollback (the error
+        # carries the entry); the text itself is never stored anywhere.
         raise RuleViolation(guard.HANDOVER_POINTER, errors={"text": [guard.HANDOVER_POINTER]},
-                            extra={"code": "patient_data", "reason": finding.reason, "handover": "/handover"})
+                            extra={"code": "patient_data", "reason": finding.reason, "handover": "/handover"},
+                            audit={"action": "channel.post_refused", "actor": actor, "entity_type": "channel",
+                                   "entity_id": channel.id, "team_id": channel.team_id, "outcome": "refused",
+                                   "summary": {"reason": finding.reason}})
 
 
 def _clean_text(text: str) -> str:

@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from channels import cards, services
 from channels.models import POST_MAX, Channel, Post
 from channels.payload import linkify, page_dicts
+from core import audit
 from core.accounts import GRADES, StaffGroup, Team
 from core.db import db
 from core.errors import Forbidden, RuleViolation
@@ -94,6 +95,7 @@ def create_post(channel_id: int):
         db.session.rollback()
         if (exc.extra or {}).get("code") != "patient_data":
             raise
+        audit.record_carried(exc)  # the refusal is counted (reason only) in its own transaction
         return _render_channel(channel, form, 422, refusal=exc.detail)
     db.session.commit()
     return redirect(url_for("channels.channel_page", channel_id=channel.id) + f"#post-{p.id}")
@@ -131,6 +133,7 @@ def reply(channel_id: int, post_id: int):
         db.session.rollback()
         if (exc.extra or {}).get("code") != "patient_data":
             raise
+        audit.record_carried(exc)  # the refusal is counted (reason only) in its own transaction
         return thread(channel_id, post_id, form=form, status=422, refusal=exc.detail)
     db.session.commit()
     return redirect(url_for("channels.thread", channel_id=channel.id, post_id=parent.id))

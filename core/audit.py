@@ -110,16 +110,27 @@ def record(action: str, *, actor=None, entity=None, entity_type: str | None = No
     return entry
 
 
+def _record_alone(action: str, **kwargs) -> None:
+    """Record in a transaction of its own, after the refused change was rolled back."""
+    try:
+        record(action, **kwargs)
+        db.session.commit()
+    except Exception:  # never let auditing a refusal turn a 403 or a 422 into a 500
+        db.session.rollback()
+        current_app.logger.exception("could not audit a refused request")
+
+
 def record_refusal(detail: str | None = None) -> None:
     """Audit a refused access attempt in its own transaction (the refused change itself was rolled back)."""
 
-    try:
-        record("access.denied", actor=current_user if current_user and current_user.is_authenticated else None,
-               outcome="denied", summary={"endpoint": request.endpoint or "", "method": request.method})
-        db.session.commit()
-    except Exception:  # never let auditing a refusal turn a 403 into a 500
-        db.session.rollback()
-        current_app.logger.exception("could not audit a refused request")
+    _record_alone("access.denied", actor=current_user if current_user and current_user.is_authenticated else None,
+                  outcome="denied", summary={"endpoint": request.endpoint or "", "method": request.method})
+
+
+def record_carried(exc) -> None:
+    """Keep the audit entry a refusal carries (``DomainError.audit``), once its transaction has been rolled back."""
+    if getattr(exc, "audit", None):
+        _record_alone(**exc.audit)
 
 
 @dataclass

@@ -12,11 +12,15 @@ class DomainError(Exception):
     status = 400
     title = "Bad request"
 
-    def __init__(self, detail: str, *, errors: dict | None = None, extra: dict | None = None):
+    def __init__(self, detail: str, *, errors: dict | None = None, extra: dict | None = None,
+                 audit: dict | None = None):
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
         self.extra = extra or {}
+        # An audit entry to keep although the refused change is rolled back (keyword arguments of
+        # ``core.audit.record``, ids and codes only): whoever owns the transaction records it after the rollback.
+        self.audit = audit
 
 
 class NotFound(DomainError):

@@ -72,6 +72,7 @@ def _respond(status: int, title: str, detail: str | None, errors: dict | None = 
 
 def handle_domain_error(exc: DomainError):
     db.session.rollback()
+    audit.record_carried(exc)
     if isinstance(exc, Forbidden):
 
         audit.record_refusal(detail=exc.detail)

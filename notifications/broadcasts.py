@@ -136,7 +136,7 @@ def create(team: Team, actor, *, audience: str, text: str, params: dict | None =
                   reference=reference, channels=[c for c in service.CHANNELS if c in set(channels)],
                   requires_ack=requires_ack, urgent=urgent, state="open", escalation_step=0, created_at=now)
     policy = db.session.get(EscalationPolicy, team.id)
-    if kind == "open_shift" and policy and policy.steps:
+    if _escalates(kind, requires_ack) and policy and policy.steps:
         b.next_escalation_at = now + timedelta(minutes=int(policy.steps[0].get("after_minutes", 30)))
     db.session.add(b)
     db.session.flush()
@@ -145,6 +145,36 @@ def create(team: Team, actor, *, audience: str, text: str, params: dict | None =
                                                                      "kind": kind, "urgent": urgent})
     events.emit("broadcast.sent", broadcast=b)
     return b
+
+
+def _escalates(kind: str, requires_ack: bool) -> bool:
+    """The ladder climbs for a gap (until someone takes it) and for a broadcast that needs acknowledging (until
+    everyone has), such as an urgent channel post."""
+    return kind == "open_shift" or requires_ack
+
+
+def _awaits_ack(b: Broadcast) -> bool:
+    return bool(b.requires_ack) and b.kind != "open_shift"
+
+
+def _unacknowledged(b: Broadcast) -> list[int]:
+    return list(db.session.scalars(select(BroadcastRecipient.user_id).where(
+        BroadcastRecipient.broadcast_id == b.id, BroadcastRecipient.acknowledged_at.is_(None))
+        .order_by(BroadcastRecipient.user_id)))
+
+
+def _remind(b: Broadcast, step_no: int) -> list[int]:
+    """An acknowledgement-required broadcast's ladder step asks again those who have not acknowledged (urgent, so
+    quiet hours do not hold the text). Returns who has not acknowledged."""
+    waiting = _unacknowledged(b)
+    if _awaits_ack(b) and waiting:
+        codes = dict(db.session.execute(select(BroadcastRecipient.user_id, BroadcastRecipient.code).where(
+            BroadcastRecipient.broadcast_id == b.id, service.in_list(BroadcastRecipient.user_id, waiting))).all())
+        service.queue(waiting, kind="broadcast.reminder", text=f"Reminder, not yet acknowledged: {b.text}",
+                      link=f"/broadcasts/{b.id}/r", team_id=b.team_id, channels=b.channels, urgent=True,
+                      broadcast_id=b.id, suffixes={uid: f"Reply OK {code} if seen." for uid, code in codes.items()},
+                      idempotency_key=f"broadcast:{b.id}:reminder:{step_no + 1}")
+    return waiting
 
 
 def _codes_for(user_ids: list[int]) -> dict[int, str]:
@@ -416,6 +446,9 @@ def escalate_due(now=None) -> int:
         if step_no >= len(steps):
             b.next_escalation_at = None
             continue
+        if _awaits_ack(b) and not _unacknowledged(b):
+            b.next_escalation_at = None  # everyone has acknowledged: nothing left to escalate
+            continue
         step = steps[step_no]
         nxt = steps[step_no + 1] if step_no + 1 < len(steps) else None
         # Conditional update: with several workers only one takes this step.
@@ -432,10 +465,13 @@ def escalate_due(now=None) -> int:
             ids = resolve(b.team_id, audience, _step_params(b, step))
         except DomainError:
             ids = []
+        waiting = _remind(b, step_no)
         added = 0
         if audience == "coordinators":
-            service.queue(ids, kind="broadcast.unanswered", text=f"Nobody has answered your broadcast yet "
-                          f"(step {step_no + 1}).", link=f"/broadcasts/{b.id}", team_id=b.team_id,
+            unanswered = f"{len(waiting)} people have not acknowledged your broadcast yet" \
+                if _awaits_ack(b) else "Nobody has answered your broadcast yet"
+            service.queue(ids, kind="broadcast.unanswered", text=f"{unanswered} (step {step_no + 1}).",
+                          link=f"/broadcasts/{b.id}", team_id=b.team_id,
                           channels=b.channels, urgent=True, idempotency_key=f"broadcast:{b.id}:unanswered")
             added = len(ids)
         else:

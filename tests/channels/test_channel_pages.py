@@ -47,6 +47,12 @@ def test_refusal_keeps_the_typed_text_and_points_to_handover(app, client, make):
     assert resp.status_code == 422
     assert "move this to the handover" in body and 'data-testid="to-handover"' in body
     assert "Can someone check 943 476 5919</textarea>" in body
+    from sqlalchemy import select
+
+    from core.audit import AuditEntry
+
+    refused = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "channel.post_refused")).all()
+    assert [r.summary for r in refused] == [{"reason": "nhs_number"}]  # counted by reason, the text nowhere
 
 
 def test_outsider_gets_403_on_channel_pages(app, client, make):

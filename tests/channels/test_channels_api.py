@@ -171,6 +171,55 @@ def test_urgent_post_is_a_broadcast_needing_acknowledgement(client, make, bearer
     assert client.get(f"/api/v1/posts/{post['id']}", headers=bearer(tc)).get_json()["acknowledged"] == 1
 
 
+def test_urgent_post_escalates_up_the_ladder_until_everyone_acknowledges(client, make, bearer):
+    from notifications import broadcasts
+    from notifications.models import Notification
+
+    team, coord, (a, b, c), _ = ward(make)
+    broadcasts.set_policy(team, coord, [{"after_minutes": 30, "audience": "coordinators"}])
+    db.session.commit()
+    tc = make.token(coord)
+    cid = _team_channel(client, bearer, tc, team.id)["id"]
+    post = client.post(f"/api/v1/channels/{cid}/posts", json={"text": "Resus trolley missing, check your bay",
+                                                              "urgent": True}, headers=bearer(tc)).get_json()
+    assert client.post(f"/api/v1/posts/{post['id']}/acknowledge", headers=bearer(make.token(a))).status_code == 200
+    start = db.session.get(Post, post["id"]).created_at
+    assert broadcasts.escalate_due(start + timedelta(minutes=29)) == 0
+    assert broadcasts.escalate_due(start + timedelta(minutes=31)) == 1
+    db.session.commit()
+    # The ladder's step ran: those who have not acknowledged are asked again, the coordinators are told.
+    reminded = db.session.scalars(select(Notification.user_id).where(Notification.kind == "broadcast.reminder")).all()
+    assert sorted(reminded) == sorted([b.id, c.id])
+    assert db.session.scalar(select(Notification.id).where(Notification.user_id == coord.id,
+                                                           Notification.kind == "broadcast.unanswered"))
+    # An urgent post everyone has acknowledged does not escalate.
+    done = client.post(f"/api/v1/channels/{cid}/posts", json={"text": "Fire alarm test at 10", "urgent": True},
+                       headers=bearer(tc)).get_json()
+    for person in (a, b, c):
+        client.post(f"/api/v1/posts/{done['id']}/acknowledge", headers=bearer(make.token(person)))
+    assert broadcasts.escalate_due(start + timedelta(hours=3)) == 0
+
+
+def test_a_refused_post_leaves_the_transaction_to_the_caller(app, make):
+    """Services never commit: a refusal rolls back with everything else the request did; the view records the
+    count (carried by the error) afterwards in its own transaction."""
+    import pytest
+
+    from channels import services
+    from channels.models import Channel
+    from core.errors import RuleViolation
+
+    team, coord, (a, *_), _ = ward(make)
+    channel = services.team_channel(team)
+    db.session.commit()
+    services.create_channel(team, coord, name="Not yet saved")
+    with pytest.raises(RuleViolation) as refused:
+        services.post(channel, a, "Bed 4 is 943 476 5919, can someone")
+    db.session.rollback()
+    assert db.session.scalar(select(Channel.id).where(Channel.name == "Not yet saved")) is None
+    assert refused.value.audit["summary"] == {"reason": "nhs_number"}
+
+
 def test_unread_counts_for_ten_channels_take_one_query(app, make):
 
     from channels import services
