@@ -303,14 +303,16 @@ def create_period(data, team_id):
 
 
 @blp.post("/rota-periods/<int:period_id>/publish")
+@blp.arguments(sc.PublishSchema, required=False)
 @blp.response(200, sc.PublishResultSchema)
 @login_required_api
-def publish_period(period_id):
-    """Publish a period: publish checks run (a blocking rule breach refuses with 422), staff are notified."""
+def publish_period(data, period_id):
+    """Publish a period: publish checks run (a blocking rule breach refuses with 422), staff are notified. A period
+    with no shifts is refused (422, code ``empty_period``) unless the body says ``{"confirm_empty": true}``."""
     period = services.get_period(period_id)
     if not period.team.can_view(current_user):
         raise NotFound(f"No rota period with id {period_id}.")
-    reports = services.publish_period(period, actor=current_user)
+    reports = services.publish_period(period, actor=current_user, confirm_empty=data["confirm_empty"])
     db.session.commit()
     return {"period": period, "reports": reports}
 

@@ -291,6 +291,11 @@ class PeriodCreateSchema(Schema):
         _days_in_order(data)
 
 
+class PublishSchema(Schema):
+    confirm_empty = fields.Boolean(load_default=False, metadata={
+        "description": "publish a period with no shifts anyway (otherwise refused with 422, code empty_period)"})
+
+
 class PublishResultSchema(Schema):
     period = fields.Nested(PeriodSchema)
     reports = fields.Dict(metadata={"description": "per-person reports from publish checks (e.g. rule verdicts)"})

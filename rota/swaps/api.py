@@ -10,9 +10,10 @@ from core.accounts import Team, User
 from core.api import MAX_ID, Blueprint, Id, PageArgs, Text, login_required_api, page_schema
 from core.db import db, get_by_id
 from core.errors import Forbidden, NotFound
-from rota import cover
-from rota.models import Shift
-from rota.swaps import eligibility
+from rota import cover, services
+from rota.models import Shift, StaffingRequirement
+from rota.schemas import GapOpenSchema
+from rota.swaps import absence, eligibility, home
 from rota.swaps import service as swaps
 from rota.swaps.eligibility import describe_shift
 from rota.swaps.models import SwapKind, SwapRequest, SwapState
@@ -162,6 +163,36 @@ class ShiftAssignSchema(Schema):
     override_reason = Text(max_len=200, load_default=None, allow_none=True)
 
 
+class AbsenceCreateSchema(Schema):
+    reason = fields.String(required=True, validate=validate.OneOf([r.value for r, _ in absence.REASONS]),
+                           metadata={"description": "a category only (never clinical details)"})
+
+
+class AbsenceSchema(Schema):
+    id = fields.Integer()
+    shift_id = fields.Integer()
+    user_id = fields.Integer(metadata={"description": "the person who cannot work the shift"})
+    team_id = fields.Integer()
+    reason = fields.Function(lambda a: a.reason.value)
+    handling = fields.Function(lambda a: a.handling.value,
+                               metadata={"description": "open_shift (anyone eligible may take it) or coordinator "
+                                                        "(left with the coordinator, not claimable until they ask "
+                                                        "for cover or give it to someone)"})
+    handling_text = fields.Function(lambda a: absence.HANDLING_WORDS[a.handling])
+    leave_id = fields.Integer(allow_none=True, metadata={"description": "the leave or sickness record made or reused"})
+    reported_at = fields.DateTime()
+    shift = fields.Nested(SwapShiftSchema, metadata={"description": "the shift as it is now (open, nobody on it)"})
+
+
+class CoverRequestSchema(Schema):
+    broadcast_id = fields.Function(lambda b: b.id)
+    recipient_count = fields.Function(lambda b: len(b.recipients),
+                                      metadata={"description": "eligible colleagues asked (not the coordinator)"})
+    urgent = fields.Boolean()
+    shift_id = fields.Function(lambda b: (b.audience_params or {}).get("shift_id"))
+    created_at = fields.DateTime()
+
+
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
@@ -193,6 +224,13 @@ def _user(user_id: int) -> User:
     if user is None:
         raise NotFound(f"No person with id {user_id}.")
     return user
+
+
+def _visible_shift(shift_id: int) -> Shift:
+    shift = _shift(shift_id)
+    if not services.is_visible(shift, _me()):
+        raise NotFound(f"No shift with id {shift_id}.")
+    return shift
 
 
 def _open_item(e):
@@ -371,3 +409,51 @@ def eligible_shifts(args, user_id):
     page, per_page = args["page"], args["per_page"]
     items = [_open_item(e) for e in results[(page - 1) * per_page: page * per_page]]
     return {"items": items, "page": page, "per_page": per_page, "total": len(results)}
+
+
+# -------------------------------------------------------------------------------- short notice and cover (#15)
+
+
+@blp.post("/shifts/<int:shift_id>/absence")
+@blp.arguments(AbsenceCreateSchema)
+@blp.response(201, AbsenceSchema)
+@login_required_api
+def report_absence(data, shift_id):
+    """"I can't make this shift": the person on it (or a coordinator of its team, taking a phone call) says they
+    cannot work it, with a reason category. A leave or sickness record is made for the day, the shift becomes an
+    open shift or is left with the coordinator (``handling``, the team's setting; always the coordinator once it has
+    started) and the coordinators are told at once. 409 (``already_reported``) when it was already reported."""
+    shift = _visible_shift(shift_id)
+    reported = absence.report(shift, actor=_me(), reason=data["reason"])
+    db.session.commit()
+    return reported
+
+
+@blp.post("/shifts/<int:shift_id>/cover-request")
+@blp.response(201, CoverRequestSchema)
+@login_required_api
+def request_cover(shift_id):
+    """Coordinator, one tap: ask everyone eligible to cover an open shift (a broadcast with the escalation ladder).
+    A shift left with the coordinator is released for cover. 409 (``already_asked``) when cover was already asked
+    for it, (``not_open``) when someone is working it; 422 (``started``) once it has started."""
+    shift = _visible_shift(shift_id)
+    b = home.ask_cover(shift, actor=_me())
+    db.session.commit()
+    return b
+
+
+@blp.post("/teams/<int:team_id>/gaps/cover-request")
+@blp.arguments(GapOpenSchema)
+@blp.response(201, CoverRequestSchema)
+@login_required_api
+def request_cover_for_gap(data, team_id):
+    """Coordinator, one tap: open one place of a gap as an open shift and ask everyone eligible to cover it."""
+    team = get_by_id(Team, team_id)
+    if team is None or not team.can_view(_me()):
+        raise NotFound(f"No team with id {team_id}.")
+    req = db.session.get(StaffingRequirement, data["requirement_id"])
+    if req is None or req.team_id != team.id:
+        raise NotFound(f"No requirement with id {data['requirement_id']} in this team.")
+    b = home.ask_cover_for_gap(team, requirement=req, day=data["date"], actor=_me())
+    db.session.commit()
+    return b
