@@ -39,7 +39,7 @@ def _channel_dict(c, unread: dict) -> dict:
 
 
 def _one(p) -> dict:
-    channel = db.session.get(services.Channel, p.channel_id)
+    channel = services.channel_of(p)
     pg = services.Page([p], None)
     services.decorate(channel, pg, current_user)
     return page_dicts(channel, pg, current_user)[0]
@@ -141,7 +141,7 @@ def delete_post(post_id):
 def list_replies(post_id):
     """The thread under a post, oldest first."""
     parent = services.get_post(post_id, current_user)
-    channel = db.session.get(services.Channel, parent.channel_id)
+    channel = services.channel_of(parent)
     pg = services.page(channel, current_user, parent=parent, limit=500)
     return {"items": page_dicts(channel, pg, current_user), "next_cursor": None}
 
@@ -152,7 +152,7 @@ def list_replies(post_id):
 @login_required_api
 def reply(data, post_id):
     parent = services.get_post(post_id, current_user)
-    channel = db.session.get(services.Channel, parent.channel_id)
+    channel = services.channel_of(parent)
     p = services.post(channel, current_user, data["text"], parent=parent)
     db.session.commit()
     return _one(p)
@@ -166,8 +166,7 @@ def seen(post_id):
     p = services.get_post(post_id, current_user)
     ids = services.seen_by(p)
     people = services.names(ids)
-    return {"seen_count": len(ids), "member_count": len(services.member_ids(db.session.get(services.Channel,
-                                                                                          p.channel_id))),
+    return {"seen_count": len(ids), "member_count": len(services.member_ids(services.channel_of(p))),
             "people": sorted(people.values())}
 
 

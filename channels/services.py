@@ -111,8 +111,13 @@ def get_channel(channel_id: int, viewer) -> Channel:
 
 def get_post(post_id: int, viewer) -> Post:
     post = _get(Post, post_id, "post")
-    require_see(db.session.get(Channel, post.channel_id), viewer)
+    require_see(channel_of(post), viewer)
     return post
+
+
+def channel_of(post: Post) -> Channel:
+    """The channel a post is in (from the session's identity map once the post has been checked)."""
+    return db.session.get(Channel, post.channel_id)
 
 
 def channels_for(team: Team, viewer) -> list[Channel]:
@@ -271,14 +276,14 @@ def acknowledgements(p: Post) -> tuple[int, int]:
 
 
 def _own_or_coordinator(p: Post, actor, doing: str) -> Team:
-    team = db.session.get(Team, db.session.get(Channel, p.channel_id).team_id)
+    team = db.session.get(Team, channel_of(p).team_id)
     if p.author_id != actor.id and not team.can_manage(actor):
         raise Forbidden(f"Only the author or a coordinator can {doing} this post.")
     return team
 
 
 def edit(p: Post, actor, text: str) -> Post:
-    channel = db.session.get(Channel, p.channel_id)
+    channel = channel_of(p)
     require_see(channel, actor)
     if p.author_id != actor.id:
         raise Forbidden("Only the author can edit a post.")
@@ -295,7 +300,7 @@ def edit(p: Post, actor, text: str) -> Post:
 
 
 def delete(p: Post, actor) -> Post:
-    require_see(db.session.get(Channel, p.channel_id), actor)
+    require_see(channel_of(p), actor)
     team = _own_or_coordinator(p, actor, "delete")
     if p.deleted_at is None:
         p.text, p.deleted_at, p.deleted_by_id = "", now_utc(), actor.id
@@ -315,7 +320,7 @@ def pin(p: Post, actor, pinned: bool = True) -> Post:
 
 
 def hide(p: Post, actor, reason: str) -> Post:
-    team = db.session.get(Team, db.session.get(Channel, p.channel_id).team_id)
+    team = db.session.get(Team, channel_of(p).team_id)
     if not team.can_manage(actor):
         raise Forbidden("Only coordinators can hide posts.")
     reason = (reason or "").strip()[:200]
@@ -330,7 +335,7 @@ def hide(p: Post, actor, reason: str) -> Post:
 
 
 def report(p: Post, actor, reason: str) -> PostReport:
-    channel = db.session.get(Channel, p.channel_id)
+    channel = channel_of(p)
     require_see(channel, actor)
     reason = (reason or "").strip()[:200]
     if not reason:
@@ -347,7 +352,7 @@ def report(p: Post, actor, reason: str) -> PostReport:
 
 
 def react(p: Post, actor, emoji: str) -> dict:
-    require_see(db.session.get(Channel, p.channel_id), actor)
+    require_see(channel_of(p), actor)
     if emoji not in EMOJI:
         raise ValidationFailed("Choose one of the reactions offered.", errors={"emoji": [" ".join(EMOJI)]})
     existing = db.session.scalar(select(Reaction).where(Reaction.post_id == p.id, Reaction.user_id == actor.id,
@@ -408,7 +413,7 @@ def muted_ids(user) -> set[int]:
 
 def seen_by(p: Post) -> list[int]:
     """Who has read up to this post (its author aside), among the channel's members now."""
-    members = set(member_ids(db.session.get(Channel, p.channel_id)))
+    members = set(member_ids(channel_of(p)))
     ids = db.session.scalars(select(ReadPosition.user_id).where(ReadPosition.channel_id == p.channel_id,
                                                                 ReadPosition.last_read_post_id >= p.id))
     return [i for i in ids if i in members and i != p.author_id]

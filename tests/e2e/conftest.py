@@ -67,6 +67,7 @@ def sign_in(page, email, password):
 
 def open_menu(page):
     """On a phone the header's links fold behind "Menu" (a <details>); open it unless it already shows."""
+    page.wait_for_load_state("load")  # before the stylesheet applies, the toggle shows even on a wide screen
     toggle = page.locator("[data-testid=menu-toggle]")
     if toggle.is_visible() and page.locator("[data-testid=menu]").get_attribute("open") is None:
         toggle.click()
