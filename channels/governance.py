@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import aliased
 
+from channels import attachments
 from channels.models import Channel, ChannelSettings, Post, PostReport, PostVersion, Reaction
 from core import audit
 from core.accounts import Team, User, normalise_email
@@ -64,6 +65,7 @@ def purge_expired(now: datetime | None = None) -> int:
         deleted = 0
         while ids := list(db.session.scalars(expired)):
             everything = ids + list(db.session.scalars(select(Post.id).where(Post.parent_id.in_(ids))))
+            attachments.remove_for_posts(everything, legal_hold=False)  # the files go after the commit
             for model in (Reaction, PostVersion, PostReport):
                 db.session.execute(delete(model).where(model.post_id.in_(everything)))
             db.session.execute(delete(Post).where(Post.parent_id.in_(ids)))
