@@ -194,3 +194,12 @@ def test_retention_purges_the_files_with_the_posts(client, make, bearer, team_ch
     assert len(list(files_dir.iterdir())) == 1  # not before the commit: a rolled-back purge keeps them
     db.session.commit()
     assert list(files_dir.iterdir()) == [] and db.session.scalar(select(func.count(Attachment.id))) == 0
+
+
+def test_the_subject_access_export_lists_the_persons_photos_and_files(client, make, bearer, team_channel):
+    team, coord, a, b, channel = team_channel
+    _upload(client, bearer, make.token(a), channel["id"], PDF, name="Fire drill.pdf")
+    data = governance.export_person(a.email)
+    assert [(x["kind"], x["filename"], x["bytes"]) for x in data["attachments"]] == [("file", "Fire drill.pdf",
+                                                                                       len(PDF))]
+    assert "1 photo(s) or file(s)" in governance.export_html(data)
