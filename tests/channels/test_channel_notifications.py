@@ -10,14 +10,15 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from channels import services
 from channels.models import ReadPosition
 from core import timeutil
 from core.db import db, now_utc
 from notifications import worker
 from notifications.models import NotificationPreference, OutboxMessage, OutboxState
-from tests.conftest import login
+from tests.conftest import count_queries, login
 from tests.notifications.conftest import _twilio_server, fake_twilio, twilio_config  # noqa: F401  (fixtures)
 from tests.notifications.test_push import KEYS, _push_server, device, push_service  # noqa: F401  (fixtures)
 from tests.rota.rota_helpers import ward
@@ -190,3 +191,25 @@ def test_mute_and_notifications_are_in_the_openapi_document(client):
     assert "post" in paths["/api/v1/channels/{channel_id}/attachments"]
     assert "get" in paths["/api/v1/attachments/{attachment_id}"]
 
+
+
+def test_pushing_a_post_to_a_60_or_120_person_team_costs_the_same_queries(app, make, push_service):  # noqa: F811
+    def queries_to_post(size: int) -> int:
+        coord = make.user()
+        staff = [make.user() for _ in range(size)]
+        team = make.team(coordinators=[coord], staff=staff)
+        _no_quiet_hours(*staff)
+        channel = services.team_channel(team)
+        for u in staff:
+            device(u, push_service)
+            services.set_notifications(channel, u, level="all")
+        db.session.commit()
+        with count_queries() as statements:
+            services.post(channel, coord, "Staff meeting moved to 14:00")
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.team_id == team.id, OutboxMessage.kind == "channel.post")) == size
+        return len(statements)
+
+    # (from 50 recipients notifications.service writes in bulk; below that it adds ORM rows one by one)
+    assert queries_to_post(60) == queries_to_post(120)
