@@ -180,9 +180,10 @@ def response(row: Attachment, thumb: bool = False):
     path = path_for(row.storage_key, thumb=thumb)
     if not path.exists():
         raise NotFound("This file is no longer stored.")
-    resp = send_file(path, mimetype=row.content_type, max_age=0, conditional=False, etag=False)
-    disposition = "inline" if row.kind == "photo" else "attachment"
-    resp.headers["Content-Disposition"] = f'{disposition}; filename="{row.filename}"'
+    # werkzeug writes Content-Disposition (inline for a photo, attachment for a file) with an ASCII filename and,
+    # for any other name, an RFC 5987 filename*
+    resp = send_file(path, mimetype=row.content_type, max_age=0, conditional=False, etag=False,
+                     as_attachment=row.kind != "photo", download_name=row.filename)
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"

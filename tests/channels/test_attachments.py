@@ -88,6 +88,12 @@ def test_a_pdf_is_downloaded_never_opened_in_the_site(client, make, bearer, team
     assert got.status_code == 200 and got.mimetype == "application/pdf" and got.data == PDF
     assert got.headers["Content-Disposition"] == 'attachment; filename="December rota _v2_.pdf"'
     assert got.headers["Cache-Control"] == "no-store" and got.headers["X-Content-Type-Options"] == "nosniff"
+    # a name in another script is kept, and sent in the header's RFC 5987 form (not a 500)
+    resp = _upload(client, bearer, make.token(a), channel["id"], PDF, name="Графік змін.pdf")
+    [att] = resp.get_json()["attachments"]
+    assert att["filename"] == "Графік змін.pdf"
+    got = client.get(att["api_url"], headers=bearer(make.token(b)))
+    assert got.status_code == 200 and "filename*=UTF-8''" in got.headers["Content-Disposition"]
 
 
 @pytest.mark.parametrize("case", ["wrong type", "html named pdf", "pdf too big", "photo too big", "40 MP png",
