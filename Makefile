@@ -71,8 +71,9 @@ test-cluster: setup cluster-tools
 bench: setup
 	$(BIN)/python -m bench
 
-# The scale bench (bench/bench_scale.py): wrk from Debian against the production shape on PostgreSQL
-# (BENCH_DATABASE_URL, emptied), 2,000 open streams. Figures are ratios to /healthz measured in the same run.
+# The scale bench (bench/bench_scale.py): wrk from Debian and the hospital request mix (bench/loadmix.py) against the
+# production shape on PostgreSQL (BENCH_DATABASE_URL, emptied), 1 node vs 2 behind nginx, 2,000 open streams. Figures
+# are ratios to /healthz measured in the same run, with the load average. Never part of `make test`.
 loadtest: setup
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench scale
