@@ -1,14 +1,19 @@
 """Scale bench (#19), one run: the production shape (deploy/gunicorn.conf.py web tier + the stream service) on a
-hospital-sized database, driven by wrk (Debian's package) and a gevent stream holder.
+hospital-sized database, driven by wrk (Debian's package) and single asyncio processes on raw sockets (the stream
+holder, bench/stream_clients.py; the hospital mix, bench/loadmix.py; the open-loop probes), each printing its CPU use.
 
-Prints, each as a ratio to the trivial endpoint (``/healthz``) measured in the same run under the same server settings:
-req/s and p50/p99 of the JSON endpoints (a team's 4 weeks of shifts, open shifts, the compliance what-if) and the team
-grid page; then the same endpoint's p99 while BENCH_STREAMS streams are held open, the stream service's memory per
-open stream, and a broadcast's notification latency (p95) to 20 of those streams.
+Prints, each beside the load average and as ratios to the trivial endpoint (``/healthz``) measured in the same run
+under the same server settings: req/s and p50/p99 of the JSON endpoints (a team's 4 weeks of shifts, open shifts, the
+compliance what-if) and the team grid page (``endpoints``); /healthz and the shift list through nginx over 1 node and
+2 (``nodes``); the hospital mix over 1 node and 2 (``mix``); other requests' p50/p99 at a steady rate with no streams
+and with BENCH_STREAMS streams held open, the CPU share of each process, the stream service's memory per open stream
+and a broadcast's notification latency (p95) to 20 of those streams (``streams``).
 
 Settings: BENCH_DATABASE_URL (PostgreSQL, emptied; SQLite otherwise), BENCH_WARDS (default 40 wards of 50 staff:
 2,000 people, one open tab each), BENCH_STREAMS (default one per person), BENCH_SECONDS (per endpoint, default 5),
-BENCH_CONNECTIONS (default 16). ``make loadtest`` installs wrk and runs it on PostgreSQL.
+BENCH_CONNECTIONS (default 16), BENCH_PARTS (default all: endpoints,nodes,mix,streams), BENCH_MIX_PEOPLE (16),
+BENCH_MIX_SECONDS (20), BENCH_PROBE_RATE (10 req/s), BENCH_PROBE_SECONDS (15). ``make loadtest`` installs wrk and
+runs it on PostgreSQL.
 """
 
 from __future__ import annotations
