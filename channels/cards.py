@@ -15,7 +15,6 @@ from rota.swaps import open_shifts
 from rota.swaps.eligibility import describe_shift, shift_id_from_reference
 from rota.swaps.models import SwapRequest
 
-
 CARD_WORDS = {"shift": "An open shift", "swap": "A swap offered to everyone", "period": "A rota publication"}
 
 
