@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import func, select
 
 from channels import services
-from rota import services as rota
 from channels.models import ReadPosition
 from core import timeutil
 from core.db import db, now_utc
 from notifications import worker
 from notifications.models import NotificationPreference, OutboxMessage, OutboxState
+from rota import services as rota
 from tests.conftest import count_queries, login
 from tests.notifications.conftest import _twilio_server, fake_twilio, twilio_config  # noqa: F401  (fixtures)
 from tests.notifications.test_push import KEYS, _push_server, device, push_service  # noqa: F401  (fixtures)

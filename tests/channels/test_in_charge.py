@@ -71,7 +71,8 @@ def test_marking_in_charge_is_for_coordinators_one_per_slot_audited_and_bad_inpu
 
     assert client.put(url, json={"user_id": a.id}, headers=bearer(tc)).status_code == 200
     # the same slot through b's shift: one nurse in charge per team per start time, b replaces a
-    assert client.put(f"/api/v1/shifts/{sb.id}/in-charge", json={"user_id": b.id}, headers=bearer(tc)).status_code == 200
+    resp = client.put(f"/api/v1/shifts/{sb.id}/in-charge", json={"user_id": b.id}, headers=bearer(tc))
+    assert resp.status_code == 200
     assert client.get(url, headers=bearer(make.token(a))).get_json()["user_id"] == b.id
     assert db.session.scalar(select(func.count(ShiftInCharge.id))) == 1
     entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "shift.in_charge_set")).all()
