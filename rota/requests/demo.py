@@ -1,3 +1,79 @@
-"""Demo data for staff requests (filled in below)."""
+"""Demo data for staff requests: on the demo ward, entitlements (a part-timer, long service, carry-over), an approved
+and a waiting leave request, the team's "at most 3 off" rule, a request window open for the next draft period with
+some requests, and a preference and a flexible-working agreement."""
 
 from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from core.accounts import Team, TeamRole
+from core.db import db
+from rota.demo import WARD
+from rota.models import PeriodState, RotaPeriod, ShiftKind, ShiftType
+from rota.requests import rota_requests, service
+
+
+def seed_requests() -> None:
+    ward = db.session.scalar(select(Team).where(Team.name == WARD))
+    if ward is None:
+        return
+    boss = next((m.user for m in ward.memberships if m.role == TeamRole.coordinator), None)
+    staff = sorted((m.user for m in ward.memberships if m.role != TeamRole.coordinator), key=lambda u: u.id)
+    if boss is None or len(staff) < 4:
+        return
+    today = service.today_for(boss)
+    service.set_max_off(ward, 3, actor=boss)
+    service.set_profile(staff[0], actor=boss, service_start=today.replace(year=today.year - 12), fte=1.0)
+    service.set_profile(staff[1], actor=boss, service_start=today.replace(year=today.year - 6), fte=0.6)
+    service.set_carry_over(staff[0], year=service.leave_year_of(today), minutes=900, actor=boss,
+                           note="Carried from last year")
+    start = _next_monday(today + timedelta(days=21))
+    approved = service.request_leave(staff[2], actor=staff[2], first_day=start, last_day=start + timedelta(days=4),
+                                     note="Family holiday")
+    service.approve(approved, actor=boss, reason="Enjoy it")
+    service.request_leave(staff[0], actor=staff[0], first_day=start + timedelta(days=2),
+                          last_day=start + timedelta(days=3), note="Wedding")
+    types = {t.kind: t for t in db.session.scalars(select(ShiftType).where(ShiftType.team_id == ward.id))}
+    late = db.session.scalar(select(ShiftType).where(ShiftType.team_id == ward.id, ShiftType.name.ilike("late%")))
+    if late is not None:
+        rota_requests.add_preference(ward, staff[3], actor=boss, kind="prefers_shift", shift_type_id=late.id)
+    rota_requests.add_preference(ward, staff[1], actor=boss, kind="no_nights", agreement=True,
+                                 note="Flexible-working agreement (caring responsibilities)")
+    rota_requests.add_preference(ward, staff[1], actor=boss, kind="fixed_day_off", weekday=2, agreement=True)
+    period = _future_period(ward, today)
+    window = rota_requests.open_window(period, actor=boss, opens_on=today - timedelta(days=2),
+                                       closes_on=min(today + timedelta(days=14), period.first_day - timedelta(1)),
+                                       max_per_person=3)
+    day = period.first_day
+    night = types.get(ShiftKind.night)
+    rota_requests.add_request(window, actor=staff[0], day=day + timedelta(days=5), kind="avoid", priority=1,
+                              note="Daughter's birthday")
+    if late is not None:
+        rota_requests.add_request(window, actor=staff[3], day=day + timedelta(days=1), kind="want",
+                                  shift_type_id=late.id, priority=2)
+    if night is not None:
+        rota_requests.add_request(window, actor=staff[2], day=day + timedelta(days=9), kind="avoid",
+                                  shift_type_id=night.id, priority=3)
+    db.session.flush()
+
+
+def _next_monday(day: date) -> date:
+    return day + timedelta(days=(7 - day.weekday()) % 7)
+
+
+def _future_period(ward: Team, today: date) -> RotaPeriod:
+    """The ward's next draft period starting after today's window closes, made if there is none."""
+    period = db.session.scalar(select(RotaPeriod).where(RotaPeriod.team_id == ward.id,
+                                                        RotaPeriod.state == PeriodState.draft,
+                                                        RotaPeriod.first_day > today + timedelta(days=15))
+                               .order_by(RotaPeriod.first_day))
+    if period is None:
+        first = _next_monday(today + timedelta(days=28))
+        period = RotaPeriod(team_id=ward.id, first_day=first, last_day=first + timedelta(days=27),
+                            state=PeriodState.draft)
+        db.session.add(period)
+        db.session.flush()
+    return period
+
