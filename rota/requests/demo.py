@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.accounts import Team, TeamRole
 from core.db import db
@@ -74,16 +74,10 @@ def _next_monday(day: date) -> date:
 
 
 def _future_period(ward: Team, today: date) -> RotaPeriod:
-    """The ward's next draft period starting after today's window closes, made if there is none."""
-    period = db.session.scalar(select(RotaPeriod).where(RotaPeriod.team_id == ward.id,
-                                                        RotaPeriod.state == PeriodState.draft,
-                                                        RotaPeriod.first_day > today + timedelta(days=15))
-                               .order_by(RotaPeriod.first_day))
-    if period is None:
-        first = _next_monday(today + timedelta(days=28))
-        period = RotaPeriod(team_id=ward.id, first_day=first, last_day=first + timedelta(days=27),
-                            state=PeriodState.draft)
-        db.session.add(period)
-        db.session.flush()
+    """A draft period of four weeks just after the ward's last one (the rota to ask about)."""
+    last = db.session.scalar(select(func.max(RotaPeriod.last_day)).where(RotaPeriod.team_id == ward.id))
+    first = _next_monday(max(last + timedelta(days=1) if last else today, today + timedelta(days=15)))
+    period = RotaPeriod(team_id=ward.id, first_day=first, last_day=first + timedelta(days=27), state=PeriodState.draft)
+    db.session.add(period)
+    db.session.flush()
     return period
-
