@@ -342,6 +342,8 @@ def approve(req: LeaveRequest, *, actor, reason: str | None = None) -> Leave:
     coordinators are told, as for any leave), the person is told, and it is audited — one transaction."""
     if not req.team.can_manage(actor):
         raise Forbidden("Only the team's coordinators can approve leave.")
+    if req.user_id == actor.id and not actor.is_admin:
+        raise Forbidden("Another coordinator approves your own leave.")
     reason = _clean_reason(reason, required=False)
     _decide(req, actor, RequestState.approved, reason)
     leave, opened = services.record_leave(req.user, kind=LeaveKind(req.kind), first_day=req.first_day,

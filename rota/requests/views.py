@@ -143,7 +143,7 @@ def leave_request(request_id: int):
     return render_template("rota/requests/leave_request.html", req=req, manage=manage,
                            cover=service.cover_effect(req) if manage and req.state == RequestState.pending else [],
                            balance=service.balance(req.user, year), hours=ent.hours_words, form=DecisionForm(),
-                           kinds=service.REQUESTABLE, page_title="Leave request")
+                           kinds=service.REQUESTABLE, today=service.today_for(req.user), page_title="Leave request")
 
 
 @bp.route("/leave/requests/<int:request_id>/<any(approve, refuse, cancel):action>", methods=["POST"])

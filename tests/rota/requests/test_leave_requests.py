@@ -72,6 +72,9 @@ def test_only_her_coordinator_decides_and_only_once(app, make, today):
         service.approve(req, actor=nadia)
     with pytest.raises(Forbidden):
         service.request_leave(nora, actor=nadia, first_day=WED, last_day=WED)
+    own = service.request_leave(boss, actor=boss, first_day=WED, last_day=WED)
+    with pytest.raises(Forbidden, match="Another coordinator"):
+        service.approve(own, actor=boss)
     service.approve(req, actor=boss)
     db.session.commit()
     with pytest.raises(Conflict, match="already approved"):
