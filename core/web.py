@@ -29,6 +29,9 @@ bp = Blueprint("web", __name__)
 HOME_PANELS = "home_panels"
 # Packages add header links: (order, label, endpoint, predicate(user) -> bool).
 NAV_ITEMS = "nav_items"
+# Menu items ordered at or after this go under "More" on a wide screen (the header is one row at 1366 px); a phone's
+# menu lists them all.
+NAV_MORE_FROM = 50
 # Packages add /healthz checks: (name, fn() -> (ok, detail)); a failing one makes the status "degraded" (still 200:
 # the web process itself is fine), e.g. notifications' "worker" (no heartbeat lately).
 HEALTH_CHECKS = "health_checks"
@@ -67,9 +70,10 @@ def local_time(value, team=None, fmt: str = "%a %d %b %H:%M", name_zone: bool = 
 @bp.app_context_processor
 def _navigation():
     if not current_user.is_authenticated:
-        return {"nav_items": []}
-    items = sorted(current_app.extensions.get(NAV_ITEMS, []), key=lambda i: i[0])
-    return {"nav_items": [(label, endpoint) for _, label, endpoint, allowed in items if allowed(current_user)]}
+        return {"nav_items": [], "nav_more": []}
+    items = [i for i in sorted(current_app.extensions.get(NAV_ITEMS, []), key=lambda i: i[0]) if i[3](current_user)]
+    return {"nav_items": [(label, endpoint) for order, label, endpoint, _ in items if order < NAV_MORE_FROM],
+            "nav_more": [(label, endpoint) for order, label, endpoint, _ in items if order >= NAV_MORE_FROM]}
 
 
 @bp.get("/")

@@ -11,7 +11,7 @@ from core.accounts import GRADES, Team, User
 from core.db import db
 from core.errors import Conflict, ValidationFailed
 from core.limits import MAX_SHIFT, MAX_SHIFT_HOURS
-from rota import cover
+from rota import assignment, cover
 from rota.assignment import check_holder, set_assignee
 from rota.models import (
     PeriodState,
@@ -107,6 +107,7 @@ def edit_shift(shift: Shift, *, actor, version: int | None = None, starts_at=Non
     moving = (shift_type is not None and shift_type.id != shift.shift_type_id) or \
         (starts_at is not None and starts_at != shift.starts_at)
     left_slot, leaving = cover.leaving(shift) if moving else (None, [])  # the slot it leaves, before it moves
+    was = _as_it_was(shift)
     with db.session.no_autoflush:
         if shift_type is not None and shift_type.id != shift.shift_type_id:
             if shift_type.team_id != shift.team_id:
@@ -140,11 +141,21 @@ def edit_shift(shift: Shift, *, actor, version: int | None = None, starts_at=Non
     if changed:
         db.session.flush()
         audit.record("shift.edited", actor=actor, entity=shift, summary={"fields": ",".join(changed)})
+        if {"times", "shift_type"} & set(changed):
+            for hook in assignment.AFTER_EDIT:
+                hook(shift, was=was, actor=actor)
     if assignee is not _UNSET:
         current = shift.assignee_id
         if (assignee.id if assignee else None) != current:
             assign(shift, assignee, actor=actor, override_reason=override_reason)
     return shift
+
+
+def _as_it_was(shift: Shift) -> str:
+    """"Early Tue 03 Mar 07:00" in the team's zone: how people knew the shift before an edit (no patient data)."""
+    start = shift.starts_at.astimezone(timeutil.zone(shift.team.timezone))
+    name = shift.shift_type.name if shift.shift_type is not None else "Shift"
+    return f"{name} {start:%a %d %b %H:%M}"
 
 
 def cancel_shift(shift: Shift, *, reason: str, actor) -> Shift:

@@ -22,7 +22,7 @@ from rota.swaps import views as swaps_views
 from rota.swaps.demo import seed_swaps
 from rota.swaps.open_shifts import on_shift_filled
 from rota.swaps.replies import reply_claim, shift_action
-from rota.swaps.requests import expire_due, on_shift_changed_hands
+from rota.swaps.requests import expire_due, on_shift_changed_hands, on_shift_edited
 
 
 def register(app, api) -> None:
@@ -37,6 +37,8 @@ def register(app, api) -> None:
     for hook in (on_shift_filled, on_shift_changed_hands):  # a broadcast shows "claimed"; pending requests end
         if hook not in assignment.AFTER_CHANGE:
             assignment.AFTER_CHANGE.append(hook)
+    if on_shift_edited not in assignment.AFTER_EDIT:  # a moved shift ends the requests made for its old times
+        assignment.AFTER_EDIT.append(on_shift_edited)
     # Short notice ("I can't make this shift") and the coordinator's home (issue #15).
     app.register_blueprint(absence_views.bp)
     if absence.on_shift_changed_hands not in assignment.AFTER_CHANGE:
