@@ -27,7 +27,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from core import accounts, mail, metrics, throttle
+from core import accounts, mail, metrics, registry, throttle
 from core.accounts import ApiToken, User
 from core.db import db
 from core.errors import DomainError
@@ -358,7 +358,7 @@ def render_profile(**extra):
                                 .order_by(ApiToken.created_at.desc())).all()
     ctx = {"password_form": PasswordForm(prefix="pw"), "token_form": TokenForm(prefix="tok"), "tokens": tokens,
            "button_form": CsrfForm(), "devices": accounts.remembered_devices(current_user),
-           "profile_sections": current_app.extensions.get("profile_sections", [])}
+           "profile_sections": registry.profile_sections_of(current_app)}
     ctx.update(extra)
     return render_template("core/profile.html", **ctx)
 

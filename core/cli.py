@@ -9,7 +9,7 @@ import click
 from flask import current_app, url_for
 from flask.cli import AppGroup
 
-from core import accounts, audit, backup, mail
+from core import accounts, audit, backup, mail, registry
 from core.db import db
 from core.errors import DomainError
 from core.links import public_base_url
@@ -19,10 +19,6 @@ tokens_cli = AppGroup("tokens", help="Manage personal API tokens.")
 audit_cli = AppGroup("audit", help="Check the audit trail.")
 demo_cli = AppGroup("demo", help="Demo data.")
 backup_cli = AppGroup("backup", help="Back up and restore the database.")
-
-# Packages append (order, name, function(actor)) so `flask demo seed` grows with each module.
-DEMO_SEEDERS = "demo_seeders"
-
 
 def _fail(exc: DomainError):
     db.session.rollback()
@@ -114,8 +110,8 @@ def head():
 def seed():
     """Create (idempotently) a realistic demo trust and print the sign-ins."""
     lines: list[str] = []
-    for _, _, fn in sorted(current_app.extensions.get(DEMO_SEEDERS, []), key=lambda s: (s[0], s[1])):
-        lines.extend(fn() or [])
+    for seeder in registry.demo_seeders_of(current_app):
+        lines.extend(seeder.seed() or [])
     db.session.commit()
     for line in lines:
         click.echo(line)

@@ -16,7 +16,7 @@ from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from core import audit, audit_trail, timeutil
+from core import audit, audit_trail, registry, timeutil
 from core.accounts import Team, User
 from core.db import db
 from core.limits import FIRST_YEAR, LAST_YEAR
@@ -25,8 +25,6 @@ from core.security import no_store
 
 bp = Blueprint("web", __name__)
 
-# Packages add cards to the home page ("your next shifts", "handovers waiting") without core importing them.
-HOME_PANELS = "home_panels"
 # Packages add header links: (order, label, endpoint, predicate(user) -> bool).
 NAV_ITEMS = "nav_items"
 # Menu items ordered at or after this go under "More" on a wide screen (the header is one row at 1366 px); a phone's
@@ -79,7 +77,7 @@ def _navigation():
 @bp.get("/")
 @login_required
 def home():
-    panels = [panel(current_user) for panel in current_app.extensions.get(HOME_PANELS, [])]
+    panels = [panel(current_user) for panel in registry.home_panels_of(current_app)]
     return render_template("core/home.html", panels=[p for p in panels if p])
 
 

@@ -27,7 +27,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
-from core.timeutil import AMBIGUOUS, DEFAULT_ZONE, NONEXISTENT, local_time_problem, zone
+from core.timeutil import (
+    DEFAULT_ZONE,
+    AmbiguousLocalTime,
+    NonexistentLocalTime,
+    localize,
+    utc_offset_at,
+    wall_clock_instant,
+    zone,
+)
 from rota.verdicts import BLOCK, SEVERITIES, WARN, Verdict  # noqa: F401  (the agreed interface, re-exported)
 
 HOUR = 3600
@@ -196,8 +204,7 @@ def customise(rule_set: RuleSet, *, severities: dict | None = None, disabled: It
 @lru_cache(maxsize=65536)
 def _local_instant(tz: str, day_ordinal: int, hour: int, minute: int = 0) -> int:
     """Epoch seconds of a local wall-clock time (the earlier instant if it is ambiguous)."""
-    d = date.fromordinal(day_ordinal)
-    return int(datetime.combine(d, time(hour, minute), tzinfo=zone(tz)).timestamp())
+    return int(wall_clock_instant(datetime.combine(date.fromordinal(day_ordinal), time(hour, minute)), tz).timestamp())
 
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -208,9 +215,7 @@ LONG_CHECKS = frozenset({"average_hours", "night_average"})  # these look back o
 def _day_offset(tz: str, utc_day: int) -> int | None:
     """The zone's UTC offset in seconds throughout UTC day ``utc_day`` (days since 1970-01-01), or None on a day the
     offset changes (the callers then take the slow, exact path through ``astimezone``)."""
-    tzinfo = zone(tz)
-    first = datetime.fromtimestamp(utc_day * DAY, tzinfo).utcoffset()
-    last = datetime.fromtimestamp(utc_day * DAY + DAY - 1, tzinfo).utcoffset()
+    first, last = utc_offset_at(utc_day * DAY, tz), utc_offset_at(utc_day * DAY + DAY - 1, tz)
     return int(first.total_seconds()) if first == last else None
 
 
@@ -940,12 +945,13 @@ def involving(verdicts: Iterable[Verdict], keys: Iterable) -> list[Verdict]:
 def local_datetime(day: date, at: time, tz: str) -> datetime:
     """A local wall-clock time as an aware datetime; refuses times that do not exist or are ambiguous there."""
     naive = datetime.combine(day, at)
-    problem = local_time_problem(naive, tz)
-    if problem == NONEXISTENT:
-        raise ValueError(f"{naive:%d %b %Y %H:%M} does not exist in {tz} (the clocks go forward)")
-    if problem == AMBIGUOUS:
-        raise ValueError(f"{naive:%d %b %Y %H:%M} is ambiguous in {tz} (the clocks go back): give a UTC offset")
-    return naive.replace(tzinfo=zone(tz), fold=0).astimezone(UTC)
+    try:
+        return localize(naive, tz)
+    except NonexistentLocalTime:
+        raise ValueError(f"{naive:%d %b %Y %H:%M} does not exist in {tz} (the clocks go forward)") from None
+    except AmbiguousLocalTime:
+        raise ValueError(f"{naive:%d %b %Y %H:%M} is ambiguous in {tz} (the clocks go back): "
+                         "give a UTC offset") from None
 
 
 # ------------------------------------------------------------------------------------------- a person's position

@@ -13,6 +13,7 @@ from core.db import db
 from rota.feeds import service as feeds
 from rota.feeds.models import FeedKind
 from tests.conftest import count_queries, login
+from tests.factories import ward as shared_ward
 from tests.rota.swaps import factories as data
 
 SMALL, LARGE = (3, 4, 1), (12, 10, 3)  # (staff, days of shifts each, open shifts)
@@ -28,9 +29,7 @@ class Ward:
 
 def _ward(make, size) -> Ward:
     staff_count, days, gaps = size
-    coord = make.user(grade="Band 7")
-    staff = [make.user() for _ in range(staff_count)]
-    team = make.team(coordinators=[coord], staff=staff)
+    team, coord, staff, _ = shared_ward(make, staff_count)
     for k, person in enumerate(staff):
         for d in range(days if k != 1 else 0):  # staff[1] is free to be offered shifts
             data.shift(team, starts_at=data.soon(2 + d, hour=7) + timedelta(minutes=5 * k), assignee=person,
