@@ -42,7 +42,14 @@ from core.db import db, now_utc
 from core.errors import Forbidden, NotFound
 from core.links import FALLBACK_BASE_URL, public_base_url
 from rota.feeds import ical
-from rota.feeds.models import CalendarFeed, CalendarPreference, FeedKind, RetiredFeedToken, TeamFeedSetting
+from rota.feeds.models import (
+    CalendarFeed,
+    CalendarPreference,
+    FeedKind,
+    FeedStamp,
+    RetiredFeedToken,
+    TeamFeedSetting,
+)
 from rota.models import Leave, PeriodState, ReleaseKind, RotaPeriod, Shift, ShiftRelease, ShiftState, ShiftType
 from rota.swaps import eligibility
 
@@ -316,6 +323,7 @@ class FoundFeed:
     etag: str
     last_modified: datetime
     day: datetime
+    team_ids: tuple[int, ...] | None = None  # a team feed's teams, as its validator saw them
 
 
 def _window_overlap(window: Window):
@@ -330,7 +338,8 @@ def _published():
 
 
 def _aggregates(kind: FeedKind, window: Window, day: datetime) -> list:
-    """Correlated scalar subqueries (on ``CalendarFeed.user_id``) that change whenever the feed's bytes would."""
+    """Correlated scalar subqueries (on ``CalendarFeed.user_id``) that change whenever the feed's bytes would (my
+    shifts and open shifts; a team feed reads its teams' change stamps instead, ``_find_team_feed``)."""
     uid = CalendarFeed.user_id
 
     def agg(where, *, over=Shift, changed=Shift.updated_at, join=None):
@@ -352,14 +361,6 @@ def _aggregates(kind: FeedKind, window: Window, day: datetime) -> list:
                         _window_overlap(window), _published()], over=ShiftRelease, changed=Shift.updated_at,
                        join=(Shift, Shift.id == ShiftRelease.shift_id))
         return mine + released
-    if kind == FeedKind.team:
-        teams = (select(Membership.team_id)
-                 .outerjoin(TeamFeedSetting, TeamFeedSetting.team_id == Membership.team_id)
-                 .where(Membership.user_id == uid,
-                        or_(Membership.role == TeamRole.coordinator, TeamFeedSetting.staff_may_subscribe.is_(True))))
-        team_sum = select(func.sum(Membership.team_id) + func.count(Membership.id) * 100003).where(
-            Membership.team_id.in_(teams), Membership.user_id == uid).scalar_subquery()
-        return agg([Shift.team_id.in_(teams), _window_overlap(window), _published()]) + [team_sum] + published
     member_teams = select(Membership.team_id).where(Membership.user_id == uid)
     open_now = agg([Shift.team_id.in_(member_teams), Shift.state == ShiftState.open, Shift.starts_at > day,
                     Shift.starts_at < window.end])
@@ -375,6 +376,8 @@ def find_feed(token: str) -> FoundFeed | None:
         return None
     kind = _LETTER_KIND[match.group(1)]
     day = as_of_day()
+    if kind == FeedKind.team:
+        return _find_team_feed(token, day)
     window = Window.for_day(day, kind)
     aggs = _aggregates(kind, window, day)
     stmt = (select(CalendarFeed.id, CalendarFeed.user_id, CalendarFeed.last_fetched_at, CalendarFeed.last_client,
@@ -393,6 +396,36 @@ def find_feed(token: str) -> FoundFeed | None:
                      last_fetched_at=fetched, last_client=client,
                      etag=hashlib.sha256(fingerprint.encode()).hexdigest()[:32],
                      last_modified=max([day, *changes]).replace(microsecond=0), day=day)
+
+
+def _find_team_feed(token: str, day: datetime) -> FoundFeed | None:
+    """A team feed's validator is the change stamps of the teams it shows (``rota.feeds.stamps``: every write that
+    changes what the feed shows moves its team's stamp), read with the feed in one statement: one row per team the
+    person belongs to, with its role, the team's feed setting and its stamp. No shift is read."""
+    stmt = (select(CalendarFeed.id, CalendarFeed.user_id, CalendarFeed.last_fetched_at, CalendarFeed.last_client,
+                   Membership.team_id, Membership.role, TeamFeedSetting.staff_may_subscribe, FeedStamp.version,
+                   FeedStamp.changed_at)
+            .join(User, User.id == CalendarFeed.user_id)
+            .outerjoin(Membership, Membership.user_id == CalendarFeed.user_id)
+            .outerjoin(TeamFeedSetting, TeamFeedSetting.team_id == Membership.team_id)
+            .outerjoin(FeedStamp, FeedStamp.team_id == Membership.team_id)
+            .where(CalendarFeed.token_hash == token_digest(token), CalendarFeed.kind == FeedKind.team,
+                   User.active.is_(True))
+            .order_by(Membership.team_id))
+    rows = db.session.execute(stmt).all()
+    if not rows:
+        return None
+    feed_id, user_id, fetched, client = rows[0][:4]
+    shown = [(team_id, version or 0, changed) for _, _, _, _, team_id, role, staff_may, version, changed in rows
+             if team_id is not None and (role == TeamRole.coordinator or staff_may)]
+    fingerprint = repr((FORMAT_VERSION, feed_id, FeedKind.team.value, day.date().isoformat(),
+                        [(team_id, version) for team_id, version, _ in shown]))
+    changes = [changed for _, _, changed in shown if changed is not None]
+    return FoundFeed(feed_id=feed_id, user_id=user_id, kind=FeedKind.team, reminder_minutes=None,
+                     last_fetched_at=fetched, last_client=client,
+                     etag=hashlib.sha256(fingerprint.encode()).hexdigest()[:32],
+                     last_modified=max([day, *changes]).replace(microsecond=0), day=day,
+                     team_ids=tuple(team_id for team_id, _, _ in shown))
 
 
 def advertised_last_modified(found: FoundFeed) -> datetime:
@@ -579,7 +612,8 @@ def build_calendar(found: FoundFeed, made: dict | None = None) -> ical.FeedCalen
         events = mine_events(ctx, found.user_id, window, found.reminder_minutes)
         name = "Shiftbridge: my shifts"
     elif found.kind == FeedKind.team:
-        team_ids = team_feed_team_ids(db.session.get(User, found.user_id))
+        team_ids = list(found.team_ids) if found.team_ids is not None else team_feed_team_ids(
+            db.session.get(User, found.user_id))
         events = team_events(ctx, team_ids, window, made)
         names = db.session.scalars(select(Team.name).where(Team.id.in_(team_ids)).order_by(Team.name)).all()
         name = f"Shiftbridge: {names[0]} rota" if len(names) == 1 else "Shiftbridge: team rotas"
