@@ -115,7 +115,10 @@ def _after_flush(session, flush_context) -> None:
 @event.listens_for(Session, "before_commit")
 def _before_commit(session) -> None:
     """The stamps are written last, just before the commit (after its final flush), in team order: a transaction
-    holds their row locks only while it commits, after every other lock it takes, so no two writers deadlock."""
+    holds their row locks only while it commits, after every other lock it takes, so no two writers deadlock. A
+    savepoint's release is not the commit: what it changed is stamped when the transaction commits."""
+    if session.in_nested_transaction():
+        return
     if session.new or session.dirty or session.deleted:
         session.flush()
     teams = session.info.pop(_PENDING, None)
