@@ -7,6 +7,7 @@ import logging
 
 from core import registry
 from rota.feeds import models as feed_models  # noqa: F401  (registers the tables)
+from rota.feeds import stamps  # noqa: F401  (the session hook that moves the teams' feed stamps)
 from rota.feeds.api import blp
 from rota.feeds.service import DEFAULTS, RedactFeedTokens, revoke_every_feed
 from rota.feeds.views import bp, profile_section

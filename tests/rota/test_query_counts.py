@@ -57,7 +57,7 @@ def _offer_pending(client, bearer, make, ward: Ward, how_many: int) -> None:
         assert r.status_code == 201, r.json
 
 
-PAGES = ["my shifts", "grid", "api shifts", "open shifts", "calendar feed", "compliance check"]
+PAGES = ["my shifts", "grid", "api shifts", "open shifts", "calendar feed", "team calendar feed", "compliance check"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -83,6 +83,10 @@ def test_queries_do_not_grow_with_the_data(app, make, bearer, page):
             _, token = feeds.rotate(ward.nurse, FeedKind.mine, actor=ward.nurse)
             db.session.commit()
             call = lambda c=nurse_client, t=token: c.get(f"/calendar/{t}.ics")  # noqa: E731
+        elif page == "team calendar feed":
+            _, token = feeds.rotate(ward.coord, FeedKind.team, actor=ward.coord)
+            db.session.commit()
+            call = lambda c=coord_client, t=token: c.get(f"/calendar/{t}.ics")  # noqa: E731
         else:
             body = {"user_id": nurse_id, "add": [{"starts_at": data.soon(20, hour=7).isoformat(),
                                                   "ends_at": data.soon(20, hour=15).isoformat(),
