@@ -20,9 +20,9 @@ from notifications import worker
 from notifications.models import NotificationPreference, OutboxMessage, OutboxState
 from rota import services as rota
 from tests.conftest import count_queries, login
+from tests.factories import ward
 from tests.notifications.conftest import _twilio_server, fake_twilio, twilio_config  # noqa: F401  (fixtures)
 from tests.notifications.test_push import KEYS, _push_server, device, push_service  # noqa: F401  (fixtures)
-from tests.rota.rota_helpers import ward
 from tests.rota.swaps.factories import settings, shift, soon
 
 

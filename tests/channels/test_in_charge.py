@@ -14,7 +14,7 @@ from core.db import db
 from rota import services as rota
 from rota.models import ShiftInCharge
 from tests.conftest import login
-from tests.rota.rota_helpers import ward
+from tests.factories import ward
 from tests.rota.swaps.factories import shift
 
 
