@@ -29,6 +29,7 @@ from core.errors import DomainError
 from core.pages import CsrfForm, form_errors
 from core.web import as_choices
 from rota import csv_io, services
+from rota.grid_cells import GridCells
 from rota.models import LeaveKind, PeriodState, ShiftKind, StaffingRequirement
 
 bp = Blueprint("rota", __name__)
@@ -193,17 +194,12 @@ def grid(team_id: int):
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and len(page) < 6 else 1
     grid = services.team_grid(team, start, days, viewer=current_user, page=page)
-    return render_template("rota/grid.html", team=team, grid=grid, days=days, start=start,
-                           manage=team.can_manage(current_user), button_form=CsrfForm(),
-                           prev=start - timedelta(days=days), next=start + timedelta(days=days),
-                           leave_codes=services.LEAVE_CODES, times=_shift_times(grid, team.timezone),
-                           shift_href=url_for("rota.shift_detail", shift_id=0)[:-1])
-
-
-def _shift_times(grid, tz_name: str) -> dict:
-    """Each shown shift's local "07:00–15:30", worked out once per page rather than in every cell's markup."""
-    return {s.id: f"{timeutil.to_local(s.starts_at, tz_name):%H:%M}–{timeutil.to_local(s.ends_at, tz_name):%H:%M}"
-            for cell in grid.cells for s in cell.shifts}
+    manage = team.can_manage(current_user)
+    cells = GridCells(grid, tz_name=team.timezone, manage=manage, leave_codes=services.LEAVE_CODES,
+                      shift_href=url_for("rota.shift_detail", shift_id=0)[:-1])
+    return render_template("rota/grid.html", team=team, grid=grid, days=days, start=start, manage=manage,
+                           button_form=CsrfForm(), prev=start - timedelta(days=days), next=start + timedelta(days=days),
+                           cells=cells)
 
 
 @bp.get("/teams/<int:team_id>/rota/colours.css")

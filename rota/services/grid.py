@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import aliased, joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from core import timeutil
 from core.accounts import Membership, Team, TeamRole, User, grade_rank
@@ -37,18 +36,56 @@ GRID_CELL_HOOKS: list[Callable] = []
 # ------------------------------------------------------------------------------------------------- the grid
 
 
+@dataclass(slots=True)
+class GridShift:
+    """What the grid shows of a shift, read as plain columns (no ORM object per cell); ``shift_type`` is the
+    team's :class:`ShiftType` (or None)."""
+    id: int
+    shift_type_id: int | None
+    starts_at: datetime
+    ends_at: datetime
+    assignee_id: int | None
+    state: ShiftState
+    rota_period_id: int | None
+    required_grade: str | None
+    shift_type: ShiftType | None = None
+
+    COLUMNS = (Shift.id, Shift.shift_type_id, Shift.starts_at, Shift.ends_at, Shift.assignee_id, Shift.state,
+               Shift.rota_period_id, Shift.required_grade)
+
+
+@dataclass(slots=True)
+class GridPerson:
+    """What the grid (and its cover count) needs of a person, read as plain columns."""
+    id: int
+    display_name: str
+    grade: str | None
+    staff_group: object  # StaffGroup
+    skills: list
+
+    COLUMNS = (User.id, User.display_name, User.grade, User.staff_group, User.skills)
+
+
+@dataclass(slots=True)
+class GridLeave:
+    user_id: int
+    kind: object  # LeaveKind
+    first_day: date
+    last_day: date
+
+
 @dataclass
 class GridCell:
-    user: User | None  # None for the open-shifts row
+    user: GridPerson | None  # None for the open-shifts row
     day: date
-    shifts: list = field(default_factory=list)
-    leave: Leave | None = None
+    shifts: list = field(default_factory=list)  # GridShift
+    leave: GridLeave | None = None
     markers: list = field(default_factory=list)  # short strings added by GRID_CELL_HOOKS (e.g. rule verdicts)
 
 
 @dataclass
 class GridRow:
-    user: User | None
+    user: GridPerson | None
     role: TeamRole | None
     cells: list
 
@@ -97,9 +134,9 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
     day_list = [first_day + timedelta(days=i) for i in range(days)]
     last_day = day_list[-1]
     lo, hi = timeutil.day_bounds(first_day, last_day, tz)
-    members = list(db.session.scalars(select(Membership).options(joinedload(Membership.user))
-                                      .where(Membership.team_id == team.id)))
-    users = {m.user_id: m.user for m in members}
+    members = db.session.execute(select(Membership.role, *GridPerson.COLUMNS).join(User, User.id == Membership.user_id)
+                                 .where(Membership.team_id == team.id)).all()
+    users = {m.id: GridPerson(*m[1:]) for m in members}
     types = {st.id: st for st in db.session.scalars(select(ShiftType).where(ShiftType.team_id == team.id))}
     team_periods = list(db.session.scalars(select(RotaPeriod).where(RotaPeriod.team_id == team.id)
                                            .order_by(RotaPeriod.first_day)))
@@ -112,8 +149,9 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
         .where(*in_window)) if r.rota_period_id not in draft]
     extra = {s.assignee_id for s in everyone if s.assignee_id and s.assignee_id not in users}
     if extra:  # former members still holding shifts
-        users.update({u.id: u for u in db.session.scalars(select(User).where(User.id.in_(extra)))})
-    roles = {m.user_id: m.role for m in members}
+        users.update({r.id: GridPerson(*r) for r in db.session.execute(select(*GridPerson.COLUMNS)
+                                                                         .where(User.id.in_(extra)))})
+    roles = {m.id: m.role for m in members}
 
     def sort_key(uid):
         u = users[uid]
@@ -123,11 +161,13 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
     pages = max(1, -(-len(ordered) // per_page))
     page = min(max(1, page), pages)
     shown = ordered[(page - 1) * per_page:page * per_page]
-    shifts = [s for s in db.session.scalars(
-        select(Shift).where(*in_window, or_(Shift.assignee_id.in_(shown or [0]), Shift.assignee_id.is_(None)))
-        .order_by(Shift.starts_at)) if s.rota_period_id not in draft]
-    leave = list(db.session.scalars(select(Leave).where(Leave.user_id.in_(shown or [0]), leave_in_team(team.id),
-                                                        Leave.first_day <= last_day, Leave.last_day >= first_day)))
+    shifts = [GridShift(*r, types.get(r.shift_type_id)) for r in db.session.execute(
+        select(*GridShift.COLUMNS).where(*in_window, or_(Shift.assignee_id.in_(shown or [0]),
+                                                          Shift.assignee_id.is_(None)))
+        .order_by(Shift.starts_at)) if r.rota_period_id not in draft]
+    leave = db.session.execute(select(Leave.user_id, Leave.kind, Leave.first_day, Leave.last_day).where(
+        Leave.user_id.in_(shown or [0]), leave_in_team(team.id), Leave.first_day <= last_day,
+        Leave.last_day >= first_day)).all()
     reqs = list(db.session.scalars(select(StaffingRequirement).where(StaffingRequirement.team_id == team.id)))
     for r in reqs:
         r.shift_type = types.get(r.shift_type_id)
@@ -138,14 +178,16 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
         for d in day_list:
             cells[(uid, d)] = GridCell(users[uid], d)
     open_cells = {d: GridCell(None, d) for d in day_list}
+    day_of: dict = {}  # many shifts start at the same instant: each local day is worked out once
     for s in shifts:
-        set_committed_value(s, "shift_type", types.get(s.shift_type_id))  # loaded above: no lookup per cell
-        d = timeutil.local_date(s.starts_at, tz)
+        d = day_of.get(s.starts_at)
+        if d is None:
+            d = day_of[s.starts_at] = timeutil.local_date(s.starts_at, tz)
         if s.assignee_id:
             cells[(s.assignee_id, d)].shifts.append(s)
         else:
             open_cells[d].shifts.append(s)
-    for lv in leave:
+    for lv in (GridLeave(*r) for r in leave):
         for d in day_list:
             if lv.first_day <= d <= lv.last_day:
                 cells[(lv.user_id, d)].leave = lv
@@ -171,16 +213,23 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
 # --------------------------------------------------------------------------------------------- my shifts
 
 
+@dataclass(frozen=True, slots=True)
+class Colleague:
+    """Who works alongside: what My shifts shows of them (no whole account loaded per colleague and shift)."""
+    id: int
+    display_name: str
+
+
 @dataclass
 class MyShift:
     shift: Shift
-    colleagues: list  # User
+    colleagues: list  # Colleague
 
 
 def next_shifts(user: User, *, limit: int = 14, now: datetime | None = None) -> list[MyShift]:
-    """The person's next published shifts (not yet ended), each with colleagues working at the same time. Three
-    queries whatever the team's size: the shifts (with their team and type), and the colleagues, found by the
-    database as the people whose shifts overlap each of mine."""
+    """The person's next published shifts (not yet ended), each with colleagues working at the same time. Two
+    queries whatever the team's size: the shifts (with their team and type), and the colleagues (id and name only),
+    found by the database as the people whose shifts overlap each of mine."""
     now = now or now_utc()
     mine = list(db.session.scalars(shifts_query(user, person_id=user.id, start=now)
                                    .options(joinedload(Shift.team), joinedload(Shift.shift_type))
@@ -189,13 +238,17 @@ def next_shifts(user: User, *, limit: int = 14, now: datetime | None = None) -> 
         return []
     other = aliased(Shift)
     pairs = db.session.execute(
-        select(Shift.id, User).join(other, and_(other.team_id == Shift.team_id, other.starts_at < Shift.ends_at,
-                                                other.ends_at > Shift.starts_at))
+        select(Shift.id, User.id, User.display_name).distinct()
+        .join(other, and_(other.team_id == Shift.team_id, other.starts_at < Shift.ends_at,
+                          other.ends_at > Shift.starts_at))
         .join(User, User.id == other.assignee_id)
-        .where(Shift.id.in_([s.id for s in mine]), other.state == ShiftState.scheduled, other.assignee_id != user.id))
+        .where(Shift.id.in_([s.id for s in mine]), other.state == ShiftState.scheduled, other.assignee_id != user.id,
+               # no shift is longer than a day (a database constraint): the index reads only this window
+               other.starts_at >= min(s.starts_at for s in mine) - timedelta(days=1),
+               other.starts_at < max(s.ends_at for s in mine)))
     mates = defaultdict(dict)
-    for shift_id, mate in pairs:
-        mates[shift_id][mate.id] = mate
+    for shift_id, mate_id, name in pairs:
+        mates[shift_id][mate_id] = Colleague(mate_id, name)
     return [MyShift(s, sorted(mates[s.id].values(), key=lambda u: u.display_name)) for s in mine]
 
 
