@@ -47,7 +47,8 @@ class Gap:
 
 
 def compute_gaps(days, reqs, shifts, users, openings, tz) -> list[Gap]:
-    """Pure: requirement clauses vs assigned staff, per local day. ``openings`` maps shift id -> requirement id."""
+    """Pure: requirement clauses vs assigned staff, per local day. ``openings`` maps shift id -> requirement id. A
+    shift row may stand for ``n`` alike shifts (the grid counts them in the database)."""
     by_type_day = defaultdict(list)
     for s in shifts:
         if s.state != ShiftState.cancelled and s.shift_type_id is not None:
@@ -58,7 +59,7 @@ def compute_gaps(days, reqs, shifts, users, openings, tz) -> list[Gap]:
             if req.weekday is not None and req.weekday != day.weekday():
                 continue
             on = by_type_day.get((req.shift_type_id, day), [])
-            have = sum(1 for s in on if s.assignee_id and meets(users[s.assignee_id], req))
+            have = sum(getattr(s, "n", 1) for s in on if s.assignee_id and meets(users[s.assignee_id], req))
             advertised = sum(1 for s in on if s.state == ShiftState.open and openings.get(s.id) == req.id)
             missing = req.min_count - have - advertised
             if have < req.min_count:

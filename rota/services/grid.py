@@ -5,12 +5,13 @@ rendered; a hook may append short strings to ``cell.markers``."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.orm import aliased, joinedload
 
 from core import timeutil
@@ -119,6 +120,43 @@ class Grid:
         yield from self.open_row.cells
 
 
+@dataclass(slots=True)
+class _CoverRow:
+    """Shifts of one type starting at one instant, held by ``n`` people alike for cover (staff group, grade,
+    skills: the ``assignee_id`` is that kind of person, for :func:`compute_gaps`), or one unassigned shift."""
+    id: int | None
+    shift_type_id: int | None
+    starts_at: datetime
+    state: ShiftState
+    assignee_id: tuple | None
+    n: int = 1
+
+
+class _Holders(dict):
+    """``compute_gaps``' people, looked up by the kind of person a :class:`_CoverRow` stands for."""
+
+    def __missing__(self, key):
+        staff_group, grade, skills = key
+        return GridPerson(0, "", grade, staff_group, json.loads(skills) if isinstance(skills, str) else skills)
+
+
+def _cover_rows(in_window, draft) -> list:
+    """The whole team's shifts in the window as the cover count needs them, counted by the database: a row per
+    shift type, start and kind of holder (a few hundred for a 1,000-person ward) plus each unassigned shift."""
+    held = (select(Shift.shift_type_id, Shift.starts_at, Shift.state, Shift.rota_period_id, User.staff_group,
+                   User.grade, cast(User.skills, String), func.count())
+            .join(User, User.id == Shift.assignee_id).where(*in_window)
+            .group_by(Shift.shift_type_id, Shift.starts_at, Shift.state, Shift.rota_period_id, User.staff_group,
+                      User.grade, cast(User.skills, String)))
+    rows = [_CoverRow(None, st, starts, state, (group, grade, skills), n)
+            for st, starts, state, period, group, grade, skills, n in db.session.execute(held) if period not in draft]
+    free = select(Shift.id, Shift.shift_type_id, Shift.starts_at, Shift.state, Shift.rota_period_id).where(
+        *in_window, Shift.assignee_id.is_(None))
+    rows += [_CoverRow(sid, st, starts, state, None) for sid, st, starts, state, period in db.session.execute(free)
+             if period not in draft]
+    return rows
+
+
 GRID_PAGE_ROWS = 50  # people per page of the grid: what a coordinator sees at once, whatever the team's size
 
 
@@ -144,10 +182,10 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
                  Shift.state != ShiftState.cancelled)
     manage = viewer is None or team.can_manage(viewer)
     draft = set() if manage else {p.id for p in team_periods if p.state == PeriodState.draft}
-    everyone = [r for r in db.session.execute(
-        select(Shift.id, Shift.shift_type_id, Shift.starts_at, Shift.assignee_id, Shift.state, Shift.rota_period_id)
-        .where(*in_window)) if r.rota_period_id not in draft]
-    extra = {s.assignee_id for s in everyone if s.assignee_id and s.assignee_id not in users}
+    everyone = _cover_rows(in_window, draft)
+    extra = set(db.session.scalars(select(Shift.assignee_id).distinct().where(
+        *in_window, Shift.assignee_id.is_not(None),
+        Shift.assignee_id.not_in(select(Membership.user_id).where(Membership.team_id == team.id).scalar_subquery()))))
     if extra:  # former members still holding shifts
         users.update({r.id: GridPerson(*r) for r in db.session.execute(select(*GridPerson.COLUMNS)
                                                                          .where(User.id.in_(extra)))})
@@ -194,7 +232,7 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
 
     rows = [GridRow(users[uid], roles.get(uid), [cells[(uid, d)] for d in day_list]) for uid in shown]
     open_row = GridRow(None, None, [open_cells[d] for d in day_list])
-    gaps = compute_gaps(day_list, reqs, everyone, users, openings, tz)
+    gaps = compute_gaps(day_list, reqs, everyone, _Holders(), openings, tz)
     coverage = []
     for d in day_list:
         g = [x for x in gaps if x.day == d]
