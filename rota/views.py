@@ -25,7 +25,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 from core import limits, timeutil
 from core.accounts import GRADES, StaffGroup
 from core.db import db
-from core.errors import DomainError
+from core.errors import Conflict, DomainError, RuleViolation
 from core.pages import CsrfForm, form_errors
 from core.web import as_choices
 from rota import csv_io, services
@@ -332,9 +332,14 @@ def open_gap(team_id: int):
     day = _arg_day_form("day")
     if req is None or req.team_id != team.id or day is None:
         abort(404)
-    services.open_gap(team, requirement=req, day=day, actor=current_user)
-    db.session.commit()
-    flash(f"Open shift added for {day:%a %d %b}: {req.shift_type.code} {services.requirement_label(req)}.")
+    try:
+        services.open_gap(team, requirement=req, day=day, actor=current_user)
+    except (Conflict, RuleViolation) as exc:
+        db.session.rollback()
+        flash(exc.detail, "error")
+    else:
+        db.session.commit()
+        flash(f"Open shift added for {day:%a %d %b}: {req.shift_type.code} {services.requirement_label(req)}.")
     return redirect(url_for("rota.grid", team_id=team.id, start=_monday(day).isoformat(),
                             days=request.form.get("days", "7")))
 

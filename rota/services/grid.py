@@ -28,7 +28,7 @@ from rota.models import (
     ShiftType,
     StaffingRequirement,
 )
-from rota.services.gaps import compute_gaps, opening_requirements
+from rota.services.gaps import compute_gaps, gap_start, opening_requirements
 from rota.services.shifts import shifts_query
 
 GRID_CELL_HOOKS: list[Callable] = []
@@ -233,6 +233,9 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
     rows = [GridRow(users[uid], roles.get(uid), [cells[(uid, d)] for d in day_list]) for uid in shown]
     open_row = GridRow(None, None, [open_cells[d] for d in day_list])
     gaps = compute_gaps(day_list, reqs, everyone, _Holders(), openings, tz)
+    now = now_utc()
+    for g in gaps:
+        g.started = gap_start(team, g.shift_type, g.day) <= now
     coverage = []
     for d in day_list:
         g = [x for x in gaps if x.day == d]
