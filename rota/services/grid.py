@@ -97,6 +97,11 @@ class DayCoverage:
     gaps: list  # Gap
     status: str  # "ok" | "open" (unmet but advertised) | "short" | "none" (no requirements)
 
+    @property
+    def to_open(self) -> int:
+        """Places that "Open all gaps" would open on this day (missing, shift not started)."""
+        return sum(g.missing for g in self.gaps if not g.started)
+
 
 @dataclass
 class Grid:
@@ -112,6 +117,16 @@ class Grid:
     pages: int = 1
     people: int = 0
     offset: int = 0  # people on earlier pages
+
+    def weeks_to_open(self) -> list[tuple[date, date, int]]:
+        """(first day, last day, places) of each shown week with gaps that "Open all gaps" would open."""
+        out = []
+        for i in range(0, len(self.coverage), 7):
+            week = self.coverage[i:i + 7]
+            n = sum(c.to_open for c in week)
+            if n:
+                out.append((week[0].day, week[-1].day, n))
+        return out
 
     @property
     def cells(self):
