@@ -6,13 +6,14 @@ rendered; a hook may append short strings to ``cell.markers``."""
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import String, and_, cast, func, or_, select
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy.orm import joinedload
 
 from core import timeutil
 from core.accounts import Membership, Team, TeamRole, User, grade_rank
@@ -284,27 +285,30 @@ class MyShift:
 
 def next_shifts(user: User, *, limit: int = 14, now: datetime | None = None) -> list[MyShift]:
     """The person's next published shifts (not yet ended), each with colleagues working at the same time. Two
-    queries whatever the team's size: the shifts (with their team and type), and the colleagues (id and name only),
-    found by the database as the people whose shifts overlap each of mine."""
+    queries whatever the team's size: the shifts (with their team and type), and the teams' shifts in that window
+    (start, end, colleague's id and name only)."""
     now = now or now_utc()
     mine = list(db.session.scalars(shifts_query(user, person_id=user.id, start=now)
                                    .options(joinedload(Shift.team), joinedload(Shift.shift_type))
                                    .where(Shift.state == ShiftState.scheduled).limit(limit)))
     if not mine:
         return []
-    other = aliased(Shift)
-    pairs = db.session.execute(
-        select(Shift.id, User.id, User.display_name).distinct()
-        .join(other, and_(other.team_id == Shift.team_id, other.starts_at < Shift.ends_at,
-                          other.ends_at > Shift.starts_at))
-        .join(User, User.id == other.assignee_id)
-        .where(Shift.id.in_([s.id for s in mine]), other.state == ShiftState.scheduled, other.assignee_id != user.id,
-               # no shift is longer than a day (a database constraint): the index reads only this window
-               other.starts_at >= min(s.starts_at for s in mine) - timedelta(days=1),
-               other.starts_at < max(s.ends_at for s in mine)))
+    # One windowed read of the teams' scheduled shifts around mine (no shift is longer than a day: a database
+    # constraint), as plain columns; the overlaps are found by walking both lists in start order.
+    lo, hi = min(s.starts_at for s in mine) - timedelta(days=1), max(s.ends_at for s in mine)
+    rows = db.session.execute(
+        select(Shift.team_id, Shift.starts_at, Shift.ends_at, User.id, User.display_name)
+        .join(User, User.id == Shift.assignee_id)
+        .where(Shift.team_id.in_({s.team_id for s in mine}), Shift.starts_at >= lo, Shift.starts_at < hi,
+               Shift.state == ShiftState.scheduled, Shift.assignee_id != user.id)
+        .order_by(Shift.starts_at)).all()
+    starts = [r[1] for r in rows]
     mates = defaultdict(dict)
-    for shift_id, mate_id, name in pairs:
-        mates[shift_id][mate_id] = Colleague(mate_id, name)
+    for s in mine:
+        for team_id, _start, ends, mate_id, name in rows[bisect_left(starts, s.starts_at - timedelta(days=1)):
+                                                         bisect_left(starts, s.ends_at)]:
+            if ends > s.starts_at and team_id == s.team_id:
+                mates[s.id][mate_id] = Colleague(mate_id, name)
     return [MyShift(s, sorted(mates[s.id].values(), key=lambda u: u.display_name)) for s in mine]
 
 
