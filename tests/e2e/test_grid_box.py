@@ -12,7 +12,7 @@ from rota import services
 from rota.models import Shift, ShiftState
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import sign_in
-from tests.rota.rota_helpers import ward
+from tests.factories import ward
 
 pytestmark = pytest.mark.e2e
 

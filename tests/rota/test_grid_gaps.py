@@ -12,7 +12,7 @@ from core.errors import RuleViolation
 from rota import services
 from rota.models import Shift
 from tests.conftest import login
-from tests.rota.rota_helpers import ward
+from tests.factories import ward
 
 
 def _shifts() -> int:

@@ -16,7 +16,7 @@ from core.db import db
 from rota import services
 from rota.models import Leave, LeaveKind, Shift, ShiftState
 from tests.conftest import login
-from tests.rota.rota_helpers import ward
+from tests.factories import ward
 
 BEFORE = (Path(__file__).parent / "fixtures" / "grid_rows_before_22.html").read_text()
 MONDAY = date(2026, 3, 16)  # four weeks across the clock change of 29 March

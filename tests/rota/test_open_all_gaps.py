@@ -13,7 +13,7 @@ from notifications.models import Broadcast
 from rota import services
 from rota.models import Shift, ShiftState
 from tests.conftest import login
-from tests.rota.rota_helpers import ward
+from tests.factories import ward
 
 
 def _count(model, *where) -> int:
