@@ -18,7 +18,7 @@ def register(app, api) -> None:
     from channels import cards, models, services, views  # noqa: F401  (models registers the tables)
     from core import events
     from core.web import HOME_PANELS, add_nav_item
-    from notifications import register_audience
+    from notifications import realtime, register_audience
 
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
@@ -37,5 +37,6 @@ def register(app, api) -> None:
     app.extensions.setdefault(DEMO_SEEDERS, []).append((50, "team channel conversation", demo.seed_channels))
     app.extensions.setdefault("periodic_tasks", []).append((governance.PURGE_TASK, governance.purge_expired))
     register_audience("channel", "Everyone in a channel", services.channel_audience)
+    realtime.register_poll_source(app, services.poll_new_posts)  # SQLite: the stream service reads new posts
     for name, handler in cards.HANDLERS.items():
         events.subscribe(app, name, handler)
