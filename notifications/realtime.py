@@ -31,6 +31,7 @@ from flask import current_app, request
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
+from core import registry
 from core.db import db
 from notifications.models import Notification
 
@@ -416,25 +417,13 @@ def _listen_redis(url: str, ready: threading.Event) -> None:
             time.sleep(1)
 
 
-POLL_SOURCES = "realtime_poll_sources"  # app.extensions key: other stream kinds' pollers (see register_poll_source)
-
-
-def register_poll_source(app, source) -> None:
-    """Another stream kind (e.g. channel pages) feeds the SQLite stream service: ``source(last)`` is called about
-    once a second inside an app context while any stream is open; ``last`` is None the first time (answer with no
-    events, only where to start) and then what it returned before; it returns ``(events, last)``, the events routed
-    by their ``user_id`` key (e.g. ``"channel:12"``). PostgreSQL and Redis need none: ``publish`` reaches every
-    process."""
-    app.extensions.setdefault(POLL_SOURCES, []).append(source)
-
-
 def _poll_table(app, ready: threading.Event) -> None:
     """SQLite: the web processes cannot reach this process's hub, so read new notification rows every second (and
-    what other stream kinds registered with ``register_poll_source``)."""
+    what other stream kinds registered with ``core.registry.register_stream_poll_source``)."""
 
     interval = float(app.config.get("NOTIFICATIONS_POLL_SECONDS", 1.0))
     last = None
-    sources = list(app.extensions.get(POLL_SOURCES, []))
+    sources = registry.stream_poll_sources_of(app)
     marks: list = [None] * len(sources)
     while True:
         try:

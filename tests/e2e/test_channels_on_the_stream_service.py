@@ -11,7 +11,7 @@ from channels import services
 from core.db import db
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import PHONE, sign_in
-from tests.rota.rota_helpers import ward
+from tests.factories import ward
 from tests.servers import Gunicorn, free_port
 
 

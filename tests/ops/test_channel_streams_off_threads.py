@@ -19,7 +19,7 @@ from sqlalchemy import delete
 from channels import services
 from core.accounts import Membership
 from core.db import db
-from tests.rota.rota_helpers import ward
+from tests.factories import ward
 from tests.servers import Gunicorn
 
 THREADS = 4  # the web tier: one worker process with four threads (N)
