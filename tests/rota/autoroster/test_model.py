@@ -125,7 +125,9 @@ def _random_ward(rnd: random.Random) -> m.Problem:
     days = [MON + timedelta(days=i) for i in range(rnd.choice([7, 10, 14]))]
     long_day = m.ShiftKind(4, "LD", "Long Day", time(7, 30), 750)
     types = rnd.sample([EARLY, LATE, NIGHT, long_day], rnd.randint(1, 4))
-    people = [m.Person(i, f"P{i}", weekly_minutes=rnd.choice([1350, 2250]), max_nights=rnd.choice([3, 4]))
+    doctors = rnd.random() < 0.5  # doctors in training: the 2016 contract's 46 h after nights as well
+    people = [m.Person(i, f"P{i}", weekly_minutes=rnd.choice([1350, 2250]), max_nights=rnd.choice([3, 4]),
+                       rest_after_nights_hours=46 if doctors else 0)
               for i in range(1, rnd.randint(2, 7))]
     ids = [u.id for u in people]
     clauses = [m.Clause(t.id, t.id, d, rnd.randint(1, 2), "staff", frozenset(rnd.sample(ids, rnd.randint(0, len(ids)))))
@@ -143,6 +145,9 @@ def test_the_rules_engine_agrees_with_every_solver_output(case):
     seed = int(os.environ.get("AUTOROSTER_SEED", "0")) or 1000 + case
     p = _random_ward(random.Random(seed))
     draft = m.solve(p, seed=seed, deterministic_limit=2.0)
-    blocking = m.judge(draft, {t.id: t for t in p.types}, p.tz, _wtr)
+    doctors = p.people[0].rest_after_nights_hours == 46
+    sets = [rules.RULE_SETS["TCS2016"], rules.RULE_SETS["WTR"]] if doctors else [rules.RULE_SETS["WTR"]]
+    blocking = m.judge(draft, {t.id: t for t in p.types}, p.tz, lambda _uid: (sets, False),
+                       leave={u: [rules.LeaveSpan(d, d) for uu, d in p.leave if uu == u] for u, _ in p.leave})
     assert blocking == {}, (f"ward seed {seed}: the rules engine blocks {blocking}; replay with "
                             f"AUTOROSTER_SEED={seed} AUTOROSTER_CASES=1 pytest {__file__} -k engine_agrees")
