@@ -3,7 +3,7 @@ engine judges every drafted shift; problem+json on bad input and the database un
 
 from __future__ import annotations
 
-from datetime import date, time, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
@@ -12,15 +12,17 @@ from core.audit import AuditEntry
 from core.db import db
 from rota.models import Leave, LeaveKind, PeriodState, RotaPeriod, Shift, ShiftState, StaffingRequirement
 from rota.requests.models import RequestWindow, RotaRequest, RotaRequestKind
-from tests.rota.swaps import factories as data
+from tests.factories import ward
 
 PROBLEM = "application/problem+json"
 MON = date(2026, 3, 2)
 
 
 def _ward(make, *, requirement_skill=None):
-    w = data.ward(make, 4)
-    early = data.shift_type(w.team, code="E", name="Early", start=time(7, 30), minutes=480)
+    w = ward(make, 4)  # Early, Late and Night; only the Early is used here, so the week is checkable by hand
+    early = w.types["E"]
+    for code in ("L", "N"):
+        w.types[code].active = False
     db.session.add(StaffingRequirement(team_id=w.team.id, shift_type_id=early.id, staff_group="nursing", min_count=2,
                                        skill=requirement_skill))
     period = RotaPeriod(team_id=w.team.id, first_day=MON, last_day=MON + timedelta(days=6), state=PeriodState.draft)
@@ -40,7 +42,8 @@ def test_the_coordinator_gets_a_draft_around_pins_and_leave_with_requests_honour
     a, b, c, d = w.staff
     db.session.add(Leave(user_id=d.id, team_id=w.team.id, kind=LeaveKind.annual, first_day=MON,
                          last_day=MON + timedelta(days=4)))
-    starts, ends = timeutil.shift_instants(MON + timedelta(days=2), early.start_local, 480, w.team.timezone)
+    starts, ends = timeutil.shift_instants(MON + timedelta(days=2), early.start_local, early.duration_minutes,
+                                          w.team.timezone)
     pinned = Shift(team_id=w.team.id, shift_type_id=early.id, rota_period_id=period.id, starts_at=starts,
                    ends_at=ends, assignee_id=a.id, state=ShiftState.scheduled, required_skills=[])
     window = RequestWindow(team_id=w.team.id, period_id=period.id, opens_on=MON - timedelta(days=30),
