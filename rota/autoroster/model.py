@@ -97,6 +97,7 @@ class Problem:
     clauses: list[Clause] = field(default_factory=list)
     leave: set = field(default_factory=set)  # (user_id, day)
     pins: dict = field(default_factory=dict)  # (user_id, day) -> type_id, or None for a busy day (hand-placed shift)
+    fixed: list = field(default_factory=list)  # (user_id, starts_at, ends_at, label): other shifts, e.g. just before
     requests: list[Request] = field(default_factory=list)
     preferences: list[Preference] = field(default_factory=list)
     min_rest_hours: int = 11
@@ -201,6 +202,21 @@ class _Model:
                                     m.AddBoolOr([x[(u.id, d, t1.id)].Not(), x[(u.id, d3, t3.id)].Not(), *night_next])
             self._runs(u)
             self._weekly(u)
+        self._fixed()
+
+    def _fixed(self):
+        """Shifts the model does not place (before or after the period, other teams, odd times): nothing may
+        overlap them or leave less than the minimum rest either side."""
+        rest = timedelta(hours=self.p.min_rest_hours)
+        for uid, starts, ends, label in self.p.fixed:
+            for (d, tid), (s, e) in self.when.items():
+                if (uid, d, tid) not in self.x or not (s < ends + rest and e > starts - rest):
+                    continue
+                if s < ends and e > starts:
+                    self.forbid(uid, d, tid, f"works {label}")
+                else:
+                    side = "after" if s >= ends else "before"
+                    self.forbid(uid, d, tid, f"would not have {self.p.min_rest_hours} h rest {side} {label}")
 
     def _runs(self, u: Person):
         p, x = self.p, self.x

@@ -69,20 +69,27 @@ def build_problem(period: RotaPeriod) -> tuple[model.Problem, dict]:
     lo = timeutil.localize(datetime.combine(period.first_day, time()), tz)
     hi = timeutil.localize(datetime.combine(period.last_day + timedelta(days=1), time()), tz)
     pins: dict = {}
+    fixed = []
+    near = timedelta(days=3)
     for s in db.session.scalars(select(Shift).where(Shift.assignee_id.in_(ids), Shift.state != ShiftState.cancelled,
-                                                    Shift.starts_at < hi, Shift.ends_at > lo)):
+                                                    Shift.starts_at < hi + near, Shift.ends_at > lo - near)):
         day = timeutil.local_date(s.starts_at, tz)
-        if day not in days:
+        nominal = day in days and s.shift_type_id in type_ids and s.team_id == team.id and \
+            (s.starts_at, s.ends_at) == model.instants(day, next(t for t in types if t.id == s.shift_type_id), tz)
+        if nominal:
+            pins[(s.assignee_id, day)] = s.shift_type_id
             continue
-        nominal = s.shift_type_id in type_ids and s.team_id == team.id and (s.starts_at, s.ends_at) == \
-            model.instants(day, next(t for t in types if t.id == s.shift_type_id), tz)
-        pins[(s.assignee_id, day)] = s.shift_type_id if nominal else None
+        if day in days:
+            pins[(s.assignee_id, day)] = None
+        name = s.shift_type.name if s.shift_type is not None else "a shift"
+        start = s.starts_at.astimezone(timeutil.zone(tz))
+        fixed.append((s.assignee_id, s.starts_at, s.ends_at, f"the {name} on {start:%a %d %b} from {start:%H:%M}"))
     rows = rota_requests.requests_for_period(period)
     reqs = [model.Request(r["user_id"], r["day"], r["kind"], r["shift_type_id"], r["priority"])
             for r in rows["requests"] if r["user_id"] in ids]
     prefs = [model.Preference(p["user_id"], p["kind"], p["shift_type_id"], p["weekday"], p["hard"])
              for p in rows["preferences"] if p["user_id"] in ids]
-    problem = model.Problem(days, tz, types, people, clauses, leave=leave, pins=pins, requests=reqs,
+    problem = model.Problem(days, tz, types, people, clauses, leave=leave, pins=pins, fixed=fixed, requests=reqs,
                             preferences=prefs)
     return problem, {"users": {u.id: u for u in users}, "profiles": profiles, "lo": lo, "hi": hi}
 

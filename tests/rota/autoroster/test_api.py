@@ -102,3 +102,16 @@ def test_refusals_are_problem_json_and_change_nothing(app, make, client, bearer)
     assert db.session.scalar(select(func.count()).select_from(Shift)) == 0
     assert db.session.scalar(select(func.count()).select_from(AuditEntry)
                              .where(AuditEntry.action == "rota.auto_rostered")) == 0
+
+
+def test_a_night_just_before_the_period_is_respected_and_the_engine_agrees(app, make, client, bearer):
+    w, early, period = _ward(make)
+    night = w.types["N"]
+    starts, ends = timeutil.shift_instants(MON - timedelta(days=1), night.start_local, night.duration_minutes,
+                                           w.team.timezone)
+    db.session.add(Shift(team_id=w.team.id, shift_type_id=night.id, starts_at=starts, ends_at=ends,
+                         assignee_id=w.staff[0].id, state=ShiftState.scheduled, required_skills=[]))
+    db.session.commit()
+    r = client.post(f"/api/v1/rota-periods/{period.id}/auto-roster", headers=bearer(make.token(w.coordinator)))
+    assert r.status_code == 201 and r.json["engine_refused"] == 0 and r.json["gaps"] == []
+    assert not any(c["user_id"] == w.staff[0].id and c["day"] == MON.isoformat() for c in r.json["created"])

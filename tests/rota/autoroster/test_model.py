@@ -151,3 +151,24 @@ def test_the_rules_engine_agrees_with_every_solver_output(case):
                        leave={u: [rules.LeaveSpan(d, d) for uu, d in p.leave if uu == u] for u, _ in p.leave})
     assert blocking == {}, (f"ward seed {seed}: the rules engine blocks {blocking}; replay with "
                             f"AUTOROSTER_SEED={seed} AUTOROSTER_CASES=1 pytest {__file__} -k engine_agrees")
+
+
+def test_shifts_outside_the_period_keep_their_rest():
+    # P1 worked the Night before the period (Sun 20:00 - Mon 08:00): not on Monday's Early; P2 is on leave, so the
+    # gap says why each could not.
+    before = m.instants(MON - timedelta(days=1), NIGHT, TZ)
+    p = m.Problem(WEEK[:1], TZ, [EARLY], _people(2), _clauses([(EARLY, 1)], {1, 2}, days=WEEK[:1]),
+                  leave={(2, MON)}, fixed=[(1, *before, "the Night on Sun 01 Mar from 20:00")])
+    draft = m.solve(p)
+    assert draft.assignments == []
+    assert draft.gaps[0]["why"] == ("no registered nurses free who would keep every hard rule for the Early on Mon 02 "
+                                    "Mar: P1 works the Night on Sun 01 Mar from 20:00; P2 is on leave")
+
+
+def test_a_refused_request_says_why():
+    # P1 asks for Wednesday's Early, but holds the (pinned) Night on Tuesday, which ends at 08:00 on Wednesday.
+    p = m.Problem(WEEK[:3], TZ, [EARLY, NIGHT], _people(1), [], pins={(1, WEEK[1]): NIGHT.id},
+                  requests=[m.Request(1, WEEK[2], "want", EARLY.id, 1)])
+    draft = m.solve(p)
+    assert draft.honoured == 0
+    assert draft.refused[0]["why"] == "refused: you would not have 11 h rest after the Night on Tue 03 Mar"
