@@ -152,7 +152,13 @@ class _Model:
     def hour_gap(self, d1, t1, d2, t2) -> float:
         return (self.when[(d2, t2)][0] - self.when[(d1, t1)][1]).total_seconds() / 3600
 
+    def pinned(self, uid, d, tid=None) -> bool:
+        pin = self.p.pins.get((uid, d))
+        return pin is not None and (tid is None or pin == tid)
+
     def forbid(self, uid, d, tid, reason):
+        if self.pinned(uid, d, tid):
+            return  # a shift placed by hand stays, whatever it breaks: the coordinator's decision, the engine's warning
         self.m.Add(self.x[(uid, d, tid)] == 0)
         self.why_not[(uid, d, tid)].append(reason)
 
@@ -180,14 +186,16 @@ class _Model:
                 for a in agreements[u.id]:
                     for t in p.types:
                         if (a.kind == "fixed_day_off" and a.weekday == d.weekday()) or \
-                                (a.kind == "no_nights" and t.night) or (a.kind == "avoids_shift" and a.type_id == t.id):
+                                (a.kind == "no_nights" and t.night) or (a.kind == "avoids_shift" and a.type_id == t.id) \
+                                or (a.kind == "prefers_shift" and a.type_id is not None and a.type_id != t.id):
                             self.forbid(u.id, d, t.id, "has a flexible-working agreement")
                 # rest between consecutive days' shifts
                 if i + 1 < len(p.days):
                     d2 = p.days[i + 1]
                     for t1 in p.types:
                         for t2 in p.types:
-                            if self.hour_gap(d, t1.id, d2, t2.id) < p.min_rest_hours:
+                            if self.hour_gap(d, t1.id, d2, t2.id) < p.min_rest_hours and not (
+                                    self.pinned(u.id, d) and self.pinned(u.id, d2)):
                                 m.AddBoolOr([x[(u.id, d, t1.id)].Not(), x[(u.id, d2, t2.id)].Not()])
                 # rest after a run of nights
                 if u.rest_after_nights_hours and i + 1 < len(p.days):
@@ -198,7 +206,8 @@ class _Model:
                             for t3 in p.types:
                                 if t3.night and d3 == d2:
                                     continue
-                                if self.hour_gap(d, t1.id, d3, t3.id) < u.rest_after_nights_hours:
+                                if self.hour_gap(d, t1.id, d3, t3.id) < u.rest_after_nights_hours and not (
+                                        self.pinned(u.id, d) and self.pinned(u.id, d3)):
                                     m.AddBoolOr([x[(u.id, d, t1.id)].Not(), x[(u.id, d3, t3.id)].Not(), *night_next])
             self._runs(u)
             self._weekly(u)
@@ -224,14 +233,16 @@ class _Model:
                             (u.max_days, lambda t: True)):
             for i in range(len(p.days) - limit):
                 window = p.days[i:i + limit + 1]
-                self.m.Add(sum(x[(u.id, d, t.id)] for d in window for t in p.types if pick(t)) <= limit)
+                held = sum(1 for d in window for t in p.types if pick(t) and self.pinned(u.id, d, t.id))
+                self.m.Add(sum(x[(u.id, d, t.id)] for d in window for t in p.types if pick(t)) <= max(limit, held))
 
     def _weekly(self, u: Person):
         p, x = self.p, self.x
         for i in range(max(1, len(p.days) - 6)):
             window = p.days[i:i + 7]
+            held = sum(t.minutes for d in window for t in p.types if self.pinned(u.id, d, t.id))
             self.m.Add(sum(x[(u.id, d, t.id)] * t.minutes for d in window for t in p.types)
-                       <= u.weekly_cap_hours * 60)
+                       <= max(u.weekly_cap_hours * 60, held))
 
     def objective(self):
         p, m, x = self.p, self.m, self.x

@@ -172,3 +172,14 @@ def test_a_refused_request_says_why():
     draft = m.solve(p)
     assert draft.honoured == 0
     assert draft.refused[0]["why"] == "refused: you would not have 11 h rest after the Night on Tue 03 Mar"
+
+
+def test_hand_placed_shifts_win_over_the_models_rules_and_still_give_a_draft():
+    # The coordinator pinned P1 on a Night then the next Early (too little rest) and on a leave day: the solver keeps
+    # them (the engine's warnings are the coordinator's to weigh) and still rosters everyone else.
+    pins = {(1, WEEK[0]): NIGHT.id, (1, WEEK[1]): EARLY.id, (1, WEEK[3]): EARLY.id}
+    p = m.Problem(WEEK, TZ, [EARLY, NIGHT], _people(3), _clauses([(EARLY, 1)], {1, 2, 3}), pins=pins,
+                  leave={(1, WEEK[3])})
+    draft = m.solve(p, seed=1)
+    assert draft.status == "optimal" and draft.gaps == []
+    assert {(a.day, a.type_id) for a in draft.assignments if a.pinned} == {(d, t) for (_u, d), t in pins.items()}
