@@ -129,6 +129,12 @@ def instants(day: date, st: ShiftKind, tz: str) -> tuple[datetime, datetime]:
     return timeutil.shift_instants(day, st.start, st.minutes, tz)
 
 
+def _agreement_rules_out(a: Preference, d: date, t: ShiftKind) -> bool:
+    return ((a.kind == "fixed_day_off" and a.weekday == d.weekday()) or (a.kind == "no_nights" and t.night)
+            or (a.kind == "avoids_shift" and a.type_id == t.id)
+            or (a.kind == "prefers_shift" and a.type_id is not None and a.type_id != t.id))
+
+
 def _weekend(day: date) -> bool:
     return day.weekday() >= 5
 
@@ -185,9 +191,7 @@ class _Model:
                             self.forbid(u.id, d, t.id, "has a shift placed by hand that day")
                 for a in agreements[u.id]:
                     for t in p.types:
-                        if (a.kind == "fixed_day_off" and a.weekday == d.weekday()) or \
-                                (a.kind == "no_nights" and t.night) or (a.kind == "avoids_shift" and a.type_id == t.id) \
-                                or (a.kind == "prefers_shift" and a.type_id is not None and a.type_id != t.id):
+                        if _agreement_rules_out(a, d, t):
                             self.forbid(u.id, d, t.id, "has a flexible-working agreement")
                 # rest between consecutive days' shifts
                 if i + 1 < len(p.days):
