@@ -406,8 +406,8 @@ def _gap_reason(mdl: _Model, c: Clause, where: dict, people: dict) -> str:
 
 def _request_reason(mdl: _Model, r: Request, where: dict) -> str:
     if r.kind == "want":
-        tid = r.type_id if r.type_id in mdl.types else mdl.p.types[0].id
-        why = _blocker(mdl, r.user_id, r.day, tid, where)
+        tid = r.type_id if r.type_id in mdl.types else next(iter(mdl.types), None)
+        why = None if tid is None else _blocker(mdl, r.user_id, r.day, tid, where)
         if why and not why.startswith("works the"):
             return f"refused: you {why}"
         if why:

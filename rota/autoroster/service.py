@@ -8,14 +8,14 @@ reported as a gap with the engine's reason (the tests require there are none).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 
 from core import audit, timeutil
 from core.accounts import Membership, StaffGroup, TeamRole, User
 from core.db import db
-from core.errors import Conflict
+from core.errors import Conflict, ValidationFailed
 from rota import services
 from rota.autoroster import model
 from rota.compliance import service as compliance
@@ -26,6 +26,8 @@ from rota.requests.models import StaffLeaveProfile
 from rota.skillmix import meets
 
 FULL_TIME_WEEK_MINUTES = 2250  # 37.5 h
+MAX_DAYS = 16 * 7  # the longest period built in one run
+EARLIEST, LATEST = date(1900, 1, 1), date(9000, 12, 31)  # dates a rota can be built for (no overflow near year 9999)
 REACH = timedelta(days=28)  # how far either side of the period the engine looks at a person's other shifts
 
 
@@ -100,7 +102,15 @@ def auto_roster(period: RotaPeriod, *, actor, seed: int = 1, time_limit: float =
     if period.state != PeriodState.draft:
         raise Conflict("This rota period is published: the auto-roster only builds drafts. Add shifts by hand or "
                        "create a new period.", extra={"code": "period_published"})
+    if period.first_day < EARLIEST or period.last_day > LATEST:
+        raise ValidationFailed("The auto-roster builds rotas between 1900 and 9000.", extra={"code": "out_of_range"})
+    if (period.last_day - period.first_day).days >= MAX_DAYS:
+        raise ValidationFailed(f"The auto-roster builds at most {MAX_DAYS // 7} weeks at a time: split the period.",
+                               extra={"code": "period_too_long"})
     problem, ctx = build_problem(period)
+    if not problem.types:
+        raise ValidationFailed("This team has no active shift types: add them before building a rota.",
+                               extra={"code": "no_shift_types"})
     draft = model.solve(problem, seed=seed, time_limit=time_limit)
     new = model.Draft(draft.status, [a for a in draft.assignments if not a.pinned], draft.gaps, draft.refused,
                       draft.honoured, draft.summary)

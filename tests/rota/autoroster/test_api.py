@@ -95,6 +95,18 @@ def test_refusals_are_problem_json_and_change_nothing(app, make, client, bearer)
         r = client.post(url, headers=coord, json=body)
         assert r.status_code in (400, 422) and r.content_type == PROBLEM, body
     assert client.post("/api/v1/rota-periods/99999999999/auto-roster", headers=coord).status_code == 404
+    for first, last, code in ((date(9999, 12, 1), date(9999, 12, 31), "out_of_range"),
+                              (MON + timedelta(days=200), MON + timedelta(days=400), "period_too_long")):
+        other = RotaPeriod(team_id=w.team.id, first_day=first, last_day=last, state=PeriodState.draft)
+        db.session.add(other)
+        db.session.commit()
+        r = client.post(f"/api/v1/rota-periods/{other.id}/auto-roster", headers=coord)
+        assert r.status_code == 422 and r.content_type == PROBLEM and r.json["code"] == code
+    for t in w.types.values():
+        t.active = False
+    db.session.commit()
+    r = client.post(url, headers=coord)
+    assert r.status_code == 422 and r.json["code"] == "no_shift_types"
     db.session.get(RotaPeriod, period.id).state = PeriodState.published
     db.session.commit()
     r = client.post(url, headers=coord)
