@@ -33,7 +33,7 @@ from core import timeutil
 from core.accounts import Membership, Team, User
 from core.audit import AuditEntry
 from core.db import db, epoch_seconds, now_utc
-from core.errors import Forbidden
+from core.errors import Forbidden, ValidationFailed
 from handover.models import Handover, HandoverEntry, HandoverSettings
 from notifications.models import Broadcast, BroadcastRecipient, Notification, OutboxMessage
 from rota.models import PeriodState, RotaPeriod, Shift, ShiftKind, ShiftState, ShiftType
@@ -71,13 +71,66 @@ def period_for(first: date, last: date, tz) -> Period:
 
 
 def default_dates(tz, now: datetime | None = None) -> tuple[date, date]:
-    today = timeutil.local_date(now or now_utc(), tz)
+    today = timeutil.local_date(now or now_utc(), tz or timeutil.DEFAULT_ZONE)
     return today - timedelta(days=DEFAULT_DAYS), today - timedelta(days=1)
 
 
 def previous_dates(first: date, last: date) -> tuple[date, date]:
     span = (last - first).days + 1
     return first - timedelta(days=span), first - timedelta(days=1)
+
+
+MAX_DAYS = 366
+
+
+def parse_dates(raw_from: str | None, raw_to: str | None, tz, now: datetime | None = None) -> tuple[date, date]:
+    """The local dates a page or API call asks for (ISO ``YYYY-MM-DD``), the default period when neither is given.
+    Refuses a date that is not one, ``to`` before ``from`` or more than a year."""
+    default_first, default_last = default_dates(tz, now)
+    errors: dict[str, list[str]] = {}
+    parsed = {}
+    for name, raw, default in (("from", raw_from, default_first), ("to", raw_to, default_last)):
+        if raw in (None, ""):
+            parsed[name] = default
+            continue
+        try:
+            parsed[name] = date.fromisoformat(str(raw).strip())
+        except ValueError:
+            errors[name] = ["Enter a date as YYYY-MM-DD, for example 2026-03-01."]
+    if not errors and (raw_from in (None, "")) != (raw_to in (None, "")):
+        # one end given: the other keeps the default span from it
+        span = timedelta(days=DEFAULT_DAYS - 1)
+        if raw_from in (None, ""):
+            parsed["from"] = parsed["to"] - span
+        else:
+            parsed["to"] = parsed["from"] + span
+    if not errors and parsed["to"] < parsed["from"]:
+        errors["to"] = ["Choose a 'to' date on or after the 'from' date."]
+    if not errors and (parsed["to"] - parsed["from"]).days + 1 > MAX_DAYS:
+        errors["to"] = [f"Choose a period of at most {MAX_DAYS} days."]
+    if not errors and not (date(2000, 1, 1) <= parsed["from"] and parsed["to"] <= date(2100, 1, 1)):
+        errors["from"] = ["Choose dates between 2000 and 2100."]
+    if errors:
+        raise ValidationFailed("The period is not valid.", errors=errors)
+    return parsed["from"], parsed["to"]
+
+
+def compare(team_ids, first: date, last: date, zones: dict[int, str], *, people_for=frozenset(),
+            sms_price_pence: float = DEFAULT_SMS_PRICE_PENCE, now: datetime | None = None):
+    """(this period, previous period) measures for teams sharing one zone's dates. Teams in other zones are asked
+    with their own zone's midnights (grouped by zone, so the number of queries depends only on the zones)."""
+    current: dict[int, TeamMeasures] = {}
+    previous: dict[int, TeamMeasures] = {}
+    by_zone: dict[str, list[int]] = {}
+    for t in team_ids:
+        by_zone.setdefault(zones.get(t) or timeutil.DEFAULT_ZONE, []).append(t)
+    pf, pl = previous_dates(first, last)
+    for tz, ids in sorted(by_zone.items()):
+        current.update(measures(ids, period_for(first, last, tz), people_for=people_for,
+                                sms_price_pence=sms_price_pence, now=now))
+        previous.update(measures(ids, period_for(pf, pl, tz), people_for=people_for,
+                                 sms_price_pence=sms_price_pence, now=now))
+    return current, previous
 
 
 def mask_digits(text: str | None) -> str:
