@@ -1,0 +1,88 @@
+"""Insights in a real browser: the ward manager opens Insights on a phone and a desktop; the charts render, nothing
+scrolls sideways, axe reports no violation and a table's CSV downloads. The administrator's site page too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from core.db import db
+from tests.e2e.conftest import open_menu, sign_in
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": [
+    "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}}
+
+
+@pytest.fixture
+def seeded(app):
+    from core.cli import DEMO_SEEDERS
+    from rota.demo import DEMO_PASSWORD
+
+    for _, _, seed in sorted(app.extensions.get(DEMO_SEEDERS, []), key=lambda s: (s[0], s[1])):
+        seed()
+    db.session.commit()
+    return DEMO_PASSWORD
+
+
+def _axe(page) -> list[str]:
+    return page.evaluate("""async ([src, options]) => {
+        if (!window.axe) { (0, eval)(src); }
+        const r = await window.axe.run(document, options);
+        return r.violations.map(v => `${v.impact} ${v.id}: ${v.nodes.slice(0, 2).map(n => n.target.join(' ')).join(' | ')}`);
+    }""", [AXE.read_text(), AXE_OPTIONS])
+
+
+def _fits(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_ward_manager_reads_insights_and_downloads_a_table(seeded, device, request):
+    page = request.getfixturevalue(device)
+    sign_in(page, "ward.manager@shiftbridge.test", seeded)
+    page.wait_for_url("**/")
+    if device == "phone":
+        open_menu(page)
+    page.get_by_role("link", name="Insights", exact=True).first.click()
+    page.get_by_role("link", name="Ward 7B Acute Medicine").click()
+    page.wait_for_selector("[data-testid=insight-open-shifts]")
+    charts = page.locator("svg.sb-chart")
+    assert charts.count() >= 5
+    assert charts.first.get_attribute("role") == "img"
+    assert page.locator("svg.sb-chart rect").count() > 20  # bars drawn, not empty frames
+    summary = page.locator("[data-testid=insight-open-shifts] .sb-insight__summary").inner_text()
+    assert "open shifts were filled" in summary
+    assert _fits(page), "the page scrolls sideways"
+    page.locator("[data-testid=insight-open-shifts] details summary").click()
+    assert page.locator("[data-testid=insight-open-shifts] table").is_visible()
+    assert _fits(page), "an open table makes the page scroll sideways"
+    assert _axe(page) == []
+    with page.expect_download() as info:
+        page.click("[data-testid=csv-open-shifts]")
+    text = Path(info.value.path()).read_text()
+    assert text.splitlines()[0] == "Measure,This period,Previous period,Change"
+    assert "Time to fill, median (min)" in text
+
+
+def test_administrator_compares_every_team_worst_first(app, seeded, request):
+    from core.accounts import User
+
+    email = db.session.scalar(select(User.email).where(User.is_admin.is_(True)).order_by(User.id))
+    db.session.commit()  # the test's read ends before the browser signs in (SQLite's write lock)
+    desktop = request.getfixturevalue("desktop")
+    sign_in(desktop, email, seeded)
+    desktop.wait_for_url("**/")
+    desktop.goto("/insights/")
+    desktop.click("[data-testid=site-insights]")
+    rows = desktop.locator("[data-testid=site-row]")
+    assert rows.count() >= 2
+    desktop.click("[data-testid=sort-overrides]")
+    assert "sort=overrides" in desktop.url
+    assert _fits(desktop)
+    assert _axe(desktop) == []
+    desktop.set_viewport_size({"width": 390, "height": 844})
+    assert _fits(desktop), "the site table must scroll inside its box on a phone, not the page"
