@@ -97,6 +97,9 @@ def parse_dates(raw_from: str | None, raw_to: str | None, tz, now: datetime | No
             parsed[name] = date.fromisoformat(str(raw).strip())
         except ValueError:
             errors[name] = ["Enter a date as YYYY-MM-DD, for example 2026-03-01."]
+            continue
+        if not date(2000, 1, 1) <= parsed[name] <= date(2100, 1, 1):
+            errors[name] = ["Choose a date between the years 2000 and 2100."]
     if not errors and (raw_from in (None, "")) != (raw_to in (None, "")):
         # one end given: the other keeps the default span from it
         span = timedelta(days=DEFAULT_DAYS - 1)
@@ -108,8 +111,6 @@ def parse_dates(raw_from: str | None, raw_to: str | None, tz, now: datetime | No
         errors["to"] = ["Choose a 'to' date on or after the 'from' date."]
     if not errors and (parsed["to"] - parsed["from"]).days + 1 > MAX_DAYS:
         errors["to"] = [f"Choose a period of at most {MAX_DAYS} days."]
-    if not errors and not (date(2000, 1, 1) <= parsed["from"] and parsed["to"] <= date(2100, 1, 1)):
-        errors["from"] = ["Choose dates between 2000 and 2100."]
     if errors:
         raise ValidationFailed("The period is not valid.", errors=errors)
     return parsed["from"], parsed["to"]

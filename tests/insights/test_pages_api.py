@@ -100,7 +100,8 @@ def test_api_team_insights_same_numbers_and_people_for_own_coordinator(client, m
 def test_api_refuses_bad_dates_as_problem_json(client, make, trust, bearer):
     token = make.token(trust["coord"])
     url = f"/api/v1/teams/{trust['good'].id}/insights"
-    for query in ("?from=yesterday", "?from=2026-03-10&to=2026-03-01", "?from=2020-01-01&to=2026-01-01"):
+    for query in ("?from=yesterday", "?from=2026-03-10&to=2026-03-01", "?from=2020-01-01&to=2026-01-01",
+                  "?to=0001-01-01", "?from=9999-12-31"):
         resp = client.get(url + query, headers=bearer(token))
         assert resp.status_code == 422, query
         assert resp.mimetype == "application/problem+json"
