@@ -11,7 +11,7 @@ from channels.models import Post
 from core.db import db, now_utc
 from core.errors import Conflict
 from rota.models import Shift, ShiftState
-from rota.swaps import service as swaps
+from rota.swaps import open_shifts
 from rota.swaps.eligibility import describe_shift, shift_id_from_reference
 from rota.swaps.models import SwapRequest
 
@@ -112,6 +112,6 @@ def claim(p: Post, actor) -> dict:
     shift = db.session.get(Shift, p.card_ref)
     if shift is None:
         raise Conflict("This shift no longer exists.", extra={"code": "gone"})
-    outcome = swaps.claim(shift, actor=actor)
+    outcome = open_shifts.claim(shift, actor=actor)
     _refresh("shift", shift.id)
     return {"outcome": outcome.outcome, "shift_id": shift.id}

@@ -13,8 +13,8 @@ from core.errors import Forbidden, NotFound
 from rota import cover, services
 from rota.models import Shift, StaffingRequirement
 from rota.schemas import GapOpenSchema
-from rota.swaps import absence, eligibility, home
-from rota.swaps import service as swaps
+from rota.swaps import absence, decisions, eligibility, home, open_shifts
+from rota.swaps import requests as swap_requests
 from rota.swaps.eligibility import describe_shift
 from rota.swaps.models import SwapKind, SwapRequest, SwapState
 
@@ -214,8 +214,8 @@ def _shift(shift_id: int) -> Shift:
 
 
 def _visible_request(request_id: int) -> SwapRequest:
-    req = swaps.get_request(request_id)
-    swaps.check_view(req, _me())
+    req = swap_requests.get_request(request_id)
+    swap_requests.check_view(req, _me())
     return req
 
 
@@ -252,8 +252,8 @@ def create_swap(data):
         raise NotFound(f"No shift with id {shift.id}.")
     counterpart = _shift(data["counterpart_shift_id"]) if data.get("counterpart_shift_id") else None
     to_users = [_user(uid) for uid in dict.fromkeys(data.get("to_user_ids") or [])]
-    req = swaps.propose(actor=_me(), shift=shift, kind=data["kind"], to_users=to_users or None,
-                        counterpart_shift=counterpart, note=data.get("note"))
+    req = swap_requests.propose(actor=_me(), shift=shift, kind=data["kind"], to_users=to_users or None,
+                                counterpart_shift=counterpart, note=data.get("note"))
     db.session.commit()
     return req
 
@@ -266,7 +266,7 @@ def list_swaps(args):
     """Requests that involve me: ``mine=incoming`` (asked of me), ``outgoing`` (mine), ``approvals`` (my teams'
     queue), ``all``. Filter by ``state``."""
     states = [SwapState(args["state"])] if args.get("state") else None
-    stmt = swaps.requests_for(_me(), mine=args["mine"], states=states)
+    stmt = swap_requests.requests_for(_me(), mine=args["mine"], states=states)
     total = db.session.scalar(db.select(db.func.count()).select_from(stmt.order_by(None).subquery()))
     items = db.session.scalars(stmt.limit(args["per_page"]).offset((args["page"] - 1) * args["per_page"])).all()
     return {"items": items, "page": args["page"], "per_page": args["per_page"], "total": total}
@@ -278,7 +278,7 @@ def list_swaps(args):
 def get_swap(swap_id):
     """One request, with fresh eligibility and verdicts for the people it would move."""
     req = _visible_request(swap_id)
-    req.checks = swaps.approval_view(req) if req.pending else []
+    req.checks = decisions.approval_view(req) if req.pending else []
     return req
 
 
@@ -288,7 +288,7 @@ def get_swap(swap_id):
 def accept_swap(swap_id):
     """Accept a request made to me. 409 if someone else accepted first or it changed meanwhile."""
     req = _visible_request(swap_id)
-    swaps.accept(req, actor=_me())
+    decisions.accept(req, actor=_me())
     db.session.commit()
     return req
 
@@ -300,7 +300,7 @@ def accept_swap(swap_id):
 def decline_swap(data, swap_id):
     """Decline a request made to me, with a reason (shown to the requester)."""
     req = _visible_request(swap_id)
-    swaps.decline(req, actor=_me(), reason=data["reason"])
+    decisions.decline(req, actor=_me(), reason=data["reason"])
     db.session.commit()
     return req
 
@@ -312,7 +312,7 @@ def decline_swap(data, swap_id):
 def approve_swap(data, swap_id):
     """Coordinator approval: the rota changes in one transaction. 409 if it was cancelled or the shifts changed."""
     req = _visible_request(swap_id)
-    swaps.approve(req, actor=_me(), note=data.get("note"))
+    decisions.approve(req, actor=_me(), note=data.get("note"))
     db.session.commit()
     return req
 
@@ -324,7 +324,7 @@ def approve_swap(data, swap_id):
 def refuse_swap(data, swap_id):
     """Coordinator refusal, with a reason (shown to both people)."""
     req = _visible_request(swap_id)
-    swaps.refuse(req, actor=_me(), reason=data["reason"])
+    decisions.refuse(req, actor=_me(), reason=data["reason"])
     db.session.commit()
     return req
 
@@ -336,7 +336,7 @@ def refuse_swap(data, swap_id):
 def cancel_swap(data, swap_id):
     """Withdraw my request (or, as coordinator, cancel one), with a reason."""
     req = _visible_request(swap_id)
-    swaps.cancel(req, actor=_me(), reason=data["reason"])
+    decisions.cancel(req, actor=_me(), reason=data["reason"])
     db.session.commit()
     return req
 
@@ -371,7 +371,7 @@ def list_open_shifts(args):
 def claim_shift(shift_id):
     """"I'll take it". Exactly one of many simultaneous claims wins; the others get 409."""
     shift = _shift(shift_id)
-    outcome = swaps.claim(shift, actor=_me())
+    outcome = open_shifts.claim(shift, actor=_me())
     db.session.commit()
     body = {"outcome": outcome.outcome, "shift": outcome.shift}
     return (body, 202) if outcome.outcome == "volunteered" else body
@@ -386,7 +386,7 @@ def assign_shift(data, shift_id):
     shift = _shift(shift_id)
     if not shift.team.can_manage(_me()):
         raise Forbidden("Only the team's coordinators can assign open shifts.")
-    swaps.assign(shift, _user(data["user_id"]), actor=_me(), override_reason=data.get("override_reason"))
+    open_shifts.assign(shift, _user(data["user_id"]), actor=_me(), override_reason=data.get("override_reason"))
     db.session.commit()
     return shift
 

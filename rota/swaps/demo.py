@@ -16,8 +16,8 @@ from notifications.models import EscalationPolicy
 from rota import services
 from rota.demo import ED, STAFF_BANK, WARD, demo_nurse_email
 from rota.models import Shift, ShiftState
-from rota.swaps import eligibility
-from rota.swaps import service as swaps
+from rota.swaps import decisions, eligibility, open_shifts, shared
+from rota.swaps import requests as swap_requests
 from rota.swaps.models import OpenShiftPolicy, OpenShiftVolunteer, SwapKind, SwapRequest, SwapShiftLock
 
 # Notes on the demo requests: shown to the people involved, and how a second run finds what the first one made.
@@ -87,16 +87,16 @@ def _seed_ward_requests(ward) -> list[str]:
         theirs = _future_shifts(ward, holders=[demo_nurse], limit=6)
         mine = _future_shifts(ward, holders=others[:6], limit=12)
         req = _first_that_works(
-            (lambda a=a, b=b: swaps.propose(actor=a.assignee, shift=a, kind=SwapKind.swap, counterpart_shift=b,
-                                            note=NOTE_SWAP))
+            (lambda a=a, b=b: swap_requests.propose(actor=a.assignee, shift=a, kind=SwapKind.swap, counterpart_shift=b,
+                                                    note=NOTE_SWAP))
             for b in theirs for a in mine if not (a.starts_at < b.ends_at and a.ends_at > b.starts_at))
         if req is not None:
             lines.append(f"  swap: {req.requester.display_name} asks {demo_nurse.display_name} to swap "
                          f"(waiting for their answer)")
     # 2. An offer to everyone eligible.
     if _request_with_note(ward, NOTE_OFFER) is None:
-        req = _first_that_works((lambda s=s: swaps.propose(actor=s.assignee, shift=s, kind=SwapKind.offer,
-                                                           note=NOTE_OFFER))
+        req = _first_that_works((lambda s=s: swap_requests.propose(actor=s.assignee, shift=s, kind=SwapKind.offer,
+                                                                   note=NOTE_OFFER))
                                 for s in _future_shifts(ward, holders=others[6:12], limit=6))
         if req is not None:
             lines.append(f"  offer: {req.requester.display_name} offers a shift to everyone eligible "
@@ -105,8 +105,9 @@ def _seed_ward_requests(ward) -> list[str]:
     if _request_with_note(ward, NOTE_APPROVAL) is None:
         def offer_and_accept(s):
             taker = _someone_eligible(s, lambda u: u.id != demo_nurse.id and ward.id in u.team_ids)
-            req = swaps.propose(actor=s.assignee, shift=s, kind=SwapKind.offer, to_users=[taker], note=NOTE_APPROVAL)
-            return swaps.accept(req, actor=taker)
+            req = swap_requests.propose(actor=s.assignee, shift=s, kind=SwapKind.offer, to_users=[taker],
+                                        note=NOTE_APPROVAL)
+            return decisions.accept(req, actor=taker)
 
         req = _first_that_works((lambda s=s: offer_and_accept(s))
                                 for s in _future_shifts(ward, holders=others[12:], limit=6))
@@ -123,8 +124,8 @@ def _seed_volunteer(ed, coord) -> list[str]:
     if db.session.scalar(select(OpenShiftVolunteer.id).join(Shift, Shift.id == OpenShiftVolunteer.shift_id)
                          .where(Shift.team_id == ed.id).limit(1)):
         return []
-    if swaps.settings_for(ed.id).open_shift_policy != OpenShiftPolicy.coordinator_chooses:
-        swaps.update_settings(ed, actor=coord, open_shift_policy=OpenShiftPolicy.coordinator_chooses)
+    if shared.settings_for(ed.id).open_shift_policy != OpenShiftPolicy.coordinator_chooses:
+        shared.update_settings(ed, actor=coord, open_shift_policy=OpenShiftPolicy.coordinator_chooses)
     now = now_utc()
     gaps = db.session.scalars(eligibility.open_shifts_query([ed.id]).where(
         Shift.starts_at > now + timedelta(hours=12))).all()
@@ -137,7 +138,7 @@ def _seed_volunteer(ed, coord) -> list[str]:
         gaps = [services.open_gap(ed, requirement=gap.requirement, day=gap.day, actor=coord)]
 
     def volunteer(shift):
-        return swaps.claim(shift, actor=_someone_eligible(shift, lambda u: u.id != coord.id), now=now)
+        return open_shifts.claim(shift, actor=_someone_eligible(shift, lambda u: u.id != coord.id), now=now)
 
     outcome = _first_that_works((lambda s=s: volunteer(s)) for s in gaps[:5])
     if outcome is None:
@@ -158,11 +159,11 @@ def seed_swaps() -> list[str]:
         return []
     lines = []
     bank = db.session.scalar(select(Team).where(Team.name == STAFF_BANK))
-    pools = list(swaps.settings_for(ward.id).pool_team_ids or [])
+    pools = list(shared.settings_for(ward.id).pool_team_ids or [])
     if bank is not None and bank.id not in pools:
         # The bank's staff become Ward 7B's candidates: a grant over the bank, so the trust's administrator makes it.
         admin = accounts.user_by_email("admin@shiftbridge.test")
-        swaps.update_settings(ward, actor=admin, pool_team_ids=[*pools, bank.id])
+        shared.update_settings(ward, actor=admin, pool_team_ids=[*pools, bank.id])
         lines.append(f"  {WARD}: staff bank pool is {STAFF_BANK}")
     if db.session.get(EscalationPolicy, ward.id) is None:
         broadcasts.set_policy(ward, coord, LADDER)

@@ -23,8 +23,8 @@ from notifications import broadcasts
 from notifications.models import Broadcast
 from rota import services
 from rota.models import Shift, ShiftState, StaffingRequirement
-from rota.swaps import absence, eligibility
-from rota.swaps import service as swaps
+from rota.swaps import absence, eligibility, open_shifts
+from rota.swaps import requests as swap_requests
 from rota.swaps.models import OpenShiftVolunteer, VolunteerState
 
 IN_FLIGHT_HOURS = 24
@@ -68,7 +68,8 @@ def ask_cover(shift: Shift, *, actor: User, now: datetime | None = None):
         raise Conflict("Cover has already been asked for this shift.", extra={"code": "already_asked"})
     absence.release(shift, now=now)
     return broadcasts.create(team, actor, audience="eligible_for_shift", params={"shift_id": shift.id},
-                             text=swaps.cover_text(shift), link=swaps.board_link(shift.id), kind="open_shift",
+                             text=open_shifts.cover_text(shift), link=open_shifts.board_link(shift.id),
+                             kind="open_shift",
                              reference=eligibility.shift_reference(shift.id),
                              urgent=shift.starts_at - now < timedelta(hours=24))
 
@@ -156,7 +157,7 @@ def coordinator_home(user: User, *, now: datetime | None = None) -> CoordinatorH
     for t in teams:
         home.gaps.extend(_gaps(t, now))
     home.absences = absence.recent(ids, now=now)
-    home.approvals = len(db.session.scalars(swaps.requests_for(user, mine="approvals")).all())
+    home.approvals = len(db.session.scalars(swap_requests.requests_for(user, mine="approvals")).all())
     home.volunteers = db.session.scalar(
         select(func.count(func.distinct(OpenShiftVolunteer.shift_id))).join(Shift)
         .where(Shift.team_id.in_(ids), Shift.starts_at > now, OpenShiftVolunteer.state == VolunteerState.waiting)) or 0

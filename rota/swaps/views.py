@@ -22,8 +22,8 @@ from core.pages import CsrfForm, team_or_404
 from core.web import as_choices
 from rota import cover
 from rota.models import Shift, ShiftState
-from rota.swaps import eligibility
-from rota.swaps import service as swaps
+from rota.swaps import decisions, eligibility, open_shifts, shared
+from rota.swaps import requests as swap_requests
 from rota.swaps.eligibility import describe_shift
 from rota.swaps.models import (
     PENDING_STATES,
@@ -105,7 +105,7 @@ def _shift_or_404(shift_id: int) -> Shift:
 
 def _request_or_404(request_id: int) -> SwapRequest:
     req = get_by_id(SwapRequest, request_id)
-    if req is None or not swaps.can_view(req, current_user):
+    if req is None or not swap_requests.can_view(req, current_user):
         abort(404)
     return req
 
@@ -167,13 +167,14 @@ def _helpers():
 @bp.get("/swaps")
 @login_required
 def requests_page():
-    swaps.expire_due()
+    swap_requests.expire_due()
     db.session.commit()
-    incoming = db.session.scalars(swaps.requests_for(current_user, mine="incoming",  # accepted ones stay until decided
-                                                     states=PENDING_STATES)).all()
-    outgoing = db.session.scalars(swaps.requests_for(current_user, mine="outgoing", states=PENDING_STATES)).all()
+    requests_for = swap_requests.requests_for
+    incoming = db.session.scalars(requests_for(current_user, mine="incoming",  # accepted ones stay until decided
+                                               states=PENDING_STATES)).all()
+    outgoing = db.session.scalars(requests_for(current_user, mine="outgoing", states=PENDING_STATES)).all()
     history = db.session.scalars(
-        swaps.requests_for(current_user, mine="all").where(SwapRequest.state.not_in(PENDING_STATES)).limit(30)).all()
+        requests_for(current_user, mine="all").where(SwapRequest.state.not_in(PENDING_STATES)).limit(30)).all()
     mine_asked = {r.request_id: r for req in incoming for r in req.recipients if r.user_id == current_user.id}
     return render_template("rota/swaps/requests.html", incoming=incoming, outgoing=outgoing, history=history,
                            mine_asked=mine_asked, page_title="Swap and offer requests")
@@ -184,7 +185,7 @@ def requests_page():
 def detail(request_id: int):
     req = _request_or_404(request_id)
     me = next((r for r in req.recipients if r.user_id == current_user.id), None)
-    checks = swaps.approval_view(req, taker=current_user if me is not None else None) if req.pending else []
+    checks = decisions.approval_view(req, taker=current_user if me is not None else None) if req.pending else []
     return render_template("rota/swaps/detail.html", req=req, checks=checks, me=me, action=CsrfForm(),
                            reason_form=ReasonForm(), approve_form=ApproveForm(),
                            can_manage=req.team.can_manage(current_user), page_title="Request")
@@ -197,7 +198,7 @@ def accept(request_id: int):
     form = CsrfForm()
     if not form.validate_on_submit():
         abort(400)
-    return _run(lambda: swaps.accept(req, actor=current_user), "Accepted.", url_for(".detail", request_id=req.id))
+    return _run(lambda: decisions.accept(req, actor=current_user), "Accepted.", url_for(".detail", request_id=req.id))
 
 
 def _with_reason(request_id: int, service, success: str, **kw):
@@ -213,13 +214,13 @@ def _with_reason(request_id: int, service, success: str, **kw):
 @bp.post("/swaps/<int:request_id>/decline")
 @login_required
 def decline(request_id: int):
-    return _with_reason(request_id, swaps.decline, "Declined. They have been told why.")
+    return _with_reason(request_id, decisions.decline, "Declined. They have been told why.")
 
 
 @bp.post("/swaps/<int:request_id>/cancel")
 @login_required
 def cancel(request_id: int):
-    return _with_reason(request_id, swaps.cancel, "Cancelled.")
+    return _with_reason(request_id, decisions.cancel, "Cancelled.")
 
 
 @bp.post("/swaps/<int:request_id>/refuse")
@@ -228,7 +229,7 @@ def refuse(request_id: int):
     req = _request_or_404(request_id)
     if not req.team.can_manage(current_user):
         abort(403)
-    return _with_reason(request_id, swaps.refuse, "Refused. Both people have been told why.")
+    return _with_reason(request_id, decisions.refuse, "Refused. Both people have been told why.")
 
 
 @bp.post("/swaps/<int:request_id>/approve")
@@ -241,8 +242,8 @@ def approve(request_id: int):
     if not form.validate_on_submit():
         flash(" ".join(e for errs in form.errors.values() for e in errs), "error")
         return redirect(url_for(".detail", request_id=req.id))
-    return _run(lambda: swaps.approve(req, actor=current_user, note=form.note.data), "Approved: the rota is updated.",
-                url_for(".detail", request_id=req.id))
+    return _run(lambda: decisions.approve(req, actor=current_user, note=form.note.data),
+                "Approved: the rota is updated.", url_for(".detail", request_id=req.id))
 
 
 # ------------------------------------------------------------------------------------------------- wizards
@@ -259,15 +260,15 @@ def _own_future_shift(shift_id: int) -> Shift:
 @login_required
 def swap_wizard(shift_id: int):
     shift = _own_future_shift(shift_id)
-    candidates = swaps.swap_candidates(shift)
+    candidates = swap_requests.swap_candidates(shift)
     form = SwapForm()
     form.counterpart_shift_id.choices = as_choices([(other.id, describe_shift(other)) for other, _ in candidates])
     error = None
     if form.validate_on_submit():
         try:
-            req = swaps.propose(actor=current_user, shift=shift, kind=SwapKind.swap,
-                                counterpart_shift=db.session.get(Shift, form.counterpart_shift_id.data),
-                                note=form.note.data)
+            req = swap_requests.propose(actor=current_user, shift=shift, kind=SwapKind.swap,
+                                        counterpart_shift=db.session.get(Shift, form.counterpart_shift_id.data),
+                                        note=form.note.data)
             db.session.commit()
             flash("Swap proposed. We will tell you when they answer.", "success")
             return redirect(url_for(".detail", request_id=req.id))
@@ -293,8 +294,8 @@ def offer_wizard(shift_id: int):
         else:
             try:
                 to_users = [db.session.get(User, uid) for uid in chosen] or None
-                req = swaps.propose(actor=current_user, shift=shift, kind=SwapKind.offer, to_users=to_users,
-                                    note=form.note.data)
+                req = swap_requests.propose(actor=current_user, shift=shift, kind=SwapKind.offer, to_users=to_users,
+                                            note=form.note.data)
                 db.session.commit()
                 flash(f"Offered to {len(req.recipients)} colleague(s). We will tell you when someone accepts.",
                       "success")
@@ -315,8 +316,9 @@ def open_shifts_page():
     results = eligibility.eligible_open_shifts(current_user, include_ineligible=True)
     volunteered = set(db.session.scalars(select(OpenShiftVolunteer.shift_id).where(
         OpenShiftVolunteer.user_id == current_user.id, OpenShiftVolunteer.state == VolunteerState.waiting)))
-    policies = {tid: swaps.settings_for(tid).open_shift_policy for tid in {r.shift.team_id for r in results}}
-    cover = {r.shift.id: swaps.cover_request_url(r.shift) for r in results if r.shift.team.can_manage(current_user)}
+    policies = {tid: shared.settings_for(tid).open_shift_policy for tid in {r.shift.team_id for r in results}}
+    cover = {r.shift.id: open_shifts.cover_request_url(r.shift) for r in results
+             if r.shift.team.can_manage(current_user)}
     return render_template("rota/swaps/open_shifts.html", results=results, volunteered=volunteered,
                            policies=policies, cover=cover, form=CsrfForm(), page_title="Open shifts")
 
@@ -329,7 +331,7 @@ def claim(shift_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        outcome = swaps.claim(shift, actor=current_user)
+        outcome = open_shifts.claim(shift, actor=current_user)
         db.session.commit()
         if outcome.outcome == "claimed":
             flash(f"It's yours: you now work {describe_shift(shift)}.", "success")
@@ -348,7 +350,7 @@ def withdraw(shift_id: int):
     shift = _shift_or_404(shift_id)
     if not CsrfForm().validate_on_submit():
         abort(400)
-    return _run(lambda: swaps.withdraw(shift, actor=current_user), "You have withdrawn.",
+    return _run(lambda: open_shifts.withdraw(shift, actor=current_user), "You have withdrawn.",
                 url_for(".open_shifts_page"))
 
 
@@ -365,7 +367,7 @@ def assign(shift_id: int):
     user = db.session.get(User, form.user_id.data)
     if user is None:
         abort(404)
-    return _run(lambda: swaps.assign(shift, user, actor=current_user, override_reason=form.override_reason.data),
+    return _run(lambda: open_shifts.assign(shift, user, actor=current_user, override_reason=form.override_reason.data),
                 f"{describe_shift(shift)} given to {user.display_name}.", url_for(".approvals_page"))
 
 
@@ -377,10 +379,10 @@ def assign(shift_id: int):
 def approvals_page():
     if not (current_user.is_coordinator or current_user.is_admin):
         abort(403)
-    swaps.expire_due()
+    swap_requests.expire_due()
     db.session.commit()
-    queue = db.session.scalars(swaps.requests_for(current_user, mine="approvals")).all()
-    items = [(req, swaps.approval_view(req)) for req in queue]
+    queue = db.session.scalars(swap_requests.requests_for(current_user, mine="approvals")).all()
+    items = [(req, decisions.approval_view(req)) for req in queue]
     team_ids = list(current_user.managed_team_ids) if not current_user.is_admin else \
         list(db.session.scalars(select(Team.id)))
     with_volunteers = db.session.scalars(
@@ -388,7 +390,7 @@ def approvals_page():
                             Shift.id.in_(select(OpenShiftVolunteer.shift_id).where(
                                 OpenShiftVolunteer.state == VolunteerState.waiting)))
         .order_by(Shift.starts_at)).all()
-    volunteers = [(s, swaps.ranked_volunteers(s)) for s in with_volunteers]
+    volunteers = [(s, open_shifts.ranked_volunteers(s)) for s in with_volunteers]
     return render_template("rota/swaps/approvals.html", items=items, volunteers=volunteers,
                            approve_form=ApproveForm(), reason_form=ReasonForm(), assign_form=AssignForm(),
                            page_title="Approvals")
@@ -398,15 +400,15 @@ def approvals_page():
 @login_required
 def settings_page(team_id: int):
     team = team_or_404(team_id, manage=True)
-    current = swaps.settings_for(team.id)
+    current = shared.settings_for(team.id)
     form = SettingsForm(data={"approval_policy": current.approval_policy.value,
                               "open_shift_policy": current.open_shift_policy.value,
                               "cutoff_hours": current.cutoff_hours, "expiry_hours": current.expiry_hours}
                         if request.method == "GET" else None)
     if form.validate_on_submit():
-        swaps.update_settings(team, actor=current_user, approval_policy=ApprovalPolicy(form.approval_policy.data),
-                              open_shift_policy=OpenShiftPolicy(form.open_shift_policy.data),
-                              cutoff_hours=form.cutoff_hours.data, expiry_hours=form.expiry_hours.data)
+        shared.update_settings(team, actor=current_user, approval_policy=ApprovalPolicy(form.approval_policy.data),
+                               open_shift_policy=OpenShiftPolicy(form.open_shift_policy.data),
+                               cutoff_hours=form.cutoff_hours.data, expiry_hours=form.expiry_hours.data)
         db.session.commit()
         flash("Swap settings saved.", "success")
         return redirect(url_for(".settings_page", team_id=team.id))
@@ -424,6 +426,6 @@ def swaps_cli():
 
 @swaps_cli.command("expire", help="Expire requests whose shift started or whose time ran out (run from cron).")
 def expire_command():
-    count = swaps.expire_due()
+    count = swap_requests.expire_due()
     db.session.commit()
     click.echo(f"{count} request(s) expired.")

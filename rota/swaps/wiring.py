@@ -20,7 +20,9 @@ from rota.swaps import audiences as shift_audiences
 from rota.swaps import models as swap_models  # noqa: F401  (registers the tables)
 from rota.swaps import views as swaps_views
 from rota.swaps.demo import seed_swaps
-from rota.swaps.service import expire_due, on_shift_changed_hands, reply_claim, shift_action
+from rota.swaps.open_shifts import on_shift_filled
+from rota.swaps.replies import reply_claim, shift_action
+from rota.swaps.requests import expire_due, on_shift_changed_hands
 
 
 def register(app, api) -> None:
@@ -32,8 +34,9 @@ def register(app, api) -> None:
     app.cli.add_command(swaps_views.swaps_cli)
     if eligibility.allowed_team_ids not in assignment.SHIFT_TEAMS:  # a team's pools may take its shifts
         assignment.SHIFT_TEAMS.append(eligibility.allowed_team_ids)
-    if on_shift_changed_hands not in assignment.AFTER_CHANGE:
-        assignment.AFTER_CHANGE.append(on_shift_changed_hands)
+    for hook in (on_shift_filled, on_shift_changed_hands):  # a broadcast shows "claimed"; pending requests end
+        if hook not in assignment.AFTER_CHANGE:
+            assignment.AFTER_CHANGE.append(hook)
     # Short notice ("I can't make this shift") and the coordinator's home (issue #15).
     app.register_blueprint(absence_views.bp)
     if absence.on_shift_changed_hands not in assignment.AFTER_CHANGE:

@@ -159,8 +159,7 @@ def test_coordinator_opens_and_asks_cover_for_tomorrows_unfilled_requirement_in_
 
 def test_home_counts_of_a_cover_request_are_live(phone, make):
     """The coordinator watches Home: when a nurse takes the shift, "taken" appears without a reload."""
-    from rota.swaps import home
-    from rota.swaps import service as swaps
+    from rota.swaps import home, open_shifts
 
     w = data.ward(make, 2)
     gap = data.shift(w.team, starts_at=datetime.now(UTC) + timedelta(hours=5), hours=12, stype=data.night(w.team))
@@ -173,7 +172,7 @@ def test_home_counts_of_a_cover_request_are_live(phone, make):
     counts = phone.locator(f"[data-broadcast-id='{b_id}'] [data-testid=home-broadcast-counts]")
     expect(counts).to_have_text("asked 2 · read 0 · not taken yet")
     phone.evaluate("() => { window.sbSamePage = true; }")
-    swaps.claim(db.session.get(type(gap), gap.id), actor=w.staff[1])
+    open_shifts.claim(db.session.get(type(gap), gap.id), actor=w.staff[1])
     db.session.commit()
     expect(counts).to_have_text(re.compile(r"asked 2 · read \d · taken"), timeout=12_000)
     assert phone.evaluate("() => window.sbSamePage === true")  # the same page: no reload

@@ -124,13 +124,14 @@ def test_approval_card_shows_grade_and_cover_effect_and_needs_a_reason(desktop, 
     """Issue #12: the coordinator sees who the taker is (grade, staff group) and what the change does to the night's
     registered nurses before approving; approving a shortfall needs a reason."""
     from rota import services
-    from rota.swaps import service as swaps
+    from rota.swaps import decisions
+    from rota.swaps import requests as swap_requests
     from tests.rota.swaps.test_swaps_cover import NightWard
 
     w = NightWard(make, nurses_on=4)
     hca = w.hcas[0]
-    req = swaps.propose(actor=w.rns[0], shift=w.night, kind="offer", to_users=[hca])
-    swaps.accept(req, actor=hca)
+    req = swap_requests.propose(actor=w.rns[0], shift=w.night, kind="offer", to_users=[hca])
+    decisions.accept(req, actor=hca)
     db.session.commit()
     services.assign(w.nights[3], None, actor=w.coordinator)  # an RN off sick after the HCA accepted
     db.session.commit()

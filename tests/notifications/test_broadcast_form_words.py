@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from core.db import db
-from rota.swaps import service as swaps
+from rota.swaps import open_shifts
 from tests.conftest import login
 from tests.rota.swaps import factories as data
 
@@ -14,7 +14,7 @@ def test_cover_form_hides_the_shift_id_reference_and_link_and_puts_send_first(ap
     w = data.ward(make, 2)
     gap = data.shift(w.team, starts_at=data.soon(2))
     with app.test_request_context():
-        url = swaps.cover_request_url(gap)
+        url = open_shifts.cover_request_url(gap)
     db.session.commit()
     login(client, w.coordinator)
     page = client.get(url).get_data(as_text=True)

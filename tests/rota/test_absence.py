@@ -13,8 +13,7 @@ from core.db import db
 from core.errors import Conflict, Forbidden, RuleViolation, ValidationFailed
 from notifications.models import Broadcast, BroadcastRecipient, Notification
 from rota.models import Leave, LeaveKind, Shift, ShiftRelease, ShiftState
-from rota.swaps import absence, eligibility, home
-from rota.swaps import service as swaps
+from rota.swaps import absence, eligibility, home, open_shifts
 from rota.swaps.absence_models import AbsenceHandling, ShiftAbsence
 from tests.conftest import login
 from tests.rota.swaps import factories as data
@@ -76,12 +75,12 @@ def test_left_with_the_coordinator_it_is_not_claimable_until_they_ask_for_cover(
     s = _shift(s.id)
     assert s.id not in [r.shift.id for r in eligibility.eligible_open_shifts(w.staff[1])]
     with pytest.raises(RuleViolation, match="arranging cover"):
-        swaps.claim(s, actor=w.staff[1])
+        open_shifts.claim(s, actor=w.staff[1])
     db.session.rollback()
     b = home.ask_cover(_shift(s.id), actor=w.coordinator)
     db.session.commit()
     assert b.kind == "open_shift" and b.reference == f"shift:{s.id}" and b.urgent
-    swaps.claim(_shift(s.id), actor=w.staff[1])
+    open_shifts.claim(_shift(s.id), actor=w.staff[1])
     db.session.commit()
     assert _shift(s.id).assignee_id == w.staff[1].id
 

@@ -243,22 +243,22 @@ def test_coordinator_cannot_make_another_team_their_staff_pool(make, app):
     """A pool team's staff become candidates for the team's shifts (claims, assignment, the ladder's bank step),
     so naming a pool is a power over the other team: only its coordinators or an administrator may grant it."""
     from core.errors import Forbidden
-    from rota.swaps import service as swaps
+    from rota.swaps import shared
 
     wendy = make.user(display_name="Wendy Ward-Manager", grade="Band 7")
     rosa = make.user(display_name="Rosa Respiratory", grade="Band 7")
     ward = make.team("Ward 7B", coordinators=[wendy])
     other = make.team("Ward 8", coordinators=[rosa])
     with pytest.raises(Forbidden, match="Ward 8"):
-        swaps.update_settings(ward, actor=wendy, pool_team_ids=[other.id])
+        shared.update_settings(ward, actor=wendy, pool_team_ids=[other.id])
     db.session.rollback()
-    assert not (swaps.settings_for(ward.id).pool_team_ids or [])
+    assert not (shared.settings_for(ward.id).pool_team_ids or [])
 
     both = make.user(display_name="Bea Both", grade="Band 7")
     bank = make.team("Bank", coordinators=[both])
     ward2 = make.team("Ward 9", coordinators=[both])
-    swaps.update_settings(ward2, actor=both, pool_team_ids=[bank.id])
+    shared.update_settings(ward2, actor=both, pool_team_ids=[bank.id])
     admin = make.admin()
-    swaps.update_settings(ward, actor=admin, pool_team_ids=[other.id])
+    shared.update_settings(ward, actor=admin, pool_team_ids=[other.id])
     db.session.commit()
-    assert swaps.settings_for(ward.id).pool_team_ids == [other.id]
+    assert shared.settings_for(ward.id).pool_team_ids == [other.id]

@@ -78,7 +78,7 @@ def test_swap_settings_screen_and_database_agree(app, make, field):
     from sqlalchemy.exc import IntegrityError
 
     from core.db import db
-    from rota.swaps import service as swaps
+    from rota.swaps import shared
     from tests.conftest import login
 
     team, coord, _, _ = ward(make, nurses=0)
@@ -89,7 +89,7 @@ def test_swap_settings_screen_and_database_agree(app, make, field):
         form = {"approval_policy": "always", "open_shift_policy": "first_claim_wins", "cutoff_hours": 12,
                 "expiry_hours": 72, field: value}
         assert browser.post(f"/teams/{team.id}/swap-settings", data=form).status_code == (302 if ok else 422)
-        row = swaps.settings_for(team.id)
+        row = shared.settings_for(team.id)
         setattr(row, field, value)
         db.session.add(row)
         if ok:

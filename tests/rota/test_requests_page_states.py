@@ -4,7 +4,8 @@ with its state in plain words; offer candidates say which team they are in."""
 from __future__ import annotations
 
 from core.db import db
-from rota.swaps import service as swaps
+from rota.swaps import decisions
+from rota.swaps import requests as swap_requests
 from tests.rota.swaps import factories as data
 from tests.rota.swaps.test_swaps_pages import signed_in
 
@@ -13,13 +14,13 @@ def test_an_accepted_offer_stays_on_the_takers_page_in_plain_words_until_decided
     w = data.ward(make, 2)
     a, b = w.staff
     x = data.shift(w.team, starts_at=data.soon(3), assignee=a)
-    req = swaps.propose(actor=a, shift=x, kind="offer", to_users=[b])
-    swaps.accept(req, actor=b)
+    req = swap_requests.propose(actor=a, shift=x, kind="offer", to_users=[b])
+    decisions.accept(req, actor=b)
     db.session.commit()
     page = signed_in(app, b).get("/swaps").get_data(as_text=True)
     assert f'data-testid="request-{req.id}"' in page
     assert ">Accepted – waiting for the coordinator</strong>" in page
-    swaps.approve(req, actor=w.coordinator)
+    decisions.approve(req, actor=w.coordinator)
     db.session.commit()
     page = signed_in(app, b).get("/swaps").get_data(as_text=True)
     assert "Approved – the rota is updated" in page
@@ -36,7 +37,7 @@ def test_a_colleague_sees_the_checks_of_an_offer_before_agreeing(app, make):
     w = data.ward(make, 2)
     a, b = w.staff
     x = data.shift(w.team, starts_at=data.soon(3), assignee=a)
-    req = swaps.propose(actor=a, shift=x, kind="offer", to_users=[b])
+    req = swap_requests.propose(actor=a, shift=x, kind="offer", to_users=[b])
     db.session.commit()
     page = signed_in(app, b).get(f"/swaps/{req.id}").get_data(as_text=True)
     assert f'data-testid="check-{b.id}"' in page and "Allowed, no warnings" in page
@@ -61,5 +62,5 @@ def test_swap_candidates_come_by_day_with_the_cleanest_first(app, make, monkeypa
         return [Verdict("WTR-rest11", "warn", "9 h", "11 h", "Only 9 h rest.")] if user.id == b_id else []
 
     data.fake_engine(monkeypatch, engine)
-    order = [other.id for other, _ in swaps.swap_candidates(mine)]
+    order = [other.id for other, _ in swap_requests.swap_candidates(mine)]
     assert order == [day_before.id, clean.id, warned.id]

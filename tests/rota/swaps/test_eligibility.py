@@ -9,7 +9,7 @@ from core.db import db
 from rota.compliance.service import Verdict
 from rota.models import Leave, LeaveKind
 from rota.swaps import eligibility
-from rota.swaps import service as swaps
+from rota.swaps import requests as swap_requests
 from tests.conftest import count_queries
 from tests.rota.swaps import factories as data
 
@@ -79,7 +79,7 @@ def test_compliance_verdicts_are_checked_for_both_parties_of_a_swap(app, make, m
         return []
 
     data.fake_engine(monkeypatch, fake)
-    results = swaps.swap_eligibility(x, y)
+    results = swap_requests.swap_eligibility(x, y)
     assert sorted(seen) == sorted([(b.id, [x.id], [y.id]), (a.id, [y.id], [x.id])])
     by = eligibility.by_user(results)
     assert by[b.id].ok and not by[a.id].ok and "Average over 48 hours" in by[a.id].explain()

@@ -11,7 +11,7 @@ from core.db import db
 from notifications import broadcasts
 from notifications.models import Broadcast, EscalationStep, Notification
 from rota.models import Shift
-from rota.swaps import service as swaps
+from rota.swaps import open_shifts
 from tests.rota.swaps import factories as data
 from tests.rota.swaps import ladder_site
 
@@ -105,6 +105,6 @@ def test_escalation_widens_ward_then_bank_then_neighbours_then_coordinators(app,
     assert everyone == site.ids("on_ward", "on_both", "in_bank", "next_door")
     # The neighbour the ladder reached may now take the gap, which closes the broadcast (the ladder stops).
     gap = db.session.get(Shift, site.gap.id)
-    assert swaps.claim(gap, actor=site.next_door).outcome == "claimed"
+    assert open_shifts.claim(gap, actor=site.next_door).outcome == "claimed"
     db.session.commit()
     assert db.session.get(Broadcast, b.id).state == "claimed" and gap.assignee_id == site.next_door.id

@@ -9,8 +9,7 @@ from core.db import db
 from notifications import broadcasts, worker
 from notifications.models import Broadcast, BroadcastRecipient
 from rota.models import Shift
-from rota.swaps import eligibility
-from rota.swaps import service as swaps
+from rota.swaps import eligibility, open_shifts
 from rota.swaps.models import OpenShiftPolicy
 from tests.conftest import login
 from tests.notifications.conftest import _twilio_server, app_config, fake_twilio  # noqa: F401  (fixtures)
@@ -138,9 +137,9 @@ def test_a_neighbour_who_volunteers_by_text_can_still_be_chosen(client, make, fa
                                                               BroadcastRecipient.user_id == site.next_door.id))
     assert mine.acknowledged_at is not None and mine.claimed_at is None
     gap = db.session.get(Shift, site.gap.id)
-    ranked = swaps.ranked_volunteers(gap)
+    ranked = open_shifts.ranked_volunteers(gap)
     assert [r.volunteer.user_id for r in ranked] == [site.next_door.id] and ranked[0].eligibility.ok
-    swaps.assign(gap, site.next_door, actor=site.coordinator)
+    open_shifts.assign(gap, site.next_door, actor=site.coordinator)
     db.session.commit()
     assert _holder(site) == site.next_door.id
     db.session.expire_all()

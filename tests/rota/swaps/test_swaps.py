@@ -265,7 +265,7 @@ def test_only_the_people_involved_see_or_act_on_a_request(client, make, bearer):
 
 
 def test_requests_expire_when_their_time_runs_out(app, client, make, bearer):
-    from rota.swaps import service as swaps
+    from rota.swaps import requests as swap_requests
 
     w = data.ward(make, 2)
     a, b = w.staff
@@ -273,7 +273,7 @@ def test_requests_expire_when_their_time_runs_out(app, client, make, bearer):
     sid = _post(client, bearer, w.token(make, a), "/api/v1/swaps",
                 {"shift_id": x.id, "kind": "offer", "to_user_ids": [b.id]}).json["id"]
     req = db.session.get(SwapRequest, sid)
-    assert swaps.expire_due(now=req.expires_at + timedelta(seconds=1)) == 1
+    assert swap_requests.expire_due(now=req.expires_at + timedelta(seconds=1)) == 1
     db.session.commit()
     r = _post(client, bearer, w.token(make, b), f"/api/v1/swaps/{sid}/accept")
     assert r.status_code == 409 and "expired" in r.json["detail"]
@@ -318,7 +318,7 @@ def test_first_valid_claim_wins_an_open_shift(client, make, bearer):
 
 
 def test_coordinator_chooses_among_ranked_volunteers(client, make, bearer):
-    from rota.swaps import service as swaps
+    from rota.swaps import open_shifts
 
     w = data.ward(make, 3, open_shift_policy=OpenShiftPolicy.coordinator_chooses)
     busy, fresh, _ = w.staff
@@ -330,7 +330,7 @@ def test_coordinator_chooses_among_ranked_volunteers(client, make, bearer):
         assert r.status_code == 202 and r.json["outcome"] == "volunteered"
     assert _post(client, bearer, w.token(make, fresh), f"/api/v1/shifts/{gap.id}/claim").status_code == 409
     assert data.holder(gap.id) is None
-    ranked = swaps.ranked_volunteers(db.session.get(Shift, gap.id))
+    ranked = open_shifts.ranked_volunteers(db.session.get(Shift, gap.id))
     assert [r.volunteer.user_id for r in ranked] == [fresh.id, busy.id]
     assert ranked[1].hours == 25.5
     r = _post(client, bearer, w.token(make, fresh), f"/api/v1/shifts/{gap.id}/assign", {"user_id": fresh.id})

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from core.db import db
 from notifications import broadcasts
 from notifications.models import Broadcast, BroadcastRecipient
-from rota.swaps import service as swaps
+from rota.swaps import open_shifts
 from tests.rota.swaps import factories as data
 
 
@@ -22,7 +22,7 @@ def _gap_broadcast(make):
 def test_app_claim_marks_the_gap_broadcast_claimed(app, make):
     w, gap, b = _gap_broadcast(make)
     nurse = w.staff[0]
-    swaps.claim(db.session.get(type(gap), gap.id), actor=nurse)
+    open_shifts.claim(db.session.get(type(gap), gap.id), actor=nurse)
     db.session.commit()
     b = db.session.get(Broadcast, b.id)
     assert b.state == "claimed" and b.next_escalation_at is None
@@ -33,7 +33,7 @@ def test_app_claim_marks_the_gap_broadcast_claimed(app, make):
 
 def test_a_coordinator_assigning_the_gap_also_closes_its_broadcast(app, make):
     w, gap, b = _gap_broadcast(make)
-    swaps.assign(db.session.get(type(gap), gap.id), w.staff[1], actor=w.coordinator)
+    open_shifts.assign(db.session.get(type(gap), gap.id), w.staff[1], actor=w.coordinator)
     db.session.commit()
     b = db.session.get(Broadcast, b.id)
     assert b.state == "claimed" and b.next_escalation_at is None
@@ -49,7 +49,7 @@ def test_the_message_about_a_gap_carries_the_take_button_itself(client, make):
     assert f'action="/shifts/{gap.id}/claim"' in page and "I&#39;ll take it" in page
     board = client.get("/open-shifts").get_data(as_text=True)
     assert f'id="open-shift-{gap.id}"' in board and f'data-testid="claim-{gap.id}"' in board
-    swaps.claim(db.session.get(type(gap), gap.id), actor=w.staff[1])
+    open_shifts.claim(db.session.get(type(gap), gap.id), actor=w.staff[1])
     db.session.commit()
     assert f'action="/shifts/{gap.id}/claim"' not in client.get(f"/broadcasts/{b.id}/r").get_data(as_text=True)
 

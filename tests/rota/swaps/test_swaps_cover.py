@@ -20,7 +20,8 @@ from notifications import broadcasts, worker
 from notifications.models import BroadcastRecipient
 from rota import services
 from rota.models import Shift, ShiftState
-from rota.swaps import service as swaps
+from rota.swaps import decisions
+from rota.swaps import requests as swap_requests
 from rota.swaps.eligibility import to_local
 from rota.swaps.models import ApprovalPolicy, SwapRequest, SwapState
 from tests.notifications.conftest import _twilio_server, app_config, fake_twilio  # noqa: F401  (fixtures)
@@ -171,8 +172,9 @@ def test_approval_that_would_break_cover_shows_it_and_needs_a_reason(client, mak
 
     w = NightWard(make, nurses_on=4)
     a, hca = w.rns[0], w.hcas[0]
-    req = swaps.propose(actor=a, shift=w.night, kind="offer", to_users=[hca])  # 4 -> 3: allowed when asked by name
-    swaps.accept(req, actor=hca)
+    # 4 -> 3: allowed when asked by name
+    req = swap_requests.propose(actor=a, shift=w.night, kind="offer", to_users=[hca])
+    decisions.accept(req, actor=hca)
     db.session.commit()
     services.assign(w.nights[3], None, actor=w.coordinator)  # RN D off sick: now 3 RNs and an open place
     db.session.commit()
@@ -207,11 +209,11 @@ def test_a_swap_between_two_nurses_keeps_cover_and_is_clean(make):
     a, d = w.rns[0], w.rns[3]
     other_night = data.shift(w.team, starts_at=w.night.starts_at + timedelta(days=3), hours=12.5,
                              stype=w.night_type, assignee=d)
-    req = swaps.propose(actor=a, shift=w.night, kind="swap", counterpart_shift=other_night)
-    results = swaps.swap_eligibility(w.night, other_night)
+    req = swap_requests.propose(actor=a, shift=w.night, kind="swap", counterpart_shift=other_night)
+    results = swap_requests.swap_eligibility(w.night, other_night)
     assert all(r.clean for r in results)
     assert [e.text for r in results for e in r.cover][0] == f"{w.slot}: registered nurses 3 of 3"
-    swaps.accept(req, actor=d)
+    decisions.accept(req, actor=d)
     db.session.commit()
     assert req.state == SwapState.approved and req.auto_approved
     assert w.coverage() == "ok"
@@ -238,9 +240,9 @@ def test_the_grid_cover_line_never_turns_red_because_of_a_change_nobody_was_warn
     went_through = []
     for person in people:
         try:
-            req = swaps.propose(actor=a, shift=w.night, kind="offer", to_users=[person])
-            swaps.accept(req, actor=person)
-            swaps.approve(req, actor=w.coordinator)
+            req = swap_requests.propose(actor=a, shift=w.night, kind="offer", to_users=[person])
+            decisions.accept(req, actor=person)
+            decisions.approve(req, actor=w.coordinator)
             db.session.commit()
             went_through.append(person)
         except DomainError:

@@ -19,8 +19,8 @@ from core.errors import Conflict, DomainError
 from rota import services
 from rota.assignment import check_can_hold
 from rota.models import Shift, ShiftState
-from rota.swaps import eligibility
-from rota.swaps import service as swaps
+from rota.swaps import decisions, eligibility, open_shifts
+from rota.swaps import requests as swap_requests
 from rota.swaps.eligibility import to_local
 from rota.swaps.models import ApprovalPolicy, SwapState
 from tests.rota.swaps import factories as data
@@ -77,7 +77,7 @@ def test_the_ward_coordinator_cannot_give_the_night_to_a_pool_nurse_the_bank_has
     gap = _open_the_night(w)
     w.bank_records_sickness()
     with pytest.raises(DomainError) as err:
-        swaps.assign(gap, w.bella, actor=w.coordinator, override_reason="Short tonight")
+        open_shifts.assign(gap, w.bella, actor=w.coordinator, override_reason="Short tonight")
     assert err.value.detail == (f"They cannot take this shift: Bank RN Bella is unavailable {w.day:%d %b}–"
                                 f"{w.day:%d %b} (leave recorded by another team).")
     db.session.rollback()
@@ -143,8 +143,8 @@ def test_a_band_6_taking_a_band_5_nurses_night_is_like_for_like_and_approved_aut
     add_member(w.team, senior, TeamRole.staff)
     db.session.commit()
     assert senior.id in eligibility.eligible_user_ids(w.night)
-    req = swaps.propose(actor=w.rns[0], shift=w.night, kind="offer", to_users=[senior])
-    swaps.accept(req, actor=senior)
+    req = swap_requests.propose(actor=w.rns[0], shift=w.night, kind="offer", to_users=[senior])
+    decisions.accept(req, actor=senior)
     db.session.commit()
     assert req.state == SwapState.approved and req.auto_approved
     assert data.holder(w.night.id) == senior.id

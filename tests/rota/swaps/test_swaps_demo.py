@@ -18,7 +18,7 @@ from notifications.models import EscalationPolicy
 from rota import demo, services
 from rota.models import Shift, ShiftState
 from rota.swaps import demo as swaps_demo
-from rota.swaps import service as swaps
+from rota.swaps import shared
 from rota.swaps.models import OpenShiftPolicy, OpenShiftVolunteer, SwapKind, SwapRequest, SwapState
 
 
@@ -39,7 +39,7 @@ def test_demo_swaps_ladder_and_neighbours_are_realistic_and_idempotent(app):
     ward, ed = _team(demo.WARD), _team(demo.ED)
     bank, ward8 = _team(demo.STAFF_BANK), _team(demo.NEIGHBOUR_WARD)
     assert ward8.site == ward.site and bank.site != ward.site
-    assert swaps.settings_for(ward.id).pool_team_ids == [bank.id]
+    assert shared.settings_for(ward.id).pool_team_ids == [bank.id]
     policy = db.session.get(EscalationPolicy, ward.id)
     assert [(s["audience"], s["after_minutes"]) for s in policy.steps] == [
         ("staff_bank", 30), ("neighbouring_wards", 30), ("coordinators", 30)]
@@ -57,7 +57,7 @@ def test_demo_swaps_ladder_and_neighbours_are_realistic_and_idempotent(app):
     assert accepted.state == SwapState.awaiting_approval and accepted.accepted_by_id in ward_ids
     volunteer = db.session.scalar(select(OpenShiftVolunteer))
     assert volunteer.shift.team_id == ed.id and volunteer.shift.state == ShiftState.open
-    assert swaps.settings_for(ed.id).open_shift_policy == OpenShiftPolicy.coordinator_chooses
+    assert shared.settings_for(ed.id).open_shift_policy == OpenShiftPolicy.coordinator_chooses
     # Made through the services: the audit trail and the people's notifications say so.
     actions = set(db.session.scalars(select(AuditEntry.action)))
     assert {"swap.proposed", "swap.accepted", "open_shift.volunteered", "broadcast.escalation_policy",

@@ -136,9 +136,9 @@ def test_settings_page_for_coordinators_only(app, make):
         "approval_policy": "auto_when_clean", "open_shift_policy": "coordinator_chooses", "cutoff_hours": 24,
         "expiry_hours": 48})
     assert r.status_code == 302
-    from rota.swaps import service as swaps
+    from rota.swaps import shared
 
-    s = swaps.settings_for(w.team.id)
+    s = shared.settings_for(w.team.id)
     assert s.approval_policy.value == "auto_when_clean" and s.cutoff_hours == 24
     r = client.post(f"/teams/{w.team.id}/swap-settings", data={
         "approval_policy": "auto_when_clean", "open_shift_policy": "coordinator_chooses", "cutoff_hours": 9999,

@@ -8,7 +8,7 @@ from datetime import timedelta
 from core.db import db, now_utc
 from notifications import worker
 from notifications.models import Notification
-from rota.swaps import service as swaps
+from rota.swaps import requests as swap_requests
 from rota.swaps.models import SwapKind, SwapRequest, SwapState
 from tests.rota.swaps import factories as data
 
@@ -18,15 +18,15 @@ def _stale_offer(make):
     giver, taker = w.staff
     x = data.shift(w.team, starts_at=data.soon(3), assignee=giver)
     # Made four days ago with the default 72 h expiry: its time ran out yesterday, nobody has looked since.
-    req = swaps.propose(actor=giver, shift=x, kind=SwapKind.offer, to_users=[taker],
-                        now=now_utc() - timedelta(days=4))
+    req = swap_requests.propose(actor=giver, shift=x, kind=SwapKind.offer, to_users=[taker],
+                                now=now_utc() - timedelta(days=4))
     db.session.commit()
     assert req.state == SwapState.proposed
     return req, giver
 
 
 def test_the_worker_expires_requests_through_the_registered_task(app, make):
-    assert ("swaps.expire", swaps.expire_due) in app.extensions["periodic_tasks"]
+    assert ("swaps.expire", swap_requests.expire_due) in app.extensions["periodic_tasks"]
     req, giver = _stale_offer(make)
     stats = worker.run(once=True)
     assert stats.periodic_runs.get("swaps.expire") == 1 and not stats.periodic_failures
@@ -35,7 +35,7 @@ def test_the_worker_expires_requests_through_the_registered_task(app, make):
     texts = [n.text for n in db.session.scalars(db.select(Notification).where(Notification.user_id == giver.id))]
     assert any("expired without being completed" in t for t in texts)
     # The shift is free for a new request again (its lock was released).
-    assert swaps.propose(actor=giver, shift=req.shift, kind=SwapKind.offer, to_users=[req.recipients[0].user])
+    assert swap_requests.propose(actor=giver, shift=req.shift, kind=SwapKind.offer, to_users=[req.recipients[0].user])
 
 
 def test_the_cli_still_expires(app, make, runner):

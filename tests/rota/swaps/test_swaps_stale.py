@@ -16,7 +16,8 @@ from sqlalchemy import select, update
 from core.db import db
 from core.errors import Conflict
 from rota.models import Shift, ShiftState
-from rota.swaps import service as swaps
+from rota.swaps import decisions, open_shifts
+from rota.swaps import requests as swap_requests
 from rota.swaps.models import OpenShiftPolicy, SwapRequest, SwapState
 from tests.rota.swaps import factories as data
 
@@ -56,7 +57,7 @@ def test_claim_with_a_stale_open_shift_is_refused_and_keeps_the_winner(make, sta
     seen = db.session.get(Shift, gap.id)  # a's board showed it open
     commit_elsewhere(_give(gap.id, b.id))  # b claimed it first
     with pytest.raises(Conflict) as err:
-        swaps.claim(seen, actor=a)
+        open_shifts.claim(seen, actor=a)
     assert err.value.detail == "Too late: someone else claimed this shift a moment before you."
     assert err.value.extra["code"] == "shift_changed"
     assert _fresh(Shift, gap.id).assignee_id == b.id
@@ -69,14 +70,14 @@ def test_coordinator_assigning_a_stale_open_shift_is_refused(make, stale_session
     seen = db.session.get(Shift, gap.id)  # the coordinator's volunteers list
     commit_elsewhere(_give(gap.id, b.id))  # another coordinator gave it to b meanwhile
     with pytest.raises(Conflict) as err:
-        swaps.assign(seen, c, actor=w.coordinator)
+        open_shifts.assign(seen, c, actor=w.coordinator)
     assert err.value.detail == "This shift was changed or taken a moment ago. Reload and try again."
     assert _fresh(Shift, gap.id).assignee_id == b.id
 
 
 def _offer(w, giver, to):
     x = data.shift(w.team, starts_at=data.soon(3), assignee=giver)
-    req = swaps.propose(actor=giver, shift=x, kind="offer", to_users=to)
+    req = swap_requests.propose(actor=giver, shift=x, kind="offer", to_users=to)
     db.session.commit()
     return x, req
 
@@ -89,7 +90,7 @@ def test_accepting_a_stale_offer_someone_else_accepted_is_refused(make, stale_se
     commit_elsewhere(update(SwapRequest).where(SwapRequest.id == req.id).values(
         state=SwapState.awaiting_approval.value, accepted_by_id=c.id, version=SwapRequest.version + 1))
     with pytest.raises(Conflict) as err:
-        swaps.accept(seen, actor=b)
+        decisions.accept(seen, actor=b)
     assert err.value.extra["code"] == "state_changed"
     assert err.value.detail == ("You cannot accept this request: it is now waiting for approval. "
                                 f"{c.display_name} accepted it first.")
@@ -99,7 +100,7 @@ def test_accepting_a_stale_offer_someone_else_accepted_is_refused(make, stale_se
 
 def _accepted_offer(w, giver, taker):
     x, req = _offer(w, giver, [taker])
-    swaps.accept(req, actor=taker)
+    decisions.accept(req, actor=taker)
     db.session.commit()
     return x, req
 
@@ -112,7 +113,7 @@ def test_approving_a_stale_request_the_requester_cancelled_is_refused(make, stal
     commit_elsewhere(update(SwapRequest).where(SwapRequest.id == req.id).values(
         state=SwapState.cancelled.value, reason="Sorted it out myself", version=SwapRequest.version + 1))
     with pytest.raises(Conflict) as err:
-        swaps.approve(seen, actor=w.coordinator)
+        decisions.approve(seen, actor=w.coordinator)
     assert err.value.detail.startswith("You cannot approve this request: it is now cancelled.")
     assert _fresh(Shift, x.id).assignee_id == a.id
     assert _fresh(SwapRequest, req.id).state == SwapState.cancelled
@@ -129,7 +130,7 @@ def test_approving_after_the_shift_changed_since_the_offer_is_refused(make, stal
         version=Shift.version + 1))
     fresh_req = _fresh(SwapRequest, req.id)
     with pytest.raises(Conflict) as err:
-        swaps.approve(fresh_req, actor=w.coordinator)
+        decisions.approve(fresh_req, actor=w.coordinator)
     assert err.value.detail == ("The rota changed since this request was made, so it cannot go ahead. "
                                 "Cancel it and make a new one.")
     assert _fresh(Shift, x.id).assignee_id == a.id
@@ -156,8 +157,8 @@ def test_two_hca_fills_each_fine_alone_cannot_leave_a_night_short(make, stale_se
     commit_elsewhere(_give(second.id, q.id))
     with pytest.raises(Exception) as err:
         if route == "claim":
-            swaps.claim(first, actor=p)
+            open_shifts.claim(first, actor=p)
         else:
-            swaps.assign(first, p, actor=w.coordinator)
+            open_shifts.assign(first, p, actor=w.coordinator)
     assert f"{slot} would have 2 of 3 registered nurses" in err.value.detail
     assert _fresh(Shift, first.id).state == ShiftState.open
