@@ -83,9 +83,9 @@ def _history(teams, first_day: datetime, days: int, rng: random.Random) -> dict:
         shifts, audit, swaps, handovers = [], [], [], []
         bcs, recipients, notes, outbox = [], [], [], []
 
-        def log(action, at, entity_id=None, actor=None, summary="{}", request_id=None, team=team_id):
+        def log(action, at, entity_id=None, actor=None, summary="{}", request_id=None, team=team_id, rows=audit):
             _Ids.audit += 1
-            audit.append({"id": _Ids.audit, "at": at, "actor_id": actor, "action": action, "entity_type":
+            rows.append({"id": _Ids.audit, "at": at, "actor_id": actor, "action": action, "entity_type":
                           "shift" if entity_id else None, "entity_id": str(entity_id) if entity_id else None,
                           "team_id": team, "request_id": request_id, "outcome": "success", "summary_json": summary,
                           "prev_hash": f"p{_Ids.audit}", "hash": f"h{_Ids.audit}"})
@@ -117,7 +117,8 @@ def _history(teams, first_day: datetime, days: int, rng: random.Random) -> dict:
             created = day + timedelta(hours=rng.randint(6, 20))
             swaps.append({"team_id": team_id, "kind": SwapKind.offer, "state": rng.choice(
                 (SwapState.approved, SwapState.approved, SwapState.refused)), "requester_id": staff[d % len(staff)],
-                "shift_id": next_shift - 1, "shift_version": 1, "to_everyone": False, "auto_approved": rng.random() < .5,
+                "shift_id": next_shift - 1, "shift_version": 1, "to_everyone": False,
+                "auto_approved": rng.random() < .5,
                 "reason": "Skill mix", "created_at": created, "decided_at": created + timedelta(minutes=45),
                 "expires_at": created + timedelta(days=2), "version": 1})
             for h in (7, 19):
@@ -136,7 +137,7 @@ def _history(teams, first_day: datetime, days: int, rng: random.Random) -> dict:
         db.session.execute(insert(SwapRequest), swaps)
         db.session.execute(insert(Handover), handovers)
         bc_ids = db.session.execute(insert(Broadcast).returning(Broadcast.id, Broadcast.created_at), bcs).all()
-        for bid, at in bc_ids:
+        for _bid, at in bc_ids:
             for i, uid in enumerate(staff):
                 notes.append({"user_id": uid, "team_id": team_id, "kind": "broadcast", "text": "Can anyone cover?",
                               "created_at": at, "read_at": at + timedelta(minutes=i) if i % 3 else None})

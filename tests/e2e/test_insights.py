@@ -32,7 +32,8 @@ def _axe(page) -> list[str]:
     return page.evaluate("""async ([src, options]) => {
         if (!window.axe) { (0, eval)(src); }
         const r = await window.axe.run(document, options);
-        return r.violations.map(v => `${v.impact} ${v.id}: ${v.nodes.slice(0, 2).map(n => n.target.join(' ')).join(' | ')}`);
+        return r.violations.map(v => `${v.impact} ${v.id}: ${v.nodes.slice(0, 2)
+            .map(n => n.target.join(' ')).join(' | ')}`);
     }""", [AXE.read_text(), AXE_OPTIONS])
 
 
