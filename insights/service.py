@@ -288,24 +288,38 @@ def _cover_and_open_shifts(out, team_ids, period, now) -> None:
         .select_from(ep).join(s, s.id == ep.c.shift_id).outerjoin(fill, fill.id == ep.c.fill_id)
     ).cte("episodes")
 
-    # --- cover: one query, three checkpoints
-    def filled_at(instant):  # instant: seconds since 1970 (compared as numbers on both engines)
-        open_then = exists().where(episodes.c.shift_id == s.id, epoch_seconds(episodes.c.opened_at) <= instant,
-                                   or_(episodes.c.filled_at.is_(None), epoch_seconds(episodes.c.filled_at) > instant))
-        return case((and_(epoch_seconds(s.created_at) <= instant, not_(open_then)), 1), else_=0)
+    # --- cover: one query, three checkpoints. Each slot joins its own episodes (an equi-join on the shift, not a
+    # correlated search per slot), and is open at an instant when one of them was.
+    def open_at(instant):  # instant: seconds since 1970 (compared as numbers on both engines)
+        return func.max(case((and_(epoch_seconds(episodes.c.opened_at) <= instant,
+                                   or_(episodes.c.filled_at.is_(None),
+                                       epoch_seconds(episodes.c.filled_at) > instant)), 1), else_=0))
 
     published = and_(RotaPeriod.state == PeriodState.published, RotaPeriod.published_at.isnot(None))
-    day = timedelta(hours=24)
+    day = timedelta(hours=24).total_seconds()
     slot_end = min(period.end, now)
-    q = (select(s.team_id, func.count(),
-                func.sum(case((published, 1), else_=0)),
-                func.sum(case((published, filled_at(epoch_seconds(RotaPeriod.published_at))), else_=0)),
-                func.sum(filled_at(epoch_seconds(s.starts_at) - day.total_seconds())),
-                func.sum(filled_at(epoch_seconds(s.starts_at))))
-         .select_from(s).outerjoin(RotaPeriod, RotaPeriod.id == s.rota_period_id)
-         .where(s.team_id.in_(team_ids), s.state != ShiftState.cancelled, s.starts_at >= period.start,
-                s.starts_at < slot_end)
-         .group_by(s.team_id))
+    pub, start, created = (epoch_seconds(RotaPeriod.published_at), epoch_seconds(s.starts_at),
+                           epoch_seconds(s.created_at))
+    slots = (select(s.team_id, case((published, 1), else_=0).label("published"),
+                    case((and_(published, created <= pub), 1), else_=0).label("existed_pub"),
+                    case((created <= start - day, 1), else_=0).label("existed_24h"),
+                    case((created <= start, 1), else_=0).label("existed_start"),
+                    open_at(pub).label("open_pub"), open_at(start - day).label("open_24h"),
+                    open_at(start).label("open_start"))
+             .select_from(s).outerjoin(RotaPeriod, RotaPeriod.id == s.rota_period_id)
+             .outerjoin(episodes, episodes.c.shift_id == s.id)
+             .where(s.team_id.in_(team_ids), s.state != ShiftState.cancelled, s.starts_at >= period.start,
+                    s.starts_at < slot_end)
+             .group_by(s.id, s.team_id, s.starts_at, s.created_at, RotaPeriod.state, RotaPeriod.published_at)
+             ).subquery("slots")
+    c = slots.c
+
+    def filled(existed, was_open):
+        return func.sum(case((and_(existed == 1, func.coalesce(was_open, 0) == 0), 1), else_=0))
+
+    q = (select(c.team_id, func.count(), func.sum(c.published), filled(c.existed_pub, c.open_pub),
+                filled(c.existed_24h, c.open_24h), filled(c.existed_start, c.open_start))
+         .group_by(c.team_id))
     for team_id in team_ids:
         out[team_id].cover = {"slots": 0, "published_slots": 0, "filled_at_publication": 0, "filled_24h_before": 0,
                               "filled_at_start": 0, "unfilled_at_start": 0}
@@ -323,11 +337,13 @@ def _cover_and_open_shifts(out, team_ids, period, now) -> None:
     e = episodes.c
     in_period = and_(e.opened_at >= period.start, e.opened_at < period.end)
     filled = and_(e.filled_at.isnot(None), e.filled_at <= e.starts_at)
-    sms_reply = exists().where(AuditEntry.action == "broadcast.sms_reply", AuditEntry.outcome == "success",
-                               AuditEntry.request_id == e.request_id, e.request_id.isnot(None),
-                               AuditEntry.actor_id == e.actor_id)
+    a = AuditEntry  # the successful SMS replies (found by the action's index), joined on the claim's request
+    replies = (select(a.request_id, a.actor_id)
+               .where(a.action == "broadcast.sms_reply", a.outcome == "success", a.request_id.isnot(None),
+                      a.at >= period.start - timedelta(days=HISTORY_DAYS), a.at < period.end + timedelta(days=1))
+               .distinct().subquery("replies"))
     how = case((e.actor_id.is_(None), "coordinator"), (e.actor_id != e.taker_id, "coordinator"),
-               (sms_reply, "sms"), else_="app")
+               (replies.c.request_id.isnot(None), "sms"), else_="app")
     banks = _bank_pairs(team_ids)
     own = exists().where(Membership.team_id == e.team_id, Membership.user_id == e.taker_id)
     bank = exists().where(Membership.user_id == e.taker_id, Membership.team_id == banks.c.bank_id,
@@ -337,6 +353,8 @@ def _cover_and_open_shifts(out, team_ids, period, now) -> None:
     q = (select(e.team_id, func.count(), func.sum(case((filled, 1), else_=0)), func.sum(case((short, 1), else_=0)),
                 *[func.sum(case((and_(filled, how == r), 1), else_=0)) for r in HOW_ROUTES],
                 *[func.sum(case((and_(filled, where == r), 1), else_=0)) for r in WHERE_ROUTES])
+         .select_from(episodes)
+         .outerjoin(replies, and_(replies.c.request_id == e.request_id, replies.c.actor_id == e.actor_id))
          .where(in_period).group_by(e.team_id))
     for team_id in team_ids:
         out[team_id].open_shifts = {"created": 0, "filled": 0, "short_notice": 0,
