@@ -41,6 +41,7 @@ from rota.swaps.models import SwapRequest, SwapState, TeamSwapSettings
 
 DEFAULT_DAYS = 28
 HISTORY_DAYS = 120  # how far before the period an episode's opening is looked for
+FILL_DAYS = 35  # how far after the period a fill of an episode opened in it is looked for
 CREATED_ASSIGNED_SECONDS = 1.0  # a shift.created filled this soon is a shift created with someone on it
 DEFAULT_SMS_PRICE_PENCE = 4.0
 DEFAULT_ACK_MINUTES = 60
@@ -117,7 +118,7 @@ def parse_dates(raw_from: str | None, raw_to: str | None, tz, now: datetime | No
 
 
 def compare(team_ids, first: date, last: date, zones: dict[int, str], *, people_for=frozenset(),
-            sms_price_pence: float = DEFAULT_SMS_PRICE_PENCE, now: datetime | None = None):
+            sms_price_pence: float = DEFAULT_SMS_PRICE_PENCE, now: datetime | None = None, with_previous=True):
     """(this period, previous period) measures for teams sharing one zone's dates. Teams in other zones are asked
     with their own zone's midnights (grouped by zone, so the number of queries depends only on the zones)."""
     current: dict[int, TeamMeasures] = {}
@@ -129,8 +130,9 @@ def compare(team_ids, first: date, last: date, zones: dict[int, str], *, people_
     for tz, ids in sorted(by_zone.items()):
         current.update(measures(ids, period_for(first, last, tz), people_for=people_for,
                                 sms_price_pence=sms_price_pence, now=now))
-        previous.update(measures(ids, period_for(pf, pl, tz), people_for=people_for,
-                                 sms_price_pence=sms_price_pence, now=now))
+        if with_previous:
+            previous.update(measures(ids, period_for(pf, pl, tz), people_for=people_for,
+                                     sms_price_pence=sms_price_pence, now=now))
     return current, previous
 
 
@@ -260,7 +262,7 @@ def _episodes(team_ids: list[int], period: Period):
                    partition_by=a.entity_id, order_by=a.id, rows=(1, None)).label("fill_id"))
         .where(a.entity_type == "shift", a.team_id.in_(team_ids),
                a.action.in_((*OPEN_ACTIONS, FILL_ACTION)),
-               a.at >= period.start - timedelta(days=HISTORY_DAYS), a.at < period.end + timedelta(days=HISTORY_DAYS))
+               a.at >= period.start - timedelta(days=HISTORY_DAYS), a.at < period.end + timedelta(days=FILL_DAYS))
     ).subquery("events")
     fill = aliased(AuditEntry, name="fill0")
     quick = and_(events.c.action == "shift.created", fill.id.isnot(None),

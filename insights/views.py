@@ -138,7 +138,7 @@ def _site_rows():
     teams = db.session.scalars(stmt).all()
     first, last, errors = _dates(None)
     cur, _prev = service.compare([t.id for t in teams], first, last, {t.id: t.timezone for t in teams},
-                                 sms_price_pence=_price())
+                                 sms_price_pence=_price(), with_previous=False)  # the page compares teams
     rows, sort = report.site_rows(teams, cur, request.args.get("sort", report.DEFAULT_SORT))
     return site, teams, first, last, errors, rows, sort
 
