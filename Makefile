@@ -36,12 +36,15 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not found: browser tests will be skipped (apt-get install chromium)"; fi; }
 
-# The cluster test's parts from Debian: nginx (the load balancer) and socat (a Unix-socket relay to Redis).
+# The cluster test's parts from Debian: nginx and HAProxy (the load balancers, each tried), socat (Unix-socket and TCP
+# relays) and systemd-analyze (checks deploy/systemd; package systemd, only if absent).
 cluster-tools:
-	@command -v nginx >/dev/null 2>&1 && command -v socat >/dev/null 2>&1 || { \
+	@command -v nginx >/dev/null 2>&1 && command -v haproxy >/dev/null 2>&1 && command -v socat >/dev/null 2>&1 && \
+	  command -v systemd-analyze >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light socat >/dev/null; \
-	  else echo "nginx/socat not found: the cluster test will be skipped (apt-get install nginx-light socat)"; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light haproxy socat \
+	      $$(command -v systemd-analyze >/dev/null 2>&1 || echo systemd) >/dev/null; \
+	  else echo "nginx/haproxy/socat/systemd-analyze not found: cluster and deploy-file tests will be skipped"; fi; }
 
 run: setup
 	$(BIN)/flask db upgrade heads
@@ -68,8 +71,9 @@ test-cluster: setup cluster-tools
 bench: setup
 	$(BIN)/python -m bench
 
-# The scale bench (bench/bench_scale.py): wrk from Debian against the production shape on PostgreSQL
-# (BENCH_DATABASE_URL, emptied), 2,000 open streams. Figures are ratios to /healthz measured in the same run.
+# The scale bench (bench/bench_scale.py): wrk from Debian and the hospital request mix (bench/loadmix.py) against the
+# production shape on PostgreSQL (BENCH_DATABASE_URL, emptied), 1 node vs 2 behind nginx, 2,000 open streams. Figures
+# are ratios to /healthz measured in the same run, with the load average. Never part of `make test`.
 loadtest: setup
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench scale

@@ -1,51 +1,57 @@
-"""Hold many notification streams open from one process (gevent: one greenlet and one socket per stream).
+"""Hold many notification streams open from one process, as cheaply as the machine allows: asyncio on raw sockets,
+one coroutine and one socket per stream, no HTTP library (the load generator must not be what the 2 cores spend their
+time on: the bench prints this process's CPU use beside the servers').
 
-``python -m bench.stream_clients HOST PORT TOKENS_FILE`` opens one stream per token line, prints ``open N`` once
-every stream has answered 200, then holds them until stdin closes. Used by bench/bench_scale.py.
+``python -m bench.stream_clients HOST PORT TOKENS_FILE`` opens one stream per token line (ramped, 100 at a time),
+prints ``open N failed M [...]`` once every stream has answered, then holds them (reading and discarding keep-alives)
+until stdin closes.
 """
 
-from gevent import monkey
+from __future__ import annotations
 
-monkey.patch_all()
-
-import socket  # noqa: E402
-import sys  # noqa: E402
-
-import gevent  # noqa: E402
+import asyncio
+import sys
 
 PATH = "/api/v1/notifications/stream"
 
 
-def hold(host: str, port: int, token: str, opened: list, failed: list) -> None:
+async def hold(host: str, port: int, token: str, opened: list, failed: list, done: asyncio.Event) -> None:
     try:
-        sock = socket.create_connection((host, port), timeout=300)  # a loaded machine answers 2,000 slowly
-        sock.sendall((f"GET {PATH} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n"
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write((f"GET {PATH} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n"
                       f"Authorization: Bearer {token}\r\n\r\n").encode())
-        head = sock.recv(4096)
-        if b" 200 " not in head.split(b"\r\n", 1)[0]:
-            failed.append(head[:40])
-            return
-        opened.append(1)
-        sock.settimeout(None)
-        while sock.recv(65536):
-            pass
-    except OSError as exc:
+        head = await asyncio.wait_for(reader.readline(), 300)  # a loaded machine answers 2,000 slowly
+    except (OSError, TimeoutError) as exc:
         failed.append(repr(exc))
+        return
+    if b" 200 " not in head:
+        failed.append(head[:40])
+        writer.close()
+        return
+    opened.append(1)
+    try:
+        while not done.is_set() and await reader.read(65536):
+            pass
+    except OSError:
+        pass
+    writer.close()
 
 
-def main() -> None:
+async def main() -> None:
     host, port, tokens_file = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     tokens = [t.strip() for t in open(tokens_file) if t.strip()]
-    opened, failed = [], []
+    opened, failed, done = [], [], asyncio.Event()
+    tasks = []
     for i, token in enumerate(tokens):
-        gevent.spawn(hold, host, port, token, opened, failed)
+        tasks.append(asyncio.create_task(hold(host, port, token, opened, failed, done)))
         if i % 100 == 99:
-            gevent.sleep(0.05)  # a ramp, not a thundering herd
+            await asyncio.sleep(0.05)  # a ramp, not a thundering herd
     while len(opened) + len(failed) < len(tokens):
-        gevent.sleep(0.2)
+        await asyncio.sleep(0.2)
     print(f"open {len(opened)} failed {len(failed)} {failed[:3]}", flush=True)
-    gevent.get_hub().threadpool.spawn(sys.stdin.read).get()  # hold until the bench closes stdin
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # hold until the bench closes stdin
+    done.set()
 
 
 if __name__ == "__main__":
-    main()
+    asyncio.run(main())

@@ -3,15 +3,20 @@ acknowledgements, moderation and rota-card claims."""
 
 from __future__ import annotations
 
+from flask import request
 from flask_login import current_user
 
-from channels import cards, services
+from channels import attachments, cards, services
 from channels.payload import page_dicts
 from channels.schemas import (
     AckSchema,
+    AttachmentFileSchema,
+    AttachmentPostForm,
     ChannelCreateSchema,
+    ChannelNotificationsSchema,
     ChannelSchema,
     ClaimResultSchema,
+    NotificationLevelUpdateSchema,
     PostCreateSchema,
     PostListArgs,
     PostPageSchema,
@@ -90,6 +95,79 @@ def create_post(data, channel_id):
                       urgent=data["urgent"])
     db.session.commit()
     return _one(p)
+
+
+@blp.post("/channels/<int:channel_id>/attachments")
+@blp.arguments(AttachmentPostForm, location="form")
+@blp.arguments(AttachmentFileSchema, location="files")
+@blp.response(201, PostSchema)
+@blp.alt_response(503, description="The server is busy processing other photos: try again (Retry-After).")
+@login_required_api
+def create_attachment_post(form, files, channel_id):
+    """Post a photo or a PDF (multipart: `file`, optional caption `text`, and `no_patient_information=true`, the
+    sender's confirmation that it shows no patient information). Photos are re-encoded as JPEG with all metadata
+    (EXIF, GPS) removed, with the handover's limits; 422 says why a file is refused (wrong type, too large, too many
+    pixels, a caption or file name with patient data)."""
+    channel = services.get_channel(channel_id, current_user)
+    upload = files["file"]
+    p = services.post(channel, current_user, form["text"],
+                      upload=services.Upload(upload.stream.read(attachments.read_limit()), upload.filename,
+                                             form["no_patient_information"]))
+    db.session.commit()
+    return _one(p)
+
+
+@blp.get("/attachments/<int:attachment_id>")
+@blp.response(200, content_type="application/octet-stream",
+              description="The photo (image/jpeg) or file (application/pdf), `no-store`, `nosniff`")
+@login_required_api
+def get_attachment(attachment_id):
+    """A photo or file from a post, for members of its channel (403 otherwise). `?size=thumb` for a photo's
+    thumbnail."""
+    row = services.get_attachment(attachment_id, current_user)
+    return attachments.response(row, thumb=request.args.get("size") == "thumb")
+
+
+@blp.get("/channels/<int:channel_id>/notifications")
+@blp.response(200, ChannelNotificationsSchema)
+@login_required_api
+def get_notifications(channel_id):
+    """What reaches your phone from this channel."""
+    return services.notification_settings(services.get_channel(channel_id, current_user), current_user)
+
+
+@blp.put("/channels/<int:channel_id>/notifications")
+@blp.arguments(NotificationLevelUpdateSchema)
+@blp.response(200, ChannelNotificationsSchema)
+@login_required_api
+def set_notifications(data, channel_id):
+    """Choose `all`, `mentions` (the default) or `none` (muted) for this channel, and whether mentions also come by
+    SMS. Mentions and urgent posts always reach you; quiet hours hold other pushes until they end."""
+    result = services.set_notifications(services.get_channel(channel_id, current_user), current_user, **data)
+    db.session.commit()
+    return result
+
+
+@blp.put("/channels/<int:channel_id>/mute")
+@blp.response(200, ChannelNotificationsSchema)
+@login_required_api
+def mute(channel_id):
+    """Mute the channel (level `none`): no unread count, no pushes for ordinary posts."""
+    channel = services.get_channel(channel_id, current_user)
+    services.set_muted(channel, current_user, True)
+    db.session.commit()
+    return services.notification_settings(channel, current_user)
+
+
+@blp.delete("/channels/<int:channel_id>/mute")
+@blp.response(200, ChannelNotificationsSchema)
+@login_required_api
+def unmute(channel_id):
+    """Unmute the channel (back to the default level, mentions only)."""
+    channel = services.get_channel(channel_id, current_user)
+    services.set_muted(channel, current_user, False)
+    db.session.commit()
+    return services.notification_settings(channel, current_user)
 
 
 @blp.post("/channels/<int:channel_id>/read")

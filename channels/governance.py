@@ -11,7 +11,8 @@ from flask import current_app
 from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import aliased
 
-from channels.models import Channel, ChannelSettings, Post, PostReport, PostVersion, Reaction
+from channels import attachments
+from channels.models import Attachment, Channel, ChannelSettings, Post, PostReport, PostVersion, Reaction
 from core import audit
 from core.accounts import Team, User, normalise_email
 from core.db import db, now_utc
@@ -64,6 +65,7 @@ def purge_expired(now: datetime | None = None) -> int:
         deleted = 0
         while ids := list(db.session.scalars(expired)):
             everything = ids + list(db.session.scalars(select(Post.id).where(Post.parent_id.in_(ids))))
+            attachments.remove_for_posts(everything, legal_hold=False)  # the files go after the commit
             for model in (Reaction, PostVersion, PostReport):
                 db.session.execute(delete(model).where(model.post_id.in_(everything)))
             db.session.execute(delete(Post).where(Post.parent_id.in_(ids)))
@@ -100,6 +102,11 @@ def export_person(email: str, actor_label: str = "cli") -> dict:
                    "edited_at": p.edited_at.isoformat() if p.edited_at else None,
                    "deleted_at": p.deleted_at.isoformat() if p.deleted_at else None,
                    "hidden_reason": p.hidden_reason, "earlier_versions": versions.get(p.id, [])} for p in posts],
+        "attachments": [{"post_id": a.post_id, "kind": a.kind, "filename": a.filename, "bytes": a.size_bytes,
+                         "storage_key": a.storage_key, "at": a.created_at.isoformat(),
+                         "deleted_at": a.deleted_at.isoformat() if a.deleted_at else None}
+                        for a in db.session.scalars(select(Attachment).where(Attachment.uploaded_by_id == user.id)
+                                                    .order_by(Attachment.id))],
         "reactions": [{"post_id": r.post_id, "emoji": r.emoji, "at": r.created_at.isoformat()}
                       for r in db.session.scalars(select(Reaction).where(Reaction.user_id == user.id))],
         "reports": [{"post_id": r.post_id, "reason": r.reason, "at": r.created_at.isoformat()}
@@ -124,7 +131,8 @@ def export_html(data: dict) -> str:
     return (f"<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Channel posts by {e(person['name'])}"
             f"</title><h1>Channel posts by {e(person['name'])} ({e(person['email'])})</h1>"
             f"<p>Generated {e(data['generated_at'])}: {len(data['posts'])} post(s), {len(data['reactions'])} "
-            f"reaction(s), {len(data['reports'])} report(s).</p><table border=\"1\" cellpadding=\"4\">"
+            f"reaction(s), {len(data['reports'])} report(s), {len(data.get('attachments', []))} photo(s) or file(s)."
+            f"</p><table border=\"1\" cellpadding=\"4\">"
             f"<tr><th>When (UTC)</th><th>Channel</th><th>Kind</th><th>Text</th></tr>{rows}</table></html>")
 
 

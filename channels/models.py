@@ -115,6 +115,9 @@ class ReadPosition(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
     last_read_post_id: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     muted: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # what reaches the person's devices from this channel: "all" | "mentions" | "none" (None: the default, mentions)
+    notify_level: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    sms_mentions: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)  # mentions also by SMS
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc)
 
 
@@ -128,3 +131,26 @@ class PostReport(db.Model):
     reason: Mapped[str] = mapped_column(String(200), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Attachment(db.Model):
+    """A photo (re-encoded JPEG, no metadata) or a file (PDF) on a post, stored off the web root under a random key.
+    Deleted with its post (tombstone or retention); kept, unserved, while the channel is on legal hold."""
+
+    __tablename__ = "channel_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("channel_posts.id", ondelete="CASCADE"), nullable=False,
+                                         index=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), nullable=False,
+                                            index=True)
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)  # photo | file
+    storage_key: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    filename: Mapped[str] = mapped_column(String(120), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(40), nullable=False)
+    size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # post deleted under legal hold

@@ -6,7 +6,7 @@ import re
 
 from markupsafe import Markup, escape
 
-from channels import cards, services
+from channels import attachments, cards, services
 from channels.models import Channel, Post
 from core.accounts import Team
 from core.db import db
@@ -31,6 +31,8 @@ def post_dict(p: Post, pg: services.Page, viewer, *, card_states: dict | None = 
         "seen_count": pg.seen.get(p.id, 0), "member_count": pg.members,
         "reactions": [{"emoji": e, **v} for e, v in pg.reactions.get(p.id, {}).items()],
         "mine": p.author_id == viewer.id,
+        "attachments": [] if (hidden and not can_moderate) or p.deleted_at else
+        [attachments.as_dict(a) for a in pg.attachments.get(p.id, [])],
     }
     if p.kind == "urgent":
         acked, total = services.acknowledgements(p)

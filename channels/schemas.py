@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from channels.models import POST_MAX
@@ -58,6 +59,19 @@ class CardSchema(Schema):
     link = fields.String(allow_none=True)
 
 
+class AttachmentSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True, metadata={"description": "photo (re-encoded JPEG, no metadata) | file (PDF)"})
+    filename = fields.String(required=True)
+    content_type = fields.String(required=True)
+    size_bytes = fields.Integer(required=True)
+    width = fields.Integer(allow_none=True)
+    height = fields.Integer(allow_none=True)
+    url = fields.String(required=True, metadata={"description": "The page route (signed-in session)"})
+    api_url = fields.String(required=True, metadata={"description": "GET with your bearer token"})
+    thumb_url = fields.String(allow_none=True)
+
+
 class PostSchema(Schema):
     id = fields.Integer(required=True)
     channel_id = fields.Integer(required=True)
@@ -83,6 +97,7 @@ class PostSchema(Schema):
     acknowledged = fields.Integer()
     recipients = fields.Integer()
     card = fields.Nested(CardSchema)
+    attachments = fields.List(fields.Nested(AttachmentSchema))
 
 
 class PostPageSchema(Schema):
@@ -140,3 +155,32 @@ class SeenBySchema(Schema):
 class ClaimResultSchema(Schema):
     outcome = fields.String(required=True, metadata={"description": "claimed | volunteered"})
     shift_id = fields.Integer(required=True)
+
+
+class AttachmentPostForm(Schema):
+    text = Text(max_len=POST_MAX, load_default="", metadata={"description": "Caption (optional); the patient-data "
+                                                                            "guard applies"})
+    no_patient_information = fields.Boolean(
+        load_default=False, metadata={"description": "Required true: the sender confirms the photo or file shows no "
+                                                     "patient information (recorded in the audit trail)"})
+
+
+class AttachmentFileSchema(Schema):
+    file = Upload(required=True, metadata={"description": "A photo (JPEG, PNG, HEIC if supported) or a PDF"})
+
+
+LEVEL_HELP = ("all: every post and reply is pushed to you; mentions: only posts that mention you (the default); "
+              "none: muted (no pushes for ordinary posts, no unread count; mentions and urgent posts still reach you)")
+
+
+class NotificationLevelUpdateSchema(Schema):
+    level = fields.String(validate=validate.OneOf(["all", "mentions", "none"]), metadata={"description": LEVEL_HELP})
+    sms_mentions = fields.Boolean()
+
+
+class ChannelNotificationsSchema(Schema):
+    channel_id = fields.Integer(required=True)
+    level = fields.String(required=True)
+    sms_mentions = fields.Boolean(required=True)
+    muted = fields.Boolean(required=True)
+    default = fields.Boolean(required=True, metadata={"description": "The level is the default (mentions only)"})

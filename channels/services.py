@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 from sqlalchemy import and_, case, func, or_, select, update
 
-from channels import guard, mentions
+from channels import attachments, guard, mentions
 from channels.models import POST_MAX, Channel, ChannelMember, Post, PostReport, PostVersion, Reaction, ReadPosition
 from core import audit
 from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_meets, missing_skills
@@ -17,7 +17,7 @@ from core.db import db, get_by_id, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
 from notifications import broadcasts, realtime
 from notifications.models import BroadcastRecipient
-from notifications.service import notify
+from notifications.service import IN_APP, SMS, notify
 
 EMOJI = ("👍", "✅", "❤️", "😂", "🙏", "👀")
 TOPIC = "channel:{}"  # the realtime hub's key for a channel's open pages
@@ -190,9 +190,9 @@ def _refuse_patient_data(channel: Channel, actor, text: str) -> None:
                                    "summary": {"reason": finding.reason}})
 
 
-def _clean_text(text: str) -> str:
+def _clean_text(text: str, *, optional: bool = False) -> str:
     text = (text or "").replace("\x00", "").strip()
-    if not text:
+    if not text and not optional:
         raise ValidationFailed("Write a message.", errors={"text": ["Write a message."]})
     if len(text) > POST_MAX:
         raise ValidationFailed(f"A post is at most {POST_MAX} characters.", errors={"text": ["Too long."]})
@@ -206,15 +206,32 @@ def names(user_ids) -> dict[int, str]:
     return dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())
 
 
-def post(channel: Channel, actor, text: str, *, parent: Post | None = None, urgent: bool = False) -> Post:
+NO_PATIENT_INFO = "Confirm the photo or file shows no patient information (no names, numbers, notes or screens)."
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A photo or file sent with a post: its bytes (read up to ``attachments.read_limit()``), the name it came
+    with, and the sender's confirmation that it shows no patient information."""
+
+    data: bytes
+    filename: str | None
+    no_patient_information: bool
+
+
+def post(channel: Channel, actor, text: str, *, parent: Post | None = None, urgent: bool = False,
+         upload: Upload | None = None) -> Post:
     require_see(channel, actor)
-    text = _clean_text(text)
+    text = _clean_text(text, optional=upload is not None)
     team = db.session.get(Team, channel.team_id)
     if urgent and not team.can_manage(actor):
         raise Forbidden("Only coordinators can send an urgent post.")
     if parent is not None and (parent.channel_id != channel.id or parent.parent_id is not None):
         raise ValidationFailed("Reply to a post in this channel.", errors={"parent_id": ["Not a post here."]})
-    _refuse_patient_data(channel, actor, text)
+    if upload is not None and not upload.no_patient_information:
+        raise ValidationFailed(NO_PATIENT_INFO, errors={"no_patient_information": [NO_PATIENT_INFO]})
+    _refuse_patient_data(channel, actor, f"{text}\n{upload.filename or ''}" if upload else text)
+    prepared = attachments.prepare(upload.data, upload.filename) if upload is not None else None
     now = now_utc()
     members = member_ids(channel)
     reached = mentions.resolve(text, team, names(members), now)
@@ -224,17 +241,17 @@ def post(channel: Channel, actor, text: str, *, parent: Post | None = None, urge
     db.session.flush()
     if parent is not None:
         db.session.execute(update(Post).where(Post.id == parent.id).values(reply_count=Post.reply_count + 1))
+    if prepared is not None:
+        attachments.store(prepared, p, actor, team.id)
     if urgent:
         _send_urgent(team, channel, p, actor)
-    mentioned = [uid for r in reached for uid in r["user_ids"] if uid != actor.id]
-    if mentioned:
-        notify(mentioned, kind="channel.mention", team_id=team.id, link=f"/channels/{channel.id}#post-{p.id}",
-               text=f"{actor.display_name} mentioned you in {team.name} › {channel.name}.",
-               idempotency_key=f"channel.mention:{p.id}")
+    mentioned = list(dict.fromkeys(uid for r in reached for uid in r["user_ids"] if uid != actor.id))
+    _notify_members(channel, team, p, actor, members, mentioned)
     _mark_read(channel, actor, p.id)
     audit.record("channel.posted", actor=actor, entity=p, team_id=team.id,
                  summary={"channel_id": channel.id, "reply": parent is not None, "urgent": urgent,
-                          "mentions": len(reached), "reached": len(set(mentioned))})
+                          "mentions": len(reached), "reached": len(set(mentioned)),
+                          "attachment": prepared.kind if prepared else None})
     publish_post(channel.id, "reply" if parent else "post", p)
     return p
 
@@ -305,6 +322,7 @@ def delete(p: Post, actor) -> Post:
     if p.deleted_at is None:
         p.text, p.deleted_at, p.deleted_by_id = "", now_utc(), actor.id
         db.session.execute(PostVersion.__table__.delete().where(PostVersion.post_id == p.id))
+        attachments.remove_for_posts([p.id], legal_hold=channel_of(p).legal_hold)
         audit.record("channel.post_deleted", actor=actor, entity=p, team_id=team.id)
         publish_post(p.channel_id, "update", p)
     return p
@@ -394,16 +412,80 @@ def mark_read(channel: Channel, user, post_id: int | None = None) -> int:
     return last
 
 
-def set_muted(channel: Channel, user, muted: bool) -> bool:
-    """A muted channel drops out of the person's unread counts (mentions and urgent posts still reach them)."""
-    require_see(channel, user)
+LEVELS = ("all", "mentions", "none")
+DEFAULT_LEVEL = "mentions"
+
+
+def _position(channel: Channel, user) -> ReadPosition:
     row = db.session.get(ReadPosition, (channel.id, user.id))
     if row is None:
-        row = ReadPosition(channel_id=channel.id, user_id=user.id, last_read_post_id=0, updated_at=now_utc())
+        row = ReadPosition(channel_id=channel.id, user_id=user.id, last_read_post_id=0, muted=False,
+                           sms_mentions=False, updated_at=now_utc())
         db.session.add(row)
+    return row
+
+
+def notification_settings(channel: Channel, user) -> dict:
+    """What reaches the person's devices from this channel (mentions and urgent posts always do)."""
+    require_see(channel, user)
+    row = db.session.get(ReadPosition, (channel.id, user.id))
+    level = "none" if row is not None and row.muted else (row.notify_level if row and row.notify_level else None)
+    return {"channel_id": channel.id, "level": level or DEFAULT_LEVEL, "default": level is None,
+            "sms_mentions": bool(row and row.sms_mentions), "muted": bool(row and row.muted)}
+
+
+def set_notifications(channel: Channel, user, *, level: str | None = None, sms_mentions: bool | None = None) -> dict:
+    """Choose "all", "mentions" (the default) or "none" (muted) for one channel, and whether mentions also come by
+    SMS. Audited (the choice only)."""
+    require_see(channel, user)
+    if level is not None and level not in LEVELS:
+        raise ValidationFailed("Choose all, mentions or none.", errors={"level": ["Choose all, mentions or none."]})
+    row = _position(channel, user)
+    if level is not None:
+        row.notify_level, row.muted = level, level == "none"
+    if sms_mentions is not None:
+        row.sms_mentions = sms_mentions
+    db.session.flush()
+    audit.record("channel.notifications_set", actor=user, entity=channel, team_id=channel.team_id,
+                 summary={"level": level, "sms_mentions": sms_mentions})
+    return notification_settings(channel, user)
+
+
+def set_muted(channel: Channel, user, muted: bool) -> bool:
+    """A muted channel (level "none") drops out of the person's unread counts and pushes nothing for ordinary posts
+    (mentions and urgent posts still reach them). Unmuting returns to the default level."""
+    require_see(channel, user)
+    row = _position(channel, user)
     row.muted = muted
+    row.notify_level = "none" if muted else (None if row.notify_level == "none" else row.notify_level)
     db.session.flush()
     return muted
+
+
+def _notify_members(channel: Channel, team: Team, p: Post, actor, members: list[int], mentioned: list[int]) -> None:
+    """Mentions reach everyone mentioned (push; and SMS, push first, for those who chose it); other posts are pushed
+    to the members whose level for the channel is "all". Quiet hours hold non-urgent pushes and texts until they
+    end (notifications.service). Texts name the team, the channel and the author, never the post's words."""
+    link = f"/channels/{channel.id}#post-{p.id}"
+    settings = {uid: (level, sms) for uid, level, sms, muted in db.session.execute(
+        select(ReadPosition.user_id, ReadPosition.notify_level, ReadPosition.sms_mentions, ReadPosition.muted)
+        .where(ReadPosition.channel_id == channel.id))}
+    if mentioned:
+        by_sms = [uid for uid in mentioned if settings.get(uid, (None, False))[1]]
+        text = f"{actor.display_name} mentioned you in {team.name} › {channel.name}."
+        for ids, channels in ((by_sms, (IN_APP, SMS)), ([u for u in mentioned if u not in by_sms], (IN_APP,))):
+            if ids:
+                notify(ids, kind="channel.mention", team_id=team.id, link=link, text=text, channels=channels,
+                       idempotency_key=f"channel.mention:{p.id}")
+    if p.kind == "urgent":
+        return  # the broadcast reaches everyone
+    reached = set(mentioned) | {actor.id}
+    everyone = [uid for uid in members if uid not in reached and settings.get(uid, (None, False))[0] == "all"]
+    if everyone:
+        what = "reply" if p.parent_id else "post"
+        notify(everyone, kind="channel.post", team_id=team.id, link=link,
+               text=f"New {what} in {team.name} › {channel.name} from {actor.display_name}.",
+               idempotency_key=f"channel.post:{p.id}")
 
 
 def muted_ids(user) -> set[int]:
@@ -454,6 +536,7 @@ class Page:
     authors: dict[int, str] = field(default_factory=dict)  # everyone the page names: authors, mentioned, ...
     seen: dict[int, int] = field(default_factory=dict)  # post id -> how many have read it
     reactions: dict[int, dict] = field(default_factory=dict)
+    attachments: dict[int, list] = field(default_factory=dict)  # post id -> its photos and files
     members: int = 0
 
 
@@ -497,3 +580,15 @@ def decorate(channel: Channel, out: Page, viewer) -> None:
                                                                       rp.user_id != Post.author_id)))
             .where(Post.id.in_(ids), rp.user_id.in_(members)).group_by(Post.id)).all())
     out.reactions = reactions_for(ids, viewer.id)
+    out.attachments = attachments.for_posts(ids)
+
+
+def get_attachment(attachment_id: int, viewer):
+    """A photo or file, for a member of its channel only (403 otherwise)."""
+    row = attachments.get(attachment_id)
+    channel = _get(Channel, row.channel_id, "channel")
+    require_see(channel, viewer)
+    owner = db.session.get(Post, row.post_id)
+    if owner.hidden_at is not None and not db.session.get(Team, channel.team_id).can_manage(viewer):
+        raise Forbidden("A coordinator has hidden this post.")
+    return row

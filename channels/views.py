@@ -9,16 +9,18 @@ import time
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from channels import cards, services
+from channels import attachments, cards, services
 from channels.models import POST_MAX, Channel, Post
 from channels.payload import linkify, page_dicts
-from core import audit
+from core import audit, images
 from core.accounts import GRADES, StaffGroup, Team
 from core.db import db
-from core.errors import Forbidden, RuleViolation
+from core.errors import DomainError, Forbidden
+from core.pages import form_errors
 from core.security import no_store
 from core.web import as_choices
 from notifications import realtime
@@ -33,8 +35,18 @@ def post_html(text: str):
 
 
 class PostForm(FlaskForm):
-    text = TextAreaField("Message", validators=[DataRequired("Write a message."), Length(max=POST_MAX)])
+    text = TextAreaField("Message", validators=[Length(max=POST_MAX)])  # may be empty with a photo (service checks)
     urgent = BooleanField("Urgent: everyone must acknowledge")
+    file = FileField("Add a photo or PDF")
+    no_patient_information = BooleanField("It shows no patient information: no names, numbers, notes, wristbands "
+                                          "or screens")
+
+
+class NotificationsForm(FlaskForm):
+    level = SelectField("Send to my phone", choices=as_choices([("all", "Every post"),
+                                                                ("mentions", "Only when I'm mentioned"),
+                                                                ("none", "Nothing (muted)")]))
+    sms_mentions = BooleanField("Also text me when I'm mentioned (if a push goes unanswered)")
 
 
 class ReasonForm(FlaskForm):
@@ -59,7 +71,42 @@ def _render_channel(channel: Channel, form: PostForm, status: int = 200, refusal
                            posts=page_dicts(channel, pg, current_user), next_cursor=pg.next_cursor,
                            action=ActionForm(), refusal=refusal, emoji=services.EMOJI,
                            can_moderate=_team(channel).can_manage(current_user),
-                           muted=channel.id in services.muted_ids(current_user)), status
+                           muted=channel.id in services.muted_ids(current_user),
+                           notifications=_notifications_form(channel), photo_mb=images.max_bytes() // 1048576,
+                           file_mb=attachments.max_file_bytes() // 1048576, heic=images.HEIC_SUPPORTED), status
+
+
+def _notifications_form(channel: Channel) -> NotificationsForm:
+    current = services.notification_settings(channel, current_user)
+    form = NotificationsForm(formdata=None)
+    form.level.data, form.sms_mentions.data = current["level"], current["sms_mentions"]
+    return form
+
+
+def _send(form: PostForm, send, has_file: bool):
+    """Run ``send`` (a service call that posts); on a refusal roll back and put it on the form beside the typed
+    text. Returns (post, status, patient-data refusal)."""
+    try:
+        p = send()
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status == 403:
+            raise
+        if (exc.extra or {}).get("code") == "patient_data":
+            audit.record_carried(exc)  # the refusal is counted (reason only) in its own transaction
+            return None, exc.status, exc.detail
+        form_errors(form, exc, default="file" if has_file else "text")
+        return None, exc.status, None
+    db.session.commit()
+    return p, 200, None
+
+
+def _upload(form: PostForm) -> services.Upload | None:
+    storage = form.file.data
+    if not storage or not getattr(storage, "filename", None):
+        return None
+    return services.Upload(storage.stream.read(attachments.read_limit()), storage.filename,
+                           bool(form.no_patient_information.data))
 
 
 @bp.get("/channels")
@@ -89,15 +136,12 @@ def create_post(channel_id: int):
     form = PostForm()
     if not form.validate():
         return _render_channel(channel, form, 422)
-    try:
-        p = services.post(channel, current_user, form.text.data, urgent=form.urgent.data)
-    except RuleViolation as exc:  # the patient-data guard: the typed text stays in the box
-        db.session.rollback()
-        if (exc.extra or {}).get("code") != "patient_data":
-            raise
-        audit.record_carried(exc)  # the refusal is counted (reason only) in its own transaction
-        return _render_channel(channel, form, 422, refusal=exc.detail)
-    db.session.commit()
+    upload = _upload(form)
+    p, status, refusal = _send(form, lambda: services.post(channel, current_user, form.text.data,
+                                                           urgent=form.urgent.data, upload=upload),
+                               upload is not None)
+    if p is None:
+        return _render_channel(channel, form, status, refusal=refusal)
     return redirect(url_for("channels.channel_page", channel_id=channel.id) + f"#post-{p.id}")
 
 
@@ -127,15 +171,10 @@ def reply(channel_id: int, post_id: int):
     form = PostForm()
     if not form.validate():
         return thread(channel_id, post_id, form=form, status=422)
-    try:
-        services.post(channel, current_user, form.text.data, parent=parent)
-    except RuleViolation as exc:
-        db.session.rollback()
-        if (exc.extra or {}).get("code") != "patient_data":
-            raise
-        audit.record_carried(exc)  # the refusal is counted (reason only) in its own transaction
-        return thread(channel_id, post_id, form=form, status=422, refusal=exc.detail)
-    db.session.commit()
+    p, status, refusal = _send(form, lambda: services.post(channel, current_user, form.text.data, parent=parent),
+                               False)
+    if p is None:
+        return thread(channel_id, post_id, form=form, status=status, refusal=refusal)
     return redirect(url_for("channels.thread", channel_id=channel.id, post_id=parent.id))
 
 
@@ -212,6 +251,26 @@ def mute(channel_id: int, what: str):
         services.set_muted(channel, current_user, what == "mute")
         db.session.commit()
     return redirect(url_for("channels.channel_page", channel_id=channel.id))
+
+
+@bp.post("/channels/<int:channel_id>/notifications")
+@login_required
+def notifications(channel_id: int):
+    channel = services.get_channel(channel_id, current_user)
+    form = NotificationsForm()
+    if form.validate():
+        services.set_notifications(channel, current_user, level=form.level.data,
+                                   sms_mentions=bool(form.sms_mentions.data))
+        db.session.commit()
+    return redirect(url_for("channels.channel_page", channel_id=channel.id))
+
+
+@bp.get("/channels/attachments/<int:attachment_id>")
+@login_required
+def attachment(attachment_id: int):
+    """A photo or PDF from a post: members of the channel only; never cached; PDFs are downloaded."""
+    row = services.get_attachment(attachment_id, current_user)
+    return attachments.response(row, thumb=request.args.get("size") == "thumb")
 
 
 class ChannelForm(FlaskForm):

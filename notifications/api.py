@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 from flask import Response, abort, current_app, jsonify, request
 from flask_login import current_user
@@ -263,7 +262,10 @@ def stream(args):
     q = None
     if live:
         realtime.ensure_listener(app)
-        q = realtime.HUB.try_subscribe(user_id, int(app.config["NOTIFICATIONS_STREAMS_PER_USER"]))
+        sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
+        q = realtime.HUB.try_subscribe(user_id, int(app.config["NOTIFICATIONS_STREAMS_PER_USER"]),
+                                       keepalive=keepalive, max_seconds=max_seconds,
+                                       peer_gone=realtime.peer_gone_probe(sock))
         if q is None:
             abort(429, description="You have too many live notification streams open; close a tab. "
                                    "The page checks for notifications every 15 seconds instead.")
@@ -281,17 +283,16 @@ def stream(args):
             yield _sse(ev)
         if not live:
             return
-        deadline = time.monotonic() + max_seconds
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                ev = q.get(timeout=min(keepalive, remaining))
-            except Exception:
-                # Catch up on anything a listener missed (e.g. written by another process on SQLite).
-                for ev in _backlog(app, user_id, last_id):
-                    if ev["id"] not in seen:
-                        seen.add(ev["id"])
-                        last_id = max(last_id, ev["id"])
-                        yield _sse(ev)
+        # The stream waits without a timer of its own: the hub's heartbeat wheel nudges it every keep-alive period
+        # (staggered over all streams) and ends it when its time is up or its browser has gone.
+        while (ev := q.get()) is not realtime.CLOSED:
+            if ev is realtime.KEEPALIVE:
+                if realtime.HUB.needs_catch_up(q):  # a listener gap or a full queue (or no listener at all)
+                    for missed in _backlog(app, user_id, last_id):
+                        if missed["id"] not in seen:
+                            seen.add(missed["id"])
+                            last_id = max(last_id, missed["id"])
+                            yield _sse(missed)
                 yield ": keep-alive\n\n"
                 continue
             if ev["id"] in seen:

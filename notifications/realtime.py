@@ -17,6 +17,7 @@ Streams never hold a database transaction: they query briefly (replay, keep-aliv
 
 from __future__ import annotations
 
+import _socket
 import json
 import logging
 import queue
@@ -37,10 +38,33 @@ CHANNEL = "shiftbridge_notifications"
 _PENDING = "sb_realtime_events"
 
 
+KEEPALIVE = object()  # the heartbeat wheel's nudge: write a keep-alive (and catch up if something was missed)
+CLOSED = object()  # the stream is over: its time is up, or its browser has gone
+
+
+class Stream(queue.Queue):
+    """One open notification stream: its events, and what the heartbeat wheel needs to look after it."""
+
+    def __init__(self, user_id: int, deadline: float, peer_gone=None):
+        super().__init__(maxsize=1000)
+        self.user_id, self.deadline, self.peer_gone = user_id, deadline, peer_gone
+        self.epoch = 0  # the hub's listener epoch when this stream last caught up from the database
+        self.missed = False  # an event was dropped (queue full): catch up at the next keep-alive
+        self.slot = 0
+
+
 class Hub:
     def __init__(self):
         self._lock = threading.Condition()  # a lock whose holders also signal each new subscription
         self._subs: dict[int, set[queue.Queue]] = {}
+        # One heartbeat wheel per process instead of a timer per stream: each tick nudges one slot's streams, so
+        # 2,000 streams with a 15 s keep-alive wake ~133 a second spread evenly, never all at once.
+        self._wheel: list[set[Stream]] = [set()]
+        self._wheel_thread: threading.Thread | None = None
+        self._next_slot = 0
+        self._keepalive, self._tick = 0.0, 1.0
+        self.epoch = 0  # bumped when a listener (re)connects: events may have been missed meanwhile
+        self.listening = False  # a listener feeds this hub (otherwise streams catch up at each keep-alive)
 
     def subscribe(self, user_id: int) -> queue.Queue:
         q: queue.Queue = queue.Queue(maxsize=1000)
@@ -49,13 +73,27 @@ class Hub:
             self._lock.notify_all()
         return q
 
-    def try_subscribe(self, user_id: int, limit: int) -> queue.Queue | None:
-        """Like :meth:`subscribe`, but None when the person already holds ``limit`` streams in this process."""
+    def try_subscribe(self, user_id: int, limit: int, *, keepalive: float = 15.0, max_seconds: float = 600.0,
+                      peer_gone=None) -> Stream | None:
+        """An open stream looked after by the heartbeat wheel, or None when the person already holds ``limit``
+        streams in this process whose browsers are still there. ``peer_gone()`` says at once whether a stream's
+        browser has closed its connection (a closed tab frees its place now, not at the next keep-alive)."""
+        self._start_wheel(keepalive)
         with self._lock:
-            if len(self._subs.get(user_id, ())) >= limit:
+            held = self._subs.get(user_id, set())
+            if len(held) >= limit:
+                for gone in [q for q in held if isinstance(q, Stream) and _gone(q)]:
+                    self._drop(gone)
+                held = self._subs.get(user_id, set())
+            if len(held) >= limit:
                 return None
-            q: queue.Queue = queue.Queue(maxsize=1000)
+            q = Stream(user_id, time.monotonic() + max_seconds, peer_gone)
+            q.epoch = self.epoch
+            q.slot = self._next_slot % len(self._wheel)
+            self._next_slot += 1
             self._subs.setdefault(user_id, set()).add(q)
+            self._wheel[q.slot].add(q)
+            self._lock.notify_all()
         return q
 
     def unsubscribe(self, user_id: int, q: queue.Queue) -> None:
@@ -65,6 +103,54 @@ class Hub:
                 subs.discard(q)
                 if not subs:
                     del self._subs[user_id]
+            if isinstance(q, Stream):
+                self._wheel[q.slot % len(self._wheel)].discard(q)
+
+    def _drop(self, q: Stream) -> None:
+        """(Lock held.) Forget a stream and tell its greenlet to end."""
+        self._subs.get(q.user_id, set()).discard(q)
+        if not self._subs.get(q.user_id, True):
+            del self._subs[q.user_id]
+        self._wheel[q.slot % len(self._wheel)].discard(q)
+        _force(q, CLOSED)
+
+    def needs_catch_up(self, q: Stream) -> bool:
+        """At a keep-alive: whether this stream should read what it may have missed from the database."""
+        if not self.listening or q.missed or q.epoch != self.epoch:
+            q.missed, q.epoch = False, self.epoch
+            return True
+        return False
+
+    def _start_wheel(self, keepalive: float) -> None:
+        """Start the wheel, or re-slot it for another keep-alive period (one per process in production)."""
+        if keepalive == self._keepalive and self._wheel_thread is not None and self._wheel_thread.is_alive():
+            return
+        with self._lock:
+            if keepalive != self._keepalive:
+                self._keepalive, self._tick = keepalive, min(1.0, keepalive)
+                slots = max(1, round(keepalive / self._tick))
+                old = [q for slot in self._wheel for q in slot]
+                self._wheel = [set() for _ in range(slots)]
+                for q in old:
+                    q.slot = q.slot % slots
+                    self._wheel[q.slot].add(q)
+            if self._wheel_thread is None or not self._wheel_thread.is_alive():
+                self._wheel_thread = threading.Thread(target=self._turn, name="sb-heartbeat", daemon=True)
+                self._wheel_thread.start()
+
+    def _turn(self) -> None:
+        n = 0
+        while True:
+            time.sleep(self._tick)
+            now = time.monotonic()
+            with self._lock:
+                slot = self._wheel[n % len(self._wheel)]
+                n += 1
+                for q in list(slot):
+                    if now >= q.deadline or _gone(q):
+                        self._drop(q)
+                    else:
+                        _force(q, KEEPALIVE)
 
     def dispatch(self, events: list[dict]) -> None:
         with self._lock:
@@ -73,7 +159,8 @@ class Hub:
             try:
                 q.put_nowait(ev)
             except queue.Full:  # a stuck client: it catches up from the database at its next keep-alive
-                pass
+                if isinstance(q, Stream):
+                    q.missed = True
 
     def wait_for_subscriber(self, user_id: int, timeout: float) -> bool:
         """True as soon as ``user_id`` has an open stream in this process; False after ``timeout`` seconds."""
@@ -83,11 +170,59 @@ class Hub:
     def reset(self) -> None:
         """Forget every subscription: the server that held those streams has stopped."""
         with self._lock:
+            for q in [q for slot in self._wheel for q in slot]:
+                _force(q, CLOSED)
             self._subs.clear()
+            for slot in self._wheel:
+                slot.clear()
 
     def subscriber_count(self) -> int:
         with self._lock:
             return sum(len(s) for s in self._subs.values())
+
+
+def _gone(q: Stream) -> bool:
+    try:
+        return bool(q.peer_gone and q.peer_gone())
+    except Exception:
+        return True
+
+
+def _force(q: queue.Queue, item) -> None:
+    """Put a control item even into a full queue (dropping its oldest event: the stream catches up)."""
+    while True:
+        try:
+            q.put_nowait(item)
+            return
+        except queue.Full:
+            try:
+                q.get_nowait()
+                if isinstance(q, Stream):
+                    q.missed = True
+            except queue.Empty:
+                pass
+
+
+def peer_gone_probe(sock):
+    """A check whether the browser at the other end of ``sock`` has closed the connection: a stream's client never
+    sends after its request, so a readable end-of-file (or a reset) means the tab is gone. Asked of the raw file
+    descriptor without blocking (gevent's socket would wait for data), so the wheel can ask thousands a second."""
+    if sock is None:
+        return None
+    fd = sock.fileno()
+
+    def gone() -> bool:
+        probe = _socket.socket(fileno=fd)
+        try:
+            return probe.recv(1, _socket.MSG_PEEK | _socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        finally:
+            probe.detach()
+
+    return gone
 
 
 HUB = Hub()
@@ -185,12 +320,19 @@ def ensure_listener(app) -> None:
     ready.wait(5)
 
 
+def _listening() -> None:
+    """A listener (re)connected: it feeds the hub from now on; streams catch up once on what the gap may have lost."""
+    HUB.listening = True
+    HUB.epoch += 1
+
+
 def _listen_postgres(url: str, ready: threading.Event) -> None:
 
     while True:
         try:
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute(f"LISTEN {CHANNEL}")
+                _listening()
                 ready.set()
                 while True:
                     for note in conn.notifies(timeout=5.0):
@@ -209,6 +351,7 @@ def _listen_redis(url: str, ready: threading.Event) -> None:
         try:
             pubsub = _redis(url).pubsub(ignore_subscribe_messages=True)
             pubsub.subscribe(CHANNEL)
+            _listening()
             ready.set()
             for message in pubsub.listen():
                 try:
@@ -232,6 +375,7 @@ def _poll_table(app, ready: threading.Event) -> None:
                 try:
                     if last is None:
                         last = db.session.scalar(text("SELECT COALESCE(MAX(id), 0) FROM notifications"))
+                        _listening()
                         ready.set()
                     elif HUB.subscriber_count():
                         rows = db.session.scalars(db.select(Notification).where(Notification.id > last)

@@ -1,7 +1,8 @@
-"""A Shiftbridge cluster on one machine: 2 web nodes and the stream service, each in its own network namespace
-(``ip netns``, a veth pair to the host), nginx from Debian's packages in front (deploy/nginx.conf.template), sharing
-PostgreSQL (its Unix socket: namespaces do not split the file system) and Redis (through a Unix-socket relay), plus
-notifications workers. Needs root, iproute2, nginx and socat; ``make test-cluster`` installs nginx and socat.
+"""A Shiftbridge cluster on one machine: 2 web nodes, the stream service and each notifications worker in its own
+network namespace (``ip netns``, a veth pair to the host), nginx (deploy/nginx.conf.template) or HAProxy
+(deploy/haproxy.cfg.template) from Debian's packages in front, sharing PostgreSQL (its Unix socket: namespaces do not
+split the file system) and Redis (through a Unix-socket relay). Needs root, iproute2, socat and the balancer;
+``make cluster-tools`` installs nginx, HAProxy and socat.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -18,14 +20,14 @@ import requests
 
 from tests.servers import ROOT, Gunicorn, free_port
 
-TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
+TEMPLATES = {"nginx": ROOT / "deploy" / "nginx.conf.template", "haproxy": ROOT / "deploy" / "haproxy.cfg.template"}
 
 
-def available() -> str | None:
+def available(balancer: str = "nginx") -> str | None:
     """Why the cluster cannot be built here, or None."""
     if os.geteuid() != 0:
         return "needs root (network namespaces)"
-    for tool in ("ip", "nginx", "socat"):
+    for tool in ("ip", balancer, "socat"):
         if not shutil.which(tool):
             return f"needs {tool} (make test-cluster installs it)"
     return None
@@ -36,7 +38,7 @@ def _sh(*args: str) -> None:
 
 
 class Cluster:
-    def __init__(self, database_url: str, redis_db: int = 9, **env: str):
+    def __init__(self, database_url: str, redis_db: int = 9, balancer: str = "nginx", **env: str):
         self.tag = f"sb{os.getpid() % 10000}"
         self.subnet = f"10.{100 + os.getpid() % 100}."
         self.dir = Path(tempfile.mkdtemp(prefix="sb-cluster-"))
@@ -47,6 +49,9 @@ class Cluster:
         self.redis_socket = self.dir / "redis.sock"
         self.env = env
         self.redis_db = redis_db
+        self.balancer = balancer
+        self.links: list[str] = []
+        self.workers = 0
 
     # -- plumbing
     def _namespace(self, index: int) -> tuple[str, str]:
@@ -56,6 +61,7 @@ class Cluster:
         _sh("ip", "netns", "add", name)
         self.namespaces.append(name)
         _sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if)
+        self.links.append(host_if)
         _sh("ip", "link", "set", ns_if, "netns", name)
         _sh("ip", "addr", "add", f"{net}.1/24", "dev", host_if)
         _sh("ip", "link", "set", host_if, "up")
@@ -105,15 +111,20 @@ class Cluster:
             node.wait_ready()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        conf = TEMPLATE.read_text()
+        conf = TEMPLATES[self.balancer].read_text()
         for key, value in {"LISTEN": f"127.0.0.1:{self.port}", "WEB_A": f"{addresses['a']}:8000",
                            "WEB_B": f"{addresses['b']}:8000", "STREAM": f"{addresses['stream']}:8000",
                            "PREFIX": str(self.dir)}.items():
             conf = conf.replace("{{" + key + "}}", value)
-        (self.dir / "nginx.conf").write_text(conf)
-        nginx = subprocess.Popen(["nginx", "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"), "-e",
-                                  str(self.dir / "error.log"), "-g", "daemon off;"], stderr=subprocess.DEVNULL)
-        self.procs.append(nginx)
+        if self.balancer == "nginx":
+            (self.dir / "nginx.conf").write_text(conf)
+            command = ["nginx", "-p", str(self.dir), "-c", str(self.dir / "nginx.conf"), "-e",
+                       str(self.dir / "error.log"), "-g", "daemon off;"]
+        else:
+            (self.dir / "haproxy.cfg").write_text(conf)
+            command = ["haproxy", "-db", "-f", str(self.dir / "haproxy.cfg")]  # -db: in the foreground
+        with open(self.dir / "balancer.log", "a") as log:  # the child keeps its own copy of the descriptor
+            self.procs.append(subprocess.Popen(command, stdout=log, stderr=log))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -121,15 +132,30 @@ class Cluster:
                 return
             except requests.RequestException:
                 time.sleep(0.2)
-        raise RuntimeError("nginx did not start: " + (self.dir / "error.log").read_text()[-2000:])
+        raise RuntimeError(f"{self.balancer} did not start: " + (self.dir / "balancer.log").read_text()[-2000:])
 
     def worker(self, twilio_url: str, *args: str, **extra: str):
-        """A ``flask notifications worker`` on the cluster's database and Redis (in the host's namespace, where the
-        fake Twilio listens)."""
+        """A ``flask notifications worker`` on the cluster's database and Redis in a network namespace of its own; it
+        reaches the fake Twilio (listening on the host's loopback) through a relay on the host end of its veth."""
         from tests.notifications.worker_process import WorkerProcess
 
+        self.workers += 1
+        ns, address = self._namespace(3 + self.workers)
+        host_side = address.rsplit(".", 1)[0] + ".1"
+        port = twilio_url.rsplit(":", 1)[1].split("/")[0]
+        relay = subprocess.Popen(["socat", f"TCP-LISTEN:{port},bind={host_side},fork,reuseaddr",
+                                  f"TCP:127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(relay)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((host_side, int(port)), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
         env = {k: v for k, v in self.node_env().items() if not k.startswith("TWILIO_")} | extra
-        return WorkerProcess(env.pop("DATABASE_URL"), twilio_url, *args, **env)
+        return WorkerProcess(env.pop("DATABASE_URL"), twilio_url.replace("127.0.0.1", host_side, 1), *args,
+                             netns=ns, **env)
 
     def stop(self) -> None:
         for node in self.nodes.values():
@@ -143,6 +169,6 @@ class Cluster:
                     proc.kill()
         for ns in self.namespaces:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        for i in range(1, 4):
-            subprocess.run(["ip", "link", "del", f"{self.tag}h{i}"], capture_output=True)
+        for link in self.links:
+            subprocess.run(["ip", "link", "del", link], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)

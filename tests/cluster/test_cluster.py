@@ -1,8 +1,8 @@
-"""Issue #19: the service as several stateless nodes behind nginx, on one machine (``make test-cluster``).
+"""Issue #19: the service as several stateless nodes behind nginx or HAProxy, on one machine (``make test-cluster``).
 
-Two gunicorn web nodes and the stream service, each in its own network namespace, behind nginx from Debian's
-packages, sharing PostgreSQL and Redis; notifications workers beside them. Runs only on PostgreSQL
-(TEST_DATABASE_URL) as root with nginx and socat installed; otherwise skipped with the reason.
+Two gunicorn web nodes, the stream service and two notifications workers, each in its own network namespace, behind
+nginx (and again behind HAProxy) from Debian's packages, sharing PostgreSQL and Redis. Runs only on PostgreSQL
+(TEST_DATABASE_URL) as root with the balancer and socat installed; otherwise skipped with the reason.
 """
 
 from __future__ import annotations
@@ -28,15 +28,31 @@ from tests.rota.swaps import factories as data
 pytestmark = pytest.mark.cluster
 
 
-@pytest.fixture
-def cluster(app, engine_name, database_url, fake_twilio):
-    if engine_name != "postgresql":
+def _build(request, database_url, fake_twilio, balancer):
+    if request.getfixturevalue("engine_name") != "postgresql":
         pytest.skip("the cluster shares PostgreSQL (set TEST_DATABASE_URL)")
-    if why := available():
+    if why := available(balancer):
         pytest.skip(f"cluster test {why}")
     db.session.commit()
     sms = {k: str(v) for k, v in twilio_config(fake_twilio).items() if k.startswith("TWILIO_")}
-    built = Cluster(database_url, **sms)  # the web nodes queue texts; the workers send them to the fake Twilio
+    # The web nodes queue texts; the workers send them to the fake Twilio.
+    return Cluster(database_url, balancer=balancer, **sms)
+
+
+@pytest.fixture
+def cluster(request, app, database_url, fake_twilio):
+    built = _build(request, database_url, fake_twilio, "nginx")
+    suite.LOCAL_NETS.add(built.subnet)
+    try:
+        yield built.start()
+    finally:
+        built.stop()
+        suite.LOCAL_NETS.discard(built.subnet)
+
+
+@pytest.fixture
+def haproxy_cluster(request, app, database_url, fake_twilio):
+    built = _build(request, database_url, fake_twilio, "haproxy")
     suite.LOCAL_NETS.add(built.subnet)
     try:
         yield built.start()
@@ -65,6 +81,14 @@ def test_a_cluster_behind_nginx(cluster, make, fake_twilio):
     _sign_in_throttling_counts_across_nodes(cluster, make)
     _fifty_claims_over_both_nodes_one_winner(cluster, make)
     _killing_node_a_under_load_loses_no_committed_write(cluster, make)
+
+
+def test_the_same_cluster_behind_haproxy(haproxy_cluster, make):
+    """deploy/haproxy.cfg.template: the balancer's part of the drills (a worker's death does not involve it)."""
+    _notification_through_a_web_node_reaches_the_stream_service(haproxy_cluster, make)
+    _sign_in_throttling_counts_across_nodes(haproxy_cluster, make)
+    _fifty_claims_over_both_nodes_one_winner(haproxy_cluster, make)
+    _killing_node_a_under_load_loses_no_committed_write(haproxy_cluster, make)
 
 
 def _notification_through_a_web_node_reaches_the_stream_service(cluster, make):

@@ -1,6 +1,7 @@
 """Two phones in the team channel: A posts, B sees it live and replies in the thread, A sees "seen by 1"; an
 @on-shift mention reaches exactly who is rostered now; a rota card claimed on one phone updates on the other; an NHS
-number is refused with the pointer to the handover; an outsider gets 403."""
+number is refused with the pointer to the handover; an outsider gets 403; a photo posted on one phone shows on the
+other, and a 40 MP PNG is refused."""
 
 from __future__ import annotations
 
@@ -9,18 +10,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import expect
 
+from bench.bench_images import png
 from channels import services
 from core.db import db
 from rota import services as rota
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import PHONE, sign_in
+from tests.handover.conftest import jpeg_with_gps
 from tests.rota.rota_helpers import ward
 from tests.rota.swaps.factories import settings, shift, soon
 
 
 @pytest.fixture
-def app_config():
-    return {"WTF_CSRF_ENABLED": True}
+def app_config(tmp_path):
+    return {"WTF_CSRF_ENABLED": True, "CHANNELS_UPLOAD_DIR": str(tmp_path / "channel-files")}
 
 
 @pytest.fixture
@@ -106,3 +109,42 @@ def test_outsider_gets_403_in_the_browser(app, make, phone, live_server):
                 f"/api/v1/channels/{cid}/posts", f"/api/v1/posts/{pid}", f"/api/v1/teams/{tid}/channels"):
         assert phone.goto(url).status == 403, url
     assert "Handover at 19:45" not in phone.content()
+
+
+def test_a_photo_from_one_phone_shows_on_the_other_and_a_huge_png_is_refused(app, make, phone, second_phone,
+                                                                             live_server):
+    team, coord, (a, b, c), _ = ward(make)
+    channel = services.team_channel(team)
+    db.session.commit()
+    url = f"/channels/{channel.id}"
+    a_email, b_email = a.email, b.email
+    db.session.commit()
+    sign_in(phone, a_email, TEST_PASSWORD)
+    phone.goto(url)
+    sign_in(second_phone, b_email, TEST_PASSWORD)
+    second_phone.goto(url)
+    expect(second_phone.locator("[data-testid=channel-live]")).to_have_text("Live")
+
+    # A 40 MP PNG: the handover's refusal, on the phone, with the message still in the box.
+    phone.fill("[data-testid=compose]", "Escalation flowchart for the staff room")
+    phone.locator("summary", has_text="Add a photo or PDF").click()
+    phone.set_input_files("[data-testid=file-input]", files=[{"name": "screen.png", "mimeType": "image/png",
+                                                              "buffer": png(7744, 5164, "RGBA")}])
+    phone.check("[data-testid=no-patient-info]")
+    phone.click("[data-testid=send]")
+    expect(phone.locator("[data-testid=file-error]")).to_contain_text("This photo is too big to process")
+    assert phone.input_value("[data-testid=compose]") == "Escalation flowchart for the staff room"
+
+    # A camera photo: posted, its thumbnail shows on the other phone without a reload, location stripped.
+    phone.set_input_files("[data-testid=file-input]", files=[{"name": "IMG_2041.jpg", "mimeType": "image/jpeg",
+                                                              "buffer": jpeg_with_gps()}])
+    phone.check("[data-testid=no-patient-info]")
+    phone.click("[data-testid=send]")
+    live = second_phone.locator("[data-testid=post]", has_text="Escalation flowchart")
+    expect(live.locator("[data-testid=attachment-photo]")).to_have_count(1)
+    second_phone.wait_for_function("() => { const i = document.querySelector('[data-testid=attachment-photo]');"
+                                   " return i && i.complete && i.naturalWidth > 0; }")
+    href = live.locator("[data-testid=attachments] a").first.get_attribute("href")
+    resp = second_phone.request.get(href)
+    assert resp.status == 200 and resp.headers["cache-control"] == "no-store"
+    assert b"SecretCam" not in resp.body()

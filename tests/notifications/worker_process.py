@@ -22,7 +22,8 @@ TOKEN = "test-twilio-auth-token"
 
 
 class WorkerProcess:
-    def __init__(self, database_url: str, twilio_url: str, *args: str, **env: str):
+    def __init__(self, database_url: str, twilio_url: str, *args: str, netns: str | None = None, **env: str):
+        """``netns``: run it in that network namespace (tests/cluster)."""
         self.log = tempfile.NamedTemporaryFile("w+", prefix="sb-worker-", suffix=".log", delete=False)
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "NOTIFICATIONS_"))}
         environ.update({
@@ -34,8 +35,9 @@ class WorkerProcess:
         })
         environ.update(env)
         flask = str(Path(sys.executable).with_name("flask"))
-        self.proc = subprocess.Popen([flask, "notifications", "worker", "--idle-sleep", "0.05", *args], cwd=ROOT,
-                                     env=environ, stdout=self.log, stderr=subprocess.STDOUT)
+        prefix = ["ip", "netns", "exec", netns] if netns else []  # ip execs the command: same pid
+        self.proc = subprocess.Popen([*prefix, flask, "notifications", "worker", "--idle-sleep", "0.05", *args],
+                                     cwd=ROOT, env=environ, stdout=self.log, stderr=subprocess.STDOUT)
 
     def alive(self) -> bool:
         return self.proc.poll() is None

@@ -9,6 +9,7 @@ person, with heartbeats and ``Last-Event-ID`` replay.
 from __future__ import annotations
 
 import queue
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -109,3 +110,35 @@ def _until(q: queue.Queue, done, timeout: float = 20) -> list[str]:
         if done(line):
             return lines
     raise AssertionError(f"not seen in {timeout} s: {lines}")
+
+
+def _raw_stream(url: str, token: str) -> tuple[socket.socket, int]:
+    """Open a stream as a browser tab does; returns the socket and the HTTP status."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    sock.sendall((f"GET {STREAM} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n"
+                  f"Authorization: Bearer {token}\r\n\r\n").encode())
+    head = b""
+    while b"\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return sock, int(head.split(b" ", 2)[1])
+
+
+def test_a_closed_tab_frees_its_stream_at_once_so_a_reopened_tab_is_not_refused(app, make, database_url):
+    nurse = make.user()
+    token = make.token(nurse)
+    db.session.commit()
+    with Gunicorn(database_url, "stream", NOTIFICATIONS_STREAMS_PER_USER="6",
+                  NOTIFICATIONS_KEEPALIVE_SECONDS="15") as service:
+        tabs = [_raw_stream(service.url, token) for _ in range(6)]
+        assert [status for _, status in tabs] == [200] * 6
+        tabs[0][0].close()  # the nurse closes a tab (well before the next 15 s keep-alive) ...
+        reopened, status = _raw_stream(service.url, token)  # ... and opens the page again at once
+        assert status == 200
+        extra, refused = _raw_stream(service.url, token)  # the cap still counts the six open tabs
+        assert refused == 429
+        for sock in [reopened, extra] + [s for s, _ in tabs[1:]]:
+            sock.close()

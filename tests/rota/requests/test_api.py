@@ -1,0 +1,163 @@
+"""The staff requests API (issue #18): /api/v1/leave-requests, /api/v1/me/leave-balance, /api/v1/rota-requests —
+problem+json on bad input, never a 500, and two approvals at once: one wins."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+
+import requests
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+from sqlalchemy import func, select
+
+from core import accounts
+from core.accounts import TeamRole
+from core.db import db
+from rota.models import Leave, PeriodState, RotaPeriod
+from rota.requests import rota_requests, service
+from rota.requests.models import LeaveRequest, RequestState
+from tests.rota.swaps import factories as data
+
+PROBLEM = "application/problem+json"
+
+
+def _ward(make):
+    w = data.ward(make, 3)
+    return w, w.team, w.coordinator, w.staff
+
+
+def test_ask_see_balance_and_approve_through_the_api(app, make, client, bearer, today):
+    w, team, boss, (nora, *_) = _ward(make)
+    mine, coord = bearer(make.token(nora)), bearer(make.token(boss))
+    r = client.get("/api/v1/me/leave-balance", headers=mine)
+    assert r.status_code == 200 and r.json["year"] == 2025 and r.json["available_minutes"] == 15750
+    r = client.post("/api/v1/leave-requests", headers=mine,
+                    json={"first_day": "2026-01-19", "last_day": "2026-01-23", "note": "Half term"})
+    assert r.status_code == 201, r.json
+    rid = r.json["id"]
+    assert (r.json["state"], r.json["minutes"]) == ("pending", 2250)
+    assert client.get("/api/v1/me/leave-balance?year=2025", headers=mine).json["pending_minutes"] == 2250
+    assert client.get(f"/api/v1/leave-requests/{rid}/cover", headers=mine).status_code == 404
+    cover = client.get(f"/api/v1/leave-requests/{rid}/cover", headers=coord).json["days"]
+    assert [d["day"] for d in cover][:2] == ["2026-01-19", "2026-01-20"]
+    assert client.get(f"/api/v1/leave-requests?team_id={team.id}&state=pending", headers=coord).json["total"] == 1
+    r = client.post(f"/api/v1/leave-requests/{rid}/approve", headers=coord, json={"reason": "OK"})
+    assert r.status_code == 200 and r.json["state"] == "approved" and r.json["leave_id"]
+    r = client.post(f"/api/v1/leave-requests/{rid}/refuse", headers=coord, json={"reason": "Too late"})
+    assert r.status_code == 409 and r.content_type == PROBLEM and r.json["code"] == "already_decided"
+    assert client.get("/api/v1/me/leave-balance", headers=mine).json["approved_minutes"] == 2250
+
+
+def test_bad_input_is_problem_json_and_changes_nothing(app, make, client, bearer, today):
+    w, team, boss, (nora, *_) = _ward(make)
+    mine = bearer(make.token(nora))
+    for body in ({"first_day": "2026-01-20", "last_day": "2026-01-19"}, {"first_day": "2026-01-20"},
+                 {"first_day": "2026-01-20", "last_day": "2026-01-20", "kind": "sickness"},
+                 {"first_day": "2026-01-20", "last_day": "2026-01-20", "hours": -3},
+                 {"first_day": "2025-12-01", "last_day": "2025-12-02"},
+                 {"first_day": "2026-03-30", "last_day": "2026-04-02"}, [], "x"):
+        r = client.post("/api/v1/leave-requests", headers=mine, json=body)
+        assert r.status_code in (400, 422) and r.content_type == PROBLEM, body
+    assert client.get("/api/v1/me/leave-balance?year=3000", headers=mine).status_code == 422
+    assert client.get("/api/v1/leave-requests/99999999999", headers=mine).status_code == 404
+    assert client.post("/api/v1/leave-requests/1/approve", headers=mine).status_code == 404
+    assert db.session.scalar(select(func.count()).select_from(LeaveRequest)) == 0
+
+
+def test_rota_requests_and_preferences_through_the_api(app, make, client, bearer, today):
+    w, team, boss, (nora, *_) = _ward(make)
+    late = data.shift_type(team, code="L", name="Late")
+    period = RotaPeriod(team_id=team.id, first_day=date(2026, 2, 2), last_day=date(2026, 3, 1),
+                        state=PeriodState.draft)
+    db.session.add(period)
+    db.session.commit()
+    mine, coord = bearer(make.token(nora)), bearer(make.token(boss))
+    assert client.post(f"/api/v1/rota-periods/{period.id}/request-window", headers=mine,
+                       json={"opens_on": "2026-01-01", "closes_on": "2026-01-20"}).status_code == 403
+    r = client.post(f"/api/v1/rota-periods/{period.id}/request-window", headers=coord,
+                    json={"opens_on": "2026-01-01", "closes_on": "2026-01-20", "max_per_person": 1})
+    assert r.status_code == 201
+    wid = r.json["id"]
+    r = client.post("/api/v1/rota-requests", headers=mine, json={"window_id": wid, "day": "2026-02-03",
+                                                                 "kind": "want", "shift_type_id": late.id})
+    assert r.status_code == 201 and r.json["priority"] == 2
+    r2 = client.post("/api/v1/rota-requests", headers=mine, json={"window_id": wid, "day": "2026-02-04",
+                                                                  "kind": "avoid"})
+    assert r2.status_code == 409 and r2.json["code"] == "request_limit"
+    assert client.get(f"/api/v1/rota-requests?window_id={wid}", headers=coord).json["total"] == 1
+    r3 = client.post(f"/api/v1/teams/{team.id}/preferences", headers=coord,
+                     json={"user_id": nora.id, "kind": "fixed_day_off", "weekday": 4, "agreement": True})
+    assert r3.status_code == 201 and r3.json["agreement"] is True
+    builder = rota_requests.requests_for_period(db.session.get(RotaPeriod, period.id))
+    assert builder == {"requests": [{"user_id": nora.id, "day": date(2026, 2, 3), "shift_type_id": late.id,
+                                     "kind": "want", "priority": 2}],
+                       "preferences": [{"user_id": nora.id, "kind": "fixed_day_off", "shift_type_id": None,
+                                        "weekday": 4, "hard": True}]}
+    assert client.delete(f"/api/v1/rota-requests/{r.json['id']}", headers=mine).status_code == 204
+
+
+def _together(calls):
+    db.session.commit()
+    barrier = threading.Barrier(len(calls))
+
+    def one(call):
+        url, headers = call
+        barrier.wait()
+        return requests.post(url, headers=headers, json={}, timeout=120).status_code
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return sorted(pool.map(one, calls))
+
+
+def test_two_coordinators_approving_at_once_record_the_leave_once(live_server, make):
+    w, team, boss, (nora, *_) = _ward(make)
+    second = make.user(display_name="Second Coordinator", grade="Band 7")
+    accounts.add_member(team, second, TeamRole.coordinator)
+    first = date.today() + timedelta(days=30)
+    req = service.request_leave(nora, actor=nora, first_day=first, last_day=first)
+    db.session.commit()
+    tokens = [make.token(boss), make.token(second), make.token(boss), make.token(second)]
+    url = f"{live_server.url}/api/v1/leave-requests/{req.id}/approve"
+    codes = _together([(url, {"Authorization": f"Bearer {t}"}) for t in tokens])
+    assert codes == [200, 409, 409, 409], codes
+    db.session.expire_all()
+    assert db.session.get(LeaveRequest, req.id).state == RequestState.approved
+    assert db.session.scalar(select(func.count()).select_from(Leave)) == 1
+
+
+MINE = ("/leave-requests", "/me/leave-balance", "/rota-requests", "/request-windows", "/rota-periods/{period_id}/req",
+        "/teams/{team_id}/preferences")
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+
+
+def test_request_endpoints_survive_fuzzing(app, make, today):
+    w, team, boss, (nora, *_) = _ward(make)
+    req = service.request_leave(nora, actor=nora, first_day=date(2026, 1, 20), last_day=date(2026, 1, 20))
+    db.session.add(RotaPeriod(team_id=team.id, first_day=date(2026, 2, 2), last_day=date(2026, 3, 1),
+                              state=PeriodState.draft))
+    db.session.commit()
+    assert req.id
+    headers = {"Authorization": f"Bearer {make.token(boss)}"}
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    operations = [r.ok() for r in schema.get_all_operations()]
+    operations = [op for op in operations if op.path.removeprefix("/api/v1").startswith(MINE)]
+    assert len(operations) >= 12
+    failures = []
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def run(case):
+            case.call_and_validate(headers=headers, checks=CHECKS)
+
+        try:
+            run()
+        except BaseException as exc:  # noqa: BLE001  (collect every operation's failure, then report them together)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
+    assert not failures, "\n\n".join(failures)
