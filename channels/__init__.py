@@ -16,26 +16,24 @@ DEFAULTS = {
 def register(app, api) -> None:
     from channels import api as channels_api
     from channels import cards, models, services, views  # noqa: F401  (models registers the tables)
-    from core import events
-    from core.web import HOME_PANELS, add_nav_item
-    from notifications import register_audience
+    from core import events, registry
+    from core.web import add_nav_item
 
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
     channels_api.register(app, api)
     app.register_blueprint(views.bp)
     add_nav_item(app, 20, "Channels", "channels.index", lambda user: bool(user.team_ids))
-    app.extensions.setdefault(HOME_PANELS, []).append(views.unread_panel)
+    registry.register_home_panel(app, views.unread_panel)
     app.context_processor(views.menu_badge)
     from channels import governance
     from channels.cli import channels_cli
 
     app.cli.add_command(channels_cli)
     from channels import demo
-    from core.cli import DEMO_SEEDERS
 
-    app.extensions.setdefault(DEMO_SEEDERS, []).append((50, "team channel conversation", demo.seed_channels))
-    app.extensions.setdefault("periodic_tasks", []).append((governance.PURGE_TASK, governance.purge_expired))
-    register_audience("channel", "Everyone in a channel", services.channel_audience)
+    registry.register_demo_seeder(app, 50, "team channel conversation", demo.seed_channels)
+    registry.register_periodic_task(app, governance.PURGE_TASK, governance.purge_expired)
+    registry.register_audience("channel", "Everyone in a channel", services.channel_audience)
     for name, handler in cards.HANDLERS.items():
         events.subscribe(app, name, handler)

@@ -244,7 +244,8 @@ def seen(post_id):
     p = services.get_post(post_id, current_user)
     ids = services.seen_by(p)
     people = services.names(ids)
-    return {"seen_count": len(ids), "member_count": len(services.member_ids(services.channel_of(p))),
+    members = services.member_ids(services.channel_of(p))
+    return {"seen_count": len(ids), "member_count": len(members), "seen_of": services.seen_denominator(p, members),
             "people": sorted(people.values())}
 
 

@@ -29,6 +29,7 @@ def post_dict(p: Post, pg: services.Page, viewer, *, card_states: dict | None = 
         "reached": [{"mention": r["mention"], "people": [pg.authors.get(u, "?") for u in r["user_ids"]]}
                     for r in (p.reached or [])],
         "seen_count": pg.seen.get(p.id, 0), "member_count": pg.members,
+        "seen_of": services.seen_denominator(p, pg.member_ids),
         "reactions": [{"emoji": e, **v} for e, v in pg.reactions.get(p.id, {}).items()],
         "mine": p.author_id == viewer.id,
         "attachments": [] if (hidden and not can_moderate) or p.deleted_at else

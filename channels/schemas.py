@@ -92,6 +92,7 @@ class PostSchema(Schema):
     reached = fields.List(fields.Nested(ReachedSchema))
     seen_count = fields.Integer(metadata={"description": "Members (author aside) who have read up to this post"})
     member_count = fields.Integer()
+    seen_of = fields.Integer(metadata={"description": "How many could have seen it: members now, its author aside"})
     reactions = fields.List(fields.Nested(ReactionSchema))
     mine = fields.Boolean()
     acknowledged = fields.Integer()
@@ -149,6 +150,7 @@ class AckSchema(Schema):
 class SeenBySchema(Schema):
     seen_count = fields.Integer(required=True)
     member_count = fields.Integer(required=True)
+    seen_of = fields.Integer(required=True)
     people = fields.List(fields.String(), required=True)
 
 

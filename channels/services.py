@@ -501,6 +501,14 @@ def seen_by(p: Post) -> list[int]:
     return [i for i in ids if i in members and i != p.author_id]
 
 
+def seen_denominator(p: Post, members) -> int:
+    """The "m" of "seen by n of m": the channel's members now, less the post's author when the author is still a
+    member (an author never counts as a reader of their own post; a system post has no author; an author who left
+    the channel is not in ``members`` to subtract)."""
+    members = set(members)
+    return len(members) - (1 if p.author_id is not None and p.author_id in members else 0)
+
+
 def unread_counts(user) -> dict[int, int]:
     """Unread top-level posts by others, per channel the person is in: one query for all their channels."""
     team_ids = list(user.team_ids)
@@ -538,6 +546,7 @@ class Page:
     reactions: dict[int, dict] = field(default_factory=dict)
     attachments: dict[int, list] = field(default_factory=dict)  # post id -> its photos and files
     members: int = 0
+    member_ids: frozenset = frozenset()
 
 
 def page(channel: Channel, viewer, *, before: int | None = None, limit: int = 30, parent: Post | None = None,
@@ -571,6 +580,7 @@ def decorate(channel: Channel, out: Page, viewer) -> None:
                         + [u for p in out.posts for r in (p.reached or []) for u in r["user_ids"]])
     members = member_ids(channel)
     out.members = len(members)
+    out.member_ids = frozenset(members)
     if ids:
         rp = ReadPosition
         out.seen = dict(db.session.execute(

@@ -200,7 +200,7 @@ def seen(channel_id: int, post_id: int):
     p = services.get_post(post_id, current_user)
     people = sorted(services.names(services.seen_by(p)).values())
     return render_template("channels/seen.html", channel=channel, post=p, people=people,
-                           members=len(services.member_ids(channel)))
+                           seen_of=services.seen_denominator(p, services.member_ids(channel)))
 
 
 def _back(p: Post):

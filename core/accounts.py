@@ -22,7 +22,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, UniqueConstraint, false, select, update
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
-from core import audit, throttle
+from core import audit, mail, throttle
 from core.db import UTCDateTime, db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.timeutil import DEFAULT_ZONE
@@ -606,6 +606,28 @@ def issue_reset_link(user: User, *, actor=None) -> str:
     token = _reset_serializer().dumps({"u": user.id, "p": _password_fingerprint(user)})
     audit.record("user.reset_link_issued", actor=actor, entity=user)
     return token
+
+
+def email_reset_link(user: User, link: str, *, actor=None) -> bool:
+    """Mail ``link`` (from :func:`issue_reset_link`) to the person when mail is set up (core.mail). True if the mail
+    server took it (audited ``user.reset_link_emailed``); False when mail is off or the server failed (audited
+    ``user.reset_link_email_failed``, the reason's class only): the caller then shows or prints the link as before.
+    The mail names the person and the link, nothing else (no patient details, no rota)."""
+    if not mail.enabled():
+        return False
+    hours = int(current_app.config["RESET_LINK_HOURS"])
+    body = (f"Hello {user.display_name},\n\n"
+            f"An administrator has made you a link to choose a new Shiftbridge password:\n\n{link}\n\n"
+            f"It works once, for {hours} hours. Choosing a new password signs you out everywhere.\n"
+            "If you did not ask for this, tell your administrator; your current password keeps working.\n")
+    try:
+        mail.send(user.email, "Choose a new Shiftbridge password", body)
+    except mail.MailFailed as exc:
+        audit.record("user.reset_link_email_failed", actor=actor, entity=user, outcome="failure",
+                     summary={"reason": str(exc)[:100]})
+        return False
+    audit.record("user.reset_link_emailed", actor=actor, entity=user)
+    return True
 
 
 class ResetLinkDead(Conflict):

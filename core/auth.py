@@ -27,7 +27,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from core import accounts, metrics, throttle
+from core import accounts, mail, metrics, registry, throttle
 from core.accounts import ApiToken, User
 from core.db import db
 from core.errors import DomainError
@@ -358,7 +358,7 @@ def render_profile(**extra):
                                 .order_by(ApiToken.created_at.desc())).all()
     ctx = {"password_form": PasswordForm(prefix="pw"), "token_form": TokenForm(prefix="tok"), "tokens": tokens,
            "button_form": CsrfForm(), "devices": accounts.remembered_devices(current_user),
-           "profile_sections": current_app.extensions.get("profile_sections", [])}
+           "profile_sections": registry.profile_sections_of(current_app)}
     ctx.update(extra)
     return render_template("core/profile.html", **ctx)
 
@@ -453,10 +453,14 @@ def admin_reset_link(user_id: int):
     if not CsrfForm().validate_on_submit():
         abort(400)
     user = accounts.get_user(user_id)
-    token = accounts.issue_reset_link(user, actor=current_user._get_current_object())
-    db.session.commit()
+    actor = current_user._get_current_object()
+    token = accounts.issue_reset_link(user, actor=actor)
     link = public_base_url() + url_for("auth.reset_password", token=token)
-    return _admin_users_page(reset_for=user, reset_link=link, reset_hours=current_app.config["RESET_LINK_HOURS"])
+    emailed = accounts.email_reset_link(user, link, actor=actor)
+    db.session.commit()
+    return _admin_users_page(reset_for=user, reset_link=None if emailed else link, reset_emailed=emailed,
+                             mail_failed=mail.enabled() and not emailed,
+                             reset_hours=current_app.config["RESET_LINK_HOURS"])
 
 
 @bp.post("/admin/users/<int:user_id>/<any(deactivate, reactivate):action>")

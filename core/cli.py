@@ -9,7 +9,7 @@ import click
 from flask import current_app, url_for
 from flask.cli import AppGroup
 
-from core import accounts, audit, backup
+from core import accounts, audit, backup, mail, registry
 from core.db import db
 from core.errors import DomainError
 from core.links import public_base_url
@@ -19,10 +19,6 @@ tokens_cli = AppGroup("tokens", help="Manage personal API tokens.")
 audit_cli = AppGroup("audit", help="Check the audit trail.")
 demo_cli = AppGroup("demo", help="Demo data.")
 backup_cli = AppGroup("backup", help="Back up and restore the database.")
-
-# Packages append (order, name, function(actor)) so `flask demo seed` grows with each module.
-DEMO_SEEDERS = "demo_seeders"
-
 
 def _fail(exc: DomainError):
     db.session.rollback()
@@ -56,8 +52,8 @@ def create_user(email, name, password, admin, grade, staff_group, mobile):
 @users_cli.command("reset-link")
 @click.option("--email", required=True)
 def reset_link(email):
-    """Print a one-time link with which the person chooses a new password (give it to them in person or by a
-    channel you trust; there is no mail set-up). It works for RESET_LINK_HOURS, and once."""
+    """Email (when MAIL_SERVER is set) or else print a one-time link with which the person chooses a new password
+    (give a printed one to them in person or by a channel you trust). It works for RESET_LINK_HOURS, and once."""
     user = accounts.user_by_email(email)
     if user is None:
         raise click.ClickException(f"no account with email {email}")
@@ -65,11 +61,17 @@ def reset_link(email):
         token = accounts.issue_reset_link(user)
     except DomainError as exc:
         _fail(exc)
-    db.session.commit()
     base = public_base_url()
     with current_app.test_request_context():
         path = url_for("auth.reset_password", token=token)
     hours = current_app.config["RESET_LINK_HOURS"]
+    emailed = accounts.email_reset_link(user, f"{base}{path}")
+    db.session.commit()
+    if emailed:
+        click.echo(f"Emailed the link to {user.email}. One use, for {hours} hours.")
+        return
+    if mail.enabled():
+        click.echo("The mail server did not take the mail: give this link to the person yourself.", err=True)
     click.echo(f"{base}{path}")
     click.echo(f"One use, for {hours} hours. Signs {user.display_name} out everywhere once used.", err=True)
 
@@ -108,8 +110,8 @@ def head():
 def seed():
     """Create (idempotently) a realistic demo trust and print the sign-ins."""
     lines: list[str] = []
-    for _, _, fn in sorted(current_app.extensions.get(DEMO_SEEDERS, []), key=lambda s: (s[0], s[1])):
-        lines.extend(fn() or [])
+    for seeder in registry.demo_seeders_of(current_app):
+        lines.extend(seeder.seed() or [])
     db.session.commit()
     for line in lines:
         click.echo(line)

@@ -39,10 +39,10 @@ def database_url(instance_path: str) -> str:
 
 # Settings that are whole numbers, read from the environment only when set (DEFAULTS has the value otherwise).
 INT_SETTINGS = ("PROXY_FIX", "SESSION_IDLE_MINUTES", "SESSION_ABSOLUTE_MINUTES", "SESSION_WARNING_SECONDS",
-                "DEVICE_COOKIE_DAYS", "RESET_LINK_HOURS", "REMEMBER_DEVICE_DAYS")
+                "DEVICE_COOKIE_DAYS", "RESET_LINK_HOURS", "REMEMBER_DEVICE_DAYS", "MAIL_PORT")
 # Throttling settings ("5 per 15 minutes"); also only when set.
 TEXT_SETTINGS = ("FORWARDED_ALLOW_IPS", "LOGIN_ATTEMPTS", "LOGIN_CLIENT_ATTEMPTS", "LOGIN_ACCOUNT_ATTEMPTS",
-                 "LOGIN_ACCOUNT_SLOWDOWN")
+                 "LOGIN_ACCOUNT_SLOWDOWN", "MAIL_SERVER", "MAIL_FROM", "MAIL_USERNAME", "MAIL_PASSWORD")
 
 
 def _optional(env) -> dict:
@@ -76,6 +76,7 @@ def load(instance_path: str) -> dict:
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", DEFAULT_ZONE),
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        "MAIL_STARTTLS": env.get("MAIL_STARTTLS", "").lower() in {"1", "true", "yes"},
     }
 
 
@@ -106,6 +107,12 @@ DEFAULTS = {
     "SESSION_WARNING_SECONDS": 120,
     "REMEMBER_DEVICE_DAYS": 30,  # "keep me signed in on this device" (a personal phone): no idle limit meanwhile
     "RESET_LINK_HOURS": 24,  # how long a password-reset link from `flask users reset-link` works
+    # Outgoing mail (core/mail.py): off unless MAIL_SERVER and MAIL_FROM are set; reset links are then emailed.
+    "MAIL_SERVER": "",
+    "MAIL_PORT": 25,
+    "MAIL_FROM": "",
+    "MAIL_STARTTLS": False,
+    "MAIL_TIMEOUT_SECONDS": 10,
     "API_TITLE": "Shiftbridge API",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",

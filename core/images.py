@@ -195,7 +195,7 @@ def reencode(data: bytes) -> tuple[bytes, bytes, int, int, str]:
                     _refuse("The photo has too many pixels to be a camera photo.")
                 _check_memory(probe)
                 with processing_slot():
-                    image = _heif_reduced(data) if fmt == "HEIF" else _reduced(probe)
+                    image = heif_reduced(data) if fmt == "HEIF" else _reduced(probe)
                     full, thumb = io.BytesIO(), io.BytesIO()
                     image.save(full, "JPEG", quality=85, optimize=True)
                     ImageOps.contain(image, (THUMB_EDGE, THUMB_EDGE)).save(thumb, "JPEG", quality=80)
@@ -221,7 +221,7 @@ def _check_memory(probe) -> None:
             f"here: {instead}, or take the photo at a lower resolution.")
 
 
-def _heif_reduced(data: bytes) -> Image.Image:
+def heif_reduced(data: bytes) -> Image.Image:
     """HEIC: libheif decodes into its own buffer (already upright); that buffer is resized band by band, each band
     read with enough rows around it for the filter, so the result equals a whole-picture resize while the full-size
     picture never exists a second time as a Pillow image."""

@@ -4,8 +4,9 @@ Store UTC, compute in the team's zone. A wall-clock time read in a zone may not 
 on the last Sunday of March in London) or may exist twice (the autumn fold: 01:30 on the last Sunday of October);
 Python silently picks one, a rota must not. ``local_time_problem`` names both, and every refusal is built on it:
 ``localize`` / ``parse_instant`` / ``shift_instants`` here (API and forms, a ``ValidationFailed`` naming the problem,
-unless the caller gave an explicit UTC offset), ``handover.services.local_to_utc`` and the pure rules engine's
-``rota.compliance.rules.local_datetime`` (``ValueError``) each word the refusal for their own readers.
+unless the caller gave an explicit UTC offset); ``handover.services.local_to_utc`` and the pure rules engine's
+``rota.compliance.rules.local_datetime`` (``ValueError``) convert through ``localize`` and word the refusal for their
+own readers. The rules engine's cached helpers convert through ``wall_clock_instant`` and ``utc_offset_at``.
 
 Pure: the standard library and ``core.errors`` (a leaf of error types) only — no Flask, no SQLAlchemy, no database —
 so the rules engine can use it and stay pure (an import-linter contract in pyproject.toml checks this).
@@ -44,6 +45,19 @@ def local_time_problem(naive: datetime, tz) -> str | None:
     if first.utcoffset() != naive.replace(tzinfo=z, fold=1).utcoffset():
         return AMBIGUOUS
     return None
+
+
+def wall_clock_instant(naive: datetime, tz) -> datetime:
+    """Wall-clock ``naive`` in ``tz`` as an aware UTC instant *without refusing*: the first of the two in the autumn
+    fold, and in the spring gap the time as if the clocks had not changed yet (Python's ``fold=0`` rule). For
+    arithmetic over stored shifts (the rules engine's windows and nights), never for reading what a person typed:
+    that goes through :func:`localize`, which refuses both."""
+    return naive.replace(tzinfo=zone(tz), fold=0).astimezone(UTC)
+
+
+def utc_offset_at(epoch_seconds: float, tz) -> timedelta:
+    """The zone's UTC offset in force at an instant given as seconds since 1970-01-01 UTC."""
+    return datetime.fromtimestamp(epoch_seconds, zone(tz)).utcoffset()
 
 
 def offset_text(aware: datetime) -> str:
@@ -112,6 +126,8 @@ def localize(naive: datetime, tz, *, field: str | None = None) -> datetime:
     z = zone(tz)
     first = naive.replace(tzinfo=z, fold=0)
     problem = local_time_problem(naive, z)
+    if problem is None:
+        return wall_clock_instant(naive, z)
     if problem == NONEXISTENT:
         raise NonexistentLocalTime(
             f"{_fmt(naive)} does not exist in {z.key}: the clocks go forward then. "
@@ -123,7 +139,6 @@ def localize(naive: datetime, tz, *, field: str | None = None) -> datetime:
             f"{_fmt(naive)} happens twice in {z.key}: the clocks go back then. "
             f"Give an explicit UTC offset ({offset_text(first)} for the first, {offset_text(second)} for the second).",
             code="ambiguous", field=field)
-    return first.astimezone(UTC)
 
 
 def parse_instant(value: str | datetime, tz, *, field: str | None = None) -> datetime:

@@ -16,7 +16,7 @@ from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from core import audit, audit_trail, timeutil
+from core import audit, audit_trail, registry, timeutil
 from core.accounts import Team, User
 from core.db import db
 from core.limits import FIRST_YEAR, LAST_YEAR
@@ -25,10 +25,11 @@ from core.security import no_store
 
 bp = Blueprint("web", __name__)
 
-# Packages add cards to the home page ("your next shifts", "handovers waiting") without core importing them.
-HOME_PANELS = "home_panels"
 # Packages add header links: (order, label, endpoint, predicate(user) -> bool).
 NAV_ITEMS = "nav_items"
+# Menu items ordered at or after this go under "More" on a wide screen (the header is one row at 1366 px); a phone's
+# menu lists them all.
+NAV_MORE_FROM = 50
 # Packages add /healthz checks: (name, fn() -> (ok, detail)); a failing one makes the status "degraded" (still 200:
 # the web process itself is fine), e.g. notifications' "worker" (no heartbeat lately).
 HEALTH_CHECKS = "health_checks"
@@ -67,15 +68,16 @@ def local_time(value, team=None, fmt: str = "%a %d %b %H:%M", name_zone: bool = 
 @bp.app_context_processor
 def _navigation():
     if not current_user.is_authenticated:
-        return {"nav_items": []}
-    items = sorted(current_app.extensions.get(NAV_ITEMS, []), key=lambda i: i[0])
-    return {"nav_items": [(label, endpoint) for _, label, endpoint, allowed in items if allowed(current_user)]}
+        return {"nav_items": [], "nav_more": []}
+    items = [i for i in sorted(current_app.extensions.get(NAV_ITEMS, []), key=lambda i: i[0]) if i[3](current_user)]
+    return {"nav_items": [(label, endpoint) for order, label, endpoint, _ in items if order < NAV_MORE_FROM],
+            "nav_more": [(label, endpoint) for order, label, endpoint, _ in items if order >= NAV_MORE_FROM]}
 
 
 @bp.get("/")
 @login_required
 def home():
-    panels = [panel(current_user) for panel in current_app.extensions.get(HOME_PANELS, [])]
+    panels = [panel(current_user) for panel in registry.home_panels_of(current_app)]
     return render_template("core/home.html", panels=[p for p in panels if p])
 
 

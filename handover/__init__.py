@@ -16,8 +16,8 @@ HANDOVER_DEFAULTS = {
 
 
 def register(app, api) -> None:
-    from core.cli import DEMO_SEEDERS
-    from core.web import HOME_PANELS, add_nav_item
+    from core import registry
+    from core.web import add_nav_item
     from handover import api as handover_api
     from handover import cli, demo, models, services, views  # noqa: F401  (models registers its tables)
 
@@ -27,7 +27,7 @@ def register(app, api) -> None:
     handover_api.register(app, api)
     app.cli.add_command(cli.handover_cli)
     add_nav_item(app, 30, "Handover", "handover.index", lambda user: bool(user.team_ids) or user.is_admin)
-    app.extensions.setdefault(HOME_PANELS, []).append(views.handovers_panel)
-    app.extensions.setdefault(DEMO_SEEDERS, []).append((40, "handover patients", demo.seed_handover))
+    registry.register_home_panel(app, views.handovers_panel)
+    registry.register_demo_seeder(app, 40, "handover patients", demo.seed_handover)
     # Run by `flask notifications worker` every NOTIFICATIONS_PERIODIC_SECONDS (or cron `flask handover flag-overdue`).
-    app.extensions.setdefault("periodic_tasks", []).append(("handover.flag_overdue", services.flag_overdue))
+    registry.register_periodic_task(app, "handover.flag_overdue", services.flag_overdue)

@@ -20,7 +20,7 @@ from core.images import (  # noqa: F401  (the pipeline, public under this module
     HEIC_SUPPORTED,
     MAX_PIXELS,
     THUMB_EDGE,
-    _heif_reduced,
+    heif_reduced,
     max_bytes,
     megapixel_cap,
     memory_budget,

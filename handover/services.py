@@ -60,18 +60,16 @@ def team_zone(team: Team) -> ZoneInfo:
 def local_to_utc(value: datetime, tz: ZoneInfo, field: str = "starts_at") -> datetime:
     """An aware datetime is taken as given; a naive one is read in ``tz`` and refused if it does not exist there
     (spring-forward gap) or happens twice (autumn fold)."""
-    if value.tzinfo is not None:
-        return value.astimezone(UTC)
-    problem = timeutil.local_time_problem(value, tz)
-    if problem is not None:
-        if problem == timeutil.NONEXISTENT:
-            raise ValidationFailed("That local time does not exist (the clocks go forward).",
-                                   errors={field: [f"{value:%H:%M} does not exist on {value:%d %b} in {tz.key}. "
-                                                   "Give a time with a UTC offset."]})
+    try:
+        return timeutil.localize(value, tz)
+    except timeutil.NonexistentLocalTime:
+        raise ValidationFailed("That local time does not exist (the clocks go forward).",
+                               errors={field: [f"{value:%H:%M} does not exist on {value:%d %b} in {tz.key}. "
+                                               "Give a time with a UTC offset."]}) from None
+    except timeutil.AmbiguousLocalTime:
         raise ValidationFailed("That local time happens twice (the clocks go back).",
                                errors={field: [f"{value:%H:%M} happens twice on {value:%d %b} in {tz.key}. "
-                                               "Give a time with a UTC offset, e.g. +01:00 or +00:00."]})
-    return value.replace(tzinfo=tz, fold=0).astimezone(UTC)
+                                               "Give a time with a UTC offset, e.g. +01:00 or +00:00."]}) from None
 
 
 # ---------------------------------------------------------------------------------------------------- settings

@@ -1,12 +1,11 @@
 """Notifications: outbox, in-app notification centre, SMS through Twilio, Web Push, broadcasts. Knows nothing of rota.
 
 Other packages use :func:`notifications.service.notify` to tell people things, and register audiences and SMS reply
-handlers here at start-up (``register_audience``, ``register_reply_handler``) so this package never imports them.
+handlers at start-up (``core.registry.register_audience``, ``register_reply_handler``) so this package never imports
+them.
 """
 
 from __future__ import annotations
-
-from notifications.registry import register_audience, register_reply_handler  # noqa: F401  (public API)
 
 DEFAULTS = {
     "NOTIFICATIONS_FANOUT": "auto",  # auto | inprocess | postgres | redis
@@ -37,6 +36,7 @@ DEFAULTS = {
 def register(app, api) -> None:
     import os
 
+    from core import registry
     from core.web import add_nav_item
     from notifications import api as notifications_api
     from notifications import broadcasts, models, sms, views, webhooks  # noqa: F401  (models registers its tables)
@@ -61,8 +61,8 @@ def register(app, api) -> None:
     app.cli.add_command(notifications_cli)
     from notifications.worker import ESCALATE_TASK
 
-    app.extensions.setdefault("periodic_tasks", []).append((ESCALATE_TASK, broadcasts.escalate_due))
-    app.extensions.setdefault("periodic_tasks", []).append((webhooks.PRUNE_TASK, webhooks.prune_receipts))
+    registry.register_periodic_task(app, ESCALATE_TASK, broadcasts.escalate_due)
+    registry.register_periodic_task(app, webhooks.PRUNE_TASK, webhooks.prune_receipts)
     from core.web import HEALTH_CHECKS
     from notifications.worker import health
 
@@ -81,6 +81,7 @@ def register(app, api) -> None:
 
 def register_push(app) -> None:
     """Web Push and the installable app (notifications/push.py, push_first.py, pwa.py)."""
+    from core import registry
     from notifications import push, pwa
     from notifications.cli import push_cli
 
@@ -88,7 +89,7 @@ def register_push(app) -> None:
     app.register_blueprint(pwa.bp)
     app.cli.add_command(push_cli)
     app.jinja_env.globals["push_profile"] = pwa.profile_context
-    app.extensions.setdefault("profile_sections", []).append("notifications/push_profile.html")
+    registry.register_profile_section(app, "notifications/push_profile.html")
     app.extensions.setdefault("credential_revokers", []).append(push.forget_all)
     app.extensions.setdefault("session_end_hooks", []).append(push.forget_session)
 

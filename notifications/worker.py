@@ -42,7 +42,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import and_, case, delete, func, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from core import audit, metrics
+from core import audit, metrics, registry
 from core.db import db, is_unavailable, now_utc
 from notifications import push, push_first, service, sms
 from notifications.models import OutboxMessage, OutboxState, SmsOptOut, WorkerHeartbeat
@@ -290,7 +290,7 @@ def _record_opt_out(m: Claimed, now) -> None:
 
 def periodic_tasks(app=None) -> list[tuple[str, object]]:
     app = app or current_app
-    return list(app.extensions.get("periodic_tasks", []))
+    return registry.periodic_tasks_of(app)
 
 
 def _lock_key(name: str) -> int:

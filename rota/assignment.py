@@ -29,6 +29,9 @@ from rota.models import Leave, ReleaseKind, Shift, ShiftRelease, ShiftState
 
 CHANGE_CHECKS: list[Callable] = []
 AFTER_CHANGE: list[Callable] = []
+# ``fn(shift, *, was: str, actor) -> None`` after a coordinator moved a shift or changed its type (its holder stays):
+# ``was`` is how the shift read before ("Early Tue 03 Mar 07:00–15:30"). Swaps end the requests it overtook.
+AFTER_EDIT: list[Callable] = []
 
 
 def local_day(shift: Shift, instant: datetime):

@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
+from core import registry
 from core.db import db
 from core.errors import DomainError
 from core.pages import CsrfForm, form_errors
@@ -115,5 +116,5 @@ def register(app, api) -> None:
 
     membership_api.register(app, api)
     app.register_blueprint(bp)
-    app.extensions.setdefault("profile_sections", []).append("rota/invitations_profile.html")
+    registry.register_profile_section(app, "rota/invitations_profile.html")
     app.jinja_env.globals["invitations_section"] = profile_section

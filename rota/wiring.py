@@ -3,17 +3,17 @@ the demo seeders of people, teams and rotas. Imported only by ``rota.register``.
 
 from __future__ import annotations
 
-from core.cli import DEMO_SEEDERS
-from core.web import HOME_PANELS, add_nav_item
+from core import registry
+from core.web import add_nav_item
 from rota import api as rota_api
 from rota import demo, membership_views, models, rota_models, views, wording  # noqa: F401  (register the tables)
 
 
 def register(app, api) -> None:
-    app.extensions.setdefault(DEMO_SEEDERS, []).append((10, "people and teams", demo.seed_people_and_teams))
+    registry.register_demo_seeder(app, 10, "people and teams", demo.seed_people_and_teams)
     app.register_blueprint(views.bp)
-    app.extensions.setdefault(DEMO_SEEDERS, []).append((20, "rota", demo.seed_rota))
-    app.extensions.setdefault(HOME_PANELS, []).append(views.next_shifts_panel)
+    registry.register_demo_seeder(app, 20, "rota", demo.seed_rota)
+    registry.register_home_panel(app, views.next_shifts_panel)
     app.add_template_filter(wording.about, "about")  # warnings about someone else name them (issue #15)
     add_nav_item(app, 10, "My shifts", "rota.my_shifts")
     add_nav_item(app, 11, "Team rotas", "rota.teams")

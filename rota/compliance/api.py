@@ -24,7 +24,7 @@ from core.errors import Forbidden, NotFound, ValidationFailed
 from core.limits import FIRST_YEAR, LAST_YEAR
 from core.timeutil import DEFAULT_ZONE
 from rota import services
-from rota.compliance import rules
+from rota.compliance import chart, rules
 from rota.compliance import service as compliance
 from rota.models import Shift, ShiftType
 
@@ -130,9 +130,11 @@ def report(person: User, first: date | None, last: date | None, rule_sets=None) 
     first = first or compliance.today_for(person)
     last = last or first + timedelta(days=27)
     prof, verdicts = compliance.verdicts_between(person, first, last, rule_sets=rule_sets)
+    position = compliance.position_between(person, first, last, rule_sets=rule_sets)
     return {"user_id": person.id, "from_": first, "to": last, "rule_sets": prof.names, "opted_out": prof.opted_out,
             "blocking": sum(v.blocking for v in verdicts), "warnings": sum(not v.blocking for v in verdicts),
-            "verdicts": [v.as_dict() for v in verdicts], "_verdicts": verdicts, "_profile": prof}
+            "verdicts": [v.as_dict() for v in verdicts], "_verdicts": verdicts, "_profile": prof,
+            "_position": position, "_chart": chart.week_chart(position)}
 
 
 def _shift_like(person: User, item: dict, index: int):

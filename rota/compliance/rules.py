@@ -27,7 +27,15 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
-from core.timeutil import AMBIGUOUS, DEFAULT_ZONE, NONEXISTENT, local_time_problem, zone
+from core.timeutil import (
+    DEFAULT_ZONE,
+    AmbiguousLocalTime,
+    NonexistentLocalTime,
+    localize,
+    utc_offset_at,
+    wall_clock_instant,
+    zone,
+)
 from rota.verdicts import BLOCK, SEVERITIES, WARN, Verdict  # noqa: F401  (the agreed interface, re-exported)
 
 HOUR = 3600
@@ -196,8 +204,7 @@ def customise(rule_set: RuleSet, *, severities: dict | None = None, disabled: It
 @lru_cache(maxsize=65536)
 def _local_instant(tz: str, day_ordinal: int, hour: int, minute: int = 0) -> int:
     """Epoch seconds of a local wall-clock time (the earlier instant if it is ambiguous)."""
-    d = date.fromordinal(day_ordinal)
-    return int(datetime.combine(d, time(hour, minute), tzinfo=zone(tz)).timestamp())
+    return int(wall_clock_instant(datetime.combine(date.fromordinal(day_ordinal), time(hour, minute)), tz).timestamp())
 
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -208,9 +215,7 @@ LONG_CHECKS = frozenset({"average_hours", "night_average"})  # these look back o
 def _day_offset(tz: str, utc_day: int) -> int | None:
     """The zone's UTC offset in seconds throughout UTC day ``utc_day`` (days since 1970-01-01), or None on a day the
     offset changes (the callers then take the slow, exact path through ``astimezone``)."""
-    tzinfo = zone(tz)
-    first = datetime.fromtimestamp(utc_day * DAY, tzinfo).utcoffset()
-    last = datetime.fromtimestamp(utc_day * DAY + DAY - 1, tzinfo).utcoffset()
+    first, last = utc_offset_at(utc_day * DAY, tz), utc_offset_at(utc_day * DAY + DAY - 1, tz)
     return int(first.total_seconds()) if first == last else None
 
 
@@ -940,9 +945,129 @@ def involving(verdicts: Iterable[Verdict], keys: Iterable) -> list[Verdict]:
 def local_datetime(day: date, at: time, tz: str) -> datetime:
     """A local wall-clock time as an aware datetime; refuses times that do not exist or are ambiguous there."""
     naive = datetime.combine(day, at)
-    problem = local_time_problem(naive, tz)
-    if problem == NONEXISTENT:
-        raise ValueError(f"{naive:%d %b %Y %H:%M} does not exist in {tz} (the clocks go forward)")
-    if problem == AMBIGUOUS:
-        raise ValueError(f"{naive:%d %b %Y %H:%M} is ambiguous in {tz} (the clocks go back): give a UTC offset")
-    return naive.replace(tzinfo=zone(tz), fold=0).astimezone(UTC)
+    try:
+        return localize(naive, tz)
+    except NonexistentLocalTime:
+        raise ValueError(f"{naive:%d %b %Y %H:%M} does not exist in {tz} (the clocks go forward)") from None
+    except AmbiguousLocalTime:
+        raise ValueError(f"{naive:%d %b %Y %H:%M} is ambiguous in {tz} (the clocks go back): "
+                         "give a UTC offset") from None
+
+
+# ------------------------------------------------------------------------------------------- a person's position
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One number of a person's working-time position with the limit it is held against (``kind`` "maximum": at
+    most the limit; "minimum": at least). ``value``/``limit`` in ``unit`` ("hours", "count"); texts for people."""
+
+    rule_id: str
+    title: str
+    value: float | None
+    limit: float
+    unit: str
+    kind: str
+    observed: str
+    limit_text: str
+
+    @property
+    def within(self) -> bool:
+        if self.value is None:
+            return True
+        return self.value <= self.limit if self.kind == "maximum" else self.value >= self.limit
+
+
+@dataclass(frozen=True)
+class WeekHours:
+    monday: date
+    hours: float  # real elapsed hours worked in that local Monday-to-Monday week (168 h, or 167/169 at a clock change)
+    week_hours: float  # how long that week really was
+
+
+@dataclass(frozen=True)
+class Position:
+    measures: tuple[Measure, ...]
+    weeks: tuple[WeekHours, ...]
+    weekly_limit: float | None  # the average-week limit drawn on the chart (48, or 56 opted out); None if none applies
+    peak_limit: float | None  # 72 h in any 168 (doctors in training), None otherwise
+
+
+def position(shifts: Iterable[WorkShift], rule_sets: Iterable[RuleSet | str], *, first_day: date, last_day: date,
+             tz: str, leave: Iterable[LeaveSpan] = (), opted_out: bool = False) -> Position:
+    """Where one person stands against their rules between two local days (inclusive): the numbers behind the
+    verdicts, each with its limit, and the hours of each local week for a chart. Same conventions as the checks:
+    real elapsed time (a week with a clock change lasts 167 or 169 hours), shifts keyed to the local day they start,
+    nights and weekends classified locally, leave days taken out of averages. Only shifts overlapping the period
+    count, and only the part inside it (a night across the period's edge counts its hours on each side)."""
+    rule_sets = [RULE_SETS[rs] if isinstance(rs, str) else rs for rs in rule_sets]
+    lo = _local_instant(tz, first_day.toordinal(), 0)
+    hi = _local_instant(tz, last_day.toordinal() + 1, 0)
+    ctx = _Ctx(list(shifts), list(leave), opted_out)
+    inside = [x for x in ctx.all if x.e > lo and x.s < hi and lo <= x.s]
+    work = [x for x in inside if not x.on_call]
+    rules = {r.id: r for rs in rule_sets for r in rs.rules}
+    out: list[Measure] = []
+
+    days = last_day.toordinal() - first_day.toordinal() + 1
+    leave_days = sum(1 for d in ctx.leave_days if first_day.toordinal() <= d <= last_day.toordinal())
+    worked = ctx.worked(lo, hi) if ctx.all else 0
+    avg_rule = rules.get("TCS-avg48") or (None if opted_out else rules.get("WTR-avg48"))
+    weekly_limit = None
+    if avg_rule is not None:
+        p = avg_rule.params
+        weekly_limit = p.get("opted_out_max_avg_hours", p["max_avg_hours"]) if opted_out else p["max_avg_hours"]
+        work_weeks = (days - leave_days) / 7
+        avg = worked / work_weeks if work_weeks > 0 else None
+        out.append(Measure(avg_rule.id, "Average week", None if avg is None else _hours(avg), weekly_limit, "hours",
+                           "maximum", "–" if avg is None else f"{fmt_duration(avg)} a week",
+                           f"{weekly_limit} h a week (average over {p['reference_weeks']} weeks)"))
+    peak_rule = rules.get("TCS-72in168")
+    peak_limit = None
+    if peak_rule is not None:
+        p = peak_rule.params
+        peak_limit = p["max_hours"]
+        length = int(p["window_hours"] * HOUR)
+        peak = max((ctx.worked(a, b) for a, b in _windows(ctx, length, inside)), default=0)
+        out.append(Measure(peak_rule.id, f"Most hours in any {p['window_hours']} hours", _hours(peak), peak_limit,
+                           "hours", "maximum", fmt_duration(peak), f"{peak_limit} h"))
+    length_rule = rules.get("TCS-max13")
+    if length_rule is not None and work:
+        longest = max(x.dur for x in work)
+        out.append(Measure(length_rule.id, "Longest shift", _hours(longest), length_rule.params["max_hours"], "hours",
+                           "maximum", fmt_duration(longest), f"{length_rule.params['max_hours']} h"))
+    for rid, title in (("TCS-long4", "Long shifts (over 10 h) in a row"), ("TCS-nights4", "Nights in a row"),
+                       ("TCS-consec7", "Shifts on consecutive days")):
+        r = rules.get(rid)
+        if r is None:
+            continue
+        runs = _find_runs(inside, r.params)
+        most = max((run[-1].day - run[0].day + 1 for run in runs), default=0)
+        out.append(Measure(rid, title, most, r.params["max_run"], "count", "maximum", str(most),
+                           str(r.params["max_run"])))
+    wk = rules.get("TCS-weekend")
+    if wk is not None:
+        one_in = wk.params["one_in"]
+        saturdays = {d for d in range(first_day.toordinal(), last_day.toordinal() + 1)
+                     if date.fromordinal(d).weekday() == 5}
+        worked_weekends = {x.weekend() for x in inside} & saturdays
+        allowed = math.ceil(len(saturdays) / one_in) if saturdays else 0
+        out.append(Measure(wk.id, "Weekends worked", len(worked_weekends), allowed, "count", "maximum",
+                           f"{len(worked_weekends)} of {len(saturdays)}",
+                           f"{allowed} of {len(saturdays)} (1 in {one_in})"))
+    rest_rule = rules.get("TCS-rest11") or rules.get("WTR-rest11")
+    if rest_rule is not None:
+        need = rest_rule.params["min_rest_hours"]
+        gaps = [max(b.s - a.e, 0) for a, b in zip(work, work[1:], strict=False)]
+        least = min(gaps) if gaps else None
+        out.append(Measure(rest_rule.id, "Shortest rest between shifts", None if least is None else _hours(least),
+                           need, "hours", "minimum", "–" if least is None else fmt_duration(least), f"{need} h"))
+
+    weeks: list[WeekHours] = []
+    monday = first_day - timedelta(days=first_day.weekday())
+    while monday <= last_day:
+        a = _local_instant(tz, monday.toordinal(), 0)
+        b = _local_instant(tz, monday.toordinal() + 7, 0)
+        weeks.append(WeekHours(monday, _hours(ctx.worked(a, b)) if ctx.all else 0.0, _hours(b - a)))
+        monday += timedelta(days=7)
+    return Position(tuple(out), tuple(weeks), weekly_limit, peak_limit)

@@ -388,6 +388,18 @@ def verdicts_between(user, first_day: date, last_day: date, *, rule_sets=None, t
     return prof, rules.evaluate(shifts, prof.rule_sets, leave=leave, opted_out=prof.opted_out, focus=inside)
 
 
+def position_between(user, first_day: date, last_day: date, *, rule_sets=None, team=None) -> rules.Position:
+    """The person's working-time position between two local days (inclusive): the rules engine's numbers, each with
+    its limit, and hours per local week (``rules.position``), over their real shifts and leave."""
+    prof = profile_for(user, team, rule_sets=rule_sets)
+    tz = _zone_name(team or home_team(user))
+    lo, hi = timeutil.day_bounds(first_day, last_day, tz)
+    shifts = load_shifts([user.id], lo - MARGIN, hi + MARGIN, break_minutes=prof.break_minutes)[user.id]
+    leave = load_leave([user.id], lo - MARGIN, hi + MARGIN)[user.id]
+    return rules.position(shifts, prof.rule_sets, first_day=first_day, last_day=last_day, tz=tz, leave=leave,
+                          opted_out=prof.opted_out)
+
+
 def _zone_name(team) -> str:
     return getattr(team, "timezone", None) or timeutil.DEFAULT_ZONE
 

@@ -15,6 +15,7 @@ from wtforms import BooleanField, DateField, IntegerField, RadioField, SelectFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from core import registry
 from core.accounts import Membership, User
 from core.auth import render_profile
 from core.db import db, get_by_id
@@ -256,6 +257,6 @@ def opt_out():
 def register(app, api) -> None:
     compliance_settings_api.register(app, api)
     app.register_blueprint(bp)
-    app.extensions.setdefault("profile_sections", []).append("rota/compliance/settings_profile.html")
+    registry.register_profile_section(app, "rota/compliance/settings_profile.html")
     app.jinja_env.globals["working_time_section"] = profile_section
     app.jinja_env.globals["can_change_person"] = settings.can_manage_person

@@ -3,7 +3,7 @@ nav item and demo seeder. Imported only by ``rota.compliance.register``."""
 
 from __future__ import annotations
 
-from core.cli import DEMO_SEEDERS
+from core import registry
 from core.web import add_nav_item
 from rota import assignment, services
 from rota.compliance import api as compliance_api
@@ -27,4 +27,4 @@ def register(app, api) -> None:
     compliance_settings_views.register(app, api)
     app.register_blueprint(publish_views.bp)  # publishing: the summary, then the confirmation
     add_nav_item(app, 60, "Working time", "compliance_web.mine")
-    app.extensions.setdefault(DEMO_SEEDERS, []).append((30, "working-time example", seed_demo))
+    registry.register_demo_seeder(app, 30, "working-time example", seed_demo)

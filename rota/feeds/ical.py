@@ -65,7 +65,7 @@ def render(calendar: FeedCalendar, pieces: dict | None = None) -> bytes:
     head = _head(calendar)
     known = {} if pieces is None else pieces
     out = [head[:-len(_END)]]
-    for event in sorted(calendar.events, key=lambda e: (e.starts_at, e.uid)):
+    for event in sorted(calendar.events, key=sort_key):
         body = known.get(event)
         if body is None:
             body = known[event] = vevent_bytes(event)
@@ -75,6 +75,18 @@ def render(calendar: FeedCalendar, pieces: dict | None = None) -> bytes:
 
 
 _END = b"END:VCALENDAR\r\n"
+
+
+def sort_key(event: FeedEvent) -> tuple:
+    """Where ``event`` goes in a feed (``render``'s order)."""
+    return event.starts_at, event.uid
+
+
+def render_written(calendar: FeedCalendar, vevents) -> bytes:
+    """``render``'s bytes for a calendar whose events are given as their VEVENT bytes (``vevent_bytes``), already in
+    ``sort_key`` order; ``calendar.events`` is not read. For a caller that keeps each event's bytes between builds."""
+    head = _head(calendar)
+    return b"".join((head[:-len(_END)], *vevents, _END))
 
 
 def _head(calendar: FeedCalendar) -> bytes:

@@ -86,3 +86,19 @@ class TeamFeedSetting(db.Model):
 
     def __repr__(self) -> str:
         return f"<TeamFeedSetting team={self.team_id} staff={self.staff_may_subscribe}>"
+
+
+class FeedStamp(db.Model):
+    """Per-team change stamp of what calendar feeds show (``rota.feeds.stamps``): ``version`` moves on, in the same
+    transaction, with every write that changes a team's shifts, assignments, publication, shift types, membership,
+    leave, name or feed setting, so a feed's validator is read from these rows alone. No foreign key: a stamp left
+    behind by a deleted team is harmless, and a stamp may be written in the flush that deletes its team."""
+
+    __tablename__ = "calendar_feed_stamps"
+
+    team_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc)
+
+    def __repr__(self) -> str:
+        return f"<FeedStamp team={self.team_id} v{self.version}>"

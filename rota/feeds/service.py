@@ -31,10 +31,11 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from operator import itemgetter
 from urllib.parse import urlsplit
 
 from flask import current_app, url_for
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import String, and_, func, or_, select, type_coerce, update
 
 from core import audit, limits
 from core.accounts import Membership, Team, TeamRole, User
@@ -42,7 +43,14 @@ from core.db import db, now_utc
 from core.errors import Forbidden, NotFound
 from core.links import FALLBACK_BASE_URL, public_base_url
 from rota.feeds import ical
-from rota.feeds.models import CalendarFeed, CalendarPreference, FeedKind, RetiredFeedToken, TeamFeedSetting
+from rota.feeds.models import (
+    CalendarFeed,
+    CalendarPreference,
+    FeedKind,
+    FeedStamp,
+    RetiredFeedToken,
+    TeamFeedSetting,
+)
 from rota.models import Leave, PeriodState, ReleaseKind, RotaPeriod, Shift, ShiftRelease, ShiftState, ShiftType
 from rota.swaps import eligibility
 
@@ -316,6 +324,7 @@ class FoundFeed:
     etag: str
     last_modified: datetime
     day: datetime
+    team_ids: tuple[int, ...] | None = None  # a team feed's teams, as its validator saw them
 
 
 def _window_overlap(window: Window):
@@ -330,7 +339,8 @@ def _published():
 
 
 def _aggregates(kind: FeedKind, window: Window, day: datetime) -> list:
-    """Correlated scalar subqueries (on ``CalendarFeed.user_id``) that change whenever the feed's bytes would."""
+    """Correlated scalar subqueries (on ``CalendarFeed.user_id``) that change whenever the feed's bytes would (my
+    shifts and open shifts; a team feed reads its teams' change stamps instead, ``_find_team_feed``)."""
     uid = CalendarFeed.user_id
 
     def agg(where, *, over=Shift, changed=Shift.updated_at, join=None):
@@ -352,14 +362,6 @@ def _aggregates(kind: FeedKind, window: Window, day: datetime) -> list:
                         _window_overlap(window), _published()], over=ShiftRelease, changed=Shift.updated_at,
                        join=(Shift, Shift.id == ShiftRelease.shift_id))
         return mine + released
-    if kind == FeedKind.team:
-        teams = (select(Membership.team_id)
-                 .outerjoin(TeamFeedSetting, TeamFeedSetting.team_id == Membership.team_id)
-                 .where(Membership.user_id == uid,
-                        or_(Membership.role == TeamRole.coordinator, TeamFeedSetting.staff_may_subscribe.is_(True))))
-        team_sum = select(func.sum(Membership.team_id) + func.count(Membership.id) * 100003).where(
-            Membership.team_id.in_(teams), Membership.user_id == uid).scalar_subquery()
-        return agg([Shift.team_id.in_(teams), _window_overlap(window), _published()]) + [team_sum] + published
     member_teams = select(Membership.team_id).where(Membership.user_id == uid)
     open_now = agg([Shift.team_id.in_(member_teams), Shift.state == ShiftState.open, Shift.starts_at > day,
                     Shift.starts_at < window.end])
@@ -375,6 +377,8 @@ def find_feed(token: str) -> FoundFeed | None:
         return None
     kind = _LETTER_KIND[match.group(1)]
     day = as_of_day()
+    if kind == FeedKind.team:
+        return _find_team_feed(token, day)
     window = Window.for_day(day, kind)
     aggs = _aggregates(kind, window, day)
     stmt = (select(CalendarFeed.id, CalendarFeed.user_id, CalendarFeed.last_fetched_at, CalendarFeed.last_client,
@@ -393,6 +397,36 @@ def find_feed(token: str) -> FoundFeed | None:
                      last_fetched_at=fetched, last_client=client,
                      etag=hashlib.sha256(fingerprint.encode()).hexdigest()[:32],
                      last_modified=max([day, *changes]).replace(microsecond=0), day=day)
+
+
+def _find_team_feed(token: str, day: datetime) -> FoundFeed | None:
+    """A team feed's validator is the change stamps of the teams it shows (``rota.feeds.stamps``: every write that
+    changes what the feed shows moves its team's stamp), read with the feed in one statement: one row per team the
+    person belongs to, with its role, the team's feed setting and its stamp. No shift is read."""
+    stmt = (select(CalendarFeed.id, CalendarFeed.user_id, CalendarFeed.last_fetched_at, CalendarFeed.last_client,
+                   Membership.team_id, Membership.role, TeamFeedSetting.staff_may_subscribe, FeedStamp.version,
+                   FeedStamp.changed_at)
+            .join(User, User.id == CalendarFeed.user_id)
+            .outerjoin(Membership, Membership.user_id == CalendarFeed.user_id)
+            .outerjoin(TeamFeedSetting, TeamFeedSetting.team_id == Membership.team_id)
+            .outerjoin(FeedStamp, FeedStamp.team_id == Membership.team_id)
+            .where(CalendarFeed.token_hash == token_digest(token), CalendarFeed.kind == FeedKind.team,
+                   User.active.is_(True))
+            .order_by(Membership.team_id))
+    rows = db.session.execute(stmt).all()
+    if not rows:
+        return None
+    feed_id, user_id, fetched, client = rows[0][:4]
+    shown = [(team_id, version or 0, changed) for _, _, _, _, team_id, role, staff_may, version, changed in rows
+             if team_id is not None and (role == TeamRole.coordinator or staff_may)]
+    fingerprint = repr((FORMAT_VERSION, feed_id, FeedKind.team.value, day.date().isoformat(),
+                        [(team_id, version) for team_id, version, _ in shown]))
+    changes = [changed for _, _, changed in shown if changed is not None]
+    return FoundFeed(feed_id=feed_id, user_id=user_id, kind=FeedKind.team, reminder_minutes=None,
+                     last_fetched_at=fetched, last_client=client,
+                     etag=hashlib.sha256(fingerprint.encode()).hexdigest()[:32],
+                     last_modified=max([day, *changes]).replace(microsecond=0), day=day,
+                     team_ids=tuple(team_id for team_id, _, _ in shown))
 
 
 def advertised_last_modified(found: FoundFeed) -> datetime:
@@ -506,28 +540,41 @@ def mine_events(ctx: _Ctx, user_id: int, window: Window, reminder: int | None) -
     return list(events.values())
 
 
-def team_events(ctx: _Ctx, team_ids: list[int], window: Window, made: dict | None = None) -> list[ical.FeedEvent]:
-    """``made`` (optional) maps (context, row) -> the event made from it before: a row read again unchanged (every
-    column the event shows is in it) gives the same event without the wording being worked out again."""
+def _team_rows(team_ids: list[int], window: Window) -> list:
     if not team_ids:
         return []
-    rows = db.session.execute(_shift_stmt(User.display_name).outerjoin(User, User.id == Shift.assignee_id)
+    return db.session.execute(_shift_stmt(User.display_name).outerjoin(User, User.id == Shift.assignee_id)
                               .where(Shift.team_id.in_(team_ids), _window_overlap(window), _published())).all()
-    if made is not None:
-        events, fresh = [], []
-        for row in rows:
-            key = (ctx, tuple(row))
-            known = made.get(key)
-            if known is None:
-                fresh.append(row)
-            else:
-                events.append(known)
-        for row, event in zip(fresh, _team_events(ctx, fresh, window, keep_none=True), strict=True):
-            if event is not None:
-                made[(ctx, tuple(row))] = event
-                events.append(event)
-        return events
-    return [e for e in _team_events(ctx, rows, window) if e is not None]
+
+
+_UNPROCESSED = (1, 2, 3, 6)  # starts_at, ends_at, state, updated_at in a team row (``_SHIFT_COLS``)
+
+
+def _team_rows_raw(team_ids: list[int], window: Window):
+    """``_team_rows`` with the instants and the state as the driver gives them (SQLite: text), and the function that
+    makes one such row what ``_team_rows`` gives. A rebuild compares the raw rows with the last build's and converts
+    only the rows that changed: converting 60,000 rows' instants costs more than the rest of a rebuild. Plain
+    tuples, which the garbage collector stops tracking, are what the cache keeps."""
+    if not team_ids:
+        return [], None
+    cols = [type_coerce(col, String) if i in _UNPROCESSED else col
+            for i, col in enumerate((*_SHIFT_COLS, User.display_name))]
+    stmt = (select(*cols).select_from(Shift).join(Team, Team.id == Shift.team_id)
+            .outerjoin(ShiftType, ShiftType.id == Shift.shift_type_id)
+            .outerjoin(User, User.id == Shift.assignee_id)
+            .where(Shift.team_id.in_(team_ids), _window_overlap(window), _published()))
+    dialect = db.session.get_bind().dialect
+    procs = {i: _SHIFT_COLS[i].type.dialect_impl(dialect).result_processor(dialect, None) for i in _UNPROCESSED}
+    procs = {i: proc for i, proc in procs.items() if proc is not None}
+
+    def convert(row: tuple) -> tuple:
+        return tuple(procs[i](value) if i in procs else value for i, value in enumerate(row))
+
+    return [tuple(row) for row in db.session.execute(stmt)], convert
+
+
+def team_events(ctx: _Ctx, team_ids: list[int], window: Window) -> list[ical.FeedEvent]:
+    return [e for e in _team_events(ctx, _team_rows(team_ids, window), window) if e is not None]
 
 
 def _team_events(ctx: _Ctx, rows, window: Window, *, keep_none: bool = False) -> list:
@@ -572,25 +619,63 @@ def open_events(ctx: _Ctx, user_id: int, window: Window, day: datetime) -> list[
                    busy=False, extra=["Open shift you are eligible for: claim it in Shiftbridge"]) for row in rows]
 
 
-def build_calendar(found: FoundFeed, made: dict | None = None) -> ical.FeedCalendar:
+def _feed_name(found: FoundFeed, team_ids: list[int] | None = None) -> str:
+    if found.kind == FeedKind.mine:
+        return "Shiftbridge: my shifts"
+    if found.kind == FeedKind.open:
+        return "Shiftbridge: open shifts I can take"
+    names = db.session.scalars(select(Team.name).where(Team.id.in_(team_ids)).order_by(Team.name)).all()
+    return f"Shiftbridge: {names[0]} rota" if len(names) == 1 else "Shiftbridge: team rotas"
+
+
+def _team_ids(found: FoundFeed) -> list[int]:
+    if found.team_ids is not None:
+        return list(found.team_ids)
+    return team_feed_team_ids(db.session.get(User, found.user_id))
+
+
+def build_calendar(found: FoundFeed) -> ical.FeedCalendar:
     window = Window.for_day(found.day, found.kind)
     ctx = _Ctx.current()
+    team_ids = None
     if found.kind == FeedKind.mine:
         events = mine_events(ctx, found.user_id, window, found.reminder_minutes)
-        name = "Shiftbridge: my shifts"
     elif found.kind == FeedKind.team:
-        team_ids = team_feed_team_ids(db.session.get(User, found.user_id))
-        events = team_events(ctx, team_ids, window, made)
-        names = db.session.scalars(select(Team.name).where(Team.id.in_(team_ids)).order_by(Team.name)).all()
-        name = f"Shiftbridge: {names[0]} rota" if len(names) == 1 else "Shiftbridge: team rotas"
+        team_ids = _team_ids(found)
+        events = team_events(ctx, team_ids, window)
     else:
         events = open_events(ctx, found.user_id, window, found.day)
-        name = "Shiftbridge: open shifts I can take"
-    return ical.FeedCalendar(name=name, description=EXPLAIN[found.kind], events=tuple(events))
+    return ical.FeedCalendar(name=_feed_name(found, team_ids), description=EXPLAIN[found.kind], events=tuple(events))
 
 
 def render_feed(found: FoundFeed, pieces: dict | None = None) -> bytes:
     return ical.render(build_calendar(found), pieces)
+
+
+def _team_body(found: FoundFeed, before: dict | None) -> tuple[bytes, dict, int]:
+    """A team feed's bytes, reusing what ``before`` (the last build's ``written``) holds: per shift id, the row read
+    (every column the event shows), where its event goes and its VEVENT bytes. A row read again unchanged, under
+    the same link context and day, is not worded or written again; keyed by shift id, so a rebuild after one change
+    hashes no events. Returns (bytes, written, size of the VEVENT bytes kept)."""
+    window = Window.for_day(found.day, FeedKind.team)
+    ctx = _Ctx.current()
+    team_ids = _team_ids(found)
+    raw, convert = _team_rows_raw(team_ids, window)
+    known = before["shifts"] if before is not None and before["ctx"] == ctx and before["day"] == found.day else {}
+    shifts, fresh = {}, []
+    for row in raw:
+        hit = known.get(row[0])
+        if hit is not None and hit[0] == row:
+            shifts[row[0]] = hit
+        else:
+            fresh.append(row)
+    rows = [convert(row) for row in fresh]
+    for key, row, event in zip(fresh, rows, _team_events(ctx, rows, window, keep_none=True), strict=True):
+        shifts[row[0]] = (key, None, None) if event is None else (key, ical.sort_key(event), ical.vevent_bytes(event))
+    kept = sorted((entry for entry in shifts.values() if entry[2] is not None), key=itemgetter(1))
+    calendar = ical.FeedCalendar(name=_feed_name(found, team_ids), description=EXPLAIN[FeedKind.team], events=())
+    body = ical.render_written(calendar, [entry[2] for entry in kept])
+    return body, {"ctx": ctx, "day": found.day, "shifts": shifts}, sum(len(entry[2]) for entry in kept)
 
 
 FEED_CACHE_BYTES = 96 * 1024 * 1024  # per process; a 1,000-person team's 3 months is about 35 MB (x2 with its events)
@@ -602,26 +687,27 @@ def feed_body(found: FoundFeed) -> bytes:
     it (that is what makes the 304 answer right), so bytes stored under it stay right until it moves on. One entry
     per feed, in this app; the least recently served feeds are dropped beyond ``FEED_CACHE_BYTES``.
 
-    Each entry also keeps every event's VEVENT bytes, keyed by the event itself (every value written, so a changed
-    shift, name, link or reminder is a different key): a rebuild after a change writes only the events that changed
-    and reuses the rest (``ical.render``'s ``pieces``); a team feed also keeps the event made from each database row
-    (``team_events``' ``made``)."""
+    Each entry also keeps what a rebuild after a change reuses, so that only the events that changed are written
+    again: for a personal feed every event's VEVENT bytes, keyed by the event itself (every value written, so a
+    changed shift, name, link or reminder is a different key; ``ical.render``'s ``pieces``); for a team feed, which
+    can hold 60,000 events, the row, place and bytes of each shift, keyed by shift id (``_team_body``)."""
     cache = current_app.extensions.setdefault("calendar_feed_bytes", OrderedDict())
     with _feed_cache_lock:
         hit = cache.get(found.feed_id)
         if hit is not None and hit[0] == found.etag:
             cache.move_to_end(found.feed_id)
             return hit[1]
-    made = dict(hit[4]) if hit is not None else {}
-    calendar = build_calendar(found, made)
-    known = dict(hit[2]) if hit is not None else {}
-    body = ical.render(calendar, known)
-    pieces = {event: known[event] for event in calendar.events}  # this build's events only
-    current = set(calendar.events)
-    made = {key: event for key, event in made.items() if event in current}
-    size = len(body) + sum(map(len, pieces.values()))
+    if found.kind == FeedKind.team:
+        body, kept, size = _team_body(found, hit[2] if hit is not None else None)  # a feed keeps its kind
+    else:
+        calendar = build_calendar(found)
+        known = dict(hit[2]) if hit is not None else {}
+        body = ical.render(calendar, known)
+        kept = {event: known[event] for event in calendar.events}  # this build's events only
+        size = sum(map(len, kept.values()))
+    size += len(body)
     with _feed_cache_lock:
-        cache[found.feed_id] = (found.etag, body, pieces, size, made)
+        cache[found.feed_id] = (found.etag, body, kept, size)
         cache.move_to_end(found.feed_id)
         total = sum(entry[3] for entry in cache.values())
         while total > FEED_CACHE_BYTES and len(cache) > 1:

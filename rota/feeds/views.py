@@ -7,7 +7,7 @@ import base64
 import io
 
 import qrcode
-from flask import Blueprint, Response, abort, redirect, request, url_for
+from flask import Blueprint, Response, abort, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from qrcode.image.svg import SvgPathImage
@@ -110,6 +110,20 @@ def profile_section(user) -> dict:
         select(TeamFeedSetting).where(TeamFeedSetting.team_id.in_([t.id for t in managed])))} if managed else {}
     return {"feeds": feeds, "reminder_form": form, "button_form": CsrfForm(),
             "managed_teams": [(t, settings.get(t.id, False)) for t in managed]}
+
+
+@bp.get("/my/calendar")
+@login_required
+def calendar_page():
+    """The person's calendar links, read-only, on a page of their own so it can be read offline: the service worker
+    keeps a copy (static/js/sw.js OFFLINE_PAGES), as for My shifts. The links are already shown to this signed-in
+    person (profile), they are not in this page's address (so in no request log), and signing out clears the copy.
+    ``private, no-cache``: no shared cache keeps it and the browser asks again each time it is online. Creating,
+    replacing and turning links off stays on the profile (forms need the network anyway)."""
+    feeds = [f for f in feeds_overview(current_user._get_current_object()) if f["active"]]
+    resp = make_response(render_template("rota/feeds/calendar.html", feeds=feeds))
+    resp.headers["Cache-Control"] = "private, no-cache"
+    return resp
 
 
 def _back():

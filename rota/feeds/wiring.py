@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 
+from core import registry
 from rota.feeds import models as feed_models  # noqa: F401  (registers the tables)
+from rota.feeds import stamps  # noqa: F401  (the session hook that moves the teams' feed stamps)
 from rota.feeds.api import blp
 from rota.feeds.service import DEFAULTS, RedactFeedTokens, revoke_every_feed
 from rota.feeds.views import bp, profile_section
@@ -16,7 +18,7 @@ def register(app, api) -> None:
         app.config.setdefault(key, value)
     app.register_blueprint(bp)
     api.register_blueprint(blp)
-    app.extensions.setdefault("profile_sections", []).append("rota/feeds/profile.html")
+    registry.register_profile_section(app, "rota/feeds/profile.html")
     app.extensions.setdefault("credential_revokers", []).append(revoke_every_feed)
     app.jinja_env.globals["calendar_feeds_section"] = profile_section
     for name in ("werkzeug", "gunicorn.access", "gunicorn.error"):

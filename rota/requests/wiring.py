@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from core.cli import DEMO_SEEDERS
+from core import registry
 from core.web import add_nav_item
 from rota.requests import api as requests_api
 from rota.requests import (
@@ -20,4 +20,4 @@ def register(app, api) -> None:
     add_nav_item(app, 34, "Leave calendar", "requests.calendar")
     add_nav_item(app, 35, "Rota requests", "requests.rota_requests_page")
     add_nav_item(app, 36, "Leave approvals", "requests.approvals", lambda u: u.is_coordinator or u.is_admin)
-    app.extensions.setdefault(DEMO_SEEDERS, []).append((37, "leave and rota requests", seed_requests))
+    registry.register_demo_seeder(app, 37, "leave and rota requests", seed_requests)

@@ -102,5 +102,6 @@ from rota.services.shifts import (  # noqa: F401
     is_visible,
     local_day,
     period_for,
+    shift_item_rows,
     shifts_query,
 )

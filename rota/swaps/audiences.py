@@ -1,6 +1,6 @@
 """Broadcast audiences for an open shift, from the narrowest to the widest, for a team's escalation ladder.
 
-Each resolver is ``resolver(team_id, params) -> [user ids]`` (``notifications.registry.register_audience``) and
+Each resolver is ``resolver(team_id, params) -> [user ids]`` (``core.registry.register_audience``) and
 returns only people who can take the shift like-for-like (the staff group, grade and skills its cover needs:
 ``rota.cover.need_for``) and are *eligible* for it (grade, skills, leave, overlap, blocking compliance and cover
 verdicts: ``rota.eligibility.assess``). The shift comes from ``params["shift_id"]`` or, failing that, from

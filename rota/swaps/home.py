@@ -3,8 +3,8 @@
 For the teams a person coordinates: today's and tomorrow's gaps (unmet staffing requirements and open shifts) with
 "Ask for cover" (one tap: the gap becomes an open shift if it is not one yet, and a broadcast goes to everyone
 eligible through ``notifications.broadcasts``), short-notice absences, approvals waiting, and the broadcasts in
-flight with their counts. Services here; the panel is a ``HOME_PANELS`` entry (``rota.swaps.wiring``) and the two POST
-actions live in ``rota.swaps.absence_views``.
+flight with their counts. Services here; ``rota.swaps.wiring`` registers the panel (``core.registry``) and the two
+POST actions live in ``rota.swaps.absence_views``.
 """
 
 from __future__ import annotations

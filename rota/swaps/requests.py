@@ -112,10 +112,10 @@ def _is_stale(req: SwapRequest) -> bool:
     return cp is not None and cp.version != req.counterpart_shift_version
 
 
-def _end_because_rota_changed(req: SwapRequest) -> bool:
-    """A pending request whose shift changed hands by another route (leave, a coordinator) is cancelled, and the
-    people involved are told why. Returns False when another transaction is deciding it right now."""
-    reason = f"The rota changed: {describe_shift(req.shift)} was reassigned"
+def _end_because_rota_changed(req: SwapRequest, reason: str | None = None) -> bool:
+    """A pending request whose shift changed hands by another route (leave, a coordinator) or was moved is
+    cancelled, and the people involved are told why. Returns False when another transaction is deciding it now."""
+    reason = (reason or f"The rota changed: {describe_shift(req.shift)} was reassigned")[:200]
     result = db.session.execute(
         update(SwapRequest).where(SwapRequest.id == req.id, SwapRequest.state.in_(PENDING_STATES))
         .values(state=SwapState.cancelled, reason=reason, decided_at=now_utc(), version=SwapRequest.version + 1)
@@ -145,6 +145,19 @@ def on_shift_changed_hands(shift, previous, user, *, kind=None, **_) -> None:
         stmt = stmt.with_for_update(skip_locked=True)
     for req in db.session.scalars(stmt).all():
         _end_because_rota_changed(req)
+
+
+def on_shift_edited(shift, *, was: str, actor=None, **_) -> None:
+    """``rota.assignment.AFTER_EDIT`` hook: a coordinator moved a shift (new times or type, same holder). A pending
+    swap or offer of it was agreed for the old times: it ends now, saying what changed, and the people are told."""
+    request_ids = list(db.session.scalars(select(SwapShiftLock.request_id).where(SwapShiftLock.shift_id == shift.id)))
+    if not request_ids:
+        return
+    stmt = select(SwapRequest).where(SwapRequest.id.in_(request_ids), SwapRequest.state.in_(PENDING_STATES))
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    for req in db.session.scalars(stmt).all():
+        _end_because_rota_changed(req, f"The rota changed: the coordinator moved {was} to {describe_shift(shift)}")
 
 
 # ------------------------------------------------------------------------------------------------- visibility

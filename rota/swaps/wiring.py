@@ -4,9 +4,8 @@ Imported only by ``rota.swaps.register``."""
 
 from __future__ import annotations
 
-from core.cli import DEMO_SEEDERS
-from core.web import HOME_PANELS, add_nav_item
-from notifications.registry import register_audience, register_reference_action, register_reply_handler
+from core import registry
+from core.web import add_nav_item
 from rota import assignment, cover
 from rota.swaps import (
     absence,
@@ -22,7 +21,7 @@ from rota.swaps import views as swaps_views
 from rota.swaps.demo import seed_swaps
 from rota.swaps.open_shifts import on_shift_filled
 from rota.swaps.replies import reply_claim, shift_action
-from rota.swaps.requests import expire_due, on_shift_changed_hands
+from rota.swaps.requests import expire_due, on_shift_changed_hands, on_shift_edited
 
 
 def register(app, api) -> None:
@@ -37,20 +36,18 @@ def register(app, api) -> None:
     for hook in (on_shift_filled, on_shift_changed_hands):  # a broadcast shows "claimed"; pending requests end
         if hook not in assignment.AFTER_CHANGE:
             assignment.AFTER_CHANGE.append(hook)
+    if on_shift_edited not in assignment.AFTER_EDIT:  # a moved shift ends the requests made for its old times
+        assignment.AFTER_EDIT.append(on_shift_edited)
     # Short notice ("I can't make this shift") and the coordinator's home (issue #15).
     app.register_blueprint(absence_views.bp)
     if absence.on_shift_changed_hands not in assignment.AFTER_CHANGE:
         assignment.AFTER_CHANGE.append(absence.on_shift_changed_hands)
-    panels = app.extensions.setdefault(HOME_PANELS, [])
-    if home.panel not in panels:
-        panels.insert(0, home.panel)  # first on Home: what needs the coordinator now
+    registry.register_home_panel(app, home.panel, first=True)  # first on Home: what needs the coordinator now
     cover.register()  # every change of a rostered shift's holder keeps its slot's staffing requirements
     _register_with_notifications(app)
-    app.extensions.setdefault(DEMO_SEEDERS, []).append((35, "swaps and escalation ladder", seed_swaps))
-    # The notifications worker runs these every so often; `flask swaps expire` (cron) does the same.
-    tasks = app.extensions.setdefault("periodic_tasks", [])
-    if not any(name == "swaps.expire" for name, _ in tasks):
-        tasks.append(("swaps.expire", expire_due))  # the worker commits
+    registry.register_demo_seeder(app, 35, "swaps and escalation ladder", seed_swaps)
+    # The notifications worker runs this every so often (and commits); `flask swaps expire` (cron) does the same.
+    registry.register_periodic_task(app, "swaps.expire", expire_due)
 
 
 def _register_with_notifications(app) -> None:
@@ -58,6 +55,6 @@ def _register_with_notifications(app) -> None:
     bank, neighbouring wards (``rota.swaps.audiences``) — and the SMS reply "YES <code>" claim (notifications must
     not import rota, so rota registers itself with its registries)."""
     for name, label, resolver in shift_audiences.AUDIENCES:
-        register_audience(name, label, resolver)
-    register_reply_handler("YES", reply_claim)
-    register_reference_action("shift", shift_action)
+        registry.register_audience(name, label, resolver)
+    registry.register_reply_handler("YES", reply_claim)
+    registry.register_reference_action("shift", shift_action)

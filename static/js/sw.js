@@ -1,14 +1,16 @@
 // Shiftbridge service worker, served from the root scope as /sw.js (see notifications/pwa.py).
 // * Push: shows the notification, tells the server it reached the device, a tap opens the exact page, action
 //   buttons ("I'll take it", "Acknowledge") go through the same services as the pages.
-// * Offline: My shifts and Open shifts are cached on each visit (network first) and shown offline marked
+// * Offline: My shifts, Open shifts and the calendar links are cached on each visit (network first) and shown offline marked
 //   "as of HH:MM". Nothing else is cached as a page: handover and every no-store page are network-only.
 // * Signing out clears every cache.
 "use strict";
 
 var PAGES = "sb-pages-v1";
 var ASSETS = "sb-assets-v1";
-var OFFLINE_PAGES = ["/my/shifts", "/open-shifts"];
+// The person's calendar links (/my/calendar) too: they are already shown to them, not in any address, and sign-out
+// clears the copy (see rota/feeds/views.py calendar_page).
+var OFFLINE_PAGES = ["/my/shifts", "/open-shifts", "/my/calendar"];
 
 self.addEventListener("install", function () { self.skipWaiting(); });
 self.addEventListener("activate", function (event) { event.waitUntil(self.clients.claim()); });
@@ -44,7 +46,8 @@ function cachePage(request, response) {
 function notOffline() {
   return new Response("<!DOCTYPE html><html lang=en-GB><meta charset=utf-8><title>Offline – Shiftbridge</title>" +
     "<h1 data-testid=offline-none>You are offline</h1><p>This page is not available offline. " +
-    "<a href=/my/shifts>My shifts</a> and <a href=/open-shifts>Open shifts</a> are, as last seen.</p></html>",
+    "<a href=/my/shifts>My shifts</a>, <a href=/open-shifts>Open shifts</a> and " +
+    "<a href=/my/calendar>your calendar links</a> are, as last seen.</p></html>",
     { status: 503, headers: { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" } });
 }
 

@@ -17,8 +17,8 @@ from channels.models import Attachment, Channel, Post
 from core.db import db, now_utc
 from core.images import processing_slot
 from tests.conftest import login
+from tests.factories import ward
 from tests.handover.conftest import jpeg_with_gps
-from tests.rota.rota_helpers import ward
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 ISSUE_PNG = (7744, 5164)  # the 40 MP transparent PNG of handover issue #13

@@ -19,9 +19,9 @@ from core.db import db, now_utc
 from notifications import worker
 from notifications.models import NotificationPreference, OutboxMessage, OutboxState
 from tests.conftest import count_queries, login
+from tests.factories import ward
 from tests.notifications.conftest import _twilio_server, fake_twilio, twilio_config  # noqa: F401  (fixtures)
 from tests.notifications.test_push import KEYS, _push_server, device, push_service  # noqa: F401  (fixtures)
-from tests.rota.rota_helpers import ward
 
 
 @pytest.fixture

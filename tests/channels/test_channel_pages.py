@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.conftest import login
-from tests.rota.rota_helpers import ward
+from tests.factories import ward
 
 
 def _csrf_off(app):

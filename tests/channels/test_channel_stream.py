@@ -13,7 +13,7 @@ from sqlalchemy import delete
 from channels import services
 from core.accounts import Membership
 from core.db import db
-from tests.rota.rota_helpers import ward
+from tests.factories import ward
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from core.audit import AuditEntry
 from core.db import db
 from rota import services as rota
 from tests.conftest import count_queries
-from tests.rota.rota_helpers import ward
+from tests.factories import ward
 from tests.rota.swaps.factories import settings, shift, soon
 
 

@@ -12,7 +12,7 @@ from channels import governance, services
 from channels.models import Post, Reaction
 from core.audit import AuditEntry
 from core.db import db, now_utc
-from tests.rota.rota_helpers import ward
+from tests.factories import ward
 
 
 def _age(post: Post, days: int) -> None:

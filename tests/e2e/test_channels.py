@@ -16,8 +16,8 @@ from core.db import db
 from rota import services as rota
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import PHONE, sign_in
+from tests.factories import ward
 from tests.handover.conftest import jpeg_with_gps
-from tests.rota.rota_helpers import ward
 from tests.rota.swaps.factories import settings, shift, soon
 
 

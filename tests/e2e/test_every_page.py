@@ -54,13 +54,12 @@ OTHER_WAYS_IN = ["/my/invitations"]
 @pytest.fixture
 def demo(app):
     """The whole demo trust, seeded as `flask demo seed` seeds it; returns (password, {role: email})."""
-    from core import accounts
+    from core import accounts, registry
     from core.accounts import Team, TeamRole, User
-    from core.cli import DEMO_SEEDERS
     from rota.demo import DEMO_PASSWORD, ED, demo_nurse_email
 
-    for _, _, seed in sorted(app.extensions.get(DEMO_SEEDERS, []), key=lambda s: (s[0], s[1])):
-        seed()
+    for seeder in registry.demo_seeders_of(app):
+        seeder.seed()
     db.session.commit()
     from notifications import broadcasts
     from rota.demo import WARD

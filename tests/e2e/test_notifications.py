@@ -9,8 +9,9 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from core import registry as core_registry
 from core.db import db
-from notifications import registry, worker
+from notifications import worker
 from notifications.models import BroadcastRecipient
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import sign_in
@@ -32,7 +33,7 @@ def app_config(fake_twilio_server):
 
 @pytest.fixture
 def claims():
-    saved = dict(registry._REPLY_HANDLERS)
+    saved = core_registry.snapshot()
     taken = []
 
     def claim(user_id, reference):  # like rota's claim service: filling the shift closes the broadcast about it
@@ -42,10 +43,9 @@ def claims():
         broadcasts.record_claim(user_id, reference=reference)
         return True, "Thanks: the shift is yours."
 
-    registry.register_reply_handler("YES", claim)
+    core_registry.register_reply_handler("YES", claim, replace=True)
     yield taken
-    registry._REPLY_HANDLERS.clear()
-    registry._REPLY_HANDLERS.update(saved)
+    core_registry.restore(saved)
 
 
 def test_broadcast_arrives_live_and_is_acknowledged_and_claimed(app, make, desktop, phone, live_server, claims,

@@ -7,7 +7,7 @@ from core.db import db
 from rota import services
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import sign_in
-from tests.rota.rota_helpers import ward
+from tests.factories import ward
 
 
 def test_coordinator_builds_publishes_and_nurse_sees_shift_on_phone(make, desktop, phone):

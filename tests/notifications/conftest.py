@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
-from notifications import registry
+from core import registry as core_registry
 from tests.notifications.fake_twilio import FakeTwilio
 
 SID = "AC" + "1" * 32
@@ -43,15 +45,19 @@ def app_config(database_url, _twilio_server):
     return twilio_config(_twilio_server)
 
 
+class StandIns:
+    """Registers a test's audience or reply handler in place of a real one of the same name."""
+
+    register_audience = staticmethod(functools.partial(core_registry.register_audience, replace=True))
+    register_reply_handler = staticmethod(functools.partial(core_registry.register_reply_handler, replace=True))
+
+
 @pytest.fixture
 def fake_registry():
     """Register a fake audience and claim handler for the test; restore the real ones afterwards."""
-    saved_aud, saved_handlers = dict(registry._AUDIENCES), dict(registry._REPLY_HANDLERS)
-    yield registry
-    registry._AUDIENCES.clear()
-    registry._AUDIENCES.update(saved_aud)
-    registry._REPLY_HANDLERS.clear()
-    registry._REPLY_HANDLERS.update(saved_handlers)
+    saved = core_registry.snapshot()
+    yield StandIns
+    core_registry.restore(saved)
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from rota import services
 from rota.models import Leave, RotaPeriod, Shift, ShiftState
 from rota.swaps import absence
 from rota.swaps.absence_models import ShiftAbsence
-from tests.rota.rota_helpers import ward as rota_ward
+from tests.factories import ward as rota_ward
 from tests.rota.swaps import factories as data
 
 

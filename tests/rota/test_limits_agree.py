@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from core import limits
-from tests.rota.rota_helpers import ward
+from tests.factories import ward
 
 START = datetime.fromisoformat("2026-06-02T07:00:00+01:00")
 MINUTE = timedelta(minutes=1)

@@ -13,6 +13,7 @@ from core.db import db
 from rota.feeds import service as feeds
 from rota.feeds.models import FeedKind
 from tests.conftest import count_queries, login
+from tests.factories import ward as shared_ward
 from tests.rota.swaps import factories as data
 
 SMALL, LARGE = (3, 4, 1), (12, 10, 3)  # (staff, days of shifts each, open shifts)
@@ -28,9 +29,7 @@ class Ward:
 
 def _ward(make, size) -> Ward:
     staff_count, days, gaps = size
-    coord = make.user(grade="Band 7")
-    staff = [make.user() for _ in range(staff_count)]
-    team = make.team(coordinators=[coord], staff=staff)
+    team, coord, staff, _ = shared_ward(make, staff_count)
     for k, person in enumerate(staff):
         for d in range(days if k != 1 else 0):  # staff[1] is free to be offered shifts
             data.shift(team, starts_at=data.soon(2 + d, hour=7) + timedelta(minutes=5 * k), assignee=person,
@@ -58,7 +57,7 @@ def _offer_pending(client, bearer, make, ward: Ward, how_many: int) -> None:
         assert r.status_code == 201, r.json
 
 
-PAGES = ["my shifts", "grid", "api shifts", "open shifts", "calendar feed", "compliance check"]
+PAGES = ["my shifts", "grid", "api shifts", "open shifts", "calendar feed", "team calendar feed", "compliance check"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -84,6 +83,10 @@ def test_queries_do_not_grow_with_the_data(app, make, bearer, page):
             _, token = feeds.rotate(ward.nurse, FeedKind.mine, actor=ward.nurse)
             db.session.commit()
             call = lambda c=nurse_client, t=token: c.get(f"/calendar/{t}.ics")  # noqa: E731
+        elif page == "team calendar feed":
+            _, token = feeds.rotate(ward.coord, FeedKind.team, actor=ward.coord)
+            db.session.commit()
+            call = lambda c=coord_client, t=token: c.get(f"/calendar/{t}.ics")  # noqa: E731
         else:
             body = {"user_id": nurse_id, "add": [{"starts_at": data.soon(20, hour=7).isoformat(),
                                                   "ends_at": data.soon(20, hour=15).isoformat(),

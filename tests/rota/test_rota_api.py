@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from core.db import db
 from rota import services
 from rota.models import Shift, ShiftState
-from tests.rota.rota_helpers import ward
+from tests.factories import ward
 
 MON = date(2026, 3, 23)  # the week the clocks go forward (Sunday 29 March)
 

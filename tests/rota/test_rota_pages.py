@@ -8,7 +8,7 @@ from core.db import db
 from rota import services
 from rota.models import PeriodState, Shift, ShiftState
 from tests.conftest import login
-from tests.rota.rota_helpers import ward
+from tests.factories import ward
 
 
 def _post(client, url, data):

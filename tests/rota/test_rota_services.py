@@ -10,7 +10,7 @@ from core.errors import Conflict, RuleViolation, ValidationFailed
 from notifications.models import Notification
 from rota import services
 from rota.models import PeriodState, ReleaseKind, Shift, ShiftRelease, ShiftState
-from tests.rota.rota_helpers import ward
+from tests.factories import ward
 
 MON = date(2026, 3, 2)
 

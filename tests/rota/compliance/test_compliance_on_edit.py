@@ -2,7 +2,7 @@
 
 from core.db import db
 from rota.models import Shift
-from tests.rota.rota_helpers import ward
+from tests.factories import ward
 
 
 def test_lengthening_a_doctors_shift_past_13_hours_is_refused_then_overridden(client, make, bearer):

@@ -1,8 +1,8 @@
-"""Test data for swaps, offers and open shifts, built directly with the models (no dependency on rota services)."""
+"""Test data for swaps, offers and open shifts: the shared ward (``tests.factories``) with swap settings, and shifts
+built directly with the models."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import func, select
@@ -11,6 +11,8 @@ from core.accounts import Team, User
 from core.db import db
 from rota.models import Shift, ShiftKind, ShiftState, ShiftType
 from rota.swaps.models import ApprovalPolicy, OpenShiftPolicy, TeamSwapSettings
+from tests.factories import Ward
+from tests.factories import ward as shared_ward
 
 
 def soon(days: float = 3, hour: int = 7) -> datetime:
@@ -58,27 +60,12 @@ def settings(team: Team, **values) -> TeamSwapSettings:
     return row
 
 
-@dataclass
-class Ward:
-    team: Team
-    coordinator: User
-    staff: list[User]
-    tokens: dict[int, str] = field(default_factory=dict)
-
-    def token(self, make, user: User) -> str:
-        if user.id not in self.tokens:
-            self.tokens[user.id] = make.token(user)
-        return self.tokens[user.id]
-
-
 def ward(make, n_staff: int = 3, *, grade="Band 5", skills=("IV-trained",), name=None, **swap_settings) -> Ward:
-    coordinator = make.user(display_name="Wendy Coordinator", grade="Band 7")
-    staff = [make.user(display_name=f"Nurse {chr(65 + i)}" if i < 26 else f"Nurse {i}", grade=grade,
-                       skills=list(skills)) for i in range(n_staff)]
-    team = make.team(name, coordinators=[coordinator], staff=staff)
+    """The shared test ward (``tests.factories.ward``), with these swap settings."""
+    w = shared_ward(make, n_staff, name=name, grade=grade, skills=skills)
     if swap_settings:
-        settings(team, **swap_settings)
-    return Ward(team, coordinator, staff)
+        settings(w.team, **swap_settings)
+    return w
 
 
 def holder(shift_id: int) -> int | None:

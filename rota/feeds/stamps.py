@@ -1,0 +1,171 @@
+"""Per-team change stamps of what calendar feeds show (issue #22): one hook on the ORM session, not calls scattered
+through the services.
+
+Every flush that adds, changes or deletes a row a team feed (or a personal feed) shows moves the stamp of each team
+concerned on by one (``calendar_feed_stamps``), in the same transaction, so a feed's validator is read from those
+rows alone (``rota.feeds.service.find_feed``) and a calendar polling an unchanged feed gets 304 without its shifts
+being read. What moves a team's stamp:
+
+* a shift of the team (created, edited, assigned, cancelled, deleted; its old team too when it moves) and a release
+  of one of its shifts;
+* a rota period of the team (publication), one of its shift types, the team itself (name, site, zone), its feed
+  setting (staff may subscribe), a membership in it;
+* a person's leave, a person's name (team feeds show who works each shift) or their removal: every team they belong
+  to or hold a shift in.
+
+Bulk statements through the session (``session.execute(update(Shift)...)``, ``insert(Shift)`` with rows) are seen
+too (``do_orm_execute``): the teams of the rows they match are stamped. Only SQL sent past the session (a raw
+connection) goes unseen; nothing in the application does that for these tables.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Table, event, inspect, select, union
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from core.accounts import Membership, Team, User
+from core.db import now_utc
+from rota.feeds.models import FeedStamp, TeamFeedSetting
+from rota.models import Leave, RotaPeriod, Shift, ShiftRelease, ShiftType
+
+_TEAM_COLUMN = {Shift: "team_id", RotaPeriod: "team_id", ShiftType: "team_id", Membership: "team_id",
+                TeamFeedSetting: "team_id", Team: "id"}
+_PERSON_COLUMN = {Leave: "user_id", User: "id"}
+TRACKED = (*_TEAM_COLUMN, *_PERSON_COLUMN, ShiftRelease)
+_PENDING = "calendar_feed_stamp_teams"
+
+
+def _values(obj, name: str) -> set:
+    """The attribute's current value and, for a changed row, the value it had (a shift moved between teams)."""
+    history = inspect(obj).attrs[name].history
+    current = getattr(obj, name)  # loads it if expired (a row read, then committed, then changed or deleted)
+    return {v for v in (current, *history.deleted) if v is not None}
+
+
+def _person_teams(conn, user_ids: set[int]) -> set[int]:
+    if not user_ids:
+        return set()
+    return set(conn.scalars(union(select(Membership.team_id).where(Membership.user_id.in_(user_ids)),
+                                  select(Shift.team_id).where(Shift.assignee_id.in_(user_ids)))))
+
+
+def _release_teams(conn, shift_ids: set[int]) -> set[int]:
+    if not shift_ids:
+        return set()
+    return set(conn.scalars(select(Shift.team_id).where(Shift.id.in_(shift_ids))))
+
+
+def _object_teams(session: Session, objects) -> set[int]:
+    teams, people, shifts = set(), set(), set()
+    for obj in objects:
+        kind = type(obj)
+        if kind in _TEAM_COLUMN:
+            teams |= _values(obj, _TEAM_COLUMN[kind])
+        elif kind is User:
+            if obj in session.deleted or inspect(obj).attrs.display_name.history.has_changes():
+                people |= _values(obj, "id")
+        elif kind is Leave:
+            people |= _values(obj, "user_id")
+            teams |= _values(obj, "team_id")
+        elif kind is ShiftRelease:
+            shifts |= _values(obj, "shift_id")
+    if people or shifts:
+        conn = session.connection()
+        teams |= _person_teams(conn, people) | _release_teams(conn, shifts)
+    return teams
+
+
+def _note(session: Session, teams) -> None:
+    session.info.setdefault(_PENDING, set()).update(t for t in teams if t is not None)
+
+
+def bump(session: Session, team_ids) -> None:
+    """Move the stamps of ``team_ids`` on by one, in the session's transaction (rows are created on first use)."""
+    team_ids = sorted({int(t) for t in team_ids if t is not None})  # one lock order everywhere: no deadlock
+    if not team_ids:
+        return
+    conn = session.connection()
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    table: Table = FeedStamp.__table__
+    now = now_utc()
+    stmt = dialect.insert(table).values([{"team_id": t, "version": 1, "changed_at": now} for t in team_ids])
+    stmt = stmt.on_conflict_do_update(index_elements=[table.c.team_id],
+                                      set_={"version": table.c.version + 1, "changed_at": now})
+    conn.execute(stmt)
+
+
+@event.listens_for(Session, "before_flush")
+def _before_flush(session, flush_context, instances) -> None:
+    # Changed and deleted rows are read now, while the rows they point to (a deleted person's memberships) exist.
+    dirty = [o for o in session.deleted if isinstance(o, TRACKED)] + [
+        o for o in session.dirty if isinstance(o, TRACKED) and session.is_modified(o, include_collections=False)]
+    if dirty:
+        _note(session, _object_teams(session, dirty))
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session, flush_context) -> None:
+    # New rows are read now, when their keys (a shift's team set through a relationship) are known.
+    new = [o for o in session.new if isinstance(o, TRACKED) and not isinstance(o, User)]
+    if new:
+        _note(session, _object_teams(session, new))
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session) -> None:
+    """The stamps are written last, just before the commit (after its final flush), in team order: a transaction
+    holds their row locks only while it commits, after every other lock it takes, so no two writers deadlock. A
+    savepoint's release is not the commit: what it changed is stamped when the transaction commits."""
+    if session.in_nested_transaction():
+        return
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    teams = session.info.pop(_PENDING, None)
+    if teams:
+        bump(session, teams)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session, transaction) -> None:
+    if transaction.parent is None:  # the end of the outermost transaction: a rollback forgets what it noted
+        session.info.pop(_PENDING, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bulk(state):
+    """``session.execute(update(Shift)...)`` and friends: note the teams of the rows the statement matches (read
+    before it runs, as a delete leaves nothing to read after)."""
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return None
+    mapper = state.bind_mapper
+    kind = mapper.class_ if mapper is not None else None
+    if kind not in TRACKED:
+        return None
+    session, stmt = state.session, state.statement
+    conn = session.connection()
+    teams: set[int] = set()
+    if state.is_insert:
+        rows = state.parameters if isinstance(state.parameters, list) else [state.parameters or {}]
+        if not any(rows):  # insert(...).values(...): the values are in the statement, not worth digging out
+            teams |= set(conn.scalars(select(Team.id)))
+        for row in rows:
+            if kind in _TEAM_COLUMN:
+                teams.add(row.get(_TEAM_COLUMN[kind]))
+            elif kind is ShiftRelease:
+                teams |= _release_teams(conn, {row.get("shift_id")} - {None})
+            else:
+                teams |= _person_teams(conn, {row.get(_PERSON_COLUMN[kind])} - {None})
+                teams.add(row.get("team_id"))
+    else:
+        where = [stmt.whereclause] if stmt.whereclause is not None else []
+        table = mapper.local_table
+        if kind in _TEAM_COLUMN:
+            teams |= set(conn.scalars(select(table.c[_TEAM_COLUMN[kind]]).where(*where)))
+        elif kind is ShiftRelease:
+            teams |= set(conn.scalars(select(Shift.team_id).where(
+                Shift.id.in_(select(table.c.shift_id).where(*where)))))
+        else:
+            teams |= _person_teams(conn, set(conn.scalars(select(table.c[_PERSON_COLUMN[kind]]).where(*where))))
+    _note(session, teams)
+    return None

@@ -1,0 +1,88 @@
+"""#16: a tap on a shown push notification opens the right page. A real cover request for an open Night (the
+coordinator's one-tap "Ask for cover"), its push payload delivered to the service worker with the DevTools protocol
+(``ServiceWorker.deliverPushMessage``), the notification it shows clicked by dispatching ``notificationclick`` in the
+worker itself: the phone lands on the open shift with its "I'll take it" button, and the tap took it."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from core.db import db
+from notifications import push, service
+from notifications.models import Notification, OutboxMessage, OutboxState
+from rota.swaps import home
+from tests.conftest import TEST_PASSWORD
+from tests.e2e.conftest import sign_in
+from tests.e2e.test_pwa import KEYS, _ready
+from tests.rota.swaps import factories as data
+
+
+@pytest.fixture
+def app_config():
+    return {"WTF_CSRF_ENABLED": True, **KEYS}
+
+
+CLICK = """() => self.registration.getNotifications().then(list => {
+  if (list.length !== 1) { return 'notifications shown: ' + list.length; }
+  // The handler runs as for a tap (a synthetic event is not trusted, so its waitUntil() throws after the page
+  // has been asked to open: that error is expected and ignored here).
+  try { self.dispatchEvent(new NotificationEvent('notificationclick', {notification: list[0]})); }
+  catch (e) { /* see above */ }
+  return 'clicked';
+})"""
+
+
+def test_a_tap_on_the_pushed_cover_request_opens_the_open_shift_with_i_ll_take_it(app, browser, live_server, make,
+                                                                                phone):
+    w = data.ward(make, 2)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=6)
+    night = data.shift(w.team, starts_at=start, hours=12, stype=data.night(w.team))  # nobody on it: a gap
+    home.ask_cover(night, actor=w.coordinator)
+    db.session.commit()
+    nurse = w.staff[0]
+    note = db.session.scalar(select(Notification).where(Notification.user_id == nurse.id))
+    assert note is not None and note.link, "the cover request should notify the nurse with a link"
+    # The push the worker would send for that notification (the same link), as the outbox row it comes from.
+    msg = OutboxMessage(user_id=nurse.id, channel=service.PUSH, kind=note.kind, text="Cover needed: Night tonight",
+                        link=note.link, state=OutboxState.sent, attempts=1)
+    db.session.add(msg)
+    db.session.commit()
+    payload = push.build_payload(outbox_id=msg.id, user_id=nurse.id, text="Cover needed: Night tonight",
+                                 urgent=True).decode()
+    night_id, nurse_id, email, msg_id = night.id, nurse.id, nurse.email, msg.id
+    db.session.commit()
+
+    phone.context.grant_permissions(["notifications"], origin=live_server.url)
+    sign_in(phone, email, TEST_PASSWORD)
+    phone.wait_for_url("**/")
+    cdp = phone.context.new_cdp_session(phone)
+    registrations = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
+    cdp.send("ServiceWorker.enable")
+    _ready(phone)
+    phone.wait_for_timeout(200)
+    [reg_id] = {r["registrationId"] for r in registrations if r["scopeURL"] == live_server.url + "/"}
+    cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server.url, "registrationId": reg_id,
+                                                  "data": payload})
+    [worker] = [sw for sw in phone.context.service_workers if sw.url.endswith("/sw.js")]
+    for _ in range(100):
+        if worker.evaluate("() => self.registration.getNotifications().then(n => n.length)"):
+            break
+        phone.wait_for_timeout(50)
+    assert worker.evaluate(CLICK) == "clicked"
+
+    # The page the tap opened: the open Night, with the button that takes it.
+    take = phone.get_by_test_id("received-action")
+    expect(take).to_have_text("I'll take it")
+    assert "Night" in phone.locator("main").inner_text()
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, msg_id).opened_at is not None  # the tap counts as "opened"
+    db.session.commit()
+    take.click()  # and the second tap takes the shift
+    expect(phone.locator("body")).to_contain_text(re.compile(r"It's yours: you now work Night"))
+    assert data.holder(night_id) == nurse_id
