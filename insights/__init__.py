@@ -20,7 +20,7 @@ def register(app, api) -> None:
     insights_api.register(app, api)
     app.register_blueprint(views.bp)
     views.register_nav(app)
-    from core.cli import DEMO_SEEDERS
+    from core import registry
     from insights import demo
 
-    app.extensions.setdefault(DEMO_SEEDERS, []).append((90, "insights history", demo.seed_insights))
+    registry.register_demo_seeder(app, 90, "insights history", demo.seed_insights)

@@ -19,10 +19,10 @@ AXE_OPTIONS = {"runOnly": {"type": "tag", "values": [
 
 @pytest.fixture
 def seeded(app):
-    from core.cli import DEMO_SEEDERS
+    from core.registry import demo_seeders_of
     from rota.demo import DEMO_PASSWORD
 
-    for _, _, seed in sorted(app.extensions.get(DEMO_SEEDERS, []), key=lambda s: (s[0], s[1])):
+    for _, _, seed in demo_seeders_of(app):
         seed()
     db.session.commit()
     return DEMO_PASSWORD

@@ -8,10 +8,10 @@ from core.db import db
 
 
 def test_demo_history_makes_non_trivial_charts(app):
-    from core.cli import DEMO_SEEDERS
+    from core.registry import demo_seeders_of
     from insights import demo, service
 
-    for _, _, seed in sorted(app.extensions[DEMO_SEEDERS], key=lambda s: (s[0], s[1])):
+    for _, _, seed in demo_seeders_of(app):
         seed()
     db.session.commit()
     ward = db.session.scalar(select(Team).where(Team.name == "Ward 7B Acute Medicine"))
