@@ -16,8 +16,8 @@ from rota.requests.demo import seed_requests
 def register(app, api) -> None:
     app.register_blueprint(views.bp)
     api.register_blueprint(requests_api.blp)
-    add_nav_item(app, 33, "My leave", "requests.my_leave")
-    add_nav_item(app, 34, "Leave calendar", "requests.calendar")
-    add_nav_item(app, 35, "Rota requests", "requests.rota_requests_page")
-    add_nav_item(app, 36, "Leave approvals", "requests.approvals", lambda u: u.is_coordinator or u.is_admin)
+    add_nav_item(app, 50, "My leave", "requests.my_leave")
+    add_nav_item(app, 52, "Leave calendar", "requests.calendar")
+    add_nav_item(app, 53, "Rota requests", "requests.rota_requests_page")
+    add_nav_item(app, 51, "Leave approvals", "requests.approvals", lambda u: u.is_coordinator or u.is_admin)
     registry.register_demo_seeder(app, 37, "leave and rota requests", seed_requests)
