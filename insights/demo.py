@@ -8,12 +8,9 @@ the demo records them through ``core.audit.record`` while the audit module's clo
 
 from __future__ import annotations
 
-import contextlib
 import random
 from datetime import UTC, datetime, time, timedelta
-from unittest import mock
 
-from flask import current_app, g
 from sqlalchemy import select
 
 from core import audit, timeutil
@@ -31,18 +28,9 @@ REFUSALS = ("Skill mix on nights would drop below the minimum", "Already at the 
             "Too close to the start of the shift")
 
 
-@contextlib.contextmanager
-def _audit_clock(instant: datetime, request_id: str | None = None):
-    with mock.patch.object(audit, "now_utc", lambda: instant), contextlib.ExitStack() as stack:
-        if request_id:  # an SMS reply and the claim it made share the webhook request's id
-            stack.enter_context(current_app.test_request_context())
-            g.request_id = request_id
-        yield
-
-
 def _log(action, instant, request_id=None, **kw):
-    with _audit_clock(instant, request_id):
-        return audit.record(action, **kw)
+    # an SMS reply and the claim it made share the webhook request's id
+    return audit.record(action, at=instant, request_id=request_id, **kw)
 
 
 def seed_insights() -> list[str]:
