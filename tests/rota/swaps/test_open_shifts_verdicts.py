@@ -67,7 +67,8 @@ def _reference(nurse, gaps):
     for gap in gaps:
         db.session.expire_all()
         res = eligibility.check(db.session.get(type(gap), gap.id), db.session.get(type(nurse), nurse.id))
-        out[gap.id] = (res.ok, sorted((v.rule_id, v.severity, v.message, v.observed) for v in res.verdicts), sorted(res.codes - {"membership"}))
+        verdicts = sorted((v.rule_id, v.severity, v.message, v.observed) for v in res.verdicts)
+        out[gap.id] = (res.ok, verdicts, sorted(res.codes - {"membership"}))
     return out
 
 
