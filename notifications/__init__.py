@@ -39,7 +39,7 @@ def register(app, api) -> None:
     from core import registry
     from core.web import add_nav_item
     from notifications import api as notifications_api
-    from notifications import broadcasts, models, sms, views, webhooks  # noqa: F401  (models registers its tables)
+    from notifications import broadcasts, models, realtime, sms, views, webhooks  # noqa: F401  (models: tables)
     from notifications.cli import notifications_cli
 
     for key, value in DEFAULTS.items():
@@ -72,6 +72,7 @@ def register(app, api) -> None:
 
     register_collector(app, OutboxCollector(app))
     app.context_processor(_unread_badge)
+    app.jinja_env.globals["stream_service_url"] = realtime.stream_service_url  # where pages open streams
     from core.sso import ACCOUNT_CREATED
 
     app.extensions.setdefault(ACCOUNT_CREATED, []).append(_tell_admins_about_new_account)

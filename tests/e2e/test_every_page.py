@@ -82,7 +82,11 @@ def demo(app):
     example = db.session.scalar(db.select(User).where(User.email == people["nurse"]))
     reset = f"/auth/reset/{accounts.issue_reset_link(example)}"  # what `flask users reset-link` prints
     db.session.commit()
-    ways_in = [*OTHER_WAYS_IN, f"/compliance/{example.id}", reset]
+    # "Open all gaps" is linked from the grid only while the shown week has gaps still to come (none left on a Sunday
+    # evening): its confirmation page for next week is checked through this address.
+    monday = date.today() + timedelta(days=7 - date.today().weekday())
+    open_all = f"/teams/{ward.id}/gaps/open-all?first={monday}&last={monday + timedelta(days=6)}&days=7"
+    ways_in = [*OTHER_WAYS_IN, f"/compliance/{example.id}", reset, open_all]
     db.session.close()
     return DEMO_PASSWORD, people, ways_in
 
