@@ -100,10 +100,10 @@ def _unread_badge():
 
     if not current_user or not current_user.is_authenticated:
         return {}
-    from notifications.service import last_notification_id, unread_count
+    from notifications.service import badge
 
-    return {"notifications_unread": unread_count(current_user.id),
-            "notifications_last_id": last_notification_id(current_user.id)}
+    unread, last_id = badge(current_user.id)
+    return {"notifications_unread": unread, "notifications_last_id": last_id}
 
 
 def _tell_admins_about_new_account(user) -> None:

@@ -35,6 +35,10 @@ NOT_PAGES = {
     # a post's fragment that the channel page fetches to insert a live post.
     "web.readyz", "metrics", "pwa.manifest", "pwa.service_worker", "channels.stream", "channels.fragment",
     "absence.cover_status",
+    # A channel post's photo or PDF: served as the file itself (tests/channels/test_attachments.py).
+    "channels.attachment",
+    # Insights tables as CSV downloads (their pages are checked).
+    "insights.team_csv", "insights.site_csv",
     # Single sign-on pages exist only when a trust's provider is configured (tests/e2e/test_sso_journey.py).
     "sso.start", "sso.callback", "sso.signed_out",
 }
