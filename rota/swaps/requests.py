@@ -160,7 +160,8 @@ def _cannot_take(user: User, shift: Shift, giving_up: Shift | None) -> str | Non
     exclude = [shift.id] + ([giving_up.id] if giving_up is not None else [])
     clash = assignment.overlapping_shift(user, shift.starts_at, shift.ends_at, exclude_ids=exclude)
     if clash is not None:
-        return f"{user.display_name} is now working {describe_shift(clash)}, at the same time as {describe_shift(shift)}"
+        return (f"{user.display_name} is now working {describe_shift(clash)}, "
+                f"at the same time as {describe_shift(shift)}")
     return None
 
 
