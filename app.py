@@ -19,6 +19,7 @@ from core.logs import configure as configure_logging
 from core.metrics import register_metrics
 from core.security import ForwardedClient, register_security
 from handover import register as register_handover
+from insights import register as register_insights
 from notifications import register as register_notifications
 from rota import register as register_rota
 
@@ -60,7 +61,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     sso_views.register(app)
     api.register_blueprint(api_views.blp)
-    for register in (register_notifications, register_rota, register_handover, register_channels):
+    for register in (register_notifications, register_rota, register_handover, register_channels, register_insights):
         register(app, api)
 
 

@@ -172,6 +172,19 @@ def create_channel(team: Team, actor, *, name: str, kind: str = "rule", rule: di
 # ------------------------------------------------------------------------------------------------ posting
 
 
+def poll_new_posts(last: int | None) -> tuple[list[dict], int]:
+    """The SQLite stream service's feed of channel pages (``core.registry.register_stream_poll_source``): the posts
+    and replies written since ``last`` (web-tier processes cannot reach the stream service's hub on SQLite; PostgreSQL
+    and Redis carry every event, edits, reactions and read receipts included)."""
+    if last is None:
+        return [], db.session.scalar(select(func.coalesce(func.max(Post.id), 0))) or 0
+    rows = db.session.execute(select(Post.id, Post.channel_id, Post.parent_id).where(Post.id > last)
+                              .order_by(Post.id).limit(1000)).all()
+    events = [{"id": pid, "user_id": TOPIC.format(cid), "kind": "reply" if parent else "post", "post_id": pid,
+               "parent_id": parent} for pid, cid, parent in rows]
+    return events, rows[-1][0] if rows else last
+
+
 def publish_post(channel_id: int, kind: str, post: Post) -> None:
     """Tell the channel's open pages (ids only: each page fetches what its viewer may see)."""
     realtime.publish(db.session, [{"id": post.id, "user_id": TOPIC.format(channel_id), "kind": kind,

@@ -4,9 +4,8 @@ the live event stream the pages listen to. Thin: forms in, services, templates o
 from __future__ import annotations
 
 import json
-import time
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -16,7 +15,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from channels import attachments, cards, services
 from channels.models import POST_MAX, Channel, Post
 from channels.payload import linkify, page_dicts
-from core import audit, images
+from core import audit, images, metrics
 from core.accounts import GRADES, StaffGroup, Team
 from core.db import db
 from core.errors import DomainError, Forbidden
@@ -316,15 +315,26 @@ def read(channel_id: int):
 @login_required
 def stream(channel_id: int):
     """Server-Sent Events for one channel: `post`, `reply`, `update` and `read` events carrying ids only; the page
-    fetches what its viewer may see."""
+    fetches what its viewer may see. Held open by the stream service (gevent; the load balancer routes this path
+    there, ``make run`` points the page at it); a web-tier worker never holds it: it answers at once and the browser
+    comes back later (the page catches up each time its stream opens)."""
     channel = services.get_channel(channel_id, current_user)
     app = current_app._get_current_object()
     topic = services.TOPIC.format(channel.id)
     user_id = current_user.id
     keepalive = float(app.config.get("NOTIFICATIONS_KEEPALIVE_SECONDS", 15))
     max_seconds = float(app.config.get("NOTIFICATIONS_STREAM_MAX_SECONDS", 600))
-    db.session.remove()
-    realtime.ensure_listener(app)
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **realtime.cross_origin_headers(app)}
+    if not realtime.holds_streams(app):
+        return Response("retry: 15000\n\n: connected\n\n", mimetype="text/event-stream", headers=headers)
+    realtime.ensure_listener(app)  # first: its start may count as a gap, which would end this stream at once
+    sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
+    q = realtime.HUB.try_subscribe(user_id, int(app.config["NOTIFICATIONS_STREAMS_PER_USER"]), keepalive=keepalive,
+                                   max_seconds=max_seconds, peer_gone=realtime.peer_gone_probe(sock), topic=topic,
+                                   kind="channel")
+    if q is None:
+        abort(429, description="You have too many channel pages open; close a tab.")
+    db.session.remove()  # never hold a transaction (on SQLite: the write lock) while streaming
 
     def still_allowed() -> bool:
         with app.app_context():
@@ -334,25 +344,29 @@ def stream(channel_id: int):
                 db.session.remove()
 
     def generate():
-        q = realtime.HUB.subscribe(topic)
-        try:
-            yield "retry: 3000\n\n: connected\n\n"
-            deadline = time.monotonic() + max_seconds
-            while (remaining := deadline - time.monotonic()) > 0:
-                try:
-                    ev = q.get(timeout=min(keepalive, remaining))
-                except Exception:
-                    if not still_allowed():  # a leaver loses the channel at once, open page or not
-                        return
-                    yield ": keep-alive\n\n"
-                    continue
-                data = {k: ev.get(k) for k in ("kind", "post_id", "parent_id")}
-                yield f"event: {ev.get('kind')}\ndata: {json.dumps(data)}\n\n"
-        finally:
-            realtime.HUB.unsubscribe(topic, q)
+        yield "retry: 3000\n\n: connected\n\n"
+        # No timer of its own: the hub's heartbeat wheel nudges it every keep-alive period and ends it when its time
+        # is up or its browser has gone.
+        while (ev := q.get()) is not realtime.CLOSED:
+            if ev is realtime.KEEPALIVE:
+                if not still_allowed():  # a leaver loses the channel at the next keep-alive, open page or not
+                    return
+                if realtime.HUB.needs_catch_up(q) and realtime.HUB.listening:
+                    return  # events may have been missed (listener gap, full queue): the page reconnects, catches up
+                yield ": keep-alive\n\n"
+                continue
+            data = {k: ev.get(k) for k in ("kind", "post_id", "parent_id")}
+            yield f"event: {ev.get('kind')}\ndata: {json.dumps(data)}\n\n"
 
-    return Response(generate(), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    response = Response(generate(), mimetype="text/event-stream", headers=headers)
+    metrics.OPEN_STREAMS.inc()
+
+    def closed():
+        realtime.HUB.unsubscribe(topic, q)
+        metrics.OPEN_STREAMS.dec()
+
+    response.call_on_close(closed)
+    return response
 
 
 def unread_panel(user):

@@ -81,7 +81,10 @@ def _lock_chain() -> None:
 
 
 def record(action: str, *, actor=None, entity=None, entity_type: str | None = None, entity_id=None,
-           team_id: int | None = None, outcome: str = "success", summary: dict | None = None) -> AuditEntry:
+           team_id: int | None = None, outcome: str = "success", summary: dict | None = None,
+           at: datetime | None = None, request_id: str | None = None) -> AuditEntry:
+    """Append one entry to the hash chain. ``at`` and ``request_id`` exist for seeding demo history (the entry is
+    still chained after the tail); production code leaves them to the clock and the current request."""
     if entity is not None:
         entity_type = entity_type or type(entity).__tablename__.rstrip("s")
         entity_id = entity_id if entity_id is not None else getattr(entity, "id", None)
@@ -92,14 +95,14 @@ def record(action: str, *, actor=None, entity=None, entity_type: str | None = No
     actor_id = getattr(actor, "id", None) if actor is not None and not getattr(actor, "is_anonymous", False) else None
     entry = AuditEntry(
         id=(last.id + 1) if last else 1,
-        at=now_utc(),
+        at=at or now_utc(),
         actor_id=actor_id,
         actor_label=getattr(actor, "display_name", None) if actor_id else None,
         action=action,
         entity_type=entity_type,
         entity_id=str(entity_id) if entity_id is not None else None,
         team_id=team_id,
-        request_id=g.get("request_id") if has_request_context() else None,
+        request_id=request_id or (g.get("request_id") if has_request_context() else None),
         outcome=outcome,
         summary_json=_check_summary(summary or {}),
         prev_hash=last.hash if last else GENESIS,

@@ -11,6 +11,8 @@ registration order; entries are named tuples, so ``for name, run in ...`` still 
 * ``HOME_PANELS``: ``panel(user) -> dict | None``, the cards on the home page.
 * ``PROFILE_SECTIONS``: a template included on the profile page.
 * ``DEMO_SEEDERS``: ``(order, label, seed)``; ``flask demo seed`` runs them by order.
+* ``STREAM_POLL_SOURCES``: ``source(last) -> (events, last)``; the SQLite stream service calls each about once a
+  second (``notifications.realtime``) to feed stream kinds other than notifications (a channel page's live updates).
 
 Per process (notifications looks them up inside and outside requests; wiring registers them each time an app is
 built, so registering the very same thing again is accepted):
@@ -32,6 +34,7 @@ PERIODIC_TASKS = "periodic_tasks"
 HOME_PANELS = "home_panels"
 PROFILE_SECTIONS = "profile_sections"
 DEMO_SEEDERS = "demo_seeders"
+STREAM_POLL_SOURCES = "realtime_poll_sources"
 AUDIENCES = "audiences"
 REPLY_HANDLERS = "reply_handlers"
 REFERENCE_ACTIONS = "reference_actions"
@@ -128,6 +131,22 @@ def register_profile_section(app, template: str) -> None:
 
 def profile_sections_of(app) -> list[str]:
     return list(app.extensions.get(PROFILE_SECTIONS, []))
+
+
+def register_stream_poll_source(app, source: Callable[[Any], tuple[list[dict], Any]]) -> None:
+    """Another stream kind feeds the SQLite stream service (PostgreSQL and Redis need none: ``realtime.publish``
+    reaches every process): ``source(last)`` runs inside an app context about once a second while any stream is open;
+    ``last`` is None the first time (answer with no events, only where to start), then what it returned before. It
+    returns ``(events, last)``, each event routed by its ``user_id`` key (e.g. ``"channel:12"``)."""
+    _callable(STREAM_POLL_SOURCES, "a poll source", source)
+    sources = _entries(app, STREAM_POLL_SOURCES)
+    if source in sources:
+        raise RegistrationError(f"{STREAM_POLL_SOURCES}: {source!r} is already registered.")
+    sources.append(source)
+
+
+def stream_poll_sources_of(app) -> list[Callable[[Any], tuple[list[dict], Any]]]:
+    return list(app.extensions.get(STREAM_POLL_SOURCES, []))
 
 
 def register_demo_seeder(app, order: int, label: str, seed: Callable[[], list[str] | None]) -> DemoSeeder:

@@ -39,7 +39,7 @@ def register(app, api) -> None:
     from core import registry
     from core.web import add_nav_item
     from notifications import api as notifications_api
-    from notifications import broadcasts, models, sms, views, webhooks  # noqa: F401  (models registers its tables)
+    from notifications import broadcasts, models, realtime, sms, views, webhooks  # noqa: F401  (models: tables)
     from notifications.cli import notifications_cli
 
     for key, value in DEFAULTS.items():
@@ -72,6 +72,7 @@ def register(app, api) -> None:
 
     register_collector(app, OutboxCollector(app))
     app.context_processor(_unread_badge)
+    app.jinja_env.globals["stream_service_url"] = realtime.stream_service_url  # where pages open streams
     from core.sso import ACCOUNT_CREATED
 
     app.extensions.setdefault(ACCOUNT_CREATED, []).append(_tell_admins_about_new_account)
@@ -99,10 +100,10 @@ def _unread_badge():
 
     if not current_user or not current_user.is_authenticated:
         return {}
-    from notifications.service import last_notification_id, unread_count
+    from notifications.service import badge
 
-    return {"notifications_unread": unread_count(current_user.id),
-            "notifications_last_id": last_notification_id(current_user.id)}
+    unread, last_id = badge(current_user.id)
+    return {"notifications_unread": unread, "notifications_last_id": last_id}
 
 
 def _tell_admins_about_new_account(user) -> None:

@@ -255,7 +255,7 @@ def stream(args):
     user_id = current_user.id
     last_id = _last_event_id(request.headers.get("Last-Event-ID", ""), args["last_event_id"])
     wants_live = not args["once"] and "text/event-stream" in request.headers.get("Accept", "")
-    live = wants_live and _holds_streams(app)
+    live = wants_live and realtime.holds_streams(app)
     keepalive = float(app.config.get("NOTIFICATIONS_KEEPALIVE_SECONDS", 15))
     max_seconds = float(app.config.get("NOTIFICATIONS_STREAM_MAX_SECONDS", 600))
     db.session.remove()
@@ -301,8 +301,8 @@ def stream(args):
             last_id = max(last_id, ev["id"])
             yield _sse({k: v for k, v in ev.items() if k != "user_id"})
 
-    response = Response(generate(), mimetype="text/event-stream",
-                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **_cors(app)})
+    response = Response(generate(), mimetype="text/event-stream", headers={
+        "Cache-Control": "no-cache", "X-Accel-Buffering": "no", **realtime.cross_origin_headers(app)})
     if q is not None:  # the server closes the response when the client goes, even before it was iterated
         metrics.OPEN_STREAMS.inc()
 
@@ -312,26 +312,6 @@ def stream(args):
 
         response.call_on_close(closed)
     return response
-
-
-def _holds_streams(app) -> bool:
-    """Stream service and development server: yes. A gunicorn web-tier worker (gthread): never — a stream would hold
-    one of its few threads for minutes."""
-    setting = app.config.get("NOTIFICATIONS_HOLD_STREAMS", "auto")
-    if setting in ("always", "never"):
-        return setting == "always"
-    if app.config.get("NOTIFICATIONS_STREAM_SERVICE"):
-        return True
-    return not request.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn")
-
-
-def _cors(app) -> dict:
-    """``make run`` serves streams from another port: the page's origin may read them with its cookie."""
-    origin = request.headers.get("Origin", "")
-    base = app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
-    if app.config.get("NOTIFICATIONS_STREAM_URL") and origin and origin == base:
-        return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"}
-    return {}
 
 
 @blp.post("/broadcasts")

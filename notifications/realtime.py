@@ -23,13 +23,15 @@ import logging
 import queue
 import threading
 import time
+from urllib.parse import urlsplit
 
 import psycopg
 import redis
-from flask import current_app
+from flask import current_app, request
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
+from core import registry
 from core.db import db
 from notifications.models import Notification
 
@@ -45,9 +47,12 @@ CLOSED = object()  # the stream is over: its time is up, or its browser has gone
 class Stream(queue.Queue):
     """One open notification stream: its events, and what the heartbeat wheel needs to look after it."""
 
-    def __init__(self, user_id: int, deadline: float, peer_gone=None):
+    def __init__(self, user_id, deadline: float, peer_gone=None, owner=None):
         super().__init__(maxsize=1000)
+        # ``user_id``: the key events are routed by (a person's id, or another stream kind's topic such as
+        # "channel:12"); ``owner``: what the per-person cap counts it under (the person and the stream kind).
         self.user_id, self.deadline, self.peer_gone = user_id, deadline, peer_gone
+        self.owner = owner if owner is not None else user_id
         self.epoch = 0  # the hub's listener epoch when this stream last caught up from the database
         self.missed = False  # an event was dropped (queue full): catch up at the next keep-alive
         self.slot = 0
@@ -57,6 +62,7 @@ class Hub:
     def __init__(self):
         self._lock = threading.Condition()  # a lock whose holders also signal each new subscription
         self._subs: dict[int, set[queue.Queue]] = {}
+        self._owned: dict[object, set[Stream]] = {}  # the per-person cap's count (notification streams by user id)
         # One heartbeat wheel per process instead of a timer per stream: each tick nudges one slot's streams, so
         # 2,000 streams with a 15 s keep-alive wake ~133 a second spread evenly, never all at once.
         self._wheel: list[set[Stream]] = [set()]
@@ -74,24 +80,29 @@ class Hub:
         return q
 
     def try_subscribe(self, user_id: int, limit: int, *, keepalive: float = 15.0, max_seconds: float = 600.0,
-                      peer_gone=None) -> Stream | None:
+                      peer_gone=None, topic=None, kind: str = "") -> Stream | None:
         """An open stream looked after by the heartbeat wheel, or None when the person already holds ``limit``
-        streams in this process whose browsers are still there. ``peer_gone()`` says at once whether a stream's
-        browser has closed its connection (a closed tab frees its place now, not at the next keep-alive)."""
+        streams of this kind in this process whose browsers are still there. ``peer_gone()`` says at once whether a
+        stream's browser has closed its connection (a closed tab frees its place now, not at the next keep-alive).
+        Other stream kinds (a channel page: ``topic="channel:12", kind="channel"``) receive the events published to
+        ``topic`` and have a cap of their own per person."""
         self._start_wheel(keepalive)
+        owner = (kind, user_id) if kind else user_id
+        key = topic if topic is not None else user_id
         with self._lock:
-            held = self._subs.get(user_id, set())
+            held = self._owned.get(owner, set())
             if len(held) >= limit:
-                for gone in [q for q in held if isinstance(q, Stream) and _gone(q)]:
+                for gone in [q for q in held if _gone(q)]:
                     self._drop(gone)
-                held = self._subs.get(user_id, set())
+                held = self._owned.get(owner, set())
             if len(held) >= limit:
                 return None
-            q = Stream(user_id, time.monotonic() + max_seconds, peer_gone)
+            q = Stream(key, time.monotonic() + max_seconds, peer_gone, owner)
             q.epoch = self.epoch
             q.slot = self._next_slot % len(self._wheel)
             self._next_slot += 1
-            self._subs.setdefault(user_id, set()).add(q)
+            self._subs.setdefault(key, set()).add(q)
+            self._owned.setdefault(owner, set()).add(q)
             self._wheel[q.slot].add(q)
             self._lock.notify_all()
         return q
@@ -105,6 +116,7 @@ class Hub:
                     del self._subs[user_id]
             if isinstance(q, Stream):
                 self._wheel[q.slot % len(self._wheel)].discard(q)
+                self._disown(q)
 
     def _drop(self, q: Stream) -> None:
         """(Lock held.) Forget a stream and tell its greenlet to end."""
@@ -112,7 +124,16 @@ class Hub:
         if not self._subs.get(q.user_id, True):
             del self._subs[q.user_id]
         self._wheel[q.slot % len(self._wheel)].discard(q)
+        self._disown(q)
         _force(q, CLOSED)
+
+    def _disown(self, q: Stream) -> None:
+        """(Lock held.)"""
+        owned = self._owned.get(q.owner)
+        if owned is not None:
+            owned.discard(q)
+            if not owned:
+                del self._owned[q.owner]
 
     def needs_catch_up(self, q: Stream) -> bool:
         """At a keep-alive: whether this stream should read what it may have missed from the database."""
@@ -173,6 +194,7 @@ class Hub:
             for q in [q for slot in self._wheel for q in slot]:
                 _force(q, CLOSED)
             self._subs.clear()
+            self._owned.clear()
             for slot in self._wheel:
                 slot.clear()
 
@@ -232,6 +254,37 @@ def event_for(n) -> dict:
     """A notification row as the event streams carry (``user_id`` routes it and is dropped before sending)."""
     return {"id": n.id, "user_id": n.user_id, "kind": n.kind, "text": n.text, "link": n.link,
             "created_at": n.created_at.isoformat()}
+
+
+def holds_streams(app) -> bool:
+    """Whether this process holds a live stream open (notification or channel page). Stream service and development
+    server: yes. A gunicorn web-tier worker (gthread): never — a stream would hold one of its few threads for
+    minutes; it sends what is waiting and tells the browser when to come back."""
+    setting = app.config.get("NOTIFICATIONS_HOLD_STREAMS", "auto")
+    if setting in ("always", "never"):
+        return setting == "always"
+    if app.config.get("NOTIFICATIONS_STREAM_SERVICE"):
+        return True
+    return not request.environ.get("SERVER_SOFTWARE", "").startswith("gunicorn")
+
+
+def stream_service_url(path: str, app=None) -> str:
+    """Where a browser opens a stream at ``path``: on the stream service's origin when it is another one (``make
+    run``: :5001, from ``NOTIFICATIONS_STREAM_URL``); otherwise the path itself (the load balancer routes it)."""
+    url = (app or current_app).config.get("NOTIFICATIONS_STREAM_URL")
+    if not url:
+        return path
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def cross_origin_headers(app) -> dict:
+    """``make run`` serves streams from another port: the page's origin may read them with its cookie."""
+    origin = request.headers.get("Origin", "")
+    base = app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
+    if app.config.get("NOTIFICATIONS_STREAM_URL") and origin and origin == base:
+        return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"}
+    return {}
 
 
 def fanout_mode(app=None) -> str:
@@ -365,10 +418,13 @@ def _listen_redis(url: str, ready: threading.Event) -> None:
 
 
 def _poll_table(app, ready: threading.Event) -> None:
-    """SQLite: the web processes cannot reach this process's hub, so read new notification rows every second."""
+    """SQLite: the web processes cannot reach this process's hub, so read new notification rows every second (and
+    what other stream kinds registered with ``core.registry.register_stream_poll_source``)."""
 
     interval = float(app.config.get("NOTIFICATIONS_POLL_SECONDS", 1.0))
     last = None
+    sources = registry.stream_poll_sources_of(app)
+    marks: list = [None] * len(sources)
     while True:
         try:
             with app.app_context():
@@ -383,6 +439,11 @@ def _poll_table(app, ready: threading.Event) -> None:
                         if rows:
                             last = rows[-1].id
                             HUB.dispatch([event_for(n) for n in rows])
+                    for i, source in enumerate(sources):
+                        if marks[i] is None or HUB.subscriber_count():
+                            events, marks[i] = source(marks[i])
+                            if events:
+                                HUB.dispatch(events)
                 finally:
                     db.session.remove()
         except Exception:

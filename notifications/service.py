@@ -15,7 +15,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Integer, String, bindparam, func, select, update
+from sqlalchemy import Integer, String, bindparam, case, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from core import audit, limits, timeutil
@@ -287,6 +287,14 @@ def _queue_push(ids: list[int], *, kind: str, text: str, link: str | None, team_
 def unread_count(user_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(Notification).where(
         Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
+
+
+def badge(user_id: int) -> tuple[int, int]:
+    """(unread count, newest notification id) for the badge every page shows: one query, not two."""
+    unread, last = db.session.execute(select(
+        func.count(case((Notification.read_at.is_(None), 1))), func.max(Notification.id)).where(
+        Notification.user_id == user_id)).one()
+    return unread or 0, last or 0
 
 
 def last_notification_id(user_id: int) -> int:

@@ -262,8 +262,11 @@ def _seed_team_rota(team, coord, types_spec, reqs_spec, first, rng, *, nursing: 
     if sick is not None:
         services.record_leave(sick, kind=LeaveKind.sickness, first_day=first + timedelta(8),
                               last_day=first + timedelta(9), team=team, actor=coord)
-    # A few gaps advertised as open shifts; the rest stay visible as red coverage.
-    for gap in services.gaps_for(team, first + timedelta(2), first + timedelta(13))[:3]:
+    # A few gaps still to come advertised as open shifts; the rest stay visible as red coverage.
+    now = services.now_utc()
+    gaps = [g for g in services.gaps_for(team, first + timedelta(2), first + timedelta(13))
+            if services.gap_start(team, g.shift_type, g.day) > now]
+    for gap in gaps[:3]:
         if gap.missing > 0:
             services.open_gap(team, requirement=gap.requirement, day=gap.day, actor=coord)
     services.publish_period(period, actor=coord)

@@ -25,10 +25,11 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 from core import limits, timeutil
 from core.accounts import GRADES, StaffGroup
 from core.db import db
-from core.errors import DomainError
+from core.errors import Conflict, DomainError, RuleViolation
 from core.pages import CsrfForm, form_errors
 from core.web import as_choices
 from rota import csv_io, services
+from rota.grid_cells import GridCells
 from rota.models import LeaveKind, PeriodState, ShiftKind, StaffingRequirement
 
 bp = Blueprint("rota", __name__)
@@ -193,17 +194,12 @@ def grid(team_id: int):
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and len(page) < 6 else 1
     grid = services.team_grid(team, start, days, viewer=current_user, page=page)
-    return render_template("rota/grid.html", team=team, grid=grid, days=days, start=start,
-                           manage=team.can_manage(current_user), button_form=CsrfForm(),
-                           prev=start - timedelta(days=days), next=start + timedelta(days=days),
-                           leave_codes=services.LEAVE_CODES, times=_shift_times(grid, team.timezone),
-                           shift_href=url_for("rota.shift_detail", shift_id=0)[:-1])
-
-
-def _shift_times(grid, tz_name: str) -> dict:
-    """Each shown shift's local "07:00–15:30", worked out once per page rather than in every cell's markup."""
-    return {s.id: f"{timeutil.to_local(s.starts_at, tz_name):%H:%M}–{timeutil.to_local(s.ends_at, tz_name):%H:%M}"
-            for cell in grid.cells for s in cell.shifts}
+    manage = team.can_manage(current_user)
+    cells = GridCells(grid, tz_name=team.timezone, manage=manage, leave_codes=services.LEAVE_CODES,
+                      shift_href=url_for("rota.shift_detail", shift_id=0)[:-1])
+    return render_template("rota/grid.html", team=team, grid=grid, days=days, start=start, manage=manage,
+                           button_form=CsrfForm(), prev=start - timedelta(days=days), next=start + timedelta(days=days),
+                           cells=cells)
 
 
 @bp.get("/teams/<int:team_id>/rota/colours.css")
@@ -336,9 +332,14 @@ def open_gap(team_id: int):
     day = _arg_day_form("day")
     if req is None or req.team_id != team.id or day is None:
         abort(404)
-    services.open_gap(team, requirement=req, day=day, actor=current_user)
-    db.session.commit()
-    flash(f"Open shift added for {day:%a %d %b}: {req.shift_type.code} {services.requirement_label(req)}.")
+    try:
+        services.open_gap(team, requirement=req, day=day, actor=current_user)
+    except (Conflict, RuleViolation) as exc:
+        db.session.rollback()
+        flash(exc.detail, "error")
+    else:
+        db.session.commit()
+        flash(f"Open shift added for {day:%a %d %b}: {req.shift_type.code} {services.requirement_label(req)}.")
     return redirect(url_for("rota.grid", team_id=team.id, start=_monday(day).isoformat(),
                             days=request.form.get("days", "7")))
 

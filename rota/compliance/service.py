@@ -333,11 +333,20 @@ def verdicts_for_shifts(user, shifts) -> dict[int, list[Verdict]]:
     shifts = list(shifts)
     if not shifts:
         return {}
+    teams = {getattr(getattr(s, "team", None), "id", None): getattr(s, "team", None) for s in shifts}
+    # Every team's settings row and the person's in one round trip (not one per team).
+    rows = {tid: (person, team_row) for tid, person, team_row in db.session.execute(
+        select(Team.id, PersonComplianceSettings, TeamComplianceSettings).select_from(Team)
+        .outerjoin(TeamComplianceSettings, TeamComplianceSettings.team_id == Team.id)
+        .outerjoin(PersonComplianceSettings, PersonComplianceSettings.user_id == user.id)
+        .where(Team.id.in_([tid for tid in teams if tid is not None])))} if any(t is not None for t in teams) else {}
     profiles: dict = {}
-    for shift in shifts:
-        team = getattr(shift, "team", None)
-        if getattr(team, "id", None) not in profiles:
-            profiles[getattr(team, "id", None)] = profile_for(user, team)
+    for tid, team in teams.items():
+        if tid is None:
+            profiles[tid] = profile_for(user, team)
+        else:
+            person_row, team_row = rows.get(tid, (None, None))
+            profiles[tid] = profile_for(user, team, person_row=person_row, team_row=team_row, loaded=True)
     lo = min(s.starts_at for s in shifts) - MARGIN
     hi = max(s.ends_at for s in shifts) + MARGIN
     rows = db.session.execute(_rows_query([user.id], lo, hi)).all()

@@ -50,6 +50,7 @@ from rota.services.building import (  # noqa: F401
 from rota.services.gaps import (  # noqa: F401
     Gap,
     compute_gaps,
+    gap_start,
     gaps_for,
     open_gap,
     opening_requirements,

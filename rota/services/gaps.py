@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from core import audit, events, timeutil
 from core.accounts import Team, User
-from core.db import db
-from core.errors import Conflict, NotFound, ValidationFailed
+from core.db import db, now_utc
+from core.errors import Conflict, NotFound, RuleViolation, ValidationFailed
 from rota.models import (
     Shift,
     ShiftState,
@@ -36,6 +36,7 @@ class Gap:
     have: int  # assigned staff who count towards the clause
     open_count: int  # open shifts already advertised for it
     missing: int  # places still neither filled nor advertised
+    started: bool = False  # its shift has begun (a day gone by): nothing can be opened for it any more
 
     @property
     def label(self) -> str:
@@ -47,7 +48,8 @@ class Gap:
 
 
 def compute_gaps(days, reqs, shifts, users, openings, tz) -> list[Gap]:
-    """Pure: requirement clauses vs assigned staff, per local day. ``openings`` maps shift id -> requirement id."""
+    """Pure: requirement clauses vs assigned staff, per local day. ``openings`` maps shift id -> requirement id. A
+    shift row may stand for ``n`` alike shifts (the grid counts them in the database)."""
     by_type_day = defaultdict(list)
     for s in shifts:
         if s.state != ShiftState.cancelled and s.shift_type_id is not None:
@@ -58,7 +60,7 @@ def compute_gaps(days, reqs, shifts, users, openings, tz) -> list[Gap]:
             if req.weekday is not None and req.weekday != day.weekday():
                 continue
             on = by_type_day.get((req.shift_type_id, day), [])
-            have = sum(1 for s in on if s.assignee_id and meets(users[s.assignee_id], req))
+            have = sum(getattr(s, "n", 1) for s in on if s.assignee_id and meets(users[s.assignee_id], req))
             advertised = sum(1 for s in on if s.state == ShiftState.open and openings.get(s.id) == req.id)
             missing = req.min_count - have - advertised
             if have < req.min_count:
@@ -95,11 +97,24 @@ def opening_requirements(shifts) -> dict:
     return dict(rows.all())
 
 
-def open_gap(team: Team, *, requirement: StaffingRequirement, day: date, actor) -> Shift:
-    """Turn one missing place of a gap into an open shift that eligible staff can claim."""
+def gap_start(team: Team, shift_type: ShiftType, day: date) -> datetime:
+    """When the shift that would fill a gap of ``shift_type`` on local ``day`` starts."""
+    return timeutil.shift_instants(day, shift_type.start_local, shift_type.duration_minutes, team.timezone)[0]
+
+
+def refuse_if_started(team: Team, shift_type: ShiftType, day: date, now: datetime | None = None) -> None:
+    if gap_start(team, shift_type, day) <= (now or now_utc()):
+        raise RuleViolation(f"The {shift_type.name} of {day:%a %d %b} has already started: a gap can only be opened "
+                            "for a shift still to come.", extra={"code": "started"})
+
+
+def open_gap(team: Team, *, requirement: StaffingRequirement, day: date, actor, now: datetime | None = None) -> Shift:
+    """Turn one missing place of a gap into an open shift that eligible staff can claim (not for a shift that has
+    already started: a day gone by is refused)."""
     require_manage(team, actor)
     if requirement.team_id != team.id:
         raise NotFound(f"No requirement with id {requirement.id} in this team.")
+    refuse_if_started(team, requirement.shift_type, day, now)
     gap = next((g for g in gaps_for(team, day, day) if g.requirement.id == requirement.id), None)
     if gap is None or gap.missing <= 0:
         raise Conflict("That gap is already filled or advertised as an open shift.", extra={"code": "no_gap"})

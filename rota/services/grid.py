@@ -5,14 +5,15 @@ rendered; a hook may append short strings to ``cell.markers``."""
 
 from __future__ import annotations
 
+import json
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import aliased, joinedload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy.orm import joinedload
 
 from core import timeutil
 from core.accounts import Membership, Team, TeamRole, User, grade_rank
@@ -28,7 +29,7 @@ from rota.models import (
     ShiftType,
     StaffingRequirement,
 )
-from rota.services.gaps import compute_gaps, opening_requirements
+from rota.services.gaps import compute_gaps, gap_start, opening_requirements
 from rota.services.shifts import shifts_query
 
 GRID_CELL_HOOKS: list[Callable] = []
@@ -37,18 +38,56 @@ GRID_CELL_HOOKS: list[Callable] = []
 # ------------------------------------------------------------------------------------------------- the grid
 
 
+@dataclass(slots=True)
+class GridShift:
+    """What the grid shows of a shift, read as plain columns (no ORM object per cell); ``shift_type`` is the
+    team's :class:`ShiftType` (or None)."""
+    id: int
+    shift_type_id: int | None
+    starts_at: datetime
+    ends_at: datetime
+    assignee_id: int | None
+    state: ShiftState
+    rota_period_id: int | None
+    required_grade: str | None
+    shift_type: ShiftType | None = None
+
+    COLUMNS = (Shift.id, Shift.shift_type_id, Shift.starts_at, Shift.ends_at, Shift.assignee_id, Shift.state,
+               Shift.rota_period_id, Shift.required_grade)
+
+
+@dataclass(slots=True)
+class GridPerson:
+    """What the grid (and its cover count) needs of a person, read as plain columns."""
+    id: int
+    display_name: str
+    grade: str | None
+    staff_group: object  # StaffGroup
+    skills: list
+
+    COLUMNS = (User.id, User.display_name, User.grade, User.staff_group, User.skills)
+
+
+@dataclass(slots=True)
+class GridLeave:
+    user_id: int
+    kind: object  # LeaveKind
+    first_day: date
+    last_day: date
+
+
 @dataclass
 class GridCell:
-    user: User | None  # None for the open-shifts row
+    user: GridPerson | None  # None for the open-shifts row
     day: date
-    shifts: list = field(default_factory=list)
-    leave: Leave | None = None
+    shifts: list = field(default_factory=list)  # GridShift
+    leave: GridLeave | None = None
     markers: list = field(default_factory=list)  # short strings added by GRID_CELL_HOOKS (e.g. rule verdicts)
 
 
 @dataclass
 class GridRow:
-    user: User | None
+    user: GridPerson | None
     role: TeamRole | None
     cells: list
 
@@ -58,6 +97,11 @@ class DayCoverage:
     day: date
     gaps: list  # Gap
     status: str  # "ok" | "open" (unmet but advertised) | "short" | "none" (no requirements)
+
+    @property
+    def to_open(self) -> int:
+        """Places that "Open all gaps" would open on this day (missing, shift not started)."""
+        return sum(g.missing for g in self.gaps if not g.started)
 
 
 @dataclass
@@ -75,11 +119,58 @@ class Grid:
     people: int = 0
     offset: int = 0  # people on earlier pages
 
+    def weeks_to_open(self) -> list[tuple[date, date, int]]:
+        """(first day, last day, places) of each shown week with gaps that "Open all gaps" would open."""
+        out = []
+        for i in range(0, len(self.coverage), 7):
+            week = self.coverage[i:i + 7]
+            n = sum(c.to_open for c in week)
+            if n:
+                out.append((week[0].day, week[-1].day, n))
+        return out
+
     @property
     def cells(self):
         for row in self.rows:
             yield from row.cells
         yield from self.open_row.cells
+
+
+@dataclass(slots=True)
+class _CoverRow:
+    """Shifts of one type starting at one instant, held by ``n`` people alike for cover (staff group, grade,
+    skills: the ``assignee_id`` is that kind of person, for :func:`compute_gaps`), or one unassigned shift."""
+    id: int | None
+    shift_type_id: int | None
+    starts_at: datetime
+    state: ShiftState
+    assignee_id: tuple | None
+    n: int = 1
+
+
+class _Holders(dict):
+    """``compute_gaps``' people, looked up by the kind of person a :class:`_CoverRow` stands for."""
+
+    def __missing__(self, key):
+        staff_group, grade, skills = key
+        return GridPerson(0, "", grade, staff_group, json.loads(skills) if isinstance(skills, str) else skills)
+
+
+def _cover_rows(in_window, draft) -> list:
+    """The whole team's shifts in the window as the cover count needs them, counted by the database: a row per
+    shift type, start and kind of holder (a few hundred for a 1,000-person ward) plus each unassigned shift."""
+    held = (select(Shift.shift_type_id, Shift.starts_at, Shift.state, Shift.rota_period_id, User.staff_group,
+                   User.grade, cast(User.skills, String), func.count())
+            .join(User, User.id == Shift.assignee_id).where(*in_window)
+            .group_by(Shift.shift_type_id, Shift.starts_at, Shift.state, Shift.rota_period_id, User.staff_group,
+                      User.grade, cast(User.skills, String)))
+    rows = [_CoverRow(None, st, starts, state, (group, grade, skills), n)
+            for st, starts, state, period, group, grade, skills, n in db.session.execute(held) if period not in draft]
+    free = select(Shift.id, Shift.shift_type_id, Shift.starts_at, Shift.state, Shift.rota_period_id).where(
+        *in_window, Shift.assignee_id.is_(None))
+    rows += [_CoverRow(sid, st, starts, state, None) for sid, st, starts, state, period in db.session.execute(free)
+             if period not in draft]
+    return rows
 
 
 GRID_PAGE_ROWS = 50  # people per page of the grid: what a coordinator sees at once, whatever the team's size
@@ -97,9 +188,9 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
     day_list = [first_day + timedelta(days=i) for i in range(days)]
     last_day = day_list[-1]
     lo, hi = timeutil.day_bounds(first_day, last_day, tz)
-    members = list(db.session.scalars(select(Membership).options(joinedload(Membership.user))
-                                      .where(Membership.team_id == team.id)))
-    users = {m.user_id: m.user for m in members}
+    members = db.session.execute(select(Membership.role, *GridPerson.COLUMNS).join(User, User.id == Membership.user_id)
+                                 .where(Membership.team_id == team.id)).all()
+    users = {m.id: GridPerson(*m[1:]) for m in members}
     types = {st.id: st for st in db.session.scalars(select(ShiftType).where(ShiftType.team_id == team.id))}
     team_periods = list(db.session.scalars(select(RotaPeriod).where(RotaPeriod.team_id == team.id)
                                            .order_by(RotaPeriod.first_day)))
@@ -107,13 +198,14 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
                  Shift.state != ShiftState.cancelled)
     manage = viewer is None or team.can_manage(viewer)
     draft = set() if manage else {p.id for p in team_periods if p.state == PeriodState.draft}
-    everyone = [r for r in db.session.execute(
-        select(Shift.id, Shift.shift_type_id, Shift.starts_at, Shift.assignee_id, Shift.state, Shift.rota_period_id)
-        .where(*in_window)) if r.rota_period_id not in draft]
-    extra = {s.assignee_id for s in everyone if s.assignee_id and s.assignee_id not in users}
+    everyone = _cover_rows(in_window, draft)
+    extra = set(db.session.scalars(select(Shift.assignee_id).distinct().where(
+        *in_window, Shift.assignee_id.is_not(None),
+        Shift.assignee_id.not_in(select(Membership.user_id).where(Membership.team_id == team.id).scalar_subquery()))))
     if extra:  # former members still holding shifts
-        users.update({u.id: u for u in db.session.scalars(select(User).where(User.id.in_(extra)))})
-    roles = {m.user_id: m.role for m in members}
+        users.update({r.id: GridPerson(*r) for r in db.session.execute(select(*GridPerson.COLUMNS)
+                                                                         .where(User.id.in_(extra)))})
+    roles = {m.id: m.role for m in members}
 
     def sort_key(uid):
         u = users[uid]
@@ -123,11 +215,13 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
     pages = max(1, -(-len(ordered) // per_page))
     page = min(max(1, page), pages)
     shown = ordered[(page - 1) * per_page:page * per_page]
-    shifts = [s for s in db.session.scalars(
-        select(Shift).where(*in_window, or_(Shift.assignee_id.in_(shown or [0]), Shift.assignee_id.is_(None)))
-        .order_by(Shift.starts_at)) if s.rota_period_id not in draft]
-    leave = list(db.session.scalars(select(Leave).where(Leave.user_id.in_(shown or [0]), leave_in_team(team.id),
-                                                        Leave.first_day <= last_day, Leave.last_day >= first_day)))
+    shifts = [GridShift(*r, types.get(r.shift_type_id)) for r in db.session.execute(
+        select(*GridShift.COLUMNS).where(*in_window, or_(Shift.assignee_id.in_(shown or [0]),
+                                                          Shift.assignee_id.is_(None)))
+        .order_by(Shift.starts_at)) if r.rota_period_id not in draft]
+    leave = db.session.execute(select(Leave.user_id, Leave.kind, Leave.first_day, Leave.last_day).where(
+        Leave.user_id.in_(shown or [0]), leave_in_team(team.id), Leave.first_day <= last_day,
+        Leave.last_day >= first_day)).all()
     reqs = list(db.session.scalars(select(StaffingRequirement).where(StaffingRequirement.team_id == team.id)))
     for r in reqs:
         r.shift_type = types.get(r.shift_type_id)
@@ -138,21 +232,26 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
         for d in day_list:
             cells[(uid, d)] = GridCell(users[uid], d)
     open_cells = {d: GridCell(None, d) for d in day_list}
+    day_of: dict = {}  # many shifts start at the same instant: each local day is worked out once
     for s in shifts:
-        set_committed_value(s, "shift_type", types.get(s.shift_type_id))  # loaded above: no lookup per cell
-        d = timeutil.local_date(s.starts_at, tz)
+        d = day_of.get(s.starts_at)
+        if d is None:
+            d = day_of[s.starts_at] = timeutil.local_date(s.starts_at, tz)
         if s.assignee_id:
             cells[(s.assignee_id, d)].shifts.append(s)
         else:
             open_cells[d].shifts.append(s)
-    for lv in leave:
+    for lv in (GridLeave(*r) for r in leave):
         for d in day_list:
             if lv.first_day <= d <= lv.last_day:
                 cells[(lv.user_id, d)].leave = lv
 
     rows = [GridRow(users[uid], roles.get(uid), [cells[(uid, d)] for d in day_list]) for uid in shown]
     open_row = GridRow(None, None, [open_cells[d] for d in day_list])
-    gaps = compute_gaps(day_list, reqs, everyone, users, openings, tz)
+    gaps = compute_gaps(day_list, reqs, everyone, _Holders(), openings, tz)
+    now = now_utc()
+    for g in gaps:
+        g.started = gap_start(team, g.shift_type, g.day) <= now
     coverage = []
     for d in day_list:
         g = [x for x in gaps if x.day == d]
@@ -171,31 +270,45 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
 # --------------------------------------------------------------------------------------------- my shifts
 
 
+@dataclass(frozen=True, slots=True)
+class Colleague:
+    """Who works alongside: what My shifts shows of them (no whole account loaded per colleague and shift)."""
+    id: int
+    display_name: str
+
+
 @dataclass
 class MyShift:
     shift: Shift
-    colleagues: list  # User
+    colleagues: list  # Colleague
 
 
 def next_shifts(user: User, *, limit: int = 14, now: datetime | None = None) -> list[MyShift]:
-    """The person's next published shifts (not yet ended), each with colleagues working at the same time. Three
-    queries whatever the team's size: the shifts (with their team and type), and the colleagues, found by the
-    database as the people whose shifts overlap each of mine."""
+    """The person's next published shifts (not yet ended), each with colleagues working at the same time. Two
+    queries whatever the team's size: the shifts (with their team and type), and the teams' shifts in that window
+    (start, end, colleague's id and name only)."""
     now = now or now_utc()
     mine = list(db.session.scalars(shifts_query(user, person_id=user.id, start=now)
                                    .options(joinedload(Shift.team), joinedload(Shift.shift_type))
                                    .where(Shift.state == ShiftState.scheduled).limit(limit)))
     if not mine:
         return []
-    other = aliased(Shift)
-    pairs = db.session.execute(
-        select(Shift.id, User).join(other, and_(other.team_id == Shift.team_id, other.starts_at < Shift.ends_at,
-                                                other.ends_at > Shift.starts_at))
-        .join(User, User.id == other.assignee_id)
-        .where(Shift.id.in_([s.id for s in mine]), other.state == ShiftState.scheduled, other.assignee_id != user.id))
+    # One windowed read of the teams' scheduled shifts around mine (no shift is longer than a day: a database
+    # constraint), as plain columns; the overlaps are found by walking both lists in start order.
+    lo, hi = min(s.starts_at for s in mine) - timedelta(days=1), max(s.ends_at for s in mine)
+    rows = db.session.execute(
+        select(Shift.team_id, Shift.starts_at, Shift.ends_at, User.id, User.display_name)
+        .join(User, User.id == Shift.assignee_id)
+        .where(Shift.team_id.in_({s.team_id for s in mine}), Shift.starts_at >= lo, Shift.starts_at < hi,
+               Shift.state == ShiftState.scheduled, Shift.assignee_id != user.id)
+        .order_by(Shift.starts_at)).all()
+    starts = [r[1] for r in rows]
     mates = defaultdict(dict)
-    for shift_id, mate in pairs:
-        mates[shift_id][mate.id] = mate
+    for s in mine:
+        for team_id, _start, ends, mate_id, name in rows[bisect_left(starts, s.starts_at - timedelta(days=1)):
+                                                         bisect_left(starts, s.ends_at)]:
+            if ends > s.starts_at and team_id == s.team_id:
+                mates[s.id][mate_id] = Colleague(mate_id, name)
     return [MyShift(s, sorted(mates[s.id].values(), key=lambda u: u.display_name)) for s in mine]
 
 

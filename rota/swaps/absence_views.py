@@ -3,6 +3,8 @@ setting. Thin: validate, call ``rota.swaps.absence`` / ``rota.swaps.home``, rend
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -126,6 +128,67 @@ def ask_cover_for_gap(team_id: int):
     if req is None or req.team_id != team.id:
         abort(404)
     return _ask_cover(lambda: home.ask_cover_for_gap(team, requirement=req, day=form.day.data, actor=current_user))
+
+
+class OpenAllForm(FlaskForm):
+    first = DateField(validators=[DataRequired()])
+    last = DateField(validators=[DataRequired()])
+    days = IntegerField(validators=[NumberRange(7, 28)], default=7)
+
+
+def _open_all_team(team_id: int):
+    try:
+        team = services.get_team(team_id)
+    except (NotFound, ValidationFailed):
+        abort(404)
+    if not team.can_view(current_user):
+        abort(404)
+    if not team.can_manage(current_user):
+        abort(403)
+    return team
+
+
+def _grid_url(team, form: OpenAllForm):
+    first = form.first.data or services.now_utc().date()
+    return url_for("rota.grid", team_id=team.id, start=(first - timedelta(days=first.weekday())).isoformat(),
+                   days=form.days.data if form.days.data in (7, 14, 28) else 7)
+
+
+@bp.route("/teams/<int:team_id>/gaps/open-all", methods=["GET", "POST"])
+@login_required
+def open_all_gaps(team_id: int):
+    """A day's or a week's gaps: GET shows what will be opened and asks to confirm; POST opens them and sends one
+    message (a second tap is told there is nothing left to open)."""
+    team = _open_all_team(team_id)
+    if request.method == "GET":
+        form = OpenAllForm(formdata=request.args, meta={"csrf": False})
+        if not form.validate() or form.last.data < form.first.data or (form.last.data - form.first.data).days > 6:
+            flash("Those days could not be read: open all gaps from the rota grid.", "error")
+            return redirect(url_for("rota.grid", team_id=team.id))
+        gaps = home.gaps_to_open(team, form.first.data, form.last.data)
+        return render_template("rota/swaps/open_all_gaps.html", team=team, gaps=gaps, form=OpenAllForm(
+            first=form.first.data, last=form.last.data, days=form.days.data), first=form.first.data,
+            last=form.last.data, places=sum(g.missing for g in gaps), back=_grid_url(team, form),
+            label=services.requirement_label, page_title="Open all gaps")
+    form = OpenAllForm()
+    if not form.validate_on_submit():
+        flash("That request could not be read: open all gaps again from the rota grid.", "error")
+        return redirect(url_for("rota.grid", team_id=team.id))
+    try:
+        opened = home.open_all_gaps(team, form.first.data, form.last.data, actor=current_user)
+        db.session.commit()
+    except Forbidden:
+        db.session.rollback()
+        abort(403)
+    except USER_ERRORS as exc:
+        db.session.rollback()
+        flash(exc.detail, "error")
+        return redirect(_grid_url(team, form))
+    n = len(opened.shifts)
+    asked = (f" and asked {len(opened.broadcast.recipients)} eligible colleague(s) in one message"
+             if opened.broadcast is not None else "; nobody on the team could take them, so no message was sent")
+    flash(f"Opened {n} shift{'s' if n != 1 else ''}{asked}.", "success")
+    return redirect(_grid_url(team, form))
 
 
 @bp.get("/home/cover-status")

@@ -91,8 +91,20 @@ def neighbouring_wards(team_id: int, params: dict) -> list[int]:
 
 
 # (name, label, resolver), narrowest first: the order a ladder widens through.
+def eligible_for_any_shift(team_id: int, params: dict) -> list[int]:
+    """Everyone eligible (ward and pools) for at least one of the open shifts ``params["shift_ids"]`` ("Open all
+    gaps": one message for several shifts)."""
+    params = params if isinstance(params, dict) else {}
+    raw = params.get("shift_ids")
+    ids: set[int] = set()
+    for shift_id in raw if isinstance(raw, list) else []:
+        ids.update(eligible_for_shift(team_id, {"shift_id": shift_id}))
+    return sorted(ids)
+
+
 AUDIENCES = (
     ("eligible_for_shift", "Everyone eligible for this shift", eligible_for_shift),
+    ("eligible_for_any_shift", "Everyone eligible for one of these shifts", eligible_for_any_shift),
     ("eligible_on_ward", "Eligible on this ward", eligible_on_ward),
     ("staff_bank", "Staff bank (eligible)", staff_bank),
     ("neighbouring_wards", "Neighbouring wards on the same site (eligible)", neighbouring_wards),

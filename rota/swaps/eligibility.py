@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, union
-from sqlalchemy.orm import load_only
+from sqlalchemy.orm import joinedload, load_only
 
 from core import timeutil
 from core.accounts import Membership, Team, User, grade_rank  # noqa: F401  (grade_rank: used by rota.swaps)
@@ -90,12 +90,23 @@ class Eligibility:
 def settings_for(team_id: int) -> TeamSwapSettings:
     """The team's swap settings (defaults when the team never saved any; the default object is not added)."""
     row = db.session.get(TeamSwapSettings, team_id)
-    if row is None:
-        row = TeamSwapSettings(team_id=team_id)
-        for col in TeamSwapSettings.__table__.columns:
-            if getattr(row, col.key) is None and col.default is not None and not callable(col.default.arg):
-                setattr(row, col.key, col.default.arg)
-        row.pool_team_ids = []
+    return row if row is not None else _default_settings(team_id)
+
+
+def settings_for_teams(team_ids: Iterable[int]) -> dict[int, TeamSwapSettings]:
+    """:func:`settings_for` of several teams in one query (the open-shifts page shows each gap's team policy)."""
+    ids = sorted(set(team_ids))
+    rows = {r.team_id: r for r in db.session.scalars(select(TeamSwapSettings).where(
+        TeamSwapSettings.team_id.in_(ids)))} if ids else {}
+    return {tid: rows.get(tid) or _default_settings(tid) for tid in ids}
+
+
+def _default_settings(team_id: int) -> TeamSwapSettings:
+    row = TeamSwapSettings(team_id=team_id)
+    for col in TeamSwapSettings.__table__.columns:
+        if getattr(row, col.key) is None and col.default is not None and not callable(col.default.arg):
+            setattr(row, col.key, col.default.arg)
+    row.pool_team_ids = []
     return row
 
 
@@ -367,7 +378,9 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
     stmt = open_shifts_query(allowed, also_ids=invited)
     if team_ids is not None:
         stmt = stmt.where(Shift.team_id.in_(list(team_ids)))
-    shifts = db.session.scalars(stmt.limit(limit)).all()
+    # Each gap's team and shift type come with it (the page names both): no query per team or type.
+    shifts = db.session.scalars(stmt.options(joinedload(Shift.team), joinedload(Shift.shift_type))
+                                .limit(limit)).all()
     if not shifts:
         return []
     lo, hi = min(s.starts_at for s in shifts), max(s.ends_at for s in shifts)
@@ -375,7 +388,7 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
         Shift.assignee_id == user.id, Shift.state != ShiftState.cancelled, Shift.starts_at < hi,
         Shift.ends_at > lo)).all()
     leave = db.session.scalars(select(Leave).where(Leave.user_id == user.id)).all()
-    teams = {t.id: t for t in db.session.scalars(select(Team).where(Team.id.in_(list({s.team_id for s in shifts}))))}
+    teams = {s.team_id: s.team for s in shifts}
     # The leave that makes them unavailable for each team's shifts (a pool's or their own team's records count too).
     blocking = {tid: set(db.session.scalars(select(Leave.id).where(Leave.user_id == user.id, leave_blocks(tid))))
                 for tid in teams} if leave else {}

@@ -15,10 +15,10 @@ from datetime import datetime, timedelta
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
-from core import timeutil
+from core import audit, timeutil
 from core.accounts import Team, User
 from core.db import db, now_utc
-from core.errors import Conflict, Forbidden, RuleViolation
+from core.errors import Conflict, Forbidden, RuleViolation, ValidationFailed
 from notifications import broadcasts
 from notifications.models import Broadcast
 from rota import services
@@ -78,6 +78,64 @@ def ask_cover_for_gap(team: Team, *, requirement: StaffingRequirement, day, acto
     """A gap that is not an open shift yet: open one place (``services.open_gap``) and ask for cover for it."""
     shift = services.open_gap(team, requirement=requirement, day=day, actor=actor)
     return ask_cover(shift, actor=actor)
+
+
+# ------------------------------------------------------------------------------------------- open all gaps
+
+
+@dataclass
+class GapsOpened:
+    shifts: list  # the open shifts added
+    broadcast: object = None  # the one message asking for cover (None when nobody could take any of them)
+
+
+def gaps_to_open(team: Team, first, last, *, now: datetime | None = None) -> list:
+    """The gaps from local day ``first`` to ``last`` with places neither filled nor advertised, whose shifts have not
+    started (``services.Gap``; each of its ``missing`` places becomes one open shift)."""
+    now = now or now_utc()
+    return [g for g in services.gaps_for(team, first, last)
+            if g.missing > 0 and services.gap_start(team, g.shift_type, g.day) > now]
+
+
+def open_all_gaps(team: Team, first, last, *, actor: User, now: datetime | None = None) -> GapsOpened:
+    """A day's or a week's gaps in one go: every missing place still to come becomes an open shift
+    (``services.open_gap``, each audited) and one broadcast asks everyone eligible for any of them. A second tap
+    finds nothing left to open and is refused (nothing sent twice); two coordinators at once are serialised on the
+    team's row."""
+    now = now or now_utc()
+    if not team.can_manage(actor):
+        raise Forbidden("Only the team's coordinators can open gaps.")
+    if (last - first).days > 6 or last < first:
+        raise ValidationFailed("Open the gaps of one day or one week at a time.",
+                               errors={"last": ["At most 7 days from the first."]})
+    db.session.execute(select(Team.id).where(Team.id == team.id).with_for_update())
+    gaps = gaps_to_open(team, first, last, now=now)
+    if not gaps:
+        raise Conflict("Nothing to open: every gap of those days still to come is already filled or open.",
+                       extra={"code": "nothing_to_open"})
+    shifts = [services.open_gap(team, requirement=g.requirement, day=g.day, actor=actor, now=now)
+              for g in gaps for _ in range(g.missing)]
+    b = None
+    if broadcasts.preview(team, actor, audience="eligible_for_any_shift",
+                          params={"shift_ids": [s.id for s in shifts]})["recipient_count"]:
+        b = broadcasts.create(team, actor, audience="eligible_for_any_shift",
+                              params={"shift_ids": [s.id for s in shifts]}, text=_gaps_text(team, shifts),
+                              link="/open-shifts", kind="message",
+                              urgent=min(s.starts_at for s in shifts) - now < timedelta(hours=24))
+    audit.record("gaps.opened_all", actor=actor, entity=team, team_id=team.id,
+                 summary={"first": first.isoformat(), "last": last.isoformat(), "shifts": len(shifts),
+                          "broadcast_id": b.id if b is not None else None})
+    return GapsOpened(shifts, b)
+
+
+def _gaps_text(team: Team, shifts: list) -> str:
+    """"3 open shifts on Ward 7B: Early Mon 07 Dec 07:00–15:30 (Band 5+); …. Take one on Open shifts." (no
+    patient data; at most five listed)."""
+    lines = [eligibility.describe_shift(s) + (f" ({s.required_grade}+)" if s.required_grade else "")
+             for s in shifts[:5]]
+    more = f"; and {len(shifts) - 5} more" if len(shifts) > 5 else ""
+    plural = "s" if len(shifts) != 1 else ""
+    return f"{len(shifts)} open shift{plural} on {team.name}: {'; '.join(lines)}{more}. Take one on Open shifts."
 
 
 # ------------------------------------------------------------------------------------------------- the panel

@@ -316,7 +316,8 @@ def open_shifts_page():
     results = eligibility.eligible_open_shifts(current_user, include_ineligible=True)
     volunteered = set(db.session.scalars(select(OpenShiftVolunteer.shift_id).where(
         OpenShiftVolunteer.user_id == current_user.id, OpenShiftVolunteer.state == VolunteerState.waiting)))
-    policies = {tid: shared.settings_for(tid).open_shift_policy for tid in {r.shift.team_id for r in results}}
+    policies = {tid: row.open_shift_policy
+                for tid, row in eligibility.settings_for_teams(r.shift.team_id for r in results).items()}
     cover = {r.shift.id: open_shifts.cover_request_url(r.shift) for r in results
              if r.shift.team.can_manage(current_user)}
     return render_template("rota/swaps/open_shifts.html", results=results, volunteered=volunteered,

@@ -51,7 +51,8 @@
       });
     }
 
-    var es = new EventSource(list.getAttribute("data-stream-url"));
+    // The stream service may be another origin (make run: :5001); send the cookie there.
+    var es = new EventSource(list.getAttribute("data-stream-url"), { withCredentials: true });
     function catchUp() {
       // Posts written while the stream was (re)connecting: the newest page, oldest first, any not shown yet.
       if (mode !== "channel" || !list.getAttribute("data-posts-url")) { return; }  // not on an older page

@@ -6,7 +6,7 @@ from channels import services
 from channels.models import Post
 from core.db import db
 from tests.conftest import login
-from tests.rota.rota_helpers import ward
+from tests.factories import ward
 
 
 def test_seen_denominator_counts_members_less_an_author_who_is_one():

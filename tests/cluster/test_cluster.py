@@ -18,6 +18,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from channels import services as channel_services
 from core.db import db
 from tests import conftest as suite
 from tests.cluster.cluster import Cluster, available
@@ -61,11 +62,13 @@ def haproxy_cluster(request, app, database_url, fake_twilio):
         suite.LOCAL_NETS.discard(built.subnet)
 
 
-def _stream(url: str, token: str, out: queue.Queue, stop: threading.Event) -> None:
+def _stream(url: str, token: str, out: queue.Queue, stop: threading.Event,
+            path: str = "/api/v1/notifications/stream") -> None:
     headers = {"Accept": "text/event-stream", "Authorization": f"Bearer {token}"}
     try:
-        with requests.get(url + "/api/v1/notifications/stream", stream=True, timeout=60, headers=headers) as resp:
+        with requests.get(url + path, stream=True, timeout=60, headers=headers) as resp:
             out.put(("status", resp.status_code, time.monotonic()))
+            out.put(("upstream", resp.headers.get("X-Upstream"), time.monotonic()))
             for line in resp.iter_lines(decode_unicode=True):
                 out.put(("line", line, time.monotonic()))
                 if stop.is_set():
@@ -78,6 +81,7 @@ def test_a_cluster_behind_nginx(cluster, make, fake_twilio):
     """One cluster start-up (the slow part) for every drill, in order."""
     _killing_one_worker_mid_broadcast_the_other_finishes_it(cluster, make, fake_twilio)
     _notification_through_a_web_node_reaches_the_stream_service(cluster, make)
+    _channel_post_through_a_web_node_reaches_a_channel_page_held_by_the_stream_service(cluster, make)
     _sign_in_throttling_counts_across_nodes(cluster, make)
     _fifty_claims_over_both_nodes_one_winner(cluster, make)
     _killing_node_a_under_load_loses_no_committed_write(cluster, make)
@@ -86,6 +90,7 @@ def test_a_cluster_behind_nginx(cluster, make, fake_twilio):
 def test_the_same_cluster_behind_haproxy(haproxy_cluster, make):
     """deploy/haproxy.cfg.template: the balancer's part of the drills (a worker's death does not involve it)."""
     _notification_through_a_web_node_reaches_the_stream_service(haproxy_cluster, make)
+    _channel_post_through_a_web_node_reaches_a_channel_page_held_by_the_stream_service(haproxy_cluster, make)
     _sign_in_throttling_counts_across_nodes(haproxy_cluster, make)
     _fifty_claims_over_both_nodes_one_winner(haproxy_cluster, make)
     _killing_node_a_under_load_loses_no_committed_write(haproxy_cluster, make)
@@ -100,6 +105,7 @@ def _notification_through_a_web_node_reaches_the_stream_service(cluster, make):
     threading.Thread(target=_stream, args=(cluster.url, nurse_token, inbox, stop), daemon=True).start()
     kind, status, _ = inbox.get(timeout=30)
     assert (kind, status) == ("status", 200)
+    inbox.get(timeout=30)  # the upstream
     time.sleep(0.5)  # subscribed
     latencies = []
     for n in range(3):
@@ -121,6 +127,32 @@ def _notification_through_a_web_node_reaches_the_stream_service(cluster, make):
     # Each broadcast reached the stream held through the balancer (inbox.get above waits at most 10 s). How fast is a
     # figure for the bench (bench/bench_scale.py), not a wall-clock assertion: a loaded CI machine took 1.005 s once.
     assert len(latencies) == 3
+
+
+def _channel_post_through_a_web_node_reaches_a_channel_page_held_by_the_stream_service(cluster, make):
+    """An open channel page's stream goes through the balancer to the stream service (never a web node's thread),
+    and a post written through a web node reaches it."""
+    author, nurse = make.user(), make.user()
+    team = make.team(staff=[author, nurse])
+    channel = channel_services.team_channel(team)
+    author_token, nurse_token = make.token(author), make.token(nurse)
+    db.session.commit()
+    inbox, stop = queue.Queue(), threading.Event()
+    threading.Thread(target=_stream, args=(cluster.url, nurse_token, inbox, stop, f"/channels/{channel.id}/stream"),
+                     daemon=True).start()
+    assert inbox.get(timeout=30)[:2] == ("status", 200)
+    assert inbox.get(timeout=30)[1] == cluster.nodes["stream"].url.removeprefix("http://")
+    time.sleep(0.5)  # subscribed
+    resp = requests.post(f"{cluster.url}/api/v1/channels/{channel.id}/posts", timeout=30,
+                         headers={"Authorization": f"Bearer {author_token}"}, json={"text": "Kettle is fixed"})
+    assert resp.status_code == 201, resp.text
+    post_id = resp.json()["id"]
+    while True:
+        kind, line, _ = inbox.get(timeout=10)
+        assert kind == "line", (kind, line)
+        if line.startswith("data: ") and f'"post_id": {post_id}' in line:
+            break
+    stop.set()
 
 
 def _sign_in_throttling_counts_across_nodes(cluster, make):

@@ -80,6 +80,15 @@ def test_demo_seeders_run_by_order_and_a_second_one_with_the_same_label_is_refus
         registry.register_demo_seeder(bare, "30", "later", task)
 
 
+def test_stream_poll_source_is_seen_and_a_duplicate_or_a_non_callable_is_refused(bare):
+    registry.register_stream_poll_source(bare, task)
+    assert registry.stream_poll_sources_of(bare) == [task]
+    with pytest.raises(RegistrationError, match="realtime_poll_sources: .* is already registered"):
+        registry.register_stream_poll_source(bare, task)
+    with pytest.raises(RegistrationError, match="must be callable"):
+        registry.register_stream_poll_source(bare, "channels")
+
+
 def test_audience_is_seen_again_is_harmless_and_another_under_its_name_is_refused(process_tables):
     def everyone(team_id, params):
         return [1, 2]
@@ -129,4 +138,5 @@ def test_the_app_registers_each_package_through_the_registry(app):
     assert "rota/feeds/profile.html" in registry.profile_sections_of(app)
     assert [s.order for s in registry.demo_seeders_of(app)] == [10, 20, 30, 35, 37, 40, 50]
     assert {"eligible_for_shift", "staff_bank", "channel"} <= set(registry.audiences())
+    assert len(registry.stream_poll_sources_of(app)) == 1  # channels: new posts reach the SQLite stream service
     assert registry.reply_handler("YES") is not None and registry.reference_action_for("shift") is not None

@@ -35,6 +35,10 @@ NOT_PAGES = {
     # a post's fragment that the channel page fetches to insert a live post.
     "web.readyz", "metrics", "pwa.manifest", "pwa.service_worker", "channels.stream", "channels.fragment",
     "absence.cover_status",
+    # A channel post's photo or PDF: served as the file itself (tests/channels/test_attachments.py).
+    "channels.attachment",
+    # Insights tables as CSV downloads (their pages are checked).
+    "insights.team_csv", "insights.site_csv",
     # Single sign-on pages exist only when a trust's provider is configured (tests/e2e/test_sso_journey.py).
     "sso.start", "sso.callback", "sso.signed_out",
 }
@@ -82,7 +86,11 @@ def demo(app):
     example = db.session.scalar(db.select(User).where(User.email == people["nurse"]))
     reset = f"/auth/reset/{accounts.issue_reset_link(example)}"  # what `flask users reset-link` prints
     db.session.commit()
-    ways_in = [*OTHER_WAYS_IN, f"/compliance/{example.id}", reset]
+    # "Open all gaps" is linked from the grid only while the shown week has gaps still to come (none left on a Sunday
+    # evening): its confirmation page for next week is checked through this address.
+    monday = date.today() + timedelta(days=7 - date.today().weekday())
+    open_all = f"/teams/{ward.id}/gaps/open-all?first={monday}&last={monday + timedelta(days=6)}&days=7"
+    ways_in = [*OTHER_WAYS_IN, f"/compliance/{example.id}", reset, open_all]
     db.session.close()
     return DEMO_PASSWORD, people, ways_in
 

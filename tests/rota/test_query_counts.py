@@ -118,3 +118,22 @@ def test_a_large_team_grid_shows_fifty_people_a_page_and_cover_counts_everyone(a
     assert sum(shown) >= 55  # every shift appears on exactly one page (plus the legend's codes)
     cover = [p[p.index('data-testid="coverage-row"'):p.index('</tfoot>')] for p in pages]
     assert cover[0] == cover[1]
+
+
+def test_open_shifts_take_the_same_queries_whatever_the_number_of_teams_and_shift_types(app, make):
+    """A bank nurse sees the gaps of every ward whose pool she is in: one ward with one kind of shift, or three wards
+    each with three kinds, costs the same number of queries (no query per team's settings or per shift type)."""
+    counts = []
+    for wards in (1, 3):
+        bank = shared_ward(make, 1)
+        nurse = bank.staff[0]
+        for _ in range(wards):
+            other = shared_ward(make, 1)
+            data.settings(other.team, pool_team_ids=[bank.team.id])
+            for k, code in enumerate(["E", "L", "N"][:1 if wards == 1 else 3]):
+                data.shift(other.team, starts_at=data.soon(3 + k, hour=13), stype=other.types[code], commit=False)
+        db.session.commit()
+        client = app.test_client()
+        login(client, nurse)
+        counts.append(_count(lambda c=client: c.get("/open-shifts")))
+    assert counts[1] <= counts[0], f"{counts[0]} queries for one ward, {counts[1]} for three"

@@ -1,7 +1,7 @@
 """The rota API as a client sees it: problem+json errors, local and UTC times, all-or-nothing imports, races."""
 
 import threading
-from datetime import date
+from datetime import date, timedelta
 
 import requests
 from sqlalchemy import func, select
@@ -35,13 +35,14 @@ def test_team_setup_through_the_api(client, make, bearer):
     r = client.post(f"/api/v1/teams/{team['id']}/requirements",
                     json={"shift_type_id": r.get_json()["id"], "min_count": 2, "staff_group": "nursing"}, headers=h)
     assert r.status_code == 201
-    gaps = client.get(f"/api/v1/teams/{team['id']}/gaps?from=2026-03-02&to=2026-03-03", headers=h).get_json()
-    assert [(g["date"], g["missing"], g["label"]) for g in gaps] == [("2026-03-02", 2, "2 RN"),
-                                                                      ("2026-03-03", 2, "2 RN")]
+    first, second = (date.today() + timedelta(days=n) for n in (7, 8))  # gaps open only for shifts to come
+    gaps = client.get(f"/api/v1/teams/{team['id']}/gaps?from={first}&to={second}", headers=h).get_json()
+    assert [(g["date"], g["missing"], g["label"]) for g in gaps] == [(first.isoformat(), 2, "2 RN"),
+                                                                      (second.isoformat(), 2, "2 RN")]
     opened = client.post(f"/api/v1/teams/{team['id']}/gaps/open",
-                         json={"requirement_id": gaps[0]["requirement_id"], "date": "2026-03-02"}, headers=h)
+                         json={"requirement_id": gaps[0]["requirement_id"], "date": first.isoformat()}, headers=h)
     assert opened.status_code == 201 and opened.get_json()["state"] == "open"
-    gaps = client.get(f"/api/v1/teams/{team['id']}/gaps?from=2026-03-02&to=2026-03-02", headers=h).get_json()
+    gaps = client.get(f"/api/v1/teams/{team['id']}/gaps?from={first}&to={first}", headers=h).get_json()
     assert gaps[0]["missing"] == 1 and gaps[0]["open"] == 1
 
 

@@ -101,6 +101,7 @@ def test_leave_opens_the_persons_shifts_and_tells_coordinators(make):
 
 def test_gaps_are_grade_and_skill_aware_and_one_click_opens_one(make):
     team, coord, staff, types = ward(make)
+    day = date.today() + timedelta(days=7)  # a gap can be opened only for a shift still to come
     senior = make.user(grade="Band 6", skills=["IV-trained"])
     hca = make.user(grade="Band 3", staff_group="support")
     from core import accounts
@@ -110,24 +111,24 @@ def test_gaps_are_grade_and_skill_aware_and_one_click_opens_one(make):
     rn = services.create_requirement(team, shift_type=types["N"], min_count=2, staff_group="nursing", actor=coord)
     b6 = services.create_requirement(team, shift_type=types["N"], min_count=1, min_grade="Band 6",
                                      skill="IV-trained", actor=coord)
-    services.add_shift(team, actor=coord, shift_type=types["N"], day=MON, assignee=hca)
-    services.add_shift(team, actor=coord, shift_type=types["N"], day=MON, assignee=staff[0])
+    services.add_shift(team, actor=coord, shift_type=types["N"], day=day, assignee=hca)
+    services.add_shift(team, actor=coord, shift_type=types["N"], day=day, assignee=staff[0])
     db.session.commit()
-    gaps = {g.requirement.id: g for g in services.gaps_for(team, MON, MON)}
+    gaps = {g.requirement.id: g for g in services.gaps_for(team, day, day)}
     assert gaps[rn.id].have == 1 and gaps[rn.id].missing == 1  # the HCA does not count as an RN
     assert gaps[b6.id].have == 0 and gaps[b6.id].missing == 1
-    shift = services.open_gap(team, requirement=b6, day=MON, actor=coord)
+    shift = services.open_gap(team, requirement=b6, day=day, actor=coord)
     db.session.commit()
     assert shift.state == ShiftState.open and shift.required_grade == "Band 6"
     assert shift.required_skills == ["IV-trained"]
-    gaps = {g.requirement.id: g for g in services.gaps_for(team, MON, MON)}
+    gaps = {g.requirement.id: g for g in services.gaps_for(team, day, day)}
     assert gaps[b6.id].missing == 0 and gaps[b6.id].open_count == 1
     with pytest.raises(Conflict):
-        services.open_gap(team, requirement=b6, day=MON, actor=coord)
+        services.open_gap(team, requirement=b6, day=day, actor=coord)
     db.session.rollback()
     services.assign(shift, senior, actor=coord)
     db.session.commit()
-    gaps = {g.requirement.id: g for g in services.gaps_for(team, MON, MON)}
+    gaps = {g.requirement.id: g for g in services.gaps_for(team, day, day)}
     assert b6.id not in gaps  # filled: the senior nurse counts for the Band 6+ clause and for the RN count
     assert rn.id not in gaps
 

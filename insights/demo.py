@@ -1,0 +1,157 @@
+"""Demo history for the insights pages: eight weeks before today of gaps filled (at different speeds, by each
+route), swaps and offers decided, and broadcasts read and acknowledged, for the demo ward and its neighbour, so
+the charts have something to show. Imported only by ``insights.__init__`` (the wiring); idempotent.
+
+The audit trail is append-only with a hash chain, so past events are appended now with the instant they stand for:
+the demo records them through ``core.audit.record`` while the audit module's clock is set to that instant.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import select
+
+from core import audit, timeutil
+from core.accounts import Team, TeamRole
+from core.db import db, now_utc
+from notifications.models import Broadcast, BroadcastRecipient, Notification, OutboxMessage, OutboxState
+from rota.models import Shift, ShiftState
+from rota.swaps.models import SwapKind, SwapRequest, SwapState
+
+MARK = "Past gap (demo history)"
+DAYS = 56
+TEAMS = (("Ward 7B Acute Medicine", time(7, 0)), ("Ward 8 Respiratory", time(19, 30)))
+BANK = "Staff bank — St Elsewhere"
+REFUSALS = ("Skill mix on nights would drop below the minimum", "Already at the weekly hours limit",
+            "Too close to the start of the shift")
+
+
+def _log(action, instant, request_id=None, **kw):
+    # an SMS reply and the claim it made share the webhook request's id
+    return audit.record(action, at=instant, request_id=request_id, **kw)
+
+
+def seed_insights() -> list[str]:
+    if db.session.scalar(select(Shift.id).where(Shift.note == MARK).limit(1)):
+        return []
+    teams = {t.name: t for t in db.session.scalars(select(Team).where(Team.name.in_([n for n, _ in TEAMS] + [BANK])))}
+    if any(n not in teams for n, _ in TEAMS):
+        return []
+    rng = random.Random(20)
+    bank = [m.user for m in teams[BANK].memberships] if BANK in teams else []
+    lines = ["Insights history (8 weeks):"]
+    for index, (name, start) in enumerate(TEAMS):
+        team = teams[name]
+        neighbour = teams[TEAMS[1 - index][0]]
+        staff = sorted((m.user for m in team.memberships if m.role == TeamRole.staff), key=lambda u: u.id)
+        coords = [m.user for m in team.memberships if m.role == TeamRole.coordinator]
+        others = [m.user for m in neighbour.memberships if m.role == TeamRole.staff]
+        if not staff or not coords:
+            continue
+        n = _gaps(team, start, staff, coords[0], bank, others, rng, slow=index == 1)
+        s = _swaps(team, staff, coords[0], rng)
+        b = _broadcasts(team, staff, coords[0], rng)
+        lines.append(f"  {name}: {n} past gaps, {s} swap requests, {b} broadcasts")
+    db.session.flush()
+    return lines
+
+
+def _gaps(team, start, staff, coord, bank, others, rng, *, slow: bool) -> int:
+    today = timeutil.local_date(now_utc(), team.timezone)
+    monday = today - timedelta(days=today.weekday())  # the demo rota starts there: history stays before it
+    z = timeutil.zone(team.timezone)
+    n = 0
+    for d in range(DAYS, 0, -1):
+        day = monday - timedelta(days=d)
+        if day.weekday() == 2 and not slow:
+            continue
+        starts = datetime.combine(day, start).replace(tzinfo=z).astimezone(UTC)
+        notice = timedelta(hours=rng.choice((6, 12, 30, 48, 72, 120)))
+        opened = starts - notice
+        roll = rng.random()
+        unfilled = roll < (0.25 if slow else 0.1)
+        minutes = rng.lognormvariate(4.2 if slow else 3.2, 0.9)
+        filled = None if unfilled else opened + timedelta(minutes=minutes)
+        if filled is not None and filled >= starts:
+            filled, unfilled = None, True
+        route = rng.choices(("app", "coordinator", "sms", "bank", "neighbour"), (5, 2, 2, 2, 1))[0]
+        pool = {"bank": bank, "neighbour": others}.get(route) or staff
+        taker = pool[(d * 7) % len(pool)]
+        shift = Shift(team_id=team.id, starts_at=starts, ends_at=starts + timedelta(hours=8, minutes=30),
+                      state=ShiftState.open, note=MARK, created_at=opened - timedelta(days=20))
+        db.session.add(shift)
+        db.session.flush()
+        _log("shift.created", opened - timedelta(days=20), actor=coord, entity=shift, summary={"shift_type_id": None})
+        _log("shift.assigned", opened - timedelta(days=20, seconds=-0.2), actor=coord, entity=shift,
+             summary={"from_user_id": None, "to_user_id": taker.id, "kind": None, "override": False})
+        _log("shift.opened", opened, actor=coord, entity=shift,
+             summary={"from_user_id": taker.id, "to_user_id": None, "kind": "unassigned", "override": False})
+        n += 1
+        if unfilled:
+            continue
+        actor = coord if route == "coordinator" else taker
+        request_id = f"demo-sms-{shift.id}" if route == "sms" else None
+        _log("shift.assigned", filled, request_id, actor=actor, entity=shift,
+             summary={"from_user_id": None, "to_user_id": taker.id, "kind": None, "override": False})
+        if request_id:
+            _log("broadcast.sms_reply", filled, request_id, actor=taker, entity_type="broadcast", entity_id=0,
+                 team_id=team.id, summary={"keyword": "YES"})
+        shift.assignee_id, shift.state = taker.id, ShiftState.scheduled
+        db.session.flush()
+    return n
+
+
+def _swaps(team, staff, coord, rng) -> int:
+    now = now_utc()
+    past = list(db.session.scalars(select(Shift).where(Shift.team_id == team.id, Shift.note == MARK,
+                                                       Shift.state == ShiftState.scheduled).limit(2)))
+    if not past:
+        return 0
+    n = 0
+    for d in range(DAYS, 0, -2):
+        created = now - timedelta(days=d, hours=rng.randint(0, 10))
+        kind = rng.choice((SwapKind.offer, SwapKind.offer, SwapKind.swap))
+        state = rng.choices((SwapState.approved, SwapState.refused, SwapState.declined), (7, 2, 1))[0]
+        auto = state == SwapState.approved and rng.random() < 0.55
+        decided = created + timedelta(minutes=rng.lognormvariate(5.0, 1.0) if not auto else 1)
+        db.session.add(SwapRequest(
+            team_id=team.id, kind=kind, state=state, requester_id=staff[d % len(staff)].id, shift_id=past[0].id,
+            shift_version=1, counterpart_shift_id=past[-1].id if kind == SwapKind.swap else None,
+            counterpart_shift_version=1 if kind == SwapKind.swap else None, auto_approved=auto,
+            reason=rng.choice(REFUSALS) if state == SwapState.refused else None, created_at=created,
+            decided_at=decided, decided_by_id=None if auto else coord.id, expires_at=created + timedelta(days=2)))
+        n += 1
+    return n
+
+
+def _broadcasts(team, staff, coord, rng) -> int:
+    now = now_utc()
+    n = 0
+    for d in range(DAYS - 3, 0, -5):
+        created = now - timedelta(days=d)
+        b = Broadcast(team_id=team.id, created_by_id=coord.id, audience="team", text="Can anyone cover a shift?",
+                      channels=["in_app", "push", "sms"], requires_ack=d % 2 == 0, state="closed", created_at=created,
+                      closed_at=created + timedelta(hours=2))
+        db.session.add(b)
+        db.session.flush()
+        for i, person in enumerate(staff[:12]):
+            note = Notification(user_id=person.id, team_id=team.id, kind="broadcast", text=b.text, created_at=created,
+                                # the first people (the demo's nurse among them) have read theirs: no old unread badge
+                                read_at=created + timedelta(minutes=5 + i) if i < 4 or rng.random() < 0.7 else None)
+            db.session.add(note)
+            db.session.flush()
+            channel = "push" if i % 3 else "sms"
+            msg = OutboxMessage(user_id=person.id, channel=channel, kind="broadcast", text=b.text,
+                                suffix=f"Reply YES {1000 + i}" if channel == "sms" else None, team_id=team.id,
+                                broadcast_id=b.id, created_at=created,
+                                state=OutboxState.delivered if rng.random() < 0.9 else OutboxState.failed)
+            db.session.add(msg)
+            db.session.flush()
+            db.session.add(BroadcastRecipient(
+                broadcast_id=b.id, user_id=person.id, code=f"{1000 + i}", notification_id=note.id, outbox_id=msg.id,
+                created_at=created,
+                acknowledged_at=created + timedelta(minutes=9) if b.requires_ack and rng.random() < 0.6 else None))
+        n += 1
+    return n

@@ -1,0 +1,133 @@
+"""Insights pages and API: who sees what, the charts and tables, CSV, bad dates refused clearly."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from core.db import db, now_utc
+from tests.conftest import login
+from tests.insights.history import log, open_and_fill, shift
+
+
+@pytest.fixture
+def trust(make):
+    coord = make.user(display_name="Cora Coordinator")
+    nurse, other = make.user(display_name="Nell Nurse"), make.user(display_name="Olly Other")
+    admin = make.admin(display_name="Ada Admin")
+    good = make.team("Ward Good", coordinators=[coord], staff=[nurse], site="General")
+    bad = make.team("Ward Bad", staff=[other], site="General")
+    base = now_utc().replace(microsecond=0) - timedelta(days=10)
+    # Ward Good: an open shift filled after 30 minutes by the nurse; Ward Bad: a gap never filled
+    open_and_fill(good, base + timedelta(days=2), opened=base, filled=base + timedelta(minutes=30), taker=nurse)
+    shift(good, base + timedelta(days=3), assignee=nurse, created_at=base - timedelta(days=20))
+    s = open_and_fill(bad, base + timedelta(days=2), opened=base)
+    log("compliance.overridden", base, shift=s, actor=admin, summary={"reason": "Bed 4 short"})
+    db.session.commit()
+    return {"coord": coord, "nurse": nurse, "admin": admin, "good": good, "bad": bad}
+
+
+def test_coordinator_sees_charts_tables_people_and_downloads_csv(client, trust):
+    login(client, trust["coord"])
+    team = trust["good"]
+    home = client.get("/").get_data(as_text=True)
+    assert "/insights/" in home  # in the menu
+
+    resp = client.get(f"/insights/teams/{team.id}")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert page.count('<svg class="sb-chart"') >= 5 and 'role="img"' in page and "<details" in page
+    assert "1 of 1 open shifts were filled; half within 30 minutes" in page
+    assert "Hours, nights and weekends per person" in page and "Nell Nurse" in page
+
+    link = next(part.split('"')[0] for part in page.split('href="')[1:] if "/open-shifts.csv" in part)
+    got = client.get(link.replace("&amp;", "&"))
+    assert got.status_code == 200 and got.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(got.get_data(as_text=True))))
+    assert rows[0] == ["Measure", "This period", "Previous period", "Change"]
+    assert ["Time to fill, median (min)", "30", "—", ""] in rows
+
+
+def test_staff_cannot_open_insights_and_outsiders_do_not_learn_the_team_exists(client, trust):
+    login(client, trust["nurse"])
+    assert client.get(f"/insights/teams/{trust['good'].id}").status_code == 403
+    assert client.get(f"/insights/teams/{trust['bad'].id}").status_code == 404
+    assert "/insights/" not in client.get("/").get_data(as_text=True)
+
+
+def test_bad_dates_show_a_form_error_and_keep_what_was_typed(client, trust):
+    login(client, trust["coord"])
+    resp = client.get(f"/insights/teams/{trust['good'].id}?from=2026-02-30&to=2026-03-01")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "Enter a date as YYYY-MM-DD" in page and 'value="2026-02-30"' in page
+    resp = client.get(f"/insights/teams/{trust['good'].id}?from=2026-03-10&to=2026-03-01")
+    assert "on or after the &#39;from&#39; date" in resp.get_data(as_text=True) or "on or after" in resp.get_data(
+        as_text=True)
+
+
+def test_administrator_sees_every_team_worst_first_without_people(client, trust):
+    login(client, trust["admin"])
+    page = client.get("/insights/site?site=General").get_data(as_text=True)
+    assert page.index("Ward Bad") < page.index("Ward Good")  # 0 % filled at start before 100 %
+    by_name = client.get("/insights/site?site=General&sort=overrides").get_data(as_text=True)
+    table = by_name[by_name.index('data-testid="site-table"'):]
+    assert table.index("Ward Bad") < table.index("Ward Good")  # most overrides first
+    csv_text = client.get("/insights/site.csv?site=General").get_data(as_text=True)
+    assert csv_text.splitlines()[0].startswith("Team,Site,Filled at start %")
+    team_page = client.get(f"/insights/teams/{trust['good'].id}").get_data(as_text=True)
+    assert "Nell Nurse" not in team_page  # per-person rows are for the team's own coordinator
+
+
+def test_coordinator_cannot_open_the_site_page(client, trust):
+    login(client, trust["coord"])
+    assert client.get("/insights/site").status_code == 403
+
+
+def test_api_team_insights_same_numbers_and_people_for_own_coordinator(client, make, trust, bearer):
+    token = make.token(trust["coord"])
+    resp = client.get(f"/api/v1/teams/{trust['good'].id}/insights", headers=bearer(token))
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert body["current"]["open_shifts"]["time_to_fill_median_min"] == 30.0
+    assert body["current"]["open_shifts"]["by_where"] == {"own": 1, "bank": 0, "neighbour": 0}
+    assert [p["name"] for p in body["people"]] == ["Nell Nurse"]
+
+
+def test_api_refuses_bad_dates_as_problem_json(client, make, trust, bearer):
+    token = make.token(trust["coord"])
+    url = f"/api/v1/teams/{trust['good'].id}/insights"
+    for query in ("?from=yesterday", "?from=2026-03-10&to=2026-03-01", "?from=2020-01-01&to=2026-01-01",
+                  "?to=0001-01-01", "?from=9999-12-31"):
+        resp = client.get(url + query, headers=bearer(token))
+        assert resp.status_code == 422, query
+        assert resp.mimetype == "application/problem+json"
+
+
+def test_api_access_staff_forbidden_site_for_administrators_only(client, make, trust, bearer):
+    staff = make.token(trust["nurse"])
+    assert client.get(f"/api/v1/teams/{trust['good'].id}/insights", headers=bearer(staff)).status_code == 403
+    assert client.get(f"/api/v1/teams/{trust['bad'].id}/insights", headers=bearer(staff)).status_code == 404
+    assert client.get("/api/v1/insights", headers=bearer(make.token(trust["coord"]))).status_code == 403
+    body = client.get("/api/v1/insights?site=General", headers=bearer(make.token(trust["admin"]))).get_json()
+    assert [t["team"] for t in body["teams"]] == ["Ward Bad", "Ward Good"]
+    assert all(t["people"] is None for t in body["teams"])
+    assert body["teams"][0]["current"]["working_time"]["override_reasons"] == [["Bed [number removed] short", 1]]
+
+
+def test_openapi_documents_both_paths(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert "/api/v1/teams/{team_id}/insights" in doc["paths"] and "/api/v1/insights" in doc["paths"]
+
+
+def test_period_across_the_october_clock_change_has_25_hour_day(app):
+    from datetime import date
+
+    from insights import service
+
+    p = service.period_for(date(2026, 10, 25), date(2026, 10, 25), "Europe/London")
+    assert (p.end - p.start) == timedelta(hours=25)
+    assert p.start == datetime(2026, 10, 24, 23, 0, tzinfo=UTC)
