@@ -33,7 +33,7 @@ from core.errors import DomainError, NotFound
 from core.pages import CsrfForm, form_errors, get_or_404
 from core.security import no_store
 from core.web import as_choices, in_calendar
-from handover import images, services
+from handover import acceptance, access, images, patient_records, retention, services
 from handover.models import Handover, HandoverImage, HandoverState, HandoverStyle, Patient, Severity
 from handover.payload import actions_of, load_sheet
 
@@ -126,13 +126,13 @@ def _labels(style: HandoverStyle) -> dict:
 
 def _team(team_id: int) -> Team:
     team = get_or_404(Team, team_id)
-    services.require_view(team, current_user)
+    access.require_view(team, current_user)
     return team
 
 
 def _handover(handover_id: int):
     handover = services.get_handover(handover_id)
-    services.require_view(handover.team, current_user)
+    access.require_view(handover.team, current_user)
     return handover
 
 
@@ -144,7 +144,7 @@ def _patient(handover, patient_id: int) -> Patient:
 
 
 def _actions_text(entry, team) -> str:
-    zone = services.team_zone(team)
+    zone = access.team_zone(team)
     lines = []
     for a in entry.actions or []:
         due = datetime.fromisoformat(a["due_at"]).astimezone(zone).strftime("%H:%M") if a.get("due_at") else ""
@@ -153,7 +153,7 @@ def _actions_text(entry, team) -> str:
 
 
 def _parse_actions(text: str, handover) -> list[dict]:
-    zone = services.team_zone(handover.team)
+    zone = access.team_zone(handover.team)
     start_local = handover.starts_at.astimezone(zone).replace(tzinfo=None)
     actions = []
     for n, line in enumerate(filter(None, (raw.strip() for raw in (text or "").splitlines())), start=1):
@@ -186,11 +186,11 @@ def index():
         form = StartForm(prefix=f"t{team.id}")
         form.incoming_id.choices = as_choices([(0, "Anyone on the team")] + [
             (u.id, u.display_name) for u in services.memberships_of(team) if u.id != current_user.id])
-        now_local = now_utc().astimezone(services.team_zone(team)).replace(tzinfo=None, second=0, microsecond=0)
+        now_local = now_utc().astimezone(access.team_zone(team)).replace(tzinfo=None, second=0, microsecond=0)
         form.starts_at.data = form.starts_at.data or now_local
         form.label.data = form.label.data or services.default_label(now_utc(), team)
         cards.append({"team": team, "handovers": services.list_handovers(team, limit=5), "form": form,
-                      "settings": services.settings_for(team)})
+                      "settings": access.settings_for(team)})
     return render_template("handover/index.html", cards=cards)
 
 
@@ -203,7 +203,7 @@ def start(team_id):
                                                              for u in services.memberships_of(team)])
     if form.validate():
         try:
-            starts_at = services.local_to_utc(form.starts_at.data, services.team_zone(team))
+            starts_at = access.local_to_utc(form.starts_at.data, access.team_zone(team))
             handover = services.start_handover(team, current_user, label=form.label.data, starts_at=starts_at,
                                                incoming_id=form.incoming_id.data or None)
         except DomainError as exc:
@@ -214,7 +214,7 @@ def start(team_id):
             db.session.commit()
             return redirect(url_for(".sheet", handover_id=handover.id))
     cards = [{"team": team, "handovers": services.list_handovers(team, limit=5), "form": form,
-              "settings": services.settings_for(team)}]
+              "settings": access.settings_for(team)}]
     return render_template("handover/index.html", cards=cards), 422
 
 
@@ -224,7 +224,7 @@ def settings(team_id):
     team = _team(team_id)
     form = SettingsForm()
     if form.validate():
-        services.update_settings(team, current_user, style=form.style.data, ack_minutes=form.ack_minutes.data)
+        access.update_settings(team, current_user, style=form.style.data, ack_minutes=form.ack_minutes.data)
         db.session.commit()
         flash("Handover settings saved.")
     else:
@@ -241,7 +241,7 @@ def patients(team_id):
     if request.method == "POST":
         if form.validate():
             try:
-                services.add_patient(team, current_user, name=form.name.data, nhs_number=form.nhs_number.data,
+                patient_records.add_patient(team, current_user, name=form.name.data, nhs_number=form.nhs_number.data,
                                      hospital_number=form.hospital_number.data,
                                      date_of_birth=form.date_of_birth.data, location=form.location.data or "",
                                      admitted_on=form.admitted_on.data)
@@ -257,12 +257,12 @@ def patients(team_id):
                 return redirect(url_for(".patients", team_id=team.id))
         else:
             status = 422
-    rows = services.list_patients(team)
+    rows = patient_records.list_patients(team)
     audit.record("handover.patients_listed", actor=current_user, entity_type="team", entity_id=team.id,
                  team_id=team.id, summary={"patient_ids": [p.id for p in rows]})
     db.session.commit()
-    sform = SettingsForm(obj=services.settings_for(team))
-    sform.style.data = services.settings_for(team).style.value
+    sform = SettingsForm(obj=access.settings_for(team))
+    sform.style.data = access.settings_for(team).style.value
     return render_template("handover/patients.html", team=team, patients=rows, form=form, move_form=MoveForm(),
                            button=CsrfForm(), settings_form=sform), status
 
@@ -270,11 +270,11 @@ def patients(team_id):
 @bp.post("/patients/<int:patient_id>/move")
 @login_required
 def move(patient_id):
-    patient = services.get_patient(patient_id)
-    services.require_view(patient.team, current_user)
+    patient = patient_records.get_patient(patient_id)
+    access.require_view(patient.team, current_user)
     form = MoveForm()
     if form.validate():
-        services.update_patient(patient, current_user, location=form.location.data)
+        patient_records.update_patient(patient, current_user, location=form.location.data)
         db.session.commit()
         flash(f"Moved to {patient.location}.")
     else:
@@ -285,10 +285,10 @@ def move(patient_id):
 @bp.post("/patients/<int:patient_id>/discharge")
 @login_required
 def discharge(patient_id):
-    patient = services.get_patient(patient_id)
-    services.require_view(patient.team, current_user)
+    patient = patient_records.get_patient(patient_id)
+    access.require_view(patient.team, current_user)
     if CsrfForm().validate():
-        services.update_patient(patient, current_user, discharged=True)
+        patient_records.update_patient(patient, current_user, discharged=True)
         db.session.commit()
         flash("Patient discharged from the list; they will not appear in the next handover.")
     return redirect(url_for(".patients", team_id=patient.team_id))
@@ -297,9 +297,9 @@ def discharge(patient_id):
 @bp.get("/patients/<int:patient_id>/access")
 @login_required
 def access_report(patient_id):
-    patient = services.get_patient(patient_id)
-    services.require_manage(patient.team, current_user)
-    rows = services.access_report(patient)
+    patient = patient_records.get_patient(patient_id)
+    access.require_manage(patient.team, current_user)
+    rows = retention.access_report(patient)
     audit.record("handover.access_report_viewed", actor=current_user, entity_type="handover_patient",
                  entity_id=patient.id, team_id=patient.team_id, summary={"rows": len(rows)})
     db.session.commit()
@@ -308,9 +308,9 @@ def access_report(patient_id):
 
 def _off_rota(handover) -> str | None:
     """What the accept form states when the reader may accept but has no shift on the rota in the next 2 hours."""
-    if not services.can_accept(handover, current_user):
+    if not acceptance.can_accept(handover, current_user):
         return None
-    return services.off_rota_notice(handover.team, current_user)
+    return acceptance.off_rota_notice(handover.team, current_user)
 
 
 @bp.get("/<int:handover_id>")
@@ -325,7 +325,7 @@ def _render_sheet(handover, accept_form, status=200):
     # rendered before the commit (which expires the loaded rows); shown only once the audit entry is committed
     html = render_template("handover/sheet.html", sheet=data, h=handover, labels=_labels(handover.style),
                            accept_form=accept_form, button=CsrfForm(), off_rota=_off_rota(handover),
-                           can_accept=services.can_accept(handover, current_user), actions_of=actions_of)
+                           can_accept=acceptance.can_accept(handover, current_user), actions_of=actions_of)
     db.session.commit()
     return html, status
 
@@ -348,7 +348,7 @@ def ready(handover_id):
     handover = _handover(handover_id)
     if CsrfForm().validate():
         try:
-            services.mark_ready(handover, current_user)
+            acceptance.mark_ready(handover, current_user)
         except DomainError as exc:
             if exc.status == 403:
                 raise
@@ -382,7 +382,7 @@ def accept(handover_id, patient_id=None):
 def _accept(handover, form: AcceptForm, patient_ids) -> DomainError | None:
     """Accept and commit (flashing how many); the refusal if refused (nothing is changed then)."""
     try:
-        done = services.accept(handover, current_user, patient_ids=patient_ids,
+        done = acceptance.accept(handover, current_user, patient_ids=patient_ids,
                                readback_note=form.readback_note.data or "", seen_at=form.seen(),
                                confirm_off_rota=form.confirm_off_rota.data)
     except DomainError as exc:
@@ -537,8 +537,8 @@ def _render_entry(handover, patient, form: EntryForm | None = None, *, conflict=
                            accept_form=accept_form or _accept_form(), labels=labels, off_rota=_off_rota(handover),
                            conflict=conflict, theirs=theirs, closed=services.is_closed(handover),
                            closed_save=closed_save,
-                           can_accept=services.can_accept(handover, current_user), actions_of=actions_of,
-                           zone=services.team_zone(handover.team), max_mb=images.max_bytes() // 1048576,
+                           can_accept=acceptance.can_accept(handover, current_user), actions_of=actions_of,
+                           zone=access.team_zone(handover.team), max_mb=images.max_bytes() // 1048576,
                            heic=images.HEIC_SUPPORTED), status
 
 
@@ -570,7 +570,7 @@ def upload(handover_id, patient_id):
 def image(image_id):
     picture = get_or_404(HandoverImage, image_id)
     team = db.session.get(Team, picture.team_id)
-    services.require_view(team, current_user)
+    access.require_view(team, current_user)
     thumb = request.args.get("size") == "thumb"
     path = images.path_for(picture.storage_key, thumb=thumb)
     if not path.exists():
@@ -594,7 +594,7 @@ def handovers_panel(user):
     waiting = db.session.scalars(select(Handover).where(Handover.team_id.in_(user.team_ids),
                                                         Handover.state == HandoverState.ready)
                                  .order_by(Handover.id.desc()).limit(5)).all()
-    waiting = [h for h in waiting if services.can_accept(h, user)]
+    waiting = [h for h in waiting if acceptance.can_accept(h, user)]
     # A coordinator also sees their teams' handovers handed over but not yet accepted by anyone (issue #15).
     managed = user.managed_team_ids
     unaccepted = db.session.scalars(select(Handover).where(Handover.team_id.in_(managed),
@@ -608,7 +608,7 @@ def handovers_panel(user):
 @bp.app_template_filter("handover_local")
 def handover_local(value, team, fmt="%a %d %b %H:%M"):
     """An instant shown in the team's zone, e.g. 'Tue 25 Nov 07:30'."""
-    return value.astimezone(services.team_zone(team)).strftime(fmt) if value else ""
+    return value.astimezone(access.team_zone(team)).strftime(fmt) if value else ""
 
 
 @bp.app_template_filter("handover_iso_local")
