@@ -62,7 +62,6 @@ def _patient(handover, patient_id: int) -> Patient:
     return patient
 
 
-
 # ------------------------------------------------------------------------------------------------------ pages
 
 
