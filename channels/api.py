@@ -236,6 +236,24 @@ def reply(data, post_id):
     return _one(p)
 
 
+@blp.post("/posts/<int:post_id>/replies/attachments")
+@blp.arguments(AttachmentPostForm, location="form")
+@blp.arguments(AttachmentFileSchema, location="files")
+@blp.response(201, PostSchema)
+@blp.alt_response(503, description="The server is busy processing other photos: try again (Retry-After).")
+@login_required_api
+def reply_with_attachment(form, files, post_id):
+    """Reply in a thread with a photo or a PDF (multipart, as `POST /channels/{id}/attachments`: `file`, optional
+    caption `text`, `no_patient_information=true`). The same pipeline and refusals as a post's photo."""
+    parent = services.get_post(post_id, current_user)
+    upload = files["file"]
+    p = services.post(services.channel_of(parent), current_user, form["text"], parent=parent,
+                      upload=services.Upload(upload.stream.read(attachments.read_limit()), upload.filename,
+                                             form["no_patient_information"]))
+    db.session.commit()
+    return _one(p)
+
+
 @blp.get("/posts/<int:post_id>/seen")
 @blp.response(200, SeenBySchema)
 @login_required_api

@@ -15,8 +15,10 @@ from rota.swaps import open_shifts
 from rota.swaps.eligibility import describe_shift, shift_id_from_reference
 from rota.swaps.models import SwapRequest
 
+CARD_WORDS = {"shift": "An open shift", "swap": "A swap offered to everyone", "period": "A rota publication"}
 
-def _card(team, card_type: str, ref: int, text: str) -> Post | None:
+
+def _card(team, card_type: str, ref: int, text: str, exclude: set[int] = frozenset()) -> Post | None:
 
     channel = services.team_channel(team)
     if db.session.scalar(select(Post.id).where(Post.channel_id == channel.id, Post.card_type == card_type,
@@ -27,6 +29,9 @@ def _card(team, card_type: str, ref: int, text: str) -> Post | None:
     db.session.add(p)
     db.session.flush()
     services.publish_post(channel.id, "post", p)
+    # pushed like any post to those who chose "every post": what kind of card and where, never the card's words
+    services.notify_level_all(channel, team, p, services.member_ids(channel),
+                              f"{CARD_WORDS[card_type]} in {team.name} › {channel.name}.", exclude=exclude)
     return p
 
 
@@ -52,7 +57,8 @@ def on_shift_changed_hands(name, shift: Shift, user=None, **_) -> None:
 def on_swap_offered(name, request: SwapRequest, **_) -> None:
     if request.to_everyone:
         _card(request.shift.team, "swap", request.id,
-              f"{request.requester.display_name} is offering {describe_shift(request.shift)}")
+              f"{request.requester.display_name} is offering {describe_shift(request.shift)}",
+              exclude={request.requester_id})
 
 
 def on_rota_published(name, period, **_) -> None:

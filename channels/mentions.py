@@ -1,9 +1,10 @@
 """Mentions that know the rota, resolved once, when the post is sent, and stored as who was reached.
 
 ``@on-shift`` everyone rostered now; ``@tonight`` the night shifts starting today (team's zone);
-``@tomorrow-early`` shifts starting tomorrow before 11:00; ``@in-charge`` the most senior person on shift now (the
-rota has no nurse-in-charge flag: the highest grade on shift is taken to be in charge); ``@coordinators`` the team's
-coordinators; ``@name`` a colleague in the channel (first name, or full name without spaces).
+``@tomorrow-early`` shifts starting tomorrow before 11:00; ``@in-charge`` the nurse a coordinator marked in charge
+of the shift on now (``rota.services.in_charge``), or, when nobody is marked, the most senior person on shift now (the
+post says which: ``"why": "in charge"`` or ``"most senior on shift"``); ``@coordinators`` the team's coordinators;
+``@name`` a colleague in the channel (first name, or full name without spaces).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from core import timeutil
 from core.accounts import Membership, Team, TeamRole, User, grade_rank
 from core.db import db
 from rota.models import Shift, ShiftKind, ShiftState, ShiftType
+from rota.services import in_charge as rota_in_charge
 
 ROTA_MENTIONS = ("@on-shift", "@tonight", "@tomorrow-early", "@in-charge", "@coordinators")
 _TOKEN = re.compile(r"(?<![\w@])@([A-Za-z][A-Za-z'.-]*[A-Za-z]|[A-Za-z])")
@@ -34,9 +36,21 @@ def on_shift(team: Team, now: datetime) -> list[int]:
     return list(dict.fromkeys(uid for uid, _ in _rostered(team.id, [Shift.starts_at <= now, Shift.ends_at > now])))
 
 
-def in_charge(team: Team, now: datetime) -> list[int]:
+IN_CHARGE = "in charge"
+MOST_SENIOR = "most senior on shift"
+
+
+def in_charge_and_why(team: Team, now: datetime) -> tuple[list[int], str | None]:
+    """The nurse marked in charge of the shift on now; else the most senior person on shift (highest grade)."""
+    marked = rota_in_charge.current(team.id, now)
+    if marked is not None:
+        return [marked], IN_CHARGE
     rows = _rostered(team.id, [Shift.starts_at <= now, Shift.ends_at > now])
-    return [max(rows, key=lambda r: grade_rank(r[1]))[0]] if rows else []
+    return ([max(rows, key=lambda r: grade_rank(r[1]))[0]], MOST_SENIOR) if rows else ([], None)
+
+
+def in_charge(team: Team, now: datetime) -> list[int]:
+    return in_charge_and_why(team, now)[0]
 
 
 def tonight(team: Team, now: datetime) -> list[int]:
@@ -93,11 +107,15 @@ def resolve(text: str, team: Team, member_names: dict[int, str], now: datetime) 
         if mention in seen:
             continue
         seen.add(mention)
-        if mention in RESOLVERS:
+        why = None
+        if mention == "@in-charge":
+            found, why = in_charge_and_why(team, now)
+            ids = [i for i in found if i in member_names]
+        elif mention in RESOLVERS:
             ids = [i for i in RESOLVERS[mention](team, now) if i in member_names]
         else:
             ids = _by_name(m.group(1), member_names)
             if not ids:
                 continue
-        reached.append({"mention": mention, "user_ids": ids})
+        reached.append({"mention": mention, "user_ids": ids, **({"why": why} if why and ids else {})})
     return reached

@@ -26,7 +26,8 @@ def post_dict(p: Post, pg: services.Page, viewer, *, card_states: dict | None = 
         "deleted_by": pg.authors.get(p.deleted_by_id) if p.deleted_by_id else None,
         "hidden": hidden, "hidden_reason": p.hidden_reason if hidden else None,
         "pinned": p.pinned_at is not None, "reply_count": p.reply_count,
-        "reached": [{"mention": r["mention"], "people": [pg.authors.get(u, "?") for u in r["user_ids"]]}
+        "reached": [{"mention": r["mention"], "people": [pg.authors.get(u, "?") for u in r["user_ids"]],
+                     **({"why": r["why"]} if r.get("why") else {})}
                     for r in (p.reached or [])],
         "seen_count": pg.seen.get(p.id, 0), "member_count": pg.members,
         "seen_of": services.seen_denominator(p, pg.member_ids),

@@ -41,6 +41,9 @@ class PosterSchema(Schema):
 class ReachedSchema(Schema):
     mention = fields.String(required=True, metadata={"description": "e.g. @on-shift, @tonight, @sam"})
     people = fields.List(fields.String(), required=True, metadata={"description": "Who it reached, at send time"})
+    why = fields.String(allow_none=True, metadata={"description": "For @in-charge: \"in charge\" (marked by a "
+                                                                  "coordinator) or \"most senior on shift\" (none "
+                                                                  "marked)"})
 
 
 class ReactionSchema(Schema):

@@ -492,13 +492,23 @@ def _notify_members(channel: Channel, team: Team, p: Post, actor, members: list[
                        idempotency_key=f"channel.mention:{p.id}")
     if p.kind == "urgent":
         return  # the broadcast reaches everyone
-    reached = set(mentioned) | {actor.id}
-    everyone = [uid for uid in members if uid not in reached and settings.get(uid, (None, False))[0] == "all"]
+    what = "reply" if p.parent_id else "post"
+    notify_level_all(channel, team, p, members, f"New {what} in {team.name} › {channel.name} from "
+                                               f"{actor.display_name}.", exclude=set(mentioned) | {actor.id},
+                     settings={uid: level for uid, (level, _) in settings.items()})
+
+
+def notify_level_all(channel: Channel, team: Team, p: Post, members: list[int], text: str, *,
+                     exclude: set[int] = frozenset(), settings: dict[int, str | None] | None = None) -> None:
+    """Push ``text`` (never the post's words) to the channel's members whose level for it is "all", but those in
+    ``exclude``; through the outbox, so quiet hours hold it."""
+    if settings is None:
+        settings = dict(db.session.execute(select(ReadPosition.user_id, ReadPosition.notify_level)
+                                           .where(ReadPosition.channel_id == channel.id)).all())
+    everyone = [uid for uid in members if uid not in exclude and settings.get(uid) == "all"]
     if everyone:
-        what = "reply" if p.parent_id else "post"
-        notify(everyone, kind="channel.post", team_id=team.id, link=link,
-               text=f"New {what} in {team.name} › {channel.name} from {actor.display_name}.",
-               idempotency_key=f"channel.post:{p.id}")
+        notify(everyone, kind="channel.post", team_id=team.id, link=f"/channels/{channel.id}#post-{p.id}",
+               text=text, idempotency_key=f"channel.post:{p.id}")
 
 
 def muted_ids(user) -> set[int]:

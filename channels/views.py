@@ -159,7 +159,9 @@ def thread(channel_id: int, post_id: int, form: PostForm | None = None, status: 
     return render_template("channels/thread.html", channel=channel, team=_team(channel), form=form or PostForm(),
                            parent=page_dicts(channel, top, current_user)[0], action=ActionForm(), refusal=refusal,
                            posts=page_dicts(channel, replies, current_user), emoji=services.EMOJI,
-                           can_moderate=_team(channel).can_manage(current_user)), status
+                           can_moderate=_team(channel).can_manage(current_user),
+                           photo_mb=images.max_bytes() // 1048576, file_mb=attachments.max_file_bytes() // 1048576,
+                           heic=images.HEIC_SUPPORTED), status
 
 
 @bp.post("/channels/<int:channel_id>/posts/<int:post_id>/replies")
@@ -170,8 +172,9 @@ def reply(channel_id: int, post_id: int):
     form = PostForm()
     if not form.validate():
         return thread(channel_id, post_id, form=form, status=422)
-    p, status, refusal = _send(form, lambda: services.post(channel, current_user, form.text.data, parent=parent),
-                               False)
+    upload = _upload(form)
+    p, status, refusal = _send(form, lambda: services.post(channel, current_user, form.text.data, parent=parent,
+                                                           upload=upload), upload is not None)
     if p is None:
         return thread(channel_id, post_id, form=form, status=status, refusal=refusal)
     return redirect(url_for("channels.thread", channel_id=channel.id, post_id=parent.id))

@@ -13,6 +13,7 @@ from core.errors import Forbidden, NotFound
 from rota import schemas as sc
 from rota import services
 from rota.models import StaffingRequirement
+from rota.services import in_charge
 
 blp = Blueprint("rota_api", __name__, url_prefix="/api/v1", description="Teams, shift types, requirements, gaps, "
                 "shifts, rota periods, leave and CSV import")
@@ -254,6 +255,46 @@ def cancel_shift(data, shift_id):
     services.cancel_shift(shift, reason=data["reason"], actor=current_user)
     db.session.commit()
     return shift
+
+
+def _in_charge(shift) -> dict:
+    row = in_charge.get(shift.team, shift.starts_at)
+    user = services.get_user(row.user_id) if row is not None else None
+    return {"team_id": shift.team_id, "starts_at": shift.starts_at, "user_id": user.id if user else None,
+            "name": user.display_name if user else None}
+
+
+@blp.get("/shifts/<int:shift_id>/in-charge")
+@blp.response(200, sc.InChargeSchema)
+@login_required_api
+def get_in_charge(shift_id):
+    """Who is the nurse in charge of this shift's slot (the team's shifts starting at the same time)."""
+    return _in_charge(_visible_shift(shift_id))
+
+
+@blp.put("/shifts/<int:shift_id>/in-charge")
+@blp.arguments(sc.InChargeSetSchema)
+@blp.response(200, sc.InChargeSchema)
+@login_required_api
+def set_in_charge(data, shift_id):
+    """Coordinators: mark who is in charge of this shift's slot (one per team per start time; replaces the one
+    marked before). 422 unless the person is rostered on a shift of this team starting then. Audited."""
+    shift = _visible_shift(shift_id)
+    in_charge.set_in_charge(shift.team, shift.starts_at, data["user_id"], actor=current_user)
+    db.session.commit()
+    return _in_charge(shift)
+
+
+@blp.delete("/shifts/<int:shift_id>/in-charge")
+@blp.response(200, sc.InChargeSchema)
+@login_required_api
+def clear_in_charge(shift_id):
+    """Coordinators: nobody is marked in charge of this slot any more (``@in-charge`` falls back to the most senior
+    nurse on shift)."""
+    shift = _visible_shift(shift_id)
+    in_charge.clear_in_charge(shift.team, shift.starts_at, actor=current_user)
+    db.session.commit()
+    return _in_charge(shift)
 
 
 # ---------------------------------------------------------------------------------------- building the rota

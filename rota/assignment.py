@@ -32,6 +32,9 @@ AFTER_CHANGE: list[Callable] = []
 # ``fn(shift, *, was: str, actor) -> None`` after a coordinator moved a shift or changed its type (its holder stays):
 # ``was`` is how the shift read before ("Early Tue 03 Mar 07:00–15:30"). Swaps end the requests it overtook.
 AFTER_EDIT: list[Callable] = []
+# ``fn(leave) -> None`` after a leave or sickness record is added (before any shifts it takes the person off are
+# opened): swaps end the pending requests that would have given the person a shift on those days.
+AFTER_LEAVE: list[Callable] = []
 
 
 def local_day(shift: Shift, instant: datetime):

@@ -229,3 +229,19 @@ class StaffingRequirement(db.Model):
 
     def __repr__(self) -> str:
         return f"<StaffingRequirement {self.id} type={self.shift_type_id} ≥{self.min_count}>"
+
+
+class ShiftInCharge(db.Model):
+    """Who is the nurse in charge of a team's shift slot: the team's shifts starting at ``starts_at`` (a coordinator
+    marks one of the people rostered on it; one per team per start time). ``@in-charge`` in the channels reaches
+    this person while they are on that shift."""
+
+    __tablename__ = "shift_in_charge"
+    __table_args__ = (UniqueConstraint("team_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), nullable=False)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    set_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=now_utc)

@@ -245,6 +245,18 @@ class CancelSchema(Schema):
     reason = Text(required=True, min_len=1, max_len=200)
 
 
+class InChargeSetSchema(Schema):
+    user_id = Id(required=True, metadata={"description": "someone rostered on a shift of this team starting at the "
+                                                        "same time"})
+
+
+class InChargeSchema(Schema):
+    team_id = fields.Integer()
+    starts_at = fields.DateTime(metadata={"description": "UTC instant: the slot is the team's shifts starting then"})
+    user_id = fields.Integer(allow_none=True, metadata={"description": "the nurse in charge; null if none is marked"})
+    name = fields.String(allow_none=True)
+
+
 # ---------------------------------------------------------------------------------------- patterns, copy
 
 

@@ -31,6 +31,7 @@ from core.web import as_choices
 from rota import csv_io, services
 from rota.grid_cells import GridCells
 from rota.models import LeaveKind, PeriodState, ShiftKind, StaffingRequirement
+from rota.services import in_charge
 
 bp = Blueprint("rota", __name__)
 
@@ -92,6 +93,10 @@ class AssignForm(FlaskForm):
 
 class CancelForm(FlaskForm):
     reason = StringField("Reason for cancelling", validators=[DataRequired("Give a reason."), Length(max=200)])
+
+
+class InChargeForm(FlaskForm):
+    clear = HiddenField()
 
 
 class LeaveForm(FlaskForm):
@@ -418,8 +423,49 @@ def shift_detail(shift_id: int):
         form.assignee.data = shift.assignee_id or 0
     form.version.data = str(shift.version)
     status = 422 if request.method == "POST" else 200
-    return render_template("rota/shift.html", shift=shift, form=form, cancel_form=cancel, manage=manage,
-                           tz_local=timeutil.to_local), status
+    return _shift_page(shift, form, cancel, manage, status)
+
+
+def _shift_page(shift, form, cancel_form, manage: bool, status: int, in_charge_error: str | None = None):
+    marked = in_charge.get(shift.team, shift.starts_at)
+    ic_form = InChargeForm(prefix="c", formdata=None)
+    ic_form.clear.data = "1" if marked and marked.user_id == shift.assignee_id else ""
+    return render_template("rota/shift.html", shift=shift, form=form, cancel_form=cancel_form, manage=manage,
+                           tz_local=timeutil.to_local, in_charge=services.get_user(marked.user_id) if marked else None,
+                           in_charge_form=ic_form, in_charge_error=in_charge_error), status
+
+
+@bp.post("/shifts/<int:shift_id>/in-charge")
+@login_required
+def shift_in_charge(shift_id: int):
+    """Mark the shift's holder as the nurse in charge of its slot (or, with ``clear``, nobody)."""
+    shift = services.get_shift(shift_id)
+    if not services.is_visible(shift, current_user):
+        abort(404)
+    if not shift.team.can_manage(current_user):
+        abort(403)
+    form = InChargeForm(prefix="c")
+    if form.validate_on_submit():
+        try:
+            if form.clear.data:
+                in_charge.clear_in_charge(shift.team, shift.starts_at, actor=current_user)
+            else:
+                in_charge.set_in_charge(shift.team, shift.starts_at, shift.assignee_id or 0, actor=current_user)
+        except DomainError as exc:
+            db.session.rollback()
+            error = exc.detail
+        else:
+            db.session.commit()
+            flash("Nobody is marked in charge of this shift now." if form.clear.data
+                  else f"{shift.assignee.display_name} is in charge of this shift.")
+            return redirect(url_for("rota.shift_detail", shift_id=shift.id))
+    else:
+        error = "The form expired: try again."
+    shift = services.get_shift(shift_id)
+    af = AssignForm(prefix="a", formdata=None)
+    af.assignee.choices = as_choices([(0, "Nobody (open shift)")] + _people_choices(shift.team))
+    af.assignee.data, af.version.data = shift.assignee_id or 0, str(shift.version)
+    return _shift_page(shift, af, CancelForm(prefix="x", formdata=None), True, 422, in_charge_error=error)
 
 
 @bp.post("/shifts/<int:shift_id>/cancel")
@@ -433,8 +479,7 @@ def cancel_shift(shift_id: int):
         af = AssignForm(prefix="a", formdata=None)
         af.assignee.choices = as_choices([(0, "Nobody (open shift)")] + _people_choices(shift.team))
         af.assignee.data, af.version.data = shift.assignee_id or 0, str(shift.version)
-        return render_template("rota/shift.html", shift=shift, form=af, cancel_form=form,
-                               manage=shift.team.can_manage(current_user), tz_local=timeutil.to_local), 422
+        return _shift_page(shift, af, form, shift.team.can_manage(current_user), 422)
     services.cancel_shift(shift, reason=form.reason.data, actor=current_user)
     db.session.commit()
     flash("Shift cancelled.")

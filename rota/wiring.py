@@ -6,7 +6,8 @@ from __future__ import annotations
 from core import registry
 from core.web import add_nav_item
 from rota import api as rota_api
-from rota import demo, membership_views, models, rota_models, views, wording  # noqa: F401  (register the tables)
+from rota import demo, membership_views, models, rota_models, services, views, wording  # noqa: F401  (register the tables)
+from rota.services import in_charge
 
 
 def register(app, api) -> None:
@@ -18,6 +19,8 @@ def register(app, api) -> None:
     add_nav_item(app, 10, "My shifts", "rota.my_shifts")
     add_nav_item(app, 11, "Team rotas", "rota.teams")
     rota_api.register(app, api)
+    if in_charge.grid_markers not in services.GRID_CELL_HOOKS:
+        services.GRID_CELL_HOOKS.append(in_charge.grid_markers)
 
 
 def register_membership(app, api) -> None:

@@ -12,6 +12,7 @@ from core.accounts import Membership, Team, TeamRole, User
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, ValidationFailed
 from notifications.service import notify
+from rota import assignment
 from rota.assignment import leave_in_team, set_assignee
 from rota.models import (
     Leave,
@@ -74,6 +75,8 @@ def add_leave_record(user: User, *, kind: str | LeaveKind, first_day: date, last
     db.session.flush()
     audit.record("leave.recorded", actor=actor, entity=leave, team_id=team.id if team else None,
                  summary={"user_id": user.id, "days": (last_day - first_day).days + 1})
+    for hook in assignment.AFTER_LEAVE:
+        hook(leave)
     return leave
 
 

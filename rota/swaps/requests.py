@@ -29,11 +29,13 @@ from core import audit, events, timeutil
 from core.accounts import User
 from core.db import db, get_by_id, now_utc
 from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
+from rota import assignment
 from rota.models import PeriodState, ReleaseKind, Shift, ShiftState
 from rota.swaps import eligibility
 from rota.swaps.eligibility import Eligibility, describe_shift
 from rota.swaps.models import (
     PENDING_STATES,
+    RecipientState,
     SwapKind,
     SwapRecipient,
     SwapRequest,
@@ -66,6 +68,8 @@ def state_conflict(req: SwapRequest, doing: str) -> Conflict:
     who = ""
     if req.state == SwapState.awaiting_approval and req.accepted_by is not None:
         who = f" {req.accepted_by.display_name} accepted it first."
+    elif req.state == SwapState.cancelled and req.decided_by_id is None:  # ended by the rota, not by a person
+        who = f" It can no longer happen: {req.reason}." if req.reason else ""
     elif req.state == SwapState.cancelled:
         who = f" {req.requester.display_name} cancelled it" + (f": {req.reason}" if req.reason else ".")
     elif req.reason:
@@ -131,33 +135,97 @@ def _end_because_rota_changed(req: SwapRequest, reason: str | None = None) -> bo
     return True
 
 
-def on_shift_changed_hands(shift, previous, user, *, kind=None, **_) -> None:
-    """``rota.assignment.AFTER_CHANGE`` hook: when a shift changes hands outside a swap (leave opens it, a
-    coordinator reassigns it), pending requests that involve it can no longer happen: end them and say why.
-    Requests another transaction holds right now are skipped (that transaction will get a 409 on the version)."""
-    if kind in (ReleaseKind.swapped, ReleaseKind.given_away):
-        return
-    request_ids = list(db.session.scalars(select(SwapShiftLock.request_id).where(SwapShiftLock.shift_id == shift.id)))
-    if not request_ids:
-        return
-    stmt = select(SwapRequest).where(SwapRequest.id.in_(request_ids), SwapRequest.state.in_(PENDING_STATES))
+def _pending(where) -> list[SwapRequest]:
+    """Pending requests matching ``where``; on PostgreSQL those another transaction holds right now are skipped
+    (that transaction will get a 409 on the version, or re-check them itself)."""
+    stmt = select(SwapRequest).where(where, SwapRequest.state.in_(PENDING_STATES)).order_by(SwapRequest.id)
     if db.session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
-    for req in db.session.scalars(stmt).all():
-        _end_because_rota_changed(req)
+    return list(db.session.scalars(stmt).all())
+
+
+def _requests_of_shift(shift_id: int) -> list[SwapRequest]:
+    return _pending(SwapRequest.id.in_(select(SwapShiftLock.request_id).where(SwapShiftLock.shift_id == shift_id)))
+
+
+def _cannot_take(user: User, shift: Shift, giving_up: Shift | None) -> str | None:
+    """Why ``user`` can no longer take ``shift`` (giving up ``giving_up`` in the same change), in words fit for a
+    colleague: leave on a day the shift touches (never its kind: sickness is health data), or another shift of
+    theirs at the same time. ``None`` when both still allow it. Working-time rules are not re-judged here: a
+    coordinator may override those with a reason, so the approval shows them and decides."""
+    leave = assignment.leave_clash(user, shift)
+    if leave is not None:
+        day = max(leave.first_day, assignment.local_day(shift, shift.starts_at))
+        return f"{user.display_name} is now on leave on {day:%a %d %b}"
+    exclude = [shift.id] + ([giving_up.id] if giving_up is not None else [])
+    clash = assignment.overlapping_shift(user, shift.starts_at, shift.ends_at, exclude_ids=exclude)
+    if clash is not None:
+        return (f"{user.display_name} is now working {describe_shift(clash)}, "
+                f"at the same time as {describe_shift(shift)}")
+    return None
+
+
+def why_impossible(req: SwapRequest, because_of: int | None = None) -> str | None:
+    """Why a pending request can no longer happen although neither shift changed: a person who would take a shift
+    went on leave that day or was booked elsewhere at the same time. An offer not yet accepted stays open while
+    anyone it was put to (and who has not declined) can still take it."""
+    shift, cp = req.shift, req.counterpart_shift
+    if req.kind == SwapKind.swap:
+        takers = [(cp.assignee, shift, cp)] if cp is not None and cp.assignee is not None else []
+        takers.append((req.requester, cp, shift))
+        for user, taking, giving_up in takers:
+            if taking is not None and (why := _cannot_take(user, taking, giving_up)):
+                return why
+        return None
+    if req.accepted_by is not None:
+        return _cannot_take(req.accepted_by, shift, None)
+    asked = [r.user for r in req.recipients if r.state != RecipientState.declined]
+    reasons = {u.id: _cannot_take(u, shift, None) for u in asked}
+    if not asked or not all(reasons.values()):
+        return None
+    why = reasons.get(because_of) or next(iter(reasons.values()))
+    return why if len(asked) == 1 else f"Nobody it was offered to can take it now: {why}"
+
+
+def end_requests_now_impossible(user_id: int) -> None:
+    """The one re-check when a person's availability changes (leave recorded, another shift given or moved to them):
+    each pending swap or offer that would give them a shift ends if it can no longer happen, with the reason, and
+    the requester and the other party are told (:func:`_end_because_rota_changed`)."""
+    asked = select(SwapRecipient.request_id).where(SwapRecipient.user_id == user_id)
+    for req in _pending(SwapRequest.id.in_(asked) | ((SwapRequest.requester_id == user_id)
+                                                      & (SwapRequest.kind == SwapKind.swap))):
+        if _is_stale(req):
+            continue  # its shift changed hands or moved: that path ends it with its own reason
+        why = why_impossible(req, because_of=user_id)
+        if why:
+            _end_because_rota_changed(req, why)
+
+
+def on_shift_changed_hands(shift, previous, user, *, kind=None, **_) -> None:
+    """``rota.assignment.AFTER_CHANGE`` hook: when a shift changes hands outside a swap (leave opens it, a
+    coordinator reassigns it), pending requests that involve it can no longer happen: end them and say why. The new
+    holder may now be double-booked for a request that would give them another shift: those end too."""
+    if kind not in (ReleaseKind.swapped, ReleaseKind.given_away):
+        for req in _requests_of_shift(shift.id):
+            _end_because_rota_changed(req)
+    if user is not None:
+        end_requests_now_impossible(user.id)
 
 
 def on_shift_edited(shift, *, was: str, actor=None, **_) -> None:
     """``rota.assignment.AFTER_EDIT`` hook: a coordinator moved a shift (new times or type, same holder). A pending
-    swap or offer of it was agreed for the old times: it ends now, saying what changed, and the people are told."""
-    request_ids = list(db.session.scalars(select(SwapShiftLock.request_id).where(SwapShiftLock.shift_id == shift.id)))
-    if not request_ids:
-        return
-    stmt = select(SwapRequest).where(SwapRequest.id.in_(request_ids), SwapRequest.state.in_(PENDING_STATES))
-    if db.session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    for req in db.session.scalars(stmt).all():
+    swap or offer of it was agreed for the old times: it ends now, saying what changed, and the people are told.
+    Its holder's requests for other shifts are re-checked (the move may make them double-booked)."""
+    for req in _requests_of_shift(shift.id):
         _end_because_rota_changed(req, f"The rota changed: the coordinator moved {was} to {describe_shift(shift)}")
+    if shift.assignee_id is not None:
+        end_requests_now_impossible(shift.assignee_id)
+
+
+def on_leave_recorded(leave) -> None:
+    """``rota.assignment.AFTER_LEAVE`` hook: leave or sickness was recorded for someone (by a coordinator, an
+    approved leave request, or "I can't make this shift"): requests that would give them a shift that day end."""
+    end_requests_now_impossible(leave.user_id)
 
 
 # ------------------------------------------------------------------------------------------------- visibility

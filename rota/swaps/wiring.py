@@ -21,7 +21,7 @@ from rota.swaps import views as swaps_views
 from rota.swaps.demo import seed_swaps
 from rota.swaps.open_shifts import on_shift_filled
 from rota.swaps.replies import reply_claim, shift_action
-from rota.swaps.requests import expire_due, on_shift_changed_hands, on_shift_edited
+from rota.swaps.requests import expire_due, on_leave_recorded, on_shift_changed_hands, on_shift_edited
 
 
 def register(app, api) -> None:
@@ -38,6 +38,8 @@ def register(app, api) -> None:
             assignment.AFTER_CHANGE.append(hook)
     if on_shift_edited not in assignment.AFTER_EDIT:  # a moved shift ends the requests made for its old times
         assignment.AFTER_EDIT.append(on_shift_edited)
+    if on_leave_recorded not in assignment.AFTER_LEAVE:  # leave ends the requests that would give the person a shift
+        assignment.AFTER_LEAVE.append(on_leave_recorded)
     # Short notice ("I can't make this shift") and the coordinator's home (issue #15).
     app.register_blueprint(absence_views.bp)
     if absence.on_shift_changed_hands not in assignment.AFTER_CHANGE:

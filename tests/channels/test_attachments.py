@@ -209,3 +209,41 @@ def test_the_subject_access_export_lists_the_persons_photos_and_files(client, ma
     assert [(x["kind"], x["filename"], x["bytes"]) for x in data["attachments"]] == [("file", "Fire drill.pdf",
                                                                                        len(PDF))]
     assert "1 photo(s) or file(s)" in governance.export_html(data)
+
+
+def test_a_thread_reply_can_carry_a_photo_by_api_and_on_the_page(client, make, bearer, team_channel, files_dir):
+    team, coord, a, b, channel = team_channel
+    parent = client.post(f"/api/v1/channels/{channel['id']}/posts", headers=bearer(make.token(a)),
+                         json={"text": "Which sling goes with the new hoist?"}).get_json()
+    url = f"/api/v1/posts/{parent['id']}/replies/attachments"
+    resp = client.post(url, headers=bearer(make.token(b)), content_type="multipart/form-data",
+                       data={"file": (io.BytesIO(jpeg_with_gps()), "sling.jpg"), "text": "This one",
+                             "no_patient_information": "true"})
+    assert resp.status_code == 201, resp.get_json()
+    reply = resp.get_json()
+    assert reply["parent_id"] == parent["id"] and reply["text"] == "This one"
+    [att] = reply["attachments"]
+    got = client.get(att["api_url"], headers=bearer(make.token(a)))
+    assert got.status_code == 200 and not Image.open(io.BytesIO(got.data)).getexif()
+    replies = client.get(f"/api/v1/posts/{parent['id']}/replies", headers=bearer(make.token(a))).get_json()["items"]
+    assert [r["attachments"][0]["kind"] for r in replies] == ["photo"]
+    # unconfirmed: a problem+json, nothing more stored
+    bad = client.post(url, headers=bearer(make.token(b)), content_type="multipart/form-data",
+                      data={"file": (io.BytesIO(jpeg_with_gps()), "sling.jpg")})
+    assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
+    assert db.session.scalar(select(func.count(Attachment.id))) == 1
+
+    # the thread page: the reply form takes a photo and the reply shows it
+    login(client, a)
+    thread = f"/channels/{channel['id']}/posts/{parent['id']}"
+    page = client.get(thread).get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in page and 'data-testid="attachment-photo"' in page
+    resp = client.post(f"{thread}/replies", content_type="multipart/form-data",
+                       data={"text": "Thanks", "file": (io.BytesIO(jpeg_with_gps()), "x.jpg")})
+    assert resp.status_code == 422 and "Thanks</textarea>" in resp.get_data(as_text=True)
+    resp = client.post(f"{thread}/replies", content_type="multipart/form-data",
+                       data={"text": "", "no_patient_information": "y",
+                             "file": (io.BytesIO(jpeg_with_gps()), "label.jpg")})
+    assert resp.status_code == 302
+    assert db.session.scalar(select(func.count(Attachment.id))) == 2
+    assert client.get(thread).get_data(as_text=True).count('data-testid="attachment-photo"') == 2

@@ -18,10 +18,12 @@ from core import timeutil
 from core.db import db, now_utc
 from notifications import worker
 from notifications.models import NotificationPreference, OutboxMessage, OutboxState
+from rota import services as rota
 from tests.conftest import count_queries, login
 from tests.factories import ward
 from tests.notifications.conftest import _twilio_server, fake_twilio, twilio_config  # noqa: F401  (fixtures)
 from tests.notifications.test_push import KEYS, _push_server, device, push_service  # noqa: F401  (fixtures)
+from tests.rota.swaps.factories import settings, shift, soon
 
 
 @pytest.fixture
@@ -84,6 +86,26 @@ def test_ordinary_posts_reach_only_people_who_chose_every_post_and_say_nothing_o
     client.post(f"/api/v1/posts/{post['id']}/replies", json={"text": "Thanks"}, headers=bearer(make.token(b)))
     worker.run(once=True)
     assert len(push_service.payloads_for(sub_b)) == 1
+
+
+def test_rota_cards_are_pushed_to_people_who_chose_every_post_without_the_cards_words(
+        client, make, bearer, team, push_service):  # noqa: F811
+    t, coord, a, b, c, channel = team
+    sub_b, sub_c = device(b, push_service), device(c, push_service)
+    _level(client, bearer, make, b, channel, level="all")
+    settings(t)
+    s = shift(t, starts_at=soon(3), assignee=a)
+    rota.assign(s, None, actor=coord)  # a's shift becomes open: a card goes up in the team channel
+    db.session.commit()
+    worker.run(once=True)
+    [payload] = push_service.payloads_for(sub_b)
+    assert payload["b"] == "An open shift in Ward 7B › Team."
+    assert "needs cover" not in str(push_service.received_payloads())
+    assert push_service.payloads_for(sub_c) == []  # c kept the default: mentions only
+    card = client.get(f"/api/v1/channels/{channel['id']}/posts", headers=bearer(make.token(b))).get_json()["items"][0]
+    assert card["kind"] == "card"
+    link = db.session.scalar(select(OutboxMessage.link).where(OutboxMessage.user_id == b.id))
+    assert link == f"/channels/{channel['id']}#post-{card['id']}"
 
 
 def test_mentions_push_to_everyone_mentioned_and_text_only_those_who_chose_sms(

@@ -1,7 +1,7 @@
 """Two phones in the team channel: A posts, B sees it live and replies in the thread, A sees "seen by 1"; an
 @on-shift mention reaches exactly who is rostered now; a rota card claimed on one phone updates on the other; an NHS
 number is refused with the pointer to the handover; an outsider gets 403; a photo posted on one phone shows on the
-other, and a 40 MP PNG is refused."""
+other, and a 40 MP PNG is refused; an urgent post escalates until it is acknowledged."""
 
 from __future__ import annotations
 
@@ -9,10 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from bench.bench_images import png
 from channels import services
+from channels.models import Post
 from core.db import db
+from notifications import broadcasts
+from notifications.models import Notification
 from rota import services as rota
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import PHONE, sign_in
@@ -148,3 +152,41 @@ def test_a_photo_from_one_phone_shows_on_the_other_and_a_huge_png_is_refused(app
     resp = second_phone.request.get(href)
     assert resp.status == 200 and resp.headers["cache-control"] == "no-store"
     assert b"SecretCam" not in resp.body()
+
+
+def test_an_urgent_post_escalates_until_it_is_acknowledged(app, make, phone, second_phone, live_server):
+    team, coord, (a, b, c), _ = ward(make)
+    broadcasts.set_policy(team, coord, [{"after_minutes": 30, "audience": "coordinators"}])
+    channel = services.team_channel(team)
+    db.session.commit()
+    url = f"/channels/{channel.id}"
+    coord_email, b_email, b_id = coord.email, b.email, b.id
+    db.session.commit()  # reading them began a transaction: on SQLite that is the write lock the server needs
+
+    # The coordinator (phone A) posts an urgent message; nurse B's open page shows it live, with its button.
+    sign_in(phone, coord_email, TEST_PASSWORD)
+    phone.goto(url)
+    sign_in(second_phone, b_email, TEST_PASSWORD)
+    second_phone.goto(url)
+    expect(second_phone.locator("[data-testid=channel-live]")).to_have_text("Live")
+    expect(phone.locator("[data-testid=channel-live]")).to_have_text("Live")
+    phone.fill("[data-testid=compose]", "Resus trolley missing, check your bay")
+    phone.check("#urgent")
+    phone.click("[data-testid=send]")
+    mine = phone.locator("[data-testid=post]", has_text="Resus trolley")
+    expect(mine.locator("[data-testid=acks]")).to_have_text("Acknowledged by 0 of 3")
+    live = second_phone.locator("[data-testid=post]", has_text="Resus trolley")
+    expect(live.locator("[data-testid=acknowledge]")).to_be_visible()
+
+    # Nobody answers for 31 minutes: the worker's escalation step runs (the same function its periodic task calls):
+    # those who have not acknowledged are asked again, the coordinators are told.
+    post = db.session.scalar(select(Post).where(Post.kind == "urgent"))
+    assert broadcasts.escalate_due(post.created_at + timedelta(minutes=31)) == 1
+    db.session.commit()
+    assert db.session.scalar(select(Notification.id).where(Notification.user_id == b_id,
+                                                           Notification.kind == "broadcast.reminder"))
+    db.session.commit()
+
+    # B acknowledges on their phone; A's page says so without a reload.
+    live.locator("[data-testid=acknowledge]").click()
+    expect(mine.locator("[data-testid=acks]")).to_have_text("Acknowledged by 1 of 3")
