@@ -99,8 +99,7 @@ def _timed(fn) -> float:
 
 
 def _measure(app, counter, token: str, label: str, runs: int) -> None:
-    from rota.feeds import ical
-    from rota.feeds import service as feeds
+    from rota.feeds import fetch, ical
 
     client = app.test_client()
     path = f"/calendar/{token}.ics"
@@ -110,8 +109,8 @@ def _measure(app, counter, token: str, label: str, runs: int) -> None:
     queries = counter.n
     size = len(resp.data)
     with app.test_request_context():
-        found = feeds.find_feed(token)
-        spec = feeds.build_calendar(found)
+        found = fetch.find_feed(token)
+        spec = fetch.build_calendar(found)
         cals = [ical.build(spec) for _ in range(runs)]  # the floor's input, built beforehand (not timed)
         assert cals[0].to_ical() == ical.render(spec) == resp.data  # the floor serialises exactly what we send
     # Interleaved, so that both figures see the same machine load; medians and minimums both reported.
@@ -120,7 +119,7 @@ def _measure(app, counter, token: str, label: str, runs: int) -> None:
         server.append(_timed(lambda: client.get(path)))
         floor.append(_timed(cals[i].to_ical))
         with app.test_request_context():
-            build.append(_timed(lambda: feeds.build_calendar(found)))
+            build.append(_timed(lambda: fetch.build_calendar(found)))
             render.append(_timed(lambda: ical.render(spec)))
     etag = resp.headers["ETag"]
     counter.n = 0

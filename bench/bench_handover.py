@@ -25,7 +25,7 @@ def _database_url() -> str:
 
 def _handover(team, outgoing, incoming, patients, starts_at, versions=3):
     from core.db import db
-    from handover import services
+    from handover import acceptance, services
 
     h = services.start_handover(team, outgoing, label="Night → Early", starts_at=starts_at, incoming_id=incoming.id)
     for v in range(1, versions + 1):
@@ -38,7 +38,7 @@ def _handover(team, outgoing, incoming, patients, starts_at, versions=3):
                 "actions": [{"text": f"Action {i}", "owner": "FY1", "due_at": starts_at + timedelta(hours=i)}
                             for i in range(3)]}, base_version=v)  # every save is a version: v before it
         if v < versions:
-            services.accept(h, incoming, readback_note=f"read back v{v}", confirm_off_rota=True)
+            acceptance.accept(h, incoming, readback_note=f"read back v{v}", confirm_off_rota=True)
     db.session.commit()
     return h
 
@@ -67,7 +67,7 @@ def main() -> None:
     from core import accounts, nhs
     from core.accounts import TeamRole
     from core.db import db
-    from handover import fhir, services
+    from handover import fhir, patient_records, services
     from handover.payload import load_sheet
 
     url = _database_url()
@@ -87,9 +87,9 @@ def main() -> None:
             accounts.add_member(team, incoming, TeamRole.staff)
         _, token = accounts.create_token(incoming, "bench")
         numbers = nhs.test_numbers(33)
-        small = [services.add_patient(small_team, outgoing, name=f"Test Patient {i}", nhs_number=next(numbers),
+        small = [patient_records.add_patient(small_team, outgoing, name=f"Test Patient {i}", nhs_number=next(numbers),
                                       location=f"Bed {i}") for i in range(3)]
-        big = [services.add_patient(big_team, outgoing, name=f"Test Patient {i}", nhs_number=next(numbers),
+        big = [patient_records.add_patient(big_team, outgoing, name=f"Test Patient {i}", nhs_number=next(numbers),
                                     location=f"Bed {i}") for i in range(30)]
         db.session.commit()
         when = datetime(2026, 11, 25, 7, 30, tzinfo=UTC)

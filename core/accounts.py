@@ -1,4 +1,5 @@
-"""People, teams and roles: users, server-side sessions, API tokens, team membership.
+"""People, teams and roles: users, API tokens, team membership, and revoking every credential of a person.
+Server-side sessions are in ``core.sessions``; passwords, sign-in and reset links in ``core.passwords``.
 
 Teams and memberships live here rather than in ``rota`` because roles are a platform concern: every package's
 permission checks (``team.can_manage(user)``) need them, and ``core`` must not import ``rota``.
@@ -8,9 +9,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import math
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -18,11 +17,10 @@ import phonenumbers
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
-from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, UniqueConstraint, false, select, update
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 
-from core import audit, mail, throttle
+from core import audit
 from core.db import UTCDateTime, db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.timeutil import DEFAULT_ZONE
@@ -50,7 +48,9 @@ def stand_in_hash() -> str:
     return _STAND_IN_HASHES[id(hasher)]
 
 
-def _verify_hash(password_hash: str, password: str) -> bool:
+def verify_hash(password_hash: str, password: str) -> bool:
+    """Only ``User.check_password`` and ``core.passwords.verify_password`` (throttled, audited) call this
+    (tests/core/test_sign_in_throttle.py)."""
     try:
         return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
@@ -153,7 +153,7 @@ class User(db.Model):
 
     def check_password(self, password: str) -> bool:
         """Unthrottled and unaudited: application code calls ``verify_password`` instead."""
-        return _verify_hash(self.password_hash, password)
+        return verify_hash(self.password_hash, password)
 
     def set_password(self, password: str) -> None:
         self.password_hash = _hasher().hash(password)
@@ -339,183 +339,7 @@ def create_user(*, email: str, display_name: str, password: str, actor=None, mob
     return user
 
 
-SESSION_TOUCH_GRANULARITY = timedelta(minutes=1)
-TIMEOUTS = ("idle", "absolute")
-
-
-def session_limits() -> tuple[timedelta, timedelta]:
-    """(idle, absolute) session lifetimes from ``SESSION_IDLE_MINUTES`` and ``SESSION_ABSOLUTE_MINUTES``."""
-
-    cfg = current_app.config
-    return timedelta(minutes=int(cfg["SESSION_IDLE_MINUTES"])), timedelta(minutes=int(cfg["SESSION_ABSOLUTE_MINUTES"]))
-
-
-@dataclass(frozen=True)
-class SessionState:
-    """What a session cookie stands for right now. ``ended`` names a timeout that has just, or earlier, ended it."""
-
-    user: User | None
-    ended: str | None = None
-    ended_user_id: int | None = None
-
-
-def remember_days() -> int:
-
-    return int(current_app.config["REMEMBER_DEVICE_DAYS"])
-
-
-def start_session(user: User, user_agent: str | None = None, *, remember: bool = False) -> str:
-    key = secrets.token_urlsafe(32)
-    now = now_utc()
-    db.session.add(UserSession(key_hash=secret_digest(key), user_id=user.id, user_agent=(user_agent or "")[:200],
-                               created_at=now, last_seen_at=now,
-                               remembered_until=now + timedelta(days=remember_days()) if remember else None))
-    user.session_key = key
-    return key
-
-
-def _timed_out(row: UserSession, now: datetime) -> str | None:
-    if row.remembered_until is not None:  # a remembered device: only its own date ends it
-        return "absolute" if now >= row.remembered_until else None
-    idle, absolute = session_limits()
-    if now - row.created_at >= absolute:
-        return "absolute"
-    if now - (row.last_seen_at or row.created_at) >= idle:
-        return "idle"
-    return None
-
-
-def session_for_key(key: str, *, touch: bool = True) -> SessionState:
-    """The signed-in person behind a session cookie, ending the session when it has been idle or has lived too long.
-
-    ``touch`` records use by a person (not background polling); the time is written at most once a minute. Both
-    writes commit in their own short transaction, as token use does: the loader runs before the view's work."""
-    row = db.session.scalar(select(UserSession).options(joinedload(UserSession.user))
-                            .where(UserSession.key_hash == secret_digest(key)))
-    if row is None or not row.user.active:
-        return SessionState(None)
-    if row.revoked_at is not None:
-        ended = row.ended_reason if row.ended_reason in TIMEOUTS else None
-        return SessionState(None, ended, row.user_id if ended else None)
-    now = now_utc()
-    reason = _timed_out(row, now)
-    if reason:
-        # Conditional, so two requests arriving together on an expired session record one expiry, not two.
-        ended = db.session.execute(update(UserSession).where(UserSession.id == row.id, UserSession.revoked_at.is_(None))
-                                   .values(revoked_at=now, ended_reason=reason)
-                                   .execution_options(synchronize_session=False)).rowcount
-        if ended:
-            audit.record("auth.session_expired", actor=row.user, entity=row.user, summary={"reason": reason})
-        db.session.commit()
-        return SessionState(None, reason, row.user_id)
-    if touch and now - (row.last_seen_at or row.created_at) >= SESSION_TOUCH_GRANULARITY:
-        row.last_seen_at = now
-        db.session.commit()
-    row.user.session_key, row.user.session_row = key, row
-    return SessionState(row.user)
-
-
-def user_for_session_key(key: str) -> User | None:
-    return session_for_key(key).user
-
-
-def session_time_left(user: User) -> dict | None:
-    """Seconds before the current session times out, and whether using it would push that back (not past the
-    absolute limit). What the page's sign-out warning asks for; asking does not count as use. None when the
-    request came with an API token rather than a browser session."""
-    row = getattr(user, "session_row", None) or db.session.scalar(
-        select(UserSession).where(UserSession.key_hash == secret_digest(user.session_key or "")))
-    if row is None or row.remembered_until is not None:  # no countdown on a remembered device
-        return None
-    idle, absolute = session_limits()
-    now = now_utc()
-    idle_left = (row.last_seen_at or row.created_at) + idle - now
-    absolute_left = row.created_at + absolute - now
-    left = min(idle_left, absolute_left)
-    return {"seconds_left": max(0, math.ceil(left.total_seconds())), "extendable": absolute_left > idle_left}
-
-
-def keep_session_alive(user: User) -> dict | None:
-    """The person asked to stay signed in: count it as use now."""
-    row = db.session.scalar(select(UserSession).where(UserSession.key_hash == secret_digest(user.session_key or "")))
-    if row is None:
-        return None
-    row.last_seen_at = now_utc()
-    db.session.flush()
-    return session_time_left(user)
-
-
-def verify_password(email: str, password: str, *, client: throttle.Client,
-                    check: str = throttle.SIGN_IN) -> User | None:
-    """The one place passwords are checked: throttled (``throttle.Throttled`` before any hashing when refused),
-    every failure audited, and the same Argon2 work whether or not the email has an active account."""
-    throttle.check(check, email, client)
-    user = user_by_email(email or "")
-    right = _verify_hash(user.password_hash if user is not None else stand_in_hash(), password or "")
-    if user is not None and user.active and right:
-        if check == throttle.SIGN_IN and not password_sign_in_allowed(user):
-            audit.record("auth.login_failed", outcome="denied", entity_type="user", entity_id=user.id,
-                         summary={"reason": "password_sign_in_off"})
-            raise PasswordSignInOff("This account signs in with the trust's account, not a password: use the "
-                                    "button above.")
-        return user
-    throttle.failed(check, email, client)
-    action = "auth.login_failed" if check == throttle.SIGN_IN else "auth.password_check_failed"
-    audit.record(action, actor=user if check != throttle.SIGN_IN else None, outcome="denied",
-                 entity_type="user", entity_id=user.id if user else None)
-    return None
-
-
-def record_throttled(exc: throttle.Throttled, *, check: str, actor=None) -> bool:
-    """Audit a refused attempt when it is the first from its full bucket in the bucket's window (the rest are counted
-    and logged at most once a minute). True when an entry was written."""
-    if not throttle.first_refusal(exc):
-        return False
-    audit.record("auth.throttled", actor=actor, outcome="denied", summary={"check": check, "bucket": exc.bucket})
-    return True
-
-
-def authenticate(email: str, password: str, *, client: throttle.Client, user_agent: str | None = None,
-                 remember: bool = False) -> User | None:
-    user = verify_password(email, password, client=client)
-    if user is None:
-        return None
-    start_session(user, user_agent, remember=remember)
-    audit.record("auth.login", actor=user, entity=user, summary={"remember_device": True} if remember else None)
-    return user
-
-
-def remembered_devices(user: User) -> list[UserSession]:
-    """The person's devices that stay signed in ("remember this device"), newest first."""
-    return list(db.session.scalars(select(UserSession).where(
-        UserSession.user_id == user.id, UserSession.revoked_at.is_(None), UserSession.remembered_until > now_utc())
-        .order_by(UserSession.created_at.desc())))
-
-
-def forget_device(user: User, session_id: int) -> None:
-    """Sign a remembered device out (a lost phone): its session ends at once."""
-    row = db.session.get(UserSession, session_id)
-    if row is None or row.user_id != user.id or row.revoked_at is not None:
-        raise NotFound("No such device.")
-    row.revoked_at, row.ended_reason = now_utc(), "revoked"
-    audit.record("auth.device_forgotten", actor=user, entity=user, summary={"session_id": row.id})
-
-
-def end_session(user: User) -> None:
-    """Sign this browser out. What other packages tied to this browser (push devices) goes with it, through
-    ``app.extensions["session_end_hooks"]``: ``hook(user, session_id)``."""
-
-    if user.session_key:
-        row = db.session.scalar(select(UserSession).where(UserSession.key_hash == secret_digest(user.session_key)))
-        if row is not None and row.revoked_at is None:
-            row.revoked_at, row.ended_reason = now_utc(), "logout"
-        if row is not None:
-            for hook in current_app.extensions.get("session_end_hooks", []):
-                hook(user, row.id)
-    audit.record("auth.logout", actor=user, entity=user)
-
-
-def _revoke_all(user: User, *, actor, keep_session_key: str | None = None) -> None:
+def revoke_all_credentials(user: User, *, actor, keep_session_key: str | None = None) -> None:
     """Every credential of ``user`` dies: sessions (but the one kept), API tokens, and what other packages issued
     (calendar-feed links) through ``app.extensions["credential_revokers"]``."""
 
@@ -531,134 +355,6 @@ def _revoke_all(user: User, *, actor, keep_session_key: str | None = None) -> No
         revoke_more(user, actor=actor)
 
 
-class WrongPassword(ValidationFailed):
-    pass
-
-
-class PasswordSignInOff(Forbidden):
-    """The password was right, but this account may not use one (shown only then: no hint to a guesser)."""
-
-
-def password_sign_in_allowed(user: User) -> bool:
-    """Per account (``password_sign_in_disabled``) and globally (``PASSWORD_SIGN_IN=off``, but for the active
-    administrators named in ``BREAK_GLASS_ADMINS``, who can still get in when the identity provider is down)."""
-
-    if user.password_sign_in_disabled:
-        return False
-    if str(current_app.config.get("PASSWORD_SIGN_IN", "on")).lower() != "off":
-        return True
-    return user.is_admin and user.email in break_glass_emails(current_app.config)
-
-
-def break_glass_emails(config) -> set[str]:
-    return {normalise_email(e) for e in str(config.get("BREAK_GLASS_ADMINS") or "").split(",") if e.strip()}
-
-
-def set_password_sign_in(user: User, allowed: bool, *, actor) -> None:
-    """Switch one account's password sign-in on or off. The last administrator who can still sign in with a password
-    keeps it (break glass: the identity provider may be down)."""
-    if actor is not None and not actor.is_admin:
-        raise Forbidden("Only an administrator can change how people sign in.")
-    if not allowed and user.is_admin:
-        others = db.session.scalars(select(User).where(User.is_admin.is_(True), User.active.is_(True),
-                                                       User.id != user.id)).all()
-        if not any(password_sign_in_allowed(other) for other in others):
-            raise Conflict(f"{user.display_name} is the last administrator who can sign in with a password: keep it "
-                           "for when the trust's sign-in service is down.")
-    if user.password_sign_in_disabled == (not allowed):
-        return
-    user.password_sign_in_disabled = not allowed
-    audit.record("user.password_sign_in_" + ("enabled" if allowed else "disabled"), actor=actor, entity=user)
-
-
-def change_password(user: User, current: str, new: str, *, client: throttle.Client) -> None:
-    if verify_password(user.email, current, client=client, check=throttle.CURRENT_PASSWORD) is None:
-        raise WrongPassword("Your current password is not right.",
-                            errors={"current_password": ["Your current password is not right."]})
-    check_password_strength(new)
-    user.set_password(new)
-    user.password_changed_at = now_utc()
-    # Other browsers, every API token and calendar link die; the browser that made the change stays signed in.
-    _revoke_all(user, actor=user, keep_session_key=user.session_key)
-    audit.record("user.password_changed", actor=user, entity=user)
-
-
-# ------------------------------------------------------------------------------- administrator-issued reset links
-
-RESET_SALT = "shiftbridge-password-reset"
-
-
-def _reset_serializer():
-
-    return URLSafeTimedSerializer(current_app.secret_key, salt=RESET_SALT)
-
-
-def _password_fingerprint(user: User) -> str:
-    # Part of the signed link: once the password changes (by this link or otherwise) every link issued before dies.
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
-
-
-def issue_reset_link(user: User, *, actor=None) -> str:
-    """A one-time token for ``user`` to choose a new password (an administrator gives it to them); valid for
-    ``RESET_LINK_HOURS`` and only until the password changes. Not stored: nothing to steal from the database."""
-    if not user.active:
-        raise Conflict("This account is deactivated: reactivate it first.")
-    token = _reset_serializer().dumps({"u": user.id, "p": _password_fingerprint(user)})
-    audit.record("user.reset_link_issued", actor=actor, entity=user)
-    return token
-
-
-def email_reset_link(user: User, link: str, *, actor=None) -> bool:
-    """Mail ``link`` (from :func:`issue_reset_link`) to the person when mail is set up (core.mail). True if the mail
-    server took it (audited ``user.reset_link_emailed``); False when mail is off or the server failed (audited
-    ``user.reset_link_email_failed``, the reason's class only): the caller then shows or prints the link as before.
-    The mail names the person and the link, nothing else (no patient details, no rota)."""
-    if not mail.enabled():
-        return False
-    hours = int(current_app.config["RESET_LINK_HOURS"])
-    body = (f"Hello {user.display_name},\n\n"
-            f"An administrator has made you a link to choose a new Shiftbridge password:\n\n{link}\n\n"
-            f"It works once, for {hours} hours. Choosing a new password signs you out everywhere.\n"
-            "If you did not ask for this, tell your administrator; your current password keeps working.\n")
-    try:
-        mail.send(user.email, "Choose a new Shiftbridge password", body)
-    except mail.MailFailed as exc:
-        audit.record("user.reset_link_email_failed", actor=actor, entity=user, outcome="failure",
-                     summary={"reason": str(exc)[:100]})
-        return False
-    audit.record("user.reset_link_emailed", actor=actor, entity=user)
-    return True
-
-
-class ResetLinkDead(Conflict):
-    """A reset link that is forged, expired, already used or for a deactivated account."""
-
-
-def user_for_reset(token: str) -> User:
-
-    dead = ResetLinkDead("This link has expired or has already been used. Ask an administrator for a new one.")
-    try:
-        data = _reset_serializer().loads(token, max_age=int(current_app.config["RESET_LINK_HOURS"]) * 3600)
-        user = db.session.get(User, int(data["u"]))
-    except (BadData, KeyError, TypeError, ValueError):
-        raise dead from None
-    if user is None or not user.active or not secrets.compare_digest(str(data.get("p")), _password_fingerprint(user)):
-        raise dead
-    return user
-
-
-def reset_password(token: str, new: str) -> User:
-    """Set a new password through a reset link: the link dies with the old password, and every browser, API token
-    and calendar link of the account is signed out, as after a change of password."""
-    user = user_for_reset(token)
-    check_password_strength(new)
-    user.set_password(new)
-    user.password_changed_at = now_utc()
-    _revoke_all(user, actor=user)
-    audit.record("user.password_reset", actor=user, entity=user)
-    return user
-
-
 def set_active(user: User, active: bool, *, actor: User) -> None:
     if not actor.is_admin:
         raise Forbidden("Only an administrator can deactivate accounts.")
@@ -667,7 +363,7 @@ def set_active(user: User, active: bool, *, actor: User) -> None:
     user.active = active
     user.deactivated_at = None if active else now_utc()
     if not active:
-        _revoke_all(user, actor=actor)
+        revoke_all_credentials(user, actor=actor)
     audit.record("user.deactivated" if not active else "user.reactivated", actor=actor, entity=user)
 
 
@@ -762,5 +458,3 @@ def create_team(*, name: str, site: str | None = None, timezone: str = DEFAULT_Z
     db.session.flush()
     audit.record("team.created", actor=actor, entity=team, team_id=team.id)
     return team
-
-

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from core import accounts, mail, metrics, registry, throttle
+from core import accounts, mail, metrics, passwords, registry, sessions, throttle
 from core.accounts import ApiToken, User
 from core.db import db
 from core.errors import DomainError
@@ -70,7 +70,7 @@ def _used_by_a_person() -> bool:
 def _load_user(session_key: str):
     if bearer_token(request) is not None:
         return None  # an Authorization header decides alone: a junk token is not rescued by a session cookie
-    state = accounts.session_for_key(session_key, touch=_used_by_a_person())
+    state = sessions.session_for_key(session_key, touch=_used_by_a_person())
     if state.ended:
         g.session_ended, g.session_ended_user_id = state.ended, state.ended_user_id
     return state.user
@@ -174,7 +174,7 @@ def _remember_device(response, client: throttle.Client, email: str):
 
 
 def _throttled(exc: throttle.Throttled, check: str):
-    if accounts.record_throttled(exc, check=check, actor=current_user if current_user.is_authenticated else None):
+    if passwords.record_throttled(exc, check=check, actor=current_user if current_user.is_authenticated else None):
         db.session.commit()
 
 
@@ -225,15 +225,15 @@ def carry_from_sign_in() -> dict | None:
 
 
 def _absolute_text() -> str:
-    hours, minutes = divmod(int(accounts.session_limits()[1].total_seconds() // 60), 60)
+    hours, minutes = divmod(int(sessions.session_limits()[1].total_seconds() // 60), 60)
     return f"{hours} hours" if not minutes else f"{hours * 60 + minutes} minutes"
 
 
 def sign_in_page(form, status: int, *, carry: dict | None = None, ended: str | None = None, **extra):
-    idle, _ = accounts.session_limits()
-    ctx = {"form": form, "carry": carry, "ended": ended if ended in accounts.TIMEOUTS else None,
+    idle, _ = sessions.session_limits()
+    ctx = {"form": form, "carry": carry, "ended": ended if ended in sessions.TIMEOUTS else None,
            "idle_minutes": int(idle.total_seconds() // 60), "absolute_text": _absolute_text(),
-           "remember_days": accounts.remember_days(),
+           "remember_days": sessions.remember_days(),
            "action": url_for("auth.login", next=request.args.get("next")) if request.endpoint == "auth.login"
            else url_for("auth.login")} | extra
     return make_response(render_template("core/login.html", **ctx), status)
@@ -250,7 +250,7 @@ def login():
         return sign_in_page(form, 422 if request.method == "POST" else 200, carry=carry, ended=ended)
     client = _client()
     try:
-        user = accounts.authenticate(form.email.data, form.password.data, client=client,
+        user = passwords.authenticate(form.email.data, form.password.data, client=client,
                                      user_agent=request.user_agent.string, remember=bool(form.remember.data))
     except throttle.Throttled as exc:
         _throttled(exc, throttle.SIGN_IN)
@@ -259,7 +259,7 @@ def login():
         resp = sign_in_page(form, 429, carry=carry, ended=ended)
         resp.headers["Retry-After"] = str(exc.retry_after)
         return resp
-    except accounts.PasswordSignInOff as exc:
+    except passwords.PasswordSignInOff as exc:
         db.session.commit()  # keeps the audit entry
         form.password.errors.append(exc.detail)
         return sign_in_page(form, 403, carry=carry, ended=ended)
@@ -271,7 +271,7 @@ def login():
     session.clear()
     g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)  # its secret went with the old session
     # A remembered device also gets flask-login's remember cookie, so closing the browser does not sign it out.
-    login_user(user, remember=bool(form.remember.data), duration=timedelta(days=accounts.remember_days()))
+    login_user(user, remember=bool(form.remember.data), duration=timedelta(days=sessions.remember_days()))
     db.session.commit()
     if carry is not None and carry["user_id"] == user.id:
         resp = make_response(render_template("core/resume.html", carry=carry))
@@ -284,7 +284,7 @@ def login():
 def _session_timeout():
     def session_timeout() -> dict:
         """What the sign-out warning in base.html needs (the loader already holds the session: no query)."""
-        left = accounts.session_time_left(current_user._get_current_object())
+        left = sessions.session_time_left(current_user._get_current_object())
         return left and left | {"warn_seconds": int(current_app.config["SESSION_WARNING_SECONDS"]),
                                 "absolute_text": _absolute_text()}
 
@@ -301,13 +301,13 @@ def _session_answer(left: dict | None):
 def reset_password(token: str):
     """The page a reset link from an administrator opens: choose a new password, then sign in with it."""
     try:
-        user = accounts.user_for_reset(token)
-    except accounts.ResetLinkDead as exc:
+        user = passwords.user_for_reset(token)
+    except passwords.ResetLinkDead as exc:
         return render_template("core/reset.html", dead=exc.detail, page_title="Link no longer works"), 410
     form = ResetForm()
     if form.validate_on_submit():
         try:
-            accounts.reset_password(token, form.new_password.data)
+            passwords.reset_password(token, form.new_password.data)
         except DomainError as exc:
             db.session.rollback()
             form.new_password.errors.extend([m for msgs in (exc.errors or {}).values() for m in msgs] or [exc.detail])
@@ -325,7 +325,7 @@ def session_status():
     """Seconds before this session times out (for the sign-out warning). Asking does not count as use."""
     if not current_user.is_authenticated:
         abort(401, description="You are signed out.")
-    return _session_answer(accounts.session_time_left(current_user._get_current_object()))
+    return _session_answer(sessions.session_time_left(current_user._get_current_object()))
 
 
 @bp.post("/auth/session/keepalive")
@@ -333,7 +333,7 @@ def session_keepalive():
     """'Stay signed in' on the warning."""
     if not current_user.is_authenticated:
         abort(401, description="You are signed out.")
-    left = accounts.keep_session_alive(current_user._get_current_object())
+    left = sessions.keep_session_alive(current_user._get_current_object())
     db.session.commit()
     return _session_answer(left)
 
@@ -343,7 +343,7 @@ def session_keepalive():
 def logout():
     if not CsrfForm().validate_on_submit():
         abort(400)
-    accounts.end_session(current_user._get_current_object())
+    sessions.end_session(current_user._get_current_object())
     db.session.commit()
     # Signed in elsewhere too (single sign-on): the first place that wants the browser next, to sign out there.
     at_provider = next(filter(None, (target(session) for target in current_app.extensions.get(SIGN_OUT_TARGETS, []))),
@@ -357,7 +357,7 @@ def render_profile(**extra):
     tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == current_user.id)
                                 .order_by(ApiToken.created_at.desc())).all()
     ctx = {"password_form": PasswordForm(prefix="pw"), "token_form": TokenForm(prefix="tok"), "tokens": tokens,
-           "button_form": CsrfForm(), "devices": accounts.remembered_devices(current_user),
+           "button_form": CsrfForm(), "devices": sessions.remembered_devices(current_user),
            "profile_sections": registry.profile_sections_of(current_app)}
     ctx.update(extra)
     return render_template("core/profile.html", **ctx)
@@ -374,7 +374,7 @@ def profile():
 def forget_device(session_id: int):
     if not CsrfForm().validate_on_submit():
         abort(400)
-    accounts.forget_device(current_user._get_current_object(), session_id)
+    sessions.forget_device(current_user._get_current_object(), session_id)
     db.session.commit()
     flash("That device is signed out.", "success")
     return redirect(url_for("auth.profile") + "#devices")
@@ -386,7 +386,7 @@ def change_password():
     form = PasswordForm(prefix="pw")
     if form.validate_on_submit():
         try:
-            accounts.change_password(current_user._get_current_object(), form.current_password.data,
+            passwords.change_password(current_user._get_current_object(), form.current_password.data,
                                      form.new_password.data, client=_client())
         except throttle.Throttled as exc:
             _throttled(exc, throttle.CURRENT_PASSWORD)
@@ -395,7 +395,7 @@ def change_password():
             resp.headers["Retry-After"] = str(exc.retry_after)
             return resp
         except DomainError as exc:
-            if isinstance(exc, accounts.WrongPassword):
+            if isinstance(exc, passwords.WrongPassword):
                 db.session.commit()  # keeps the audit entry of the failed check; nothing else changed
             else:
                 db.session.rollback()
@@ -454,9 +454,9 @@ def admin_reset_link(user_id: int):
         abort(400)
     user = accounts.get_user(user_id)
     actor = current_user._get_current_object()
-    token = accounts.issue_reset_link(user, actor=actor)
+    token = passwords.issue_reset_link(user, actor=actor)
     link = public_base_url() + url_for("auth.reset_password", token=token)
-    emailed = accounts.email_reset_link(user, link, actor=actor)
+    emailed = passwords.email_reset_link(user, link, actor=actor)
     db.session.commit()
     return _admin_users_page(reset_for=user, reset_link=None if emailed else link, reset_emailed=emailed,
                              mail_failed=mail.enabled() and not emailed,

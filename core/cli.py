@@ -9,7 +9,7 @@ import click
 from flask import current_app, url_for
 from flask.cli import AppGroup
 
-from core import accounts, audit, backup, mail, registry
+from core import accounts, audit, backup, mail, passwords, registry
 from core.db import db
 from core.errors import DomainError
 from core.links import public_base_url
@@ -58,14 +58,14 @@ def reset_link(email):
     if user is None:
         raise click.ClickException(f"no account with email {email}")
     try:
-        token = accounts.issue_reset_link(user)
+        token = passwords.issue_reset_link(user)
     except DomainError as exc:
         _fail(exc)
     base = public_base_url()
     with current_app.test_request_context():
         path = url_for("auth.reset_password", token=token)
     hours = current_app.config["RESET_LINK_HOURS"]
-    emailed = accounts.email_reset_link(user, f"{base}{path}")
+    emailed = passwords.email_reset_link(user, f"{base}{path}")
     db.session.commit()
     if emailed:
         click.echo(f"Emailed the link to {user.email}. One use, for {hours} hours.")

@@ -33,7 +33,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core import accounts, audit, throttle
+from core import accounts, audit, passwords, sessions, throttle
 from core.accounts import Team, TeamRole, User
 from core.db import UTCDateTime, db, now_utc
 from core.errors import Conflict
@@ -99,7 +99,7 @@ def load_settings(app) -> None:
             app.config[key] = (raw.lower() in {"1", "true", "yes", "on"} if key in _BOOL
                                else int(raw) if key in _INT else raw)
         app.config.setdefault(key, default)
-    if str(app.config["PASSWORD_SIGN_IN"]).lower() == "off" and not accounts.break_glass_emails(app.config):
+    if str(app.config["PASSWORD_SIGN_IN"]).lower() == "off" and not passwords.break_glass_emails(app.config):
         raise RuntimeError("PASSWORD_SIGN_IN=off needs BREAK_GLASS_ADMINS: at least one administrator must be able "
                            "to sign in with a password when the identity provider is down.")
     group_roles(app.config)  # a malformed mapping stops start-up, not a sign-in
@@ -451,7 +451,7 @@ def record_failure(reason: str, client: throttle.Client, user: User | None = Non
 
 
 def record_sign_in(user: User, user_agent: str | None) -> None:
-    accounts.start_session(user, user_agent)
+    sessions.start_session(user, user_agent)
     audit.record("auth.login", actor=user, entity=user, summary={"via": "sso"})
 
 

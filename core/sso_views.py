@@ -8,7 +8,7 @@ import hmac
 from flask import Blueprint, abort, current_app, g, make_response, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user
 
-from core import accounts, sso, throttle
+from core import accounts, passwords, sso, throttle
 from core.auth import SIGN_OUT_TARGETS, LoginForm, carry_from_sign_in, sign_in_page
 from core.db import db
 from core.errors import DomainError
@@ -107,7 +107,7 @@ def callback():
     try:
         sso.check_throttle(client)
     except throttle.Throttled as exc:
-        if accounts.record_throttled(exc, check=sso.SSO_CHECK):
+        if passwords.record_throttled(exc, check=sso.SSO_CHECK):
             db.session.commit()
         resp = _page(429, exc.detail, retry=False)
         resp.headers["Retry-After"] = str(exc.retry_after)
@@ -177,7 +177,7 @@ def admin_password_sign_in(user_id: int, state: str):
         abort(403, description="Only administrators can change how people sign in.")
     user = accounts.get_user(user_id)
     try:
-        accounts.set_password_sign_in(user, state == "on", actor=current_user._get_current_object())
+        passwords.set_password_sign_in(user, state == "on", actor=current_user._get_current_object())
     except DomainError:
         db.session.rollback()
         raise

@@ -4,7 +4,7 @@ Store UTC, compute in the team's zone. A wall-clock time read in a zone may not 
 on the last Sunday of March in London) or may exist twice (the autumn fold: 01:30 on the last Sunday of October);
 Python silently picks one, a rota must not. ``local_time_problem`` names both, and every refusal is built on it:
 ``localize`` / ``parse_instant`` / ``shift_instants`` here (API and forms, a ``ValidationFailed`` naming the problem,
-unless the caller gave an explicit UTC offset); ``handover.services.local_to_utc`` and the pure rules engine's
+unless the caller gave an explicit UTC offset); ``handover.access.local_to_utc`` and the pure rules engine's
 ``rota.compliance.rules.local_datetime`` (``ValueError``) convert through ``localize`` and word the refusal for their
 own readers. The rules engine's cached helpers convert through ``wall_clock_instant`` and ``utc_offset_at``.
 

@@ -18,8 +18,8 @@ HANDOVER_DEFAULTS = {
 def register(app, api) -> None:
     from core import registry
     from core.web import add_nav_item
+    from handover import acceptance, cli, demo, models, services, views  # noqa: F401  (models registers its tables)
     from handover import api as handover_api
-    from handover import cli, demo, models, services, views  # noqa: F401  (models registers its tables)
 
     for key, value in HANDOVER_DEFAULTS.items():
         app.config.setdefault(key, value)
@@ -30,4 +30,4 @@ def register(app, api) -> None:
     registry.register_home_panel(app, views.handovers_panel)
     registry.register_demo_seeder(app, 40, "handover patients", demo.seed_handover)
     # Run by `flask notifications worker` every NOTIFICATIONS_PERIODIC_SECONDS (or cron `flask handover flag-overdue`).
-    registry.register_periodic_task(app, "handover.flag_overdue", services.flag_overdue)
+    registry.register_periodic_task(app, "handover.flag_overdue", acceptance.flag_overdue)

@@ -13,7 +13,7 @@ from core.api import Blueprint, login_required_api
 from core.db import db, get_by_id
 from core.errors import NotFound
 from core.security import no_store
-from handover import fhir, images, services
+from handover import acceptance, access, fhir, images, patient_records, services
 from handover.models import Patient
 from handover.payload import entry_dict, handover_dict, image_dict, load_sheet
 from handover.schemas import (
@@ -40,13 +40,13 @@ def _team(team_id: int) -> Team:
     team = get_by_id(Team, team_id)
     if team is None:
         raise NotFound(f"No team with id {team_id}.")
-    services.require_view(team, current_user)
+    access.require_view(team, current_user)
     return team
 
 
 def _handover(handover_id: int):
     handover = services.get_handover(handover_id)
-    services.require_view(handover.team, current_user)
+    access.require_view(handover.team, current_user)
     return handover
 
 
@@ -64,7 +64,7 @@ def _patient_in(handover, patient_id: int):
 def list_patients(args, team_id):
     """Patients on the team's list (add ``include_discharged=true`` for discharged ones not yet purged)."""
     team = _team(team_id)
-    patients = services.list_patients(team, include_discharged=args["include_discharged"])
+    patients = patient_records.list_patients(team, include_discharged=args["include_discharged"])
 
     audit.record("handover.patients_listed", actor=current_user, entity_type="team", entity_id=team.id,
                  team_id=team.id, summary={"patient_ids": [p.id for p in patients]})
@@ -79,7 +79,7 @@ def list_patients(args, team_id):
 def add_patient(data, team_id):
     """Add a patient. The NHS number must pass its modulus-11 check; give an NHS number and/or a hospital number."""
     team = _team(team_id)
-    patient = services.add_patient(team, current_user, **data)
+    patient = patient_records.add_patient(team, current_user, **data)
     db.session.commit()
     return patient
 
@@ -90,11 +90,11 @@ def add_patient(data, team_id):
 @login_required_api
 def update_patient(data, patient_id):
     """Correct details, move (``location``) or discharge (``discharged: true``) a patient."""
-    patient = services.get_patient(patient_id)
-    services.require_view(patient.team, current_user)
+    patient = patient_records.get_patient(patient_id)
+    access.require_view(patient.team, current_user)
     if data.get("discharged") is False:
         data.pop("discharged")
-    patient = services.update_patient(patient, current_user, **data)
+    patient = patient_records.update_patient(patient, current_user, **data)
     db.session.commit()
     return patient
 
@@ -106,7 +106,7 @@ def update_patient(data, patient_id):
 def start_handover(data, team_id):
     """Start a handover: one entry per patient on the list, pre-filled from the team's previous handover."""
     team = _team(team_id)
-    starts_at = services.local_to_utc(data["starts_at"], services.team_zone(team))
+    starts_at = access.local_to_utc(data["starts_at"], access.team_zone(team))
     handover = services.start_handover(team, current_user, label=data["label"], starts_at=starts_at,
                                        outgoing_id=data.get("outgoing_id"), incoming_id=data.get("incoming_id"))
     db.session.commit()
@@ -155,7 +155,7 @@ def put_entry(data, handover_id, patient_id):
 def accept(data, handover_id):
     """The incoming clinician accepts some entries (``patient_ids``) or the whole handover, with a read-back note."""
     handover = _handover(handover_id)
-    services.accept(handover, current_user, patient_ids=data.get("patient_ids"),
+    acceptance.accept(handover, current_user, patient_ids=data.get("patient_ids"),
                     readback_note=data.get("readback_note", ""), seen_at=data.get("seen_at"),
                     confirm_off_rota=data["confirm_off_rota"])
     db.session.commit()

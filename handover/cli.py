@@ -7,7 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from core.db import db
-from handover import images, services
+from handover import acceptance, images, retention
 
 handover_cli = AppGroup("handover", help="Handover retention and overdue acknowledgements.")
 
@@ -20,7 +20,7 @@ def purge(days):
     Audit entries are kept."""
 
     days = current_app.config["HANDOVER_RETENTION_DAYS"] if days is None else days
-    ids, keys = services.purge_expired(retention_days=days)
+    ids, keys = retention.purge_expired(retention_days=days)
     db.session.commit()
     images.delete_files(keys)  # only after the commit: a failed purge keeps the photos
     click.echo(f"purged {len(ids)} patient(s) discharged more than {days} day(s) ago; {len(keys)} photo(s) deleted")
@@ -30,6 +30,6 @@ def purge(days):
 def flag_overdue():
     """Notify coordinators of handovers not accepted within their team's set time (idempotent)."""
 
-    flagged = services.flag_overdue()
+    flagged = acceptance.flag_overdue()
     db.session.commit()
     click.echo(f"flagged {len(flagged)} overdue handover(s)")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from core import nhs
 from core.accounts import Team, TeamRole
 from core.db import db, now_utc
-from handover import services
+from handover import acceptance, patient_records, services
 from handover.models import Patient
 from rota.demo import WARD
 
@@ -43,7 +43,7 @@ def seed_handover():
     today = date.today()
     patients = []
     for i, (name, bed, *_rest) in enumerate(_PATIENTS):
-        patients.append(services.add_patient(team, coordinator, name=name, nhs_number=next(numbers),
+        patients.append(patient_records.add_patient(team, coordinator, name=name, nhs_number=next(numbers),
                                              hospital_number=f"RX{4400 + i:05d}", location=bed,
                                              date_of_birth=date(1930 + 9 * i, 1 + i, 10 + i),
                                              admitted_on=today - timedelta(days=i + 1)))
@@ -56,7 +56,7 @@ def seed_handover():
             "severity": severity, "situation": situation, "background": background, "assessment": assessment,
             "recommendation": recommendation, "contingency": contingency,
             "actions": [{"text": recommendation, "owner": "Night nurse", "due_at": None}]}, base_version=1)
-    services.accept(handover, incoming, readback_note="Read back in full at the bedside.",
-                    confirm_off_rota=services.off_rota_notice(team, incoming) is not None)
+    acceptance.accept(handover, incoming, readback_note="Read back in full at the bedside.",
+                    confirm_off_rota=acceptance.off_rota_notice(team, incoming) is not None)
     return [f"handover: {len(patients)} demo patients on {WARD} and last night's handover "
             f"(accepted by {incoming.display_name}); start this morning's from the Handover page"]

@@ -27,7 +27,7 @@ from core.images import (  # noqa: F401  (the pipeline, public under this module
     processing_slot,
     reencode,
 )
-from handover import services
+from handover import access, services
 from handover.models import HandoverImage
 
 
@@ -46,7 +46,7 @@ def attach(handover, patient, actor, data: bytes):
     """Store a photo for a patient's entry in a handover (services never commit; the file is written first so a
     failed commit leaves at most an orphan file with a random name, never a row without a file)."""
 
-    services.require_view(handover.team, actor)
+    access.require_view(handover.team, actor)
     if patient.team_id != handover.team_id:
         raise NotFound("That patient is not on this team's list.")
     if services.is_closed(handover):

@@ -1,5 +1,6 @@
-"""Handover rules: patient list, sessions pre-filled from the last handover, versioned entries, acceptance,
-overdue flags, the per-patient access report and retention purge.
+"""Handover rules: sessions pre-filled from the last handover and versioned entries. The rest of the handover rules
+sit beside this module: ``access`` (who may see and manage, the team's zone, settings), ``patient_records`` (the
+patient list), ``acceptance`` (ready, accept, overdue flags) and ``retention`` (the access report and the purge).
 
 Services never commit. Every change and every view of clinical content writes an audit entry whose summary holds
 ids only (``patient_ids`` lists the patients whose content was touched, which is what the access report reads).
@@ -8,205 +9,31 @@ ids only (``patient_ids`` lists the patients whose content was touched, which is
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, time
 
-from flask import current_app, url_for
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from core import audit, nhs, timeutil
-from core.accounts import Membership, Team, TeamRole, User
+from core import audit
+from core.accounts import Membership, Team, User
 from core.audit import AuditEntry
 from core.db import db, get_by_id, now_utc
-from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
+from handover.access import local_to_utc, require_view, settings_for, team_zone
 from handover.models import (
     Handover,
     HandoverEntry,
-    HandoverImage,
-    HandoverSettings,
     HandoverState,
-    HandoverStyle,
     Patient,
     Severity,
 )
-from notifications.service import notify
-from rota.models import Shift, ShiftState
+from handover.patient_records import list_patients
 
 CONTENT_FIELDS = ("severity", "situation", "background", "assessment", "recommendation", "contingency", "synthesis",
                   "actions")
 MAX_TEXT = 4000
 MAX_ACTIONS = 30
-
-
-# ----------------------------------------------------------------------------------------------- access / time
-
-
-def require_view(team: Team, user) -> None:
-    if not team.can_view(user):
-        raise Forbidden(f"Only members of {team.name} and administrators can see its patients and handovers.")
-
-
-def require_manage(team: Team, user) -> None:
-    if not team.can_manage(user):
-        raise Forbidden(f"Only coordinators of {team.name} and administrators can do this.")
-
-
-def team_zone(team: Team) -> ZoneInfo:
-    return timeutil.zone(team.timezone or timeutil.DEFAULT_ZONE)
-
-
-def local_to_utc(value: datetime, tz: ZoneInfo, field: str = "starts_at") -> datetime:
-    """An aware datetime is taken as given; a naive one is read in ``tz`` and refused if it does not exist there
-    (spring-forward gap) or happens twice (autumn fold)."""
-    try:
-        return timeutil.localize(value, tz)
-    except timeutil.NonexistentLocalTime:
-        raise ValidationFailed("That local time does not exist (the clocks go forward).",
-                               errors={field: [f"{value:%H:%M} does not exist on {value:%d %b} in {tz.key}. "
-                                               "Give a time with a UTC offset."]}) from None
-    except timeutil.AmbiguousLocalTime:
-        raise ValidationFailed("That local time happens twice (the clocks go back).",
-                               errors={field: [f"{value:%H:%M} happens twice on {value:%d %b} in {tz.key}. "
-                                               "Give a time with a UTC offset, e.g. +01:00 or +00:00."]}) from None
-
-
-# ---------------------------------------------------------------------------------------------------- settings
-
-
-def settings_for(team: Team) -> HandoverSettings:
-    found = db.session.get(HandoverSettings, team.id)
-    if found is None:
-        found = HandoverSettings(team_id=team.id, style=HandoverStyle.sbar,
-                                 ack_minutes=current_app.config.get("HANDOVER_ACK_MINUTES", 60))
-    return found
-
-
-def update_settings(team: Team, actor, *, style: str, ack_minutes: int) -> HandoverSettings:
-    require_manage(team, actor)
-    settings = settings_for(team)
-    settings.style = HandoverStyle(style)
-    settings.ack_minutes = ack_minutes
-    db.session.add(settings)
-    db.session.flush()
-    audit.record("handover.settings_changed", actor=actor, entity_type="team", entity_id=team.id, team_id=team.id,
-                 summary={"style": settings.style.value, "ack_minutes": ack_minutes})
-    return settings
-
-
-# ---------------------------------------------------------------------------------------------------- patients
-
-
-def get_patient(patient_id: int) -> Patient:
-    patient = get_by_id(Patient, patient_id)
-    if patient is None or patient.purged_at is not None:
-        raise NotFound(f"No patient with id {patient_id}.")
-    return patient
-
-
-def list_patients(team: Team, *, include_discharged: bool = False) -> list[Patient]:
-    stmt = select(Patient).where(Patient.team_id == team.id, Patient.purged_at.is_(None))
-    if not include_discharged:
-        stmt = stmt.where(Patient.discharged_at.is_(None))
-    return list(db.session.scalars(stmt.order_by(Patient.location, Patient.id)))
-
-
-def _clean_identifiers(team: Team, nhs_number: str | None, hospital_number: str | None, *, exclude_id=None):
-    errors: dict[str, list[str]] = {}
-    digits = None
-    if nhs_number is not None and nhs_number.strip():
-        try:
-            digits = nhs.normalise(nhs_number)
-        except nhs.InvalidNhsNumber as exc:
-            errors["nhs_number"] = [str(exc)]
-    mrn = (hospital_number or "").strip() or None
-    if digits is None and mrn is None and "nhs_number" not in errors:
-        errors["nhs_number"] = ["Enter an NHS number or a hospital number (or both)."]
-    if errors:
-        raise ValidationFailed("The patient's identifiers are not valid.", errors=errors)
-    for column, value, label in ((Patient.nhs_number, digits, "nhs_number"),
-                                 (Patient.hospital_number, mrn, "hospital_number")):
-        if value is None:
-            continue
-        stmt = select(Patient.id).where(Patient.team_id == team.id, column == value,
-                                        Patient.discharged_at.is_(None), Patient.purged_at.is_(None))
-        if exclude_id is not None:
-            stmt = stmt.where(Patient.id != exclude_id)
-        if db.session.scalar(stmt) is not None:
-            raise Conflict("A patient with that number is already on this team's list.",
-                           errors={label: ["Already on the list: check you have the right patient."]})
-    return digits, mrn
-
-
-def add_patient(team: Team, actor, *, name: str, nhs_number: str | None = None, hospital_number: str | None = None,
-                date_of_birth: date | None = None, location: str = "", admitted_on: date | None = None) -> Patient:
-    require_view(team, actor)
-    name = (name or "").strip()
-    if not name:
-        raise ValidationFailed("Enter the patient's name.", errors={"name": ["Enter the patient's name."]})
-    _check_dates(date_of_birth, admitted_on)
-    digits, mrn = _clean_identifiers(team, nhs_number, hospital_number)
-    patient = Patient(team_id=team.id, name=name, nhs_number=digits, hospital_number=mrn,
-                      date_of_birth=date_of_birth, location=(location or "").strip(),
-                      admitted_on=admitted_on or now_utc().astimezone(team_zone(team)).date())
-    db.session.add(patient)
-    db.session.flush()
-    audit.record("handover.patient_added", actor=actor, entity_type="handover_patient", entity_id=patient.id,
-                 team_id=team.id, summary={"patient_ids": [patient.id]})
-    return patient
-
-
-def _check_dates(date_of_birth, admitted_on):
-    today = now_utc().date() + timedelta(days=1)
-    if date_of_birth is not None and (date_of_birth > today or date_of_birth.year < 1890):
-        raise ValidationFailed("That date of birth is not possible.",
-                               errors={"date_of_birth": ["Enter a date of birth in the past."]})
-    if admitted_on is not None and (admitted_on > today or admitted_on.year < 1990):
-        raise ValidationFailed("That admission date is not possible.",
-                               errors={"admitted_on": ["Enter the date the patient was admitted."]})
-
-
-def update_patient(patient: Patient, actor, **changes) -> Patient:
-    """Correct details, move (location) or discharge (``discharged=True``)."""
-    require_view(patient.team, actor)
-    if patient.discharged_at is not None and changes:
-        raise Conflict("This patient has been discharged from the list; details can no longer be changed.")
-    touched = []
-    if "nhs_number" in changes or "hospital_number" in changes:
-        nhs_raw = changes.pop("nhs_number", patient.nhs_number)
-        mrn_raw = changes.pop("hospital_number", patient.hospital_number)
-        digits, mrn = _clean_identifiers(patient.team, nhs_raw, mrn_raw, exclude_id=patient.id)
-        if digits != patient.nhs_number:
-            patient.nhs_number, touched = digits, touched + ["nhs_number"]
-        if mrn != patient.hospital_number:
-            patient.hospital_number, touched = mrn, touched + ["hospital_number"]
-    _check_dates(changes.get("date_of_birth"), changes.get("admitted_on"))
-    if "name" in changes:
-        name = (changes.pop("name") or "").strip()
-        if not name:
-            raise ValidationFailed("Enter the patient's name.", errors={"name": ["Enter the patient's name."]})
-        if name != patient.name:
-            patient.name, touched = name, touched + ["name"]
-    for key in ("date_of_birth", "admitted_on", "location"):
-        if key in changes:
-            value = changes.pop(key)
-            value = (value or "").strip() if key == "location" else value
-            if value != getattr(patient, key):
-                setattr(patient, key, value)
-                touched.append(key)
-    discharged = changes.pop("discharged", False)
-    if discharged:
-        patient.discharged_at = now_utc()
-        touched.append("discharged")
-    if not touched:
-        return patient
-    action = "handover.patient_discharged" if discharged else (
-        "handover.patient_moved" if touched == ["location"] else "handover.patient_updated")
-    audit.record(action, actor=actor, entity_type="handover_patient", entity_id=patient.id, team_id=patient.team_id,
-                 summary={"patient_ids": [patient.id], "fields": touched})
-    db.session.flush()
-    return patient
 
 
 # --------------------------------------------------------------------------------------------------- handovers
@@ -256,7 +83,7 @@ def start_handover(team: Team, actor, *, label: str, starts_at: datetime, outgoi
         raise ValidationFailed("The incoming and outgoing clinicians must be different people.",
                                errors={"incoming_id": ["Choose the person taking over."]})
     previous = latest_handover(team)
-    if previous is not None and not _lock(previous):
+    if previous is not None and not lock_for_writing(previous):
         later = next_handover(previous)
         who = _starter(later)
         raise Conflict(f"{who} has just started the next handover ({later.label}); open it from the team's "
@@ -329,7 +156,7 @@ def next_handover(handover: Handover) -> Handover | None:
                              .order_by(Handover.id).limit(1))
 
 
-def _lock(handover: Handover) -> bool:
+def lock_for_writing(handover: Handover) -> bool:
     """Lock the handover's row for the rest of the transaction and say whether it is still open (the latest).
 
     Starting the next handover copies each patient's current entry from this one, and closes it; a save to this one
@@ -387,7 +214,7 @@ def carry_base(closed: Handover, later: Handover, patient: Patient, base_version
 def lock_open(handover: Handover, doing: str = "save") -> None:
     """Take the handover's row lock (see ``_lock``) and refuse with ``HandoverClosed`` if it is closed. Every write
     to a handover's content calls this before it looks at or writes anything."""
-    if not _lock(handover):
+    if not lock_for_writing(handover):
         raise HandoverClosed(next_handover(handover), doing)
 
 
@@ -550,190 +377,6 @@ def set_action_done(entry: HandoverEntry, index: int, actor, done: bool) -> Hand
                  entity_type="handover_entry", entity_id=entry.id, team_id=entry.handover.team_id,
                  summary={"patient_ids": [entry.patient_id], "handover_id": entry.handover_id, "action": index})
     return entry
-
-
-def mark_ready(handover: Handover, actor) -> Handover:
-    """The outgoing clinician hands over: the incoming clinician is told (no patient data in the message)."""
-
-
-    require_view(handover.team, actor)
-    if handover.state != HandoverState.open:
-        raise Conflict("This handover has already been handed over.")
-    unreviewed = [e for e in current_entries(handover).values() if e.reviewed_at is None]
-    if unreviewed:
-        raise RuleViolation(f"{len(unreviewed)} patient entr{'y has' if len(unreviewed) == 1 else 'ies have'} not "
-                            "been reviewed since being carried over. Open each one, check it, and save it.")
-    handover.state = HandoverState.ready
-    handover.ready_at = now_utc()
-    recipients = [handover.incoming_id] if handover.incoming_id else [
-        m.user_id for m in handover.team.memberships if m.user_id != handover.outgoing_id]
-    notify(recipients, kind="handover.ready", text=f"Handover for {handover.team.name} is ready for you",
-           link=url_for("handover.sheet", handover_id=handover.id), team_id=handover.team_id,
-           idempotency_key=f"handover-ready-{handover.id}")
-    audit.record("handover.ready", actor=actor, entity=handover, team_id=handover.team_id,
-                 summary={"recipients": len(recipients)})
-    return handover
-
-
-def can_accept(handover: Handover, user) -> bool:
-    if user is None or not user.is_authenticated or user.role_in(handover.team) is None:
-        return False
-    if handover.incoming_id is not None:
-        return user.id == handover.incoming_id
-    return user.id != handover.outgoing_id
-
-
-ROTA_WINDOW = timedelta(hours=2)
-
-
-def off_rota_notice(team: Team, user, now: datetime | None = None) -> str | None:
-    """None if ``user`` has a shift on ``team``'s rota overlapping the next 2 hours; else a sentence saying so."""
-
-    now = now or now_utc()
-    until = now + ROTA_WINDOW
-    rostered = db.session.scalar(select(Shift.id).where(
-        Shift.team_id == team.id, Shift.assignee_id == user.id, Shift.state == ShiftState.scheduled,
-        Shift.starts_at < until, Shift.ends_at > now).limit(1))
-    if rostered is not None:
-        return None
-    zone = team_zone(team)
-    return (f"You are not on the rota for {team.name} in the next 2 hours (no shift of yours between "
-            f"{now.astimezone(zone):%H:%M} and {until.astimezone(zone):%H:%M}).")
-
-
-def accept(handover: Handover, actor, *, patient_ids: list[int] | None = None, readback_note: str = "",
-           seen_at: datetime | None = None, confirm_off_rota: bool = False) -> list[HandoverEntry]:
-    """The incoming clinician takes responsibility for some entries or the whole handover. ``seen_at`` (when the
-    page they read was rendered) refuses acceptance of an entry changed after they read it. Someone with no shift
-    on the team's rota in the next 2 hours must confirm (``confirm_off_rota``); the acceptance records it."""
-    require_view(handover.team, actor)
-    if not can_accept(handover, actor):
-        who = handover.incoming.display_name if handover.incoming else "a team member other than the outgoing one"
-        raise Forbidden(f"Only the incoming clinician ({who}) can accept this handover.")
-    if not _lock(handover):
-        raise Conflict("This handover is closed because the team has started a later one.")
-    entries = current_entries(handover)
-    if patient_ids:
-        unknown = [pid for pid in patient_ids if pid not in entries]
-        if unknown:
-            raise NotFound("Some of those patients are not in this handover.",
-                           errors={"patient_ids": [f"Not in this handover: {', '.join(map(str, unknown))}."]})
-        chosen = [entries[pid] for pid in dict.fromkeys(patient_ids)]
-    else:
-        chosen = list(entries.values())
-    pending = [e for e in chosen if e.accepted_at is None]
-    if not pending:
-        raise Conflict("Those entries have already been accepted.")
-    unreviewed = [e for e in pending if e.reviewed_at is None]
-    if unreviewed:
-        beds = ", ".join(e.patient.location or f"patient {e.patient_id}" for e in unreviewed)
-        raise RuleViolation(f"Not yet reviewed by the outgoing clinician (carried over unchanged): {beds}. "
-                            "Ask them to check and save these entries before you accept.")
-    if seen_at is not None:
-        changed = [e for e in pending if e.updated_at > seen_at]
-        if changed:
-            beds = ", ".join(e.patient.location or f"patient {e.patient_id}" for e in changed)
-            raise Conflict(f"Changed since you opened the handover: {beds}. Reload and read the latest version "
-                           "before accepting.")
-    now = now_utc()
-    notice = off_rota_notice(handover.team, actor, now)
-    if notice and not confirm_off_rota:
-        raise RuleViolation(f"{notice} Confirm that you are taking responsibility anyway.",
-                            errors={"confirm_off_rota": ["Confirm that you are taking responsibility although you "
-                                                         "are not on the rota."]})
-    note = (readback_note or "").strip() or None
-    for entry in pending:
-        entry.accepted_at, entry.accepted_by_id, entry.readback_note = now, actor.id, note
-        entry.accepted_off_rota = notice is not None
-    if all(e.accepted_at is not None for e in entries.values()):
-        handover.state = HandoverState.accepted
-        handover.accepted_at, handover.accepted_by_id = now, actor.id
-        handover.accepted_off_rota = notice is not None
-        if not patient_ids:
-            handover.readback_note = note
-    db.session.flush()
-    audit.record("handover.accepted", actor=actor, entity=handover, team_id=handover.team_id,
-                 summary={"patient_ids": sorted(e.patient_id for e in pending),
-                          "entry_ids": sorted(e.id for e in pending), "whole": not patient_ids,
-                          "off_rota": notice is not None})
-    return pending
-
-
-def flag_overdue(now: datetime | None = None) -> list[Handover]:
-    """Tell a team's coordinators about handovers nobody has accepted within the team's set time. Idempotent;
-    called by ``flask handover flag-overdue`` from cron or the notifications worker."""
-
-    now = now or now_utc()
-    flagged = []
-    candidates = db.session.scalars(select(Handover).where(Handover.state != HandoverState.accepted,
-                                                           Handover.flagged_at.is_(None), Handover.starts_at <= now))
-    for handover in candidates:
-        minutes = settings_for(handover.team).ack_minutes
-        if handover.starts_at + timedelta(minutes=minutes) > now:
-            continue
-        coordinators = [m.user_id for m in handover.team.memberships if m.role == TeamRole.coordinator]
-        notify(coordinators, kind="handover.overdue",
-               text=f"Handover for {handover.team.name} has not been accepted {minutes} minutes after the shift "
-                    "change",
-               link=f"/handover/{handover.id}", team_id=handover.team_id, urgent=True,
-               idempotency_key=f"handover-overdue-{handover.id}")
-        handover.flagged_at = now
-        audit.record("handover.overdue_flagged", entity=handover, team_id=handover.team_id,
-                     summary={"coordinators": len(coordinators), "ack_minutes": minutes})
-        flagged.append(handover)
-    db.session.flush()
-    return flagged
-
-
-# ------------------------------------------------------------------------------------------------ governance
-
-
-def access_report(patient: Patient) -> list:
-    """Every audited view or change of this patient's handover content: who, what, when (never the content)."""
-
-    rows = db.session.scalars(select(AuditEntry).where(AuditEntry.team_id == patient.team_id,
-                                                       AuditEntry.action.startswith("handover."))
-                              .order_by(AuditEntry.id))
-    return [r for r in rows if patient.id in (r.summary.get("patient_ids") or [])]
-
-
-def purge_expired(now: datetime | None = None, *, retention_days: int | None = None, actor=None
-                  ) -> tuple[list[int], list[str]]:
-    """Blank the clinical content, identifiers and images of patients discharged more than ``retention_days`` ago.
-    Audit entries are kept (they never held content). Returns (patient ids, image storage keys): the caller deletes
-    the image files after the commit (``images.delete_files``)."""
-
-    now = now or now_utc()
-    days = retention_days if retention_days is not None else current_app.config.get("HANDOVER_RETENTION_DAYS", 30)
-    cutoff = now - timedelta(days=days)
-    patients = list(db.session.scalars(select(Patient).where(Patient.discharged_at.is_not(None),
-                                                              Patient.discharged_at <= cutoff,
-                                                              Patient.purged_at.is_(None))))
-    if not patients:
-        return [], []
-    ids = [p.id for p in patients]
-    for entry in db.session.scalars(select(HandoverEntry).where(HandoverEntry.patient_id.in_(ids))):
-        entry._purging = True
-        for f in ("situation", "background", "assessment", "recommendation", "contingency", "synthesis"):
-            setattr(entry, f, "")
-        entry.actions, entry.action_status, entry.readback_note = [], {}, None
-    images = list(db.session.scalars(select(HandoverImage).where(HandoverImage.patient_id.in_(ids))))
-    keys = [i.storage_key for i in images]
-    for image in images:
-        db.session.delete(image)
-    for p in patients:
-        p.name, p.nhs_number, p.hospital_number, p.date_of_birth, p.location = "[purged]", None, None, None, ""
-        p.purged_at = now
-    db.session.flush()
-    db.session.execute(update(Handover).where(Handover.starts_at <= cutoff, ~Handover.entries.any(
-        HandoverEntry.patient.has(Patient.purged_at.is_(None)))).values(readback_note=None))
-    by_team: dict[int, list[int]] = {}
-    for p in patients:
-        by_team.setdefault(p.team_id, []).append(p.id)
-    for team_id, pids in by_team.items():
-        audit.record("handover.purged", actor=actor, entity_type="team", entity_id=team_id, team_id=team_id,
-                     summary={"patient_ids": pids, "retention_days": days})
-    return ids, keys
 
 
 def memberships_of(team: Team) -> list[User]:

@@ -1,30 +1,17 @@
 """Handover pages: my teams' handovers, patient list, the sheet, the per-patient edit screen, print and images.
 
 Every URL checks team membership (403, audited by core.errors otherwise) and every page that shows clinical content
-writes an audit entry (who, what, when: never the content).
+writes an audit entry (who, what, when: never the content). The forms and the actions text box are in
+``handover.forms``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
 from sqlalchemy import select
-from wtforms import (
-    BooleanField,
-    DateField,
-    DateTimeLocalField,
-    HiddenField,
-    IntegerField,
-    RadioField,
-    SelectField,
-    StringField,
-    TextAreaField,
-)
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from core import audit
 from core.accounts import Team
@@ -32,93 +19,25 @@ from core.db import db, get_by_id, now_utc
 from core.errors import DomainError, NotFound
 from core.pages import CsrfForm, form_errors, get_or_404
 from core.security import no_store
-from core.web import as_choices, in_calendar
-from handover import images, services
-from handover.models import Handover, HandoverImage, HandoverState, HandoverStyle, Patient, Severity
+from core.web import as_choices
+from handover import acceptance, access, images, patient_records, retention, services
+from handover.forms import (
+    AcceptForm,
+    EntryForm,
+    ImageForm,
+    MoveForm,
+    PatientForm,
+    SettingsForm,
+    StartForm,
+    actions_text,
+    field_labels,
+    new_accept_form,
+    parse_actions,
+)
+from handover.models import Handover, HandoverImage, HandoverState, Patient
 from handover.payload import actions_of, load_sheet
 
 bp = no_store(Blueprint("handover", __name__, url_prefix="/handover"))  # every page may show patient data
-
-
-# ------------------------------------------------------------------------------------------------------- forms
-
-
-class PatientForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired("Enter the patient's name."), Length(max=120)])
-    nhs_number = StringField("NHS number", validators=[Optional(), Length(max=20)])
-    hospital_number = StringField("Hospital number (MRN)", validators=[Optional(), Length(max=32)])
-    date_of_birth = DateField("Date of birth", validators=[Optional()])
-    location = StringField("Bed or location", validators=[Optional(), Length(max=60)])
-    admitted_on = DateField("Admitted", validators=[Optional()])
-
-
-class MoveForm(FlaskForm):
-    location = StringField("New bed or location", validators=[DataRequired("Enter the new bed."), Length(max=60)])
-
-
-class StartForm(FlaskForm):
-    label = StringField("Shift change", validators=[DataRequired("Name the shift change."), Length(max=80)])
-    starts_at = DateTimeLocalField("Handover time", format="%Y-%m-%dT%H:%M",
-                                   validators=[DataRequired("Enter the handover time."), in_calendar])
-    incoming_id = SelectField("Incoming clinician", coerce=int, validators=[Optional()])
-
-
-class SettingsForm(FlaskForm):
-    style = SelectField("Handover format", choices=as_choices([("sbar", "SBAR"), ("ipass", "I-PASS")]))
-    ack_minutes = IntegerField("Tell coordinators if not accepted after (minutes)",
-                               validators=[DataRequired(), NumberRange(min=5, max=24 * 60)])
-
-
-class EntryForm(FlaskForm):
-    base_version = HiddenField()
-    severity = RadioField("Illness severity", choices=as_choices([(s.value, s.value.capitalize()) for s in Severity]),
-                          validators=[DataRequired("Choose the illness severity.")])
-    situation = TextAreaField("Situation", validators=[Length(max=4000)])
-    background = TextAreaField("Background", validators=[Length(max=4000)])
-    assessment = TextAreaField("Assessment", validators=[Length(max=4000)])
-    recommendation = TextAreaField("Recommendation", validators=[Length(max=4000)])
-    actions = TextAreaField("Actions", validators=[Length(max=8000)])
-    contingency = TextAreaField("Contingency: if … then …", validators=[Length(max=4000)])
-    synthesis = TextAreaField("Receiver's synthesis / read-back", validators=[Length(max=4000)])
-
-
-class AcceptForm(FlaskForm):
-    readback_note = TextAreaField("Read-back note", validators=[Length(max=2000)])
-    seen_at = HiddenField()  # when the page was rendered: an entry changed after that must be re-read
-    confirm_off_rota = BooleanField("I am taking responsibility for these patients although I am not on the rota")
-
-    def seen(self) -> datetime | None:
-        try:
-            value = datetime.fromisoformat(self.seen_at.data or "")
-        except ValueError:
-            return None
-        return value if value.tzinfo else None
-
-
-def _accept_form(formdata=None) -> AcceptForm:
-    """The accept form as rendered: ``seen_at`` is now (what the page shows is what the reader sees); on a page shown
-    again after a POST, what was typed (the read-back, the confirmation) is kept."""
-    form = AcceptForm(formdata=formdata)
-    form.seen_at.data = now_utc().isoformat()
-    return form
-
-
-class ImageForm(FlaskForm):
-    photo = FileField("Add a photo")
-
-
-IPASS_LABELS = {"situation": "Situation awareness", "background": "Patient summary",
-                "synthesis": "Synthesis by receiver"}
-
-
-def _labels(style: HandoverStyle) -> dict:
-    labels = {"severity": "Illness severity", "situation": "Situation", "background": "Background",
-              "assessment": "Assessment", "recommendation": "Recommendation",
-              "contingency": "Contingency (if … then …)", "synthesis": "Receiver's synthesis / read-back",
-              "actions": "Actions"}
-    if style == HandoverStyle.ipass:
-        labels.update(IPASS_LABELS)
-    return labels
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -126,13 +45,13 @@ def _labels(style: HandoverStyle) -> dict:
 
 def _team(team_id: int) -> Team:
     team = get_or_404(Team, team_id)
-    services.require_view(team, current_user)
+    access.require_view(team, current_user)
     return team
 
 
 def _handover(handover_id: int):
     handover = services.get_handover(handover_id)
-    services.require_view(handover.team, current_user)
+    access.require_view(handover.team, current_user)
     return handover
 
 
@@ -141,36 +60,6 @@ def _patient(handover, patient_id: int) -> Patient:
     if patient is None or patient.team_id != handover.team_id or patient.purged_at is not None:
         raise NotFound("That patient is not on this team's list.")
     return patient
-
-
-def _actions_text(entry, team) -> str:
-    zone = services.team_zone(team)
-    lines = []
-    for a in entry.actions or []:
-        due = datetime.fromisoformat(a["due_at"]).astimezone(zone).strftime("%H:%M") if a.get("due_at") else ""
-        lines.append(" | ".join([a["text"], a.get("owner") or "", due]).rstrip(" |"))
-    return "\n".join(lines)
-
-
-def _parse_actions(text: str, handover) -> list[dict]:
-    zone = services.team_zone(handover.team)
-    start_local = handover.starts_at.astimezone(zone).replace(tzinfo=None)
-    actions = []
-    for n, line in enumerate(filter(None, (raw.strip() for raw in (text or "").splitlines())), start=1):
-        parts = [p.strip() for p in line.split("|")]
-        item = {"text": parts[0], "owner": parts[1] if len(parts) > 1 else None, "due_at": None}
-        if len(parts) > 2 and parts[2]:
-            try:
-                hh, mm = (int(x) for x in parts[2].replace(".", ":").split(":"))
-                due = start_local.replace(hour=hh, minute=mm, second=0, microsecond=0)
-            except ValueError:
-                raise services.ValidationFailed("Action times are HH:MM.",
-                                                errors={"actions": [f"Line {n}: give the due time as HH:MM."]})
-            if due < start_local - timedelta(hours=1):
-                due += timedelta(days=1)
-            item["due_at"] = due
-        actions.append(item)
-    return actions
 
 
 # ------------------------------------------------------------------------------------------------------ pages
@@ -186,11 +75,11 @@ def index():
         form = StartForm(prefix=f"t{team.id}")
         form.incoming_id.choices = as_choices([(0, "Anyone on the team")] + [
             (u.id, u.display_name) for u in services.memberships_of(team) if u.id != current_user.id])
-        now_local = now_utc().astimezone(services.team_zone(team)).replace(tzinfo=None, second=0, microsecond=0)
+        now_local = now_utc().astimezone(access.team_zone(team)).replace(tzinfo=None, second=0, microsecond=0)
         form.starts_at.data = form.starts_at.data or now_local
         form.label.data = form.label.data or services.default_label(now_utc(), team)
         cards.append({"team": team, "handovers": services.list_handovers(team, limit=5), "form": form,
-                      "settings": services.settings_for(team)})
+                      "settings": access.settings_for(team)})
     return render_template("handover/index.html", cards=cards)
 
 
@@ -203,7 +92,7 @@ def start(team_id):
                                                              for u in services.memberships_of(team)])
     if form.validate():
         try:
-            starts_at = services.local_to_utc(form.starts_at.data, services.team_zone(team))
+            starts_at = access.local_to_utc(form.starts_at.data, access.team_zone(team))
             handover = services.start_handover(team, current_user, label=form.label.data, starts_at=starts_at,
                                                incoming_id=form.incoming_id.data or None)
         except DomainError as exc:
@@ -214,7 +103,7 @@ def start(team_id):
             db.session.commit()
             return redirect(url_for(".sheet", handover_id=handover.id))
     cards = [{"team": team, "handovers": services.list_handovers(team, limit=5), "form": form,
-              "settings": services.settings_for(team)}]
+              "settings": access.settings_for(team)}]
     return render_template("handover/index.html", cards=cards), 422
 
 
@@ -224,7 +113,7 @@ def settings(team_id):
     team = _team(team_id)
     form = SettingsForm()
     if form.validate():
-        services.update_settings(team, current_user, style=form.style.data, ack_minutes=form.ack_minutes.data)
+        access.update_settings(team, current_user, style=form.style.data, ack_minutes=form.ack_minutes.data)
         db.session.commit()
         flash("Handover settings saved.")
     else:
@@ -241,7 +130,7 @@ def patients(team_id):
     if request.method == "POST":
         if form.validate():
             try:
-                services.add_patient(team, current_user, name=form.name.data, nhs_number=form.nhs_number.data,
+                patient_records.add_patient(team, current_user, name=form.name.data, nhs_number=form.nhs_number.data,
                                      hospital_number=form.hospital_number.data,
                                      date_of_birth=form.date_of_birth.data, location=form.location.data or "",
                                      admitted_on=form.admitted_on.data)
@@ -257,12 +146,12 @@ def patients(team_id):
                 return redirect(url_for(".patients", team_id=team.id))
         else:
             status = 422
-    rows = services.list_patients(team)
+    rows = patient_records.list_patients(team)
     audit.record("handover.patients_listed", actor=current_user, entity_type="team", entity_id=team.id,
                  team_id=team.id, summary={"patient_ids": [p.id for p in rows]})
     db.session.commit()
-    sform = SettingsForm(obj=services.settings_for(team))
-    sform.style.data = services.settings_for(team).style.value
+    sform = SettingsForm(obj=access.settings_for(team))
+    sform.style.data = access.settings_for(team).style.value
     return render_template("handover/patients.html", team=team, patients=rows, form=form, move_form=MoveForm(),
                            button=CsrfForm(), settings_form=sform), status
 
@@ -270,11 +159,11 @@ def patients(team_id):
 @bp.post("/patients/<int:patient_id>/move")
 @login_required
 def move(patient_id):
-    patient = services.get_patient(patient_id)
-    services.require_view(patient.team, current_user)
+    patient = patient_records.get_patient(patient_id)
+    access.require_view(patient.team, current_user)
     form = MoveForm()
     if form.validate():
-        services.update_patient(patient, current_user, location=form.location.data)
+        patient_records.update_patient(patient, current_user, location=form.location.data)
         db.session.commit()
         flash(f"Moved to {patient.location}.")
     else:
@@ -285,10 +174,10 @@ def move(patient_id):
 @bp.post("/patients/<int:patient_id>/discharge")
 @login_required
 def discharge(patient_id):
-    patient = services.get_patient(patient_id)
-    services.require_view(patient.team, current_user)
+    patient = patient_records.get_patient(patient_id)
+    access.require_view(patient.team, current_user)
     if CsrfForm().validate():
-        services.update_patient(patient, current_user, discharged=True)
+        patient_records.update_patient(patient, current_user, discharged=True)
         db.session.commit()
         flash("Patient discharged from the list; they will not appear in the next handover.")
     return redirect(url_for(".patients", team_id=patient.team_id))
@@ -297,9 +186,9 @@ def discharge(patient_id):
 @bp.get("/patients/<int:patient_id>/access")
 @login_required
 def access_report(patient_id):
-    patient = services.get_patient(patient_id)
-    services.require_manage(patient.team, current_user)
-    rows = services.access_report(patient)
+    patient = patient_records.get_patient(patient_id)
+    access.require_manage(patient.team, current_user)
+    rows = retention.access_report(patient)
     audit.record("handover.access_report_viewed", actor=current_user, entity_type="handover_patient",
                  entity_id=patient.id, team_id=patient.team_id, summary={"rows": len(rows)})
     db.session.commit()
@@ -308,24 +197,24 @@ def access_report(patient_id):
 
 def _off_rota(handover) -> str | None:
     """What the accept form states when the reader may accept but has no shift on the rota in the next 2 hours."""
-    if not services.can_accept(handover, current_user):
+    if not acceptance.can_accept(handover, current_user):
         return None
-    return services.off_rota_notice(handover.team, current_user)
+    return acceptance.off_rota_notice(handover.team, current_user)
 
 
 @bp.get("/<int:handover_id>")
 @login_required
 def sheet(handover_id):
-    return _render_sheet(_handover(handover_id), _accept_form())
+    return _render_sheet(_handover(handover_id), new_accept_form())
 
 
 def _render_sheet(handover, accept_form, status=200):
     data = load_sheet(handover)
     services.record_view(handover, current_user, [e.patient_id for e in data.entries])
     # rendered before the commit (which expires the loaded rows); shown only once the audit entry is committed
-    html = render_template("handover/sheet.html", sheet=data, h=handover, labels=_labels(handover.style),
+    html = render_template("handover/sheet.html", sheet=data, h=handover, labels=field_labels(handover.style),
                            accept_form=accept_form, button=CsrfForm(), off_rota=_off_rota(handover),
-                           can_accept=services.can_accept(handover, current_user), actions_of=actions_of)
+                           can_accept=acceptance.can_accept(handover, current_user), actions_of=actions_of)
     db.session.commit()
     return html, status
 
@@ -336,7 +225,7 @@ def print_sheet(handover_id):
     handover = _handover(handover_id)
     data = load_sheet(handover)
     services.record_view(handover, current_user, [e.patient_id for e in data.entries], what="handover.printed")
-    html = render_template("handover/print.html", sheet=data, h=handover, labels=_labels(handover.style),
+    html = render_template("handover/print.html", sheet=data, h=handover, labels=field_labels(handover.style),
                            actions_of=actions_of, now=now_utc())
     db.session.commit()
     return html
@@ -348,7 +237,7 @@ def ready(handover_id):
     handover = _handover(handover_id)
     if CsrfForm().validate():
         try:
-            services.mark_ready(handover, current_user)
+            acceptance.mark_ready(handover, current_user)
         except DomainError as exc:
             if exc.status == 403:
                 raise
@@ -382,7 +271,7 @@ def accept(handover_id, patient_id=None):
 def _accept(handover, form: AcceptForm, patient_ids) -> DomainError | None:
     """Accept and commit (flashing how many); the refusal if refused (nothing is changed then)."""
     try:
-        done = services.accept(handover, current_user, patient_ids=patient_ids,
+        done = acceptance.accept(handover, current_user, patient_ids=patient_ids,
                                readback_note=form.readback_note.data or "", seen_at=form.seen(),
                                confirm_off_rota=form.confirm_off_rota.data)
     except DomainError as exc:
@@ -398,7 +287,7 @@ def _accept(handover, form: AcceptForm, patient_ids) -> DomainError | None:
 def _refused_accept_form(exc: DomainError) -> AcceptForm:
     """The accept form shown again after a refusal: the read-back as typed, the reason beside the field it concerns
     (or as a message)."""
-    form = _accept_form(request.form)
+    form = new_accept_form(request.form)
     form_errors(form, exc, flash_detail=True)
     return form
 
@@ -410,7 +299,7 @@ def _typed_changes(entry, team) -> dict[str, str]:
     """Fields of the submitted form whose text differs from ``entry`` (None: an empty entry): field -> the entry's.
     The rule is the service's (``services.changed_fields``); the view only supplies the actions as the form shows
     them."""
-    saved = services.saved_fields(entry, _actions_text(entry, team) if entry else "")
+    saved = services.saved_fields(entry, actions_text(entry, team) if entry else "")
     return services.changed_fields(request.form, saved)
 
 
@@ -488,7 +377,7 @@ def _save(handover, patient, form: EntryForm, status: int):
     try:
         data = {k: getattr(form, k).data or "" for k in ("severity", *TEXT_FIELDS)}
         if current is None or "actions" in _typed_changes(current, handover.team):
-            data["actions"] = _parse_actions(form.actions.data, handover)
+            data["actions"] = parse_actions(form.actions.data, handover)
         base = int(form.base_version.data) if (form.base_version.data or "").isdigit() else None
         saved = services.save_entry(handover, patient, current_user, data, base_version=base)
     except services.StaleEntry as exc:
@@ -520,25 +409,25 @@ def _render_entry(handover, patient, form: EntryForm | None = None, *, conflict=
         form = EntryForm(obj=current, formdata=None)
         form.base_version.data = str(current.version) if current else "0"
         form.severity.data = current.severity.value if current else "stable"
-        form.actions.data = _actions_text(current, handover.team) if current else ""
+        form.actions.data = actions_text(current, handover.team) if current else ""
     theirs = {}
     if conflict is not None:
         theirs = _typed_changes(conflict.current, handover.team)
     previous = services.previous_entry(handover, patient.id)
     pictures = list(db.session.scalars(select(HandoverImage).where(HandoverImage.handover_id == handover.id,
                                                                    HandoverImage.patient_id == patient.id)))
-    labels = _labels(handover.style)
+    labels = field_labels(handover.style)
     for key in TEXT_FIELDS:
         form[key].label.text = labels[key]
     services.record_view(handover, current_user, [patient.id], what="handover.entry_viewed")
     db.session.commit()
     return render_template("handover/entry.html", h=handover, patient=patient, form=form, current=current,
                            versions=versions, previous=previous, images=pictures, image_form=ImageForm(),
-                           accept_form=accept_form or _accept_form(), labels=labels, off_rota=_off_rota(handover),
+                           accept_form=accept_form or new_accept_form(), labels=labels, off_rota=_off_rota(handover),
                            conflict=conflict, theirs=theirs, closed=services.is_closed(handover),
                            closed_save=closed_save,
-                           can_accept=services.can_accept(handover, current_user), actions_of=actions_of,
-                           zone=services.team_zone(handover.team), max_mb=images.max_bytes() // 1048576,
+                           can_accept=acceptance.can_accept(handover, current_user), actions_of=actions_of,
+                           zone=access.team_zone(handover.team), max_mb=images.max_bytes() // 1048576,
                            heic=images.HEIC_SUPPORTED), status
 
 
@@ -570,7 +459,7 @@ def upload(handover_id, patient_id):
 def image(image_id):
     picture = get_or_404(HandoverImage, image_id)
     team = db.session.get(Team, picture.team_id)
-    services.require_view(team, current_user)
+    access.require_view(team, current_user)
     thumb = request.args.get("size") == "thumb"
     path = images.path_for(picture.storage_key, thumb=thumb)
     if not path.exists():
@@ -594,7 +483,7 @@ def handovers_panel(user):
     waiting = db.session.scalars(select(Handover).where(Handover.team_id.in_(user.team_ids),
                                                         Handover.state == HandoverState.ready)
                                  .order_by(Handover.id.desc()).limit(5)).all()
-    waiting = [h for h in waiting if services.can_accept(h, user)]
+    waiting = [h for h in waiting if acceptance.can_accept(h, user)]
     # A coordinator also sees their teams' handovers handed over but not yet accepted by anyone (issue #15).
     managed = user.managed_team_ids
     unaccepted = db.session.scalars(select(Handover).where(Handover.team_id.in_(managed),
@@ -608,7 +497,7 @@ def handovers_panel(user):
 @bp.app_template_filter("handover_local")
 def handover_local(value, team, fmt="%a %d %b %H:%M"):
     """An instant shown in the team's zone, e.g. 'Tue 25 Nov 07:30'."""
-    return value.astimezone(services.team_zone(team)).strftime(fmt) if value else ""
+    return value.astimezone(access.team_zone(team)).strftime(fmt) if value else ""
 
 
 @bp.app_template_filter("handover_iso_local")

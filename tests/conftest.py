@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, event, inspect, text
 
 from app import create_app
-from core import accounts
+from core import accounts, passwords, sessions
 from core.accounts import TeamRole
 from core.db import db
 
@@ -327,7 +327,8 @@ def count_queries():
 
 
 class Clock:
-    """A controllable clock for sign-in sessions: ``clock.advance(minutes=16)`` moves ``core.accounts``' time on."""
+    """A controllable clock for sign-in sessions: ``clock.advance(minutes=16)`` moves the time of ``core.accounts``,
+    ``core.sessions`` and ``core.passwords`` on."""
 
     def __init__(self):
         from datetime import timedelta
@@ -348,5 +349,6 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     c = Clock()
-    monkeypatch.setattr(accounts, "now_utc", c.now)
+    for module in (accounts, sessions, passwords):
+        monkeypatch.setattr(module, "now_utc", c.now)
     return c

@@ -3,7 +3,7 @@ through the services.
 
 Every flush that adds, changes or deletes a row a team feed (or a personal feed) shows moves the stamp of each team
 concerned on by one (``calendar_feed_stamps``), in the same transaction, so a feed's validator is read from those
-rows alone (``rota.feeds.service.find_feed``) and a calendar polling an unchanged feed gets 304 without its shifts
+rows alone (``rota.feeds.fetch.find_feed``) and a calendar polling an unchanged feed gets 304 without its shifts
 being read. What moves a team's stamp:
 
 * a shift of the team (created, edited, assigned, cancelled, deleted; its old team too when it moves) and a release

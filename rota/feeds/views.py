@@ -1,5 +1,5 @@
 """Calendar feeds over HTTP: the ``/calendar/<token>.ics`` fetch and the profile actions (rotate, revoke, reminder,
-team access). The reasoning behind the fetch path is in ``rota.feeds.service``."""
+team access). The fetch path is in ``rota.feeds.fetch``, the reasoning behind it in ``rota.feeds.service``."""
 
 from __future__ import annotations
 
@@ -23,15 +23,12 @@ from core.errors import NotFound
 from core.pages import CsrfForm
 from core.security import limiter
 from core.web import as_choices
+from rota.feeds.fetch import advertised_last_modified, feed_body, find_feed, record_fetch
 from rota.feeds.models import CalendarPreference, TeamFeedSetting
 from rota.feeds.service import (
-    advertised_last_modified,
-    feed_body,
     feed_setting,
     feeds_overview,
-    find_feed,
     parse_kind,
-    record_fetch,
     revoke,
     rotate,
     set_reminder,

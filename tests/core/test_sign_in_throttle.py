@@ -166,10 +166,10 @@ def test_profile_current_password_guessing_is_throttled_and_audited(app, make, c
 
 def test_every_password_check_in_the_code_goes_through_the_throttle():
     """The class of defect: a new screen that checks a password without the throttle, the audit entry or the
-    stand-in hash. Outside ``core/accounts.py`` nothing calls ``check_password``, ``_verify_hash`` or a hasher's
-    ``verify``; inside it, only ``verify_password`` (and the unused-by-the-app ``User.check_password``) do."""
+    stand-in hash. Nothing calls ``check_password``, ``verify_hash`` or a hasher's ``verify`` but ``verify_hash``
+    itself, ``core.passwords.verify_password`` (and the unused-by-the-app ``User.check_password``)."""
     root = Path(__file__).resolve().parents[2]
-    checks = {"check_password", "_verify_hash", "verify"}
+    checks = {"check_password", "verify_hash", "verify"}
     callers = {}
     for path in root.glob("*/**/*.py"):
         rel = path.relative_to(root)
@@ -185,8 +185,8 @@ def test_every_password_check_in_the_code_goes_through_the_throttle():
                     receiver = ast.unparse(node.func) if isinstance(node.func, ast.Attribute) else ""
                     if name in checks and (name != "verify" or "hasher" in receiver.lower()):
                         callers.setdefault(f"{rel}:{fn.name}", set()).add(name)
-    assert set(callers) == {"core/accounts.py:_verify_hash", "core/accounts.py:check_password",
-                            "core/accounts.py:verify_password"}, callers
+    assert set(callers) == {"core/accounts.py:verify_hash", "core/accounts.py:check_password",
+                            "core/passwords.py:verify_password"}, callers
 
 
 # ---------------------------------------------------------------------------------------- timing (item 5)

@@ -1,4 +1,4 @@
-"""The two places that convert local time for their own readers — a handover's start (``handover.services``) and the
+"""The two places that convert local time for their own readers — a handover's start (``handover.access``) and the
 pure rules engine — convert through ``core.timeutil`` and still say exactly what they said before, across the
 March gap and the October fold, in London and in another zone."""
 
@@ -10,7 +10,7 @@ import pytest
 
 from core import timeutil
 from core.errors import ValidationFailed
-from handover.services import local_to_utc
+from handover.access import local_to_utc
 from rota.compliance import rules
 
 LONDON, NEW_YORK = timeutil.zone("Europe/London"), timeutil.zone("America/New_York")

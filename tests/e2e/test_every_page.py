@@ -56,7 +56,7 @@ OTHER_WAYS_IN = ["/my/invitations"]
 @pytest.fixture
 def demo(app):
     """The whole demo trust, seeded as `flask demo seed` seeds it; returns (password, {role: email})."""
-    from core import accounts, registry
+    from core import passwords, registry
     from core.accounts import Team, TeamRole, User
     from rota.demo import DEMO_PASSWORD, ED, demo_nurse_email
 
@@ -84,7 +84,7 @@ def demo(app):
     people = {"admin": "admin@shiftbridge.test", "coordinator": "ward.manager@shiftbridge.test",
               "nurse": demo_nurse_email(), "doctor": doctor.email}
     example = db.session.scalar(db.select(User).where(User.email == people["nurse"]))
-    reset = f"/auth/reset/{accounts.issue_reset_link(example)}"  # what `flask users reset-link` prints
+    reset = f"/auth/reset/{passwords.issue_reset_link(example)}"  # what `flask users reset-link` prints
     db.session.commit()
     # "Open all gaps" is linked from the grid only while the shown week has gaps still to come (none left on a Sunday
     # evening): its confirmation page for next week is checked through this address.

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from core.db import db
-from handover import services
+from handover import acceptance, patient_records, services
 from tests.conftest import TEST_PASSWORD, Factory
 from tests.e2e.conftest import open_menu, sign_in, sign_out
 from tests.handover.conftest import NUMBERS, jpeg_with_gps, on_shift
@@ -57,15 +57,17 @@ def test_outgoing_writes_prefilled_handover_with_photo_incoming_accepts_outsider
     outsider = make.user(email="otto@example.test", display_name="Otto Outsider")
     team = make.team("Ward 7B", coordinators=[coordinator], staff=[outgoing, incoming])
     make.team("Ward 9", staff=[outsider])
-    p1 = services.add_patient(team, coordinator, name="Test Patient Alpha", nhs_number=NUMBERS[0], location="Bed 1")
-    p2 = services.add_patient(team, coordinator, name="Test Patient Bravo", nhs_number=NUMBERS[1], location="Bed 2")
+    p1 = patient_records.add_patient(team, coordinator, name="Test Patient Alpha",
+                                     nhs_number=NUMBERS[0], location="Bed 1")
+    p2 = patient_records.add_patient(team, coordinator, name="Test Patient Bravo",
+                                     nhs_number=NUMBERS[1], location="Bed 2")
     yesterday = services.start_handover(team, incoming, label="Day → Night",
                                         starts_at=datetime.now(UTC) - timedelta(hours=12), incoming_id=outgoing.id)
     for p, text in ((p1, "Chest pain overnight, troponin pending"), (p2, "Awaiting care home bed")):
         services.save_entry(yesterday, p, incoming, {"severity": "watcher", "situation": text,
                                                      "actions": [{"text": "Repeat troponin", "owner": "FY1"}]},
                             base_version=1)
-    services.accept(yesterday, outgoing, confirm_off_rota=True)
+    acceptance.accept(yesterday, outgoing, confirm_off_rota=True)
     on_shift(team, incoming)  # on the rota now: accepting today's handover needs no extra confirmation
     team_id, p1_id = team.id, p1.id
     emails = {"outgoing": outgoing.email, "incoming": incoming.email, "outsider": outsider.email}
@@ -172,7 +174,8 @@ def _ward_with_one_patient():
     olu = make.user(email="olu@example.test", display_name="Olu Outgoing")
     ines = make.user(email="ines@example.test", display_name="Ines Incoming")
     team = make.team("Ward 7B", coordinators=[make.user(display_name="Cora Coordinator")], staff=[olu, ines])
-    patient = services.add_patient(team, olu, name="Test Patient Alpha", nhs_number=NUMBERS[0], location="Bed 1")
+    patient = patient_records.add_patient(team, olu, name="Test Patient Alpha",
+                                     nhs_number=NUMBERS[0], location="Bed 1")
     h = services.start_handover(team, olu, label="Night → Early", starts_at=datetime.now(UTC), incoming_id=ines.id)
     url = f"/handover/{h.id}/patients/{patient.id}"
     ids = h.id, patient.id

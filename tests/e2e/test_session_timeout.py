@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from core.db import db
-from handover import services
+from handover import patient_records, services
 from handover.models import HandoverEntry
 from tests.conftest import TEST_PASSWORD, Factory
 from tests.e2e.conftest import sign_in
@@ -32,7 +32,7 @@ def _nina_opens_a_patients_entry(page):
     nurse = make.user(email="nina@example.test", display_name="Nina Nurse")
     colleague, coordinator = make.user(), make.user()
     team = make.team("Ward 7B", coordinators=[coordinator], staff=[nurse, colleague])
-    patient = services.add_patient(team, coordinator, name="Test Patient Alpha", nhs_number=NUMBERS[0],
+    patient = patient_records.add_patient(team, coordinator, name="Test Patient Alpha", nhs_number=NUMBERS[0],
                                    location="Bed 1")
     handover = services.start_handover(team, nurse, label="Day → Night", starts_at=datetime.now(UTC),
                                        incoming_id=colleague.id)

@@ -13,7 +13,7 @@ from PIL import Image
 from core import nhs
 from core.accounts import Team, User
 from core.db import db
-from handover import services
+from handover import patient_records, services
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ NUMBERS = list(nhs.test_numbers(60))
 
 
 def add_patients(ward: Ward, count: int, start: int = 0):
-    patients = [services.add_patient(ward.team, ward.coordinator, name=f"Test Patient {chr(65 + i % 26)}{i}",
+    patients = [patient_records.add_patient(ward.team, ward.coordinator, name=f"Test Patient {chr(65 + i % 26)}{i}",
                                      nhs_number=NUMBERS[start + i], location=f"Bed {i + 1}",
                                      date_of_birth=datetime(1950, 1, 1 + i % 28).date())
                 for i in range(count)]

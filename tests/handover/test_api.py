@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.audit import AuditEntry
 from core.db import db
-from handover import fhir, services
+from handover import acceptance, access, fhir, patient_records, services
 from handover.models import HandoverEntry, HandoverImage
 from tests.handover.conftest import NUMBERS, add_patients, jpeg_with_gps, png_bytes, start, write_all
 
@@ -98,7 +98,7 @@ def test_handover_is_prefilled_and_discharged_patients_leave_the_next_one(client
     p1, p2, p3 = add_patients(ward, 3)
     first = start(ward)
     write_all(first, ward, situation="Night was quiet")
-    services.update_patient(p3, ward.coordinator, discharged=True)
+    patient_records.update_patient(p3, ward.coordinator, discharged=True)
     db.session.commit()
     resp = client.post(f"/api/v1/teams/{ward.team.id}/handovers", headers=bearer(tokens["outgoing"]),
                        json={"label": "Early → Late", "starts_at": "2026-11-25T14:30:00",
@@ -169,7 +169,7 @@ def test_accepted_version_cannot_be_changed_in_place_even_by_code(app, ward):
     p, = add_patients(ward, 1)
     h = start(ward)
     write_all(h, ward)
-    services.accept(h, ward.incoming)
+    acceptance.accept(h, ward.incoming)
     db.session.commit()
     entry = services.current_entries(h)[p.id]
     entry.situation = "rewritten history"
@@ -242,7 +242,7 @@ def test_fhir_export_is_a_valid_r4_document_that_round_trips(client, ward, token
     h = start(ward)
     write_all(h, ward, situation="Chest pain <resolved> & stable", synthesis="Receiver: troponin at 10")
     services.set_action_done(services.current_entries(h)[p1.id], 0, ward.incoming, True)
-    services.accept(h, ward.incoming, readback_note="read back")
+    acceptance.accept(h, ward.incoming, readback_note="read back")
     db.session.commit()
     resp = client.get(f"/api/v1/handovers/{h.id}/fhir", headers=bearer(tokens["incoming"]))
     assert resp.status_code == 200 and resp.mimetype == "application/fhir+json"
@@ -288,7 +288,7 @@ def test_fhir_export_is_a_valid_r4_document_that_round_trips(client, ward, token
 
 
 def test_fhir_export_of_an_unaccepted_ipass_handover(client, ward, tokens, bearer):
-    services.update_settings(ward.team, ward.coordinator, style="ipass", ack_minutes=30)
+    access.update_settings(ward.team, ward.coordinator, style="ipass", ack_minutes=30)
     p, = add_patients(ward, 1)
     db.session.commit()
     h = start(ward)

@@ -8,7 +8,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from core.db import db
-from handover import services
+from handover import patient_records, services
 from tests.conftest import Factory
 from tests.handover.conftest import NUMBERS
 
@@ -20,7 +20,7 @@ def test_handover_endpoints_survive_fuzzing_with_real_ids(app, tmp_path):
     admin = make.admin()
     nurse = make.user()
     team = make.team("Fuzz ward", coordinators=[admin], staff=[nurse])
-    patient = services.add_patient(team, admin, name="Fuzz Patient", nhs_number=NUMBERS[0], location="Bed 1")
+    patient = patient_records.add_patient(team, admin, name="Fuzz Patient", nhs_number=NUMBERS[0], location="Bed 1")
     db.session.commit()
     handover = services.start_handover(team, admin, label="Night → Early",
                                        starts_at=__import__("datetime").datetime.now(__import__("datetime").UTC))

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.audit import AuditEntry
 from core.db import db
-from handover import services
+from handover import acceptance, services
 from handover.models import HandoverImage
 from tests.conftest import count_queries, login
 from tests.handover.conftest import add_patients, handover_with_photo, jpeg_with_gps, start, write_all
@@ -63,7 +63,7 @@ def test_outgoing_edits_prefilled_entry_and_incoming_accepts(app, client, ward):
     p1, p2 = add_patients(ward, 2)
     yesterday = start(ward, label="Day → Night")
     write_all(yesterday, ward, situation="Chest pain overnight, troponin pending")
-    services.accept(yesterday, ward.incoming)
+    acceptance.accept(yesterday, ward.incoming)
     db.session.commit()
     today = start(ward)
     login(client, ward.outgoing)
@@ -100,7 +100,7 @@ def test_edit_of_accepted_entry_makes_a_new_version_and_history_shows_both(app, 
     p, = add_patients(ward, 1)
     h = start(ward)
     write_all(h, ward, situation="Version one text")
-    services.accept(h, ward.incoming, readback_note="read back")
+    acceptance.accept(h, ward.incoming, readback_note="read back")
     db.session.commit()
     login(client, ward.outgoing)
     page = client.get(f"/handover/{h.id}/patients/{p.id}").get_data(as_text=True)

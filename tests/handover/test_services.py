@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from core.audit import AuditEntry
 from core.db import db
-from handover import images, services
+from handover import acceptance, access, images, patient_records, retention, services
 from handover.models import Handover, HandoverEntry, HandoverImage, Patient
 from notifications.models import Notification
 from tests.handover.conftest import add_patients, jpeg_with_gps, start, write_all
@@ -21,8 +21,8 @@ def test_unacknowledged_handover_is_flagged_to_coordinators_once_without_patient
     add_patients(ward, 2)
     h = start(ward, when=SHIFT_CHANGE)
     write_all(h, ward)
-    assert services.flag_overdue(now=SHIFT_CHANGE + timedelta(minutes=59)) == []
-    flagged = services.flag_overdue(now=SHIFT_CHANGE + timedelta(minutes=61))
+    assert acceptance.flag_overdue(now=SHIFT_CHANGE + timedelta(minutes=59)) == []
+    flagged = acceptance.flag_overdue(now=SHIFT_CHANGE + timedelta(minutes=61))
     db.session.commit()
     assert flagged == [h]
     notes = db.session.scalars(select(Notification)).all()
@@ -31,30 +31,30 @@ def test_unacknowledged_handover_is_flagged_to_coordinators_once_without_patient
     assert notes[0].link == f"/handover/{h.id}"
     for p in db.session.scalars(select(Patient)):
         assert p.name not in notes[0].text and p.nhs_number not in notes[0].text and p.location not in notes[0].text
-    assert services.flag_overdue(now=SHIFT_CHANGE + timedelta(hours=5)) == []  # once only
+    assert acceptance.flag_overdue(now=SHIFT_CHANGE + timedelta(hours=5)) == []  # once only
     result = runner.invoke(args=["handover", "flag-overdue"])
     assert result.exit_code == 0 and "flagged 0" in result.output
 
 
 def test_accepted_handovers_are_not_flagged_and_team_time_is_used(app, ward):
     add_patients(ward, 1)
-    services.update_settings(ward.team, ward.coordinator, style="sbar", ack_minutes=15)
+    access.update_settings(ward.team, ward.coordinator, style="sbar", ack_minutes=15)
     h = start(ward, when=SHIFT_CHANGE)
-    assert services.flag_overdue(now=SHIFT_CHANGE + timedelta(minutes=16)) == [h]
+    assert acceptance.flag_overdue(now=SHIFT_CHANGE + timedelta(minutes=16)) == [h]
     other = start(ward, when=SHIFT_CHANGE + timedelta(hours=8), label="Early → Late")
     write_all(other, ward)
-    services.accept(other, ward.incoming)
+    acceptance.accept(other, ward.incoming)
     db.session.commit()
-    assert services.flag_overdue(now=SHIFT_CHANGE + timedelta(hours=20)) == []
+    assert acceptance.flag_overdue(now=SHIFT_CHANGE + timedelta(hours=20)) == []
 
 
 def test_purge_blanks_content_identifiers_and_photos_but_keeps_audit(app, ward, runner):
     keep, gone = add_patients(ward, 2)
     h = start(ward)
     write_all(h, ward, situation="Sensitive clinical content")
-    services.accept(h, ward.incoming, readback_note="read back detail")
+    acceptance.accept(h, ward.incoming, readback_note="read back detail")
     image = images.attach(h, gone, ward.outgoing, jpeg_with_gps())
-    services.update_patient(gone, ward.coordinator, discharged=True)
+    patient_records.update_patient(gone, ward.coordinator, discharged=True)
     db.session.commit()
     gone.discharged_at = datetime.now(UTC) - timedelta(days=31)
     db.session.commit()
@@ -85,14 +85,14 @@ def test_purge_blanks_content_identifiers_and_photos_but_keeps_audit(app, ward, 
 
 def test_recently_discharged_patients_are_kept_until_the_retention_period(app, ward):
     p, = add_patients(ward, 1)
-    services.update_patient(p, ward.coordinator, discharged=True)
+    patient_records.update_patient(p, ward.coordinator, discharged=True)
     db.session.commit()
-    assert services.purge_expired(retention_days=30) == ([], [])
+    assert retention.purge_expired(retention_days=30) == ([], [])
 
 
 def test_moving_a_patient_changes_the_bed_in_the_next_handover(app, ward):
     p, = add_patients(ward, 1)
-    services.update_patient(p, ward.outgoing, location="Side room 3")
+    patient_records.update_patient(p, ward.outgoing, location="Side room 3")
     db.session.commit()
     h = start(ward)
     assert services.current_entries(h)[p.id].patient.location == "Side room 3"

@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from core import accounts
+from core import accounts, passwords
 from core.accounts import Membership, TeamRole, User
 from core.audit import AuditEntry
 from core.db import db
@@ -125,7 +125,7 @@ def test_password_sign_in_switched_off_per_account_but_never_for_the_last_admin(
     db.session.expire_all()
     assert not db.session.get(User, admin.id).password_sign_in_disabled
     with pytest.raises(Conflict):
-        accounts.set_password_sign_in(db.session.get(User, admin.id), False, actor=None)
+        passwords.set_password_sign_in(db.session.get(User, admin.id), False, actor=None)
     other = client.application.test_client()
     assert other.post("/auth/login", data={"email": nurse.email, "password": TEST_PASSWORD}).status_code == 403
 

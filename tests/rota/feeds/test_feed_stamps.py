@@ -13,7 +13,7 @@ from core import accounts
 from core.accounts import Membership, TeamRole
 from core.db import db, now_utc
 from rota.assignment import set_assignee
-from rota.feeds import ical
+from rota.feeds import fetch, ical
 from rota.feeds import service as feeds
 from rota.feeds.models import FeedKind
 from rota.models import PeriodState, RotaPeriod, Shift
@@ -150,7 +150,7 @@ def test_every_kind_of_change_reaches_a_subscribed_team_calendar(client, rota, c
     check_feed(polled.data)
     # Rebuilt from the cached rows and bytes of the unchanged shifts, it is exactly the feed written from nothing.
     with client.application.test_request_context("/"):
-        assert polled.data == ical.render(feeds.build_calendar(feeds.find_feed(token)))
+        assert polled.data == ical.render(fetch.build_calendar(fetch.find_feed(token)))
     client.application.extensions.pop("calendar_feed_bytes", None)
     assert client.get(_path(token)).data == polled.data
 

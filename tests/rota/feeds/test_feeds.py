@@ -14,6 +14,7 @@ from core import accounts
 from core.accounts import TeamRole
 from core.db import db, now_utc
 from rota.assignment import set_assignee
+from rota.feeds import fetch as feed_fetch
 from rota.feeds import service as feeds
 from rota.feeds.models import CalendarFeed, FeedKind
 from rota.models import ReleaseKind, ShiftRelease, ShiftState
@@ -402,7 +403,7 @@ def test_without_public_base_url_links_use_the_address_the_person_reached_the_ap
     assert re.search(r'value="http://10\.20\.30\.40:5300/calendar/[^"]+\.ics"', page)
     assert 'href="webcal://10.20.30.40:5300/calendar/' in page
     assert "127.0.0.1:5000" not in page
-    assert feeds._uid_domain() == "127.0.0.1"
+    assert feed_fetch._uid_domain() == "127.0.0.1"
     app.config["PUBLIC_BASE_URL"] = "https://rota.example.nhs.uk"
     page = client.get("/profile", base_url=here).get_data(as_text=True)
     assert 'value="https://rota.example.nhs.uk/calendar/' in page
