@@ -37,3 +37,12 @@ def test_the_coordinators_grid_links_each_name_to_their_working_time(app, client
     login(nurse, staff[0])
     page = nurse.get(f"/teams/{team.id}/rota").get_data(as_text=True)
     assert f'href="/compliance/{staff[1].id}"' not in page  # a colleague's working time is not hers to see
+
+
+def test_the_team_page_links_each_member_to_their_working_time(client, make):
+    team, coord, staff, _types = ward(make)
+    login(client, coord)
+    page = client.get(f"/teams/{team.id}/members").get_data(as_text=True)
+    for person in [coord, *staff]:
+        assert f'href="/compliance/{person.id}"' in page
+    assert client.get(f"/compliance/{staff[0].id}").status_code == 200  # and the link leads to a page she may see
