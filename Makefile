@@ -18,7 +18,7 @@ setup: .stamp-venv .stamp-assets
 	touch $@
 
 .stamp-assets: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error --prefer-offline --fetch-timeout=60000 --fetch-retries=4
 	mkdir -p static/vendor/nhsuk static/vendor/swagger-ui
 	@# Frutiger is licensed and served only from assets.nhs.uk, which our CSP (font-src 'self') blocks: drop those
 	@# @font-face rules so browsers use the design system's Arial fallback, without 4 console errors on every page.
