@@ -344,7 +344,7 @@ def open_gap(team_id: int):
         flash(exc.detail, "error")
     else:
         db.session.commit()
-        flash(f"Open shift added for {day:%a %d %b}: {req.shift_type.code} {services.requirement_label(req)}.")
+        flash(f"1 open {req.shift_type.name} for {services.one_person_label(req)} on {day:%a %d %b}.")
     return redirect(url_for("rota.grid", team_id=team.id, start=_monday(day).isoformat(),
                             days=request.form.get("days", "7")))
 

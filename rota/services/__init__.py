@@ -88,6 +88,7 @@ from rota.services.shift_types import (  # noqa: F401
     COLOUR_RE,
     create_requirement,
     create_shift_type,
+    one_person_label,
     requirement_label,
     requirements,
     shift_types,

@@ -101,6 +101,16 @@ def requirements(team: Team) -> list[StaffingRequirement]:
                                    .order_by(StaffingRequirement.shift_type_id, StaffingRequirement.id)))
 
 
+def one_person_label(req: StaffingRequirement) -> str:
+    """Whom one opened shift of ``req`` is for, with its article: "an HCA", "a Band 6+", "an RN (IV-trained)"."""
+    who = req.min_grade + "+" if req.min_grade else {"nursing": "RN", "support": "HCA", "medical": "doctor",
+                                                     "ahp": "AHP", "admin": "admin"}.get(req.staff_group or "")
+    if who is None:
+        return "anyone" + (f" {req.skill}" if req.skill else "")
+    article = "an" if (who[0] in "AEFHILMNORSX" and who.isupper()) or who[0] in "aeiou" else "a"  # an RN, a Band 6+
+    return f"{article} {who}" + (f" ({req.skill})" if req.skill else "")
+
+
 def requirement_label(req: StaffingRequirement) -> str:
     who = req.min_grade + "+" if req.min_grade else {"nursing": "RN", "support": "HCA", "medical": "doctor",
                                                      "ahp": "AHP", "admin": "admin"}.get(req.staff_group or "",

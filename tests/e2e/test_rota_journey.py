@@ -40,7 +40,7 @@ def test_coordinator_builds_publishes_and_nurse_sees_shift_on_phone(make, deskto
                                     "e => getComputedStyle(e).backgroundColor") == "rgb(213, 40, 27)"  # red
     cover.locator("[data-testid=open-gap]").click()
     desktop.wait_for_url(f"**/teams/{team_id}/rota?*")
-    assert "Open shift added" in desktop.content()
+    assert "1 open Early for " in desktop.content()
     assert desktop.locator(f"[data-testid=open-row] td[data-day='{saturday}'] [data-testid=open-shift]").count() == 1
     assert desktop.locator("[data-testid=period-state]").inner_text().count("draft") == 1
     desktop.click("[data-testid=publish]")

@@ -40,7 +40,7 @@ def test_coordinator_builds_from_pattern_opens_gap_and_publishes(client, make):
     assert period.state == PeriodState.draft
     req = services.requirements(team)[0]
     r = _post(client, f"/teams/{team.id}/gaps/open", {"requirement_id": req.id, "day": mon.isoformat()})
-    assert "Open shift added" in r.get_data(as_text=True)
+    assert f"1 open Early for anyone on {mon:%a %d %b}." in r.get_data(as_text=True)
     assert 'data-testid="open-shift"' in r.get_data(as_text=True)
     r = _post(client, f"/teams/{team.id}/rota/periods/{period.id}/publish", {})
     assert "published; the team has been told" in r.get_data(as_text=True)

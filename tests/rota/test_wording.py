@@ -64,3 +64,27 @@ def test_offer_wizard_names_the_colleague_a_warning_is_about(app, make, monkeypa
     data.fake_engine(monkeypatch, engine)
     page = signed_in(app, a).get(f"/shifts/{x_id}/offer").get_data(as_text=True)
     assert "Only 5 h rest between Owen&#39;s Late" in page and "your Late" not in page
+
+
+def test_the_offer_wizard_shows_plain_words_and_whom_without_the_rule_id(app, make, monkeypatch):
+    """#15: a candidate's warning reads in plain words, with no rule id in the sentence, and the candidate is told apart
+    by staff group, grade and team."""
+    from core.db import db
+    from rota.compliance.rules import Verdict
+    from tests.rota.swaps import factories as data
+    from tests.rota.swaps.test_swaps_pages import signed_in
+
+    w = data.ward(make, 2)
+    a, b = w.staff
+    x = data.shift(w.team, starts_at=data.soon(3), assignee=a)
+    x_id, b_id, b_name, team_name = x.id, b.id, b.display_name, w.team.name
+    db.session.commit()
+
+    def engine(user, *, add=(), remove=(), rule_sets=None):
+        return [Verdict("WTR-rest11", "warn", "5 h", "11 h", "Only 5 h rest (at least 11 h).")] if user.id == b_id \
+            else []
+
+    data.fake_engine(monkeypatch, engine)
+    page = signed_in(app, a).get(f"/shifts/{x_id}/offer").get_data(as_text=True)
+    assert "Warnings: Only 5 h rest (at least 11 h)." in page and "WTR-rest11" not in page
+    assert f'for="u-{b_id}">{b_name} (Band 5 registered nurse, {team_name})</label>' in page

@@ -96,3 +96,16 @@ def test_a_broadcast_form_prefilled_with_nonsense_still_shows_the_form(client, m
     resp = client.get("/broadcasts/new?team_id=abc&audience=%00")
     assert resp.status_code == 400 and "cannot be stored" in resp.get_data(as_text=True)
     assert db.session.scalar(select(Broadcast.id)) is None
+
+
+def test_once_the_shift_is_filled_the_other_recipients_copies_say_taken(client, make):
+    """#15: a nurse who opens the message after a colleague took the shift reads that it is taken, not open."""
+    from tests.conftest import login
+
+    w, gap, b = _gap_broadcast(make)
+    login(client, w.staff[0])
+    assert "This shift is still open." in client.get(f"/broadcasts/{b.id}/r").get_data(as_text=True)
+    open_shifts.claim(db.session.get(type(gap), gap.id), actor=w.staff[1])
+    db.session.commit()
+    page = client.get(f"/broadcasts/{b.id}/r").get_data(as_text=True)
+    assert "This shift has been taken." in page and "This shift is still open." not in page
