@@ -18,6 +18,9 @@ SHIFT_TYPES = (
     dict(code="L", name="Late", start_local=time(13), duration_minutes=510, kind=ShiftKind.day),
     dict(code="N", name="Night", start_local=time(19, 30), duration_minutes=750, kind=ShiftKind.night),
 )
+EARLY, LATE, NIGHT = SHIFT_TYPES
+# The 20:00 Night of 12 hours the working-time rules tests (tests/rota/compliance, test_grid_markers_focus) count on.
+NIGHT_20_12H = dict(NIGHT, start_local=time(20), duration_minutes=720)
 
 
 @dataclass
