@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import request
 from flask_login import current_user
 
-from channels import attachments, cards, reading, services
+from channels import attachments, cards, moderation, reading, services
 from channels.payload import page_dicts
 from channels.schemas import (
     AckSchema,
@@ -196,9 +196,9 @@ def update_post(data, post_id):
     """Edit your post (the earlier text is kept as a version) and/or pin it."""
     p = services.get_post(post_id, current_user)
     if "text" in data:
-        services.edit(p, current_user, data["text"])
+        moderation.edit(p, current_user, data["text"])
     if "pinned" in data:
-        services.pin(p, current_user, data["pinned"])
+        moderation.pin(p, current_user, data["pinned"])
     db.session.commit()
     return _one(p)
 
@@ -208,7 +208,7 @@ def update_post(data, post_id):
 @login_required_api
 def delete_post(post_id):
     """Delete your post (coordinators: any post): a tombstone "deleted by … at …" stays."""
-    p = services.delete(services.get_post(post_id, current_user), current_user)
+    p = moderation.delete(services.get_post(post_id, current_user), current_user)
     db.session.commit()
     return _one(p)
 
@@ -283,7 +283,7 @@ def acknowledge(post_id):
 @login_required_api
 def react(data, post_id):
     """Add your reaction, or take it back if you had given it."""
-    result = services.react(services.get_post(post_id, current_user), current_user, data["emoji"])
+    result = moderation.react(services.get_post(post_id, current_user), current_user, data["emoji"])
     db.session.commit()
     return [{"emoji": e, **v} for e, v in result.items()]
 
@@ -294,7 +294,7 @@ def react(data, post_id):
 @login_required_api
 def hide(data, post_id):
     """Coordinators: hide a post, saying why."""
-    p = services.hide(services.get_post(post_id, current_user), current_user, data["reason"])
+    p = moderation.hide(services.get_post(post_id, current_user), current_user, data["reason"])
     db.session.commit()
     return _one(p)
 
@@ -305,7 +305,7 @@ def hide(data, post_id):
 @login_required_api
 def report(data, post_id):
     """Report a post to the team's coordinators."""
-    services.report(services.get_post(post_id, current_user), current_user, data["reason"])
+    moderation.report(services.get_post(post_id, current_user), current_user, data["reason"])
     db.session.commit()
     return ""
 

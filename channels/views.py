@@ -12,7 +12,7 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from channels import attachments, cards, reading, services
+from channels import attachments, cards, moderation, reading, services
 from channels.models import POST_MAX, Channel, Post
 from channels.payload import linkify, page_dicts
 from core import audit, images, metrics
@@ -219,11 +219,11 @@ def act(post_id: int, what: str):
     if not form.validate():
         return _back(p)
     if what == "react":
-        services.react(p, current_user, form.emoji.data or "")
+        moderation.react(p, current_user, form.emoji.data or "")
     elif what == "delete":
-        services.delete(p, current_user)
+        moderation.delete(p, current_user)
     elif what in ("pin", "unpin"):
-        services.pin(p, current_user, what == "pin")
+        moderation.pin(p, current_user, what == "pin")
     elif what == "acknowledge":
         services.acknowledge(p, current_user)
     else:
@@ -238,7 +238,7 @@ def moderate(post_id: int, what: str):
     p = services.get_post(post_id, current_user)
     form = ReasonForm()
     if request.method == "POST" and form.validate():
-        (services.hide if what == "hide" else services.report)(p, current_user, form.reason.data)
+        (moderation.hide if what == "hide" else moderation.report)(p, current_user, form.reason.data)
         db.session.commit()
         return _back(p)
     return render_template("channels/reason.html", post=p, form=form, what=what), \
