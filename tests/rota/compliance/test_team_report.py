@@ -11,7 +11,7 @@ from core.db import db
 from rota.compliance import service
 from rota.compliance.rules import local_datetime
 from rota.models import Shift, ShiftState
-from tests.conftest import login
+from tests.conftest import count_queries, login
 from tests.rota.compliance.test_position_page import TZ, _fortnight
 
 
@@ -96,3 +96,22 @@ def test_bad_dates_give_a_form_error_and_keep_the_typed_text(client, make):
     assert "There is a problem" in html and 'value="2025-13-45"' in html and 'data-testid="team-row"' not in html
     resp = client.get(f"/teams/{team.id}/working-time?from=2025-11-02&to=2025-10-20")
     assert resp.status_code == 422 and "The end date must not be before the start date." in resp.get_data(as_text=True)
+
+
+def _report_queries(make, size):
+    members = [make.user(display_name=f"Member {size}-{i}") for i in range(size)]
+    team = make.team(f"Ward of {size}", staff=members, timezone=TZ)
+    for i, person in enumerate(members):
+        db.session.add(Shift(team_id=team.id, assignee_id=person.id, state=ShiftState.scheduled,
+                             starts_at=local_datetime(date(2025, 10, 20 + i % 7), time(8), TZ),
+                             ends_at=local_datetime(date(2025, 10, 20 + i % 7), time(20), TZ)))
+    db.session.commit()
+    db.session.expire_all()
+    with count_queries() as statements:
+        rows = service.team_working_time(team, date(2025, 10, 20), date(2025, 11, 2))
+    assert len(rows) == size
+    return len(statements)
+
+
+def test_the_report_costs_the_same_queries_for_3_or_12_members(app, make):
+    assert _report_queries(make, 3) == _report_queries(make, 12)
