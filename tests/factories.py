@@ -18,6 +18,9 @@ SHIFT_TYPES = (
     dict(code="L", name="Late", start_local=time(13), duration_minutes=510, kind=ShiftKind.day),
     dict(code="N", name="Night", start_local=time(19, 30), duration_minutes=750, kind=ShiftKind.night),
 )
+EARLY, LATE, NIGHT = SHIFT_TYPES
+# The 20:00 Night of 12 hours the working-time rules tests (tests/rota/compliance, test_grid_markers_focus) count on.
+NIGHT_20_12H = dict(NIGHT, start_local=time(20), duration_minutes=720)
 
 
 @dataclass
@@ -44,13 +47,22 @@ def staff_name(i: int) -> str:
 
 
 def ward(make, nurses: int = 3, *, name: str | None = None, tz: str = DEFAULT_ZONE, grade: str = "Band 5",
-         skills=("IV-trained",), coordinator: str = "Wendy Coordinator") -> Ward:
+         skills=("IV-trained",), coordinator: str | dict = "Wendy Coordinator", people: list[dict] | None = None,
+         types=SHIFT_TYPES, **team_kw) -> Ward:
     """A ward of ``nurses`` staff (Nurse A, Nurse B, … of ``grade`` with ``skills`` and a staff number) and one
-    coordinator (Band 7), in zone ``tz``, with the shift types E, L and N."""
-    coord = make.user(display_name=coordinator, grade="Band 7")
-    staff = [make.user(display_name=staff_name(i), grade=grade, skills=list(skills), staff_number=f"N{make.n:04d}")
-             for i in range(nurses)]
-    team = make.team(name, coordinators=[coord], staff=staff, timezone=tz)
-    types = {spec["code"]: services.create_shift_type(team, actor=coord, **spec) for spec in SHIFT_TYPES}
+    coordinator (Band 7), in zone ``tz``, with the shift types E, L and N.
+
+    ``people`` names and shapes the staff explicitly (one ``make.user`` keyword dict each, in place of ``nurses``);
+    ``coordinator`` may be such a dict too; ``types`` gives other shift-type specs (``()`` for none); ``team_kw``
+    (e.g. ``site``) goes to the team."""
+    coord_kw = {"display_name": coordinator} if isinstance(coordinator, str) else dict(coordinator)
+    coord = make.user(**{"grade": "Band 7", **coord_kw})
+    if people is None:
+        staff = [make.user(display_name=staff_name(i), grade=grade, skills=list(skills), staff_number=f"N{make.n:04d}")
+                 for i in range(nurses)]
+    else:
+        staff = [make.user(**p) for p in people]
+    team = make.team(name, coordinators=[coord], staff=staff, timezone=tz, **team_kw)
+    types = {spec["code"]: services.create_shift_type(team, actor=coord, **spec) for spec in types}
     db.session.commit()
     return Ward(team, coord, staff, types)

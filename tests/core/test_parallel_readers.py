@@ -16,15 +16,14 @@ import requests
 
 from core import accounts
 from core.db import db
+from tests import factories
 from tests.rota.swaps import factories as data
 
 THREADS = 16
 
 
 def _ward(make, n: int):
-    coord = make.user(grade="Band 7")
-    staff = [make.user() for _ in range(n)]
-    team = make.team(coordinators=[coord], staff=staff)
+    team, coord, staff, _ = factories.ward(make, coordinator={}, people=[{} for _ in range(n)], types=())
     for k, person in enumerate(staff):
         for d in range(6):
             data.shift(team, starts_at=data.soon(1 + d, hour=7) + timedelta(minutes=k), assignee=person,

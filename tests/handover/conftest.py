@@ -14,6 +14,7 @@ from core import nhs
 from core.accounts import Team, User
 from core.db import db
 from handover import patient_records, services
+from tests import factories
 
 
 @pytest.fixture
@@ -33,12 +34,13 @@ class Ward:
 
 @pytest.fixture
 def ward(make):
-    coordinator, outgoing, incoming, outsider = (make.user(display_name=n) for n in
-                                                 ("Cora Coordinator", "Olu Outgoing", "Ines Incoming", "Otto Outsider"))
-    team = make.team("Ward 7B", coordinators=[coordinator], staff=[outgoing, incoming])
+    w = factories.ward(make, name="Ward 7B", coordinator=dict(display_name="Cora Coordinator", grade="Band 5"),
+                       people=[dict(display_name="Olu Outgoing"), dict(display_name="Ines Incoming")], types=())
+    outgoing, incoming = w.staff
+    outsider = make.user(display_name="Otto Outsider")
     other = make.team("Ward 9", staff=[outsider])
-    on_shift(team, incoming)  # the incoming nurse is on the rota: accepting needs no extra confirmation
-    return Ward(team, coordinator, outgoing, incoming, outsider, other)
+    on_shift(w.team, incoming)  # the incoming nurse is on the rota: accepting needs no extra confirmation
+    return Ward(w.team, w.coordinator, outgoing, incoming, outsider, other)
 
 
 def on_shift(team: Team, user: User, starts_in_hours: float = -1, hours: float = 12):

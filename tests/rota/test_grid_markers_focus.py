@@ -17,20 +17,17 @@ from core.db import db
 from rota.compliance import rules
 from rota.compliance import service as compliance
 from rota.compliance.rules import local_datetime
-from rota.models import Leave, LeaveKind, Shift, ShiftKind, ShiftState, ShiftType
+from rota.models import Leave, LeaveKind, Shift, ShiftState
+from tests import factories
 
 TZ = "Europe/London"
 
 
 def _ward(make, rng: random.Random):
-    coord = make.user(display_name="Cora Coordinator", grade="Band 7")
-    people = [make.user(display_name=f"Nurse {i:02d}") for i in range(12)]
-    team = make.team("Ward 9C", coordinators=[coord], staff=people)
-    early = ShiftType(team_id=team.id, code="E", name="Early", start_local=time(7), duration_minutes=510)
-    night = ShiftType(team_id=team.id, code="N", name="Night", start_local=time(20), duration_minutes=720,
-                      kind=ShiftKind.night)
-    db.session.add_all([early, night])
-    db.session.commit()
+    w = factories.ward(make, name="Ward 9C", coordinator="Cora Coordinator",
+                       people=[dict(display_name=f"Nurse {i:02d}") for i in range(12)],
+                       types=[factories.EARLY, factories.NIGHT_20_12H])
+    team, people, early, night = w.team, w.staff, w.types["E"], w.types["N"]
     first = date(2026, 1, 5)
     rows = []
     for k, person in enumerate(people):

@@ -15,7 +15,8 @@ from rota.assignment import set_assignee
 from rota.compliance import rules
 from rota.compliance import service as compliance
 from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
-from rota.models import Shift, ShiftKind, ShiftState, ShiftType
+from rota.models import Shift, ShiftState
+from tests import factories
 from tests.conftest import login
 
 MON = datetime(2026, 6, 1, tzinfo=UTC).date()  # Monday, BST (UTC+1)
@@ -29,19 +30,13 @@ def local(day, hh, mm=0):
 
 @pytest.fixture
 def ward(make):
-    coord = make.user(display_name="Cora Coordinator", grade="Band 7")
-    doctor = make.user(display_name="Dev Doctor", staff_group="medical", grade="ST3")
-    nurse = make.user(display_name="Nia Nurse")
-    other = make.user(display_name="Olu Other")
-    team = make.team("Ward 7B", coordinators=[coord], staff=[doctor, nurse, other])
-    late = ShiftType(team_id=team.id, code="L", name="Late", start_local=time(13), duration_minutes=510)
-    early = ShiftType(team_id=team.id, code="E", name="Early", start_local=time(7), duration_minutes=510)
-    night = ShiftType(team_id=team.id, code="N", name="Night", start_local=time(20), duration_minutes=720,
-                      kind=ShiftKind.night)
-    db.session.add_all([late, early, night])
-    db.session.commit()
-    return type("Ward", (), dict(team=team, coord=coord, doctor=doctor, nurse=nurse, other=other, late=late,
-                                 early=early, night=night))
+    w = factories.ward(make, name="Ward 7B", coordinator="Cora Coordinator",
+                       people=[dict(display_name="Dev Doctor", staff_group="medical", grade="ST3"),
+                               dict(display_name="Nia Nurse"), dict(display_name="Olu Other")],
+                       types=[factories.LATE, factories.EARLY, factories.NIGHT_20_12H])
+    doctor, nurse, other = w.staff
+    return type("Ward", (), dict(team=w.team, coord=w.coordinator, doctor=doctor, nurse=nurse, other=other,
+                                 late=w.types["L"], early=w.types["E"], night=w.types["N"]))
 
 
 def add_shift(ward, st, day, who=None, hh=None, hours=None):

@@ -19,18 +19,9 @@ from rota.feeds import service as feeds
 from rota.feeds.models import CalendarFeed, FeedKind
 from rota.models import ReleaseKind, ShiftRelease, ShiftState
 from tests.conftest import TEST_PASSWORD, count_queries, login
-from tests.rota.feeds.helpers import check_feed, local, shift, shift_type
+from tests.rota.feeds.helpers import check_feed, local, shift
 
 FROZEN = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def ward(make):
-    manager = make.user(display_name="Wendy Manager", mobile="07700 900111", grade="Band 7")
-    sam = make.user(display_name="Sam Patel", mobile="07700 900222")
-    alex = make.user(display_name="Alex Okafor", mobile="07700 900333")
-    team = make.team("Ward 7B", coordinators=[manager], staff=[sam, alex], site="St Elsewhere")
-    return {"team": team, "manager": manager, "sam": sam, "alex": alex, "night": shift_type(team)}
 
 
 def issue(user, kind=FeedKind.mine) -> str:

@@ -20,13 +20,14 @@ from core.db import db
 from rota.models import Leave, PeriodState, RotaPeriod
 from rota.requests import rota_requests, service
 from rota.requests.models import LeaveRequest, RequestState
+from tests import factories
 from tests.rota.swaps import factories as data
 
 PROBLEM = "application/problem+json"
 
 
 def _ward(make):
-    w = data.ward(make, 3)
+    w = factories.ward(make, 3)
     return w, w.team, w.coordinator, w.staff
 
 

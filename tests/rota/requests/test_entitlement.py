@@ -12,6 +12,7 @@ from core.errors import Forbidden, ValidationFailed
 from rota.requests import entitlement as ent
 from rota.requests import service
 from rota.requests.models import RequestState
+from tests import factories
 
 AFC = ent.Rules()  # 1 April, 7 h 30 min days, 27/29/33 + 8 bank holidays
 
@@ -70,9 +71,7 @@ def test_a_request_costs_each_weekday_at_the_persons_fte():
 
 
 def _ward(make):
-    boss = make.user(display_name="Wendy Coordinator", grade="Band 7")
-    nurse = make.user(display_name="Nora Nurse")
-    team = make.team(coordinators=[boss], staff=[nurse])
+    team, boss, (nurse,), _ = factories.ward(make, people=[dict(display_name="Nora Nurse")], types=())
     return team, boss, nurse
 
 

@@ -14,13 +14,14 @@ from notifications.models import Notification
 from rota.models import Leave, LeaveKind, Shift, ShiftState, StaffingRequirement
 from rota.requests import service
 from rota.requests.models import LeaveRequest, RequestState
+from tests import factories
 from tests.rota.swaps import factories as data
 
 WED = date(2026, 1, 14)
 
 
 def _ward(make, n=3):
-    w = data.ward(make, n)
+    w = factories.ward(make, n)
     return w.team, w.coordinator, w.staff
 
 

@@ -10,12 +10,13 @@ from core.db import db
 from rota.models import Leave, PeriodState, RotaPeriod, StaffingRequirement
 from rota.requests import service
 from rota.requests.models import LeaveRequest, RequestState, RequestWindow, RotaRequest, StaffPreference
+from tests import factories
 from tests.conftest import login
 from tests.rota.swaps import factories as data
 
 
 def _ward(make):
-    w = data.ward(make, 3)
+    w = factories.ward(make, 3)
     return w.team, w.coordinator, w.staff
 
 
