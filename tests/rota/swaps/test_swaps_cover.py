@@ -8,6 +8,7 @@ is allowed without an override never turns the grid's cover line red.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -251,3 +252,24 @@ def test_the_grid_cover_line_never_turns_red_because_of_a_change_nobody_was_warn
         if went_through:
             break
     assert [p.display_name for p in went_through] == ["RN D"]
+
+
+def test_a_verdict_s_rule_id_sits_inside_a_details_element(client, make):
+    """The rule id is for the curious: on the approval card it is folded away in a <details>, not in the sentence."""
+    from tests.conftest import login
+
+    w = NightWard(make, nurses_on=4)
+    a, hca = w.rns[0], w.hcas[0]
+    req = swap_requests.propose(actor=a, shift=w.night, kind="offer", to_users=[hca])
+    decisions.accept(req, actor=hca)
+    db.session.commit()
+    services.assign(w.nights[3], None, actor=w.coordinator)
+    db.session.commit()
+    login(client, w.coordinator)
+    card = client.get("/approvals").get_data(as_text=True)
+    ids = re.findall(r'<span data-testid="rule-id">([^<]+)</span>', card)
+    assert ids == ["COVER-min"]
+    details = re.findall(r"<details[^>]*>(.*?)</details>", card, re.S)
+    assert any('data-testid="rule-id">COVER-min<' in d for d in details)
+    sentence = card[card.index("Blocks:</strong>"):card.index("<details", card.index("Blocks:</strong>"))]
+    assert "COVER-min" not in sentence
