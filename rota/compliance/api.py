@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 from flask import Blueprint as FlaskBlueprint
@@ -250,6 +250,53 @@ def page(user_id: int | None = None):
         status = 422
     return render_template("rota/compliance/person.html", person=person, form=form, data=data,
                            me=person.id == current_user.id), status
+
+
+class TeamRangeForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    from_ = DateField("From", validators=[Optional()])
+    to = DateField("To (inclusive)", validators=[Optional()])
+
+
+def _range_errors(form) -> bool:
+    """Year bounds, order and length of a from/to form; puts messages on the fields. True if all is well."""
+    first, last = form.from_.data, form.to.data
+    ok = True
+    for f, d in ((form.from_, first), (form.to, last)):
+        if d is not None and not (FIRST_YEAR <= d.year <= LAST_YEAR):
+            f.errors = [*f.errors, f"Give a date between {FIRST_YEAR} and {LAST_YEAR}."]
+            ok = False
+    if first and last and last < first:
+        form.to.errors = [*form.to.errors, "The end date must not be before the start date."]
+        ok = False
+    elif first and last and (last - first).days >= MAX_DAYS:
+        form.to.errors = [*form.to.errors, f"Choose at most {MAX_DAYS} days."]
+        ok = False
+    return ok
+
+
+@web.get("/teams/<int:team_id>/working-time", endpoint="team")
+@login_required
+def team_page(team_id: int):
+    """A coordinator's report: every member's working time over a period, the worst first."""
+    team = services.get_team(team_id)
+    services.require_manage(team, current_user)
+    args = request.args.to_dict()
+    if "from" in args:
+        args["from_"] = args.pop("from")
+    form = TeamRangeForm(formdata=type(request.args)(args) if args else None)
+    rows = first = last = None
+    if form.validate() and _range_errors(form):
+        first = form.from_.data or datetime.now(timeutil.zone(team.timezone or DEFAULT_ZONE)).date()
+        last = form.to.data or first + timedelta(days=27)
+        if last < first:
+            form.to.errors = [*form.to.errors, "The end date must not be before the start date."]
+        else:
+            rows = compliance.team_working_time(team, first, last)
+    return render_template("rota/compliance/team.html", team=team, form=form, rows=rows, first=first,
+                           last=last), 200 if rows is not None else 422
 
 
 def register(app, api) -> None:

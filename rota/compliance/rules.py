@@ -991,6 +991,7 @@ class Position:
     weeks: tuple[WeekHours, ...]
     weekly_limit: float | None  # the average-week limit drawn on the chart (48, or 56 opted out); None if none applies
     peak_limit: float | None  # 72 h in any 168 (doctors in training), None otherwise
+    worked: float = 0.0  # hours of work inside the period (real elapsed time, on-call excluded as in the checks)
 
 
 def position(shifts: Iterable[WorkShift], rule_sets: Iterable[RuleSet | str], *, first_day: date, last_day: date,
@@ -1070,4 +1071,4 @@ def position(shifts: Iterable[WorkShift], rule_sets: Iterable[RuleSet | str], *,
         b = _local_instant(tz, monday.toordinal() + 7, 0)
         weeks.append(WeekHours(monday, _hours(ctx.worked(a, b)) if ctx.all else 0.0, _hours(b - a)))
         monday += timedelta(days=7)
-    return Position(tuple(out), tuple(weeks), weekly_limit, peak_limit)
+    return Position(tuple(out), tuple(weeks), weekly_limit, peak_limit, _hours(worked))

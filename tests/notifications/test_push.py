@@ -401,6 +401,24 @@ def test_the_take_button_goes_through_the_claim_handler(app, make, push_service,
     assert push_first.act(payload["k"], "nonsense")[0] is False
 
 
+def test_the_acknowledge_button_marks_the_broadcast_seen_as_the_page_does(app, make, push_service):
+    nurse = make.user()
+    sub = device(nurse, push_service)
+    boss = make.user()
+    team = make.team(coordinators=[boss], staff=[nurse])
+    b = broadcasts.create(team, boss, audience="team", text="Fire drill at 14:00, please acknowledge",
+                          requires_ack=True, channels=(IN_APP,))
+    db.session.commit()
+    worker.run(once=True)
+    [payload] = push_service.payloads_for(sub)
+    assert ["ack", "Acknowledge"] in payload["a"]
+    resp = app.test_client().post("/webhooks/push/action", json={"k": payload["k"], "action": "ack"})
+    assert resp.get_json() == {"ok": True, "message": "Thanks: marked as seen."}
+    [rec] = [r for r in b.recipients if r.user_id == nurse.id]
+    db.session.refresh(rec)
+    assert rec.acknowledged_at is not None  # the report counts her as acknowledged, as after the page's button
+
+
 def test_a_coordinator_sets_the_teams_wait_and_bad_minutes_change_nothing(app, client, make):
     boss, nurse = make.user(), make.user()
     team = make.team(coordinators=[boss], staff=[nurse])

@@ -8,6 +8,7 @@ is allowed without an override never turns the grid's cover line red.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -24,6 +25,7 @@ from rota.swaps import decisions
 from rota.swaps import requests as swap_requests
 from rota.swaps.eligibility import to_local
 from rota.swaps.models import ApprovalPolicy, SwapRequest, SwapState
+from tests.conftest import login
 from tests.notifications.conftest import _twilio_server, app_config, fake_twilio  # noqa: F401  (fixtures)
 from tests.notifications.test_webhooks import signed_post
 from tests.rota.swaps import factories as data
@@ -81,7 +83,6 @@ def test_rn_night_offered_to_everyone_goes_only_to_nurses_who_can_cover_it(clien
 
 
 def test_offer_page_lists_like_for_like_colleagues_with_grade_and_cover_effect(client, make):
-    from tests.conftest import login
 
     w = NightWard(make)
     login(client, w.rns[0])
@@ -168,7 +169,6 @@ def test_coordinator_may_assign_an_hca_only_with_a_reason_and_it_is_audited(clie
 def test_approval_that_would_break_cover_shows_it_and_needs_a_reason(client, make, bearer):
     """An offer accepted while the night had 4 RNs; by the time of approval one went off sick. The approval card
     and the API show the taker's group and grade and the cover effect; approving needs a reason (audited)."""
-    from tests.conftest import login
 
     w = NightWard(make, nurses_on=4)
     a, hca = w.rns[0], w.hcas[0]
@@ -251,3 +251,23 @@ def test_the_grid_cover_line_never_turns_red_because_of_a_change_nobody_was_warn
         if went_through:
             break
     assert [p.display_name for p in went_through] == ["RN D"]
+
+
+def test_a_verdict_s_rule_id_sits_inside_a_details_element(client, make):
+    """The rule id is for the curious: on the approval card it is folded away in a <details>, not in the sentence."""
+
+    w = NightWard(make, nurses_on=4)
+    a, hca = w.rns[0], w.hcas[0]
+    req = swap_requests.propose(actor=a, shift=w.night, kind="offer", to_users=[hca])
+    decisions.accept(req, actor=hca)
+    db.session.commit()
+    services.assign(w.nights[3], None, actor=w.coordinator)
+    db.session.commit()
+    login(client, w.coordinator)
+    card = client.get("/approvals").get_data(as_text=True)
+    ids = re.findall(r'<span data-testid="rule-id">([^<]+)</span>', card)
+    assert ids == ["COVER-min"]
+    details = re.findall(r"<details[^>]*>(.*?)</details>", card, re.S)
+    assert any('data-testid="rule-id">COVER-min<' in d for d in details)
+    sentence = card[card.index("Blocks:</strong>"):card.index("<details", card.index("Blocks:</strong>"))]
+    assert "COVER-min" not in sentence
