@@ -119,13 +119,13 @@ def main() -> None:
         b, s = statistics.median(times["big"]), statistics.median(times["small"])
         print(f"  {label:10} {BIG} posts {b:7.1f} ms ({sorted(queries['big'])} queries)   {SMALL} posts {s:7.1f} ms "
               f"({sorted(queries['small'])} queries)   ratio {b / s:.2f}x (target <= 1.5x)")
-    from channels import services
+    from channels import reading
 
     with app.app_context():
         user = db.session.get(User, user_id)
         _ = user.team_ids  # loads memberships (the page already has them)
         counter.n = 0
-        counts = services.unread_counts(user)
+        counts = reading.unread_counts(user)
         print(f"  unread counts in {len(counts)} channels: {counter.n} query")
         if engine.dialect.name == "postgresql":
             _sse(app, url, tokens, big[0], counter)

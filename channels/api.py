@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import request
 from flask_login import current_user
 
-from channels import attachments, cards, services
+from channels import attachments, cards, moderation, reading, services
 from channels.payload import page_dicts
 from channels.schemas import (
     AckSchema,
@@ -56,7 +56,7 @@ def _one(p) -> dict:
 def list_channels(team_id):
     """The team's channels you can open, with your unread counts."""
     channels = services.channels_for(services.get_team(team_id), current_user)
-    unread = services.unread_counts(current_user)
+    unread = reading.unread_counts(current_user)
     db.session.commit()  # the team channel is made the first time anyone looks
     return [_channel_dict(c, unread) for c in channels]
 
@@ -133,7 +133,7 @@ def get_attachment(attachment_id):
 @login_required_api
 def get_notifications(channel_id):
     """What reaches your phone from this channel."""
-    return services.notification_settings(services.get_channel(channel_id, current_user), current_user)
+    return reading.notification_settings(services.get_channel(channel_id, current_user), current_user)
 
 
 @blp.put("/channels/<int:channel_id>/notifications")
@@ -143,7 +143,7 @@ def get_notifications(channel_id):
 def set_notifications(data, channel_id):
     """Choose `all`, `mentions` (the default) or `none` (muted) for this channel, and whether mentions also come by
     SMS. Mentions and urgent posts always reach you; quiet hours hold other pushes until they end."""
-    result = services.set_notifications(services.get_channel(channel_id, current_user), current_user, **data)
+    result = reading.set_notifications(services.get_channel(channel_id, current_user), current_user, **data)
     db.session.commit()
     return result
 
@@ -154,9 +154,9 @@ def set_notifications(data, channel_id):
 def mute(channel_id):
     """Mute the channel (level `none`): no unread count, no pushes for ordinary posts."""
     channel = services.get_channel(channel_id, current_user)
-    services.set_muted(channel, current_user, True)
+    reading.set_muted(channel, current_user, True)
     db.session.commit()
-    return services.notification_settings(channel, current_user)
+    return reading.notification_settings(channel, current_user)
 
 
 @blp.delete("/channels/<int:channel_id>/mute")
@@ -165,9 +165,9 @@ def mute(channel_id):
 def unmute(channel_id):
     """Unmute the channel (back to the default level, mentions only)."""
     channel = services.get_channel(channel_id, current_user)
-    services.set_muted(channel, current_user, False)
+    reading.set_muted(channel, current_user, False)
     db.session.commit()
-    return services.notification_settings(channel, current_user)
+    return reading.notification_settings(channel, current_user)
 
 
 @blp.post("/channels/<int:channel_id>/read")
@@ -176,7 +176,7 @@ def unmute(channel_id):
 @login_required_api
 def read(data, channel_id):
     """Move your read position forward (never back) to `post_id`, or to the newest post."""
-    last = services.mark_read(services.get_channel(channel_id, current_user), current_user, data.get("post_id"))
+    last = reading.mark_read(services.get_channel(channel_id, current_user), current_user, data.get("post_id"))
     db.session.commit()
     return {"last_read_post_id": last}
 
@@ -196,9 +196,9 @@ def update_post(data, post_id):
     """Edit your post (the earlier text is kept as a version) and/or pin it."""
     p = services.get_post(post_id, current_user)
     if "text" in data:
-        services.edit(p, current_user, data["text"])
+        moderation.edit(p, current_user, data["text"])
     if "pinned" in data:
-        services.pin(p, current_user, data["pinned"])
+        moderation.pin(p, current_user, data["pinned"])
     db.session.commit()
     return _one(p)
 
@@ -208,7 +208,7 @@ def update_post(data, post_id):
 @login_required_api
 def delete_post(post_id):
     """Delete your post (coordinators: any post): a tombstone "deleted by … at …" stays."""
-    p = services.delete(services.get_post(post_id, current_user), current_user)
+    p = moderation.delete(services.get_post(post_id, current_user), current_user)
     db.session.commit()
     return _one(p)
 
@@ -260,10 +260,10 @@ def reply_with_attachment(form, files, post_id):
 def seen(post_id):
     """Who has read up to this post."""
     p = services.get_post(post_id, current_user)
-    ids = services.seen_by(p)
+    ids = reading.seen_by(p)
     people = services.names(ids)
     members = services.member_ids(services.channel_of(p))
-    return {"seen_count": len(ids), "member_count": len(members), "seen_of": services.seen_denominator(p, members),
+    return {"seen_count": len(ids), "member_count": len(members), "seen_of": reading.seen_denominator(p, members),
             "people": sorted(people.values())}
 
 
@@ -283,7 +283,7 @@ def acknowledge(post_id):
 @login_required_api
 def react(data, post_id):
     """Add your reaction, or take it back if you had given it."""
-    result = services.react(services.get_post(post_id, current_user), current_user, data["emoji"])
+    result = moderation.react(services.get_post(post_id, current_user), current_user, data["emoji"])
     db.session.commit()
     return [{"emoji": e, **v} for e, v in result.items()]
 
@@ -294,7 +294,7 @@ def react(data, post_id):
 @login_required_api
 def hide(data, post_id):
     """Coordinators: hide a post, saying why."""
-    p = services.hide(services.get_post(post_id, current_user), current_user, data["reason"])
+    p = moderation.hide(services.get_post(post_id, current_user), current_user, data["reason"])
     db.session.commit()
     return _one(p)
 
@@ -305,7 +305,7 @@ def hide(data, post_id):
 @login_required_api
 def report(data, post_id):
     """Report a post to the team's coordinators."""
-    services.report(services.get_post(post_id, current_user), current_user, data["reason"])
+    moderation.report(services.get_post(post_id, current_user), current_user, data["reason"])
     db.session.commit()
     return ""
 

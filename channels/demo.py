@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from channels import services
+from channels import moderation, reading, services
 from channels.models import Post
 from core.accounts import Membership, Team, TeamRole, User
 from core.db import db, now_utc
@@ -66,11 +66,11 @@ def seed_channels() -> list[str]:
             r = services.post(channel, people[replier], reply_text, parent=p)
             r.created_at = at + timedelta(minutes=later + i)
         for i, emoji in enumerate(reactions):
-            services.react(p, people[(who + 1 + i) % len(people)], emoji)
+            moderation.react(p, people[(who + 1 + i) % len(people)], emoji)
         posts.append(p)
-    services.pin(posts[6], people[0])
+    moderation.pin(posts[6], people[0])
     for i, person in enumerate(people):
-        services.mark_read(channel, person, posts[max(0, len(posts) - 1 - i % 6)].id)
+        reading.mark_read(channel, person, posts[max(0, len(posts) - 1 - i % 6)].id)
     seniors = services.create_channel(ward, people[0], name="Band 6+ nurses", kind="rule",
                                       rule={"staff_group": "nursing", "min_grade": "Band 6"})
     services.post(seniors, people[0], "Charge nurse rota for next month is up on the board; swap amongst "

@@ -6,7 +6,7 @@ import re
 
 from markupsafe import Markup, escape
 
-from channels import attachments, cards, services
+from channels import attachments, cards, reading, services
 from channels.models import Channel, Post
 from core.accounts import Team
 from core.db import db
@@ -30,7 +30,7 @@ def post_dict(p: Post, pg: services.Page, viewer, *, card_states: dict | None = 
                      **({"why": r["why"]} if r.get("why") else {})}
                     for r in (p.reached or [])],
         "seen_count": pg.seen.get(p.id, 0), "member_count": pg.members,
-        "seen_of": services.seen_denominator(p, pg.member_ids),
+        "seen_of": reading.seen_denominator(p, pg.member_ids),
         "reactions": [{"emoji": e, **v} for e, v in pg.reactions.get(p.id, {}).items()],
         "mine": p.author_id == viewer.id,
         "attachments": [] if (hidden and not can_moderate) or p.deleted_at else

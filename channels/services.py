@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import and_, case, func, or_, select, update
 
 from channels import attachments, guard, mentions
-from channels.models import POST_MAX, Channel, ChannelMember, Post, PostReport, PostVersion, Reaction, ReadPosition
+from channels.models import POST_MAX, Channel, ChannelMember, Post, Reaction, ReadPosition
 from core import audit
 from core.accounts import GRADES, Membership, StaffGroup, Team, TeamRole, User, grade_meets, missing_skills
 from core.db import db, get_by_id, now_utc
@@ -305,98 +305,6 @@ def acknowledgements(p: Post) -> tuple[int, int]:
     return row[1], row[0]
 
 
-def _own_or_coordinator(p: Post, actor, doing: str) -> Team:
-    team = db.session.get(Team, channel_of(p).team_id)
-    if p.author_id != actor.id and not team.can_manage(actor):
-        raise Forbidden(f"Only the author or a coordinator can {doing} this post.")
-    return team
-
-
-def edit(p: Post, actor, text: str) -> Post:
-    channel = channel_of(p)
-    require_see(channel, actor)
-    if p.author_id != actor.id:
-        raise Forbidden("Only the author can edit a post.")
-    if p.deleted_at or p.kind == "card":
-        raise Conflict("This post cannot be edited.", extra={"code": "not_editable"})
-    text = _clean_text(text)
-    _refuse_patient_data(channel, actor, text)
-    db.session.add(PostVersion(post_id=p.id, version=p.version, text=p.text, replaced_at=now_utc()))
-    p.text, p.version, p.edited_at = text, p.version + 1, now_utc()
-    audit.record("channel.post_edited", actor=actor, entity=p, team_id=channel.team_id,
-                 summary={"version": p.version})
-    publish_post(p.channel_id, "update", p)
-    return p
-
-
-def delete(p: Post, actor) -> Post:
-    require_see(channel_of(p), actor)
-    team = _own_or_coordinator(p, actor, "delete")
-    if p.deleted_at is None:
-        p.text, p.deleted_at, p.deleted_by_id = "", now_utc(), actor.id
-        db.session.execute(PostVersion.__table__.delete().where(PostVersion.post_id == p.id))
-        attachments.remove_for_posts([p.id], legal_hold=channel_of(p).legal_hold)
-        audit.record("channel.post_deleted", actor=actor, entity=p, team_id=team.id)
-        publish_post(p.channel_id, "update", p)
-    return p
-
-
-def pin(p: Post, actor, pinned: bool = True) -> Post:
-    team = _own_or_coordinator(p, actor, "pin")
-    p.pinned_at, p.pinned_by_id = (now_utc(), actor.id) if pinned else (None, None)
-    audit.record("channel.post_pinned" if pinned else "channel.post_unpinned", actor=actor, entity=p,
-                 team_id=team.id)
-    publish_post(p.channel_id, "update", p)
-    return p
-
-
-def hide(p: Post, actor, reason: str) -> Post:
-    team = db.session.get(Team, channel_of(p).team_id)
-    if not team.can_manage(actor):
-        raise Forbidden("Only coordinators can hide posts.")
-    reason = (reason or "").strip()[:200]
-    if not reason:
-        raise ValidationFailed("Say why the post is hidden.", errors={"reason": ["Give a reason."]})
-    p.hidden_at, p.hidden_by_id, p.hidden_reason = now_utc(), actor.id, reason
-    db.session.execute(update(PostReport).where(PostReport.post_id == p.id, PostReport.resolved_at.is_(None))
-                       .values(resolved_at=now_utc()))
-    audit.record("channel.post_hidden", actor=actor, entity=p, team_id=team.id)
-    publish_post(p.channel_id, "update", p)
-    return p
-
-
-def report(p: Post, actor, reason: str) -> PostReport:
-    channel = channel_of(p)
-    require_see(channel, actor)
-    reason = (reason or "").strip()[:200]
-    if not reason:
-        raise ValidationFailed("Say what is wrong with the post.", errors={"reason": ["Give a reason."]})
-    r = PostReport(post_id=p.id, reporter_id=actor.id, reason=reason, created_at=now_utc())
-    db.session.add(r)
-    db.session.flush()
-    team = db.session.get(Team, channel.team_id)
-    coordinators = mentions.coordinators(team, now_utc())
-    notify(coordinators, kind="channel.report", team_id=team.id, link=f"/channels/{channel.id}#post-{p.id}",
-           text=f"A post in {team.name} › {channel.name} was reported.", idempotency_key=f"channel.report:{r.id}")
-    audit.record("channel.post_reported", actor=actor, entity=p, team_id=team.id, summary={"report_id": r.id})
-    return r
-
-
-def react(p: Post, actor, emoji: str) -> dict:
-    require_see(channel_of(p), actor)
-    if emoji not in EMOJI:
-        raise ValidationFailed("Choose one of the reactions offered.", errors={"emoji": [" ".join(EMOJI)]})
-    existing = db.session.scalar(select(Reaction).where(Reaction.post_id == p.id, Reaction.user_id == actor.id,
-                                                        Reaction.emoji == emoji))
-    if existing is None:
-        db.session.add(Reaction(post_id=p.id, user_id=actor.id, emoji=emoji, created_at=now_utc()))
-    else:
-        db.session.delete(existing)
-    db.session.flush()
-    publish_post(p.channel_id, "update", p)
-    return reactions_for([p.id], actor.id).get(p.id, {})
-
-
 # ------------------------------------------------------------------------------------------------ reading
 
 
@@ -409,70 +317,6 @@ def _mark_read(channel: Channel, user, post_id: int) -> int:
         row.last_read_post_id, row.updated_at = post_id, now_utc()
     db.session.flush()
     return row.last_read_post_id
-
-
-def mark_read(channel: Channel, user, post_id: int | None = None) -> int:
-    """Move the person's read position forward (never back) to ``post_id`` (default: the newest post)."""
-    require_see(channel, user)
-    newest = db.session.scalar(select(func.max(Post.id)).where(Post.channel_id == channel.id)) or 0
-    target = min(post_id, newest) if post_id else newest
-    before = db.session.get(ReadPosition, (channel.id, user.id))
-    previous = before.last_read_post_id if before else 0
-    last = _mark_read(channel, user, target)
-    if last != previous:
-        realtime.publish(db.session, [{"id": -last, "user_id": TOPIC.format(channel.id), "kind": "read",
-                                       "post_id": last, "parent_id": None}])
-    return last
-
-
-LEVELS = ("all", "mentions", "none")
-DEFAULT_LEVEL = "mentions"
-
-
-def _position(channel: Channel, user) -> ReadPosition:
-    row = db.session.get(ReadPosition, (channel.id, user.id))
-    if row is None:
-        row = ReadPosition(channel_id=channel.id, user_id=user.id, last_read_post_id=0, muted=False,
-                           sms_mentions=False, updated_at=now_utc())
-        db.session.add(row)
-    return row
-
-
-def notification_settings(channel: Channel, user) -> dict:
-    """What reaches the person's devices from this channel (mentions and urgent posts always do)."""
-    require_see(channel, user)
-    row = db.session.get(ReadPosition, (channel.id, user.id))
-    level = "none" if row is not None and row.muted else (row.notify_level if row and row.notify_level else None)
-    return {"channel_id": channel.id, "level": level or DEFAULT_LEVEL, "default": level is None,
-            "sms_mentions": bool(row and row.sms_mentions), "muted": bool(row and row.muted)}
-
-
-def set_notifications(channel: Channel, user, *, level: str | None = None, sms_mentions: bool | None = None) -> dict:
-    """Choose "all", "mentions" (the default) or "none" (muted) for one channel, and whether mentions also come by
-    SMS. Audited (the choice only)."""
-    require_see(channel, user)
-    if level is not None and level not in LEVELS:
-        raise ValidationFailed("Choose all, mentions or none.", errors={"level": ["Choose all, mentions or none."]})
-    row = _position(channel, user)
-    if level is not None:
-        row.notify_level, row.muted = level, level == "none"
-    if sms_mentions is not None:
-        row.sms_mentions = sms_mentions
-    db.session.flush()
-    audit.record("channel.notifications_set", actor=user, entity=channel, team_id=channel.team_id,
-                 summary={"level": level, "sms_mentions": sms_mentions})
-    return notification_settings(channel, user)
-
-
-def set_muted(channel: Channel, user, muted: bool) -> bool:
-    """A muted channel (level "none") drops out of the person's unread counts and pushes nothing for ordinary posts
-    (mentions and urgent posts still reach them). Unmuting returns to the default level."""
-    require_see(channel, user)
-    row = _position(channel, user)
-    row.muted = muted
-    row.notify_level = "none" if muted else (None if row.notify_level == "none" else row.notify_level)
-    db.session.flush()
-    return muted
 
 
 def _notify_members(channel: Channel, team: Team, p: Post, actor, members: list[int], mentioned: list[int]) -> None:
@@ -510,42 +354,6 @@ def notify_level_all(channel: Channel, team: Team, p: Post, members: list[int], 
         notify(everyone, kind="channel.post", team_id=team.id, link=f"/channels/{channel.id}#post-{p.id}",
                text=text, idempotency_key=f"channel.post:{p.id}")
 
-
-def muted_ids(user) -> set[int]:
-    return set(db.session.scalars(select(ReadPosition.channel_id).where(ReadPosition.user_id == user.id,
-                                                                        ReadPosition.muted.is_(True))))
-
-
-def seen_by(p: Post) -> list[int]:
-    """Who has read up to this post (its author aside), among the channel's members now."""
-    members = set(member_ids(channel_of(p)))
-    ids = db.session.scalars(select(ReadPosition.user_id).where(ReadPosition.channel_id == p.channel_id,
-                                                                ReadPosition.last_read_post_id >= p.id))
-    return [i for i in ids if i in members and i != p.author_id]
-
-
-def seen_denominator(p: Post, members) -> int:
-    """The "m" of "seen by n of m": the channel's members now, less the post's author when the author is still a
-    member (an author never counts as a reader of their own post; a system post has no author; an author who left
-    the channel is not in ``members`` to subtract)."""
-    members = set(members)
-    return len(members) - (1 if p.author_id is not None and p.author_id in members else 0)
-
-
-def unread_counts(user) -> dict[int, int]:
-    """Unread top-level posts by others, per channel the person is in: one query for all their channels."""
-    team_ids = list(user.team_ids)
-    if not team_ids:
-        return {}
-    rp = ReadPosition
-    stmt = (select(Post.channel_id, func.count(Post.id))
-            .join(Channel, Channel.id == Post.channel_id)
-            .outerjoin(rp, and_(rp.channel_id == Post.channel_id, rp.user_id == user.id))
-            .where(Channel.team_id.in_(team_ids), Post.parent_id.is_(None), Post.deleted_at.is_(None),
-                   or_(Post.author_id.is_(None), Post.author_id != user.id),
-                   Post.id > func.coalesce(rp.last_read_post_id, 0), or_(rp.muted.is_(None), rp.muted.is_(False)))
-            .group_by(Post.channel_id))
-    return dict(db.session.execute(stmt).all())
 
 
 def reactions_for(post_ids: list[int], viewer_id: int) -> dict[int, dict]:

@@ -12,7 +12,7 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from channels import attachments, cards, services
+from channels import attachments, cards, moderation, reading, services
 from channels.models import POST_MAX, Channel, Post
 from channels.payload import linkify, page_dicts
 from core import audit, images, metrics
@@ -64,19 +64,19 @@ def _render_channel(channel: Channel, form: PostForm, status: int = 200, refusal
     pg = services.page(channel, current_user, before=request.args.get("before", type=int),
                        limit=current_app.config["CHANNELS_PAGE_SIZE"])
     if not request.args.get("before") and pg.posts:
-        services.mark_read(channel, current_user, pg.posts[0].id)
+        reading.mark_read(channel, current_user, pg.posts[0].id)
         db.session.commit()
     return render_template("channels/channel.html", channel=channel, team=_team(channel), form=form,
                            posts=page_dicts(channel, pg, current_user), next_cursor=pg.next_cursor,
                            action=ActionForm(), refusal=refusal, emoji=services.EMOJI,
                            can_moderate=_team(channel).can_manage(current_user),
-                           muted=channel.id in services.muted_ids(current_user),
+                           muted=channel.id in reading.muted_ids(current_user),
                            notifications=_notifications_form(channel), photo_mb=images.max_bytes() // 1048576,
                            file_mb=attachments.max_file_bytes() // 1048576, heic=images.HEIC_SUPPORTED), status
 
 
 def _notifications_form(channel: Channel) -> NotificationsForm:
-    current = services.notification_settings(channel, current_user)
+    current = reading.notification_settings(channel, current_user)
     form = NotificationsForm(formdata=None)
     form.level.data, form.sms_mentions.data = current["level"], current["sms_mentions"]
     return form
@@ -113,12 +113,12 @@ def _upload(form: PostForm) -> services.Upload | None:
 @no_store
 def index():
     channels = services.my_channels(current_user)
-    unread = services.unread_counts(current_user)
+    unread = reading.unread_counts(current_user)
     teams = services.teams_of(channels)
     db.session.commit()
     managed = [t for t in teams.values() if t.can_manage(current_user)]
     return render_template("channels/index.html", channels=channels, unread=unread, teams=teams, managed=managed,
-                           muted=services.muted_ids(current_user))
+                           muted=reading.muted_ids(current_user))
 
 
 @bp.get("/channels/<int:channel_id>")
@@ -200,9 +200,9 @@ def fragment(channel_id: int, post_id: int):
 def seen(channel_id: int, post_id: int):
     channel = services.get_channel(channel_id, current_user)
     p = services.get_post(post_id, current_user)
-    people = sorted(services.names(services.seen_by(p)).values())
+    people = sorted(services.names(reading.seen_by(p)).values())
     return render_template("channels/seen.html", channel=channel, post=p, people=people,
-                           seen_of=services.seen_denominator(p, services.member_ids(channel)))
+                           seen_of=reading.seen_denominator(p, services.member_ids(channel)))
 
 
 def _back(p: Post):
@@ -219,11 +219,11 @@ def act(post_id: int, what: str):
     if not form.validate():
         return _back(p)
     if what == "react":
-        services.react(p, current_user, form.emoji.data or "")
+        moderation.react(p, current_user, form.emoji.data or "")
     elif what == "delete":
-        services.delete(p, current_user)
+        moderation.delete(p, current_user)
     elif what in ("pin", "unpin"):
-        services.pin(p, current_user, what == "pin")
+        moderation.pin(p, current_user, what == "pin")
     elif what == "acknowledge":
         services.acknowledge(p, current_user)
     else:
@@ -238,7 +238,7 @@ def moderate(post_id: int, what: str):
     p = services.get_post(post_id, current_user)
     form = ReasonForm()
     if request.method == "POST" and form.validate():
-        (services.hide if what == "hide" else services.report)(p, current_user, form.reason.data)
+        (moderation.hide if what == "hide" else moderation.report)(p, current_user, form.reason.data)
         db.session.commit()
         return _back(p)
     return render_template("channels/reason.html", post=p, form=form, what=what), \
@@ -250,7 +250,7 @@ def moderate(post_id: int, what: str):
 def mute(channel_id: int, what: str):
     channel = services.get_channel(channel_id, current_user)
     if ActionForm().validate():
-        services.set_muted(channel, current_user, what == "mute")
+        reading.set_muted(channel, current_user, what == "mute")
         db.session.commit()
     return redirect(url_for("channels.channel_page", channel_id=channel.id))
 
@@ -261,7 +261,7 @@ def notifications(channel_id: int):
     channel = services.get_channel(channel_id, current_user)
     form = NotificationsForm()
     if form.validate():
-        services.set_notifications(channel, current_user, level=form.level.data,
+        reading.set_notifications(channel, current_user, level=form.level.data,
                                    sms_mentions=bool(form.sms_mentions.data))
         db.session.commit()
     return redirect(url_for("channels.channel_page", channel_id=channel.id))
@@ -309,7 +309,7 @@ def read(channel_id: int):
     """The live page saw a new post while open (fetch with the CSRF header)."""
     channel = services.get_channel(channel_id, current_user)
     post_id = request.form.get("post_id", type=int)
-    last = services.mark_read(channel, current_user, post_id if post_id and post_id > 0 else None)
+    last = reading.mark_read(channel, current_user, post_id if post_id and post_id > 0 else None)
     db.session.commit()
     return {"last_read_post_id": last}
 
@@ -376,7 +376,7 @@ def unread_panel(user):
     """Home card: unread posts in your channels."""
     if not user.team_ids:
         return None
-    unread = services.unread_counts(user)
+    unread = reading.unread_counts(user)
     channels = services.channels_by_id(list(unread))
     return {"title": "Channels", "template": "channels/_home_panel.html", "channels": channels, "unread": unread}
 
@@ -384,6 +384,6 @@ def unread_panel(user):
 def menu_badge():
     if not current_user or not current_user.is_authenticated:
         return {}
-    return {"channels_unread": sum(services.unread_counts(current_user).values())}
+    return {"channels_unread": sum(reading.unread_counts(current_user).values())}
 
 

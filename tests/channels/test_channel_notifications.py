@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from channels import services
+from channels import reading, services
 from channels.models import ReadPosition
 from core import timeutil
 from core.db import db, now_utc
@@ -224,7 +224,7 @@ def test_pushing_a_post_to_a_60_or_120_person_team_costs_the_same_queries(app, m
         channel = services.team_channel(team)
         for u in staff:
             device(u, push_service)
-            services.set_notifications(channel, u, level="all")
+            reading.set_notifications(channel, u, level="all")
         db.session.commit()
         with count_queries() as statements:
             services.post(channel, coord, "Staff meeting moved to 14:00")

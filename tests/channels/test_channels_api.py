@@ -222,7 +222,7 @@ def test_a_refused_post_leaves_the_transaction_to_the_caller(app, make):
 
 def test_unread_counts_for_ten_channels_take_one_query(app, make):
 
-    from channels import services
+    from channels import reading, services
 
     team, coord, (a, b, _), _ = ward(make)
     channels = [services.team_channel(team)] + [services.create_channel(team, coord, name=f"Channel {i}")
@@ -234,7 +234,7 @@ def test_unread_counts_for_ten_channels_take_one_query(app, make):
     user = db.session.get(type(a), a.id)
     _ = user.team_ids  # the signed-in user's memberships are already loaded on every page
     with count_queries() as statements:
-        counts = services.unread_counts(user)
+        counts = reading.unread_counts(user)
     assert counts == {c.id: i + 1 for i, c in enumerate(channels)}
     assert len(statements) == 1
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from channels import governance, services
+from channels import governance, moderation, services
 from channels.models import Post, Reaction
 from core.audit import AuditEntry
 from core.db import db, now_utc
@@ -23,7 +23,7 @@ def test_purge_keeps_recent_threads_and_held_channels(app, make, runner):
     team, coord, (a, b, _), _ = ward(make)
     channel = services.team_channel(team)
     old = services.post(channel, a, "Old news")
-    services.react(old, b, "👍")
+    moderation.react(old, b, "👍")
     kept_thread = services.post(channel, a, "Old question")
     recent_reply = services.post(channel, b, "Fresh answer", parent=kept_thread)
     fresh = services.post(channel, a, "This week")
@@ -61,11 +61,11 @@ def test_export_everything_one_person_wrote(app, make, runner, tmp_path):
     team, coord, (a, b, _), _ = ward(make)
     channel = services.team_channel(team)
     p = services.post(channel, a, "Running <10> min late")
-    services.edit(p, a, "Running 20 min late")
+    moderation.edit(p, a, "Running 20 min late")
     services.post(channel, b, "Not Amy's")
     services.post(channel, a, "Thanks", parent=p)
     gone = services.post(channel, a, "Oops")
-    services.delete(gone, a)
+    moderation.delete(gone, a)
     db.session.commit()
     result = runner.invoke(args=["channels", "export", "--email", a.email, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -81,9 +81,9 @@ def test_audit_trail_never_holds_message_text(app, make):
     team, coord, (a, b, _), _ = ward(make)
     channel = services.team_channel(team)
     p = services.post(channel, a, "Bladder scanner is in the sluice")
-    services.edit(p, a, "Bladder scanner is in bay 3")
-    services.report(p, b, "Rude remark about a colleague")
-    services.hide(p, coord, "Personal remark")
+    moderation.edit(p, a, "Bladder scanner is in bay 3")
+    moderation.report(p, b, "Rude remark about a colleague")
+    moderation.hide(p, coord, "Personal remark")
     db.session.commit()
     trail = " ".join(e.summary_json for e in db.session.scalars(select(AuditEntry)))
     for words in ("Bladder", "sluice", "bay 3", "Rude", "Personal remark"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from channels import services
+from channels import reading, services
 from channels.models import Post
 from core.db import db
 from tests.conftest import login
@@ -10,10 +10,10 @@ from tests.factories import ward
 
 
 def test_seen_denominator_counts_members_less_an_author_who_is_one():
-    assert services.seen_denominator(Post(author_id=7), [5, 6, 7, 8]) == 3  # the author cannot "see" their own
-    assert services.seen_denominator(Post(author_id=None), [5, 6, 7, 8]) == 4  # a Shiftbridge (system) post
-    assert services.seen_denominator(Post(author_id=9), [5, 6, 7, 8]) == 4  # the author has left the channel
-    assert services.seen_denominator(Post(author_id=7), []) == 0
+    assert reading.seen_denominator(Post(author_id=7), [5, 6, 7, 8]) == 3  # the author cannot "see" their own
+    assert reading.seen_denominator(Post(author_id=None), [5, 6, 7, 8]) == 4  # a Shiftbridge (system) post
+    assert reading.seen_denominator(Post(author_id=9), [5, 6, 7, 8]) == 4  # the author has left the channel
+    assert reading.seen_denominator(Post(author_id=7), []) == 0
 
 
 def test_the_page_says_of_how_many_after_the_author_left(app, client, make):
