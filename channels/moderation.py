@@ -10,11 +10,11 @@ from channels import attachments, mentions
 from channels.models import Post, PostReport, PostVersion, Reaction
 from channels.services import (
     EMOJI,
-    _clean_text,
-    _refuse_patient_data,
     channel_of,
+    clean_text,
     publish_post,
     reactions_for,
+    refuse_patient_data,
     require_see,
 )
 from core import audit
@@ -38,8 +38,8 @@ def edit(p: Post, actor, text: str) -> Post:
         raise Forbidden("Only the author can edit a post.")
     if p.deleted_at or p.kind == "card":
         raise Conflict("This post cannot be edited.", extra={"code": "not_editable"})
-    text = _clean_text(text)
-    _refuse_patient_data(channel, actor, text)
+    text = clean_text(text)
+    refuse_patient_data(channel, actor, text)
     db.session.add(PostVersion(post_id=p.id, version=p.version, text=p.text, replaced_at=now_utc()))
     p.text, p.version, p.edited_at = text, p.version + 1, now_utc()
     audit.record("channel.post_edited", actor=actor, entity=p, team_id=channel.team_id,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import and_, func, or_, select
 
 from channels.models import Channel, Post, ReadPosition
-from channels.services import TOPIC, _mark_read, channel_of, member_ids, require_see
+from channels.services import TOPIC, channel_of, member_ids, record_read, require_see
 from core import audit
 from core.db import db, now_utc
 from core.errors import ValidationFailed
@@ -21,7 +21,7 @@ def mark_read(channel: Channel, user, post_id: int | None = None) -> int:
     target = min(post_id, newest) if post_id else newest
     before = db.session.get(ReadPosition, (channel.id, user.id))
     previous = before.last_read_post_id if before else 0
-    last = _mark_read(channel, user, target)
+    last = record_read(channel, user, target)
     if last != previous:
         realtime.publish(db.session, [{"id": -last, "user_id": TOPIC.format(channel.id), "kind": "read",
                                        "post_id": last, "parent_id": None}])

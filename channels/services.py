@@ -191,7 +191,7 @@ def publish_post(channel_id: int, kind: str, post: Post) -> None:
                                    "post_id": post.id, "parent_id": post.parent_id}])
 
 
-def _refuse_patient_data(channel: Channel, actor, text: str) -> None:
+def refuse_patient_data(channel: Channel, actor, text: str) -> None:
     finding = guard.check(text, current_app.config.get("CHANNELS_HOSPITAL_NUMBER_PATTERN"))
     if finding is not None:
         # Counted (team, reason) in the audit trail by whoever owns the transaction, after its rollback (the error
@@ -203,7 +203,7 @@ def _refuse_patient_data(channel: Channel, actor, text: str) -> None:
                                    "summary": {"reason": finding.reason}})
 
 
-def _clean_text(text: str, *, optional: bool = False) -> str:
+def clean_text(text: str, *, optional: bool = False) -> str:
     text = (text or "").replace("\x00", "").strip()
     if not text and not optional:
         raise ValidationFailed("Write a message.", errors={"text": ["Write a message."]})
@@ -235,7 +235,7 @@ class Upload:
 def post(channel: Channel, actor, text: str, *, parent: Post | None = None, urgent: bool = False,
          upload: Upload | None = None) -> Post:
     require_see(channel, actor)
-    text = _clean_text(text, optional=upload is not None)
+    text = clean_text(text, optional=upload is not None)
     team = db.session.get(Team, channel.team_id)
     if urgent and not team.can_manage(actor):
         raise Forbidden("Only coordinators can send an urgent post.")
@@ -243,7 +243,7 @@ def post(channel: Channel, actor, text: str, *, parent: Post | None = None, urge
         raise ValidationFailed("Reply to a post in this channel.", errors={"parent_id": ["Not a post here."]})
     if upload is not None and not upload.no_patient_information:
         raise ValidationFailed(NO_PATIENT_INFO, errors={"no_patient_information": [NO_PATIENT_INFO]})
-    _refuse_patient_data(channel, actor, f"{text}\n{upload.filename or ''}" if upload else text)
+    refuse_patient_data(channel, actor, f"{text}\n{upload.filename or ''}" if upload else text)
     prepared = attachments.prepare(upload.data, upload.filename) if upload is not None else None
     now = now_utc()
     members = member_ids(channel)
@@ -260,7 +260,7 @@ def post(channel: Channel, actor, text: str, *, parent: Post | None = None, urge
         _send_urgent(team, channel, p, actor)
     mentioned = list(dict.fromkeys(uid for r in reached for uid in r["user_ids"] if uid != actor.id))
     _notify_members(channel, team, p, actor, members, mentioned)
-    _mark_read(channel, actor, p.id)
+    record_read(channel, actor, p.id)
     audit.record("channel.posted", actor=actor, entity=p, team_id=team.id,
                  summary={"channel_id": channel.id, "reply": parent is not None, "urgent": urgent,
                           "mentions": len(reached), "reached": len(set(mentioned)),
@@ -308,7 +308,7 @@ def acknowledgements(p: Post) -> tuple[int, int]:
 # ------------------------------------------------------------------------------------------------ reading
 
 
-def _mark_read(channel: Channel, user, post_id: int) -> int:
+def record_read(channel: Channel, user, post_id: int) -> int:
     row = db.session.get(ReadPosition, (channel.id, user.id))
     if row is None:
         row = ReadPosition(channel_id=channel.id, user_id=user.id, last_read_post_id=0)

@@ -20,14 +20,14 @@ from core.pages import form_errors
 from core.web import as_choices
 from rota import services
 from rota.services import in_charge
-from rota.views import _arg_day, _in_range, _monday, _people_choices, _team, _today, bp
+from rota.views import arg_day, bp, date_in_range, load_team, monday_of, people_choices, team_today
 
 # ------------------------------------------------------------------------------------------------------ forms
 
 
 class ShiftForm(FlaskForm):
     shift_type = SelectField("Shift type", coerce=int, validators=[DataRequired("Choose a shift type.")])
-    day = DateField("Day", validators=[DataRequired("Enter the day."), _in_range])
+    day = DateField("Day", validators=[DataRequired("Enter the day."), date_in_range])
     assignee = SelectField("Person", coerce=int, validators=[Optional()])
     required_grade = SelectField("Minimum grade", validators=[Optional()])
     note = StringField("Note (never patient details)", validators=[Optional(), Length(max=200)])
@@ -55,7 +55,7 @@ def _shift_form(team, form=None):
     form = form or ShiftForm()
     form.shift_type.choices = as_choices([(st.id, f"{st.code} – {st.name} ({st.start_local:%H:%M})")
                                for st in services.shift_types(team, active_only=True)])
-    form.assignee.choices = as_choices([(0, "Nobody yet (open shift)")] + _people_choices(team))
+    form.assignee.choices = as_choices([(0, "Nobody yet (open shift)")] + people_choices(team))
     form.required_grade.choices = as_choices([("", "Any")] + [(g, g) for g in GRADES])
     return form
 
@@ -63,10 +63,10 @@ def _shift_form(team, form=None):
 @bp.route("/teams/<int:team_id>/shifts/new", methods=["GET", "POST"])
 @login_required
 def new_shift(team_id: int):
-    team = _team(team_id, manage=True)
+    team = load_team(team_id, manage=True)
     form = _shift_form(team)
     if request.method == "GET":
-        form.day.data = _arg_day("day", _today(team))
+        form.day.data = arg_day("day", team_today(team))
     if form.validate_on_submit():
         try:
             services.add_shift(team, actor=current_user, shift_type=services.type_of(team, form.shift_type.data),
@@ -79,7 +79,7 @@ def new_shift(team_id: int):
         else:
             db.session.commit()
             flash("Shift added.")
-            return redirect(url_for("rota.grid", team_id=team.id, start=_monday(form.day.data).isoformat()))
+            return redirect(url_for("rota.grid", team_id=team.id, start=monday_of(form.day.data).isoformat()))
     status = 422 if request.method == "POST" else 200
     return render_template("rota/shift_new.html", team=team, form=form), status
 
@@ -92,7 +92,7 @@ def shift_detail(shift_id: int):
         abort(404)
     manage = shift.team.can_manage(current_user)
     form = AssignForm(prefix="a")
-    form.assignee.choices = as_choices([(0, "Nobody (open shift)")] + _people_choices(shift.team))
+    form.assignee.choices = as_choices([(0, "Nobody (open shift)")] + people_choices(shift.team))
     cancel = CancelForm(prefix="x")
     if request.method == "POST":
         if not manage:
@@ -154,7 +154,7 @@ def shift_in_charge(shift_id: int):
         error = "The form expired: try again."
     shift = services.get_shift(shift_id)
     af = AssignForm(prefix="a", formdata=None)
-    af.assignee.choices = as_choices([(0, "Nobody (open shift)")] + _people_choices(shift.team))
+    af.assignee.choices = as_choices([(0, "Nobody (open shift)")] + people_choices(shift.team))
     af.assignee.data, af.version.data = shift.assignee_id or 0, str(shift.version)
     return _shift_page(shift, af, CancelForm(prefix="x", formdata=None), True, 422, in_charge_error=error)
 
@@ -168,11 +168,11 @@ def cancel_shift(shift_id: int):
     form = CancelForm(prefix="x")
     if not form.validate_on_submit():
         af = AssignForm(prefix="a", formdata=None)
-        af.assignee.choices = as_choices([(0, "Nobody (open shift)")] + _people_choices(shift.team))
+        af.assignee.choices = as_choices([(0, "Nobody (open shift)")] + people_choices(shift.team))
         af.assignee.data, af.version.data = shift.assignee_id or 0, str(shift.version)
         return _shift_page(shift, af, form, shift.team.can_manage(current_user), 422)
     services.cancel_shift(shift, reason=form.reason.data, actor=current_user)
     db.session.commit()
     flash("Shift cancelled.")
     return redirect(url_for("rota.grid", team_id=shift.team_id,
-                            start=_monday(services.local_day(shift)).isoformat()))
+                            start=monday_of(services.local_day(shift)).isoformat()))

@@ -49,13 +49,13 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-def _in_range(form, fld):
+def date_in_range(form, fld):
     if fld.data and not date(timeutil.MIN_YEAR, 1, 1) <= fld.data <= date(timeutil.MAX_YEAR, 12, 31):
         raise ValidationError(f"Use a date between {timeutil.MIN_YEAR} and {timeutil.MAX_YEAR}.")
 
 
 class PatternForm(FlaskForm):
-    first_day = DateField("First day", validators=[DataRequired("Enter the first day."), _in_range])
+    first_day = DateField("First day", validators=[DataRequired("Enter the first day."), date_in_range])
     weeks = IntegerField("Number of weeks", default=1,
                          validators=[DataRequired("Enter the number of weeks."), NumberRange(1, 26, "1 to 26 weeks.")])
     cycle = StringField("Pattern", validators=[DataRequired("Enter the pattern."), Length(max=2000)])
@@ -65,20 +65,22 @@ class PatternForm(FlaskForm):
 
 
 class CopyWeekForm(FlaskForm):
-    source_week = DateField("Copy the week starting (Monday)", validators=[DataRequired("Enter a Monday."), _in_range])
-    target_week = DateField("To the week starting (Monday)", validators=[DataRequired("Enter a Monday."), _in_range])
+    source_week = DateField("Copy the week starting (Monday)",
+                            validators=[DataRequired("Enter a Monday."), date_in_range])
+    target_week = DateField("To the week starting (Monday)",
+                            validators=[DataRequired("Enter a Monday."), date_in_range])
 
 
 class PeriodForm(FlaskForm):
-    first_day = DateField("First day", validators=[DataRequired("Enter the first day."), _in_range])
-    last_day = DateField("Last day", validators=[DataRequired("Enter the last day."), _in_range])
+    first_day = DateField("First day", validators=[DataRequired("Enter the first day."), date_in_range])
+    last_day = DateField("Last day", validators=[DataRequired("Enter the last day."), date_in_range])
 
 
 class LeaveForm(FlaskForm):
     user = SelectField("Person", coerce=int, validators=[DataRequired("Choose a person.")])
     kind = SelectField("Kind", choices=as_choices([(k.value, k.value.capitalize()) for k in LeaveKind]))
-    first_day = DateField("First day", validators=[DataRequired("Enter the first day."), _in_range])
-    last_day = DateField("Last day", validators=[DataRequired("Enter the last day."), _in_range])
+    first_day = DateField("First day", validators=[DataRequired("Enter the first day."), date_in_range])
+    last_day = DateField("Last day", validators=[DataRequired("Enter the last day."), date_in_range])
     note = StringField("Note (optional)", validators=[Optional(), Length(max=200)])
 
 
@@ -113,7 +115,7 @@ class RequirementForm(FlaskForm):
 # ---------------------------------------------------------------------------------------------------- helpers
 
 
-def _team(team_id: int, manage: bool = False):
+def load_team(team_id: int, manage: bool = False):
     team = services.get_team(team_id)
     if manage:
         services.require_manage(team, current_user)
@@ -122,15 +124,15 @@ def _team(team_id: int, manage: bool = False):
     return team
 
 
-def _monday(day: date) -> date:
+def monday_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def _today(team) -> date:
+def team_today(team) -> date:
     return timeutil.local_date(services.now_utc(), team.timezone)
 
 
-def _arg_day(name: str, default: date) -> date:
+def arg_day(name: str, default: date) -> date:
     raw = request.args.get(name, "")
     try:
         value = date.fromisoformat(raw) if raw else default
@@ -139,7 +141,7 @@ def _arg_day(name: str, default: date) -> date:
     return value if date(timeutil.MIN_YEAR, 1, 1) <= value <= date(timeutil.MAX_YEAR, 12, 31) else default
 
 
-def _people_choices(team):
+def people_choices(team):
     members = sorted(team.memberships, key=lambda m: (m.user.staff_group.value, -services.grade_rank(m.user.grade),
                                                       m.user.display_name))
     return [(m.user.id, f"{m.user.display_name} ({m.user.grade or m.user.staff_group.value})") for m in members]
@@ -167,10 +169,10 @@ def teams():
 @bp.get("/teams/<int:team_id>/rota")
 @login_required
 def grid(team_id: int):
-    team = _team(team_id)
+    team = load_team(team_id)
     days = request.args.get("days", "7")
     days = int(days) if days in ("7", "14", "28") else 7
-    start = _monday(_arg_day("start", _today(team)))
+    start = monday_of(arg_day("start", team_today(team)))
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and len(page) < 6 else 1
     grid = services.team_grid(team, start, days, viewer=current_user, page=page)
@@ -185,7 +187,7 @@ def grid(team_id: int):
 @bp.get("/teams/<int:team_id>/rota/colours.css")
 @login_required
 def colours(team_id: int):
-    team = _team(team_id)
+    team = load_team(team_id)
     css = "".join(f".sb-st-{st.id}{{background:{st.colour};}}\n" for st in services.shift_types(team)
                   if services.COLOUR_RE.match(st.colour))
     return Response(css, mimetype="text/css", headers={"Cache-Control": "private, max-age=60"})
@@ -194,9 +196,9 @@ def colours(team_id: int):
 @bp.get("/teams/<int:team_id>/rota.csv")
 @login_required
 def export_csv(team_id: int):
-    team = _team(team_id)
-    first = _arg_day("from", _monday(_today(team)))
-    last = _arg_day("to", first + timedelta(days=27))
+    team = load_team(team_id)
+    first = arg_day("from", monday_of(team_today(team)))
+    last = arg_day("to", first + timedelta(days=27))
     if last < first or (last - first).days > 7 * 60:
         abort(422, description="Choose 'to' on or after 'from', at most 60 weeks apart.")
     lo, hi = timeutil.day_bounds(first, last, team.timezone)
@@ -213,9 +215,9 @@ def export_csv(team_id: int):
 
 def _build_forms(team, pattern=None, copy=None, period=None):
     pattern = pattern or PatternForm(prefix="p")
-    pattern.people.choices = as_choices(_people_choices(team))
+    pattern.people.choices = as_choices(people_choices(team))
     if not pattern.first_day.data:
-        pattern.first_day.data = _monday(_today(team)) + timedelta(days=7)
+        pattern.first_day.data = monday_of(team_today(team)) + timedelta(days=7)
     copy = copy or CopyWeekForm(prefix="c")
     period = period or PeriodForm(prefix="r")
     return {"pattern_form": pattern, "copy_form": copy, "period_form": period}
@@ -230,15 +232,15 @@ def _render_build(team, status=200, **forms):
 @bp.get("/teams/<int:team_id>/rota/build")
 @login_required
 def build(team_id: int):
-    return _render_build(_team(team_id, manage=True))
+    return _render_build(load_team(team_id, manage=True))
 
 
 @bp.post("/teams/<int:team_id>/rota/pattern")
 @login_required
 def run_pattern(team_id: int):
-    team = _team(team_id, manage=True)
+    team = load_team(team_id, manage=True)
     form = PatternForm(prefix="p")
-    form.people.choices = as_choices(_people_choices(team))
+    form.people.choices = as_choices(people_choices(team))
     if not form.validate():
         return _render_build(team, 422, pattern=form)
     first = form.first_day.data
@@ -266,7 +268,7 @@ def run_pattern(team_id: int):
 @bp.post("/teams/<int:team_id>/rota/copy-week")
 @login_required
 def copy_week(team_id: int):
-    team = _team(team_id, manage=True)
+    team = load_team(team_id, manage=True)
     form = CopyWeekForm(prefix="c")
     if not form.validate():
         return _render_build(team, 422, copy=form)
@@ -285,7 +287,7 @@ def copy_week(team_id: int):
 @bp.post("/teams/<int:team_id>/rota/periods")
 @login_required
 def create_period(team_id: int):
-    team = _team(team_id, manage=True)
+    team = load_team(team_id, manage=True)
     form = PeriodForm(prefix="r")
     if not form.validate():
         return _render_build(team, 422, period=form)
@@ -304,7 +306,7 @@ def create_period(team_id: int):
 @bp.post("/teams/<int:team_id>/gaps/open")
 @login_required
 def open_gap(team_id: int):
-    team = _team(team_id, manage=True)
+    team = load_team(team_id, manage=True)
     if not CsrfForm().validate():
         abort(400)
     req_id = request.form.get("requirement_id", type=int) or 0
@@ -320,7 +322,7 @@ def open_gap(team_id: int):
     else:
         db.session.commit()
         flash(f"1 open {req.shift_type.name} for {services.one_person_label(req)} on {day:%a %d %b}.")
-    return redirect(url_for("rota.grid", team_id=team.id, start=_monday(day).isoformat(),
+    return redirect(url_for("rota.grid", team_id=team.id, start=monday_of(day).isoformat(),
                             days=request.form.get("days", "7")))
 
 
@@ -338,9 +340,9 @@ def _arg_day_form(name):
 @bp.route("/teams/<int:team_id>/leave", methods=["GET", "POST"])
 @login_required
 def leave(team_id: int):
-    team = _team(team_id, manage=True)
+    team = load_team(team_id, manage=True)
     form = LeaveForm()
-    form.user.choices = as_choices(_people_choices(team))
+    form.user.choices = as_choices(people_choices(team))
     if form.validate_on_submit():
         try:
             _, opened = services.record_leave(services.get_user(form.user.data), kind=form.kind.data,
@@ -353,9 +355,9 @@ def leave(team_id: int):
             db.session.commit()
             flash(f"Leave recorded. {len(opened)} shift(s) are now open and need cover." if opened
                   else "Leave recorded.")
-            return redirect(url_for("rota.grid", team_id=team.id, start=_monday(form.first_day.data).isoformat()))
+            return redirect(url_for("rota.grid", team_id=team.id, start=monday_of(form.first_day.data).isoformat()))
     rows = db.session.scalars(services.leave_query(current_user, team_id=team.id,
-                                                   start=_today(team) - timedelta(days=30))).all()
+                                                   start=team_today(team) - timedelta(days=30))).all()
     status = 422 if request.method == "POST" else 200
     return render_template("rota/leave.html", team=team, form=form, rows=rows), status
 
@@ -366,7 +368,7 @@ def leave(team_id: int):
 @bp.route("/teams/<int:team_id>/import", methods=["GET", "POST"])
 @login_required
 def import_csv(team_id: int):
-    team = _team(team_id, manage=True)
+    team = load_team(team_id, manage=True)
     form = ImportForm()
     result, failed = None, None
     if form.validate_on_submit():
@@ -403,13 +405,13 @@ def _settings(team, st_form=None, req_form=None, status=200):
 @bp.get("/teams/<int:team_id>/settings")
 @login_required
 def settings(team_id: int):
-    return _settings(_team(team_id, manage=True))
+    return _settings(load_team(team_id, manage=True))
 
 
 @bp.post("/teams/<int:team_id>/settings/shift-types")
 @login_required
 def add_shift_type(team_id: int):
-    team = _team(team_id, manage=True)
+    team = load_team(team_id, manage=True)
     form = ShiftTypeForm(prefix="t")
     if form.validate():
         try:
@@ -429,7 +431,7 @@ def add_shift_type(team_id: int):
 @bp.post("/teams/<int:team_id>/settings/requirements")
 @login_required
 def add_requirement(team_id: int):
-    team = _team(team_id, manage=True)
+    team = load_team(team_id, manage=True)
     form = RequirementForm(prefix="q")
     form.shift_type.choices = as_choices([(st.id, st.code) for st in services.shift_types(team)])
     if form.validate():

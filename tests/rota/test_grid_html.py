@@ -78,6 +78,7 @@ def test_grid_rows_are_what_the_template_wrote_before(app, make, who):
                            f"{timeutil.to_local(s.ends_at, team.timezone):%H:%M}"
                      for cell in grid.cells for s in cell.shifts}
             before = render_template_string(BEFORE, grid=grid, manage=team.can_manage(viewer), times=times,
+                                            current_user=viewer,
                                             leave_codes=services.LEAVE_CODES,
                                             shift_href=url_for("rota.shift_detail", shift_id=0)[:-1])
     finally:
