@@ -39,6 +39,7 @@ def _axe(page) -> list[str]:
 
 def _fits(page):
     """True, or the widest elements that stick out (to name them in the failure)."""
+    page.wait_for_load_state()  # after a click on a sort link the next page may still be loading
     if page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"):
         return True
     return page.evaluate("""() => Array.from(document.querySelectorAll('body *'))

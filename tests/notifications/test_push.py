@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from core import timeutil
 from core.db import db, now_utc
 from notifications import broadcasts, push, push_first, service, worker
 from notifications.models import OutboxMessage, OutboxState, PushPolicy, PushSubscription
@@ -367,8 +368,11 @@ def test_quiet_hours_hold_a_non_urgent_push(app, make, push_service):
 
     nurse = make.user()
     device(nurse, push_service)
-    db.session.add(NotificationPreference(user_id=nurse.id, sms_enabled=True, quiet_start="00:00",
-                                          quiet_end="23:59", daily_sms_cap=10))
+    # quiet from an hour ago to an hour ahead (a window across midnight too): "00:00–23:59" left out the last minute
+    here = timeutil.to_local(now_utc(), "Europe/London")
+    db.session.add(NotificationPreference(user_id=nurse.id, sms_enabled=True,
+                                          quiet_start=f"{(here - timedelta(hours=1)):%H:%M}",
+                                          quiet_end=f"{(here + timedelta(hours=1)):%H:%M}", daily_sms_cap=10))
     db.session.commit()
     notify([nurse.id], kind="k", text="Rota published")
     notify([nurse.id], kind="k", text="Ward 7B needs a nurse now", urgent=True)
