@@ -3,8 +3,10 @@
 import os
 import shutil
 import tempfile
+import time
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 PHONE = {"width": 390, "height": 844}
@@ -56,6 +58,28 @@ def desktop(browser, live_server):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+def wait_for_js(page, expression, timeout_ms=10_000):
+    """Poll a JavaScript expression (or arrow function) until it is truthy, awaiting promises.
+
+    Playwright's wait_for_function compiles its predicate with ``new Function`` inside the page once it has to poll,
+    and the app's Content-Security-Policy (script-src 'self') refuses that, so the wait fails only on a slow machine.
+    page.evaluate goes through DevTools, which the policy does not govern, and awaits a promise's value.
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        try:
+            value = page.evaluate(expression)
+        except PlaywrightError as exc:  # the page navigated while the expression ran: ask the new one
+            if "Execution context was destroyed" not in str(exc):
+                raise
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_ms} ms: {expression}")
+        page.wait_for_timeout(50)
 
 
 def sign_in(page, email, password):

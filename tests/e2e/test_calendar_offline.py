@@ -10,7 +10,7 @@ from core.db import db
 from rota.feeds.models import FeedKind
 from rota.feeds.service import rotate
 from tests.conftest import TEST_PASSWORD
-from tests.e2e.conftest import sign_in, sign_out
+from tests.e2e.conftest import sign_in, sign_out, wait_for_js
 from tests.e2e.test_pwa import EMAIL, KEYS, _ready
 
 
@@ -40,7 +40,7 @@ def test_the_calendar_link_is_readable_offline_and_gone_after_sign_out(nurse_wit
     assert token in link and link.endswith(".ics")
     headers = phone.request.get("/my/calendar").headers
     assert "no-store" not in headers["cache-control"] and "private" in headers["cache-control"]
-    phone.wait_for_function("caches.open('sb-pages-v1').then(c => c.keys())"
+    wait_for_js(phone, "caches.open('sb-pages-v1').then(c => c.keys())"
                             ".then(k => k.some(r => new URL(r.url).pathname === '/my/calendar'))")
     phone.context.set_offline(True)
     try:
@@ -57,5 +57,5 @@ def test_the_calendar_link_is_readable_offline_and_gone_after_sign_out(nurse_wit
     phone.goto("/")
     sign_out(phone)
     phone.wait_for_url("**/auth/login?signed_out=1")
-    phone.wait_for_function("caches.keys().then(k => k.filter(n => n.startsWith('sb-pages')).length === 0)")
+    wait_for_js(phone, "caches.keys().then(k => k.filter(n => n.startsWith('sb-pages')).length === 0)")
     assert not [r for r in no_secrets_in_logs.records if token in r]  # no request log line carries the link

@@ -19,7 +19,7 @@ from notifications import broadcasts
 from notifications.models import Notification
 from rota import services as rota
 from tests.conftest import TEST_PASSWORD
-from tests.e2e.conftest import PHONE, sign_in
+from tests.e2e.conftest import PHONE, sign_in, wait_for_js
 from tests.factories import ward
 from tests.handover.conftest import jpeg_with_gps
 from tests.rota.swaps.factories import settings, shift, soon
@@ -146,7 +146,7 @@ def test_a_photo_from_one_phone_shows_on_the_other_and_a_huge_png_is_refused(app
     phone.click("[data-testid=send]")
     live = second_phone.locator("[data-testid=post]", has_text="Escalation flowchart")
     expect(live.locator("[data-testid=attachment-photo]")).to_have_count(1)
-    second_phone.wait_for_function("() => { const i = document.querySelector('[data-testid=attachment-photo]');"
+    wait_for_js(second_phone, "() => { const i = document.querySelector('[data-testid=attachment-photo]');"
                                    " return i && i.complete && i.naturalWidth > 0; }")
     href = live.locator("[data-testid=attachments] a").first.get_attribute("href")
     resp = second_phone.request.get(href)

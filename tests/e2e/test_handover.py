@@ -13,7 +13,7 @@ from PIL import Image
 from core.db import db
 from handover import acceptance, patient_records, services
 from tests.conftest import TEST_PASSWORD, Factory
-from tests.e2e.conftest import open_menu, sign_in, sign_out
+from tests.e2e.conftest import open_menu, sign_in, sign_out, wait_for_js
 from tests.handover.conftest import NUMBERS, jpeg_with_gps, on_shift
 
 NARROW = {"width": 360, "height": 740}
@@ -113,7 +113,7 @@ def test_outgoing_writes_prefilled_handover_with_photo_incoming_accepts_outsider
     page.wait_for_selector("[data-testid=photo-thumb]")
     assert "location and camera details removed" in page.inner_text("main")
     # the thumbnail loads after the page; wait for it (up to the default timeout) instead of reading it at once
-    page.wait_for_function("() => { const i = document.querySelector('[data-testid=photo-thumb]');"
+    wait_for_js(page, "() => { const i = document.querySelector('[data-testid=photo-thumb]');"
                            " return i && i.complete && i.naturalWidth > 0; }")
     image_url = page.locator("[data-testid=photos] a").first.get_attribute("href")
     served = page.request.get(image_url)

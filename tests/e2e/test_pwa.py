@@ -14,7 +14,7 @@ from notifications import push, service
 from notifications.models import OutboxMessage, OutboxState
 from notifications.service import notify
 from tests.conftest import TEST_PASSWORD
-from tests.e2e.conftest import sign_in, sign_out
+from tests.e2e.conftest import sign_in, sign_out, wait_for_js
 
 KEYS = push.generate_keys()
 
@@ -37,10 +37,10 @@ def nurse(make):
 
 def _ready(page):
     """Sign-in done; the service worker is active and controls the page (a reload after the first visit)."""
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.ready.then(() => true)")
+    wait_for_js(page, "navigator.serviceWorker && navigator.serviceWorker.ready.then(() => true)")
     page.evaluate("navigator.serviceWorker.ready")
     page.reload()
-    page.wait_for_function("!!navigator.serviceWorker.controller")
+    wait_for_js(page, "!!navigator.serviceWorker.controller")
 
 
 def test_manifest_is_valid_and_the_service_worker_registers_at_the_root(nurse, phone, live_server):
@@ -126,7 +126,7 @@ def test_my_shifts_offline_as_of_and_no_handover_offline_and_sign_out_clears(nur
     phone.goto("/my/shifts")
     heading = phone.locator("h1").inner_text()
     phone.goto("/open-shifts")
-    phone.wait_for_function("caches.open('sb-pages-v1').then(c => c.keys()).then(k => k.length >= 2)")
+    wait_for_js(phone, "caches.open('sb-pages-v1').then(c => c.keys()).then(k => k.length >= 2)")
     phone.context.set_offline(True)
     try:
         phone.goto("/my/shifts")
@@ -146,7 +146,7 @@ def test_my_shifts_offline_as_of_and_no_handover_offline_and_sign_out_clears(nur
     phone.goto("/")
     sign_out(phone)  # behind "Menu" on a phone
     phone.wait_for_url("**/auth/login?signed_out=1")
-    phone.wait_for_function("caches.keys().then(k => k.filter(n => n.startsWith('sb-pages')).length === 0)")
+    wait_for_js(phone, "caches.keys().then(k => k.filter(n => n.startsWith('sb-pages')).length === 0)")
     assert json.dumps(phone.evaluate("caches.keys()")).count("sb-pages") == 0
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from core.db import db
 from rota.demo import DEMO_PASSWORD, seed_people_and_teams
-from tests.e2e.conftest import PHONE, open_menu, sign_in, sign_out
+from tests.e2e.conftest import PHONE, open_menu, sign_in, sign_out, wait_for_js
 
 
 @pytest.fixture
@@ -76,5 +76,5 @@ def test_after_an_action_the_message_is_announced_and_focused(demo_people, phone
     assert flash.inner_text() == "Swap settings saved."
     assert flash.get_attribute("role") == "status"  # a live region: screen readers say it
     # app.js moves the focus once the page has loaded: wait for it (a loaded machine runs it a little later).
-    phone.wait_for_function("document.activeElement && document.activeElement.getAttribute('data-testid') === 'flash'",
-                            timeout=10_000)
+    wait_for_js(phone, "document.activeElement && document.activeElement.getAttribute('data-testid') === 'flash'",
+                            timeout_ms=10_000)
