@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 from ortools.sat.python import cp_model
@@ -668,6 +668,28 @@ def _blocker(mdl: _Model, uid: int, d: date, tid: int, where: dict) -> str | Non
             dd += timedelta(days=step)
     if run > person.max_days:
         return f"would work more than {person.max_days} days in a row"
+    return _rule_blocker(mdl, person, d, tid, where)
+
+
+def _rule_blocker(mdl: _Model, person: Person, d: date, tid: int, where: dict) -> str | None:
+    """The engine's blocking rule the shift would break next to the person's draft and other shifts, or the model's
+    1-weekend-in-N share of the period."""
+    if not person.rules:
+        return None
+    mine = [mdl.shift(dd, t) for (u, dd), t in where.items() if u == person.id]
+    candidate = replace(mdl.shift(d, tid), key="candidate")
+    found = rules.evaluate([*mine, *mdl.others.get(person.id, ()), candidate],
+                           [rules.RuleSet("model", "blocking rules", tuple(person.rules))], focus=["candidate"])
+    if found:
+        title = next((r.title for r in person.rules if r.id == found[0].rule_id), found[0].rule_id)
+        return f"would break the rule “{title}”"
+    sat = mdl.fact((d, tid), candidate, "weekend")
+    wk = mdl.weekend_vars(person)
+    worked = {mdl.fact((dd, t), mdl.shift(dd, t), "weekend") for (u, dd), t in where.items() if u == person.id}
+    for r in mdl.rules_of(person, "weekends"):
+        share = max(1, math.ceil(len(wk) / r.params["one_in"]))
+        if sat is not None and sat not in worked and len(worked - {None}) >= share:
+            return f"would work more than {share} of the {len(wk)} weekends in the period (1 in {r.params['one_in']})"
     return None
 
 
