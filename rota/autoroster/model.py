@@ -508,14 +508,19 @@ class _Model:
         for i in range(len(days)):
             self._at_most([v for d in days[i:i + 7] for v in oc[d]], 0, params["max_per_7_days"])
 
-    def objective(self):
+    def cover(self):
+        """slack[c]: people missing on each requirement clause (cover is never hard: an under-staffed ward solves)."""
         p, m, x = self.p, self.m, self.x
         self.slack = {}
         for c in p.clauses:
             s = m.NewIntVar(0, c.count, "")
             self.slack[c] = s
             m.Add(sum(x[(uid, c.day, c.type_id)] for uid in c.eligible if (uid, c.day, c.type_id) in x) + s >= c.count)
-            self.terms.append(W_GAP * s)
+
+    def objective(self):
+        p, m, x = self.p, self.m, self.x
+        self.cover()
+        self.terms += [W_GAP * s for s in self.slack.values()]
         self.request_ok = {}
         for r in p.requests:
             if r.user_id not in {u.id for u in p.people} or r.day not in p.days:
@@ -608,6 +613,25 @@ def solve(p: Problem, *, seed: int = 1, time_limit: float = 20.0, deterministic_
                                  "missing": c.count, "why": reason} for c in p.clauses], [], 0,
                      {"objective": None})
     return _read(mdl, solver, name)
+
+
+def cover_bound(p: Problem, *, seed: int = 1, time_limit: float = 60.0) -> dict:
+    """How many requirement places the data allow under every hard rule: the same model with cover as its only
+    objective. ``upper_bound`` is CP-SAT's proven bound (the most any rota could fill); ``filled`` the best found."""
+    mdl = _Model(p)
+    mdl.build()
+    mdl.cover()
+    mdl.m.Minimize(sum(mdl.slack.values()))
+    solver = cp_model.CpSolver()
+    solver.parameters.random_seed = seed
+    solver.parameters.num_workers = 1
+    solver.parameters.max_time_in_seconds = time_limit
+    status = solver.Solve(mdl.m)
+    places = sum(c.count for c in p.clauses)
+    found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+    return {"places": places, "optimal": status == cp_model.OPTIMAL,
+            "filled": places - round(solver.ObjectiveValue()) if found else None,
+            "upper_bound": places - math.ceil(solver.BestObjectiveBound() - 1e-6)}
 
 
 def _read(mdl: _Model, solver, status: str) -> Draft:
