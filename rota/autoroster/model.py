@@ -360,9 +360,17 @@ class _Model:
             if len(vs) + const < cap - 1:
                 continue  # some day of the run can never count
             for end_var, end in self._ends(u, last, params):
-                for (d3, t3), (s3, _e3) in self.when.items():
-                    if d3 > last and end <= s3 < end + timedelta(hours=rest):
-                        self._at_most([*vs, end_var, self.x[(u.id, d3, t3)]], const + (end_var is None), cap)
+                for d3, t3 in self._starting(last, end, timedelta(hours=rest)):
+                    self._at_most([*vs, end_var, self.x[(u.id, d3, t3)]], const + (end_var is None), cap)
+
+    def _starting(self, after: date, end, within: timedelta):
+        """(day, type) of the instances on days after ``after`` that start in [end, end + within)."""
+        for k in range(1, within.days + 4):
+            d3 = after + timedelta(days=k)
+            if d3 in self.dayset:
+                for t in self.p.types:
+                    if end <= self.when[(d3, t.id)][0] < end + within:
+                        yield d3, t.id
 
     def _ends(self, u: Person, d: date, params: dict):
         """(variable or None for a shift outside the model, end instant) of each counting shift ``u`` may end a run
@@ -396,13 +404,12 @@ class _Model:
             if len(vs) + const < min_run - 1:
                 continue
             for end_var, end in self._ends(u, d, params):
-                for (d3, t3), (s3, _e3) in self.when.items():
-                    if d3 > d and end <= s3 < end + timedelta(hours=need_hours):
-                        x3 = self.x[(u.id, d3, t3)]
-                        if self._is_pinned_var(x3) and (end_var is None or self._is_pinned_var(end_var)):
-                            continue
-                        lhs = [*vs, x3] + ([end_var] if end_var is not None else [])
-                        self.m.Add(sum(lhs) - sum(nxt_vs) + const + (end_var is None) <= min_run)
+                for d3, t3 in self._starting(d, end, timedelta(hours=need_hours)):
+                    x3 = self.x[(u.id, d3, t3)]
+                    if self._is_pinned_var(x3) and (end_var is None or self._is_pinned_var(end_var)):
+                        continue
+                    lhs = [*vs, x3] + ([end_var] if end_var is not None else [])
+                    self.m.Add(sum(lhs) - sum(nxt_vs) + const + (end_var is None) <= min_run)
 
     def _engine_window(self, u: Person, limit: int, length: int):
         """At most ``limit`` minutes of work in any ``length`` minutes (sliding; windows start at every shift start
@@ -682,7 +689,7 @@ def _blocker(mdl: _Model, uid: int, d: date, tid: int, where: dict) -> str | Non
     for first in (d - timedelta(days=k) for k in range(7)):
         minutes = sum(types[where[(uid, first + timedelta(days=k))]].minutes for k in range(7)
                       if (uid, first + timedelta(days=k)) in where)
-        if minutes + types[tid].minutes > person.weekly_cap_hours * 60:
+        if minutes + types[tid].minutes > person.weekly_cap_hours * 60 and not mdl.rules_of(person, "max_in_window"):
             return f"would pass {person.weekly_cap_hours} h in 7 days"
     run = 1
     for step in (-1, 1):
