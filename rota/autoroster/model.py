@@ -552,18 +552,19 @@ class _Model:
                         self.terms.append(W_PREFERENCE * v)
                     elif pref.kind == "prefers_shift" and pref.type_id != t.id:
                         self.terms.append(W_PREFERENCE * v)
-        self.hours = {}
+        self.hours, self.devs = {}, {}
         weeks = len(p.days) / 7
         for u in p.people:
             off = sum(1 for d in p.days if (u.id, d) in p.leave and d.weekday() < 5)
             target = int(u.weekly_minutes * weeks - off * u.weekly_minutes / 5)
             worked = sum(x[(u.id, d, t.id)] * t.minutes for d in p.days for t in p.types)
-            dev = m.NewIntVar(0, 10000, "")  # half hours beyond the tolerance, either side
+            dev = self.devs[u.id] = m.NewIntVar(0, 10000, "")  # half hours beyond the tolerance, either side
             m.Add(30 * dev >= worked - target - p.hours_tolerance_minutes)
             m.Add(30 * dev >= target - p.hours_tolerance_minutes - worked)
             self.hours[u.id] = (target, worked)
             self.terms.append(W_HOURS * dev)
         prior = self.prior()
+        self.spreads = []
         for what, pick in SPREADS.items():
             if what == "on_call" and not any(t.kind == "on_call" for t in p.types):
                 continue
@@ -574,6 +575,7 @@ class _Model:
                 hi, lo = m.NewIntVar(0, top, ""), m.NewIntVar(0, top, "")
                 m.AddMaxEquality(hi, counts)
                 m.AddMinEquality(lo, counts)
+                self.spreads.append((hi, lo, what, pick, prior))
                 self.terms.append(W_FAIR * (hi - lo))
         self.isolated = []
         for u in p.people:  # no isolated single days off: work, one day off (not leave, not pinned), work
@@ -581,10 +583,72 @@ class _Model:
                 if (u.id, d1) in p.leave or (u.id, d1) in p.pins:
                     continue
                 iso = m.NewBoolVar("")
-                m.Add(iso >= self.work[(u.id, d0)] + self.work[(u.id, d2)] - self.work[(u.id, d1)] - 1)
-                self.isolated.append(iso)
+                m.AddBoolOr([self.work[(u.id, d0)].Not(), self.work[(u.id, d1)], self.work[(u.id, d2)].Not(), iso])
+                self.isolated.append((iso, u.id, d0, d1, d2))
                 self.terms.append(W_ISOLATED * iso)
         m.Minimize(sum(self.terms))
+        self.hint()
+
+    def hint(self):
+        """A greedy rota as the search's first guess (CP-SAT repairs whatever in it breaks a rule): day by day, the
+        scarcest clauses first, the least-worked free people who keep the rest, weekly and run limits. Without it the
+        single search worker can spend a loaded machine's whole time limit before its first solution."""
+        p, on, minutes = self.p, {}, defaultdict(int)
+        people = {u.id: u for u in p.people}
+        cap = {u.id: u.weekly_minutes * len(p.days) / 7 + p.hours_tolerance_minutes for u in p.people}
+        by_day = defaultdict(list)
+        for c in p.clauses:
+            by_day[c.day].append(c)
+        for (uid, d), tid in p.pins.items():
+            if tid is not None and uid in people:
+                on[(uid, d)] = tid
+                minutes[uid] += self.types[tid].minutes
+        for d in p.days:
+            for c in sorted(by_day[d], key=lambda c: len(c.eligible)):
+                have = sum(1 for uid in c.eligible if on.get((uid, d)) == c.type_id)
+                for uid in sorted(c.eligible, key=lambda uid: (minutes[uid] / max(1, cap[uid]), uid)):
+                    if have >= c.count:
+                        break
+                    t = self.types[c.type_id]
+                    if uid in people and minutes[uid] + t.minutes <= cap[uid] and \
+                            self._free(people[uid], d, c.type_id, on):
+                        on[(uid, d)] = c.type_id
+                        minutes[uid] += t.minutes
+                        have += 1
+        hint = self.m.AddHint
+        for (uid, d, tid), v in self.x.items():
+            hint(v, on.get((uid, d)) == tid)
+        for (uid, d), w in self.work.items():
+            hint(w, (uid, d) in on)
+        for c, s in self.slack.items():
+            hint(s, max(0, c.count - sum(1 for uid in c.eligible if on.get((uid, c.day)) == c.type_id)))
+        for uid, (target, _worked) in self.hours.items():
+            worked = sum(self.types[tid].minutes for (u, _d), tid in on.items() if u == uid)
+            over = max(worked - target - p.hours_tolerance_minutes, target - p.hours_tolerance_minutes - worked, 0)
+            hint(self.devs[uid], -(-over // 30))
+        for iso, uid, d0, d1, d2 in self.isolated:
+            hint(iso, (uid, d0) in on and (uid, d1) not in on and (uid, d2) in on)
+        for hi, lo, what, pick, prior in self.spreads:
+            counts = [prior[u.id][what] + sum(1 for (uid, d), tid in on.items() if uid == u.id
+                                              and pick(d, self.types[tid].kind)) for u in p.people]
+            hint(hi, max(counts))
+            hint(lo, min(counts))
+
+    def _free(self, u: Person, d: date, tid: int, on: dict) -> bool:
+        if (u.id, d) in on or (u.id, d) in self.p.pins or self.why_not.get((u.id, d, tid)):
+            return False
+        t = self.types[tid]
+        back = [(d - timedelta(days=k), on.get((u.id, d - timedelta(days=k)))) for k in range(1, 8)]
+        if back[0][1] is not None and self.hour_gap(back[0][0], back[0][1], d, tid) < self.rest_hours(u):
+            return False
+        if (u.rest_after_nights_hours or u.rules) and not t.night and any(
+                pt is not None and self.types[pt].night and self.hour_gap(pd, pt, d, tid) < 46 for pd, pt in back[:3]):
+            return False
+        run = next((k for k, (_pd, pt) in enumerate(back) if pt is None), 7)
+        nights = next((k for k, (_pd, pt) in enumerate(back) if pt is None or not self.types[pt].night), 7)
+        week = sum(self.types[pt].minutes for _pd, pt in back[:6] if pt is not None) + t.minutes
+        return run < min(u.max_days, 5) and (not t.night or nights < min(u.max_nights, 3)) and \
+            week <= u.weekly_cap_hours * 60 and not (t.long and run >= 3)
 
     def prior(self) -> dict:
         """Per person, nights / weekend shifts / on-calls worked in the ``fair_weeks`` before the period."""
@@ -668,7 +732,7 @@ def _read(mdl: _Model, solver, status: str) -> Draft:
     weekends = {u.id: sum(1 for (uid, d) in where if uid == u.id and _weekend(d)) for u in p.people}
     return Draft(status, assignments, gaps, refused, honoured,
                  {"objective": solver.ObjectiveValue(), "hours": hours, "nights": nights, "weekends": weekends,
-                  "isolated_days_off": sum(solver.Value(v) for v in getattr(mdl, "isolated", ()))})
+                  "isolated_days_off": sum(solver.Value(v[0]) for v in getattr(mdl, "isolated", ()))})
 
 
 def _blocker(mdl: _Model, uid: int, d: date, tid: int, where: dict) -> str | None:
