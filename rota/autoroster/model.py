@@ -593,8 +593,10 @@ class _Model:
         """A greedy rota as the search's first guess (CP-SAT repairs whatever in it breaks a rule): day by day, the
         scarcest clauses first, the least-worked free people who keep the rest, weekly and run limits. Without it the
         single search worker can spend a loaded machine's whole time limit before its first solution."""
-        p, on, minutes = self.p, {}, defaultdict(int)
+        p, on, minutes, nights = self.p, {}, defaultdict(int), defaultdict(int)
         people = {u.id: u for u in p.people}
+        avoid = {(r.user_id, r.day, r.type_id) for r in p.requests if r.kind == "avoid"}
+        want = {(r.user_id, r.day, r.type_id) for r in p.requests if r.kind == "want"}
         cap = {u.id: u.weekly_minutes * len(p.days) / 7 + p.hours_tolerance_minutes for u in p.people}
         by_day = defaultdict(list)
         for c in p.clauses:
@@ -606,14 +608,18 @@ class _Model:
         for d in p.days:
             for c in sorted(by_day[d], key=lambda c: len(c.eligible)):
                 have = sum(1 for uid in c.eligible if on.get((uid, d)) == c.type_id)
-                for uid in sorted(c.eligible, key=lambda uid: (minutes[uid] / max(1, cap[uid]), uid)):
+                t = self.types[c.type_id]
+                order = sorted(c.eligible, key=lambda uid: ((uid, d, c.type_id) not in want,
+                                                            nights[uid] if t.night else 0,
+                                                            minutes[uid] / max(1, cap[uid]), uid))
+                for uid in order:
                     if have >= c.count:
                         break
-                    t = self.types[c.type_id]
-                    if uid in people and minutes[uid] + t.minutes <= cap[uid] and \
-                            self._free(people[uid], d, c.type_id, on):
+                    if uid in people and minutes[uid] + t.minutes <= cap[uid] and (uid, d, None) not in avoid \
+                            and (uid, d, c.type_id) not in avoid and self._free(people[uid], d, c.type_id, on):
                         on[(uid, d)] = c.type_id
                         minutes[uid] += t.minutes
+                        nights[uid] += t.night
                         have += 1
         hint = self.m.AddHint
         for (uid, d, tid), v in self.x.items():
@@ -622,13 +628,13 @@ class _Model:
             hint(w, (uid, d) in on)
         for c, s in self.slack.items():
             hint(s, max(0, c.count - sum(1 for uid in c.eligible if on.get((uid, c.day)) == c.type_id)))
-        for uid, (target, _worked) in self.hours.items():
+        for uid, (target, _worked) in getattr(self, "hours", {}).items():
             worked = sum(self.types[tid].minutes for (u, _d), tid in on.items() if u == uid)
             over = max(worked - target - p.hours_tolerance_minutes, target - p.hours_tolerance_minutes - worked, 0)
             hint(self.devs[uid], -(-over // 30))
-        for iso, uid, d0, d1, d2 in self.isolated:
+        for iso, uid, d0, d1, d2 in getattr(self, "isolated", ()):
             hint(iso, (uid, d0) in on and (uid, d1) not in on and (uid, d2) in on)
-        for hi, lo, what, pick, prior in self.spreads:
+        for hi, lo, what, pick, prior in getattr(self, "spreads", ()):
             counts = [prior[u.id][what] + sum(1 for (uid, d), tid in on.items() if uid == u.id
                                               and pick(d, self.types[tid].kind)) for u in p.people]
             hint(hi, max(counts))
@@ -693,6 +699,7 @@ def cover_bound(p: Problem, *, seed: int = 1, time_limit: float = 60.0) -> dict:
     mdl.build()
     mdl.cover()
     mdl.m.Minimize(sum(mdl.slack.values()))
+    mdl.hint()
     solver = cp_model.CpSolver()
     solver.parameters.random_seed = seed
     solver.parameters.num_workers = 1
