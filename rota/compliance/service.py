@@ -30,7 +30,7 @@ from rota.assignment import clean_reason
 from rota.compliance import rules
 from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
 from rota.compliance.rules import LeaveSpan, RuleSet, Verdict, WorkShift  # noqa: F401  (Verdict is the agreed interface)
-from rota.models import Leave, Shift, ShiftState, ShiftType
+from rota.models import Leave, Shift, ShiftKind, ShiftState, ShiftType
 
 # How far either side of a change the real rota is read: the longest reference period plus a week.
 MARGIN = timedelta(weeks=27)
@@ -154,10 +154,14 @@ def _rows_query(user_ids, lo: datetime, hi: datetime):
             .order_by(Shift.starts_at))
 
 
+_SIX_HOURS = timedelta(hours=6)
+_KIND_VALUES = {k: k.value for k in ShiftKind}  # an enum's ``.value`` is a descriptor call: looked up once
+
+
 def _work_shift(sid, starts, ends, kind, name, tz, break_minutes=None) -> WorkShift:
-    kind = getattr(kind, "value", kind) or "day"
+    kind = _KIND_VALUES.get(kind) or getattr(kind, "value", kind) or "day"
     return WorkShift(starts, ends, kind=kind, tz=tz or timeutil.DEFAULT_ZONE, name=name or "shift", id=sid or 0,
-                     key=sid, break_minutes=break_minutes if (ends - starts) > timedelta(hours=6) else None)
+                     key=sid, break_minutes=break_minutes if (ends - starts) > _SIX_HOURS else None)
 
 
 def load_shifts(user_ids, lo: datetime, hi: datetime, *, break_minutes=None) -> dict[int, list[WorkShift]]:
@@ -257,6 +261,16 @@ def rotas_around(profiles: dict[int, Profile], first: datetime, last: datetime, 
     """Each person's shifts and leave that can matter to verdicts about [first, last) (``focus_rotas``' screening):
     the whole ``MARGIN`` either side, or only their short rules' reach when their reference-period rules cannot
     fire even with ``extra`` seconds more work. Three queries (leave, peaks, shifts) whoever is in which group."""
+    shifts, leave, _ = screened_rotas(profiles, first, last, extra=extra, break_minutes=break_minutes,
+                                      screen_from=screen_from)
+    return shifts, leave
+
+
+def screened_rotas(profiles: dict[int, Profile], first: datetime, last: datetime, *, extra: float = 0.0,
+                   break_minutes=None, screen_from: int | None = None,
+                   ) -> tuple[dict[int, list[WorkShift]], dict[int, list[LeaveSpan]], set[int]]:
+    """:func:`rotas_around`, also giving the people whose reference-period rules (``rules.LONG_CHECKS``) were found
+    unable to fire: the engine need not run those rules for them (``rules.evaluate``'s ``skip``)."""
     ids = list(profiles)
     lo, hi = first - MARGIN, last + MARGIN
     leave = load_leave(ids, lo, hi)
@@ -275,7 +289,8 @@ def rotas_around(profiles: dict[int, Profile], first: datetime, last: datetime, 
     for reach, group in by_reach.items():
         margin = MARGIN if reach is None else timedelta(days=reach)
         spans.append((group, first - margin, last + margin))
-    return load_shift_spans(spans, break_minutes=break_minutes), leave
+    near = {uid for reach, group in by_reach.items() if reach is not None for uid in group}
+    return load_shift_spans(spans, break_minutes=break_minutes), leave, near
 
 
 def load_shift_spans(spans: list[tuple[list[int], datetime, datetime]], *, break_minutes=None,
@@ -448,13 +463,14 @@ def verdicts_for_people(user_ids, lo: datetime, hi: datetime, *, team=None) -> d
     found = [uid for uid in user_ids if uid in profiles]
     # The focus is the shifts starting in [lo, hi); they end at most a day later. Only people whose reference-period
     # rules could fire somewhere have their whole margin read (``rotas_around``).
-    shifts, leave = rotas_around({uid: profiles[uid] for uid in found}, lo, hi + timedelta(days=1),
-                                 break_minutes=brk, screen_from=1)
+    shifts, leave, near = screened_rotas({uid: profiles[uid] for uid in found}, lo, hi + timedelta(days=1),
+                                         break_minutes=brk, screen_from=1)
     out = {}
     for uid in found:
         prof, mine = profiles[uid], shifts.get(uid, [])
         out[uid] = rules.evaluate(mine, prof.rule_sets, leave=leave.get(uid, []), opted_out=prof.opted_out,
-                                  focus=[s.identity for s in mine if lo <= s.starts_at < hi])
+                                  focus=[s.identity for s in mine if lo <= s.starts_at < hi],
+                                  skip=rules.LONG_CHECKS if uid in near else ())
     return out
 
 
