@@ -411,6 +411,26 @@ class _Model:
                     lhs = [*vs, x3] + ([end_var] if end_var is not None else [])
                     self.m.Add(sum(lhs) - sum(nxt_vs) + const + (end_var is None) <= min_run)
 
+    def _free_by_rules(self, u: Person, d: date, tid: int, on: dict, back: list) -> bool:
+        """The greedy start's check of a doctor's weekends share and on-call rules (the rest is kept by ``_free``)."""
+        t = self.types[tid]
+        for r in self.rules_of(u, "weekends"):
+            sat = self.fact((d, tid), self.shift(d, tid), "weekend")
+            mine = {self.fact((dd, tt), self.shift(dd, tt), "weekend") for (uid, dd), tt in on.items() if uid == u.id}
+            share = max(1, math.ceil(len(self.weekend_vars(u)) / r.params["one_in"]))
+            if sat is not None and sat not in mine and len(mine - {None}) >= share:
+                return False
+        for r in self.rules_of(u, "on_call"):
+            prev = back[0][1]
+            if prev is not None and self.types[prev].kind == "on_call" and (
+                    t.kind == "on_call" and back[0][0].weekday() != 5
+                    or t.kind != "on_call" and t.minutes > r.params["day_after_max_hours"] * 60):
+                return False
+            if t.kind == "on_call" and sum(1 for _pd, pt in back[:6] if pt is not None
+                                           and self.types[pt].kind == "on_call") >= r.params["max_per_7_days"]:
+                return False
+        return True
+
     def _engine_window(self, u: Person, limit: int, length: int):
         """At most ``limit`` minutes of work in any ``length`` minutes (sliding; windows start at every shift start
         and end at every shift end, as the engine's)."""
@@ -634,6 +654,10 @@ class _Model:
             hint(self.devs[uid], -(-over // 30))
         for iso, uid, d0, d1, d2 in getattr(self, "isolated", ()):
             hint(iso, (uid, d0) in on and (uid, d1) not in on and (uid, d2) in on)
+        for u in p.people:
+            for sat, w in getattr(self, "_wk", {}).get(u.id, {}).items():
+                hint(w, any(self.fact((d, tid), self.shift(d, tid), "weekend") == sat
+                            for (uid, d), tid in on.items() if uid == u.id))
         for hi, lo, what, pick, prior in getattr(self, "spreads", ()):
             counts = [prior[u.id][what] + sum(1 for (uid, d), tid in on.items() if uid == u.id
                                               and pick(d, self.types[tid].kind)) for u in p.people]
@@ -647,8 +671,12 @@ class _Model:
         back = [(d - timedelta(days=k), on.get((u.id, d - timedelta(days=k)))) for k in range(1, 8)]
         if back[0][1] is not None and self.hour_gap(back[0][0], back[0][1], d, tid) < self.rest_hours(u):
             return False
-        if (u.rest_after_nights_hours or u.rules) and not t.night and any(
-                pt is not None and self.types[pt].night and self.hour_gap(pd, pt, d, tid) < 46 for pd, pt in back[:3]):
+        rests46 = u.rest_after_nights_hours or self.rules_of(u, "rest_after_nights")
+        if rests46 and any(  # 46 h after nights, unless this night goes on the run
+                pt is not None and self.types[pt].night and not (k == 0 and t.night)
+                and self.hour_gap(pd, pt, d, tid) < 46 for k, (pd, pt) in enumerate(back[:3])):
+            return False
+        if not self._free_by_rules(u, d, tid, on, back):
             return False
         run = next((k for k, (_pd, pt) in enumerate(back) if pt is None), 7)
         nights = next((k for k, (_pd, pt) in enumerate(back) if pt is None or not self.types[pt].night), 7)
