@@ -1,0 +1,32 @@
+"""The demo's auto-rostered draft: the ward's request-window period gets a draft built by an auto-roster job, run
+here and now (a few seconds), so the coordinator sees the summary page and the draft grid. Once."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from core.accounts import Membership, Team, TeamRole, User
+from core.db import db
+from rota.autoroster import jobs
+from rota.autoroster.models import AutoRosterJob
+from rota.demo import WARD
+from rota.requests.models import RequestWindow
+
+DEMO_TIME_LIMIT = 3.0  # seconds: keeps `flask demo seed` quick; the draft is good, not optimal
+
+
+def seed_draft() -> list[str]:
+    ward = db.session.scalar(select(Team).where(Team.name == WARD))
+    window = ward and db.session.scalar(select(RequestWindow).where(RequestWindow.team_id == ward.id))
+    if window is None or db.session.scalar(select(AutoRosterJob.id).where(AutoRosterJob.period_id ==
+                                                                          window.period_id)) is not None:
+        return []
+    boss = db.session.scalar(select(User).join(Membership, Membership.user_id == User.id)
+                             .where(Membership.team_id == ward.id, Membership.role == TeamRole.coordinator)
+                             .order_by(User.id))
+    job = jobs.start(window.period, actor=boss, seed=1, time_limit=DEMO_TIME_LIMIT)
+    db.session.commit()
+    jobs.run_pending(limit=1)
+    db.session.refresh(job)
+    return [f"  {WARD}: an auto-rostered draft for {window.period.first_day:%d %b}–{window.period.last_day:%d %b} "
+            f"({job.state.value}, {job.filled} of {job.places} places filled)"]
