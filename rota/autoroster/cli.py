@@ -18,7 +18,7 @@ def autoroster_cli():
 
 
 @autoroster_cli.command("worker", help="Run queued auto-roster jobs, one at a time, until stopped (SIGTERM/Ctrl-C "
-                                       "finish the job in hand first, cutting its search short).")
+                                       "stop it after the job in hand).")
 @click.option("--poll", default=2.0, show_default=True, help="Seconds between looks for a queued job.")
 @click.option("--once", is_flag=True, help="Run the jobs queued now, then exit.")
 def worker_command(poll: float, once: bool):
