@@ -202,6 +202,12 @@ class _Watcher(threading.Thread):
             if self.stop_search is not None:
                 self.stop_search()
 
+    def finish(self) -> None:
+        """Stop writing (the search has ended; the runner writes the outcome itself)."""
+        self.done.set()
+        if self.is_alive():
+            self.join()
+
     def run(self) -> None:
         while not self.done.wait(TICK_SECONDS):
             try:
@@ -246,7 +252,7 @@ def run(job_id: int) -> JobState | None:
         if actor is None:
             raise Conflict("The person who asked for this run no longer has an account.")
         report = service.auto_roster(period, actor=actor, seed=seed, time_limit=limit,
-                                     on_solution=watcher.on_solution, on_start=on_start)
+                                     on_solution=watcher.on_solution, on_start=on_start, on_solved=watcher.finish)
     except DomainError as exc:
         return _fail(job_id, watcher, exc.detail, actor)
     except Exception as exc:
@@ -254,10 +260,8 @@ def run(job_id: int) -> JobState | None:
         return _fail(job_id, watcher, f"The auto-roster stopped on an unexpected error ({type(exc).__name__}).",
                      actor)
     finally:
-        watcher.done.set()
-        if watcher.is_alive():
-            watcher.join()
-    if watcher.cancelled:  # read the flag once more: a cancel may have come after the last tick
+        watcher.finish()
+    if watcher.cancelled:  # cancelled while it searched; else read the flag once more (a cancel after the last tick)
         state = JobState.cancelled
     else:
         asked = db.session.scalar(select(AutoRosterJob.cancel_requested).where(AutoRosterJob.id == job_id))

@@ -113,12 +113,15 @@ def check(period: RotaPeriod, actor) -> None:
 
 
 def auto_roster(period: RotaPeriod, *, actor, seed: int = 1, time_limit: float = 30.0, on_solution=None,
-                on_start=None) -> dict:
+                on_start=None, on_solved=None) -> dict:
     """Build and save a draft for ``period`` (coordinators only; draft periods only). Returns the report.
-    ``on_solution`` and ``on_start`` go to :func:`model.solve` (a job's progress and cancel)."""
+    ``on_solution`` and ``on_start`` go to :func:`model.solve` (a job's progress and cancel); ``on_solved()`` is
+    called when the search has ended, before anything is written."""
     check(period, actor)
     problem, ctx = build_problem(period)
     draft = model.solve(problem, seed=seed, time_limit=time_limit, on_solution=on_solution, on_start=on_start)
+    if on_solved is not None:
+        on_solved()
     db.session.refresh(period)
     if period.state != PeriodState.draft:
         raise Conflict("This rota period was published while the auto-roster ran: nothing was saved.",
