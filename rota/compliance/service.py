@@ -209,15 +209,22 @@ def peak_work(user_ids, lo: datetime, hi: datetime, lengths: Iterable[int]) -> d
     for uid, s, d in db.session.execute(stmt):
         rows.setdefault(uid, []).append((float(s), float(d)))
     for uid, items in rows.items():
-        for length in lengths:
-            frame, best, total, i = length + rules.DAY, 0.0, 0.0, 0
-            for s, d in items:
-                total += d
-                while items[i][0] <= s - frame:
-                    total -= items[i][1]
-                    i += 1
-                best = max(best, total)
-            out[uid][length] = best
+        out[uid] = sliding_peaks(items, lengths)
+    return out
+
+
+def sliding_peaks(items: list[tuple[float, float]], lengths: Iterable[int]) -> dict[int, float]:
+    """``peak_work`` of one person from their (start epoch seconds, duration seconds) in start order."""
+    out = {}
+    for length in lengths:
+        frame, best, total, i = length + rules.DAY, 0.0, 0.0, 0
+        for s, d in items:
+            total += d
+            while items[i][0] <= s - frame:
+                total -= items[i][1]
+                i += 1
+            best = max(best, total)
+        out[length] = best
     return out
 
 
@@ -352,6 +359,8 @@ def verdicts_for_shifts(user, shifts) -> dict[int, list[Verdict]]:
     rows = db.session.execute(_rows_query([user.id], lo, hi)).all()
     spans = load_leave([user.id], lo, hi)[user.id]
     built: dict = {}  # break minutes -> the rows as WorkShifts (a team's break setting shapes them)
+    work = [(a.timestamp(), (b - a).total_seconds()) for _, _, a, b, *_ in rows]  # in start order
+    screened: dict = {}
     out = {}
     for shift in shifts:
         team = getattr(shift, "team", None)
@@ -361,12 +370,32 @@ def verdicts_for_shifts(user, shifts) -> dict[int, list[Verdict]]:
             built[brk] = [_work_shift(sid, a, b, kind, name, tz, brk) for _, sid, a, b, kind, name, tz in rows]
         added = _as_work_shift(shift, 0, team, brk)
         first, last = added.starts_at - MARGIN, added.ends_at + MARGIN
-        current = [s for s in built[brk] if s.starts_at < last and s.ends_at > first and s.id != added.id]
         leave = [lv for lv in spans if lv.first_day <= (last + timedelta(days=1)).date()
                  and lv.last_day >= (first - timedelta(days=1)).date()]
+        reach = None if leave else _short_reach(prof, work, (added.ends_at - added.starts_at).total_seconds(),
+                                                screened)
+        if reach is not None:  # the reference-period rules cannot fire: only the short rules' reach is judged
+            first, last = added.starts_at - reach, added.ends_at + reach
+        current = [s for s in built[brk] if s.starts_at < last and s.ends_at > first and s.id != added.id]
         out[shift.id] = rules.evaluate([*current, added], prof.rule_sets, leave=leave, opted_out=prof.opted_out,
                                        focus=[added.identity])
     return out
+
+
+def _short_reach(prof: Profile, work: list[tuple[float, float]], extra: float, screened: dict) -> timedelta | None:
+    """``rotas_around``'s screening over rows already read (``work``: the person's shifts over every gap's margin,
+    a superset of one gap's, so its peaks are upper bounds): the short rules' reach when the person's busiest
+    stretch of each reference-period rule's length, plus ``extra`` seconds, stays within its limit; else None."""
+    if id(prof) not in screened:
+        limits = _long_limits(prof)
+        reach = timedelta(days=rules.near_days(prof.rule_sets) + 2)
+        screened[id(prof)] = None if limits is None or reach >= MARGIN else (
+            reach, limits, sliding_peaks(work, {n for n, _ in limits}))
+    got = screened[id(prof)]
+    if got is None:
+        return None
+    reach, limits, peaks = got
+    return reach if all(peaks[n] + extra <= cap for n, cap in limits) else None
 
 
 def check_change(user, *, add=(), remove=(), rule_sets=None) -> tuple[Profile | None, list[Verdict]]:

@@ -57,7 +57,8 @@ def _offer_pending(client, bearer, make, ward: Ward, how_many: int) -> None:
         assert r.status_code == 201, r.json
 
 
-PAGES = ["my shifts", "grid", "api shifts", "open shifts", "calendar feed", "team calendar feed", "compliance check"]
+PAGES = ["my shifts", "grid", "api shifts", "open shifts", "api open shifts", "calendar feed", "team calendar feed",
+         "compliance check"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -79,6 +80,8 @@ def test_queries_do_not_grow_with_the_data(app, make, bearer, page):
             call = lambda c=coord_client, t=team_id: c.get(f"/api/v1/shifts?team_id={t}&per_page=50")  # noqa: E731
         elif page == "open shifts":
             call = lambda c=nurse_client: c.get("/open-shifts")  # noqa: E731
+        elif page == "api open shifts":
+            call = lambda c=nurse_client: c.get("/api/v1/open-shifts?per_page=50")  # noqa: E731
         elif page == "calendar feed":
             _, token = feeds.rotate(ward.nurse, FeedKind.mine, actor=ward.nurse)
             db.session.commit()
