@@ -360,11 +360,12 @@ def offer_wizard(shift_id: int):
 @bp.get("/open-shifts")
 @login_required
 def open_shifts_page():
-    results = eligibility.eligible_open_shifts(current_user, include_ineligible=True)
+    settings = eligibility.all_settings()  # which pools the person is in, and each gap's team's claim policy
+    results = eligibility.eligible_open_shifts(current_user, include_ineligible=True, settings=settings)
     volunteered = set(db.session.scalars(select(OpenShiftVolunteer.shift_id).where(
         OpenShiftVolunteer.user_id == current_user.id, OpenShiftVolunteer.state == VolunteerState.waiting)))
-    policies = {tid: row.open_shift_policy
-                for tid, row in eligibility.settings_for_teams(r.shift.team_id for r in results).items()}
+    policies = {r.shift.team_id: eligibility.settings_from(settings, r.shift.team_id).open_shift_policy
+                for r in results}
     cover = {r.shift.id: open_shifts.cover_request_url(r.shift) for r in results
              if r.shift.team.can_manage(current_user)}
     return render_template("rota/swaps/open_shifts.html", results=results, volunteered=volunteered,
