@@ -10,9 +10,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import render_template_string
+from sqlalchemy import select
 
 from core import accounts, timeutil
-from core.accounts import TeamRole
+from core.accounts import TeamRole, User
 from core.db import db
 from rota import services
 from rota.models import Shift, ShiftState
@@ -58,6 +59,11 @@ def _seed(make):
             if (d + k) % 3:
                 data.shift(home.team, starts_at=start + timedelta(minutes=30 * k), hours=4, stype=st, assignee=mate,
                            commit=False)
+    eve = mine[0].starts_at.astimezone(LONDON).date() - timedelta(days=1)  # a colleague's night into mine
+    night = home.types["N"]
+    data.shift(home.team, starts_at=timeutil.shift_instants(eve, night.start_local, night.duration_minutes,
+                                                            home.team.timezone)[0],
+               hours=12.5, stype=night, assignee=mates[0], commit=False)
     now = datetime.now(UTC).replace(microsecond=0)
     in_progress = data.shift(home.team, starts_at=now - timedelta(hours=1), assignee=nurse, commit=False)
     data.shift(home.team, starts_at=now - timedelta(hours=2), assignee=mates[0], commit=False)
@@ -92,5 +98,13 @@ def test_my_shifts_list_is_what_the_templates_wrote_before(app, make):
         before = render_template_string(BEFORE, items=items, tz_local=timeutil.to_local, current_user=nurse)
     now = _list(page.get_data(as_text=True))
     assert now == _list(before)
+    others = db.session.scalars(select(Shift).where(Shift.state == ShiftState.scheduled,
+                                                    Shift.assignee_id != nurse.id)).all()
+    for item in items:  # colleagues: everyone else on the same team's rota at an overlapping time
+        s = item.shift
+        want = sorted({o.assignee_id: db.session.get(User, o.assignee_id).display_name for o in others
+                       if o.team_id == s.team_id and o.starts_at < s.ends_at and o.ends_at > s.starts_at}.values())
+        assert [c.display_name for c in item.colleagues] == want
+    assert sum(bool(i.colleagues) for i in items) >= 6
     assert "Offer pending" in now and 'data-testid="swaps-closed-' in now and "(next day)" in now
     assert "Ann O&#39;Neil &lt;b&gt;&amp;" in now and ">—</span>" in now and "Ward NY" in now
