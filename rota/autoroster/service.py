@@ -18,7 +18,8 @@ from core.db import db
 from core.errors import Conflict, ValidationFailed
 from rota import services
 from rota.autoroster import model
-from rota.compliance import service as compliance
+from rota.compliance.profiles import profiles_for
+from rota.compliance.rotas import load_leave, load_shifts
 from rota.cover import clause_words, staff_label
 from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState
 from rota.requests import rota_requests
@@ -47,7 +48,7 @@ def build_problem(period: RotaPeriod) -> tuple[model.Problem, dict]:
              for t in services.shift_types(team, active_only=True)]
     users = _people(team)
     ids = [u.id for u in users]
-    profiles, _break = compliance.profiles_for(users, team)
+    profiles, _break = profiles_for(users, team)
     fte = dict(db.session.execute(select(StaffLeaveProfile.user_id, StaffLeaveProfile.fte_thousandths)
                                   .where(StaffLeaveProfile.user_id.in_(ids))).all())
     people = []
@@ -155,8 +156,8 @@ def _judge(draft: model.Draft, problem: model.Problem, ctx) -> list:
     assignments it blocks, with its verdicts."""
     ids = [u.id for u in problem.people]
     lo, hi = ctx["lo"].astimezone(UTC) - REACH, ctx["hi"].astimezone(UTC) + REACH
-    existing = compliance.load_shifts(ids, lo, hi)
-    leave = compliance.load_leave(ids, lo, hi)
+    existing = load_shifts(ids, lo, hi)
+    leave = load_leave(ids, lo, hi)
     profiles = ctx["profiles"]
     blocked = model.judge(draft, {t.id: t for t in problem.types}, problem.tz,
                           lambda uid: (profiles[uid].rule_sets, profiles[uid].opted_out),
