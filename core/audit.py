@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 from flask import current_app, g, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import ForeignKey, Integer, String, Text, event, select, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, event, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.db import UTCDateTime, db, now_utc, take_write_lock
@@ -29,6 +29,8 @@ _NHS_NUMBER_LIKE = re.compile(r"\b\d{3}[ -]?\d{3}[ -]?\d{4}\b")
 
 class AuditEntry(db.Model):
     __tablename__ = "audit_entries"
+    # insights: a team's entries of some actions over a period (docs/insights.md, "Queries and figures")
+    __table_args__ = (Index("ix_audit_entries_team_action_at", "team_id", "action", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # the chain position
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
