@@ -343,9 +343,11 @@ def _cover_and_open_shifts(out, team_ids, period, now) -> None:
     e = episodes.c
     in_period = and_(e.opened_at >= period.start, e.opened_at < period.end)
     filled = and_(e.filled_at.isnot(None), e.filled_at <= e.starts_at)
-    a = AuditEntry  # the successful SMS replies (found by the action's index), joined on the claim's request
+    a = AuditEntry  # the successful SMS replies to the team's broadcasts (the (team, action, at) index), joined on
+    # the claim's request
     replies = (select(a.request_id, a.actor_id)
-               .where(a.action == "broadcast.sms_reply", a.outcome == "success", a.request_id.isnot(None),
+               .where(a.team_id.in_(team_ids), a.action == "broadcast.sms_reply", a.outcome == "success",
+                      a.request_id.isnot(None),
                       a.at >= period.start - timedelta(days=HISTORY_DAYS), a.at < period.end + timedelta(days=1))
                .distinct().subquery("replies"))
     how = case((e.actor_id.is_(None), "coordinator"), (e.actor_id != e.taker_id, "coordinator"),
