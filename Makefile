@@ -62,7 +62,7 @@ run: setup
 
 test: setup browser cluster-tools
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q -n 2 --durations=30
 
 # 2 web nodes + stream service + workers behind nginx in network namespaces, on PostgreSQL (TEST_DATABASE_URL).
 test-cluster: setup cluster-tools
