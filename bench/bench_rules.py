@@ -112,7 +112,10 @@ def bench_service() -> None:
     from core import accounts
     from core.accounts import TeamRole
     from core.db import db
-    from rota.compliance import service as compliance
+    from rota.compliance.profiles import profile_for
+    from rota.compliance.rotas import MARGIN, load_shifts
+    from rota.compliance.team_report import verdicts_for_people
+    from rota.compliance.verdicts import verdicts_for_change
     from rota.models import Shift, ShiftState
 
     app = _app()
@@ -183,16 +186,16 @@ def bench_service() -> None:
             ends_at=datetime.fromisoformat(body["add"][0]["ends_at"]))
 
         def service_only():
-            compliance.verdicts_for_change(ua, add=[like(body_a)], remove=body_a["remove"])
-            compliance.verdicts_for_change(ub, add=[like(body_b)], remove=body_b["remove"])
+            verdicts_for_change(ua, add=[like(body_a)], remove=body_a["remove"])
+            verdicts_for_change(ub, add=[like(body_b)], remove=body_b["remove"])
 
         service_only()
         wall, cpu = timed(service_only)
         print(f"  of which the service (settings + rota + leave queries + engine, no HTTP/auth/validation): "
               f"median {wall:.2f} ms wall, {cpu:.2f} ms CPU")
-        shifts_a = compliance.load_shifts([ua.id], ua_lo := like(body_a).starts_at - compliance.MARGIN,
-                                          ua_lo + 2 * compliance.MARGIN)[ua.id]
-        prof = compliance.profile_for(ua, team_obj)
+        shifts_a = load_shifts([ua.id], ua_lo := like(body_a).starts_at - MARGIN,
+                                          ua_lo + 2 * MARGIN)[ua.id]
+        prof = profile_for(ua, team_obj)
         focus = [shifts_a[len(shifts_a) // 2].identity]
         wall, cpu = timed(lambda: rules.evaluate(shifts_a, prof.rule_sets, focus=focus))
         print(f"  of which the engine alone ({len(shifts_a)} shifts, focused on one): median {wall:.2f} ms wall, "
@@ -204,9 +207,9 @@ def bench_service() -> None:
 
         team = db.session.get(Team, team.id)
         ids = [u.id for u in db.session.scalars(db.select(accounts.User).where(accounts.User.email.like("p%")))]
-        compliance.verdicts_for_people(ids, lo, hi, team=team)
-        wall, cpu = timed(lambda: compliance.verdicts_for_people(ids, lo, hi, team=team), runs=5)
-        found = compliance.verdicts_for_people(ids, lo, hi, team=team)
+        verdicts_for_people(ids, lo, hi, team=team)
+        wall, cpu = timed(lambda: verdicts_for_people(ids, lo, hi, team=team), runs=5)
+        found = verdicts_for_people(ids, lo, hi, team=team)
         print(f"whole team, {len(ids)} people x 26 weeks ({n_shifts} shifts) through the service on SQLite "
               f"(bulk load + engine, own rule sets): median {wall:.1f} ms wall, {cpu:.1f} ms CPU "
               f"({sum(len(v) for v in found.values())} verdicts)")

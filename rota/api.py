@@ -165,17 +165,17 @@ def open_gap(data, team_id):
 @login_required_api
 def list_shifts(args):
     """Shifts you may see, filtered by team, person, local days and state; in start order."""
-    tz = "UTC"
-    if args.get("team_id"):
-        team = db.session.get(services.Team, args["team_id"])
-        tz = team.timezone if team else "UTC"
+    tz, role = "UTC", None
+    if args.get("team_id"):  # the team's zone and the viewer's role in it, in one query
+        zone, role = services.team_zone_and_role(current_user, args["team_id"])
+        tz = zone or "UTC"
     start = end = None
     if args.get("from_") or args.get("to"):
         lo, hi = timeutil.day_bounds(args.get("from_") or args["to"], args.get("to") or args["from_"], tz)
         start = lo if args.get("from_") else None
         end = hi if args.get("to") else None
     stmt = services.shifts_query(current_user, team_id=args.get("team_id"), person_id=args.get("person_id"),
-                                 start=start, end=end, state=args.get("state"))
+                                 start=start, end=end, state=args.get("state"), team_role=role)
     # Plain rows (type code, team zone, assignee's name joined in) written straight to JSON: the schema above
     # documents the same items (``sc.shift_items``).
     rows, total = services.shift_item_rows(stmt, limit=args["per_page"], offset=(args["page"] - 1) * args["per_page"])

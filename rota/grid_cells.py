@@ -17,11 +17,14 @@ class GridCells:
     """Writes the person rows and the open-shifts row of one grid page.
 
     ``manage``: a coordinator sees each shift as a link to it with its times as a title and the leave's kind; others
-    see the code and "Off". ``shift_href``: the shift page's address without the id (built once by the view)."""
+    see the code and "Off". ``shift_href``, ``person_href``: the shift's and the person's working-time page's address
+    without the id (built once by the view, not once per row or cell)."""
 
-    def __init__(self, grid, *, tz_name: str, manage: bool, shift_href: str, leave_codes: dict):
+    def __init__(self, grid, *, tz_name: str, manage: bool, shift_href: str, leave_codes: dict,
+                 person_href: str = ""):
         self.manage = manage
         self.href = str(escape(shift_href))
+        self.person_href = Markup(escape(person_href))
         self.leave_codes = leave_codes
         self.tz_name = tz_name
         self._times: dict = {}

@@ -178,7 +178,8 @@ def grid(team_id: int):
     grid = services.team_grid(team, start, days, viewer=current_user, page=page)
     manage = team.can_manage(current_user)
     cells = GridCells(grid, tz_name=team.timezone, manage=manage, leave_codes=services.LEAVE_CODES,
-                      shift_href=url_for("rota.shift_detail", shift_id=0)[:-1])
+                      shift_href=url_for("rota.shift_detail", shift_id=0)[:-1],
+                      person_href=url_for("compliance_web.person", user_id=0)[:-1])
     return render_template("rota/grid.html", team=team, grid=grid, days=days, start=start, manage=manage,
                            button_form=CsrfForm(), prev=start - timedelta(days=days), next=start + timedelta(days=days),
                            cells=cells)

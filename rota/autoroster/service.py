@@ -18,7 +18,8 @@ from core.db import db
 from core.errors import Conflict, ValidationFailed
 from rota import services
 from rota.autoroster import model
-from rota.compliance import service as compliance
+from rota.compliance.profiles import profiles_for
+from rota.compliance.rotas import load_leave, load_shifts
 from rota.cover import clause_words, staff_label
 from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState
 from rota.requests import rota_requests
@@ -47,7 +48,7 @@ def build_problem(period: RotaPeriod) -> tuple[model.Problem, dict]:
              for t in services.shift_types(team, active_only=True)]
     users = _people(team)
     ids = [u.id for u in users]
-    profiles, _break = compliance.profiles_for(users, team)
+    profiles, _break = profiles_for(users, team)
     fte = dict(db.session.execute(select(StaffLeaveProfile.user_id, StaffLeaveProfile.fte_thousandths)
                                   .where(StaffLeaveProfile.user_id.in_(ids))).all())
     people = []
@@ -96,8 +97,8 @@ def build_problem(period: RotaPeriod) -> tuple[model.Problem, dict]:
     return problem, {"users": {u.id: u for u in users}, "profiles": profiles, "lo": lo, "hi": hi}
 
 
-def auto_roster(period: RotaPeriod, *, actor, seed: int = 1, time_limit: float = 30.0) -> dict:
-    """Build and save a draft for ``period`` (coordinators only; draft periods only). Returns the report."""
+def check(period: RotaPeriod, actor) -> None:
+    """Refuse what the auto-roster cannot build (before a job is queued, and again when it runs)."""
     services.require_manage(period.team, actor)
     if period.state != PeriodState.draft:
         raise Conflict("This rota period is published: the auto-roster only builds drafts. Add shifts by hand or "
@@ -107,11 +108,25 @@ def auto_roster(period: RotaPeriod, *, actor, seed: int = 1, time_limit: float =
     if (period.last_day - period.first_day).days >= MAX_DAYS:
         raise ValidationFailed(f"The auto-roster builds at most {MAX_DAYS // 7} weeks at a time: split the period.",
                                extra={"code": "period_too_long"})
-    problem, ctx = build_problem(period)
-    if not problem.types:
+    if not services.shift_types(period.team, active_only=True):
         raise ValidationFailed("This team has no active shift types: add them before building a rota.",
                                extra={"code": "no_shift_types"})
-    draft = model.solve(problem, seed=seed, time_limit=time_limit)
+
+
+def auto_roster(period: RotaPeriod, *, actor, seed: int = 1, time_limit: float = 30.0, on_solution=None,
+                on_start=None, on_solved=None) -> dict:
+    """Build and save a draft for ``period`` (coordinators only; draft periods only). Returns the report.
+    ``on_solution`` and ``on_start`` go to :func:`model.solve` (a job's progress and cancel); ``on_solved()`` is
+    called when the search has ended, before anything is written."""
+    check(period, actor)
+    problem, ctx = build_problem(period)
+    draft = model.solve(problem, seed=seed, time_limit=time_limit, on_solution=on_solution, on_start=on_start)
+    if on_solved is not None:
+        on_solved()
+    db.session.refresh(period)
+    if period.state != PeriodState.draft:
+        raise Conflict("This rota period was published while the auto-roster ran: nothing was saved.",
+                       extra={"code": "period_published"})
     new = model.Draft(draft.status, [a for a in draft.assignments if not a.pinned], draft.gaps, draft.refused,
                       draft.honoured, draft.summary)
     refused_by_engine = _judge(new, problem, ctx)
@@ -155,8 +170,8 @@ def _judge(draft: model.Draft, problem: model.Problem, ctx) -> list:
     assignments it blocks, with its verdicts."""
     ids = [u.id for u in problem.people]
     lo, hi = ctx["lo"].astimezone(UTC) - REACH, ctx["hi"].astimezone(UTC) + REACH
-    existing = compliance.load_shifts(ids, lo, hi)
-    leave = compliance.load_leave(ids, lo, hi)
+    existing = load_shifts(ids, lo, hi)
+    leave = load_leave(ids, lo, hi)
     profiles = ctx["profiles"]
     blocked = model.judge(draft, {t.id: t for t in problem.types}, problem.tz,
                           lambda uid: (profiles[uid].rule_sets, profiles[uid].opted_out),

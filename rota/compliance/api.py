@@ -25,7 +25,10 @@ from core.limits import FIRST_YEAR, LAST_YEAR
 from core.timeutil import DEFAULT_ZONE
 from rota import services
 from rota.compliance import chart, rules
-from rota.compliance import service as compliance
+from rota.compliance.position import position_between, verdicts_between
+from rota.compliance.profiles import home_team, may_see_person, today_for
+from rota.compliance.team_report import team_working_time
+from rota.compliance.verdicts import check_change
 from rota.models import Shift, ShiftType
 
 blp = Blueprint("compliance_api", __name__, url_prefix="/api/v1", description="Working-time compliance")
@@ -113,7 +116,7 @@ class ComplianceCheckResultSchema(Schema):
 # -------------------------------------------------------------------------------------------------- access
 
 
-may_see = compliance.may_see_person
+may_see = may_see_person
 
 
 def _person(user_id: int) -> User:
@@ -127,10 +130,10 @@ def _person(user_id: int) -> User:
 
 
 def report(person: User, first: date | None, last: date | None, rule_sets=None) -> dict:
-    first = first or compliance.today_for(person)
+    first = first or today_for(person)
     last = last or first + timedelta(days=27)
-    prof, verdicts = compliance.verdicts_between(person, first, last, rule_sets=rule_sets)
-    position = compliance.position_between(person, first, last, rule_sets=rule_sets)
+    prof, verdicts = verdicts_between(person, first, last, rule_sets=rule_sets)
+    position = position_between(person, first, last, rule_sets=rule_sets)
     return {"user_id": person.id, "from_": first, "to": last, "rule_sets": prof.names, "opted_out": prof.opted_out,
             "blocking": sum(v.blocking for v in verdicts), "warnings": sum(not v.blocking for v in verdicts),
             "verdicts": [v.as_dict() for v in verdicts], "_verdicts": verdicts, "_profile": prof,
@@ -154,7 +157,7 @@ def _shift_like(person: User, item: dict, index: int):
         if shift_type is not None and shift_type.team_id != team.id:
             raise ValidationFailed("That shift type belongs to another team.",
                                    errors={f"add.{index}.shift_type_id": ["Not a shift type of this team."]})
-    team = team or compliance.home_team(person)
+    team = team or home_team(person)
     tz = team.timezone if team is not None else DEFAULT_ZONE
     starts = timeutil.localize(item["starts_at"], tz, field=f"add.{index}.starts_at")
     ends = timeutil.localize(item["ends_at"], tz, field=f"add.{index}.ends_at")
@@ -176,7 +179,7 @@ def what_if(person: User, data: dict) -> dict:
             raise ValidationFailed("You can only remove shifts this person holds.",
                                    errors={"remove": [f"Not a shift of this person: {', '.join(map(str, missing))}."]})
     names = data.get("rule_sets") or None
-    prof, verdicts = compliance.check_change(person, add=add, remove=remove, rule_sets=names)
+    prof, verdicts = check_change(person, add=add, remove=remove, rule_sets=names)
     return {"user_id": person.id, "rule_sets": prof.names, "blocking": any(v.blocking for v in verdicts),
             "verdicts": [v.as_dict() for v in verdicts]}
 
@@ -294,7 +297,7 @@ def team_page(team_id: int):
         if last < first:
             form.to.errors = [*form.to.errors, "The end date must not be before the start date."]
         else:
-            rows = compliance.team_working_time(team, first, last)
+            rows = team_working_time(team, first, last)
     return render_template("rota/compliance/team.html", team=team, form=form, rows=rows, first=first,
                            last=last), 200 if rows is not None else 422
 

@@ -10,7 +10,7 @@ from datetime import date
 
 from core import limits
 from rota.compliance import rules
-from rota.compliance import service as compliance
+from rota.compliance.profiles import trust_overrides
 
 RULE_SET_NAMES = tuple(rules.RULE_SETS)
 OFF = "off"
@@ -126,7 +126,7 @@ def known_rule_ids() -> set[str]:
 def trust_defaults() -> tuple[dict[str, str], set[str]]:
     """Severity of every known rule before any team changes it (rule default, then trust configuration), and the
     rules the trust switched off."""
-    configured, disabled = compliance.trust_overrides()
+    configured, disabled = trust_overrides()
     out = {}
     for rs in rules.RULE_SETS.values():
         for r in rs.rules:

@@ -13,7 +13,7 @@ from core import timeutil
 from core.accounts import User
 from core.db import db
 from rota import services
-from rota.compliance import service as compliance
+from rota.compliance.team_report import verdicts_for_people
 from rota.models import RotaPeriod, Shift, ShiftState
 
 
@@ -50,7 +50,7 @@ def summary(period: RotaPeriod, *, actor) -> PublishSummary:
         if s.assignee_id:
             per[s.assignee_id].append(s)
     users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(list(per) or [0])))}
-    verdicts = compliance.verdicts_for_people(list(per), lo, hi, team=team) if per else {}
+    verdicts = verdicts_for_people(list(per), lo, hi, team=team) if per else {}
     people = []
     for uid, shifts in per.items():
         vs = verdicts.get(uid, [])

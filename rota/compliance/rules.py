@@ -885,11 +885,13 @@ CHECKS = {
 
 
 def evaluate(shifts: Iterable[WorkShift], rule_sets: Iterable[RuleSet | str] = ("WTR",), *,
-             leave: Iterable[LeaveSpan] = (), opted_out: bool = False, focus: Iterable | None = None) -> list[Verdict]:
+             leave: Iterable[LeaveSpan] = (), opted_out: bool = False, focus: Iterable | None = None,
+             skip: Iterable[str] = ()) -> list[Verdict]:
     """Every verdict for one person's shifts (which must not overlap) under the given rule sets.
 
     ``focus`` (shift identities) limits the work to findings that involve those shifts: the same answer as
-    ``involving(evaluate(...), focus)`` (up to how overlapping windows are merged), only faster."""
+    ``involving(evaluate(...), focus)`` (up to how overlapping windows are merged), only faster. ``skip``: checks
+    the caller has shown cannot fire (``LONG_CHECKS`` for someone whose busiest reference period is within them)."""
     rule_sets = [RULE_SETS[rs] if isinstance(rs, str) else rs for rs in rule_sets]
     ctx = _Ctx(list(shifts), list(leave), opted_out, focus)
     out: list[Verdict] = []
@@ -898,7 +900,7 @@ def evaluate(shifts: Iterable[WorkShift], rule_sets: Iterable[RuleSet | str] = (
     for rs in rule_sets:
         for rule in rs.rules:
             check = CHECKS.get(rule.check)
-            if check is not None:
+            if check is not None and rule.check not in skip:
                 out.extend(check(rule, rs, ctx))
     if ctx.focus is not None:
         out = involving(out, ctx.focus)

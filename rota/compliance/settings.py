@@ -1,5 +1,5 @@
-"""Changing the working-time rules: per-team and per-person settings (the rows :func:`rota.compliance.profile_for`
-reads), validated, permission-checked and audited.
+"""Changing the working-time rules: per-team and per-person settings (the rows
+:func:`rota.compliance.profiles.profile_for` reads), validated, permission-checked and audited.
 
 * A team's coordinators (and administrators) choose the team's rule sets (or "by staff group"), change a rule's
   severity (block / warn) or switch it off, add or remove local rules (e.g. "at most 3 long days in a row"), and set
@@ -25,7 +25,6 @@ from core import audit
 from core.db import db
 from core.errors import Forbidden, ValidationFailed
 from rota.compliance import rules
-from rota.compliance import service as compliance
 from rota.compliance.catalogue import (
     BREAK_MINUTES,
     CYCLE_WEEKS,
@@ -46,6 +45,14 @@ from rota.compliance.catalogue import (
     trust_defaults,
 )
 from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
+from rota.compliance.profiles import (
+    Profile,
+    default_rule_set_names,
+    home_team,
+    may_see_person,
+    profile_for,
+    profiles_for,
+)
 from rota.compliance.validation import (
     SettingErrors,
     check_number,
@@ -68,7 +75,7 @@ def can_manage_person(actor, person) -> bool:
     return bool(teams) and teams <= actor.managed_team_ids
 
 
-can_view_person = compliance.may_see_person
+can_view_person = may_see_person
 
 
 def require_team_view(team, actor) -> None:
@@ -157,10 +164,10 @@ def team_settings(team) -> dict:
 def applicable_rules(person, team=None) -> dict:
     """What applies to ``person`` now (in ``team``, default their first team): the rule sets, every rule with its
     severity, and the opt-out."""
-    return _applies(compliance.profile_for(person, team))
+    return _applies(profile_for(person, team))
 
 
-def _applies(prof: compliance.Profile) -> dict:
+def _applies(prof: Profile) -> dict:
     caps = [r.params["opted_out_max_avg_hours"] for rs in prof.rule_sets for r in rs.rules
             if r.check == "average_hours" and "opted_out_max_avg_hours" in r.params]
     return {"rule_sets": prof.names, "opted_out": prof.opted_out,
@@ -169,21 +176,21 @@ def _applies(prof: compliance.Profile) -> dict:
                        "source": r.source} for rs in prof.rule_sets for r in rs.rules]}
 
 
-def _person_settings(person, row, prof: compliance.Profile) -> dict:
+def _person_settings(person, row, prof: Profile) -> dict:
     return {"user_id": person.id, **_person_values(row), "updated_at": row.updated_at if row is not None else None,
-            "default_rule_sets": compliance.default_rule_set_names(person), "applies": _applies(prof)}
+            "default_rule_sets": default_rule_set_names(person), "applies": _applies(prof)}
 
 
 def person_settings(person, team=None) -> dict:
     """A person's own settings, and what applies to them (in ``team``, default their first team)."""
-    return _person_settings(person, person_row(person), compliance.profile_for(person, team))
+    return _person_settings(person, person_row(person), profile_for(person, team))
 
 
 def people_settings(team, people) -> dict[int, dict]:
     """:func:`person_settings` for many people in ``team`` with a fixed number of queries (the team screen)."""
     rows = {r.user_id: r for r in db.session.scalars(select(PersonComplianceSettings).where(
         PersonComplianceSettings.user_id.in_([p.id for p in people])))} if people else {}
-    profiles, _ = compliance.profiles_for(people, team)
+    profiles, _ = profiles_for(people, team)
     return {p.id: _person_settings(p, rows.get(p.id), profiles[p.id]) for p in people}
 
 
@@ -267,7 +274,7 @@ def update_person_settings(person, *, actor, changes: dict) -> dict:
             action = "compliance_settings.opt_out_recorded" if new["wtr_opt_out"] else \
                 "compliance_settings.opt_out_withdrawn"
         shared = sorted(actor.managed_team_ids & person.team_ids) if actor.id != person.id else []
-        home = compliance.home_team(person)
+        home = home_team(person)
         audit.record(action, actor=actor, entity_type="person_compliance_settings", entity_id=person.id,
                      team_id=shared[0] if shared else (home.id if home is not None else None),
                      summary={"user_id": person.id, "changed": ",".join(changed), "self_service": actor.id == person.id,

@@ -8,7 +8,6 @@ from datetime import date, datetime
 
 from core.errors import ValidationFailed
 from rota.compliance import rules
-from rota.compliance import service as compliance
 from rota.compliance.catalogue import (
     BREAK_MINUTES,
     CYCLE_WEEKS,
@@ -28,6 +27,7 @@ from rota.compliance.catalogue import (
     format_number,
     known_rule_ids,
 )
+from rota.compliance.profiles import today_for
 
 # ----------------------------------------------------------------------------------------------- validation
 
@@ -258,13 +258,13 @@ def validate_person(person, current: dict, changes: dict) -> dict:
         signed = None
     if new["wtr_opt_out"]:
         if signed is not None:
-            if signed > compliance.today_for(person):
+            if signed > today_for(person):
                 errors.add("opted_out_at", "The date it was signed cannot be in the future.")
             elif signed < FIRST_OPT_OUT_DAY:
                 errors.add("opted_out_at", "The date it was signed cannot be before 1 October 1998.")
             new["opted_out_at"] = signed
         elif not current["wtr_opt_out"] or new["opted_out_at"] is None:
-            new["opted_out_at"] = compliance.today_for(person)
+            new["opted_out_at"] = today_for(person)
     else:
         if signed is not None:
             errors.add("opted_out_at", "Only give a signed date with an opt-out.")

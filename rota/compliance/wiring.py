@@ -11,7 +11,8 @@ from rota.compliance import models as compliance_models  # noqa: F401  (register
 from rota.compliance import publish_views
 from rota.compliance import settings_views as compliance_settings_views  # per-team / per-person settings
 from rota.compliance.demo import seed_demo
-from rota.compliance.service import check_assignment, grid_markers, publish_report
+from rota.compliance.team_report import grid_markers, publish_report
+from rota.compliance.verdicts import check_assignment
 
 
 def register(app, api) -> None:

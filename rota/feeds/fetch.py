@@ -100,6 +100,20 @@ def _aggregates(kind: FeedKind, window: Window, day: datetime) -> list:
     return mine + open_now + leave + [User.grade, User.skills]
 
 
+def _covered_teams(window: Window):
+    """Join condition (correlated on ``CalendarFeed.user_id``): the change stamps of the teams whose names, shift
+    types, periods and shifts a personal or open-shift feed shows — the person's teams, and those of the shifts they
+    hold or released in the window (a former team's). Every stamp moves with a rename of the team, of one of its
+    shift types or of a member, a member's leave, and any change to its shifts (``rota.feeds.stamps``)."""
+    uid = CalendarFeed.user_id
+    return or_(FeedStamp.team_id.in_(select(Membership.team_id).where(Membership.user_id == uid)),
+               FeedStamp.team_id.in_(select(Shift.team_id).where(Shift.assignee_id == uid, _window_overlap(window))),
+               FeedStamp.team_id.in_(select(Shift.team_id).join(ShiftRelease, ShiftRelease.shift_id == Shift.id)
+                                     .where(ShiftRelease.user_id == uid,
+                                            ShiftRelease.released_at >= window.cancelled_since,
+                                            _window_overlap(window))))
+
+
 def find_feed(token: str) -> FoundFeed | None:
     """The feed behind ``token`` and its validator, in one SQL statement. None for unknown or revoked tokens."""
     match = TOKEN_RE.match(token)
@@ -112,17 +126,22 @@ def find_feed(token: str) -> FoundFeed | None:
     window = Window.for_day(day, kind)
     aggs = _aggregates(kind, window, day)
     stmt = (select(CalendarFeed.id, CalendarFeed.user_id, CalendarFeed.last_fetched_at, CalendarFeed.last_client,
-                   CalendarPreference.reminder_minutes, CalendarPreference.updated_at, *aggs)
+                   CalendarPreference.reminder_minutes, CalendarPreference.updated_at, FeedStamp.team_id,
+                   FeedStamp.version, FeedStamp.changed_at, *aggs)
             .join(User, User.id == CalendarFeed.user_id)
             .outerjoin(CalendarPreference, CalendarPreference.user_id == CalendarFeed.user_id)
-            .where(CalendarFeed.token_hash == token_digest(token), CalendarFeed.kind == kind, User.active.is_(True)))
-    row = db.session.execute(stmt).first()
-    if row is None:
+            .outerjoin(FeedStamp, _covered_teams(window))
+            .where(CalendarFeed.token_hash == token_digest(token), CalendarFeed.kind == kind, User.active.is_(True))
+            .order_by(FeedStamp.team_id))
+    rows = db.session.execute(stmt).all()
+    if not rows:
         return None
-    feed_id, user_id, fetched, client, reminder, pref_changed, *values = row
-    fingerprint = repr((FORMAT_VERSION, feed_id, kind.value, day.date().isoformat(), reminder,
+    feed_id, user_id, fetched, client, reminder, pref_changed, _, _, _, *values = rows[0]
+    stamps = [(team_id, version) for _, _, _, _, _, _, team_id, version, _, *_ in rows if team_id is not None]
+    fingerprint = repr((FORMAT_VERSION, feed_id, kind.value, day.date().isoformat(), reminder, stamps,
                         [v.isoformat() if isinstance(v, datetime) else v for v in values]))
-    changes = [v for v in values if isinstance(v, datetime)] + ([pref_changed] if pref_changed else [])
+    changes = ([v for v in values if isinstance(v, datetime)] + ([pref_changed] if pref_changed else [])
+               + [row[8] for row in rows if row[8] is not None])
     return FoundFeed(feed_id=feed_id, user_id=user_id, kind=kind, reminder_minutes=reminder,
                      last_fetched_at=fetched, last_client=client,
                      etag=hashlib.sha256(fingerprint.encode()).hexdigest()[:32],

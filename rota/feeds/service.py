@@ -13,10 +13,11 @@ Why the fetch path looks the way it does:
   and gunicorn's access log) and the rate limiter keys on a hash of the token, not the token. A client that asks
   for ``FEED_MISS_LIMIT`` never-issued links is refused (429) *before* the look-up, for every link, so guessing
   gains nothing; a password change or deactivation revokes every link (``revoke_every_feed``).
-* Calendar clients poll. One SQL statement finds the feed *and* computes its validator (counts, latest change
-  times), so a conditional request answers 304 from that one query without building the feed. The validator is
-  scoped to the UTC day because the window (60 days back .. 18 months ahead) and the 14-day life of cancelled
-  entries move with the date; renamed shift types or teams therefore reach calendars within a day at worst.
+* Calendar clients poll. One SQL statement finds the feed *and* computes its validator (the change stamps of the
+  teams it covers, ``rota.feeds.stamps``; for personal feeds also counts and latest change times), so a conditional
+  request answers 304 from that one query without building the feed; a renamed shift type or team reaches every
+  kind of feed at the next poll. The validator is also scoped to the UTC day because the window (60 days back ..
+  18 months ahead) and the 14-day life of cancelled entries move with the date.
 * Each fetch is recorded (time and client) so people can see on their profile that their calendar really
   subscribed; to keep polling cheap the record is written at most once per ``FEED_FETCH_RECORD_SECONDS``.
 """

@@ -106,4 +106,5 @@ from rota.services.shifts import (  # noqa: F401
     period_for,
     shift_item_rows,
     shifts_query,
+    team_zone_and_role,
 )

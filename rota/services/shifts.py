@@ -8,7 +8,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 
 from core import audit, timeutil
-from core.accounts import GRADES, Team, User
+from core.accounts import GRADES, Membership, Team, TeamRole, User
 from core.db import db
 from core.errors import Conflict, ValidationFailed
 from core.limits import MAX_SHIFT, MAX_SHIFT_HOURS
@@ -184,20 +184,40 @@ def is_visible(shift: Shift, viewer) -> bool:
     return shift.rota_period is None or shift.rota_period.state == PeriodState.published
 
 
-def _visible_clause(viewer):
+_ASK = object()  # the viewer's role in the team is not known yet: read their memberships
+
+
+def team_zone_and_role(viewer, team_id: int) -> tuple[str | None, TeamRole | None]:
+    """The team's time zone (None if there is no such team) and the viewer's role in it (None if not a member), in
+    one query: what a list of one team's shifts needs, without loading all of the viewer's memberships."""
+    row = db.session.execute(select(Team.timezone, Membership.role).outerjoin(
+        Membership, and_(Membership.team_id == Team.id, Membership.user_id == viewer.id)).where(Team.id == team_id)
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+def _visible_clause(viewer, role=_ASK):
+    """Which shifts ``viewer`` may see. ``role``: when the list is of one team's shifts, the viewer's role in that
+    team (``team_zone_and_role``), which decides alone."""
     published = select(RotaPeriod.id).where(RotaPeriod.state == PeriodState.published)
     plain = or_(Shift.rota_period_id.is_(None), Shift.rota_period_id.in_(published))
     if viewer.is_admin:
         return None
+    if role is not _ASK:
+        if role == TeamRole.coordinator:
+            return None
+        return plain if role is not None else and_(Shift.assignee_id == viewer.id, plain)
     managed = viewer.managed_team_ids
     member = viewer.team_ids
     return or_(Shift.team_id.in_(managed or {0}),
                and_(or_(Shift.team_id.in_(member or {0}), Shift.assignee_id == viewer.id), plain))
 
 
-def shifts_query(viewer, *, team_id=None, person_id=None, start=None, end=None, state=None):
+def shifts_query(viewer, *, team_id=None, person_id=None, start=None, end=None, state=None, team_role=_ASK):
+    """Shifts ``viewer`` may see, filtered. ``team_role``: with ``team_id``, the viewer's role in that team if the
+    caller has read it (``team_zone_and_role``; None for no role)."""
     stmt = select(Shift).order_by(Shift.starts_at, Shift.id)
-    clause = _visible_clause(viewer)
+    clause = _visible_clause(viewer, team_role if team_id is not None else _ASK)
     if clause is not None:
         stmt = stmt.where(clause)
     if team_id is not None:

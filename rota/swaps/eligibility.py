@@ -31,7 +31,7 @@ from notifications import registry
 from notifications.models import Broadcast, BroadcastRecipient
 from rota import cover
 from rota.assignment import leave_blocks, leave_words
-from rota.compliance import service as compliance
+from rota.compliance import verdicts as what_if
 from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState
 from rota.skillmix import grade_meets, missing_skills  # noqa: F401  (the one rule; re-exported)
 from rota.swaps.absence_models import held_shift_ids
@@ -331,7 +331,7 @@ def assess(shift: Shift, users: Iterable[User] | None = None, *,
     if with_compliance:
         # One bulk what-if (two queries, same answers as verdicts_for_change) for everyone still in the running.
         still_in = [res.user for res in results.values() if not res.reasons]
-        verdicts = compliance.verdicts_for_candidates(shift, still_in, giving_up=giving_up)
+        verdicts = what_if.verdicts_for_candidates(shift, still_in, giving_up=giving_up)
         for user in still_in:
             results[user.id].verdicts = list(verdicts.get(user.id, ()))
     for res in results.values():
@@ -421,7 +421,7 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
                 break
         out.append(res)
     # Working-time rules for the shifts nothing else rules out: one read of the person's rota for them all.
-    judged = compliance.verdicts_for_shifts(user, [r.shift for r in out if not r.reasons])
+    judged = what_if.verdicts_for_shifts(user, [r.shift for r in out if not r.reasons])
     for res in out:
         res.verdicts = list(judged.get(res.shift.id, ())) + [e.verdict((res.shift.id,)) for e in res.cover
                                                             if e.breaks]

@@ -1,5 +1,5 @@
 """The grid's working-time markers read only what can matter to the weeks shown, and give the verdicts a full read
-of the 27-week margin gives (``compliance.verdicts_for_people`` -> ``rotas_around``).
+of the 27-week margin gives (``verdicts_for_people`` -> ``rotas_around``).
 
 A generated ward (seeded; rerun one with ``GRID_MARKERS_SEED=<seed>``) of light, heavy (over 48 h a week on
 average), night-working and on-leave people, with random extra shifts and short rests, over 46 weeks across the
@@ -15,8 +15,11 @@ import pytest
 
 from core.db import db
 from rota.compliance import rules
-from rota.compliance import service as compliance
+from rota.compliance.profiles import profiles_for
+from rota.compliance.rotas import MARGIN, load_leave, load_shifts, rotas_around
 from rota.compliance.rules import local_datetime
+from rota.compliance.team_report import grid_markers, verdicts_for_people
+from rota.compliance.verdicts import verdicts_for_change, verdicts_for_shifts
 from rota.models import Leave, LeaveKind, Shift, ShiftState
 from tests import factories
 
@@ -63,9 +66,9 @@ def _ward(make, rng: random.Random):
 def _full(team, people, lo, hi):
     """The reference: every person's whole margin read, as the grid did before."""
     users = list(people)
-    profiles, brk = compliance.profiles_for(users, team)
-    shifts = compliance.load_shifts(list(profiles), lo - compliance.MARGIN, hi + compliance.MARGIN, break_minutes=brk)
-    leave = compliance.load_leave(list(profiles), lo - compliance.MARGIN, hi + compliance.MARGIN)
+    profiles, brk = profiles_for(users, team)
+    shifts = load_shifts(list(profiles), lo - MARGIN, hi + MARGIN, break_minutes=brk)
+    leave = load_leave(list(profiles), lo - MARGIN, hi + MARGIN)
     return {uid: rules.evaluate(shifts[uid], profiles[uid].rule_sets, leave=leave[uid],
                                 opted_out=profiles[uid].opted_out,
                                 focus=[s.identity for s in shifts[uid] if lo <= s.starts_at < hi])
@@ -81,13 +84,13 @@ def test_grid_markers_from_the_window_equal_those_from_the_whole_margin(make, wi
     hi = local_datetime(window_start + timedelta(days=28), time(0), TZ)
     ids = [p.id for p in people]
 
-    focused = compliance.verdicts_for_people(ids, lo, hi, team=team)
+    focused = verdicts_for_people(ids, lo, hi, team=team)
     assert focused == _full(team, people, lo, hi), f"seed {seed}"
     found = {v.rule_id for vs in focused.values() for v in vs}
     assert "WTR-avg48" in found, found  # the long rule still fires for the heavy people
 
-    profiles, _ = compliance.profiles_for(people, team)
-    rotas, _ = compliance.rotas_around(profiles, lo, hi + timedelta(days=1))
+    profiles, _ = profiles_for(people, team)
+    rotas, _ = rotas_around(profiles, lo, hi + timedelta(days=1))
     assert min(len(r) for r in rotas.values()) < 30 < max(len(r) for r in rotas.values())  # short reads, and full
 
     # the markers the grid shows, from cells of the shown weeks
@@ -95,7 +98,7 @@ def test_grid_markers_from_the_window_equal_those_from_the_whole_margin(make, wi
                                                       Shift.starts_at < hi)).all()
     cells = [SimpleNamespace(user=next(p for p in people if p.id == s.assignee_id), shifts=[s], markers=[])
              for s in shown]
-    compliance.grid_markers(team, cells)
+    grid_markers(team, cells)
     full = _full(team, people, min(s.starts_at for s in shown), max(s.ends_at for s in shown))
     for c in cells:
         want = []
@@ -123,7 +126,7 @@ def test_open_shifts_judged_together_get_the_one_by_one_verdicts(make):
     db.session.add_all(gaps)
     db.session.commit()
     for person in people[:4]:  # light, heavy, nights, on leave
-        together = compliance.verdicts_for_shifts(person, gaps)
+        together = verdicts_for_shifts(person, gaps)
         for gap in gaps:
-            assert together[gap.id] == compliance.verdicts_for_change(person, add=(gap,)), (seed, person.id, gap.id)
-    assert any(v for vs in (compliance.verdicts_for_shifts(p, gaps) for p in people[:4]) for v in vs.values())
+            assert together[gap.id] == verdicts_for_change(person, add=(gap,)), (seed, person.id, gap.id)
+    assert any(v for vs in (verdicts_for_shifts(p, gaps) for p in people[:4]) for v in vs.values())

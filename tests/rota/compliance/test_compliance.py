@@ -13,8 +13,10 @@ from core.db import db
 from core.errors import Forbidden, RuleViolation
 from rota.assignment import set_assignee
 from rota.compliance import rules
-from rota.compliance import service as compliance
 from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
+from rota.compliance.profiles import profile_for
+from rota.compliance.rotas import MARGIN, as_work_shift, focus_rotas, load_leave, load_shifts
+from rota.compliance.verdicts import verdicts_for_candidates, verdicts_for_change
 from rota.models import Shift, ShiftState
 from tests import factories
 from tests.conftest import login
@@ -121,14 +123,14 @@ def test_team_can_make_a_warning_blocking_and_add_a_local_rule(ward):
 
 
 def test_opt_out_and_rule_set_choice(ward):
-    doctor_prof = compliance.profile_for(ward.doctor)
+    doctor_prof = profile_for(ward.doctor)
     assert doctor_prof.names == ["TCS2016", "WTR"] and not doctor_prof.opted_out
-    assert compliance.profile_for(ward.nurse).names == ["WTR"]
+    assert profile_for(ward.nurse).names == ["WTR"]
     db.session.add(PersonComplianceSettings(user_id=ward.doctor.id, wtr_opt_out=True, rule_sets=["TCS2016v1"]))
     db.session.commit()
-    prof = compliance.profile_for(ward.doctor)
+    prof = profile_for(ward.doctor)
     assert prof.names == ["TCS2016v1"] and prof.opted_out
-    assert compliance.profile_for(ward.doctor, rule_sets=["WTR"]).names == ["WTR"]
+    assert profile_for(ward.doctor, rule_sets=["WTR"]).names == ["WTR"]
 
 
 def test_what_if_counts_removed_shifts_out_and_blames_only_the_change(ward):
@@ -136,11 +138,11 @@ def test_what_if_counts_removed_shifts_out_and_blames_only_the_change(ward):
     add_shift(ward, ward.late, MON + timedelta(days=20), ward.doctor)
     add_shift(ward, ward.early, MON + timedelta(days=21), ward.doctor)  # a pre-existing short rest
     early = add_shift(ward, ward.early, MON + timedelta(days=1))
-    found = compliance.verdicts_for_change(ward.doctor, add=[early])
+    found = verdicts_for_change(ward.doctor, add=[early])
     assert {v.rule_id for v in found} == {"TCS-rest11", "WTR-rest11"}
     assert all(early.id in v.shift_ids for v in found)
-    assert compliance.verdicts_for_change(ward.doctor, add=[early], remove=[late]) == []
-    assert compliance.verdicts_for_change(ward.doctor, add=[early], rule_sets=["WTR"])[0].severity == "warn"
+    assert verdicts_for_change(ward.doctor, add=[early], remove=[late]) == []
+    assert verdicts_for_change(ward.doctor, add=[early], rule_sets=["WTR"])[0].severity == "warn"
 
 
 def test_publish_report_and_grid_markers(ward):
@@ -264,9 +266,9 @@ def test_bulk_check_for_candidates_matches_one_by_one(ward):
     add_shift(ward, ward.late, MON, ward.nurse)
     gap = add_shift(ward, ward.early, MON + timedelta(days=1))
     people = [ward.doctor, ward.nurse, ward.other]
-    bulk = compliance.verdicts_for_candidates(gap, people)
+    bulk = verdicts_for_candidates(gap, people)
     for p in people:
-        assert bulk[p.id] == compliance.verdicts_for_change(p, add=[gap])
+        assert bulk[p.id] == verdicts_for_change(p, add=[gap])
     assert [v.rule_id for v in bulk[ward.nurse.id]] == ["WTR-rest11"] and bulk[ward.other.id] == []
 
 
@@ -274,7 +276,7 @@ def test_bulk_check_for_candidates_matches_one_by_one(ward):
 def test_bulk_check_reads_a_short_slice_only_when_the_long_rules_cannot_fire(ward, make, monkeypatch):
     """The bulk what-if reads about ten days either side of the gap for people whose busiest 26 weeks stay under the
     average-week limit, and everything for the rest; either way it must give exactly the one-by-one answers."""
-    monkeypatch.setattr(compliance, "SCREEN_FROM", 1)  # screen even these four people (a pool is usually larger)
+    monkeypatch.setattr("rota.compliance.rotas.SCREEN_FROM", 1)  # screen even these four (a pool is usually larger)
     from rota.models import Leave, LeaveKind
 
     light, heavy, nights, on_leave = (make.user(display_name=n) for n in ("Lia Light", "Hal Heavy", "Nel Nights",
@@ -301,22 +303,22 @@ def test_bulk_check_reads_a_short_slice_only_when_the_long_rules_cannot_fire(war
     db.session.commit()
     gap = add_shift(ward, ward.late, MON + timedelta(days=5))  # a Saturday late, nobody's shift overlaps
     people = [light, heavy, nights, on_leave]
-    added = compliance._as_work_shift(gap, 0, ward.team)
-    profiles = {p.id: compliance.profile_for(p, ward.team) for p in people}
-    rotas, _ = compliance.focus_rotas(profiles, added)
+    added = as_work_shift(gap, 0, ward.team)
+    profiles = {p.id: profile_for(p, ward.team) for p in people}
+    rotas, _ = focus_rotas(profiles, added)
     assert len(rotas[light.id]) < 15  # a short slice ...
     assert len(rotas[heavy.id]) > 200 and len(rotas[on_leave.id]) > 100  # ... but everything where it matters
-    bulk = compliance.verdicts_for_candidates(gap, people)
-    lo, hi = added.starts_at - compliance.MARGIN, added.ends_at + compliance.MARGIN
+    bulk = verdicts_for_candidates(gap, people)
+    lo, hi = added.starts_at - MARGIN, added.ends_at + MARGIN
     for p in people:  # the reference: everything read, no screening
         prof = profiles[p.id]
-        everything = compliance.load_shifts([p.id], lo, hi)[p.id] + [added]
-        full = rules.evaluate(everything, prof.rule_sets, leave=compliance.load_leave([p.id], lo, hi)[p.id],
+        everything = load_shifts([p.id], lo, hi)[p.id] + [added]
+        full = rules.evaluate(everything, prof.rule_sets, leave=load_leave([p.id], lo, hi)[p.id],
                               opted_out=prof.opted_out, focus=[added.identity])
         assert bulk[p.id] == full, p.display_name
-        monkeypatch.setattr(compliance, "SCREEN_FROM", 8)  # one person: the whole margin is read
-        assert compliance.verdicts_for_change(p, add=[gap]) == full, p.display_name
-        monkeypatch.setattr(compliance, "SCREEN_FROM", 1)
+        monkeypatch.setattr("rota.compliance.rotas.SCREEN_FROM", 8)  # one person: the whole margin is read
+        assert verdicts_for_change(p, add=[gap]) == full, p.display_name
+        monkeypatch.setattr("rota.compliance.rotas.SCREEN_FROM", 1)
     assert "WTR-avg48" in {v.rule_id for v in bulk[heavy.id]}
     assert "WTR-avg48" not in {v.rule_id for v in bulk[light.id]}
 

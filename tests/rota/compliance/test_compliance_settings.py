@@ -11,9 +11,11 @@ from core.audit import AuditEntry
 from core.db import db
 from core.errors import Forbidden, RuleViolation, ValidationFailed
 from rota.assignment import set_assignee
-from rota.compliance import service as compliance
 from rota.compliance import settings as cs
 from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
+from rota.compliance.position import verdicts_between
+from rota.compliance.profiles import profile_for
+from rota.compliance.verdicts import verdicts_for_change
 from rota.models import Shift
 from tests.conftest import login
 from tests.rota.compliance import test_compliance as base
@@ -72,10 +74,10 @@ def test_severity_to_warn_lets_a_blocked_assignment_through_with_a_warning_and_b
 
 def test_disabling_a_rule_removes_its_verdicts(ward):
     early = short_rest(ward, ward.nurse)
-    assert [v.rule_id for v in compliance.verdicts_for_change(ward.nurse, add=[early])] == ["WTR-rest11"]
+    assert [v.rule_id for v in verdicts_for_change(ward.nurse, add=[early])] == ["WTR-rest11"]
     cs.update_team_settings(ward.team, actor=ward.coord, changes={"disabled_rules": ["WTR-rest11"]})
     db.session.commit()
-    assert compliance.verdicts_for_change(ward.nurse, add=[early]) == []
+    assert verdicts_for_change(ward.nurse, add=[early]) == []
     assert "WTR-rest11" not in {r["rule_id"] for r in cs.applicable_rules(ward.nurse)["rules"]}
     assert {r["rule_id"]: r["severity"] for r in cs.team_settings(ward.team)["rules"]}["WTR-rest11"] == "off"
 
@@ -106,17 +108,17 @@ def test_opt_out_removes_the_48_hour_average_but_not_the_night_limit(ward):
     for w in range(26):
         for d in range(4):
             add_shift(ward, ward.night, first + timedelta(weeks=w, days=d), ward.nurse, hh=20, hours=13)
-    before = {v.rule_id for v in compliance.verdicts_between(ward.nurse, first, MON)[1]}
+    before = {v.rule_id for v in verdicts_between(ward.nurse, first, MON)[1]}
     assert {"WTR-avg48", "WTR-night8"} <= before
     cs.update_person_settings(ward.nurse, actor=ward.nurse, changes={"wtr_opt_out": True})
     db.session.commit()
-    prof, verdicts = compliance.verdicts_between(ward.nurse, first, MON)
+    prof, verdicts = verdicts_between(ward.nurse, first, MON)
     after = {v.rule_id for v in verdicts}
     assert prof.opted_out and "WTR-avg48" not in after and "WTR-night8" in after
     # withdrawing it brings the 48-hour average back
     cs.update_person_settings(ward.nurse, actor=ward.nurse, changes={"wtr_opt_out": False})
     db.session.commit()
-    assert "WTR-avg48" in {v.rule_id for v in compliance.verdicts_between(ward.nurse, first, MON)[1]}
+    assert "WTR-avg48" in {v.rule_id for v in verdicts_between(ward.nurse, first, MON)[1]}
     acts = [e.action for e in audit_rows()]
     assert acts == ["compliance_settings.opt_out_recorded", "compliance_settings.opt_out_withdrawn"]
     assert audit_rows()[0].summary["self_service"] is True
@@ -128,7 +130,7 @@ def test_person_rule_set_override_and_fortnightly_rest_and_cycle(ward):
     cs.update_team_settings(ward.team, actor=ward.coord, changes={"weekly_rest_fortnightly": True,
                                                                   "rota_cycle_weeks": 6, "break_minutes": 30})
     db.session.commit()
-    prof = compliance.profile_for(ward.doctor, ward.team)
+    prof = profile_for(ward.doctor, ward.team)
     assert prof.names == ["TCS2016v1", "WTR"] and prof.break_minutes == 30
     rules_by_id = {r.id: r for rs in prof.rule_sets for r in rs.rules}
     assert rules_by_id["WTR-weekly"].params["fortnightly"] is True
@@ -221,9 +223,9 @@ def test_local_rules_run_in_the_engine_for_every_check(ward):
     add_shift(ward, ward.night, MON + timedelta(days=1), ward.nurse)
     add_shift(ward, ward.late, MON + timedelta(days=2), ward.nurse, hh=19, hours=3)  # 11 h after Tuesday's night
     late = add_shift(ward, ward.late, MON + timedelta(days=3), ward.nurse, hh=11, hours=10)
-    found = {v.rule_id for v in compliance.verdicts_for_change(ward.nurse, add=[late])}
+    found = {v.rule_id for v in verdicts_for_change(ward.nurse, add=[late])}
     assert {"LOCAL-max9", "LOCAL-week20"} <= found
-    _, all_found = compliance.verdicts_between(ward.nurse, MON, MON + timedelta(days=6))
+    _, all_found = verdicts_between(ward.nurse, MON, MON + timedelta(days=6))
     assert {"LOCAL-nights1", "LOCAL-rest12"} <= {v.rule_id for v in all_found}
 
 

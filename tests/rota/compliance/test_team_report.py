@@ -8,7 +8,7 @@ from datetime import date, time
 
 from core.accounts import Membership, TeamRole
 from core.db import db
-from rota.compliance import service
+from rota.compliance import team_report
 from rota.compliance.rules import local_datetime
 from rota.models import Shift, ShiftState
 from tests.conftest import count_queries, login
@@ -43,7 +43,7 @@ def _rows(html):
 
 def test_the_service_puts_the_person_over_the_limit_first(app, make):
     team, coord, doctor, nurse = _team(make)
-    rows = service.team_working_time(team, date(2025, 10, 20), date(2025, 11, 2))
+    rows = team_report.team_working_time(team, date(2025, 10, 20), date(2025, 11, 2))
     assert [r.user.display_name for r in rows] == ["Dev Doctor", "Nia Nurse", "Cora Coordinator"]
     assert rows[0].worked == 103.5 and not rows[0].average.within and rows[0].blocking > 0
     assert rows[1].worked == 8.0 and rows[1].average.within and rows[1].problems == 0
@@ -108,7 +108,7 @@ def _report_queries(make, size):
     db.session.commit()
     db.session.expire_all()
     with count_queries() as statements:
-        rows = service.team_working_time(team, date(2025, 10, 20), date(2025, 11, 2))
+        rows = team_report.team_working_time(team, date(2025, 10, 20), date(2025, 11, 2))
     assert len(rows) == size
     return len(statements)
 

@@ -179,3 +179,29 @@ def test_an_unchanged_team_feed_answers_304_from_one_query_without_reading_shift
     assert resp.status_code == 304
     assert len(seen) <= 2, seen
     assert not any("shifts" in statement for statement in seen), seen
+
+
+PERSONAL_CHANGES = {"a shift type is renamed": (_rename_shift_type, "Long night"),
+                    "the team is renamed": (_rename_team, "Ward 7C")}
+
+
+@pytest.mark.parametrize("kind", [FeedKind.mine, FeedKind.open])
+@pytest.mark.parametrize("change", PERSONAL_CHANGES)
+def test_a_rename_reaches_personal_and_open_shift_calendars_at_the_next_poll(client, rota, kind, change):
+    """My shifts and open shifts show the shift type's and the team's names: their validator follows the change
+    stamps of the teams they cover, as the team feed's does, so a rename is not held back until the next day."""
+    sam = rota["sam"]
+    shift(rota["team"], rota["night"], rota["base"] + timedelta(days=10))  # an open shift Sam may take
+    _, token = feeds.rotate(sam, kind, actor=sam)
+    db.session.commit()
+    first = client.get(_path(token))
+    assert first.status_code == 200 and b"Night" in first.data
+    assert client.get(_path(token), headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+    make_change, shown = PERSONAL_CHANGES[change]
+    make_change(rota)
+    polled = client.get(_path(token), headers={"If-None-Match": first.headers["ETag"]})
+    assert polled.status_code == 200, f"{change}: the calendar was told its old copy is current"
+    assert shown.encode() in polled.data
+    check_feed(polled.data)
+    with client.application.test_request_context("/"):
+        assert polled.data == ical.render(fetch.build_calendar(fetch.find_feed(token)))

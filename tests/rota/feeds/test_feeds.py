@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core import accounts
 from core.accounts import TeamRole
@@ -16,7 +16,7 @@ from core.db import db, now_utc
 from rota.assignment import set_assignee
 from rota.feeds import fetch as feed_fetch
 from rota.feeds import service as feeds
-from rota.feeds.models import CalendarFeed, FeedKind
+from rota.feeds.models import CalendarFeed, FeedKind, FeedStamp
 from rota.models import ReleaseKind, ShiftRelease, ShiftState
 from tests.conftest import TEST_PASSWORD, count_queries, login
 from tests.rota.feeds.helpers import check_feed, local, shift
@@ -159,6 +159,8 @@ def test_conditional_get_answers_304_from_one_query_and_changes_when_a_shift_doe
     team, sam, night = ward["team"], ward["sam"], ward["night"]
     settled = now_utc() - timedelta(minutes=5)  # nothing changes in the second the feed is fetched
     s = shift(team, night, frozen + timedelta(days=3), assignee=sam, created_at=settled, updated_at=settled)
+    db.session.execute(update(FeedStamp).values(changed_at=settled))  # the team's change stamp too
+    db.session.commit()
     token = issue(sam)
     first, _ = fetch(client, token)
     again, _ = fetch(client, token)

@@ -84,12 +84,12 @@ def count_overlaps() -> int:
 def fake_engine(monkeypatch, per_user) -> None:
     """Replace the compliance engine with ``per_user(user, *, add, remove, rule_sets)`` for both its entry points:
     the per-person what-if (assignment checks) and the bulk one (eligibility)."""
-    from rota.compliance import service as compliance
+    from rota.compliance import verdicts as what_if
 
     def bulk(shift, users, *, giving_up=None, rule_sets=None):
         giving_up = giving_up or {}
         return {u.id: per_user(u, add=(shift,), remove=tuple(giving_up.get(u.id, ())), rule_sets=rule_sets)
                 for u in users}
 
-    monkeypatch.setattr(compliance, "verdicts_for_change", per_user)
-    monkeypatch.setattr(compliance, "verdicts_for_candidates", bulk)
+    monkeypatch.setattr(what_if, "verdicts_for_change", per_user)
+    monkeypatch.setattr(what_if, "verdicts_for_candidates", bulk)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from core.accounts import TeamRole, add_member
 from core.db import db
-from rota.compliance.service import Verdict
+from rota.compliance.rules import Verdict
 from rota.models import Leave, LeaveKind
 from rota.swaps import eligibility
 from rota.swaps import requests as swap_requests

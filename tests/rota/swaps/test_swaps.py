@@ -10,7 +10,7 @@ from sqlalchemy import select
 from core.audit import AuditEntry
 from core.db import db, now_utc
 from notifications.models import Notification
-from rota.compliance.service import Verdict
+from rota.compliance.rules import Verdict
 from rota.models import Leave, LeaveKind, ReleaseKind, Shift, ShiftRelease
 from rota.swaps.models import ApprovalPolicy, OpenShiftPolicy, SwapRequest
 from tests.rota.swaps import factories as data
