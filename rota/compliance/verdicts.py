@@ -15,6 +15,7 @@ from core import audit
 from core.accounts import Team
 from core.db import db
 from core.errors import Forbidden, RuleViolation
+from rota import assignment
 from rota.assignment import clean_reason
 from rota.compliance import rules
 from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
@@ -152,6 +153,7 @@ def check_assignment(shift, user, *, actor, override_reason=None, exclude_ids=()
     summary = {"user_id": user.id, "shift_id": shift.id}
     if blocking:
         if not reason:
+            assignment.hold_refusal(shift, user, blocking, actor=actor)
             first = blocking[0].message
             more = f" (and {len(blocking) - 1} more)" if len(blocking) > 1 else ""
             raise RuleViolation(
