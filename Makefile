@@ -51,13 +51,15 @@ run: setup
 	$(BIN)/flask demo seed
 	@# VAPID keys for Web Push, once, in instance/ (never committed): the demo nurse can turn on notifications.
 	$(BIN)/flask push keys
-	@# The production shape on SQLite: the gunicorn web tier, the stream service (live notifications, gevent) and
-	@# one outbox worker (texts, escalations, periodic tasks). They stop together. See docs/operations.md.
+	@# The production shape on SQLite: the gunicorn web tier, the stream service (live notifications, gevent), one
+	@# outbox worker (texts, escalations, periodic tasks) and one auto-roster worker (solves queued auto-roster jobs).
+	@# They stop together. See docs/operations.md.
 	@export NOTIFICATIONS_STREAM_URL=http://$(HOST):$(STREAM_PORT)/api/v1/notifications/stream \
 	        PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)}; \
 	  $(BIN)/flask notifications worker & worker=$$!; \
+	  $(BIN)/flask autoroster worker & roster=$$!; \
 	  GUNICORN_BIND=$(HOST):$(STREAM_PORT) $(BIN)/gunicorn -c deploy/gunicorn_stream.conf.py 'app:create_app()' & \
-	  stream=$$!; trap 'kill $$worker $$stream 2>/dev/null' EXIT INT TERM; \
+	  stream=$$!; trap 'kill $$worker $$roster $$stream 2>/dev/null' EXIT INT TERM; \
 	  GUNICORN_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c deploy/gunicorn.conf.py 'app:create_app()'
 
 test: setup browser cluster-tools

@@ -11,7 +11,7 @@ import os
 import random
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import event, insert
+from sqlalchemy import event, insert, text
 
 from bench.common import database_url, timed
 
@@ -114,6 +114,9 @@ def _history(teams, first_day: datetime, days: int, rng: random.Random) -> dict:
                     day + timedelta(minutes=rng.randint(0, 1439)))
             if rng.random() < 0.3:
                 log("compliance.warned", day + timedelta(hours=9), None, coord)
+            if rng.random() < 0.2:  # a change a blocking rule refused
+                log("compliance.refused", day + timedelta(hours=10), next_shift - 1, coord,
+                    '{"rule_ids":"TCS-rest11,WTR-rest11","shift_id":1,"user_id":1}')
             created = day + timedelta(hours=rng.randint(6, 20))
             swaps.append({"team_id": team_id, "kind": SwapKind.offer, "state": rng.choice(
                 (SwapState.approved, SwapState.approved, SwapState.refused)), "requester_id": staff[d % len(staff)],
@@ -160,6 +163,9 @@ def _history(teams, first_day: datetime, days: int, rng: random.Random) -> dict:
         counts["recipients"] += len(recipients)
         counts["handovers"] += len(handovers)
     db.session.commit()
+    if db.session.get_bind().dialect.name == "postgresql":  # as autovacuum would after such a load: fresh statistics
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
     return counts
 
 

@@ -14,11 +14,12 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 
 from flask import current_app, g, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import ForeignKey, Integer, String, Text, select, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, event, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core.db import UTCDateTime, db, now_utc, take_write_lock
 
@@ -28,6 +29,8 @@ _NHS_NUMBER_LIKE = re.compile(r"\b\d{3}[ -]?\d{3}[ -]?\d{4}\b")
 
 class AuditEntry(db.Model):
     __tablename__ = "audit_entries"
+    # insights: a team's entries of some actions over a period (docs/insights.md, "Queries and figures")
+    __table_args__ = (Index("ix_audit_entries_team_action_at", "team_id", "action", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # the chain position
     at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
@@ -128,6 +131,43 @@ def record_refusal(detail: str | None = None) -> None:
 
     _record_alone("access.denied", actor=current_user if current_user and current_user.is_authenticated else None,
                   outcome="denied", summary={"endpoint": request.endpoint or "", "method": request.method})
+
+
+_HELD = "audit_held_refusals"
+
+
+def hold_refusal(action: str, **kwargs) -> None:
+    """An entry about a change a rule refused, kept whatever becomes of the transaction it was refused in (the
+    refusal usually rolls it back). It is written at that session's next commit, or at the end of the web request in
+    a transaction of its own (:func:`write_held`). Keyword arguments as :func:`record`: ids and codes only."""
+    actor, entity = kwargs.pop("actor", None), kwargs.pop("entity", None)
+    if actor is not None and not getattr(actor, "is_anonymous", False):  # plain values: the rollback expires rows
+        kwargs["actor"] = SimpleNamespace(id=actor.id, display_name=actor.display_name, is_anonymous=False)
+    if entity is not None:
+        kwargs.setdefault("entity_type", type(entity).__tablename__.rstrip("s"))
+        kwargs.setdefault("entity_id", getattr(entity, "id", None))
+        kwargs.setdefault("team_id", getattr(entity, "team_id", None))
+    db.session.info.setdefault(_HELD, []).append((action, kwargs))
+
+
+@event.listens_for(Session, "before_commit")
+def _write_held_with_commit(session):
+    if session.in_nested_transaction() or not session.info.get(_HELD):
+        return
+    for action, kwargs in session.info.pop(_HELD):
+        record(action, **kwargs)
+
+
+def write_held(response=None):
+    """``after_request``: refusals held in a request that committed nothing afterwards, in their own transaction."""
+    if db.session.info.get(_HELD):
+        try:
+            db.session.commit()  # writes them (before_commit): the refused change is gone (rolled back) by now
+        except Exception:  # never let auditing a refusal turn a 403 or a 422 into a 500
+            db.session.rollback()
+            db.session.info.pop(_HELD, None)
+            current_app.logger.exception("could not audit a refused change")
+    return response
 
 
 def record_carried(exc) -> None:

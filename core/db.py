@@ -87,6 +87,26 @@ def _epoch_postgresql(element, compiler, **kw):
     return f"EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})"
 
 
+class day_before(FunctionElement):  # noqa: N801  (used like a SQL function)
+    """A stored UTC datetime less 24 hours, comparable with the column as stored (for an index range bounded by
+    another row's instant: "started at most a day before that shift"). On SQLite the text loses its fraction of a
+    second, so it is at most a second early: use it as a loose bound beside the exact condition."""
+
+    type = UTCDateTime()
+    name = "day_before"
+    inherit_cache = True
+
+
+@compiles(day_before, "sqlite")
+def _day_before_sqlite(element, compiler, **kw):
+    return f"datetime({compiler.process(element.clauses, **kw)}, '-1 day')"
+
+
+@compiles(day_before, "postgresql")
+def _day_before_postgresql(element, compiler, **kw):
+    return f"({compiler.process(element.clauses, **kw)} - INTERVAL '1 day')"
+
+
 def _is_sqlite(dbapi_connection) -> bool:
     return type(dbapi_connection).__module__.startswith("sqlite3")
 

@@ -151,6 +151,7 @@ def handle_database_error(exc):
 
 
 def register_error_handlers(app: Flask) -> None:
+    app.after_request(audit.write_held)
 
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(DBAPIError, handle_database_error)

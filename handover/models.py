@@ -99,6 +99,7 @@ class Patient(db.Model):
 
 class Handover(db.Model):
     __tablename__ = "handovers"
+    __table_args__ = (Index("ix_handovers_team_ready", "team_id", "ready_at"),)  # insights: a period's handovers
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), nullable=False, index=True)

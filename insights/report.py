@@ -57,7 +57,8 @@ BROADCASTS = [("Broadcasts", "broadcasts", ""), ("People asked", "recipients", "
               ("Reached in the app", "in_app", ""), ("Reached by push", "push", ""), ("Reached by SMS", "sms", ""),
               ("Read rate (in-app)", "read_rate", "%"), ("Acknowledgement rate", "ack_rate", "%"),
               ("SMS segments", "sms_segments", ""), ("Estimated SMS cost (pence)", "sms_cost_pence", "")]
-WORKING = [("Warnings accepted", "warnings_accepted", ""), ("Overrides", "overrides", ""),
+WORKING = [("Blocking verdicts avoided (changes refused)", "blocking_avoided", ""),
+           ("Warnings accepted", "warnings_accepted", ""), ("Overrides", "overrides", ""),
            ("Nights spread (max − min per person)", "nights_spread", ""),
            ("Weekends spread (max − min per person)", "weekends_spread", "")]
 HANDOVER = [("Handed over", "handed_over", ""), ("Accepted", "accepted", ""),
@@ -95,8 +96,13 @@ def team_tables(cur: TeamMeasures, prev: TeamMeasures) -> list[Table]:
               f"{_fmt(cur.broadcasts.get('read_rate'), '%')}."),
         Table("working-time", "Working time", PAIR_COLUMNS,
               _pair_rows(WORKING, cur.working_time, prev.working_time),
+              f"{cur.working_time.get('blocking_avoided', 0)} changes refused by a blocking rule, "
               f"{cur.working_time.get('overrides', 0)} overrides and {cur.working_time.get('warnings_accepted', 0)} "
               f"warnings accepted."),
+        Table("refused-rules", "Changes refused, by rule", ["Rule", "Changes refused"],
+              [list(r) for r in cur.working_time["blocking_by_rule"]],
+              f"{len(cur.working_time['blocking_by_rule'])} different rules refused changes (a change breaking two "
+              f"rules counts under each)."),
         Table("overrides", "Override reasons", ["Reason (numbers removed)", "Overrides"],
               [list(r) for r in cur.working_time["override_reasons"]],
               f"{len(cur.working_time['override_reasons'])} different reasons given."),
@@ -106,6 +112,14 @@ def team_tables(cur: TeamMeasures, prev: TeamMeasures) -> list[Table]:
               f"{cur.handover.get('overdue', 0)} overdue."),
     ]
     if cur.people is not None:
+        owed = [p for p in cur.people if p["contracted_hours"] is not None]
+        under = sum(1 for p in owed if p["hours_vs_contracted"] < 0)
+        tables.append(Table("hours", "Hours against contracted hours per person",
+                            ["Person", "Shifts", "Hours", "Contracted hours", "Difference"],
+                            [[p["name"], p["shifts"], _fmt(p["hours"]), _fmt(p["contracted_hours"]),
+                              _fmt(p["hours_vs_contracted"])] for p in cur.people],
+                            f"{len(cur.people)} people worked; {under} of the {len(owed)} on the team worked fewer "
+                            f"hours than contracted for the period."))
         tables.append(Table("people", "Hours, nights and weekends per person",
                             ["Person", "Shifts", "Hours", "Nights", "Weekends"],
                             [[p["name"], p["shifts"], _fmt(p["hours"]), p["nights"], p["weekends"]]
@@ -136,6 +150,7 @@ SITE_COLUMNS = [
     ("auto_share", "Auto-approved %", ("swaps", "auto_approved_share"), True),
     ("read_rate", "Broadcast read %", ("broadcasts", "read_rate"), True),
     ("sms_cost", "SMS cost (pence)", ("broadcasts", "sms_cost_pence"), False),
+    ("blocked", "Blocking verdicts avoided", ("working_time", "blocking_avoided"), False),
     ("overrides", "Overrides", ("working_time", "overrides"), False),
     ("handover_overdue", "Handovers overdue", ("handover", "overdue"), False),
 ]

@@ -94,6 +94,9 @@ class InsightsWorkingTimeSchema(Schema):
     warnings_accepted = fields.Integer()
     overrides = fields.Integer()
     override_reasons = fields.List(fields.Tuple((fields.String(), fields.Integer())))
+    blocking_avoided = fields.Integer(metadata={"description": "Changes refused by a blocking verdict"})
+    blocking_by_rule = fields.List(fields.Tuple((fields.String(), fields.Integer())),
+                                   metadata={"description": "[rule code, changes refused], most first"})
     nights_spread = fields.Integer(allow_none=True)
     weekends_spread = fields.Integer(allow_none=True)
 
@@ -111,6 +114,9 @@ class InsightsPersonSchema(Schema):
     name = fields.String()
     shifts = fields.Integer()
     hours = fields.Float()
+    contracted_hours = fields.Float(allow_none=True, metadata={
+        "description": "FTE × the trust's full-time week × days ÷ 7; null for someone not on the team"})
+    hours_vs_contracted = fields.Float(allow_none=True, metadata={"description": "hours − contracted_hours"})
     nights = fields.Integer()
     weekends = fields.Integer()
 

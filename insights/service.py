@@ -36,7 +36,9 @@ from core.db import db, epoch_seconds, now_utc
 from core.errors import Forbidden, ValidationFailed
 from handover.models import Handover, HandoverEntry, HandoverSettings
 from notifications.models import Broadcast, BroadcastRecipient, Notification, OutboxMessage
+from rota.assignment import REFUSED as REFUSED_ACTION  # a change refused by a blocking verdict
 from rota.models import PeriodState, RotaPeriod, Shift, ShiftKind, ShiftState, ShiftType
+from rota.requests.models import StaffLeaveProfile, TrustLeaveSettings
 from rota.swaps.models import SwapRequest, SwapState, TeamSwapSettings
 
 DEFAULT_DAYS = 28
@@ -52,6 +54,8 @@ OVERRIDE_ACTIONS = ("compliance.overridden", "cover.overridden")
 HOW_ROUTES = ("app", "sms", "coordinator")
 WHERE_ROUTES = ("own", "bank", "neighbour")
 PROVIDER_ACCEPTED = ("sent", "delivered")
+FULL_TIME_DAYS = 5  # a full-time week is five of the trust's full-time days (TrustLeaveSettings.day_minutes)
+DEFAULT_DAY_MINUTES = 450  # Agenda for Change: 7 h 30 min, 37.5 h a week
 
 
 @dataclass(frozen=True)
@@ -339,9 +343,11 @@ def _cover_and_open_shifts(out, team_ids, period, now) -> None:
     e = episodes.c
     in_period = and_(e.opened_at >= period.start, e.opened_at < period.end)
     filled = and_(e.filled_at.isnot(None), e.filled_at <= e.starts_at)
-    a = AuditEntry  # the successful SMS replies (found by the action's index), joined on the claim's request
+    a = AuditEntry  # the successful SMS replies to the team's broadcasts (the (team, action, at) index), joined on
+    # the claim's request
     replies = (select(a.request_id, a.actor_id)
-               .where(a.action == "broadcast.sms_reply", a.outcome == "success", a.request_id.isnot(None),
+               .where(a.team_id.in_(team_ids), a.action == "broadcast.sms_reply", a.outcome == "success",
+                      a.request_id.isnot(None),
                       a.at >= period.start - timedelta(days=HISTORY_DAYS), a.at < period.end + timedelta(days=1))
                .distinct().subquery("replies"))
     how = case((e.actor_id.is_(None), "coordinator"), (e.actor_id != e.taker_id, "coordinator"),
@@ -419,7 +425,7 @@ def _swaps(out, team_ids, period) -> None:
         masked = mask_digits(reason)
         bucket[masked] = bucket.get(masked, 0) + n
     for team_id, bucket in reasons.items():
-        out[team_id].swaps["refusal_reasons"] = sorted(bucket.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        out[team_id].swaps["refusal_reasons"] = _most_first(bucket)
 
 
 # ------------------------------------------------------------------------------------------------- broadcasts
@@ -465,22 +471,40 @@ def _working_time(out, team_ids, period) -> None:
     a = AuditEntry
     in_period = and_(a.team_id.in_(team_ids), a.at >= period.start, a.at < period.end)
     q = (select(a.team_id, func.sum(case((a.action == "compliance.warned", 1), else_=0)),
-                func.sum(case((a.action.in_(OVERRIDE_ACTIONS), 1), else_=0)))
-         .where(in_period, a.action.in_(("compliance.warned", *OVERRIDE_ACTIONS))).group_by(a.team_id))
+                func.sum(case((a.action.in_(OVERRIDE_ACTIONS), 1), else_=0)),
+                func.sum(case((a.action == REFUSED_ACTION, 1), else_=0)))
+         .where(in_period, a.action.in_(("compliance.warned", REFUSED_ACTION, *OVERRIDE_ACTIONS)))
+         .group_by(a.team_id))
     for team_id in team_ids:
-        out[team_id].working_time = {"warnings_accepted": 0, "overrides": 0, "override_reasons": []}
-    for team_id, warned, overrides in db.session.execute(q):
-        out[team_id].working_time.update(warnings_accepted=int(warned or 0), overrides=int(overrides or 0))
-    reason = _json_str(a.summary_json, "reason")
-    q = (select(a.team_id, reason, func.count()).where(in_period, a.action.in_(OVERRIDE_ACTIONS))
-         .group_by(a.team_id, reason))
+        out[team_id].working_time = {"warnings_accepted": 0, "overrides": 0, "override_reasons": [],
+                                     "blocking_avoided": 0, "blocking_by_rule": []}
+    for team_id, warned, overrides, refused in db.session.execute(q):
+        out[team_id].working_time.update(warnings_accepted=int(warned or 0), overrides=int(overrides or 0),
+                                         blocking_avoided=int(refused or 0))
+    # override reasons and the rules of refusals: one query grouped by the text (few distinct values), split here
+    is_refusal = a.action == REFUSED_ACTION
+    text = case((is_refusal, _json_str(a.summary_json, "rule_ids")), else_=_json_str(a.summary_json, "reason"))
+    q = (select(a.team_id, is_refusal, text, func.count())
+         .where(in_period, a.action.in_((REFUSED_ACTION, *OVERRIDE_ACTIONS))).group_by(a.team_id, is_refusal, text))
     reasons: dict[int, dict[str, int]] = {}
-    for team_id, text, n in db.session.execute(q):
-        bucket = reasons.setdefault(team_id, {})
-        masked = mask_digits(text)
-        bucket[masked] = bucket.get(masked, 0) + n
+    by_rule: dict[int, dict[str, int]] = {}
+    for team_id, refusal, text, n in db.session.execute(q):
+        if refusal:
+            bucket = by_rule.setdefault(team_id, {})
+            for code in {c.strip() for c in str(text or "").split(",") if c.strip()}:
+                bucket[code] = bucket.get(code, 0) + n
+        else:
+            bucket = reasons.setdefault(team_id, {})
+            masked = mask_digits(text)
+            bucket[masked] = bucket.get(masked, 0) + n
     for team_id, bucket in reasons.items():
-        out[team_id].working_time["override_reasons"] = sorted(bucket.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        out[team_id].working_time["override_reasons"] = _most_first(bucket)
+    for team_id, bucket in by_rule.items():
+        out[team_id].working_time["blocking_by_rule"] = _most_first(bucket, limit=None)
+
+
+def _most_first(counts: dict[str, int], limit: int | None = 10) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
 def weekend_bounds(period: Period, tz) -> list[tuple[datetime, datetime]]:
@@ -506,19 +530,29 @@ def _people(out, team_ids, period) -> None:
     s = Shift
     on_weekend = exists().where(weekends.c.team_id == s.team_id, s.starts_at >= weekends.c.lo,
                                 s.starts_at < weekends.c.hi)
+    # contracted hours for the period: FTE x the trust's full-time week x local days / 7, for members of the team
+    member = exists().where(Membership.team_id == s.team_id, Membership.user_id == s.assignee_id)
+    day_minutes = func.coalesce(select(TrustLeaveSettings.day_minutes).where(TrustLeaveSettings.id == 1)
+                                .scalar_subquery(), DEFAULT_DAY_MINUTES)
+    days = (period.last_day - period.first_day).days + 1 if period.first_day and period.last_day else period.days
+    contracted = case((member, func.coalesce(StaffLeaveProfile.fte_thousandths, 1000) * day_minutes
+                       * (FULL_TIME_DAYS * days) / (7 * 1000 * 60.0)))
     q = (select(s.team_id, s.assignee_id, User.display_name, func.count(),
                 func.sum(epoch_seconds(s.ends_at) - epoch_seconds(s.starts_at)) / 3600.0,
                 func.sum(case((ShiftType.kind == ShiftKind.night, 1), else_=0)),
-                func.sum(case((on_weekend, 1), else_=0)))
+                func.sum(case((on_weekend, 1), else_=0)), func.max(contracted))
          .select_from(s).join(User, User.id == s.assignee_id).outerjoin(ShiftType, ShiftType.id == s.shift_type_id)
+         .outerjoin(StaffLeaveProfile, StaffLeaveProfile.user_id == s.assignee_id)
          .where(s.team_id.in_(team_ids), s.state == ShiftState.scheduled, s.starts_at >= period.start,
                 s.starts_at < period.end)
          .group_by(s.team_id, s.assignee_id, User.display_name)
          .order_by(s.team_id, User.display_name))
     for team_id in team_ids:
         out[team_id].people = []
-    for team_id, _uid, name, shifts, hours, nights, weekend in db.session.execute(q):
-        out[team_id].people.append({"name": name, "shifts": shifts, "hours": round(float(hours or 0), 1),
+    for team_id, _uid, name, shifts, hours, nights, weekend, owed in db.session.execute(q):
+        hours, owed = round(float(hours or 0), 1), None if owed is None else round(float(owed), 1)
+        out[team_id].people.append({"name": name, "shifts": shifts, "hours": hours, "contracted_hours": owed,
+                                    "hours_vs_contracted": None if owed is None else round(hours - owed, 1),
                                     "nights": int(nights or 0), "weekends": int(weekend or 0)})
     for team_id in team_ids:
         people = out[team_id].people

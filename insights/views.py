@@ -82,6 +82,10 @@ def team_charts(cur, prev) -> dict:
             unit=" min"),
     }
     if cur.people:
+        out["hours"] = charts.bars(
+            "Hours worked against contracted hours", [p["name"] for p in cur.people],
+            [Series("Worked", [p["hours"] for p in cur.people]),
+             Series("Contracted", [p["contracted_hours"] for p in cur.people])], unit=" h")
         out["people"] = charts.bars(
             "Nights and weekends per person", [p["name"] for p in cur.people],
             [Series("Nights", [p["nights"] for p in cur.people]),

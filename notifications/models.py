@@ -127,6 +127,7 @@ class SmsOptOut(db.Model):
 
 class Broadcast(db.Model):
     __tablename__ = "broadcasts"
+    __table_args__ = (Index("ix_broadcasts_team_created", "team_id", "created_at"),)  # insights: a period's
 
     id: Mapped[int] = mapped_column(primary_key=True)
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), nullable=False, index=True)

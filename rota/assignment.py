@@ -125,6 +125,20 @@ def check_can_hold(shift: Shift, user: User, *, exclude_ids=()) -> None:
                        extra={"code": "leave", **({"leave_id": leave.id} if shown else {})})
 
 
+REFUSED = "compliance.refused"
+
+
+def hold_refusal(shift: Shift, user: User | None, verdicts, *, actor) -> None:
+    """A change refused by blocking verdicts leaves an audit entry (``compliance.refused``: the rule codes, ids only)
+    although the change itself is rolled back, so the refusals can be counted (insights: blocking verdicts avoided).
+    Called only where a real change is refused, never by a what-if."""
+    codes = sorted({v.rule_id for v in verdicts if v.blocking})
+    if codes:
+        audit.hold_refusal(REFUSED, actor=actor, entity=shift, outcome="refused",
+                           summary={"user_id": getattr(user, "id", None), "shift_id": shift.id,
+                                    "rule_ids": ",".join(codes)})
+
+
 def check_holder(shift: Shift, user: User, *, actor, override_reason: str | None = None, exclude_ids=()) -> None:
     """Everything that must hold for ``user`` to work ``shift``: no overlap, no leave, and every registered check
     (working-time rules). Used when a shift changes hands and when an assigned shift's times change."""

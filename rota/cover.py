@@ -336,6 +336,7 @@ def _require_reason(shift, user, verdicts, *, actor, override_reason, intro: str
     reason = " ".join(str(override_reason or "").split())[:200] or None
     team = shift.team
     if not reason:
+        assignment.hold_refusal(shift, user, verdicts, actor=actor)
         overridable = bool(team.can_manage(actor))
         more = " A coordinator may go ahead anyway by giving a reason (it is recorded)." if overridable and hint else ""
         raise RuleViolation(f"{intro}: {verdicts[0].message}.{more}",

@@ -27,7 +27,7 @@ from core.db import db
 from core.errors import Conflict, DomainError, RuleViolation
 from core.pages import CsrfForm, form_errors
 from core.web import as_choices
-from rota import csv_io, services
+from rota import csv_io, my_shift_cards, services
 from rota.grid_cells import GridCells
 from rota.models import LeaveKind, PeriodState, ShiftKind, StaffingRequirement
 
@@ -154,7 +154,7 @@ def people_choices(team):
 @login_required
 def my_shifts():
     items = services.next_shifts(current_user, limit=28)
-    return render_template("rota/my_shifts.html", items=items, tz_local=timeutil.to_local)
+    return render_template("rota/my_shifts.html", items=items, cards=my_shift_cards.cards(items))
 
 
 # ---------------------------------------------------------------------------------------------------- teams

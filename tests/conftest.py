@@ -44,6 +44,10 @@ def base_config(url: str) -> dict:
         "RATELIMIT_STORAGE_URI": "memory://",
         "PUBLIC_BASE_URL": "http://localhost",
         "SERVER_NAME": None,
+        # The demo's auto-rostered draft (rota/autoroster/demo.py) solves for up to 15 s; the suite seeds the demo a
+        # dozen times, so it gets 2 s (a draft or "no draft found": both pages are walked; tests/rota/autoroster
+        # builds its own drafts).
+        "AUTOROSTER_DEMO_TIME_LIMIT": 2.0,
     }
 
 

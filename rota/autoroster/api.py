@@ -1,86 +1,55 @@
-"""Auto-roster JSON API: ``POST /api/v1/rota-periods/{id}/auto-roster`` builds a draft for a draft period.
+"""Auto-roster JSON API. ``POST /api/v1/rota-periods/{id}/auto-roster`` queues a run as a background job and answers
+202 with the job and its ``Location``; ``GET /api/v1/autoroster-jobs/{id}`` reads its progress and, once done, the
+report; ``POST /api/v1/autoroster-jobs/{id}/cancel`` stops it (the draft found so far is still judged and saved).
 Errors are application/problem+json (core.handlers)."""
 
 from __future__ import annotations
 
+from flask import url_for
 from flask_login import current_user
-from marshmallow import Schema, fields, validate
 
 from core.api import Blueprint, login_required_api
 from core.db import db
 from rota import services
-from rota.autoroster import service
+from rota.autoroster import jobs
+from rota.autoroster.schemas import AutoRosterArgs, AutoRosterJobSchema
 
 blp = Blueprint("autoroster_api", __name__, url_prefix="/api/v1",
-                description="Auto-roster: a draft rota for a period built by a solver and judged by the rules engine")
-
-
-class AutoRosterArgs(Schema):
-    seed = fields.Integer(load_default=1, validate=validate.Range(min=1, max=2**31 - 1),
-                          metadata={"description": "the solver's random seed: the same seed and data give the same "
-                                                   "rota"})
-    time_limit = fields.Float(load_default=30.0, allow_nan=False, validate=validate.Range(min=1, max=120),
-                              metadata={"description": "seconds the solver may take at most"})
-
-
-class AutoRosterGapSchema(Schema):
-    requirement_id = fields.Integer(allow_none=True)
-    day = fields.Date()
-    type_id = fields.Integer(data_key="shift_type_id")
-    shift_type = fields.String()
-    missing = fields.Integer()
-    why = fields.String()
-
-
-class AutoRosterRefusedSchema(Schema):
-    user_id = fields.Integer()
-    person = fields.String()
-    day = fields.Date()
-    kind = fields.String()
-    type_id = fields.Integer(allow_none=True, data_key="shift_type_id")
-    priority = fields.Integer()
-    why = fields.String()
-
-
-class AutoRosterCreatedSchema(Schema):
-    id = fields.Integer()
-    user_id = fields.Integer()
-    day = fields.Date()
-    shift_type = fields.String()
-
-
-class AutoRosterPersonSchema(Schema):
-    user_id = fields.Integer()
-    name = fields.String()
-    contracted_minutes = fields.Integer()
-    rostered_minutes = fields.Integer()
-    nights = fields.Integer()
-    weekend_shifts = fields.Integer()
-
-
-class AutoRosterSchema(Schema):
-    period_id = fields.Integer()
-    status = fields.String(metadata={"description": "optimal | feasible | infeasible | unknown"})
-    seed = fields.Integer()
-    created = fields.List(fields.Nested(AutoRosterCreatedSchema))
-    pinned = fields.Integer(metadata={"description": "shifts already in the period, kept as they were"})
-    gaps = fields.List(fields.Nested(AutoRosterGapSchema))
-    refused_requests = fields.List(fields.Nested(AutoRosterRefusedSchema))
-    requests_honoured = fields.Integer()
-    engine_refused = fields.Integer()
-    people = fields.List(fields.Nested(AutoRosterPersonSchema))
+                description="Auto-roster: a draft rota for a period built by a solver in a background job and judged "
+                            "by the rules engine")
 
 
 @blp.post("/rota-periods/<int:period_id>/auto-roster")
 @blp.arguments(AutoRosterArgs, required=False)
-@blp.response(201, AutoRosterSchema)
+@blp.response(202, AutoRosterJobSchema, headers={"Location": {"description": "the job", "schema": {"type": "string"}}})
 @login_required_api
 def auto_roster(data, period_id):
-    """Coordinators: build a draft for a draft period around the shifts already in it (kept as they are). Each
-    unfilled requirement and each refused request says why. 409 ``period_published`` on a published period."""
+    """Coordinators: queue a run that builds a draft for a draft period around the shifts already in it (kept as
+    they are). Poll the job at ``Location``; its report says why each requirement is unfilled and each request
+    refused. 409 ``period_published`` on a published period, ``job_running`` while another run is queued or
+    running for the period."""
     period = services.get_period(period_id)
     services.require_view(period.team, current_user)
-    report = service.auto_roster(period, actor=current_user, seed=(data or {}).get("seed", 1),
-                                 time_limit=(data or {}).get("time_limit", 30.0))
+    job = jobs.start(period, actor=current_user, seed=(data or {}).get("seed", 1),
+                     time_limit=(data or {}).get("time_limit", 30.0))
     db.session.commit()
-    return report
+    return job, 202, {"Location": url_for("autoroster_api.job", job_id=job.id)}
+
+
+@blp.get("/autoroster-jobs/<int:job_id>")
+@blp.response(200, AutoRosterJobSchema)
+@login_required_api
+def job(job_id):
+    """Coordinators: a run's state and progress (drafts found, places filled, elapsed) and, once it has finished,
+    its report."""
+    return jobs.get(job_id, current_user)
+
+
+@blp.post("/autoroster-jobs/<int:job_id>/cancel")
+@blp.response(200, AutoRosterJobSchema)
+def cancel(job_id):
+    """Coordinators: cancel a run. A queued run ends at once; a running one stops searching within about a second
+    and its best draft so far is judged and saved (``cancel_requested`` is true until then)."""
+    job = jobs.cancel(jobs.get(job_id, current_user), actor=current_user)
+    db.session.commit()
+    return job

@@ -698,8 +698,29 @@ class _Model:
         return out
 
 
-def solve(p: Problem, *, seed: int = 1, time_limit: float = 20.0, deterministic_limit: float = 10.0) -> Draft:
-    """Solve; one worker, a fixed seed and a deterministic time limit, so a re-run gives the same rota."""
+class _Progress(cp_model.CpSolverSolutionCallback):
+    """Tells ``on_solution`` about each better draft found: ``{"solutions", "objective", "places", "filled",
+    "elapsed"}``; a truthy answer stops the search (the best draft so far is kept)."""
+
+    def __init__(self, mdl: _Model, on_solution):
+        super().__init__()
+        self.mdl, self.on_solution, self.count = mdl, on_solution, 0
+        self.places = sum(c.count for c in mdl.p.clauses)
+
+    def on_solution_callback(self):
+        self.count += 1
+        missing = sum(self.value(s) for s in self.mdl.slack.values())
+        if self.on_solution({"solutions": self.count, "objective": self.objective_value, "places": self.places,
+                             "filled": self.places - missing, "elapsed": self.wall_time}):
+            self.stop_search()
+
+
+def solve(p: Problem, *, seed: int = 1, time_limit: float = 20.0, deterministic_limit: float = 10.0,
+          on_solution=None, on_start=None) -> Draft:
+    """Solve; one worker, a fixed seed and a deterministic time limit, so a re-run gives the same rota.
+
+    ``on_solution(progress) -> bool`` hears of each better draft (see :class:`_Progress`); ``on_start(stop)`` gets,
+    just before the search, a function any thread may call to end it early with the best draft so far."""
     mdl = _Model(p)
     mdl.build()
     mdl.objective()
@@ -708,7 +729,9 @@ def solve(p: Problem, *, seed: int = 1, time_limit: float = 20.0, deterministic_
     solver.parameters.num_workers = 1
     solver.parameters.max_time_in_seconds = time_limit
     solver.parameters.max_deterministic_time = deterministic_limit
-    status = solver.Solve(mdl.m)
+    if on_start is not None:
+        on_start(solver.stop_search)
+    status = solver.Solve(mdl.m, _Progress(mdl, on_solution) if on_solution is not None else None)
     name = {cp_model.OPTIMAL: "optimal", cp_model.FEASIBLE: "feasible",
             cp_model.INFEASIBLE: "infeasible"}.get(status, "unknown")
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):

@@ -115,8 +115,8 @@ def _history(ids: list[int], lo: datetime, people: list[model.Person]) -> list:
     return [(uid, s, e, kind.value if kind is not None else "day") for uid, s, e, kind in rows]
 
 
-def auto_roster(period: RotaPeriod, *, actor, seed: int = 1, time_limit: float = 30.0) -> dict:
-    """Build and save a draft for ``period`` (coordinators only; draft periods only). Returns the report."""
+def check(period: RotaPeriod, actor) -> None:
+    """Refuse what the auto-roster cannot build (before a job is queued, and again when it runs)."""
     services.require_manage(period.team, actor)
     if period.state != PeriodState.draft:
         raise Conflict("This rota period is published: the auto-roster only builds drafts. Add shifts by hand or "
@@ -126,11 +126,25 @@ def auto_roster(period: RotaPeriod, *, actor, seed: int = 1, time_limit: float =
     if (period.last_day - period.first_day).days >= MAX_DAYS:
         raise ValidationFailed(f"The auto-roster builds at most {MAX_DAYS // 7} weeks at a time: split the period.",
                                extra={"code": "period_too_long"})
-    problem, ctx = build_problem(period)
-    if not problem.types:
+    if not services.shift_types(period.team, active_only=True):
         raise ValidationFailed("This team has no active shift types: add them before building a rota.",
                                extra={"code": "no_shift_types"})
-    draft = model.solve(problem, seed=seed, time_limit=time_limit)
+
+
+def auto_roster(period: RotaPeriod, *, actor, seed: int = 1, time_limit: float = 30.0, on_solution=None,
+                on_start=None, on_solved=None) -> dict:
+    """Build and save a draft for ``period`` (coordinators only; draft periods only). Returns the report.
+    ``on_solution`` and ``on_start`` go to :func:`model.solve` (a job's progress and cancel); ``on_solved()`` is
+    called when the search has ended, before anything is written."""
+    check(period, actor)
+    problem, ctx = build_problem(period)
+    draft = model.solve(problem, seed=seed, time_limit=time_limit, on_solution=on_solution, on_start=on_start)
+    if on_solved is not None:
+        on_solved()
+    db.session.refresh(period)
+    if period.state != PeriodState.draft:
+        raise Conflict("This rota period was published while the auto-roster ran: nothing was saved.",
+                       extra={"code": "period_published"})
     new = model.Draft(draft.status, [a for a in draft.assignments if not a.pinned], draft.gaps, draft.refused,
                       draft.honoured, draft.summary)
     refused_by_engine = _judge(new, problem, ctx)

@@ -115,16 +115,40 @@ def peak_work(user_ids, lo: datetime, hi: datetime, lengths: Iterable[int]) -> d
     for uid, s, d in db.session.execute(stmt):
         rows.setdefault(uid, []).append((float(s), float(d)))
     for uid, items in rows.items():
-        for length in lengths:
-            frame, best, total, i = length + rules.DAY, 0.0, 0.0, 0
-            for s, d in items:
-                total += d
-                while items[i][0] <= s - frame:
-                    total -= items[i][1]
-                    i += 1
-                best = max(best, total)
-            out[uid][length] = best
+        out[uid] = sliding_peaks(items, lengths)
     return out
+
+
+def sliding_peaks(items: list[tuple[float, float]], lengths: Iterable[int]) -> dict[int, float]:
+    """``peak_work`` of one person from their (start epoch seconds, duration seconds) in start order."""
+    out = {}
+    for length in lengths:
+        frame, best, total, i = length + rules.DAY, 0.0, 0.0, 0
+        for s, d in items:
+            total += d
+            while items[i][0] <= s - frame:
+                total -= items[i][1]
+                i += 1
+            best = max(best, total)
+        out[length] = best
+    return out
+
+
+def short_reach(prof: Profile, work: list[tuple[float, float]], extra: float, screened: dict) -> timedelta | None:
+    """``screened_rotas``' screening over rows already read (``work``: a person's shifts as (start epoch seconds,
+    duration seconds) in start order, over a span covering the change's margin, so its peaks are upper bounds): the
+    short rules' reach when their busiest stretch of each reference-period rule's length, plus ``extra`` seconds,
+    stays within that rule's limit; else None. ``screened`` keeps each profile's limits and peaks between calls."""
+    if id(prof) not in screened:
+        limits = _long_limits(prof)
+        reach = timedelta(days=rules.near_days(prof.rule_sets) + 2)
+        screened[id(prof)] = None if limits is None or reach >= MARGIN else (
+            reach, limits, sliding_peaks(work, {n for n, _ in limits}))
+    got = screened[id(prof)]
+    if got is None:
+        return None
+    reach, limits, peaks = got
+    return reach if all(peaks[n] + extra <= cap for n, cap in limits) else None
 
 
 def _peak_work_postgresql(out: dict, lo: datetime, hi: datetime, lengths: list[int]) -> dict:

@@ -15,11 +15,20 @@ from core import audit
 from core.accounts import Team
 from core.db import db
 from core.errors import Forbidden, RuleViolation
+from rota import assignment
 from rota.assignment import clean_reason
 from rota.compliance import rules
 from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
 from rota.compliance.profiles import Profile, profile_for, profiles_for
-from rota.compliance.rotas import MARGIN, as_work_shift, focus_rotas, load_leave, shift_rows_query, work_shift
+from rota.compliance.rotas import (
+    MARGIN,
+    as_work_shift,
+    focus_rotas,
+    load_leave,
+    shift_rows_query,
+    short_reach,
+    work_shift,
+)
 from rota.compliance.rules import Verdict
 
 
@@ -77,6 +86,8 @@ def verdicts_for_shifts(user, shifts) -> dict[int, list[Verdict]]:
     rows = db.session.execute(shift_rows_query([user.id], lo, hi)).all()
     spans = load_leave([user.id], lo, hi)[user.id]
     built: dict = {}  # break minutes -> the rows as WorkShifts (a team's break setting shapes them)
+    work = [(a.timestamp(), (b - a).total_seconds()) for _, _, a, b, *_ in rows]  # in start order
+    screened: dict = {}
     out = {}
     for shift in shifts:
         team = getattr(shift, "team", None)
@@ -86,11 +97,15 @@ def verdicts_for_shifts(user, shifts) -> dict[int, list[Verdict]]:
             built[brk] = [work_shift(sid, a, b, kind, name, tz, brk) for _, sid, a, b, kind, name, tz in rows]
         added = as_work_shift(shift, 0, team, brk)
         first, last = added.starts_at - MARGIN, added.ends_at + MARGIN
-        current = [s for s in built[brk] if s.starts_at < last and s.ends_at > first and s.id != added.id]
         leave = [lv for lv in spans if lv.first_day <= (last + timedelta(days=1)).date()
                  and lv.last_day >= (first - timedelta(days=1)).date()]
+        reach = None if leave else short_reach(prof, work, (added.ends_at - added.starts_at).total_seconds(),
+                                               screened)
+        if reach is not None:  # the reference-period rules cannot fire: only the short rules' reach is judged
+            first, last = added.starts_at - reach, added.ends_at + reach
+        current = [s for s in built[brk] if s.starts_at < last and s.ends_at > first and s.id != added.id]
         out[shift.id] = rules.evaluate([*current, added], prof.rule_sets, leave=leave, opted_out=prof.opted_out,
-                                       focus=[added.identity])
+                                       focus=[added.identity], skip=rules.LONG_CHECKS if reach is not None else ())
     return out
 
 
@@ -138,6 +153,7 @@ def check_assignment(shift, user, *, actor, override_reason=None, exclude_ids=()
     summary = {"user_id": user.id, "shift_id": shift.id}
     if blocking:
         if not reason:
+            assignment.hold_refusal(shift, user, blocking, actor=actor)
             first = blocking[0].message
             more = f" (and {len(blocking) - 1} more)" if len(blocking) > 1 else ""
             raise RuleViolation(

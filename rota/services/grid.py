@@ -6,18 +6,17 @@ rendered; a hook may append short strings to ``cell.markers``."""
 from __future__ import annotations
 
 import json
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import String, cast, func, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import String, and_, cast, func, or_, select
+from sqlalchemy.orm import aliased, joinedload
 
 from core import timeutil
 from core.accounts import Membership, Team, TeamRole, User, grade_rank
-from core.db import db, now_utc
+from core.db import day_before, db, now_utc
 from core.errors import ValidationFailed
 from rota.assignment import leave_in_team
 from rota.models import (
@@ -285,30 +284,29 @@ class MyShift:
 
 def next_shifts(user: User, *, limit: int = 14, now: datetime | None = None) -> list[MyShift]:
     """The person's next published shifts (not yet ended), each with colleagues working at the same time. Two
-    queries whatever the team's size: the shifts (with their team and type), and the teams' shifts in that window
-    (start, end, colleague's id and name only)."""
+    queries whatever the team's size: the shifts (with their team and type), and the colleagues paired with them
+    (shift id, colleague's id and name only)."""
     now = now or now_utc()
     mine = list(db.session.scalars(shifts_query(user, person_id=user.id, start=now)
                                    .options(joinedload(Shift.team), joinedload(Shift.shift_type))
                                    .where(Shift.state == ShiftState.scheduled).limit(limit)))
     if not mine:
         return []
-    # One windowed read of the teams' scheduled shifts around mine (no shift is longer than a day: a database
-    # constraint), as plain columns; the overlaps are found by walking both lists in start order.
-    lo, hi = min(s.starts_at for s in mine) - timedelta(days=1), max(s.ends_at for s in mine)
+    # One read of the colleagues on at the same time as each of mine, paired by the database: the team's shifts
+    # that started at most a day before mine (no shift is longer: a database constraint) and overlap it, so the
+    # (team_id, starts_at) index reads about a day per shift of mine; only their id and name come back (no
+    # instants to convert).
+    theirs = aliased(Shift)
     rows = db.session.execute(
-        select(Shift.team_id, Shift.starts_at, Shift.ends_at, User.id, User.display_name)
-        .join(User, User.id == Shift.assignee_id)
-        .where(Shift.team_id.in_({s.team_id for s in mine}), Shift.starts_at >= lo, Shift.starts_at < hi,
-               Shift.state == ShiftState.scheduled, Shift.assignee_id != user.id)
-        .order_by(Shift.starts_at)).all()
-    starts = [r[1] for r in rows]
+        select(Shift.id, User.id, User.display_name)
+        .join(theirs, and_(theirs.team_id == Shift.team_id, theirs.starts_at >= day_before(Shift.starts_at),
+                           theirs.starts_at < Shift.ends_at, theirs.ends_at > Shift.starts_at))
+        .join(User, User.id == theirs.assignee_id)
+        .where(Shift.id.in_([s.id for s in mine]), theirs.state == ShiftState.scheduled,
+               theirs.assignee_id != user.id)).all()
     mates = defaultdict(dict)
-    for s in mine:
-        for team_id, _start, ends, mate_id, name in rows[bisect_left(starts, s.starts_at - timedelta(days=1)):
-                                                         bisect_left(starts, s.ends_at)]:
-            if ends > s.starts_at and team_id == s.team_id:
-                mates[s.id][mate_id] = Colleague(mate_id, name)
+    for shift_id, mate_id, name in rows:
+        mates[shift_id][mate_id] = Colleague(mate_id, name)
     return [MyShift(s, sorted(mates[s.id].values(), key=lambda u: u.display_name)) for s in mine]
 
 

@@ -80,7 +80,7 @@ def accept(req: SwapRequest, *, actor: User, now: datetime | None = None) -> Swa
         raise Conflict("You have already answered this request.", extra={"code": "already_answered"})
     _shift_unchanged(req)
     results = _eligibility_if_accepted(req, actor)
-    refuse_ineligible(results, "You cannot take this on:")
+    refuse_ineligible(results, "You cannot take this on:", actor=actor)
     transition(req, SwapState.proposed, "accept", state=SwapState.awaiting_approval, accepted_by_id=actor.id,
                accepted_at=now)
     mine.state, mine.responded_at = RecipientState.accepted, now
@@ -172,7 +172,8 @@ def approve(req: SwapRequest, *, actor: User, note: str | None = None, now: date
     check_not_expired(req, now)
     results = approval_view(req)
     note = (note or "").strip() or None
-    overridden = refuse_ineligible(results, "It cannot be approved:", override_reason=note, overridable=True)
+    overridden = refuse_ineligible(results, "It cannot be approved:", actor=actor, override_reason=note,
+                                   overridable=True)
     warnings = [v for r in results for v in r.warnings]
     if warnings and not note:
         raise RuleViolation("There are working-time warnings. Give a reason to approve it anyway (it is recorded), "

@@ -98,7 +98,12 @@ def settings_for_teams(team_ids: Iterable[int]) -> dict[int, TeamSwapSettings]:
     ids = sorted(set(team_ids))
     rows = {r.team_id: r for r in db.session.scalars(select(TeamSwapSettings).where(
         TeamSwapSettings.team_id.in_(ids)))} if ids else {}
-    return {tid: rows.get(tid) or _default_settings(tid) for tid in ids}
+    return {tid: settings_from(rows, tid) for tid in ids}
+
+
+def settings_from(rows: dict[int, TeamSwapSettings], team_id: int) -> TeamSwapSettings:
+    """A team's settings among rows already read (``all_settings()``): the defaults when it saved none."""
+    return rows.get(team_id) or _default_settings(team_id)
 
 
 def _default_settings(team_id: int) -> TeamSwapSettings:
@@ -194,10 +199,17 @@ def may_see_shift(user: User, shift: Shift) -> bool:
                 or invited_user_ids(shift, [user.id]))
 
 
-def teams_whose_shifts_user_may_take(user: User) -> list[int]:
+def all_settings() -> dict[int, TeamSwapSettings]:
+    """Every team's saved swap settings row, by team id (a team with none uses the defaults)."""
+    return {row.team_id: row for row in db.session.scalars(select(TeamSwapSettings))}
+
+
+def teams_whose_shifts_user_may_take(user: User, *, settings: dict[int, TeamSwapSettings] | None = None) -> list[int]:
+    """The person's teams and the teams whose pools include one of them (``settings``: ``all_settings()`` when the
+    caller has it already)."""
     mine = set(user.team_ids)
     result = set(mine)
-    for row in db.session.scalars(select(TeamSwapSettings)):
+    for row in (all_settings() if settings is None else settings).values():
         if mine.intersection(int(t) for t in (row.pool_team_ids or [])):
             result.add(row.team_id)
     return sorted(result)
@@ -369,10 +381,11 @@ def open_shifts_query(team_ids: Iterable[int], *, now: datetime | None = None, a
 
 
 def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, include_ineligible: bool = False,
-                         limit: int = 200) -> list[Eligibility]:
+                         limit: int = 200, settings: dict[int, TeamSwapSettings] | None = None) -> list[Eligibility]:
     """Open shifts ``user`` could claim (in their teams, the teams whose pools they belong to, and the shifts a
-    team's open broadcast invited them to)."""
-    allowed, invited = teams_whose_shifts_user_may_take(user), invited_shift_ids(user)
+    team's open broadcast invited them to). ``settings``: ``all_settings()`` when the caller reads it anyway."""
+    settings = all_settings() if settings is None else settings
+    allowed, invited = teams_whose_shifts_user_may_take(user, settings=settings), invited_shift_ids(user)
     if not allowed and not invited:
         return []
     stmt = open_shifts_query(allowed, also_ids=invited)
@@ -389,9 +402,12 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
         Shift.ends_at > lo)).all()
     leave = db.session.scalars(select(Leave).where(Leave.user_id == user.id)).all()
     teams = {s.team_id: s.team for s in shifts}
-    # The leave that makes them unavailable for each team's shifts (a pool's or their own team's records count too).
-    blocking = {tid: set(db.session.scalars(select(Leave.id).where(Leave.user_id == user.id, leave_blocks(tid))))
-                for tid in teams} if leave else {}
+    # The leave that makes them unavailable for each team's shifts (``leave_blocks``: trust-wide records, the team's
+    # or a pool's it takes staff from, and any of their own teams'), from the settings and memberships in hand.
+    own = user.team_ids
+    blocking = {tid: {lv.id for lv in leave if lv.team_id is None or lv.team_id in own or lv.team_id == tid
+                      or lv.team_id in {int(t) for t in settings_from(settings, tid).pool_team_ids or ()}}
+                for tid in teams}
     slots = cover.load_slots(shifts)
     out = []
     for shift in shifts:

@@ -87,6 +87,7 @@ class SwapRequest(db.Model):
         CheckConstraint("kind <> 'swap' OR counterpart_shift_id IS NOT NULL", name="swap_has_counterpart"),
         Index("ix_swap_requests_team_state", "team_id", "state"),
         Index("ix_swap_requests_requester_state", "requester_id", "state"),
+        Index("ix_swap_requests_team_created", "team_id", "created_at"),  # insights: a period's requests
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -62,7 +62,7 @@ def claim(shift: Shift, *, actor: User, now: datetime | None = None) -> ClaimOut
     seen = shift.version
     cover.lock_slots([shift])  # the slot's cover is checked on the slot as it is now, one change at a time
     result = eligibility.check(shift, actor)
-    refuse_ineligible([result], "You cannot take this shift:")
+    refuse_ineligible([result], "You cannot take this shift:", actor=actor)
     settings = settings_for(shift.team_id)
     if settings.open_shift_policy == OpenShiftPolicy.coordinator_chooses:
         existing = db.session.scalar(select(OpenShiftVolunteer).where(OpenShiftVolunteer.shift_id == shift.id,
@@ -106,8 +106,8 @@ def assign(shift: Shift, user: User, *, actor: User, override_reason: str | None
     cover.lock_slots([shift])  # as claim: the cover check sees every other change to the slot
     result = eligibility.check(shift, user)
     override_reason = (override_reason or "").strip() or None
-    overridden = refuse_ineligible([result], "They cannot take this shift:", override_reason=override_reason,
-                                   overridable=True)
+    overridden = refuse_ineligible([result], "They cannot take this shift:", actor=actor,
+                                   override_reason=override_reason, overridable=True)
     if result.warnings and not override_reason:
         raise RuleViolation("There are working-time warnings. Give a reason to assign anyway (it is recorded).",
                             errors={"override_reason": ["Give a reason to assign despite the warnings."]},

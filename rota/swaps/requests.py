@@ -365,7 +365,7 @@ def propose(*, actor: User, shift: Shift, kind: SwapKind | str, to_users=None, c
             raise RuleViolation("These two shifts overlap in time; ask your coordinator to change them instead.",
                                 extra={"code": "overlapping_pair"})
         other = counterpart_shift.assignee
-        refuse_ineligible(swap_eligibility(shift, counterpart_shift), "This swap is not allowed:")
+        refuse_ineligible(swap_eligibility(shift, counterpart_shift), "This swap is not allowed:", actor=actor)
         recipients = [other]
         expires = min(expires, counterpart_shift.starts_at)
     else:
@@ -374,7 +374,7 @@ def propose(*, actor: User, shift: Shift, kind: SwapKind | str, to_users=None, c
             to_users = list({u.id: u for u in to_users}.values())
             if any(u.id == actor.id for u in to_users):
                 raise RuleViolation("You cannot offer a shift to yourself.", errors={"to_user_ids": ["Not yourself."]})
-            refuse_ineligible(eligibility.assess(shift, to_users), "You cannot offer this shift to them:")
+            refuse_ineligible(eligibility.assess(shift, to_users), "You cannot offer this shift to them:", actor=actor)
             recipients = to_users
         else:
             recipients = [r.user for r in eligibility.eligible(shift) if r.user.id != actor.id]

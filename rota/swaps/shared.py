@@ -13,6 +13,7 @@ from core.accounts import Membership, Team, TeamRole
 from core.db import db
 from core.errors import Conflict, Forbidden, RuleViolation, ValidationFailed
 from notifications.service import notify
+from rota.assignment import hold_refusal
 from rota.models import Shift, ShiftState
 from rota.swaps import eligibility
 from rota.swaps.eligibility import Eligibility
@@ -49,7 +50,7 @@ def hours_until(instant: datetime, now: datetime) -> float:
     return (instant - now).total_seconds() / 3600
 
 
-def refuse_ineligible(results: list[Eligibility], intro: str, *, override_reason: str | None = None,
+def refuse_ineligible(results: list[Eligibility], intro: str, *, actor=None, override_reason: str | None = None,
                       overridable: bool = False) -> bool:
     """Refuse unless everyone is eligible. Where ``overridable`` (a coordinator deciding), a change that only breaks
     staffing cover (``COVER-`` verdicts) goes ahead with ``override_reason``; returns whether it was overridden."""
@@ -58,6 +59,8 @@ def refuse_ineligible(results: list[Eligibility], intro: str, *, override_reason
         return True
     bad = [r for r in results if not r.ok]
     if bad:
+        for r in bad:
+            hold_refusal(r.shift, r.user, r.blocking, actor=actor)
         # A clash with another shift is a conflict with the rota as it is now (409); the rest are rules (422).
         error = Conflict if any("overlap" in r.codes for r in bad) else RuleViolation
         all_cover = len(only_cover) == len(bad)

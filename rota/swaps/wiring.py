@@ -7,6 +7,7 @@ from __future__ import annotations
 from core import registry
 from core.web import add_nav_item
 from rota import assignment, cover
+from rota.my_shift_cards import MY_SHIFT_ACTIONS
 from rota.swaps import (
     absence,
     absence_models,  # noqa: F401  (registers the tables)
@@ -29,6 +30,8 @@ def register(app, api) -> None:
     api.register_blueprint(swaps_api.blp)
     add_nav_item(app, 30, "Requests", "swaps.requests_page")
     add_nav_item(app, 31, "Open shifts", "swaps.open_shifts_page")
+    if swaps_views.my_shift_actions not in MY_SHIFT_ACTIONS:  # Swap / Offer / "I can't make this shift" on My shifts
+        MY_SHIFT_ACTIONS.append(swaps_views.my_shift_actions)
     add_nav_item(app, 32, "Approvals", "swaps.approvals_page", lambda u: u.is_coordinator or u.is_admin)
     app.cli.add_command(swaps_views.swaps_cli)
     if eligibility.allowed_team_ids not in assignment.SHIFT_TEAMS:  # a team's pools may take its shifts

@@ -191,8 +191,10 @@ def test_working_time_overrides_reasons_and_people_across_the_march_clock_change
     assert (m.working_time["warnings_accepted"], m.working_time["overrides"]) == (2, 2)
     assert m.working_time["override_reasons"] == [("Patient [number removed] continuity", 1), ("Short staffed", 1)]
     assert m.people == [
-        {"name": "Nurse A", "shifts": 2, "hours": 20.0, "nights": 1, "weekends": 1},
-        {"name": "Nurse B", "shifts": 1, "hours": 8.0, "nights": 0, "weekends": 0},
+        {"name": "Nurse A", "shifts": 2, "hours": 20.0, "contracted_hours": 75.0, "hours_vs_contracted": -55.0,
+         "nights": 1, "weekends": 1},  # 23 March to 5 April: two weeks of 37.5 h (23 h in the Sunday of the change)
+        {"name": "Nurse B", "shifts": 1, "hours": 8.0, "contracted_hours": 75.0, "hours_vs_contracted": -67.0,
+         "nights": 0, "weekends": 0},
     ]
     assert (m.working_time["nights_spread"], m.working_time["weekends_spread"]) == (1, 1)
 
@@ -248,3 +250,46 @@ def test_one_team_and_three_teams_take_the_same_number_of_queries(make, ward):
         result = run(ids, people_for=set(ids))
     assert len(one) == len(three) == 17  # docs/insights.md: 15, and 2 for the per-person rows
     assert [result[t].open_shifts["time_to_fill_median_min"] for t in ids] == [15.0] * 3
+
+
+def test_hours_against_contracted_hours_count_the_real_length_of_a_night_across_the_october_change(make, ward):
+    from rota.models import ShiftKind
+    from rota.requests import service as requests_service
+
+    team, coord, (a, b, c) = ward
+    requests_service.set_profile(b, actor=coord, service_start=None, fte=0.6)
+    neighbour = make.user(display_name="Next Door")
+    night, day_ = stype(team, "N", ShiftKind.night), stype(team, "E")
+    # Saturday 24 October 20:00 BST to Sunday 25 October 08:00 GMT: 13 hours, the clocks went back at 02:00
+    shift(team, datetime(2026, 10, 24, 19, 0, tzinfo=UTC), hours=13, assignee=a, st=night)
+    shift(team, datetime(2026, 10, 27, 8, 0, tzinfo=UTC), hours=8, assignee=a, st=day_)
+    shift(team, datetime(2026, 10, 20, 7, 0, tzinfo=UTC), hours=8, assignee=b, st=day_)
+    shift(team, datetime(2026, 10, 21, 7, 0, tzinfo=UTC), hours=8, assignee=neighbour, st=day_)
+
+    # 19 October to 1 November: two weeks; a full-time week is the trust's day (7 h 30 min) x 5 = 37.5 h
+    people = run([team.id], date(2026, 10, 19), date(2026, 11, 1), people_for={team.id})[team.id].people
+
+    hours = {p["name"]: (p["hours"], p["contracted_hours"], p["hours_vs_contracted"]) for p in people}
+    assert hours == {"Nurse A": (21.0, 75.0, -54.0),  # FTE 1 (no profile): 2 x 37.5 h
+                     "Nurse B": (8.0, 45.0, -37.0),  # FTE 0.6
+                     "Next Door": (8.0, None, None)}  # not on the team: no contract with it
+
+
+def test_blocking_verdicts_avoided_are_counted_per_team_and_per_rule(make, ward):
+    team, coord, (a, b, c) = ward
+    other = make.team("Ward 9", site="General")
+    s = shift(team, at(days=3), assignee=a)
+    t = shift(other, at(days=3))
+    refused = dict(actor=coord, outcome="refused")
+    log("compliance.refused", at(days=4), shift=s, summary={"rule_ids": "TCS-rest11"}, **refused)
+    log("compliance.refused", at(days=5), shift=s, summary={"rule_ids": "TCS-rest11,WTR-48avg"}, **refused)
+    log("compliance.refused", at(days=6), shift=s, summary={"rule_ids": "COVER-min"}, **refused)
+    log("compliance.refused", at(days=-3), shift=s, summary={"rule_ids": "TCS-rest11"}, **refused)  # February
+    log("compliance.refused", at(days=4), shift=t, summary={"rule_ids": "WTR-48avg"}, **refused)
+
+    m = run([team.id, other.id])
+
+    assert m[team.id].working_time["blocking_avoided"] == 3
+    assert m[team.id].working_time["blocking_by_rule"] == [("TCS-rest11", 2), ("COVER-min", 1), ("WTR-48avg", 1)]
+    assert (m[other.id].working_time["blocking_avoided"], m[other.id].working_time["blocking_by_rule"]) == \
+        (1, [("WTR-48avg", 1)])

@@ -32,7 +32,7 @@ def test_the_systemd_units_verify_without_a_warning(tmp_path):
     if not shutil.which("systemd-analyze"):
         pytest.skip("systemd-analyze is not installed (Debian package systemd; make cluster-tools installs it)")
     assert {u.name for u in UNITS} == {"shiftbridge-web.service", "shiftbridge-stream.service",
-                                       "shiftbridge-worker.service"}
+                                       "shiftbridge-worker.service", "shiftbridge-autoroster.service"}
     copies = [_installed_copy(u, tmp_path) for u in UNITS]
     result = subprocess.run(["systemd-analyze", "verify", "--man=no", *map(str, copies)], capture_output=True,
                             text=True, timeout=120)
@@ -45,6 +45,7 @@ def test_the_units_start_what_the_readme_starts():
     assert "gunicorn -c deploy/gunicorn.conf.py app:create_app()" in text["shiftbridge-web.service"]
     assert "gunicorn -c deploy/gunicorn_stream.conf.py app:create_app()" in text["shiftbridge-stream.service"]
     assert "flask notifications worker" in text["shiftbridge-worker.service"]
+    assert "flask autoroster worker" in text["shiftbridge-autoroster.service"]
     for conf in ("gunicorn.conf.py", "gunicorn_stream.conf.py"):
         assert (ROOT / "deploy" / conf).exists()
 

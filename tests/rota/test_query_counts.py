@@ -12,6 +12,7 @@ import pytest
 from core.db import db
 from rota.feeds import service as feeds
 from rota.feeds.models import FeedKind
+from rota.models import Leave, LeaveKind
 from tests.conftest import count_queries, login
 from tests.factories import ward as shared_ward
 from tests.rota.swaps import factories as data
@@ -57,7 +58,8 @@ def _offer_pending(client, bearer, make, ward: Ward, how_many: int) -> None:
         assert r.status_code == 201, r.json
 
 
-PAGES = ["my shifts", "grid", "api shifts", "open shifts", "calendar feed", "team calendar feed", "compliance check"]
+PAGES = ["my shifts", "grid", "api shifts", "open shifts", "api open shifts", "calendar feed", "team calendar feed",
+         "compliance check"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -79,6 +81,8 @@ def test_queries_do_not_grow_with_the_data(app, make, bearer, page):
             call = lambda c=coord_client, t=team_id: c.get(f"/api/v1/shifts?team_id={t}&per_page=50")  # noqa: E731
         elif page == "open shifts":
             call = lambda c=nurse_client: c.get("/open-shifts")  # noqa: E731
+        elif page == "api open shifts":
+            call = lambda c=nurse_client: c.get("/api/v1/open-shifts?per_page=50")  # noqa: E731
         elif page == "calendar feed":
             _, token = feeds.rotate(ward.nurse, FeedKind.mine, actor=ward.nurse)
             db.session.commit()
@@ -121,12 +125,16 @@ def test_a_large_team_grid_shows_fifty_people_a_page_and_cover_counts_everyone(a
 
 
 def test_open_shifts_take_the_same_queries_whatever_the_number_of_teams_and_shift_types(app, make):
-    """A bank nurse sees the gaps of every ward whose pool she is in: one ward with one kind of shift, or three wards
-    each with three kinds, costs the same number of queries (no query per team's settings or per shift type)."""
+    """A bank nurse (with leave booked) sees the gaps of every ward whose pool she is in: one ward with one kind of
+    shift, or three wards each with three kinds, costs the same number of queries (no query per team's settings,
+    per team's leave rules or per shift type)."""
     counts = []
     for wards in (1, 3):
         bank = shared_ward(make, 1)
         nurse = bank.staff[0]
+        day = data.soon(20).date()
+        db.session.add(Leave(user_id=nurse.id, team_id=bank.team.id, kind=LeaveKind.annual, first_day=day,
+                             last_day=day))
         for _ in range(wards):
             other = shared_ward(make, 1)
             data.settings(other.team, pool_team_ids=[bank.team.id])

@@ -1,5 +1,6 @@
-"""POST /api/v1/rota-periods/{id}/auto-roster: a draft built around pinned shifts, explained, audited; the rules
-engine judges every drafted shift; problem+json on bad input and the database unchanged."""
+"""POST /api/v1/rota-periods/{id}/auto-roster queues a job; the job's report: a draft built around pinned shifts,
+explained, audited; the rules engine judges every drafted shift; problem+json on bad input and the database
+unchanged."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from sqlalchemy import func, select
 from core import timeutil
 from core.audit import AuditEntry
 from core.db import db
+from rota.autoroster import jobs
+from rota.autoroster.models import AutoRosterJob
 from rota.models import Leave, LeaveKind, PeriodState, RotaPeriod, Shift, ShiftState, StaffingRequirement
 from rota.requests.models import RequestWindow, RotaRequest, RotaRequestKind
 from tests import fuzzing
@@ -30,6 +33,16 @@ def _ward(make, *, requirement_skill=None):
     db.session.add(period)
     db.session.commit()
     return w, early, period
+
+
+def _report(client, headers, period_id, body=None):
+    """Queue a run through the API, let a runner run it, and read the job's report."""
+    r = client.post(f"/api/v1/rota-periods/{period_id}/auto-roster", headers=headers, json=body)
+    assert r.status_code == 202 and r.json["state"] == "queued", r.json
+    assert jobs.run_pending() == 1
+    job = client.get(r.headers["Location"], headers=headers)
+    assert job.status_code == 200 and job.json["state"] == "done", job.json
+    return job.json["result"]
 
 
 def _shifts(period_id):
@@ -56,10 +69,7 @@ def test_the_coordinator_gets_a_draft_around_pins_and_leave_with_requests_honour
     db.session.commit()
     pinned_id, pinned_version = pinned.id, pinned.version
 
-    r = client.post(f"/api/v1/rota-periods/{period.id}/auto-roster", headers=bearer(make.token(w.coordinator)),
-                    json={"seed": 3})
-    assert r.status_code == 201, r.json
-    report = r.json
+    report = _report(client, bearer(make.token(w.coordinator)), period.id, {"seed": 3})
     assert report["status"] == "optimal" and report["gaps"] == [] and report["engine_refused"] == 0
     assert report["pinned"] == 1 and report["requests_honoured"] == 1 and report["refused_requests"] == []
     shifts = _shifts(period.id)
@@ -79,11 +89,10 @@ def test_the_coordinator_gets_a_draft_around_pins_and_leave_with_requests_honour
 
 def test_a_ward_that_cannot_be_covered_is_explained_not_crashed(app, make, client, bearer):
     w, early, period = _ward(make, requirement_skill="Chemotherapy")
-    r = client.post(f"/api/v1/rota-periods/{period.id}/auto-roster", headers=bearer(make.token(w.coordinator)))
-    assert r.status_code == 201, r.json
-    assert len(r.json["gaps"]) == 7
-    assert r.json["gaps"][0]["why"] == "nobody in the team counts as registered nurses who are Chemotherapy"
-    assert r.json["gaps"][0]["shift_type"] == "Early" and r.json["gaps"][0]["missing"] == 2
+    report = _report(client, bearer(make.token(w.coordinator)), period.id)
+    assert len(report["gaps"]) == 7
+    assert report["gaps"][0]["why"] == "nobody in the team counts as registered nurses who are Chemotherapy"
+    assert report["gaps"][0]["shift_type"] == "Early" and report["gaps"][0]["missing"] == 2
 
 
 def test_refusals_are_problem_json_and_change_nothing(app, make, client, bearer):
@@ -114,7 +123,8 @@ def test_refusals_are_problem_json_and_change_nothing(app, make, client, bearer)
     assert r.status_code == 409 and r.content_type == PROBLEM and r.json["code"] == "period_published"
     assert db.session.scalar(select(func.count()).select_from(Shift)) == 0
     assert db.session.scalar(select(func.count()).select_from(AuditEntry)
-                             .where(AuditEntry.action == "rota.auto_rostered")) == 0
+                             .where(AuditEntry.action.in_(["rota.auto_rostered", "rota.autoroster_job_queued"]))) == 0
+    assert db.session.scalar(select(func.count()).select_from(AutoRosterJob)) == 0
 
 
 def test_a_night_just_before_the_period_is_respected_and_the_engine_agrees(app, make, client, bearer):
@@ -125,16 +135,16 @@ def test_a_night_just_before_the_period_is_respected_and_the_engine_agrees(app, 
     db.session.add(Shift(team_id=w.team.id, shift_type_id=night.id, starts_at=starts, ends_at=ends,
                          assignee_id=w.staff[0].id, state=ShiftState.scheduled, required_skills=[]))
     db.session.commit()
-    r = client.post(f"/api/v1/rota-periods/{period.id}/auto-roster", headers=bearer(make.token(w.coordinator)))
-    assert r.status_code == 201 and r.json["engine_refused"] == 0 and r.json["gaps"] == []
-    assert not any(c["user_id"] == w.staff[0].id and c["day"] == MON.isoformat() for c in r.json["created"])
+    report = _report(client, bearer(make.token(w.coordinator)), period.id)
+    assert report["engine_refused"] == 0 and report["gaps"] == []
+    assert not any(c["user_id"] == w.staff[0].id and c["day"] == MON.isoformat() for c in report["created"])
 
 
-def test_the_endpoint_survives_fuzzing(app, make, request):
+def test_the_endpoints_survive_fuzzing(app, make, request):
     w, early, period = _ward(make)
     headers = {"Authorization": f"Bearer {make.token(w.coordinator)}"}
-    operations = fuzzing.operations(app, lambda path: path.endswith("/auto-roster"))
-    assert len(operations) == 1
+    operations = fuzzing.operations(app, lambda path: path.endswith("/auto-roster") or "/autoroster-jobs/" in path)
+    assert len(operations) == 3
     fuzzing.fuzz(request, operations, headers=headers, examples=10)
 
 

@@ -321,3 +321,24 @@ def test_bulk_check_reads_a_short_slice_only_when_the_long_rules_cannot_fire(war
         monkeypatch.setattr("rota.compliance.rotas.SCREEN_FROM", 1)
     assert "WTR-avg48" in {v.rule_id for v in bulk[heavy.id]}
     assert "WTR-avg48" not in {v.rule_id for v in bulk[light.id]}
+
+
+def test_a_refused_assignment_leaves_an_audit_entry_with_the_rules_and_no_names(ward, client, make, bearer):
+    """Blocking verdicts avoided are counted (insights): the refusal itself is recorded though the change is not."""
+    add_shift(ward, ward.late, MON, ward.doctor)
+    early = add_shift(ward, ward.early, MON + timedelta(days=1))
+    resp = client.patch(f"/api/v1/shifts/{early.id}", json={"assignee_id": ward.doctor.id, "version": early.version},
+                        headers=bearer(make.token(ward.coord)))
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    login(client, ward.coord)  # and from the shift's page: the refusal shows on the form, and is recorded too
+    page = client.post(f"/shifts/{early.id}", data={"a-assignee": str(ward.doctor.id), "a-version": early.version})
+    assert page.status_code == 422
+    db.session.expire_all()
+    assert db.session.get(Shift, early.id).assignee_id is None
+    refused = actions("compliance.refused")
+    assert len(refused) == 2
+    for entry in refused:
+        assert (entry.team_id, entry.entity_id, entry.actor_id, entry.outcome) == \
+            (ward.team.id, str(early.id), ward.coord.id, "refused")
+        assert entry.summary["rule_ids"] == "TCS-rest11"  # the blocking rule (WTR-rest11 only warns here)
+        assert "Dev Doctor" not in entry.summary_json

@@ -1,0 +1,52 @@
+"""My shifts' cards as HTML, written in one Python pass per shift rather than by a template loop with an include per
+card (issue #22).
+
+Each card names the shift (type, local day and times, team) and the colleagues on at the same time; below it come
+the buttons of whichever package registered a writer in ``MY_SHIFT_ACTIONS`` (the swaps package: Swap, Offer,
+"I can't make this shift"; the rota core does not import it). A writer is called once per page with every shift
+shown and returns ``{shift id: Markup}``, so it can read what it needs in one query and build its links once. The
+markup is what ``templates/rota/my_shifts.html`` and ``rota/swaps/_shift_actions.html`` wrote before
+(``tests/rota/test_my_shifts_html.py`` renders the old templates over a seeded rota and compares).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from markupsafe import Markup, escape
+
+from core import timeutil
+
+# fn(shifts) -> {shift id: Markup}: what goes below a shift's card on My shifts (registered by sub-packages).
+MY_SHIFT_ACTIONS: list[Callable] = []
+
+
+def _card(item, actions: str, names: dict) -> str:
+    s = item.shift
+    tz = s.team.timezone
+    start, end = timeutil.to_local(s.starts_at, tz), timeutil.to_local(s.ends_at, tz)
+    st = s.shift_type
+    code, cls, name = (escape(st.code), f" sb-st-{s.shift_type_id}", escape(st.name)) if st else ("—", "", "Shift")
+    next_day = " (next day)" if end.date() != start.date() else ""
+    if item.colleagues:
+        with_ = ", ".join(names.get(u.id) or names.setdefault(u.id, str(escape(u.display_name)))
+                          for u in item.colleagues)
+        who = f'<p class="nhsuk-body-s" data-testid="colleagues">With: {with_}</p>'
+    else:
+        who = '<p class="nhsuk-body-s">No colleagues rostered with you yet.</p>'
+    return (f'<li class="nhsuk-card sb-my-shift" data-testid="my-shift" data-shift-id="{s.id}">\n'
+            f'<div class="nhsuk-card__content">\n<h2 class="nhsuk-card__heading nhsuk-heading-s">\n'
+            f'<span class="sb-code{cls}">{code}</span>\n'
+            f'{start:%a %d %b} · {start:%H:%M}–{end:%H:%M}{next_day}\n</h2>\n'
+            f'<p class="nhsuk-body-s">{name} · {escape(s.team.name)}</p>\n{who}\n{actions}</div>\n</li>\n')
+
+
+def cards(items) -> Markup:
+    """The ``<li>`` cards of My shifts for ``items`` (``rota.services.MyShift``), in order."""
+    shifts = [i.shift for i in items]
+    actions: dict = {}
+    for writer in MY_SHIFT_ACTIONS:
+        for shift_id, html in writer(shifts).items():
+            actions[shift_id] = actions.get(shift_id, "") + html
+    names: dict = {}
+    return Markup("".join(_card(i, actions.get(i.shift.id, ""), names) for i in items))
