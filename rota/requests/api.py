@@ -7,7 +7,7 @@ from flask_login import current_user
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from sqlalchemy import func, select
 
-from core.api import Blueprint, Id, PageArgs, QueryId, Text, login_required_api, page_schema
+from core.api import Blueprint, Id, PageArgs, QueryId, Text, admin_required_api, login_required_api, page_schema
 from core.db import db
 from core.errors import NotFound
 from rota import services
@@ -111,6 +111,25 @@ class BalanceSchema(Schema):
 
 class BalanceArgs(Schema):
     year = fields.Integer(validate=validate.Range(min=2000, max=2100))
+
+
+class TrustRulesSchema(Schema):
+    year_start_month = fields.Integer(validate=validate.Range(min=1, max=12),
+                                      metadata={"description": "the month the leave year starts (1-12)"})
+    year_start_day = fields.Integer(validate=validate.Range(min=1, max=31), metadata={
+        "description": "its day, 1-28 (the same day every year; 29 February is refused)"})
+    day_minutes = fields.Integer(validate=validate.Range(min=0, max=24 * 60),
+                                 metadata={"description": "a full-time day (60-720)"})
+    days_under_5 = fields.Integer(validate=validate.Range(min=0, max=service.MAX_TABLE_DAYS), metadata={
+        "description": "Agenda for Change days, under 5 years of NHS service"})
+    days_5_to_10 = fields.Integer(validate=validate.Range(min=0, max=service.MAX_TABLE_DAYS),
+                                  metadata={"description": "5 to 10 years"})
+    days_over_10 = fields.Integer(validate=validate.Range(min=0, max=service.MAX_TABLE_DAYS),
+                                  metadata={"description": "over 10 years"})
+    bank_holidays = fields.Integer(validate=validate.Range(min=0, max=service.MAX_BANK_HOLIDAYS),
+                                   metadata={"description": "days added to every row"})
+    max_carry_minutes = fields.Integer(validate=validate.Range(min=0, max=60 * service.MAX_CARRY_HOURS), metadata={
+        "description": "carry-over cap for a full-timer (pro rata to FTE)"})
 
 
 class WindowSchema(Schema):
@@ -262,6 +281,26 @@ def my_leave_balance(args):
     """Your annual leave balance for a leave year (default: the one today is in), in minutes."""
     year = args.get("year") or service.leave_year_of(service.today_for(current_user))
     return service.balance(current_user, year)
+
+
+@blp.get("/trust/leave-rules")
+@blp.response(200, TrustRulesSchema)
+@admin_required_api
+def get_trust_leave_rules():
+    """Administrators: the trust's leave rules (leave-year start, entitlement table, carry-over cap), minutes."""
+    return service.rules()
+
+
+@blp.put("/trust/leave-rules")
+@blp.arguments(TrustRulesSchema)
+@blp.response(200, TrustRulesSchema)
+@admin_required_api
+def put_trust_leave_rules(data):
+    """Administrators: change the trust's leave rules (fields left out stay as they are); audited with before and
+    after. Every balance is worked out again from them."""
+    service.set_trust_rules(actor=current_user, **data)
+    db.session.commit()
+    return service.rules()
 
 
 # ------------------------------------------------------------------------------------------------ rota requests

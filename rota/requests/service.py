@@ -45,29 +45,56 @@ def rules() -> ent.Rules:
                      row.days_over_10, row.bank_holidays, row.max_carry_minutes)
 
 
-def set_trust_rules(*, actor, **values) -> TrustLeaveSettings:
-    """Administrators: the leave-year start and the entitlement table (validated as a whole)."""
-    if not actor.is_admin:
-        raise Forbidden("Only an administrator can change the trust's leave rules.")
-    current = rules()
-    merged = {**current.__dict__, **{k: v for k, v in values.items() if v is not None}}
-    errors = {}
-    if merged.keys() != current.__dict__.keys():
-        raise ValidationFailed("Unknown setting.", errors={k: ["Unknown setting."] for k in merged.keys()
-                                                           - current.__dict__.keys()})
-    if not 1 <= merged["year_start_month"] <= 12:
-        errors["year_start_month"] = ["A month from 1 to 12."]
-    if not 1 <= merged["year_start_day"] <= 28:
-        errors["year_start_day"] = ["A day from 1 to 28 (every month has it)."]
+MAX_TABLE_DAYS = 60  # days of annual leave in a row of the trust's table
+MAX_BANK_HOLIDAYS = 20
+MAX_CARRY_HOURS = 720
+
+
+def _year_start_errors(month: int, day: int) -> dict:
+    if not 1 <= month <= 12:
+        errors = {"year_start_month": ["A month from 1 to 12."]}
+        if not 1 <= day <= 28:
+            errors["year_start_day"] = ["A day from 1 to 28, so the leave year starts on the same day every year."]
+        return errors
+    if (month, day) == (2, 29):
+        return {"year_start_day": ["29 February is not in every year: start the leave year on 28 February or "
+                                   "1 March."]}
+    try:
+        date(2001, month, day)  # a year without 29 February
+    except ValueError:
+        return {"year_start_day": [f"{date(2001, month, 1):%B} has no day {day}."]}
+    if day > 28:
+        return {"year_start_day": ["A day from 1 to 28, so the leave year starts on the same day every year."]}
+    return {}
+
+
+def trust_rules_errors(merged: dict) -> dict:
+    """What is wrong with a whole set of trust leave rules (field -> messages); empty when they may be saved."""
+    errors = _year_start_errors(merged["year_start_month"], merged["year_start_day"])
     if not 60 <= merged["day_minutes"] <= 720:
         errors["day_minutes"] = ["A day of 1 to 12 hours."]
     for key in ("days_under_5", "days_5_to_10", "days_over_10"):
-        if not 0 <= merged[key] <= 60:
-            errors[key] = ["From 0 to 60 days."]
-    if not 0 <= merged["bank_holidays"] <= 20:
-        errors["bank_holidays"] = ["From 0 to 20 days."]
-    if not 0 <= merged["max_carry_minutes"] <= 60 * 24 * 30:
-        errors["max_carry_minutes"] = ["From 0 to 720 hours."]
+        if not 0 <= merged[key] <= MAX_TABLE_DAYS:
+            errors[key] = [f"From 0 to {MAX_TABLE_DAYS} days."]
+    if not 0 <= merged["bank_holidays"] <= MAX_BANK_HOLIDAYS:
+        errors["bank_holidays"] = [f"From 0 to {MAX_BANK_HOLIDAYS} days."]
+    if not 0 <= merged["max_carry_minutes"] <= 60 * MAX_CARRY_HOURS:
+        errors["max_carry_minutes"] = [f"From 0 to {MAX_CARRY_HOURS} hours."]
+    return errors
+
+
+def set_trust_rules(*, actor, **values) -> TrustLeaveSettings:
+    """Administrators: the leave-year start and the entitlement table (validated as a whole). Audited with what
+    changed, before and after."""
+    if not actor.is_admin:
+        raise Forbidden("Only an administrator can change the trust's leave rules.")
+    current = rules()
+    before = dict(current.__dict__)
+    merged = {**before, **{k: v for k, v in values.items() if v is not None}}
+    if merged.keys() != before.keys():
+        raise ValidationFailed("Unknown setting.", errors={k: ["Unknown setting."] for k in merged.keys()
+                                                           - before.keys()})
+    errors = trust_rules_errors(merged)
     if errors:
         raise ValidationFailed("Some leave rules are out of range.", errors=errors)
     row = db.session.get(TrustLeaveSettings, 1) or TrustLeaveSettings(id=1)
@@ -75,7 +102,9 @@ def set_trust_rules(*, actor, **values) -> TrustLeaveSettings:
     for k, v in merged.items():
         setattr(row, k, v)
     db.session.flush()
-    audit.record("leave.rules_changed", actor=actor, entity_type="trust_leave_settings", entity_id=1, summary=merged)
+    changed = sorted(k for k in merged if merged[k] != before[k])
+    audit.record("leave.rules_changed", actor=actor, entity_type="trust_leave_settings", entity_id=1,
+                 summary={"before": {k: before[k] for k in changed}, "after": {k: merged[k] for k in changed}})
     return row
 
 

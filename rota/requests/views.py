@@ -53,6 +53,25 @@ class ProfileForm(FlaskForm):
                                validators=[Optional(), NumberRange(0, 720)])
 
 
+class TrustRulesForm(FlaskForm):
+    year_start_day = IntegerField("Day", validators=[InputRequired("Give the day the leave year starts."),
+                                                     NumberRange(1, 31, "Give a day from 1 to 31.")])
+    year_start_month = SelectField("Month", coerce=int, choices=as_choices(
+        [(m, date(2001, m, 1).strftime("%B")) for m in range(1, 13)]))
+    day_hours = DecimalField("Hours in a full-time day", places=2, validators=[
+        InputRequired("Give the hours in a full-time day."), NumberRange(1, 12, "A day of 1 to 12 hours.")])
+    days_under_5 = IntegerField("Days a year, under 5 years of NHS service", validators=[
+        InputRequired("Give the days for under 5 years."), NumberRange(0, service.MAX_TABLE_DAYS)])
+    days_5_to_10 = IntegerField("Days a year, 5 to 10 years", validators=[
+        InputRequired("Give the days for 5 to 10 years."), NumberRange(0, service.MAX_TABLE_DAYS)])
+    days_over_10 = IntegerField("Days a year, over 10 years", validators=[
+        InputRequired("Give the days for over 10 years."), NumberRange(0, service.MAX_TABLE_DAYS)])
+    bank_holidays = IntegerField("Bank holidays added to each", validators=[
+        InputRequired("Give the number of bank holidays."), NumberRange(0, service.MAX_BANK_HOLIDAYS)])
+    carry_hours = DecimalField("Most hours a full-timer may carry over", places=2, validators=[
+        InputRequired("Give the carry-over limit in hours (0 for none)."), NumberRange(0, service.MAX_CARRY_HOURS)])
+
+
 class WindowForm(FlaskForm):
     period = SelectField("Rota period", coerce=int)
     opens_on = DateField("Requests open", validators=[DataRequired("Give the day requests open.")])
@@ -259,6 +278,40 @@ def leave_rules(team_id: int):
     rows = [(u, service.person_of(u), service.balance(u, year)) for u in people]
     return render_template("rota/requests/leave_rules.html", team=team, limit_form=limit_form, form=form, rows=rows,
                            year=year, hours=ent.hours_words, page_title=f"Leave rules – {team.name}"), status
+
+
+_IN_HOURS = {"day_minutes": "day_hours", "max_carry_minutes": "carry_hours"}  # the service's names -> the form's
+
+
+@bp.route("/admin/leave-rules", methods=["GET", "POST"])
+@login_required
+def trust_leave_rules():
+    if not current_user.is_admin:
+        abort(403, description="Only administrators can change the trust's leave rules.")
+    form = TrustRulesForm()
+    status = 200
+    if request.method == "GET":
+        current = service.rules()
+        form.process(data={**current.__dict__, "day_hours": current.day_minutes / 60,
+                           "carry_hours": current.max_carry_minutes / 60})
+    elif form.validate_on_submit():
+        values = {k: form[k].data for k in ("year_start_month", "year_start_day", "days_under_5", "days_5_to_10",
+                                             "days_over_10", "bank_holidays")}
+        try:
+            service.set_trust_rules(actor=current_user, day_minutes=round(float(form.day_hours.data) * 60),
+                                    max_carry_minutes=round(float(form.carry_hours.data) * 60), **values)
+            db.session.commit()
+            flash("Saved the trust's leave rules. Every balance now uses them.", "success")
+            return redirect(url_for("requests.trust_leave_rules"))
+        except DomainError as exc:
+            db.session.rollback()
+            exc.errors = {_IN_HOURS.get(k, k): v for k, v in (exc.errors or {}).items()}
+            form_errors(form, exc, "year_start_day")
+            status = 422
+    else:
+        status = 422
+    return render_template("rota/requests/trust_rules.html", form=form, hours=ent.hours_words,
+                           page_title="Trust leave rules"), status
 
 
 class _Invalid(Exception):

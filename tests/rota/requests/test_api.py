@@ -141,6 +141,9 @@ def test_request_endpoints_survive_fuzzing(app, make, today, request):
     operations = fuzzing.operations(app, lambda path: path.removeprefix("/api/v1").startswith(MINE))
     assert len(operations) >= 12
     fuzzing.fuzz(request, operations, headers=headers, examples=10)
+    trust = fuzzing.operations(app, lambda path: path == "/api/v1/trust/leave-rules")
+    assert len(trust) == 2
+    fuzzing.fuzz(request, trust, headers={"Authorization": f"Bearer {make.token(make.admin())}"}, examples=25)
 
 
 def test_unused_hours_of_last_leave_year_are_carried_over_for_the_nurse_and_her_coordinator(app, make, client,
@@ -177,3 +180,25 @@ def test_unused_hours_of_last_leave_year_are_carried_over_for_the_nurse_and_her_
     db.session.commit()
     assert client.get("/api/v1/me/leave-balance?year=2026", headers=mine).json["carried_minutes"] == 300
     assert "5 h (recorded by a coordinator, which wins; worked out: 9 h" in client.get("/leave").get_data(as_text=True)
+
+
+def test_an_administrator_changes_the_trust_leave_rules_and_a_nurses_balance_follows(app, make, client, bearer,
+                                                                                       today):
+    w, team, boss, (nora, *_) = _ward(make)
+    admin, mine, coord = bearer(make.token(make.admin())), bearer(make.token(nora)), bearer(make.token(boss))
+    assert client.get("/api/v1/me/leave-balance", headers=mine).json["entitlement_minutes"] == 15750
+    r = client.get("/api/v1/trust/leave-rules", headers=admin)
+    assert r.status_code == 200 and (r.json["days_under_5"], r.json["max_carry_minutes"]) == (27, 2250)
+    for method in (client.get, client.put):
+        r = method("/api/v1/trust/leave-rules", headers=coord, json={"days_under_5": 40})
+        assert r.status_code == 403 and r.content_type == PROBLEM
+    r = client.put("/api/v1/trust/leave-rules", headers=admin, json={"year_start_month": 2, "year_start_day": 29,
+                                                                      "days_over_10": -1})
+    assert r.status_code == 422 and r.content_type == PROBLEM and "days_over_10" in r.json["errors"]
+    r = client.put("/api/v1/trust/leave-rules", headers=admin, json={"year_start_month": 2, "year_start_day": 29})
+    assert r.status_code == 422 and r.content_type == PROBLEM
+    assert "29 February" in r.json["errors"]["year_start_day"][0]
+    assert client.get("/api/v1/trust/leave-rules", headers=admin).json["year_start_month"] == 4  # unchanged
+    r = client.put("/api/v1/trust/leave-rules", headers=admin, json={"days_under_5": 30, "bank_holidays": 0})
+    assert r.status_code == 200 and (r.json["days_under_5"], r.json["days_5_to_10"]) == (30, 29)
+    assert client.get("/api/v1/me/leave-balance", headers=mine).json["entitlement_minutes"] == 30 * 450

@@ -163,3 +163,38 @@ def test_rota_requests_in_a_window_with_a_limit_and_coordinator_preferences(app,
     assert client.post(f"/rota-requests/{first_id}/remove", data={}).status_code == 302
     assert db.session.get(RotaRequest, first_id) is None
 
+
+
+def test_an_administrator_changes_the_trust_leave_rules_and_bad_input_keeps_what_was_typed(app, make, client, today):
+    from core.audit import AuditEntry
+    team, boss, (nora, *_) = _ward(make)
+    admin = make.admin()
+    login(client, boss)
+    assert client.get("/admin/leave-rules").status_code == 403
+    assert "/admin/leave-rules" not in client.get(f"/teams/{team.id}/leave-rules").get_data(as_text=True)
+    client.post("/auth/logout")
+    login(client, admin)
+    assert "/admin/leave-rules" in client.get(f"/teams/{team.id}/leave-rules").get_data(as_text=True)
+    page = client.get("/admin/leave-rules").get_data(as_text=True)
+    assert 'value="27"' in page and 'value="7.50"' in page
+    form = {"year_start_day": "29", "year_start_month": "2", "day_hours": "7.5", "days_under_5": "28",
+            "days_5_to_10": "29", "days_over_10": "33", "bank_holidays": "8", "carry_hours": "37.5"}
+    resp = client.post("/admin/leave-rules", data=form)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and "29 February is not in every year" in page and "nhsuk-error-summary" in page
+    assert 'value="28"' in page  # what was typed stays
+    resp = client.post("/admin/leave-rules", data={**form, "year_start_day": "1", "days_over_10": "lots"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and 'value="lots"' in page
+    assert service.rules().days_under_5 == 27  # nothing saved
+    resp = client.post("/admin/leave-rules", data={**form, "year_start_day": "1", "year_start_month": "4",
+                                                   "carry_hours": "15"})
+    assert resp.status_code == 302
+    assert (service.rules().days_under_5, service.rules().max_carry_minutes) == (28, 900)
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "leave.rules_changed"))
+    assert entry.actor_id == admin.id
+    assert entry.summary == {"before": {"days_under_5": 27, "max_carry_minutes": 2250},
+                             "after": {"days_under_5": 28, "max_carry_minutes": 900}}
+    client.post("/auth/logout")
+    login(client, nora)
+    assert "270 h" in client.get("/leave").get_data(as_text=True)  # (28 + 8) x 7 h 30
