@@ -53,11 +53,15 @@ class ProfileForm(FlaskForm):
                                validators=[Optional(), NumberRange(0, 720)])
 
 
+def _month_name(month: int) -> str:
+    return date(2001, month, 1).strftime("%B")
+
+
 class TrustRulesForm(FlaskForm):
     year_start_day = IntegerField("Day", validators=[InputRequired("Give the day the leave year starts."),
                                                      NumberRange(1, 31, "Give a day from 1 to 31.")])
     year_start_month = SelectField("Month", coerce=int, choices=as_choices(
-        [(m, date(2001, m, 1).strftime("%B")) for m in range(1, 13)]))
+        [(m, _month_name(m)) for m in range(1, 13)]))
     day_hours = DecimalField("Hours in a full-time day", places=2, validators=[
         InputRequired("Give the hours in a full-time day."), NumberRange(1, 12, "A day of 1 to 12 hours.")])
     days_under_5 = IntegerField("Days a year, under 5 years of NHS service", validators=[
@@ -277,7 +281,9 @@ def leave_rules(team_id: int):
     people = sorted((m.user for m in team.memberships), key=lambda u: u.display_name)
     rows = [(u, service.person_of(u), service.balance(u, year)) for u in people]
     return render_template("rota/requests/leave_rules.html", team=team, limit_form=limit_form, form=form, rows=rows,
-                           year=year, hours=ent.hours_words, page_title=f"Leave rules – {team.name}"), status
+                           year=year, hours=ent.hours_words, trust=service.rules(),
+                           month_name=_month_name,
+                           page_title=f"Leave rules – {team.name}"), status
 
 
 _IN_HOURS = {"day_minutes": "day_hours", "max_carry_minutes": "carry_hours"}  # the service's names -> the form's

@@ -171,7 +171,8 @@ def test_an_administrator_changes_the_trust_leave_rules_and_bad_input_keeps_what
     admin = make.admin()
     login(client, boss)
     assert client.get("/admin/leave-rules").status_code == 403
-    assert "/admin/leave-rules" not in client.get(f"/teams/{team.id}/leave-rules").get_data(as_text=True)
+    page = client.get(f"/teams/{team.id}/leave-rules").get_data(as_text=True)
+    assert "/admin/leave-rules" not in page and "the leave year starts 1 April; 27 / 29 / 33 days" in page
     client.post("/auth/logout")
     login(client, admin)
     assert "/admin/leave-rules" in client.get(f"/teams/{team.id}/leave-rules").get_data(as_text=True)
@@ -186,6 +187,9 @@ def test_an_administrator_changes_the_trust_leave_rules_and_bad_input_keeps_what
     resp = client.post("/admin/leave-rules", data={**form, "year_start_day": "1", "days_over_10": "lots"})
     page = resp.get_data(as_text=True)
     assert resp.status_code == 422 and 'value="lots"' in page
+    for odd in ({"day_hours": "NaN"}, {"carry_hours": "Infinity"}, {"days_under_5": "9" * 40}, {"year_start_day": "31",
+                "year_start_month": "4"}, {"year_start_month": "13"}):
+        assert client.post("/admin/leave-rules", data={**form, **odd}).status_code == 422, odd
     assert service.rules().days_under_5 == 27  # nothing saved
     resp = client.post("/admin/leave-rules", data={**form, "year_start_day": "1", "year_start_month": "4",
                                                    "carry_hours": "15"})
