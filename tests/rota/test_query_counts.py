@@ -59,7 +59,7 @@ def _offer_pending(client, bearer, make, ward: Ward, how_many: int) -> None:
 
 
 PAGES = ["my shifts", "grid", "api shifts", "open shifts", "api open shifts", "calendar feed", "team calendar feed",
-         "compliance check"]
+         "compliance check", "page frame"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -81,6 +81,8 @@ def test_queries_do_not_grow_with_the_data(app, make, bearer, page):
             call = lambda c=coord_client, t=team_id: c.get(f"/api/v1/shifts?team_id={t}&per_page=50")  # noqa: E731
         elif page == "open shifts":
             call = lambda c=nurse_client: c.get("/open-shifts")  # noqa: E731
+        elif page == "page frame":  # a near-empty page: session, menu, notification and channel badges, base page
+            call = lambda c=nurse_client: c.get("/teams")  # noqa: E731
         elif page == "api open shifts":
             call = lambda c=nurse_client: c.get("/api/v1/open-shifts?per_page=50")  # noqa: E731
         elif page == "calendar feed":
