@@ -16,7 +16,7 @@ from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from core import audit, audit_trail, registry, timeutil
+from core import accounts, audit, audit_trail, registry, timeutil
 from core.accounts import Team, User
 from core.db import db
 from core.limits import FIRST_YEAR, LAST_YEAR
@@ -69,6 +69,8 @@ def local_time(value, team=None, fmt: str = "%a %d %b %H:%M", name_zone: bool = 
 def _navigation():
     if not current_user.is_authenticated:
         return {"nav_items": [], "nav_more": []}
+    # The menu names every team of theirs: read with the memberships, not a query per team.
+    accounts.load_membership_teams(current_user._get_current_object())
     items = [i for i in sorted(current_app.extensions.get(NAV_ITEMS, []), key=lambda i: i[0]) if i[3](current_user)]
     return {"nav_items": [(label, endpoint) for order, label, endpoint, _ in items if order < NAV_MORE_FROM],
             "nav_more": [(label, endpoint) for order, label, endpoint, _ in items if order >= NAV_MORE_FROM]}

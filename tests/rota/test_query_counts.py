@@ -147,3 +147,18 @@ def test_open_shifts_take_the_same_queries_whatever_the_number_of_teams_and_shif
         login(client, nurse)
         counts.append(_count(lambda c=client: c.get("/open-shifts")))
     assert counts[1] <= counts[0], f"{counts[0]} queries for one ward, {counts[1]} for three"
+
+
+def test_the_page_frame_takes_the_same_queries_whatever_the_number_of_teams(app, make):
+    """Every signed-in page's header (the person's teams listed in the menu, the channel and notification badges)
+    costs the same queries for someone in one team as for someone in three: no query per team."""
+    counts = []
+    for teams in (1, 3):
+        person = make.user()
+        for _ in range(teams):
+            make.team(staff=[person])
+        db.session.commit()
+        client = app.test_client()
+        login(client, person)
+        counts.append(_count(lambda c=client: c.get("/notifications")))
+    assert counts[1] <= counts[0], f"{counts[0]} queries for one team, {counts[1]} for three"
