@@ -8,7 +8,7 @@ from pathlib import Path
 import redis
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from flask import Blueprint, Response, current_app, render_template, request, send_from_directory
+from flask import Blueprint, Response, current_app, has_request_context, render_template, request, send_from_directory
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select, text
@@ -63,6 +63,26 @@ def local_time(value, team=None, fmt: str = "%a %d %b %H:%M", name_zone: bool = 
         return ""
     tz = getattr(team, "timezone", team) or viewer_zone()
     return timeutil.format_local(value, tz, fmt, name_zone=name_zone)
+
+
+@bp.record_once
+def _page_urls_built_once(state) -> None:
+    """Templates' ``url_for`` for an address that names no record (a page, the menu, a static file): the same on
+    every request from the same mount point, so built once per process rather than some thirty times per page.
+    Anything with other values (ids, queries, ``_external``) is built as before."""
+    app = state.app
+    build, built = app.url_for, {}
+
+    def url_for(endpoint: str, **values) -> str:
+        if endpoint.startswith(".") or not values.keys() <= {"filename"} or not has_request_context():
+            return build(endpoint, **values)
+        key = (request.script_root, endpoint, values.get("filename"))
+        url = built.get(key)
+        if url is None:
+            url = built[key] = build(endpoint, **values)
+        return url
+
+    app.jinja_env.globals["url_for"] = url_for
 
 
 @bp.app_context_processor
