@@ -21,7 +21,7 @@ from rota.autoroster import model
 from rota.compliance.profiles import profiles_for
 from rota.compliance.rotas import load_leave, load_shifts
 from rota.cover import clause_words, staff_label
-from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState
+from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState, ShiftType
 from rota.requests import rota_requests
 from rota.requests.models import StaffLeaveProfile
 from rota.skillmix import meets
@@ -30,6 +30,10 @@ FULL_TIME_WEEK_MINUTES = 2250  # 37.5 h
 MAX_DAYS = 16 * 7  # the longest period built in one run
 EARLIEST, LATEST = date(1900, 1, 1), date(9000, 12, 31)  # dates a rota can be built for (no overflow near year 9999)
 REACH = timedelta(days=28)  # how far either side of the period the engine looks at a person's other shifts
+# Fairness over a rolling window: nights, weekend shifts and on-calls worked in this many weeks before the period
+# count towards each spread, so who did the last period's nights is not first in line again (docs/auto-roster.md).
+FAIR_WINDOW_WEEKS = 12
+NEAR = timedelta(days=9)  # shifts this close to the period are fixed: a run of 7 and its 48 h rest reach this far
 
 
 def _people(team) -> list[User]:
@@ -52,11 +56,10 @@ def build_problem(period: RotaPeriod) -> tuple[model.Problem, dict]:
     fte = dict(db.session.execute(select(StaffLeaveProfile.user_id, StaffLeaveProfile.fte_thousandths)
                                   .where(StaffLeaveProfile.user_id.in_(ids))).all())
     people = []
-    for u in users:
-        tcs = any(n.startswith("TCS") for n in profiles[u.id].names)
+    for u in users:  # the engine's blocking rules for the person (TCS 2016 for doctors in training) become hard
         people.append(model.Person(u.id, u.display_name, staff_label(u),
                                    weekly_minutes=FULL_TIME_WEEK_MINUTES * fte.get(u.id, 1000) // 1000,
-                                   rest_after_nights_hours=46 if tcs else 0))
+                                   rules=model.blocking_rules(profiles[u.id].rule_sets)))
     type_ids = {t.id for t in types}
     clauses = []
     for req in services.requirements(team):
@@ -73,7 +76,7 @@ def build_problem(period: RotaPeriod) -> tuple[model.Problem, dict]:
     hi = timeutil.localize(datetime.combine(period.last_day + timedelta(days=1), time()), tz)
     pins: dict = {}
     fixed = []
-    near = timedelta(days=3)
+    near = NEAR
     for s in db.session.scalars(select(Shift).where(Shift.assignee_id.in_(ids), Shift.state != ShiftState.cancelled,
                                                     Shift.starts_at < hi + near, Shift.ends_at > lo - near)):
         day = timeutil.local_date(s.starts_at, tz)
@@ -86,15 +89,30 @@ def build_problem(period: RotaPeriod) -> tuple[model.Problem, dict]:
             pins[(s.assignee_id, day)] = None
         name = s.shift_type.name if s.shift_type is not None else "a shift"
         start = s.starts_at.astimezone(timeutil.zone(tz))
-        fixed.append((s.assignee_id, s.starts_at, s.ends_at, f"the {name} on {start:%a %d %b} from {start:%H:%M}"))
+        kind = s.shift_type.kind.value if s.shift_type is not None else "day"
+        fixed.append((s.assignee_id, s.starts_at, s.ends_at, f"the {name} on {start:%a %d %b} from {start:%H:%M}",
+                      kind))
     rows = rota_requests.requests_for_period(period)
     reqs = [model.Request(r["user_id"], r["day"], r["kind"], r["shift_type_id"], r["priority"])
             for r in rows["requests"] if r["user_id"] in ids]
     prefs = [model.Preference(p["user_id"], p["kind"], p["shift_type_id"], p["weekday"], p["hard"])
              for p in rows["preferences"] if p["user_id"] in ids]
     problem = model.Problem(days, tz, types, people, clauses, leave=leave, pins=pins, fixed=fixed, requests=reqs,
-                            preferences=prefs)
+                            preferences=prefs, history=_history(ids, lo, people), fair_weeks=FAIR_WINDOW_WEEKS)
     return problem, {"users": {u.id: u for u in users}, "profiles": profiles, "lo": lo, "hi": hi}
+
+
+def _history(ids: list[int], lo: datetime, people: list[model.Person]) -> list:
+    """Shifts worked before the period: the fairness window, or as far back as an engine rule in the model reaches
+    (1 weekend in 3 looks back over its cycle of weeks)."""
+    reach = {"weekends": "cycle_weeks", "average_hours": "reference_weeks"}
+    weeks = max([FAIR_WINDOW_WEEKS, *(r.params[reach[r.check]] for u in people for r in u.rules if r.check in reach)])
+    rows = db.session.execute(
+        select(Shift.assignee_id, Shift.starts_at, Shift.ends_at, ShiftType.kind)
+        .outerjoin(ShiftType, ShiftType.id == Shift.shift_type_id)
+        .where(Shift.assignee_id.in_(ids), Shift.state != ShiftState.cancelled,
+               Shift.starts_at >= lo - timedelta(weeks=weeks), Shift.starts_at < lo))
+    return [(uid, s, e, kind.value if kind is not None else "day") for uid, s, e, kind in rows]
 
 
 def check(period: RotaPeriod, actor) -> None:

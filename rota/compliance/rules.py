@@ -944,6 +944,24 @@ def involving(verdicts: Iterable[Verdict], keys: Iterable) -> list[Verdict]:
     return [v for v in verdicts if keys.intersection(v.shift_keys)]
 
 
+def counts_in_run(shift: WorkShift, params: dict) -> bool:
+    """Whether ``shift`` counts towards a ``consecutive_run`` / ``rest_after_nights`` rule with these params (a long
+    shift, a night, or any shift), classified exactly as the checks do (real elapsed time, local night hours)."""
+    return _qualifies(_S(shift), params)
+
+
+def weekend_of(shift: WorkShift) -> date | None:
+    """The Saturday of the weekend ``shift`` works in (any work Sat 00:01 – Sun 23:59 local), as the ``weekends``
+    check counts it; None when it touches no weekend."""
+    sat = _S(shift).weekend()
+    return None if sat is None else date.fromordinal(sat)
+
+
+def weekends_allowed(rule: Rule) -> int:
+    """How many weekends a ``weekends`` rule allows in any ``cycle_weeks`` consecutive weeks (1 in 3 over 26: 9)."""
+    return math.ceil(rule.params["cycle_weeks"] / rule.params["one_in"])
+
+
 def local_datetime(day: date, at: time, tz: str) -> datetime:
     """A local wall-clock time as an aware datetime; refuses times that do not exist or are ambiguous there."""
     naive = datetime.combine(day, at)

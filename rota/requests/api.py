@@ -11,6 +11,7 @@ from core.api import Blueprint, Id, PageArgs, QueryId, Text, login_required_api,
 from core.db import db
 from core.errors import NotFound
 from rota import services
+from rota.requests import entitlement as ent
 from rota.requests import rota_requests, service
 from rota.requests.models import PreferenceKind, RequestState, RotaRequestKind
 from rota.schemas import Day
@@ -82,12 +83,26 @@ class CoverSchema(Schema):
     days = fields.Nested(DayCoverSchema, many=True)
 
 
+class CarryOverSchema(Schema):
+    from_year = fields.Integer(metadata={"description": "the leave year carried from"})
+    unused_minutes = fields.Integer(attribute="unused", metadata={
+        "description": "that year's entitlement + its carry-over - its approved leave (negative: overdrawn)"})
+    cap_minutes = fields.Integer(attribute="cap", metadata={"description": "the trust's limit pro rata to FTE"})
+    worked_out_minutes = fields.Integer(attribute="worked_out", metadata={"description": "unused, from 0 to the cap"})
+    recorded_minutes = fields.Integer(attribute="recorded", allow_none=True,
+                                      metadata={"description": "a coordinator's figure; when set, it is what counts"})
+    overdraft_minutes = fields.Integer(attribute="overdraft")
+    minutes = fields.Integer(metadata={"description": "what is carried"})
+    text = fields.Function(lambda c: ent.carry_words(c))
+
+
 class BalanceSchema(Schema):
     year = fields.Integer(metadata={"description": "the calendar year the leave year starts in"})
     first_day = fields.Date()
     last_day = fields.Date()
     entitlement_minutes = fields.Integer(attribute="entitlement")
     carried_minutes = fields.Integer(attribute="carried")
+    carry_over = fields.Nested(CarryOverSchema, attribute="carry")
     approved_minutes = fields.Integer(attribute="taken")
     pending_minutes = fields.Integer(attribute="pending")
     remaining_minutes = fields.Integer(attribute="remaining")

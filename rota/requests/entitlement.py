@@ -96,3 +96,65 @@ def hours_words(minutes: int) -> str:
     sign, minutes = ("−", -minutes) if minutes < 0 else ("", minutes)
     h, m = divmod(minutes, 60)
     return f"{sign}{h} h {m:02d} min" if m else f"{sign}{h} h"
+
+
+# ---------------------------------------------------------------------------------------------------- carry-over
+
+
+@dataclass(frozen=True)
+class CarryOver:
+    """What is carried into a leave year from the one before (``from_year``), in minutes.
+
+    ``unused`` is the year before's entitlement + its own carry-over − its approved annual leave (negative when it was
+    overdrawn); ``worked_out`` is that clamped to 0 … ``cap`` (no borrowing from the next year); a coordinator's
+    ``recorded`` figure, when there is one, wins."""
+
+    from_year: int
+    unused: int
+    cap: int
+    worked_out: int
+    recorded: int | None = None
+
+    @property
+    def minutes(self) -> int:
+        return self.worked_out if self.recorded is None else self.recorded
+
+    @property
+    def overdraft(self) -> int:
+        return max(0, -self.unused)
+
+
+def year_label(year: int) -> str:
+    """2025 -> "2025/26"."""
+    return f"{year}/{(year + 1) % 100:02d}"
+
+
+def carry_cap(person: Person, rules: Rules) -> int:
+    """The trust's carry-over limit (a full-time figure, 5 days by default) pro rata to FTE, to the quarter-hour."""
+    return _round_quarter(rules.max_carry_minutes * person.fte_thousandths, 1000)
+
+
+def carry_over(year: int, person: Person, rules: Rules, *, first_year: int, taken: dict[int, int],
+               recorded: dict[int, int]) -> CarryOver:
+    """Carry-over into leave ``year``, worked out year by year from ``first_year`` (the first leave year whose leave
+    is recorded here: nothing is worked out into it, only a coordinator's figure counts). ``taken``: approved annual
+    leave minutes per leave year; ``recorded``: coordinators' carry-over figures per leave year they go into."""
+    cap = carry_cap(person, rules)
+    start = min(year, first_year)
+    result = CarryOver(start - 1, 0, cap, 0, recorded.get(start))
+    for y in range(start, year):
+        unused = entitlement_minutes(person, y, rules) + result.minutes - taken.get(y, 0)
+        result = CarryOver(y, unused, cap, min(max(unused, 0), cap), recorded.get(y + 1))
+    return result
+
+
+def carry_words(carry: CarryOver) -> str:
+    """The line shown with a balance: "carried over from 2025/26: 37 h 30 min (cap 37 h 30 min)"."""
+    label = year_label(carry.from_year)
+    text = f"carried over from {label}: {hours_words(carry.minutes)}"
+    if carry.recorded is not None:
+        return (f"{text} (recorded by a coordinator, which wins; worked out: {hours_words(carry.worked_out)}, "
+                f"cap {hours_words(carry.cap)})")
+    if carry.overdraft:
+        return f"{text} ({label} overdrawn by {hours_words(carry.overdraft)}; cap {hours_words(carry.cap)})"
+    return f"{text} (cap {hours_words(carry.cap)})"

@@ -117,10 +117,22 @@ def set_profile(user: User, *, actor, service_start: date | None, fte: float | N
     return row
 
 
-def set_carry_over(user: User, *, year: int, minutes: int, actor, note: str | None = None) -> LeaveAdjustment:
-    """Hours carried into leave ``year`` from the year before (at most the trust's limit)."""
+def set_carry_over(user: User, *, year: int, minutes: int | None, actor,
+                   note: str | None = None) -> LeaveAdjustment | None:
+    """A coordinator's figure for the hours carried into leave ``year`` (at most the trust's full-time limit); it wins
+    over the one worked out from the year before. ``None`` removes it: the worked-out figure counts again."""
     _require_coordinates(user, actor)
     limit = rules().max_carry_minutes
+    if minutes is None:
+        row = db.session.scalar(select(LeaveAdjustment).where(LeaveAdjustment.user_id == user.id,
+                                                              LeaveAdjustment.leave_year == year,
+                                                              LeaveAdjustment.kind == CARRY_OVER))
+        if row is not None:
+            db.session.delete(row)
+            db.session.flush()
+            audit.record("leave.carry_over_set", actor=actor, entity_type="user", entity_id=user.id,
+                         summary={"year": year, "minutes": None})
+        return None
     if not 0 <= minutes <= limit:
         raise ValidationFailed(f"Carry over from 0 to {ent.hours_words(limit)}.",
                                errors={"minutes": [f"From 0 to {ent.hours_words(limit)}."]})
@@ -167,9 +179,10 @@ class Balance:
     first_day: date
     last_day: date
     entitlement: int  # minutes
-    carried: int
+    carried: int  # carry-over into the year plus any corrections
     taken: int  # approved annual leave requests in the year
     pending: int  # waiting for a decision
+    carry: ent.CarryOver | None = None
 
     @property
     def remaining(self) -> int:
@@ -180,31 +193,64 @@ class Balance:
         """What may still be asked for: remaining less what is waiting."""
         return self.remaining - self.pending
 
+    @property
+    def carry_words(self) -> str:
+        return ent.carry_words(self.carry) if self.carry is not None else ""
+
 
 def leave_year_of(day: date) -> int:
     return ent.leave_year_of(day, rules())
 
 
+def _annual(user: User, first: date, last: date):
+    return db.session.execute(select(LeaveRequest.first_day, LeaveRequest.state, LeaveRequest.minutes).where(
+        LeaveRequest.user_id == user.id, LeaveRequest.kind == "annual", LeaveRequest.first_day >= first,
+        LeaveRequest.first_day <= last, LeaveRequest.state.in_([RequestState.pending, RequestState.approved])))
+
+
+def first_recorded_year(user: User, r: ent.Rules) -> int:
+    """The first leave year whose leave is recorded here for this person: the one their account was created in.
+    Nothing is worked out into it (leave before the account existed is unknown): a coordinator records that."""
+    return ent.leave_year_of(timeutil.local_date(user.created_at, _zone(user)), r)
+
+
+def carry_over(user: User, year: int, r: ent.Rules | None = None) -> ent.CarryOver:
+    """Hours carried into leave ``year``: the year before's unused balance up to the cap, or a coordinator's figure."""
+    r = r or rules()
+    start = min(year, first_recorded_year(user, r))
+    taken: dict[int, int] = defaultdict(int)
+    for first_day, state, minutes in _annual(user, ent.year_bounds(start, r)[0], ent.year_bounds(year, r)[0]):
+        if state == RequestState.approved:
+            taken[ent.leave_year_of(first_day, r)] += minutes
+    recorded = dict(db.session.execute(select(LeaveAdjustment.leave_year, LeaveAdjustment.minutes).where(
+        LeaveAdjustment.user_id == user.id, LeaveAdjustment.kind == CARRY_OVER, LeaveAdjustment.leave_year >= start,
+        LeaveAdjustment.leave_year <= year)).all())
+    return ent.carry_over(year, person_of(user), r, first_year=start, taken=taken, recorded=recorded)
+
+
 def balance(user: User, year: int) -> Balance:
     r = rules()
     first, last = ent.year_bounds(year, r)
-    carried = sum(db.session.scalars(select(LeaveAdjustment.minutes).where(LeaveAdjustment.user_id == user.id,
-                                                                           LeaveAdjustment.leave_year == year)))
-    rows = db.session.execute(select(LeaveRequest.state, LeaveRequest.minutes).where(
-        LeaveRequest.user_id == user.id, LeaveRequest.kind == "annual", LeaveRequest.first_day >= first,
-        LeaveRequest.first_day <= last, LeaveRequest.state.in_([RequestState.pending, RequestState.approved])))
+    carry = carry_over(user, year, r)
+    corrections = sum(db.session.scalars(select(LeaveAdjustment.minutes).where(
+        LeaveAdjustment.user_id == user.id, LeaveAdjustment.leave_year == year, LeaveAdjustment.kind != CARRY_OVER)))
     taken = pending = 0
-    for state, minutes in rows:
+    for _, state, minutes in _annual(user, first, last):
         if state == RequestState.approved:
             taken += minutes
         else:
             pending += minutes
-    return Balance(year, first, last, ent.entitlement_minutes(person_of(user), year, r), carried, taken, pending)
+    return Balance(year, first, last, ent.entitlement_minutes(person_of(user), year, r), carry.minutes + corrections,
+                   taken, pending, carry)
+
+
+def _zone(user: User) -> str:
+    zones = [m.team.timezone for m in user.memberships] or ["Europe/London"]
+    return zones[0]
 
 
 def today_for(user: User) -> date:
-    zones = [m.team.timezone for m in user.memberships] or ["Europe/London"]
-    return timeutil.local_date(now_utc(), zones[0])
+    return timeutil.local_date(now_utc(), _zone(user))
 
 
 # ------------------------------------------------------------------------------------------------- requests

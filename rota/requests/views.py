@@ -49,7 +49,7 @@ class ProfileForm(FlaskForm):
                        validators=[InputRequired("Give the FTE."), NumberRange(0.001, 1)])
     days_override = IntegerField("Their own annual days, if not the trust's table (optional)",
                                  validators=[Optional(), NumberRange(0, 60)])
-    carry_hours = DecimalField("Hours carried over into this leave year", places=2, default=0,
+    carry_hours = DecimalField("Hours carried over into this leave year (optional)", places=2,
                                validators=[Optional(), NumberRange(0, 720)])
 
 
@@ -241,8 +241,9 @@ def leave_rules(team_id: int):
                 service.set_profile(user, actor=current_user, service_start=form.service_start.data,
                                     fte_thousandths=round(float(form.fte.data) * 1000),
                                     days_override=form.days_override.data)
+                carry = form.carry_hours.data
                 service.set_carry_over(user, year=year, actor=current_user,
-                                       minutes=round(float(form.carry_hours.data or 0) * 60))
+                                       minutes=None if carry is None else round(float(carry) * 60))
                 flash(f"Saved {user.display_name}'s entitlement.", "success")
             db.session.commit()
             return redirect(url_for("requests.leave_rules", team_id=team.id))

@@ -141,3 +141,39 @@ def test_request_endpoints_survive_fuzzing(app, make, today, request):
     operations = fuzzing.operations(app, lambda path: path.removeprefix("/api/v1").startswith(MINE))
     assert len(operations) >= 12
     fuzzing.fuzz(request, operations, headers=headers, examples=10)
+
+
+def test_unused_hours_of_last_leave_year_are_carried_over_for_the_nurse_and_her_coordinator(app, make, client,
+                                                                                             bearer, today):
+    from datetime import UTC, datetime
+
+    from tests.conftest import login
+    w, team, boss, (nora, *_) = _ward(make)
+    nora.created_at = datetime(2024, 6, 1, tzinfo=UTC)  # her leave is recorded here from leave year 2024/25
+    service.set_profile(nora, actor=boss, service_start=None, fte=0.6)  # 9450 a year; cap 2250 x 0.6 = 1350
+    db.session.commit()
+    mine = bearer(make.token(nora))
+    # 2024/25: nothing taken -> 9450 unused, the cap bites: 22 h 30 carried into 2025/26
+    b25 = client.get("/api/v1/me/leave-balance?year=2025", headers=mine).json
+    assert (b25["carried_minutes"], b25["carry_over"]["cap_minutes"], b25["available_minutes"]) == (1350, 1350, 10800)
+    # 2025/26: 35 weekdays (12 Jan - 27 Feb) x 4 h 30 = 9450 approved, 2 - 4 Mar (810) waiting
+    service.approve(service.request_leave(nora, actor=nora, first_day=date(2026, 1, 12), last_day=date(2026, 2, 27)),
+                    actor=boss)
+    march = service.request_leave(nora, actor=nora, first_day=date(2026, 3, 2), last_day=date(2026, 3, 4))
+    db.session.commit()
+    login(client, boss)
+    page = client.get(f"/leave/requests/{march.id}").get_data(as_text=True)
+    assert "carried over from 2024/25: 22 h 30 min (cap 22 h 30 min)" in page
+    service.approve(march, actor=boss)
+    db.session.commit()
+    # 9450 + 1350 - 9450 - 810 = 540 left: 9 h carried into 2026/27, under the cap
+    b26 = client.get("/api/v1/me/leave-balance?year=2026", headers=mine).json
+    assert (b26["carried_minutes"], b26["carry_over"]["from_year"], b26["remaining_minutes"]) == (540, 2025, 9990)
+    client.post("/auth/logout")
+    login(client, nora)
+    assert "carried over from 2025/26: 9 h (cap 22 h 30 min)" in client.get("/leave").get_data(as_text=True)
+    # A coordinator's own figure wins, and the page says so
+    service.set_carry_over(nora, year=2026, minutes=300, actor=boss)
+    db.session.commit()
+    assert client.get("/api/v1/me/leave-balance?year=2026", headers=mine).json["carried_minutes"] == 300
+    assert "5 h (recorded by a coordinator, which wins; worked out: 9 h" in client.get("/leave").get_data(as_text=True)

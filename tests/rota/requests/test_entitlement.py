@@ -67,6 +67,48 @@ def test_a_request_costs_each_weekday_at_the_persons_fte():
     assert ent.hours_words(1350) == "22 h 30 min" and ent.hours_words(-90) == "−1 h 30 min"
 
 
+def test_unused_hours_carry_into_the_next_two_leave_years_and_an_overdraft_carries_nothing():
+    # Full time, under 5 years: 15750 a year (262 h 30); cap 2250 (5 x 7 h 30). Leave recorded here from 2024.
+    taken = {2024: 14400, 2025: 16650}
+    c25 = ent.carry_over(2025, ent.Person(), AFC, first_year=2024, taken=taken, recorded={})
+    assert (c25.from_year, c25.unused, c25.minutes) == (2024, 1350, 1350)  # 15750 - 14400 = 22 h 30 left
+    c26 = ent.carry_over(2026, ent.Person(), AFC, first_year=2024, taken=taken, recorded={})
+    assert (c26.unused, c26.minutes) == (450, 450)  # 15750 + 1350 carried - 16650 = 7 h 30
+    assert ent.carry_words(c26) == "carried over from 2025/26: 7 h 30 min (cap 37 h 30 min)"
+    # A coordinator says nothing came into 2025: 2025 is overdrawn by 15750 - 16650 = -900; nothing is carried (no
+    # borrowing) and the overdraft is shown
+    over = ent.carry_over(2026, ent.Person(), AFC, first_year=2024, taken=taken, recorded={2025: 0})
+    assert (over.unused, over.minutes, over.overdraft) == (-900, 0, 900)
+    assert ent.carry_words(over) == "carried over from 2025/26: 0 h (2025/26 overdrawn by 15 h; cap 37 h 30 min)"
+    # Nothing is worked out into the first year recorded here, nor before it
+    assert ent.carry_over(2024, ent.Person(), AFC, first_year=2024, taken=taken, recorded={}).minutes == 0
+    assert ent.carry_over(2023, ent.Person(), AFC, first_year=2024, taken=taken, recorded={}).minutes == 0
+
+
+def test_the_carry_over_cap_is_pro_rata_and_bites_and_a_coordinators_figure_wins():
+    part = ent.Person(fte_thousandths=600)  # 9450 a year (157 h 30); cap 2250 x 0.6 = 1350 (22 h 30)
+    c = ent.carry_over(2026, part, AFC, first_year=2025, taken={2025: 7000}, recorded={})
+    assert (c.unused, c.cap, c.minutes) == (2450, 1350, 1350)  # 9450 - 7000 = 40 h 50 unused, 22 h 30 carried
+    assert ent.carry_words(c) == "carried over from 2025/26: 22 h 30 min (cap 22 h 30 min)"
+    mine = ent.carry_over(2026, part, AFC, first_year=2025, taken={2025: 7000}, recorded={2026: 600})
+    assert (mine.worked_out, mine.minutes) == (1350, 600)
+    assert ent.carry_words(mine) == ("carried over from 2025/26: 10 h (recorded by a coordinator, which wins; "
+                                     "worked out: 22 h 30 min, cap 22 h 30 min)")
+    # A trust allowing 10 days: a full-timer with 50 h unused carries all of it (cap 75 h)
+    ten = ent.Rules(max_carry_minutes=4500)
+    assert ent.carry_over(2026, ent.Person(), ten, first_year=2025, taken={2025: 12750}, recorded={}).minutes == 3000
+
+
+def test_a_joiner_carries_what_is_left_of_the_share_of_the_year_they_worked():
+    # Joins 1 Oct 2025: 182 of 365 days of leave year 2025 -> 15750 x 182 / 365 = 7860 (131 h); took 7000 -> 860
+    joiner = ent.Person(service_start=date(2025, 10, 1))
+    c = ent.carry_over(2026, joiner, AFC, first_year=2025, taken={2025: 7000}, recorded={})
+    assert (c.unused, c.minutes) == (860, 860)
+    # Joining in 2026 there is nothing to carry from 2025
+    late = ent.Person(service_start=date(2026, 6, 1))
+    assert ent.carry_over(2026, late, AFC, first_year=2025, taken={}, recorded={}).minutes == 0
+
+
 # ---------------------------------------------------------------------------------------- with the database
 
 

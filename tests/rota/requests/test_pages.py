@@ -109,6 +109,10 @@ def test_the_calendar_and_the_leave_rules_page(app, make, client, today):
     assert resp.status_code == 302
     db.session.expire_all()
     assert service.person_of(nora).fte_thousandths == 600 and service.balance(nora, 2025).carried == 450
+    resp = client.post(f"/teams/{team.id}/leave-rules", data={"person-user": str(nora.id), "person-fte": "0.6",
+                                                               "person-carry_hours": ""})  # back to worked out
+    db.session.expire_all()
+    assert resp.status_code == 302 and service.balance(nora, 2025).carry.recorded is None
     resp = client.post(f"/teams/{team.id}/leave-rules", data={"person-user": str(nora.id), "person-fte": "3"})
     assert resp.status_code == 422
     login_nurse = client.post("/auth/logout")
