@@ -4,7 +4,9 @@ channel (level, SMS for mentions, mute). Split out of ``channels.services`` to k
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, or_, select
+from functools import cache
+
+from sqlalchemy import and_, bindparam, func, or_, select
 
 from channels.models import Channel, Post, ReadPosition
 from channels.services import TOPIC, channel_of, member_ids, record_read, require_see
@@ -99,17 +101,23 @@ def seen_denominator(p: Post, members) -> int:
     return len(members) - (1 if p.author_id is not None and p.author_id in members else 0)
 
 
+@cache
+def _unread_by_channel():
+    """Built once: every signed-in page runs it for the menu badge."""
+    rp = ReadPosition
+    user_id = bindparam("user_id")
+    return (select(Post.channel_id, func.count(Post.id))
+            .join(Channel, Channel.id == Post.channel_id)
+            .outerjoin(rp, and_(rp.channel_id == Post.channel_id, rp.user_id == user_id))
+            .where(Channel.team_id.in_(bindparam("team_ids", expanding=True)), Post.parent_id.is_(None),
+                   Post.deleted_at.is_(None), or_(Post.author_id.is_(None), Post.author_id != user_id),
+                   Post.id > func.coalesce(rp.last_read_post_id, 0), or_(rp.muted.is_(None), rp.muted.is_(False)))
+            .group_by(Post.channel_id))
+
+
 def unread_counts(user) -> dict[int, int]:
     """Unread top-level posts by others, per channel the person is in: one query for all their channels."""
     team_ids = list(user.team_ids)
     if not team_ids:
         return {}
-    rp = ReadPosition
-    stmt = (select(Post.channel_id, func.count(Post.id))
-            .join(Channel, Channel.id == Post.channel_id)
-            .outerjoin(rp, and_(rp.channel_id == Post.channel_id, rp.user_id == user.id))
-            .where(Channel.team_id.in_(team_ids), Post.parent_id.is_(None), Post.deleted_at.is_(None),
-                   or_(Post.author_id.is_(None), Post.author_id != user.id),
-                   Post.id > func.coalesce(rp.last_read_post_id, 0), or_(rp.muted.is_(None), rp.muted.is_(False)))
-            .group_by(Post.channel_id))
-    return dict(db.session.execute(stmt).all())
+    return dict(db.session.execute(_unread_by_channel(), {"user_id": user.id, "team_ids": team_ids}).all())

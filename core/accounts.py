@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
 from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, UniqueConstraint, false, select, update
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core import audit
 from core.db import UTCDateTime, db, now_utc
@@ -388,6 +389,19 @@ def revoke_token(user: User, token_id: int, *, actor) -> ApiToken:
 
 
 TOKEN_USE_GRANULARITY = timedelta(minutes=1)
+
+
+def load_membership_teams(user: User) -> None:
+    """The person's memberships with their teams, in one query, for pages that name every team of theirs (the
+    menu): otherwise each membership's team is read on its own, one query per team. Nothing is read when the teams
+    are at hand already."""
+    session = db.session
+    if "memberships" in user.__dict__ and all(
+            "team" in m.__dict__ or session.identity_map.get(session.identity_key(Team, m.team_id)) is not None
+            for m in user.memberships):
+        return
+    set_committed_value(user, "memberships", list(session.scalars(
+        select(Membership).where(Membership.user_id == user.id).options(joinedload(Membership.team)))))
 
 
 def user_for_token(secret: str) -> User | None:

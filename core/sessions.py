@@ -7,9 +7,10 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import joinedload
 
 from core import audit
@@ -63,13 +64,19 @@ def _timed_out(row: UserSession, now: datetime) -> str | None:
     return None
 
 
+@cache
+def _session_by_digest():
+    """The statement every signed-in request runs, built once (building it cost as much as running it)."""
+    return (select(UserSession).options(joinedload(UserSession.user))
+            .where(UserSession.key_hash == bindparam("key_hash")))
+
+
 def session_for_key(key: str, *, touch: bool = True) -> SessionState:
     """The signed-in person behind a session cookie, ending the session when it has been idle or has lived too long.
 
     ``touch`` records use by a person (not background polling); the time is written at most once a minute. Both
     writes commit in their own short transaction, as token use does: the loader runs before the view's work."""
-    row = db.session.scalar(select(UserSession).options(joinedload(UserSession.user))
-                            .where(UserSession.key_hash == secret_digest(key)))
+    row = db.session.scalar(_session_by_digest(), {"key_hash": secret_digest(key)})
     if row is None or not row.user.active:
         return SessionState(None)
     if row.revoked_at is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import redis
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from flask import Blueprint, Response, current_app, render_template, request, send_from_directory
+from flask import Blueprint, Response, current_app, has_request_context, render_template, request, send_from_directory
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select, text
@@ -16,7 +16,7 @@ from wtforms import DateField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from core import audit, audit_trail, registry, timeutil
+from core import accounts, audit, audit_trail, registry, timeutil
 from core.accounts import Team, User
 from core.db import db
 from core.limits import FIRST_YEAR, LAST_YEAR
@@ -65,10 +65,32 @@ def local_time(value, team=None, fmt: str = "%a %d %b %H:%M", name_zone: bool = 
     return timeutil.format_local(value, tz, fmt, name_zone=name_zone)
 
 
+@bp.record_once
+def _page_urls_built_once(state) -> None:
+    """Templates' ``url_for`` for an address that names no record (a page, the menu, a static file): the same on
+    every request from the same mount point, so built once per process rather than some thirty times per page.
+    Anything with other values (ids, queries, ``_external``) is built as before."""
+    app = state.app
+    build, built = app.url_for, {}
+
+    def url_for(endpoint: str, **values) -> str:
+        if endpoint.startswith(".") or not values.keys() <= {"filename"} or not has_request_context():
+            return build(endpoint, **values)
+        key = (request.script_root, endpoint, values.get("filename"))
+        url = built.get(key)
+        if url is None:
+            url = built[key] = build(endpoint, **values)
+        return url
+
+    app.jinja_env.globals["url_for"] = url_for
+
+
 @bp.app_context_processor
 def _navigation():
     if not current_user.is_authenticated:
         return {"nav_items": [], "nav_more": []}
+    # The menu names every team of theirs: read with the memberships, not a query per team.
+    accounts.load_membership_teams(current_user._get_current_object())
     items = [i for i in sorted(current_app.extensions.get(NAV_ITEMS, []), key=lambda i: i[0]) if i[3](current_user)]
     return {"nav_items": [(label, endpoint) for order, label, endpoint, _ in items if order < NAV_MORE_FROM],
             "nav_more": [(label, endpoint) for order, label, endpoint, _ in items if order >= NAV_MORE_FROM]}

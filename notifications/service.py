@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -289,11 +290,15 @@ def unread_count(user_id: int) -> int:
         Notification.user_id == user_id, Notification.read_at.is_(None))) or 0
 
 
+@cache
+def _badge_query():
+    return select(func.count(case((Notification.read_at.is_(None), 1))), func.max(Notification.id)).where(
+        Notification.user_id == bindparam("user_id"))
+
+
 def badge(user_id: int) -> tuple[int, int]:
-    """(unread count, newest notification id) for the badge every page shows: one query, not two."""
-    unread, last = db.session.execute(select(
-        func.count(case((Notification.read_at.is_(None), 1))), func.max(Notification.id)).where(
-        Notification.user_id == user_id)).one()
+    """(unread count, newest notification id) for the badge every page shows: one query, not two, built once."""
+    unread, last = db.session.execute(_badge_query(), {"user_id": user_id}).one()
     return unread or 0, last or 0
 
 

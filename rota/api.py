@@ -174,11 +174,11 @@ def list_shifts(args):
         lo, hi = timeutil.day_bounds(args.get("from_") or args["to"], args.get("to") or args["from_"], tz)
         start = lo if args.get("from_") else None
         end = hi if args.get("to") else None
-    stmt = services.shifts_query(current_user, team_id=args.get("team_id"), person_id=args.get("person_id"),
-                                 start=start, end=end, state=args.get("state"), team_role=role)
     # Plain rows (type code, team zone, assignee's name joined in) written straight to JSON: the schema above
     # documents the same items (``sc.shift_items``).
-    rows, total = services.shift_item_rows(stmt, limit=args["per_page"], offset=(args["page"] - 1) * args["per_page"])
+    rows, total = services.shift_item_rows(
+        current_user, team_id=args.get("team_id"), person_id=args.get("person_id"), start=start, end=end,
+        state=args.get("state"), team_role=role, limit=args["per_page"], offset=(args["page"] - 1) * args["per_page"])
     return jsonify({"items": sc.shift_items(rows), "page": args["page"], "per_page": args["per_page"],
                     "total": total})
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import cache
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Integer, and_, bindparam, func, or_, select
 from sqlalchemy.orm import aliased
 
 from core import audit, timeutil
@@ -187,50 +188,77 @@ def is_visible(shift: Shift, viewer) -> bool:
 _ASK = object()  # the viewer's role in the team is not known yet: read their memberships
 
 
+@cache
+def _team_zone_and_role_query():
+    return select(Team.timezone, Membership.role).outerjoin(
+        Membership, and_(Membership.team_id == Team.id, Membership.user_id == bindparam("viewer_id"))).where(
+        Team.id == bindparam("team_id"))
+
+
 def team_zone_and_role(viewer, team_id: int) -> tuple[str | None, TeamRole | None]:
     """The team's time zone (None if there is no such team) and the viewer's role in it (None if not a member), in
     one query: what a list of one team's shifts needs, without loading all of the viewer's memberships."""
-    row = db.session.execute(select(Team.timezone, Membership.role).outerjoin(
-        Membership, and_(Membership.team_id == Team.id, Membership.user_id == viewer.id)).where(Team.id == team_id)
-    ).first()
+    row = db.session.execute(_team_zone_and_role_query(), {"viewer_id": viewer.id, "team_id": team_id}).first()
     return (row[0], row[1]) if row is not None else (None, None)
 
 
-def _visible_clause(viewer, role=_ASK):
-    """Which shifts ``viewer`` may see. ``role``: when the list is of one team's shifts, the viewer's role in that
-    team (``team_zone_and_role``), which decides alone."""
-    published = select(RotaPeriod.id).where(RotaPeriod.state == PeriodState.published)
-    plain = or_(Shift.rota_period_id.is_(None), Shift.rota_period_id.in_(published))
-    if viewer.is_admin:
-        return None
-    if role is not _ASK:
-        if role == TeamRole.coordinator:
-            return None
-        return plain if role is not None else and_(Shift.assignee_id == viewer.id, plain)
-    managed = viewer.managed_team_ids
-    member = viewer.team_ids
-    return or_(Shift.team_id.in_(managed or {0}),
-               and_(or_(Shift.team_id.in_(member or {0}), Shift.assignee_id == viewer.id), plain))
+def _filters(viewer, *, team_id, person_id, start, end, state, team_role) -> tuple[str, dict]:
+    """Which shifts ``viewer`` may see and the filters asked for, as (kind of visibility, bound values): the shape
+    of ``shifts_query``'s statement and what fills it. ``team_role``: when the list is of one team's shifts, the
+    viewer's role in that team (``team_zone_and_role``), which decides alone."""
+    values: dict = {}
+    if viewer.is_admin or (team_id is not None and team_role == TeamRole.coordinator):
+        kind = "all"
+    elif team_id is not None and team_role is not _ASK:
+        kind = "plain" if team_role is not None else "own"
+    else:
+        kind = "any"
+        values["managed"], values["member"] = list(viewer.managed_team_ids) or [0], list(viewer.team_ids) or [0]
+    if kind in ("own", "any"):
+        values["viewer_id"] = viewer.id
+    for name, value in (("team_id", team_id), ("person_id", person_id), ("start", start), ("end", end),
+                        ("state", None if state is None else ShiftState(state))):
+        if value is not None:
+            values[name] = value
+    return kind, values
+
+
+def _filtered(kind: str, values: dict):
+    """Shifts of visibility ``kind`` filtered by ``values`` (``_filters``), as named parameters: a statement of one
+    shape can be run again with other values."""
+    def param(name, column=None):
+        return bindparam(name, values[name], type_=None if column is None else column.type,
+                         expanding=name in ("managed", "member"))
+
+    stmt = select(Shift).order_by(Shift.starts_at, Shift.id)
+    if kind != "all":
+        published = select(RotaPeriod.id).where(RotaPeriod.state == PeriodState.published)
+        plain = or_(Shift.rota_period_id.is_(None), Shift.rota_period_id.in_(published))
+        if kind == "plain":
+            stmt = stmt.where(plain)
+        elif kind == "own":
+            stmt = stmt.where(and_(Shift.assignee_id == param("viewer_id"), plain))
+        else:
+            stmt = stmt.where(or_(Shift.team_id.in_(param("managed")), and_(or_(
+                Shift.team_id.in_(param("member")), Shift.assignee_id == param("viewer_id")), plain)))
+    if "team_id" in values:
+        stmt = stmt.where(Shift.team_id == param("team_id"))
+    if "person_id" in values:
+        stmt = stmt.where(Shift.assignee_id == param("person_id"))
+    if "start" in values:
+        stmt = stmt.where(Shift.ends_at > param("start", Shift.ends_at))
+    if "end" in values:
+        stmt = stmt.where(Shift.starts_at < param("end", Shift.starts_at))
+    if "state" in values:
+        stmt = stmt.where(Shift.state == param("state", Shift.state))
+    return stmt
 
 
 def shifts_query(viewer, *, team_id=None, person_id=None, start=None, end=None, state=None, team_role=_ASK):
     """Shifts ``viewer`` may see, filtered. ``team_role``: with ``team_id``, the viewer's role in that team if the
     caller has read it (``team_zone_and_role``; None for no role)."""
-    stmt = select(Shift).order_by(Shift.starts_at, Shift.id)
-    clause = _visible_clause(viewer, team_role if team_id is not None else _ASK)
-    if clause is not None:
-        stmt = stmt.where(clause)
-    if team_id is not None:
-        stmt = stmt.where(Shift.team_id == team_id)
-    if person_id is not None:
-        stmt = stmt.where(Shift.assignee_id == person_id)
-    if start is not None:
-        stmt = stmt.where(Shift.ends_at > start)
-    if end is not None:
-        stmt = stmt.where(Shift.starts_at < end)
-    if state is not None:
-        stmt = stmt.where(Shift.state == ShiftState(state))
-    return stmt
+    return _filtered(*_filters(viewer, team_id=team_id, person_id=person_id, start=start, end=end, state=state,
+                               team_role=team_role))
 
 
 _ItemTeam, _ItemType, _ItemAssignee = aliased(Team), aliased(ShiftType), aliased(User)
@@ -241,15 +269,29 @@ SHIFT_ITEM_COLUMNS = (Shift.id, Shift.team_id, Shift.shift_type_id, _ItemType.co
                       Shift.version)
 
 
-def shift_item_rows(stmt, *, limit: int, offset: int) -> tuple[list[tuple], int]:
+_ITEM_PAGES: dict = {}  # (visibility kind, filters given) -> the page statement, built once per shape
+
+
+def shift_item_rows(viewer, *, limit: int, offset: int, team_id=None, person_id=None, start=None, end=None,
+                    state=None, team_role=_ASK) -> tuple[list[tuple], int]:
     """One page of ``shifts_query`` as plain rows with what each item shows (type code, team zone, assignee's
     name), and how many shifts match in all: one query and no ORM objects, for lists served in bulk
-    (``GET /api/v1/shifts``). The total comes with the page (a window count); only a page past the end asks again."""
-    page = (stmt.with_only_columns(*SHIFT_ITEM_COLUMNS, func.count().over(), maintain_column_froms=True)
+    (``GET /api/v1/shifts``). The total comes with the page (a window count); only a page past the end asks again.
+    The statement of each shape (which filters, what the viewer may see) is built once and run with new values."""
+    kind, values = _filters(viewer, team_id=team_id, person_id=person_id, start=start, end=end, state=state,
+                            team_role=team_role)
+    shape = (kind, frozenset(values))
+    page = _ITEM_PAGES.get(shape)
+    if page is None:
+        page = _ITEM_PAGES[shape] = (
+            _filtered(kind, values)
+            .with_only_columns(*SHIFT_ITEM_COLUMNS, func.count().over(), maintain_column_froms=True)
             .join(_ItemTeam, _ItemTeam.id == Shift.team_id)
             .outerjoin(_ItemType, _ItemType.id == Shift.shift_type_id)
-            .outerjoin(_ItemAssignee, _ItemAssignee.id == Shift.assignee_id))
-    rows = db.session.execute(page.limit(limit).offset(offset)).all()
+            .outerjoin(_ItemAssignee, _ItemAssignee.id == Shift.assignee_id)
+            .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
+    rows = db.session.execute(page, {**values, "limit": limit, "offset": offset}).all()
     if rows:
         return [tuple(row[:-1]) for row in rows], rows[0][-1]
+    stmt = _filtered(kind, values)
     return [], db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))

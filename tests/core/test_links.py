@@ -136,3 +136,18 @@ def test_sign_in_next_with_an_encoded_tab_stays_on_the_site(client, make):
     assert resp.status_code == 302 and resp.headers["Location"] == "/"
     resp = client.get("/")
     assert resp.status_code == 200  # signed in, on the home page
+
+
+def test_page_links_follow_the_mount_point_of_each_request(app, make):
+    """The menu's and the stylesheet's addresses are built once per process, yet a page served under a path prefix
+    (the app mounted at /rota behind a proxy) links inside that prefix, and one served at the root does not."""
+    person = make.user()
+    make.team(staff=[person])
+    db.session.commit()
+    client = app.test_client()
+    login(client, person)
+    for _ in range(2):
+        plain = client.get("/teams").get_data(as_text=True)
+        mounted = client.get("/teams", base_url="http://localhost/rota/").get_data(as_text=True)
+        assert 'href="/static/css/app.css"' in plain and 'href="/notifications"' in plain
+        assert 'href="/rota/static/css/app.css"' in mounted and 'href="/rota/notifications"' in mounted

@@ -59,7 +59,7 @@ def _offer_pending(client, bearer, make, ward: Ward, how_many: int) -> None:
 
 
 PAGES = ["my shifts", "grid", "api shifts", "open shifts", "api open shifts", "calendar feed", "team calendar feed",
-         "compliance check"]
+         "compliance check", "page frame"]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -81,6 +81,8 @@ def test_queries_do_not_grow_with_the_data(app, make, bearer, page):
             call = lambda c=coord_client, t=team_id: c.get(f"/api/v1/shifts?team_id={t}&per_page=50")  # noqa: E731
         elif page == "open shifts":
             call = lambda c=nurse_client: c.get("/open-shifts")  # noqa: E731
+        elif page == "page frame":  # a near-empty page: session, menu, notification and channel badges, base page
+            call = lambda c=nurse_client: c.get("/teams")  # noqa: E731
         elif page == "api open shifts":
             call = lambda c=nurse_client: c.get("/api/v1/open-shifts?per_page=50")  # noqa: E731
         elif page == "calendar feed":
@@ -145,3 +147,18 @@ def test_open_shifts_take_the_same_queries_whatever_the_number_of_teams_and_shif
         login(client, nurse)
         counts.append(_count(lambda c=client: c.get("/open-shifts")))
     assert counts[1] <= counts[0], f"{counts[0]} queries for one ward, {counts[1]} for three"
+
+
+def test_the_page_frame_takes_the_same_queries_whatever_the_number_of_teams(app, make):
+    """Every signed-in page's header (the person's teams listed in the menu, the channel and notification badges)
+    costs the same queries for someone in one team as for someone in three: no query per team."""
+    counts = []
+    for teams in (1, 3):
+        person = make.user()
+        for _ in range(teams):
+            make.team(staff=[person])
+        db.session.commit()
+        client = app.test_client()
+        login(client, person)
+        counts.append(_count(lambda c=client: c.get("/notifications")))
+    assert counts[1] <= counts[0], f"{counts[0]} queries for one team, {counts[1]} for three"
