@@ -11,8 +11,8 @@ from core.api import Blueprint, Id, PageArgs, QueryId, Text, admin_required_api,
 from core.db import db
 from core.errors import NotFound
 from rota import services
+from rota.requests import balance, leave_calendar, rota_requests, service, settings
 from rota.requests import entitlement as ent
-from rota.requests import rota_requests, service
 from rota.requests.models import PreferenceKind, RequestState, RotaRequestKind
 from rota.schemas import Day
 
@@ -120,15 +120,15 @@ class TrustRulesSchema(Schema):
         "description": "its day, 1-28 (the same day every year; 29 February is refused)"})
     day_minutes = fields.Integer(validate=validate.Range(min=0, max=24 * 60),
                                  metadata={"description": "a full-time day (60-720)"})
-    days_under_5 = fields.Integer(validate=validate.Range(min=0, max=service.MAX_TABLE_DAYS), metadata={
+    days_under_5 = fields.Integer(validate=validate.Range(min=0, max=settings.MAX_TABLE_DAYS), metadata={
         "description": "Agenda for Change days, under 5 years of NHS service"})
-    days_5_to_10 = fields.Integer(validate=validate.Range(min=0, max=service.MAX_TABLE_DAYS),
+    days_5_to_10 = fields.Integer(validate=validate.Range(min=0, max=settings.MAX_TABLE_DAYS),
                                   metadata={"description": "5 to 10 years"})
-    days_over_10 = fields.Integer(validate=validate.Range(min=0, max=service.MAX_TABLE_DAYS),
+    days_over_10 = fields.Integer(validate=validate.Range(min=0, max=settings.MAX_TABLE_DAYS),
                                   metadata={"description": "over 10 years"})
-    bank_holidays = fields.Integer(validate=validate.Range(min=0, max=service.MAX_BANK_HOLIDAYS),
+    bank_holidays = fields.Integer(validate=validate.Range(min=0, max=settings.MAX_BANK_HOLIDAYS),
                                    metadata={"description": "days added to every row"})
-    max_carry_minutes = fields.Integer(validate=validate.Range(min=0, max=60 * service.MAX_CARRY_HOURS), metadata={
+    max_carry_minutes = fields.Integer(validate=validate.Range(min=0, max=60 * settings.MAX_CARRY_HOURS), metadata={
         "description": "carry-over cap for a full-timer (pro rata to FTE)"})
 
 
@@ -235,7 +235,7 @@ def leave_request_cover(request_id):
     req = service.get_request(request_id, current_user)
     if not req.team.can_manage(current_user):
         raise NotFound(f"No leave request with id {request_id}.")
-    return {"days": service.cover_effect(req)}
+    return {"days": leave_calendar.cover_effect(req)}
 
 
 def _decision(request_id, data, action):
@@ -279,8 +279,8 @@ def cancel_leave_request(data, request_id):
 @login_required_api
 def my_leave_balance(args):
     """Your annual leave balance for a leave year (default: the one today is in), in minutes."""
-    year = args.get("year") or service.leave_year_of(service.today_for(current_user))
-    return service.balance(current_user, year)
+    year = args.get("year") or balance.leave_year_of(balance.today_for(current_user))
+    return balance.balance(current_user, year)
 
 
 @blp.get("/trust/leave-rules")
@@ -288,7 +288,7 @@ def my_leave_balance(args):
 @admin_required_api
 def get_trust_leave_rules():
     """Administrators: the trust's leave rules (leave-year start, entitlement table, carry-over cap), minutes."""
-    return service.rules()
+    return settings.rules()
 
 
 @blp.put("/trust/leave-rules")
@@ -298,9 +298,9 @@ def get_trust_leave_rules():
 def put_trust_leave_rules(data):
     """Administrators: change the trust's leave rules (fields left out stay as they are); audited with before and
     after. Every balance is worked out again from them."""
-    service.set_trust_rules(actor=current_user, **data)
+    settings.set_trust_rules(actor=current_user, **data)
     db.session.commit()
-    return service.rules()
+    return settings.rules()
 
 
 # ------------------------------------------------------------------------------------------------ rota requests

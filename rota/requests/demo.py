@@ -13,7 +13,7 @@ from core.db import db
 from rota import services
 from rota.demo import WARD, demo_nurse_email
 from rota.models import PeriodState, RotaPeriod, ShiftKind, ShiftType
-from rota.requests import rota_requests, service
+from rota.requests import balance, rota_requests, service, settings
 from rota.requests.models import LeaveRequest
 
 
@@ -29,11 +29,11 @@ def seed_requests() -> list[str]:
                    key=lambda u: u.id)
     if boss is None or len(staff) < 4:
         return []
-    today = service.today_for(boss)
-    service.set_max_off(ward, 3, actor=boss)
-    service.set_profile(staff[0], actor=boss, service_start=today.replace(year=today.year - 12), fte=1.0)
-    service.set_profile(staff[1], actor=boss, service_start=today.replace(year=today.year - 6), fte=0.6)
-    service.set_carry_over(staff[0], year=service.leave_year_of(today), minutes=900, actor=boss,
+    today = balance.today_for(boss)
+    settings.set_max_off(ward, 3, actor=boss)
+    settings.set_profile(staff[0], actor=boss, service_start=today.replace(year=today.year - 12), fte=1.0)
+    settings.set_profile(staff[1], actor=boss, service_start=today.replace(year=today.year - 6), fte=0.6)
+    settings.set_carry_over(staff[0], year=balance.leave_year_of(today), minutes=900, actor=boss,
                            note="Carried from last year")
     # In the published rota (so the approval page shows shifts that would open) where nobody has leave yet.
     start = _next_monday(today + timedelta(days=14))

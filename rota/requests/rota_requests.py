@@ -19,6 +19,7 @@ from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from notifications.service import notify
 from rota import services
 from rota.models import PeriodState, RotaPeriod, ShiftKind, ShiftType
+from rota.requests.balance import today_for
 from rota.requests.models import (
     PreferenceKind,
     RequestWindow,
@@ -26,7 +27,6 @@ from rota.requests.models import (
     RotaRequestKind,
     StaffPreference,
 )
-from rota.requests.service import today_for
 
 PRIORITIES = {1: "Important", 2: "Would like", 3: "If possible"}
 PREFERENCE_WORDS = {PreferenceKind.prefers_shift: "Prefers", PreferenceKind.avoids_shift: "Rather not",

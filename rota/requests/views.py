@@ -1,6 +1,6 @@
 """Pages: my leave (balance before and after, request, cancel), a request with its effect on cover (approve /
 refuse), leave approvals, the team leave calendar, a team's leave rules, rota requests in a request window, and
-preferences / flexible-working agreements. Thin: form -> ``rota.requests.service`` / ``rota_requests`` -> render."""
+preferences / flexible-working agreements. Thin: form -> a service of ``rota.requests`` -> render."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from core.pages import CsrfForm, form_errors, get_or_404, team_or_404
 from core.web import as_choices
 from rota import services
 from rota.models import PeriodState, RotaPeriod, ShiftType
+from rota.requests import balance, leave_calendar, rota_requests, service, settings
 from rota.requests import entitlement as ent
-from rota.requests import rota_requests, service
 from rota.requests.models import PreferenceKind, RequestState, RotaRequest, StaffPreference
 
 bp = Blueprint("requests", __name__)
@@ -65,15 +65,15 @@ class TrustRulesForm(FlaskForm):
     day_hours = DecimalField("Hours in a full-time day", places=2, validators=[
         InputRequired("Give the hours in a full-time day."), NumberRange(1, 12, "A day of 1 to 12 hours.")])
     days_under_5 = IntegerField("Days a year, under 5 years of NHS service", validators=[
-        InputRequired("Give the days for under 5 years."), NumberRange(0, service.MAX_TABLE_DAYS)])
+        InputRequired("Give the days for under 5 years."), NumberRange(0, settings.MAX_TABLE_DAYS)])
     days_5_to_10 = IntegerField("Days a year, 5 to 10 years", validators=[
-        InputRequired("Give the days for 5 to 10 years."), NumberRange(0, service.MAX_TABLE_DAYS)])
+        InputRequired("Give the days for 5 to 10 years."), NumberRange(0, settings.MAX_TABLE_DAYS)])
     days_over_10 = IntegerField("Days a year, over 10 years", validators=[
-        InputRequired("Give the days for over 10 years."), NumberRange(0, service.MAX_TABLE_DAYS)])
+        InputRequired("Give the days for over 10 years."), NumberRange(0, settings.MAX_TABLE_DAYS)])
     bank_holidays = IntegerField("Bank holidays added to each", validators=[
-        InputRequired("Give the number of bank holidays."), NumberRange(0, service.MAX_BANK_HOLIDAYS)])
+        InputRequired("Give the number of bank holidays."), NumberRange(0, settings.MAX_BANK_HOLIDAYS)])
     carry_hours = DecimalField("Most hours a full-timer may carry over", places=2, validators=[
-        InputRequired("Give the carry-over limit in hours (0 for none)."), NumberRange(0, service.MAX_CARRY_HOURS)])
+        InputRequired("Give the carry-over limit in hours (0 for none)."), NumberRange(0, settings.MAX_CARRY_HOURS)])
 
 
 class WindowForm(FlaskForm):
@@ -122,7 +122,7 @@ def _shift_types(team):
 def my_leave():
     form = LeaveRequestForm()
     q = None
-    today = service.today_for(current_user)
+    today = balance.today_for(current_user)
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
@@ -143,8 +143,8 @@ def my_leave():
                 status = 422
         else:
             status = 422
-    year = service.leave_year_of(today)
-    balances = [service.balance(current_user, y) for y in (year, year + 1)]
+    year = balance.leave_year_of(today)
+    balances = [balance.balance(current_user, y) for y in (year, year + 1)]
     return render_template("rota/requests/my_leave.html", form=form, quote=q, balances=balances,
                            rows=service.my_requests(current_user), hours=ent.hours_words, today=today,
                            cancel_form=CsrfForm(), page_title="My leave"), status
@@ -162,11 +162,11 @@ def _request(request_id: int):
 def leave_request(request_id: int):
     req = _request(request_id)
     manage = req.team.can_manage(current_user)
-    year = service.leave_year_of(req.first_day)
-    return render_template("rota/requests/leave_request.html", req=req, manage=manage,
-                           cover=service.cover_effect(req) if manage and req.state == RequestState.pending else [],
-                           balance=service.balance(req.user, year), hours=ent.hours_words, form=DecisionForm(),
-                           kinds=service.REQUESTABLE, today=service.today_for(req.user), page_title="Leave request")
+    year = balance.leave_year_of(req.first_day)
+    cover = leave_calendar.cover_effect(req) if manage and req.state == RequestState.pending else []
+    return render_template("rota/requests/leave_request.html", req=req, manage=manage, cover=cover,
+                           balance=balance.balance(req.user, year), hours=ent.hours_words, form=DecisionForm(),
+                           kinds=service.REQUESTABLE, today=balance.today_for(req.user), page_title="Leave request")
 
 
 @bp.route("/leave/requests/<int:request_id>/<any(approve, refuse, cancel):action>", methods=["POST"])
@@ -229,14 +229,14 @@ def calendar():
                                page_title="Leave calendar")
     team_id = request.args.get("team", type=int)
     team = next((t for t in teams if t.id == team_id), teams[0])
-    today = service.today_for(current_user)
+    today = balance.today_for(current_user)
     year, month = _month(request.args.get("month"), today)
     first = date(year, month, 1)
     prev = (first - timedelta(days=1)).strftime("%Y-%m")
     nxt = (first + timedelta(days=32)).strftime("%Y-%m")
     return render_template("rota/requests/calendar.html", team=team, teams=teams, first=first, prev=prev, nxt=nxt,
-                           weeks=service.month_calendar(team, current_user, year, month), today=today,
-                           max_off=service.max_off(team), page_title="Leave calendar")
+                           weeks=leave_calendar.month_calendar(team, current_user, year, month), today=today,
+                           max_off=settings.max_off(team), page_title="Leave calendar")
 
 
 @bp.route("/teams/<int:team_id>/leave-rules", methods=["GET", "POST"])
@@ -246,14 +246,14 @@ def leave_rules(team_id: int):
     limit_form = MaxOffForm(prefix="limit")
     form = ProfileForm(prefix="person")
     form.user.choices = _people(team)
-    year = service.leave_year_of(service.today_for(current_user))
+    year = balance.leave_year_of(balance.today_for(current_user))
     status = 200
     if request.method == "POST":
         try:
             if "limit-max_off" in request.form:
                 if not limit_form.validate_on_submit():
                     raise _Invalid
-                service.set_max_off(team, limit_form.max_off.data, actor=current_user)
+                settings.set_max_off(team, limit_form.max_off.data, actor=current_user)
                 flash("Saved the team's limit.", "success")
             else:
                 if not form.validate_on_submit():
@@ -261,11 +261,11 @@ def leave_rules(team_id: int):
                 user = services.get_user(form.user.data)
                 if user.role_in(team) is None:
                     abort(404)
-                service.set_profile(user, actor=current_user, service_start=form.service_start.data,
+                settings.set_profile(user, actor=current_user, service_start=form.service_start.data,
                                     fte_thousandths=round(float(form.fte.data) * 1000),
                                     days_override=form.days_override.data)
                 carry = form.carry_hours.data
-                service.set_carry_over(user, year=year, actor=current_user,
+                settings.set_carry_over(user, year=year, actor=current_user,
                                        minutes=None if carry is None else round(float(carry) * 60))
                 flash(f"Saved {user.display_name}'s entitlement.", "success")
             db.session.commit()
@@ -277,11 +277,11 @@ def leave_rules(team_id: int):
             form_errors(form, exc, "fte")
             status = 422
     elif request.method == "GET":
-        limit_form.max_off.data = service.max_off(team)
+        limit_form.max_off.data = settings.max_off(team)
     people = sorted((m.user for m in team.memberships), key=lambda u: u.display_name)
-    rows = [(u, service.person_of(u), service.balance(u, year)) for u in people]
+    rows = [(u, settings.person_of(u), balance.balance(u, year)) for u in people]
     return render_template("rota/requests/leave_rules.html", team=team, limit_form=limit_form, form=form, rows=rows,
-                           year=year, hours=ent.hours_words, trust=service.rules(),
+                           year=year, hours=ent.hours_words, trust=settings.rules(),
                            month_name=_month_name,
                            page_title=f"Leave rules – {team.name}"), status
 
@@ -297,14 +297,14 @@ def trust_leave_rules():
     form = TrustRulesForm()
     status = 200
     if request.method == "GET":
-        current = service.rules()
+        current = settings.rules()
         form.process(data={**current.__dict__, "day_hours": current.day_minutes / 60,
                            "carry_hours": current.max_carry_minutes / 60})
     elif form.validate_on_submit():
         values = {k: form[k].data for k in ("year_start_month", "year_start_day", "days_under_5", "days_5_to_10",
                                              "days_over_10", "bank_holidays")}
         try:
-            service.set_trust_rules(actor=current_user, day_minutes=round(float(form.day_hours.data) * 60),
+            settings.set_trust_rules(actor=current_user, day_minutes=round(float(form.day_hours.data) * 60),
                                     max_carry_minutes=round(float(form.carry_hours.data) * 60), **values)
             db.session.commit()
             flash("Saved the trust's leave rules. Every balance now uses them.", "success")

@@ -254,10 +254,10 @@ def test_one_team_and_three_teams_take_the_same_number_of_queries(make, ward):
 
 def test_hours_against_contracted_hours_count_the_real_length_of_a_night_across_the_october_change(make, ward):
     from rota.models import ShiftKind
-    from rota.requests import service as requests_service
+    from rota.requests import settings as requests_settings
 
     team, coord, (a, b, c) = ward
-    requests_service.set_profile(b, actor=coord, service_start=None, fte=0.6)
+    requests_settings.set_profile(b, actor=coord, service_start=None, fte=0.6)
     neighbour = make.user(display_name="Next Door")
     night, day_ = stype(team, "N", ShiftKind.night), stype(team, "E")
     # Saturday 24 October 20:00 BST to Sunday 25 October 08:00 GMT: 13 hours, the clocks went back at 02:00

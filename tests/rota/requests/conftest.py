@@ -6,12 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from rota.requests import service
+from rota.requests import balance, service
 
 TODAY = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # a Monday in leave year 2025 (leave years start 1 April)
 
 
 @pytest.fixture
 def today(monkeypatch):
-    monkeypatch.setattr(service, "now_utc", lambda: TODAY)
+    monkeypatch.setattr(balance, "now_utc", lambda: TODAY)  # "today" of each person
+    monkeypatch.setattr(service, "now_utc", lambda: TODAY)  # when a request is decided
     return TODAY.date()

@@ -14,7 +14,7 @@ from core import accounts
 from core.accounts import TeamRole
 from core.db import db
 from rota.models import Leave, PeriodState, RotaPeriod
-from rota.requests import rota_requests, service
+from rota.requests import rota_requests, service, settings
 from rota.requests.models import LeaveRequest, RequestState
 from tests import factories, fuzzing
 from tests.rota.swaps import factories as data
@@ -153,7 +153,7 @@ def test_unused_hours_of_last_leave_year_are_carried_over_for_the_nurse_and_her_
     from tests.conftest import login
     w, team, boss, (nora, *_) = _ward(make)
     nora.created_at = datetime(2024, 6, 1, tzinfo=UTC)  # her leave is recorded here from leave year 2024/25
-    service.set_profile(nora, actor=boss, service_start=None, fte=0.6)  # 9450 a year; cap 2250 x 0.6 = 1350
+    settings.set_profile(nora, actor=boss, service_start=None, fte=0.6)  # 9450 a year; cap 2250 x 0.6 = 1350
     db.session.commit()
     mine = bearer(make.token(nora))
     # 2024/25: nothing taken -> 9450 unused, the cap bites: 22 h 30 carried into 2025/26
@@ -176,7 +176,7 @@ def test_unused_hours_of_last_leave_year_are_carried_over_for_the_nurse_and_her_
     login(client, nora)
     assert "carried over from 2025/26: 9 h (cap 22 h 30 min)" in client.get("/leave").get_data(as_text=True)
     # A coordinator's own figure wins, and the page says so
-    service.set_carry_over(nora, year=2026, minutes=300, actor=boss)
+    settings.set_carry_over(nora, year=2026, minutes=300, actor=boss)
     db.session.commit()
     assert client.get("/api/v1/me/leave-balance?year=2026", headers=mine).json["carried_minutes"] == 300
     assert "5 h (recorded by a coordinator, which wins; worked out: 9 h" in client.get("/leave").get_data(as_text=True)

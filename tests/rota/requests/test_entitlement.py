@@ -9,8 +9,8 @@ import pytest
 
 from core.db import db
 from core.errors import Forbidden, ValidationFailed
+from rota.requests import balance, service, settings
 from rota.requests import entitlement as ent
-from rota.requests import service
 from rota.requests.models import RequestState
 from tests import factories
 
@@ -119,8 +119,8 @@ def _ward(make):
 
 def test_balance_across_two_leave_years_with_carry_over(app, make, today):
     team, boss, nurse = _ward(make)
-    service.set_profile(nurse, actor=boss, service_start=date(2015, 6, 1), fte=1.0)
-    service.set_carry_over(nurse, year=2025, minutes=900, actor=boss)  # 15 h into 2025/26
+    settings.set_profile(nurse, actor=boss, service_start=date(2015, 6, 1), fte=1.0)
+    settings.set_carry_over(nurse, year=2025, minutes=900, actor=boss)  # 15 h into 2025/26
     db.session.commit()
     # Mon 9 - Fri 13 Mar 2026 (leave year 2025), Mon 13 - Fri 17 Apr 2026 (leave year 2026)
     march = service.request_leave(nurse, actor=nurse, first_day=date(2026, 3, 9), last_day=date(2026, 3, 13))
@@ -128,17 +128,17 @@ def test_balance_across_two_leave_years_with_carry_over(app, make, today):
     service.approve(march, actor=boss)
     db.session.commit()
     # 2025: 10 years on 1 Apr 2025? No: 9 y 10 m -> 29 days: 37 x 450 = 16650; + 900 carried - 2250 taken
-    b25 = service.balance(nurse, 2025)
+    b25 = balance.balance(nurse, 2025)
     assert (b25.entitlement, b25.carried, b25.taken, b25.pending, b25.remaining) == (16650, 900, 2250, 0, 15300)
     # 2026: 10 y 10 m on 1 Apr 2026 -> 33 days: 41 x 450 = 18450; the April week is still waiting
-    b26 = service.balance(nurse, 2026)
+    b26 = balance.balance(nurse, 2026)
     assert (b26.entitlement, b26.taken, b26.pending, b26.remaining, b26.available) == (18450, 0, 2250, 18450, 16200)
     assert april.state == RequestState.pending
 
 
 def test_part_time_balance_and_a_request_bigger_than_it_is_refused(app, make, today):
     team, boss, nurse = _ward(make)
-    service.set_profile(nurse, actor=boss, service_start=date(2024, 1, 1), fte=0.6)
+    settings.set_profile(nurse, actor=boss, service_start=date(2024, 1, 1), fte=0.6)
     db.session.commit()
     # 0.6 FTE, under 5 years: 9450 min (157 h 30) a year; a fortnight Mon 2 - Fri 13 Feb 2026 = 10 x 4.5 h = 45 h
     q = service.quote(nurse, kind="annual", first_day=date(2026, 2, 2), last_day=date(2026, 2, 13))
@@ -146,7 +146,7 @@ def test_part_time_balance_and_a_request_bigger_than_it_is_refused(app, make, to
     # Seven weeks (35 weekdays x 270 = 9450) fits exactly; one more day does not
     service.request_leave(nurse, actor=nurse, first_day=date(2026, 1, 12), last_day=date(2026, 2, 27))
     db.session.commit()
-    assert service.balance(nurse, 2025).available == 0
+    assert balance.balance(nurse, 2025).available == 0
     with pytest.raises(ValidationFailed, match="you have 0 h left"):
         service.request_leave(nurse, actor=nurse, first_day=date(2026, 3, 2), last_day=date(2026, 3, 2))
 
@@ -154,21 +154,21 @@ def test_part_time_balance_and_a_request_bigger_than_it_is_refused(app, make, to
 def test_bad_settings_are_refused_and_only_coordinators_change_them(app, make, today):
     team, boss, nurse = _ward(make)
     with pytest.raises(ValidationFailed) as e:
-        service.set_profile(nurse, actor=boss, service_start=None, fte=1.5)
+        settings.set_profile(nurse, actor=boss, service_start=None, fte=1.5)
     assert "fte" in e.value.errors
     with pytest.raises(Forbidden):
-        service.set_profile(nurse, actor=nurse, service_start=None, fte=1.0)
+        settings.set_profile(nurse, actor=nurse, service_start=None, fte=1.0)
     with pytest.raises(ValidationFailed):
-        service.set_carry_over(nurse, year=2026, minutes=2251, actor=boss)  # the trust's limit is 37 h 30
+        settings.set_carry_over(nurse, year=2026, minutes=2251, actor=boss)  # the trust's limit is 37 h 30
     with pytest.raises(Forbidden):
-        service.set_trust_rules(actor=boss, year_start_month=1)
+        settings.set_trust_rules(actor=boss, year_start_month=1)
     admin = make.admin()
     with pytest.raises(ValidationFailed) as e:
-        service.set_trust_rules(actor=admin, year_start_month=13, year_start_day=29)
+        settings.set_trust_rules(actor=admin, year_start_month=13, year_start_day=29)
     assert set(e.value.errors) == {"year_start_month", "year_start_day"}
-    service.set_trust_rules(actor=admin, year_start_month=1, year_start_day=1)
+    settings.set_trust_rules(actor=admin, year_start_month=1, year_start_day=1)
     db.session.commit()
-    assert service.leave_year_of(date(2026, 1, 1)) == 2026
+    assert balance.leave_year_of(date(2026, 1, 1)) == 2026
 
 
 def test_a_request_across_the_leave_year_boundary_is_refused_with_the_day_it_starts(app, make, today):

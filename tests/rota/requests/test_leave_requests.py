@@ -12,7 +12,7 @@ from core.db import db
 from core.errors import Conflict, Forbidden, ValidationFailed
 from notifications.models import Notification
 from rota.models import Leave, LeaveKind, Shift, ShiftState, StaffingRequirement
-from rota.requests import service
+from rota.requests import balance, leave_calendar, service, settings
 from rota.requests.models import LeaveRequest, RequestState
 from tests import factories
 from tests.rota.swaps import factories as data
@@ -47,7 +47,7 @@ def test_approval_records_the_leave_opens_her_shift_tells_her_and_is_audited(app
     told = db.session.scalar(select(Notification).where(Notification.kind == "leave.decided"))
     assert told.user_id == nora.id and "approved" in told.text and "Enjoy it" in told.text
     assert {"leave_request.made", "leave.recorded", "leave_request.approved"} <= set(_actions())
-    assert service.balance(nora, 2025).taken == 1350
+    assert balance.balance(nora, 2025).taken == 1350
 
 
 def test_refusal_needs_a_reason_and_tells_her(app, make, today):
@@ -62,7 +62,7 @@ def test_refusal_needs_a_reason_and_tells_her(app, make, today):
     assert req.state == RequestState.refused and db.session.scalar(select(Leave.id)) is None
     assert "not approved: Two already off" in db.session.scalar(select(Notification.text).where(
         Notification.kind == "leave.decided"))
-    assert service.balance(nora, 2025).pending == 0
+    assert balance.balance(nora, 2025).pending == 0
 
 
 def test_only_her_coordinator_decides_and_only_once(app, make, today):
@@ -95,7 +95,7 @@ def test_cancelling_approved_leave_takes_it_out_of_the_rota_and_tells_the_coordi
     service.cancel(req, actor=nora)
     db.session.commit()
     assert req.state == RequestState.cancelled and db.session.scalar(select(Leave.id)) is None
-    assert service.balance(nora, 2025).taken == 0
+    assert balance.balance(nora, 2025).taken == 0
     assert db.session.scalar(select(Notification.user_id).where(Notification.kind == "leave.cancelled")) == boss.id
     with pytest.raises(Conflict):
         service.cancel(req, actor=nora)
@@ -137,10 +137,10 @@ def test_cover_effect_shows_who_is_off_the_limit_and_the_gap_it_opens(app, make,
     data.shift(team, starts_at=datetime(2026, 1, 14, 7, 0, tzinfo=UTC), assignee=nora, stype=early)
     nadia_req = service.request_leave(nadia, actor=nadia, first_day=WED, last_day=WED)
     service.approve(nadia_req, actor=boss)
-    service.set_max_off(team, 1, actor=boss)
+    settings.set_max_off(team, 1, actor=boss)
     req = service.request_leave(nora, actor=nora, first_day=WED, last_day=date(2026, 1, 15))
     db.session.commit()
-    wed, thu = service.cover_effect(req)
+    wed, thu = leave_calendar.cover_effect(req)
     assert (wed.off, wed.max_off, wed.over_limit) == (["Nurse B"], 1, True)
     assert wed.shifts == ["Early 07:00"] and len(wed.gaps) == 1 and "1 → 0 of 1" in wed.gaps[0]
     assert (thu.off, thu.over_limit, thu.gaps) == ([], False, [])
@@ -153,11 +153,11 @@ def test_the_team_calendar_shows_colleagues_leave_but_not_their_sickness(app, ma
     service.request_leave(nora, actor=nora, first_day=date(2026, 1, 20), last_day=date(2026, 1, 20))
     db.session.add(Leave(user_id=nadia.id, team_id=team.id, kind=LeaveKind.sickness, first_day=WED, last_day=WED))
     db.session.commit()
-    weeks = service.month_calendar(team, nora, 2026, 1)
+    weeks = leave_calendar.month_calendar(team, nora, 2026, 1)
     days = {d.day: d.entries for w in weeks for d in w}
     assert weeks[0][0].day == date(2025, 12, 29) and len(weeks) == 5
     assert days[WED] == [("Nurse A", "Annual")] and days[date(2026, 1, 20)] == [("Nurse A", "Asked")]
-    assert sorted(service.month_calendar(team, boss, 2026, 1)[2][2].entries) == [("Nurse A", "Annual"),
+    assert sorted(leave_calendar.month_calendar(team, boss, 2026, 1)[2][2].entries) == [("Nurse A", "Annual"),
                                                                                  ("Nurse B", "Sickness")]
     with pytest.raises(ValidationFailed):
-        service.month_calendar(team, nora, 2026, 13)
+        leave_calendar.month_calendar(team, nora, 2026, 13)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from core.db import db
 from rota.models import Leave, PeriodState, RotaPeriod, StaffingRequirement
-from rota.requests import service
+from rota.requests import balance, service, settings
 from rota.requests.models import LeaveRequest, RequestState, RequestWindow, RotaRequest, StaffPreference
 from tests import factories
 from tests.conftest import login
@@ -102,17 +102,17 @@ def test_the_calendar_and_the_leave_rules_page(app, make, client, today):
     assert 'data-testid="off-2026-01-20"' in page and "Nurse A" in page and "January 2026" in page
     assert client.get("/leave/calendar?month=garbage").status_code == 200
     resp = client.post(f"/teams/{team.id}/leave-rules", data={"limit-max_off": "2"})
-    assert resp.status_code == 302 and service.max_off(team) == 2
+    assert resp.status_code == 302 and settings.max_off(team) == 2
     resp = client.post(f"/teams/{team.id}/leave-rules", data={"person-user": str(nora.id), "person-fte": "0.6",
                                                                "person-service_start": "2015-05-01",
                                                                "person-carry_hours": "7.5"})
     assert resp.status_code == 302
     db.session.expire_all()
-    assert service.person_of(nora).fte_thousandths == 600 and service.balance(nora, 2025).carried == 450
+    assert settings.person_of(nora).fte_thousandths == 600 and balance.balance(nora, 2025).carried == 450
     resp = client.post(f"/teams/{team.id}/leave-rules", data={"person-user": str(nora.id), "person-fte": "0.6",
                                                                "person-carry_hours": ""})  # back to worked out
     db.session.expire_all()
-    assert resp.status_code == 302 and service.balance(nora, 2025).carry.recorded is None
+    assert resp.status_code == 302 and balance.balance(nora, 2025).carry.recorded is None
     resp = client.post(f"/teams/{team.id}/leave-rules", data={"person-user": str(nora.id), "person-fte": "3"})
     assert resp.status_code == 422
     login_nurse = client.post("/auth/logout")
@@ -190,11 +190,11 @@ def test_an_administrator_changes_the_trust_leave_rules_and_bad_input_keeps_what
     for odd in ({"day_hours": "NaN"}, {"carry_hours": "Infinity"}, {"days_under_5": "9" * 40}, {"year_start_day": "31",
                 "year_start_month": "4"}, {"year_start_month": "13"}):
         assert client.post("/admin/leave-rules", data={**form, **odd}).status_code == 422, odd
-    assert service.rules().days_under_5 == 27  # nothing saved
+    assert settings.rules().days_under_5 == 27  # nothing saved
     resp = client.post("/admin/leave-rules", data={**form, "year_start_day": "1", "year_start_month": "4",
                                                    "carry_hours": "15"})
     assert resp.status_code == 302
-    assert (service.rules().days_under_5, service.rules().max_carry_minutes) == (28, 900)
+    assert (settings.rules().days_under_5, settings.rules().max_carry_minutes) == (28, 900)
     entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "leave.rules_changed"))
     assert entry.actor_id == admin.id
     assert entry.summary == {"before": {"days_under_5": 27, "max_carry_minutes": 2250},
