@@ -22,13 +22,15 @@ from collections import Counter
 from datetime import date, time, timedelta
 
 from rota.autoroster import model as m
+from rota.autoroster import problem as pb
+from rota.autoroster.judge import judge
 from rota.compliance import rules
 from rota.patterns import line_occurrences, parse_cycle
 
-E = m.ShiftKind(1, "E", "Early", time(7), 510)
-L = m.ShiftKind(2, "L", "Late", time(13), 510)
-N = m.ShiftKind(3, "N", "Night", time(19, 30), 750, "night")
-LD = m.ShiftKind(4, "LD", "Long Day", time(7), 750)
+E = pb.ShiftKind(1, "E", "Early", time(7), 510)
+L = pb.ShiftKind(2, "L", "Late", time(13), 510)
+N = pb.ShiftKind(3, "N", "Night", time(19, 30), 750, "night")
+LD = pb.ShiftKind(4, "LD", "Long Day", time(7), 750)
 START = date(2026, 3, 2)  # a Monday; a 6-week period crosses the clock change of 29 March
 WTR = [rules.RULE_SETS["WTR"]]
 TCS = [rules.RULE_SETS["TCS2016"], rules.RULE_SETS["WTR"]]
@@ -40,14 +42,14 @@ def load() -> str:
     return f"load {os.getloadavg()[0]:.1f}"
 
 
-def ward(staff: int, weeks: int, seed: int = 42) -> m.Problem:
+def ward(staff: int, weeks: int, seed: int = 42) -> pb.Problem:
     rnd = random.Random(seed)
     days = [START + timedelta(days=i) for i in range(7 * weeks)]
     rns = round(staff * 0.7)
     people, grade, iv, group = [], {}, set(), {}
     for i in range(1, staff + 1):
         fte = rnd.choice([1000] * 7 + [600] * 3)
-        people.append(m.Person(i, f"P{i}", weekly_minutes=2250 * fte // 1000, rules=m.blocking_rules(WTR)))
+        people.append(pb.Person(i, f"P{i}", weekly_minutes=2250 * fte // 1000, rules=pb.blocking_rules(WTR)))
         if i <= rns:
             group[i], grade[i] = "rn", rnd.choice([5] * 4 + [6] * 2 + [7])
             if rnd.random() < 0.5:
@@ -62,9 +64,9 @@ def ward(staff: int, weeks: int, seed: int = 42) -> m.Problem:
             frozenset(iv), 1), (E, "healthcare assistants", hca, 2), (L, "registered nurses", rn, 4),
             (L, "healthcare assistants", hca, 2), (N, "registered nurses", rn, 3), (N, "RNs at Band 6 or above",
             senior, 1), (N, "healthcare assistants", hca, 1)]
-    clauses = [m.Clause(k, t.id, d, max(1, round(n * scale)), who, elig)
+    clauses = [pb.Clause(k, t.id, d, max(1, round(n * scale)), who, elig)
                for d in days for k, (t, who, elig, n) in enumerate(need)]
-    return m.Problem(days, "Europe/London", [E, L, N, LD], people, clauses, leave=_leave(rnd, people, days),
+    return pb.Problem(days, "Europe/London", [E, L, N, LD], people, clauses, leave=_leave(rnd, people, days),
                      requests=_requests(rnd, people, days, [E.id, L.id, N.id]))
 
 
@@ -82,21 +84,21 @@ def _requests(rnd, people, days, type_ids) -> list:
     for u in people:
         for _ in range(3):
             kind = rnd.choice(["want", "avoid", "avoid"])
-            requests.append(m.Request(u.id, rnd.choice(days), kind, rnd.choice(type_ids) if kind == "want" else None,
+            requests.append(pb.Request(u.id, rnd.choice(days), kind, rnd.choice(type_ids) if kind == "want" else None,
                                       rnd.randint(1, 3)))
     return list({(r.user_id, r.day): r for r in requests}.values())
 
 
-def doctors(count: int, weeks: int, seed: int = 7) -> m.Problem:
+def doctors(count: int, weeks: int, seed: int = 7) -> pb.Problem:
     """Doctors in training under TCS 2016: Day 08:00-17:00, Long Day 08:00-21:00, Night 21:00-09:00 (12 h) and an
     evening on-call 17:00-08:00 from home."""
     rnd = random.Random(seed)
-    day = m.ShiftKind(11, "D", "Day", time(8), 540)
-    long_day = m.ShiftKind(12, "LD", "Long Day", time(8), 780)
-    night = m.ShiftKind(13, "N", "Night", time(21), 720, "night")
-    call = m.ShiftKind(14, "OC", "On call", time(17), 900, "on_call")
+    day = pb.ShiftKind(11, "D", "Day", time(8), 540)
+    long_day = pb.ShiftKind(12, "LD", "Long Day", time(8), 780)
+    night = pb.ShiftKind(13, "N", "Night", time(21), 720, "night")
+    call = pb.ShiftKind(14, "OC", "On call", time(17), 900, "on_call")
     days = [START + timedelta(days=i) for i in range(7 * weeks)]
-    people = [m.Person(i, f"Dr{i}", weekly_minutes=2400, rules=m.blocking_rules(TCS)) for i in range(1, count + 1)]
+    people = [pb.Person(i, f"Dr{i}", weekly_minutes=2400, rules=pb.blocking_rules(TCS)) for i in range(1, count + 1)]
     everyone = frozenset(u.id for u in people)
     seniors = frozenset(u.id for u in people if u.id % 3 == 0)  # ST3+: the registrar on each shift
     scale = count / 60
@@ -107,20 +109,20 @@ def doctors(count: int, weeks: int, seed: int = 7) -> m.Problem:
                                                (long_day, 5, "doctors", everyone),
                                                (long_day, 1, "registrars", seniors), (night, 4, "doctors", everyone),
                                                (night, 1, "registrars", seniors), (call, 2, "doctors", everyone)]):
-            clauses.append(m.Clause(k, t.id, d, max(1, round(n * scale)), who, elig))
-    return m.Problem(days, "Europe/London", [day, long_day, night, call], people, clauses,
+            clauses.append(pb.Clause(k, t.id, d, max(1, round(n * scale)), who, elig))
+    return pb.Problem(days, "Europe/London", [day, long_day, night, call], people, clauses,
                      leave=_leave(rnd, people, days), requests=_requests(rnd, people, days, [day.id, long_day.id]))
 
 
-def breaches(p: m.Problem, draft: m.Draft, sets) -> tuple[int, Counter, float]:
+def breaches(p: pb.Problem, draft: pb.Draft, sets) -> tuple[int, Counter, float]:
     t0 = clock.perf_counter()
-    blocking = m.judge(draft, {t.id: t for t in p.types}, p.tz, lambda _u: (sets, False),
+    blocking = judge(draft, {t.id: t for t in p.types}, p.tz, lambda _u: (sets, False),
                        leave={u: [rules.LeaveSpan(d, d) for uu, d in p.leave if uu == u] for u, _ in p.leave})
     verdicts = [v for vs in blocking.values() for v in vs]
     return len(verdicts), Counter(v.rule_id for v in verdicts), clock.perf_counter() - t0
 
 
-def run(p: m.Problem, limit: float) -> tuple[m.Draft, str, str]:
+def run(p: pb.Problem, limit: float) -> tuple[pb.Draft, str, str]:
     """Solve; the time as wall and CPU seconds (on the shared machine a 60 s wall limit may be ~12 s of CPU)."""
     before = load()
     t0, c0 = clock.perf_counter(), clock.process_time()
@@ -128,7 +130,7 @@ def run(p: m.Problem, limit: float) -> tuple[m.Draft, str, str]:
     return draft, f"{clock.perf_counter() - t0:.1f} s wall, {clock.process_time() - c0:.1f} s CPU", before
 
 
-def filled(p: m.Problem, draft: m.Draft) -> tuple[int, int]:
+def filled(p: pb.Problem, draft: pb.Draft) -> tuple[int, int]:
     places = sum(c.count for c in p.clauses)
     return places - sum(g["missing"] for g in draft.gaps), places
 
@@ -139,7 +141,7 @@ def sd(values) -> str:
             f"max {max(values)}")
 
 
-def pattern_nights(p: m.Problem) -> tuple[dict, dict]:
+def pattern_nights(p: pb.Problem) -> tuple[dict, dict]:
     """Nights per person on the pattern-generated rota for the same ward: as generated, and after the coordinator
     takes people off the shifts that fall on their leave."""
     ids = [u.id for u in p.people]

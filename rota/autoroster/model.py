@@ -1,24 +1,23 @@
 """The auto-roster's CP-SAT model (pure: no Flask, no database; ``docs/auto-roster.md`` describes it).
 
-The service turns a rota period into a :class:`Problem` of plain rows (people, shift types, requirement clauses with
-who counts towards each, leave, pins, requests, preferences) and gets a :class:`Draft` back: the assignments, each
-unfilled requirement with why, each refused request with why. :func:`judge` then runs the rules engine over every
-person's draft; the engine, not this model, has the last word.
+:func:`solve` turns a :class:`rota.autoroster.problem.Problem` into a :class:`rota.autoroster.problem.Draft`: the
+hard constraints (the rules engine's blocking rules among them), the soft ones as weighted terms of the objective,
+the greedy starting rota (``greedy``) as a hint, and the explanations of gaps and refused requests (``explain``).
+:func:`rota.autoroster.judge.judge` then runs the rules engine over every person's draft.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from ortools.sat.python import cp_model
 
 from core import timeutil
+from rota.autoroster import explain, greedy
+from rota.autoroster.problem import Assignment, Draft, Person, Preference, Problem, ShiftKind, instants
 from rota.compliance import rules
-
-WEEKDAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 # Weights of the objective (docs/auto-roster.md). A missing person on a requirement outweighs everything else.
 W_GAP = 1000
@@ -27,116 +26,6 @@ W_PREFERENCE = 4  # a standing (soft) preference not met, per shift
 W_HOURS = 3  # per half hour beyond the tolerance either side of the contracted hours
 W_FAIR = 8  # per night / weekend / on-call shift between the most and the least loaded person (with the window before)
 W_ISOLATED = 10  # an isolated single day off (work, one day off, work)
-
-
-@dataclass(frozen=True)
-class ShiftKind:
-    id: int
-    code: str
-    name: str
-    start: time
-    minutes: int
-    kind: str = "day"  # day | night | on_call
-
-    @property
-    def night(self) -> bool:
-        return self.kind == "night"
-
-    @property
-    def long(self) -> bool:
-        return self.minutes > 10 * 60
-
-
-@dataclass(frozen=True)
-class Person:
-    id: int
-    name: str
-    label: str = ""  # "Band 5 registered nurse"
-    weekly_minutes: int = 2250  # contracted hours a week (37.5 h x FTE)
-    rest_after_nights_hours: int = 0  # 46 under the 2016 doctors' contract
-    max_nights: int = 4
-    max_long: int = 4
-    max_days: int = 7
-    weekly_cap_hours: int = 48  # in any 7 consecutive days; replaced by the engine's window for doctors (below)
-    # The rules engine's *blocking* rules for this person (their profile's rule sets: TCS 2016 for doctors in
-    # training, WTR): the model turns each into hard constraints with the engine's own thresholds and classification.
-    rules: tuple = ()
-
-
-@dataclass(frozen=True)
-class Clause:
-    """A requirement clause on one day: ``count`` of ``who`` on shift ``type_id``; ``eligible`` people count."""
-
-    requirement_id: int
-    type_id: int
-    day: date
-    count: int
-    who: str  # "registered nurses at Band 6 or above"
-    eligible: frozenset
-
-
-@dataclass(frozen=True)
-class Request:
-    user_id: int
-    day: date
-    kind: str  # want | avoid
-    type_id: int | None = None  # None with avoid: the whole day
-    priority: int = 2
-
-
-@dataclass(frozen=True)
-class Preference:
-    user_id: int
-    kind: str  # prefers_shift | avoids_shift | fixed_day_off | no_nights
-    type_id: int | None = None
-    weekday: int | None = None
-    hard: bool = False  # a flexible-working agreement
-
-
-@dataclass
-class Problem:
-    days: list[date]
-    tz: str
-    types: list[ShiftKind]
-    people: list[Person]
-    clauses: list[Clause] = field(default_factory=list)
-    leave: set = field(default_factory=set)  # (user_id, day)
-    pins: dict = field(default_factory=dict)  # (user_id, day) -> type_id, or None for a busy day (hand-placed shift)
-    fixed: list = field(default_factory=list)  # (user_id, starts_at, ends_at, label): other shifts, e.g. just before
-    requests: list[Request] = field(default_factory=list)
-    preferences: list[Preference] = field(default_factory=list)
-    min_rest_hours: int = 11
-    hours_tolerance_minutes: int = 450
-    # (user_id, starts_at, ends_at, kind): shifts worked before the period (the fairness window and the engine's
-    # reach, e.g. 26 weeks of weekends for 1 in 3). They count towards the spread of nights / weekends / on-calls
-    # and towards the engine's windows that reach into the period.
-    history: list = field(default_factory=list)
-    fair_weeks: int = 0  # how many weeks before the period count towards the spread (0: the period only)
-
-
-@dataclass
-class Assignment:
-    user_id: int
-    day: date
-    type_id: int
-    starts_at: datetime
-    ends_at: datetime
-    pinned: bool = False
-
-
-@dataclass
-class Draft:
-    status: str  # optimal | feasible | infeasible | unknown
-    assignments: list[Assignment]
-    gaps: list[dict]
-    refused: list[dict]
-    honoured: int
-    summary: dict
-
-
-def instants(day: date, st: ShiftKind, tz: str) -> tuple[datetime, datetime]:
-    """Real start and end of a shift type on a local day (a clock-change night is an hour longer or shorter)."""
-    return timeutil.shift_instants(day, st.start, st.minutes, tz)
 
 
 def _agreement_rules_out(a: Preference, d: date, t: ShiftKind) -> bool:
@@ -154,17 +43,7 @@ SPREADS = {"nights": lambda d, kind: kind == "night", "weekends": lambda d, kind
            "on_call": lambda d, kind: kind == "on_call"}
 
 
-def blocking_rules(rule_sets) -> tuple:
-    """The rules engine's blocking rules in these rule sets (names or RuleSets): what ``Person.rules`` takes."""
-    sets = [rules.RULE_SETS[rs] if isinstance(rs, str) else rs for rs in rule_sets]
-    return tuple(r for rs in sets for r in rs.rules if r.severity == rules.BLOCK)
-
-
-def _day(day: date) -> str:
-    return f"{WEEKDAY_NAMES[day.weekday()]} {day:%d %b}"
-
-
-class _Model:
+class Model:
     def __init__(self, p: Problem):
         self.p = p
         self.m = cp_model.CpModel()
@@ -411,26 +290,6 @@ class _Model:
                     lhs = [*vs, x3] + ([end_var] if end_var is not None else [])
                     self.m.Add(sum(lhs) - sum(nxt_vs) + const + (end_var is None) <= min_run)
 
-    def _free_by_rules(self, u: Person, d: date, tid: int, on: dict, back: list) -> bool:
-        """The greedy start's check of a doctor's weekends share and on-call rules (the rest is kept by ``_free``)."""
-        t = self.types[tid]
-        for r in self.rules_of(u, "weekends"):
-            sat = self.fact((d, tid), self.shift(d, tid), "weekend")
-            mine = {self.fact((dd, tt), self.shift(dd, tt), "weekend") for (uid, dd), tt in on.items() if uid == u.id}
-            share = max(1, math.ceil(len(self.weekend_vars(u)) / r.params["one_in"]))
-            if sat is not None and sat not in mine and len(mine - {None}) >= share:
-                return False
-        for r in self.rules_of(u, "on_call"):
-            prev = back[0][1]
-            if prev is not None and self.types[prev].kind == "on_call" and (
-                    t.kind == "on_call" and back[0][0].weekday() != 5
-                    or t.kind != "on_call" and t.minutes > r.params["day_after_max_hours"] * 60):
-                return False
-            if t.kind == "on_call" and sum(1 for _pd, pt in back[:6] if pt is not None
-                                           and self.types[pt].kind == "on_call") >= r.params["max_per_7_days"]:
-                return False
-        return True
-
     def _engine_window(self, u: Person, limit: int, length: int):
         """At most ``limit`` minutes of work in any ``length`` minutes (sliding; windows start at every shift start
         and end at every shift end, as the engine's)."""
@@ -480,9 +339,9 @@ class _Model:
 
     def weekend_vars(self, u: Person) -> dict:
         """Saturday -> a 0/1 variable "works that weekend" (any work Sat 00:01 – Sun 23:59, as the engine counts)."""
-        if not hasattr(self, "_wk"):
-            self._wk = {}
-        if u.id not in self._wk:
+        if not hasattr(self, "weekend_cache"):
+            self.weekend_cache = {}
+        if u.id not in self.weekend_cache:
             by_sat = defaultdict(list)
             for d in self.p.days:
                 for t in self.p.types:
@@ -493,8 +352,8 @@ class _Model:
             for sat, vs in by_sat.items():
                 w = out[sat] = self.m.NewBoolVar("")
                 self.m.AddMaxEquality(w, vs)
-            self._wk[u.id] = out
-        return self._wk[u.id]
+            self.weekend_cache[u.id] = out
+        return self.weekend_cache[u.id]
 
     def _engine_weekends(self, u: Person, rule):
         """1 weekend in ``one_in``: (a) the engine's window — at most ``weekends_allowed`` in any ``cycle_weeks``
@@ -607,82 +466,7 @@ class _Model:
                 self.isolated.append((iso, u.id, d0, d1, d2))
                 self.terms.append(W_ISOLATED * iso)
         m.Minimize(sum(self.terms))
-        self.hint()
-
-    def hint(self):
-        """A greedy rota as the search's first guess (CP-SAT repairs whatever in it breaks a rule): day by day, the
-        scarcest clauses first, the least-worked free people who keep the rest, weekly and run limits. Without it the
-        single search worker can spend a loaded machine's whole time limit before its first solution."""
-        p, on, minutes, nights = self.p, {}, defaultdict(int), defaultdict(int)
-        people = {u.id: u for u in p.people}
-        avoid = {(r.user_id, r.day, r.type_id) for r in p.requests if r.kind == "avoid"}
-        want = {(r.user_id, r.day, r.type_id) for r in p.requests if r.kind == "want"}
-        cap = {u.id: u.weekly_minutes * len(p.days) / 7 + p.hours_tolerance_minutes for u in p.people}
-        by_day = defaultdict(list)
-        for c in p.clauses:
-            by_day[c.day].append(c)
-        for (uid, d), tid in p.pins.items():
-            if tid is not None and uid in people:
-                on[(uid, d)] = tid
-                minutes[uid] += self.types[tid].minutes
-        for d in p.days:
-            for c in sorted(by_day[d], key=lambda c: len(c.eligible)):
-                have = sum(1 for uid in c.eligible if on.get((uid, d)) == c.type_id)
-                t = self.types[c.type_id]
-                order = sorted(c.eligible, key=lambda uid: ((uid, d, c.type_id) not in want,
-                                                            nights[uid] if t.night else 0,
-                                                            minutes[uid] / max(1, cap[uid]), uid))
-                for uid in order:
-                    if have >= c.count:
-                        break
-                    if uid in people and minutes[uid] + t.minutes <= cap[uid] and (uid, d, None) not in avoid \
-                            and (uid, d, c.type_id) not in avoid and self._free(people[uid], d, c.type_id, on):
-                        on[(uid, d)] = c.type_id
-                        minutes[uid] += t.minutes
-                        nights[uid] += t.night
-                        have += 1
-        hint = self.m.AddHint
-        for (uid, d, tid), v in self.x.items():
-            hint(v, on.get((uid, d)) == tid)
-        for (uid, d), w in self.work.items():
-            hint(w, (uid, d) in on)
-        for c, s in self.slack.items():
-            hint(s, max(0, c.count - sum(1 for uid in c.eligible if on.get((uid, c.day)) == c.type_id)))
-        for uid, (target, _worked) in getattr(self, "hours", {}).items():
-            worked = sum(self.types[tid].minutes for (u, _d), tid in on.items() if u == uid)
-            over = max(worked - target - p.hours_tolerance_minutes, target - p.hours_tolerance_minutes - worked, 0)
-            hint(self.devs[uid], -(-over // 30))
-        for iso, uid, d0, d1, d2 in getattr(self, "isolated", ()):
-            hint(iso, (uid, d0) in on and (uid, d1) not in on and (uid, d2) in on)
-        for u in p.people:
-            for sat, w in getattr(self, "_wk", {}).get(u.id, {}).items():
-                hint(w, any(self.fact((d, tid), self.shift(d, tid), "weekend") == sat
-                            for (uid, d), tid in on.items() if uid == u.id))
-        for hi, lo, what, pick, prior in getattr(self, "spreads", ()):
-            counts = [prior[u.id][what] + sum(1 for (uid, d), tid in on.items() if uid == u.id
-                                              and pick(d, self.types[tid].kind)) for u in p.people]
-            hint(hi, max(counts))
-            hint(lo, min(counts))
-
-    def _free(self, u: Person, d: date, tid: int, on: dict) -> bool:
-        if (u.id, d) in on or (u.id, d) in self.p.pins or self.why_not.get((u.id, d, tid)):
-            return False
-        t = self.types[tid]
-        back = [(d - timedelta(days=k), on.get((u.id, d - timedelta(days=k)))) for k in range(1, 8)]
-        if back[0][1] is not None and self.hour_gap(back[0][0], back[0][1], d, tid) < self.rest_hours(u):
-            return False
-        rests46 = u.rest_after_nights_hours or self.rules_of(u, "rest_after_nights")
-        if rests46 and any(  # 46 h after nights, unless this night goes on the run
-                pt is not None and self.types[pt].night and not (k == 0 and t.night)
-                and self.hour_gap(pd, pt, d, tid) < 46 for k, (pd, pt) in enumerate(back[:3])):
-            return False
-        if not self._free_by_rules(u, d, tid, on, back):
-            return False
-        run = next((k for k, (_pd, pt) in enumerate(back) if pt is None), 7)
-        nights = next((k for k, (_pd, pt) in enumerate(back) if pt is None or not self.types[pt].night), 7)
-        week = sum(self.types[pt].minutes for _pd, pt in back[:6] if pt is not None) + t.minutes
-        return run < min(u.max_days, 5) and (not t.night or nights < min(u.max_nights, 3)) and \
-            week <= u.weekly_cap_hours * 60 and not (t.long and run >= 3)
+        greedy.hint(self)
 
     def prior(self) -> dict:
         """Per person, nights / weekend shifts / on-calls worked in the ``fair_weeks`` before the period."""
@@ -702,7 +486,7 @@ class _Progress(cp_model.CpSolverSolutionCallback):
     """Tells ``on_solution`` about each better draft found: ``{"solutions", "objective", "places", "filled",
     "elapsed"}``; a truthy answer stops the search (the best draft so far is kept)."""
 
-    def __init__(self, mdl: _Model, on_solution):
+    def __init__(self, mdl: Model, on_solution):
         super().__init__()
         self.mdl, self.on_solution, self.count = mdl, on_solution, 0
         self.places = sum(c.count for c in mdl.p.clauses)
@@ -721,7 +505,7 @@ def solve(p: Problem, *, seed: int = 1, time_limit: float = 20.0, deterministic_
 
     ``on_solution(progress) -> bool`` hears of each better draft (see :class:`_Progress`); ``on_start(stop)`` gets,
     just before the search, a function any thread may call to end it early with the best draft so far."""
-    mdl = _Model(p)
+    mdl = Model(p)
     mdl.build()
     mdl.objective()
     solver = cp_model.CpSolver()
@@ -746,11 +530,11 @@ def solve(p: Problem, *, seed: int = 1, time_limit: float = 20.0, deterministic_
 def cover_bound(p: Problem, *, seed: int = 1, time_limit: float = 60.0) -> dict:
     """How many requirement places the data allow under every hard rule: the same model with cover as its only
     objective. ``upper_bound`` is CP-SAT's proven bound (the most any rota could fill); ``filled`` the best found."""
-    mdl = _Model(p)
+    mdl = Model(p)
     mdl.build()
     mdl.cover()
     mdl.m.Minimize(sum(mdl.slack.values()))
-    mdl.hint()
+    greedy.hint(mdl)
     solver = cp_model.CpSolver()
     solver.parameters.random_seed = seed
     solver.parameters.num_workers = 1
@@ -763,7 +547,7 @@ def cover_bound(p: Problem, *, seed: int = 1, time_limit: float = 60.0) -> dict:
             "upper_bound": places - math.ceil(solver.BestObjectiveBound() - 1e-6)}
 
 
-def _read(mdl: _Model, solver, status: str) -> Draft:
+def _read(mdl: Model, solver, status: str) -> Draft:
     p, x = mdl.p, mdl.x
     on = {k for k, v in x.items() if solver.Value(v)}
     where = {(uid, d): tid for uid, d, tid in on}
@@ -775,14 +559,14 @@ def _read(mdl: _Model, solver, status: str) -> Draft:
         missing = solver.Value(mdl.slack[c])
         if missing:
             gaps.append({"requirement_id": c.requirement_id, "day": c.day, "type_id": c.type_id, "missing": missing,
-                         "why": _gap_reason(mdl, c, where, people)})
+                         "why": explain.gap_reason(mdl, c, where, people)})
     refused, honoured = [], 0
     for r, ok in mdl.request_ok.items():
         if solver.BooleanValue(ok):
             honoured += 1
         else:
             refused.append({"user_id": r.user_id, "day": r.day, "kind": r.kind, "type_id": r.type_id,
-                            "priority": r.priority, "why": _request_reason(mdl, r, where)})
+                            "priority": r.priority, "why": explain.request_reason(mdl, r, where)})
     hours = {uid: {"target_minutes": target, "rostered_minutes": solver.Value(worked)}
              for uid, (target, worked) in mdl.hours.items()}
     nights = {u.id: sum(1 for (uid, _d), tid in where.items() if uid == u.id and mdl.types[tid].night)
@@ -791,119 +575,3 @@ def _read(mdl: _Model, solver, status: str) -> Draft:
     return Draft(status, assignments, gaps, refused, honoured,
                  {"objective": solver.ObjectiveValue(), "hours": hours, "nights": nights, "weekends": weekends,
                   "isolated_days_off": sum(solver.Value(v[0]) for v in getattr(mdl, "isolated", ()))})
-
-
-def _blocker(mdl: _Model, uid: int, d: date, tid: int, where: dict) -> str | None:
-    """Why ``uid`` may not work ``tid`` on ``d`` given the rest of the draft (the hard constraint that binds)."""
-    p, types = mdl.p, mdl.types
-    person = next(u for u in p.people if u.id == uid)
-    if mdl.why_not.get((uid, d, tid)):
-        return mdl.why_not[(uid, d, tid)][0]
-    if (uid, d) in where:
-        return f"works the {types[where[(uid, d)]].name} that day"
-    for other in (d - timedelta(days=1), d + timedelta(days=1)):
-        if (uid, other) in where:
-            t2 = where[(uid, other)]
-            gap = mdl.hour_gap(other, t2, d, tid) if other < d else mdl.hour_gap(d, tid, other, t2)
-            if gap < p.min_rest_hours:
-                side = "after" if other < d else "before"
-                return f"would not have {p.min_rest_hours} h rest {side} the {types[t2].name} on {_day(other)}"
-    for first in (d - timedelta(days=k) for k in range(7)):
-        minutes = sum(types[where[(uid, first + timedelta(days=k))]].minutes for k in range(7)
-                      if (uid, first + timedelta(days=k)) in where)
-        if minutes + types[tid].minutes > person.weekly_cap_hours * 60 and not mdl.rules_of(person, "max_in_window"):
-            return f"would pass {person.weekly_cap_hours} h in 7 days"
-    run = 1
-    for step in (-1, 1):
-        dd = d + timedelta(days=step)
-        while (uid, dd) in where:
-            run += 1
-            dd += timedelta(days=step)
-    if run > person.max_days:
-        return f"would work more than {person.max_days} days in a row"
-    return _rule_blocker(mdl, person, d, tid, where)
-
-
-def _rule_blocker(mdl: _Model, person: Person, d: date, tid: int, where: dict) -> str | None:
-    """The engine's blocking rule the shift would break next to the person's draft and other shifts, or the model's
-    1-weekend-in-N share of the period."""
-    if not person.rules:
-        return None
-    mine = [mdl.shift(dd, t) for (u, dd), t in where.items() if u == person.id]
-    candidate = replace(mdl.shift(d, tid), key="candidate")
-    found = rules.evaluate([*mine, *mdl.others.get(person.id, ()), candidate],
-                           [rules.RuleSet("model", "blocking rules", tuple(person.rules))], focus=["candidate"])
-    if found:
-        title = next((r.title for r in person.rules if r.id == found[0].rule_id), found[0].rule_id)
-        return f"would break the rule “{title}”"
-    sat = mdl.fact((d, tid), candidate, "weekend")
-    wk = mdl.weekend_vars(person)
-    worked = {mdl.fact((dd, t), mdl.shift(dd, t), "weekend") for (u, dd), t in where.items() if u == person.id}
-    for r in mdl.rules_of(person, "weekends"):
-        share = max(1, math.ceil(len(wk) / r.params["one_in"]))
-        if sat is not None and sat not in worked and len(worked - {None}) >= share:
-            return f"would work more than {share} of the {len(wk)} weekends in the period (1 in {r.params['one_in']})"
-    return None
-
-
-def _gap_reason(mdl: _Model, c: Clause, where: dict, people: dict) -> str:
-    st = mdl.types[c.type_id]
-    if not c.eligible:
-        return f"nobody in the team counts as {c.who}"
-    reasons = []
-    free = []
-    for uid in sorted(c.eligible):
-        if where.get((uid, c.day)) == c.type_id:
-            continue
-        why = _blocker(mdl, uid, c.day, c.type_id, where)
-        if why is None:
-            free.append(people[uid].name)
-        else:
-            reasons.append(f"{people[uid].name} {why}")
-    if not free:
-        head = f"no {c.who} free who would keep every hard rule for the {st.name} on {_day(c.day)}"
-        return head + (": " + "; ".join(reasons) if reasons else "")
-    return (f"{', '.join(free)} could work it, but it would cost more than the gap: their contracted hours, "
-            f"weekly limits or the spread of nights and weekends" + ("; " + "; ".join(reasons) if reasons else ""))
-
-
-def _request_reason(mdl: _Model, r: Request, where: dict) -> str:
-    if r.kind == "want":
-        tid = r.type_id if r.type_id in mdl.types else next(iter(mdl.types), None)
-        why = None if tid is None else _blocker(mdl, r.user_id, r.day, tid, where)
-        if why and not why.startswith("works the"):
-            return f"refused: you {why}"
-        if why:
-            return f"refused: you were needed on the {why.removeprefix('works the ').removesuffix(' that day')} " \
-                   f"that day for cover"
-        return "refused: the shift was already covered and your contracted hours were met"
-    tid = where.get((r.user_id, r.day))
-    name = mdl.types[tid].name if tid in mdl.types else "shift"
-    if (r.user_id, r.day) in mdl.p.pins:
-        return f"refused: the {name} was placed by hand and pinned"
-    return f"refused: nobody else who counts could cover the {name} on {_day(r.day)} without breaking a hard rule"
-
-
-# ----------------------------------------------------------------------------------------------------- the judge
-
-
-def judge(draft: Draft, types: dict[int, ShiftKind], tz: str, rule_sets_of, *, existing=None, leave=None) -> dict:
-    """Every person's draft through the rules engine: ``{user_id: [blocking verdicts involving a drafted shift]}``.
-
-    ``rule_sets_of(user_id)`` gives the person's rule sets; ``existing`` their other shifts (WorkShift lists) and
-    ``leave`` their LeaveSpans, so windows reaching outside the period are judged too."""
-    by_person = defaultdict(list)
-    for i, a in enumerate(draft.assignments):
-        t = types[a.type_id]
-        by_person[a.user_id].append(rules.WorkShift(a.starts_at, a.ends_at, kind=t.kind, tz=tz, name=t.name,
-                                                    key=("draft", i)))
-    out = {}
-    for uid, shifts in by_person.items():
-        rule_sets, opted_out = rule_sets_of(uid)
-        others = list((existing or {}).get(uid, []))
-        verdicts = rules.evaluate(shifts + others, rule_sets, leave=(leave or {}).get(uid, ()), opted_out=opted_out,
-                                  focus=[s.key for s in shifts])
-        blocking = [v for v in verdicts if v.severity == rules.BLOCK]
-        if blocking:
-            out[uid] = blocking
-    return out

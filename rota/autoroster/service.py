@@ -1,4 +1,4 @@
-"""Auto-roster a rota period: read the period into a :class:`model.Problem`, solve, let the rules engine judge every
+"""Auto-roster a rota period: read the period into a :class:`Problem`, solve, let the rules engine judge every
 drafted shift, and save what it allows as draft shifts (``docs/auto-roster.md``).
 
 Every shift already in the period with someone on it is pinned (kept, and the draft is built around it); a published
@@ -18,6 +18,18 @@ from core.db import db
 from core.errors import Conflict, ValidationFailed
 from rota import services
 from rota.autoroster import model
+from rota.autoroster.judge import judge
+from rota.autoroster.problem import (
+    Clause,
+    Draft,
+    Person,
+    Preference,
+    Problem,
+    Request,
+    ShiftKind,
+    blocking_rules,
+    instants,
+)
 from rota.compliance.profiles import profiles_for
 from rota.compliance.rotas import load_leave, load_shifts
 from rota.cover import clause_words, staff_label
@@ -43,12 +55,12 @@ def _people(team) -> list[User]:
     return [u for u in users if u.grade is not None and u.staff_group != StaffGroup.admin]
 
 
-def build_problem(period: RotaPeriod) -> tuple[model.Problem, dict]:
+def build_problem(period: RotaPeriod) -> tuple[Problem, dict]:
     """The period as plain rows, and what the service needs to save and judge the answer."""
     team = period.team
     tz = team.timezone
     days = [period.first_day + timedelta(days=i) for i in range((period.last_day - period.first_day).days + 1)]
-    types = [model.ShiftKind(t.id, t.code, t.name, t.start_local, t.duration_minutes, t.kind.value)
+    types = [ShiftKind(t.id, t.code, t.name, t.start_local, t.duration_minutes, t.kind.value)
              for t in services.shift_types(team, active_only=True)]
     users = _people(team)
     ids = [u.id for u in users]
@@ -57,16 +69,16 @@ def build_problem(period: RotaPeriod) -> tuple[model.Problem, dict]:
                                   .where(StaffLeaveProfile.user_id.in_(ids))).all())
     people = []
     for u in users:  # the engine's blocking rules for the person (TCS 2016 for doctors in training) become hard
-        people.append(model.Person(u.id, u.display_name, staff_label(u),
+        people.append(Person(u.id, u.display_name, staff_label(u),
                                    weekly_minutes=FULL_TIME_WEEK_MINUTES * fte.get(u.id, 1000) // 1000,
-                                   rules=model.blocking_rules(profiles[u.id].rule_sets)))
+                                   rules=blocking_rules(profiles[u.id].rule_sets)))
     type_ids = {t.id for t in types}
     clauses = []
     for req in services.requirements(team):
         if req.shift_type_id not in type_ids:
             continue
         eligible = frozenset(u.id for u in users if meets(u, req))
-        clauses += [model.Clause(req.id, req.shift_type_id, d, req.min_count, clause_words(req), eligible)
+        clauses += [Clause(req.id, req.shift_type_id, d, req.min_count, clause_words(req), eligible)
                     for d in days if req.weekday is None or req.weekday == d.weekday()]
     leave = set()
     for uid, first, last in db.session.execute(select(Leave.user_id, Leave.first_day, Leave.last_day).where(
@@ -81,7 +93,7 @@ def build_problem(period: RotaPeriod) -> tuple[model.Problem, dict]:
                                                     Shift.starts_at < hi + near, Shift.ends_at > lo - near)):
         day = timeutil.local_date(s.starts_at, tz)
         nominal = day in days and s.shift_type_id in type_ids and s.team_id == team.id and \
-            (s.starts_at, s.ends_at) == model.instants(day, next(t for t in types if t.id == s.shift_type_id), tz)
+            (s.starts_at, s.ends_at) == instants(day, next(t for t in types if t.id == s.shift_type_id), tz)
         if nominal:
             pins[(s.assignee_id, day)] = s.shift_type_id
             continue
@@ -93,16 +105,16 @@ def build_problem(period: RotaPeriod) -> tuple[model.Problem, dict]:
         fixed.append((s.assignee_id, s.starts_at, s.ends_at, f"the {name} on {start:%a %d %b} from {start:%H:%M}",
                       kind))
     rows = rota_requests.requests_for_period(period)
-    reqs = [model.Request(r["user_id"], r["day"], r["kind"], r["shift_type_id"], r["priority"])
+    reqs = [Request(r["user_id"], r["day"], r["kind"], r["shift_type_id"], r["priority"])
             for r in rows["requests"] if r["user_id"] in ids]
-    prefs = [model.Preference(p["user_id"], p["kind"], p["shift_type_id"], p["weekday"], p["hard"])
+    prefs = [Preference(p["user_id"], p["kind"], p["shift_type_id"], p["weekday"], p["hard"])
              for p in rows["preferences"] if p["user_id"] in ids]
-    problem = model.Problem(days, tz, types, people, clauses, leave=leave, pins=pins, fixed=fixed, requests=reqs,
+    problem = Problem(days, tz, types, people, clauses, leave=leave, pins=pins, fixed=fixed, requests=reqs,
                             preferences=prefs, history=_history(ids, lo, people), fair_weeks=FAIR_WINDOW_WEEKS)
     return problem, {"users": {u.id: u for u in users}, "profiles": profiles, "lo": lo, "hi": hi}
 
 
-def _history(ids: list[int], lo: datetime, people: list[model.Person]) -> list:
+def _history(ids: list[int], lo: datetime, people: list[Person]) -> list:
     """Shifts worked before the period: the fairness window, or as far back as an engine rule in the model reaches
     (1 weekend in 3 looks back over its cycle of weeks)."""
     reach = {"weekends": "cycle_weeks", "average_hours": "reference_weeks"}
@@ -145,7 +157,7 @@ def auto_roster(period: RotaPeriod, *, actor, seed: int = 1, time_limit: float =
     if period.state != PeriodState.draft:
         raise Conflict("This rota period was published while the auto-roster ran: nothing was saved.",
                        extra={"code": "period_published"})
-    new = model.Draft(draft.status, [a for a in draft.assignments if not a.pinned], draft.gaps, draft.refused,
+    new = Draft(draft.status, [a for a in draft.assignments if not a.pinned], draft.gaps, draft.refused,
                       draft.honoured, draft.summary)
     refused_by_engine = _judge(new, problem, ctx)
     types = {t.id: t for t in problem.types}
@@ -183,7 +195,7 @@ def auto_roster(period: RotaPeriod, *, actor, seed: int = 1, time_limit: float =
     }
 
 
-def _judge(draft: model.Draft, problem: model.Problem, ctx) -> list:
+def _judge(draft: Draft, problem: Problem, ctx) -> list:
     """The rules engine over each person's drafted shifts plus their other shifts within four weeks: the drafted
     assignments it blocks, with its verdicts."""
     ids = [u.id for u in problem.people]
@@ -191,7 +203,7 @@ def _judge(draft: model.Draft, problem: model.Problem, ctx) -> list:
     existing = load_shifts(ids, lo, hi)
     leave = load_leave(ids, lo, hi)
     profiles = ctx["profiles"]
-    blocked = model.judge(draft, {t.id: t for t in problem.types}, problem.tz,
+    blocked = judge(draft, {t.id: t for t in problem.types}, problem.tz,
                           lambda uid: (profiles[uid].rule_sets, profiles[uid].opted_out),
                           existing=existing, leave=leave)
     out = []

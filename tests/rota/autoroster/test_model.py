@@ -10,22 +10,24 @@ from datetime import date, time, timedelta
 import pytest
 
 from rota.autoroster import model as m
+from rota.autoroster import problem as pb
+from rota.autoroster.judge import judge
 from rota.compliance import rules
 
 MON = date(2026, 3, 2)  # a Monday
 WEEK = [MON + timedelta(days=i) for i in range(7)]
-EARLY = m.ShiftKind(1, "E", "Early", time(7, 30), 480)
-LATE = m.ShiftKind(2, "L", "Late", time(13, 30), 480)
-NIGHT = m.ShiftKind(3, "N", "Night", time(20, 0), 720, "night")
+EARLY = pb.ShiftKind(1, "E", "Early", time(7, 30), 480)
+LATE = pb.ShiftKind(2, "L", "Late", time(13, 30), 480)
+NIGHT = pb.ShiftKind(3, "N", "Night", time(20, 0), 720, "night")
 TZ = "Europe/London"
 
 
 def _people(n):
-    return [m.Person(i, f"P{i}") for i in range(1, n + 1)]
+    return [pb.Person(i, f"P{i}") for i in range(1, n + 1)]
 
 
 def _clauses(types_counts, eligible, days=WEEK):
-    return [m.Clause(100 + t.id, t.id, d, n, "registered nurses", frozenset(eligible))
+    return [pb.Clause(100 + t.id, t.id, d, n, "registered nurses", frozenset(eligible))
             for d in days for t, n in types_counts]
 
 
@@ -34,7 +36,7 @@ def _wtr(_uid):
 
 
 def _no_blocking(p, draft):
-    return m.judge(draft, {t.id: t for t in p.types}, p.tz, _wtr,
+    return judge(draft, {t.id: t for t in p.types}, p.tz, _wtr,
                    leave={u: [rules.LeaveSpan(d, d) for (uu, d) in p.leave if uu == u] for u, _ in p.leave}) == {}
 
 
@@ -44,7 +46,7 @@ def test_four_people_one_week_reaches_the_hand_known_optimum():
     # (one half hour over D's tolerance, cost 3) rather than one of A, B, C working both (unfairness 2 x 8 = 16),
     # so A, B, C work the other 13 (5, 4, 4).
     people = _people(4)
-    p = m.Problem(WEEK, TZ, [EARLY], people, _clauses([(EARLY, 2)], {1, 2, 3, 4}),
+    p = pb.Problem(WEEK, TZ, [EARLY], people, _clauses([(EARLY, 2)], {1, 2, 3, 4}),
                   leave={(4, d) for d in WEEK[:5]})
     draft = m.solve(p, seed=7)
     assert draft.status == "optimal"
@@ -57,8 +59,8 @@ def test_four_people_one_week_reaches_the_hand_known_optimum():
 
 def test_requests_are_honoured_by_priority():
     people = _people(4)
-    reqs = [m.Request(1, WEEK[2], "avoid", None, 1), m.Request(2, WEEK[3], "want", LATE.id, 1)]
-    p = m.Problem(WEEK, TZ, [EARLY, LATE], people, _clauses([(EARLY, 1), (LATE, 1)], {1, 2, 3, 4}), requests=reqs)
+    reqs = [pb.Request(1, WEEK[2], "avoid", None, 1), pb.Request(2, WEEK[3], "want", LATE.id, 1)]
+    p = pb.Problem(WEEK, TZ, [EARLY, LATE], people, _clauses([(EARLY, 1), (LATE, 1)], {1, 2, 3, 4}), requests=reqs)
     draft = m.solve(p, seed=3)
     assert draft.refused == [] and draft.honoured == 2
     assert not any(a.user_id == 1 and a.day == WEEK[2] for a in draft.assignments)
@@ -69,7 +71,7 @@ def test_an_infeasible_ward_gives_a_draft_with_explained_gaps():
     # Two nurses for an Early and a Night every day (84 h of work a week between them, 96 h allowed, but 11 h rest
     # and the 48 h weekly cap get in the way), and one is on leave on Wednesday.
     people = _people(2)
-    p = m.Problem(WEEK, TZ, [EARLY, NIGHT], people, _clauses([(EARLY, 1), (NIGHT, 1)], {1, 2}),
+    p = pb.Problem(WEEK, TZ, [EARLY, NIGHT], people, _clauses([(EARLY, 1), (NIGHT, 1)], {1, 2}),
                   leave={(2, WEEK[2])})
     draft = m.solve(p, seed=1)
     assert draft.status in ("optimal", "feasible")
@@ -84,8 +86,8 @@ def test_an_infeasible_ward_gives_a_draft_with_explained_gaps():
 
 
 def test_nobody_eligible_is_said_plainly():
-    p = m.Problem(WEEK[:1], TZ, [EARLY], _people(2),
-                  [m.Clause(1, EARLY.id, MON, 1, "registered nurses who are IV-trained", frozenset())])
+    p = pb.Problem(WEEK[:1], TZ, [EARLY], _people(2),
+                  [pb.Clause(1, EARLY.id, MON, 1, "registered nurses who are IV-trained", frozenset())])
     draft = m.solve(p)
     assert draft.gaps[0]["why"] == "nobody in the team counts as registered nurses who are IV-trained"
 
@@ -93,7 +95,7 @@ def test_nobody_eligible_is_said_plainly():
 def test_pins_are_kept():
     people = _people(3)
     pins = {(3, WEEK[0]): NIGHT.id, (3, WEEK[4]): None}
-    p = m.Problem(WEEK, TZ, [EARLY, NIGHT], people, _clauses([(EARLY, 1)], {1, 2, 3}), pins=pins)
+    p = pb.Problem(WEEK, TZ, [EARLY, NIGHT], people, _clauses([(EARLY, 1)], {1, 2, 3}), pins=pins)
     draft = m.solve(p, seed=5)
     mine = {(a.day, a.type_id) for a in draft.assignments if a.user_id == 3}
     assert (WEEK[0], NIGHT.id) in mine
@@ -103,8 +105,8 @@ def test_pins_are_kept():
 
 def test_flexible_working_agreements_are_hard():
     people = _people(2)
-    prefs = [m.Preference(1, "no_nights", hard=True), m.Preference(2, "fixed_day_off", weekday=0, hard=True)]
-    p = m.Problem(WEEK, TZ, [EARLY, NIGHT], people, _clauses([(NIGHT, 1), (EARLY, 1)], {1, 2}), preferences=prefs)
+    prefs = [pb.Preference(1, "no_nights", hard=True), pb.Preference(2, "fixed_day_off", weekday=0, hard=True)]
+    p = pb.Problem(WEEK, TZ, [EARLY, NIGHT], people, _clauses([(NIGHT, 1), (EARLY, 1)], {1, 2}), preferences=prefs)
     draft = m.solve(p, seed=2)
     assert not any(a.user_id == 1 and a.type_id == NIGHT.id for a in draft.assignments)
     assert not any(a.user_id == 2 and a.day == MON for a in draft.assignments)
@@ -124,27 +126,28 @@ def test_the_same_seed_gives_the_same_rota():
 
 
 TCS = [rules.RULE_SETS["TCS2016"], rules.RULE_SETS["WTR"]]
-LONG_DAY = m.ShiftKind(4, "LD", "Long Day", time(7, 30), 750)
-ON_CALL = m.ShiftKind(5, "OC", "On call", time(17), 15 * 60, "on_call")
+LONG_DAY = pb.ShiftKind(4, "LD", "Long Day", time(7, 30), 750)
+ON_CALL = pb.ShiftKind(5, "OC", "On call", time(17), 15 * 60, "on_call")
 
 
-def _random_ward(rnd: random.Random, doctors: bool | None = None) -> m.Problem:
+def _random_ward(rnd: random.Random, doctors: bool | None = None) -> pb.Problem:
     # Doctors in training work up to 3 weeks with long days and on-call, under every blocking rule of TCS 2016 + WTR.
     doctors = rnd.random() < 0.5 if doctors is None else doctors
     days = [MON + timedelta(days=i) for i in range(rnd.choice([7, 10, 14, 21] if doctors else [7, 10, 14]))]
     types = rnd.sample([EARLY, LATE, NIGHT, LONG_DAY, *([ON_CALL] if doctors else [])], rnd.randint(1, 4))
-    people = [m.Person(i, f"P{i}", weekly_minutes=rnd.choice([1350, 2250]), max_nights=rnd.choice([3, 4]),
-                       rules=m.blocking_rules(TCS) if doctors else ())
+    people = [pb.Person(i, f"P{i}", weekly_minutes=rnd.choice([1350, 2250]), max_nights=rnd.choice([3, 4]),
+                       rules=pb.blocking_rules(TCS) if doctors else ())
               for i in range(1, rnd.randint(2, 7))]
     ids = [u.id for u in people]
-    clauses = [m.Clause(t.id, t.id, d, rnd.randint(1, 2), "staff", frozenset(rnd.sample(ids, rnd.randint(0, len(ids)))))
+    clauses = [pb.Clause(t.id, t.id, d, rnd.randint(1, 2), "staff",
+                         frozenset(rnd.sample(ids, rnd.randint(0, len(ids)))))
                for d in days for t in types if rnd.random() < 0.8]
     leave = {(rnd.choice(ids), rnd.choice(days)) for _ in range(rnd.randint(0, 3))}
-    requests = [m.Request(rnd.choice(ids), rnd.choice(days), rnd.choice(["want", "avoid"]),
+    requests = [pb.Request(rnd.choice(ids), rnd.choice(days), rnd.choice(["want", "avoid"]),
                           rnd.choice([None, *[t.id for t in types]]), rnd.randint(1, 3))
                 for _ in range(rnd.randint(0, 5))]
     requests = [r for r in requests if not (r.kind == "want" and r.type_id is None)]
-    return m.Problem(days, TZ, types, people, clauses, leave=leave, requests=requests)
+    return pb.Problem(days, TZ, types, people, clauses, leave=leave, requests=requests)
 
 
 def _ward_seed(case: int) -> int:
@@ -166,7 +169,7 @@ def test_the_rules_engine_agrees_with_every_solver_output(case):
     draft = m.solve(p, seed=seed, deterministic_limit=2.0)
     doctors = bool(p.people[0].rules)
     sets = TCS if doctors else [rules.RULE_SETS["WTR"]]
-    blocking = m.judge(draft, {t.id: t for t in p.types}, p.tz, lambda _uid: (sets, False),
+    blocking = judge(draft, {t.id: t for t in p.types}, p.tz, lambda _uid: (sets, False),
                        leave={u: [rules.LeaveSpan(d, d) for uu, d in p.leave if uu == u] for u, _ in p.leave})
     verdicts = [f"P{uid} {v.rule_id}: {v.message}" for uid, vs in blocking.items() for v in vs]
     assert verdicts == [], f"ward seed {seed} ({'doctors' if doctors else 'nurses'}): replay with {replay}"
@@ -175,8 +178,8 @@ def test_the_rules_engine_agrees_with_every_solver_output(case):
 def test_shifts_outside_the_period_keep_their_rest():
     # P1 worked the Night before the period (Sun 20:00 - Mon 08:00): not on Monday's Early; P2 is on leave, so the
     # gap says why each could not.
-    before = m.instants(MON - timedelta(days=1), NIGHT, TZ)
-    p = m.Problem(WEEK[:1], TZ, [EARLY], _people(2), _clauses([(EARLY, 1)], {1, 2}, days=WEEK[:1]),
+    before = pb.instants(MON - timedelta(days=1), NIGHT, TZ)
+    p = pb.Problem(WEEK[:1], TZ, [EARLY], _people(2), _clauses([(EARLY, 1)], {1, 2}, days=WEEK[:1]),
                   leave={(2, MON)}, fixed=[(1, *before, "the Night on Sun 01 Mar from 20:00")])
     draft = m.solve(p)
     assert draft.assignments == []
@@ -186,8 +189,8 @@ def test_shifts_outside_the_period_keep_their_rest():
 
 def test_a_refused_request_says_why():
     # P1 asks for Wednesday's Early, but holds the (pinned) Night on Tuesday, which ends at 08:00 on Wednesday.
-    p = m.Problem(WEEK[:3], TZ, [EARLY, NIGHT], _people(1), [], pins={(1, WEEK[1]): NIGHT.id},
-                  requests=[m.Request(1, WEEK[2], "want", EARLY.id, 1)])
+    p = pb.Problem(WEEK[:3], TZ, [EARLY, NIGHT], _people(1), [], pins={(1, WEEK[1]): NIGHT.id},
+                  requests=[pb.Request(1, WEEK[2], "want", EARLY.id, 1)])
     draft = m.solve(p)
     assert draft.honoured == 0
     assert draft.refused[0]["why"] == "refused: you would not have 11 h rest after the Night on Tue 03 Mar"
@@ -197,7 +200,7 @@ def test_hand_placed_shifts_win_over_the_models_rules_and_still_give_a_draft():
     # The coordinator pinned P1 on a Night then the next Early (too little rest) and on a leave day: the solver keeps
     # them (the engine's warnings are the coordinator's to weigh) and still rosters everyone else.
     pins = {(1, WEEK[0]): NIGHT.id, (1, WEEK[1]): EARLY.id, (1, WEEK[3]): EARLY.id}
-    p = m.Problem(WEEK, TZ, [EARLY, NIGHT], _people(3), _clauses([(EARLY, 1)], {1, 2, 3}), pins=pins,
+    p = pb.Problem(WEEK, TZ, [EARLY, NIGHT], _people(3), _clauses([(EARLY, 1)], {1, 2, 3}), pins=pins,
                   leave={(1, WEEK[3])})
     draft = m.solve(p, seed=1)
     assert draft.status == "optimal" and draft.gaps == []
@@ -206,18 +209,18 @@ def test_hand_placed_shifts_win_over_the_models_rules_and_still_give_a_draft():
 
 # ------------------------------------------------------- doctors in training: the 2016 contract's limits, hand-checked
 
-DAY10 = m.ShiftKind(6, "D", "Day", time(7), 600)  # 10 h: not a long shift
-LONG13 = m.ShiftKind(7, "LD", "Long Day", time(7), 780)  # 13 h: long, and the longest the contract allows
-NIGHT12 = m.ShiftKind(8, "N", "Night", time(20), 720, "night")
-CALL12 = m.ShiftKind(9, "OC", "Evening on call", time(20), 720, "on_call")
+DAY10 = pb.ShiftKind(6, "D", "Day", time(7), 600)  # 10 h: not a long shift
+LONG13 = pb.ShiftKind(7, "LD", "Long Day", time(7), 780)  # 13 h: long, and the longest the contract allows
+NIGHT12 = pb.ShiftKind(8, "N", "Night", time(20), 720, "night")
+CALL12 = pb.ShiftKind(9, "OC", "Evening on call", time(20), 720, "on_call")
 
 
 def _doctors(n):
-    return [m.Person(i, f"Dr{i}", rules=m.blocking_rules(TCS)) for i in range(1, n + 1)]
+    return [pb.Person(i, f"Dr{i}", rules=pb.blocking_rules(TCS)) for i in range(1, n + 1)]
 
 
 def _need(t, days, count=1, people=(1,)):
-    return [m.Clause(t.id, t.id, d, count, "doctors", frozenset(people)) for d in days]
+    return [pb.Clause(t.id, t.id, d, count, "doctors", frozenset(people)) for d in days]
 
 
 WEEKENDS3 = [MON + timedelta(days=7 * w + k) for w in range(3) for k in (5, 6)]
@@ -240,11 +243,11 @@ WEEKENDS3 = [MON + timedelta(days=7 * w + k) for w in range(3) for k in (5, 6)]
     ("on-call", [CALL12], _need(CALL12, WEEK), 1, WEEK, 3),
 ])
 def test_doctors_rotas_keep_the_2016_limits_at_the_known_optimum(rule, types, clauses, doctors, days, filled):
-    p = m.Problem(days, TZ, types, _doctors(doctors), clauses)
+    p = pb.Problem(days, TZ, types, _doctors(doctors), clauses)
     draft = m.solve(p, seed=3)
     assert draft.status == "optimal", rule
     assert sum(c.count for c in clauses) - sum(g["missing"] for g in draft.gaps) == filled, rule
-    assert m.judge(draft, {t.id: t for t in types}, TZ, lambda _uid: (TCS, False)) == {}, rule
+    assert judge(draft, {t.id: t for t in types}, TZ, lambda _uid: (TCS, False)) == {}, rule
     if rule == "1 weekend in 3":
         weekends = defaultdict(set)
         for a in draft.assignments:
@@ -260,10 +263,10 @@ def test_no_isolated_single_days_off_and_nights_already_worked_count_towards_the
     # an isolated day off). A Night a day on Fri and Sat: P1 worked three nights in the fortnight before the period,
     # so P2 works both (without the window they would share them).
     days = WEEK[:6]
-    before = [(1, *m.instants(MON - timedelta(days=k), NIGHT, TZ), "night") for k in (3, 8, 9)]
-    people = [m.Person(i, f"P{i}", weekly_minutes=2 * 480 * 7 // 6, max_nights=4) for i in (1, 2)]
+    before = [(1, *pb.instants(MON - timedelta(days=k), NIGHT, TZ), "night") for k in (3, 8, 9)]
+    people = [pb.Person(i, f"P{i}", weekly_minutes=2 * 480 * 7 // 6, max_nights=4) for i in (1, 2)]
     clauses = _need(EARLY, days[:4], people=(1, 2)) + _need(NIGHT, days[4:], people=(1, 2))
-    p = m.Problem(days, TZ, [EARLY, NIGHT], people, clauses, history=before, fair_weeks=2, hours_tolerance_minutes=600)
+    p = pb.Problem(days, TZ, [EARLY, NIGHT], people, clauses, history=before, fair_weeks=2, hours_tolerance_minutes=600)
     draft = m.solve(p, seed=1)
     assert draft.gaps == []
     assert draft.summary["isolated_days_off"] == 0
