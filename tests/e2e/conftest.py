@@ -60,6 +60,15 @@ def desktop(browser, live_server):
     context.close()
 
 
+@pytest.fixture
+def browser_on_sqlite(request):
+    """For journeys whose findings come from the browser (layout, print, charts), not the database: run them on
+    SQLite only; their pages' queries run on both engines in the page and query tests. Skips before any setup."""
+    params = getattr(request.node, "callspec", None)
+    if params is not None and params.params.get("database_url", "sqlite") != "sqlite":
+        pytest.skip("a browser layout journey: runs on SQLite (the pages' SQL is tested on both engines elsewhere)")
+
+
 def wait_for_js(page, expression, timeout_ms=10_000):
     """Poll a JavaScript expression (or arrow function) until it is truthy, awaiting promises.
 

@@ -9,6 +9,8 @@ import pytest
 from tests.e2e.conftest import PHONE, sign_in
 from tests.e2e.test_every_page import AXE, AXE_OPTIONS, ROLES, demo  # noqa: F401 (the demo trust fixture)
 
+pytestmark = pytest.mark.usefixtures("browser_on_sqlite")
+
 DESKTOP = {"width": 1366, "height": 768}
 ROW = """() => {
   const h = document.querySelector('header.nhsuk-header');

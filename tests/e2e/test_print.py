@@ -10,6 +10,8 @@ from core.db import db
 from rota.demo import DEMO_PASSWORD, WARD, seed_people_and_teams, seed_rota
 from tests.e2e.conftest import sign_in
 
+pytestmark = pytest.mark.usefixtures("browser_on_sqlite")
+
 A4_LANDSCAPE_PRINTABLE = {"width": 1062, "height": 733}  # 281 × 194 mm (8 mm margins) at 96 px per inch
 
 

@@ -116,13 +116,20 @@ class FakeTwilio:
 
     def _handle(self, h):
         length = int(h.headers.get("Content-Length") or 0)
-        form = {k: v[0] for k, v in parse_qs(h.rfile.read(length).decode()).items()}
+        body = h.rfile.read(length)
+        if len(body) < length:  # the sender died mid-request (a worker killed by a drill): nothing was sent
+            h.close_connection = True
+            return
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
         expected = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         auth = "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
         if h.headers.get("Authorization") != auth:
             return self._reply(h, 401, {"code": 20003, "message": "Authenticate", "status": 401, "more_info": ""})
         if h.path != expected:
             return self._reply(h, 404, {"code": 20404, "message": "Not found", "status": 404, "more_info": ""})
+        if not form.get("To"):  # as Twilio answers a message with no recipient
+            return self._reply(h, 400, {"code": 21604, "message": "A 'To' phone number is required.", "status": 400,
+                                        "more_info": "https://www.twilio.com/docs/errors/21604"})
         with self.lock:
             self.requests += 1
             outcome = self.forced.pop(0) if self.forced else None
