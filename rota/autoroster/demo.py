@@ -33,7 +33,8 @@ def seed_draft() -> list[str]:
     job = jobs.start(window.period, actor=boss, seed=1, time_limit=limit)
     db.session.commit()
     if not current_app.config.get("AUTOROSTER_DEMO_RUN", True):  # queued for a worker (the test suite's demo)
-        return [f"  {WARD}: an auto-roster run queued for {window.period.first_day:%d %b}–{window.period.last_day:%d %b}"]
+        period = window.period
+        return [f"  {WARD}: an auto-roster run queued for {period.first_day:%d %b}–{period.last_day:%d %b}"]
     jobs.run_pending(limit=1)
     db.session.refresh(job)
     return [f"  {WARD}: an auto-rostered draft for {window.period.first_day:%d %b}–{window.period.last_day:%d %b} "
