@@ -11,8 +11,6 @@ from sqlalchemy import select
 from core.db import db
 from tests.e2e.conftest import open_menu, sign_in
 
-pytestmark = pytest.mark.usefixtures("browser_on_sqlite")
-
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AXE_OPTIONS = {"runOnly": {"type": "tag", "values": [
