@@ -29,12 +29,12 @@ def verdicts_for_people(user_ids, lo: datetime, hi: datetime, *, team=None) -> d
     user_ids = list(user_ids)
     if not user_ids:
         return {}
-    return _judge(*_profiles(user_ids, team), lo, hi)
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))}
+    return _judge(*_profiles(users, user_ids, team), lo, hi)
 
 
-def _profiles(user_ids: list[int], team) -> tuple[dict, int | None]:
-    users = list(db.session.scalars(select(User).where(User.id.in_(user_ids))))
-    profiles, brk = profiles_for(users, team)
+def _profiles(users: dict, user_ids: list[int], team) -> tuple[dict, int | None]:
+    profiles, brk = profiles_for([users[uid] for uid in user_ids if uid in users], team)
     return {uid: profiles[uid] for uid in user_ids if uid in profiles}, brk
 
 
@@ -55,21 +55,22 @@ GRID_MARKER_ENTRIES = 256  # grid pages whose verdicts each process keeps (a few
 _grid_cache_lock = threading.Lock()
 
 
-def grid_verdicts(user_ids, lo: datetime, hi: datetime, team) -> dict[int, list[Verdict]]:
+def grid_verdicts(people: dict, lo: datetime, hi: datetime, team) -> dict[int, list[Verdict]]:
     """:func:`verdicts_for_people` for a grid page, kept per process under what they are worked out from: the
     change stamps of every team whose writes can change those people's rota within the rules' margin
     (``rota.services.PEOPLE_STAMPS``: their shifts in any team, their leave, shift types, zones), their rule profiles
     as read now (settings, opt-out, staff group and grade, trust severities) and the team's break. A grid opened again
     with nothing changed is marked without reading or judging anyone's shifts; any such change is a new entry.
+    ``people``: id -> the person as the grid read them (their staff group and grade decide which rules apply).
 
     The stamps are read before the rows: a write committed in between is then judged under the older stamps, which
     no later request reads again (stamps only move on), never the other way round."""
-    user_ids = sorted(set(user_ids))
+    user_ids = sorted(people)
     if not user_ids:
         return {}
     stamps = services.PEOPLE_STAMPS[-1](user_ids, lo - MARGIN - timedelta(days=1), hi + MARGIN) \
         if services.PEOPLE_STAMPS else None
-    profiles, brk = _profiles(user_ids, team)
+    profiles, brk = _profiles(people, user_ids, team)
     if stamps is None:
         return _judge(profiles, brk, lo, hi)
     texts: dict[int, str] = {}  # shared profiles are written out once
@@ -118,7 +119,7 @@ def grid_markers(team, cells) -> None:
         return
     starts = [s.starts_at for c in cells for s in c.shifts]
     ends = [s.ends_at for c in cells for s in c.shifts]
-    by_person = grid_verdicts({c.user.id for c in cells}, min(starts), max(ends), team)
+    by_person = grid_verdicts({c.user.id: c.user for c in cells}, min(starts), max(ends), team)
     for c in cells:
         ids = {s.id for s in c.shifts}
         seen = []

@@ -25,7 +25,9 @@ connection) goes unseen; nothing in the application does that for these tables.
 
 from __future__ import annotations
 
-from sqlalchemy import Table, event, inspect, select, union
+from functools import cache
+
+from sqlalchemy import Table, bindparam, event, inspect, select, union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -60,13 +62,18 @@ def people_stamps(user_ids, lo, hi) -> tuple:
     ``lo`` and ``hi``: every team they belong to (a leave booking or a change of a person moves those) and every team
     they hold a shift in that starts in [lo, hi) (a shift that moves in or out of that span moves its team's stamp
     and changes this list). ``rota.services.PEOPLE_STAMPS`` hook: the grid's markers are kept under it."""
-    ids = list(user_ids)
+    return tuple(tuple(r) for r in db.session.execute(_people_stamps(), {"ids": list(user_ids), "lo": lo, "hi": hi}))
+
+
+@cache
+def _people_stamps():
+    """Built once per process (building it cost as much as running it)."""
+    ids = bindparam("ids", expanding=True)
     teams = union(select(Membership.team_id.label("team_id")).where(Membership.user_id.in_(ids)),
-                  select(Shift.team_id).where(Shift.assignee_id.in_(ids), Shift.starts_at >= lo,
-                                              Shift.starts_at < hi)).subquery()
-    return tuple(tuple(r) for r in db.session.execute(select(teams.c.team_id, FeedStamp.version)
-                                                       .outerjoin(FeedStamp, FeedStamp.team_id == teams.c.team_id)
-                                                       .order_by(teams.c.team_id)))
+                  select(Shift.team_id).where(Shift.assignee_id.in_(ids), Shift.starts_at >= bindparam("lo"),
+                                              Shift.starts_at < bindparam("hi"))).subquery()
+    return (select(teams.c.team_id, FeedStamp.version).outerjoin(FeedStamp, FeedStamp.team_id == teams.c.team_id)
+            .order_by(teams.c.team_id))
 
 
 def _release_teams(conn, shift_ids: set[int]) -> set[int]:

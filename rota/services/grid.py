@@ -20,7 +20,7 @@ from sqlalchemy import String, and_, cast, func, or_, select
 from sqlalchemy.orm import aliased, joinedload
 
 from core import timeutil
-from core.accounts import Membership, Team, TeamRole, User, grade_rank
+from core.accounts import Membership, Team, TeamRole, User, doctor_in_training, grade_rank
 from core.db import UTCInstants, day_before, db, now_utc, raw_instant
 from core.errors import ValidationFailed
 from rota.assignment import leave_in_team
@@ -71,6 +71,10 @@ class GridPerson:
     skills: list
 
     COLUMNS = (User.id, User.display_name, User.grade, User.staff_group, User.skills)
+
+    @property
+    def is_doctor_in_training(self) -> bool:  # which working-time rules apply (the grid's markers)
+        return doctor_in_training(self.staff_group, self.grade)
 
 
 @dataclass(slots=True)
