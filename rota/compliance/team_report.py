@@ -68,7 +68,8 @@ def grid_verdicts(people: dict, lo: datetime, hi: datetime, team) -> dict[int, l
     user_ids = sorted(people)
     if not user_ids:
         return {}
-    stamps = services.PEOPLE_STAMPS[-1](user_ids, lo - MARGIN - timedelta(days=1), hi + MARGIN) \
+    day = timedelta(days=1)  # _judge reads shifts overlapping [lo - MARGIN, hi + day + MARGIN); none is longer
+    stamps = services.PEOPLE_STAMPS[-1](user_ids, lo - MARGIN - day, hi + day + MARGIN) \
         if services.PEOPLE_STAMPS else None
     profiles, brk = _profiles(people, user_ids, team)
     if stamps is None:
