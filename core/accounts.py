@@ -11,13 +11,14 @@ import enum
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, UniqueConstraint, false, select, update
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, UniqueConstraint, bindparam, false, select, update
 from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -400,8 +401,13 @@ def load_membership_teams(user: User) -> None:
             "team" in m.__dict__ or session.identity_map.get(session.identity_key(Team, m.team_id)) is not None
             for m in user.memberships):
         return
-    set_committed_value(user, "memberships", list(session.scalars(
-        select(Membership).where(Membership.user_id == user.id).options(joinedload(Membership.team)))))
+    set_committed_value(user, "memberships", list(session.scalars(_memberships_with_teams(), {"user_id": user.id})))
+
+
+@cache
+def _memberships_with_teams():
+    """Built once: the menu of every signed-in page reads it."""
+    return select(Membership).where(Membership.user_id == bindparam("user_id")).options(joinedload(Membership.team))
 
 
 def user_for_token(secret: str) -> User | None:

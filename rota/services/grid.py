@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
+from operator import attrgetter
 
 from sqlalchemy import Integer, String, and_, bindparam, cast, func, or_, select
 from sqlalchemy.orm import aliased
@@ -270,13 +271,6 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
 # --------------------------------------------------------------------------------------------- my shifts
 
 
-@dataclass(frozen=True, slots=True)
-class Colleague:
-    """Who works alongside: what My shifts shows of them (no whole account loaded per colleague and shift)."""
-    id: int
-    display_name: str
-
-
 @dataclass(slots=True)
 class MyShiftRow:
     """What My shifts and the home page show of one of the person's shifts, read as plain columns with its team's
@@ -301,7 +295,7 @@ class MyShiftRow:
 @dataclass
 class MyShift:
     shift: MyShiftRow
-    colleagues: list  # Colleague
+    colleagues: list  # who works alongside: rows with ``id`` and ``display_name`` (no account loaded)
 
 
 _MY_SHIFTS: dict = {}  # shape of the person's visibility -> the statement of their coming shifts, built once
@@ -318,9 +312,9 @@ def _colleagues_query():
     """Colleagues on at the same time as each of the person's shifts, paired by the database (built once): the
     team's shifts that started at most a day before mine (no shift is longer: a database constraint) and overlap
     it, so the (team_id, starts_at) index reads about a day per shift of mine; only their id and name come back (no
-    instants to convert)."""
+    instants to convert), as rows that serve as the colleagues (``id``, ``display_name``) as they are."""
     theirs = aliased(Shift)
-    return (select(Shift.id, User.id, User.display_name)
+    return (select(Shift.id.label("shift_id"), User.id, User.display_name)
             .join(theirs, and_(theirs.team_id == Shift.team_id, theirs.starts_at >= day_before(Shift.starts_at),
                                theirs.starts_at < Shift.ends_at, theirs.ends_at > Shift.starts_at))
             .join(User, User.id == theirs.assignee_id)
@@ -335,14 +329,15 @@ def next_shifts(user: User, *, limit: int = 14, now: datetime | None = None) -> 
     from their memberships, read with their teams (``load_membership_teams``): the page's menu names those teams."""
     load_membership_teams(user)
     stmt, values = shaped_shifts_query(_MY_SHIFTS, _my_shifts_page, user, person_id=user.id, start=now or now_utc())
-    mine = [MyShiftRow(*row) for row in db.session.execute(stmt, {**values, "limit": limit})]
+    run = db.session.connection().execute  # Core statements: no ORM entities to load
+    mine = [MyShiftRow(*row) for row in run(stmt, {**values, "limit": limit})]
     if not mine:
         return []
     mates = defaultdict(dict)
-    for shift_id, mate_id, name in db.session.execute(_colleagues_query(),
-                                                      {"mine": [s.id for s in mine], "user_id": user.id}):
-        mates[shift_id][mate_id] = Colleague(mate_id, name)
-    return [MyShift(s, sorted(mates[s.id].values(), key=lambda u: u.display_name)) for s in mine]
+    for row in run(_colleagues_query(), {"mine": [s.id for s in mine], "user_id": user.id}):
+        mates[row[0]][row[1]] = row  # (shift id, colleague id, name)
+    by_name = attrgetter("display_name")
+    return [MyShift(s, sorted(mates[s.id].values(), key=by_name)) for s in mine]
 
 
 def shift_line(s: MyShiftRow) -> str:
