@@ -330,11 +330,11 @@ def next_shifts(user: User, *, limit: int = 14, now: datetime | None = None) -> 
     load_membership_teams(user)
     stmt, values = shaped_shifts_query(_MY_SHIFTS, _my_shifts_page, user, person_id=user.id, start=now or now_utc())
     run = db.session.connection().execute  # Core statements: no ORM entities to load
-    mine = [MyShiftRow(*row) for row in run(stmt, {**values, "limit": limit})]
+    mine = [MyShiftRow(*row) for row in run(stmt, {**values, "limit": limit}).all()]  # all(): one fetch, not one a row
     if not mine:
         return []
     mates = defaultdict(dict)
-    for row in run(_colleagues_query(), {"mine": [s.id for s in mine], "user_id": user.id}):
+    for row in run(_colleagues_query(), {"mine": [s.id for s in mine], "user_id": user.id}).all():
         mates[row[0]][row[1]] = row  # (shift id, colleague id, name)
     by_name = attrgetter("display_name")
     return [MyShift(s, sorted(mates[s.id].values(), key=by_name)) for s in mine]
