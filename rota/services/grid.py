@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 
 from core import timeutil
 from core.accounts import Membership, Team, TeamRole, User, grade_rank, load_membership_teams
-from core.db import day_before, db, now_utc
+from core.db import core_rows, day_before, db, now_utc
 from core.errors import ValidationFailed
 from rota.assignment import leave_in_team
 from rota.models import (
@@ -329,12 +329,12 @@ def next_shifts(user: User, *, limit: int = 14, now: datetime | None = None) -> 
     from their memberships, read with their teams (``load_membership_teams``): the page's menu names those teams."""
     load_membership_teams(user)
     stmt, values = shaped_shifts_query(_MY_SHIFTS, _my_shifts_page, user, person_id=user.id, start=now or now_utc())
-    run = db.session.connection().execute  # Core statements: no ORM entities to load
-    mine = [MyShiftRow(*row) for row in run(stmt, {**values, "limit": limit}).all()]  # all(): one fetch, not one a row
+    # all(): one fetch of every row, not a fetch a row
+    mine = [MyShiftRow(*row) for row in core_rows(stmt, {**values, "limit": limit}).all()]
     if not mine:
         return []
     mates = defaultdict(dict)
-    for row in run(_colleagues_query(), {"mine": [s.id for s in mine], "user_id": user.id}).all():
+    for row in core_rows(_colleagues_query(), {"mine": [s.id for s in mine], "user_id": user.id}).all():
         mates[row[0]][row[1]] = row  # (shift id, colleague id, name)
     by_name = attrgetter("display_name")
     return [MyShift(s, sorted(mates[s.id].values(), key=by_name)) for s in mine]
