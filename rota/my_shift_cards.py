@@ -28,7 +28,7 @@ def _card(item, actions: str, names: dict) -> str:
                        if s.type_code is not None else ("—", "", "Shift"))
     next_day = " (next day)" if end.date() != start.date() else ""
     if item.colleagues:
-        with_ = ", ".join(names.get(u.id) or names.setdefault(u.id, str(escape(u.display_name)))
+        with_ = ", ".join(names.get(u[1]) or names.setdefault(u[1], str(escape(u[2])))  # (shift, id, name)
                           for u in item.colleagues)
         who = f'<p class="nhsuk-body-s" data-testid="colleagues">With: {with_}</p>'
     else:

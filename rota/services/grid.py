@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
-from operator import attrgetter
+from operator import itemgetter
 
 from sqlalchemy import Integer, String, and_, bindparam, cast, func, or_, select
 from sqlalchemy.orm import aliased
@@ -295,7 +295,8 @@ class MyShiftRow:
 @dataclass
 class MyShift:
     shift: MyShiftRow
-    colleagues: list  # who works alongside: rows with ``id`` and ``display_name`` (no account loaded)
+    # who works alongside, by name: rows (shift id, colleague's id, name), also read as ``.id``, ``.display_name``
+    colleagues: list
 
 
 _MY_SHIFTS: dict = {}  # shape of the person's visibility -> the statement of their coming shifts, built once
@@ -336,7 +337,7 @@ def next_shifts(user: User, *, limit: int = 14, now: datetime | None = None) -> 
     mates = defaultdict(dict)
     for row in core_rows(_colleagues_query(), {"mine": [s.id for s in mine], "user_id": user.id}).all():
         mates[row[0]][row[1]] = row  # (shift id, colleague id, name)
-    by_name = attrgetter("display_name")
+    by_name = itemgetter(2)  # a row's attributes cost ten times its indexes
     return [MyShift(s, sorted(mates[s.id].values(), key=by_name)) for s in mine]
 
 
