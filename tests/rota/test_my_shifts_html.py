@@ -111,3 +111,19 @@ def test_my_shifts_list_is_what_the_templates_wrote_before(app, make):
     assert sum(bool(i.colleagues) for i in items) >= 6
     assert "Offer pending" in now and 'data-testid="swaps-closed-' in now and "(next day)" in now
     assert "Ann O&#39;Neil &lt;b&gt;&amp;" in now and ">—</span>" in now and "Ward NY" in now
+
+
+def _line_before_22(s: Shift) -> str:
+    """``rota.services.shift_line`` as it was before issue #22, over an ORM shift (team and type as relationships)."""
+    start, end = timeutil.to_local(s.starts_at, s.team.timezone), timeutil.to_local(s.ends_at, s.team.timezone)
+    code = s.shift_type.code + " " if s.shift_type else ""
+    return f"{start:%a %d %b} {code}{start:%H:%M}–{end:%H:%M} · {s.team.name}"
+
+
+def test_home_page_next_shift_lines_are_what_they_were(app, make):
+    nurse = _seed(make)
+    with app.test_request_context():
+        items = services.next_shifts(nurse, limit=28)
+        lines = [services.shift_line(i.shift) for i in items]
+        assert lines == [_line_before_22(db.session.get(Shift, i.shift.id)) for i in items]
+    assert any(" · Ward NY" in line for line in lines) and any(re.match(r"\w{3} \d\d \w{3} \d", line) for line in lines)
