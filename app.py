@@ -17,6 +17,7 @@ from core.db import db
 from core.handlers import register_error_handlers as register_core_error_handlers
 from core.logs import configure as configure_logging
 from core.metrics import register_metrics
+from core.routing import LazyBuilderRule
 from core.security import ForwardedClient, register_security
 from handover import register as register_handover
 from insights import register as register_insights
@@ -28,6 +29,7 @@ migrate = Migrate()
 
 def create_app(config: Mapping | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.url_rule_class = LazyBuilderRule
     register_config(app, config)
     register_extensions(app)
     register_blueprints(app)

@@ -36,9 +36,47 @@ class ProblemSchema(Schema):
 
 
 class Api(_Api):
+    """flask-smorest's Api, with the OpenAPI document written when it is first read (``/api/v1/openapi.json``,
+    ``flask openapi``), not while the app is built: describing every view took most of ``create_app``'s time, which
+    every worker start and every test pays, for a document most processes never serve."""
+
     ERROR_SCHEMA = ProblemSchema
 
+    @property
+    def spec(self):
+        pending, self._pending_docs = getattr(self, "_pending_docs", []), []
+        for write in pending:
+            write()
+        return self._spec
+
+    @spec.setter
+    def spec(self, value):
+        self._spec = value
+
+    def _later(self, write):
+        self.__dict__.setdefault("_pending_docs", []).append(write)
+
+    def register_blueprint(self, blp, *, parameters=None, **options):
+        name = options.get("name", blp.name)
+        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
+        self._app.register_blueprint(blp, **options)
+
+        def write():  # what flask-smorest's register_blueprint adds to the document
+            blp.register_views_in_doc(self, self._app, self._spec, name=name, parameters=parameters)
+            self._spec.tag({"name": name, "description": blp.description})
+
+        self._later(write)
+
+    def _register_etag_headers(self):
+        self._later(super()._register_etag_headers)
+
+    def _register_pagination_header(self):
+        self._later(super()._register_pagination_header)
+
     def _register_responses(self):
+        self._later(self._write_responses)
+
+    def _write_responses(self):
         # Same as flask-smorest's, but errors are documented as application/problem+json, as they are sent.
         for status in http.HTTPStatus:
             response = {"description": status.phrase}

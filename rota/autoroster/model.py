@@ -9,6 +9,7 @@ the greedy starting rota (``greedy``) as a hint, and the explanations of gaps an
 from __future__ import annotations
 
 import math
+import time
 from collections import defaultdict
 from datetime import date, timedelta
 
@@ -499,19 +500,31 @@ class _Progress(cp_model.CpSolverSolutionCallback):
             self.stop_search()
 
 
+READ_RESERVE = 0.02  # of the limit, kept for reading the draft back after the search
+
+
+def search_limit(time_limit: float, spent: float) -> float:
+    """Seconds the search may take when ``spent`` of the ``time_limit`` went on building the model (and, for a
+    job, reading the rota): the limit is the whole run's, as the coordinator asked for it, not the search's alone.
+    At least one second, so a slow build still returns the greedy start or better."""
+    return max(1.0, time_limit * (1 - READ_RESERVE) - spent)
+
+
 def solve(p: Problem, *, seed: int = 1, time_limit: float = 20.0, deterministic_limit: float = 10.0,
-          on_solution=None, on_start=None) -> Draft:
-    """Solve; one worker, a fixed seed and a deterministic time limit, so a re-run gives the same rota.
+          on_solution=None, on_start=None, spent: float = 0.0) -> Draft:
+    """Solve within ``time_limit`` seconds in all, of which ``spent`` went before the call; one worker, a fixed seed
+    and a deterministic time limit, so a re-run gives the same rota.
 
     ``on_solution(progress) -> bool`` hears of each better draft (see :class:`_Progress`); ``on_start(stop)`` gets,
     just before the search, a function any thread may call to end it early with the best draft so far."""
+    began = time.monotonic()
     mdl = Model(p)
     mdl.build()
     mdl.objective()
     solver = cp_model.CpSolver()
     solver.parameters.random_seed = seed
     solver.parameters.num_workers = 1
-    solver.parameters.max_time_in_seconds = time_limit
+    solver.parameters.max_time_in_seconds = search_limit(time_limit, spent + time.monotonic() - began)
     solver.parameters.max_deterministic_time = deterministic_limit
     if on_start is not None:
         on_start(solver.stop_search)

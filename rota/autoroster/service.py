@@ -8,6 +8,7 @@ reported as a gap with the engine's reason (the tests require there are none).
 
 from __future__ import annotations
 
+import time as time_module
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
@@ -148,9 +149,11 @@ def auto_roster(period: RotaPeriod, *, actor, seed: int = 1, time_limit: float =
     """Build and save a draft for ``period`` (coordinators only; draft periods only). Returns the report.
     ``on_solution`` and ``on_start`` go to :func:`model.solve` (a job's progress and cancel); ``on_solved()`` is
     called when the search has ended, before anything is written."""
+    began = time_module.monotonic()
     check(period, actor)
     problem, ctx = build_problem(period)
-    draft = model.solve(problem, seed=seed, time_limit=time_limit, on_solution=on_solution, on_start=on_start)
+    draft = model.solve(problem, seed=seed, time_limit=time_limit, on_solution=on_solution, on_start=on_start,
+                        spent=time_module.monotonic() - began)
     if on_solved is not None:
         on_solved()
     db.session.refresh(period)

@@ -274,3 +274,14 @@ def test_no_isolated_single_days_off_and_nights_already_worked_count_towards_the
     worked = {(a.user_id, a.day) for a in draft.assignments}
     assert not [(uid, d) for uid in (1, 2) for d in days[1:-1] if (uid, d) not in worked
                 and (uid, d - timedelta(days=1)) in worked and (uid, d + timedelta(days=1)) in worked]
+
+
+def test_the_limit_is_the_whole_runs_not_the_searchs_alone():
+    """#18: a coordinator's 180 s is the run's: building the model (and, for a job, reading the rota) comes out of
+    it, so 100 staff over 6 weeks no longer took 187 s for a 180 s limit."""
+    assert m.search_limit(180, spent=12) == pytest.approx(180 * 0.98 - 12)
+    assert m.search_limit(30, spent=45) == 1.0  # a slow build still gets a short search, not none
+    people = _people(4)
+    p = pb.Problem(WEEK, TZ, [EARLY], people, _clauses([(EARLY, 2)], {1, 2, 3, 4}))
+    draft = m.solve(p, seed=7, time_limit=5, spent=60)  # nothing left: the search gets its one second
+    assert draft.status in ("optimal", "feasible") and _no_blocking(p, draft)
