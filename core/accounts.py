@@ -72,6 +72,12 @@ AFC_BANDS = ["Band 2", "Band 3", "Band 4", "Band 5", "Band 6", "Band 7", "Band 8
 MEDICAL_GRADES = ["FY1", "FY2", "CT1", "CT2", "CT3", "ST1", "ST2", "ST3", "ST4", "ST5", "ST6", "ST7", "ST8",
                   "SAS", "Consultant"]
 DOCTORS_IN_TRAINING = set(MEDICAL_GRADES[:13])
+
+
+def doctor_in_training(staff_group, grade) -> bool:
+    """Whether the 2016 terms for doctors in training apply (``User.is_doctor_in_training``, and a row read as plain
+    columns: the grid's ``GridPerson``)."""
+    return staff_group == StaffGroup.medical and grade in DOCTORS_IN_TRAINING
 GRADES = AFC_BANDS + MEDICAL_GRADES
 
 
@@ -180,7 +186,7 @@ class User(db.Model):
 
     @property
     def is_doctor_in_training(self) -> bool:
-        return self.staff_group == StaffGroup.medical and self.grade in DOCTORS_IN_TRAINING
+        return doctor_in_training(self.staff_group, self.grade)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.display_name!r}>"

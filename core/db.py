@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from flask import has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Enum, Float, MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import DateTime, Enum, Float, MetaData, String, event, type_coerce
+from sqlalchemy.engine import Engine, processors
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.compiler import compiles
@@ -77,6 +77,25 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+_UTC = UTCDateTime()
+
+
+def raw_instant(column):
+    """A stored UTC datetime column read as the driver hands it (SQLite's text, PostgreSQL's datetime), for
+    :class:`UTCInstants` to convert: no conversion per row."""
+    return type_coerce(column, String)
+
+
+class UTCInstants(dict):
+    """``instants[raw]``: the aware UTC datetime :class:`UTCDateTime` would have given for a :func:`raw_instant`
+    value, worked out once per distinct value (a grid's hundreds of shifts start and end at a few dozen instants)."""
+
+    def __missing__(self, raw):
+        value = self[raw] = _UTC.process_result_value(
+            processors.str_to_datetime(raw) if isinstance(raw, str) else raw, None)
+        return value
 
 
 class epoch_seconds(FunctionElement):  # noqa: N801  (used like a SQL function)

@@ -25,8 +25,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from core import audit, timeutil
 from core.accounts import StaffGroup, Team, User, grade_rank
@@ -136,6 +137,16 @@ def _slot_key(shift: Shift, zones: Mapping[int, str] | None = None) -> tuple[int
     return shift.team_id, shift.shift_type_id, timeutil.local_date(shift.starts_at, tz)
 
 
+@cache
+def _requirements():
+    """The staffing requirements of some teams' shift types: built once (most pages find none, so this statement is
+    often all that ``load_slots`` runs)."""
+    return (select(StaffingRequirement).where(StaffingRequirement.team_id.in_(bindparam("team_ids", expanding=True)),
+                                              StaffingRequirement.shift_type_id.in_(bindparam("type_ids",
+                                                                                              expanding=True)))
+            .order_by(StaffingRequirement.id))
+
+
 def load_slots(shifts: Iterable[Shift]) -> dict[tuple, Slot]:
     """The slots of ``shifts`` (those with requirements), loaded in a fixed handful of queries."""
     keys = {k for k in (_slot_key(s) for s in shifts) if k is not None}
@@ -144,9 +155,7 @@ def load_slots(shifts: Iterable[Shift]) -> dict[tuple, Slot]:
     team_ids = {k[0] for k in keys}
     type_ids = {k[1] for k in keys}
     reqs = defaultdict(list)
-    for req in db.session.scalars(select(StaffingRequirement).where(StaffingRequirement.team_id.in_(team_ids),
-                                                                    StaffingRequirement.shift_type_id.in_(type_ids))
-                                  .order_by(StaffingRequirement.id)):
+    for req in db.session.scalars(_requirements(), {"team_ids": sorted(team_ids), "type_ids": sorted(type_ids)}):
         reqs[(req.team_id, req.shift_type_id)].append(req)
     keys = {k for k in keys if any(r.weekday is None or r.weekday == k[2].weekday() for r in reqs[k[:2]])}
     if not keys:

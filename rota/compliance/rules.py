@@ -360,8 +360,13 @@ def _day_label(ordinal: int) -> str:
 class _Ctx:
     """Everything shared by the rules of one evaluation."""
 
-    def __init__(self, shifts: Sequence[WorkShift], leave: Sequence[LeaveSpan], opted_out: bool, focus=None):
-        prepared = sorted((_S(s) for s in shifts), key=lambda x: (x.s, x.e))
+    def __init__(self, shifts: Sequence[WorkShift], leave: Sequence[LeaveSpan], opted_out: bool, focus=None,
+                 memo: dict | None = None):
+        if memo is None:
+            made = (_S(s) for s in shifts)
+        else:  # the same WorkShift objects judged again (one person's rota, shift after shift): prepared once
+            made = (memo.get(id(s)) or memo.setdefault(id(s), _S(s)) for s in shifts)
+        prepared = sorted(made, key=lambda x: (x.s, x.e))
         self.all = prepared
         self.work = [x for x in prepared if not x.on_call]  # rostered shifts (on-call has its own rule)
         self.opted_out = opted_out
@@ -886,14 +891,16 @@ CHECKS = {
 
 def evaluate(shifts: Iterable[WorkShift], rule_sets: Iterable[RuleSet | str] = ("WTR",), *,
              leave: Iterable[LeaveSpan] = (), opted_out: bool = False, focus: Iterable | None = None,
-             skip: Iterable[str] = ()) -> list[Verdict]:
+             skip: Iterable[str] = (), prepared: dict | None = None) -> list[Verdict]:
     """Every verdict for one person's shifts (which must not overlap) under the given rule sets.
 
     ``focus`` (shift identities) limits the work to findings that involve those shifts: the same answer as
     ``involving(evaluate(...), focus)`` (up to how overlapping windows are merged), only faster. ``skip``: checks
-    the caller has shown cannot fire (``LONG_CHECKS`` for someone whose busiest reference period is within them)."""
+    the caller has shown cannot fire (``LONG_CHECKS`` for someone whose busiest reference period is within them).
+    ``prepared``: a dict the caller keeps between evaluations that pass the same ``WorkShift`` objects again (and
+    keeps them alive meanwhile): each is prepared for the rules once."""
     rule_sets = [RULE_SETS[rs] if isinstance(rs, str) else rs for rs in rule_sets]
-    ctx = _Ctx(list(shifts), list(leave), opted_out, focus)
+    ctx = _Ctx(list(shifts), list(leave), opted_out, focus, prepared)
     out: list[Verdict] = []
     if not ctx.all:
         return out

@@ -7,9 +7,10 @@ Nothing here changes the rota."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from core import audit
 from core.accounts import Team
@@ -25,7 +26,7 @@ from rota.compliance.rotas import (
     as_work_shift,
     focus_rotas,
     load_leave,
-    shift_rows_query,
+    person_rows,
     short_reach,
     work_shift,
 )
@@ -60,34 +61,48 @@ def check_change(user, *, add=(), remove=(), rule_sets=None) -> tuple[Profile | 
                                 focus=[s.identity for s in added])
 
 
-def verdicts_for_shifts(user, shifts) -> dict[int, list[Verdict]]:
+@cache
+def _settings_rows():
+    """Each team's compliance settings row beside the person's, for several teams in one statement, built once."""
+    return (select(Team.id, PersonComplianceSettings, TeamComplianceSettings).select_from(Team)
+            .outerjoin(TeamComplianceSettings, TeamComplianceSettings.team_id == Team.id)
+            .outerjoin(PersonComplianceSettings, PersonComplianceSettings.user_id == bindparam("user_id"))
+            .where(Team.id.in_(bindparam("team_ids", expanding=True))))
+
+
+def rota_span(shifts) -> tuple[datetime, datetime]:
+    """The stretch of a person's rota that :func:`verdicts_for_shifts` needs for ``shifts``: each one's margin."""
+    return min(s.starts_at for s in shifts) - MARGIN, max(s.ends_at for s in shifts) + MARGIN
+
+
+def verdicts_for_shifts(user, shifts, *, rows=None, leave=None) -> dict[int, list[Verdict]]:
     """``verdicts_for_change(user, add=(shift,))`` for each of ``shifts`` on its own (the open-shifts page): one
     profile per team and one read of the person's rota and leave for them all, each shift then judged on exactly the
-    rows ``check_change`` would have read for it."""
+    rows ``check_change`` would have read for it. ``rows`` (``rotas.person_rows``) and ``leave`` (``LeaveSpan``s):
+    the person's rota and leave when the caller has read them already, over at least ``rota_span(shifts)``."""
     shifts = list(shifts)
     if not shifts:
         return {}
     teams = {getattr(getattr(s, "team", None), "id", None): getattr(s, "team", None) for s in shifts}
+    team_ids = [tid for tid in teams if tid is not None]
     # Every team's settings row and the person's in one round trip (not one per team).
-    rows = {tid: (person, team_row) for tid, person, team_row in db.session.execute(
-        select(Team.id, PersonComplianceSettings, TeamComplianceSettings).select_from(Team)
-        .outerjoin(TeamComplianceSettings, TeamComplianceSettings.team_id == Team.id)
-        .outerjoin(PersonComplianceSettings, PersonComplianceSettings.user_id == user.id)
-        .where(Team.id.in_([tid for tid in teams if tid is not None])))} if any(t is not None for t in teams) else {}
+    settings = {tid: (person, team_row) for tid, person, team_row in db.session.execute(
+        _settings_rows(), {"user_id": user.id, "team_ids": team_ids})} if team_ids else {}
     profiles: dict = {}
     for tid, team in teams.items():
         if tid is None:
             profiles[tid] = profile_for(user, team)
         else:
-            person_row, team_row = rows.get(tid, (None, None))
+            person_row, team_row = settings.get(tid, (None, None))
             profiles[tid] = profile_for(user, team, person_row=person_row, team_row=team_row, loaded=True)
-    lo = min(s.starts_at for s in shifts) - MARGIN
-    hi = max(s.ends_at for s in shifts) + MARGIN
-    rows = db.session.execute(shift_rows_query([user.id], lo, hi)).all()
-    spans = load_leave([user.id], lo, hi)[user.id]
+    if rows is None or leave is None:
+        lo, hi = rota_span(shifts)
+        rows = person_rows(user.id, lo, hi) if rows is None else rows
+        leave = load_leave([user.id], lo, hi)[user.id] if leave is None else leave
     built: dict = {}  # break minutes -> the rows as WorkShifts (a team's break setting shapes them)
     work = [(a.timestamp(), (b - a).total_seconds()) for _, _, a, b, *_ in rows]  # in start order
     screened: dict = {}
+    prepared: dict = {}  # the rows as the engine prepares them, once for every shift judged
     out = {}
     for shift in shifts:
         team = getattr(shift, "team", None)
@@ -97,15 +112,16 @@ def verdicts_for_shifts(user, shifts) -> dict[int, list[Verdict]]:
             built[brk] = [work_shift(sid, a, b, kind, name, tz, brk) for _, sid, a, b, kind, name, tz in rows]
         added = as_work_shift(shift, 0, team, brk)
         first, last = added.starts_at - MARGIN, added.ends_at + MARGIN
-        leave = [lv for lv in spans if lv.first_day <= (last + timedelta(days=1)).date()
-                 and lv.last_day >= (first - timedelta(days=1)).date()]
-        reach = None if leave else short_reach(prof, work, (added.ends_at - added.starts_at).total_seconds(),
-                                               screened)
+        near = [lv for lv in leave if lv.first_day <= (last + timedelta(days=1)).date()
+                and lv.last_day >= (first - timedelta(days=1)).date()]
+        reach = None if near else short_reach(prof, work, (added.ends_at - added.starts_at).total_seconds(),
+                                              screened)
         if reach is not None:  # the reference-period rules cannot fire: only the short rules' reach is judged
             first, last = added.starts_at - reach, added.ends_at + reach
         current = [s for s in built[brk] if s.starts_at < last and s.ends_at > first and s.id != added.id]
-        out[shift.id] = rules.evaluate([*current, added], prof.rule_sets, leave=leave, opted_out=prof.opted_out,
-                                       focus=[added.identity], skip=rules.LONG_CHECKS if reach is not None else ())
+        out[shift.id] = rules.evaluate([*current, added], prof.rule_sets, leave=near, opted_out=prof.opted_out,
+                                       focus=[added.identity], skip=rules.LONG_CHECKS if reach is not None else (),
+                                       prepared=prepared)
     return out
 
 

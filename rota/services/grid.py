@@ -1,7 +1,12 @@
 """Rota services: the team grid and *My shifts*.
 
 ``GRID_CELL_HOOKS``: ``fn(team, cells) -> None`` called with every :class:`GridCell` of a team grid before it is
-rendered; a hook may append short strings to ``cell.markers``."""
+rendered; a hook may append short strings to ``cell.markers``.
+
+``PEOPLE_STAMPS``: ``fn(user_ids, lo, hi) -> tuple`` (at most one, ``rota.feeds.stamps.people_stamps``): a value that
+changes with every committed write to those people's shifts starting in [lo, hi) (in any team), their leave, their
+teams' shift types, zones and memberships. What is worked out from those rows alone may be kept under it; with no
+hook registered nothing is kept."""
 
 from __future__ import annotations
 
@@ -17,8 +22,8 @@ from sqlalchemy import Integer, String, and_, bindparam, cast, func, or_, select
 from sqlalchemy.orm import aliased
 
 from core import timeutil
-from core.accounts import Membership, Team, TeamRole, User, grade_rank, load_membership_teams
-from core.db import core_rows, day_before, db, now_utc
+from core.accounts import Membership, Team, TeamRole, User, doctor_in_training, grade_rank, load_membership_teams
+from core.db import UTCInstants, core_rows, day_before, db, now_utc, raw_instant
 from core.errors import ValidationFailed
 from rota.assignment import leave_in_team
 from rota.models import (
@@ -34,6 +39,7 @@ from rota.services.gaps import compute_gaps, gap_start, opening_requirements
 from rota.services.shifts import shaped_shifts_query
 
 GRID_CELL_HOOKS: list[Callable] = []
+PEOPLE_STAMPS: list[Callable] = []
 
 
 # ------------------------------------------------------------------------------------------------- the grid
@@ -53,8 +59,8 @@ class GridShift:
     required_grade: str | None
     shift_type: ShiftType | None = None
 
-    COLUMNS = (Shift.id, Shift.shift_type_id, Shift.starts_at, Shift.ends_at, Shift.assignee_id, Shift.state,
-               Shift.rota_period_id, Shift.required_grade)
+    COLUMNS = (Shift.id, Shift.shift_type_id, raw_instant(Shift.starts_at), raw_instant(Shift.ends_at),
+               Shift.assignee_id, Shift.state, Shift.rota_period_id, Shift.required_grade)  # instants: UTCInstants
 
 
 @dataclass(slots=True)
@@ -67,6 +73,10 @@ class GridPerson:
     skills: list
 
     COLUMNS = (User.id, User.display_name, User.grade, User.staff_group, User.skills)
+
+    @property
+    def is_doctor_in_training(self) -> bool:  # which working-time rules apply (the grid's markers)
+        return doctor_in_training(self.staff_group, self.grade)
 
 
 @dataclass(slots=True)
@@ -216,10 +226,12 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
     pages = max(1, -(-len(ordered) // per_page))
     page = min(max(1, page), pages)
     shown = ordered[(page - 1) * per_page:page * per_page]
-    shifts = [GridShift(*r, types.get(r.shift_type_id)) for r in db.session.execute(
-        select(*GridShift.COLUMNS).where(*in_window, or_(Shift.assignee_id.in_(shown or [0]),
-                                                          Shift.assignee_id.is_(None)))
-        .order_by(Shift.starts_at)) if r.rota_period_id not in draft]
+    instants = UTCInstants()  # the ward's shifts start and end at a few dozen instants: each converted once
+    shifts = [GridShift(sid, st, instants[starts], instants[ends], who, state, period, grade, types.get(st))
+              for sid, st, starts, ends, who, state, period, grade in db.session.execute(
+                  select(*GridShift.COLUMNS).where(*in_window, or_(Shift.assignee_id.in_(shown or [0]),
+                                                                    Shift.assignee_id.is_(None)))
+                  .order_by(Shift.starts_at)) if period not in draft]
     leave = db.session.execute(select(Leave.user_id, Leave.kind, Leave.first_day, Leave.last_day).where(
         Leave.user_id.in_(shown or [0]), leave_in_team(team.id), Leave.first_day <= last_day,
         Leave.last_day >= first_day)).all()

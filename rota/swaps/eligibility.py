@@ -17,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import and_, or_, select, union
+from sqlalchemy import Integer, and_, bindparam, exists, or_, select, union
 from sqlalchemy.orm import joinedload, load_only
 
 from core import timeutil
@@ -32,6 +33,8 @@ from notifications.models import Broadcast, BroadcastRecipient
 from rota import cover
 from rota.assignment import leave_blocks, leave_words
 from rota.compliance import verdicts as what_if
+from rota.compliance.rotas import person_rows
+from rota.compliance.rules import LeaveSpan
 from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState
 from rota.skillmix import grade_meets, missing_skills  # noqa: F401  (the one rule; re-exported)
 from rota.swaps.absence_models import held_shift_ids
@@ -51,6 +54,7 @@ class Eligibility:
     verdicts: list = field(default_factory=list)  # compliance verdicts (block and warn) after the change
     codes: set = field(default_factory=set)  # machine-readable reasons: grade, skills, leave, overlap, membership
     cover: list = field(default_factory=list)  # cover.ClauseEffect: what the change does to the slot's requirements
+    volunteered: bool = False  # an open shift they already volunteered for, waiting for the coordinator's choice
 
     @property
     def blocking(self) -> list:
@@ -167,19 +171,30 @@ def _invitations(*columns, where=()):
             .where(Broadcast.state == "open", Broadcast.reference.like("shift:%"), *where))
 
 
+@cache
+def _my_invitations():
+    """(reference, team) of the open broadcasts about a shift that asked one person: built once."""
+    return _invitations(Broadcast.reference, Broadcast.team_id,
+                        where=(BroadcastRecipient.user_id == bindparam("user_id"),))
+
+
+@cache
+def _shift_teams():
+    return select(Shift.id, Shift.team_id).where(Shift.id.in_(bindparam("ids", expanding=True)))
+
+
 def _invited_shifts(user: User) -> dict[int, int]:
     """{shift id: team id} of the shifts ``user`` has been asked about by an open broadcast of the shift's own
     team (waiting volunteers are not counted here: this is what they are shown, not whom a coordinator may pick)."""
     wanted = {}
-    for ref, team_id in db.session.execute(_invitations(Broadcast.reference, Broadcast.team_id,
-                                                        where=(BroadcastRecipient.user_id == user.id,))):
+    for ref, team_id in db.session.execute(_my_invitations(), {"user_id": user.id}):
         shift_id = shift_id_from_reference(ref)
         if shift_id is not None:
             wanted[shift_id] = team_id
     if not wanted:
         return {}
-    return {sid: tid for sid, tid in db.session.execute(select(Shift.id, Shift.team_id).where(
-        Shift.id.in_(list(wanted)))) if wanted.get(sid) == tid}
+    return {sid: tid for sid, tid in db.session.execute(_shift_teams(), {"ids": list(wanted)})
+            if wanted.get(sid) == tid}
 
 
 def invited_team_ids(user: User) -> set[int]:
@@ -199,9 +214,14 @@ def may_see_shift(user: User, shift: Shift) -> bool:
                 or invited_user_ids(shift, [user.id]))
 
 
+@cache
+def _every_settings_row():
+    return select(TeamSwapSettings)
+
+
 def all_settings() -> dict[int, TeamSwapSettings]:
     """Every team's saved swap settings row, by team id (a team with none uses the defaults)."""
-    return {row.team_id: row for row in db.session.scalars(select(TeamSwapSettings))}
+    return {row.team_id: row for row in db.session.scalars(_every_settings_row())}
 
 
 def teams_whose_shifts_user_may_take(user: User, *, settings: dict[int, TeamSwapSettings] | None = None) -> list[int]:
@@ -368,16 +388,46 @@ def eligible_user_ids(shift: Shift) -> list[int]:
 def open_shifts_query(team_ids: Iterable[int], *, now: datetime | None = None, also_ids: Iterable[int] = ()):
     """Open shifts of these teams (and the shifts ``also_ids``) that have not started (up to two years ahead), on
     published rotas (or on no rota period)."""
-    published = select(RotaPeriod.id).where(RotaPeriod.state == PeriodState.published)
     now = now or now_utc()
     also_ids = list(also_ids)
     which = or_(Shift.team_id.in_(list(team_ids)), Shift.id.in_(also_ids)) if also_ids else \
         Shift.team_id.in_(list(team_ids))
+    return _open_shifts(which, now, now + OPEN_SHIFTS_AHEAD)
+
+
+OPEN_SHIFTS_AHEAD = timedelta(days=730)
+
+
+def _open_shifts(which, after, before):
+    published = select(RotaPeriod.id).where(RotaPeriod.state == PeriodState.published)
     return (select(Shift).where(which, Shift.state == ShiftState.open,
-                                Shift.starts_at > now, Shift.starts_at < now + timedelta(days=730),
+                                Shift.starts_at > after, Shift.starts_at < before,
                                 Shift.id.not_in(held_shift_ids()),
                                 or_(Shift.rota_period_id.is_(None), Shift.rota_period_id.in_(published)))
             .order_by(Shift.starts_at, Shift.id))
+
+
+@cache
+def _open_shifts_page(invited: bool, only: bool):
+    """``open_shifts_query`` with its teams, invited shifts, times, a team filter (``only``) and the limit as
+    parameters, each gap's team and shift type read with it, and whether the person is waiting for it as a
+    volunteer: built once per shape."""
+    teams = Shift.team_id.in_(bindparam("teams", expanding=True))
+    which = or_(teams, Shift.id.in_(bindparam("invited", expanding=True))) if invited else teams
+    stmt = _open_shifts(which, bindparam("now"), bindparam("until"))
+    if only:
+        stmt = stmt.where(Shift.team_id.in_(bindparam("only", expanding=True)))
+    waiting = exists().where(OpenShiftVolunteer.shift_id == Shift.id,
+                             OpenShiftVolunteer.user_id == bindparam("user_id"),
+                             OpenShiftVolunteer.state == VolunteerState.waiting)
+    return (stmt.add_columns(waiting).options(joinedload(Shift.team), joinedload(Shift.shift_type))
+            .limit(bindparam("limit", type_=Integer)))
+
+
+@cache
+def _my_leave():
+    return (select(Leave.id, Leave.team_id, Leave.kind, Leave.first_day, Leave.last_day)
+            .where(Leave.user_id == bindparam("user_id")).order_by(Leave.first_day, Leave.id))
 
 
 def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, include_ineligible: bool = False,
@@ -388,19 +438,17 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
     allowed, invited = teams_whose_shifts_user_may_take(user, settings=settings), invited_shift_ids(user)
     if not allowed and not invited:
         return []
-    stmt = open_shifts_query(allowed, also_ids=invited)
+    now = now_utc()
+    values = {"teams": list(allowed), "invited": invited, "now": now, "until": now + OPEN_SHIFTS_AHEAD,
+              "limit": limit, "user_id": user.id}
     if team_ids is not None:
-        stmt = stmt.where(Shift.team_id.in_(list(team_ids)))
+        values["only"] = list(team_ids)
     # Each gap's team and shift type come with it (the page names both): no query per team or type.
-    shifts = db.session.scalars(stmt.options(joinedload(Shift.team), joinedload(Shift.shift_type))
-                                .limit(limit)).all()
-    if not shifts:
+    rows = db.session.execute(_open_shifts_page(bool(invited), team_ids is not None), values).all()
+    if not rows:
         return []
-    lo, hi = min(s.starts_at for s in shifts), max(s.ends_at for s in shifts)
-    mine = db.session.execute(select(Shift.id, Shift.starts_at, Shift.ends_at).where(
-        Shift.assignee_id == user.id, Shift.state != ShiftState.cancelled, Shift.starts_at < hi,
-        Shift.ends_at > lo)).all()
-    leave = db.session.scalars(select(Leave).where(Leave.user_id == user.id)).all()
+    shifts = [shift for shift, _ in rows]
+    leave = db.session.execute(_my_leave(), {"user_id": user.id}).all()
     teams = {s.team_id: s.team for s in shifts}
     # The leave that makes them unavailable for each team's shifts (``leave_blocks``: trust-wide records, the team's
     # or a pool's it takes staff from, and any of their own teams'), from the settings and memberships in hand.
@@ -410,8 +458,8 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
                 for tid in teams}
     slots = cover.load_slots(shifts)
     out = []
-    for shift in shifts:
-        res = Eligibility(user, shift)
+    for shift, waiting in rows:
+        res = Eligibility(user, shift, volunteered=bool(waiting))
         res.cover = cover.effects_of([(shift, user)], slots)
         need = cover.need_for(shift, slots)
         if not cover.clinically_graded(user, need):
@@ -429,18 +477,36 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
                 res.reasons.append(f"You are on {lv.kind.value} leave then")
                 res.codes.add("leave")
                 break
-        for _sid, starts, ends in mine:
+        out.append(res)
+    # One read of the person's own shifts for the overlaps and the working-time rules: the gaps' own times, and the
+    # working-time margin around those that nothing has ruled out yet.
+    lo, hi = min(s.starts_at for s in shifts), max(s.ends_at for s in shifts)
+    open_to_them = [r.shift for r in out if not r.reasons]
+    if open_to_them:
+        margin_lo, margin_hi = what_if.rota_span(open_to_them)
+        lo, hi = min(lo, margin_lo), max(hi, margin_hi)
+    mine = person_rows(user.id, lo, hi)
+    for res in out:
+        shift = res.shift
+        for _uid, _sid, starts, ends, *_ in mine:
             if starts < shift.ends_at and ends > shift.starts_at:
+                tz = timeutil.zone(teams[shift.team_id].timezone)
                 res.reasons.append(f"You already work {to_local(starts, tz):%a %d %b %H:%M}–"
                                    f"{to_local(ends, tz):%H:%M}")
                 res.codes.add("overlap")
                 break
-        out.append(res)
-    # Working-time rules for the shifts nothing else rules out: one read of the person's rota for them all.
-    judged = what_if.verdicts_for_shifts(user, [r.shift for r in out if not r.reasons])
+    # Working-time rules for the shifts nothing else rules out, on the rows and leave already read.
+    judged = [r.shift for r in out if not r.reasons]
+    if judged:
+        lo, hi = what_if.rota_span(judged)
+        verdicts = what_if.verdicts_for_shifts(
+            user, judged, rows=[r for r in mine if r[2] < hi and r[3] > lo],
+            leave=[LeaveSpan(lv.first_day, lv.last_day) for lv in leave])
+    else:
+        verdicts = {}
     for res in out:
-        res.verdicts = list(judged.get(res.shift.id, ())) + [e.verdict((res.shift.id,)) for e in res.cover
-                                                            if e.breaks]
+        res.verdicts = list(verdicts.get(res.shift.id, ())) + [e.verdict((res.shift.id,)) for e in res.cover
+                                                              if e.breaks]
     return [r for r in out if r.ok or include_ineligible]
 
 

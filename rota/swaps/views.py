@@ -362,14 +362,53 @@ def offer_wizard(shift_id: int):
 def open_shifts_page():
     settings = eligibility.all_settings()  # which pools the person is in, and each gap's team's claim policy
     results = eligibility.eligible_open_shifts(current_user, include_ineligible=True, settings=settings)
-    volunteered = set(db.session.scalars(select(OpenShiftVolunteer.shift_id).where(
-        OpenShiftVolunteer.user_id == current_user.id, OpenShiftVolunteer.state == VolunteerState.waiting)))
-    policies = {r.shift.team_id: eligibility.settings_from(settings, r.shift.team_id).open_shift_policy
-                for r in results}
-    cover = {r.shift.id: open_shifts.cover_request_url(r.shift) for r in results
-             if r.shift.team.can_manage(current_user)}
-    return render_template("rota/swaps/open_shifts.html", results=results, volunteered=volunteered,
-                           policies=policies, cover=cover, form=CsrfForm(), page_title="Open shifts")
+    return render_template("rota/swaps/open_shifts.html", results=results,
+                           cards=open_shift_cards(results, settings), page_title="Open shifts")
+
+
+def open_shift_cards(results, settings) -> Markup:
+    """The open-shifts board's ``<li>`` cards, written in one Python pass per gap (the claim and withdraw addresses
+    and the CSRF field built once per page, not per card): the markup the template's loop wrote
+    (``tests/rota/swaps/test_open_shift_cards.py`` renders that loop and compares)."""
+    teams = {r.shift.team_id: r.shift.team for r in results}
+    first_claim = {tid for tid in teams
+                   if eligibility.settings_from(settings, tid).open_shift_policy == OpenShiftPolicy.first_claim_wins}
+    managed = {tid for tid, team in teams.items() if team.can_manage(current_user)}
+    hidden = CsrfForm().hidden_tag()
+    claim_url, withdraw_url = _url_around("swaps.claim", "shift_id"), _url_around("swaps.withdraw", "shift_id")
+    names = {tid: escape(team.name) for tid, team in teams.items()}
+    out = []
+    for r in results:
+        s, sid = r.shift, r.shift.id
+        need = "".join([f" · {escape(s.required_grade)}+" if s.required_grade else "",
+                        *(f" · {escape(k)}" for k in s.required_skills or ())])
+        out.append(f'\n  <li class="nhsuk-card sb-open-shift" id="open-shift-{sid}" data-testid="open-shift-{sid}">\n'
+                   f'    <div class="nhsuk-card__content">\n'
+                   f'      <h2 class="nhsuk-card__heading nhsuk-heading-s">{escape(describe_shift(s))}</h2>\n'
+                   f'      <p class="nhsuk-body-s">{names[s.team_id]}{need}</p>\n      ')
+        if r.ok:
+            warned = "".join(f'<p class="nhsuk-body-s sb-warning">Warning: {escape(v.message)}</p>'
+                             for v in r.warnings)
+            out.append(f"\n        {warned}\n        ")
+            if r.volunteered:
+                out.append('\n        <p class="nhsuk-body-s"><strong>You have volunteered.</strong> The coordinator '
+                           f'will choose.</p>\n        <form method="post" action="{withdraw_url[0]}{sid}'
+                           f'{withdraw_url[1]}">{hidden}<button class="nhsuk-button nhsuk-button--secondary '
+                           'nhsuk-button--small" type="submit">Withdraw</button></form>\n        ')
+            else:
+                label = "I&#39;ll take it" if s.team_id in first_claim else "Volunteer"
+                out.append(f'\n        <form method="post" action="{claim_url[0]}{sid}{claim_url[1]}">{hidden}\n'
+                           f'          <button class="nhsuk-button nhsuk-button--small" type="submit" '
+                           f'data-testid="claim-{sid}">{label}</button></form>\n        ')
+            out.append("\n      ")
+        else:
+            out.append(f'\n        <p class="nhsuk-body-s sb-not-eligible">You cannot take this: {escape(r.explain())}'
+                       '</p>\n      ')
+        ask = (f'<p class="nhsuk-body-s"><a href="{escape(open_shifts.cover_request_url(s))}" '
+               f'data-testid="ask-cover-{sid}">Ask for cover (broadcast to everyone eligible)</a></p>'
+               if s.team_id in managed else "")
+        out.append(f"\n      {ask}\n    </div>\n  </li>\n")
+    return Markup("".join(out))
 
 
 @bp.post("/shifts/<int:shift_id>/claim")
