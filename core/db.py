@@ -38,6 +38,16 @@ def str_enum(cls, name: str) -> Enum:
     return Enum(cls, name=name, native_enum=False, length=16, validate_strings=True)
 
 
+def core_rows(stmt, params: dict | None = None):
+    """Run a statement of plain columns (no ORM entities to load) on the session's connection and return its result:
+    about half the cost of ``db.session.execute`` for a small query, which does ORM work per statement. Pending ORM
+    changes are flushed first, as the session's autoflush would."""
+    session = db.session
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(stmt, params or {})
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)
 

@@ -63,6 +63,7 @@ from rota.services.grid import (  # noqa: F401
     GridCell,
     GridRow,
     MyShift,
+    MyShiftRow,
     next_shifts,
     shift_line,
     team_grid,
