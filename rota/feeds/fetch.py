@@ -10,11 +10,12 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from operator import itemgetter
 from urllib.parse import urlsplit
 
 from flask import current_app, url_for
-from sqlalchemy import String, and_, func, or_, select, type_coerce, update
+from sqlalchemy import String, and_, bindparam, func, or_, select, type_coerce, update
 
 from core.accounts import Membership, Team, TeamRole, User
 from core.db import db, now_utc
@@ -114,6 +115,23 @@ def _covered_teams(window: Window):
                                             _window_overlap(window))))
 
 
+@cache
+def _personal_feed_statement(kind: FeedKind):
+    """The one statement of a personal (or open-shift) feed's fetch, built once per kind and run with the token's
+    digest, the day and its window (building it cost more than running it)."""
+    window = Window(start=bindparam("window_start"), end=bindparam("window_end"),
+                    cancelled_since=bindparam("cancelled_since"))
+    return (select(CalendarFeed.id, CalendarFeed.user_id, CalendarFeed.last_fetched_at, CalendarFeed.last_client,
+                   CalendarPreference.reminder_minutes, CalendarPreference.updated_at, FeedStamp.team_id,
+                   FeedStamp.version, FeedStamp.changed_at, *_aggregates(kind, window, bindparam("day")))
+            .join(User, User.id == CalendarFeed.user_id)
+            .outerjoin(CalendarPreference, CalendarPreference.user_id == CalendarFeed.user_id)
+            .outerjoin(FeedStamp, _covered_teams(window))
+            .where(CalendarFeed.token_hash == bindparam("token_hash"), CalendarFeed.kind == kind,
+                   User.active.is_(True))
+            .order_by(FeedStamp.team_id))
+
+
 def find_feed(token: str) -> FoundFeed | None:
     """The feed behind ``token`` and its validator, in one SQL statement. None for unknown or revoked tokens."""
     match = TOKEN_RE.match(token)
@@ -124,16 +142,9 @@ def find_feed(token: str) -> FoundFeed | None:
     if kind == FeedKind.team:
         return _find_team_feed(token, day)
     window = Window.for_day(day, kind)
-    aggs = _aggregates(kind, window, day)
-    stmt = (select(CalendarFeed.id, CalendarFeed.user_id, CalendarFeed.last_fetched_at, CalendarFeed.last_client,
-                   CalendarPreference.reminder_minutes, CalendarPreference.updated_at, FeedStamp.team_id,
-                   FeedStamp.version, FeedStamp.changed_at, *aggs)
-            .join(User, User.id == CalendarFeed.user_id)
-            .outerjoin(CalendarPreference, CalendarPreference.user_id == CalendarFeed.user_id)
-            .outerjoin(FeedStamp, _covered_teams(window))
-            .where(CalendarFeed.token_hash == token_digest(token), CalendarFeed.kind == kind, User.active.is_(True))
-            .order_by(FeedStamp.team_id))
-    rows = db.session.execute(stmt).all()
+    rows = db.session.execute(_personal_feed_statement(kind), {
+        "token_hash": token_digest(token), "day": day, "window_start": window.start, "window_end": window.end,
+        "cancelled_since": window.cancelled_since}).all()
     if not rows:
         return None
     feed_id, user_id, fetched, client, reminder, pref_changed, _, _, _, *values = rows[0]
