@@ -101,12 +101,23 @@ def _keeps_rules(mdl, u: Person, d: date, on: dict) -> bool:
     return True
 
 
+def _spread_kept(counts, a, b, people, prior, what, sd=False) -> bool:
+    """Moving one of ``a``'s counted shifts (nights, weekend shifts) to ``b`` keeps most − fewest as it was (with the
+    fairness window before the period, as the model counts it); with ``sd``, the standard deviation too (``b`` had
+    fewer than ``a``)."""
+    now = [prior[uid][what] + counts[uid] for uid in people]
+    if sd and prior[b][what] + counts[b] >= prior[a][what] + counts[a]:
+        return False
+    after = [prior[uid][what] + counts[uid] - (uid == a) + (uid == b) for uid in people]
+    return max(after) - min(after) <= max(now) - min(now)
+
+
 def _repair_days_off(mdl, on: dict, minutes, nights, cap, want, avoid, passes: int = 6) -> None:
     """Fewer isolated single days off in the greedy rota: hand a day's shift from one person to another free person
     who counts towards every requirement clause the giver counted towards (cover stays exactly the same), when that
     leaves fewer isolated days off between the two, keeps both within ``_free``'s rules and the greedy cap on hours,
-    and moves neither further from their contracted hours in all, nor breaks a request or the nights / weekends
-    spread. Deterministic: days, people and shift types in a fixed order."""
+    and moves neither further from their contracted hours in all, nor breaks a request, nor widens the nights /
+    weekends spread. Deterministic: days, people and shift types in a fixed order."""
     p = mdl.p
     people = {u.id: u for u in p.people}
     counts = defaultdict(list)  # (day, type) -> eligible sets of its clauses
@@ -118,7 +129,7 @@ def _repair_days_off(mdl, on: dict, minutes, nights, cap, want, avoid, passes: i
         target = targets.get(uid)
         return 0 if target is None else max(0, abs(worked - target) - p.hours_tolerance_minutes)
 
-    weekends = defaultdict(int)
+    prior, weekends = mdl.prior(), defaultdict(int)
     for (uid, d) in on:
         weekends[uid] += d.weekday() >= 5
     for _ in range(passes):
@@ -139,8 +150,8 @@ def _repair_days_off(mdl, on: dict, minutes, nights, cap, want, avoid, passes: i
                 for b in takers:
                     if (b, d) in on or (b, d, tid) in avoid or minutes[b] + t.minutes > cap[b] \
                             or any(a in e and b not in e for e in counts[(d, tid)]) \
-                            or (t.night and nights[b] >= nights[a]) \
-                            or (d.weekday() >= 5 and weekends[b] >= weekends[a]) \
+                            or (t.night and not _spread_kept(nights, a, b, people, prior, "nights", sd=True)) \
+                            or (d.weekday() >= 5 and not _spread_kept(weekends, a, b, people, prior, "weekends")) \
                             or hours_a + off_target(b, minutes[b] + t.minutes) - off_target(b, minutes[b]) > 0:
                         continue
                     loss_b = _isolated_near(mdl, b, d, on)
