@@ -1,8 +1,16 @@
-"""The pages people open most (issue #22): server CPU per request, the ratio to a trivial JSON endpoint measured in the
-same run, and SQL queries per request.
+"""The pages people open most (issue #22): CPU per request, the ratio to a trivial JSON endpoint measured in the
+same run, and SQL queries per request, in two tables per engine (BENCH_PARTS: ``client``, ``server``; default both).
 
-Each figure is the median ``time.process_time()`` around the test client's call (the whole Flask request: routing,
-session, queries, templates, serialisation), interleaved with the trivial endpoint so both see the same machine load.
+``client``: the median ``time.process_time()`` around the Flask test client's call, in this process (the whole Flask
+request: routing, session, queries, templates, serialisation, plus the test client's own work), interleaved with the
+trivial endpoint so both see the same machine load; queries are counted here.
+
+``server``: the figures issue #22's targets were set in. The app served by gunicorn as in production
+(deploy/gunicorn.conf.py, 2 workers x 4 threads), people signed in over HTTP (session cookies; the API with a bearer
+token; feeds with their link only), then each endpoint gets a fixed number of requests over BENCH_CONNECTIONS (16)
+keep-alive connections at once, in ROUNDS interleaved rounds; a round's CPU per request = the gunicorn processes' CPU
+time (master + workers, every thread) over its requests, divided by their number; the median round is shown. Every
+answer must be the expected 200 or 304. BENCH_REQUESTS (default 240) per endpoint; the 1,000-staff pages get fewer.
 
 Data: a 30-person ward (a nurse with ~18 upcoming shifts, open gaps) and a 1,000-person ward with 3 months of shifts
 (~5 a week each). Runs on a throw-away SQLite file, and also on PostgreSQL when BENCH_DATABASE_URL (or else
@@ -11,20 +19,31 @@ TEST_DATABASE_URL) is given; that database is emptied.
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
+import re
 import statistics
 import tempfile
+import threading
 import time as clock
+from collections import Counter
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import event, insert
 
-from bench.common import reset_postgres
+from bench.common import reset_postgres, tree_cpu_seconds
 
 RUNS = 15
 SLOW_RUNS = 3
 BIG = 1000
+PARTS = {p for p in os.environ.get("BENCH_PARTS", "").split(",") if p in ("client", "server")} or {"client", "server"}
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "240"))
+SLOW_REQUESTS = 6
+ROUNDS = 3
 
 # (label, target CPU ms or None)
 TARGETS = {
@@ -52,11 +71,25 @@ def _app(url: str):
     from core.db import db
 
     app = create_app(_config(url))
-    app.add_url_rule("/bench/trivial", "bench_trivial", lambda: {"ok": True})
+    app.add_url_rule("/bench/trivial", "bench_trivial", _trivial)
     logging.getLogger().setLevel(logging.WARNING)
     with app.app_context():
         upgrade(revision="heads")
         db.engine.dispose()
+    return app
+
+
+def _trivial():
+    return {"ok": True}
+
+
+def served_app():
+    """What gunicorn serves for the ``server`` table: the production factory (settings from the environment) plus the
+    trivial endpoint, with the feed links' rate limit (10 a minute) lifted."""
+    from app import create_app
+
+    app = create_app({"FEED_RATE_LIMIT": "1000000 per minute"})
+    app.add_url_rule("/bench/trivial", "bench_trivial", _trivial)
     return app
 
 
@@ -124,6 +157,7 @@ def _gap(team, st, start: datetime):
 
 
 def _seed():
+    from core import accounts
     from core.accounts import User
     from core.db import db
     from rota.feeds import service as feeds
@@ -144,10 +178,11 @@ def _seed():
     nurse = db.session.get(User, nurses[3])
     _, mine_token = feeds.rotate(nurse, FeedKind.mine, actor=nurse)
     _, team_token = feeds.rotate(big_coord, FeedKind.team, actor=big_coord)
+    api = {who: accounts.create_token(user, "bench")[1] for who, user in (("nurse", nurse), ("coord", coord))}
     db.session.commit()
-    return {"ward": ward.id, "coord": coord.email, "nurse": nurse.email, "nurse_id": nurse.id, "big": big.id,
-            "big_coord": big_coord.email, "big_gap": big_gap.id, "big_shift": big_shift, "mine_token": mine_token,
-            "team_token": team_token, "monday": monday, "shifts": n_small + n_big}
+    return {"api": api, "ward": ward.id, "coord": coord.email, "nurse": nurse.email, "nurse_id": nurse.id,
+            "big": big.id, "big_coord": big_coord.email, "big_gap": big_gap.id, "big_shift": big_shift,
+            "mine_token": mine_token, "team_token": team_token, "monday": monday, "shifts": n_small + n_big}
 
 
 class _Queries:
@@ -173,65 +208,74 @@ def _login(app, email: str):
     return client
 
 
-def _cases(app, s):
-    """(label, client, callable returning a response) for every figure."""
-    nurse, coord, big_coord = _login(app, s["nurse"]), _login(app, s["coord"]), _login(app, s["big_coord"])
+class Req(NamedTuple):
+    """One figure's request. ``kind``: "etag" sends the If-None-Match of an earlier answer (a 304); "built" empties
+    the feed cache first (as after a restart), "changed" edits one of the team's shifts first (as a coordinator's
+    edit does: version and change time move on): those two change this process's state, so the client table only."""
+    label: str
+    who: str  # "nurse", "coord", "big_coord" or "" (signed out)
+    method: str
+    path: str
+    body: dict | None = None
+    runs: int = RUNS
+    kind: str = "plain"
+    served: int = REQUESTS  # requests in the server table
+
+
+def _requests(s) -> list[Req]:
     start = s["monday"].date().isoformat()
     to = (s["monday"] + timedelta(days=27)).date().isoformat()
     check = {"user_id": s["nurse_id"], "add": [{
         "starts_at": (s["monday"] + timedelta(days=30, hours=7)).isoformat(),
         "ends_at": (s["monday"] + timedelta(days=30, hours=15, minutes=30)).isoformat(), "team_id": s["ward"]}]}
     mine, team = f"/calendar/{s['mine_token']}.ics", f"/calendar/{s['team_token']}.ics"
-    etag = {}
-
-    def mine_cached():
-        r = nurse.get(mine, headers={"If-None-Match": etag["mine"]} if "mine" in etag else {})
-        etag.setdefault("mine", r.headers.get("ETag", "").strip('"'))
-        return r
-
-    def team_cached():
-        r = big_coord.get(team, headers={"If-None-Match": etag["team"]} if "team" in etag else {})
-        etag.setdefault("team", r.headers.get("ETag", "").strip('"'))
-        return r
-
-    def rebuilt(client, path):
-        app.extensions.pop("calendar_feed_bytes", None)  # as after a restart: every event is written again
-        return client.get(path)
-
-    def changed(client, path):
-        """One shift of the team edited (as a coordinator's edit does: version and change time move on), then the
-        feed fetched: the ETag moves, the feed is rebuilt, the other events' bytes are reused."""
-        from sqlalchemy import update
-
-        from core.db import db, now_utc
-        from rota.models import Shift
-
-        with app.app_context():
-            db.session.execute(update(Shift).where(Shift.id == s["big_shift"])
-                               .values(version=Shift.version + 1, updated_at=now_utc()))
-            db.session.commit()
-            db.session.remove()
-        return client.get(path)
-
     return [
-        ("trivial JSON endpoint", nurse, lambda: nurse.get("/bench/trivial"), RUNS),
-        ("my shifts", nurse, lambda: nurse.get("/my/shifts"), RUNS),
-        ("grid 4 weeks, 30 members", coord, lambda: coord.get(f"/teams/{s['ward']}/rota?days=28&start={start}"),
-         RUNS),
-        ("GET /api/v1/shifts (50 items)", coord,
-         lambda: coord.get(f"/api/v1/shifts?team_id={s['ward']}&from={start}&to={to}&per_page=50"), RUNS),
-        ("open shifts", nurse, lambda: nurse.get("/open-shifts"), RUNS),
-        ("calendar feed (built)", nurse, lambda: rebuilt(nurse, mine), RUNS),
-        ("calendar feed (unchanged, bytes)", nurse, lambda: nurse.get(mine), RUNS),
-        ("calendar feed (unchanged, 304)", nurse, mine_cached, RUNS),
-        ("POST /api/v1/compliance/check", nurse, lambda: nurse.post("/api/v1/compliance/check", json=check), RUNS),
-        ("grid 4 weeks, 1,000 members", big_coord,
-         lambda: big_coord.get(f"/teams/{s['big']}/rota?days=28&start={start}"), SLOW_RUNS),
-        ("team feed 1,000 x 3 months (built, cold)", big_coord, lambda: rebuilt(big_coord, team), SLOW_RUNS),
-        ("team feed 1,000 x 3 months (changed)", big_coord, lambda: changed(big_coord, team), SLOW_RUNS),
-        ("team feed 1,000 x 3 months (unchanged)", big_coord, lambda: big_coord.get(team), RUNS),
-        ("team feed 1,000 x 3 months (304)", big_coord, team_cached, RUNS),
+        Req("trivial JSON endpoint", "nurse", "GET", "/bench/trivial"),
+        Req("trivial JSON endpoint, signed out", "", "GET", "/bench/trivial"),
+        Req("my shifts", "nurse", "GET", "/my/shifts"),
+        Req("grid 4 weeks, 30 members", "coord", "GET", f"/teams/{s['ward']}/rota?days=28&start={start}"),
+        Req("GET /api/v1/shifts (50 items)", "coord", "GET",
+            f"/api/v1/shifts?team_id={s['ward']}&from={start}&to={to}&per_page=50"),
+        Req("open shifts", "nurse", "GET", "/open-shifts"),
+        Req("calendar feed (built)", "nurse", "GET", mine, kind="built"),
+        Req("calendar feed (unchanged, bytes)", "nurse", "GET", mine),
+        Req("calendar feed (unchanged, 304)", "nurse", "GET", mine, kind="etag"),
+        Req("POST /api/v1/compliance/check", "nurse", "POST", "/api/v1/compliance/check", check),
+        Req("grid 4 weeks, 1,000 members", "big_coord", "GET", f"/teams/{s['big']}/rota?days=28&start={start}",
+            runs=SLOW_RUNS, served=SLOW_REQUESTS),
+        Req("team feed 1,000 x 3 months (built, cold)", "big_coord", "GET", team, runs=SLOW_RUNS, kind="built"),
+        Req("team feed 1,000 x 3 months (changed)", "big_coord", "GET", team, runs=SLOW_RUNS, kind="changed"),
+        Req("team feed 1,000 x 3 months (unchanged)", "big_coord", "GET", team, served=5 * SLOW_REQUESTS),  # 35 MB
+        Req("team feed 1,000 x 3 months (304)", "big_coord", "GET", team, kind="etag"),
     ]
+
+
+def _cases(app, s):
+    """(label, callable returning a test client's response, runs) for every figure of the client table."""
+    from sqlalchemy import update
+
+    from core.db import db, now_utc
+    from rota.models import Shift
+
+    clients = {who: _login(app, s[who]) for who in ("nurse", "coord", "big_coord")} | {"": app.test_client()}
+    etags = {}
+
+    def call(req: Req):
+        if req.kind == "built":
+            app.extensions.pop("calendar_feed_bytes", None)  # every event is written again
+        if req.kind == "changed":  # the ETag moves, the feed is rebuilt, the other events' bytes are reused
+            with app.app_context():
+                db.session.execute(update(Shift).where(Shift.id == s["big_shift"])
+                                   .values(version=Shift.version + 1, updated_at=now_utc()))
+                db.session.commit()
+                db.session.remove()
+        headers = {"If-None-Match": etags[req.path]} if req.kind == "etag" and req.path in etags else {}
+        r = clients[req.who].open(req.path, method=req.method, json=req.body, headers=headers)
+        if req.kind == "etag":
+            etags.setdefault(req.path, r.headers.get("ETag", ""))
+        return r
+
+    return [(req.label, lambda req=req: call(req), req.runs) for req in _requests(s)]
 
 
 def _eligibility_ms(app, gap_id: int) -> tuple[float, int]:
@@ -254,22 +298,20 @@ def _eligibility_ms(app, gap_id: int) -> tuple[float, int]:
         return cpu, queries
 
 
-def bench_engine(url: str) -> None:
-    from core.db import db
+def _ratio(x: float) -> str:
+    return f"{x:9.1f}x" if x < 10 else f"{x:9.0f}x"
 
-    app = _app(url)
-    with app.app_context():
-        t0 = clock.perf_counter()
-        s = _seed()
-        engine = db.engine.dialect.name
-        counter = _Queries(db.engine)
-        db.session.remove()
-    print(f"engine {engine}: seeded {s['shifts']} shifts in {clock.perf_counter() - t0:.1f} s; "
-          f"load average {os.getloadavg()[0]:.2f}")
+
+def _verdict(label: str, cpu: float) -> str:
+    target = TARGETS.get(label)
+    return "" if target is None else f"<= {target} ms: {'met' if cpu <= target else 'NOT met'}"
+
+
+def client_table(app, s, counter) -> None:
     cases = _cases(app, s)
-    trivial = cases[0][2]
+    trivial = cases[0][1]
     rows = []
-    for label, _client, call, runs in cases:
+    for label, call, runs in cases:
         first = call()
         assert first.status_code in (200, 304), (label, first.status_code, first.get_data(as_text=True)[:300])
         counter.n = 0
@@ -284,16 +326,123 @@ def bench_engine(url: str) -> None:
     elig_cpu, elig_q = _eligibility_ms(app, s["big_gap"])
     base = statistics.median(_cpu(trivial) for _ in range(RUNS))
     rows.append(("eligibility, 1,000 staff incl. what-if", elig_cpu, base, elig_q, None, 0))
+    print(f"  client table: the Flask test client in this process (its own work counted too; load average "
+          f"{os.getloadavg()[0]:.2f})")
     print(f"  {'':42} {'CPU ms':>9} {'x trivial':>10} {'queries':>8} {'bytes':>9}  target")
     for label, cpu, base, queries, size, status in rows:
-        target = TARGETS.get(label)
-        verdict = "" if target is None else f"<= {target} ms: {'met' if cpu <= target else 'NOT met'}"
         shown = f"{size:>9}" if size is not None else f"{'(service)':>9}"
-        print(f"  {label:42} {cpu:9.2f} {cpu / base:9.0f}x {queries:8d} {shown}  {verdict}"
+        print(f"  {label:42} {cpu:9.2f} {_ratio(cpu / base)} {queries:8d} {shown}  {_verdict(label, cpu)}"
               + (f" [{status}]" if status == 304 else ""))
+
+
+def _sign_in(base: str, email: str) -> str:
+    """Signed in through the sign-in form as a browser is: the Cookie header its later requests send."""
+    import requests
+
+    with requests.Session() as browser:
+        page = browser.get(base + "/auth/login", timeout=60)
+        csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)
+        r = browser.post(base + "/auth/login", data={"email": email, "password": "bench-password-1",
+                                                     "csrf_token": csrf}, allow_redirects=False, timeout=60)
+        assert r.status_code == 302 and "/auth/login" not in r.headers["Location"], (email, r.status_code)
+        return "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
+
+
+def _send(base: str, req: Req, headers: dict, n: int) -> Counter:
+    """``n`` requests over up to CONNECTIONS keep-alive connections at once; the status codes answered."""
+    host, port = base.removeprefix("http://").split(":")
+    body = None if req.body is None else json.dumps(req.body)
+    statuses: list[int] = []
+
+    def connection(count: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=300)
+        try:
+            for _ in range(count):
+                conn.request(req.method, req.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                statuses.append(resp.status)
+        finally:
+            conn.close()
+
+    width = min(n, CONNECTIONS)
+    threads = [threading.Thread(target=connection, args=(n // width + (i < n % width),)) for i in range(width)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return Counter(statuses)
+
+
+def _expect(label: str, statuses: Counter, status: int, n: int) -> None:
+    if statuses != Counter({status: n}):
+        raise RuntimeError(f"{label}: answers {dict(statuses)}, expected {n} x {status}")
+
+
+def server_table(url: str, s) -> None:
+    """The ``server`` table: see the module's docstring."""
+    import requests
+
+    from tests.servers import Gunicorn
+
+    web = Gunicorn(url, "web", app="bench.bench_pages:served_app()", GUNICORN_WORKERS="2", GUNICORN_THREADS="4")
+    try:
+        cookies = {who: _sign_in(web.url, s[who]) for who in ("nurse", "coord", "big_coord")}
+        cases = []  # (request, headers, status expected, requests in all)
+        for req in _requests(s):
+            if req.kind in ("built", "changed"):
+                continue
+            if req.path.startswith("/api/"):
+                headers = {"Authorization": f"Bearer {s['api'][req.who]}", "Content-Type": "application/json"}
+            else:  # a calendar app sends the link only
+                headers = {"Cookie": cookies[req.who]} if req.who and not req.path.startswith("/calendar/") else {}
+            status = 200
+            if req.kind == "etag":
+                headers["If-None-Match"] = requests.get(web.url + req.path, timeout=300).headers["ETag"]
+                status = 304
+            cases.append((req, headers, status, req.served))
+            warm = min(req.served, CONNECTIONS)  # one first (a cold feed cache is built once, not by every thread)
+            _expect(req.label, _send(web.url, req, headers, 1) + _send(web.url, req, headers, warm), status, warm + 1)
+        load = os.getloadavg()[0]
+        cpu: dict[str, list[float]] = {req.label: [] for req, *_ in cases}  # ms per request, each round
+        for _ in range(ROUNDS):  # every endpoint in each round: each sees the same machine load
+            for req, headers, status, n in cases:
+                before = tree_cpu_seconds(web.proc.pid)
+                statuses = _send(web.url, req, headers, n // ROUNDS)
+                cpu[req.label].append((tree_cpu_seconds(web.proc.pid) - before) / (n // ROUNDS) * 1000)
+                _expect(req.label, statuses, status, n // ROUNDS)
+    finally:
+        web.stop()
+    print(f"  server table: gunicorn (deploy/gunicorn.conf.py) 2 workers x 4 threads, CPU of master + workers per "
+          f"request; {CONNECTIONS} keep-alive connections, {ROUNDS} rounds (load average {load:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} after)")
+    print(f"  {'':42} {'CPU ms':>9} {'x trivial':>10} {'requests':>8} {'rounds':>15} {'status':>6}  target")
+    base = statistics.median(cpu["trivial JSON endpoint"])
+    for req, _headers, status, n in cases:  # the median round: a worker whose cache was still cold shows in one
+        ms, spread = statistics.median(cpu[req.label]), f"{min(cpu[req.label]):.2f}-{max(cpu[req.label]):.2f}"
+        print(f"  {req.label:42} {ms:9.2f} {_ratio(ms / base)} {n // ROUNDS * ROUNDS:8d} {spread:>15} {status:>6}  "
+              f"{_verdict(req.label, ms)}")
+
+
+def bench_engine(url: str) -> None:
+    from core.db import db
+
+    app = _app(url)
+    with app.app_context():
+        t0 = clock.perf_counter()
+        s = _seed()
+        engine = db.engine.dialect.name
+        counter = _Queries(db.engine)
+        db.session.remove()
+    print(f"engine {engine}: seeded {s['shifts']} shifts in {clock.perf_counter() - t0:.1f} s; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    if "client" in PARTS:
+        client_table(app, s, counter)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+    if "server" in PARTS:
+        server_table(url, s)
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ from pathlib import Path
 import requests
 
 from bench import loadmix
-from bench.common import database_url
+from bench.common import database_url, tree_cpu_seconds
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
@@ -233,20 +233,6 @@ def _two_nodes(url, web, stream, coord_token, cases, team_id, first) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _cpu_seconds(master_pid: int) -> float:
-    """CPU time (user + system) of a process and its children so far."""
-    pids = [master_pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(master_pid)], capture_output=True,
-                                                           text=True).stdout.split()]
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-    return total / os.sysconf("SC_CLK_TCK")
-
-
 async def _one(host: str, port: int, path: str, token: str) -> float | None:
     t0 = time.perf_counter()
     try:
@@ -283,11 +269,11 @@ def _probe(label: str, web, stream, holder_pid, coord_token) -> None:
     pids = {"web tier": web.proc.pid, "stream service": stream.proc.pid}
     if holder_pid:
         pids["stream client (bench)"] = holder_pid
-    before = {k: _cpu_seconds(p) for k, p in pids.items()}
+    before = {k: tree_cpu_seconds(p) for k, p in pids.items()}
     t0 = time.perf_counter()
     result = asyncio.run(_open_loop(web.url, probes, PROBE_RATE, PROBE_SECONDS))
     wall = time.perf_counter() - t0
-    cpu = ", ".join(f"{k} {(_cpu_seconds(p) - before[k]) / wall * 100:.0f}%" for k, p in pids.items())
+    cpu = ", ".join(f"{k} {(tree_cpu_seconds(p) - before[k]) / wall * 100:.0f}%" for k, p in pids.items())
     print(f"  {label} (load average {os.getloadavg()[0]:.2f}); CPU of one core: {cpu}")
     for path, figures in result.items():
         if figures is None:

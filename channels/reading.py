@@ -11,7 +11,7 @@ from sqlalchemy import and_, bindparam, func, or_, select
 from channels.models import Channel, Post, ReadPosition
 from channels.services import TOPIC, channel_of, member_ids, record_read, require_see
 from core import audit
-from core.db import db, now_utc
+from core.db import core_rows, db, now_utc
 from core.errors import ValidationFailed
 from notifications import realtime
 
@@ -120,4 +120,4 @@ def unread_counts(user) -> dict[int, int]:
     team_ids = list(user.team_ids)
     if not team_ids:
         return {}
-    return dict(db.session.execute(_unread_by_channel(), {"user_id": user.id, "team_ids": team_ids}).all())
+    return dict(core_rows(_unread_by_channel(), {"user_id": user.id, "team_ids": team_ids}).all())

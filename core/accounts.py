@@ -11,14 +11,15 @@ import enum
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, has_app_context
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, UniqueConstraint, false, select, update
-from sqlalchemy.orm import Mapped, joinedload, mapped_column, relationship
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, UniqueConstraint, bindparam, false, select, update
+from sqlalchemy.orm import Mapped, contains_eager, joinedload, mapped_column, relationship
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core import audit
@@ -71,6 +72,12 @@ AFC_BANDS = ["Band 2", "Band 3", "Band 4", "Band 5", "Band 6", "Band 7", "Band 8
 MEDICAL_GRADES = ["FY1", "FY2", "CT1", "CT2", "CT3", "ST1", "ST2", "ST3", "ST4", "ST5", "ST6", "ST7", "ST8",
                   "SAS", "Consultant"]
 DOCTORS_IN_TRAINING = set(MEDICAL_GRADES[:13])
+
+
+def doctor_in_training(staff_group, grade) -> bool:
+    """Whether the 2016 terms for doctors in training apply (``User.is_doctor_in_training``, and a row read as plain
+    columns: the grid's ``GridPerson``)."""
+    return staff_group == StaffGroup.medical and grade in DOCTORS_IN_TRAINING
 GRADES = AFC_BANDS + MEDICAL_GRADES
 
 
@@ -179,7 +186,7 @@ class User(db.Model):
 
     @property
     def is_doctor_in_training(self) -> bool:
-        return self.staff_group == StaffGroup.medical and self.grade in DOCTORS_IN_TRAINING
+        return doctor_in_training(self.staff_group, self.grade)
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.display_name!r}>"
@@ -400,8 +407,22 @@ def load_membership_teams(user: User) -> None:
             "team" in m.__dict__ or session.identity_map.get(session.identity_key(Team, m.team_id)) is not None
             for m in user.memberships):
         return
-    set_committed_value(user, "memberships", list(session.scalars(
-        select(Membership).where(Membership.user_id == user.id).options(joinedload(Membership.team)))))
+    member_teams(user)
+
+
+def member_teams(user: User) -> list[Team]:
+    """The person's teams in name order, read with their memberships in one query (which the person's
+    ``memberships`` then hold, each with its team: what the menu names)."""
+    memberships = list(db.session.scalars(_memberships_with_teams(), {"user_id": user.id}))
+    set_committed_value(user, "memberships", memberships)
+    return [m.team for m in memberships]
+
+
+@cache
+def _memberships_with_teams():
+    """Built once: the menu of every signed-in page reads it."""
+    return (select(Membership).join(Membership.team).options(contains_eager(Membership.team))
+            .where(Membership.user_id == bindparam("user_id")).order_by(Team.name, Team.id))
 
 
 def user_for_token(secret: str) -> User | None:

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from core import audit, limits, timeutil
 from core.accounts import Team, User
-from core.db import db, get_by_id, now_utc
+from core.db import core_rows, db, get_by_id, now_utc
 from core.errors import NotFound
 from notifications import push, realtime, sms
 from notifications.models import (
@@ -298,7 +298,7 @@ def _badge_query():
 
 def badge(user_id: int) -> tuple[int, int]:
     """(unread count, newest notification id) for the badge every page shows: one query, not two, built once."""
-    unread, last = db.session.execute(_badge_query(), {"user_id": user_id}).one()
+    unread, last = core_rows(_badge_query(), {"user_id": user_id}).one()
     return unread or 0, last or 0
 
 

@@ -23,13 +23,12 @@ MY_SHIFT_ACTIONS: list[Callable] = []
 
 def _card(item, actions: str, names: dict) -> str:
     s = item.shift
-    tz = s.team.timezone
-    start, end = timeutil.to_local(s.starts_at, tz), timeutil.to_local(s.ends_at, tz)
-    st = s.shift_type
-    code, cls, name = (escape(st.code), f" sb-st-{s.shift_type_id}", escape(st.name)) if st else ("—", "", "Shift")
+    start, end = timeutil.to_local(s.starts_at, s.timezone), timeutil.to_local(s.ends_at, s.timezone)
+    code, cls, name = ((escape(s.type_code), f" sb-st-{s.shift_type_id}", escape(s.type_name))
+                       if s.type_code is not None else ("—", "", "Shift"))
     next_day = " (next day)" if end.date() != start.date() else ""
     if item.colleagues:
-        with_ = ", ".join(names.get(u.id) or names.setdefault(u.id, str(escape(u.display_name)))
+        with_ = ", ".join(names.get(u[1]) or names.setdefault(u[1], str(escape(u[2])))  # (shift, id, name)
                           for u in item.colleagues)
         who = f'<p class="nhsuk-body-s" data-testid="colleagues">With: {with_}</p>'
     else:
@@ -38,11 +37,11 @@ def _card(item, actions: str, names: dict) -> str:
             f'<div class="nhsuk-card__content">\n<h2 class="nhsuk-card__heading nhsuk-heading-s">\n'
             f'<span class="sb-code{cls}">{code}</span>\n'
             f'{start:%a %d %b} · {start:%H:%M}–{end:%H:%M}{next_day}\n</h2>\n'
-            f'<p class="nhsuk-body-s">{name} · {escape(s.team.name)}</p>\n{who}\n{actions}</div>\n</li>\n')
+            f'<p class="nhsuk-body-s">{name} · {escape(s.team_name)}</p>\n{who}\n{actions}</div>\n</li>\n')
 
 
 def cards(items) -> Markup:
-    """The ``<li>`` cards of My shifts for ``items`` (``rota.services.MyShift``), in order."""
+    """The ``<li>`` cards of My shifts for ``items`` (``rota.services.MyShift``, plain rows), in order."""
     shifts = [i.shift for i in items]
     actions: dict = {}
     for writer in MY_SHIFT_ACTIONS:

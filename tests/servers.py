@@ -39,15 +39,16 @@ def base_env(database_url: str, **env: str) -> dict:
 
 class Gunicorn:
     def __init__(self, database_url: str, role: str = "web", *, port: int | None = None, bind: str | None = None,
-                 netns: str | None = None, wait: bool = True, **env: str):
-        """``bind`` "host:port" (default a free loopback port); ``netns``: start it in that network namespace."""
+                 netns: str | None = None, wait: bool = True, app: str = "app:create_app()", **env: str):
+        """``bind`` "host:port" (default a free loopback port); ``netns``: start it in that network namespace;
+        ``app``: the WSGI application gunicorn loads (a bench may wrap the production factory)."""
         bind = bind or f"127.0.0.1:{port or free_port()}"
         self.url = f"http://{bind}"
         self.log = tempfile.NamedTemporaryFile("w+", prefix=f"sb-{role}-", suffix=".log", delete=False)
         environ = base_env(database_url, GUNICORN_BIND=bind, **env)
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         prefix = ["ip", "netns", "exec", netns] if netns else []
-        self.proc = subprocess.Popen([*prefix, gunicorn, "-c", str(CONFIGS[role]), "app:create_app()"], cwd=ROOT,
+        self.proc = subprocess.Popen([*prefix, gunicorn, "-c", str(CONFIGS[role]), app], cwd=ROOT,
                                      env=environ, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         if wait:
             self.wait_ready()

@@ -3,14 +3,18 @@ that mark the rota grid and report on a period when it is published."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 
 from core import audit, timeutil
 from core.accounts import Membership, User
 from core.db import db
+from rota import services
 from rota.compliance import rules
 from rota.compliance.profiles import profiles_for, zone_name
 from rota.compliance.rotas import MARGIN, load_leave, load_shifts, screened_rotas
@@ -25,19 +29,69 @@ def verdicts_for_people(user_ids, lo: datetime, hi: datetime, *, team=None) -> d
     user_ids = list(user_ids)
     if not user_ids:
         return {}
-    users = list(db.session.scalars(select(User).where(User.id.in_(user_ids))))
-    profiles, brk = profiles_for(users, team)
-    found = [uid for uid in user_ids if uid in profiles]
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))}
+    return _judge(*_profiles(users, user_ids, team), lo, hi)
+
+
+def _profiles(users: dict, user_ids: list[int], team) -> tuple[dict, int | None]:
+    profiles, brk = profiles_for([users[uid] for uid in user_ids if uid in users], team)
+    return {uid: profiles[uid] for uid in user_ids if uid in profiles}, brk
+
+
+def _judge(profiles: dict, brk: int | None, lo: datetime, hi: datetime) -> dict[int, list[Verdict]]:
     # The focus is the shifts starting in [lo, hi); they end at most a day later. Only people whose reference-period
     # rules could fire somewhere have their whole margin read (``rotas_around``).
-    shifts, leave, near = screened_rotas({uid: profiles[uid] for uid in found}, lo, hi + timedelta(days=1),
-                                         break_minutes=brk, screen_from=1)
+    shifts, leave, near = screened_rotas(profiles, lo, hi + timedelta(days=1), break_minutes=brk, screen_from=1)
     out = {}
-    for uid in found:
-        prof, mine = profiles[uid], shifts.get(uid, [])
+    for uid, prof in profiles.items():
+        mine = shifts.get(uid, [])
         out[uid] = rules.evaluate(mine, prof.rule_sets, leave=leave.get(uid, []), opted_out=prof.opted_out,
                                   focus=[s.identity for s in mine if lo <= s.starts_at < hi],
                                   skip=rules.LONG_CHECKS if uid in near else ())
+    return out
+
+
+GRID_MARKER_ENTRIES = 256  # grid pages whose verdicts each process keeps (a few KB each)
+_grid_cache_lock = threading.Lock()
+
+
+def grid_verdicts(people: dict, lo: datetime, hi: datetime, team) -> dict[int, list[Verdict]]:
+    """:func:`verdicts_for_people` for a grid page, kept per process under what they are worked out from: the
+    change stamps of every team whose writes can change those people's rota within the rules' margin
+    (``rota.services.PEOPLE_STAMPS``: their shifts in any team, their leave, shift types, zones), their rule profiles
+    as read now (settings, opt-out, staff group and grade, trust severities) and the team's break. A grid opened again
+    with nothing changed is marked without reading or judging anyone's shifts; any such change is a new entry.
+    ``people``: id -> the person as the grid read them (their staff group and grade decide which rules apply).
+
+    The stamps are read before the rows: a write committed in between is then judged under the older stamps, which
+    no later request reads again (stamps only move on), never the other way round."""
+    user_ids = sorted(people)
+    if not user_ids:
+        return {}
+    day = timedelta(days=1)  # _judge reads shifts overlapping [lo - MARGIN, hi + day + MARGIN); none is longer
+    stamps = services.PEOPLE_STAMPS[-1](user_ids, lo - MARGIN - day, hi + day + MARGIN) \
+        if services.PEOPLE_STAMPS else None
+    profiles, brk = _profiles(people, user_ids, team)
+    if stamps is None:
+        return _judge(profiles, brk, lo, hi)
+    texts: dict[int, str] = {}  # shared profiles are written out once
+    for prof in profiles.values():
+        if id(prof) not in texts:
+            texts[id(prof)] = repr((prof.rule_sets, prof.opted_out))
+    key = (getattr(team, "id", None), lo, hi, tuple(user_ids))
+    inputs = (stamps, brk, tuple((uid, texts[id(prof)]) for uid, prof in profiles.items()))
+    cache = current_app.extensions.setdefault("grid_marker_verdicts", OrderedDict())
+    with _grid_cache_lock:
+        hit = cache.get(key)
+        if hit is not None and hit[0] == inputs:
+            cache.move_to_end(key)
+            return hit[1]
+    out = _judge(profiles, brk, lo, hi)
+    with _grid_cache_lock:
+        cache[key] = (inputs, out)
+        cache.move_to_end(key)
+        while len(cache) > GRID_MARKER_ENTRIES:
+            cache.popitem(last=False)
     return out
 
 
@@ -66,7 +120,7 @@ def grid_markers(team, cells) -> None:
         return
     starts = [s.starts_at for c in cells for s in c.shifts]
     ends = [s.ends_at for c in cells for s in c.shifts]
-    by_person = verdicts_for_people({c.user.id for c in cells}, min(starts), max(ends), team=team)
+    by_person = grid_verdicts({c.user.id: c.user for c in cells}, min(starts), max(ends), team)
     for c in cells:
         ids = {s.id for s in c.shifts}
         seen = []

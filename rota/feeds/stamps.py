@@ -13,6 +13,11 @@ being read. What moves a team's stamp:
 * a person's leave, a person's name (team feeds show who works each shift) or their removal: every team they belong
   to or hold a shift in.
 
+The grid's working-time markers are kept under these stamps too (``people_stamps``, through
+``rota.services.PEOPLE_STAMPS``; ``rota.compliance.team_report.grid_verdicts``): a write that can change a verdict —
+a person's shift in any team, their leave, a shift type, a team's zone — must keep moving a stamp
+(``tests/rota/compliance/test_grid_marker_cache.py``).
+
 Bulk statements through the session (``session.execute(update(Shift)...)``, ``insert(Shift)`` with rows) are seen
 too (``do_orm_execute``): the teams of the rows they match are stamped. Only SQL sent past the session (a raw
 connection) goes unseen; nothing in the application does that for these tables.
@@ -20,12 +25,14 @@ connection) goes unseen; nothing in the application does that for these tables.
 
 from __future__ import annotations
 
-from sqlalchemy import Table, event, inspect, select, union
+from functools import cache
+
+from sqlalchemy import Table, bindparam, event, inspect, select, union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.accounts import Membership, Team, User
-from core.db import now_utc
+from core.db import db, now_utc
 from rota.feeds.models import FeedStamp, TeamFeedSetting
 from rota.models import Leave, RotaPeriod, Shift, ShiftRelease, ShiftType
 
@@ -48,6 +55,25 @@ def _person_teams(conn, user_ids: set[int]) -> set[int]:
         return set()
     return set(conn.scalars(union(select(Membership.team_id).where(Membership.user_id.in_(user_ids)),
                                   select(Shift.team_id).where(Shift.assignee_id.in_(user_ids)))))
+
+
+def people_stamps(user_ids, lo, hi) -> tuple:
+    """The change stamps of the teams whose writes can change what the rules engine sees of these people between
+    ``lo`` and ``hi``: every team they belong to (a leave booking or a change of a person moves those) and every team
+    they hold a shift in that starts in [lo, hi) (a shift that moves in or out of that span moves its team's stamp
+    and changes this list). ``rota.services.PEOPLE_STAMPS`` hook: the grid's markers are kept under it."""
+    return tuple(tuple(r) for r in db.session.execute(_people_stamps(), {"ids": list(user_ids), "lo": lo, "hi": hi}))
+
+
+@cache
+def _people_stamps():
+    """Built once per process (building it cost as much as running it)."""
+    ids = bindparam("ids", expanding=True)
+    teams = union(select(Membership.team_id.label("team_id")).where(Membership.user_id.in_(ids)),
+                  select(Shift.team_id).where(Shift.assignee_id.in_(ids), Shift.starts_at >= bindparam("lo"),
+                                              Shift.starts_at < bindparam("hi"))).subquery()
+    return (select(teams.c.team_id, FeedStamp.version).outerjoin(FeedStamp, FeedStamp.team_id == teams.c.team_id)
+            .order_by(teams.c.team_id))
 
 
 def _release_teams(conn, shift_ids: set[int]) -> set[int]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 
 from core import registry
+from rota import services
 from rota.feeds import models as feed_models  # noqa: F401  (registers the tables)
-from rota.feeds import stamps  # noqa: F401  (the session hook that moves the teams' feed stamps)
+from rota.feeds import stamps  # the session hook that moves the teams' feed stamps
 from rota.feeds.api import blp
 from rota.feeds.service import DEFAULTS, RedactFeedTokens, revoke_every_feed
 from rota.feeds.views import bp, profile_section
@@ -16,6 +17,8 @@ from rota.feeds.views import bp, profile_section
 def register(app, api) -> None:
     for key, value in DEFAULTS.items():
         app.config.setdefault(key, value)
+    if stamps.people_stamps not in services.PEOPLE_STAMPS:
+        services.PEOPLE_STAMPS.append(stamps.people_stamps)
     app.register_blueprint(bp)
     api.register_blueprint(blp)
     registry.register_profile_section(app, "rota/feeds/profile.html")

@@ -8,7 +8,7 @@ for every change, and never commit. Every change of a shift's holder goes throug
 ``rota.assignment.set_assignee``.
 
 Extension points other modules register into (plain lists, appended to at start-up): ``PUBLISH_CHECKS``
-(``rota.services.periods``) and ``GRID_CELL_HOOKS`` (``rota.services.grid``).
+(``rota.services.periods``) ``GRID_CELL_HOOKS`` and ``PEOPLE_STAMPS`` (``rota.services.grid``).
 """
 from __future__ import annotations
 
@@ -57,11 +57,13 @@ from rota.services.gaps import (  # noqa: F401
 )
 from rota.services.grid import (  # noqa: F401
     GRID_CELL_HOOKS,
+    PEOPLE_STAMPS,
     DayCoverage,
     Grid,
     GridCell,
     GridRow,
     MyShift,
+    MyShiftRow,
     next_shifts,
     shift_line,
     team_grid,

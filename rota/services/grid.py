@@ -1,7 +1,12 @@
 """Rota services: the team grid and *My shifts*.
 
 ``GRID_CELL_HOOKS``: ``fn(team, cells) -> None`` called with every :class:`GridCell` of a team grid before it is
-rendered; a hook may append short strings to ``cell.markers``."""
+rendered; a hook may append short strings to ``cell.markers``.
+
+``PEOPLE_STAMPS``: ``fn(user_ids, lo, hi) -> tuple`` (at most one, ``rota.feeds.stamps.people_stamps``): a value that
+changes with every committed write to those people's shifts starting in [lo, hi) (in any team), their leave, their
+teams' shift types, zones and memberships. What is worked out from those rows alone may be kept under it; with no
+hook registered nothing is kept."""
 
 from __future__ import annotations
 
@@ -10,13 +15,15 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
+from operator import itemgetter
 
-from sqlalchemy import String, and_, cast, func, or_, select
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy import Integer, String, and_, bindparam, cast, func, or_, select
+from sqlalchemy.orm import aliased
 
 from core import timeutil
-from core.accounts import Membership, Team, TeamRole, User, grade_rank
-from core.db import day_before, db, now_utc
+from core.accounts import Membership, Team, TeamRole, User, doctor_in_training, grade_rank, load_membership_teams
+from core.db import UTCInstants, core_rows, day_before, db, now_utc, raw_instant
 from core.errors import ValidationFailed
 from rota.assignment import leave_in_team
 from rota.models import (
@@ -29,9 +36,10 @@ from rota.models import (
     StaffingRequirement,
 )
 from rota.services.gaps import compute_gaps, gap_start, opening_requirements
-from rota.services.shifts import shifts_query
+from rota.services.shifts import shaped_shifts_query
 
 GRID_CELL_HOOKS: list[Callable] = []
+PEOPLE_STAMPS: list[Callable] = []
 
 
 # ------------------------------------------------------------------------------------------------- the grid
@@ -51,8 +59,8 @@ class GridShift:
     required_grade: str | None
     shift_type: ShiftType | None = None
 
-    COLUMNS = (Shift.id, Shift.shift_type_id, Shift.starts_at, Shift.ends_at, Shift.assignee_id, Shift.state,
-               Shift.rota_period_id, Shift.required_grade)
+    COLUMNS = (Shift.id, Shift.shift_type_id, raw_instant(Shift.starts_at), raw_instant(Shift.ends_at),
+               Shift.assignee_id, Shift.state, Shift.rota_period_id, Shift.required_grade)  # instants: UTCInstants
 
 
 @dataclass(slots=True)
@@ -65,6 +73,10 @@ class GridPerson:
     skills: list
 
     COLUMNS = (User.id, User.display_name, User.grade, User.staff_group, User.skills)
+
+    @property
+    def is_doctor_in_training(self) -> bool:  # which working-time rules apply (the grid's markers)
+        return doctor_in_training(self.staff_group, self.grade)
 
 
 @dataclass(slots=True)
@@ -214,10 +226,12 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
     pages = max(1, -(-len(ordered) // per_page))
     page = min(max(1, page), pages)
     shown = ordered[(page - 1) * per_page:page * per_page]
-    shifts = [GridShift(*r, types.get(r.shift_type_id)) for r in db.session.execute(
-        select(*GridShift.COLUMNS).where(*in_window, or_(Shift.assignee_id.in_(shown or [0]),
-                                                          Shift.assignee_id.is_(None)))
-        .order_by(Shift.starts_at)) if r.rota_period_id not in draft]
+    instants = UTCInstants()  # the ward's shifts start and end at a few dozen instants: each converted once
+    shifts = [GridShift(sid, st, instants[starts], instants[ends], who, state, period, grade, types.get(st))
+              for sid, st, starts, ends, who, state, period, grade in db.session.execute(
+                  select(*GridShift.COLUMNS).where(*in_window, or_(Shift.assignee_id.in_(shown or [0]),
+                                                                    Shift.assignee_id.is_(None)))
+                  .order_by(Shift.starts_at)) if period not in draft]
     leave = db.session.execute(select(Leave.user_id, Leave.kind, Leave.first_day, Leave.last_day).where(
         Leave.user_id.in_(shown or [0]), leave_in_team(team.id), Leave.first_day <= last_day,
         Leave.last_day >= first_day)).all()
@@ -269,49 +283,78 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
 # --------------------------------------------------------------------------------------------- my shifts
 
 
-@dataclass(frozen=True, slots=True)
-class Colleague:
-    """Who works alongside: what My shifts shows of them (no whole account loaded per colleague and shift)."""
+@dataclass(slots=True)
+class MyShiftRow:
+    """What My shifts and the home page show of one of the person's shifts, read as plain columns with its team's
+    name and zone and its type's code and name (None for a shift of no type): no ORM objects. It has what the
+    writers of ``rota.my_shift_cards.MY_SHIFT_ACTIONS`` read of a shift (id, team, times, assignee, state)."""
     id: int
-    display_name: str
+    team_id: int
+    shift_type_id: int | None
+    starts_at: datetime
+    ends_at: datetime
+    assignee_id: int | None
+    state: ShiftState
+    team_name: str
+    timezone: str
+    type_code: str | None
+    type_name: str | None
+
+    COLUMNS = (Shift.id, Shift.team_id, Shift.shift_type_id, Shift.starts_at, Shift.ends_at, Shift.assignee_id,
+               Shift.state, Team.name, Team.timezone, ShiftType.code, ShiftType.name)
 
 
 @dataclass
 class MyShift:
-    shift: Shift
-    colleagues: list  # Colleague
+    shift: MyShiftRow
+    # who works alongside, by name: rows (shift id, colleague's id, name), also read as ``.id``, ``.display_name``
+    colleagues: list
+
+
+_MY_SHIFTS: dict = {}  # shape of the person's visibility -> the statement of their coming shifts, built once
+
+
+def _my_shifts_page(stmt):
+    return (stmt.with_only_columns(*MyShiftRow.COLUMNS, maintain_column_froms=True)
+            .join(Team, Team.id == Shift.team_id).outerjoin(ShiftType, ShiftType.id == Shift.shift_type_id)
+            .where(Shift.state == ShiftState.scheduled).limit(bindparam("limit", type_=Integer)))
+
+
+@cache
+def _colleagues_query():
+    """Colleagues on at the same time as each of the person's shifts, paired by the database (built once): the
+    team's shifts that started at most a day before mine (no shift is longer: a database constraint) and overlap
+    it, so the (team_id, starts_at) index reads about a day per shift of mine; only their id and name come back (no
+    instants to convert), as rows that serve as the colleagues (``id``, ``display_name``) as they are."""
+    theirs = aliased(Shift)
+    return (select(Shift.id.label("shift_id"), User.id, User.display_name)
+            .join(theirs, and_(theirs.team_id == Shift.team_id, theirs.starts_at >= day_before(Shift.starts_at),
+                               theirs.starts_at < Shift.ends_at, theirs.ends_at > Shift.starts_at))
+            .join(User, User.id == theirs.assignee_id)
+            .where(Shift.id.in_(bindparam("mine", expanding=True)), theirs.state == ShiftState.scheduled,
+                   theirs.assignee_id != bindparam("user_id")))
 
 
 def next_shifts(user: User, *, limit: int = 14, now: datetime | None = None) -> list[MyShift]:
     """The person's next published shifts (not yet ended), each with colleagues working at the same time. Two
-    queries whatever the team's size: the shifts (with their team and type), and the colleagues paired with them
-    (shift id, colleague's id and name only)."""
-    now = now or now_utc()
-    mine = list(db.session.scalars(shifts_query(user, person_id=user.id, start=now)
-                                   .options(joinedload(Shift.team), joinedload(Shift.shift_type))
-                                   .where(Shift.state == ShiftState.scheduled).limit(limit)))
+    queries whatever the team's size, both built once per process: the shifts as plain rows (``MyShiftRow``), and
+    the colleagues paired with them (shift id, colleague's id and name only). What the person may see is decided
+    from their memberships, read with their teams (``load_membership_teams``): the page's menu names those teams."""
+    load_membership_teams(user)
+    stmt, values = shaped_shifts_query(_MY_SHIFTS, _my_shifts_page, user, person_id=user.id, start=now or now_utc())
+    # all(): one fetch of every row, not a fetch a row
+    mine = [MyShiftRow(*row) for row in core_rows(stmt, {**values, "limit": limit}).all()]
     if not mine:
         return []
-    # One read of the colleagues on at the same time as each of mine, paired by the database: the team's shifts
-    # that started at most a day before mine (no shift is longer: a database constraint) and overlap it, so the
-    # (team_id, starts_at) index reads about a day per shift of mine; only their id and name come back (no
-    # instants to convert).
-    theirs = aliased(Shift)
-    rows = db.session.execute(
-        select(Shift.id, User.id, User.display_name)
-        .join(theirs, and_(theirs.team_id == Shift.team_id, theirs.starts_at >= day_before(Shift.starts_at),
-                           theirs.starts_at < Shift.ends_at, theirs.ends_at > Shift.starts_at))
-        .join(User, User.id == theirs.assignee_id)
-        .where(Shift.id.in_([s.id for s in mine]), theirs.state == ShiftState.scheduled,
-               theirs.assignee_id != user.id)).all()
     mates = defaultdict(dict)
-    for shift_id, mate_id, name in rows:
-        mates[shift_id][mate_id] = Colleague(mate_id, name)
-    return [MyShift(s, sorted(mates[s.id].values(), key=lambda u: u.display_name)) for s in mine]
+    for row in core_rows(_colleagues_query(), {"mine": [s.id for s in mine], "user_id": user.id}).all():
+        mates[row[0]][row[1]] = row  # (shift id, colleague id, name)
+    by_name = itemgetter(2)  # a row's attributes cost ten times its indexes
+    return [MyShift(s, sorted(mates[s.id].values(), key=by_name)) for s in mine]
 
 
-def shift_line(s: Shift) -> str:
+def shift_line(s: MyShiftRow) -> str:
     """"Sun 06 Dec N 19:30–08:00 · Ward 7" in the team's zone."""
-    start, end = timeutil.to_local(s.starts_at, s.team.timezone), timeutil.to_local(s.ends_at, s.team.timezone)
-    code = s.shift_type.code + " " if s.shift_type else ""
-    return f"{start:%a %d %b} {code}{start:%H:%M}–{end:%H:%M} · {s.team.name}"
+    start, end = timeutil.to_local(s.starts_at, s.timezone), timeutil.to_local(s.ends_at, s.timezone)
+    code = s.type_code + " " if s.type_code is not None else ""
+    return f"{start:%a %d %b} {code}{start:%H:%M}–{end:%H:%M} · {s.team_name}"

@@ -278,20 +278,33 @@ def shift_item_rows(viewer, *, limit: int, offset: int, team_id=None, person_id=
     name), and how many shifts match in all: one query and no ORM objects, for lists served in bulk
     (``GET /api/v1/shifts``). The total comes with the page (a window count); only a page past the end asks again.
     The statement of each shape (which filters, what the viewer may see) is built once and run with new values."""
-    kind, values = _filters(viewer, team_id=team_id, person_id=person_id, start=start, end=end, state=state,
-                            team_role=team_role)
-    shape = (kind, frozenset(values))
-    page = _ITEM_PAGES.get(shape)
-    if page is None:
-        page = _ITEM_PAGES[shape] = (
-            _filtered(kind, values)
-            .with_only_columns(*SHIFT_ITEM_COLUMNS, func.count().over(), maintain_column_froms=True)
+    page, values = shaped_shifts_query(_ITEM_PAGES, _item_page, viewer, team_id=team_id, person_id=person_id,
+                                       start=start, end=end, state=state, team_role=team_role)
+    rows = db.session.execute(page, {**values, "limit": limit, "offset": offset}).all()
+    if rows:
+        return [tuple(row[:-1]) for row in rows], rows[0][-1]
+    stmt = shifts_query(viewer, team_id=team_id, person_id=person_id, start=start, end=end, state=state,
+                        team_role=team_role)
+    return [], db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+
+
+def _item_page(stmt):
+    return (stmt.with_only_columns(*SHIFT_ITEM_COLUMNS, func.count().over(), maintain_column_froms=True)
             .join(_ItemTeam, _ItemTeam.id == Shift.team_id)
             .outerjoin(_ItemType, _ItemType.id == Shift.shift_type_id)
             .outerjoin(_ItemAssignee, _ItemAssignee.id == Shift.assignee_id)
             .limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer)))
-    rows = db.session.execute(page, {**values, "limit": limit, "offset": offset}).all()
-    if rows:
-        return [tuple(row[:-1]) for row in rows], rows[0][-1]
-    stmt = _filtered(kind, values)
-    return [], db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+
+
+def shaped_shifts_query(shapes: dict, extend, viewer, *, team_id=None, person_id=None, start=None, end=None,
+                        state=None, team_role=_ASK) -> tuple:
+    """``shifts_query(viewer, **filters)`` passed through ``extend`` (other columns, joins, a limit), and the values
+    to run it with. The statement of each shape (what the viewer may see, which filters are given) is built once and
+    kept in ``shapes``: building it costs about as much as running it."""
+    kind, values = _filters(viewer, team_id=team_id, person_id=person_id, start=start, end=end, state=state,
+                            team_role=team_role)
+    shape = (kind, frozenset(values))
+    stmt = shapes.get(shape)
+    if stmt is None:
+        stmt = shapes[shape] = extend(_filtered(kind, values))
+    return stmt, values

@@ -7,6 +7,7 @@ equals the one the templates wrote before (``tests/rota/fixtures/my_shifts_befor
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from flask import render_template_string
@@ -95,7 +96,9 @@ def test_my_shifts_list_is_what_the_templates_wrote_before(app, make):
     assert page.status_code == 200
     with app.test_request_context():
         items = services.next_shifts(nurse, limit=28)
-        before = render_template_string(BEFORE, items=items, tz_local=timeutil.to_local, current_user=nurse)
+        # the old templates read ORM shifts (team and type as relationships); the page reads plain rows now
+        entities = [SimpleNamespace(shift=db.session.get(Shift, i.shift.id), colleagues=i.colleagues) for i in items]
+        before = render_template_string(BEFORE, items=entities, tz_local=timeutil.to_local, current_user=nurse)
     now = _list(page.get_data(as_text=True))
     assert now == _list(before)
     others = db.session.scalars(select(Shift).where(Shift.state == ShiftState.scheduled,
@@ -108,3 +111,19 @@ def test_my_shifts_list_is_what_the_templates_wrote_before(app, make):
     assert sum(bool(i.colleagues) for i in items) >= 6
     assert "Offer pending" in now and 'data-testid="swaps-closed-' in now and "(next day)" in now
     assert "Ann O&#39;Neil &lt;b&gt;&amp;" in now and ">—</span>" in now and "Ward NY" in now
+
+
+def _line_before_22(s: Shift) -> str:
+    """``rota.services.shift_line`` as it was before issue #22, over an ORM shift (team and type as relationships)."""
+    start, end = timeutil.to_local(s.starts_at, s.team.timezone), timeutil.to_local(s.ends_at, s.team.timezone)
+    code = s.shift_type.code + " " if s.shift_type else ""
+    return f"{start:%a %d %b} {code}{start:%H:%M}–{end:%H:%M} · {s.team.name}"
+
+
+def test_home_page_next_shift_lines_are_what_they_were(app, make):
+    nurse = _seed(make)
+    with app.test_request_context():
+        items = services.next_shifts(nurse, limit=28)
+        lines = [services.shift_line(i.shift) for i in items]
+        assert lines == [_line_before_22(db.session.get(Shift, i.shift.id)) for i in items]
+    assert any(" · Ward NY" in line for line in lines) and any(re.match(r"\w{3} \d\d \w{3} \d", line) for line in lines)
