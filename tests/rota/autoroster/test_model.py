@@ -285,3 +285,27 @@ def test_the_limit_is_the_whole_runs_not_the_searchs_alone():
     p = pb.Problem(WEEK, TZ, [EARLY], people, _clauses([(EARLY, 2)], {1, 2, 3, 4}))
     draft = m.solve(p, seed=7, time_limit=5, spent=60)  # nothing left: the search gets its one second
     assert draft.status in ("optimal", "feasible") and _no_blocking(p, draft)
+
+
+def _isolated_in(p, rota):
+    return sorted((uid, d) for uid in {u.id for u in p.people} for d in p.days[1:-1] if (uid, d) not in rota
+                  and (uid, d - timedelta(days=1)) in rota and (uid, d + timedelta(days=1)) in rota)
+
+
+def test_the_greedy_start_leaves_no_isolated_day_off_where_a_run_would_do(monkeypatch):
+    # Two nurses, one Early a day for a week, hours loose: the day-by-day greedy alternates them (the least-worked
+    # first), which gives each an isolated day off every other day; handing whole days between them (same
+    # eligibility, same cover) gives runs instead.
+    from rota.autoroster import greedy
+
+    p = pb.Problem(WEEK, TZ, [EARLY], _people(2), _clauses([(EARLY, 1)], {1, 2}), hours_tolerance_minutes=2000)
+    mdl = m.Model(p)
+    mdl.build()
+    mdl.objective()
+    rota = greedy.start(mdl)
+    assert sorted(d for (_uid, d) in rota) == WEEK  # cover unchanged: one a day
+    assert _isolated_in(p, rota) == []
+    assert sorted(sum(1 for (uid, _d) in rota if uid == u) for u in (1, 2)) == [3, 4]
+    with monkeypatch.context() as patch:
+        patch.setattr(greedy, "_repair_days_off", lambda *a, **k: None)
+        assert len(_isolated_in(p, greedy.start(mdl))) == 5  # without the repair: alternate days
