@@ -425,12 +425,18 @@ def _memberships_with_teams():
             .where(Membership.user_id == bindparam("user_id")).order_by(Team.name, Team.id))
 
 
+@cache
+def _token_by_digest():
+    """Built once: every API request with a token runs it (building it cost as much as running it)."""
+    return (select(ApiToken).options(joinedload(ApiToken.user))
+            .where(ApiToken.token_hash == bindparam("token_hash")))
+
+
 def user_for_token(secret: str) -> User | None:
     """The active owner of a live token, or None. The token's last-used time is kept to the minute: it is written
     (committed in its own short transaction) only when the stored time is older than that, so a client calling many
     times a second does not turn every read into a database write."""
-    token = db.session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
-                              .where(ApiToken.token_hash == secret_digest(secret)))
+    token = db.session.scalar(_token_by_digest(), {"token_hash": secret_digest(secret)})
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
     now = now_utc()

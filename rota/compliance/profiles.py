@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from core import timeutil
 from core.accounts import Membership, Team, TeamRole
@@ -37,18 +38,25 @@ class Profile:
     names: list[str] = field(default_factory=list)
 
 
+@cache
+def _person_settings():
+    return select(PersonComplianceSettings).where(PersonComplianceSettings.user_id == bindparam("user_id"))
+
+
+@cache
+def _person_and_team_settings():
+    """Both rows in one round trip: the team, with its settings and the person's (either may be missing). Built
+    once (every check of a change reads it)."""
+    return (select(PersonComplianceSettings, TeamComplianceSettings).select_from(Team)
+            .outerjoin(TeamComplianceSettings, TeamComplianceSettings.team_id == Team.id)
+            .outerjoin(PersonComplianceSettings, PersonComplianceSettings.user_id == bindparam("user_id"))
+            .where(Team.id == bindparam("team_id")))
+
+
 def _settings(user, team):
-
     if team is None:
-        return db.session.scalar(select(PersonComplianceSettings).where(
-            PersonComplianceSettings.user_id == user.id)), None
-    # Both rows in one round trip: the team, with its settings and the person's (either may be missing).
-
-    row = db.session.execute(
-        select(PersonComplianceSettings, TeamComplianceSettings).select_from(Team)
-        .outerjoin(TeamComplianceSettings, TeamComplianceSettings.team_id == Team.id)
-        .outerjoin(PersonComplianceSettings, PersonComplianceSettings.user_id == user.id)
-        .where(Team.id == team.id)).first()
+        return db.session.scalar(_person_settings(), {"user_id": user.id}), None
+    row = db.session.execute(_person_and_team_settings(), {"user_id": user.id, "team_id": team.id}).first()
     return (row[0], row[1]) if row is not None else (None, None)
 
 

@@ -70,20 +70,33 @@ def as_work_shift(obj, index: int, team=None, break_minutes=None) -> WorkShift:
     return ws if sid else replace(ws, key=("new", index))
 
 
+@cache
+def _peoples_rows():
+    """``shift_rows_query`` of several people, built once and run with their ids (an expanding parameter)."""
+    return _shift_rows(Shift.assignee_id.in_(bindparam("user_ids", expanding=True)), bindparam("lo"), bindparam("hi"))
+
+
 def load_shifts(user_ids, lo: datetime, hi: datetime, *, break_minutes=None) -> dict[int, list[WorkShift]]:
     out: dict[int, list[WorkShift]] = {uid: [] for uid in user_ids}
-    for uid, sid, starts, ends, kind, name, tz in db.session.execute(shift_rows_query(user_ids, lo, hi)):
+    rows = db.session.execute(_peoples_rows(), {"user_ids": list(out), "lo": lo, "hi": hi})
+    for uid, sid, starts, ends, kind, name, tz in rows:
         out.setdefault(uid, []).append(work_shift(sid, starts, ends, kind, name, tz, break_minutes))
     return out
 
 
-def load_leave(user_ids, lo: datetime, hi: datetime) -> dict[int, list[LeaveSpan]]:
+@cache
+def _peoples_leave():
+    """Built once: the leave of several people that touches a span of days (a day either side)."""
+    return select(Leave.user_id, Leave.first_day, Leave.last_day).where(
+        Leave.user_id.in_(bindparam("user_ids", expanding=True)), Leave.first_day <= bindparam("last_day"),
+        Leave.last_day >= bindparam("first_day"))
 
+
+def load_leave(user_ids, lo: datetime, hi: datetime) -> dict[int, list[LeaveSpan]]:
     out: dict[int, list[LeaveSpan]] = {uid: [] for uid in user_ids}
-    stmt = select(Leave.user_id, Leave.first_day, Leave.last_day).where(
-        Leave.user_id.in_(list(user_ids)), Leave.first_day <= (hi + timedelta(days=1)).date(),
-        Leave.last_day >= (lo - timedelta(days=1)).date())
-    for uid, first, last in db.session.execute(stmt):
+    rows = db.session.execute(_peoples_leave(), {"user_ids": list(out), "last_day": (hi + timedelta(days=1)).date(),
+                                                 "first_day": (lo - timedelta(days=1)).date()})
+    for uid, first, last in rows:
         out.setdefault(uid, []).append(LeaveSpan(first, last))
     return out
 
