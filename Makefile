@@ -62,9 +62,10 @@ run: setup
 	  stream=$$!; trap 'kill $$worker $$roster $$stream 2>/dev/null' EXIT INT TERM; \
 	  GUNICORN_BIND=$(HOST):$(PORT) $(BIN)/gunicorn -c deploy/gunicorn.conf.py 'app:create_app()'
 
+# Three test processes on two cores: each spends about a third of its time waiting (browsers, servers, workers).
 test: setup browser cluster-tools
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -n 2 --durations=30
+	$(BIN)/pytest -q -n 3 --durations=30
 
 # 2 web nodes + stream service + workers behind nginx in network namespaces, on PostgreSQL (TEST_DATABASE_URL).
 test-cluster: setup cluster-tools
