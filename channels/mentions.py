@@ -20,7 +20,6 @@ from core.db import db
 from rota.models import Shift, ShiftKind, ShiftState, ShiftType
 from rota.services import in_charge as rota_in_charge
 
-ROTA_MENTIONS = ("@on-shift", "@tonight", "@tomorrow-early", "@in-charge", "@coordinators")
 _TOKEN = re.compile(r"(?<![\w@])@([A-Za-z][A-Za-z'.-]*[A-Za-z]|[A-Za-z])")
 EARLY_BEFORE = time(11, 0)
 

@@ -100,10 +100,6 @@ def session_for_key(key: str, *, touch: bool = True) -> SessionState:
     return SessionState(row.user)
 
 
-def user_for_session_key(key: str) -> User | None:
-    return session_for_key(key).user
-
-
 def session_time_left(user: User) -> dict | None:
     """Seconds before the current session times out, and whether using it would push that back (not past the
     absolute limit). What the page's sign-out warning asks for; asking does not count as use. None when the

@@ -302,11 +302,6 @@ def badge(user_id: int) -> tuple[int, int]:
     return unread or 0, last or 0
 
 
-def last_notification_id(user_id: int) -> int:
-    """Where a page's live badge starts listening (the stream replays anything newer)."""
-    return db.session.scalar(select(func.max(Notification.id)).where(Notification.user_id == user_id)) or 0
-
-
 def list_for(user_id: int, *, unread_only: bool = False):
     stmt = select(Notification).where(Notification.user_id == user_id)
     if unread_only:

@@ -408,10 +408,6 @@ def build_calendar(found: FoundFeed) -> ical.FeedCalendar:
     return ical.FeedCalendar(name=_feed_name(found, team_ids), description=EXPLAIN[found.kind], events=tuple(events))
 
 
-def render_feed(found: FoundFeed, pieces: dict | None = None) -> bytes:
-    return ical.render(build_calendar(found), pieces)
-
-
 def _team_body(found: FoundFeed, before: dict | None) -> tuple[bytes, dict, int]:
     """A team feed's bytes, reusing what ``before`` (the last build's ``written``) holds: per shift id, the row read
     (every column the event shows), where its event goes and its VEVENT bytes. A row read again unchanged, under

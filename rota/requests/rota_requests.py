@@ -18,7 +18,7 @@ from core.db import db
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from notifications.service import notify
 from rota import services
-from rota.models import PeriodState, RotaPeriod, ShiftKind, ShiftType
+from rota.models import PeriodState, RotaPeriod, ShiftType
 from rota.requests.balance import today_for
 from rota.requests.models import (
     PreferenceKind,
@@ -233,10 +233,6 @@ def describe_preference(p: StaffPreference) -> str:
     else:
         what = f"{PREFERENCE_WORDS[p.kind]} {p.shift_type.name if p.shift_type else ''}".strip()
     return f"{what} ({'flexible-working agreement' if p.agreement else 'preference'})"
-
-
-def is_night(stype: ShiftType) -> bool:
-    return stype.kind == ShiftKind.night
 
 
 def requests_for_period(period: RotaPeriod) -> dict:
