@@ -34,7 +34,7 @@ def register(app, api) -> None:
 
     registry.register_demo_seeder(app, 50, "team channel conversation", demo.seed_channels)
     registry.register_periodic_task(app, governance.PURGE_TASK, governance.purge_expired)
-    registry.register_audience("channel", "Everyone in a channel", services.channel_audience)
+    registry.register_audience(services.CHANNEL_AUDIENCE, "Everyone in a channel", services.channel_audience)
     registry.register_stream_poll_source(app, services.poll_new_posts)  # SQLite: the stream service reads new posts
     for name, handler in cards.HANDLERS.items():
         events.subscribe(app, name, handler)

@@ -21,6 +21,7 @@ from notifications.service import IN_APP, SMS, notify
 
 EMOJI = ("👍", "✅", "❤️", "😂", "🙏", "👀")
 TOPIC = "channel:{}"  # the realtime hub's key for a channel's open pages
+CHANNEL_AUDIENCE = "channel"  # the broadcast audience "everyone in a channel" (core.registry.register_audience)
 
 
 # ------------------------------------------------------------------------------------------------ access
@@ -272,7 +273,7 @@ def post(channel: Channel, actor, text: str, *, parent: Post | None = None, urge
 def _send_urgent(team: Team, channel: Channel, p: Post, actor) -> None:
     """An urgent post is a broadcast to the channel: the same acknowledgements, report and SMS as any other."""
 
-    b = broadcasts.create(team, actor, audience="channel", params={"channel_id": channel.id}, requires_ack=True,
+    b = broadcasts.create(team, actor, audience=CHANNEL_AUDIENCE, params={"channel_id": channel.id}, requires_ack=True,
                           urgent=True, reference=f"post:{p.id}", link=f"/channels/{channel.id}#post-{p.id}",
                           text=f"Urgent post from {actor.display_name} in {team.name} › {channel.name}: open "
                                "Shiftbridge and acknowledge.")

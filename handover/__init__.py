@@ -30,4 +30,4 @@ def register(app, api) -> None:
     registry.register_home_panel(app, views.handovers_panel)
     registry.register_demo_seeder(app, 40, "handover patients", demo.seed_handover)
     # Run by `flask notifications worker` every NOTIFICATIONS_PERIODIC_SECONDS (or cron `flask handover flag-overdue`).
-    registry.register_periodic_task(app, "handover.flag_overdue", acceptance.flag_overdue)
+    registry.register_periodic_task(app, acceptance.FLAG_OVERDUE_TASK, acceptance.flag_overdue)

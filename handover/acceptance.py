@@ -57,6 +57,7 @@ def can_accept(handover: Handover, user) -> bool:
 
 
 ROTA_WINDOW = timedelta(hours=2)
+FLAG_OVERDUE_TASK = "handover.flag_overdue"  # the periodic task: tell coordinators of handovers not accepted in time
 
 
 def off_rota_notice(team: Team, user, now: datetime | None = None) -> str | None:

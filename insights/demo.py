@@ -16,6 +16,7 @@ from sqlalchemy import select
 from core import audit, timeutil
 from core.accounts import Team, TeamRole
 from core.db import db, now_utc
+from notifications import broadcasts
 from notifications.models import Broadcast, BroadcastRecipient, Notification, OutboxMessage, OutboxState
 from rota.models import Shift, ShiftState
 from rota.swaps.models import SwapKind, SwapRequest, SwapState
@@ -131,9 +132,9 @@ def _broadcasts(team, staff, coord, rng) -> int:
     n = 0
     for d in range(DAYS - 3, 0, -5):
         created = now - timedelta(days=d)
-        b = Broadcast(team_id=team.id, created_by_id=coord.id, audience="team", text="Can anyone cover a shift?",
-                      channels=["in_app", "push", "sms"], requires_ack=d % 2 == 0, state="closed", created_at=created,
-                      closed_at=created + timedelta(hours=2))
+        b = Broadcast(team_id=team.id, created_by_id=coord.id, audience=broadcasts.TEAM,
+                      text="Can anyone cover a shift?", channels=["in_app", "push", "sms"], requires_ack=d % 2 == 0,
+                      state="closed", created_at=created, closed_at=created + timedelta(hours=2))
         db.session.add(b)
         db.session.flush()
         for i, person in enumerate(staff[:12]):

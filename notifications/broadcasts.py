@@ -30,8 +30,9 @@ from notifications.models import (
     OutboxState,
 )
 
-BUILTIN_AUDIENCES = {"team": "Everyone on the team", "group": "A grade / skill group on the team",
-                     "coordinators": "The team's coordinators"}
+TEAM, GROUP, COORDINATORS = "team", "group", "coordinators"  # the built-in audiences (others: registry.audiences)
+BUILTIN_AUDIENCES = {TEAM: "Everyone on the team", GROUP: "A grade / skill group on the team",
+                     COORDINATORS: "The team's coordinators"}
 KINDS = ("message", "open_shift")
 
 
@@ -71,11 +72,11 @@ def _group(team_id: int, params: dict) -> list[int]:
 
 def resolve(team_id: int, audience: str, params: dict | None) -> list[int]:
     params = params if isinstance(params, dict) else {}
-    if audience == "team":
+    if audience == TEAM:
         return [u.id for u in _members(team_id)]
-    if audience == "coordinators":
+    if audience == COORDINATORS:
         return [u.id for u in _members(team_id, TeamRole.coordinator)]
-    if audience == "group":
+    if audience == GROUP:
         return _group(team_id, params)
     registered = registry.audiences().get(audience)
     if registered is None:
@@ -201,8 +202,8 @@ def _add_recipients(b: Broadcast, ids: list[int], *, step: int, urgent: bool | N
     codes = _codes_for(ids)
     hints = {}
     for uid, code in codes.items():
-        if b.kind == "open_shift" and registry.reply_handler("YES"):
-            hints[uid] = f"Reply YES {code} to take it."
+        if b.kind == "open_shift" and registry.reply_handler(registry.CLAIM_KEYWORD):
+            hints[uid] = f"Reply {registry.CLAIM_KEYWORD} {code} to take it."
         elif b.requires_ack:
             hints[uid] = f"Reply OK {code} if seen."
     queued = service.queue(ids, kind=f"broadcast.{b.kind}", text=b.text, link=f"/broadcasts/{b.id}/r",
@@ -467,7 +468,7 @@ def escalate_due(now=None) -> int:
             ids = []
         waiting = _remind(b, step_no)
         added = 0
-        if audience == "coordinators":
+        if audience == COORDINATORS:
             unanswered = f"{len(waiting)} people have not acknowledged your broadcast yet" \
                 if _awaits_ack(b) else "Nobody has answered your broadcast yet"
             service.queue(ids, kind="broadcast.unanswered", text=f"{unanswered} (step {step_no + 1}).",

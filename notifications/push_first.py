@@ -78,7 +78,7 @@ def _actions(kind: str, broadcast_id: int | None, cache: dict) -> list[tuple[str
         b = db.session.get(Broadcast, broadcast_id)
         acts = []
         if b is not None and b.state == "open":
-            if b.kind == "open_shift" and b.reference and registry.reply_handler("YES"):
+            if b.kind == "open_shift" and b.reference and registry.reply_handler(registry.CLAIM_KEYWORD):
                 acts.append((TAKE, "I'll take it"))
             elif b.requires_ack:
                 acts.append((ACK, "Acknowledge"))
@@ -200,7 +200,7 @@ def act(token: str, action: str) -> tuple[bool, str]:
     if action == ACK:
         broadcasts.acknowledge(b, user)
         return True, "Thanks: marked as seen."
-    handler = registry.reply_handler("YES")
+    handler = registry.reply_handler(registry.CLAIM_KEYWORD)
     if handler is None or b.state != "open":
         return False, "Sorry, this shift has already been filled."
     ok, reply = handler(user.id, b.reference)

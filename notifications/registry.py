@@ -24,6 +24,10 @@ from core.registry import (  # noqa: F401  (notifications' modules look them up 
     reply_handler,
 )
 
+# The reply that takes what a broadcast offers ("YES 4821"): the owner of the offer (rota: an open shift) registers
+# its handler under this keyword, and broadcasts offer the reply only while one is registered.
+CLAIM_KEYWORD = "YES"
+
 
 def reference_action(reference: str | None) -> tuple | None:
     parsed = parse_reference(reference)

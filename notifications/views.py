@@ -287,7 +287,7 @@ def _rearranged(steps: list[dict], action: str) -> list[dict]:
     verb, _, index = action.partition("-")
     i = int(index) if index.isdigit() else -1
     if verb == "add" and len(steps) < broadcasts.MAX_STEPS:
-        steps.append({"after_minutes": 30, "audience": "coordinators"})
+        steps.append({"after_minutes": 30, "audience": broadcasts.COORDINATORS})
     elif verb == "remove" and 0 <= i < len(steps):
         steps.pop(i)
     elif verb == "up" and 0 < i < len(steps):

@@ -26,6 +26,13 @@ from core.db import db
 from rota.models import Shift, ShiftState
 from rota.swaps import eligibility
 
+# The audiences' registered names (``core.registry.register_audience``): what a broadcast or a ladder step names.
+ELIGIBLE_FOR_SHIFT = "eligible_for_shift"
+ELIGIBLE_FOR_ANY_SHIFT = "eligible_for_any_shift"
+ELIGIBLE_ON_WARD = "eligible_on_ward"
+STAFF_BANK = "staff_bank"
+NEIGHBOURING_WARDS = "neighbouring_wards"
+
 
 def open_shift_from(team_id: int, params: dict | None) -> Shift | None:
     """The open shift of ``team_id`` named by ``params`` (``shift_id``, else ``reference`` "shift:<id>")."""
@@ -103,9 +110,9 @@ def eligible_for_any_shift(team_id: int, params: dict) -> list[int]:
 
 
 AUDIENCES = (
-    ("eligible_for_shift", "Everyone eligible for this shift", eligible_for_shift),
-    ("eligible_for_any_shift", "Everyone eligible for one of these shifts", eligible_for_any_shift),
-    ("eligible_on_ward", "Eligible on this ward", eligible_on_ward),
-    ("staff_bank", "Staff bank (eligible)", staff_bank),
-    ("neighbouring_wards", "Neighbouring wards on the same site (eligible)", neighbouring_wards),
+    (ELIGIBLE_FOR_SHIFT, "Everyone eligible for this shift", eligible_for_shift),
+    (ELIGIBLE_FOR_ANY_SHIFT, "Everyone eligible for one of these shifts", eligible_for_any_shift),
+    (ELIGIBLE_ON_WARD, "Eligible on this ward", eligible_on_ward),
+    (STAFF_BANK, "Staff bank (eligible)", staff_bank),
+    (NEIGHBOURING_WARDS, "Neighbouring wards on the same site (eligible)", neighbouring_wards),
 )

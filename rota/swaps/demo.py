@@ -16,7 +16,7 @@ from notifications.models import EscalationPolicy
 from rota import services
 from rota.demo import ED, STAFF_BANK, WARD, demo_nurse_email
 from rota.models import Shift, ShiftState
-from rota.swaps import decisions, eligibility, open_shifts, shared
+from rota.swaps import audiences, decisions, eligibility, open_shifts, shared
 from rota.swaps import requests as swap_requests
 from rota.swaps.models import OpenShiftPolicy, OpenShiftVolunteer, SwapKind, SwapRequest, SwapShiftLock
 
@@ -26,9 +26,9 @@ NOTE_OFFER = "Childcare fell through: can anyone take this?"
 NOTE_APPROVAL = "As we agreed at handover, thanks!"
 # Ward 7B's ladder for an unclaimed open shift: staff bank after 30 min, neighbouring wards after 60, then the
 # coordinators after 90 (``after_minutes`` counts from the previous step).
-LADDER = [{"after_minutes": 30, "audience": "staff_bank"},
-          {"after_minutes": 30, "audience": "neighbouring_wards"},
-          {"after_minutes": 30, "audience": "coordinators"}]
+LADDER = [{"after_minutes": 30, "audience": audiences.STAFF_BANK},
+          {"after_minutes": 30, "audience": audiences.NEIGHBOURING_WARDS},
+          {"after_minutes": 30, "audience": broadcasts.COORDINATORS}]
 
 
 def _first_that_works(attempts):

@@ -42,6 +42,7 @@ from rota.swaps.models import OpenShiftVolunteer, TeamSwapSettings, VolunteerSta
 
 # No shift lasts longer (the rota refuses longer ones and the database holds it), so it bounds the overlap lookback.
 MAX_SHIFT_LENGTH = MAX_SHIFT
+SHIFT_REFERENCE = "shift"  # a broadcast about an open shift: reference "shift:<id>" (register_reference_action)
 
 
 @dataclass
@@ -127,13 +128,13 @@ def allowed_team_ids(team_id: int) -> list[int]:
 
 def shift_reference(shift_id: int) -> str:
     """How broadcasts about an open shift are labelled (``Broadcast.reference``)."""
-    return f"shift:{shift_id}"
+    return f"{SHIFT_REFERENCE}:{shift_id}"
 
 
 def shift_id_from_reference(reference) -> int | None:
     """``"shift:12"`` -> 12; anything else (another kind, not a plain id, out of range) -> None."""
     parsed = registry.parse_reference(reference)
-    return parsed[1] if parsed and parsed[0] == "shift" else None
+    return parsed[1] if parsed and parsed[0] == SHIFT_REFERENCE else None
 
 
 def shift_id_from(raw) -> int | None:

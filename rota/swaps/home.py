@@ -23,7 +23,7 @@ from notifications import broadcasts
 from notifications.models import Broadcast
 from rota import services
 from rota.models import Shift, ShiftState, StaffingRequirement
-from rota.swaps import absence, eligibility, open_shifts
+from rota.swaps import absence, audiences, eligibility, open_shifts
 from rota.swaps import requests as swap_requests
 from rota.swaps.models import OpenShiftVolunteer, VolunteerState
 
@@ -67,7 +67,7 @@ def ask_cover(shift: Shift, *, actor: User, now: datetime | None = None):
     if open_cover_broadcast(shift) is not None:
         raise Conflict("Cover has already been asked for this shift.", extra={"code": "already_asked"})
     absence.release(shift, now=now)
-    return broadcasts.create(team, actor, audience="eligible_for_shift", params={"shift_id": shift.id},
+    return broadcasts.create(team, actor, audience=audiences.ELIGIBLE_FOR_SHIFT, params={"shift_id": shift.id},
                              text=open_shifts.cover_text(shift), link=open_shifts.board_link(shift.id),
                              kind="open_shift",
                              reference=eligibility.shift_reference(shift.id),
@@ -116,9 +116,9 @@ def open_all_gaps(team: Team, first, last, *, actor: User, now: datetime | None 
     shifts = [services.open_gap(team, requirement=g.requirement, day=g.day, actor=actor, now=now)
               for g in gaps for _ in range(g.missing)]
     b = None
-    if broadcasts.preview(team, actor, audience="eligible_for_any_shift",
+    if broadcasts.preview(team, actor, audience=audiences.ELIGIBLE_FOR_ANY_SHIFT,
                           params={"shift_ids": [s.id for s in shifts]})["recipient_count"]:
-        b = broadcasts.create(team, actor, audience="eligible_for_any_shift",
+        b = broadcasts.create(team, actor, audience=audiences.ELIGIBLE_FOR_ANY_SHIFT,
                               params={"shift_ids": [s.id for s in shifts]}, text=_gaps_text(team, shifts),
                               link="/open-shifts", kind="message",
                               urgent=min(s.starts_at for s in shifts) - now < timedelta(hours=24))

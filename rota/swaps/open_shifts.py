@@ -20,7 +20,7 @@ from notifications import broadcasts
 from rota import cover
 from rota.assignment import set_assignee
 from rota.models import PeriodState, Shift, ShiftState
-from rota.swaps import absence, eligibility
+from rota.swaps import absence, audiences, eligibility
 from rota.swaps.eligibility import Eligibility, describe_shift
 from rota.swaps.models import OpenShiftPolicy, OpenShiftVolunteer, RecipientState, SwapRecipient, VolunteerState
 from rota.swaps.shared import (
@@ -212,7 +212,7 @@ def cover_request_url(shift: Shift) -> str:
     ladder, "don't ask me again", SMS "YES" and the claim all know the shift), wording without patient details, and a
     link to the shift on the open-shifts board. The coordinator still counts the recipients and confirms."""
 
-    return url_for("notifications.broadcast_new", team_id=shift.team_id, audience="eligible_for_shift",
+    return url_for("notifications.broadcast_new", team_id=shift.team_id, audience=audiences.ELIGIBLE_FOR_SHIFT,
                    shift_id=shift.id, kind="open_shift", reference=eligibility.shift_reference(shift.id),
                    text=cover_text(shift), link=board_link(shift.id))
 

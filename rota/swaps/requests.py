@@ -45,6 +45,7 @@ from rota.swaps.models import (
 )
 from rota.swaps.shared import HORIZON, hours_until, refuse_ineligible, settings_for, tell
 
+EXPIRE_TASK = "swaps.expire"  # the periodic task: requests nobody finished in time become expired (expire_due)
 STATE_WORDS = {
     SwapState.proposed: "waiting for a colleague",
     SwapState.awaiting_approval: "waiting for approval",

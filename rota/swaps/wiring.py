@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from core import registry
 from core.web import add_nav_item
+from notifications.registry import CLAIM_KEYWORD
 from rota import assignment, cover
 from rota.my_shift_cards import MY_SHIFT_ACTIONS
 from rota.swaps import (
@@ -20,9 +21,10 @@ from rota.swaps import audiences as shift_audiences
 from rota.swaps import models as swap_models  # noqa: F401  (registers the tables)
 from rota.swaps import views as swaps_views
 from rota.swaps.demo import seed_swaps
+from rota.swaps.eligibility import SHIFT_REFERENCE
 from rota.swaps.open_shifts import on_shift_filled
 from rota.swaps.replies import reply_claim, shift_action
-from rota.swaps.requests import expire_due, on_leave_recorded, on_shift_changed_hands, on_shift_edited
+from rota.swaps.requests import EXPIRE_TASK, expire_due, on_leave_recorded, on_shift_changed_hands, on_shift_edited
 
 
 def register(app, api) -> None:
@@ -52,7 +54,7 @@ def register(app, api) -> None:
     _register_with_notifications(app)
     registry.register_demo_seeder(app, 35, "swaps and escalation ladder", seed_swaps)
     # The notifications worker runs this every so often (and commits); `flask swaps expire` (cron) does the same.
-    registry.register_periodic_task(app, "swaps.expire", expire_due)
+    registry.register_periodic_task(app, EXPIRE_TASK, expire_due)
 
 
 def _register_with_notifications(app) -> None:
@@ -61,5 +63,5 @@ def _register_with_notifications(app) -> None:
     not import rota, so rota registers itself with its registries)."""
     for name, label, resolver in shift_audiences.AUDIENCES:
         registry.register_audience(name, label, resolver)
-    registry.register_reply_handler("YES", reply_claim)
-    registry.register_reference_action("shift", shift_action)
+    registry.register_reply_handler(CLAIM_KEYWORD, reply_claim)
+    registry.register_reference_action(SHIFT_REFERENCE, shift_action)

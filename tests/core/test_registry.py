@@ -3,11 +3,16 @@ malformed one is refused at start-up with an error that names the point and what
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 from flask import Flask
 
 from core import registry
 from core.registry import RegistrationError
+from handover.acceptance import FLAG_OVERDUE_TASK
+from rota.swaps.requests import EXPIRE_TASK
+from tests.core.test_private_names import ROOT, production_files
 
 
 @pytest.fixture
@@ -133,7 +138,7 @@ def test_the_app_registers_each_package_through_the_registry(app):
     """What the packages register at start-up is what the worker, the home page, the profile page, `flask demo
     seed` and notifications read."""
     tasks = [t.name for t in registry.periodic_tasks_of(app)]
-    assert {"swaps.expire", "handover.flag_overdue"} <= set(tasks) and len(tasks) == len(set(tasks))
+    assert {EXPIRE_TASK, FLAG_OVERDUE_TASK} <= set(tasks) and len(tasks) == len(set(tasks))
     assert len(registry.home_panels_of(app)) == 4
     assert "rota/feeds/profile.html" in registry.profile_sections_of(app)
     # 90: the insights history comes after everything it summarises
@@ -141,3 +146,47 @@ def test_the_app_registers_each_package_through_the_registry(app):
     assert {"eligible_for_shift", "staff_bank", "channel"} <= set(registry.audiences())
     assert len(registry.stream_poll_sources_of(app)) == 1  # channels: new posts reach the SQLite stream service
     assert registry.reply_handler("YES") is not None and registry.reference_action_for("shift") is not None
+
+
+# The argument that names the entry, by position (after ``app`` for the per-app points), for each call that names one.
+NAMING_ARGUMENT = {"register_periodic_task": 1, "register_audience": 0, "register_reply_handler": 0,
+                   "register_reference_action": 0, "reply_handler": 0, "reference_action_for": 0}
+
+
+def bare_registry_names(path) -> list[str]:
+    """Places in one file that name a registry entry with a string literal instead of its constant: a registration,
+    a look-up, a broadcast's ``audience=`` or a ladder step's ``"audience"``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Dict):  # a ladder step {"audience": ...}
+            if any(isinstance(k, ast.Constant) and k.value == "audience" and isinstance(v, ast.Constant)
+                   for k, v in zip(node.keys, node.values, strict=True)):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)[:100]}")
+            continue
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        position = NAMING_ARGUMENT.get(name)
+        named = [node.args[position]] if position is not None and len(node.args) > position else []
+        named += [k.value for k in node.keywords if k.arg == "audience"]
+        if any(isinstance(arg, ast.Constant) and isinstance(arg.value, str) for arg in named):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node)[:100]}")
+    return found
+
+
+def test_production_code_names_registry_entries_by_constants():
+    """One name, one constant: a task, audience, reply keyword or reference kind spelled as a bare string in two
+    places drifts apart unnoticed (the registration would still succeed; the look-up would find nothing)."""
+    found = [hit for path in production_files() for hit in bare_registry_names(path)]
+    assert not found, "registry names spelled as string literals (use the constant):\n" + "\n".join(found)
+
+
+def test_the_bare_name_check_finds_each_spelling(tmp_path, monkeypatch):
+    monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
+    sample = tmp_path / "sample.py"
+    sample.write_text('registry.register_periodic_task(app, "x.y", run)\nregister_reply_handler("YES", h)\n'
+                      'registry.reply_handler(KEYWORD)\nbroadcasts.create(team, me, audience="channel")\n'
+                      'broadcasts.create(team, me, audience=CHANNEL_AUDIENCE)\n'
+                      'steps = [{"after_minutes": 30, "audience": "team"}, {"audience": broadcasts.TEAM}]\n')
+    assert [hit.split(" ")[0] for hit in bare_registry_names(sample)] == ["sample.py:1", "sample.py:2", "sample.py:4",
+                                                                           "sample.py:6"]
