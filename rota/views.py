@@ -23,7 +23,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 
 from core import limits, timeutil
 from core.accounts import GRADES, StaffGroup
-from core.db import db
+from core.db import db, get_by_id
 from core.errors import Conflict, DomainError, RuleViolation
 from core.pages import CsrfForm, form_errors
 from core.web import as_choices
@@ -310,8 +310,7 @@ def open_gap(team_id: int):
     team = load_team(team_id, manage=True)
     if not CsrfForm().validate():
         abort(400)
-    req_id = request.form.get("requirement_id", type=int) or 0
-    req = db.session.get(StaffingRequirement, req_id) if 0 < req_id < 2**31 else None
+    req = get_by_id(StaffingRequirement, request.form.get("requirement_id", type=int) or 0)
     day = _arg_day_form("day")
     if req is None or req.team_id != team.id or day is None:
         abort(404)

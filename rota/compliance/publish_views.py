@@ -6,22 +6,20 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 
-from core.db import db
-from core.errors import DomainError, NotFound, ValidationFailed
+from core.db import db, get_by_id
+from core.errors import DomainError
+from core.pages import CsrfForm, team_or_404
 from rota import services
 from rota.compliance import publishing
+from rota.models import RotaPeriod
 
 bp = Blueprint("publish", __name__)
 
 
 def _team_and_period(team_id: int, period_id: int):
-    try:
-        team, period = services.get_team(team_id), services.get_period(period_id)
-    except (NotFound, ValidationFailed):
-        abort(404)
-    if not team.can_view(current_user) or period.team_id != team.id:
+    team, period = team_or_404(team_id), get_by_id(RotaPeriod, period_id)
+    if period is None or period.team_id != team.id:
         abort(404)
     if not team.can_manage(current_user):
         abort(403)
@@ -29,7 +27,7 @@ def _team_and_period(team_id: int, period_id: int):
 
 
 def _page(team, period, error=None, status=200):
-    return render_template("rota/compliance/publish.html", team=team, form=FlaskForm(), error=error,
+    return render_template("rota/compliance/publish.html", team=team, form=CsrfForm(), error=error,
                            summary=publishing.summary(period, actor=current_user),
                            page_title="Publish the rota"), status
 
@@ -44,7 +42,7 @@ def summary(team_id: int, period_id: int):
 @login_required
 def publish(team_id: int, period_id: int):
     team, period = _team_and_period(team_id, period_id)
-    if not FlaskForm().validate():
+    if not CsrfForm().validate():
         abort(400)
     try:
         services.publish_period(period, actor=current_user, confirm_empty=request.form.get("confirm_empty") == "yes")

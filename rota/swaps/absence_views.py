@@ -12,9 +12,9 @@ from wtforms import DateField, IntegerField, RadioField
 from wtforms.validators import DataRequired, InputRequired, NumberRange
 
 from core.api import MAX_ID
-from core.db import db
+from core.db import db, get_by_id
 from core.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation, ValidationFailed
-from core.pages import CsrfForm
+from core.pages import CsrfForm, team_or_404
 from core.web import as_choices
 from rota import services
 from rota.models import StaffingRequirement
@@ -114,17 +114,12 @@ def ask_cover(shift_id: int):
 @bp.post("/teams/<int:team_id>/gaps/ask-cover")
 @login_required
 def ask_cover_for_gap(team_id: int):
-    try:
-        team = services.get_team(team_id)
-    except (NotFound, ValidationFailed):
-        abort(404)
-    if not team.can_view(current_user):
-        abort(404)
+    team = team_or_404(team_id)
     form = GapForm()
     if not form.validate_on_submit():
         flash("That gap could not be read: reload Home and try again.", "error")
         return redirect(url_for("web.home"))
-    req = db.session.get(StaffingRequirement, form.requirement_id.data)
+    req = get_by_id(StaffingRequirement, form.requirement_id.data)
     if req is None or req.team_id != team.id:
         abort(404)
     return _ask_cover(lambda: home.ask_cover_for_gap(team, requirement=req, day=form.day.data, actor=current_user))
@@ -134,18 +129,6 @@ class OpenAllForm(FlaskForm):
     first = DateField(validators=[DataRequired()])
     last = DateField(validators=[DataRequired()])
     days = IntegerField(validators=[NumberRange(7, 28)], default=7)
-
-
-def _open_all_team(team_id: int):
-    try:
-        team = services.get_team(team_id)
-    except (NotFound, ValidationFailed):
-        abort(404)
-    if not team.can_view(current_user):
-        abort(404)
-    if not team.can_manage(current_user):
-        abort(403)
-    return team
 
 
 def _grid_url(team, form: OpenAllForm):
@@ -159,7 +142,7 @@ def _grid_url(team, form: OpenAllForm):
 def open_all_gaps(team_id: int):
     """A day's or a week's gaps: GET shows what will be opened and asks to confirm; POST opens them and sends one
     message (a second tap is told there is nothing left to open)."""
-    team = _open_all_team(team_id)
+    team = team_or_404(team_id, manage=True)
     if request.method == "GET":
         form = OpenAllForm(formdata=request.args, meta={"csrf": False})
         if not form.validate() or form.last.data < form.first.data or (form.last.data - form.first.data).days > 6:
@@ -201,14 +184,7 @@ def cover_status():
 @bp.route("/teams/<int:team_id>/absence-settings", methods=["GET", "POST"])
 @login_required
 def settings(team_id: int):
-    try:
-        team = services.get_team(team_id)
-    except (NotFound, ValidationFailed):
-        abort(404)
-    if not team.can_view(current_user):
-        abort(404)
-    if not team.can_manage(current_user):
-        abort(403)
+    team = team_or_404(team_id, manage=True)
     form = HandlingForm(data={"handling": absence.settings_for(team.id).value} if request.method == "GET" else None)
     if form.validate_on_submit():
         absence.set_handling(team, form.handling.data, actor=current_user)

@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 
 from core import audit, timeutil
 from core.accounts import Team, User
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, RuleViolation, ValidationFailed
+from core.pages import CsrfForm
 from notifications import broadcasts
 from notifications.models import Broadcast
 from rota import services
@@ -248,5 +248,5 @@ def panel(user):
         return None
 
     return {"title": "Needs you now", "template": "rota/swaps/_coordinator_panel.html", "home": home,
-            "form": FlaskForm(), "words": absence.REASON_WORDS}
+            "form": CsrfForm(), "words": absence.REASON_WORDS}
 
