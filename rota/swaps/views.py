@@ -6,7 +6,6 @@ redirect. A rule the person broke comes back as a message on the page they were 
 
 from __future__ import annotations
 
-import click
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -503,17 +502,3 @@ def settings_page(team_id: int):
     return render_template("rota/swaps/settings.html", team=team, form=form, page_title="Swap settings"), \
         (422 if form.errors else 200)
 
-
-# ------------------------------------------------------------------------------------------------------ CLI
-
-
-@click.group("swaps", help="Swaps, offers and open shifts.")
-def swaps_cli():
-    pass
-
-
-@swaps_cli.command("expire", help="Expire requests whose shift started or whose time ran out (run from cron).")
-def expire_command():
-    count = swap_requests.expire_due()
-    db.session.commit()
-    click.echo(f"{count} request(s) expired.")

@@ -20,6 +20,7 @@ from rota.swaps import api as swaps_api
 from rota.swaps import audiences as shift_audiences
 from rota.swaps import models as swap_models  # noqa: F401  (registers the tables)
 from rota.swaps import views as swaps_views
+from rota.swaps.cli import swaps_cli
 from rota.swaps.demo import seed_swaps
 from rota.swaps.eligibility import SHIFT_REFERENCE
 from rota.swaps.open_shifts import on_shift_filled
@@ -35,7 +36,7 @@ def register(app, api) -> None:
     if swaps_views.my_shift_actions not in MY_SHIFT_ACTIONS:  # Swap / Offer / "I can't make this shift" on My shifts
         MY_SHIFT_ACTIONS.append(swaps_views.my_shift_actions)
     add_nav_item(app, 32, "Approvals", "swaps.approvals_page", lambda u: u.is_coordinator or u.is_admin)
-    app.cli.add_command(swaps_views.swaps_cli)
+    app.cli.add_command(swaps_cli)
     if eligibility.allowed_team_ids not in assignment.SHIFT_TEAMS:  # a team's pools may take its shifts
         assignment.SHIFT_TEAMS.append(eligibility.allowed_team_ids)
     for hook in (on_shift_filled, on_shift_changed_hands):  # a broadcast shows "claimed"; pending requests end
