@@ -35,8 +35,7 @@ from core.db import db
 from core.errors import Forbidden, RuleViolation
 from rota import assignment
 from rota.assignment import clean_reason
-from rota.models import Shift, ShiftRelease, ShiftState, ShiftType, StaffingRequirement
-from rota.rota_models import GapOpening
+from rota.models import GapOpening, Shift, ShiftRelease, ShiftState, ShiftType, StaffingRequirement
 from rota.skillmix import GROUP_FLOOR, grade_meets, group_words, meets, missing_skills
 from rota.verdicts import BLOCK, Verdict
 

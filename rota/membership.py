@@ -16,7 +16,7 @@ from core.accounts import Membership, Team, TeamRole, User
 from core.db import db, now_utc
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from notifications.service import notify
-from rota.rota_models import InvitationState, TeamInvitation
+from rota.models import InvitationState, TeamInvitation
 
 INVITATIONS_LINK = "/my/invitations"
 

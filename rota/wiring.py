@@ -6,7 +6,7 @@ from __future__ import annotations
 from core import registry
 from core.web import add_nav_item
 from rota import api as rota_api
-from rota import demo, membership_views, models, rota_models, services, shift_views, views, wording  # noqa: F401  (tables; routes on views.bp)
+from rota import demo, membership_views, models, services, shift_views, views, wording  # noqa: F401  (tables; routes on views.bp)
 from rota.services import in_charge
 
 

@@ -14,12 +14,12 @@ from core.accounts import Team, User
 from core.db import db, now_utc
 from core.errors import Conflict, NotFound, RuleViolation, ValidationFailed
 from rota.models import (
+    GapOpening,
     Shift,
     ShiftState,
     ShiftType,
     StaffingRequirement,
 )
-from rota.rota_models import GapOpening
 from rota.services.access import require_manage
 from rota.services.shift_types import requirement_label
 from rota.services.shifts import MAX_RANGE_DAYS, add_shift

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from core.audit import AuditEntry
 from core.db import db
 from notifications.models import Notification
-from rota.rota_models import InvitationState, TeamInvitation
+from rota.models import InvitationState, TeamInvitation
 from tests.conftest import login
 
 
