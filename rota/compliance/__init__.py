@@ -1,5 +1,6 @@
-"""Working-time compliance: the pure rules engine (``rules``), its settings per team and person, the service that
-screens changes (``service``), and its API and pages. Depends on the rota core; swaps and feeds build on it."""
+"""Working-time compliance: the pure rules engine (``rules``), its settings per team and person, the screening of
+changes (``profiles`` -> ``rotas`` -> ``verdicts`` | ``position`` -> ``team_report``), and its API and pages. Depends
+on the rota core; requests, swaps, the auto-roster and feeds build on it."""
 
 from __future__ import annotations
 

@@ -36,3 +36,19 @@ def test_the_rota_core_contract_names_every_module_of_the_rota_core():
     modules = {f"rota.{p.stem}" for p in rota.glob("*.py") if p.stem != "__init__"}
     modules |= {f"rota.{p.parent.name}" for p in rota.glob("*/__init__.py") if p.parent.name not in subpackages}
     assert modules == set(core["source_modules"])
+
+
+def _modules_named(stem: str) -> set[str]:
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["root_packages"]
+    paths = [p for pkg in packages for p in (ROOT / pkg).rglob(f"{stem}.py")]
+    return {".".join(p.relative_to(ROOT).with_suffix("").parts) for p in paths}
+
+
+def test_the_wiring_and_demo_contracts_name_every_wiring_and_demo_module():
+    """Both contracts list their modules one by one, so a new package's wiring or demo code cannot slip past them."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    contracts = {c["name"]: c for c in config["contracts"]}
+    wiring = contracts["nothing imports a wiring module except its package's __init__"]
+    demo = contracts["production code never imports demo code (wiring registers seeders)"]
+    assert set(wiring["protected_modules"]) == _modules_named("wiring")
+    assert set(demo["protected_modules"]) == _modules_named("demo")
