@@ -18,7 +18,6 @@ from rota.compliance.profiles import profile_for
 from rota.compliance.rotas import MARGIN, as_work_shift, focus_rotas, load_leave, load_shifts
 from rota.compliance.verdicts import verdicts_for_candidates, verdicts_for_change
 from rota.models import Shift, ShiftState
-from tests import factories
 from tests.conftest import login
 
 MON = datetime(2026, 6, 1, tzinfo=UTC).date()  # Monday, BST (UTC+1)
@@ -28,17 +27,6 @@ def local(day, hh, mm=0):
     from rota.compliance.rules import local_datetime
 
     return local_datetime(day, time(hh, mm), "Europe/London")
-
-
-@pytest.fixture
-def ward(make):
-    w = factories.ward(make, name="Ward 7B", coordinator="Cora Coordinator",
-                       people=[dict(display_name="Dev Doctor", staff_group="medical", grade="ST3"),
-                               dict(display_name="Nia Nurse"), dict(display_name="Olu Other")],
-                       types=[factories.LATE, factories.EARLY, factories.NIGHT_20_12H])
-    doctor, nurse, other = w.staff
-    return type("Ward", (), dict(team=w.team, coord=w.coordinator, doctor=doctor, nurse=nurse, other=other,
-                                 late=w.types["L"], early=w.types["E"], night=w.types["N"]))
 
 
 def add_shift(ward, st, day, who=None, hh=None, hours=None):

@@ -18,10 +18,7 @@ from rota.compliance.profiles import profile_for
 from rota.compliance.verdicts import verdicts_for_change
 from rota.models import Shift
 from tests.conftest import login
-from tests.rota.compliance import test_compliance as base
 from tests.rota.compliance.test_compliance import MON, add_shift
-
-ward = base.ward  # the same fixture: Ward 7B, a coordinator, a doctor in training, a nurse, another nurse
 
 
 def audit_rows(prefix="compliance_settings."):

@@ -15,7 +15,7 @@ from rota.models import Leave, ShiftState
 from rota.swaps.absence_models import ShiftAbsence
 from tests.conftest import TEST_PASSWORD
 from tests.rota.swaps import factories as data
-from tests.rota.test_absence import _night, _shift
+from tests.rota.swaps.test_absence import _night, _shift
 
 
 def _signed_in(base_url: str, email: str) -> requests.Session:
