@@ -20,7 +20,7 @@ from core.pages import form_errors
 from core.web import as_choices
 from rota import services
 from rota.services import in_charge
-from rota.views import arg_day, bp, date_in_range, load_team, monday_of, people_choices, team_today
+from rota.views import arg_day, bp, date_in_range, load_team, monday_of, people_choices, shift_or_404, team_today
 
 # ------------------------------------------------------------------------------------------------------ forms
 
@@ -87,9 +87,7 @@ def new_shift(team_id: int):
 @bp.route("/shifts/<int:shift_id>", methods=["GET", "POST"])
 @login_required
 def shift_detail(shift_id: int):
-    shift = services.get_shift(shift_id)
-    if not services.is_visible(shift, current_user):
-        abort(404)
+    shift = shift_or_404(shift_id)
     manage = shift.team.can_manage(current_user)
     form = AssignForm(prefix="a")
     form.assignee.choices = as_choices([(0, "Nobody (open shift)")] + people_choices(shift.team))
@@ -130,11 +128,7 @@ def _shift_page(shift, form, cancel_form, manage: bool, status: int, in_charge_e
 @login_required
 def shift_in_charge(shift_id: int):
     """Mark the shift's holder as the nurse in charge of its slot (or, with ``clear``, nobody)."""
-    shift = services.get_shift(shift_id)
-    if not services.is_visible(shift, current_user):
-        abort(404)
-    if not shift.team.can_manage(current_user):
-        abort(403)
+    shift = shift_or_404(shift_id, manage=True)
     form = InChargeForm(prefix="c")
     if form.validate_on_submit():
         try:
@@ -162,9 +156,7 @@ def shift_in_charge(shift_id: int):
 @bp.post("/shifts/<int:shift_id>/cancel")
 @login_required
 def cancel_shift(shift_id: int):
-    shift = services.get_shift(shift_id)
-    if not services.is_visible(shift, current_user):
-        abort(404)
+    shift = shift_or_404(shift_id)
     form = CancelForm(prefix="x")
     if not form.validate_on_submit():
         af = AssignForm(prefix="a", formdata=None)

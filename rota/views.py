@@ -25,11 +25,11 @@ from core import limits, timeutil
 from core.accounts import GRADES, StaffGroup
 from core.db import db, get_by_id
 from core.errors import Conflict, DomainError, RuleViolation
-from core.pages import CsrfForm, form_errors
+from core.pages import CsrfForm, form_errors, get_or_404
 from core.web import as_choices
 from rota import csv_io, my_shift_cards, services
 from rota.grid_cells import GridCells
-from rota.models import LeaveKind, PeriodState, ShiftKind, StaffingRequirement
+from rota.models import LeaveKind, PeriodState, Shift, ShiftKind, StaffingRequirement
 
 bp = Blueprint("rota", __name__)
 
@@ -113,6 +113,17 @@ class RequirementForm(FlaskForm):
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
+
+
+def shift_or_404(shift_id: int, *, manage: bool = False) -> Shift:
+    """The shift a page is about: 404 unless it exists and the signed-in person may see it (drafts only for the
+    team's coordinators); 403 when the page changes it and they do not manage its team."""
+    shift = get_or_404(Shift, shift_id)
+    if not services.is_visible(shift, current_user):
+        abort(404)
+    if manage and not shift.team.can_manage(current_user):
+        abort(403)
+    return shift
 
 
 def load_team(team_id: int, manage: bool = False):

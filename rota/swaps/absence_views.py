@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange
 
 from core.api import MAX_ID
 from core.db import db, get_by_id
-from core.errors import Conflict, DomainError, Forbidden, NotFound, RuleViolation, ValidationFailed
+from core.errors import Conflict, DomainError, Forbidden, RuleViolation, ValidationFailed
 from core.pages import CsrfForm, team_or_404
 from core.web import as_choices
 from rota import services
@@ -21,6 +21,7 @@ from rota.models import StaffingRequirement
 from rota.swaps import absence, home
 from rota.swaps.absence_models import AbsenceHandling
 from rota.swaps.eligibility import describe_shift
+from rota.views import shift_or_404
 
 bp = Blueprint("absence", __name__)
 USER_ERRORS = (Conflict, RuleViolation, ValidationFailed)
@@ -37,20 +38,10 @@ class HandlingForm(FlaskForm):
                           validators=[InputRequired("Choose what happens to the shift.")])
 
 
-def _shift(shift_id: int):
-    try:
-        shift = services.get_shift(shift_id)
-    except (NotFound, ValidationFailed):
-        abort(404)
-    if not services.is_visible(shift, current_user):
-        abort(404)
-    return shift
-
-
 @bp.route("/shifts/<int:shift_id>/cant-make-it", methods=["GET", "POST"])
 @login_required
 def cant_make_it(shift_id: int):
-    shift = _shift(shift_id)
+    shift = shift_or_404(shift_id)
     form = CsrfForm()
     error = None
     if request.method == "POST":
@@ -64,7 +55,7 @@ def cant_make_it(shift_id: int):
             abort(403)
         except USER_ERRORS as exc:
             db.session.rollback()
-            shift = _shift(shift_id)
+            shift = shift_or_404(shift_id)
             error = exc.detail
         else:
             then = ("It is now an open shift and your coordinator has been told." if reported.handling ==
@@ -105,7 +96,7 @@ def _after_cover(b):
 @bp.post("/shifts/<int:shift_id>/ask-cover")
 @login_required
 def ask_cover(shift_id: int):
-    shift = _shift(shift_id)
+    shift = shift_or_404(shift_id)
     if not CsrfForm().validate_on_submit():
         abort(400)
     return _ask_cover(lambda: home.ask_cover(shift, actor=current_user))
