@@ -132,3 +132,24 @@ def test_add_shift_form_refuses_overlap_with_a_form_error(client, make):
                                                           "assignee": staff[0].id, "required_grade": ""})
     assert r.status_code == 422 and "overlaps this shift" in r.get_data(as_text=True)
     assert db.session.scalar(select(func.count()).select_from(Shift)) == 1
+
+
+def test_a_shift_page_answers_404_for_a_shift_one_may_not_see_and_403_for_a_change_one_may_not_make(client, make):
+    """One shift loader for the shift pages and the short-notice pages: a shift that does not exist (or an id beyond
+    the integer range) and a draft one a nurse may not see yet are 404; marking the nurse in charge is the
+    coordinator's, so a nurse who can see the shift is refused with 403."""
+    team, coord, staff, types = ward(make)
+    mon = _next_monday()
+    period = services.create_period(team, first_day=mon, last_day=mon + timedelta(days=6), actor=coord)
+    draft = services.add_shift(team, shift_type=types["E"], day=mon, assignee=staff[0], actor=coord)
+    published = services.add_shift(team, shift_type=types["L"], day=mon + timedelta(days=14), assignee=staff[0],
+                                   actor=coord)
+    db.session.commit()
+    assert draft.rota_period_id == period.id and published.rota_period_id is None
+    login(client, staff[0])
+    for shift_id in (draft.id, published.id + 1000, 2**40):
+        assert client.get(f"/shifts/{shift_id}").status_code == 404
+        assert client.get(f"/shifts/{shift_id}/cant-make-it").status_code == 404
+    assert client.get(f"/shifts/{published.id}").status_code == 200
+    assert client.get(f"/shifts/{published.id}/cant-make-it").status_code == 200
+    assert client.post(f"/shifts/{published.id}/in-charge", data={}).status_code == 403
