@@ -465,3 +465,27 @@ def test_a_team_feed_that_many_calendars_ask_for_at_once_is_built_once(app, ward
     assert len({body for _, body in answers}) == 1 and answers[0][1].count(b"BEGIN:VEVENT") == 700
     builds = [q for q in seen if "users.display_name" in q and "JOIN teams" in q]
     assert len(builds) == 1, f"the feed was built {len(builds)} times"
+
+
+def test_a_calendar_fetch_on_postgresql_is_never_jit_compiled(client, ward, engine_name):
+    """PostgreSQL compiles a statement whose estimated cost passes ``jit_above_cost`` to machine code first. The
+    personal feed's validator is one statement with a dozen subqueries, estimated far above it: LLVM spent 1.9 s on
+    every fetch (EXPLAIN ANALYZE: 'JIT ... Total 1918 ms', execution 0.5 ms), so each calendar poll cost seconds of
+    database CPU. The app's connections switch JIT off (core.db)."""
+    if engine_name != "postgresql":
+        pytest.skip("JIT is PostgreSQL's")
+    shift(ward["team"], ward["night"], now_utc() + timedelta(days=2), assignee=ward["sam"])
+    token = issue(ward["sam"])
+    found = feed_fetch.find_feed(token)
+    assert found is not None
+    day = feed_fetch.as_of_day()
+    window = feed_fetch.Window.for_day(day, FeedKind.mine)
+    compiled = feed_fetch._personal_feed_statement(FeedKind.mine).compile(dialect=db.engine.dialect)
+    params = dict(compiled.params) | {"token_hash": feeds.token_digest(token), "day": day,
+                                      "window_start": window.start, "window_end": window.end,
+                                      "cancelled_since": window.cancelled_since}
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled), params)
+    plan = cursor.fetchone()[0][0]
+    assert plan["Plan"]["Total Cost"] > 100_000  # what PostgreSQL's default jit_above_cost would compile
+    assert "JIT" not in plan, plan.get("JIT")
