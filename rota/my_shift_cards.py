@@ -4,8 +4,9 @@ card (issue #22).
 Each card names the shift (type, local day and times, team) and the colleagues on at the same time; below it come
 the buttons of whichever package registered a writer in ``MY_SHIFT_ACTIONS`` (the swaps package: Swap, Offer,
 "I can't make this shift"; the rota core does not import it). A writer is called once per page with every shift
-shown and returns ``{shift id: Markup}``, so it can read what it needs in one query and build its links once. The
-markup is what ``templates/rota/my_shifts.html`` and ``rota/swaps/_shift_actions.html`` wrote before
+shown and returns ``{shift id: Markup}``, so it can read what it needs in one query and build its links once; the
+shift's own page shows the same (``actions([shift])``), so the rule of who sees which button lives in one writer. The
+markup is what ``templates/rota/my_shifts.html`` and ``rota/swaps/_shift_actions.html`` (now gone) wrote before
 (``tests/rota/test_my_shifts_html.py`` renders the old templates over a seeded rota and compares).
 """
 
@@ -40,12 +41,17 @@ def _card(item, actions: str, names: dict) -> str:
             f'<p class="nhsuk-body-s">{name} · {escape(s.team_name)}</p>\n{who}\n{actions}</div>\n</li>\n')
 
 
-def cards(items) -> Markup:
-    """The ``<li>`` cards of My shifts for ``items`` (``rota.services.MyShift``, plain rows), in order."""
-    shifts = [i.shift for i in items]
-    actions: dict = {}
+def actions(shifts) -> dict[int, Markup]:
+    """What the registered writers put below each of ``shifts`` (My shifts' cards and one shift's page)."""
+    out: dict = {}
     for writer in MY_SHIFT_ACTIONS:
         for shift_id, html in writer(shifts).items():
-            actions[shift_id] = actions.get(shift_id, "") + html
+            out[shift_id] = out.get(shift_id, Markup("")) + html
+    return out
+
+
+def cards(items) -> Markup:
+    """The ``<li>`` cards of My shifts for ``items`` (``rota.services.MyShift``, plain rows), in order."""
+    actions_of = actions([i.shift for i in items])
     names: dict = {}
-    return Markup("".join(_card(i, actions.get(i.shift.id, ""), names) for i in items))
+    return Markup("".join(_card(i, actions_of.get(i.shift.id, ""), names) for i in items))

@@ -18,7 +18,7 @@ from core.db import db
 from core.errors import DomainError
 from core.pages import form_errors
 from core.web import as_choices
-from rota import services
+from rota import my_shift_cards, services
 from rota.services import in_charge
 from rota.views import arg_day, bp, date_in_range, load_team, monday_of, people_choices, shift_or_404, team_today
 
@@ -121,7 +121,8 @@ def _shift_page(shift, form, cancel_form, manage: bool, status: int, in_charge_e
     ic_form.clear.data = "1" if marked and marked.user_id == shift.assignee_id else ""
     return render_template("rota/shift.html", shift=shift, form=form, cancel_form=cancel_form, manage=manage,
                            tz_local=timeutil.to_local, in_charge=services.get_user(marked.user_id) if marked else None,
-                           in_charge_form=ic_form, in_charge_error=in_charge_error), status
+                           in_charge_form=ic_form, in_charge_error=in_charge_error,
+                           actions=my_shift_cards.actions([shift]).get(shift.id, "")), status
 
 
 @bp.post("/shifts/<int:shift_id>/in-charge")

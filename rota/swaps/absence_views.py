@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, RadioField
@@ -184,17 +184,3 @@ def settings(team_id: int):
         return redirect(url_for(".settings", team_id=team.id))
     return render_template("rota/swaps/absence_settings.html", team=team, form=form,
                            page_title="Short-notice absence"), (422 if form.errors else 200)
-
-
-def requests_closed(shift) -> str | None:
-    """Jinja helper for ``_shift_actions.html``: each team's cut-off is read once per request (a page of My shifts
-    makes the same number of queries whatever its length)."""
-    hours = g.setdefault("swap_cutoff_hours", {})
-    if shift.team_id not in hours:
-        hours[shift.team_id] = absence.cutoff_hours(shift.team_id)
-    return absence.requests_closed(shift, hours=hours[shift.team_id])
-
-
-@bp.app_context_processor
-def _helpers():
-    return {"swap_requests_closed": requests_closed}

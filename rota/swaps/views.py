@@ -123,7 +123,7 @@ def _run(action, success: str, back: str):
 
 
 def pending_request_for(shift) -> SwapRequest | None:
-    """Jinja helper for ``_shift_actions.html``: the pending request that involves this shift, if any. A page lists
+    """The pending request that involves this shift, if any (for ``my_shift_actions``). A page lists
     one person's shifts: the first call loads the pending requests of all that person's coming shifts in one query
     (kept for the request), so the page's queries do not grow with its shifts."""
     if shift.assignee_id is None or shift.ends_at <= now_utc():
@@ -146,10 +146,10 @@ def _url_around(endpoint: str, key: str) -> tuple[str, str]:
 
 
 def my_shift_actions(shifts) -> dict[int, Markup]:
-    """``rota.my_shift_cards.MY_SHIFT_ACTIONS`` writer: what ``_shift_actions.html`` shows below each of the signed-in
-    person's own coming shifts (Swap and Offer, or the pending request, or why they are closed; and "I can't make
-    this shift"), for a whole page at once: pending requests in one query, each team's cut-off in one, links built
-    once."""
+    """``rota.my_shift_cards.MY_SHIFT_ACTIONS`` writer: what My shifts and the shift's page show below each of the
+    signed-in person's own coming shifts (Swap and Offer, or the pending request, or why they are closed; and "I
+    can't make this shift"), for a whole page at once: pending requests in one query, each team's cut-off in one,
+    links built once."""
     if not current_user.is_authenticated:
         return {}
     now = now_utc()
@@ -202,7 +202,7 @@ def teams_of(user) -> str:
 
 @bp.app_context_processor
 def _helpers():
-    return {"swap_request_for_shift": pending_request_for, "describe_shift": describe_shift, "now_utc": now_utc,
+    return {"describe_shift": describe_shift, "now_utc": now_utc,
             "local_time": local_time, "staff_label": cover.staff_label, "swap_state_words": STATE_WORDS,
             "teams_of": teams_of}
 

@@ -18,13 +18,21 @@ from core.accounts import TeamRole, User
 from core.db import db
 from rota import services
 from rota.models import Shift, ShiftState
+from rota.swaps import absence
 from rota.swaps import requests as swap_requests
+from rota.swaps import views as swap_views
 from rota.swaps.models import SwapKind
 from tests.conftest import login
 from tests.factories import ward
 from tests.rota.swaps import factories as data
 
 BEFORE = (Path(__file__).parent / "fixtures" / "my_shifts_before_22.html").read_text()
+
+
+def _requests_closed(shift) -> str | None:
+    """The Jinja helper the old templates called (gone with them): why Swap and Offer are closed, if they are."""
+    return absence.requests_closed(shift, hours=absence.cutoff_hours(shift.team_id))
+
 LONDON = ZoneInfo("Europe/London")
 
 
@@ -98,7 +106,9 @@ def test_my_shifts_list_is_what_the_templates_wrote_before(app, make):
         items = services.next_shifts(nurse, limit=28)
         # the old templates read ORM shifts (team and type as relationships); the page reads plain rows now
         entities = [SimpleNamespace(shift=db.session.get(Shift, i.shift.id), colleagues=i.colleagues) for i in items]
-        before = render_template_string(BEFORE, items=entities, tz_local=timeutil.to_local, current_user=nurse)
+        before = render_template_string(BEFORE, items=entities, tz_local=timeutil.to_local, current_user=nurse,
+                                        swap_request_for_shift=swap_views.pending_request_for,
+                                        swap_requests_closed=_requests_closed)
     now = _list(page.get_data(as_text=True))
     assert now == _list(before)
     others = db.session.scalars(select(Shift).where(Shift.state == ShiftState.scheduled,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import render_template_string
 from sqlalchemy import select
 
 from core.db import db
@@ -113,18 +112,17 @@ def test_open_shifts_board_claim_and_volunteer(app, make):
     assert data.holder(gap2.id) == b.id
 
 
-def test_shift_actions_partial_for_my_shifts(app, make):
+def test_the_shift_page_offers_swap_offer_and_cant_make_it_to_its_holder_only(app, make):
+    """The shift's page shows the buttons My shifts shows below the card (one writer for both), to its holder."""
     w = data.ward(make, 2)
     a, b = w.staff
     x = data.shift(w.team, starts_at=data.soon(3), assignee=a)
-    with app.test_request_context():
-        from flask_login import login_user
-
-        login_user(a)
-        html = render_template_string('{% include "rota/swaps/_shift_actions.html" %}', shift=x)
-        assert f'data-testid="swap-{x.id}"' in html and f'data-testid="offer-{x.id}"' in html
-        login_user(b)
-        assert "Swap" not in render_template_string('{% include "rota/swaps/_shift_actions.html" %}', shift=x)
+    db.session.commit()
+    mine = signed_in(app, a).get(f"/shifts/{x.id}").get_data(as_text=True)
+    for testid in (f"swap-{x.id}", f"offer-{x.id}", f"cant-make-it-{x.id}"):
+        assert f'data-testid="{testid}"' in mine
+    theirs = signed_in(app, b).get(f"/shifts/{x.id}")
+    assert theirs.status_code == 200 and f'data-testid="shift-actions-{x.id}"' not in theirs.get_data(as_text=True)
 
 
 def test_settings_page_for_coordinators_only(app, make):
