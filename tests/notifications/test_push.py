@@ -464,3 +464,18 @@ def test_dont_ask_me_again_applies_to_push(app, make, push_service):
     db.session.commit()
     worker.run(once=True)
     assert [p["b"] for p in push_service.payloads_for(sub)] == ["Night shift gap tonight"]
+
+
+def test_the_profile_says_when_a_device_was_last_used_in_local_time(app, client, make, push_service):
+    """Issue #15 (times in local time, zone named): the devices list said "01 Jul 2026 12:05 UTC"."""
+    from datetime import UTC, datetime
+
+    nurse = make.user()
+    device(nurse, push_service)
+    row = db.session.scalar(select(PushSubscription).where(PushSubscription.user_id == nurse.id))
+    row.last_used_at = datetime(2026, 7, 1, 12, 5, tzinfo=UTC)
+    db.session.commit()
+    login(client, nurse)
+    page = client.get("/profile").get_data(as_text=True)
+    cell = page[page.index('data-testid="last-used">'):]
+    assert cell.startswith('data-testid="last-used">01 Jul 2026 13:05 BST<'), cell[:60]
