@@ -1020,6 +1020,11 @@ class Position:
     peak_limit: float | None  # 72 h in any 168 (doctors in training), None otherwise
     worked: float = 0.0  # hours of work inside the period (real elapsed time, on-call excluded as in the checks)
 
+    @property
+    def worked_text(self) -> str:
+        """"103 h 30 min": the hours worked in the period, as the page shows them."""
+        return fmt_duration(self.worked * HOUR)
+
 
 def position(shifts: Iterable[WorkShift], rule_sets: Iterable[RuleSet | str], *, first_day: date, last_day: date,
              tz: str, leave: Iterable[LeaveSpan] = (), opted_out: bool = False) -> Position:
