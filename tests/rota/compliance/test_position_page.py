@@ -74,3 +74,16 @@ def test_a_coordinator_sees_a_team_member_s_position(client, make):
     login(client, coord)
     html = client.get(f"/compliance/{doctor.id}?from=2025-10-20&to=2025-11-02").get_data(as_text=True)
     assert "Where Dev Doctor stands" in html and _row(html, "TCS-72in168")[1] == "74 h over"
+
+
+def test_each_warning_reads_in_plain_words_with_the_rule_id_kept_in_details(client, make):
+    """#15: plain words instead of rule ids; the id stays, in a details element."""
+    coord, doctor = _fortnight(make)
+    login(client, doctor)
+    html = client.get("/compliance?from=2025-10-20&to=2025-11-02").get_data(as_text=True)
+    cards = re.findall(r'data-testid="verdict" data-rule="([^"]+)">(.*?)</li>', html, re.S)
+    assert cards
+    for rule_id, card in cards:
+        shown, details = card.split("<details", 1)
+        assert rule_id not in shown and "TCS2016" not in shown, shown
+        assert rule_id in details
