@@ -25,7 +25,7 @@ def test_report_names_the_audience_and_state_in_words_and_local_time(client, mak
 
 
 def test_reached_by_is_in_the_team_s_local_time_with_the_zone_named(client, make):
-    """The "Reached by … at HH:MM" column was in UTC (an hour early all summer in London), unlike the rest of the page."""
+    """"Reached by … at HH:MM" was in UTC (an hour early all summer in London), unlike the rest of the page."""
     from notifications.models import BroadcastRecipient, Notification
 
     w = data.ward(make, 2)

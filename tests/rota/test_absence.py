@@ -198,3 +198,16 @@ def test_given_the_shift_back_and_unable_again_is_a_second_report_not_an_error(a
     db.session.commit()
     assert again.id == first.id and again.reason.value == "sick"
     assert db.session.scalar(select(func.count()).select_from(ShiftAbsence)) == 1
+
+
+def test_the_coordinators_notice_leads_to_the_absence_on_their_home(app, make, client):
+    """Notifications lead to the thing they talk about: the urgent notice opens Home at that absence."""
+    w, s = _night(make)
+    a = absence.report(s, actor=w.staff[0], reason="sick")
+    db.session.commit()
+    notice = db.session.scalar(select(Notification).where(Notification.kind == "rota.absence"))
+    login(client, w.coordinator)
+    opened = client.get(f"/notifications/{notice.id}/open")
+    assert opened.status_code == 302 and opened.headers["Location"].endswith(f"/#absence-{a.id}")
+    home_page = client.get("/").get_data(as_text=True)
+    assert f'<li id="absence-{a.id}" data-testid="home-absence">Nurse A can' + "'t work Night" in home_page
