@@ -22,6 +22,7 @@ def test_report_names_the_audience_and_state_in_words_and_local_time(client, mak
     page = client.get(f"/broadcasts/{b.id}").get_data(as_text=True)
     assert "eligible_for_shift" not in page and "Everyone eligible for this shift" in page
     assert '>Still asking</strong>' in page and " UTC" not in page and "(Europe/London)" in page
+    assert f"shift:{gap.id}" not in page and "open_shift" not in page  # no internal reference or kind on view
 
 
 def test_reached_by_is_in_the_team_s_local_time_with_the_zone_named(client, make):
