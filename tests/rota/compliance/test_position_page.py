@@ -56,7 +56,7 @@ def test_the_doctor_sees_numbers_beside_limits_and_a_chart(client, make):
                                        "at most 48 h a week (average over 26 weeks)")
     assert _row(html, "TCS-72in168") == ("Most hours in any 168 hours", "74 h over", "at most 72 h")
     assert _row(html, "TCS-nights4") == ("Nights in a row", "2", "at most 4")
-    assert _row(html, "TCS-weekend") == ("Weekends worked", "2 of 2 over", "at most 1 of 2 (1 in 3)")
+    assert _row(html, "TCS-weekend") == ("Weekends worked", "2 in 26 weeks", "at most 9 in 26 weeks (1 in 3)")
     assert _row(html, "TCS-rest11") == ("Shortest rest between shifts", "11 h 30 min", "at least 11 h")
     # Hours worked in the dates, as a number (4 x 12.5 + 13 + 12 + 8 + 8 + 12.5 = 103.5 h), not only as bars.
     assert re.search(r'data-testid="hours-worked">\s*103 h 30 min\s*<', html)
