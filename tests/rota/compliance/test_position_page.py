@@ -87,3 +87,17 @@ def test_each_warning_reads_in_plain_words_with_the_rule_id_kept_in_details(clie
         shown, details = card.split("<details", 1)
         assert rule_id not in shown and "TCS2016" not in shown, shown
         assert rule_id in details
+
+
+def test_an_opted_out_doctor_sees_the_56_hour_average_week(client, make):
+    """#15: the average week against 48 h, or 56 h once opted out of the 48-hour week (TCS 2016)."""
+    from rota.compliance import settings as cs
+
+    coord, doctor = _fortnight(make)
+    cs.update_person_settings(doctor, actor=doctor, changes={"wtr_opt_out": True})
+    db.session.commit()
+    login(client, doctor)
+    html = client.get("/compliance?from=2025-10-20&to=2025-11-02").get_data(as_text=True)
+    assert _row(html, "TCS-avg48") == ("Average week", "51 h 45 min a week",
+                                       "at most 56 h a week (average over 26 weeks)")
+    assert "(opted out of the 48-hour average week)" in html and "Line: 56 h average-week limit." in html
