@@ -10,25 +10,18 @@ import io
 
 from channels import services
 from core.db import db
-from tests.channels.routes import channel_routes, urls
+from tests.channels.routes import FORM, MULTIPART, api_body, channel_routes, urls
 from tests.conftest import login
 from tests.factories import ward
 from tests.handover.conftest import jpeg_with_gps
 
-BODIES = {"text": "x", "emoji": "👍", "reason": "x", "level": "all", "name": "Outsiders", "kind": "list"}
-
 
 def api_request(method: str, url: str) -> dict:
-    """A well-formed request for the path, so that the refusal is the access check's, not the schema's."""
-    if url.endswith("/attachments"):
+    body = api_body(method, url)
+    if body is MULTIPART:
         return {"data": {"file": (io.BytesIO(jpeg_with_gps()), "photo.jpg"), "text": "x",
                          "no_patient_information": "true"}, "content_type": "multipart/form-data"}
-    tail = url.rsplit("/", 1)[-1]
-    body = {"channels": {"name": "Outsiders", "kind": "list"}, "notifications": {"level": "all"},
-            "reactions": {"emoji": "👍"}, "hide": {"reason": "x"}, "report": {"reason": "x"}, "read": {}}.get(tail)
-    if body is None and method in ("POST", "PATCH") and tail in ("posts", "replies") or method == "PATCH":
-        body = {"text": "x"}
-    return {"json": body} if method in ("POST", "PUT", "PATCH") and body is not None else {}
+    return {} if body is None else {"json": body}
 
 
 def _world(make, client, bearer):
@@ -83,7 +76,7 @@ def test_an_outsider_gets_403_on_every_channel_page(app, client, make, bearer, t
         if url.startswith("/api/"):
             continue
         checked += 1
-        resp = client.open(url, method=method, data=BODIES)
+        resp = client.open(url, method=method, data=FORM)
         if resp.status_code != 403:
             wrong.append((method, url, resp.status_code))
     assert checked >= 20 and not wrong
