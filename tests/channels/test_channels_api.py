@@ -258,3 +258,22 @@ def test_on_nights_this_week_channel_follows_the_rota(client, make, bearer):
     assert set(services.member_ids(channel)) == {coord.id, a.id}
     assert client.get(f"/api/v1/channels/{channel.id}/posts", headers=bearer(make.token(b))).status_code == 403
     assert client.get(f"/api/v1/channels/{channel.id}/posts", headers=bearer(make.token(a))).status_code == 200
+
+
+def test_replies_and_edits_go_through_the_patient_data_guard_too(client, make, bearer):
+    team, coord, (a, b, _), _ = ward(make)
+    ta, tb = make.token(a), make.token(b)
+    cid = _team_channel(client, bearer, ta, team.id)["id"]
+    pid = client.post(f"/api/v1/channels/{cid}/posts", json={"text": "Who can do the 15:00 obs round?"},
+                      headers=bearer(ta)).get_json()["id"]
+    reply = client.post(f"/api/v1/posts/{pid}/replies", json={"text": "Me, is that 943 476 5919 in bed 4?"},
+                        headers=bearer(tb))
+    edit = client.patch(f"/api/v1/posts/{pid}", json={"text": "Who can do obs for RM1234567?"}, headers=bearer(ta))
+    for resp in (reply, edit):
+        assert resp.status_code == 422 and resp.get_json()["code"] == "patient_data", resp.get_json()
+        assert "move this to the handover" in resp.get_json()["detail"]
+    post = client.get(f"/api/v1/posts/{pid}", headers=bearer(tb)).get_json()
+    assert post["text"] == "Who can do the 15:00 obs round?" and post["version"] == 1 and post["reply_count"] == 0
+    refused = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "channel.post_refused")).all()
+    assert sorted(e.summary["reason"] for e in refused) == ["hospital_number", "nhs_number"]
+    assert not any("5919" in e.summary_json or "RM123" in e.summary_json for e in refused)
