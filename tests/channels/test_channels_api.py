@@ -310,3 +310,25 @@ def test_a_page_costs_the_same_queries_at_any_depth_and_any_channel_size(client,
             assert resp.status_code == 200 and len(resp.get_json()["items"]) == 15
             counts[name, depth] = len(statements)
     assert len(set(counts.values())) == 1, counts
+
+
+def test_a_list_channel_is_its_list_and_only_people_on_the_team_can_be_on_it(client, make, bearer):
+    team, coord, (a, b, c), _ = ward(make)
+    tc, ta, tb = make.token(coord), make.token(a), make.token(b)
+    outsider = make.user()
+    make.team("Ward 9", staff=[outsider])
+    url = f"/api/v1/teams/{team.id}/channels"
+    refused = client.post(url, json={"name": "Link nurses", "kind": "list", "people": [a.id, outsider.id]},
+                          headers=bearer(tc))
+    assert refused.status_code == 422 and refused.mimetype == "application/problem+json"
+    assert client.post(url, json={"name": "Link nurses", "kind": "list", "people": [a.id]},
+                       headers=bearer(ta)).status_code == 403  # coordinators only
+    made = client.post(url, json={"name": "Link nurses", "kind": "list", "people": [a.id, c.id]}, headers=bearer(tc))
+    assert made.status_code == 201, made.get_json()
+    cid = made.get_json()["id"]
+    assert "Link nurses" in [ch["name"] for ch in client.get(url, headers=bearer(ta)).get_json()]
+    assert "Link nurses" not in [ch["name"] for ch in client.get(url, headers=bearer(tb)).get_json()]
+    assert client.get(f"/api/v1/channels/{cid}/posts", headers=bearer(tb)).status_code == 403
+    post = client.post(f"/api/v1/channels/{cid}/posts", json={"text": "Audit dates are on the board"},
+                       headers=bearer(ta)).get_json()
+    assert post["member_count"] == 2 and post["seen_of"] == 1  # the list: a and c (a wrote it)
