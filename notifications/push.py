@@ -95,6 +95,7 @@ def load_env_into(app) -> None:
         except (OSError, ValueError):
             log.error("%s is not readable: push is off until `flask push keys --force` rewrites it", path)
     app.config.setdefault("PUSH_TIMEOUT_SECONDS", 10.0)
+    app.config.setdefault("PUSH_SUBSCRIBE_TIMEOUT_SECONDS", 20)  # the browser's subscribe, in the profile's script
 
 
 @dataclass(frozen=True)
