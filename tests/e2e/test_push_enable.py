@@ -1,7 +1,9 @@
 """#16: the demo nurse turns push on from her profile in Debian's chromium, as an installed app would: a normal
 (not incognito) browser profile, since chromium refuses the Push API in incognito contexts, which Playwright's
 ``new_context`` are. Chromium's ``PushManager.subscribe`` goes to Google's push service (GCM/FCM), which this
-machine cannot reach, so there subscribe never answers; nothing of the browser is mocked."""
+machine cannot reach: there subscribe never answers (first test); with chromium's GCM switches pointed at a local
+stand-in for that service (tests/e2e/gcm_service.py) the whole "Turn on notifications" journey runs in the real
+browser (second test). Nothing of the browser is mocked."""
 
 from __future__ import annotations
 
@@ -11,10 +13,13 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 
+from core.accounts import User
 from core.db import db
+from notifications import push
 from notifications.models import PushSubscription
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import CHROMIUM, PHONE, sign_in
+from tests.e2e.gcm_service import GcmStandIn
 from tests.e2e.test_pwa import EMAIL, KEYS, nurse  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.e2e
@@ -50,5 +55,58 @@ def test_when_the_browsers_push_service_does_not_answer_the_profile_says_so(nurs
             expect(enable).to_be_enabled()  # she can try again later
         finally:
             ctx.close()
+    db.session.expire_all()
+    assert db.session.scalars(select(PushSubscription)).all() == []
+
+
+@pytest.fixture
+def demo_nurse(app):
+    from rota.demo import DEMO_PASSWORD, demo_nurse_email, seed_people_and_teams
+
+    seed_people_and_teams()
+    db.session.commit()
+    email = demo_nurse_email()
+    db.session.commit()
+    return email, DEMO_PASSWORD
+
+
+def test_the_demo_nurse_turns_push_on_names_the_device_and_removes_it(demo_nurse, live_server):
+    email, password = demo_nurse
+    assert live_server.url.startswith("http://127.0.0.1:")  # a service worker's secure context without HTTPS
+    gcm = GcmStandIn()
+    try:
+        with sync_playwright() as pw:
+            ctx = _installed(pw, live_server, *gcm.chromium_args())
+            try:
+                page = ctx.new_page()
+                sign_in(page, email, password)
+                page.wait_for_url("**/")
+                page.goto("/profile")
+                expect(page.get_by_test_id("push-none")).to_be_visible()
+                page.fill("#device_name", "This phone")
+                page.get_by_test_id("push-enable").click()
+                row = page.get_by_test_id("push-device")
+                expect(row).to_have_count(1, timeout=30_000)  # subscribed, posted, the profile reloaded
+                expect(row).to_contain_text("This phone")
+                expect(row.get_by_test_id("this-device")).to_be_visible()  # the browser's own subscription
+                expect(row.get_by_test_id("last-used")).to_have_text("not yet")
+                # The browser subscribed with this server's VAPID public key (its applicationServerKey).
+                [registration] = gcm.web_push()
+                assert registration["sender"].rstrip("=") == KEYS["VAPID_PUBLIC_KEY"]
+                db.session.expire_all()
+                [sub] = db.session.scalars(select(PushSubscription)).all()
+                assert sub.name == "This phone" and sub.session_id is not None
+                assert db.session.get(User, sub.user_id).email == email
+                # chromium builds the endpoint from the token: its Google push host (which host varies by version)
+                assert sub.endpoint.startswith("https://")
+                assert sub.endpoint.endswith(f"/fcm/send/{registration['token']}")
+                assert len(push._unb64(sub.p256dh)) == 65 and len(push._unb64(sub.auth)) == 16
+                db.session.commit()
+                row.get_by_role("button", name="Remove").click()
+                expect(page.get_by_test_id("push-none")).to_be_visible()
+            finally:
+                ctx.close()
+    finally:
+        gcm.close()
     db.session.expire_all()
     assert db.session.scalars(select(PushSubscription)).all() == []
