@@ -244,6 +244,20 @@ def test_a_payload_over_4kb_is_shortened_before_sending_and_keeps_its_link():
     assert body["u"] == "/p/7" and body["b"].endswith("Tap to read it all.")
 
 
+def test_a_payload_over_4kb_is_refused_before_anything_is_sent(app, make, push_service):
+    # Outbox texts are at most 320 characters (notify), so the worker's payloads stay far below 4 KB; the sender
+    # still refuses an oversize one itself rather than let the push service answer 413.
+    sub = push_service.subscribe()
+    sender = push.Sender(push.push_config())
+    try:
+        target = push.Target(1, sub.endpoint, sub.info["keys"]["p256dh"], sub.info["keys"]["auth"])
+        result = sender.send([target], b"x" * (push.MAX_PAYLOAD + 1), urgent=False)
+    finally:
+        sender.close()
+    assert result.ok is False and result.transient is False and result.error_code == "too_large"
+    assert push_service.received == [] and push_service.refused == []  # nothing left the building
+
+
 def test_no_device_no_push_row(app, make, push_service):
     nurse = make.user()
     notify([nurse.id], kind="k", text="Rota published")
@@ -379,6 +393,11 @@ def test_quiet_hours_hold_a_non_urgent_push(app, make, push_service):
     db.session.commit()
     worker.run(once=True)
     assert [p["b"] for p in push_service.received_payloads()] == ["Ward 7B needs a nurse now"]
+    [held] = [m for m in rows(service.PUSH) if m.state == OutboxState.pending]
+    assert held.next_attempt_at > now_utc() + timedelta(minutes=59)  # until her quiet hours end, as a text would
+    _make_due()  # and when they have
+    worker.run(once=True)
+    assert [p["b"] for p in push_service.received_payloads()] == ["Ward 7B needs a nurse now", "Rota published"]
 
 
 def test_the_take_button_goes_through_the_claim_handler(app, make, push_service, fake_registry):
