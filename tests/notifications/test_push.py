@@ -84,6 +84,22 @@ def test_a_browser_subscribes_and_the_profile_lists_it(app, client, make, push_s
     assert KEYS["VAPID_PUBLIC_KEY"] in page  # the key the browser subscribes with
 
 
+def test_the_profile_says_when_each_device_was_last_used_in_local_time(app, client, make, push_service):
+    from datetime import UTC, datetime
+
+    nurse = make.user()
+    device(nurse, push_service, "This phone")
+    device(nurse, push_service, "Work PC")
+    db.session.execute(update(PushSubscription).where(PushSubscription.name == "Work PC")
+                       .values(last_used_at=datetime(2026, 7, 1, 23, 30, tzinfo=UTC)))  # BST: 2 July, 00:30
+    db.session.commit()
+    login(client, nurse)
+    page = client.get("/profile").get_data(as_text=True)
+    rows_ = {name: page[page.index(f"<td>{name}"):][:600] for name in ("This phone", "Work PC")}
+    assert "not yet" in rows_["This phone"]
+    assert "02 Jul 2026 00:30" in rows_["Work PC"] and "UTC" not in rows_["Work PC"]
+
+
 def test_another_users_subscription_is_refused(app, client, make, push_service):
     owner, other = make.user(), make.user()
     sub = device(owner, push_service)
