@@ -110,3 +110,18 @@ def test_the_demo_nurse_turns_push_on_names_the_device_and_removes_it(demo_nurse
         gcm.close()
     db.session.expire_all()
     assert db.session.scalars(select(PushSubscription)).all() == []
+
+
+def test_chromium_itself_finds_the_app_installable_and_the_hint_shows(nurse, live_server):  # noqa: F811
+    # Not a synthetic event (tests/e2e/test_install_hint.py): chromium fires beforeinstallprompt only once its own
+    # installability checks pass (manifest, icons, a service worker controlling the page).
+    with sync_playwright() as pw:
+        ctx = _installed(pw, live_server)
+        try:
+            page = ctx.new_page()
+            sign_in(page, EMAIL, TEST_PASSWORD)
+            page.wait_for_url("**/")
+            expect(page.get_by_test_id("install-hint")).to_be_visible(timeout=30_000)
+            expect(page.get_by_role("button", name="Install on this phone")).to_be_visible()
+        finally:
+            ctx.close()
