@@ -236,6 +236,32 @@ def test_transient_answers_are_retried_with_backoff_until_accepted(app, make, pu
     assert len(push_service.payloads_for(sub)) == 1
 
 
+def test_a_push_service_out_of_reach_neither_holds_up_texts_nor_is_called_the_sms_provider(
+        app, make, push_service, fake_twilio, caplog, monkeypatch):
+    """The phone's push service (Google's, Apple's, Mozilla's) cannot be reached, Twilio can: the pushes wait without
+    using attempts, the worker's log says it is the push service, and the texts keep going out at once (the worker
+    backs off claiming pushes only: here up to 30 s, far longer than the run)."""
+    import logging
+
+    monkeypatch.setattr(worker.log, "disabled", False)  # alembic's fileConfig (run in-process by the fixtures)
+    monkeypatch.setattr(worker.PROVIDERS[service.PUSH], "since", None)  # an outage is the process's: start afresh
+    app.config["NOTIFICATIONS_PROVIDER_RETRY_CAP_SECONDS"] = 30
+    nurse, other = make.user(), make.user(mobile=MOBILE)
+    push.subscribe(nurse, {**PushService.example_info(), "endpoint": "http://127.0.0.1:9/push/gone-away"},
+                   name="This phone", session_id=None, user_agent="test")
+    notify([nurse.id], kind="k", text="Rota published", urgent=True)
+    notify([other.id], kind="k", text="Cover needed tonight", channels=(SMS,), urgent=True)
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.channel == SMS)  # due once pushes have failed
+                       .values(next_attempt_at=now_utc() + timedelta(seconds=3)))
+    db.session.commit()
+    with caplog.at_level(logging.INFO, logger="notifications.worker"):
+        worker.run(max_seconds=6, idle_sleep=0.05)
+    assert fake_twilio.bodies_to(MOBILE)  # not held back by the push service's outage
+    [pushed] = rows(service.PUSH)
+    assert pushed.state == OutboxState.pending and pushed.attempts == 0
+    assert "push service unreachable" in caplog.text and "SMS provider unreachable" not in caplog.text
+
+
 def test_413_is_permanent(app, make, push_service):
     nurse = make.user()
     device(nurse, push_service)
