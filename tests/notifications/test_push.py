@@ -390,6 +390,30 @@ def test_push_first_sms_only_when_the_push_is_not_opened_in_time(app, client, ma
     assert by_user[opens.id]["status"] != "pending"  # no text was needed: not left looking unsent
 
 
+def test_the_report_page_says_who_was_reached_by_what_in_the_teams_time(app, client, make, push_service,
+                                                                          fake_twilio):
+    from zoneinfo import ZoneInfo
+
+    opens, texted = make.user(), make.user(mobile="+447700900004")
+    sub = device(opens, push_service)
+    team, b = _team_broadcast(make, [opens, texted])
+    team.timezone = "Europe/Helsinki"  # two or three hours ahead of UTC, whatever the season
+    db.session.commit()
+    worker.run(once=True)
+    tap = app.test_client()
+    login(tap, opens)
+    tap.get(push_service.payloads_for(sub)[0]["u"])
+    login(client, team_boss(team))
+    page = client.get(f"/broadcasts/{b.id}").get_data(as_text=True)
+    cells = {uid: page[page.index(f'data-user-id="{uid}"'):].split('data-testid="reached-by">')[1].split("<")[0].strip()
+             for uid in (opens.id, texted.id)}
+    db.session.expire_all()
+    by_user = {p["user_id"]: p for p in broadcasts.report(b, team_boss(team))["recipients"]}
+    helsinki = ZoneInfo("Europe/Helsinki")
+    assert cells[opens.id] == f"Push at {by_user[opens.id]['reached_at'].astimezone(helsinki):%H:%M}"
+    assert cells[texted.id] == f"Text message at {by_user[texted.id]['reached_at'].astimezone(helsinki):%H:%M}"
+
+
 def team_boss(team):
     from core.accounts import Membership, TeamRole, User
 
