@@ -71,6 +71,28 @@ def test_push_keys_are_written_once_into_the_instance_folder(app, runner, tmp_pa
     assert json.loads((tmp_path / "vapid.json").read_text()) == keys
 
 
+def test_push_keys_come_from_the_environment_else_from_the_instance_file(database_url, tmp_path, monkeypatch):
+    from app import create_app
+    from tests.conftest import base_config
+
+    env = push.generate_keys()
+    for key, value in {**env, "VAPID_SUBJECT": "mailto:servicedesk@trust.example",
+                       "PUSH_SUBSCRIBE_TIMEOUT_SECONDS": "30"}.items():
+        monkeypatch.setenv(key, value)
+    config = push.push_config(create_app(base_config(database_url)))
+    assert (config.private_key, config.public_key) == (env["VAPID_PRIVATE_KEY"], env["VAPID_PUBLIC_KEY"])
+    assert config.subject == "mailto:servicedesk@trust.example"
+    for key in (*env, "VAPID_SUBJECT", "PUSH_SUBSCRIBE_TIMEOUT_SECONDS"):
+        monkeypatch.delenv(key)
+    path, created = push.write_keys(str(tmp_path))  # `flask push keys`
+    app = create_app(base_config(database_url))
+    app.instance_path = str(tmp_path)
+    for key in env:
+        app.config.pop(key, None)
+    push.load_env_into(app)
+    assert created and push.push_config(app).private_key == json.loads(path.read_text())["VAPID_PRIVATE_KEY"]
+
+
 def test_a_browser_subscribes_and_the_profile_lists_it(app, client, make, push_service):
     nurse = make.user()
     login(client, nurse)
