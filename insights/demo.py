@@ -29,7 +29,7 @@ REFUSALS = ("Skill mix on nights would drop below the minimum", "Already at the 
 
 
 def _log(action, instant, request_id=None, **kw):
-    # an SMS reply and the claim it made share the webhook request's id
+    # an SMS reply (or a card claim) and the claim it made share the request's id
     return audit.record(action, at=instant, request_id=request_id, **kw)
 
 
@@ -76,7 +76,7 @@ def _gaps(team, start, staff, coord, bank, others, rng, *, slow: bool) -> int:
         filled = None if unfilled else opened + timedelta(minutes=minutes)
         if filled is not None and filled >= starts:
             filled, unfilled = None, True
-        route = rng.choices(("app", "coordinator", "sms", "bank", "neighbour"), (5, 2, 2, 2, 1))[0]
+        route = rng.choices(("app", "card", "coordinator", "sms", "bank", "neighbour"), (4, 2, 2, 2, 2, 1))[0]
         pool = {"bank": bank, "neighbour": others}.get(route) or staff
         taker = pool[(d * 7) % len(pool)]
         shift = Shift(team_id=team.id, starts_at=starts, ends_at=starts + timedelta(hours=8, minutes=30),
@@ -92,10 +92,13 @@ def _gaps(team, start, staff, coord, bank, others, rng, *, slow: bool) -> int:
         if unfilled:
             continue
         actor = coord if route == "coordinator" else taker
-        request_id = f"demo-sms-{shift.id}" if route == "sms" else None
+        request_id = f"demo-{route}-{shift.id}" if route in ("sms", "card") else None
         _log("shift.assigned", filled, request_id, actor=actor, entity=shift,
              summary={"from_user_id": None, "to_user_id": taker.id, "kind": None, "override": False})
-        if request_id:
+        if route == "card":  # as channels.cards.claim records it
+            _log("channel.card_claimed", filled, request_id, actor=taker, entity_type="post", entity_id=0,
+                 team_id=team.id, summary={"shift_id": shift.id, "outcome": "claimed"})
+        if route == "sms":
             _log("broadcast.sms_reply", filled, request_id, actor=taker, entity_type="broadcast", entity_id=0,
                  team_id=team.id, summary={"keyword": "YES"})
         shift.assignee_id, shift.state = taker.id, ShiftState.scheduled

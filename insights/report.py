@@ -65,7 +65,8 @@ HANDOVER = [("Handed over", "handed_over", ""), ("Accepted", "accepted", ""),
             ("Time to acceptance, median (min)", "acceptance_median_min", ""),
             ("Time to acceptance, 90th percentile (min)", "acceptance_p90_min", ""),
             ("Overdue", "overdue", ""), ("Carried forward unreviewed", "carried_unreviewed", "")]
-HOW_LABELS = {"app": "Claimed in the app", "sms": "SMS reply", "coordinator": "Coordinator assigned"}
+HOW_LABELS = {"app": "Claimed in the app", "card": "Channel card", "sms": "SMS reply",
+              "coordinator": "Coordinator assigned"}
 WHERE_LABELS = {"own": "Own ward", "bank": "Staff bank", "neighbour": "Neighbouring ward"}
 
 
@@ -133,9 +134,9 @@ def team_tables(cur: TeamMeasures, prev: TeamMeasures) -> list[Table]:
 def _routes_summary(cur: TeamMeasures) -> str:
     how = cur.open_shifts["by_how"]
     where = cur.open_shifts["by_where"]
-    return (f"{how['app']} claimed in the app, {how['sms']} by SMS reply, {how['coordinator']} assigned by a "
-            f"coordinator; {where['own']} from the ward, {where['bank']} from the bank, {where['neighbour']} from "
-            f"neighbouring wards.")
+    return (f"{how['app']} claimed in the app, {how['card']} from a channel card, {how['sms']} by SMS reply, "
+            f"{how['coordinator']} assigned by a coordinator; {where['own']} from the ward, {where['bank']} from the "
+            f"bank, {where['neighbour']} from neighbouring wards.")
 
 
 # ------------------------------------------------------------------------------------------------- the site
