@@ -12,11 +12,11 @@ DEFAULTS = {
 
 
 def register(app, api) -> None:
+    from core import config
     from insights import api as insights_api
     from insights import views
 
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
+    config.set_defaults(app, DEFAULTS)  # INSIGHTS_SMS_PRICE_PENCE may be set in the environment
     insights_api.register(app, api)
     app.register_blueprint(views.bp)
     views.register_nav(app)

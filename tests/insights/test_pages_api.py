@@ -131,3 +131,36 @@ def test_period_across_the_october_clock_change_has_25_hour_day(app):
     p = service.period_for(date(2026, 10, 25), date(2026, 10, 25), "Europe/London")
     assert (p.end - p.start) == timedelta(hours=25)
     assert p.start == datetime(2026, 10, 24, 23, 0, tzinfo=UTC)
+
+
+def test_sms_cost_is_segments_times_the_price_setting_on_the_page_api_and_csv(app, client, make, trust, bearer):
+    from notifications.models import Broadcast, OutboxMessage, OutboxState
+
+    app.config["INSIGHTS_SMS_PRICE_PENCE"] = 5.5
+    team = trust["good"]
+    bc = Broadcast(team_id=team.id, audience="team", text="Late shift free", channels=["sms"],
+                   created_at=now_utc() - timedelta(days=5))
+    db.session.add(bc)
+    db.session.flush()
+    sms = dict(channel="sms", kind="broadcast", team_id=team.id, broadcast_id=bc.id, state=OutboxState.delivered)
+    db.session.add_all([OutboxMessage(user_id=trust["nurse"].id, text="x" * 150, suffix="Reply YES 1234", **sms),
+                        OutboxMessage(user_id=trust["coord"].id, text="y" * 100, **sms)])  # 165 -> 2, 100 -> 1
+    db.session.commit()
+
+    body = client.get(f"/api/v1/teams/{team.id}/insights", headers=bearer(make.token(trust["coord"]))).get_json()
+    assert (body["current"]["broadcasts"]["sms_segments"], body["current"]["broadcasts"]["sms_cost_pence"]) == \
+        (3, 16.5)
+    login(client, trust["coord"])
+    rows = list(csv.reader(io.StringIO(client.get(f"/insights/teams/{team.id}/broadcasts.csv").get_data(
+        as_text=True))))
+    assert ["Estimated SMS cost (pence)", "16.5", "0", "'+16.5"] in rows  # '+: spreadsheet formula guard
+
+
+def test_the_sms_price_is_a_setting_read_from_the_environment(database_url, monkeypatch):
+    from app import create_app
+    from tests.conftest import base_config
+
+    monkeypatch.setenv("INSIGHTS_SMS_PRICE_PENCE", "3.2")
+    assert create_app(base_config(database_url)).config["INSIGHTS_SMS_PRICE_PENCE"] == 3.2
+    monkeypatch.delenv("INSIGHTS_SMS_PRICE_PENCE")
+    assert create_app(base_config(database_url)).config["INSIGHTS_SMS_PRICE_PENCE"] == 4.0
