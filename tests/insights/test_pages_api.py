@@ -164,3 +164,63 @@ def test_the_sms_price_is_a_setting_read_from_the_environment(database_url, monk
     assert create_app(base_config(database_url)).config["INSIGHTS_SMS_PRICE_PENCE"] == 3.2
     monkeypatch.delenv("INSIGHTS_SMS_PRICE_PENCE")
     assert create_app(base_config(database_url)).config["INSIGHTS_SMS_PRICE_PENCE"] == 4.0
+
+
+def test_a_coordinator_sees_only_the_teams_they_coordinate_and_people_only_there(app, client, make, trust, bearer):
+    from core.accounts import TeamRole, add_member
+
+    coord, good, bad, admin = trust["coord"], trust["good"], trust["bad"], trust["admin"]
+    # Cora coordinates Ward Good; on Ward Bad she is only staff: not its insights, and never its people
+    add_member(bad, coord, TeamRole.staff)
+    other_ward = make.team("Ward Elsewhere", staff=[make.user()], site="General")
+    db.session.commit()
+    login(client, coord)
+    page = client.get("/insights/").get_data(as_text=True)
+    index = page[page.index('data-testid="insights-teams"'):]
+    assert "Ward Good" in index and "Ward Bad" not in index and "Ward Elsewhere" not in index
+    assert client.get(f"/insights/teams/{bad.id}").status_code == 403
+    assert client.get(f"/insights/teams/{other_ward.id}").status_code == 404
+    assert client.get(f"/insights/teams/{bad.id}/people.csv").status_code == 403
+    assert client.get(f"/insights/teams/{good.id}/people.csv").status_code == 200
+    token = bearer(make.token(coord))
+    assert client.get(f"/api/v1/teams/{bad.id}/insights", headers=token).status_code == 403
+    assert client.get(f"/api/v1/teams/{other_ward.id}/insights", headers=token).status_code == 404
+
+    # An administrator sees every team, and people only on a team they coordinate themselves
+    add_member(good, admin, TeamRole.coordinator)
+    db.session.commit()
+    as_admin = bearer(make.token(admin))
+    assert [p["name"] for p in client.get(f"/api/v1/teams/{good.id}/insights", headers=as_admin).get_json()[
+        "people"]] == ["Nell Nurse"]
+    assert client.get(f"/api/v1/teams/{bad.id}/insights", headers=as_admin).get_json()["people"] is None
+    browser = app.test_client()  # signed in afresh as the administrator
+    login(browser, admin)
+    assert browser.get(f"/insights/teams/{other_ward.id}").status_code == 200
+    assert browser.get(f"/insights/teams/{bad.id}/people.csv").status_code == 404  # no per-person table for them
+    assert "Olly Other" not in browser.get(f"/insights/teams/{bad.id}").get_data(as_text=True)
+    assert "Nell Nurse" in browser.get(f"/insights/teams/{good.id}").get_data(as_text=True)
+
+
+def test_the_site_comparison_has_every_team_number_of_the_team_page(client, trust):
+    from insights import report
+
+    login(client, trust["admin"])
+    rows = list(csv.reader(io.StringIO(client.get("/insights/site.csv?site=General").get_data(as_text=True))))
+    good = dict(zip(rows[0], next(r for r in rows if r[0] == "Ward Good"), strict=True))
+    assert (good["Open shifts created"], good["Time to fill, median (min)"],
+            good["Time to fill, 90th percentile (min)"], good["Filled 24 h before %"]) == ("1", "30", "30", "100")
+    for label in ("Filled at publication %", "Auto-approved %", "Time to decision, median (min)", "Reached by push",
+                  "Reached by SMS", "Acknowledged %", "SMS segments", "Warnings accepted",
+                  "Handover acceptance, median (min)", "Handover acceptance, 90th percentile (min)",
+                  "Carried forward unreviewed"):
+        assert label in rows[0], label
+    # every one-per-team number of the team page's tables is a column (the spreads need per-person rows)
+    site_keys = {where for _k, _l, where, _b in report.SITE_COLUMNS}
+    for group, spec in (("cover", report.COVER), ("open_shifts", report.OPEN), ("swaps", report.SWAPS),
+                        ("broadcasts", report.BROADCASTS), ("working_time", report.WORKING),
+                        ("handover", report.HANDOVER)):
+        missing = {key for _label, key, _u in spec if (group, key) not in site_keys and not key.endswith("spread")}
+        assert missing <= {"slots", "filled", "swaps", "offers", "approved", "broadcasts", "recipients",
+                           "handed_over", "accepted", "filled_at_publication", "filled_24h_before"}, (group, missing)
+    page = client.get("/insights/site?site=General&sort=handover_p90")
+    assert page.status_code == 200 and 'data-testid="sort-handover_p90"' in page.get_data(as_text=True)
