@@ -23,4 +23,5 @@ def register(app, api) -> None:
     from core import registry
     from insights import demo
 
+    registry.register_demo_seeder(app, 39, "insights handover history", demo.seed_handover_history)  # before 40
     registry.register_demo_seeder(app, 90, "insights history", demo.seed_insights)

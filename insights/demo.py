@@ -1,6 +1,6 @@
 """Demo history for the insights pages: eight weeks before today of gaps filled (at different speeds, by each
-route), swaps and offers decided, and broadcasts read and acknowledged, for the demo ward and its neighbour, so
-the charts have something to show. Imported only by ``insights.__init__`` (the wiring); idempotent.
+route), swaps and offers decided, broadcasts read and acknowledged, working-time warnings, overrides and refusals,
+and handovers accepted (some late), for the demo ward and its neighbour, so the charts have something to show. Imported only by ``insights.__init__`` (the wiring); idempotent.
 
 The audit trail is append-only with a hash chain, so past events are appended now with the instant they stand for:
 the demo records them through ``core.audit.record`` while the audit module's clock is set to that instant.
@@ -16,6 +16,7 @@ from sqlalchemy import select
 from core import audit, timeutil
 from core.accounts import Team, TeamRole
 from core.db import db, now_utc
+from handover.models import Handover, HandoverState, HandoverStyle
 from notifications.models import Broadcast, BroadcastRecipient, Notification, OutboxMessage, OutboxState
 from rota.models import Shift, ShiftState
 from rota.swaps.models import SwapKind, SwapRequest, SwapState
@@ -53,7 +54,8 @@ def seed_insights() -> list[str]:
         n = _gaps(team, start, staff, coords[0], bank, others, rng, slow=index == 1)
         s = _swaps(team, staff, coords[0], rng)
         b = _broadcasts(team, staff, coords[0], rng)
-        lines.append(f"  {name}: {n} past gaps, {s} swap requests, {b} broadcasts")
+        w = _working_time(team, coords[0], rng)
+        lines.append(f"  {name}: {n} past gaps, {s} swap requests, {b} broadcasts, {w} working-time verdicts")
     db.session.flush()
     return lines
 
@@ -104,6 +106,73 @@ def _gaps(team, start, staff, coord, bank, others, rng, *, slow: bool) -> int:
         shift.assignee_id, shift.state = taker.id, ShiftState.scheduled
         db.session.flush()
     return n
+
+
+OVERRIDES = ("Only IV-trained nurse free for bay 4", "Agreed with the matron on call", "Patient 1:1 needed overnight")
+RULES = ("TCS-rest11", "TCS-avg48", "TCS-nights4", "WTR-rest11", "TCS-max13")
+
+
+def _working_time(team, coord, rng) -> int:
+    """Warnings accepted, overrides with reasons and changes refused by a blocking rule, on the past gaps' shifts
+    (as rota's assignment records them: compliance.warned, compliance.overridden / cover.overridden with the reason,
+    compliance.refused with the rule codes)."""
+    shifts = list(db.session.scalars(select(Shift).where(Shift.team_id == team.id, Shift.note == MARK)))
+    n = 0
+    for i, shift in enumerate(shifts):
+        when = shift.starts_at - timedelta(days=2, minutes=rng.randint(0, 600))
+        if i % 3 == 0:
+            _log("compliance.warned", when, actor=coord, entity=shift, summary={"rule_ids": rng.choice(RULES)})
+        elif i % 7 == 1:
+            _log("compliance.overridden", when, actor=coord, entity=shift,
+                 summary={"rule_ids": rng.choice(RULES), "reason": rng.choice(OVERRIDES)})
+        elif i % 11 == 2:
+            _log("cover.overridden", when, actor=coord, entity=shift, summary={"reason": rng.choice(OVERRIDES)})
+        elif i % 4 == 2:
+            codes = ",".join(sorted(rng.sample(RULES, rng.choice((1, 1, 2)))))
+            _log("compliance.refused", when, actor=coord, entity=shift, outcome="refused",
+                 summary={"rule_ids": codes, "user_id": shift.assignee_id})
+        else:
+            continue
+        n += 1
+    return n
+
+
+HANDOVER_LABEL = {7: "Night → Day", 19: "Day → Night"}
+
+
+def seed_handover_history() -> list[str]:
+    """Eight weeks of past handovers of the demo wards (two a day, accepted after a few minutes, a few late and
+    flagged), seeded before the handover demo's own so that its handover stays the ward's latest. Times only: no
+    entry, no patient."""
+    teams = list(db.session.scalars(select(Team).where(Team.name.in_([n for n, _ in TEAMS]))))
+    if not teams or db.session.scalar(select(Handover.id).where(Handover.team_id.in_([t.id for t in teams]))
+                                      .limit(1)):
+        return []
+    rng = random.Random(21)
+    today = timeutil.local_date(now_utc(), teams[0].timezone)
+    lines = []
+    for team in sorted(teams, key=lambda t: t.name):
+        people = sorted((m.user for m in team.memberships if m.role == TeamRole.staff), key=lambda u: u.id)
+        if len(people) < 2:
+            continue
+        z = timeutil.zone(team.timezone)
+        n = 0
+        for d in range(DAYS, 0, -1):
+            for hour in (7, 19):
+                starts = datetime.combine(today - timedelta(days=d), time(hour, 30)).replace(tzinfo=z).astimezone(UTC)
+                ready = starts - timedelta(minutes=rng.randint(5, 25))
+                waited = rng.lognormvariate(3.0 if team.name == TEAMS[0][0] else 3.5, 0.8)
+                outgoing, incoming = people[(d + hour) % len(people)], people[(d + hour + 1) % len(people)]
+                db.session.add(Handover(
+                    team_id=team.id, label=HANDOVER_LABEL[hour], style=HandoverStyle.sbar, starts_at=starts,
+                    state=HandoverState.accepted, outgoing_id=outgoing.id, incoming_id=incoming.id,
+                    created_at=ready - timedelta(minutes=40), ready_at=ready,
+                    accepted_at=ready + timedelta(minutes=waited), accepted_by_id=incoming.id,
+                    flagged_at=starts + timedelta(minutes=60) if waited > 60 + (starts - ready).seconds / 60 else None))
+                n += 1
+        lines.append(f"  {team.name}: {n} past handovers")
+    db.session.flush()
+    return ["Handover history for insights (8 weeks):", *lines] if lines else []
 
 
 def _swaps(team, staff, coord, rng) -> int:

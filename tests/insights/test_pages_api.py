@@ -224,3 +224,17 @@ def test_the_site_comparison_has_every_team_number_of_the_team_page(client, trus
                            "handed_over", "accepted", "filled_at_publication", "filled_24h_before"}, (group, missing)
     page = client.get("/insights/site?site=General&sort=handover_p90")
     assert page.status_code == 200 and 'data-testid="sort-handover_p90"' in page.get_data(as_text=True)
+
+
+def test_every_table_of_the_team_page_has_a_csv_download(client, trust):
+    login(client, trust["coord"])
+    page = client.get(f"/insights/teams/{trust['good'].id}").get_data(as_text=True)
+    sections = page.count('class="sb-insight"')
+    links = [part.split('"')[0].replace("&amp;", "&") for part in page.split('href="')[1:] if ".csv?" in
+             part.split('"')[0]]
+    assert sections == len(links) == 12  # 10 team tables and the 2 per-person ones
+    for link in links:
+        got = client.get(link)
+        assert got.status_code == 200 and got.mimetype == "text/csv", link
+        assert got.get_data(as_text=True).split(",")[0] in ("Measure", "Route", "Reason", "Rule",
+                                                             "Reason (numbers removed)", "Person"), link
