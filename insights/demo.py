@@ -1,9 +1,10 @@
 """Demo history for the insights pages: eight weeks before today of gaps filled (at different speeds, by each
 route), swaps and offers decided, broadcasts read and acknowledged, working-time warnings, overrides and refusals,
-and handovers accepted (some late), for the demo ward and its neighbour, so the charts have something to show. Imported only by ``insights.__init__`` (the wiring); idempotent.
+and handovers accepted (some late), on rotas published before them, for the demo ward and its neighbour, so the
+charts have something to show. Imported only by ``insights.__init__`` (the wiring); idempotent.
 
 The audit trail is append-only with a hash chain, so past events are appended now with the instant they stand for:
-the demo records them through ``core.audit.record`` while the audit module's clock is set to that instant.
+the demo records them through ``core.audit.record`` with ``at`` set to that instant.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from core.accounts import Team, TeamRole
 from core.db import db, now_utc
 from handover.models import Handover, HandoverState, HandoverStyle
 from notifications.models import Broadcast, BroadcastRecipient, Notification, OutboxMessage, OutboxState
-from rota.models import Shift, ShiftState
+from rota.models import PeriodState, RotaPeriod, Shift, ShiftState
 from rota.swaps.models import SwapKind, SwapRequest, SwapState
 
 MARK = "Past gap (demo history)"
@@ -60,13 +61,29 @@ def seed_insights() -> list[str]:
     return lines
 
 
+def _published_periods(team, coord, monday, z) -> list[RotaPeriod]:
+    """The history's rotas: four weeks each, published three days before they start (so the gaps added in their
+    last weeks were not on the rota when it was published)."""
+    periods = []
+    for weeks in (8, 4):
+        first = monday - timedelta(weeks=weeks)
+        published = datetime.combine(first - timedelta(days=3), time(12)).replace(tzinfo=z).astimezone(UTC)
+        periods.append(RotaPeriod(team_id=team.id, first_day=first, last_day=first + timedelta(days=27),
+                                  state=PeriodState.published, published_at=published, published_by_id=coord.id))
+    db.session.add_all(periods)
+    db.session.flush()
+    return periods
+
+
 def _gaps(team, start, staff, coord, bank, others, rng, *, slow: bool) -> int:
     today = timeutil.local_date(now_utc(), team.timezone)
     monday = today - timedelta(days=today.weekday())  # the demo rota starts there: history stays before it
     z = timeutil.zone(team.timezone)
+    periods = _published_periods(team, coord, monday, z)
     n = 0
     for d in range(DAYS, 0, -1):
         day = monday - timedelta(days=d)
+        period = next(p for p in periods if p.first_day <= day <= p.last_day)
         if day.weekday() == 2 and not slow:
             continue
         starts = datetime.combine(day, start).replace(tzinfo=z).astimezone(UTC)
@@ -82,7 +99,8 @@ def _gaps(team, start, staff, coord, bank, others, rng, *, slow: bool) -> int:
         pool = {"bank": bank, "neighbour": others}.get(route) or staff
         taker = pool[(d * 7) % len(pool)]
         shift = Shift(team_id=team.id, starts_at=starts, ends_at=starts + timedelta(hours=8, minutes=30),
-                      state=ShiftState.open, note=MARK, created_at=opened - timedelta(days=20))
+                      state=ShiftState.open, note=MARK, created_at=opened - timedelta(days=20),
+                      rota_period_id=period.id)
         db.session.add(shift)
         db.session.flush()
         _log("shift.created", opened - timedelta(days=20), actor=coord, entity=shift, summary={"shift_type_id": None})

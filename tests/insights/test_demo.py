@@ -25,6 +25,7 @@ def test_demo_history_makes_non_trivial_charts(app):
         assert m.swaps["approved"] and m.swaps["auto_approved"] and m.swaps["refused"], m.swaps
         assert m.broadcasts["sms"] and m.broadcasts["push"] and m.broadcasts["read_rate"], m.broadcasts
         assert m.cover["slots"] and m.cover["unfilled_at_start"], m.cover
+        assert 0 < m.cover["filled_at_publication_rate"] < 100, m.cover
         h = m.handover
         assert h["handed_over"] >= 50 and h["overdue"] and h["acceptance_median_min"] < h["acceptance_p90_min"], h
         w = m.working_time
