@@ -94,6 +94,7 @@ def test_api_team_insights_same_numbers_and_people_for_own_coordinator(client, m
     body = resp.get_json()
     assert body["current"]["open_shifts"]["time_to_fill_median_min"] == 30.0
     assert body["current"]["open_shifts"]["by_where"] == {"own": 1, "bank": 0, "neighbour": 0}
+    assert body["current"]["open_shifts"]["by_how"] == {"app": 1, "card": 0, "sms": 0, "coordinator": 0}
     assert [p["name"] for p in body["people"]] == ["Nell Nurse"]
 
 
