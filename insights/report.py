@@ -6,6 +6,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
+from core.spreadsheet import safe_cell
 from insights.service import TeamMeasures
 
 
@@ -207,12 +208,6 @@ def to_csv(table: Table) -> str:
     writer = csv.writer(buf)
     writer.writerow(table.columns)
     for row in table.rows:
-        writer.writerow([_csv_safe(c) for c in row])
+        writer.writerow([safe_cell(c) for c in row])
     return buf.getvalue()
 
-
-def _csv_safe(value):
-    # Spreadsheet formula injection (a team or person named "=cmd"): as core.audit_trail's export
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value

@@ -154,7 +154,7 @@ def test_sms_cost_is_segments_times_the_price_setting_on_the_page_api_and_csv(ap
     login(client, trust["coord"])
     rows = list(csv.reader(io.StringIO(client.get(f"/insights/teams/{team.id}/broadcasts.csv").get_data(
         as_text=True))))
-    assert ["Estimated SMS cost (pence)", "16.5", "0", "'+16.5"] in rows  # '+: spreadsheet formula guard
+    assert ["Estimated SMS cost (pence)", "16.5", "0", "+16.5"] in rows  # a number, not defused text
 
 
 def test_the_sms_price_is_a_setting_read_from_the_environment(database_url, monkeypatch):
@@ -239,3 +239,27 @@ def test_every_table_of_the_team_page_has_a_csv_download(client, trust):
         assert got.status_code == 200 and got.mimetype == "text/csv", link
         assert got.get_data(as_text=True).split(",")[0] in ("Measure", "Route", "Reason", "Rule",
                                                              "Reason (numbers removed)", "Person"), link
+
+
+def test_csv_numbers_stay_numbers_and_formulas_are_defused(client, make, trust):
+    """A spreadsheet reads "-37.5" and "+1" as numbers; a name such as "=HYPERLINK(...)" or "-2+3" stays text."""
+    coord, good = trust["coord"], trust["good"]
+    sneaky = make.user(display_name="=HYPERLINK(\"http://x\")")
+    tricky = make.user(display_name="-2+3")
+    from core.accounts import TeamRole, add_member
+
+    add_member(good, sneaky, TeamRole.staff)
+    add_member(good, tricky, TeamRole.staff)
+    base = now_utc().replace(microsecond=0) - timedelta(days=5)
+    shift(good, base, assignee=sneaky, created_at=base - timedelta(days=20))
+    shift(good, base + timedelta(days=1), assignee=tricky, created_at=base - timedelta(days=20))
+    db.session.commit()
+    login(client, coord)
+    people = list(csv.reader(io.StringIO(client.get(f"/insights/teams/{good.id}/hours.csv").get_data(as_text=True))))
+    names = {r[0] for r in people[1:]}
+    assert {"'=HYPERLINK(\"http://x\")", "'-2+3", "Nell Nurse"} <= names, names
+    differences = [r[4] for r in people[1:]]
+    assert all(d.startswith("-") and float(d) < 0 for d in differences), differences  # fewer hours than contracted
+    cover = list(csv.reader(io.StringIO(client.get(f"/insights/teams/{good.id}/open-shifts.csv").get_data(
+        as_text=True))))
+    assert ["Open shifts created", "1", "0", "+1"] in cover
