@@ -48,6 +48,15 @@ def _fits(page):
         .slice(0, 4).map(e => e.tagName.toLowerCase() + '.' + e.className.baseVal + e.className)""")
 
 
+def _main_sticks_out(page) -> list[str]:
+    """Elements of the page's content (not the shared header) reaching past the window's right edge; a table in its
+    own scrolling box may be wider than the window, the box may not."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('main *'))
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5 && e.offsetParent !== null
+                     && !(e.parentElement && e.parentElement.closest('.sb-table-wrap')))
+        .slice(0, 4).map(e => e.tagName.toLowerCase() + '.' + (e.className.baseVal ?? e.className))""")
+
+
 @pytest.mark.parametrize("device", ["phone", "desktop"])
 def test_ward_manager_reads_insights_and_downloads_a_table(seeded, device, request):
     page = request.getfixturevalue(device)
@@ -69,9 +78,11 @@ def test_ward_manager_reads_insights_and_downloads_a_table(seeded, device, reque
     summary = page.locator("[data-testid=insight-open-shifts] .sb-insight__summary").inner_text()
     assert "open shifts were filled" in summary
     assert _fits(page) is True or _fits(page) == home_fits, "only the header (as on Home) may stick out"
+    assert _main_sticks_out(page) == []
     page.locator("[data-testid=insight-open-shifts] details summary").click()
     assert page.locator("[data-testid=insight-open-shifts] table").is_visible()
     assert _fits(page) is True or _fits(page) == home_fits  # an open table scrolls inside its box
+    assert _main_sticks_out(page) == []
     assert _axe(page) == []
     with page.expect_download() as info:
         page.click("[data-testid=csv-open-shifts]")
