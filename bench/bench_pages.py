@@ -19,6 +19,7 @@ TEST_DATABASE_URL) is given; that database is emptied.
 
 from __future__ import annotations
 
+import gc
 import http.client
 import json
 import os
@@ -35,6 +36,7 @@ from typing import NamedTuple
 from sqlalchemy import event, insert
 
 from bench.common import reset_postgres, tree_cpu_seconds
+from core.heap import freeze_startup_objects
 
 RUNS = 15
 SLOW_RUNS = 3
@@ -437,7 +439,10 @@ def bench_engine(url: str) -> None:
     print(f"engine {engine}: seeded {s['shifts']} shifts in {clock.perf_counter() - t0:.1f} s; "
           f"load average {os.getloadavg()[0]:.2f}")
     if "client" in PARTS:
+        # As a gunicorn worker does once its app is built (deploy/gunicorn_common.post_worker_init).
+        freeze_startup_objects()
         client_table(app, s, counter)
+        gc.unfreeze()
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

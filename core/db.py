@@ -154,6 +154,22 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
     cursor.close()
 
 
+@event.listens_for(Engine, "connect")
+def _postgresql_on_connect(dbapi_connection, connection_record):
+    """No JIT compilation. PostgreSQL compiles a statement to machine code when its estimated cost passes
+    ``jit_above_cost`` (100,000 by default). The app's statements are short reads whose estimates can still pass it
+    (a calendar feed's validator: a dozen correlated subqueries, estimated at 360,000-560,000 on small tables), and
+    LLVM then spent 0.1-1.9 s compiling a statement that runs in under a millisecond, on every calendar poll. The
+    PostgreSQL documentation's own advice for short queries; set per connection (SQLAlchemy's recipe for session
+    settings), so a database shared with other programs keeps its own setting."""
+    if _is_sqlite(dbapi_connection) or not type(dbapi_connection).__module__.startswith("psycopg"):
+        return
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    dbapi_connection.execute("SET jit = off")
+    dbapi_connection.autocommit = autocommit
+
+
 # SQLite transactions: readers in parallel, writers one at a time.
 #
 # A request that only reads (GET, HEAD, OPTIONS) begins a deferred transaction: in WAL mode it reads a snapshot and

@@ -8,7 +8,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from gunicorn_common import child_exit, metrics_dir, on_starting  # noqa: E402,F401  (gunicorn calls the hooks)
+from gunicorn_common import child_exit, metrics_dir, on_starting, post_worker_init  # noqa: E402,F401  (gunicorn calls the hooks)
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:5000")
 worker_class = "gthread"

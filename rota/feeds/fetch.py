@@ -440,6 +440,7 @@ def _team_body(found: FoundFeed, before: dict | None) -> tuple[bytes, dict, int]
 
 FEED_CACHE_BYTES = 96 * 1024 * 1024  # per process; a 1,000-person team's 3 months is about 35 MB (x2 with its events)
 _feed_cache_lock = threading.Lock()
+_building: dict[tuple[int, int], threading.Lock] = {}  # (cache, feed id) -> held while that feed is being built
 
 
 def feed_body(found: FoundFeed) -> bytes:
@@ -452,11 +453,30 @@ def feed_body(found: FoundFeed) -> bytes:
     changed shift, name, link or reminder is a different key; ``ical.render``'s ``pieces``); for a team feed, which
     can hold 60,000 events, the row, place and bytes of each shift, keyed by shift id (``_team_body``)."""
     cache = current_app.extensions.setdefault("calendar_feed_bytes", OrderedDict())
+    hit = _cached(cache, found)
+    if hit is not None and hit[0] == found.etag:
+        return hit[1]
+    # One build per feed at a time: calendars that ask at the same moment (a team feed's subscribers after a change)
+    # wait for the first one's bytes instead of each building the whole feed.
+    with _feed_cache_lock:
+        building = _building.setdefault((id(cache), found.feed_id), threading.Lock())
+    with building:
+        hit = _cached(cache, found)
+        if hit is not None and hit[0] == found.etag:
+            return hit[1]
+        return _build(cache, found, hit)
+
+
+def _cached(cache: OrderedDict, found: FoundFeed):
     with _feed_cache_lock:
         hit = cache.get(found.feed_id)
         if hit is not None and hit[0] == found.etag:
             cache.move_to_end(found.feed_id)
-            return hit[1]
+        return hit
+
+
+def _build(cache: OrderedDict, found: FoundFeed, hit) -> bytes:
+    """Build the feed (reusing ``hit``, the entry of an older ETag, if any) and keep its bytes in ``cache``."""
     if found.kind == FeedKind.team:
         body, kept, size = _team_body(found, hit[2] if hit is not None else None)  # a feed keeps its kind
     else:

@@ -14,6 +14,7 @@ passed those cheap checks.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -486,10 +487,13 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
         margin_lo, margin_hi = what_if.rota_span(open_to_them)
         lo, hi = min(lo, margin_lo), max(hi, margin_hi)
     mine = person_rows(user.id, lo, hi)
+    starts_of = [row[2] for row in mine]  # in start order: a gap can only overlap rows starting in its reach
     for res in out:
         shift = res.shift
-        for _uid, _sid, starts, ends, *_ in mine:
-            if starts < shift.ends_at and ends > shift.starts_at:
+        gap_starts, gap_ends = shift.starts_at, shift.ends_at
+        near = mine[bisect_left(starts_of, gap_starts - MAX_SHIFT):bisect_left(starts_of, gap_ends)]
+        for _uid, _sid, starts, ends, *_ in near:
+            if ends > gap_starts:
                 tz = timeutil.zone(teams[shift.team_id].timezone)
                 res.reasons.append(f"You already work {to_local(starts, tz):%a %d %b %H:%M}–"
                                    f"{to_local(ends, tz):%H:%M}")

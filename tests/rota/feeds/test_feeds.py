@@ -4,7 +4,10 @@ Every 200 feed fetched here goes through ``check_feed`` (three parsers, instants
 """
 
 import re
+import threading
 import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +20,7 @@ from rota.assignment import set_assignee
 from rota.feeds import fetch as feed_fetch
 from rota.feeds import service as feeds
 from rota.feeds.models import CalendarFeed, FeedKind, FeedStamp
-from rota.models import ReleaseKind, ShiftRelease, ShiftState
+from rota.models import ReleaseKind, Shift, ShiftRelease, ShiftState
 from tests.conftest import TEST_PASSWORD, count_queries, login
 from tests.rota.feeds.helpers import check_feed, local, shift
 
@@ -435,3 +438,54 @@ def test_team_feed_rebuilt_after_changes_equals_a_fresh_build(client, ward, app)
     assert rebuilt.data == fresh.data
     assert "Alex Okafor-Smith: Night · Ward 7B" in {e["summary"] for e in js.values()}
     assert js[f"shift-{shifts[3].id}.team@localhost"]["status"] == "CANCELLED"
+
+
+def test_a_team_feed_that_many_calendars_ask_for_at_once_is_built_once(app, ward, live_server):
+    """A cold team feed (after a restart, or its first change of the morning) asked for by several calendar servers
+    at the same moment: one request builds it and the others wait for its bytes. Before, every thread built the
+    whole feed at once (the server bench saw 824 ms of CPU a request in one round for a 1,000-person team)."""
+    team, manager, sam, night = ward["team"], ward["manager"], ward["sam"], ward["night"]
+    base = now_utc().replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    db.session.add_all(Shift(team_id=team.id, shift_type_id=night.id, starts_at=base + timedelta(hours=3 * i),
+                             ends_at=base + timedelta(hours=3 * i + 2), assignee_id=sam.id,
+                             state=ShiftState.scheduled) for i in range(700))  # a team feed shows 3 months
+    token = issue(manager, FeedKind.team)
+    db.session.commit()
+    app.extensions.pop("calendar_feed_bytes", None)
+    start = threading.Barrier(6)
+
+    def get(_):
+        start.wait()
+        with urllib.request.urlopen(live_server.url + path(token), timeout=60) as answer:
+            return answer.status, answer.read()
+
+    with count_queries() as seen, ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(get, range(6)))
+    assert {status for status, _ in answers} == {200}
+    assert len({body for _, body in answers}) == 1 and answers[0][1].count(b"BEGIN:VEVENT") == 700
+    builds = [q for q in seen if "users.display_name" in q and "JOIN teams" in q]
+    assert len(builds) == 1, f"the feed was built {len(builds)} times"
+
+
+def test_a_calendar_fetch_on_postgresql_is_never_jit_compiled(client, ward, engine_name):
+    """PostgreSQL compiles a statement whose estimated cost passes ``jit_above_cost`` to machine code first. The
+    personal feed's validator is one statement with a dozen subqueries, estimated far above it: LLVM spent 1.9 s on
+    every fetch (EXPLAIN ANALYZE: 'JIT ... Total 1918 ms', execution 0.5 ms), so each calendar poll cost seconds of
+    database CPU. The app's connections switch JIT off (core.db)."""
+    if engine_name != "postgresql":
+        pytest.skip("JIT is PostgreSQL's")
+    shift(ward["team"], ward["night"], now_utc() + timedelta(days=2), assignee=ward["sam"])
+    token = issue(ward["sam"])
+    found = feed_fetch.find_feed(token)
+    assert found is not None
+    day = feed_fetch.as_of_day()
+    window = feed_fetch.Window.for_day(day, FeedKind.mine)
+    compiled = feed_fetch._personal_feed_statement(FeedKind.mine).compile(dialect=db.engine.dialect)
+    params = dict(compiled.params) | {"token_hash": feeds.token_digest(token), "day": day,
+                                      "window_start": window.start, "window_end": window.end,
+                                      "cancelled_since": window.cancelled_since}
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled), params)
+    plan = cursor.fetchone()[0][0]
+    assert plan["Plan"]["Total Cost"] > 100_000  # what PostgreSQL's default jit_above_cost would compile
+    assert "JIT" not in plan, plan.get("JIT")
