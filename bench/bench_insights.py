@@ -107,8 +107,14 @@ def _history(teams, first_day: datetime, days: int, rng: random.Random) -> dict:
                     opened = starts - timedelta(hours=rng.choice((4, 12, 30, 72)))
                     log("shift.opened", opened, sid, coord)
                     if filled:
-                        log("shift.assigned", opened + timedelta(minutes=rng.lognormvariate(3.5, 1)), sid,
-                            person if rng.random() < 0.7 else coord, f'{{"to_user_id":{person}}}')
+                        at = opened + timedelta(minutes=rng.lognormvariate(3.5, 1))
+                        actor = person if rng.random() < 0.7 else coord
+                        route = rng.choice(("app", "app", "sms", "card")) if actor == person else "app"
+                        request_id = None if route == "app" else f"r{_Ids.audit + 1}"
+                        log("shift.assigned", at, sid, actor, f'{{"to_user_id":{person}}}', request_id)
+                        if route != "app":  # the SMS reply or the card claim recorded in the claim's request
+                            log({"sms": "broadcast.sms_reply", "card": "channel.card_claimed"}[route], at, None,
+                                person, "{}", request_id)
             for _ in range(10):  # everything else the trail records
                 log(rng.choice(("notification.read", "auth.login", "channel.posted", "handover.started")),
                     day + timedelta(minutes=rng.randint(0, 1439)))

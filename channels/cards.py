@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from channels import services
 from channels.models import Post
+from core import audit
 from core.db import db, now_utc
 from core.errors import Conflict
 from rota.models import Shift, ShiftState
@@ -15,6 +16,7 @@ from rota.swaps import open_shifts
 from rota.swaps.eligibility import describe_shift, shift_id_from_reference
 from rota.swaps.models import SwapRequest
 
+CARD_CLAIM = "channel.card_claimed"  # audit action of a claim from a card (insights counts fills by it)
 CARD_WORDS = {"shift": "An open shift", "swap": "A swap offered to everyone", "period": "A rota publication"}
 
 
@@ -119,5 +121,9 @@ def claim(p: Post, actor) -> dict:
     if shift is None:
         raise Conflict("This shift no longer exists.", extra={"code": "gone"})
     outcome = open_shifts.claim(shift, actor=actor)
+    # The claim itself is rota's (shift.assigned or open_shift.volunteered); this entry, in the same request, says it
+    # came from the card, so insights can count claims by route.
+    audit.record(CARD_CLAIM, actor=actor, entity=p, team_id=shift.team_id,
+                 summary={"shift_id": shift.id, "outcome": outcome.outcome})
     _refresh("shift", shift.id)
     return {"outcome": outcome.outcome, "shift_id": shift.id}

@@ -190,8 +190,8 @@ def fragment(channel_id: int, post_id: int):
     pg = services.Page([p], None)
     services.decorate(channel, pg, current_user)
     return render_template("channels/_post.html", p=page_dicts(channel, pg, current_user)[0], channel=channel,
-                           action=ActionForm(), emoji=services.EMOJI, in_thread=p.parent_id is not None,
-                           can_moderate=_team(channel).can_manage(current_user))
+                           team=_team(channel), action=ActionForm(), emoji=services.EMOJI,
+                           in_thread=p.parent_id is not None, can_moderate=_team(channel).can_manage(current_user))
 
 
 @bp.get("/channels/<int:channel_id>/posts/<int:post_id>/seen")

@@ -12,6 +12,7 @@ from core.accounts import User
 from core.audit import AuditEntry
 from core.db import db
 from core.errors import Forbidden
+from core.spreadsheet import safe_cell
 
 
 def visible_query(viewer, *, team_id=None, actor_id=None, person=None, entity_type=None, entity_id=None, action=None,
@@ -61,15 +62,8 @@ def to_csv(rows) -> str:
     writer = csv.writer(buf)
     writer.writerow(CSV_COLUMNS)
     for r in rows:
-        writer.writerow([_csv_safe(cell) for cell in (
+        writer.writerow([safe_cell(cell) for cell in (
             r.id, r.at.isoformat(), r.actor_id, r.actor_label, r.action, r.entity_type, r.entity_id, r.team_id,
             r.request_id, r.outcome, r.summary_json, r.hash)])
     return buf.getvalue()
 
-
-def _csv_safe(value):
-    # Spreadsheet formula injection: a display name such as "=HYPERLINK(...)" or a client's X-Request-ID such as
-    # "-2-3-cmd" must not run in Excel. Every text cell goes through here, not just the ones we thought of.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value

@@ -63,6 +63,15 @@ def _engine_options(env) -> dict:
     return options
 
 
+def set_defaults(app, defaults: dict) -> None:
+    """A package's settings: what the app was given, else the environment (converted to the default's type), else
+    the default."""
+    for key, value in defaults.items():
+        if key not in app.config and os.environ.get(key):
+            app.config[key] = type(value)(os.environ[key]) if not isinstance(value, str) else os.environ[key]
+        app.config.setdefault(key, value)
+
+
 def load(instance_path: str) -> dict:
     env = os.environ
     return _optional(env) | {

@@ -12,15 +12,16 @@ DEFAULTS = {
 
 
 def register(app, api) -> None:
+    from core import config
     from insights import api as insights_api
     from insights import views
 
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
+    config.set_defaults(app, DEFAULTS)  # INSIGHTS_SMS_PRICE_PENCE may be set in the environment
     insights_api.register(app, api)
     app.register_blueprint(views.bp)
     views.register_nav(app)
     from core import registry
     from insights import demo
 
+    registry.register_demo_seeder(app, 39, "insights handover history", demo.seed_handover_history)  # before 40
     registry.register_demo_seeder(app, 90, "insights history", demo.seed_insights)

@@ -1,9 +1,10 @@
 """Demo history for the insights pages: eight weeks before today of gaps filled (at different speeds, by each
-route), swaps and offers decided, and broadcasts read and acknowledged, for the demo ward and its neighbour, so
-the charts have something to show. Imported only by ``insights.__init__`` (the wiring); idempotent.
+route), swaps and offers decided, broadcasts read and acknowledged, working-time warnings, overrides and refusals,
+and handovers accepted (some late), on rotas published before them, for the demo ward and its neighbour, so the
+charts have something to show. Imported only by ``insights.__init__`` (the wiring); idempotent.
 
 The audit trail is append-only with a hash chain, so past events are appended now with the instant they stand for:
-the demo records them through ``core.audit.record`` while the audit module's clock is set to that instant.
+the demo records them through ``core.audit.record`` with ``at`` set to that instant.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from sqlalchemy import select
 from core import audit, timeutil
 from core.accounts import Team, TeamRole
 from core.db import db, now_utc
+from handover.models import Handover, HandoverState, HandoverStyle
 from notifications import broadcasts
 from notifications.models import Broadcast, BroadcastRecipient, Notification, OutboxMessage, OutboxState
-from rota.models import Shift, ShiftState
+from rota.models import PeriodState, RotaPeriod, Shift, ShiftState
 from rota.swaps.models import SwapKind, SwapRequest, SwapState
 
 MARK = "Past gap (demo history)"
@@ -30,7 +32,7 @@ REFUSALS = ("Skill mix on nights would drop below the minimum", "Already at the 
 
 
 def _log(action, instant, request_id=None, **kw):
-    # an SMS reply and the claim it made share the webhook request's id
+    # an SMS reply (or a card claim) and the claim it made share the request's id
     return audit.record(action, at=instant, request_id=request_id, **kw)
 
 
@@ -54,18 +56,35 @@ def seed_insights() -> list[str]:
         n = _gaps(team, start, staff, coords[0], bank, others, rng, slow=index == 1)
         s = _swaps(team, staff, coords[0], rng)
         b = _broadcasts(team, staff, coords[0], rng)
-        lines.append(f"  {name}: {n} past gaps, {s} swap requests, {b} broadcasts")
+        w = _working_time(team, coords[0], rng)
+        lines.append(f"  {name}: {n} past gaps, {s} swap requests, {b} broadcasts, {w} working-time verdicts")
     db.session.flush()
     return lines
+
+
+def _published_periods(team, coord, monday, z) -> list[RotaPeriod]:
+    """The history's rotas: four weeks each, published three days before they start (so the gaps added in their
+    last weeks were not on the rota when it was published)."""
+    periods = []
+    for weeks in (8, 4):
+        first = monday - timedelta(weeks=weeks)
+        published = datetime.combine(first - timedelta(days=3), time(12)).replace(tzinfo=z).astimezone(UTC)
+        periods.append(RotaPeriod(team_id=team.id, first_day=first, last_day=first + timedelta(days=27),
+                                  state=PeriodState.published, published_at=published, published_by_id=coord.id))
+    db.session.add_all(periods)
+    db.session.flush()
+    return periods
 
 
 def _gaps(team, start, staff, coord, bank, others, rng, *, slow: bool) -> int:
     today = timeutil.local_date(now_utc(), team.timezone)
     monday = today - timedelta(days=today.weekday())  # the demo rota starts there: history stays before it
     z = timeutil.zone(team.timezone)
+    periods = _published_periods(team, coord, monday, z)
     n = 0
     for d in range(DAYS, 0, -1):
         day = monday - timedelta(days=d)
+        period = next(p for p in periods if p.first_day <= day <= p.last_day)
         if day.weekday() == 2 and not slow:
             continue
         starts = datetime.combine(day, start).replace(tzinfo=z).astimezone(UTC)
@@ -77,11 +96,12 @@ def _gaps(team, start, staff, coord, bank, others, rng, *, slow: bool) -> int:
         filled = None if unfilled else opened + timedelta(minutes=minutes)
         if filled is not None and filled >= starts:
             filled, unfilled = None, True
-        route = rng.choices(("app", "coordinator", "sms", "bank", "neighbour"), (5, 2, 2, 2, 1))[0]
+        route = rng.choices(("app", "card", "coordinator", "sms", "bank", "neighbour"), (4, 2, 2, 2, 2, 1))[0]
         pool = {"bank": bank, "neighbour": others}.get(route) or staff
         taker = pool[(d * 7) % len(pool)]
         shift = Shift(team_id=team.id, starts_at=starts, ends_at=starts + timedelta(hours=8, minutes=30),
-                      state=ShiftState.open, note=MARK, created_at=opened - timedelta(days=20))
+                      state=ShiftState.open, note=MARK, created_at=opened - timedelta(days=20),
+                      rota_period_id=period.id)
         db.session.add(shift)
         db.session.flush()
         _log("shift.created", opened - timedelta(days=20), actor=coord, entity=shift, summary={"shift_type_id": None})
@@ -93,15 +113,85 @@ def _gaps(team, start, staff, coord, bank, others, rng, *, slow: bool) -> int:
         if unfilled:
             continue
         actor = coord if route == "coordinator" else taker
-        request_id = f"demo-sms-{shift.id}" if route == "sms" else None
+        request_id = f"demo-{route}-{shift.id}" if route in ("sms", "card") else None
         _log("shift.assigned", filled, request_id, actor=actor, entity=shift,
              summary={"from_user_id": None, "to_user_id": taker.id, "kind": None, "override": False})
-        if request_id:
+        if route == "card":  # as channels.cards.claim records it
+            _log("channel.card_claimed", filled, request_id, actor=taker, entity_type="post", entity_id=0,
+                 team_id=team.id, summary={"shift_id": shift.id, "outcome": "claimed"})
+        if route == "sms":
             _log("broadcast.sms_reply", filled, request_id, actor=taker, entity_type="broadcast", entity_id=0,
                  team_id=team.id, summary={"keyword": "YES"})
         shift.assignee_id, shift.state = taker.id, ShiftState.scheduled
         db.session.flush()
     return n
+
+
+OVERRIDES = ("Only IV-trained nurse free for bay 4", "Agreed with the matron on call", "Patient 1:1 needed overnight")
+RULES = ("TCS-rest11", "TCS-avg48", "TCS-nights4", "WTR-rest11", "TCS-max13")
+
+
+def _working_time(team, coord, rng) -> int:
+    """Warnings accepted, overrides with reasons and changes refused by a blocking rule, on the past gaps' shifts
+    (as rota's assignment records them: compliance.warned, compliance.overridden / cover.overridden with the reason,
+    compliance.refused with the rule codes)."""
+    shifts = list(db.session.scalars(select(Shift).where(Shift.team_id == team.id, Shift.note == MARK)))
+    n = 0
+    for i, shift in enumerate(shifts):
+        when = shift.starts_at - timedelta(days=2, minutes=rng.randint(0, 600))
+        if i % 3 == 0:
+            _log("compliance.warned", when, actor=coord, entity=shift, summary={"rule_ids": rng.choice(RULES)})
+        elif i % 7 == 1:
+            _log("compliance.overridden", when, actor=coord, entity=shift,
+                 summary={"rule_ids": rng.choice(RULES), "reason": rng.choice(OVERRIDES)})
+        elif i % 11 == 2:
+            _log("cover.overridden", when, actor=coord, entity=shift, summary={"reason": rng.choice(OVERRIDES)})
+        elif i % 4 == 2:
+            codes = ",".join(sorted(rng.sample(RULES, rng.choice((1, 1, 2)))))
+            _log("compliance.refused", when, actor=coord, entity=shift, outcome="refused",
+                 summary={"rule_ids": codes, "user_id": shift.assignee_id})
+        else:
+            continue
+        n += 1
+    return n
+
+
+HANDOVER_LABEL = {7: "Night → Day", 19: "Day → Night"}
+
+
+def seed_handover_history() -> list[str]:
+    """Eight weeks of past handovers of the demo wards (two a day, accepted after a few minutes, a few late and
+    flagged), seeded before the handover demo's own so that its handover stays the ward's latest. Times only: no
+    entry, no patient."""
+    teams = list(db.session.scalars(select(Team).where(Team.name.in_([n for n, _ in TEAMS]))))
+    if not teams or db.session.scalar(select(Handover.id).where(Handover.team_id.in_([t.id for t in teams]))
+                                      .limit(1)):
+        return []
+    rng = random.Random(21)
+    today = timeutil.local_date(now_utc(), teams[0].timezone)
+    lines = []
+    for team in sorted(teams, key=lambda t: t.name):
+        people = sorted((m.user for m in team.memberships if m.role == TeamRole.staff), key=lambda u: u.id)
+        if len(people) < 2:
+            continue
+        z = timeutil.zone(team.timezone)
+        n = 0
+        for d in range(DAYS, 0, -1):
+            for hour in (7, 19):
+                starts = datetime.combine(today - timedelta(days=d), time(hour, 30)).replace(tzinfo=z).astimezone(UTC)
+                ready = starts - timedelta(minutes=rng.randint(5, 25))
+                waited = rng.lognormvariate(3.0 if team.name == TEAMS[0][0] else 3.5, 0.8)
+                outgoing, incoming = people[(d + hour) % len(people)], people[(d + hour + 1) % len(people)]
+                db.session.add(Handover(
+                    team_id=team.id, label=HANDOVER_LABEL[hour], style=HandoverStyle.sbar, starts_at=starts,
+                    state=HandoverState.accepted, outgoing_id=outgoing.id, incoming_id=incoming.id,
+                    created_at=ready - timedelta(minutes=40), ready_at=ready,
+                    accepted_at=ready + timedelta(minutes=waited), accepted_by_id=incoming.id,
+                    flagged_at=starts + timedelta(minutes=60) if waited > 60 + (starts - ready).seconds / 60 else None))
+                n += 1
+        lines.append(f"  {team.name}: {n} past handovers")
+    db.session.flush()
+    return ["Handover history for insights (8 weeks):", *lines] if lines else []
 
 
 def _swaps(team, staff, coord, rng) -> int:

@@ -6,6 +6,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 
+from core.spreadsheet import safe_cell
 from insights.service import TeamMeasures
 
 
@@ -65,7 +66,8 @@ HANDOVER = [("Handed over", "handed_over", ""), ("Accepted", "accepted", ""),
             ("Time to acceptance, median (min)", "acceptance_median_min", ""),
             ("Time to acceptance, 90th percentile (min)", "acceptance_p90_min", ""),
             ("Overdue", "overdue", ""), ("Carried forward unreviewed", "carried_unreviewed", "")]
-HOW_LABELS = {"app": "Claimed in the app", "sms": "SMS reply", "coordinator": "Coordinator assigned"}
+HOW_LABELS = {"app": "Claimed in the app", "card": "Channel card", "sms": "SMS reply",
+              "coordinator": "Coordinator assigned"}
 WHERE_LABELS = {"own": "Own ward", "bank": "Staff bank", "neighbour": "Neighbouring ward"}
 
 
@@ -133,26 +135,44 @@ def team_tables(cur: TeamMeasures, prev: TeamMeasures) -> list[Table]:
 def _routes_summary(cur: TeamMeasures) -> str:
     how = cur.open_shifts["by_how"]
     where = cur.open_shifts["by_where"]
-    return (f"{how['app']} claimed in the app, {how['sms']} by SMS reply, {how['coordinator']} assigned by a "
-            f"coordinator; {where['own']} from the ward, {where['bank']} from the bank, {where['neighbour']} from "
-            f"neighbouring wards.")
+    return (f"{how['app']} claimed in the app, {how['card']} from a channel card, {how['sms']} by SMS reply, "
+            f"{how['coordinator']} assigned by a coordinator; {where['own']} from the ward, {where['bank']} from the "
+            f"bank, {where['neighbour']} from neighbouring wards.")
 
 
 # ------------------------------------------------------------------------------------------------- the site
 
-# (key, label, where it is, higher is better) — the columns of the site comparison, sortable
+# (key, label, where it is, higher is better) — the columns of the site comparison, sortable: every number of the team
+# page that is one per team (route counts, reason lists and per-person rows stay on the team page and in the API)
 SITE_COLUMNS = [
     ("fill_at_start", "Filled at start %", ("cover", "filled_at_start_rate"), True),
+    ("fill_at_publication", "Filled at publication %", ("cover", "filled_at_publication_rate"), True),
+    ("fill_24h", "Filled 24 h before %", ("cover", "filled_24h_before_rate"), True),
     ("unfilled", "Gaps unfilled", ("cover", "unfilled_at_start"), False),
+    ("created", "Open shifts created", ("open_shifts", "created"), False),
     ("fill_rate", "Open shifts filled %", ("open_shifts", "fill_rate"), True),
     ("time_to_fill", "Time to fill, median (min)", ("open_shifts", "time_to_fill_median_min"), False),
+    ("time_to_fill_p90", "Time to fill, 90th percentile (min)", ("open_shifts", "time_to_fill_p90_min"), False),
     ("short_notice", "Short-notice gaps", ("open_shifts", "short_notice"), False),
+    ("swap_requests", "Swap and offer requests", ("swaps", "requests"), False),
     ("auto_share", "Auto-approved %", ("swaps", "auto_approved_share"), True),
+    ("decision", "Time to decision, median (min)", ("swaps", "decision_median_min"), False),
+    ("decision_p90", "Time to decision, 90th percentile (min)", ("swaps", "decision_p90_min"), False),
+    ("swaps_refused", "Swaps refused", ("swaps", "refused"), False),
+    ("reach_in_app", "Reached in the app", ("broadcasts", "in_app"), True),
+    ("reach_push", "Reached by push", ("broadcasts", "push"), True),
+    ("reach_sms", "Reached by SMS", ("broadcasts", "sms"), True),
     ("read_rate", "Broadcast read %", ("broadcasts", "read_rate"), True),
+    ("ack_rate", "Acknowledged %", ("broadcasts", "ack_rate"), True),
+    ("sms_segments", "SMS segments", ("broadcasts", "sms_segments"), False),
     ("sms_cost", "SMS cost (pence)", ("broadcasts", "sms_cost_pence"), False),
     ("blocked", "Blocking verdicts avoided", ("working_time", "blocking_avoided"), False),
+    ("warnings", "Warnings accepted", ("working_time", "warnings_accepted"), False),
     ("overrides", "Overrides", ("working_time", "overrides"), False),
+    ("handover_median", "Handover acceptance, median (min)", ("handover", "acceptance_median_min"), False),
+    ("handover_p90", "Handover acceptance, 90th percentile (min)", ("handover", "acceptance_p90_min"), False),
     ("handover_overdue", "Handovers overdue", ("handover", "overdue"), False),
+    ("carried_unreviewed", "Carried forward unreviewed", ("handover", "carried_unreviewed"), False),
 ]
 DEFAULT_SORT = "fill_at_start"
 
@@ -188,12 +208,6 @@ def to_csv(table: Table) -> str:
     writer = csv.writer(buf)
     writer.writerow(table.columns)
     for row in table.rows:
-        writer.writerow([_csv_safe(c) for c in row])
+        writer.writerow([safe_cell(c) for c in row])
     return buf.getvalue()
 
-
-def _csv_safe(value):
-    # Spreadsheet formula injection (a team or person named "=cmd"): as core.audit_trail's export
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value

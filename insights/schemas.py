@@ -40,7 +40,8 @@ class InsightsCoverSchema(Schema):
 
 
 class InsightsRoutesHowSchema(Schema):
-    app = fields.Integer()
+    app = fields.Integer(metadata={"description": "Claimed by the person in the app or through the API"})
+    card = fields.Integer(metadata={"description": "Claimed from the shift's card in a team channel"})
     sms = fields.Integer()
     coordinator = fields.Integer()
 

@@ -51,7 +51,10 @@ _NUMBER_LIKE = re.compile(r"\d+")  # as the audit trail: no number that could id
 OPEN_ACTIONS = ("shift.created", "shift.opened", "gap.opened")
 FILL_ACTION = "shift.assigned"
 OVERRIDE_ACTIONS = ("compliance.overridden", "cover.overridden")
-HOW_ROUTES = ("app", "sms", "coordinator")
+HOW_ROUTES = ("app", "card", "sms", "coordinator")
+# audit actions recorded in the request of a claim that tell its route (channels.cards.CARD_CLAIM, notifications'
+# inbound SMS webhook); insights reads them by name and imports neither
+ROUTE_ACTIONS = {"channel.card_claimed": "card", "broadcast.sms_reply": "sms"}
 WHERE_ROUTES = ("own", "bank", "neighbour")
 PROVIDER_ACCEPTED = ("sent", "delivered")
 FULL_TIME_DAYS = 5  # a full-time week is five of the trust's full-time days (TrustLeaveSettings.day_minutes)
@@ -343,15 +346,15 @@ def _cover_and_open_shifts(out, team_ids, period, now) -> None:
     e = episodes.c
     in_period = and_(e.opened_at >= period.start, e.opened_at < period.end)
     filled = and_(e.filled_at.isnot(None), e.filled_at <= e.starts_at)
-    a = AuditEntry  # the successful SMS replies to the team's broadcasts (the (team, action, at) index), joined on
-    # the claim's request
-    replies = (select(a.request_id, a.actor_id)
-               .where(a.team_id.in_(team_ids), a.action == "broadcast.sms_reply", a.outcome == "success",
-                      a.request_id.isnot(None),
-                      a.at >= period.start - timedelta(days=HISTORY_DAYS), a.at < period.end + timedelta(days=1))
-               .distinct().subquery("replies"))
+    a = AuditEntry  # what said where a claim came from, recorded in the claim's own request: a successful SMS reply
+    # to the team's broadcast or a claim from a shift card in its channel (the (team, action, at) index)
+    routes = (select(a.request_id, a.actor_id, a.action)
+              .where(a.team_id.in_(team_ids), a.action.in_(tuple(ROUTE_ACTIONS)), a.outcome == "success",
+                     a.request_id.isnot(None),
+                     a.at >= period.start - timedelta(days=HISTORY_DAYS), a.at < period.end + timedelta(days=FILL_DAYS))
+              .distinct().subquery("routes"))
     how = case((e.actor_id.is_(None), "coordinator"), (e.actor_id != e.taker_id, "coordinator"),
-               (replies.c.request_id.isnot(None), "sms"), else_="app")
+               *[(routes.c.action == action, route) for action, route in ROUTE_ACTIONS.items()], else_="app")
     banks = _bank_pairs(team_ids)
     own = exists().where(Membership.team_id == e.team_id, Membership.user_id == e.taker_id)
     bank = exists().where(Membership.user_id == e.taker_id, Membership.team_id == banks.c.bank_id,
@@ -362,7 +365,7 @@ def _cover_and_open_shifts(out, team_ids, period, now) -> None:
                 *[func.sum(case((and_(filled, how == r), 1), else_=0)) for r in HOW_ROUTES],
                 *[func.sum(case((and_(filled, where == r), 1), else_=0)) for r in WHERE_ROUTES])
          .select_from(episodes)
-         .outerjoin(replies, and_(replies.c.request_id == e.request_id, replies.c.actor_id == e.actor_id))
+         .outerjoin(routes, and_(routes.c.request_id == e.request_id, routes.c.actor_id == e.actor_id))
          .where(in_period).group_by(e.team_id))
     for team_id in team_ids:
         out[team_id].open_shifts = {"created": 0, "filled": 0, "short_notice": 0,

@@ -36,16 +36,13 @@ DEFAULTS = {
 def register(app, api) -> None:
     import os
 
-    from core import registry
+    from core import config, registry
     from core.web import add_nav_item
     from notifications import api as notifications_api
     from notifications import broadcasts, models, realtime, sms, views, webhooks  # noqa: F401  (models: tables)
     from notifications.cli import notifications_cli
 
-    for key, value in DEFAULTS.items():
-        if key not in app.config and os.environ.get(key):
-            app.config[key] = type(value)(os.environ[key]) if not isinstance(value, str) else os.environ[key]
-        app.config.setdefault(key, value)
+    config.set_defaults(app, DEFAULTS)
     if "REDIS_URL" not in app.config and os.environ.get("REDIS_URL"):
         app.config["REDIS_URL"] = os.environ["REDIS_URL"]
     sms.load_env_into(app)

@@ -41,7 +41,8 @@ from notifications.sms import SendResult, never_reached
 log = logging.getLogger(__name__)
 
 PUSH = "push"
-ENV_KEYS = ("VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY", "VAPID_SUBJECT", "PUSH_TIMEOUT_SECONDS")
+ENV_KEYS = ("VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY", "VAPID_SUBJECT", "PUSH_TIMEOUT_SECONDS",
+            "PUSH_SUBSCRIBE_TIMEOUT_SECONDS")
 KEY_FILE = "vapid.json"
 # RFC 8291: a push service must accept 4096 bytes of encrypted body; aes128gcm adds 86 (header 21 + key 65) + 16
 # (tag) + 1 (padding delimiter). What is left is the largest plaintext we send.
@@ -95,6 +96,7 @@ def load_env_into(app) -> None:
         except (OSError, ValueError):
             log.error("%s is not readable: push is off until `flask push keys --force` rewrites it", path)
     app.config.setdefault("PUSH_TIMEOUT_SECONDS", 10.0)
+    app.config.setdefault("PUSH_SUBSCRIBE_TIMEOUT_SECONDS", 20)  # the browser's subscribe, in the profile's script
 
 
 @dataclass(frozen=True)

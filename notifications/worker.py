@@ -161,10 +161,12 @@ def _send_one(msg: Claimed, client, config: sms.SmsConfig, pusher: push.Sender |
         return None
 
 
-def record_outcomes(done: list[tuple[Claimed, sms.SendResult | None]], wid: str, stats: WorkerStats) -> bool | None:
-    """Write the outcomes of the sends that finished (one transaction, one audit entry); commits. Texts the provider
-    could not be reached for go back to the queue without using an attempt. Returns True if the provider answered
-    any of them, False if it could be reached for none, None if there was nothing to say.
+def record_outcomes(done: list[tuple[Claimed, sms.SendResult | None]], wid: str,
+                    stats: WorkerStats) -> dict[str, bool]:
+    """Write the outcomes of the sends that finished (one transaction, one audit entry); commits. Messages whose
+    provider (Twilio, a push service) could not be reached go back to the queue without using an attempt. Returns,
+    per channel that had an outcome, True if its provider answered any of them, False if it could be reached for
+    none (empty when there was nothing to say).
 
     A database outage is raised (the caller keeps the outcomes and tries again when the database is back); any other
     error is logged and those texts come back after their lease."""
@@ -181,7 +183,7 @@ def record_outcomes(done: list[tuple[Claimed, sms.SendResult | None]], wid: str,
             raise
         log.error("could not record the outcome of %d message(s) (%s); they will be retried after their lease",
                   len(outcomes), type(exc).__name__)
-        return None
+        return {}
     for name in ("sent", "retried", "failed", "lost_lease", "put_back"):
         setattr(stats, name, getattr(stats, name) + getattr(counted, name))
     for outcome, n in (("sent", counted.sent), ("retry", counted.retried), ("failed", counted.failed),
@@ -190,9 +192,9 @@ def record_outcomes(done: list[tuple[Claimed, sms.SendResult | None]], wid: str,
             metrics.SENDS.labels("sms", outcome).inc(n)
     for code, n in counted.errors.items():
         stats.errors[code] = stats.errors.get(code, 0) + n
-    if outcomes:
-        return True
-    return False if unreachable else None
+    answered = {m.channel: False for m, r in done if r is not None and r.error_code == sms.UNREACHABLE}
+    answered.update({m.channel: True for m, _ in outcomes})
+    return answered
 
 
 def _by_id(values: dict, column):
@@ -336,8 +338,8 @@ def run_periodic(name: str, fn, stats: WorkerStats) -> None:
 
 
 class Outage:
-    """An outage of something the worker needs (the database, the SMS provider): logged once when it starts and once
-    when it ends, whatever its length, with a capped and jittered back-off between tries meanwhile."""
+    """An outage of something the worker needs (the database, the SMS provider, a push service): logged once when it
+    starts and once when it ends, whatever its length, with a capped and jittered back-off between tries meanwhile."""
 
     def __init__(self, what: str, started: str):
         self.what, self.started = what, started
@@ -362,8 +364,13 @@ class Outage:
 # One worker per process: an outage is a fact about the process, so a later run() still says when it ends.
 DATABASE = Outage("database", "database unavailable (%s); the worker keeps trying (at most %s s apart) and "
                               "resumes by itself")
-PROVIDER = Outage("SMS provider", "SMS provider unreachable (%s); texts stay queued without using an attempt, "
-                                  "trying again at most %s s apart")
+# Per channel: a push service out of reach must not hold up texts, nor Twilio the pushes.
+PROVIDERS = {
+    service.SMS: Outage("SMS provider", "SMS provider unreachable (%s); texts stay queued without using an attempt, "
+                                        "trying again at most %s s apart"),
+    push.PUSH: Outage("push service", "push service unreachable (%s); pushes stay queued without using an attempt, "
+                                      "trying again at most %s s apart"),
+}
 
 
 def discard_session() -> None:
@@ -452,7 +459,8 @@ def run(*, once: bool = False, max_seconds: float | None = None, batch: int = 20
     next_run: dict[str, float] = {}
     in_flight: dict = {}  # future -> Claimed
     done: list = []  # outcomes not recorded yet (kept across a database outage)
-    next_beat = claim_after = 0.0
+    next_beat = 0.0
+    claim_after = dict.fromkeys(channels, 0.0)  # per channel: backing off while its provider is out of reach
     try:
         while max_seconds is None or time.monotonic() - started < max_seconds:
             claimed = []
@@ -460,10 +468,12 @@ def run(*, once: bool = False, max_seconds: float | None = None, batch: int = 20
                 if done:
                     answered = record_outcomes(done, wid, stats)
                     done = []
-                    if answered is False:
-                        claim_after = time.monotonic() + PROVIDER.failed(sms.UNREACHABLE, provider_cap)
-                    elif answered:
-                        PROVIDER.recovered()
+                    for channel, ok in answered.items():
+                        if ok:
+                            PROVIDERS[channel].recovered()
+                        else:
+                            claim_after[channel] = time.monotonic() + PROVIDERS[channel].failed(sms.UNREACHABLE,
+                                                                                                provider_cap)
                 if time.monotonic() >= next_beat:
                     beat(wid, started_at)
                     next_beat = time.monotonic() + beat_every
@@ -471,7 +481,7 @@ def run(*, once: bool = False, max_seconds: float | None = None, batch: int = 20
                     if time.monotonic() >= next_run.get(name, 0.0):
                         run_periodic(name, fn, stats)
                         next_run[name] = time.monotonic() + every
-                for channel in channels if time.monotonic() >= claim_after else ():
+                for channel in (c for c in channels if time.monotonic() >= claim_after[c]):
                     free = limits[channel] - sum(1 for m in in_flight.values() if m.channel == channel)
                     if free > 0:
                         got = claim_batch(wid, min(batch, free), (channel,))
@@ -490,7 +500,8 @@ def run(*, once: bool = False, max_seconds: float | None = None, batch: int = 20
             elif not claimed and not done:
                 if once:
                     break
-                time.sleep(max(0.0, min(idle_sleep, claim_after - time.monotonic())) or idle_sleep)
+                wait = min(claim_after.values(), default=0.0) - time.monotonic()
+                time.sleep(max(0.0, min(idle_sleep, wait)) or idle_sleep)
     finally:
         _finish(in_flight, done, wid, stats, pool)
         if pusher is not None:

@@ -177,10 +177,7 @@ def load_slots(shifts: Iterable[Shift]) -> dict[tuple, Slot]:
     if open_ids:
         openings = dict(db.session.execute(select(GapOpening.shift_id, GapOpening.requirement_id)
                                            .where(GapOpening.shift_id.in_(open_ids))).all())
-        for sid, uid in db.session.execute(select(ShiftRelease.shift_id, ShiftRelease.user_id)
-                                           .where(ShiftRelease.shift_id.in_(open_ids))
-                                           .order_by(ShiftRelease.released_at, ShiftRelease.id)):
-            released[sid] = uid  # the last person who held it
+        released = last_holders(open_ids)
     holder_ids = {s.assignee_id for s in rows if s.assignee_id} | set(released.values())
     people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(holder_ids)))} if holder_ids else {}
     names = dict(db.session.execute(select(ShiftType.id, ShiftType.name).where(ShiftType.id.in_(type_ids))).all())
@@ -191,12 +188,38 @@ def load_slots(shifts: Iterable[Shift]) -> dict[tuple, Slot]:
         slot_shifts = by_key.get(key, [])
         purposes = {}
         for s in slot_shifts:
-            if s.id in openings:
-                purposes[s.id] = {openings[s.id]}
-            elif s.id in released and released[s.id] in people:
-                purposes[s.id] = {r.id for r in applicable if meets(people[released[s.id]], r)}
+            place = place_for(s.id, applicable, openings, released, people)
+            if place is not None:
+                purposes[s.id] = place
         out[key] = Slot(f"{names.get(type_id, 'Shift')} {day:%a %d %b}", applicable, slot_shifts, purposes, people)
     return out
+
+
+def last_holders(open_ids: Iterable[int]) -> dict[int, int]:
+    """Open shift id -> the last person who held it (given up through sickness, leave, a coordinator's change), for
+    the open shifts among ``open_ids`` that someone held."""
+    ids = list(open_ids)
+    if not ids:
+        return {}
+    released = {}
+    for sid, uid in db.session.execute(select(ShiftRelease.shift_id, ShiftRelease.user_id)
+                                       .where(ShiftRelease.shift_id.in_(ids))
+                                       .order_by(ShiftRelease.released_at, ShiftRelease.id)):
+        released[sid] = uid  # the last one wins
+    return released
+
+
+def place_for(shift_id: int, applicable: Iterable[StaffingRequirement], openings: Mapping[int, int],
+              released: Mapping[int, int], people: Mapping[int, User]) -> set[int] | None:
+    """The requirements an open shift is a place for: the one it was opened for (``openings``), else every clause
+    its last holder (``released``) counted towards; None for an open shift nobody held (a place for nobody in
+    particular). The cover checks here and the gap count (``rota.services.compute_gaps``) agree through this."""
+    if shift_id in openings:
+        return {openings[shift_id]}
+    holder = people.get(released.get(shift_id))
+    if holder is None:
+        return None
+    return {r.id for r in applicable if meets(holder, r)}
 
 
 def lock_slots(shifts: Iterable[Shift]) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from core.errors import ValidationFailed
+from core.spreadsheet import safe_cell
 from core.timeutil import MAX_YEAR, MIN_YEAR, to_local
 
 MAX_BYTES = 1_000_000
@@ -91,12 +92,6 @@ def parse_assignments(text: str) -> tuple[list[ParsedRow], int]:
     return out, len(out)
 
 
-def _safe(value):
-    # Spreadsheet formula injection: a name such as "=HYPERLINK(...)" must not run when the file is opened.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
 
 def export_rows(shifts, tz) -> str:
 
@@ -109,6 +104,6 @@ def export_rows(shifts, tz) -> str:
         w.writerow([start.date().isoformat(), f"{start:%a}", s.shift_type.code if s.shift_type else "",
                     start.isoformat(timespec="minutes"), end.isoformat(timespec="minutes"),
                     f"{(s.ends_at - s.starts_at).total_seconds() / 3600:g}", s.state.value,
-                    _safe(u.staff_number) if u else "", _safe(u.email) if u else "",
-                    _safe(u.display_name) if u else "", u.grade if u else ""])
+                    safe_cell(u.staff_number) if u else "", safe_cell(u.email) if u else "",
+                    safe_cell(u.display_name) if u else "", u.grade if u else ""])
     return buf.getvalue()

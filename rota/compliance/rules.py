@@ -1020,6 +1020,11 @@ class Position:
     peak_limit: float | None  # 72 h in any 168 (doctors in training), None otherwise
     worked: float = 0.0  # hours of work inside the period (real elapsed time, on-call excluded as in the checks)
 
+    @property
+    def worked_text(self) -> str:
+        """"103 h 30 min": the hours worked in the period, as the page shows them."""
+        return fmt_duration(self.worked * HOUR)
+
 
 def position(shifts: Iterable[WorkShift], rule_sets: Iterable[RuleSet | str], *, first_day: date, last_day: date,
              tz: str, leave: Iterable[LeaveSpan] = (), opted_out: bool = False) -> Position:
@@ -1075,14 +1080,19 @@ def position(shifts: Iterable[WorkShift], rule_sets: Iterable[RuleSet | str], *,
                            str(r.params["max_run"])))
     wk = rules.get("TCS-weekend")
     if wk is not None:
-        one_in = wk.params["one_in"]
-        saturdays = {d for d in range(first_day.toordinal(), last_day.toordinal() + 1)
-                     if date.fromordinal(d).weekday() == 5}
-        worked_weekends = {x.weekend() for x in inside} & saturdays
-        allowed = math.ceil(len(saturdays) / one_in) if saturdays else 0
-        out.append(Measure(wk.id, "Weekends worked", len(worked_weekends), allowed, "count", "maximum",
-                           f"{len(worked_weekends)} of {len(saturdays)}",
-                           f"{allowed} of {len(saturdays)} (1 in {one_in})"))
+        # As check_weekends counts them: the most weekends worked in any cycle_weeks running weeks, here those
+        # windows that hold a weekend of these dates (the margin read around them covers the windows).
+        one_in, cycle = wk.params["one_in"], wk.params["cycle_weeks"]
+        allowed = weekends_allowed(wk)
+        worked_sats = sorted({w for x in ctx.all if (w := x.weekend()) is not None})
+        on_page = {w for x in inside if (w := x.weekend()) is not None}
+        most = 0
+        for i, sat in enumerate(worked_sats):
+            window = worked_sats[i:bisect.bisect_left(worked_sats, sat + 7 * cycle)]
+            if on_page.intersection(window):
+                most = max(most, len(window))
+        out.append(Measure(wk.id, "Weekends worked", most, allowed, "count", "maximum",
+                           f"{most} in {cycle} weeks", f"{allowed} in {cycle} weeks (1 in {one_in})"))
     rest_rule = rules.get("TCS-rest11") or rules.get("WTR-rest11")
     if rest_rule is not None:
         need = rest_rule.params["min_rest_hours"]

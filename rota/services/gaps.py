@@ -13,6 +13,7 @@ from core import audit, events, timeutil
 from core.accounts import Team, User
 from core.db import db, now_utc
 from core.errors import Conflict, NotFound, RuleViolation, ValidationFailed
+from rota import cover
 from rota.models import (
     GapOpening,
     Shift,
@@ -61,7 +62,7 @@ def compute_gaps(days, reqs, shifts, users, openings, tz) -> list[Gap]:
                 continue
             on = by_type_day.get((req.shift_type_id, day), [])
             have = sum(getattr(s, "n", 1) for s in on if s.assignee_id and meets(users[s.assignee_id], req))
-            advertised = sum(1 for s in on if s.state == ShiftState.open and openings.get(s.id) == req.id)
+            advertised = sum(1 for s in on if s.state == ShiftState.open and req.id in openings.get(s.id, ()))
             missing = req.min_count - have - advertised
             if have < req.min_count:
                 out.append(Gap(day, req.shift_type, req, have, advertised, max(0, missing)))
@@ -83,18 +84,30 @@ def gaps_for(team: Team, start: date, end: date) -> list[Gap]:
     lo, hi = timeutil.day_bounds(start, end, team.timezone)
     shifts = list(db.session.scalars(select(Shift).where(Shift.team_id == team.id, Shift.starts_at >= lo,
                                                          Shift.starts_at < hi, Shift.state != ShiftState.cancelled)))
-    openings = opening_requirements(shifts)
+    openings = opening_requirements(shifts, reqs)
     days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     return compute_gaps(days, reqs, shifts, _users_for(shifts), openings, timeutil.zone(team.timezone))
 
 
-def opening_requirements(shifts) -> dict:
-    ids = [s.id for s in shifts if s.state == ShiftState.open]
-    if not ids:
+def opening_requirements(shifts, reqs) -> dict[int, set[int]]:
+    """Open shift id -> the requirements it is already a place for (``cover.place_for``): the one it was opened for,
+    or, for a shift given up (a nurse off sick), every clause its last holder counted towards, so the hole she left
+    is advertised once, not shown again as a gap to open."""
+    open_shifts = {s.id: s for s in shifts if s.state == ShiftState.open and s.id is not None}
+    if not open_shifts:
         return {}
-    rows = db.session.execute(select(GapOpening.shift_id, GapOpening.requirement_id)
-                              .where(GapOpening.shift_id.in_(ids)))
-    return dict(rows.all())
+    openings = dict(db.session.execute(select(GapOpening.shift_id, GapOpening.requirement_id)
+                                       .where(GapOpening.shift_id.in_(list(open_shifts)))).all())
+    released = cover.last_holders(i for i in open_shifts if i not in openings)
+    people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(set(released.values()))))} \
+        if released else {}
+    out = {}
+    for sid, s in open_shifts.items():
+        applicable = [r for r in reqs if r.shift_type_id == s.shift_type_id]
+        place = cover.place_for(sid, applicable, openings, released, people)
+        if place:
+            out[sid] = place
+    return out
 
 
 def gap_start(team: Team, shift_type: ShiftType, day: date) -> datetime:

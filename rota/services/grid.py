@@ -238,7 +238,7 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
     reqs = list(db.session.scalars(select(StaffingRequirement).where(StaffingRequirement.team_id == team.id)))
     for r in reqs:
         r.shift_type = types.get(r.shift_type_id)
-    openings = opening_requirements(everyone)
+    openings = opening_requirements(everyone, reqs)
 
     cells: dict = {}
     for uid in shown:

@@ -16,6 +16,14 @@
     return out;
   }
 
+  function withTimeout(promise, ms, message) {
+    return new Promise(function (resolve, reject) {
+      var timer = window.setTimeout(function () { reject(new Error(message)); }, ms);
+      promise.then(function (v) { window.clearTimeout(timer); resolve(v); },
+                   function (e) { window.clearTimeout(timer); reject(e); });
+    });
+  }
+
   function registration() {
     if (!("serviceWorker" in navigator)) { return Promise.reject(new Error("no service worker")); }
     return navigator.serviceWorker.register("/sw.js", { scope: "/" }).then(function () {
@@ -60,13 +68,20 @@
     enable.addEventListener("click", function () {
       var key = panel.getAttribute("data-vapid-key");
       var name = (panel.querySelector("[name=device_name]") || {}).value || "";
+      // The browser's own push service (Google's for Chrome, Apple's, Mozilla's) answers subscribe; when it cannot
+      // be reached the browser may never answer: say so after a while instead of leaving the button dead.
+      var waitMs = (parseFloat(panel.getAttribute("data-subscribe-timeout") || "20") || 20) * 1000;
       enable.disabled = true;
+      say("Turning notifications on…");
       Notification.requestPermission().then(function (perm) {
         if (perm !== "granted") { throw new Error("Notifications were not allowed in this browser's settings."); }
         return registration();
       }).then(function (reg) {
         return reg.pushManager.getSubscription().then(function (old) {
-          return old || reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64ToBytes(key) });
+          return old || withTimeout(
+            reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: b64ToBytes(key) }), waitMs,
+            "This browser could not reach its push service, so notifications cannot be turned on here now. " +
+            "Try again later; Shiftbridge and texts still reach you meanwhile.");
         });
       }).then(function (sub) {
         return fetch(panel.getAttribute("data-subscribe-url"), {

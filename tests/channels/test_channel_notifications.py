@@ -235,3 +235,43 @@ def test_pushing_a_post_to_a_60_or_120_person_team_costs_the_same_queries(app, m
 
     # (from 50 recipients notifications.service writes in bulk; below that it adds ORM rows one by one)
     assert queries_to_post(60) == queries_to_post(120)
+
+
+def test_an_urgent_post_reaches_a_member_who_muted_the_channel_at_once_even_in_quiet_hours(
+        client, make, bearer, team, push_service, fake_twilio):  # noqa: F811
+    """Mentions and urgent posts always notify: a muted channel and quiet hours hold ordinary posts, not an urgent
+    one. Through the worker, with the real push sender and the Twilio fake; neither says the post's words."""
+    t, coord, a, b, c, channel = team
+    b.mobile, c.mobile = "+447700900201", "+447700900202"
+    db.session.commit()
+    sub_b = device(b, push_service)  # b: a phone with push; c: SMS only
+    local = now_utc().astimezone(timeutil.zone(t.timezone))
+    quiet = {"quiet_start": (local - timedelta(hours=1)).strftime("%H:%M"),
+             "quiet_end": (local + timedelta(hours=1)).strftime("%H:%M")}
+    for u in (b, c):
+        db.session.merge(NotificationPreference(user_id=u.id, sms_enabled=True, daily_sms_cap=10, **quiet))
+    db.session.commit()
+    for u in (b, c):
+        assert client.put(f"/api/v1/channels/{channel['id']}/mute", headers=bearer(make.token(u))).status_code == 200
+
+    _post(client, bearer, make, a, channel, "Cake in the staff room")  # ordinary: held for b, nothing for c
+    worker.run(once=True)
+    assert push_service.payloads_for(sub_b) == [] and not fake_twilio.bodies_to("+447700900202")
+
+    resp = client.post(f"/api/v1/channels/{channel['id']}/posts", headers=bearer(make.token(coord)),
+                       json={"text": "Resus trolley missing from bay 2, check yours", "urgent": True})
+    assert resp.status_code == 201, resp.get_json()
+    worker.run(once=True)
+    [payload] = push_service.payloads_for(sub_b)
+    assert "Urgent post from" in payload["b"] and "Resus" not in str(push_service.received_payloads())
+    [text] = fake_twilio.bodies_to("+447700900202")
+    assert "Urgent post from" in text and "Resus" not in text and "Reply OK" in text
+
+    # a mention of muted b in quiet hours still reaches b, when the quiet hours end (an urgent post does not wait)
+    _post(client, bearer, make, a, channel, f"{_at(b)} your locker key?")
+    worker.run(once=True)
+    assert len(push_service.payloads_for(sub_b)) == 1
+    held = db.session.scalar(select(OutboxMessage).where(OutboxMessage.user_id == b.id,
+                                                         OutboxMessage.kind == "channel.mention"))
+    assert held.state == OutboxState.pending
+    assert held.next_attempt_at.astimezone(timeutil.zone(t.timezone)).strftime("%H:%M") == quiet["quiet_end"]

@@ -140,3 +140,23 @@ def test_same_site_links_become_links_and_other_sites_stay_text(app, client, mak
         in body
     assert '<a href="/swaps/3" class="sb-post__link">https://rota.example.nhs.uk/swaps/3</a>' in body
     assert 'href="https://evil.example' not in body and "&lt;b&gt;bold&lt;/b&gt;" in body
+
+
+def test_post_times_are_in_the_team_s_local_time_with_the_zone_named(client, make):
+    """Issue #15: times always in the team's local time. A post at 12:05 UTC in July is 13:05 BST on a London ward;
+    the channel page, the thread and the live fragment all showed "12:05 UTC"."""
+    from datetime import UTC, datetime
+
+    from channels import services
+    from core.db import db
+
+    team, coord, (a, *_), _ = ward(make)
+    channel = services.team_channel(team)
+    p = services.post(channel, a, "Bay 3 needs a hand")
+    p.created_at = datetime(2026, 7, 1, 12, 5, tzinfo=UTC)
+    cid, pid = channel.id, p.id
+    db.session.commit()
+    login(client, a)
+    for url in (f"/channels/{cid}", f"/channels/{cid}/posts/{pid}", f"/channels/{cid}/posts/{pid}/fragment"):
+        page = client.get(url).get_data(as_text=True)
+        assert "Wed 01 Jul 13:05 BST" in page and "UTC" not in page, url

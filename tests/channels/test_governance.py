@@ -88,3 +88,18 @@ def test_audit_trail_never_holds_message_text(app, make):
     trail = " ".join(e.summary_json for e in db.session.scalars(select(AuditEntry)))
     for words in ("Bladder", "sluice", "bay 3", "Rude", "Personal remark"):
         assert words not in trail
+
+
+def test_the_worker_runs_the_retention_purge(app, make):
+    """Retention is scheduled, not just a command: one round of the outbox worker purges what has expired."""
+    from notifications import worker
+
+    team, coord, (a, *_), _ = ward(make)
+    channel = services.team_channel(team)
+    _age(services.post(channel, a, "Four months old"), 120)
+    services.post(channel, a, "Yesterday")
+    db.session.commit()
+    stats = worker.run(once=True)
+    assert stats.periodic_runs.get(governance.PURGE_TASK) == 1 and not stats.periodic_failures
+    assert set(db.session.scalars(select(Post.text))) == {"Yesterday"}
+    assert db.session.scalar(select(AuditEntry.summary_json).where(AuditEntry.action == "channel.purged"))

@@ -12,12 +12,13 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from bench.bench_images import png
-from channels import services
+from channels import attachments, services
 from channels.models import Post
 from core.db import db
 from notifications import broadcasts
 from notifications.models import Notification
 from rota import services as rota
+from tests.channels.routes import FORM, MULTIPART, api_body, urls
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import PHONE, sign_in, wait_for_js
 from tests.factories import ward
@@ -100,19 +101,42 @@ def test_two_phones_in_the_team_channel(app, make, phone, second_phone, live_ser
 
 
 def test_outsider_gets_403_in_the_browser(app, make, phone, live_server):
+    """Every channel page and API route (read from the URL map, every method, every ``any(...)`` choice), opened in
+    the outsider's signed-in browser: 403, and nothing of the channel shown. Writes carry a valid CSRF token, so the
+    refusal is the access check's."""
     team, coord, (a, *_), _ = ward(make)
     channel = services.team_channel(team)
-    p = services.post(channel, a, "Handover at 19:45 in the day room")
+    p = services.post(channel, a, "Handover at 19:45 in the day room",
+                      upload=services.Upload(jpeg_with_gps(), "fridge.jpg", no_patient_information=True))
     db.session.commit()
     outsider = make.user()
-    ids, email = (channel.id, p.id, team.id), outsider.email
+    make.team("Ward 9", staff=[outsider])
+    ids = {"channel_id": channel.id, "post_id": p.id, "team_id": team.id,
+           "attachment_id": attachments.for_posts([p.id])[p.id][0].id}
+    email = outsider.email
     db.session.commit()
+    every = urls(app, ids)
+    assert len(every) >= 45
     sign_in(phone, email, TEST_PASSWORD)
-    cid, pid, tid = ids
-    for url in (f"/channels/{cid}", f"/channels/{cid}/posts/{pid}", f"/channels/{cid}/posts/{pid}/seen",
-                f"/api/v1/channels/{cid}/posts", f"/api/v1/posts/{pid}", f"/api/v1/teams/{tid}/channels"):
-        assert phone.goto(url).status == 403, url
-    assert "Handover at 19:45" not in phone.content()
+    for method, url in every:
+        if method == "GET":
+            assert phone.goto(url).status == 403, url
+            assert "Handover at 19:45" not in phone.content()
+    phone.goto("/channels")
+    token = phone.locator("[data-csrf]").first.get_attribute("data-csrf")
+    photo = {"file": {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": jpeg_with_gps()}, "text": "x",
+             "no_patient_information": "true"}
+    wrong = []
+    for method, url in every:
+        if method == "GET":
+            continue
+        body = api_body(method, url) if url.startswith("/api/") else FORM
+        kw = {"multipart": photo} if body is MULTIPART else {} if body is None else \
+            {"data": body} if url.startswith("/api/") else {"form": body}
+        resp = phone.request.fetch(url, method=method, headers={"X-CSRFToken": token}, **kw)
+        if resp.status != 403:
+            wrong.append((method, url, resp.status))
+    assert not wrong
 
 
 def test_a_photo_from_one_phone_shows_on_the_other_and_a_huge_png_is_refused(app, make, phone, second_phone,

@@ -149,11 +149,15 @@ class _Links(HTMLParser):
             self.hrefs.append(href)
 
 
-def _check(page, label: str, axe_source: str) -> list[str]:
+def _check(page, label: str, axe_source: str, measured: dict | None = None) -> list[str]:
+    """The page's problems at each width; ``measured`` collects the widest page and tallest header per width."""
     problems = []
+    measured = {} if measured is None else measured
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": PHONE_HEIGHT})
         scroll = page.evaluate("document.documentElement.scrollWidth")
+        widest = measured.setdefault(f"widest page @{width}", 0)
+        measured[f"widest page @{width}"] = max(widest, scroll)
         if scroll > width:
             wide = page.evaluate("""(w) => Array.from(document.querySelectorAll('body *'))
                 .filter(e => e.getBoundingClientRect().right > w + 0.5 && e.offsetParent !== null)
@@ -162,6 +166,7 @@ def _check(page, label: str, axe_source: str) -> list[str]:
         if width < 1000:
             header = page.evaluate("(h => h ? h.getBoundingClientRect().height : 0)"
                                    "(document.querySelector('header.nhsuk-header'))")
+            measured[f"tallest header @{width}"] = max(measured.get(f"tallest header @{width}", 0), round(header))
             if header > MAX_HEADER:
                 problems.append(f"{label} @{width}px: header {header:.0f} px tall")
         if width in AXE_WIDTHS:
@@ -194,6 +199,7 @@ def test_every_page_fits_a_phone_passes_axe_and_logs_no_csp_error(app, one_engin
             else None)
     axe_source = AXE.read_text()
     problems: list[str] = []
+    measured: dict = {}
 
     def open_page(path, first_time):
         response = page.goto(path)
@@ -204,7 +210,7 @@ def test_every_page_fits_a_phone_passes_axe_and_logs_no_csp_error(app, one_engin
         final = urlsplit(page.url)
         if not first_time(final.path + (f"?{final.query}" if final.query else "")):
             return None
-        problems.extend(_check(page, f"{role} {path}", axe_source))
+        problems.extend(_check(page, f"{role} {path}", axe_source, measured))
         return page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
 
     try:
@@ -216,6 +222,7 @@ def test_every_page_fits_a_phone_passes_axe_and_logs_no_csp_error(app, one_engin
     finally:
         context.close()
     print(f"{role}: {len(visited)} pages checked: {sorted(visited.values())}")
+    print(f"{role}: {measured}; axe violations {len([p for p in problems if ' axe ' in p])}; CSP errors {len(console)}")
     assert len(visited) >= 12, visited
     assert not problems, "\n".join(problems)
     assert not console, "\n".join(console)

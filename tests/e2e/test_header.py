@@ -68,3 +68,23 @@ def test_the_desktop_header_is_one_row_and_the_phone_header_is_short(demo, brows
         assert _axe(page, "header") == []  # the open menu lies over the page's links, so it is checked alone
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_desktop_width_pushes_the_header_past_the_window(demo, browser, live_server, role):  # noqa: F811
+    """Laptops are 1024-1440 px wide. At 1280 px the ward manager's "Sign out" stuck out 13-15 px on every page (a
+    horizontal scroll bar on each): the header may take a second row where one does not fit, never the window."""
+    password, people, _ = demo
+    context = browser.new_context(viewport=DESKTOP, base_url=live_server.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        sign_in(page, people[role], password)
+        page.wait_for_url("**/")
+        for width in (1024, 1152, 1280, 1366, 1440):
+            page.set_viewport_size({"width": width, "height": 768})
+            row = page.evaluate(ROW)
+            assert row["right"] <= width and row["scroll"] <= width, (width, row)
+            assert row["height"] <= 120, (width, row)
+    finally:
+        context.close()

@@ -1,5 +1,6 @@
 """Insights in a real browser: the ward manager opens Insights on a phone and a desktop; the charts render, nothing
-scrolls sideways, axe reports no violation and a table's CSV downloads. The administrator's site page too."""
+scrolls sideways, axe reports no violation and a table's CSV downloads; printed, it fits A4 with the numbers under
+each chart. The administrator's site page too. Runs on both engines (#20 asks for the browser on both)."""
 
 from __future__ import annotations
 
@@ -47,6 +48,15 @@ def _fits(page):
         .slice(0, 4).map(e => e.tagName.toLowerCase() + '.' + e.className.baseVal + e.className)""")
 
 
+def _main_sticks_out(page) -> list[str]:
+    """Elements of the page's content (not the shared header) reaching past the window's right edge; a table in its
+    own scrolling box may be wider than the window, the box may not."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('main *'))
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5 && e.offsetParent !== null
+                     && !(e.parentElement && e.parentElement.closest('.sb-table-wrap')))
+        .slice(0, 4).map(e => e.tagName.toLowerCase() + '.' + (e.className.baseVal ?? e.className))""")
+
+
 @pytest.mark.parametrize("device", ["phone", "desktop"])
 def test_ward_manager_reads_insights_and_downloads_a_table(seeded, device, request):
     page = request.getfixturevalue(device)
@@ -68,15 +78,38 @@ def test_ward_manager_reads_insights_and_downloads_a_table(seeded, device, reque
     summary = page.locator("[data-testid=insight-open-shifts] .sb-insight__summary").inner_text()
     assert "open shifts were filled" in summary
     assert _fits(page) is True or _fits(page) == home_fits, "only the header (as on Home) may stick out"
+    assert _main_sticks_out(page) == []
     page.locator("[data-testid=insight-open-shifts] details summary").click()
     assert page.locator("[data-testid=insight-open-shifts] table").is_visible()
     assert _fits(page) is True or _fits(page) == home_fits  # an open table scrolls inside its box
+    assert _main_sticks_out(page) == []
     assert _axe(page) == []
     with page.expect_download() as info:
         page.click("[data-testid=csv-open-shifts]")
     text = Path(info.value.path()).read_text()
     assert text.splitlines()[0] == "Measure,This period,Previous period,Change"
     assert "Time to fill, median (min)" in text
+    if device == "desktop":
+        _prints_on_a4_portrait(page)
+
+
+A4_PORTRAIT_PRINTABLE = {"width": 680, "height": 1000}  # 180 mm between 15 mm margins (insights.css @page) at 96 dpi
+
+
+def _prints_on_a4_portrait(page):
+    """On paper every section shows its chart and its numbers (even behind a closed <details>), nothing is wider than
+    the sheet, and the period form and CSV links are left off."""
+    page.set_viewport_size(A4_PORTRAIT_PRINTABLE)
+    page.emulate_media(media="print")
+    sections = page.locator("section.sb-insight")
+    assert sections.count() >= 10
+    assert page.evaluate("document.documentElement.scrollWidth") <= A4_PORTRAIT_PRINTABLE["width"]
+    # checkVisibility: a closed <details> skips rendering its content (content-visibility), which a size check misses
+    shown = page.evaluate("""Array.from(document.querySelectorAll('section.sb-insight')).map(s =>
+        [s.querySelector('table').checkVisibility(), s.getBoundingClientRect().right])""")
+    assert all(seen and right <= A4_PORTRAIT_PRINTABLE["width"] for seen, right in shown), shown
+    assert not page.locator("[data-testid=csv-cover]").is_visible() and not page.locator("#period-from").is_visible()
+    page.pdf(format="A4", prefer_css_page_size=True)  # chromium lays it out on A4 without an error
 
 
 def test_administrator_compares_every_team_worst_first(app, seeded, request):

@@ -25,6 +25,15 @@ def test_demo_history_makes_non_trivial_charts(app):
         assert m.swaps["approved"] and m.swaps["auto_approved"] and m.swaps["refused"], m.swaps
         assert m.broadcasts["sms"] and m.broadcasts["push"] and m.broadcasts["read_rate"], m.broadcasts
         assert m.cover["slots"] and m.cover["unfilled_at_start"], m.cover
+        assert 0 < m.cover["filled_at_publication_rate"] < 100, m.cover
+        h = m.handover
+        assert h["handed_over"] >= 50 and h["overdue"] and h["acceptance_median_min"] < h["acceptance_p90_min"], h
+        w = m.working_time
+        assert w["warnings_accepted"] and w["overrides"] and w["blocking_avoided"] and w["blocking_by_rule"], w
+        assert any("[number removed]" in reason for reason, _n in w["override_reasons"]), w
     assert cur[ward.id].people
     assert audit.verify().ok
-    assert demo.seed_insights() == []
+    assert demo.seed_insights() == [] and demo.seed_handover_history() == []
+    from handover import services as handovers  # the handover demo's own handover is still the ward's latest
+
+    assert handovers.latest_handover(ward).label == "Day → Night" and handovers.latest_handover(ward).ready_at is None

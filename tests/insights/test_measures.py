@@ -63,7 +63,7 @@ def test_time_to_fill_is_nearest_rank_median_and_p90_and_routes_are_told_apart(m
     assert m["fill_rate"] == 75.0
     assert m["time_to_fill_median_min"] == 20.0  # ranks ceil(0.5 x 3) = 2 of 10, 20, 90
     assert m["time_to_fill_p90_min"] == 90.0  # rank ceil(0.9 x 3) = 3
-    assert m["by_how"] == {"app": 1, "sms": 1, "coordinator": 1}
+    assert m["by_how"] == {"app": 1, "card": 0, "sms": 1, "coordinator": 1}
     assert m["by_where"] == {"own": 1, "bank": 1, "neighbour": 1}
 
 
@@ -293,3 +293,23 @@ def test_blocking_verdicts_avoided_are_counted_per_team_and_per_rule(make, ward)
     assert m[team.id].working_time["blocking_by_rule"] == [("TCS-rest11", 2), ("COVER-min", 1), ("WTR-48avg", 1)]
     assert (m[other.id].working_time["blocking_avoided"], m[other.id].working_time["blocking_by_rule"]) == \
         (1, [("WTR-48avg", 1)])
+
+
+def test_a_gap_filled_by_sms_days_after_the_period_ends_is_still_an_sms_fill(make, ward):
+    """Fills are looked for up to 35 days after the period, and so is the SMS reply that made one: a gap opened on
+    27 March for a shift on 10 April, filled by a text on 5 April, is an SMS fill of March."""
+    from notifications.models import Broadcast
+
+    team, coord, (a, b, c) = ward
+    bc = Broadcast(team_id=team.id, audience="team", text="Shift", channels=["sms"])
+    db.session.add(bc)
+    db.session.flush()
+    reply_at = datetime(2026, 4, 5, 9, 0, tzinfo=UTC)
+    open_and_fill(team, datetime(2026, 4, 10, 7, 0, tzinfo=UTC), opened=datetime(2026, 3, 27, 9, 0, tzinfo=UTC),
+                  filled=reply_at, taker=a, request_id="r-late")
+    log("broadcast.sms_reply", reply_at, actor=a, entity=bc, request_id="r-late")
+
+    m = run([team.id])[team.id].open_shifts
+
+    assert (m["created"], m["filled"]) == (1, 1)
+    assert m["by_how"] == {"app": 0, "card": 0, "sms": 1, "coordinator": 0}

@@ -94,6 +94,7 @@ def test_api_team_insights_same_numbers_and_people_for_own_coordinator(client, m
     body = resp.get_json()
     assert body["current"]["open_shifts"]["time_to_fill_median_min"] == 30.0
     assert body["current"]["open_shifts"]["by_where"] == {"own": 1, "bank": 0, "neighbour": 0}
+    assert body["current"]["open_shifts"]["by_how"] == {"app": 1, "card": 0, "sms": 0, "coordinator": 0}
     assert [p["name"] for p in body["people"]] == ["Nell Nurse"]
 
 
@@ -131,3 +132,134 @@ def test_period_across_the_october_clock_change_has_25_hour_day(app):
     p = service.period_for(date(2026, 10, 25), date(2026, 10, 25), "Europe/London")
     assert (p.end - p.start) == timedelta(hours=25)
     assert p.start == datetime(2026, 10, 24, 23, 0, tzinfo=UTC)
+
+
+def test_sms_cost_is_segments_times_the_price_setting_on_the_page_api_and_csv(app, client, make, trust, bearer):
+    from notifications.models import Broadcast, OutboxMessage, OutboxState
+
+    app.config["INSIGHTS_SMS_PRICE_PENCE"] = 5.5
+    team = trust["good"]
+    bc = Broadcast(team_id=team.id, audience="team", text="Late shift free", channels=["sms"],
+                   created_at=now_utc() - timedelta(days=5))
+    db.session.add(bc)
+    db.session.flush()
+    sms = dict(channel="sms", kind="broadcast", team_id=team.id, broadcast_id=bc.id, state=OutboxState.delivered)
+    db.session.add_all([OutboxMessage(user_id=trust["nurse"].id, text="x" * 150, suffix="Reply YES 1234", **sms),
+                        OutboxMessage(user_id=trust["coord"].id, text="y" * 100, **sms)])  # 165 -> 2, 100 -> 1
+    db.session.commit()
+
+    body = client.get(f"/api/v1/teams/{team.id}/insights", headers=bearer(make.token(trust["coord"]))).get_json()
+    assert (body["current"]["broadcasts"]["sms_segments"], body["current"]["broadcasts"]["sms_cost_pence"]) == \
+        (3, 16.5)
+    login(client, trust["coord"])
+    rows = list(csv.reader(io.StringIO(client.get(f"/insights/teams/{team.id}/broadcasts.csv").get_data(
+        as_text=True))))
+    assert ["Estimated SMS cost (pence)", "16.5", "0", "+16.5"] in rows  # a number, not defused text
+
+
+def test_the_sms_price_is_a_setting_read_from_the_environment(database_url, monkeypatch):
+    from app import create_app
+    from tests.conftest import base_config
+
+    monkeypatch.setenv("INSIGHTS_SMS_PRICE_PENCE", "3.2")
+    assert create_app(base_config(database_url)).config["INSIGHTS_SMS_PRICE_PENCE"] == 3.2
+    monkeypatch.delenv("INSIGHTS_SMS_PRICE_PENCE")
+    assert create_app(base_config(database_url)).config["INSIGHTS_SMS_PRICE_PENCE"] == 4.0
+
+
+def test_a_coordinator_sees_only_the_teams_they_coordinate_and_people_only_there(app, client, make, trust, bearer):
+    from core.accounts import TeamRole, add_member
+
+    coord, good, bad, admin = trust["coord"], trust["good"], trust["bad"], trust["admin"]
+    # Cora coordinates Ward Good; on Ward Bad she is only staff: not its insights, and never its people
+    add_member(bad, coord, TeamRole.staff)
+    other_ward = make.team("Ward Elsewhere", staff=[make.user()], site="General")
+    db.session.commit()
+    login(client, coord)
+    page = client.get("/insights/").get_data(as_text=True)
+    index = page[page.index('data-testid="insights-teams"'):]
+    assert "Ward Good" in index and "Ward Bad" not in index and "Ward Elsewhere" not in index
+    assert client.get(f"/insights/teams/{bad.id}").status_code == 403
+    assert client.get(f"/insights/teams/{other_ward.id}").status_code == 404
+    assert client.get(f"/insights/teams/{bad.id}/people.csv").status_code == 403
+    assert client.get(f"/insights/teams/{good.id}/people.csv").status_code == 200
+    token = bearer(make.token(coord))
+    assert client.get(f"/api/v1/teams/{bad.id}/insights", headers=token).status_code == 403
+    assert client.get(f"/api/v1/teams/{other_ward.id}/insights", headers=token).status_code == 404
+
+    # An administrator sees every team, and people only on a team they coordinate themselves
+    add_member(good, admin, TeamRole.coordinator)
+    db.session.commit()
+    as_admin = bearer(make.token(admin))
+    assert [p["name"] for p in client.get(f"/api/v1/teams/{good.id}/insights", headers=as_admin).get_json()[
+        "people"]] == ["Nell Nurse"]
+    assert client.get(f"/api/v1/teams/{bad.id}/insights", headers=as_admin).get_json()["people"] is None
+    browser = app.test_client()  # signed in afresh as the administrator
+    login(browser, admin)
+    assert browser.get(f"/insights/teams/{other_ward.id}").status_code == 200
+    assert browser.get(f"/insights/teams/{bad.id}/people.csv").status_code == 404  # no per-person table for them
+    assert "Olly Other" not in browser.get(f"/insights/teams/{bad.id}").get_data(as_text=True)
+    assert "Nell Nurse" in browser.get(f"/insights/teams/{good.id}").get_data(as_text=True)
+
+
+def test_the_site_comparison_has_every_team_number_of_the_team_page(client, trust):
+    from insights import report
+
+    login(client, trust["admin"])
+    rows = list(csv.reader(io.StringIO(client.get("/insights/site.csv?site=General").get_data(as_text=True))))
+    good = dict(zip(rows[0], next(r for r in rows if r[0] == "Ward Good"), strict=True))
+    assert (good["Open shifts created"], good["Time to fill, median (min)"],
+            good["Time to fill, 90th percentile (min)"], good["Filled 24 h before %"]) == ("1", "30", "30", "100")
+    for label in ("Filled at publication %", "Auto-approved %", "Time to decision, median (min)", "Reached by push",
+                  "Reached by SMS", "Acknowledged %", "SMS segments", "Warnings accepted",
+                  "Handover acceptance, median (min)", "Handover acceptance, 90th percentile (min)",
+                  "Carried forward unreviewed"):
+        assert label in rows[0], label
+    # every one-per-team number of the team page's tables is a column (the spreads need per-person rows)
+    site_keys = {where for _k, _l, where, _b in report.SITE_COLUMNS}
+    for group, spec in (("cover", report.COVER), ("open_shifts", report.OPEN), ("swaps", report.SWAPS),
+                        ("broadcasts", report.BROADCASTS), ("working_time", report.WORKING),
+                        ("handover", report.HANDOVER)):
+        missing = {key for _label, key, _u in spec if (group, key) not in site_keys and not key.endswith("spread")}
+        assert missing <= {"slots", "filled", "swaps", "offers", "approved", "broadcasts", "recipients",
+                           "handed_over", "accepted", "filled_at_publication", "filled_24h_before"}, (group, missing)
+    page = client.get("/insights/site?site=General&sort=handover_p90")
+    assert page.status_code == 200 and 'data-testid="sort-handover_p90"' in page.get_data(as_text=True)
+
+
+def test_every_table_of_the_team_page_has_a_csv_download(client, trust):
+    login(client, trust["coord"])
+    page = client.get(f"/insights/teams/{trust['good'].id}").get_data(as_text=True)
+    sections = page.count('class="sb-insight"')
+    links = [part.split('"')[0].replace("&amp;", "&") for part in page.split('href="')[1:] if ".csv?" in
+             part.split('"')[0]]
+    assert sections == len(links) == 12  # 10 team tables and the 2 per-person ones
+    for link in links:
+        got = client.get(link)
+        assert got.status_code == 200 and got.mimetype == "text/csv", link
+        assert got.get_data(as_text=True).split(",")[0] in ("Measure", "Route", "Reason", "Rule",
+                                                             "Reason (numbers removed)", "Person"), link
+
+
+def test_csv_numbers_stay_numbers_and_formulas_are_defused(client, make, trust):
+    """A spreadsheet reads "-37.5" and "+1" as numbers; a name such as "=HYPERLINK(...)" or "-2+3" stays text."""
+    coord, good = trust["coord"], trust["good"]
+    sneaky = make.user(display_name="=HYPERLINK(\"http://x\")")
+    tricky = make.user(display_name="-2+3")
+    from core.accounts import TeamRole, add_member
+
+    add_member(good, sneaky, TeamRole.staff)
+    add_member(good, tricky, TeamRole.staff)
+    base = now_utc().replace(microsecond=0) - timedelta(days=5)
+    shift(good, base, assignee=sneaky, created_at=base - timedelta(days=20))
+    shift(good, base + timedelta(days=1), assignee=tricky, created_at=base - timedelta(days=20))
+    db.session.commit()
+    login(client, coord)
+    people = list(csv.reader(io.StringIO(client.get(f"/insights/teams/{good.id}/hours.csv").get_data(as_text=True))))
+    names = {r[0] for r in people[1:]}
+    assert {"'=HYPERLINK(\"http://x\")", "'-2+3", "Nell Nurse"} <= names, names
+    differences = [r[4] for r in people[1:]]
+    assert all(d.startswith("-") and float(d) < 0 for d in differences), differences  # fewer hours than contracted
+    cover = list(csv.reader(io.StringIO(client.get(f"/insights/teams/{good.id}/open-shifts.csv").get_data(
+        as_text=True))))
+    assert ["Open shifts created", "1", "0", "+1"] in cover

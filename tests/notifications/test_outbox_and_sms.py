@@ -61,7 +61,8 @@ def test_worker_sends_a_short_text_ending_with_a_link_through_the_real_client(ap
 
 @pytest.mark.parametrize("failures", [("500",), ("429",), ("timeout",), ("500", "429", "timeout")])
 def test_transient_failures_are_retried_until_sent(app, make, fake_twilio, failures):
-    fake_twilio.timeout_seconds = 0.8
+    app.config["TWILIO_TIMEOUT_SECONDS"] = 1.5  # a "timeout" answer comes after 2.5 s; a normal one well within
+    fake_twilio.timeout_seconds = 2.5
     a = make.user(mobile=MOBILE)
     fake_twilio.fail_next(*failures)
     notify([a.id], kind="k", text="Ward meeting moved to 14:00", channels=(SMS,), urgent=True)

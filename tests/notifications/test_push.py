@@ -39,7 +39,7 @@ def push_service(_push_server):
 @pytest.fixture
 def app_config(database_url, _twilio_server):
     return {**twilio_config(_twilio_server), **KEYS, "VAPID_SUBJECT": "mailto:ops@trust.example",
-            "PUSH_TIMEOUT_SECONDS": 0.5}
+            "PUSH_TIMEOUT_SECONDS": 5}  # generous: a slow answer under load is sent again (as it must be)
 
 
 def device(user, push_service, name="This phone"):
@@ -71,6 +71,28 @@ def test_push_keys_are_written_once_into_the_instance_folder(app, runner, tmp_pa
     assert json.loads((tmp_path / "vapid.json").read_text()) == keys
 
 
+def test_push_keys_come_from_the_environment_else_from_the_instance_file(database_url, tmp_path, monkeypatch):
+    from app import create_app
+    from tests.conftest import base_config
+
+    env = push.generate_keys()
+    for key, value in {**env, "VAPID_SUBJECT": "mailto:servicedesk@trust.example",
+                       "PUSH_SUBSCRIBE_TIMEOUT_SECONDS": "30"}.items():
+        monkeypatch.setenv(key, value)
+    config = push.push_config(create_app(base_config(database_url)))
+    assert (config.private_key, config.public_key) == (env["VAPID_PRIVATE_KEY"], env["VAPID_PUBLIC_KEY"])
+    assert config.subject == "mailto:servicedesk@trust.example"
+    for key in (*env, "VAPID_SUBJECT", "PUSH_SUBSCRIBE_TIMEOUT_SECONDS"):
+        monkeypatch.delenv(key)
+    path, created = push.write_keys(str(tmp_path))  # `flask push keys`
+    app = create_app(base_config(database_url))
+    app.instance_path = str(tmp_path)
+    for key in env:
+        app.config.pop(key, None)
+    push.load_env_into(app)
+    assert created and push.push_config(app).private_key == json.loads(path.read_text())["VAPID_PRIVATE_KEY"]
+
+
 def test_a_browser_subscribes_and_the_profile_lists_it(app, client, make, push_service):
     nurse = make.user()
     login(client, nurse)
@@ -82,6 +104,22 @@ def test_a_browser_subscribes_and_the_profile_lists_it(app, client, make, push_s
     page = client.get("/profile").get_data(as_text=True)
     assert "Work PC" in page and 'data-testid="push-remove"' in page
     assert KEYS["VAPID_PUBLIC_KEY"] in page  # the key the browser subscribes with
+
+
+def test_the_profile_says_when_each_device_was_last_used_in_local_time(app, client, make, push_service):
+    from datetime import UTC, datetime
+
+    nurse = make.user()
+    device(nurse, push_service, "This phone")
+    device(nurse, push_service, "Work PC")
+    db.session.execute(update(PushSubscription).where(PushSubscription.name == "Work PC")
+                       .values(last_used_at=datetime(2026, 7, 1, 23, 30, tzinfo=UTC)))  # BST: 2 July, 00:30
+    db.session.commit()
+    login(client, nurse)
+    page = client.get("/profile").get_data(as_text=True)
+    rows_ = {name: page[page.index(f"<td>{name}"):][:600] for name in ("This phone", "Work PC")}
+    assert "not yet" in rows_["This phone"]
+    assert "02 Jul 2026 00:30" in rows_["Work PC"] and "UTC" not in rows_["Work PC"]
 
 
 def test_another_users_subscription_is_refused(app, client, make, push_service):
@@ -207,7 +245,8 @@ def test_the_last_device_gone_fails_the_push_for_good(app, make, push_service):
 
 @pytest.mark.parametrize("answers", [("429",), ("500",), ("503", "429"), ("hang",)])
 def test_transient_answers_are_retried_with_backoff_until_accepted(app, make, push_service, answers):
-    push_service.hang_seconds = 1.0  # longer than PUSH_TIMEOUT_SECONDS
+    app.config["PUSH_TIMEOUT_SECONDS"] = 1.5
+    push_service.hang_seconds = 2.5  # longer than PUSH_TIMEOUT_SECONDS
     nurse = make.user()
     sub = device(nurse, push_service)
     push_service.answer_next(*answers)
@@ -218,6 +257,32 @@ def test_transient_answers_are_retried_with_backoff_until_accepted(app, make, pu
     assert msg.state == OutboxState.sent and msg.attempts == len(answers) + 1
     assert stats.retried == len(answers)
     assert len(push_service.payloads_for(sub)) == 1
+
+
+def test_a_push_service_out_of_reach_neither_holds_up_texts_nor_is_called_the_sms_provider(
+        app, make, push_service, fake_twilio, caplog, monkeypatch):
+    """The phone's push service (Google's, Apple's, Mozilla's) cannot be reached, Twilio can: the pushes wait without
+    using attempts, the worker's log says it is the push service, and the texts keep going out at once (the worker
+    backs off claiming pushes only: here up to 30 s, far longer than the run)."""
+    import logging
+
+    monkeypatch.setattr(worker.log, "disabled", False)  # alembic's fileConfig (run in-process by the fixtures)
+    monkeypatch.setattr(worker.PROVIDERS[service.PUSH], "since", None)  # an outage is the process's: start afresh
+    app.config["NOTIFICATIONS_PROVIDER_RETRY_CAP_SECONDS"] = 30
+    nurse, other = make.user(), make.user(mobile=MOBILE)
+    push.subscribe(nurse, {**PushService.example_info(), "endpoint": "http://127.0.0.1:9/push/gone-away"},
+                   name="This phone", session_id=None, user_agent="test")
+    notify([nurse.id], kind="k", text="Rota published", urgent=True)
+    notify([other.id], kind="k", text="Cover needed tonight", channels=(SMS,), urgent=True)
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.channel == SMS)  # due once pushes have failed
+                       .values(next_attempt_at=now_utc() + timedelta(seconds=3)))
+    db.session.commit()
+    with caplog.at_level(logging.INFO, logger="notifications.worker"):
+        worker.run(max_seconds=6, idle_sleep=0.05)
+    assert fake_twilio.bodies_to(MOBILE)  # not held back by the push service's outage
+    [pushed] = rows(service.PUSH)
+    assert pushed.state == OutboxState.pending and pushed.attempts == 0
+    assert "push service unreachable" in caplog.text and "SMS provider unreachable" not in caplog.text
 
 
 def test_413_is_permanent(app, make, push_service):
@@ -242,6 +307,20 @@ def test_a_payload_over_4kb_is_shortened_before_sending_and_keeps_its_link():
     assert len(data) <= push.MAX_PAYLOAD
     body = json.loads(data)
     assert body["u"] == "/p/7" and body["b"].endswith("Tap to read it all.")
+
+
+def test_a_payload_over_4kb_is_refused_before_anything_is_sent(app, make, push_service):
+    # Outbox texts are at most 320 characters (notify), so the worker's payloads stay far below 4 KB; the sender
+    # still refuses an oversize one itself rather than let the push service answer 413.
+    sub = push_service.subscribe()
+    sender = push.Sender(push.push_config())
+    try:
+        target = push.Target(1, sub.endpoint, sub.info["keys"]["p256dh"], sub.info["keys"]["auth"])
+        result = sender.send([target], b"x" * (push.MAX_PAYLOAD + 1), urgent=False)
+    finally:
+        sender.close()
+    assert result.ok is False and result.transient is False and result.error_code == "too_large"
+    assert push_service.received == [] and push_service.refused == []  # nothing left the building
 
 
 def test_no_device_no_push_row(app, make, push_service):
@@ -334,6 +413,30 @@ def test_push_first_sms_only_when_the_push_is_not_opened_in_time(app, client, ma
     assert by_user[opens.id]["status"] != "pending"  # no text was needed: not left looking unsent
 
 
+def test_the_report_page_says_who_was_reached_by_what_in_the_teams_time(app, client, make, push_service,
+                                                                          fake_twilio):
+    from zoneinfo import ZoneInfo
+
+    opens, texted = make.user(), make.user(mobile="+447700900004")
+    sub = device(opens, push_service)
+    team, b = _team_broadcast(make, [opens, texted])
+    team.timezone = "Europe/Helsinki"  # two or three hours ahead of UTC, whatever the season
+    db.session.commit()
+    worker.run(once=True)
+    tap = app.test_client()
+    login(tap, opens)
+    tap.get(push_service.payloads_for(sub)[0]["u"])
+    login(client, team_boss(team))
+    page = client.get(f"/broadcasts/{b.id}").get_data(as_text=True)
+    cells = {uid: page[page.index(f'data-user-id="{uid}"'):].split('data-testid="reached-by">')[1].split("<")[0].strip()
+             for uid in (opens.id, texted.id)}
+    db.session.expire_all()
+    by_user = {p["user_id"]: p for p in broadcasts.report(b, team_boss(team))["recipients"]}
+    helsinki = ZoneInfo("Europe/Helsinki")
+    assert cells[opens.id] == f"Push at {by_user[opens.id]['reached_at'].astimezone(helsinki):%H:%M}"
+    assert cells[texted.id] == f"Text message at {by_user[texted.id]['reached_at'].astimezone(helsinki):%H:%M}"
+
+
 def team_boss(team):
     from core.accounts import Membership, TeamRole, User
 
@@ -379,6 +482,11 @@ def test_quiet_hours_hold_a_non_urgent_push(app, make, push_service):
     db.session.commit()
     worker.run(once=True)
     assert [p["b"] for p in push_service.received_payloads()] == ["Ward 7B needs a nurse now"]
+    [held] = [m for m in rows(service.PUSH) if m.state == OutboxState.pending]
+    assert held.next_attempt_at > now_utc() + timedelta(minutes=59)  # until her quiet hours end, as a text would
+    _make_due()  # and when they have
+    worker.run(once=True)
+    assert [p["b"] for p in push_service.received_payloads()] == ["Ward 7B needs a nurse now", "Rota published"]
 
 
 def test_the_take_button_goes_through_the_claim_handler(app, make, push_service, fake_registry):

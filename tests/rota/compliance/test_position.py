@@ -47,9 +47,9 @@ def test_a_doctor_s_position_over_the_october_clock_change():
     assert (m["TCS-long4"].value, m["TCS-long4"].limit, m["TCS-long4"].within) == (4, 4, True)
     assert (m["TCS-nights4"].value, m["TCS-nights4"].within) == (2, True)
     assert (m["TCS-consec7"].value, m["TCS-consec7"].limit) == (4, 7)
-    # Saturdays 25 Oct and 1 Nov both worked; 1 in 3 allows 1 of 2.
-    assert (m["TCS-weekend"].value, m["TCS-weekend"].limit, m["TCS-weekend"].within) == (2, 1, False)
-    assert m["TCS-weekend"].observed == "2 of 2" and m["TCS-weekend"].limit_text == "1 of 2 (1 in 3)"
+    # Saturdays 25 Oct and 1 Nov both worked: 2 weekends in 26 weeks, where 1 in 3 allows 9 (the engine's count).
+    assert (m["TCS-weekend"].value, m["TCS-weekend"].limit, m["TCS-weekend"].within) == (2, 9, True)
+    assert m["TCS-weekend"].observed == "2 in 26 weeks" and m["TCS-weekend"].limit_text == "9 in 26 weeks (1 in 3)"
     # Mon-Thu long days: 20:30 -> 08:00 is 11 h 30 min, the least rest in the fortnight.
     assert (m["TCS-rest11"].value, m["TCS-rest11"].kind, m["TCS-rest11"].within) == (11.5, "minimum", True)
     assert "WTR-avg48" not in m  # one average for a doctor: the contract's (48 h, 56 h opted out)
@@ -82,3 +82,24 @@ def test_nothing_worked_is_all_zero_and_no_rest_to_measure():
     m = _by_id(p)
     assert m["TCS-avg48"].value == 0 and m["TCS-72in168"].value == 0 and m["TCS-rest11"].value is None
     assert [w.hours for w in p.weeks] == [0.0]
+
+
+def _weekends(n: int) -> list[WorkShift]:
+    """A Saturday long day on ``n`` weekends running, from Sat 4 Oct 2025."""
+    sats = [date.fromordinal(date(2025, 10, 4).toordinal() + 7 * i) for i in range(n)]
+    return [s(100 + i, at(d, 8), at(d, 20)) for i, d in enumerate(sats)]
+
+
+def test_the_weekend_measure_is_over_exactly_when_the_engine_says_so():
+    """Found on the demo at 390 px: "Weekends worked 3 of 4 – over" beside "No working-time problems in these dates".
+    The rule is 1 weekend in 3 over 26 weeks (9 of 26); the page's number and limit must be the engine's."""
+    first, last = date(2025, 10, 20), date(2025, 11, 16)  # four weekends on the page
+    three = [s(200 + i, at(d, 8), at(d, 20)) for i, d in enumerate((date(2025, 10, 25), date(2025, 11, 1),
+                                                                      date(2025, 11, 8)))]
+    for shifts, over in ((three, False),  # 3 of the page's 4 weekends, but 3 in 26 weeks: allowed
+                         (_weekends(10), True)):  # 10 weekends running: over 9 in 26
+        p = rules.position(shifts, ["TCS2016"], first_day=first, last_day=last, tz=TZ)
+        m = _by_id(p)["TCS-weekend"]
+        engine = [v for v in rules.evaluate(shifts, ["TCS2016"]) if v.rule_id == "TCS-weekend"]
+        assert (not m.within) == bool(engine) == over, (m, engine)
+        assert m.limit == 9 and m.limit_text == "9 in 26 weeks (1 in 3)"

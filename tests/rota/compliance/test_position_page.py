@@ -56,8 +56,10 @@ def test_the_doctor_sees_numbers_beside_limits_and_a_chart(client, make):
                                        "at most 48 h a week (average over 26 weeks)")
     assert _row(html, "TCS-72in168") == ("Most hours in any 168 hours", "74 h over", "at most 72 h")
     assert _row(html, "TCS-nights4") == ("Nights in a row", "2", "at most 4")
-    assert _row(html, "TCS-weekend") == ("Weekends worked", "2 of 2 over", "at most 1 of 2 (1 in 3)")
+    assert _row(html, "TCS-weekend") == ("Weekends worked", "2 in 26 weeks", "at most 9 in 26 weeks (1 in 3)")
     assert _row(html, "TCS-rest11") == ("Shortest rest between shifts", "11 h 30 min", "at least 11 h")
+    # Hours worked in the dates, as a number (4 x 12.5 + 13 + 12 + 8 + 8 + 12.5 = 103.5 h), not only as bars.
+    assert re.search(r'data-testid="hours-worked">\s*103 h 30 min\s*<', html)
     chart = html.index('<svg viewBox="0 0 320 160"')
     svg = html[chart:html.index("</svg>", chart)]
     assert 'role="img"' in svg and "Week of 20 Oct: 67.0 hours. Week of 27 Oct: 36.5 hours." in svg
@@ -72,3 +74,30 @@ def test_a_coordinator_sees_a_team_member_s_position(client, make):
     login(client, coord)
     html = client.get(f"/compliance/{doctor.id}?from=2025-10-20&to=2025-11-02").get_data(as_text=True)
     assert "Where Dev Doctor stands" in html and _row(html, "TCS-72in168")[1] == "74 h over"
+
+
+def test_each_warning_reads_in_plain_words_with_the_rule_id_kept_in_details(client, make):
+    """#15: plain words instead of rule ids; the id stays, in a details element."""
+    coord, doctor = _fortnight(make)
+    login(client, doctor)
+    html = client.get("/compliance?from=2025-10-20&to=2025-11-02").get_data(as_text=True)
+    cards = re.findall(r'data-testid="verdict" data-rule="([^"]+)">(.*?)</li>', html, re.S)
+    assert cards
+    for rule_id, card in cards:
+        shown, details = card.split("<details", 1)
+        assert rule_id not in shown and "TCS2016" not in shown, shown
+        assert rule_id in details
+
+
+def test_an_opted_out_doctor_sees_the_56_hour_average_week(client, make):
+    """#15: the average week against 48 h, or 56 h once opted out of the 48-hour week (TCS 2016)."""
+    from rota.compliance import settings as cs
+
+    coord, doctor = _fortnight(make)
+    cs.update_person_settings(doctor, actor=doctor, changes={"wtr_opt_out": True})
+    db.session.commit()
+    login(client, doctor)
+    html = client.get("/compliance?from=2025-10-20&to=2025-11-02").get_data(as_text=True)
+    assert _row(html, "TCS-avg48") == ("Average week", "51 h 45 min a week",
+                                       "at most 56 h a week (average over 26 weeks)")
+    assert "(opted out of the 48-hour average week)" in html and "Line: 56 h average-week limit." in html

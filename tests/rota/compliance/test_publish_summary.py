@@ -46,3 +46,17 @@ def test_an_empty_period_needs_a_second_confirmation(client, make):
     assert client.post(url, data={"confirm_empty": "yes"}).status_code == 302
     db.session.expire_all()
     assert db.session.get(RotaPeriod, period.id).state == PeriodState.published
+
+
+def test_summary_counts_the_open_shifts_and_the_places_still_needed(client, make):
+    """The gaps part of the summary: an open shift nobody is on yet, and a staffing requirement still short."""
+    w, period = _period(make)
+    st = data.shift_type(w.team)
+    services.create_requirement(w.team, shift_type=st, min_count=3, weekday=period.first_day.weekday(),
+                                actor=w.coordinator)
+    services.add_shift(w.team, actor=w.coordinator, shift_type=st, day=period.first_day)  # open, for anyone
+    db.session.commit()
+    login(client, w.coordinator)
+    page = client.get(f"/teams/{w.team.id}/rota/periods/{period.id}/publish").get_data(as_text=True)
+    assert 'data-testid="publish-shifts">2<' in page and "<strong>1</strong> open" in page
+    assert 'data-testid="publish-missing">2<' in page  # 3 needed, Nurse A on it, the open shift is nobody's place

@@ -122,6 +122,32 @@ def test_ask_cover_reaches_everyone_eligible_but_not_the_coordinator_and_only_on
     assert db.session.scalar(select(func.count()).select_from(Broadcast)) == 1
 
 
+
+def test_a_sick_nurses_open_shift_is_the_requirement_s_place_so_the_hole_shows_and_opens_once(app, make):
+    """Found at 390 px on the demo: after "I'm sick" the coordinator's Home listed the hole twice (the open shift,
+    and "1 more needed" for the staffing requirement, each with its own Ask for cover), and the second button would
+    open a second shift for the same hole. The open shift is the place the nurse held (as rota.cover counts it)."""
+    from rota import services
+
+    w, s = _night(make)
+    req = services.create_requirement(w.team, shift_type=s.shift_type, min_count=1, actor=w.coordinator)
+    db.session.commit()
+    day = timeutil.local_date(s.starts_at, w.team.timezone)
+    assert [g.missing for g in services.gaps_for(w.team, day, day)] == []  # Nurse A fills it
+    absence.report(s, actor=w.staff[0], reason="sick")
+    db.session.commit()
+    gap = [g for g in services.gaps_for(w.team, day, day) if g.requirement.id == req.id]
+    assert [(g.have, g.open_count, g.missing) for g in gap] == [(0, 1, 0)]
+    lines = [line for line in home.coordinator_home(w.coordinator).gaps if line.shift or line.day == day]
+    assert [line.shift.id if line.shift else None for line in lines] == [s.id]  # one line, one Ask for cover
+    with pytest.raises(Conflict, match="already filled or advertised"):
+        services.open_gap(w.team, requirement=req, day=day, actor=w.coordinator)
+    db.session.rollback()
+    open_shifts.claim(_shift(s.id), actor=w.staff[1])  # a colleague takes it: the requirement is met again
+    db.session.commit()
+    assert services.gaps_for(w.team, day, day) == []
+
+
 # ------------------------------------------------------------------------------------------------- pages
 
 
@@ -172,3 +198,16 @@ def test_given_the_shift_back_and_unable_again_is_a_second_report_not_an_error(a
     db.session.commit()
     assert again.id == first.id and again.reason.value == "sick"
     assert db.session.scalar(select(func.count()).select_from(ShiftAbsence)) == 1
+
+
+def test_the_coordinators_notice_leads_to_the_absence_on_their_home(app, make, client):
+    """Notifications lead to the thing they talk about: the urgent notice opens Home at that absence."""
+    w, s = _night(make)
+    a = absence.report(s, actor=w.staff[0], reason="sick")
+    db.session.commit()
+    notice = db.session.scalar(select(Notification).where(Notification.kind == "rota.absence"))
+    login(client, w.coordinator)
+    opened = client.get(f"/notifications/{notice.id}/open")
+    assert opened.status_code == 302 and opened.headers["Location"].endswith(f"/#absence-{a.id}")
+    home_page = client.get("/").get_data(as_text=True)
+    assert f'<li id="absence-{a.id}" data-testid="home-absence">Nurse A can' + "'t work Night" in home_page

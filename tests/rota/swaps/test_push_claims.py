@@ -16,7 +16,7 @@ from tests.rota.swaps import ladder_site
 
 @pytest.fixture
 def app_config(database_url, _twilio_server):  # noqa: F811
-    return {**twilio_config(_twilio_server), **KEYS, "PUSH_TIMEOUT_SECONDS": 0.5}
+    return {**twilio_config(_twilio_server), **KEYS, "PUSH_TIMEOUT_SECONDS": 5}
 
 
 def test_ill_take_it_on_the_notification_claims_the_shift(app, make, push_service):  # noqa: F811

@@ -64,3 +64,16 @@ def test_swap_candidates_come_by_day_with_the_cleanest_first(app, make, monkeypa
     data.fake_engine(monkeypatch, engine)
     order = [other.id for other, _ in swap_requests.swap_candidates(mine)]
     assert order == [day_before.id, clean.id, warned.id]
+
+
+def test_swap_candidates_show_staff_group_grade_and_team(app, make):
+    """As on the offer wizard: two colleagues of the same name are told apart (a test offer went to the wrong
+    "Fatima Hill")."""
+    w = data.ward(make, 2, name="Ward 12 Cardiology")
+    a, b = w.staff
+    x = data.shift(w.team, starts_at=data.soon(3), assignee=a)
+    other = data.shift(w.team, starts_at=data.soon(5), assignee=b)
+    label = f"{b.display_name} (Band 5 registered nurse, Ward 12 Cardiology)</label>"
+    db.session.commit()
+    page = signed_in(app, a).get(f"/shifts/{x.id}/swap").get_data(as_text=True)
+    assert f'data-testid="candidate-{other.id}"' in page and label in page
