@@ -142,7 +142,7 @@ def test_the_app_registers_each_package_through_the_registry(app):
     assert len(registry.home_panels_of(app)) == 4
     assert "rota/feeds/profile.html" in registry.profile_sections_of(app)
     # 90: the insights history comes after everything it summarises
-    assert [s.order for s in registry.demo_seeders_of(app)] == [10, 20, 30, 35, 37, 38, 40, 50, 90]
+    assert [s.order for s in registry.demo_seeders_of(app)] == [10, 20, 30, 35, 37, 38, 39, 40, 50, 90]
     assert {"eligible_for_shift", "staff_bank", "channel"} <= set(registry.audiences())
     assert len(registry.stream_poll_sources_of(app)) == 1  # channels: new posts reach the SQLite stream service
     assert registry.reply_handler("YES") is not None and registry.reference_action_for("shift") is not None
