@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 
 from core.accounts import Team
 from core.db import get_by_id
-from core.errors import DomainError
+from core.errors import DomainError, Forbidden
 
 
 class CsrfForm(FlaskForm):
@@ -41,12 +41,15 @@ def get_or_404(model, ident: int):
     return row
 
 
-def team_or_404(team_id: int, *, manage: bool = False) -> Team:
-    """The team a page is about: 404 unless the signed-in person may see it; 403 when the page changes the team's
-    settings and they may not manage it."""
+def team_for_page(team_id: int, *, manage: bool = False) -> Team:
+    """The team a page is about, by one policy for every package's pages: the plain 404 page when there is no such
+    team; a refusal (403, audited by ``core.handlers``) when the signed-in person may not see it, or may not manage
+    it and the page changes it. The rota's services refuse the same way (``rota.services.access``)."""
     team = get_by_id(Team, team_id)
-    if team is None or not team.can_view(current_user):
+    if team is None:
         abort(404)
+    if not team.can_view(current_user):
+        raise Forbidden("You are not a member of this team.")
     if manage and not team.can_manage(current_user):
-        abort(403)
+        raise Forbidden("Only this team's coordinators can do this.")
     return team

@@ -16,11 +16,11 @@ from core import timeutil
 from core.accounts import GRADES
 from core.db import db
 from core.errors import DomainError
-from core.pages import form_errors
+from core.pages import form_errors, team_for_page
 from core.web import as_choices
 from rota import my_shift_cards, services
 from rota.services import in_charge
-from rota.views import arg_day, bp, date_in_range, load_team, monday_of, people_choices, shift_or_404, team_today
+from rota.views import arg_day, bp, date_in_range, monday_of, people_choices, shift_or_404, team_today
 
 # ------------------------------------------------------------------------------------------------------ forms
 
@@ -63,7 +63,7 @@ def _shift_form(team, form=None):
 @bp.route("/teams/<int:team_id>/shifts/new", methods=["GET", "POST"])
 @login_required
 def new_shift(team_id: int):
-    team = load_team(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     form = _shift_form(team)
     if request.method == "GET":
         form.day.data = arg_day("day", team_today(team))

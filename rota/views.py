@@ -25,7 +25,7 @@ from core import limits, timeutil
 from core.accounts import GRADES, StaffGroup
 from core.db import db, get_by_id
 from core.errors import Conflict, DomainError, RuleViolation
-from core.pages import CsrfForm, form_errors, get_or_404
+from core.pages import CsrfForm, form_errors, get_or_404, team_for_page
 from core.web import as_choices
 from rota import csv_io, my_shift_cards, services
 from rota.grid_cells import GridCells
@@ -126,15 +126,6 @@ def shift_or_404(shift_id: int, *, manage: bool = False) -> Shift:
     return shift
 
 
-def load_team(team_id: int, manage: bool = False):
-    team = services.get_team(team_id)
-    if manage:
-        services.require_manage(team, current_user)
-    else:
-        services.require_view(team, current_user)
-    return team
-
-
 def monday_of(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
@@ -180,7 +171,7 @@ def teams():
 @bp.get("/teams/<int:team_id>/rota")
 @login_required
 def grid(team_id: int):
-    team = load_team(team_id)
+    team = team_for_page(team_id)
     days = request.args.get("days", "7")
     days = int(days) if days in ("7", "14", "28") else 7
     start = monday_of(arg_day("start", team_today(team)))
@@ -199,7 +190,7 @@ def grid(team_id: int):
 @bp.get("/teams/<int:team_id>/rota/colours.css")
 @login_required
 def colours(team_id: int):
-    team = load_team(team_id)
+    team = team_for_page(team_id)
     css = "".join(f".sb-st-{st.id}{{background:{st.colour};}}\n" for st in services.shift_types(team)
                   if services.COLOUR_RE.match(st.colour))
     return Response(css, mimetype="text/css", headers={"Cache-Control": "private, max-age=60"})
@@ -208,7 +199,7 @@ def colours(team_id: int):
 @bp.get("/teams/<int:team_id>/rota.csv")
 @login_required
 def export_csv(team_id: int):
-    team = load_team(team_id)
+    team = team_for_page(team_id)
     first = arg_day("from", monday_of(team_today(team)))
     last = arg_day("to", first + timedelta(days=27))
     if last < first or (last - first).days > 7 * 60:
@@ -244,13 +235,13 @@ def _render_build(team, status=200, **forms):
 @bp.get("/teams/<int:team_id>/rota/build")
 @login_required
 def build(team_id: int):
-    return _render_build(load_team(team_id, manage=True))
+    return _render_build(team_for_page(team_id, manage=True))
 
 
 @bp.post("/teams/<int:team_id>/rota/pattern")
 @login_required
 def run_pattern(team_id: int):
-    team = load_team(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     form = PatternForm(prefix="p")
     form.people.choices = as_choices(people_choices(team))
     if not form.validate():
@@ -280,7 +271,7 @@ def run_pattern(team_id: int):
 @bp.post("/teams/<int:team_id>/rota/copy-week")
 @login_required
 def copy_week(team_id: int):
-    team = load_team(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     form = CopyWeekForm(prefix="c")
     if not form.validate():
         return _render_build(team, 422, copy=form)
@@ -299,7 +290,7 @@ def copy_week(team_id: int):
 @bp.post("/teams/<int:team_id>/rota/periods")
 @login_required
 def create_period(team_id: int):
-    team = load_team(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     form = PeriodForm(prefix="r")
     if not form.validate():
         return _render_build(team, 422, period=form)
@@ -318,7 +309,7 @@ def create_period(team_id: int):
 @bp.post("/teams/<int:team_id>/gaps/open")
 @login_required
 def open_gap(team_id: int):
-    team = load_team(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     if not CsrfForm().validate():
         abort(400)
     req = get_by_id(StaffingRequirement, request.form.get("requirement_id", type=int) or 0)
@@ -351,7 +342,7 @@ def _arg_day_form(name):
 @bp.route("/teams/<int:team_id>/leave", methods=["GET", "POST"])
 @login_required
 def leave(team_id: int):
-    team = load_team(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     form = LeaveForm()
     form.user.choices = as_choices(people_choices(team))
     if form.validate_on_submit():
@@ -379,7 +370,7 @@ def leave(team_id: int):
 @bp.route("/teams/<int:team_id>/import", methods=["GET", "POST"])
 @login_required
 def import_csv(team_id: int):
-    team = load_team(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     form = ImportForm()
     result, failed = None, None
     if form.validate_on_submit():
@@ -416,13 +407,13 @@ def _settings(team, st_form=None, req_form=None, status=200):
 @bp.get("/teams/<int:team_id>/settings")
 @login_required
 def settings(team_id: int):
-    return _settings(load_team(team_id, manage=True))
+    return _settings(team_for_page(team_id, manage=True))
 
 
 @bp.post("/teams/<int:team_id>/settings/shift-types")
 @login_required
 def add_shift_type(team_id: int):
-    team = load_team(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     form = ShiftTypeForm(prefix="t")
     if form.validate():
         try:
@@ -442,7 +433,7 @@ def add_shift_type(team_id: int):
 @bp.post("/teams/<int:team_id>/settings/requirements")
 @login_required
 def add_requirement(team_id: int):
-    team = load_team(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     form = RequirementForm(prefix="q")
     form.shift_type.choices = as_choices([(st.id, st.code) for st in services.shift_types(team)])
     if form.validate():

@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 
 from core.db import db
 from core.errors import Conflict, DomainError, Forbidden, NotFound
-from core.pages import CsrfForm, get_or_404, team_or_404
+from core.pages import CsrfForm, get_or_404, team_for_page
 from rota.autoroster import jobs
 from rota.models import RotaPeriod
 
@@ -34,7 +34,7 @@ def _job_or_abort(job_id: int):
 @bp.post("/teams/<int:team_id>/rota/periods/<int:period_id>/auto-roster")
 @login_required
 def start(team_id: int, period_id: int):
-    team = team_or_404(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     period = get_or_404(RotaPeriod, period_id)
     if period.team_id != team.id:
         abort(404)

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 
 from core.db import db, get_by_id
 from core.errors import DomainError
-from core.pages import CsrfForm, team_or_404
+from core.pages import CsrfForm, team_for_page
 from rota import services
 from rota.compliance import publishing
 from rota.models import RotaPeriod
@@ -18,7 +18,7 @@ bp = Blueprint("publish", __name__)
 
 
 def _team_and_period(team_id: int, period_id: int):
-    team, period = team_or_404(team_id), get_by_id(RotaPeriod, period_id)
+    team, period = team_for_page(team_id), get_by_id(RotaPeriod, period_id)
     if period is None or period.team_id != team.id:
         abort(404)
     if not team.can_manage(current_user):

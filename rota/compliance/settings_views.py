@@ -20,7 +20,7 @@ from core.accounts import Membership, User
 from core.auth import render_profile
 from core.db import db, get_by_id
 from core.errors import ValidationFailed
-from core.pages import CsrfForm, form_errors, team_or_404
+from core.pages import CsrfForm, form_errors, team_for_page
 from core.web import as_choices
 from rota.compliance import rules, settings
 from rota.compliance import settings_api as compliance_settings_api
@@ -156,13 +156,13 @@ def _attempt(team, form, action, message: str, anchor: str = ""):
 @bp.get("/teams/<int:team_id>/compliance-settings", endpoint="team_page")
 @login_required
 def team_page(team_id: int):
-    return _render_team(team_or_404(team_id, manage=True))
+    return _render_team(team_for_page(team_id, manage=True))
 
 
 @bp.post("/teams/<int:team_id>/compliance-settings")
 @login_required
 def save_team(team_id: int):
-    team = team_or_404(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     form = _team_form(team, None, formdata=request.form)
     if form.validate_on_submit():
         changes = settings.set_rule_severity_changes(team, {r["rule_id"]: f.data for r, f in form.rule_rows})
@@ -179,7 +179,7 @@ def save_team(team_id: int):
 @bp.post("/teams/<int:team_id>/compliance-settings/local-rules")
 @login_required
 def add_local_rule(team_id: int):
-    team = team_or_404(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     form = LocalRuleForm(prefix="local")
     if form.validate_on_submit():
         done = _attempt(team, form, lambda: settings.add_local_rule(
@@ -193,7 +193,7 @@ def add_local_rule(team_id: int):
 @bp.post("/teams/<int:team_id>/compliance-settings/local-rules/<rule_id>/remove")
 @login_required
 def remove_local_rule(team_id: int, rule_id: str):
-    team = team_or_404(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     if not CsrfForm().validate_on_submit():
         abort(400)
     done = _attempt(team, CsrfForm(), lambda: settings.remove_local_rule(
@@ -204,7 +204,7 @@ def remove_local_rule(team_id: int, rule_id: str):
 @bp.post("/teams/<int:team_id>/compliance-settings/people/<int:user_id>")
 @login_required
 def save_person(team_id: int, user_id: int):
-    team = team_or_404(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     person = get_by_id(User, user_id)
     if person is None or team.id not in person.team_ids:
         abort(404)

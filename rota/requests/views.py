@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from core.db import db
 from core.errors import DomainError, Forbidden, NotFound
-from core.pages import CsrfForm, form_errors, get_or_404, team_or_404
+from core.pages import CsrfForm, form_errors, get_or_404, team_for_page
 from core.web import as_choices
 from rota import services
 from rota.models import PeriodState, RotaPeriod, ShiftType
@@ -242,7 +242,7 @@ def calendar():
 @bp.route("/teams/<int:team_id>/leave-rules", methods=["GET", "POST"])
 @login_required
 def leave_rules(team_id: int):
-    team = team_or_404(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     limit_form = MaxOffForm(prefix="limit")
     form = ProfileForm(prefix="person")
     form.user.choices = _people(team)
@@ -404,7 +404,7 @@ def remove_rota_request(request_id: int):
 @bp.route("/teams/<int:team_id>/request-windows/new", methods=["GET", "POST"])
 @login_required
 def new_window(team_id: int):
-    team = team_or_404(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     periods = list(db.session.scalars(db.select(RotaPeriod).where(RotaPeriod.team_id == team.id,
                                                                   RotaPeriod.state == PeriodState.draft)
                                       .order_by(RotaPeriod.first_day)))
@@ -434,7 +434,7 @@ def new_window(team_id: int):
 @bp.route("/teams/<int:team_id>/preferences", methods=["GET", "POST"])
 @login_required
 def preferences(team_id: int):
-    team = team_or_404(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     form = PreferenceForm()
     form.user.choices = _people(team)
     form.shift_type.choices = as_choices([(0, "—")] + [(t.id, t.name) for t in _shift_types(team)])
@@ -461,7 +461,7 @@ def preferences(team_id: int):
 @bp.route("/teams/<int:team_id>/preferences/<int:pref_id>/remove", methods=["POST"])
 @login_required
 def remove_preference(team_id: int, pref_id: int):
-    team = team_or_404(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     if not CsrfForm().validate_on_submit():
         abort(400)
     pref = get_or_404(StaffPreference, pref_id)

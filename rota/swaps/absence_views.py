@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, InputRequired, NumberRange
 from core.api import MAX_ID
 from core.db import db, get_by_id
 from core.errors import Conflict, DomainError, Forbidden, RuleViolation, ValidationFailed
-from core.pages import CsrfForm, team_or_404
+from core.pages import CsrfForm, team_for_page
 from core.web import as_choices
 from rota import services
 from rota.models import StaffingRequirement
@@ -105,7 +105,7 @@ def ask_cover(shift_id: int):
 @bp.post("/teams/<int:team_id>/gaps/ask-cover")
 @login_required
 def ask_cover_for_gap(team_id: int):
-    team = team_or_404(team_id)
+    team = team_for_page(team_id)
     form = GapForm()
     if not form.validate_on_submit():
         flash("That gap could not be read: reload Home and try again.", "error")
@@ -133,7 +133,7 @@ def _grid_url(team, form: OpenAllForm):
 def open_all_gaps(team_id: int):
     """A day's or a week's gaps: GET shows what will be opened and asks to confirm; POST opens them and sends one
     message (a second tap is told there is nothing left to open)."""
-    team = team_or_404(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     if request.method == "GET":
         form = OpenAllForm(formdata=request.args, meta={"csrf": False})
         if not form.validate() or form.last.data < form.first.data or (form.last.data - form.first.data).days > 6:
@@ -175,7 +175,7 @@ def cover_status():
 @bp.route("/teams/<int:team_id>/absence-settings", methods=["GET", "POST"])
 @login_required
 def settings(team_id: int):
-    team = team_or_404(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     form = HandlingForm(data={"handling": absence.settings_for(team.id).value} if request.method == "GET" else None)
     if form.validate_on_submit():
         absence.set_handling(team, form.handling.data, actor=current_user)

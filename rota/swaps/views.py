@@ -18,7 +18,7 @@ from core import limits
 from core.accounts import Team, User
 from core.db import db, get_by_id, now_utc
 from core.errors import Conflict, RuleViolation, ValidationFailed
-from core.pages import CsrfForm, team_or_404
+from core.pages import CsrfForm, team_for_page
 from core.web import as_choices
 from rota import cover
 from rota.models import Shift, ShiftState
@@ -486,7 +486,7 @@ def approvals_page():
 @bp.route("/teams/<int:team_id>/swap-settings", methods=["GET", "POST"])
 @login_required
 def settings_page(team_id: int):
-    team = team_or_404(team_id, manage=True)
+    team = team_for_page(team_id, manage=True)
     current = shared.settings_for(team.id)
     form = SettingsForm(data={"approval_policy": current.approval_policy.value,
                               "open_shift_policy": current.open_shift_policy.value,
