@@ -17,9 +17,7 @@ from core.db import db
 from notifications import push, service
 from notifications.models import Notification, OutboxMessage, OutboxState
 from rota.swaps import home
-from tests.conftest import TEST_PASSWORD
-from tests.e2e.conftest import sign_in
-from tests.e2e.test_pwa import KEYS, _ready
+from tests.e2e.test_pwa import KEYS, deliver, service_worker_of
 from tests.rota.swaps import factories as data
 
 
@@ -58,23 +56,8 @@ def test_a_tap_on_the_pushed_cover_request_opens_the_open_shift_with_i_ll_take_i
     night_id, nurse_id, email, msg_id = night.id, nurse.id, nurse.email, msg.id
     db.session.commit()
 
-    phone.context.grant_permissions(["notifications"], origin=live_server.url)
-    sign_in(phone, email, TEST_PASSWORD)
-    phone.wait_for_url("**/")
-    cdp = phone.context.new_cdp_session(phone)
-    registrations = []
-    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
-    cdp.send("ServiceWorker.enable")
-    _ready(phone)
-    phone.wait_for_timeout(200)
-    [reg_id] = {r["registrationId"] for r in registrations if r["scopeURL"] == live_server.url + "/"}
-    cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server.url, "registrationId": reg_id,
-                                                  "data": payload})
-    [worker] = [sw for sw in phone.context.service_workers if sw.url.endswith("/sw.js")]
-    for _ in range(100):
-        if worker.evaluate("() => self.registration.getNotifications().then(n => n.length)"):
-            break
-        phone.wait_for_timeout(50)
+    cdp, reg_id = service_worker_of(phone, live_server, email)
+    worker = deliver(phone, live_server, cdp, reg_id, payload)
     assert worker.evaluate(CLICK) == "clicked"
 
     # The page the tap opened: the open Night, with the button that takes it.
@@ -118,23 +101,8 @@ def test_the_i_ll_take_it_button_on_the_pushed_notification_takes_the_shift(app,
     night_id, nurse_id, email, msg_id = night.id, nurse.id, nurse.email, msg.id
     db.session.commit()
 
-    phone.context.grant_permissions(["notifications"], origin=live_server.url)
-    sign_in(phone, email, TEST_PASSWORD)
-    phone.wait_for_url("**/")
-    cdp = phone.context.new_cdp_session(phone)
-    registrations = []
-    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"]))
-    cdp.send("ServiceWorker.enable")
-    _ready(phone)
-    phone.wait_for_timeout(200)
-    [reg_id] = {r["registrationId"] for r in registrations if r["scopeURL"] == live_server.url + "/"}
-    cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server.url, "registrationId": reg_id,
-                                                  "data": payload})
-    [worker] = [sw for sw in phone.context.service_workers if sw.url.endswith("/sw.js")]
-    for _ in range(100):
-        if worker.evaluate("() => self.registration.getNotifications().then(n => n.length)"):
-            break
-        phone.wait_for_timeout(50)
+    cdp, reg_id = service_worker_of(phone, live_server, email)
+    worker = deliver(phone, live_server, cdp, reg_id, payload)
     assert worker.evaluate(BUTTON) == "I'll take it"
     def taken():
         who = data.holder(night_id)

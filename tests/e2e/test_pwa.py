@@ -67,9 +67,11 @@ def test_manifest_is_valid_and_the_service_worker_registers_at_the_root(nurse, p
     assert parsed["errors"] == [] and parsed["url"].endswith("/manifest.webmanifest")
 
 
-def test_a_push_shows_a_notification_and_reports_delivery(app, nurse, phone, live_server):
+def service_worker_of(phone, live_server, email: str) -> tuple:
+    """Sign ``email`` in on ``phone`` with notifications allowed and wait for the app's service worker: (the DevTools
+    session, the worker's registration id), for ``deliver``."""
     phone.context.grant_permissions(["notifications"], origin=live_server.url)
-    sign_in(phone, EMAIL, TEST_PASSWORD)
+    sign_in(phone, email, TEST_PASSWORD)
     phone.wait_for_url("**/")
     cdp = phone.context.new_cdp_session(phone)
     registrations = []
@@ -78,6 +80,24 @@ def test_a_push_shows_a_notification_and_reports_delivery(app, nurse, phone, liv
     _ready(phone)
     phone.wait_for_timeout(200)
     [reg_id] = {r["registrationId"] for r in registrations if r["scopeURL"] == live_server.url + "/"}
+    return cdp, reg_id
+
+
+def deliver(phone, live_server, cdp, reg_id, payload: str):
+    """Hand ``payload`` to the service worker as the push service would (DevTools) and wait until it shows a
+    notification: returns the worker."""
+    cdp.send("ServiceWorker.deliverPushMessage", {"origin": live_server.url, "registrationId": reg_id,
+                                                  "data": payload})
+    [worker] = [sw for sw in phone.context.service_workers if sw.url.endswith("/sw.js")]
+    for _ in range(100):
+        if worker.evaluate("() => self.registration.getNotifications().then(n => n.length)"):
+            break
+        phone.wait_for_timeout(50)
+    return worker
+
+
+def test_a_push_shows_a_notification_and_reports_delivery(app, nurse, phone, live_server):
+    cdp, reg_id = service_worker_of(phone, live_server, EMAIL)
     # A real outbox row, and the very payload the worker would encrypt for it.
     notify([nurse], kind="swap.accepted", text="Your swap for Thu night was accepted", link="/swaps/12")
     db.session.commit()
