@@ -804,18 +804,15 @@ def check_rest_after_nights(rule, rs, ctx):
 def check_weekends(rule, rs, ctx):
     p = rule.params
     one_in, cycle = p["one_in"], p["cycle_weeks"]
-    allowed = math.ceil(cycle / one_in)
+    allowed = weekends_allowed(rule)
     by_weekend: dict[int, list[_S]] = {}
     for x in ctx.near(rule):
         w = x.weekend()
         if w is not None:
             by_weekend.setdefault(w, []).append(x)
     worked = sorted(by_weekend)
-    breaches = []
-    for i, sat in enumerate(worked):
-        j = bisect.bisect_left(worked, sat + 7 * cycle)
-        if j - i > allowed:
-            breaches.append((sat, sat + 7 * cycle, j - i, worked[i:j]))
+    breaches = [(worked[i], worked[i] + 7 * cycle, j - i, worked[i:j])
+                for i, j in weekend_windows(worked, cycle) if j - i > allowed]
     worst, groups = _merge_breaches(breaches)
     out = []
     for (sat, _end, n, _sats), group in zip(worst, groups, strict=True):
@@ -964,6 +961,13 @@ def weekend_of(shift: WorkShift) -> date | None:
     return None if sat is None else date.fromordinal(sat)
 
 
+def weekend_windows(saturdays: list[int], cycle_weeks: int):
+    """Each run of ``cycle_weeks`` weeks that starts on a worked weekend, as (first, end) indexes into ``saturdays``
+    (the worked weekends' Saturdays, ordinals, sorted): how ``check_weekends`` and ``position`` both count."""
+    for i, sat in enumerate(saturdays):
+        yield i, bisect.bisect_left(saturdays, sat + 7 * cycle_weeks)
+
+
 def weekends_allowed(rule: Rule) -> int:
     """How many weekends a ``weekends`` rule allows in any ``cycle_weeks`` consecutive weeks (1 in 3 over 26: 9)."""
     return math.ceil(rule.params["cycle_weeks"] / rule.params["one_in"])
@@ -1086,11 +1090,8 @@ def position(shifts: Iterable[WorkShift], rule_sets: Iterable[RuleSet | str], *,
         allowed = weekends_allowed(wk)
         worked_sats = sorted({w for x in ctx.all if (w := x.weekend()) is not None})
         on_page = {w for x in inside if (w := x.weekend()) is not None}
-        most = 0
-        for i, sat in enumerate(worked_sats):
-            window = worked_sats[i:bisect.bisect_left(worked_sats, sat + 7 * cycle)]
-            if on_page.intersection(window):
-                most = max(most, len(window))
+        most = max((j - i for i, j in weekend_windows(worked_sats, cycle)
+                    if on_page.intersection(worked_sats[i:j])), default=0)
         out.append(Measure(wk.id, "Weekends worked", most, allowed, "count", "maximum",
                            f"{most} in {cycle} weeks", f"{allowed} in {cycle} weeks (1 in {one_in})"))
     rest_rule = rules.get("TCS-rest11") or rules.get("WTR-rest11")
