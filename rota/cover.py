@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, inspect, or_, select
+from sqlalchemy.orm.util import identity_key
 
 from core import audit, timeutil
 from core.accounts import StaffGroup, Team, User, grade_rank
@@ -146,8 +147,76 @@ def _requirements():
             .order_by(StaffingRequirement.id))
 
 
+_FEW_SLOTS = 24  # up to this many slots, their shifts are read slot by slot; beyond, the whole span of days
+# What a slot needs of each of its shifts (plain rows, not ORM objects: a dozen slots hold a couple of hundred).
+_SLOT_COLUMNS = (Shift.id, Shift.team_id, Shift.shift_type_id, Shift.starts_at, Shift.state, Shift.assignee_id)
+_PERSON_COLUMNS = (User.id, User.staff_group, User.grade, User.skills)  # what ``meets`` reads
+
+
+@cache
+def _slot_shifts(n: int):
+    """The shifts of ``n`` slots, each slot's own local day (bound as ``t<i>``, ``y<i>``, ``lo<i>``, ``hi<i>``), plus
+    the ``given`` shifts; ``n`` 0: the span ``lo``..``hi`` of some teams' shift types. Built once per ``n``."""
+    if n:
+        where = or_(*[(Shift.team_id == bindparam(f"t{i}")) & (Shift.shift_type_id == bindparam(f"y{i}"))
+                      & (Shift.starts_at >= bindparam(f"lo{i}")) & (Shift.starts_at < bindparam(f"hi{i}"))
+                      for i in range(n)], Shift.id.in_(bindparam("given", expanding=True)))
+    else:
+        where = or_(Shift.team_id.in_(bindparam("team_ids", expanding=True))
+                    & Shift.shift_type_id.in_(bindparam("type_ids", expanding=True))
+                    & (Shift.starts_at >= bindparam("lo")) & (Shift.starts_at < bindparam("hi")),
+                    Shift.id.in_(bindparam("given", expanding=True)))
+    return select(*_SLOT_COLUMNS).where(Shift.state != ShiftState.cancelled, where)
+
+
+def _slot_rows(keys: set[tuple], zones: Mapping[int, str], given: list[int]) -> list:
+    """The shifts of ``keys`` (team, shift type, local day): each slot's own day in its team's zone when there are
+    few (an open-shifts list reads its dozen slots, not the weeks between them), else the span of days with a day
+    either side (any zone), filtered by the caller. The ``given`` shifts are always read, and any shift this session
+    holds with changes not yet written is taken as it stands here (a shift moved to another slot counts there)."""
+    if len(keys) <= _FEW_SLOTS:
+        values = {"given": given}
+        for i, (team_id, type_id, day) in enumerate(sorted(keys)):
+            values[f"t{i}"], values[f"y{i}"] = team_id, type_id
+            values[f"lo{i}"], values[f"hi{i}"] = timeutil.day_bounds(day, day, zones[team_id])
+        stmt = _slot_shifts(len(keys))
+    else:
+        days = sorted(k[2] for k in keys)
+        lo, hi = days[0] - timedelta(days=1), days[-1] + timedelta(days=2)
+        values = {"given": given, "team_ids": sorted({k[0] for k in keys}), "type_ids": sorted({k[1] for k in keys}),
+                  "lo": timeutil.day_bounds(lo, lo, "UTC")[0], "hi": timeutil.day_bounds(hi, hi, "UTC")[1]}
+        stmt = _slot_shifts(0)
+    held = db.session.identity_map
+    out = []
+    for row in db.session.execute(stmt, values):
+        obj = held.get(identity_key(Shift, row.id))
+        out.append(obj if obj is not None and (obj.id in given or inspect(obj).modified) else row)
+    return out
+
+
+def _people(ids: set[int]) -> dict:
+    """Holders by id, as ``meets`` reads them (staff group, grade, skills): plain rows unless this session holds
+    the person with changes not yet written."""
+    if not ids:
+        return {}
+    held = db.session.identity_map
+    out = {}
+    for row in db.session.execute(select(*_PERSON_COLUMNS).where(User.id.in_(ids))):
+        obj = held.get(identity_key(User, row.id))
+        out[row.id] = obj if obj is not None and inspect(obj).modified else row
+    return out
+
+
+@cache
+def _slot_types():
+    return (select(ShiftType.id, ShiftType.name, ShiftType.team_id, Team.timezone)
+            .join(Team, Team.id == ShiftType.team_id)
+            .where(ShiftType.id.in_(bindparam("type_ids", expanding=True))))
+
+
 def load_slots(shifts: Iterable[Shift]) -> dict[tuple, Slot]:
     """The slots of ``shifts`` (those with requirements), loaded in a fixed handful of queries."""
+    shifts = list(shifts)
     keys = {k for k in (_slot_key(s) for s in shifts) if k is not None}
     if not keys:
         return {}
@@ -159,14 +228,10 @@ def load_slots(shifts: Iterable[Shift]) -> dict[tuple, Slot]:
     keys = {k for k in keys if any(r.weekday is None or r.weekday == k[2].weekday() for r in reqs[k[:2]])}
     if not keys:
         return {}
-    days = sorted(k[2] for k in keys)
-    lo, hi = days[0] - timedelta(days=1), days[-1] + timedelta(days=2)  # any zone: a day either side
-    lo_utc, _ = timeutil.day_bounds(lo, lo, "UTC")
-    _, hi_utc = timeutil.day_bounds(hi, hi, "UTC")
-    zones = dict(db.session.execute(select(Team.id, Team.timezone).where(Team.id.in_(team_ids))).all())
-    rows = list(db.session.scalars(select(Shift).where(Shift.team_id.in_(team_ids), Shift.shift_type_id.in_(type_ids),
-                                                       Shift.state != ShiftState.cancelled,
-                                                       Shift.starts_at >= lo_utc, Shift.starts_at < hi_utc)))
+    types = db.session.execute(_slot_types(), {"type_ids": sorted(type_ids)}).all()
+    names = {type_id: name for type_id, name, _, _ in types}
+    zones = {team_id: tz for _, _, team_id, tz in types}  # a shift's types are its team's
+    rows = _slot_rows(keys, zones, [s.id for s in shifts if s.id is not None])
     by_key = defaultdict(list)
     for s in rows:
         key = _slot_key(s, zones)
@@ -178,9 +243,7 @@ def load_slots(shifts: Iterable[Shift]) -> dict[tuple, Slot]:
         openings = dict(db.session.execute(select(GapOpening.shift_id, GapOpening.requirement_id)
                                            .where(GapOpening.shift_id.in_(open_ids))).all())
         released = last_holders(open_ids)
-    holder_ids = {s.assignee_id for s in rows if s.assignee_id} | set(released.values())
-    people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(holder_ids)))} if holder_ids else {}
-    names = dict(db.session.execute(select(ShiftType.id, ShiftType.name).where(ShiftType.id.in_(type_ids))).all())
+    people = _people({s.assignee_id for s in rows if s.assignee_id} | set(released.values()))
     out = {}
     for key in keys:
         team_id, type_id, day = key

@@ -351,14 +351,16 @@ def cancel_swap(data, swap_id):
 def list_open_shifts(args):
     """Open shifts (gaps) I may see, soonest first, each with whether I am eligible and why not."""
     team_ids = None
+    settings = eligibility.all_settings()  # read once: which pools I am in, and each team's claim policy
     if args.get("team_id"):
         team = db.session.get(Team, args["team_id"])
-        allowed = eligibility.teams_whose_shifts_user_may_take(_me())
-        if team is None or not (team.can_view(_me()) or team.id in allowed
+        if team is None or not (team.can_view(_me())
+                                or team.id in eligibility.teams_whose_shifts_user_may_take(_me(), settings=settings)
                                 or team.id in eligibility.invited_team_ids(_me())):
             raise NotFound(f"No team with id {args['team_id']}.")
         team_ids = [team.id]
-    results = eligibility.eligible_open_shifts(_me(), team_ids=team_ids, include_ineligible=True, limit=1000)
+    results = eligibility.eligible_open_shifts(_me(), team_ids=team_ids, include_ineligible=True, limit=1000,
+                                               settings=settings)
     page, per_page = args["page"], args["per_page"]
     items = [_open_item(e) for e in results[(page - 1) * per_page: page * per_page]]
     return {"items": items, "page": page, "per_page": per_page, "total": len(results)}
