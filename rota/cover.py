@@ -21,12 +21,14 @@ list (:func:`need_for`).
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import cache
 
+from flask import current_app
 from sqlalchemy import bindparam, inspect, or_, select
 from sqlalchemy.orm.util import identity_key
 
@@ -42,6 +44,16 @@ from rota.verdicts import BLOCK, Verdict
 
 RULE_ID = "COVER-min"
 RULE_SET = "COVER"
+# ``fn(team_ids) -> {team_id: stamp} | None`` (at most one: ``rota.feeds.stamps.team_stamps``, registered by its
+# wiring): a value per team that moves with every committed write to what a slot's cover is read from — the team's
+# shifts, their releases and gap openings, its shift types, zone and staffing requirements, and the staff group,
+# grade and skills of its members and holders; None while the session holds writes not yet committed. Slots read for
+# lists (``load_slots(..., kept=True)``) are kept per process under it; with no hook registered nothing is kept.
+TEAM_STAMPS: list[Callable] = []
+KEPT_SLOTS = 4096  # slots each process keeps (a dozen rows each)
+_kept_lock = threading.Lock()
+
+
 def staff_label(user: User) -> str:
     """"Band 3 healthcare assistant", "no clinical grade, administrative staff" (who someone is, on every list)."""
     group = group_words(user.staff_group.value, plural=False)
@@ -102,6 +114,7 @@ class Slot:
     shifts: list  # non-cancelled shifts of the slot
     purposes: dict  # open shift id -> ids of the clauses it is a place for
     people: dict = field(default_factory=dict)  # user id -> User
+    _now: dict = field(default_factory=dict, repr=False)  # clause id -> (holders, places) as the slot stands
 
     def _count(self, req, holders: Mapping[int, User | None]) -> tuple[int, int]:
         have = places = 0
@@ -124,7 +137,10 @@ class Slot:
         after = {**before, **{sid: u for sid, u in changes.items() if sid in before}}
         out = []
         for req in self.requirements:
-            have_b, places_b = self._count(req, before)
+            now = self._now.get(req.id)
+            if now is None:  # the same for every change asked about (a list asks once per person and gap)
+                now = self._now[req.id] = self._count(req, before)
+            have_b, places_b = now
             have_a, places_a = self._count(req, after)
             out.append(ClauseEffect(req, self.name, have_b, have_a, places_b, places_a))
         return out
@@ -214,12 +230,78 @@ def _slot_types():
             .where(ShiftType.id.in_(bindparam("type_ids", expanding=True))))
 
 
-def load_slots(shifts: Iterable[Shift]) -> dict[tuple, Slot]:
-    """The slots of ``shifts`` (those with requirements), loaded in a fixed handful of queries."""
+def load_slots(shifts: Iterable[Shift], *, kept: bool = False) -> dict[tuple, Slot]:
+    """The slots of ``shifts`` (those with requirements), loaded in a fixed handful of queries. ``kept``: for a list
+    that only shows them (open shifts), slots read before under the same team stamps (``TEAM_STAMPS``) are used as
+    they were, and those read now are kept; never while the session holds writes of its own, and never for a change
+    being decided (claims, assignments and approvals lock and read their slots afresh)."""
     shifts = list(shifts)
     keys = {k for k in (_slot_key(s) for s in shifts) if k is not None}
     if not keys:
         return {}
+    if kept and TEAM_STAMPS:
+        stamps = TEAM_STAMPS[-1]({k[0] for k in keys})
+        if stamps is not None:
+            return _kept_slots(keys, stamps)
+    return _read_slots(keys, [s.id for s in shifts if s.id is not None])
+
+
+def _kept_slots(keys: set[tuple], stamps: dict) -> dict[tuple, Slot]:
+    """``keys``' slots: those kept under their team's stamp as it is now, the others read now and kept. The stamps
+    were read first: a write committed since then is read under the older stamp, which no later list reads again."""
+    store = current_app.extensions.setdefault("cover_slots", OrderedDict())
+    out, missing = {}, set()
+    with _kept_lock:
+        for key in keys:
+            hit = store.get(key)
+            if hit is not None and hit[0] == stamps.get(key[0]):
+                store.move_to_end(key)
+                if hit[1] is not None:
+                    out[key] = hit[1]
+            else:
+                missing.add(key)
+    if missing:
+        read = _read_slots(missing, [])
+        with _kept_lock:
+            for key in missing:
+                if stamps.get(key[0]) is not None:  # a team never stamped: nothing to tell a change by
+                    store[key] = (stamps[key[0]], _shareable(read.get(key)))
+                    store.move_to_end(key)
+            while len(store) > KEPT_SLOTS:
+                store.popitem(last=False)
+        out.update({key: store_slot for key in missing if (store_slot := read.get(key)) is not None})
+    return out
+
+
+@dataclass(frozen=True)
+class Clause:
+    """A staffing requirement clause as a slot reads it, outside any session (kept slots are shared by requests)."""
+
+    id: int
+    team_id: int
+    shift_type_id: int
+    weekday: int | None
+    staff_group: str | None
+    min_grade: str | None
+    skill: str | None
+    min_count: int
+    description: str | None
+
+    @classmethod
+    def of(cls, req) -> Clause:
+        return cls(req.id, req.team_id, req.shift_type_id, req.weekday, req.staff_group, req.min_grade, req.skill,
+                   req.min_count, req.description)
+
+
+def _shareable(slot: Slot | None) -> Slot | None:
+    """The slot with nothing bound to this request's session: its clauses as :class:`Clause`; its shifts and people
+    are plain rows already (``_read_slots`` with nothing given, in a session with no changes of its own)."""
+    if slot is None:
+        return None
+    return Slot(slot.name, [Clause.of(r) for r in slot.requirements], slot.shifts, slot.purposes, slot.people)
+
+
+def _read_slots(keys: set[tuple], given: list[int]) -> dict[tuple, Slot]:
     team_ids = {k[0] for k in keys}
     type_ids = {k[1] for k in keys}
     reqs = defaultdict(list)
@@ -231,7 +313,7 @@ def load_slots(shifts: Iterable[Shift]) -> dict[tuple, Slot]:
     types = db.session.execute(_slot_types(), {"type_ids": sorted(type_ids)}).all()
     names = {type_id: name for type_id, name, _, _ in types}
     zones = {team_id: tz for _, _, team_id, tz in types}  # a shift's types are its team's
-    rows = _slot_rows(keys, zones, [s.id for s in shifts if s.id is not None])
+    rows = _slot_rows(keys, zones, given)
     by_key = defaultdict(list)
     for s in rows:
         key = _slot_key(s, zones)

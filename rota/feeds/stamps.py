@@ -6,12 +6,15 @@ concerned on by one (``calendar_feed_stamps``), in the same transaction, so a fe
 rows alone (``rota.feeds.fetch.find_feed``) and a calendar polling an unchanged feed gets 304 without its shifts
 being read. What moves a team's stamp:
 
-* a shift of the team (created, edited, assigned, cancelled, deleted; its old team too when it moves) and a release
-  of one of its shifts;
-* a rota period of the team (publication), one of its shift types, the team itself (name, site, zone), its feed
-  setting (staff may subscribe), a membership in it;
-* a person's leave, a person's name (team feeds show who works each shift) or their removal: every team they belong
-  to or hold a shift in.
+* a shift of the team (created, edited, assigned, cancelled, deleted; its old team too when it moves), a release
+  of one of its shifts and a gap opening (the requirement an open shift was opened for);
+* a rota period of the team (publication), one of its shift types, one of its staffing requirements, the team
+  itself (name, site, zone), its feed setting (staff may subscribe), a membership in it;
+* a person's leave, a person's name (team feeds show who works each shift), staff group, grade or skills (who counts
+  towards a requirement), or their removal: every team they belong to or hold a shift in.
+
+The cover of each slot (a shift type on a day: its requirements, who holds it, its open places) is kept under these
+stamps too (``team_stamps``, through ``rota.cover.TEAM_STAMPS``; ``tests/rota/swaps/test_open_shift_cover_kept.py``).
 
 The grid's working-time markers are kept under these stamps too (``people_stamps``, through
 ``rota.services.PEOPLE_STAMPS``; ``rota.compliance.team_report.grid_verdicts``): a write that can change a verdict —
@@ -34,12 +37,14 @@ from sqlalchemy.orm import Session
 from core.accounts import Membership, Team, User
 from core.db import db, now_utc
 from rota.feeds.models import FeedStamp, TeamFeedSetting
-from rota.models import Leave, RotaPeriod, Shift, ShiftRelease, ShiftType
+from rota.models import GapOpening, Leave, RotaPeriod, Shift, ShiftRelease, ShiftType, StaffingRequirement
 
 _TEAM_COLUMN = {Shift: "team_id", RotaPeriod: "team_id", ShiftType: "team_id", Membership: "team_id",
-                TeamFeedSetting: "team_id", Team: "id"}
+                TeamFeedSetting: "team_id", Team: "id", StaffingRequirement: "team_id"}
 _PERSON_COLUMN = {Leave: "user_id", User: "id"}
-TRACKED = (*_TEAM_COLUMN, *_PERSON_COLUMN, ShiftRelease)
+_SHIFT_COLUMN = {ShiftRelease: "shift_id", GapOpening: "shift_id"}  # rows of a shift: its team's stamp
+TRACKED = (*_TEAM_COLUMN, *_PERSON_COLUMN, *_SHIFT_COLUMN)
+_PERSON_SHOWN = ("display_name", "staff_group", "grade", "skills")  # what feeds and cover read of a person
 _PENDING = "calendar_feed_stamp_teams"
 
 
@@ -76,6 +81,23 @@ def _people_stamps():
             .order_by(teams.c.team_id))
 
 
+def team_stamps(team_ids) -> dict | None:
+    """Team id -> (version, time of the last change) of the teams that have a stamp. None while this session holds
+    writes not yet committed, whose stamps move only at the commit: nothing it reads may be kept under the stamps
+    it would read now. ``rota.cover.TEAM_STAMPS`` hook: each slot's cover is kept under its team's stamp."""
+    session = db.session()
+    if session.new or session.dirty or session.deleted or session.info.get(_PENDING):
+        return None
+    return {team_id: (version, changed_at) for team_id, version, changed_at
+            in session.execute(_team_stamps(), {"ids": sorted(team_ids)})}
+
+
+@cache
+def _team_stamps():
+    return select(FeedStamp.team_id, FeedStamp.version, FeedStamp.changed_at).where(
+        FeedStamp.team_id.in_(bindparam("ids", expanding=True)))
+
+
 def _release_teams(conn, shift_ids: set[int]) -> set[int]:
     if not shift_ids:
         return set()
@@ -89,13 +111,14 @@ def _object_teams(session: Session, objects) -> set[int]:
         if kind in _TEAM_COLUMN:
             teams |= _values(obj, _TEAM_COLUMN[kind])
         elif kind is User:
-            if obj in session.deleted or inspect(obj).attrs.display_name.history.has_changes():
+            attrs = inspect(obj).attrs
+            if obj in session.deleted or any(attrs[name].history.has_changes() for name in _PERSON_SHOWN):
                 people |= _values(obj, "id")
         elif kind is Leave:
             people |= _values(obj, "user_id")
             teams |= _values(obj, "team_id")
-        elif kind is ShiftRelease:
-            shifts |= _values(obj, "shift_id")
+        elif kind in _SHIFT_COLUMN:
+            shifts |= _values(obj, _SHIFT_COLUMN[kind])
     if people or shifts:
         conn = session.connection()
         teams |= _person_teams(conn, people) | _release_teams(conn, shifts)
@@ -178,8 +201,8 @@ def _bulk(state):
         for row in rows:
             if kind in _TEAM_COLUMN:
                 teams.add(row.get(_TEAM_COLUMN[kind]))
-            elif kind is ShiftRelease:
-                teams |= _release_teams(conn, {row.get("shift_id")} - {None})
+            elif kind in _SHIFT_COLUMN:
+                teams |= _release_teams(conn, {row.get(_SHIFT_COLUMN[kind])} - {None})
             else:
                 teams |= _person_teams(conn, {row.get(_PERSON_COLUMN[kind])} - {None})
                 teams.add(row.get("team_id"))
@@ -188,9 +211,9 @@ def _bulk(state):
         table = mapper.local_table
         if kind in _TEAM_COLUMN:
             teams |= set(conn.scalars(select(table.c[_TEAM_COLUMN[kind]]).where(*where)))
-        elif kind is ShiftRelease:
+        elif kind in _SHIFT_COLUMN:
             teams |= set(conn.scalars(select(Shift.team_id).where(
-                Shift.id.in_(select(table.c.shift_id).where(*where)))))
+                Shift.id.in_(select(table.c[_SHIFT_COLUMN[kind]]).where(*where)))))
         else:
             teams |= _person_teams(conn, set(conn.scalars(select(table.c[_PERSON_COLUMN[kind]]).where(*where))))
     _note(session, teams)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from core import registry
-from rota import services
+from rota import cover, services
 from rota.feeds import models as feed_models  # noqa: F401  (registers the tables)
 from rota.feeds import stamps  # the session hook that moves the teams' feed stamps
 from rota.feeds.api import blp
@@ -19,6 +19,8 @@ def register(app, api) -> None:
         app.config.setdefault(key, value)
     if stamps.people_stamps not in services.PEOPLE_STAMPS:
         services.PEOPLE_STAMPS.append(stamps.people_stamps)
+    if stamps.team_stamps not in cover.TEAM_STAMPS:
+        cover.TEAM_STAMPS.append(stamps.team_stamps)
     app.register_blueprint(bp)
     api.register_blueprint(blp)
     registry.register_profile_section(app, "rota/feeds/profile.html")

@@ -458,7 +458,7 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
     blocking = {tid: {lv.id for lv in leave if lv.team_id is None or lv.team_id in own or lv.team_id == tid
                       or lv.team_id in {int(t) for t in settings_from(settings, tid).pool_team_ids or ()}}
                 for tid in teams}
-    slots = cover.load_slots(shifts)
+    slots = cover.load_slots(shifts, kept=True)  # a list: slots unchanged since an earlier list are not read again
     out = []
     for shift, waiting in rows:
         res = Eligibility(user, shift, volunteered=bool(waiting))
