@@ -10,7 +10,8 @@ and with BENCH_STREAMS streams held open, the CPU share of each process, the str
 and a broadcast's notification latency (p95) to 20 of those streams (``streams``).
 
 Settings: BENCH_DATABASE_URL (PostgreSQL, emptied; SQLite otherwise), BENCH_WARDS (default 40 wards of 50 staff:
-2,000 people, one open tab each), BENCH_STREAMS (default one per person), BENCH_SECONDS (per endpoint, default 5),
+2,000 people, one open tab each), BENCH_STREAMS (default one per person), BENCH_SECONDS (per wrk run, default 3),
+BENCH_ROUNDS (default 3: (trivial, endpoint) pairs per endpoint, the median round shown),
 BENCH_CONNECTIONS (default 16), BENCH_PARTS (default all: endpoints,nodes,mix,streams), BENCH_MIX_PEOPLE (16),
 BENCH_MIX_SECONDS (20), BENCH_PROBE_RATE (10 req/s), BENCH_PROBE_SECONDS (15). ``make loadtest`` installs wrk and
 runs it on PostgreSQL.
@@ -36,7 +37,8 @@ import requests
 from bench import loadmix
 from bench.common import database_url, tree_cpu_seconds
 
-SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))  # (trivial, endpoint) pairs per endpoint
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 PARTS = os.environ.get("BENCH_PARTS", "endpoints,nodes,mix,streams")  # run only some of them (comma-separated)
 MIX_PEOPLE = int(os.environ.get("BENCH_MIX_PEOPLE", "16"))  # at once, closed loop (the web tier has 2 x 8 threads)
@@ -90,14 +92,15 @@ MIX_DATA: dict = {}
 _UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def _wrk(url: str, token: str, *, method="GET", body: str | None = None) -> dict:
+def _wrk(url: str, token: str, *, method="GET", body: str | None = None, seconds: float | None = None) -> dict:
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     lua_body = "nil" if body is None else "[[" + body + "]]"
     script.write(f'wrk.method = "{method}"\nwrk.body = {lua_body}\n'
                  f'wrk.headers["Authorization"] = "Bearer {token}"\n'
                  'wrk.headers["Content-Type"] = "application/json"\n')
     script.close()
-    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--timeout", "30s", "--latency", "-s", script.name]
+    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{seconds or SECONDS}s", "--timeout", "30s", "--latency", "-s",
+               script.name]
     out = subprocess.run([*command, url], capture_output=True, text=True).stdout
     os.unlink(script.name)
     figures = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
@@ -151,14 +154,8 @@ def main() -> None:
                  ("POST /api/v1/compliance/check", web.url + "/api/v1/compliance/check", "POST", check),
                  ("team grid page (4 weeks)", f"{web.url}/teams/{team_id}/rota?start={first.isoformat()}&weeks=4",
                   "GET", None)]
-        print(f"\nweb tier: gunicorn gthread 2 workers x 8 threads; wrk -t2 -c{CONNECTIONS} -d{SECONDS}s each "
-              f"(load average before: {load[0]:.2f})")
-        base = None
-        for name, target, method, body in cases if "endpoints" in PARTS else ():
-            f = _wrk(target, coord_token, method=method, body=body)
-            base = base or f
-            print(f"  {name:38s} {f['rps']:7.1f} req/s (x{f['rps'] / base['rps']:.2f})  p50 {f['p50']:6.1f} ms  "
-                  f"p99 {f['p99']:7.1f} ms  non-2xx {f['errors']}")
+        if "endpoints" in PARTS:
+            _endpoints(cases, coord_token, load[0])
         if "nodes" in PARTS or "mix" in PARTS:
             _two_nodes(url, web, stream, coord_token, cases, team_id, first)
         if "streams" in PARTS:
@@ -167,6 +164,32 @@ def main() -> None:
         web.stop()
         stream.stop()
     print(f"load average after: {os.getloadavg()[0]:.2f} (2 cores: the load generator shares them with the servers)")
+
+
+def _endpoints(cases, token: str, load: float) -> None:
+    """Each endpoint against the trivial one in ROUNDS rounds, each round a wrk run of the trivial endpoint right
+    before the endpoint's (SECONDS each, 2 s apart so that neither run meets the other's requests still in flight):
+    a round's ratio compares two runs seconds apart, so a machine whose speed
+    drifts during the bench (these shared 2-core machines do, by up to 2x within a minute) moves both. The median
+    round is shown, with the spread of the ratios."""
+    print(f"\nweb tier: gunicorn gthread 2 workers x 8 threads; wrk -t2 -c{CONNECTIONS} -d{SECONDS}s each, {ROUNDS} "
+          f"rounds of (trivial, endpoint) (load average before: {load:.2f})")
+    (_, trivial_url, *_), rows = cases[0], []
+    for name, target, method, body in cases[1:]:
+        rounds = []
+        for _ in range(ROUNDS):
+            time.sleep(2)  # the requests the last run left in flight are answered first
+            base = _wrk(trivial_url, token)
+            time.sleep(2)
+            f = _wrk(target, token, method=method, body=body)
+            rounds.append((f["rps"] / base["rps"], f, base))
+        rounds.sort(key=lambda r: r[0])
+        rows.append((name, rounds))
+    for name, rounds in rows:
+        ratio, f, base = rounds[len(rounds) // 2]
+        print(f"  {name:38s} {f['rps']:7.1f} req/s (x{ratio:.2f}; rounds x{rounds[0][0]:.2f}-x{rounds[-1][0]:.2f})  "
+              f"p50 {f['p50']:6.1f} ms  p99 {f['p99']:7.1f} ms  non-2xx {f['errors']}  "
+              f"[trivial {base['rps']:.0f} req/s beside it]")
 
 
 def _start_nginx(folder: Path, nodes, stream):
