@@ -179,14 +179,21 @@ def shift_items(rows) -> list[dict]:
     (so the same JSON, ``tests/rota/test_api_shift_items.py``) at a fraction of marshmallow's cost per field. A field
     added to ``ShiftSchema`` must be added here (and to ``SHIFT_ITEM_COLUMNS``); the test fails until it is."""
     items = []
+    written: dict = {}  # (instant, zone) -> (UTC, local) text: a ward's shifts start and end at a few dozen instants
+
+    def both(instant, tz):
+        out = written.get((instant, tz))
+        if out is None:
+            out = written[(instant, tz)] = (instant.isoformat(), timeutil.to_local(instant, tz).isoformat())
+        return out
+
     for (sid, team_id, type_id, code, period_id, starts, ends, tz, assignee_id, name, state, grade, skills, reason,
          note, version) in rows:
-        zone = timeutil.zone(tz)
+        (starts_at, starts_local), (ends_at, ends_local) = both(starts, tz), both(ends, tz)
         items.append({
             "id": sid, "team_id": team_id, "shift_type_id": type_id, "shift_code": code, "rota_period_id": period_id,
-            "starts_at": starts.isoformat(), "ends_at": ends.isoformat(),
-            "starts_local": timeutil.to_local(starts, zone).isoformat(),
-            "ends_local": timeutil.to_local(ends, zone).isoformat(), "timezone": tz,
+            "starts_at": starts_at, "ends_at": ends_at, "starts_local": starts_local, "ends_local": ends_local,
+            "timezone": tz,
             "duration_minutes": int((ends - starts).total_seconds() // 60), "assignee_id": assignee_id,
             "assignee_name": name, "state": state.value, "required_grade": grade,
             "required_skills": None if skills is None else [str(x) for x in skills], "cancel_reason": reason,
