@@ -353,12 +353,14 @@ def list_open_shifts(args):
     team_ids = None
     settings = eligibility.all_settings()  # read once: which pools I am in, and each team's claim policy
     if args.get("team_id"):
-        team = db.session.get(Team, args["team_id"])
-        if team is None or not (team.can_view(_me())
-                                or team.id in eligibility.teams_whose_shifts_user_may_take(_me(), settings=settings)
-                                or team.id in eligibility.invited_team_ids(_me())):
-            raise NotFound(f"No team with id {args['team_id']}.")
-        team_ids = [team.id]
+        # A member's own team needs no other read (their memberships are read for the list anyway); an
+        # administrator sees any team that exists; others a pool's team or one whose open broadcast asked them.
+        tid, me = args["team_id"], _me()
+        if not (tid in me.team_ids or (me.is_admin and db.session.get(Team, tid) is not None)
+                or tid in eligibility.teams_whose_shifts_user_may_take(me, settings=settings)
+                or tid in eligibility.invited_team_ids(me)):
+            raise NotFound(f"No team with id {tid}.")
+        team_ids = [tid]
     results = eligibility.eligible_open_shifts(_me(), team_ids=team_ids, include_ineligible=True, limit=1000,
                                                settings=settings)
     page, per_page = args["page"], args["per_page"]

@@ -98,3 +98,23 @@ def test_a_list_asked_for_again_reads_no_slot_again(client, make, bearer, app):
     assert not [q for q in warm if "staffing_requirements" in q or "shift_releases" in q]
     assert len(warm) < len(cold)
     assert db.session.scalar(select(Shift.id).where(Shift.state == ShiftState.open)) is not None
+
+
+def test_the_team_filter_shows_a_team_only_to_whom_it_concerns(client, make, bearer):
+    """A member lists their team; an outsider and anyone asking for a team that does not exist get 404, an
+    administrator too for a missing team (the filter reads no team row for a member)."""
+    w = NightWard(make, nurses_on=2)
+    gap = _open_night(w)
+    outsider = make.user(display_name="Other Ward Nurse", grade="Band 5")
+    make.team("Ward 9", staff=[outsider])
+    admin = make.user(display_name="Trust Admin", is_admin=True)
+    db.session.commit()
+
+    def ask(user, team_id):
+        return client.get(f"/api/v1/open-shifts?team_id={team_id}", headers=bearer(make.token(user)))
+
+    assert gap.id in {i["shift"]["id"] for i in ask(w.rns[3], w.team.id).json["items"]}
+    assert ask(outsider, w.team.id).status_code == 404
+    assert ask(w.rns[3], 987654).status_code == 404
+    assert ask(admin, w.team.id).status_code == 200
+    assert ask(admin, 987654).status_code == 404
