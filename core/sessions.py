@@ -104,8 +104,9 @@ def session_time_left(user: User) -> dict | None:
     """Seconds before the current session times out, and whether using it would push that back (not past the
     absolute limit). What the page's sign-out warning asks for; asking does not count as use. None when the
     request came with an API token rather than a browser session."""
-    row = getattr(user, "session_row", None) or db.session.scalar(
-        select(UserSession).where(UserSession.key_hash == secret_digest(user.session_key or "")))
+    row = getattr(user, "session_row", None)
+    if row is None and getattr(user, "session_key", None):  # signed in with a cookie, row not in hand
+        row = db.session.scalar(select(UserSession).where(UserSession.key_hash == secret_digest(user.session_key)))
     if row is None or row.remembered_until is not None:  # no countdown on a remembered device
         return None
     idle, absolute = session_limits()
