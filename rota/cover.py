@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import bindparam, inspect, or_, select
+from sqlalchemy import Integer, bindparam, cast, func, inspect, or_, select, union_all
 from sqlalchemy.orm.util import identity_key
 
 from core import audit, timeutil
@@ -320,11 +320,7 @@ def _read_slots(keys: set[tuple], given: list[int]) -> dict[tuple, Slot]:
         if key in keys:
             by_key[key].append(s)
     open_ids = [s.id for s in rows if s.state == ShiftState.open]
-    openings, released = {}, {}
-    if open_ids:
-        openings = dict(db.session.execute(select(GapOpening.shift_id, GapOpening.requirement_id)
-                                           .where(GapOpening.shift_id.in_(open_ids))).all())
-        released = last_holders(open_ids)
+    openings, released = openings_and_holders(open_ids)
     people = _people({s.assignee_id for s in rows if s.assignee_id} | set(released.values()))
     out = {}
     for key in keys:
@@ -340,18 +336,33 @@ def _read_slots(keys: set[tuple], given: list[int]) -> dict[tuple, Slot]:
     return out
 
 
-def last_holders(open_ids: Iterable[int]) -> dict[int, int]:
-    """Open shift id -> the last person who held it (given up through sickness, leave, a coordinator's change), for
-    the open shifts among ``open_ids`` that someone held."""
+def openings_and_holders(open_ids: Iterable[int]) -> tuple[dict[int, int], dict[int, int]]:
+    """For the open shifts among ``open_ids``: shift id -> the requirement it was opened for (``GapOpening``), and
+    shift id -> the last person who held it (given up through sickness, leave, a coordinator's change), in one
+    statement."""
     ids = list(open_ids)
     if not ids:
-        return {}
-    released = {}
-    for sid, uid in db.session.execute(select(ShiftRelease.shift_id, ShiftRelease.user_id)
-                                       .where(ShiftRelease.shift_id.in_(ids))
-                                       .order_by(ShiftRelease.released_at, ShiftRelease.id)):
-        released[sid] = uid  # the last one wins
-    return released
+        return {}, {}
+    openings, released = {}, {}
+    for sid, requirement_id, user_id in db.session.execute(_openings_and_releases(), {"ids": ids}):
+        if requirement_id is not None:
+            openings[sid] = requirement_id
+        else:
+            released[sid] = user_id  # in the order they were given up: the last one wins
+    return openings, released
+
+
+@cache
+def _openings_and_releases():
+    ids = bindparam("ids", expanding=True)
+    rows = union_all(
+        select(GapOpening.shift_id, GapOpening.requirement_id, cast(None, Integer).label("user_id"),
+               cast(None, Integer).label("seq"), cast(None, Integer).label("rid"))
+        .where(GapOpening.shift_id.in_(ids)),
+        select(ShiftRelease.shift_id, cast(None, Integer), ShiftRelease.user_id,
+               func.row_number().over(order_by=(ShiftRelease.released_at, ShiftRelease.id)), ShiftRelease.id)
+        .where(ShiftRelease.shift_id.in_(ids))).subquery()
+    return select(rows.c.shift_id, rows.c.requirement_id, rows.c.user_id).order_by(rows.c.seq, rows.c.rid)
 
 
 def place_for(shift_id: int, applicable: Iterable[StaffingRequirement], openings: Mapping[int, int],

@@ -138,11 +138,13 @@ def profiles_for(users, team, *, rule_sets=None) -> tuple[dict[int, Profile], in
     """Everyone's rule profile in ``team`` with two queries (their own settings rows, the team's), and the team's
     rostered break. Without a person's own settings a profile depends only on their staff group, so it is shared."""
 
-    persons = {p.user_id: p for p in db.session.scalars(
-        select(PersonComplianceSettings).where(PersonComplianceSettings.user_id.in_([u.id for u in users])))}
-    team_row = None
-    if team is not None:
-        team_row = db.session.scalar(select(TeamComplianceSettings).where(TeamComplianceSettings.team_id == team.id))
+    ids = [u.id for u in users]
+    if team is None:
+        persons, team_row = {p.user_id: p for p in db.session.scalars(_person_rows(), {"ids": ids})}, None
+    else:  # the team's row beside each person's own, in one statement
+        rows = db.session.execute(_team_and_person_rows(), {"team_id": team.id, "ids": ids}).all()
+        persons = {p.user_id: p for _, p in rows if p is not None}
+        team_row = rows[0][0] if rows else None
     shared: dict[tuple, Profile] = {}
 
     def profile(user) -> Profile:
@@ -155,6 +157,23 @@ def profiles_for(users, team, *, rule_sets=None) -> tuple[dict[int, Profile], in
         return shared[key]
 
     return {u.id: profile(u) for u in users}, (team_row.break_minutes if team_row is not None else None)
+
+
+@cache
+def _person_rows():
+    return select(PersonComplianceSettings).where(PersonComplianceSettings.user_id.in_(bindparam("ids",
+                                                                                                 expanding=True)))
+
+
+@cache
+def _team_and_person_rows():
+    """The team's compliance settings row (or None) on every row, with each of the people's own rows (or one row
+    with None when none of them has one). Built once."""
+    return (select(TeamComplianceSettings, PersonComplianceSettings).select_from(Team)
+            .outerjoin(TeamComplianceSettings, TeamComplianceSettings.team_id == Team.id)
+            .outerjoin(PersonComplianceSettings,
+                       PersonComplianceSettings.user_id.in_(bindparam("ids", expanding=True)))
+            .where(Team.id == bindparam("team_id")))
 
 
 def zone_name(team) -> str:

@@ -96,9 +96,8 @@ def opening_requirements(shifts, reqs) -> dict[int, set[int]]:
     open_shifts = {s.id: s for s in shifts if s.state == ShiftState.open and s.id is not None}
     if not open_shifts:
         return {}
-    openings = dict(db.session.execute(select(GapOpening.shift_id, GapOpening.requirement_id)
-                                       .where(GapOpening.shift_id.in_(list(open_shifts)))).all())
-    released = cover.last_holders(i for i in open_shifts if i not in openings)
+    openings, released = cover.openings_and_holders(open_shifts)
+    released = {sid: uid for sid, uid in released.items() if sid not in openings}
     people = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(set(released.values()))))} \
         if released else {}
     out = {}

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from operator import itemgetter
 
-from sqlalchemy import Integer, String, and_, bindparam, cast, func, or_, select
+from sqlalchemy import Integer, String, and_, bindparam, cast, func, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from core import timeutil
@@ -169,19 +169,19 @@ class _Holders(dict):
 
 def _cover_rows(in_window, draft) -> list:
     """The whole team's shifts in the window as the cover count needs them, counted by the database: a row per
-    shift type, start and kind of holder (a few hundred for a 1,000-person ward) plus each unassigned shift."""
-    held = (select(Shift.shift_type_id, Shift.starts_at, Shift.state, Shift.rota_period_id, User.staff_group,
-                   User.grade, cast(User.skills, String), func.count())
+    shift type, start and kind of holder (a few hundred for a 1,000-person ward) plus each unassigned shift, in one
+    statement (the unassigned ones carry their id and no kind of holder)."""
+    skills = cast(User.skills, String)
+    held = (select(cast(None, Integer).label("sid"), Shift.shift_type_id, Shift.starts_at, Shift.state,
+                   Shift.rota_period_id, User.staff_group, User.grade, skills.label("skills"), func.count())
             .join(User, User.id == Shift.assignee_id).where(*in_window)
             .group_by(Shift.shift_type_id, Shift.starts_at, Shift.state, Shift.rota_period_id, User.staff_group,
-                      User.grade, cast(User.skills, String)))
-    rows = [_CoverRow(None, st, starts, state, (group, grade, skills), n)
-            for st, starts, state, period, group, grade, skills, n in db.session.execute(held) if period not in draft]
-    free = select(Shift.id, Shift.shift_type_id, Shift.starts_at, Shift.state, Shift.rota_period_id).where(
-        *in_window, Shift.assignee_id.is_(None))
-    rows += [_CoverRow(sid, st, starts, state, None) for sid, st, starts, state, period in db.session.execute(free)
-             if period not in draft]
-    return rows
+                      User.grade, skills))
+    free = select(Shift.id, Shift.shift_type_id, Shift.starts_at, Shift.state, Shift.rota_period_id, None, None, None,
+                  1).where(*in_window, Shift.assignee_id.is_(None))
+    return [_CoverRow(sid, st, starts, state, None if sid is not None else (group, grade, skills), n)
+            for sid, st, starts, state, period, group, grade, skills, n in db.session.execute(union_all(held, free))
+            if period not in draft]
 
 
 GRID_PAGE_ROWS = 50  # people per page of the grid: what a coordinator sees at once, whatever the team's size
