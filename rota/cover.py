@@ -269,7 +269,7 @@ def _kept_slots(keys: set[tuple], stamps: dict) -> dict[tuple, Slot]:
                     store.move_to_end(key)
             while len(store) > KEPT_SLOTS:
                 store.popitem(last=False)
-        out.update({key: store_slot for key in missing if (store_slot := read.get(key)) is not None})
+        out.update((key, read[key]) for key in missing if key in read)  # as read (this request's clauses)
     return out
 
 
