@@ -231,14 +231,34 @@ def take_write_lock(session=None) -> None:
         _upgrade(conn)
 
 
+# SQLSTATE class 40 that two transactions cause each other: a deadlock (PostgreSQL's detector aborts one, e.g. two
+# exclusion-constraint checks waiting on each other) or a serialisation failure. psycopg raises them as
+# OperationalError, but the database is working: the request lost a race and can be tried again at once.
+CONTENTION_STATES = frozenset({"40P01", "40001"})
+
+
+def is_contention(exc: BaseException) -> bool:
+    """The transaction was aborted because another one needed what it held (see ``CONTENTION_STATES``)."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in CONTENTION_STATES
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """The database could not be reached or dropped the connection (killed backend, failover, refusing connections,
     pool exhausted): a transient condition to wait out, not a bug. PEP 249's OperationalError is exactly "errors
-    related to the database's operation ... e.g. an unexpected disconnect"."""
+    related to the database's operation ... e.g. an unexpected disconnect" — except a lost race between two
+    transactions (:func:`is_contention`), which is a conflict."""
 
+    if is_contention(exc):
+        return False
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth doing again shortly: the database was out, or this transaction lost a race to another one (what the
+    worker's loops and the inbound-SMS webhook retry or ask to resend; a page answers each differently)."""
+    return is_unavailable(exc) or is_contention(exc)
 
 
 def get_by_id(model, ident: int):

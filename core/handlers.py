@@ -16,7 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from core import audit
-from core.db import db, is_unavailable
+from core.db import db, is_contention, is_unavailable
 from core.errors import PROBLEM_JSON, Busy, DomainError, Forbidden
 
 log = logging.getLogger("core.errors")  # the name these log lines have always had
@@ -133,9 +133,16 @@ RETRY_AFTER_SECONDS = 5
 
 def handle_database_error(exc):
     """A database error: when the database is out (connection killed, failover, refusing connections), 503 with
-    Retry-After — nothing was saved and trying again shortly will work (the pool reconnects by itself); anything
-    else is a 500 as before."""
+    Retry-After — nothing was saved and trying again shortly will work (the pool reconnects by itself); when two
+    transactions locked each other out and this one was chosen to give way, 409 (try again at once); anything else
+    is a 500 as before."""
 
+    if is_contention(exc):  # two requests locked each other out; the database chose this one to give way
+        log.info("conflict (%s) on %s %s (request %s): answered 409", type(exc.orig).__name__, request.method,
+                 request.url_rule, getattr(g, "request_id", "-"))
+        db.session.rollback()
+        return _respond(409, "Conflict", "Someone else changed this at the same moment. Nothing was saved; please "
+                        "try again.", code="contention")
     if not is_unavailable(exc):
         return handle_unexpected(exc)
     log.warning("database unavailable (%s) on %s %s (request %s): answered 503", type(exc).__name__,

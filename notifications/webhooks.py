@@ -22,7 +22,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from core import audit
 from core.accounts import User
-from core.db import db, is_unavailable, now_utc
+from core.db import db, is_transient, now_utc
 from core.errors import PROBLEM_JSON, DomainError
 from core.handlers import handle_database_error, handle_integrity_error, problem
 from core.links import public_base_url
@@ -236,7 +236,7 @@ def _database_error(exc):
 
     if isinstance(exc, IntegrityError):  # e.g. two copies of one request at once: 409, as everywhere
         return handle_integrity_error(exc)
-    if request.endpoint != f"{bp.name}.inbound" or not is_unavailable(exc):
+    if request.endpoint != f"{bp.name}.inbound" or not is_transient(exc):
         return handle_database_error(exc)
     log.warning("database unavailable (%s) for an inbound text: asked the sender to send it again",
                 type(exc).__name__)

@@ -9,12 +9,12 @@ the sends that finished together). A claimed row carries a short lease (``locked
 timeouts): a worker killed mid-run leaves only its in-flight texts to the lease — delivery is at-least-once, and at
 most those texts go out twice; everything else is due for the next worker at once.
 
-Outages: a database error that means "unreachable" (``core.db.is_unavailable``) anywhere in the loop is waited out
-with a capped, jittered back-off, logged once when it starts and once when it ends; sends already under way finish
-and their outcomes are kept in memory and recorded when the database is back. When the provider cannot be reached at
-all (connection refused, DNS, connect timeout: the text certainly did not leave) texts go back to the queue without
-using an attempt and the worker backs off the same way. A heartbeat row (``worker_heartbeats``) tells /healthz that
-a worker is running.
+Outages: a database error that means "unreachable" or a lost race (``core.db.is_transient``) anywhere in the loop is
+waited out with a capped, jittered back-off, logged once when it starts and once when it ends; sends already under
+way finish and their outcomes are kept in memory and recorded when the database is back. When the provider cannot be
+reached at all (connection refused, DNS, connect timeout: the text certainly did not leave) texts go back to the
+queue without using an attempt and the worker backs off the same way. A heartbeat row (``worker_heartbeats``) tells
+/healthz that a worker is running.
 
 Periodic tasks: every ``(name, fn)`` in ``app.extensions["periodic_tasks"]`` (escalation, handover's overdue flag,
 ...) runs every ``NOTIFICATIONS_PERIODIC_SECONDS`` in its own transaction. On PostgreSQL a transaction-scoped
@@ -43,7 +43,7 @@ from sqlalchemy import and_, case, delete, func, literal, or_, select, text, upd
 from sqlalchemy.exc import IntegrityError
 
 from core import audit, metrics, registry
-from core.db import db, is_unavailable, now_utc
+from core.db import db, is_transient, now_utc
 from notifications import push, push_first, service, sms
 from notifications.models import OutboxMessage, OutboxState, SmsOptOut, WorkerHeartbeat
 
@@ -179,7 +179,7 @@ def record_outcomes(done: list[tuple[Claimed, sms.SendResult | None]], wid: str,
         db.session.commit()
     except Exception as exc:  # noqa: BLE001
         discard_session()
-        if is_unavailable(exc):
+        if is_transient(exc):
             raise
         log.error("could not record the outcome of %d message(s) (%s); they will be retried after their lease",
                   len(outcomes), type(exc).__name__)
@@ -321,7 +321,7 @@ def run_periodic(name: str, fn, stats: WorkerStats) -> None:
         db.session.commit()
     except Exception as exc:  # noqa: BLE001
         discard_session()
-        if is_unavailable(exc):
+        if is_transient(exc):
             raise  # the database is out, not the task: the loop waits for it (and says so once)
         stats.periodic_failures[name] = stats.periodic_failures.get(name, 0) + 1
         metrics.PERIODIC_RUNS.labels(name, "failed").inc()
@@ -490,7 +490,7 @@ def run(*, once: bool = False, max_seconds: float | None = None, batch: int = 20
                         in_flight.update({pool.submit(_send_one, m, client, config, pusher): m for m in got})
                 DATABASE.recovered()
             except Exception as exc:
-                if not is_unavailable(exc):
+                if not is_transient(exc):
                     raise
                 discard_session()
                 done += _collect(in_flight, DATABASE.failed(_reason(exc), db_cap))

@@ -135,8 +135,9 @@ def profile_for(user, team=None, *, rule_sets: Iterable[str] | None = None, pers
 
 
 def profiles_for(users, team, *, rule_sets=None) -> tuple[dict[int, Profile], int | None]:
-    """Everyone's rule profile in ``team`` with two queries (their own settings rows, the team's), and the team's
-    rostered break. Without a person's own settings a profile depends only on their staff group, so it is shared."""
+    """Everyone's rule profile in ``team`` with one query (the team's settings row beside their own rows), and the
+    team's rostered break. Without a person's own settings a profile depends only on their staff group, so it is
+    shared."""
 
     ids = [u.id for u in users]
     if team is None:
