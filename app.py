@@ -13,7 +13,7 @@ from core import config as settings
 from core.api import make_api
 from core.auth import login_manager
 from core.cli import register_cli as register_core_cli
-from core.db import db
+from core.db import db, tune_engines
 from core.handlers import register_error_handlers as register_core_error_handlers
 from core.logs import configure as configure_logging
 from core.metrics import register_metrics
@@ -49,6 +49,7 @@ def register_config(app: Flask, config: Mapping | None) -> None:
 
 def register_extensions(app: Flask) -> None:
     db.init_app(app)
+    tune_engines(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/migrations"), render_as_batch=True, compare_type=True)
     app.wsgi_app = ForwardedClient(app.wsgi_app, app.config)  # the client's address behind PROXY_FIX proxies
     register_security(app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from datetime import UTC, datetime
 
 from flask import has_request_context, request
@@ -229,6 +231,70 @@ def take_write_lock(session=None) -> None:
     conn = (session or db.session).connection()
     if conn.info.get(_DEFERRED) and conn.dialect.name == "sqlite":
         _upgrade(conn)
+
+
+# PostgreSQL: a transaction that only read ends with COMMIT, not ROLLBACK, so that psycopg keeps its prepared
+# statements.
+#
+# psycopg prepares a statement on its connection once it has run there five times; PostgreSQL then no longer parses
+# it, and after five custom plans usually keeps one generic plan. But psycopg forgets (DEALLOCATE ALL) every
+# prepared statement at each ROLLBACK, and SQLAlchemy ends every transaction the app does not commit with one: every
+# read request's. So no statement ever reached five, and PostgreSQL parsed and planned each of them anew, about
+# 0.3 ms of its CPU per statement, more than most of them took to run (2.1 of the 3.8 ms it spent per open-shifts
+# list on the scale bench's data; docs/performance.md). For a transaction that ran only plain SELECTs, COMMIT and
+# ROLLBACK do the same; a transaction that wrote anything, or that sent pg_notify, took a sequence value or set a
+# setting, or in which a statement failed, is rolled back as before.
+_PG_WROTE = "sb_pg_wrote"
+_NOT_PLAIN_READ = re.compile(r"pg_notify|nextval|setval|set_config|\bINTO\b", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=4096)
+def _plain_read(statement: str) -> bool:
+    return statement.lstrip()[:6].upper() == "SELECT" and not _NOT_PLAIN_READ.search(statement)
+
+
+@event.listens_for(Engine, "begin")
+def _postgresql_on_begin(conn):
+    conn.info[_PG_WROTE] = False
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _postgresql_note_writes(conn, cursor, statement, parameters, context, executemany):
+    if not conn.info.get(_PG_WROTE) and not _plain_read(statement):
+        conn.info[_PG_WROTE] = True
+
+
+def keep_prepared_statements(engine) -> None:
+    """Make ``engine`` end a transaction that only read with COMMIT (psycopg on PostgreSQL; see above)."""
+    dialect = engine.dialect
+    if dialect.name != "postgresql" or dialect.driver != "psycopg" or getattr(dialect, "_sb_keeps_prepared", False):
+        return
+    from psycopg.pq import TransactionStatus
+
+    rollback = dialect.do_rollback
+
+    def only_read(pooled) -> bool:
+        try:
+            return pooled.info.get(_PG_WROTE) is False
+        except NotImplementedError:  # the connection SQLAlchemy's first connect makes has no record to ask
+            return False
+
+    def do_rollback(dbapi_connection):
+        raw = getattr(dbapi_connection, "dbapi_connection", None)  # SQLAlchemy passes its pooled connection
+        if raw is not None and only_read(dbapi_connection) and raw.info.transaction_status == TransactionStatus.INTRANS:
+            raw.commit()  # a failure raises as a failed rollback would: SQLAlchemy then discards the connection
+        else:
+            rollback(dbapi_connection)
+
+    dialect.do_rollback = do_rollback
+    dialect._sb_keeps_prepared = True
+
+
+def tune_engines(app) -> None:
+    """Engine settings that need the engine itself (called once the app's engines exist)."""
+    with app.app_context():
+        for engine in db.engines.values():
+            keep_prepared_statements(engine)
 
 
 # SQLSTATE class 40 that two transactions cause each other: a deadlock (PostgreSQL's detector aborts one, e.g. two
