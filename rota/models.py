@@ -108,6 +108,10 @@ class Shift(db.Model):
         # only this index
         Index("ix_shifts_team_window", "team_id", "starts_at", "ends_at", "updated_at", "rota_period_id"),
         Index("ix_shifts_assignee_starts", "assignee_id", "starts_at"),
+        # open-shift lists: a team's gaps without reading its scheduled shifts (the statement names the state as a
+        # literal, so that a prepared statement's generic plan can use the index too)
+        Index("ix_shifts_open_team_starts", "team_id", "starts_at", postgresql_where=text("state = 'open'"),
+              sqlite_where=text("state = 'open'")),
         # One person, one place at a time. Half-open ranges let back-to-back shifts touch. Needs btree_gist.
         ExcludeConstraint(
             (text("assignee_id"), "="),

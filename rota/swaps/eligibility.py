@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 
-from sqlalchemy import Integer, and_, bindparam, exists, or_, select, union
+from sqlalchemy import Integer, and_, bindparam, exists, literal, or_, select, union
 from sqlalchemy.orm import joinedload, load_only
 
 from core import timeutil
@@ -402,7 +402,7 @@ OPEN_SHIFTS_AHEAD = timedelta(days=730)
 
 def _open_shifts(which, after, before):
     published = select(RotaPeriod.id).where(RotaPeriod.state == PeriodState.published)
-    return (select(Shift).where(which, Shift.state == ShiftState.open,
+    return (select(Shift).where(which, Shift.state == literal(ShiftState.open.value, literal_execute=True),
                                 Shift.starts_at > after, Shift.starts_at < before,
                                 Shift.id.not_in(held_shift_ids()),
                                 or_(Shift.rota_period_id.is_(None), Shift.rota_period_id.in_(published)))
