@@ -116,17 +116,13 @@ class Slot:
     people: dict = field(default_factory=dict)  # user id -> User
     _now: dict = field(default_factory=dict, repr=False)  # clause id -> (holders, places) as the slot stands
 
-    def _count(self, req, holders: Mapping[int, User | None]) -> tuple[int, int]:
-        have = places = 0
-        for s in self.shifts:
-            user = holders.get(s.id)
-            if user is not None:
-                if meets(user, req):
-                    have += 1
-                    places += 1
-            elif s.state == ShiftState.open and req.id in self.purposes.get(s.id, ()):
-                places += 1
-        return have, places
+    def _counts(self, req, s, user: User | None) -> tuple[int, int]:
+        """What shift ``s`` held by ``user`` (None: nobody) adds to clause ``req``: (holders, places)."""
+        if user is not None:
+            return (1, 1) if meets(user, req) else (0, 0)
+        if s.state == ShiftState.open and req.id in self.purposes.get(s.id, ()):
+            return 0, 1
+        return 0, 0
 
     def _holders(self) -> dict:
         return {s.id: (self.people.get(s.assignee_id) if s.assignee_id else None) for s in self.shifts}
@@ -134,14 +130,18 @@ class Slot:
     def effects(self, changes: Mapping[int, User | None]) -> list[ClauseEffect]:
         """Each clause before and after ``changes`` ({shift id: new holder}) on this slot's shifts."""
         before = self._holders()
-        after = {**before, **{sid: u for sid, u in changes.items() if sid in before}}
+        moved = [(s, before[s.id], changes[s.id]) for s in self.shifts if s.id in changes]
         out = []
         for req in self.requirements:
             now = self._now.get(req.id)
             if now is None:  # the same for every change asked about (a list asks once per person and gap)
-                now = self._now[req.id] = self._count(req, before)
+                counted = [self._counts(req, s, before[s.id]) for s in self.shifts]
+                now = self._now[req.id] = (sum(h for h, _ in counted), sum(p for _, p in counted))
             have_b, places_b = now
-            have_a, places_a = self._count(req, after)
+            have_a, places_a = now
+            for s, was, becomes in moved:  # only the changed shifts' part differs
+                (h0, p0), (h1, p1) = self._counts(req, s, was), self._counts(req, s, becomes)
+                have_a, places_a = have_a - h0 + h1, places_a - p0 + p1
             out.append(ClauseEffect(req, self.name, have_b, have_a, places_b, places_a))
         return out
 
