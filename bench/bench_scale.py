@@ -9,8 +9,9 @@ compliance what-if) and the team grid page (``endpoints``); /healthz and the shi
 and with BENCH_STREAMS streams held open, the CPU share of each process, the stream service's memory per open stream
 and a broadcast's notification latency (p95) to 20 of those streams (``streams``).
 
-Settings: BENCH_DATABASE_URL (PostgreSQL, emptied; SQLite otherwise), BENCH_WARDS (default 40 wards of 50 staff:
-2,000 people, one open tab each), BENCH_STREAMS (default one per person), BENCH_SECONDS (per wrk run, default 3),
+Settings: BENCH_DATABASE_URL (PostgreSQL, emptied; SQLite otherwise), BENCH_WARDS (default 60 wards of 50 staff:
+3,000 people, the issue's 1,000-bed hospital), BENCH_STREAMS (default 2,000: one open tab per person on shift at a
+shift change, when the day and the night staff are both on), BENCH_SECONDS (per wrk run, default 3),
 BENCH_ROUNDS (default 3: (trivial, endpoint) pairs per endpoint, the median round shown),
 BENCH_CONNECTIONS (default 16), BENCH_PARTS (default all: endpoints,nodes,mix,streams), BENCH_MIX_PEOPLE (16),
 BENCH_MIX_SECONDS (20), BENCH_PROBE_RATE (10 req/s), BENCH_PROBE_SECONDS (15). ``make loadtest`` installs wrk and
@@ -132,11 +133,11 @@ def main() -> None:
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # a socket per stream, in the holder and the service
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
-    wards = int(os.environ.get("BENCH_WARDS", "40"))
+    wards = int(os.environ.get("BENCH_WARDS", "60"))
     url = database_url("sb-bench-scale-")
     t0 = time.perf_counter()
     team_id, person_id, coord_token, staff_tokens, ward0_tokens, first = _seed(url, wards)
-    streams = int(os.environ.get("BENCH_STREAMS", str(len(staff_tokens))))
+    streams = min(len(staff_tokens), int(os.environ.get("BENCH_STREAMS", "2000")))
     print(f"seeded {wards} wards, {len(staff_tokens)} staff, 4 weeks of shifts in {time.perf_counter() - t0:.0f} s "
           f"({'PostgreSQL' if url.startswith('postgresql') else 'SQLite'})")
     load = os.getloadavg()
