@@ -11,20 +11,24 @@ hook registered nothing is kept."""
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cache
 from operator import itemgetter
 
+from flask import current_app
 from sqlalchemy import Integer, String, and_, bindparam, cast, func, or_, select, union_all
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import aliased
 
 from core import timeutil
 from core.accounts import Membership, Team, TeamRole, User, doctor_in_training, grade_rank, load_membership_teams
 from core.db import UTCInstants, core_rows, day_before, db, now_utc, raw_instant
 from core.errors import ValidationFailed
+from rota import cover
 from rota.assignment import leave_in_team
 from rota.models import (
     Leave,
@@ -146,6 +150,15 @@ class Grid:
             yield from row.cells
         yield from self.open_row.cells
 
+    def for_request(self, team: Team) -> Grid:
+        """This grid for one request: the request's own team row, cells (the hooks add markers to them) and gaps
+        (each learns whether it has started); the shifts, people and leave in them are shared."""
+        def row(r):
+            return GridRow(r.user, r.role, [GridCell(c.user, c.day, c.shifts, c.leave, []) for c in r.cells])
+
+        return replace(self, team=team, rows=[row(r) for r in self.rows], open_row=row(self.open_row),
+                       coverage=[DayCoverage(c.day, [replace(g) for g in c.gaps], c.status) for c in self.coverage])
+
 
 @dataclass(slots=True)
 class _CoverRow:
@@ -187,14 +200,65 @@ def _cover_rows(in_window, draft) -> list:
 GRID_PAGE_ROWS = 50  # people per page of the grid: what a coordinator sees at once, whatever the team's size
 
 
+KEPT_GRIDS = 64  # grid pages each process keeps (a few hundred cells each)
+_kept_lock = threading.Lock()
+
+
 def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int = 1,
               per_page: int = GRID_PAGE_ROWS) -> Grid:
     """One row per member (``per_page`` of them, page ``page`` in grid order), one column per local day; the
     open-shifts row; coverage per day (of the whole team). The number of SQL queries does not depend on the team's
     size, and the work for the rows does not either: only the shown people's shifts become objects; coverage reads
-    plain columns of everyone's."""
+    plain columns of everyone's.
+
+    Kept per process under the team's change stamp (``rota.cover.TEAM_STAMPS``): everything the grid is read from —
+    the team's shifts, gap openings and releases, shift types, rota periods, staffing requirements and memberships,
+    its people's names, groups, grades, skills and leave — moves that stamp when it changes
+    (``rota.feeds.stamps``), so a grid opened again with nothing changed reads one stamp row instead of a dozen
+    statements (``tests/rota/test_grid_kept.py``). The stamp is read before the rows: a write committed in between
+    is kept under the older stamp, which no later request reads again. The markers (``GRID_CELL_HOOKS``) and whether
+    each gap's shift has started are worked out for every request."""
     if days not in (7, 14, 28):
         raise ValidationFailed("Show 7, 14 or 28 days.", errors={"days": ["7, 14 or 28."]})
+    manage = viewer is None or team.can_manage(viewer)
+    stamps = cover.TEAM_STAMPS[-1]({team.id}) if cover.TEAM_STAMPS else None  # None: not now (pending writes)
+    key = (team.id, first_day, days, page, per_page, manage)
+    kept = None
+    if stamps is not None:
+        store = current_app.extensions.setdefault("kept_grids", OrderedDict())
+        with _kept_lock:
+            hit = store.get(key)
+            if hit is not None and hit[0] == stamps.get(team.id):
+                store.move_to_end(key)
+                kept = hit[1]
+    if kept is None:
+        kept = _read_grid(team, first_day, days, manage, page, per_page)
+        if stamps is not None:
+            with _kept_lock:
+                store[key] = (stamps.get(team.id), kept)
+                store.move_to_end(key)
+                while len(store) > KEPT_GRIDS:
+                    store.popitem(last=False)
+    grid = kept.for_request(team)
+    now = now_utc()
+    for day in grid.coverage:
+        for g in day.gaps:
+            g.started = gap_start(team, g.shift_type, g.day) <= now
+    flat = list(grid.cells)
+    for hook in GRID_CELL_HOOKS:
+        hook(team, flat)
+    return grid
+
+
+def _detached(row):
+    """A copy of a row's columns that belongs to no session: a kept grid's shift types, periods and requirements are
+    shared by requests on other threads and sessions, so they must never be refreshed or lazily loaded."""
+    mapper = sa_inspect(row).mapper
+    return mapper.class_(**{attr.key: getattr(row, attr.key) for attr in mapper.column_attrs})
+
+
+def _read_grid(team: Team, first_day: date, days: int, manage: bool, page: int, per_page: int) -> Grid:
+    """:func:`team_grid` as read from the database, before the markers (plain rows and detached copies only)."""
     tz = timeutil.zone(team.timezone)
     day_list = [first_day + timedelta(days=i) for i in range(days)]
     last_day = day_list[-1]
@@ -202,12 +266,11 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
     members = db.session.execute(select(Membership.role, *GridPerson.COLUMNS).join(User, User.id == Membership.user_id)
                                  .where(Membership.team_id == team.id)).all()
     users = {m.id: GridPerson(*m[1:]) for m in members}
-    types = {st.id: st for st in db.session.scalars(select(ShiftType).where(ShiftType.team_id == team.id))}
-    team_periods = list(db.session.scalars(select(RotaPeriod).where(RotaPeriod.team_id == team.id)
-                                           .order_by(RotaPeriod.first_day)))
+    types = {st.id: _detached(st) for st in db.session.scalars(select(ShiftType).where(ShiftType.team_id == team.id))}
+    team_periods = [_detached(p) for p in db.session.scalars(select(RotaPeriod).where(RotaPeriod.team_id == team.id)
+                                                             .order_by(RotaPeriod.first_day))]
     in_window = (Shift.team_id == team.id, Shift.starts_at >= lo, Shift.starts_at < hi,
                  Shift.state != ShiftState.cancelled)
-    manage = viewer is None or team.can_manage(viewer)
     draft = set() if manage else {p.id for p in team_periods if p.state == PeriodState.draft}
     everyone = _cover_rows(in_window, draft)
     extra = set(db.session.scalars(select(Shift.assignee_id).distinct().where(
@@ -235,7 +298,8 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
     leave = db.session.execute(select(Leave.user_id, Leave.kind, Leave.first_day, Leave.last_day).where(
         Leave.user_id.in_(shown or [0]), leave_in_team(team.id), Leave.first_day <= last_day,
         Leave.last_day >= first_day)).all()
-    reqs = list(db.session.scalars(select(StaffingRequirement).where(StaffingRequirement.team_id == team.id)))
+    reqs = [_detached(r) for r in db.session.scalars(select(StaffingRequirement)
+                                                     .where(StaffingRequirement.team_id == team.id))]
     for r in reqs:
         r.shift_type = types.get(r.shift_type_id)
     openings = opening_requirements(everyone, reqs)
@@ -262,9 +326,6 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
     rows = [GridRow(users[uid], roles.get(uid), [cells[(uid, d)] for d in day_list]) for uid in shown]
     open_row = GridRow(None, None, [open_cells[d] for d in day_list])
     gaps = compute_gaps(day_list, reqs, everyone, _Holders(), openings, tz)
-    now = now_utc()
-    for g in gaps:
-        g.started = gap_start(team, g.shift_type, g.day) <= now
     coverage = []
     for d in day_list:
         g = [x for x in gaps if x.day == d]
@@ -272,12 +333,8 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
         status = "none" if not has_req else "ok" if not g else "open" if all(x.missing == 0 for x in g) else "short"
         coverage.append(DayCoverage(d, g, status))
     period = next((p for p in team_periods if p.first_day <= first_day <= p.last_day), None)
-    grid = Grid(team, day_list, rows, open_row, coverage, sorted(types.values(), key=lambda t: t.start_local),
+    return Grid(None, day_list, rows, open_row, coverage, sorted(types.values(), key=lambda t: t.start_local),
                 period, team_periods, page, pages, len(ordered), (page - 1) * per_page)
-    flat = list(grid.cells)
-    for hook in GRID_CELL_HOOKS:
-        hook(team, flat)
-    return grid
 
 
 # --------------------------------------------------------------------------------------------- my shifts
