@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from flask import has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
+from psycopg.pq import TransactionStatus
 from sqlalchemy import DateTime, Enum, Float, MetaData, String, event, type_coerce
 from sqlalchemy.engine import Engine, processors
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -269,8 +270,6 @@ def keep_prepared_statements(engine) -> None:
     dialect = engine.dialect
     if dialect.name != "postgresql" or dialect.driver != "psycopg" or getattr(dialect, "_sb_keeps_prepared", False):
         return
-    from psycopg.pq import TransactionStatus
-
     rollback = dialect.do_rollback
 
     def only_read(pooled) -> bool:
