@@ -14,8 +14,8 @@ from core.db import db
 from rota import services
 from rota.compliance.rules import local_datetime
 from rota.models import Shift, ShiftState
-from tests import factories
 from tests.conftest import count_queries, login
+from tests.rota.compliance.test_grid_marker_cache import _ward
 
 TZ = "Europe/London"
 
@@ -50,16 +50,14 @@ def _row(page: str, name: str) -> str:
     return match.group(0)
 
 
-def _ward(make, client):
-    w = factories.ward(make, name="Ward 7B", coordinator="Cora Coordinator",
-                       people=[dict(display_name="Nia Nurse"), dict(display_name="Olu Other")])
-    login(client, w.coordinator)
-    return w
+def _ward_with(make, client, code: str, day_offset: int = 0):
+    """The marker tests' ward (Nia Nurse, Olu Other), its coordinator signed in, and Nia on a shift of ``code``."""
+    w = _ward(make, client)
+    return w, _shift(w, code, _monday() + timedelta(days=day_offset), w.staff[0])
 
 
 def test_a_grid_asked_for_again_reads_no_rows_again(app, make, client):
-    w = _ward(make, client)
-    _shift(w, "E", _monday(), w.staff[0])
+    w, _ = _ward_with(make, client, "E")
     with count_queries() as cold:
         _page(client, w, twice=False)
     with count_queries() as warm:
@@ -81,8 +79,7 @@ def test_a_shift_given_to_someone_and_a_renamed_person_show_in_the_next_load(mak
 
 
 def test_leave_and_a_recoded_shift_type_show_in_the_next_load(make, client):
-    w = _ward(make, client)
-    _shift(w, "L", _monday() + timedelta(days=1), w.staff[0])
+    w, _ = _ward_with(make, client, "L", 1)
     assert ">AL<" not in _row(_page(client, w), "Olu Other")
     services.add_leave_record(w.staff[1], kind="annual", first_day=_monday(), last_day=_monday(), actor=w.coordinator,
                               team=w.team)
@@ -94,8 +91,7 @@ def test_leave_and_a_recoded_shift_type_show_in_the_next_load(make, client):
 
 
 def test_a_new_requirement_and_a_new_member_show_in_the_next_load(make, client):
-    w = _ward(make, client)
-    _shift(w, "N", _monday(), w.staff[0])
+    w, _ = _ward_with(make, client, "N")
     before = _page(client, w)
     services.create_requirement(w.team, shift_type=w.types["N"], min_count=2, staff_group="nursing",
                                 actor=w.coordinator)
@@ -132,8 +128,7 @@ def test_staff_see_a_period_once_it_is_published(app, make, client):
 
 
 def test_the_in_charge_marker_is_worked_out_for_every_load(make, client):
-    w = _ward(make, client)
-    s = _shift(w, "E", _monday(), w.staff[0])
+    w, s = _ward_with(make, client, "E")
     assert "In charge" not in _page(client, w)
     services.in_charge.set_in_charge(w.team, s.starts_at, w.staff[0].id, actor=w.coordinator)
     db.session.commit()
@@ -142,8 +137,7 @@ def test_the_in_charge_marker_is_worked_out_for_every_load(make, client):
 
 def test_each_week_is_kept_apart(make, client):
     """Two weeks, two entries: the second is not the first one's rows."""
-    w = _ward(make, client)
-    _shift(w, "E", _monday(), w.staff[0])
+    w, _ = _ward_with(make, client, "E")
     first = _page(client, w)
     resp = client.get(f"/teams/{w.team.id}/rota?days=7&start={(_monday() + timedelta(days=7)).isoformat()}")
     assert resp.status_code == 200 and "E</a>" not in _row(resp.get_data(as_text=True), "Nia Nurse")
