@@ -3,17 +3,15 @@ that mark the rota grid and report on a period when it is published."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select
 
 from core import audit, timeutil
 from core.accounts import Membership, User
 from core.db import db
+from core.kept import kept
 from rota import services
 from rota.compliance import rules
 from rota.compliance.profiles import profiles_for, zone_name
@@ -52,7 +50,6 @@ def _judge(profiles: dict, brk: int | None, lo: datetime, hi: datetime) -> dict[
 
 
 GRID_MARKER_ENTRIES = 256  # grid pages whose verdicts each process keeps (a few KB each)
-_grid_cache_lock = threading.Lock()
 
 
 def grid_verdicts(people: dict, lo: datetime, hi: datetime, team) -> dict[int, list[Verdict]]:
@@ -80,19 +77,7 @@ def grid_verdicts(people: dict, lo: datetime, hi: datetime, team) -> dict[int, l
             texts[id(prof)] = repr((prof.rule_sets, prof.opted_out))
     key = (getattr(team, "id", None), lo, hi, tuple(user_ids))
     inputs = (stamps, brk, tuple((uid, texts[id(prof)]) for uid, prof in profiles.items()))
-    cache = current_app.extensions.setdefault("grid_marker_verdicts", OrderedDict())
-    with _grid_cache_lock:
-        hit = cache.get(key)
-        if hit is not None and hit[0] == inputs:
-            cache.move_to_end(key)
-            return hit[1]
-    out = _judge(profiles, brk, lo, hi)
-    with _grid_cache_lock:
-        cache[key] = (inputs, out)
-        cache.move_to_end(key)
-        while len(cache) > GRID_MARKER_ENTRIES:
-            cache.popitem(last=False)
-    return out
+    return kept("grid_marker_verdicts", key, inputs, lambda: _judge(profiles, brk, lo, hi), GRID_MARKER_ENTRIES)
 
 
 def publish_report(period, shifts) -> dict:

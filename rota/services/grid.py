@@ -11,15 +11,13 @@ hook registered nothing is kept."""
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cache
 from operator import itemgetter
 
-from flask import current_app
 from sqlalchemy import Integer, String, and_, bindparam, cast, func, or_, select, union_all
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import aliased
@@ -28,6 +26,7 @@ from core import timeutil
 from core.accounts import Membership, Team, TeamRole, User, doctor_in_training, grade_rank, load_membership_teams
 from core.db import UTCInstants, core_rows, day_before, db, now_utc, raw_instant
 from core.errors import ValidationFailed
+from core.kept import kept
 from rota import cover
 from rota.assignment import leave_in_team
 from rota.models import (
@@ -201,7 +200,6 @@ GRID_PAGE_ROWS = 50  # people per page of the grid: what a coordinator sees at o
 
 
 KEPT_GRIDS = 64  # grid pages each process keeps (a few hundred cells each)
-_kept_lock = threading.Lock()
 
 
 def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int = 1,
@@ -222,24 +220,13 @@ def team_grid(team: Team, first_day: date, days: int, *, viewer=None, page: int 
         raise ValidationFailed("Show 7, 14 or 28 days.", errors={"days": ["7, 14 or 28."]})
     manage = viewer is None or team.can_manage(viewer)
     stamps = cover.TEAM_STAMPS[-1]({team.id}) if cover.TEAM_STAMPS else None  # None: not now (pending writes)
-    key = (team.id, first_day, days, page, per_page, manage)
-    kept = None
-    if stamps is not None:
-        store = current_app.extensions.setdefault("kept_grids", OrderedDict())
-        with _kept_lock:
-            hit = store.get(key)
-            if hit is not None and hit[0] == stamps.get(team.id):
-                store.move_to_end(key)
-                kept = hit[1]
-    if kept is None:
-        kept = _read_grid(team, first_day, days, manage, page, per_page)
-        if stamps is not None:
-            with _kept_lock:
-                store[key] = (stamps.get(team.id), kept)
-                store.move_to_end(key)
-                while len(store) > KEPT_GRIDS:
-                    store.popitem(last=False)
-    grid = kept.for_request(team)
+
+    def read():
+        return _read_grid(team, first_day, days, manage, page, per_page)
+
+    base = read() if stamps is None else kept("kept_grids", (team.id, first_day, days, page, per_page, manage),
+                                              stamps.get(team.id), read, KEPT_GRIDS)
+    grid = base.for_request(team)
     now = now_utc()
     for day in grid.coverage:
         for g in day.gaps:
