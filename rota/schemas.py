@@ -177,7 +177,8 @@ class ShiftSchema(Schema):
 def shift_items(rows) -> list[dict]:
     """``ShiftSchema(many=True).dump`` of ``rota.services.shift_item_rows``' rows, written directly: the same values
     (so the same JSON, ``tests/rota/test_api_shift_items.py``) at a fraction of marshmallow's cost per field. A field
-    added to ``ShiftSchema`` must be added here (and to ``SHIFT_ITEM_COLUMNS``); the test fails until it is."""
+    added to ``ShiftSchema`` must be added here (and to ``rota.services.shifts._item_page``); the test
+    fails until it is."""
     items = []
     written: dict = {}  # (instant, zone) -> (UTC, local) text: a ward's shifts start and end at a few dozen instants
 
