@@ -15,6 +15,7 @@ from core.auth import login_manager
 from core.cli import register_cli as register_core_cli
 from core.db import db, tune_engines
 from core.handlers import register_error_handlers as register_core_error_handlers
+from core.jsonio import JSONProvider
 from core.logs import configure as configure_logging
 from core.metrics import register_metrics
 from core.routing import LazyBuilderRule
@@ -29,6 +30,7 @@ migrate = Migrate()
 
 def create_app(config: Mapping | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.json = JSONProvider(app)  # Flask's JSON, the compact case written by orjson
     app.url_rule_class = LazyBuilderRule
     register_config(app, config)
     register_extensions(app)
