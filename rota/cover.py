@@ -115,6 +115,7 @@ class Slot:
     purposes: dict  # open shift id -> ids of the clauses it is a place for
     people: dict = field(default_factory=dict)  # user id -> User
     _now: dict = field(default_factory=dict, repr=False)  # clause id -> (holders, places) as the slot stands
+    _before: dict | None = field(default=None, repr=False)  # shift id -> its holder as the slot stands
 
     def _counts(self, req, s, user: User | None) -> tuple[int, int]:
         """What shift ``s`` held by ``user`` (None: nobody) adds to clause ``req``: (holders, places)."""
@@ -125,7 +126,10 @@ class Slot:
         return 0, 0
 
     def _holders(self) -> dict:
-        return {s.id: (self.people.get(s.assignee_id) if s.assignee_id else None) for s in self.shifts}
+        """Read once per slot, as ``_now`` is: a slot is built whole and never changed (a list asks it once per gap)."""
+        if self._before is None:
+            self._before = {s.id: (self.people.get(s.assignee_id) if s.assignee_id else None) for s in self.shifts}
+        return self._before
 
     def effects(self, changes: Mapping[int, User | None]) -> list[ClauseEffect]:
         """Each clause before and after ``changes`` ({shift id: new holder}) on this slot's shifts."""
