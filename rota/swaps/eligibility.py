@@ -441,7 +441,10 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
     """Open shifts ``user`` could claim (in their teams, the teams whose pools they belong to, and the shifts a
     team's open broadcast invited them to). ``settings``: ``all_settings()`` when the caller reads it anyway."""
     settings = all_settings() if settings is None else settings
-    allowed, invited = teams_whose_shifts_user_may_take(user, settings=settings), invited_shift_ids(user)
+    allowed = teams_whose_shifts_user_may_take(user, settings=settings)
+    # A list of teams whose every gap the person may see needs no invitations: they add only other teams' gaps.
+    whole = team_ids is not None and set(team_ids) <= set(allowed)
+    invited = [] if whole else invited_shift_ids(user)
     if not allowed and not invited:
         return []
     now = now_utc()

@@ -145,3 +145,23 @@ def test_a_neighbour_who_volunteers_by_text_can_still_be_chosen(client, make, fa
     db.session.expire_all()
     b = db.session.get(Broadcast, b.id)  # the coordinator's choice fills it: claimed, no more escalation
     assert b.state == "claimed" and b.next_escalation_at is None
+
+
+def test_a_list_of_wards_whose_gaps_one_may_all_see_reads_no_invitations(client, make, bearer):
+    """Invitations only add other teams' gaps, so a list filtered to a person's own ward (or a pool's) does not read
+    them; a list filtered to the inviting ward still does, and the neighbour's own ward's list still leaves the gap
+    out."""
+    from tests.conftest import count_queries
+
+    site = ladder_site.build(make)
+    _ask_neighbours(site)
+    neighbour, ward = bearer(make.token(site.next_door)), bearer(make.token(site.on_ward))
+    for headers, team, shown in ((ward, site.ward, [site.gap.id]), (neighbour, site.neighbour, [])):
+        with count_queries() as seen:
+            listed = client.get(f"/api/v1/open-shifts?team_id={team.id}", headers=headers)
+        assert listed.status_code == 200 and [i["shift"]["id"] for i in listed.json["items"]] == shown
+        assert not [s for s in seen if "broadcast" in s.lower()], "invitations read for a list that needs none"
+    with count_queries() as seen:
+        listed = client.get(f"/api/v1/open-shifts?team_id={site.ward.id}", headers=neighbour)
+    assert [i["shift"]["id"] for i in listed.json["items"]] == [site.gap.id]
+    assert [s for s in seen if "broadcast" in s.lower()]
