@@ -383,16 +383,16 @@ def cancel_swap(data, swap_id):
 @login_required_api
 def list_open_shifts(args):
     """Open shifts (gaps) I may see, soonest first, each with whether I am eligible and why not."""
-    team_ids = None
-    settings = eligibility.all_settings()  # read once: which pools I am in, and each team's claim policy
+    team_ids, settings = None, None  # the swap settings (which pools I am in) are read once, if needed
     if args.get("team_id"):
         # A member's own team needs no other read (their memberships are read for the list anyway); an
         # administrator sees any team that exists; others a pool's team or one whose open broadcast asked them.
         tid, me = args["team_id"], _me()
-        if not (tid in me.team_ids or (me.is_admin and db.session.get(Team, tid) is not None)
-                or tid in eligibility.teams_whose_shifts_user_may_take(me, settings=settings)
-                or tid in eligibility.invited_team_ids(me)):
-            raise NotFound(f"No team with id {tid}.")
+        if tid not in me.team_ids and not (me.is_admin and db.session.get(Team, tid) is not None):
+            settings = eligibility.all_settings()
+            if not (tid in eligibility.teams_whose_shifts_user_may_take(me, settings=settings)
+                    or tid in eligibility.invited_team_ids(me)):
+                raise NotFound(f"No team with id {tid}.")
         team_ids = [tid]
     results = eligibility.eligible_open_shifts(_me(), team_ids=team_ids, include_ineligible=True, limit=1000,
                                                settings=settings)

@@ -439,9 +439,19 @@ def _my_leave():
 def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, include_ineligible: bool = False,
                          limit: int = 200, settings: dict[int, TeamSwapSettings] | None = None) -> list[Eligibility]:
     """Open shifts ``user`` could claim (in their teams, the teams whose pools they belong to, and the shifts a
-    team's open broadcast invited them to). ``settings``: ``all_settings()`` when the caller reads it anyway."""
-    settings = all_settings() if settings is None else settings
-    allowed = teams_whose_shifts_user_may_take(user, settings=settings)
+    team's open broadcast invited them to). ``settings``: ``all_settings()`` when the caller reads it anyway; else it
+    is read only if needed (a list of the person's own teams needs it only for leave filed under another team)."""
+    def read_settings() -> dict[int, TeamSwapSettings]:
+        nonlocal settings
+        if settings is None:
+            settings = all_settings()
+        return settings
+
+    own = user.team_ids
+    if team_ids is not None and set(team_ids) <= own:
+        allowed = sorted(set(team_ids))  # their own teams: no pool needs reading to know they may see them
+    else:
+        allowed = teams_whose_shifts_user_may_take(user, settings=read_settings())
     # A list of teams whose every gap the person may see needs no invitations: they add only other teams' gaps.
     whole = team_ids is not None and set(team_ids) <= set(allowed)
     invited = [] if whole else invited_shift_ids(user)
@@ -460,10 +470,10 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
     leave = db.session.execute(_my_leave(), {"user_id": user.id}).all()
     teams = {s.team_id: s.team for s in shifts}
     # The leave that makes them unavailable for each team's shifts (``leave_blocks``: trust-wide records, the team's
-    # or a pool's it takes staff from, and any of their own teams'), from the settings and memberships in hand.
-    own = user.team_ids
+    # or a pool's it takes staff from, and any of their own teams'), from the memberships in hand and, for leave
+    # filed under another team, the settings (which name each team's pools).
     blocking = {tid: {lv.id for lv in leave if lv.team_id is None or lv.team_id in own or lv.team_id == tid
-                      or lv.team_id in {int(t) for t in settings_from(settings, tid).pool_team_ids or ()}}
+                      or lv.team_id in {int(t) for t in settings_from(read_settings(), tid).pool_team_ids or ()}}
                 for tid in teams}
     slots = cover.load_slots(shifts, kept=True)  # a list: slots unchanged since an earlier list are not read again
     out = []

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from core.db import db
 from notifications import broadcasts, worker
 from notifications.models import Broadcast, BroadcastRecipient
-from rota.models import Shift
+from rota.models import Leave, LeaveKind, Shift
 from rota.swaps import eligibility, open_shifts
 from rota.swaps.models import OpenShiftPolicy
 from tests.conftest import login
@@ -165,3 +165,24 @@ def test_a_list_of_wards_whose_gaps_one_may_all_see_reads_no_invitations(client,
         listed = client.get(f"/api/v1/open-shifts?team_id={site.ward.id}", headers=neighbour)
     assert [i["shift"]["id"] for i in listed.json["items"]] == [site.gap.id]
     assert [s for s in seen if "broadcast" in s.lower()]
+
+
+def test_a_list_of_ones_own_ward_reads_no_pools_unless_leave_filed_elsewhere_needs_them(client, make, bearer):
+    """Which pools a team takes staff from matters to a list of one's own ward only for leave filed under another
+    team: leave filed under the ward's bank still keeps a ward nurse off the gap, and only then are they read."""
+    from tests.conftest import count_queries
+
+    site = ladder_site.build(make)
+    url, headers = f"/api/v1/open-shifts?team_id={site.ward.id}", bearer(make.token(site.on_ward))
+    with count_queries() as seen:
+        listed = client.get(url, headers=headers)
+    assert [i["eligible"] for i in listed.json["items"]] == [True]
+    assert not [s for s in seen if "team_swap_settings" in s], "pools read for a list of one's own ward"
+    day = site.gap.starts_at.date()
+    db.session.add(Leave(user_id=site.on_ward.id, team_id=site.bank.id, kind=LeaveKind.annual, first_day=day,
+                         last_day=day))
+    db.session.commit()
+    with count_queries() as seen:
+        listed = client.get(url, headers=headers)
+    assert [(i["eligible"], i["reasons"]) for i in listed.json["items"]] == [(False, ["You are on annual leave then"])]
+    assert [s for s in seen if "team_swap_settings" in s]
