@@ -15,7 +15,8 @@ shift change, when the day and the night staff are both on), BENCH_SECONDS (per 
 BENCH_ROUNDS (default 7: (trivial, endpoint) pairs per endpoint, the median round shown),
 BENCH_CONNECTIONS (default 16), BENCH_PARTS (default all: endpoints,nodes,mix,streams), BENCH_MIX_PEOPLE (16),
 BENCH_MIX_SECONDS (20), BENCH_PROBE_RATE (10 req/s), BENCH_PROBE_SECONDS (15). ``make loadtest`` installs wrk and
-runs it on PostgreSQL.
+runs it on PostgreSQL. A PostgreSQL database is analysed once seeded (``bench.common.analyze``): until 7 Dec it was
+measured with no statistics at all, as the machines' PostgreSQL runs with autovacuum off.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pathlib import Path
 import requests
 
 from bench import loadmix
-from bench.common import database_url, tree_cpu_seconds
+from bench.common import analyze, database_url, tree_cpu_seconds
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "2"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))  # (trivial, endpoint) pairs per endpoint
@@ -86,6 +87,7 @@ def _seed(url: str, wards: int):
         db.session.commit()
         ward0_tokens = [tokens[uid] for uid in ward0[:20]]
         MIX_DATA.update(people=[(tokens[uid], own.get(uid)) for uid in ward0], open_ids=open_ids)
+    analyze(url)  # the statistics a production database has (autovacuum is off here)
     return first_team, first_staff, coord_token, staff_tokens, ward0_tokens, FIRST
 
 
