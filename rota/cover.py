@@ -50,6 +50,10 @@ RULE_SET = "COVER"
 # grade and skills of its members and holders; None while the session holds writes not yet committed. Slots read for
 # lists (``load_slots(..., kept=True)``) are kept per process under it; with no hook registered nothing is kept.
 TEAM_STAMPS: list[Callable] = []
+# ``fn(stmt, team_id_column) -> stmt`` (``rota.feeds.stamps.with_team_stamps``): the statement with the stamp of each
+# row's team as two more columns, so that a list reads its rows and their teams' stamps in one statement
+# (``with_team_stamps``, ``load_slots(..., stamps=...)``).
+TEAM_STAMP_JOIN: list[Callable] = []
 KEPT_SLOTS = 4096  # slots each process keeps (a dozen rows each)
 _kept_lock = threading.Lock()
 
@@ -234,17 +238,27 @@ def _slot_types():
             .where(ShiftType.id.in_(bindparam("type_ids", expanding=True))))
 
 
-def load_slots(shifts: Iterable[Shift], *, kept: bool = False) -> dict[tuple, Slot]:
+def with_team_stamps(stmt, team_id) -> tuple:
+    """``(stmt with its rows' team stamps as its last two columns, True)``, or ``(stmt, False)`` with no
+    ``TEAM_STAMP_JOIN`` hook registered: what ``load_slots(..., stamps=...)`` takes, read with the rows."""
+    if not TEAM_STAMP_JOIN:
+        return stmt, False
+    return TEAM_STAMP_JOIN[-1](stmt, team_id), True
+
+
+def load_slots(shifts: Iterable[Shift], *, kept: bool = False, stamps: dict | None = None) -> dict[tuple, Slot]:
     """The slots of ``shifts`` (those with requirements), loaded in a fixed handful of queries. ``kept``: for a list
     that only shows them (open shifts), slots read before under the same team stamps (``TEAM_STAMPS``) are used as
     they were, and those read now are kept; never while the session holds writes of its own, and never for a change
-    being decided (claims, assignments and approvals lock and read their slots afresh)."""
+    being decided (claims, assignments and approvals lock and read their slots afresh). ``stamps``: {team id:
+    stamp} of the shifts' teams when the caller read them with the shifts (``with_team_stamps``), which is before
+    the slots are read; otherwise they are read here."""
     shifts = list(shifts)
     keys = {k for k in (_slot_key(s) for s in shifts) if k is not None}
     if not keys:
         return {}
     if kept and TEAM_STAMPS:
-        stamps = TEAM_STAMPS[-1]({k[0] for k in keys})
+        stamps = TEAM_STAMPS[-1]({k[0] for k in keys}, known=stamps)
         if stamps is not None:
             return _kept_slots(keys, stamps)
     return _read_slots(keys, [s.id for s in shifts if s.id is not None])

@@ -81,15 +81,26 @@ def _people_stamps():
             .order_by(teams.c.team_id))
 
 
-def team_stamps(team_ids) -> dict | None:
+def team_stamps(team_ids, known: dict | None = None) -> dict | None:
     """Team id -> (version, time of the last change) of the teams that have a stamp. None while this session holds
     writes not yet committed, whose stamps move only at the commit: nothing it reads may be kept under the stamps
-    it would read now. ``rota.cover.TEAM_STAMPS`` hook: each slot's cover is kept under its team's stamp."""
+    it would read now. ``known``: the stamps the caller read with its own rows (``with_team_stamps``), before what
+    is to be kept under them: used instead of reading them again. ``rota.cover.TEAM_STAMPS`` hook: each slot's
+    cover is kept under its team's stamp."""
     session = db.session()
     if session.new or session.dirty or session.deleted or session.info.get(_PENDING):
         return None
+    if known is not None:
+        return {team_id: known[team_id] for team_id in team_ids if team_id in known}
     return {team_id: (version, changed_at) for team_id, version, changed_at
             in session.execute(_team_stamps(), {"ids": sorted(team_ids)})}
+
+
+def with_team_stamps(stmt, team_id):
+    """``stmt`` with the stamp of the team that ``team_id`` (a column of it) names as two more columns, its version
+    and time of the last change (None for a team with none yet), read in the same statement: the stamps
+    ``team_stamps(..., known=...)`` is given. ``rota.cover.TEAM_STAMP_JOIN`` hook."""
+    return stmt.outerjoin(FeedStamp, FeedStamp.team_id == team_id).add_columns(FeedStamp.version, FeedStamp.changed_at)
 
 
 @cache

@@ -21,6 +21,8 @@ def register(app, api) -> None:
         services.PEOPLE_STAMPS.append(stamps.people_stamps)
     if stamps.team_stamps not in cover.TEAM_STAMPS:
         cover.TEAM_STAMPS.append(stamps.team_stamps)
+    if stamps.with_team_stamps not in cover.TEAM_STAMP_JOIN:
+        cover.TEAM_STAMP_JOIN.append(stamps.with_team_stamps)
     app.register_blueprint(bp)
     api.register_blueprint(blp)
     registry.register_profile_section(app, "rota/feeds/profile.html")

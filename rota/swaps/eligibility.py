@@ -412,8 +412,8 @@ def _open_shifts(which, after, before):
 @cache
 def _open_shifts_page(invited: bool, only: bool):
     """``open_shifts_query`` with its teams, invited shifts, times, a team filter (``only``) and the limit as
-    parameters, each gap's team and shift type read with it, and whether the person is waiting for it as a
-    volunteer: built once per shape."""
+    parameters, each gap's team and shift type read with it, whether the person is waiting for it as a volunteer
+    and its team's change stamp: built once per shape. (statement, whether the stamps are its last two columns)."""
     teams = Shift.team_id.in_(bindparam("teams", expanding=True))
     which = or_(teams, Shift.id.in_(bindparam("invited", expanding=True))) if invited else teams
     stmt = _open_shifts(which, bindparam("now"), bindparam("until"))
@@ -423,11 +423,12 @@ def _open_shifts_page(invited: bool, only: bool):
                              OpenShiftVolunteer.user_id == bindparam("user_id"),
                              OpenShiftVolunteer.state == VolunteerState.waiting)
     # What the lists show and judge of each gap's team and type (name, zone; name, code, kind): fewer columns to read.
-    return (stmt.add_columns(waiting)
-            .options(joinedload(Shift.team).load_only(Team.name, Team.timezone),
-                     joinedload(Shift.shift_type).load_only(ShiftType.name, ShiftType.code, ShiftType.kind,
-                                                            ShiftType.team_id))
-            .limit(bindparam("limit", type_=Integer)))
+    # With each gap, its team's change stamp (``cover.with_team_stamps``): the kept slots need no other read.
+    return cover.with_team_stamps(stmt.add_columns(waiting)
+                                  .options(joinedload(Shift.team).load_only(Team.name, Team.timezone),
+                                           joinedload(Shift.shift_type).load_only(ShiftType.name, ShiftType.code,
+                                                                                  ShiftType.kind, ShiftType.team_id))
+                                  .limit(bindparam("limit", type_=Integer)), Shift.team_id)
 
 
 @cache
@@ -463,10 +464,13 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
     if team_ids is not None:
         values["only"] = list(team_ids)
     # Each gap's team and shift type come with it (the page names both): no query per team or type.
-    rows = db.session.execute(_open_shifts_page(bool(invited), team_ids is not None), values).all()
+    page, stamped = _open_shifts_page(bool(invited), team_ids is not None)
+    rows = db.session.execute(page, values).all()
     if not rows:
         return []
-    shifts = [shift for shift, _ in rows]
+    shifts = [row[0] for row in rows]
+    # Each gap's team's stamp, read with the gaps (so before the slots): what the slots are kept under.
+    stamps = {row[0].team_id: (row[2], row[3]) for row in rows if row[2] is not None} if stamped else None
     leave = db.session.execute(_my_leave(), {"user_id": user.id}).all()
     teams = {s.team_id: s.team for s in shifts}
     # The leave that makes them unavailable for each team's shifts (``leave_blocks``: trust-wide records, the team's
@@ -475,9 +479,9 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
     blocking = {tid: {lv.id for lv in leave if lv.team_id is None or lv.team_id in own or lv.team_id == tid
                       or lv.team_id in {int(t) for t in settings_from(read_settings(), tid).pool_team_ids or ()}}
                 for tid in teams}
-    slots = cover.load_slots(shifts, kept=True)  # a list: slots unchanged since an earlier list are not read again
+    slots = cover.load_slots(shifts, kept=True, stamps=stamps)  # slots unchanged since an earlier list: not read
     out = []
-    for shift, waiting in rows:
+    for shift, waiting, *_ in rows:
         res = Eligibility(user, shift, volunteered=bool(waiting))
         res.cover = cover.effects_of([(shift, user)], slots)
         need = cover.need_for(shift, slots)

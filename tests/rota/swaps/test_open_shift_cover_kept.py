@@ -118,3 +118,19 @@ def test_the_team_filter_shows_a_team_only_to_whom_it_concerns(client, make, bea
     assert ask(w.rns[3], 987654).status_code == 404
     assert ask(admin, w.team.id).status_code == 200
     assert ask(admin, 987654).status_code == 404
+
+
+def test_a_list_reads_its_teams_stamps_with_its_gaps(client, make, bearer, app):
+    """The stamps the slots are kept under come with the gaps, in the same statement: no statement of their own,
+    and a write to the slot after one list still shows in the next (``test_a_new_holder...`` above too)."""
+    w = NightWard(make, nurses_on=2)
+    gap = _open_night(w)
+    headers = bearer(make.token(w.rns[3]))
+    url = f"/api/v1/open-shifts?team_id={w.team.id}"
+    assert _cover(client, bearer, make, w, gap.id) == [("registered nurses", 2, 3, 3)]
+    with count_queries() as warm:
+        assert client.get(url, headers=headers).status_code == 200
+    stamp_reads = [q for q in warm if "calendar_feed_stamps" in q]
+    assert len(stamp_reads) == 1 and "open_shift_volunteers" in stamp_reads[0], stamp_reads
+    data.shift(w.team, starts_at=w.night.starts_at, hours=12.5, stype=w.night_type, assignee=w.rns[4])
+    assert _cover(client, bearer, make, w, gap.id) == [("registered nurses", 3, 4, 3)]
