@@ -75,19 +75,21 @@ def rota_span(shifts) -> tuple[datetime, datetime]:
     return min(s.starts_at for s in shifts) - MARGIN, max(s.ends_at for s in shifts) + MARGIN
 
 
-def verdicts_for_shifts(user, shifts, *, rows=None, leave=None) -> dict[int, list[Verdict]]:
+def verdicts_for_shifts(user, shifts, *, rows=None, leave=None, settings=None) -> dict[int, list[Verdict]]:
     """``verdicts_for_change(user, add=(shift,))`` for each of ``shifts`` on its own (the open-shifts page): one
     profile per team and one read of the person's rota and leave for them all, each shift then judged on exactly the
     rows ``check_change`` would have read for it. ``rows`` (``rotas.person_rows``) and ``leave`` (``LeaveSpan``s):
-    the person's rota and leave when the caller has read them already, over at least ``rota_span(shifts)``."""
+    the person's rota and leave when the caller has read them already, over at least ``rota_span(shifts)``;
+    ``settings``: {team id: (the person's ``PersonComplianceSettings`` row, the team's ``TeamComplianceSettings``
+    row), None where there is none} for every team of ``shifts``, when the caller read them with the shifts."""
     shifts = list(shifts)
     if not shifts:
         return {}
     teams = {getattr(getattr(s, "team", None), "id", None): getattr(s, "team", None) for s in shifts}
     team_ids = [tid for tid in teams if tid is not None]
-    # Every team's settings row and the person's in one round trip (not one per team).
-    settings = {tid: (person, team_row) for tid, person, team_row in db.session.execute(
-        _settings_rows(), {"user_id": user.id, "team_ids": team_ids})} if team_ids else {}
+    if settings is None:  # every team's settings row and the person's in one round trip (not one per team)
+        settings = {tid: (person, team_row) for tid, person, team_row in db.session.execute(
+            _settings_rows(), {"user_id": user.id, "team_ids": team_ids})} if team_ids else {}
     profiles: dict = {}
     for tid, team in teams.items():
         if tid is None:

@@ -34,6 +34,7 @@ from notifications.models import Broadcast, BroadcastRecipient
 from rota import cover
 from rota.assignment import leave_blocks, leave_words
 from rota.compliance import verdicts as what_if
+from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
 from rota.compliance.rotas import person_rows
 from rota.compliance.rules import LeaveSpan
 from rota.models import Leave, PeriodState, RotaPeriod, Shift, ShiftState, ShiftType
@@ -423,12 +424,16 @@ def _open_shifts_page(invited: bool, only: bool):
                              OpenShiftVolunteer.user_id == bindparam("user_id"),
                              OpenShiftVolunteer.state == VolunteerState.waiting)
     # What the lists show and judge of each gap's team and type (name, zone; name, code, kind): fewer columns to read.
-    # With each gap, its team's change stamp (``cover.with_team_stamps``): the kept slots need no other read.
-    return cover.with_team_stamps(stmt.add_columns(waiting)
-                                  .options(joinedload(Shift.team).load_only(Team.name, Team.timezone),
-                                           joinedload(Shift.shift_type).load_only(ShiftType.name, ShiftType.code,
-                                                                                  ShiftType.kind, ShiftType.team_id))
-                                  .limit(bindparam("limit", type_=Integer)), Shift.team_id)
+    # With each gap, the working-time settings its verdicts are judged under (its team's and the person's, at most one
+    # row each) and its team's change stamp (``cover.with_team_stamps``): neither needs a statement of its own.
+    stmt = (stmt.add_columns(waiting, PersonComplianceSettings, TeamComplianceSettings)
+            .outerjoin(TeamComplianceSettings, TeamComplianceSettings.team_id == Shift.team_id)
+            .outerjoin(PersonComplianceSettings, PersonComplianceSettings.user_id == bindparam("user_id"))
+            .options(joinedload(Shift.team).load_only(Team.name, Team.timezone),
+                     joinedload(Shift.shift_type).load_only(ShiftType.name, ShiftType.code, ShiftType.kind,
+                                                            ShiftType.team_id))
+            .limit(bindparam("limit", type_=Integer)))
+    return cover.with_team_stamps(stmt, Shift.team_id)
 
 
 @cache
@@ -470,7 +475,8 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
         return []
     shifts = [row[0] for row in rows]
     # Each gap's team's stamp, read with the gaps (so before the slots): what the slots are kept under.
-    stamps = {row[0].team_id: (row[2], row[3]) for row in rows if row[2] is not None} if stamped else None
+    stamps = {row[0].team_id: (row[4], row[5]) for row in rows if row[4] is not None} if stamped else None
+    working_time = {row[0].team_id: (row[2], row[3]) for row in rows}  # the person's settings row, the team's
     leave = db.session.execute(_my_leave(), {"user_id": user.id}).all()
     teams = {s.team_id: s.team for s in shifts}
     # The leave that makes them unavailable for each team's shifts (``leave_blocks``: trust-wide records, the team's
@@ -527,7 +533,7 @@ def eligible_open_shifts(user: User, *, team_ids: Iterable[int] | None = None, i
         lo, hi = what_if.rota_span(judged)
         verdicts = what_if.verdicts_for_shifts(
             user, judged, rows=[r for r in mine if r[2] < hi and r[3] > lo],
-            leave=[LeaveSpan(lv.first_day, lv.last_day) for lv in leave])
+            leave=[LeaveSpan(lv.first_day, lv.last_day) for lv in leave], settings=working_time)
     else:
         verdicts = {}
     for res in out:

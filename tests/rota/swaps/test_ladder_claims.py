@@ -3,6 +3,8 @@ texting "YES <code>" — while they still pass every other check; anyone not inv
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from core.db import db
@@ -186,3 +188,33 @@ def test_a_list_of_ones_own_ward_reads_no_pools_unless_leave_filed_elsewhere_nee
         listed = client.get(url, headers=headers)
     assert [(i["eligible"], i["reasons"]) for i in listed.json["items"]] == [(False, ["You are on annual leave then"])]
     assert [s for s in seen if "team_swap_settings" in s]
+
+
+def test_a_gaps_working_time_verdicts_follow_the_teams_and_the_persons_settings(client, make, bearer):
+    """The settings a gap's verdicts are judged under come with the gaps (no statement of their own): the team's
+    (a rule switched off) and the person's (a local rule of their own) each change what the list says."""
+    from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
+    from tests.conftest import count_queries
+
+    site = ladder_site.build(make)
+    late = site.gap.starts_at - timedelta(hours=16)  # a late shift ending 8 hours before the gap starts
+    data.shift(site.ward, starts_at=late, hours=8, assignee=site.on_ward)
+    db.session.commit()
+    url, headers = f"/api/v1/open-shifts?team_id={site.ward.id}", bearer(make.token(site.on_ward))
+
+    def rules_said():
+        with count_queries() as seen:
+            item = next(i for i in client.get(url, headers=headers).json["items"]
+                        if i["shift"]["id"] == site.gap.id)
+        assert not [s for s in seen if "compliance_settings" in s and "open_shift_volunteers" not in s]
+        return {v["rule_id"] for v in item["verdicts"]}
+
+    assert "WTR-rest11" in rules_said()
+    db.session.add(TeamComplianceSettings(team_id=site.ward.id, disabled_rules=["WTR-rest11"]))
+    db.session.commit()
+    assert "WTR-rest11" not in rules_said()
+    assert "LOCAL-long3" not in rules_said()
+    db.session.add(PersonComplianceSettings(user_id=site.on_ward.id, extra_rules=[{"id": "LOCAL-long3", "max_run": 1,
+                                                                                 "long_over_hours": 4}]))
+    db.session.commit()
+    assert "LOCAL-long3" in rules_said()
