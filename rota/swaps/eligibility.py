@@ -413,8 +413,10 @@ def _open_shifts(which, after, before):
 @cache
 def _open_shifts_page(invited: bool, only: bool):
     """``open_shifts_query`` with its teams, invited shifts, times, a team filter (``only``) and the limit as
-    parameters, each gap's team and shift type read with it, whether the person is waiting for it as a volunteer
-    and its team's change stamp: built once per shape. (statement, whether the stamps are its last two columns)."""
+    parameters, each gap's team and shift type read with it, whether the person is waiting for it as a volunteer,
+    the working-time settings it is judged under and its team's change stamp: built once per shape. (statement,
+    whether the stamps are its last two columns): rows of (shift, waiting, the person's compliance settings, the
+    team's[, stamp version, stamp time])."""
     teams = Shift.team_id.in_(bindparam("teams", expanding=True))
     which = or_(teams, Shift.id.in_(bindparam("invited", expanding=True))) if invited else teams
     stmt = _open_shifts(which, bindparam("now"), bindparam("until"))
