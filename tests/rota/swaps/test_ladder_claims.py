@@ -10,10 +10,11 @@ from sqlalchemy import select
 from core.db import db
 from notifications import broadcasts, worker
 from notifications.models import Broadcast, BroadcastRecipient
+from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
 from rota.models import Leave, LeaveKind, Shift
 from rota.swaps import eligibility, open_shifts
 from rota.swaps.models import OpenShiftPolicy
-from tests.conftest import login
+from tests.conftest import count_queries, login
 from tests.notifications.conftest import _twilio_server, app_config, fake_twilio  # noqa: F401  (fixtures)
 from tests.notifications.test_webhooks import signed_post
 from tests.rota.swaps import factories as data
@@ -153,8 +154,6 @@ def test_a_list_of_wards_whose_gaps_one_may_all_see_reads_no_invitations(client,
     """Invitations only add other teams' gaps, so a list filtered to a person's own ward (or a pool's) does not read
     them; a list filtered to the inviting ward still does, and the neighbour's own ward's list still leaves the gap
     out."""
-    from tests.conftest import count_queries
-
     site = ladder_site.build(make)
     _ask_neighbours(site)
     neighbour, ward = bearer(make.token(site.next_door)), bearer(make.token(site.on_ward))
@@ -172,8 +171,6 @@ def test_a_list_of_wards_whose_gaps_one_may_all_see_reads_no_invitations(client,
 def test_a_list_of_ones_own_ward_reads_no_pools_unless_leave_filed_elsewhere_needs_them(client, make, bearer):
     """Which pools a team takes staff from matters to a list of one's own ward only for leave filed under another
     team: leave filed under the ward's bank still keeps a ward nurse off the gap, and only then are they read."""
-    from tests.conftest import count_queries
-
     site = ladder_site.build(make)
     url, headers = f"/api/v1/open-shifts?team_id={site.ward.id}", bearer(make.token(site.on_ward))
     with count_queries() as seen:
@@ -193,9 +190,6 @@ def test_a_list_of_ones_own_ward_reads_no_pools_unless_leave_filed_elsewhere_nee
 def test_a_gaps_working_time_verdicts_follow_the_teams_and_the_persons_settings(client, make, bearer):
     """The settings a gap's verdicts are judged under come with the gaps (no statement of their own): the team's
     (a rule switched off) and the person's (a local rule of their own) each change what the list says."""
-    from rota.compliance.models import PersonComplianceSettings, TeamComplianceSettings
-    from tests.conftest import count_queries
-
     site = ladder_site.build(make)
     late = site.gap.starts_at - timedelta(hours=16)  # a late shift ending 8 hours before the gap starts
     data.shift(site.ward, starts_at=late, hours=8, assignee=site.on_ward)
